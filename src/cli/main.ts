@@ -1,0 +1,71 @@
+#!/usr/bin/env node
+/**
+ * The llm-lens command line: the same engine as the extension, for scripting, CI and bigger machines.
+ *   llm-lens env [--json]      versions, onnxruntime-node backends and working execution providers
+ */
+import * as os from 'node:os';
+import { probeRuntime } from '../engine/runtime/probe';
+import type { RuntimeReport } from '../protocol/environment';
+
+declare const LLM_LENS_VERSION: string | undefined;
+const VERSION = typeof LLM_LENS_VERSION === 'string' ? LLM_LENS_VERSION : 'dev';
+
+const USAGE = `llm-lens ${VERSION} — see how language models work
+
+Usage:
+  llm-lens env [--json]     report versions, onnxruntime-node backends and execution providers
+  llm-lens --version
+  llm-lens --help
+`;
+
+/** A command's exit status; thrown errors print their message and exit 1. */
+type Command = (args: string[]) => Promise<number>;
+
+export class UsageError extends Error {}
+
+async function envCommand(args: string[]): Promise<number> {
+  const json = args.includes('--json');
+  const unknown = args.filter((a) => a !== '--json');
+  if (unknown.length) throw new UsageError(`env: unknown argument ${unknown[0]}`);
+  const report = await probeRuntime(os.availableParallelism());
+  if (json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+  else process.stdout.write(formatRuntime(report));
+  return report.providers.some((p) => p.ok) ? 0 : 1;
+}
+
+export function formatRuntime(r: RuntimeReport): string {
+  const lines = [
+    `node              ${r.nodeVersion}`,
+    `platform          ${r.platform}-${r.arch}, ${r.cpus} CPUs`,
+    `onnxruntime-node  ${r.ortVersion ?? `not loaded: ${r.ortError}`}`,
+    `backends          ${r.backends.map((b) => b.name + (b.bundled ? '' : ' (not bundled)')).join(', ') || 'none'}`,
+    ...r.providers.map((p) => `provider ${p.name.padEnd(8)} ${p.ok ? `works (${(p.ms ?? 0).toFixed(0)} ms)` : `unavailable: ${(p.error ?? '').split('\n')[0]}`}`),
+  ];
+  return lines.join('\n') + '\n';
+}
+
+const commands: Record<string, Command> = { env: envCommand };
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    process.stdout.write(USAGE);
+    return cmd ? 0 : 2;
+  }
+  if (cmd === '--version' || cmd === '-v') {
+    process.stdout.write(VERSION + '\n');
+    return 0;
+  }
+  const run = commands[cmd];
+  if (!run) throw new UsageError(`unknown command '${cmd}'`);
+  return run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    if (e instanceof UsageError) process.stderr.write(`llm-lens: ${e.message}\n\n${USAGE}`);
+    else process.stderr.write(`llm-lens: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(e instanceof UsageError ? 2 : 1);
+  },
+);

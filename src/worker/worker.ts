@@ -1,0 +1,42 @@
+/**
+ * worker_thread entry point (dist/worker.js). Engine jobs run here, never on the extension host's
+ * event loop: onnxruntime-node's `run` is a synchronous native call.
+ */
+import { parentPort } from 'node:worker_threads';
+import { probeRuntime } from '../engine/runtime/probe';
+import type { WorkerReply, WorkerRequest } from '../protocol/worker';
+
+if (!parentPort) throw new Error('dist/worker.js must be started as a worker_thread');
+const port = parentPort;
+const jobs = new Map<number, AbortController>();
+
+function post(reply: WorkerReply): void {
+  port.postMessage(reply);
+}
+
+async function handle(req: WorkerRequest): Promise<void> {
+  if (req.kind === 'cancel') {
+    jobs.get(req.id)?.abort();
+    return;
+  }
+  const abort = new AbortController();
+  jobs.set(req.id, abort);
+  try {
+    switch (req.kind) {
+      case 'probeRuntime':
+        post({ id: req.id, kind: 'result', result: { kind: 'probeRuntime', report: await probeRuntime(req.cpus) } });
+        break;
+      default: {
+        const unknown: never = req;
+        throw new Error(`unknown job ${JSON.stringify(unknown)}`);
+      }
+    }
+  } catch (e) {
+    const err = e instanceof Error ? e : new Error(String(e));
+    post({ id: req.id, kind: 'error', message: err.message, stack: err.stack });
+  } finally {
+    jobs.delete(req.id);
+  }
+}
+
+port.on('message', (req: WorkerRequest) => void handle(req));

@@ -1,0 +1,158 @@
+/**
+ * Drives a real VS Code workbench (code-server in Chromium) as a person would: command palette,
+ * quick picks, editor context menus, webview contents, notifications and screenshots.
+ *
+ *   const vs = await openVSCode({ workspace: makeWorkspace({ 'a.txt': 'hello' }) });
+ *   await vs.runCommand('LLM Lens: Show Environment');
+ *   const view = vs.webview('LLM Lens: Environment');
+ *   await view.locator('#status[data-state=done]').waitFor();
+ *   await vs.screenshot('environment');
+ *   await vs.close();
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FrameLocator, Page } from 'playwright-core';
+import { launchBrowser } from './browser';
+import { RESULTS, startCodeServer, type CodeServer, type CodeServerOptions } from './codeServer';
+
+export interface VSCodeSession {
+  page: Page;
+  server: CodeServer;
+  /** Runs a command by its palette title ("LLM Lens: Show Environment"), retrying while the extension host starts. */
+  runCommand(title: string): Promise<void>;
+  /** Picks the quick-pick row that contains `text` (or types `text` into an input box and accepts it). */
+  pick(text: string): Promise<void>;
+  /** Opens a workspace file by name through Quick Open and focuses its editor. */
+  openFile(name: string): Promise<void>;
+  /** Selects the whole active editor's text. */
+  selectAll(): Promise<void>;
+  /** Right-clicks the active editor and chooses a context-menu item. */
+  contextMenu(item: string): Promise<void>;
+  /** Brings the editor tab with this title to the front and returns its webview's content frame. */
+  webview(title: string): Promise<FrameLocator>;
+  /** The visible text of an element, with Monaco's non-breaking spaces made plain. */
+  text(selector: string): Promise<string>;
+  /** Text of the status bar. */
+  statusBarText(): Promise<string>;
+  /** Waits for a notification whose message contains `text`; returns its full text. */
+  notification(text: string | RegExp, timeoutMs?: number): Promise<string>;
+  /** Saves a PNG of the whole window into test-results/NAME.png. */
+  screenshot(name: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions extends CodeServerOptions {
+  workspace: string;
+  /** URL payload entries (extensionDevelopmentPath, extensionTestsPath …), given the started server. */
+  payload?: (server: CodeServer) => [string, string][];
+  /** Called before the page loads, e.g. to expose functions. */
+  beforeLoad?: (page: Page) => Promise<void>;
+}
+
+export async function openVSCode(opts: OpenOptions): Promise<VSCodeSession> {
+  const server = await startCodeServer(opts);
+  const browser = await launchBrowser().catch(async (e) => {
+    await server.stop();
+    throw e;
+  });
+  const page = browser.context.pages()[0] ?? (await browser.context.newPage());
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await opts.beforeLoad?.(page);
+  const payload = opts.payload ? `&payload=${encodeURIComponent(JSON.stringify(opts.payload(server)))}` : '';
+  await page.goto(`${server.base}/?folder=${encodeURIComponent(opts.workspace)}${payload}`);
+  await page.locator('.monaco-workbench').waitFor({ timeout: 90_000 });
+
+  const quickInput = page.locator('.quick-input-widget');
+  const input = quickInput.locator('input').first();
+
+  async function palette(prefix: string, text: string, rowText: string, key: string): Promise<void> {
+    let lastError: unknown;
+    for (let attempt = 0; attempt < 20; attempt++) {
+      try {
+        await page.keyboard.press(key);
+        await input.waitFor({ state: 'visible', timeout: 3000 });
+        await input.fill(prefix + text, { timeout: 3000 });
+        const row = quickInput.locator('.monaco-list-row', { hasText: rowText }).first();
+        await row.waitFor({ timeout: 3000 });
+        await row.click();
+        return;
+      } catch (e) {
+        lastError = e;
+        await page.keyboard.press('Escape');
+        await page.waitForTimeout(1000);
+      }
+    }
+    throw new Error(`the palette never offered "${rowText}": ${String(lastError)}`);
+  }
+
+  const session: VSCodeSession = {
+    page,
+    server,
+    runCommand: (title) => palette('>', title, title, 'F1'),
+    async pick(text) {
+      await input.waitFor({ state: 'visible', timeout: 30_000 });
+      const row = quickInput.locator('.monaco-list-row', { hasText: text }).first();
+      if (await row.isVisible().catch(() => false)) {
+        await row.click();
+      } else {
+        await input.fill(text);
+        await page.keyboard.press('Enter');
+      }
+    },
+    async openFile(name) {
+      await palette('', name, name, 'Control+P');
+      await page.locator('.editor-instance .monaco-editor .view-lines').first().waitFor({ timeout: 30_000 });
+      await page.locator('.editor-instance .monaco-editor .view-lines').first().click();
+    },
+    async selectAll() {
+      await page.locator('.editor-instance .monaco-editor .view-lines').first().click();
+      await page.keyboard.press('Control+A');
+    },
+    async contextMenu(item) {
+      const editor = page.locator('.editor-instance .monaco-editor .view-lines').first();
+      for (let attempt = 0; attempt < 10; attempt++) {
+        await editor.click({ button: 'right' });
+        const entry = page.locator('.monaco-menu .action-item:not(.disabled) .action-label', { hasText: item }).first();
+        if (await entry.waitFor({ timeout: 3000 }).then(() => true, () => false)) {
+          await entry.click();
+          return;
+        }
+        await page.keyboard.press('Escape');
+        await page.waitForTimeout(1000);
+      }
+      throw new Error(`the editor context menu never offered "${item}"`);
+    },
+    async webview(title) {
+      // Each webview is an iframe.webview (outside the editor's DOM) whose inner iframe#active-frame holds the
+      // content; only the webview of the active tab in a group is visible, so activate the tab first.
+      const tab = page.locator('.tabs-container .tab', { has: page.locator('.label-name', { hasText: title }) }).first();
+      await tab.waitFor({ timeout: 30_000 });
+      await tab.click();
+      return page.frameLocator('iframe.webview.ready:visible').frameLocator('iframe#active-frame');
+    },
+    async text(selector) {
+      return (await page.locator(selector).first().innerText()).replace(/\u00a0/g, ' ');
+    },
+    async statusBarText() {
+      return (await page.locator('.statusbar').innerText()).replace(/\s+/g, ' ');
+    },
+    async notification(text, timeoutMs = 30_000) {
+      const toast = page.locator('.notification-toast, .notifications-list-container .monaco-list-row', { hasText: text }).first();
+      await toast.waitFor({ timeout: timeoutMs });
+      return (await toast.innerText()).trim();
+    },
+    async screenshot(name) {
+      mkdirSync(RESULTS, { recursive: true });
+      const file = join(RESULTS, `${name}.png`);
+      await page.screenshot({ path: file });
+      return file;
+    },
+    async close() {
+      if (errors.length) console.log(`page errors (${errors.length}): ${errors.slice(0, 5).join(' | ')}`);
+      await browser.close();
+      await server.stop();
+    },
+  };
+  return session;
+}
