@@ -8,6 +8,7 @@ const args = new Set(process.argv.slice(2));
 const watch = args.has('--watch');
 const production = args.has('--production');
 const withTests = !args.has('--no-tests');
+const withBench = args.has('--bench');
 
 /** Packages that stay outside the bundles: VS Code's API, the native runtime, and test-only peers. */
 const nodeExternals = ['vscode', 'onnxruntime-node', 'tiktoken', 'playwright-core', 'mocha', 'yauzl'];
@@ -77,6 +78,20 @@ if (withTests) {
       { in: 'test/integration/index.ts', out: 'integration/index' },
     ],
     outdir: 'out/test',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: [...nodeExternals],
+  });
+}
+
+if (withBench) {
+  builds.push({
+    ...common,
+    sourcemap: 'inline',
+    minify: false,
+    entryPoints: readdirSync('bench').filter((f) => f.endsWith('.bench.ts')).map((f) => ({ in: join('bench', f), out: f.slice(0, -3) })),
+    outdir: 'out/bench',
     platform: 'node',
     format: 'cjs',
     target: 'node20',
