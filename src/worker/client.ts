@@ -22,12 +22,15 @@ export class WorkerClient {
   constructor(private readonly workerPath: string) {}
 
   /** Runs one job; resolves with its result, rejects with the worker's error or on abort. */
-  run(request: JobRequest, opts: { signal?: AbortSignal; onProgress?: Pending['onProgress'] } = {}): Promise<WorkerResult> {
+  run<R extends JobRequest>(
+    request: R,
+    opts: { signal?: AbortSignal; onProgress?: Pending['onProgress'] } = {},
+  ): Promise<Extract<WorkerResult, { kind: R['kind'] }>> {
     const worker = this.ensureWorker();
     const id = this.nextId++;
-    return new Promise<WorkerResult>((resolve, reject) => {
+    return new Promise((resolve, reject) => {
       if (opts.signal?.aborted) return reject(new Error('cancelled'));
-      this.pending.set(id, { resolve, reject, onProgress: opts.onProgress });
+      this.pending.set(id, { resolve: resolve as (r: WorkerResult) => void, reject, onProgress: opts.onProgress });
       opts.signal?.addEventListener('abort', () => worker.postMessage({ id, kind: 'cancel' } satisfies WorkerRequest), { once: true });
       worker.postMessage({ ...request, id } as WorkerRequest);
     });

@@ -5,6 +5,7 @@
 import { parentPort } from 'node:worker_threads';
 import { probeRuntime } from '../engine/runtime/probe';
 import type { WorkerReply, WorkerRequest } from '../protocol/worker';
+import { runTokenizerJob } from './tokenizerJobs';
 
 if (!parentPort) throw new Error('dist/worker.js must be started as a worker_thread');
 const port = parentPort;
@@ -26,6 +27,14 @@ async function handle(req: WorkerRequest): Promise<void> {
       case 'probeRuntime':
         post({ id: req.id, kind: 'result', result: { kind: 'probeRuntime', report: await probeRuntime(req.cpus) } });
         break;
+      case 'tokenize':
+      case 'countTokens':
+      case 'trainTokenizer': {
+        const { id, ...job } = req;
+        const result = await runTokenizerJob(job, abort.signal, (message, fraction) => post({ id, kind: 'progress', message, fraction }));
+        post({ id, kind: 'result', result });
+        break;
+      }
       default: {
         const unknown: never = req;
         throw new Error(`unknown job ${JSON.stringify(unknown)}`);

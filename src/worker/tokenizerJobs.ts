@@ -1,0 +1,82 @@
+/**
+ * Tokenizer jobs inside the worker: encode with offsets (the Tokenize panel), count (the status bar),
+ * and train a BPE tokenizer. Loaded tokenizers are cached by spec, so repeated requests are cheap.
+ */
+import type { Tokenizer } from '../engine/tokenizer/tokenizer';
+import { TOKEN_PARTIAL, TOKEN_SPECIAL, type TokenizerJob, type TokenizerJobResult, type TokenizerSpec, type TokenizeResult } from '../protocol/tokenize';
+
+const cache = new Map<string, Promise<Tokenizer>>();
+
+function specKey(spec: TokenizerSpec): string {
+  return spec.kind === 'builtin' ? `builtin:${spec.name}` : spec.kind === 'huggingface' ? `huggingface:${spec.path}` : `trained:${spec.dir}`;
+}
+
+/** Loads (once) the tokenizer a spec names. */
+export function loadTokenizer(spec: TokenizerSpec): Promise<Tokenizer> {
+  const key = specKey(spec);
+  let t = cache.get(key);
+  if (!t) {
+    t = loadUncached(spec);
+    cache.set(key, t);
+    t.catch(() => cache.delete(key));
+  }
+  return t;
+}
+
+async function loadUncached(spec: TokenizerSpec): Promise<Tokenizer> {
+  throw new Error(`tokenizer ${specKey(spec)} cannot be loaded yet`);
+}
+
+function hex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join(' ');
+}
+
+/** Encodes `text` and packs the spans into typed arrays for the webview. */
+export function tokenizeToResult(tok: Tokenizer, key: string, text: string, allowSpecial: boolean): TokenizeResult {
+  const t0 = performance.now();
+  const spans = tok.encodeWithOffsets(text, allowSpecial ? { allowedSpecial: 'all' } : { disallowedSpecial: new Set() });
+  const n = spans.length;
+  const ids = new Uint32Array(n);
+  const starts = new Uint32Array(n);
+  const ends = new Uint32Array(n);
+  const flags = new Uint8Array(n);
+  const bytesHex: Record<number, string> = {};
+  for (let i = 0; i < n; i++) {
+    const s = spans[i];
+    ids[i] = s.id;
+    starts[i] = s.start;
+    ends[i] = s.end;
+    flags[i] = (s.partial ? TOKEN_PARTIAL : 0) | (s.special ? TOKEN_SPECIAL : 0);
+    if (!(s.id in bytesHex)) bytesHex[s.id] = hex(tok.tokenBytes(s.id));
+  }
+  return {
+    key,
+    name: tok.name,
+    vocabSize: tok.vocabSize,
+    ids, starts, ends, flags, bytesHex,
+    chars: [...text].length,
+    bytes: Buffer.byteLength(text, 'utf8'),
+    ms: performance.now() - t0,
+  };
+}
+
+export async function runTokenizerJob(
+  job: TokenizerJob,
+  signal: AbortSignal,
+  progress: (message: string, fraction?: number) => void,
+): Promise<TokenizerJobResult> {
+  switch (job.kind) {
+    case 'tokenize': {
+      const tok = await loadTokenizer(job.spec);
+      return { kind: 'tokenize', result: tokenizeToResult(tok, job.key, job.text, job.allowSpecial) };
+    }
+    case 'countTokens': {
+      const tok = await loadTokenizer(job.spec);
+      return { kind: 'countTokens', count: tok.encode(job.text, { disallowedSpecial: new Set() }).length };
+    }
+    case 'trainTokenizer':
+      void signal;
+      void progress;
+      throw new Error('training tokenizers is not available yet');
+  }
+}
