@@ -57,8 +57,22 @@ export async function createSession(
   try {
     return await o.InferenceSession.create(model, { ...sessionOptions(ep), ...options, executionProviders: [ep] });
   } catch (e) {
-    throw new Error(`The ${ep} execution provider is not available here: ${ortMessage(e)}`);
+    throw new Error(sessionError(ep, ortMessage(e)));
   }
+}
+
+/**
+ * Tells a graph that the provider cannot run (a missing kernel, a type clash) apart from a provider
+ * that does not load, and says what to change in each case.
+ */
+export function sessionError(ep: ExecutionProvider, msg: string): string {
+  const kernel = /Could not find an implementation for (\w+)\((\d+)\) node with name '([^']*)'/.exec(msg);
+  if (kernel)
+    return `The ${ep} execution provider has no kernel for ${kernel[1]} (opset ${kernel[2]}) with these input types (node ${kernel[3]}): ` +
+      `build that op in f32 (Cast its inputs), or use another execution provider. ORT: ${msg}`;
+  if (/Type Error|ShapeInferenceError|Invalid model|INVALID_GRAPH|Node \(/.test(msg))
+    return `onnxruntime rejected the graph on the ${ep} execution provider: ${msg}`;
+  return `The ${ep} execution provider is not available here: ${msg}`;
 }
 
 /**

@@ -1,0 +1,185 @@
+/**
+ * Neural-network ops: Softmax, LogSoftmax, LayerNormalization, RMS norm, Gelu (exact and tanh),
+ * Trilu, the causal mask, and softmax cross-entropy with an ignore index and per-token weights.
+ */
+import type { Graph } from '../graph';
+import { fmt, GraphError, isFloat, normAxis, type OpDef, type Tensor } from '../tensor';
+
+function needFloat(op: string, x: Tensor): void {
+  if (!isFloat(x.dtype)) throw new GraphError(`${op}: needs a float tensor, got ${fmt(x)}; Cast it first`);
+}
+
+// ---- Softmax / LogSoftmax -----------------------------------------------------------------------
+
+// y = softmax(x): dx = y·(dy - Σ dy·y)
+const SoftmaxOp: OpDef = {
+  type: 'Softmax',
+  grad: (g, n, [dy]) => {
+    const y = n.outputs[0];
+    const axis = n.attrs.axis as number;
+    return [g.mul(y, g.sub(dy!, g.reduceSum(g.mul(dy!, y), [axis], true)))];
+  },
+};
+export function softmax(g: Graph, x: Tensor, axis = -1): Tensor {
+  needFloat('Softmax', x);
+  return g.node(SoftmaxOp, [x], { axis: normAxis('Softmax', axis, x.rank) }, [{ dtype: x.dtype, shape: x.shape }])[0]; // (x.shape)
+}
+
+// y = log softmax(x): dx = dy - e^y·Σ dy
+const LogSoftmaxOp: OpDef = {
+  type: 'LogSoftmax',
+  grad: (g, n, [dy]) => {
+    const axis = n.attrs.axis as number;
+    return [g.sub(dy!, g.mul(g.exp(n.outputs[0]), g.reduceSum(dy!, [axis], true)))];
+  },
+};
+export function logSoftmax(g: Graph, x: Tensor, axis = -1): Tensor {
+  needFloat('LogSoftmax', x);
+  return g.node(LogSoftmaxOp, [x], { axis: normAxis('LogSoftmax', axis, x.rank) }, [{ dtype: x.dtype, shape: x.shape }])[0]; // (x.shape)
+}
+
+// ---- LayerNormalization (last axis) ------------------------------------------------------------
+
+// x̂ = (x - μ)·r; y = x̂·w + b.  dw = Σ dy·x̂, db = Σ dy, dx = r·(dx̂ - mean(dx̂) - x̂·mean(dx̂·x̂)) with dx̂ = dy·w.
+const LayerNormOp: OpDef = {
+  type: 'LayerNormalization',
+  grad: (g, n, [dy], need) => {
+    const [x, w, b] = n.inputs;
+    const [mean, rstd] = layerNormStats(g, n); // (..., 1)
+    const lead = x.shape.slice(0, -1).map((_, i) => i);
+    const xhat = g.mul(g.sub(x, mean), rstd); // (..., C)
+    const dw = need[1] ? g.reduceSum(g.mul(dy!, xhat), lead) : undefined; // (C)
+    const db = b && need[2] ? g.reduceSum(dy!, lead) : undefined; // (C)
+    if (!need[0]) return [undefined, dw, db];
+    const dxhat = g.mul(dy!, w); // (..., C)
+    const inner = g.sub(g.sub(dxhat, g.reduceMean(dxhat, [-1], true)), g.mul(xhat, g.reduceMean(g.mul(dxhat, xhat), [-1], true)));
+    return [g.mul(inner, rstd), dw, db];
+  },
+};
+/**
+ * Mean and 1/std of the forward pass: its saved outputs (ORT computes them in f32), or, for f64
+ * inputs, recomputed in f64 so that double-precision gradients stay exact.
+ */
+function layerNormStats(g: Graph, n: { inputs: Tensor[]; outputs: Tensor[]; attrs: Record<string, unknown> }): [Tensor, Tensor] {
+  const x = n.inputs[0];
+  if (x.dtype !== 'f64') return [g.cast(n.outputs[1], x.dtype), g.cast(n.outputs[2], x.dtype)];
+  const mean = g.reduceMean(x, [-1], true); // (..., 1)
+  const centered = g.sub(x, mean); // (..., C)
+  const variance = g.reduceMean(g.mul(centered, centered), [-1], true); // (..., 1)
+  return [mean, g.div(1, g.sqrt(g.add(variance, (n.attrs.epsilon as { f: number }).f)))];
+}
+
+/** LayerNorm over the last axis with weight w (C) and optional bias b (C). */
+export function layerNorm(g: Graph, x: Tensor, w: Tensor, b: Tensor | undefined, eps = 1e-5): Tensor {
+  needFloat('LayerNormalization', x);
+  const C = x.shape[x.rank - 1];
+  for (const p of b ? [w, b] : [w])
+    if (p.rank !== 1 || p.shape[0] !== C || p.dtype !== x.dtype)
+      throw new GraphError(`LayerNormalization: weight/bias must be ${x.dtype}[${C}] for input ${fmt(x)}, got ${fmt(p)}`);
+  const stats = x.shape.map((d, i) => (i === x.rank - 1 ? 1 : d)); // (..., 1)
+  const statDtype = 'f32'; // ORT's LayerNormalization stashes stats in f32 (stash_type 1)
+  const outs = [
+    { dtype: x.dtype, shape: x.shape },
+    { dtype: statDtype, shape: stats },
+    { dtype: statDtype, shape: stats },
+  ] as const;
+  const ins = b ? [x, w, b] : [x, w];
+  return g.node(LayerNormOp, ins, { axis: -1, epsilon: { f: eps }, stash_type: 1 }, [...outs])[0]; // (..., C)
+}
+
+/** RMS norm over the last axis: x / sqrt(mean(x²) + eps) · w, composed from primitives (autodiff derives its rule). */
+export function rmsNorm(g: Graph, x: Tensor, w: Tensor, eps = 1e-6): Tensor {
+  needFloat('RMSNorm', x);
+  const ms = g.reduceMean(g.mul(x, x), [-1], true); // (..., 1)
+  return g.mul(g.div(x, g.sqrt(g.add(ms, eps))), w); // (..., C)
+}
+
+// ---- Gelu (opset 20) -------------------------------------------------------------------------
+
+// exact: d/dx x·Φ(x) = Φ(x) + x·φ(x)
+function geluExactGrad(g: Graph, x: Tensor): Tensor {
+  const cdf = g.mul(g.add(g.erf(g.mul(x, Math.SQRT1_2)), 1), 0.5);
+  const pdf = g.mul(g.exp(g.mul(g.mul(x, x), -0.5)), 1 / Math.sqrt(2 * Math.PI));
+  return g.add(cdf, g.mul(x, pdf));
+}
+// tanh: y = ½x(1+t), t = tanh(k(x + 0.044715x³)): dy/dx = ½(1+t) + ½x(1-t²)·k(1 + 3·0.044715x²)
+function geluTanhGrad(g: Graph, x: Tensor): Tensor {
+  const k = Math.sqrt(2 / Math.PI);
+  const x2 = g.mul(x, x);
+  const t = g.tanh(g.mul(g.mul(x, g.add(g.mul(x2, 0.044715), 1)), k));
+  const du = g.mul(g.add(g.mul(x2, 3 * 0.044715), 1), k);
+  return g.add(g.mul(g.add(t, 1), 0.5), g.mul(g.mul(g.mul(x, 0.5), g.sub(1, g.mul(t, t))), du));
+}
+const GeluOp: OpDef = {
+  type: 'Gelu',
+  grad: (g, n, [dy]) => {
+    const x = n.inputs[0];
+    return [g.mul(dy!, n.attrs.approximate === 'tanh' ? geluTanhGrad(g, x) : geluExactGrad(g, x))];
+  },
+};
+export function gelu(g: Graph, x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
+  needFloat('Gelu', x);
+  return g.node(GeluOp, [x], approximate === 'tanh' ? { approximate } : {}, [{ dtype: x.dtype, shape: x.shape }])[0]; // (x.shape)
+}
+
+// ---- Trilu and the causal mask -----------------------------------------------------------------
+
+const TriluOp: OpDef = { type: 'Trilu', grad: (g, n, [dy]) => [g.trilu(dy!, n.attrs.upper === 1, n.attrs.k_ as number), undefined] };
+/** Keeps the lower (or upper) triangle of the last two axes, offset by k diagonals. */
+export function trilu(g: Graph, x: Tensor, upper = false, k = 0): Tensor {
+  if (x.rank < 2) throw new GraphError(`Trilu: needs rank ≥ 2, got ${fmt(x)}`);
+  return g.node(TriluOp, [x, g.constI64([k], [])], { upper: upper ? 1 : 0, k_: k }, [{ dtype: x.dtype, shape: x.shape }])[0]; // (x.shape)
+}
+
+/** Additive causal mask (T, T): 0 on and below the diagonal, -inf above; add it to attention scores. */
+export function causalMask(g: Graph, T: number, dtype: Tensor['dtype'] = 'f32'): Tensor {
+  const m = new Array<number>(T * T);
+  for (let i = 0; i < T; i++) for (let j = 0; j < T; j++) m[i * T + j] = j <= i ? 0 : -Infinity;
+  return g.constant(m, dtype, [T, T], 'causal_mask'); // (T, T)
+}
+
+// ---- softmax cross-entropy -----------------------------------------------------------------------
+
+// per-token loss l = -logp[t]; dlogits = (softmax - onehot(t))·dl, zero for ignored tokens
+const SceOp: OpDef = {
+  type: 'SoftmaxCrossEntropyLoss',
+  grad: (g, n, [dl]) => {
+    const [logits, targets] = n.inputs;
+    const [N, V] = logits.shape;
+    const valid = g.cast(g.node({ type: 'Not' }, [g.equal(targets, n.attrs.ignore_index as number)], {}, [{ dtype: 'bool', shape: [N] }])[0], logits.dtype); // (N)
+    const classes = g.constant(Array.from({ length: V }, (_, i) => i), targets.dtype, [1, V]); // (1, V)
+    const onehot = g.cast(g.equal(g.unsqueeze(targets, 1), classes), logits.dtype); // (N, V)
+    const scale = g.unsqueeze(g.mul(dl!, valid), 1); // (N, 1)
+    return [g.mul(g.sub(g.exp(n.outputs[1]), onehot), scale), undefined];
+  },
+};
+
+export interface CrossEntropyOptions {
+  /** Targets equal to this are ignored (no loss, no gradient). Default -100, as PyTorch. */
+  ignoreIndex?: number;
+  /** Per-token weights (N); the loss is Σ w·l / Σ w over tokens that are not ignored. */
+  weights?: Tensor;
+}
+
+/** Mean softmax cross-entropy of logits (N, V) against integer targets (N). */
+export function crossEntropy(g: Graph, logits: Tensor, targets: Tensor, o: CrossEntropyOptions = {}): Tensor {
+  needFloat('SoftmaxCrossEntropyLoss', logits);
+  if (logits.rank !== 2 || targets.rank !== 1 || targets.shape[0] !== logits.shape[0])
+    throw new GraphError(`SoftmaxCrossEntropyLoss: expects logits (N, V) and targets (N), got ${fmt(logits)} and ${fmt(targets)}; reshape to (B·T, V) and (B·T)`);
+  if (targets.dtype !== 'i64' && targets.dtype !== 'i32') throw new GraphError(`SoftmaxCrossEntropyLoss: targets must be i64 or i32, got ${fmt(targets)}`);
+  const ignore = o.ignoreIndex ?? -100;
+  const [N] = targets.shape;
+  const [perToken] = g.node(SceOp, [logits, targets], { reduction: 'none', ignore_index: ignore }, [
+    { dtype: logits.dtype, shape: [N] },
+    { dtype: logits.dtype, shape: logits.shape },
+  ]); // (N), (N, V)
+  const valid = g.cast(g.node({ type: 'Not' }, [g.equal(targets, ignore)], {}, [{ dtype: 'bool', shape: [N] }])[0], logits.dtype); // (N)
+  let w = valid;
+  if (o.weights) {
+    if (o.weights.dtype !== logits.dtype || o.weights.rank !== 1 || o.weights.shape[0] !== N)
+      throw new GraphError(`SoftmaxCrossEntropyLoss: weights must be ${logits.dtype}[${N}], got ${fmt(o.weights)}`);
+    w = g.mul(o.weights, valid); // (N)
+  }
+  const total = g.reduceSum(g.mul(perToken, w)); // ()
+  return g.div(total, g.max(g.reduceSum(w), 1e-12)); // () mean over weighted tokens
+}

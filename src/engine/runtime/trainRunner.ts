@@ -1,0 +1,93 @@
+/**
+ * Drives a training-step graph (see train/optim.ts): keeps weights and optimizer moments between
+ * steps (on the device for GPU providers), feeds lr and the 1-based step, and swaps in the new state
+ * only when the loss and the gradient norm are finite. A NaN/Inf step is reported, not applied.
+ */
+import type { TrainStepSpec } from '../train/optim';
+import { disposeValue, GraphRunner, scalarOf, toHost, type DeviceValue, type HostTensor, type RunnerOptions } from './session';
+
+export interface StepResult {
+  loss: number;
+  gradNorm: number;
+  /** False when the loss or gradient norm was NaN/Inf: the weights were left as they were. */
+  applied: boolean;
+  /** What was not finite, when applied is false. */
+  nonFinite?: ('loss' | 'grad_norm')[];
+  ms: number;
+  /** Other outputs of the graph (e.g. grad/<name> when the graph was built with outputGrads). */
+  extra: Record<string, DeviceValue>;
+}
+
+export class TrainRunner {
+  private stepCount = 0;
+  private constructor(
+    readonly runner: GraphRunner,
+    readonly spec: TrainStepSpec,
+    private state: Map<string, HostTensor | DeviceValue>,
+  ) {}
+
+  /**
+   * @param init the parameters' starting weights by name (moments start at zero).
+   */
+  static async create(model: Uint8Array, spec: TrainStepSpec, init: Record<string, HostTensor>, o: RunnerOptions = {}): Promise<TrainRunner> {
+    const state = new Map<string, HostTensor | DeviceValue>();
+    for (const s of spec.state) {
+      if (s.init === 'zeros') {
+        state.set(s.name, { dtype: spec.dtype, shape: s.shape, data: spec.dtype === 'f64' ? new Float64Array(size(s.shape)) : new Float32Array(size(s.shape)) });
+        continue;
+      }
+      const w = init[s.name];
+      if (!w) throw new Error(`TrainRunner: no initial weights for parameter ${s.name}`);
+      if (w.data.length !== size(s.shape)) throw new Error(`TrainRunner: ${s.name} has ${w.data.length} values, the graph expects [${s.shape.join(', ')}]`);
+      state.set(s.name, { ...w, shape: s.shape });
+    }
+    const runner = await GraphRunner.create(model, { ...o, keepOnDevice: [...(o.keepOnDevice ?? []), ...spec.state.map((s) => s.next)] });
+    return new TrainRunner(runner, spec, state);
+  }
+
+  /** Steps applied so far (AdamW's bias correction uses step + 1 next). */
+  get steps(): number {
+    return this.stepCount;
+  }
+
+  /** One forward + backward + update on a batch. */
+  async step(data: Record<string, HostTensor>, lr: number): Promise<StepResult> {
+    const dt = this.spec.dtype === 'f64' ? Float64Array : Float32Array;
+    const feeds: Record<string, HostTensor | DeviceValue> = { ...data };
+    feeds[this.spec.lr] = { dtype: this.spec.dtype, shape: [], data: dt.from([lr]) };
+    feeds[this.spec.step] = { dtype: this.spec.dtype, shape: [], data: dt.from([this.stepCount + 1]) };
+    for (const [k, v] of this.state) feeds[k] = v;
+    const t0 = performance.now();
+    const out = await this.runner.run(feeds);
+    const ms = performance.now() - t0;
+    const loss = await scalarOf(out[this.spec.loss]);
+    const gradNorm = await scalarOf(out[this.spec.gradNorm]);
+    const nonFinite = [...(Number.isFinite(loss) ? [] : ['loss' as const]), ...(Number.isFinite(gradNorm) ? [] : ['grad_norm' as const])];
+    const nextNames = new Set(this.spec.state.map((s) => s.next));
+    const extra = Object.fromEntries(Object.entries(out).filter(([k]) => !nextNames.has(k) && k !== this.spec.loss && k !== this.spec.gradNorm));
+    if (nonFinite.length) {
+      for (const s of this.spec.state) disposeValue(out[s.next]);
+      return { loss, gradNorm, applied: false, nonFinite, ms, extra };
+    }
+    for (const s of this.spec.state) {
+      const old = this.state.get(s.name);
+      if (old && !('dtype' in old)) disposeValue(old);
+      this.state.set(s.name, out[s.next]);
+    }
+    this.stepCount++;
+    return { loss, gradNorm, applied: true, ms, extra };
+  }
+
+  /** Current value of a state slot (a parameter, or adam.m/<name>, adam.v/<name>), in host memory. */
+  async get(name: string): Promise<HostTensor> {
+    const v = this.state.get(name);
+    if (!v) throw new Error(`TrainRunner: no state named ${name}`);
+    return 'dtype' in v ? (v as HostTensor) : toHost(v);
+  }
+
+  async release(): Promise<void> {
+    await this.runner.release();
+  }
+}
+
+const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
