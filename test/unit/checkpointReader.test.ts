@@ -5,7 +5,7 @@
  * L2 norm within 1e-12 relative (summation order differs); heatmap cells within 1e-6 relative (float32 output).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +16,8 @@ import { tensorHeatmap, type Pooling } from '../../src/engine/checkpoint/heatmap
 import { openSafetensors } from '../../src/engine/checkpoint/safetensors';
 import { histogramEdges, tensorStats } from '../../src/engine/checkpoint/stats';
 
-const FIX = join(__dirname, '../../../test/fixtures/checkpoint');
+/** The fixtures, found from the bundled test (out/test/unit) or from the repository root. */
+const FIX = [join(__dirname, '../../../test/fixtures/checkpoint'), join(process.cwd(), 'test/fixtures/checkpoint')].find((d) => existsSync(d))!;
 interface Expected {
   version: number;
   tensors: Record<string, {
