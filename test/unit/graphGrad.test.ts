@@ -56,7 +56,7 @@ async function check(c: Case): Promise<void> {
   ps.forEach((p) => g.output(`grad/${p.name}`, grads.get(p)!));
   const runner = await GraphRunner.create(emitOnnx(g), { threads: 1 });
   const Arr = c.dtype === 'f64' ? Float64Array : Float32Array;
-  const vals = c.params.map((s) => Arr.from({ length: s.shape.reduce((a, b) => a * b, 1) }, () => (s.positive ? 0.5 + r() : r() * 2 - 1)));
+  const vals = c.params.map((s) => Arr.from(Array.from({ length: s.shape.reduce((a, b) => a * b, 1) }, () => (s.positive ? 0.5 + r() : r() * 2 - 1))));
   const feeds = (): Record<string, HostTensor> => Object.fromEntries(ps.map((p, i) => [p.name, { dtype: c.dtype, shape: [...p.shape], data: vals[i] }]));
   const lossAt = async () => Number((await toHost((await runner.run(feeds())).loss)).data[0]);
   const out = await runner.run(feeds());

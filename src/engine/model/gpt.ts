@@ -1,0 +1,148 @@
+/**
+ * GPT-2 as a graph: token + learned position embeddings, pre-LN blocks with causal self-attention
+ * and a 4x GELU MLP, final LayerNorm, lm_head tied to the token embedding. Tensor names are Hugging
+ * Face GPT-2's (`transformer.h.0.attn.c_attn.weight`) in Conv1D [in, out] layout, so weights load
+ * from and save to the same safetensors files as transformers / nanoGPT / gpt_ref.py --init.
+ *
+ *   const { graph, spec } = buildGptTrainGraph(config, { kind: 'adamw', weightDecay: 0.1, beta2: 0.99, clip: 1 });
+ *   const runner = await TrainRunner.create(emitOnnx(graph), spec, initGptWeights(config, 1337));
+ *   const { loss } = await runner.step({ idx, targets }, 1e-3);
+ */
+import { Graph } from '../graph/graph';
+import type { Tensor } from '../graph/tensor';
+import { addOptimizer, type OptimizerOptions, type TrainStepSpec } from '../train/optim';
+
+export interface GptConfig {
+  vocabSize: number;
+  /** Longest context (rows of wpe). */
+  blockSize: number;
+  nLayer: number;
+  nHead: number;
+  nEmbd: number;
+  /** Biases in the linear layers and LayerNorms (GPT-2: true). */
+  bias: boolean;
+  /** Batch size and sequence length this graph is built for (T ≤ blockSize; default blockSize). */
+  batchSize: number;
+  seqLen?: number;
+  /** 'none' (exact erf, GPT-2 in nanoGPT) or 'tanh'. */
+  gelu?: 'none' | 'tanh';
+  /** How the embedding gradient is built (see graph options). */
+  embeddingGrad?: 'scatter' | 'onehot';
+}
+
+export interface ParamInfo {
+  name: string;
+  shape: number[];
+}
+
+/** Every parameter in Hugging Face GPT-2 naming and Conv1D [in, out] layout, in torch's named_parameters() order. */
+export function gptParams(c: GptConfig): ParamInfo[] {
+  const C = c.nEmbd;
+  const out: ParamInfo[] = [
+    { name: 'transformer.wte.weight', shape: [c.vocabSize, C] },
+    { name: 'transformer.wpe.weight', shape: [c.blockSize, C] },
+  ];
+  const ln = (n: string) => [{ name: `${n}.weight`, shape: [C] }, ...(c.bias ? [{ name: `${n}.bias`, shape: [C] }] : [])];
+  const lin = (n: string, i: number, o: number) => [{ name: `${n}.weight`, shape: [i, o] }, ...(c.bias ? [{ name: `${n}.bias`, shape: [o] }] : [])];
+  for (let l = 0; l < c.nLayer; l++) {
+    const h = `transformer.h.${l}`;
+    out.push(...ln(`${h}.ln_1`), ...lin(`${h}.attn.c_attn`, C, 3 * C), ...lin(`${h}.attn.c_proj`, C, C));
+    out.push(...ln(`${h}.ln_2`), ...lin(`${h}.mlp.c_fc`, C, 4 * C), ...lin(`${h}.mlp.c_proj`, 4 * C, C));
+  }
+  out.push(...ln('transformer.ln_f'));
+  return out;
+}
+
+type Params = Map<string, Tensor>;
+
+function attention(g: Graph, c: GptConfig, P: Params, h: string, x: Tensor, mask: Tensor): Tensor {
+  const B = c.batchSize;
+  const T = c.seqLen ?? c.blockSize;
+  const C = c.nEmbd;
+  const nh = c.nHead;
+  const hd = C / nh;
+  const qkv = g.linear(x, P.get(`${h}.c_attn.weight`)!, P.get(`${h}.c_attn.bias`)); // (B·T, 3C)
+  const [q, k, v] = g.split(qkv, [C, C, C], 1); // (B·T, C) each
+  const heads = (t: Tensor) => g.transpose(g.reshape(t, [B, T, nh, hd]), [0, 2, 1, 3]); // (B, nh, T, hd)
+  const att = g.matmul(heads(q), heads(k), { transB: true, alpha: 1 / Math.sqrt(hd) }); // (B, nh, T, T) scale folded in
+  const p = g.softmax(g.add(att, mask), -1); // (B, nh, T, T) additive causal mask
+  const y = g.matmul(p, heads(v)); // (B, nh, T, hd)
+  const merged = g.reshape(g.transpose(y, [0, 2, 1, 3]), [B * T, C]); // (B·T, C)
+  return g.linear(merged, P.get(`${h}.c_proj.weight`)!, P.get(`${h}.c_proj.bias`)); // (B·T, C)
+}
+
+function mlp(g: Graph, c: GptConfig, P: Params, h: string, x: Tensor): Tensor {
+  const hidden = g.gelu(g.linear(x, P.get(`${h}.c_fc.weight`)!, P.get(`${h}.c_fc.bias`)), c.gelu ?? 'none'); // (B·T, 4C)
+  return g.linear(hidden, P.get(`${h}.c_proj.weight`)!, P.get(`${h}.c_proj.bias`)); // (B·T, C)
+}
+
+function block(g: Graph, c: GptConfig, P: Params, l: number, x: Tensor, mask: Tensor): Tensor {
+  const h = `transformer.h.${l}`;
+  const ln = (n: string, t: Tensor) => g.layerNorm(t, P.get(`${h}.${n}.weight`)!, P.get(`${h}.${n}.bias`)); // (B·T, C)
+  const x1 = g.add(x, g.scope(`h.${l}.attn`, () => attention(g, c, P, `${h}.attn`, ln('ln_1', x), mask))); // (B·T, C)
+  return g.add(x1, g.scope(`h.${l}.mlp`, () => mlp(g, c, P, `${h}.mlp`, ln('ln_2', x1)))); // (B·T, C)
+}
+
+/** Logits (B·T, V) of a GPT for token ids idx (B, T); declares the parameters on g. */
+export function gptForward(g: Graph, c: GptConfig, idx: Tensor): { logits: Tensor; params: Params } {
+  const B = c.batchSize;
+  const T = c.seqLen ?? c.blockSize;
+  const C = c.nEmbd;
+  if (C % c.nHead) throw new Error(`GPT config: nEmbd ${C} is not divisible by nHead ${c.nHead}`);
+  if (T > c.blockSize) throw new Error(`GPT config: seqLen ${T} exceeds blockSize ${c.blockSize}`);
+  const P: Params = new Map(gptParams(c).map((p) => [p.name, g.param(p.name, p.shape)]));
+  const wte = P.get('transformer.wte.weight')!;
+  const wpe = P.get('transformer.wpe.weight')!;
+  const pos = T === c.blockSize ? wpe : g.slice(wpe, 0, 0, T); // (T, C)
+  let x = g.reshape(g.add(g.gather(wte, idx), pos), [B * T, C]); // (B, T, C) -> (B·T, C)
+  const mask = g.causalMask(T); // (T, T)
+  for (let l = 0; l < c.nLayer; l++) x = block(g, c, P, l, x, mask);
+  const xf = g.layerNorm(x, P.get('transformer.ln_f.weight')!, P.get('transformer.ln_f.bias')); // (B·T, C)
+  const logits = g.named(g.matmul(xf, wte, { transB: true }), 'logits'); // (B·T, V) tied lm_head
+  return { logits, params: P };
+}
+
+/**
+ * One training step of a GPT as a graph: inputs idx, targets (B, T) i64, lr, step and the state;
+ * outputs loss, grad_norm and the new state (see train/optim.ts).
+ */
+export function buildGptTrainGraph(c: GptConfig, opt: OptimizerOptions): { graph: Graph; spec: TrainStepSpec } {
+  const g = new Graph({ name: 'gpt-train-step', embeddingGrad: c.embeddingGrad ?? 'scatter' });
+  const B = c.batchSize;
+  const T = c.seqLen ?? c.blockSize;
+  const idx = g.input('idx', 'i64', [B, T]); // (B, T)
+  const targets = g.input('targets', 'i64', [B, T]); // (B, T)
+  const { logits } = gptForward(g, c, idx);
+  const loss = g.crossEntropy(logits, g.reshape(targets, [B * T])); // ()
+  const spec = addOptimizer(g, loss, opt);
+  return { graph: g, spec };
+}
+
+/** GPT-2 initialisation (as nanoGPT / gpt_ref.py): N(0, 0.02), residual projections N(0, 0.02/√(2·nLayer)), LN 1/0, biases 0. */
+export function initGptWeights(c: GptConfig, seed: number): Record<string, { dtype: 'f32'; shape: number[]; data: Float32Array }> {
+  const normal = gaussian(seed);
+  const out: Record<string, { dtype: 'f32'; shape: number[]; data: Float32Array }> = {};
+  for (const p of gptParams(c)) {
+    const n = p.shape.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(n);
+    if (p.shape.length === 2) {
+      const std = p.name.endsWith('c_proj.weight') ? 0.02 / Math.sqrt(2 * c.nLayer) : 0.02;
+      for (let i = 0; i < n; i++) data[i] = normal() * std;
+    } else if (/ln_\d\.weight$|ln_f\.weight$/.test(p.name)) data.fill(1);
+    out[p.name] = { dtype: 'f32', shape: p.shape, data };
+  }
+  return out;
+}
+
+/** Standard normal samples (Box–Muller on mulberry32). */
+export function gaussian(seed: number): () => number {
+  let a = seed >>> 0;
+  const uniform = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
+  };
+  return () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+}
