@@ -6,6 +6,7 @@
 import * as os from 'node:os';
 import { probeRuntime } from '../engine/runtime/probe';
 import type { RuntimeReport } from '../protocol/environment';
+import { tokenizeCommand, trainTokenizerCommand } from './tokenize';
 
 declare const LLM_LENS_VERSION: string | undefined;
 const VERSION = typeof LLM_LENS_VERSION === 'string' ? LLM_LENS_VERSION : 'dev';
@@ -14,6 +15,12 @@ const USAGE = `llm-lens ${VERSION} — see how language models work
 
 Usage:
   llm-lens env [--json]     report versions, onnxruntime-node backends and execution providers
+  llm-lens tokenize --tokenizer NAME|PATH [--json] [--allow-special] [FILE|-]
+                            print the token ids of FILE (or standard input); --json adds offsets and
+                            token strings. NAME: gpt2, r50k_base, p50k_base, cl100k_base, o200k_base;
+                            PATH: a tokenizer.json, a trained tokenizer folder, a character vocabulary
+  llm-lens train-tokenizer --vocab-size N [--pattern gpt4|gpt2] [--special TOK]... [--name NAME] --out DIR FILES...
+                            train a byte-level BPE tokenizer (tiktoken ranks + vocab.txt in DIR)
   llm-lens --version
   llm-lens --help
 `;
@@ -44,7 +51,7 @@ export function formatRuntime(r: RuntimeReport): string {
   return lines.join('\n') + '\n';
 }
 
-const commands: Record<string, Command> = { env: envCommand };
+const commands: Record<string, Command> = { env: envCommand, tokenize: tokenizeCommand, 'train-tokenizer': trainTokenizerCommand };
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;

@@ -20,8 +20,11 @@ export interface TokenSpan {
   start: number;
   end: number;
   /**
-   * True when the token's bytes do not end on a character boundary (a multi-byte UTF-8 character split
-   * between tokens): show its bytes, not text. Its [start, end) still covers the characters it touches.
+   * True when the token's bytes do not start or do not end on a character boundary (a multi-byte UTF-8
+   * character split between tokens): show its bytes, not text. Each character belongs to the token that
+   * holds its first byte, so spans never overlap and their text concatenates to the input; a token made
+   * only of a character's continuation bytes has an empty span (start === end) right after it.
+   * Example: '🙂' (F0 9F 99 82) as tokens [F0 9F][99 82] → {start 0, end 2, partial}, {start 2, end 2, partial}.
    */
   partial: boolean;
   /** True for special tokens such as <|endoftext|>. */
