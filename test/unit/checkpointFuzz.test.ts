@@ -153,6 +153,15 @@ test('structured headers: wrong types, negative and overlapping offsets, huge sh
   for (const c of ['ok', 'bad-header', 'bad-tensor', 'truncated', 'overlap', 'not-safetensors']) assert.ok((codes.get(c) ?? 0) > 0, `no case ended in ${c}: ${[...codes]}`);
 });
 
+test('a valid file whose header length starts with a magic byte (0x80 = pickle) still opens', async () => {
+  for (const len of [0x80, 0x89, 0x93, 0x4750]) {
+    const body = '{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}';
+    const f = await openSafetensors(memorySource(file(body.padEnd(len, ' '), 1), `len ${len}`));
+    assert.equal(f.headerBytes, len);
+    assert.deepEqual(f.tensors.map((t) => t.name), ['a']);
+  }
+});
+
 test('specific bad headers get specific errors', async () => {
   const t = (json: object | string, data: number, code: CheckpointErrorCode, re: RegExp) =>
     assert.rejects(openSafetensors(memorySource(file(json, data), 'x')), (e: unknown) => e instanceof CheckpointError && e.code === code && re.test(e.message));

@@ -5,7 +5,7 @@
  * L2 norm within 1e-12 relative (summation order differs); heatmap cells within 1e-6 relative (float32 output).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -162,6 +162,27 @@ test('unknown dtypes are listed as unsupported, not fatal', async () => {
     assert.deepEqual(Array.from(await f.readBytes('fp8')), [0x38, 0x40, 0x48]); // raw bytes of a sized dtype still read
   } finally {
     await f.close();
+  }
+});
+
+test('a file truncated on disk while open: changedOnDisk() says so and reads fail with a clear error', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'llmlens-change-'));
+  try {
+    const path = join(dir, 'model.safetensors');
+    writeFileSync(path, readFileSync(join(FIX, 'fixture.safetensors')));
+    const f = await openSafetensors(path);
+    try {
+      assert.equal(await f.changedOnDisk(), false);
+      const last = [...f.tensors].sort((a, b) => b.byteOffset - a.byteOffset)[0];
+      truncateSync(path, last.byteOffset);
+      assert.equal(await f.changedOnDisk(), true);
+      await assert.rejects(f.readBytes(last.name), (e: unknown) => e instanceof CheckpointError && e.code === 'changed-on-disk' && /reopen/.test(e.message));
+    } finally {
+      await f.close();
+    }
+    await assert.rejects(openSafetensors(path), (e: unknown) => e instanceof CheckpointError && e.code === 'truncated');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

@@ -108,4 +108,5 @@ test('the writer refuses bad input with a clear error', () => {
   bad([{ name: 'a', dtype: 'F32', shape: [6], data: f32 }, { name: 'a', dtype: 'F32', shape: [6], data: f32 }], /two tensors/);
   bad([{ name: '__metadata__', dtype: 'F32', shape: [6], data: f32 }], /not allowed/);
   bad([{ name: 'a', dtype: 'F32', shape: [-6], data: f32 }], /non-negative/);
+  bad([{ name: 'a', dtype: 'BOOL', shape: [2], data: new Uint8Array([1, 2]) }], /only 0 and 1/);
 });

@@ -69,9 +69,10 @@ export function headerLength(first8: Uint8Array, fileSize: number, file?: string
   if (fileSize < 8 || first8.length < 8) {
     throw new CheckpointError('not-safetensors', `the file has ${fileSize} bytes, fewer than the 8 of a safetensors header length: ${HINT}`, file);
   }
-  const other = otherFormat(first8);
-  if (other) throw new CheckpointError('not-safetensors', `not a safetensors file: this looks like ${other}`, file);
   const n = new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true);
+  // A plausible length wins over magic numbers: a valid header may be 128 bytes long (first byte 0x80).
+  const other = 2n <= n && n + 8n <= BigInt(fileSize) && n <= BigInt(MAX_HEADER_BYTES) ? undefined : otherFormat(first8);
+  if (other) throw new CheckpointError('not-safetensors', `not a safetensors file: this looks like ${other}`, file);
   if (n > BigInt(MAX_HEADER_BYTES)) {
     throw new CheckpointError('header-too-large', `the first 8 bytes say the header is ${n} bytes, over the ${MAX_HEADER_BYTES / 1e6} MB limit: ${HINT}`, file);
   }

@@ -78,6 +78,7 @@ export function layoutSafetensors(tensors: readonly TensorToWrite[], metadata: R
     }
     if (!(t.data instanceof DATA_CLASS[t.dtype])) throw bad(`'${t.name}': ${t.dtype} data must be a ${DATA_CLASS[t.dtype].name}, got ${(t.data as object).constructor.name}`);
     if (t.data.byteLength !== n * DTYPE_BYTES[t.dtype]) throw bad(`'${t.name}': shape [${t.shape}] needs ${n} elements, the data has ${t.data.byteLength / DTYPE_BYTES[t.dtype]}`);
+    if (t.dtype === 'BOOL' && (t.data as Uint8Array).some((v) => v > 1)) throw bad(`'${t.name}': BOOL data must hold only 0 and 1`);
   }
   for (const [k, v] of Object.entries(metadata)) if (typeof v !== 'string') throw bad(`metadata '${k}' must be a string`);
 
