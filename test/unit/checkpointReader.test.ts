@@ -204,6 +204,7 @@ test('files over 4 GB: offsets past 2^32 read correctly (sparse file)', async ()
       assert.equal(f.size, header.length + pad + 12);
       assert.deepEqual(Array.from((await f.readValues('tail')) as Float32Array), Array.from(new Float32Array([1.5, -2, 3e-3])));
       assert.deepEqual(Array.from((await f.readValues('pad', pad - 3, 3)) as Uint8Array), [0, 0, 0]);
+      await assert.rejects(f.readBytes('pad'), (e: unknown) => e instanceof CheckpointError && e.code === 'out-of-range' && /chunks\(\)/.test(e.message));
     } finally {
       await f.close();
     }

@@ -15,6 +15,9 @@ import { headerLength, parseHeader, type SafetensorsHeader, type TensorInfo } fr
 /** Default elements per chunk when streaming (4 MB of float32). */
 export const DEFAULT_CHUNK_ELEMENTS = 1 << 20;
 
+/** The most bytes one readBytes/readValues call returns; bigger ranges go through chunks(). */
+export const MAX_READ_BYTES = 2 ** 31;
+
 export interface ChunkOptions {
   /** Elements per chunk (the last may be shorter). Default DEFAULT_CHUNK_ELEMENTS. */
   chunkElements?: number;
@@ -83,6 +86,9 @@ export class SafetensorsFile {
     if (t.itemBytes === undefined) {
       throw new CheckpointError('unsupported-dtype', `'${name}' has dtype ${t.dtype}, which LLM Lens does not know`, this.name);
     }
+    if (n * t.itemBytes > MAX_READ_BYTES) {
+      throw new CheckpointError('out-of-range', `reading ${n * t.itemBytes} bytes of '${name}' at once is more than ${MAX_READ_BYTES}; stream it with chunks()`, this.name);
+    }
     return this.source.read(t.byteOffset + start * t.itemBytes, n * t.itemBytes);
   }
 
@@ -139,7 +145,10 @@ export async function readSafetensors(source: ByteSource): Promise<SafetensorsFi
   return new SafetensorsFile(source, parseHeader(await source.read(8, n), source.size, source.name));
 }
 
-/** Opens a safetensors file by path (or wraps a ByteSource / in-memory bytes) and parses its header. */
+/**
+ * Opens a safetensors file by path (or wraps a ByteSource / in-memory bytes) and parses its header.
+ * On a CheckpointError the source is closed; on success the caller closes the file.
+ */
 export async function openSafetensors(file: string | ByteSource | Uint8Array): Promise<SafetensorsFile> {
   const source = typeof file === 'string' ? await openFileSource(file) : file instanceof Uint8Array ? memorySource(file) : file;
   try {
