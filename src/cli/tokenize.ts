@@ -31,11 +31,17 @@ export async function tokenizeCommand(args: string[]): Promise<number> {
   const text = readText(inputs[0] ?? '-');
   const tokenizer = loadTokenizer(spec);
   const options = allowSpecial ? { allowedSpecial: 'all' as const } : undefined;
-  if (!json) {
-    process.stdout.write(tokenizer.encode(text, options).join(' ') + '\n');
-    return 0;
+  let spans;
+  try {
+    if (!json) {
+      process.stdout.write(tokenizer.encode(text, options).join(' ') + '\n');
+      return 0;
+    }
+    spans = tokenizer.encodeWithOffsets(text, options);
+  } catch (e) {
+    if (e instanceof Error && /special token/.test(e.message)) throw new Error(`${e.message.split('. ')[0]}. Pass --allow-special to encode special tokens as such.`);
+    throw e;
   }
-  const spans = tokenizer.encodeWithOffsets(text, options);
   const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
   const out = {
     tokenizer: tokenizer.name,

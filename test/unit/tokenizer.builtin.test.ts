@@ -9,7 +9,7 @@ import { get_encoding, type Tiktoken } from 'tiktoken';
 import { BUILTIN_ENCODINGS, getEncoding } from '../../src/engine/tokenizer/builtin';
 import type { BpeTokenizer } from '../../src/engine/tokenizer/bpe';
 import type { TokenSpan } from '../../src/engine/tokenizer/tokenizer';
-import { hardCorpus, randomText, mulberry32 } from '../fixtures/tokenizer/corpus';
+import { base64Blob, hardCorpus, minifiedJs, mulberry32, randomText } from '../fixtures/tokenizer/corpus';
 
 /** Each encoding loaded once per file, ours and the reference. */
 const pairs = new Map<string, { ours: BpeTokenizer; ref: Tiktoken }>();
@@ -137,11 +137,7 @@ test('a token split inside a character is partial, and the character belongs to 
 test('1 MB of one letter, of base64 and of minified code each encode in well under a few seconds', () => {
   const { ours } = encodings('cl100k_base');
   const rand = mulberry32(7);
-  const inputs = {
-    letter: 'a'.repeat(1 << 20),
-    base64: Buffer.from(Array.from({ length: 786432 }, () => Math.floor(rand() * 256))).toString('base64'),
-    minified: 'var a=function(b,c){return b+c*2},d=[1,2,3].map(a);if(d.length>2){d.push("x")}'.repeat(13000),
-  };
+  const inputs = { letter: 'a'.repeat(1 << 20), base64: base64Blob(rand, 1 << 20), minified: minifiedJs(rand, 1 << 20) };
   for (const [label, text] of Object.entries(inputs)) {
     const t0 = performance.now();
     const ids = ours.encode(text);

@@ -49,6 +49,8 @@ export interface TrainedBpe {
   /** vocab[id] = the token's bytes as a byte string, for ids < vocabSize. */
   vocab: string[];
   specialTokens: Map<string, number>;
+  /** Pairs skipped because their bytes were already a token (see the rules above); usually 0. */
+  skippedPairs: number;
 }
 
 /** The data has fewer mergeable pairs than the vocabulary asks for. */
@@ -84,6 +86,7 @@ export async function trainBpe(texts: string | readonly string[], options: Train
   for (let b = 0; b < 256; b++) vocab.push(String.fromCharCode(b));
   const known = new Set(vocab);
   const numMerges = vocabSize - 256;
+  let skippedPairs = 0;
   const every = Math.max(1, Math.floor(numMerges / 100));
   onProgress?.({ kind: 'progress', stage: 'merging', done: 0, total: numMerges });
   while (merges.length < numMerges) {
@@ -93,6 +96,7 @@ export async function trainBpe(texts: string | readonly string[], options: Train
     const b = best - a * vocabSize;
     const bytes = vocab[a] + vocab[b];
     if (known.has(bytes)) {
+      skippedPairs++;
       words.ban(best);
       continue;
     }
@@ -106,8 +110,10 @@ export async function trainBpe(texts: string | readonly string[], options: Train
       await yielder.maybeYield();
     }
   }
+  onProgress?.({ kind: 'progress', stage: 'merging', done: numMerges, total: numMerges });
+  signal?.throwIfAborted();
   const specialTokens = new Map(specials.map((s, i) => [s, vocabSize + i]));
-  return { name: options.name ?? 'bpe', patternName, pattern, merges, vocab, specialTokens };
+  return { name: options.name ?? 'bpe', patternName, pattern, merges, vocab, specialTokens, skippedPairs };
 }
 
 /** The encoder for a trained tokenizer (tiktoken's algorithm over the trained ranks). */
