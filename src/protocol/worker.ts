@@ -1,11 +1,13 @@
 /** Messages between the extension host (or CLI) and a job worker_thread. */
-import type { RuntimeReport } from './environment';
+import type { ExecutionProviderName, RuntimeReport } from './environment';
 import type { TokenizerJob, TokenizerJobResult } from './tokenize';
 
 /** A job the worker runs; `id` pairs replies with requests. */
 export type WorkerRequest =
   /** Load onnxruntime-node and try each execution provider. */
   | { id: number; kind: 'probeRuntime'; cpus: number }
+  /** Run a graph or a training loop on onnxruntime-node (src/engine/runtime/jobs.ts). */
+  | ({ id: number } & EngineJob)
   /** Tokenize, count or train (src/worker/tokenizerJobs.ts). */
   | ({ id: number } & TokenizerJob)
   /** Stop the job with this id (AbortSignal inside the worker). */
@@ -17,4 +19,44 @@ export type WorkerReply =
   | { id: number; kind: 'error'; message: string; stack?: string }
   | { id: number; kind: 'progress'; message: string; fraction?: number };
 
-export type WorkerResult = { kind: 'probeRuntime'; report: RuntimeReport } | TokenizerJobResult;
+export type WorkerResult = { kind: 'probeRuntime'; report: RuntimeReport } | TokenizerJobResult | EngineJobResult;
+
+/** A tensor crossing the thread boundary: a typed array (f16 as Uint16Array bits, bool as Uint8Array) and its shape. */
+export interface TensorMessage {
+  dtype: 'f32' | 'f16' | 'f64' | 'i64' | 'i32' | 'bool';
+  shape: number[];
+  data: Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array | Uint16Array;
+}
+
+/** A GPT's shape (src/engine/model/gpt.ts GptConfig). */
+export interface GptConfigMessage {
+  vocabSize: number;
+  blockSize: number;
+  nLayer: number;
+  nHead: number;
+  nEmbd: number;
+  bias: boolean;
+  batchSize: number;
+  seqLen?: number;
+  gelu?: 'none' | 'tanh';
+}
+
+export type EngineJob =
+  /** Run an ONNX graph `repeat` times (default 1) on the same feeds; returns the last outputs and each run's ms. */
+  | { kind: 'runGraph'; model: Uint8Array; feeds: Record<string, TensorMessage>; repeat?: number; ep?: ExecutionProviderName; threads?: number }
+  /** Train a small GPT on a synthetic copy/reverse task with AdamW; posts progress every step. */
+  | {
+      kind: 'trainToy';
+      config: GptConfigMessage;
+      task: 'copy' | 'reverse';
+      steps: number;
+      lr: number;
+      seed: number;
+      ep?: ExecutionProviderName;
+      threads?: number;
+    };
+
+export type EngineJobResult =
+  | { kind: 'runGraph'; outputs: Record<string, TensorMessage>; ms: number[] }
+  /** losses per step; skipped: steps whose loss or grad norm was NaN/Inf (not applied). */
+  | { kind: 'trainToy'; losses: number[]; skipped: number; ms: number };

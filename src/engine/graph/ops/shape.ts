@@ -134,7 +134,7 @@ function embeddingGrad(g: Graph, idx: Tensor, dy: Tensor, shape: readonly number
   const dy2 = g.reshape(dy, [M, R]); // (M, R)
   const flat = g.reshape(idx, [M]); // (M)
   let table: Tensor;
-  if (g.options.embeddingGrad === 'onehot') {
+  if (g.options.embeddingGrad === 'onehot' && dy.dtype === 'f32') { // ORT's OneHot has float kernels only
     const depth = g.constI64([V]);
     const values = g.constant([0, 1], dy.dtype, [2]);
     const oh = g.node(OneHotOp, [flat, depth, values], { axis: -1 }, [{ dtype: dy.dtype, shape: [M, V] }])[0]; // (M, V)

@@ -1,0 +1,163 @@
+/**
+ * `npm run bench:engine`: one training step (forward, backward, clip, AdamW) of nanoGPT's
+ * shakespeare_char model — 6 layers, 6 heads, 384 wide, block 256, batch 16, vocab 65, no biases —
+ * on the engine (onnxruntime-node CPU) against gpt_ref.py (PyTorch + oneDNN), same machine, same
+ * thread count, alternating rounds; reports the median tokens/s ratio and both peak RSS.
+ * Also: which embedding gradient is faster (ScatterElements vs one-hot MatMul) and an ORT profile
+ * of one step, summarised by op type.
+ *
+ * Env: ENGINE_BENCH_ROUNDS (3), ENGINE_BENCH_STEPS (ours per round, 3), TORCH_STEPS (per round, 5),
+ *      ENGINE_BENCH_PROFILE=0 to skip the profile, TORCH_BASELINE (../shared/bench/torch-baseline).
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { emitOnnx } from '../src/engine/graph/emit';
+import { Graph } from '../src/engine/graph/graph';
+import { buildGptTrainGraph, gaussian, initGptWeights, type GptConfig } from '../src/engine/model/gpt';
+import { GraphRunner, type HostTensor } from '../src/engine/runtime/session';
+import { TrainRunner } from '../src/engine/runtime/trainRunner';
+import { benchLine, median, timeRuns } from './lib';
+
+const env = (k: string, d: number) => Number(process.env[k] ?? d);
+const ROUNDS = env('ENGINE_BENCH_ROUNDS', 3);
+const OUR_STEPS = env('ENGINE_BENCH_STEPS', 3);
+const TORCH_STEPS = env('TORCH_STEPS', 5);
+const THREADS = Math.min(availableParallelism(), env('ENGINE_BENCH_THREADS', availableParallelism()));
+const BASELINE = resolve(process.env.TORCH_BASELINE ?? '../shared/bench/torch-baseline');
+
+const config: GptConfig = { vocabSize: 65, blockSize: 256, nLayer: 6, nHead: 6, nEmbd: 384, bias: false, batchSize: 16 };
+const optimizer = { kind: 'adamw', weightDecay: 0.1, beta1: 0.9, beta2: 0.99, clip: 1 } as const;
+const tokensPerStep = config.batchSize * config.blockSize;
+
+/** Random tokens in nanoGPT's .bin format (uint16); speed does not depend on the text. */
+function writeTokens(dir: string): { file: string; tokens: Uint16Array } {
+  const r = gaussian(7);
+  const tokens = Uint16Array.from({ length: 200_000 }, () => Math.floor(Math.abs(r() * 1e6)) % config.vocabSize);
+  const file = join(dir, 'train.bin');
+  writeFileSync(file, tokens);
+  return { file, tokens };
+}
+
+function batch(tokens: Uint16Array, seed: number): Record<string, HostTensor> {
+  const { batchSize: B, blockSize: T } = config;
+  const idx = new BigInt64Array(B * T);
+  const tgt = new BigInt64Array(B * T);
+  for (let b = 0; b < B; b++) {
+    const off = (seed * 7919 + b * 104729) % (tokens.length - T - 1);
+    for (let t = 0; t < T; t++) {
+      idx[b * T + t] = BigInt(tokens[off + t]);
+      tgt[b * T + t] = BigInt(tokens[off + t + 1]);
+    }
+  }
+  return { idx: { dtype: 'i64', shape: [B, T], data: idx }, targets: { dtype: 'i64', shape: [B, T], data: tgt } };
+}
+
+/** gpt_ref.py for `steps` steps in a fresh process; its median step time (steps 3+) and peak RSS. */
+function torchRound(trainFile: string, steps: number): { ms: number; rssMb: number } {
+  const args = ['--train', trainFile, '--vocab', '65', '--n-layer', '6', '--n-head', '6', '--n-embd', '384', '--block', '256', '--batch', '16', '--steps', String(steps), '--threads', String(THREADS)];
+  const code = `import runpy, resource, sys; sys.argv = ['gpt_ref.py'] + sys.argv[1:]; runpy.run_path(${JSON.stringify(join(BASELINE, 'gpt_ref.py'))}, run_name='__main__'); print('MAXRSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)`;
+  const r = spawnSync('/usr/bin/python3', ['-c', code, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, OMP_NUM_THREADS: String(THREADS), LD_PRELOAD: join(process.env.TORCH_BASELINE_DIR ?? '/tmp/torch-baseline', 'libdnnlshim.so') },
+  });
+  if (r.status !== 0) throw new Error(`gpt_ref.py failed (run bash ${BASELINE}/setup.sh first?): ${r.stderr.slice(-2000)}`);
+  const summary = r.stdout.split('\n').find((l) => l.includes('"summary"'));
+  const rss = /MAXRSS_KB (\d+)/.exec(r.stdout);
+  if (!summary || !rss) throw new Error(`gpt_ref.py printed no summary: ${r.stdout.slice(-1000)}`);
+  return { ms: JSON.parse(summary).summary.median_step_ms, rssMb: Number(rss[1]) / 1024 };
+}
+
+/** Median ms of the embedding-gradient subgraph at the benchmark's shapes, both ways. */
+async function embeddingGradChoice(): Promise<void> {
+  const { batchSize: B, blockSize: T, vocabSize: V, nEmbd: C } = config;
+  for (const mode of ['scatter', 'onehot'] as const) {
+    const g = new Graph({ embeddingGrad: mode });
+    const idx = g.input('idx', 'i64', [B, T]); // (B, T)
+    const wte = g.param('wte', [V, C]); // (V, C)
+    const dy = g.input('dy', 'f32', [B, T, C]); // (B, T, C)
+    const emb = g.gather(wte, idx); // (B, T, C)
+    const { gradients } = await import('../src/engine/graph/autodiff');
+    const grads = gradients(g, g.reduceSum(g.mul(emb, dy)), [wte]);
+    g.output('grad', grads.get(wte)!);
+    const runner = await GraphRunner.create(emitOnnx(g), { threads: THREADS });
+    const r = gaussian(3);
+    const feeds = { ...batch(writeTokensCache!, 1), wte: { dtype: 'f32' as const, shape: [V, C], data: new Float32Array(V * C) }, dy: { dtype: 'f32' as const, shape: [B, T, C], data: Float32Array.from({ length: B * T * C }, r) } };
+    const ms = median(await timeRuns(() => runner.run(feeds), 15, 3));
+    console.log(`embedding gradient via ${mode === 'scatter' ? 'ScatterElements(add)' : 'one-hot MatMul     '}: ${ms.toFixed(2)} ms (incl. Gather forward)`);
+    await runner.release();
+  }
+}
+let writeTokensCache: Uint16Array | undefined;
+
+/** One profiled step; prints the ten most expensive op types. */
+async function profile(bytes: Uint8Array, spec: ReturnType<typeof buildGptTrainGraph>['spec'], tokens: Uint16Array, dir: string): Promise<void> {
+  const prefix = join(dir, 'ort-profile');
+  const runner = await TrainRunner.create(bytes, spec, initGptWeights(config, 1), { threads: THREADS, profilePrefix: prefix });
+  await runner.step(batch(tokens, 0), 1e-3);
+  await runner.step(batch(tokens, 1), 1e-3);
+  runner.runner.endProfiling();
+  await runner.release();
+  const file = readdirSync('.').find((f) => f.startsWith('ort-profile')) ?? readdirSync(dir).map((f) => join(dir, f)).find((f) => f.includes('ort-profile'));
+  if (!file) return console.log('(no profile file written)');
+  const events = JSON.parse(readFileSync(file, 'utf8')) as { cat: string; name: string; dur: number; args?: { op_name?: string } }[];
+  rmSync(file, { force: true });
+  const byOp = new Map<string, number>();
+  let total = 0;
+  for (const e of events) {
+    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || !e.args?.op_name) continue;
+    byOp.set(e.args.op_name, (byOp.get(e.args.op_name) ?? 0) + e.dur / 2); // two steps profiled
+    total += e.dur / 2;
+  }
+  console.log(`profile (per step, ${(total / 1000).toFixed(0)} ms in kernels):`);
+  for (const [op, us] of [...byOp].sort((a, b) => b[1] - a[1]).slice(0, 12))
+    console.log(`  ${op.padEnd(22)} ${(us / 1000).toFixed(1).padStart(8)} ms  ${((100 * us) / total).toFixed(1)}%`);
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'llm-lens-bench-'));
+  const { file, tokens } = writeTokens(dir);
+  writeTokensCache = tokens;
+  console.log(`config: 6L 6H 384C T256 B16 V65, threads ${THREADS}, ${ROUNDS} rounds (ours ${OUR_STEPS} steps, torch ${TORCH_STEPS} steps each)`);
+  await embeddingGradChoice();
+
+  let t0 = performance.now();
+  const { graph, spec } = buildGptTrainGraph(config, optimizer);
+  const bytes = emitOnnx(graph);
+  console.log(`graph: ${graph.nodes.length} nodes built + emitted in ${(performance.now() - t0).toFixed(0)} ms (${(bytes.length / 1e6).toFixed(1)} MB)`);
+  t0 = performance.now();
+  const runner = await TrainRunner.create(bytes, spec, initGptWeights(config, 1337), { threads: THREADS });
+  console.log(`session created in ${(performance.now() - t0).toFixed(0)} ms`);
+  await runner.step(batch(tokens, 0), 1e-3); // warm-up
+
+  const ratios: number[] = [];
+  const ours: number[] = [];
+  const theirs: number[] = [];
+  let torchRss = 0;
+  for (let round = 0; round < ROUNDS; round++) {
+    const t = torchRound(file, TORCH_STEPS);
+    torchRss = Math.max(torchRss, t.rssMb);
+    const times: number[] = [];
+    for (let s = 0; s < OUR_STEPS; s++) times.push((await runner.step(batch(tokens, round * 100 + s), 1e-3)).ms);
+    const ms = median(times);
+    ours.push(ms);
+    theirs.push(t.ms);
+    ratios.push(t.ms / ms);
+    console.log(`round ${round + 1}: engine ${ms.toFixed(0)} ms/step (${(tokensPerStep / (ms / 1000)).toFixed(0)} tok/s), torch ${t.ms.toFixed(0)} ms/step (${(tokensPerStep / (t.ms / 1000)).toFixed(0)} tok/s), ratio ${(t.ms / ms).toFixed(3)}x`);
+  }
+  await runner.release();
+  const ourRss = process.resourceUsage().maxRSS / 1024;
+  console.log(`peak RSS: engine process ${ourRss.toFixed(0)} MB, torch process ${torchRss.toFixed(0)} MB`);
+  if (process.env.ENGINE_BENCH_PROFILE !== '0') await profile(bytes, spec, tokens, dir);
+  rmSync(dir, { recursive: true, force: true });
+  const ratio = median(ratios);
+  const oursTok = tokensPerStep / (median(ours) / 1000);
+  benchLine('engine-train-step-shakespeare-char', oursTok, 'tok/s', 'torch-onednn', oursTok / ratio, true);
+  benchLine('engine-peak-rss', ourRss, 'MB', 'torch-onednn', torchRss, false);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
