@@ -1,5 +1,5 @@
 /**
- * The BPE trainer against a naive reference written here (recount every pair after every merge, same
+ * The BPE trainer against a naive reference (test/fixtures/tokenizer/naiveBpe.ts: recount every pair after every merge, same
  * tie rule), round trips of trained tokenizers through their files, and the `tiktoken` package given
  * the same ranks agreeing with our encoder.
  */
@@ -14,67 +14,10 @@ import { loadTrainedTokenizer, saveTrainedTokenizer, TRAINED_META_FILE, TRAINED_
 import { loadTokenizer } from '../../src/engine/tokenizer/load';
 import type { TokenizerProgress } from '../../src/engine/tokenizer/tokenizer';
 import { base64Blob, hardCorpus, minifiedJs, mulberry32, randomText } from '../fixtures/tokenizer/corpus';
-
-/** js-tiktoken's JavaScript adaptations of the split patterns: an independent splitter for the reference. */
-const JS_PATTERNS = {
-  gpt4: (require('js-tiktoken/ranks/cl100k_base') as { pat_str: string }).pat_str,
-  gpt2: (require('js-tiktoken/ranks/gpt2') as { pat_str: string }).pat_str,
-};
+import { naiveTrain } from '../fixtures/tokenizer/naiveBpe';
 
 /** The project's shared data folder sits beside the repository (../shared/data), as in the benchmarks. */
 const shakespeare = readFileSync(process.env.LLM_LENS_TINYSHAKESPEARE ?? join('..', 'shared', 'data', 'tinyshakespeare.txt'), 'utf8');
-
-/**
- * minbpe's RegexTokenizer.train, literally: every chunk occurrence as a list of byte ids; each step
- * counts all adjacent pairs from scratch, takes the highest count (ties: smallest (left, right)),
- * skips a pair whose bytes are already a token, and merges it left to right everywhere.
- */
-export function naiveTrain(text: string, vocabSize: number, pattern: 'gpt4' | 'gpt2', specials: string[] = []): { merges: Array<[number, number]>; skipped: number } {
-  const segments = specials.reduce((parts, s) => parts.flatMap((p) => p.split(s)), [text]);
-  let chunks: number[][] = segments.flatMap((seg) => [...seg.matchAll(new RegExp(JS_PATTERNS[pattern], 'gu'))].map((m) => [...Buffer.from(m[0], 'utf8')]));
-  const vocab: string[] = Array.from({ length: 256 }, (_, b) => String.fromCharCode(b));
-  const known = new Set(vocab);
-  const banned = new Set<string>();
-  const merges: Array<[number, number]> = [];
-  let skipped = 0;
-  while (merges.length < vocabSize - 256) {
-    const stats = new Map<string, number>();
-    for (const ids of chunks) for (let i = 0; i + 1 < ids.length; i++) stats.set(`${ids[i]},${ids[i + 1]}`, (stats.get(`${ids[i]},${ids[i + 1]}`) ?? 0) + 1);
-    let best: [number, number] | null = null;
-    let bestCount = 0;
-    for (const [key, count] of stats) {
-      if (banned.has(key)) continue;
-      const [a, b] = key.split(',').map(Number);
-      if (!best || count > bestCount || (count === bestCount && (a < best[0] || (a === best[0] && b < best[1])))) {
-        best = [a, b];
-        bestCount = count;
-      }
-    }
-    if (!best) throw new Error(`exhausted after ${merges.length} merges`);
-    const [a, b] = best;
-    const bytes = vocab[a] + vocab[b];
-    if (known.has(bytes)) {
-      banned.add(`${a},${b}`);
-      skipped++;
-      continue;
-    }
-    const id = 256 + merges.length;
-    merges.push([a, b]);
-    vocab.push(bytes);
-    known.add(bytes);
-    chunks = chunks.map((ids) => {
-      const out: number[] = [];
-      for (let i = 0; i < ids.length; i++) {
-        if (i + 1 < ids.length && ids[i] === a && ids[i + 1] === b) {
-          out.push(id);
-          i++;
-        } else out.push(ids[i]);
-      }
-      return out;
-    });
-  }
-  return { merges, skipped };
-}
 
 test('the worked example of train.ts: ties go to the smallest pair of ids', async () => {
   const t = await trainBpe('aaab aaab', { vocabSize: 258 });

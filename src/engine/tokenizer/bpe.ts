@@ -16,7 +16,7 @@
  * WASM binding do; decode therefore returns '\uFFFD' where the input had a lone surrogate.
  */
 import type { EncodeOptions, TokenSpan, Tokenizer } from './tokenizer';
-import { bytePairEncode, type RankMap } from './bpeMerge';
+import { bytePairEncode, makeRankTables, type RankMap, type RankTables } from './bpeMerge';
 import { byteStringToBytes, utf8ByteString, utf8LengthAt } from './byteString';
 import { toJsRegExp } from './splitPattern';
 
@@ -42,6 +42,7 @@ export class BpeTokenizer implements Tokenizer {
   readonly pattern: string;
   readonly ranks: RankMap;
   private readonly regex: RegExp;
+  private readonly tables: RankTables;
   /** id → token bytes as a byte string (special tokens: their UTF-8 text). */
   private readonly bytesOfId: string[] = [];
   private readonly specialIds = new Set<number>();
@@ -63,6 +64,7 @@ export class BpeTokenizer implements Tokenizer {
     for (let b = 0; b < 256; b++) {
       if (!def.ranks.has(String.fromCharCode(b))) throw new Error(`${def.name}: byte 0x${b.toString(16)} has no rank; a byte-level BPE needs all 256 bytes`);
     }
+    this.tables = makeRankTables(def.ranks);
     for (const [text, id] of def.specialTokens) {
       if (this.bytesOfId[id] !== undefined) throw new Error(`${def.name}: special token ${text} reuses id ${id}`);
       this.bytesOfId[id] = utf8ByteString(text);
@@ -111,6 +113,11 @@ export class BpeTokenizer implements Tokenizer {
 
   tokenBytes(id: number): Uint8Array {
     return byteStringToBytes(this.byteStringOf(id));
+  }
+
+  /** Forgets cached pre-tokens (for benchmarks that measure a cold start). */
+  clearCache(): void {
+    this.cache = new Map();
   }
 
   isSpecial(id: number): boolean {
@@ -181,7 +188,7 @@ export class BpeTokenizer implements Tokenizer {
     const whole = this.ranks.get(bytes);
     const first = out.length;
     if (whole !== undefined) out.push(whole);
-    else bytePairEncode(bytes, this.ranks, out);
+    else bytePairEncode(bytes, this.tables, out);
     if (piece.length <= CACHE_MAX_PIECE) {
       if (this.cache.size >= CACHE_MAX_ENTRIES) this.cache = new Map();
       this.cache.set(piece, out.length - first === 1 ? out[first] : out.slice(first));

@@ -18,53 +18,76 @@ export type RankMap = ReadonlyMap<string, number>;
 
 const HEAP_THRESHOLD = 64;
 
-/** Appends the ranks (= token ids) of `piece`'s BPE parts to `out`. Every single byte must have a rank. */
-export function bytePairEncode(piece: string, ranks: RankMap, out: number[]): void {
-  const n = piece.length;
-  if (n === 1) {
-    out.push(rankOfByte(piece, ranks));
-    return;
-  }
-  if (n < HEAP_THRESHOLD) mergeByScan(piece, ranks, out);
-  else mergeWithHeap(piece, ranks, out);
-}
-
-function rankOfByte(b: string, ranks: RankMap): number {
-  const r = ranks.get(b);
-  if (r === undefined) throw new Error(`byte 0x${b.charCodeAt(0).toString(16)} has no rank: every single byte must be a token`);
-  return r;
+/**
+ * A rank map with two lookup tables in front: the rank of each byte and of each pair of bytes
+ * (65,536 entries), so that a piece's first round of pairs costs array reads, not string hashing.
+ */
+export interface RankTables {
+  ranks: RankMap;
+  byteRank: Int32Array;
+  pairRank: Int32Array;
 }
 
 const NONE = 0x7fffffff;
 
-/** tiktoken's algorithm: parts as boundaries, each holding the rank of the pair that starts there. */
-function mergeByScan(piece: string, ranks: RankMap, out: number[]): void {
+export function makeRankTables(ranks: RankMap): RankTables {
+  const byteRank = new Int32Array(256).fill(NONE);
+  const pairRank = new Int32Array(65536).fill(NONE);
+  for (const [bytes, rank] of ranks) {
+    if (bytes.length === 1) byteRank[bytes.charCodeAt(0)] = rank;
+    else if (bytes.length === 2) pairRank[(bytes.charCodeAt(0) << 8) | bytes.charCodeAt(1)] = rank;
+  }
+  for (let b = 0; b < 256; b++) {
+    if (byteRank[b] === NONE) throw new Error(`byte 0x${b.toString(16)} has no rank: every single byte must be a token`);
+  }
+  return { ranks, byteRank, pairRank };
+}
+
+/** Appends the ranks (= token ids) of `piece`'s BPE parts to `out`. */
+export function bytePairEncode(piece: string, tables: RankTables, out: number[]): void {
   const n = piece.length;
-  const starts: number[] = [];
-  const pairRanks: number[] = [];
-  for (let i = 0; i <= n; i++) starts.push(i);
-  for (let i = 0; i < n - 1; i++) pairRanks.push(ranks.get(piece.substring(i, i + 2)) ?? NONE);
-  pairRanks.push(NONE, NONE);
-  // After a merge the pair at part i spans [starts[i], starts[i + 2]).
-  const pairRankAt = (i: number) => (i + 2 < starts.length ? ranks.get(piece.substring(starts[i], starts[i + 2])) ?? NONE : NONE);
+  if (n === 1) out.push(tables.byteRank[piece.charCodeAt(0)]);
+  else if (n < HEAP_THRESHOLD) mergeByScan(piece, tables, out);
+  else mergeWithHeap(piece, tables, out);
+}
+
+// Scratch arrays for mergeByScan (pieces are shorter than HEAP_THRESHOLD; encoding is not re-entrant).
+const scanStarts = new Int32Array(HEAP_THRESHOLD + 1);
+const scanPairRanks = new Int32Array(HEAP_THRESHOLD + 1);
+
+/**
+ * tiktoken's algorithm: `starts` holds the part boundaries (the last one is n), `pairRanks[i]` the rank
+ * of the pair of parts i and i+1, which spans [starts[i], starts[i + 2]).
+ */
+function mergeByScan(piece: string, tables: RankTables, out: number[]): void {
+  const { ranks, pairRank, byteRank } = tables;
+  const n = piece.length;
+  const starts = scanStarts;
+  const pairRanks = scanPairRanks;
+  for (let i = 0; i <= n; i++) starts[i] = i;
+  for (let i = 0; i < n - 1; i++) pairRanks[i] = pairRank[(piece.charCodeAt(i) << 8) | piece.charCodeAt(i + 1)];
+  let parts = n; // number of parts; starts has parts + 1 entries
+  const rankAt = (i: number) => (i + 2 <= parts ? ranks.get(piece.substring(starts[i], starts[i + 2])) ?? NONE : NONE);
   for (;;) {
     let best = NONE;
     let at = -1;
-    for (let i = 0; i < pairRanks.length - 2; i++) {
+    for (let i = 0; i < parts - 1; i++) {
       if (pairRanks[i] < best) {
         best = pairRanks[i];
         at = i;
       }
     }
     if (at < 0) break;
-    starts.splice(at + 1, 1);
-    pairRanks.splice(at + 1, 1);
-    pairRanks[at] = pairRankAt(at);
-    if (at > 0) pairRanks[at - 1] = pairRankAt(at - 1);
+    // Remove boundary at + 1: parts at and at + 1 become one.
+    for (let i = at + 1; i < parts; i++) starts[i] = starts[i + 1];
+    for (let i = at + 1; i < parts - 1; i++) pairRanks[i] = pairRanks[i + 1];
+    parts--;
+    pairRanks[at] = rankAt(at);
+    if (at > 0) pairRanks[at - 1] = rankAt(at - 1);
   }
-  for (let i = 0; i + 1 < starts.length; i++) {
-    const part = piece.substring(starts[i], starts[i + 1]);
-    out.push(part.length === 1 ? rankOfByte(part, ranks) : (ranks.get(part) as number));
+  for (let i = 0; i < parts; i++) {
+    const len = starts[i + 1] - starts[i];
+    out.push(len === 1 ? byteRank[piece.charCodeAt(starts[i])] : (ranks.get(piece.substring(starts[i], starts[i + 1])) as number));
   }
 }
 
@@ -76,7 +99,8 @@ const POS_SCALE = 2 ** 32;
  * keys rank·2³² + offset (smallest rank, then leftmost); a popped key whose rank no longer equals
  * pairRank[offset] is stale and skipped.
  */
-function mergeWithHeap(piece: string, ranks: RankMap, out: number[]): void {
+function mergeWithHeap(piece: string, tables: RankTables, out: number[]): void {
+  const { ranks, pairRank: pairTable, byteRank } = tables;
   const n = piece.length;
   const next = new Int32Array(n + 1);
   const prev = new Int32Array(n + 1);
@@ -86,12 +110,12 @@ function mergeWithHeap(piece: string, ranks: RankMap, out: number[]): void {
   for (let i = 0; i < n; i++) {
     next[i] = i + 1;
     prev[i] = i - 1;
-    partRank[i] = rankOfByte(piece[i], ranks);
+    partRank[i] = byteRank[piece.charCodeAt(i)];
   }
   next[n] = n;
   for (let i = 0; i < n - 1; i++) {
-    const r = ranks.get(piece.substring(i, i + 2));
-    if (r !== undefined) {
+    const r = pairTable[(piece.charCodeAt(i) << 8) | piece.charCodeAt(i + 1)];
+    if (r !== NONE) {
       pairRank[i] = r;
       heap.push(r * POS_SCALE + i);
     }
