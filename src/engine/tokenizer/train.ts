@@ -110,8 +110,8 @@ export async function trainBpe(texts: string | readonly string[], options: Train
       await yielder.maybeYield();
     }
   }
-  onProgress?.({ kind: 'progress', stage: 'merging', done: numMerges, total: numMerges });
   signal?.throwIfAborted();
+  onProgress?.({ kind: 'progress', stage: 'merging', done: numMerges, total: numMerges });
   const specialTokens = new Map(specials.map((s, i) => [s, vocabSize + i]));
   return { name: options.name ?? 'bpe', patternName, pattern, merges, vocab, specialTokens, skippedPairs };
 }
@@ -318,13 +318,14 @@ class PairHeap {
   }
 }
 
-/** Lets a long synchronous job give the event loop a turn every ~50 ms, and stops it when aborted. */
+/** Lets a long synchronous job give the event loop a turn every ~50 ms; stops it as soon as it sees the signal aborted. */
 class Yielder {
   private last = performance.now();
   constructor(private readonly signal?: AbortSignal) {
     signal?.throwIfAborted();
   }
   async maybeYield(): Promise<void> {
+    this.signal?.throwIfAborted();
     if (performance.now() - this.last < 50) return;
     await new Promise<void>((resolve) => setImmediate(resolve));
     this.last = performance.now();
