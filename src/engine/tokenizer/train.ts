@@ -23,6 +23,7 @@ import type { TokenizerProgress } from './tokenizer';
 import { GPT2_SPLIT_PATTERN, GPT4_SPLIT_PATTERN, toJsRegExp } from './splitPattern';
 import { utf8ByteString } from './byteString';
 import { BpeTokenizer } from './bpe';
+import { PairCounts } from './pairCounts';
 
 export type SplitPatternName = 'gpt4' | 'gpt2';
 
@@ -169,11 +170,12 @@ async function countChunks(
  * chunks hold each pair, and a max-heap of (count, pair).
  */
 class Words {
-  private readonly symbols: Int32Array[] = [];
-  private readonly lengths: number[] = [];
-  private readonly freqs: number[] = [];
-  private readonly pairCounts = new Map<number, number>();
-  private readonly where = new Map<number, number[]>();
+  /** All chunks' ids back to back (chunk w starts at starts[w]); merges shrink chunks in place. */
+  private readonly symbols: Int32Array;
+  private readonly starts: Int32Array;
+  private readonly lengths: Int32Array;
+  private readonly freqs: Float64Array;
+  private readonly pairCounts: PairCounts;
   private readonly heap = new PairHeap();
   private readonly banned = new Set<number>();
   private readonly seenAt: Int32Array;
@@ -182,27 +184,26 @@ class Words {
     chunks: Map<string, number>,
     private readonly V: number,
   ) {
+    let total = 0;
+    for (const bytes of chunks.keys()) total += bytes.length;
+    this.symbols = new Int32Array(total);
+    this.starts = new Int32Array(chunks.size);
+    this.lengths = new Int32Array(chunks.size);
+    this.freqs = new Float64Array(chunks.size);
+    this.pairCounts = new PairCounts(Math.min(total, 1 << 22));
+    let w = 0;
+    let at = 0;
     for (const [bytes, freq] of chunks) {
-      const w = this.symbols.length;
-      const s = new Int32Array(bytes.length);
-      for (let i = 0; i < bytes.length; i++) s[i] = bytes.charCodeAt(i);
-      this.symbols.push(s);
-      this.lengths.push(s.length);
-      this.freqs.push(freq);
-      for (let i = 0; i + 1 < s.length; i++) {
-        const key = s[i] * V + s[i + 1];
-        this.pairCounts.set(key, (this.pairCounts.get(key) ?? 0) + freq);
-        this.addWhere(key, w);
-      }
+      this.starts[w] = at;
+      this.lengths[w] = bytes.length;
+      this.freqs[w] = freq;
+      for (let i = 0; i < bytes.length; i++) this.symbols[at + i] = bytes.charCodeAt(i);
+      for (let i = 0; i + 1 < bytes.length; i++) this.pairCounts.add(bytes.charCodeAt(i) * V + bytes.charCodeAt(i + 1), freq, w);
+      at += bytes.length;
+      w++;
     }
-    this.seenAt = new Int32Array(this.symbols.length).fill(-1);
-    for (const [key, count] of this.pairCounts) this.heap.push(count, key);
-  }
-
-  private addWhere(key: number, w: number): void {
-    const list = this.where.get(key);
-    if (!list) this.where.set(key, [w]);
-    else if (list[list.length - 1] !== w) list.push(w);
+    this.seenAt = new Int32Array(chunks.size).fill(-1);
+    for (const [key, count] of this.pairCounts.entries()) this.heap.push(count, key);
   }
 
   /** The pair key (left·V + right) with the highest count, smallest pair on ties; -1 when none is left. */
@@ -218,59 +219,55 @@ class Words {
     this.banned.add(key);
   }
 
-  /** Replaces (a, b) by `id` in every chunk that holds it and updates the pair counts by the difference. */
+  /**
+   * Replaces (a, b) by `id` in every chunk that holds it, left to right, and updates the counts of the
+   * neighbouring pairs only (HF tokenizers' Word::merge): at each replaced position, (prev, a) becomes
+   * (prev, id) and (b, next) becomes (id, next), where prev is the symbol already written — so runs like
+   * "aaaa" with (a, a) come out right: (a,a) −3, (id,a) +1 −1, (id,id) +1.
+   */
   merge(key: number, a: number, b: number, id: number): void {
     const V = this.V;
-    const delta = new Map<number, number>();
-    const add = (k: number, d: number) => delta.set(k, (delta.get(k) ?? 0) + d);
-    for (const w of this.where.get(key) ?? []) {
+    const counts = this.pairCounts;
+    counts.startChanges();
+    for (const w of counts.wordsOf(key)) {
       if (this.seenAt[w] === id) continue;
       this.seenAt[w] = id;
-      const s = this.symbols[w];
-      const n = this.lengths[w];
+      const s = this.symbols;
+      const start = this.starts[w];
+      const end = start + this.lengths[w];
       const f = this.freqs[w];
-      let has = false;
-      for (let i = 0; i + 1 < n; i++) {
-        if (s[i] === a && s[i + 1] === b) {
-          has = true;
-          break;
-        }
-      }
-      if (!has) continue;
-      for (let i = 0; i + 1 < n; i++) add(s[i] * V + s[i + 1], -f);
-      let j = 0;
-      for (let i = 0; i < n; i++) {
-        if (i + 1 < n && s[i] === a && s[i + 1] === b) {
+      let j = start;
+      for (let i = start; i < end; i++) {
+        if (i + 1 < end && s[i] === a && s[i + 1] === b) {
+          if (j > start) {
+            const prev = s[j - 1];
+            counts.add(prev * V + a, -f);
+            counts.add(prev * V + id, f, w);
+          }
+          if (i + 2 < end) {
+            const next = s[i + 2];
+            counts.add(b * V + next, -f);
+            counts.add(id * V + next, f, w);
+          }
           s[j++] = id;
           i++;
         } else s[j++] = s[i];
       }
-      this.lengths[w] = j;
-      for (let i = 0; i + 1 < j; i++) {
-        const k = s[i] * V + s[i + 1];
-        add(k, f);
-        if (s[i] === id || s[i + 1] === id) this.addWhere(k, w);
-      }
+      this.lengths[w] = j - start;
     }
-    this.where.delete(key);
-    for (const [k, d] of delta) {
-      if (d === 0) continue;
-      const count = (this.pairCounts.get(k) ?? 0) + d;
-      if (count > 0) {
-        this.pairCounts.set(k, count);
-        this.heap.push(count, k);
-      } else this.pairCounts.delete(k);
+    counts.clear(key); // every occurrence was replaced
+    for (const k of counts.changedKeys()) {
+      const count = counts.get(k);
+      if (count > 0 && k !== key) this.heap.push(count, k);
     }
   }
 }
 
 /** Max-heap on count, then min on key: the pair a BPE trainer merges next. */
 class PairHeap {
-  private counts: number[] = [];
-  private keys: number[] = [];
-  get size(): number {
-    return this.counts.length;
-  }
+  private counts = new Float64Array(1 << 12);
+  private keys = new Float64Array(1 << 12);
+  size = 0;
   private before(i: number, j: number): boolean {
     const c = this.counts;
     return c[i] > c[j] || (c[i] === c[j] && this.keys[i] < this.keys[j]);
@@ -284,9 +281,17 @@ class PairHeap {
     this.keys[j] = k;
   }
   push(count: number, key: number): void {
-    this.counts.push(count);
-    this.keys.push(key);
-    let i = this.counts.length - 1;
+    if (this.size === this.counts.length) {
+      const counts = new Float64Array(this.size * 2);
+      const keys = new Float64Array(this.size * 2);
+      counts.set(this.counts);
+      keys.set(this.keys);
+      this.counts = counts;
+      this.keys = keys;
+    }
+    let i = this.size++;
+    this.counts[i] = count;
+    this.keys[i] = key;
     while (i > 0) {
       const p = (i - 1) >> 1;
       if (!this.before(i, p)) break;
@@ -296,23 +301,19 @@ class PairHeap {
   }
   pop(): { count: number; key: number } {
     const top = { count: this.counts[0], key: this.keys[0] };
-    const lastCount = this.counts.pop() as number;
-    const lastKey = this.keys.pop() as number;
-    if (this.counts.length) {
-      this.counts[0] = lastCount;
-      this.keys[0] = lastKey;
-      let i = 0;
-      const n = this.counts.length;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < n && this.before(l, m)) m = l;
-        if (r < n && this.before(r, m)) m = r;
-        if (m === i) break;
-        this.swap(i, m);
-        i = m;
-      }
+    const n = --this.size;
+    this.counts[0] = this.counts[n];
+    this.keys[0] = this.keys[n];
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < n && this.before(l, m)) m = l;
+      if (r < n && this.before(r, m)) m = r;
+      if (m === i) break;
+      this.swap(i, m);
+      i = m;
     }
     return top;
   }
