@@ -11,6 +11,7 @@ import { UsageError } from './main';
 import { loadTokenizer } from '../engine/tokenizer/load';
 import { trainBpe, type SplitPatternName } from '../engine/tokenizer/train';
 import { saveTrainedTokenizer } from '../engine/tokenizer/trainedFiles';
+import { textFromBytes } from '../engine/tokenizer/textInput';
 
 export async function tokenizeCommand(args: string[]): Promise<number> {
   let spec: string | undefined;
@@ -129,6 +130,5 @@ function readText(file: string): string {
     if (fs.statSync(file).isDirectory()) throw new Error(`${file} is a folder; give the files in it (e.g. ${path.join(file, '*.txt')})`);
     data = fs.readFileSync(file);
   }
-  if (data.subarray(0, 8192).includes(0)) throw new Error(`${file === '-' ? 'standard input' : file} looks binary (it has NUL bytes); tokenizers read text`);
-  return data.toString('utf8');
+  return textFromBytes(data, file === '-' ? 'standard input' : file);
 }

@@ -25,7 +25,7 @@ export function tokenizerKind(spec: string): TokenizerKind | undefined {
     if (fs.existsSync(path.join(spec, 'tokenizer.json'))) return 'huggingface';
     return undefined;
   }
-  const head = fs.readFileSync(spec, 'utf8').slice(0, 200);
+  const head = readHead(spec, 256);
   if (head.includes(`"${TRAINED_FORMAT}"`)) return 'trained';
   if (head.includes(`"${CHAR_FORMAT}"`)) return 'char';
   return spec.endsWith('.json') ? 'huggingface' : undefined;
@@ -50,5 +50,17 @@ export function loadTokenizer(spec: string): Tokenizer {
           ? `${spec} is not a tokenizer: expected a tokenizer.json, a trained tokenizer folder (${TRAINED_META_FILE}) or a character vocabulary`
           : `unknown tokenizer '${spec}': not a built-in encoding (${BUILTIN_ENCODINGS.join(', ')}) and no such file or folder`,
       );
+  }
+}
+
+/** The first `n` bytes of a file as text (tokenizer.json files can be tens of MB). */
+function readHead(file: string, n: number): string {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const buf = Buffer.alloc(n);
+    const read = fs.readSync(fd, buf, 0, n, 0);
+    return buf.subarray(0, read).toString('utf8');
+  } finally {
+    fs.closeSync(fd);
   }
 }
