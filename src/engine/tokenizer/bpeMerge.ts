@@ -19,14 +19,20 @@ export type RankMap = ReadonlyMap<string, number>;
 const HEAP_THRESHOLD = 64;
 
 /**
- * A rank map with two lookup tables in front: the rank of each byte and of each pair of bytes
- * (65,536 entries), so that a piece's first round of pairs costs array reads, not string hashing.
+ * A rank map with lookup tables in front: the rank of each byte and of each pair of bytes (65,536
+ * entries), so that a piece's first round of pairs costs array reads, not string hashing; and a
+ * direct-mapped cache (left rank, right rank) → merged rank for the later rounds (a part is always a
+ * token, so its rank fixes its bytes).
  */
 export interface RankTables {
   ranks: RankMap;
   byteRank: Int32Array;
   pairRank: Int32Array;
+  mergeKeys: Float64Array;
+  mergeRanks: Int32Array;
 }
+
+const MERGE_CACHE_BITS = 16;
 
 const NONE = 0x7fffffff;
 
@@ -40,7 +46,20 @@ export function makeRankTables(ranks: RankMap): RankTables {
   for (let b = 0; b < 256; b++) {
     if (byteRank[b] === NONE) throw new Error(`byte 0x${b.toString(16)} has no rank: every single byte must be a token`);
   }
-  return { ranks, byteRank, pairRank };
+  const mergeKeys = new Float64Array(1 << MERGE_CACHE_BITS).fill(-1);
+  const mergeRanks = new Int32Array(1 << MERGE_CACHE_BITS);
+  return { ranks, byteRank, pairRank, mergeKeys, mergeRanks };
+}
+
+/** Rank of the token made of parts `left` and `right`, which span piece[start, end); NONE if it is not a token. */
+function mergedRank(tables: RankTables, piece: string, start: number, end: number, left: number, right: number): number {
+  const key = left * 2097152 + right; // left·2²¹ + right: ranks are below 2²¹
+  const slot = (Math.imul(left, 0x9e3779b1) ^ Math.imul(right, 0x85ebca77)) >>> (32 - MERGE_CACHE_BITS);
+  if (tables.mergeKeys[slot] === key) return tables.mergeRanks[slot];
+  const r = tables.ranks.get(piece.substring(start, end)) ?? NONE;
+  tables.mergeKeys[slot] = key;
+  tables.mergeRanks[slot] = r;
+  return r;
 }
 
 /** Appends the ranks (= token ids) of `piece`'s BPE parts to `out`. */
@@ -54,20 +73,24 @@ export function bytePairEncode(piece: string, tables: RankTables, out: number[])
 // Scratch arrays for mergeByScan (pieces are shorter than HEAP_THRESHOLD; encoding is not re-entrant).
 const scanStarts = new Int32Array(HEAP_THRESHOLD + 1);
 const scanPairRanks = new Int32Array(HEAP_THRESHOLD + 1);
+const scanPartRanks = new Int32Array(HEAP_THRESHOLD + 1);
 
 /**
- * tiktoken's algorithm: `starts` holds the part boundaries (the last one is n), `pairRanks[i]` the rank
- * of the pair of parts i and i+1, which spans [starts[i], starts[i + 2]).
+ * tiktoken's algorithm: `starts` holds the part boundaries (the last one is n), `partRanks[i]` the
+ * rank of part i, `pairRanks[i]` the rank of the pair of parts i and i+1, which spans
+ * [starts[i], starts[i + 2]).
  */
 function mergeByScan(piece: string, tables: RankTables, out: number[]): void {
-  const { ranks, pairRank, byteRank } = tables;
+  const { pairRank, byteRank } = tables;
   const n = piece.length;
   const starts = scanStarts;
   const pairRanks = scanPairRanks;
+  const partRanks = scanPartRanks;
   for (let i = 0; i <= n; i++) starts[i] = i;
+  for (let i = 0; i < n; i++) partRanks[i] = byteRank[piece.charCodeAt(i)];
   for (let i = 0; i < n - 1; i++) pairRanks[i] = pairRank[(piece.charCodeAt(i) << 8) | piece.charCodeAt(i + 1)];
   let parts = n; // number of parts; starts has parts + 1 entries
-  const rankAt = (i: number) => (i + 2 <= parts ? ranks.get(piece.substring(starts[i], starts[i + 2])) ?? NONE : NONE);
+  const rankAt = (i: number) => (i + 2 <= parts ? mergedRank(tables, piece, starts[i], starts[i + 2], partRanks[i], partRanks[i + 1]) : NONE);
   for (;;) {
     let best = NONE;
     let at = -1;
@@ -81,14 +104,13 @@ function mergeByScan(piece: string, tables: RankTables, out: number[]): void {
     // Remove boundary at + 1: parts at and at + 1 become one.
     for (let i = at + 1; i < parts; i++) starts[i] = starts[i + 1];
     for (let i = at + 1; i < parts - 1; i++) pairRanks[i] = pairRanks[i + 1];
+    for (let i = at + 1; i < parts - 1; i++) partRanks[i] = partRanks[i + 1];
+    partRanks[at] = best;
     parts--;
     pairRanks[at] = rankAt(at);
     if (at > 0) pairRanks[at - 1] = rankAt(at - 1);
   }
-  for (let i = 0; i < parts; i++) {
-    const len = starts[i + 1] - starts[i];
-    out.push(len === 1 ? byteRank[piece.charCodeAt(starts[i])] : (ranks.get(piece.substring(starts[i], starts[i + 1])) as number));
-  }
+  for (let i = 0; i < parts; i++) out.push(partRanks[i]);
 }
 
 const POS_SCALE = 2 ** 32;
@@ -100,7 +122,7 @@ const POS_SCALE = 2 ** 32;
  * pairRank[offset] is stale and skipped.
  */
 function mergeWithHeap(piece: string, tables: RankTables, out: number[]): void {
-  const { ranks, pairRank: pairTable, byteRank } = tables;
+  const { pairRank: pairTable, byteRank } = tables;
   const n = piece.length;
   const next = new Int32Array(n + 1);
   const prev = new Int32Array(n + 1);
@@ -123,9 +145,9 @@ function mergeWithHeap(piece: string, tables: RankTables, out: number[]): void {
   const update = (i: number) => {
     const j = next[i];
     const k = j < n ? next[j] : n;
-    const r = j < n ? ranks.get(piece.substring(i, k)) : undefined;
-    pairRank[i] = r ?? NONE;
-    if (r !== undefined) heap.push(r * POS_SCALE + i);
+    const r = j < n ? mergedRank(tables, piece, i, k, partRank[i], partRank[j]) : NONE;
+    pairRank[i] = r;
+    if (r !== NONE) heap.push(r * POS_SCALE + i);
   };
   while (heap.size) {
     const key = heap.pop();
