@@ -47,6 +47,21 @@ test('byte-level BPE tokenizer.json: merges, special token rules, a character sp
   assert.throws(() => tok.decode([99]), /no token with id 99/);
 });
 
+test('SentencePiece-style (Llama) tokenizer.json: ▁ for spaces, byte fallback, offsets in the original text', () => {
+  const tok = loadTokenizer(join(fixtures, 'metaspace'));
+  // Prepend ▁ and spaces → ▁; BPE merges ▁Hi, ▁there; '\n' and '😀' are not in the vocabulary: byte fallback <0x..>.
+  const text = 'Hi!\n😀';
+  assert.deepEqual(tok.encode(text), [12, 13, 3, 4, 5, 6, 7]);
+  const spans = tok.encodeWithOffsets(text);
+  assert.deepEqual(spansOf(spans), [[0, 2], [2, 3], [3, 4], [4, 6], [6, 6], [6, 6], [6, 6]]);
+  assert.deepEqual(spans.map((s) => s.partial), [false, false, false, true, true, true, true]);
+  assert.deepEqual([...tok.tokenBytes(12)], [...Buffer.from(' Hi')]);
+  assert.deepEqual([...tok.tokenBytes(5)], [0x9f]);
+  assert.equal(tok.decode(tok.encode(text)), text);
+  assert.deepEqual(tok.encode('Hi there!'), [12, 22, 13]);
+  assert.deepEqual(spansOf(tok.encodeWithOffsets('Hi there!')), [[0, 2], [2, 8], [8, 9]]);
+});
+
 test('an invalid tokenizer.json gets a message that says what is wrong', () => {
   assert.throws(() => huggingFaceTokenizerFromJson('{ nope', 'x', {}, 'a/tokenizer.json'), /invalid tokenizer\.json \(a\/tokenizer\.json\): not JSON/);
   assert.throws(() => huggingFaceTokenizerFromJson('[1, 2]', 'x'), /expected a JSON object/);
