@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { get_encoding, type Tiktoken } from 'tiktoken';
+import type { Tiktoken as JsTiktokenType } from 'js-tiktoken/lite' with { 'resolution-mode': 'import' };
 import { BUILTIN_ENCODINGS, getEncoding } from '../../src/engine/tokenizer/builtin';
 import type { BpeTokenizer } from '../../src/engine/tokenizer/bpe';
 import type { TokenSpan } from '../../src/engine/tokenizer/tokenizer';
@@ -121,6 +122,15 @@ test('lone surrogates encode as U+FFFD, as tiktoken does (its WASM binding conve
   assert.equal(ours.decode(ours.encode('a\uD800b')), 'a\uFFFDb');
   const spans = ours.encodeWithOffsets('a\uD800b');
   assert.equal(spans[spans.length - 1].end, 3);
+});
+
+test("U+0085 is whitespace for tiktoken (Rust's \\s), not for JavaScript's: we follow tiktoken, js-tiktoken does not", () => {
+  const { ours, ref } = encodings('cl100k_base');
+  const { Tiktoken: JsTiktoken }: { Tiktoken: typeof JsTiktokenType } = require('js-tiktoken/lite');
+  const jsTiktoken = new JsTiktoken(require('js-tiktoken/ranks/cl100k_base'));
+  const text = 'a  \u0085\n';
+  assert.deepEqual(ours.encode(text), refIds(ref, text));
+  assert.notDeepEqual(jsTiktoken.encode(text), refIds(ref, text));
 });
 
 test('a token split inside a character is partial, and the character belongs to the token with its first byte', () => {
