@@ -6,6 +6,10 @@ import { probeEnvironment } from './environment';
 import { initLog } from './log';
 import { EnvironmentPanel } from './panels/environmentPanel';
 import { RunsTreeProvider } from './runsView';
+import { TokenCountStatusBar } from './tokenize/statusBar';
+import { commandTextEditor } from './tokenize/text';
+import { TokenizePanel } from './tokenize/tokenizePanel';
+import { trainTokenizerCommand } from './tokenize/trainTokenizer';
 
 export function activate(context: vscode.ExtensionContext): void {
   const log = initLog(context);
@@ -25,6 +29,21 @@ export function activate(context: vscode.ExtensionContext): void {
       return panel.currentReport;
     }),
     vscode.commands.registerCommand('llmLens.showLog', () => log.show()),
+    vscode.commands.registerCommand('llmLens.tokenizeSelection', async () => {
+      const editor = commandTextEditor(TokenizePanel.instance?.trackedEditor);
+      const panel = await TokenizePanel.show(context, worker, editor);
+      if (!editor) void vscode.window.showInformationMessage('Open a file or select text to tokenize.');
+      return panel.lastView;
+    }),
+    vscode.commands.registerCommand('llmLens.trainTokenizer', async (uri?: vscode.Uri, uris?: vscode.Uri[]) => {
+      const dir = await trainTokenizerCommand(worker, uris?.length ? uris : uri instanceof vscode.Uri ? [uri] : undefined);
+      if (dir) await TokenizePanel.instance?.refreshChoices();
+      return dir;
+    }),
+    vscode.window.registerWebviewPanelSerializer(TokenizePanel.viewType, {
+      deserializeWebviewPanel: async (panel) => TokenizePanel.revive(panel, context, worker),
+    }),
+    new TokenCountStatusBar(context, worker),
     vscode.window.registerWebviewPanelSerializer(EnvironmentPanel.viewType, {
       deserializeWebviewPanel: async (panel) => {
         EnvironmentPanel.revive(panel, context.extensionUri, probe);

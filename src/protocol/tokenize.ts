@@ -46,6 +46,7 @@ export type TokenizerJob =
 export type TokenizerJobResult =
   | { kind: 'tokenize'; result: TokenizeResult }
   | { kind: 'countTokens'; count: number }
+  /** vocabSize counts the byte and merged tokens; special tokens come on top. */
   | { kind: 'trainTokenizer'; dir: string; vocabSize: number; merges: number; ms: number };
 
 /** What the Tokenize panel shows for one text. */

@@ -2,7 +2,14 @@
  * Tokenizer jobs inside the worker: encode with offsets (the Tokenize panel), count (the status bar),
  * and train a BPE tokenizer. Loaded tokenizers are cached by spec, so repeated requests are cheap.
  */
-import type { Tokenizer } from '../engine/tokenizer/tokenizer';
+import { readFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { getEncoding } from '../engine/tokenizer/builtin';
+import { loadHuggingFaceTokenizer } from '../engine/tokenizer/huggingface';
+import { textFromBytes } from '../engine/tokenizer/textInput';
+import type { Tokenizer, TokenizerProgress } from '../engine/tokenizer/tokenizer';
+import { trainBpe } from '../engine/tokenizer/train';
+import { loadTrainedTokenizer, saveTrainedTokenizer } from '../engine/tokenizer/trainedFiles';
 import { TOKEN_PARTIAL, TOKEN_SPECIAL, type TokenizerJob, type TokenizerJobResult, type TokenizerSpec, type TokenizeResult } from '../protocol/tokenize';
 
 const cache = new Map<string, Promise<Tokenizer>>();
@@ -24,7 +31,14 @@ export function loadTokenizer(spec: TokenizerSpec): Promise<Tokenizer> {
 }
 
 async function loadUncached(spec: TokenizerSpec): Promise<Tokenizer> {
-  throw new Error(`tokenizer ${specKey(spec)} cannot be loaded yet`);
+  switch (spec.kind) {
+    case 'builtin':
+      return getEncoding(spec.name);
+    case 'huggingface':
+      return loadHuggingFaceTokenizer(spec.path, path.basename(path.dirname(spec.path)));
+    case 'trained':
+      return loadTrainedTokenizer(spec.dir);
+  }
 }
 
 function hex(bytes: Uint8Array): string {
@@ -74,9 +88,37 @@ export async function runTokenizerJob(
       const tok = await loadTokenizer(job.spec);
       return { kind: 'countTokens', count: tok.encode(job.text, { disallowedSpecial: new Set() }).length };
     }
-    case 'trainTokenizer':
-      void signal;
-      void progress;
-      throw new Error('training tokenizers is not available yet');
+    case 'trainTokenizer': {
+      const t0 = performance.now();
+      const texts: string[] = [];
+      for (const [i, file] of job.files.entries()) {
+        signal.throwIfAborted();
+        progress(`reading ${path.basename(file)}`, (0.05 * i) / job.files.length);
+        texts.push(textFromBytes(await readFile(file), path.basename(file)));
+      }
+      const trained = await trainBpe(texts, {
+        vocabSize: job.vocabSize,
+        pattern: job.pattern,
+        specialTokens: job.specialTokens,
+        name: job.name,
+        signal,
+        onProgress: (p: TokenizerProgress) => progress(progressMessage(p), progressFraction(p)),
+      });
+      signal.throwIfAborted();
+      progress('saving', 1);
+      saveTrainedTokenizer(job.outDir, trained);
+      cache.delete(specKey({ kind: 'trained', dir: job.outDir }));
+      return { kind: 'trainTokenizer', dir: job.outDir, vocabSize: trained.vocab.length, merges: trained.merges.length, ms: performance.now() - t0 };
+    }
   }
+}
+
+function progressMessage(p: TokenizerProgress): string {
+  return p.message ?? (p.stage === 'merging' ? `merge ${p.done.toLocaleString('en-US')} of ${p.total.toLocaleString('en-US')}` : `${p.stage} ${p.done}/${p.total}`);
+}
+
+/** Reading is the first 5 %, counting the next 15 %, merging the rest. */
+function progressFraction(p: TokenizerProgress): number {
+  const f = p.total ? p.done / p.total : 0;
+  return p.stage === 'counting' ? 0.05 + 0.15 * f : p.stage === 'merging' ? 0.2 + 0.8 * f : p.stage === 'reading' ? 0.05 * f : 1;
 }

@@ -22,6 +22,10 @@ export interface VSCodeSession {
   runCommand(title: string): Promise<void>;
   /** Picks the quick-pick row that contains `text` (or types `text` into an input box and accepts it). */
   pick(text: string): Promise<void>;
+  /** Types into the open input box (replacing its value) and accepts it. */
+  input(text: string): Promise<void>;
+  /** Right-clicks a file or folder in the Explorer and chooses a context-menu item. */
+  explorerContextMenu(name: string, item: string): Promise<void>;
   /** Opens a workspace file by name through Quick Open and focuses its editor. */
   openFile(name: string): Promise<void>;
   /** Selects the whole active editor's text. */
@@ -86,6 +90,27 @@ export async function openVSCode(opts: OpenOptions): Promise<VSCodeSession> {
     throw new Error(`the palette never offered "${rowText}": ${String(lastError)}`);
   }
 
+  /**
+   * Opens a context menu and activates one of its items. Menus render in a shadow root and animate in;
+   * the item is hovered, then clicked, and the menu must close — else the attempt is repeated.
+   */
+  async function chooseFromContextMenu(open: () => Promise<void>, item: string, where: string): Promise<void> {
+    const menu = page.locator('.monaco-menu').first();
+    for (let attempt = 0; attempt < 8; attempt++) {
+      await open();
+      const entry = page.locator('.monaco-menu .action-item:not(.disabled) .action-label', { hasText: item }).first();
+      if (await entry.waitFor({ timeout: 3000 }).then(() => true, () => false)) {
+        await page.waitForTimeout(150);
+        await entry.hover();
+        await entry.click();
+        if (await menu.waitFor({ state: 'hidden', timeout: 2000 }).then(() => true, () => false)) return;
+      }
+      await page.keyboard.press('Escape');
+      await page.waitForTimeout(500);
+    }
+    throw new Error(`the context menu of ${where} never offered "${item}"`);
+  }
+
   const session: VSCodeSession = {
     page,
     server,
@@ -100,6 +125,19 @@ export async function openVSCode(opts: OpenOptions): Promise<VSCodeSession> {
         await page.keyboard.press('Enter');
       }
     },
+    async input(text) {
+      await input.waitFor({ state: 'visible', timeout: 30_000 });
+      await input.fill(text);
+      await page.keyboard.press('Enter');
+      // the next step of a multi-step input replaces the widget's content; let it settle
+      await page.waitForTimeout(300);
+    },
+    async explorerContextMenu(name, item) {
+      await page.keyboard.press('Control+Shift+E');
+      const row = page.locator('.explorer-folders-view .monaco-list-row', { hasText: name }).first();
+      await row.waitFor({ timeout: 30_000 });
+      await chooseFromContextMenu(() => row.click({ button: 'right' }), item, `the Explorer's ${name}`);
+    },
     async openFile(name) {
       await palette('', name, name, 'Control+P');
       await page.locator('.editor-instance .monaco-editor .view-lines').first().waitFor({ timeout: 30_000 });
@@ -111,17 +149,7 @@ export async function openVSCode(opts: OpenOptions): Promise<VSCodeSession> {
     },
     async contextMenu(item) {
       const editor = page.locator('.editor-instance .monaco-editor .view-lines').first();
-      for (let attempt = 0; attempt < 10; attempt++) {
-        await editor.click({ button: 'right' });
-        const entry = page.locator('.monaco-menu .action-item:not(.disabled) .action-label', { hasText: item }).first();
-        if (await entry.waitFor({ timeout: 3000 }).then(() => true, () => false)) {
-          await entry.click();
-          return;
-        }
-        await page.keyboard.press('Escape');
-        await page.waitForTimeout(1000);
-      }
-      throw new Error(`the editor context menu never offered "${item}"`);
+      await chooseFromContextMenu(() => editor.click({ button: 'right' }), item, 'the editor');
     },
     async webview(title) {
       // Each webview is an iframe.webview (outside the editor's DOM) whose inner iframe#active-frame holds the

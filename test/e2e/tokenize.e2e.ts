@@ -1,0 +1,121 @@
+/**
+ * Tokenization as a person does it in a real VS Code: select text, right-click → Tokenize Selection,
+ * compare two tokenizers, watch the status bar count follow the selection, train a tokenizer from the
+ * Explorer. Expected counts come from the `tiktoken` package (OpenAI's Rust core), not from LLM Lens.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { get_encoding } from 'tiktoken';
+import { makeWorkspace } from './harness/codeServer';
+import { installedVsix } from './harness/vsix';
+import { openVSCode, type VSCodeSession } from './harness/workbench';
+
+const NOTES = [
+  "How many r's are in strawberry? The model sees tokens, not letters.",
+  'def greet(name):\n\treturn f"Hello, {name}!"  # 9.11 > 9.9?',
+  'naïve café — 1,234,567 tokens',
+].join('\n');
+const FIRST_LINE = NOTES.split('\n')[0];
+
+/** A small corpus for Train Tokenizer: varied English with repeated words so merges exist. */
+function corpus(seed: number): string {
+  const words = ['the', 'model', 'token', 'merge', 'byte', 'pair', 'encoding', 'learns', 'from', 'text', 'strawberry', 'counts', 'and', 'of'];
+  let x = seed;
+  const out: string[] = [];
+  for (let i = 0; i < 3000; i++) {
+    x = (x * 1103515245 + 12345) % 2147483648;
+    out.push(words[x % words.length]);
+    if (i % 12 === 11) out.push('.\n');
+  }
+  return out.join(' ');
+}
+
+function count(encoding: 'cl100k_base' | 'o200k_base', text: string): number {
+  const enc = get_encoding(encoding);
+  try {
+    return enc.encode(text).length;
+  } finally {
+    enc.free();
+  }
+}
+
+let vs: VSCodeSession;
+before(async () => {
+  vs = await openVSCode({
+    workspace: makeWorkspace({ 'notes.txt': NOTES, 'corpus/a.txt': corpus(1), 'corpus/b.md': corpus(2) }),
+    vsix: installedVsix(),
+  });
+});
+after(async () => vs?.close());
+
+async function statusBarCount(expected: number): Promise<void> {
+  const item = vs.page.locator('.statusbar-item', { hasText: /\d[\d,]* tokens?$/ }).first();
+  const want = `${expected.toLocaleString('en-US')} ${expected === 1 ? 'token' : 'tokens'}`;
+  await item.filter({ hasText: want }).waitFor({ timeout: 20_000 }).catch(async () => {
+    throw new Error(`status bar shows "${await vs.statusBarText()}", expected "${want}"`);
+  });
+}
+
+test('right-click → Tokenize Selection shows the cl100k_base tokens of the selection', async () => {
+  await vs.openFile('notes.txt');
+  await vs.selectAll();
+  await vs.contextMenu('Tokenize Selection');
+  const view = await vs.webview('LLM Lens: Tokens');
+  await view.locator('#status[data-state="done"]').waitFor({ state: 'attached', timeout: 60_000 });
+  const expected = count('cl100k_base', NOTES);
+  assert.equal(await view.locator('.result[data-key="builtin:cl100k_base"] [data-count=tokens]').innerText(), String(expected));
+  assert.equal(await view.locator('.result .tok').count(), expected);
+  // the spans reconstruct the text (whitespace marks aside)
+  const first = await view.locator('.result .tok').first().innerText();
+  assert.equal(first, 'How');
+  await view.locator('.result .tok').nth(5).hover();
+  assert.match(await view.locator('#tooltip').innerText(), /id \d+/);
+  await vs.screenshot('tokenize-selection');
+});
+
+test('the status bar counts the selection and follows it', async () => {
+  await statusBarCount(count('cl100k_base', NOTES));
+  await vs.page.locator('.editor-instance .monaco-editor .view-lines').first().click();
+  await vs.page.keyboard.press('Control+Home');
+  await vs.page.keyboard.press('Shift+End');
+  await statusBarCount(count('cl100k_base', FIRST_LINE));
+  // the panel follows the selection too (debounced)
+  const view = await vs.webview('LLM Lens: Tokens');
+  await view.locator('[data-count=tokens]', { hasText: new RegExp(`^${count('cl100k_base', FIRST_LINE)}$`) }).waitFor({ timeout: 20_000 });
+});
+
+test('clicking a token selects its text in the editor', async () => {
+  const view = await vs.webview('LLM Lens: Tokens');
+  await view.locator('.result .tok', { hasText: 'strawberry' }).first().click();
+  await statusBarCount(1);
+  await vs.screenshot('tokenize-click');
+});
+
+test('compare mode shows two tokenizers side by side with their counts', async () => {
+  await vs.selectAll();
+  await vs.runCommand('LLM Lens: Tokenize Selection');
+  const view = await vs.webview('LLM Lens: Tokens');
+  await view.locator('#compare').click();
+  await view.locator('.result').nth(1).waitFor({ timeout: 30_000 });
+  const keys = await view.locator('.result').evaluateAll((els) => els.map((e) => e.getAttribute('data-key')));
+  assert.deepEqual(keys, ['builtin:cl100k_base', 'builtin:o200k_base']);
+  assert.equal(await view.locator('.result[data-key="builtin:o200k_base"] [data-count=tokens]').innerText(), String(count('o200k_base', NOTES)));
+  assert.equal(await view.locator('.result[data-key="builtin:cl100k_base"] [data-count=tokens]').innerText(), String(count('cl100k_base', NOTES)));
+  await vs.screenshot('tokenize-compare');
+  await view.locator('#compare').click();
+  await view.locator('.result').nth(1).waitFor({ state: 'detached', timeout: 30_000 });
+});
+
+test('Train Tokenizer… on a folder makes a tokenizer that appears in the picker', async () => {
+  await vs.explorerContextMenu('corpus', 'Train Tokenizer…');
+  await vs.input('300');
+  await vs.pick('GPT-4 split pattern');
+  await vs.input('e2e-bpe');
+  const message = await vs.notification(/Trained tokenizer e2e-bpe/, 120_000);
+  assert.match(message, /300 tokens/);
+  await vs.screenshot('train-tokenizer');
+  await vs.openFile('notes.txt');
+  await vs.runCommand('LLM Lens: Tokenize Selection');
+  const view = await vs.webview('LLM Lens: Tokens');
+  await view.locator('vscode-option', { hasText: 'e2e-bpe' }).first().waitFor({ state: 'attached', timeout: 30_000 });
+});
