@@ -34,6 +34,7 @@ export interface BpeDefinition {
 const UTF8 = new TextDecoder('utf-8', { ignoreBOM: true });
 const CACHE_MAX_ENTRIES = 65536;
 const CACHE_MAX_PIECE = 96;
+const CACHE_WINDOW = 4096;
 
 export class BpeTokenizer implements Tokenizer {
   readonly name: string;
@@ -48,6 +49,9 @@ export class BpeTokenizer implements Tokenizer {
   private readonly specialIds = new Set<number>();
   /** Pre-token text → its ids: most words recur, and a hit skips UTF-8 encoding and merging. */
   private cache = new Map<string, number | number[]>();
+  private cacheHits = 0;
+  private cacheAdds = 0;
+  private cacheAdmits = true;
 
   constructor(def: BpeDefinition) {
     this.name = def.name;
@@ -118,6 +122,9 @@ export class BpeTokenizer implements Tokenizer {
   /** Forgets cached pre-tokens (for benchmarks that measure a cold start). */
   clearCache(): void {
     this.cache = new Map();
+    this.cacheHits = 0;
+    this.cacheAdds = 0;
+    this.cacheAdmits = true;
   }
 
   isSpecial(id: number): boolean {
@@ -177,22 +184,49 @@ export class BpeTokenizer implements Tokenizer {
     }
   }
 
+  /**
+   * One pre-token. ASCII pieces that are one token need a single rank lookup (the piece is its own
+   * byte string). Other pieces go through the cache; pieces that needed UTF-8 conversion or merging
+   * are added to it while it earns its keep: after each window of CACHE_WINDOW additions, adding goes
+   * on only if at least one lookup in four hit (base64 or hashes never repeat; filling a cache with
+   * them only costs time).
+   */
   private encodePiece(piece: string, out: number[]): void {
+    let ascii = true;
+    for (let i = 0; i < piece.length; i++) {
+      if (piece.charCodeAt(i) >= 0x80) {
+        ascii = false;
+        break;
+      }
+    }
+    if (ascii) {
+      const whole = this.ranks.get(piece);
+      if (whole !== undefined) {
+        out.push(whole);
+        return;
+      }
+    }
     const cached = this.cache.get(piece);
     if (cached !== undefined) {
+      this.cacheHits++;
       if (typeof cached === 'number') out.push(cached);
       else for (const id of cached) out.push(id);
       return;
     }
-    const bytes = utf8ByteString(piece);
-    const whole = this.ranks.get(bytes);
     const first = out.length;
+    const bytes = ascii ? piece : utf8ByteString(piece);
+    const whole = ascii ? undefined : this.ranks.get(bytes);
     if (whole !== undefined) out.push(whole);
     else bytePairEncode(bytes, this.tables, out);
-    if (piece.length <= CACHE_MAX_PIECE) {
-      if (this.cache.size >= CACHE_MAX_ENTRIES) this.cache = new Map();
-      this.cache.set(piece, out.length - first === 1 ? out[first] : out.slice(first));
+    if (piece.length > CACHE_MAX_PIECE) return;
+    if (++this.cacheAdds >= CACHE_WINDOW) {
+      this.cacheAdmits = this.cacheHits * 4 >= this.cacheAdds;
+      this.cacheHits = 0;
+      this.cacheAdds = 0;
     }
+    if (!this.cacheAdmits) return;
+    if (this.cache.size >= CACHE_MAX_ENTRIES) this.cache = new Map();
+    this.cache.set(piece, out.length - first === 1 ? out[first] : out.slice(first));
   }
 }
 

@@ -30,13 +30,14 @@ export interface RankTables {
   pairRank: Int32Array;
   mergeKeys: Float64Array;
   mergeRanks: Int32Array;
+  mergeShift: number;
 }
 
 const MERGE_CACHE_BITS = 16;
 
 const NONE = 0x7fffffff;
 
-export function makeRankTables(ranks: RankMap): RankTables {
+export function makeRankTables(ranks: RankMap, mergeCacheBits = MERGE_CACHE_BITS): RankTables {
   const byteRank = new Int32Array(256).fill(NONE);
   const pairRank = new Int32Array(65536).fill(NONE);
   for (const [bytes, rank] of ranks) {
@@ -46,15 +47,15 @@ export function makeRankTables(ranks: RankMap): RankTables {
   for (let b = 0; b < 256; b++) {
     if (byteRank[b] === NONE) throw new Error(`byte 0x${b.toString(16)} has no rank: every single byte must be a token`);
   }
-  const mergeKeys = new Float64Array(1 << MERGE_CACHE_BITS).fill(-1);
-  const mergeRanks = new Int32Array(1 << MERGE_CACHE_BITS);
-  return { ranks, byteRank, pairRank, mergeKeys, mergeRanks };
+  const mergeKeys = new Float64Array(1 << mergeCacheBits).fill(-1);
+  const mergeRanks = new Int32Array(1 << mergeCacheBits);
+  return { ranks, byteRank, pairRank, mergeKeys, mergeRanks, mergeShift: 32 - mergeCacheBits };
 }
 
 /** Rank of the token made of parts `left` and `right`, which span piece[start, end); NONE if it is not a token. */
 function mergedRank(tables: RankTables, piece: string, start: number, end: number, left: number, right: number): number {
   const key = left * 2097152 + right; // left·2²¹ + right: ranks are below 2²¹
-  const slot = (Math.imul(left, 0x9e3779b1) ^ Math.imul(right, 0x85ebca77)) >>> (32 - MERGE_CACHE_BITS);
+  const slot = (Math.imul(left, 0x9e3779b1) ^ Math.imul(right, 0x85ebca77)) >>> tables.mergeShift;
   if (tables.mergeKeys[slot] === key) return tables.mergeRanks[slot];
   const r = tables.ranks.get(piece.substring(start, end)) ?? NONE;
   tables.mergeKeys[slot] = key;
