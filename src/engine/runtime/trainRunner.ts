@@ -28,10 +28,24 @@ export class TrainRunner {
 
   /**
    * @param init the parameters' starting weights by name (moments start at zero).
+   * @param resume optimizer moments and the number of steps already taken, to continue a run exactly.
    */
-  static async create(model: Uint8Array, spec: TrainStepSpec, init: Record<string, HostTensor>, o: RunnerOptions = {}): Promise<TrainRunner> {
+  static async create(
+    model: Uint8Array,
+    spec: TrainStepSpec,
+    init: Record<string, HostTensor>,
+    o: RunnerOptions = {},
+    resume?: { moments: Record<string, HostTensor>; steps: number },
+  ): Promise<TrainRunner> {
     const state = new Map<string, HostTensor | DeviceValue>();
     for (const s of spec.state) {
+      const saved = resume && s.init === 'zeros' ? resume.moments[s.name] : undefined;
+      if (resume && s.init === 'zeros' && !saved) throw new Error(`TrainRunner: the checkpoint to resume has no optimizer state ${s.name}`);
+      if (saved) {
+        if (saved.data.length !== size(s.shape)) throw new Error(`TrainRunner: ${s.name} has ${saved.data.length} values, the graph expects [${s.shape.join(', ')}]`);
+        state.set(s.name, { ...saved, shape: s.shape });
+        continue;
+      }
       if (s.init === 'zeros') {
         state.set(s.name, { dtype: spec.dtype, shape: s.shape, data: spec.dtype === 'f64' ? new Float64Array(size(s.shape)) : new Float32Array(size(s.shape)) });
         continue;
@@ -42,7 +56,9 @@ export class TrainRunner {
       state.set(s.name, { ...w, shape: s.shape });
     }
     const runner = await GraphRunner.create(model, { ...o, keepOnDevice: [...(o.keepOnDevice ?? []), ...spec.state.map((s) => s.next)] });
-    return new TrainRunner(runner, spec, state);
+    const r = new TrainRunner(runner, spec, state);
+    r.stepCount = resume?.steps ?? 0;
+    return r;
   }
 
   /** Steps applied so far (AdamW's bias correction uses step + 1 next). */
