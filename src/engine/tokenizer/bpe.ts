@@ -9,7 +9,7 @@
  *   enc.encode('<|endoftext|>', { disallowedSpecial: new Set() }) // [27, 91, 8862, 728, 428, 91, 29] (plain text)
  *
  * Offsets (encodeWithOffsets) are UTF-16 ranges; each character belongs to the token that holds its
- * first byte, so spans tile the text. '🙂' (F0 9F 99 82) split into tokens [F0 9F] [99 82] gives
+ * first byte, so spans tile the text. If '🙂' (F0 9F 99 82) were split into tokens [F0 9F] [99 82], they'd get
  * {start 0, end 2, partial} and {start 2, end 2, partial}.
  *
  * Lone surrogates (invalid UTF-16) are encoded as U+FFFD (EF BF BD), as TextEncoder and tiktoken's

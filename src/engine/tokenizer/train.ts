@@ -7,17 +7,19 @@
  * - a pair's count is the number of adjacent positions holding it, overlaps included ("aaa" has 2 × aa);
  * - the highest count wins; ties go to the smallest pair of ids, compared as (left id, right id);
  * - a merge replaces occurrences left to right without overlap ("aaa" → [aa][a]);
- * - a pair whose bytes already form a token (possible: ab+c after a+bc) is skipped, never merged, so
- *   that every id has distinct bytes, as tiktoken's rank files require;
+ * - a pair whose bytes already form a token is skipped, never merged, so that every id has distinct
+ *   bytes, as tiktoken's rank files require (a safeguard: ab+c and a+bc would both spell abc, but with
+ *   left-to-right merges no corpus we tried produced such a pair);
  * - special tokens are cut out of the training text and get the ids after the merges.
  *
  * Worked example, vocabSize 258 on "aaab aaab": chunks 'aaab' ×1, ' aaab' ×1; pair counts aa:4, ab:2,
  * ' a':1 → merge (97,97)=aa → 256; chunks [256,97,98] and [32,256,97,98]; counts (256,97):2, ab:2,
  * (32,256):1 → tie at 2, smaller pair (97,98) wins → 257 = 'ab'.
  *
- * Speed: each unique chunk is counted once with its frequency; pair counts are updated only for the
- * chunks that hold the merged pair (an index pair → chunks); the best pair comes from a max-heap with
- * lazy deletion.
+ * Speed: each unique chunk is counted once with its frequency; a merge visits only the chunks that
+ * hold the pair (each pair keeps a list of them) and updates only the counts of the pairs around each
+ * replaced position; the best pair comes from a max-heap with lazy deletion (an entry is stale when its
+ * count no longer matches). Vocab 4096 on tinyshakespeare takes ~0.1 s here (SentencePiece: ~0.4 s).
  */
 import type { TokenizerProgress } from './tokenizer';
 import { GPT2_SPLIT_PATTERN, GPT4_SPLIT_PATTERN, toJsRegExp } from './splitPattern';
@@ -62,7 +64,7 @@ export class VocabTooLargeError extends Error {
   ) {
     super(
       `vocab size ${requested} is larger than this data allows: after ${maxVocabSize - 256} merges every chunk is a single token ` +
-        `(at most ${maxVocabSize}). Use --vocab-size ${maxVocabSize} or less, or train on more text.`,
+        `(at most ${maxVocabSize}). Use a vocab size of ${maxVocabSize} or less, or train on more text.`,
     );
   }
 }
