@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import { probeRuntime } from '../engine/runtime/probe';
 import type { RuntimeReport } from '../protocol/environment';
 import { tokenizeCommand, trainTokenizerCommand } from './tokenize';
+import { evalCommand, prepareCommand, sampleCommand, trainCommand } from './train';
 
 declare const LLM_LENS_VERSION: string | undefined;
 const VERSION = typeof LLM_LENS_VERSION === 'string' ? LLM_LENS_VERSION : 'dev';
@@ -21,6 +22,18 @@ Usage:
                             PATH: a tokenizer.json, a trained tokenizer folder, a character vocabulary
   llm-lens train-tokenizer --vocab-size N [--pattern gpt4|gpt2] [--special TOK]... [--name NAME] --out DIR FILES...
                             train a byte-level BPE tokenizer (tiktoken ranks + vocab.txt in DIR)
+  llm-lens prepare [--tokenizer char|NAME|PATH] [--out DIR] FILES|FOLDERS...
+                            tokenize text into train.bin / val.bin (nanoGPT format) + meta.json
+  llm-lens train --data FILES|FOLDERS [--preset tiny|shakespeare-char|gpt2-124m] [--tokenizer char|NAME|PATH]
+                 [--config RUN.json] [--run-dir DIR] [--resume CHECKPOINT_DIR] [--max-iters N] [--batch-size N]
+                 [--block-size N] [--n-layer N] [--n-head N] [--n-embd N] [--lr X] [--eval-interval N]
+                 [--eval-iters N] [--sample-interval N] [--prompt TEXT] [--seed N] [--device cpu|webgpu|cuda]
+                            train a GPT, printing loss, evals and samples; checkpoints in DIR/checkpoints/
+  llm-lens sample --checkpoint DIR [--prompt TEXT] [--max-tokens N] [--temperature X] [--top-k N]
+                  [--top-p X] [--seed N] [--num-samples N] [--json]
+                            generate text; --json prints each token with its top probabilities
+  llm-lens eval --checkpoint DIR --data DATASET_DIR [--iters N]
+                            mean loss on the train and val splits
   llm-lens --version
   llm-lens --help
 `;
@@ -51,7 +64,15 @@ export function formatRuntime(r: RuntimeReport): string {
   return lines.join('\n') + '\n';
 }
 
-const commands: Record<string, Command> = { env: envCommand, tokenize: tokenizeCommand, 'train-tokenizer': trainTokenizerCommand };
+const commands: Record<string, Command> = {
+  env: envCommand,
+  tokenize: tokenizeCommand,
+  'train-tokenizer': trainTokenizerCommand,
+  prepare: prepareCommand,
+  train: trainCommand,
+  sample: sampleCommand,
+  eval: evalCommand,
+};
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;

@@ -69,13 +69,13 @@ export function addOptimizer(g: Graph, loss: Tensor, o: OptimizerOptions, params
   const lr = g.input('lr', params[0].dtype, []); // ()
   const step = g.input('step', params[0].dtype, []); // ()
   const norm = g.scope('clip', () => globalNorm(g, [...grads.values()])); // ()
+  // clip coefficient min(max_norm / (norm + 1e-6), 1): a scalar, folded into the update's scalar factors
   const coef = o.clip ? g.scope('clip', () => g.min(g.div(o.clip!, g.add(norm, 1e-6)), 1)) : undefined; // ()
   const state: StateSlot[] = [];
   for (const p of params) {
-    let d = grads.get(p)!;
+    const d = grads.get(p)!;
     if (o.outputGrads) g.output(`grad/${p.name}`, d);
-    if (coef) d = g.mul(d, coef); // (p.shape)
-    const slots = g.scope(`update/${p.name}`, () => (o.kind === 'sgd' ? sgdUpdate(g, p, d, lr) : adamwUpdate(g, p, d, lr, step, o)));
+    const slots = g.scope(`update/${p.name}`, () => (o.kind === 'sgd' ? sgdUpdate(g, p, d, lr, coef) : adamwUpdate(g, p, d, lr, step, coef, o)));
     for (const [name, next, t] of slots) {
       g.output(next, t);
       state.push({ name, next, shape: [...p.shape], init: name === p.name ? 'param' : 'zeros' });
@@ -88,25 +88,35 @@ export function addOptimizer(g: Graph, loss: Tensor, o: OptimizerOptions, params
 
 type Slot = [name: string, next: string, value: Tensor];
 
-function sgdUpdate(g: Graph, p: Tensor, d: Tensor, lr: Tensor): Slot[] {
-  return [[p.name, `new/${p.name}`, g.sub(p, g.mul(d, lr))]]; // p - lr·g
+function sgdUpdate(g: Graph, p: Tensor, d: Tensor, lr: Tensor, coef: Tensor | undefined): Slot[] {
+  const rate = coef ? g.mul(lr, coef) : lr; // () lr · clip coefficient
+  return [[p.name, `new/${p.name}`, g.sub(p, g.mul(d, rate))]]; // p - lr·g
 }
 
-function adamwUpdate(g: Graph, p: Tensor, d: Tensor, lr: Tensor, step: Tensor, o: AdamWOptions): Slot[] {
+/**
+ * torch.optim.AdamW with g = coef·d, rearranged so that every full-size op is needed (13 per
+ * parameter) and the rest are scalar:
+ *   m' = β1·m + ((1-β1)·coef)·d
+ *   v' = β2·v + ((1-β2)·coef²)·d²
+ *   p' = p·(1 - lr·wd) - (lr/bc1)·m'/(√v'/√bc2 + eps) = p·(1 - lr·wd) + m'/(√v' + eps·√bc2) · (-lr·√bc2/bc1)
+ */
+function adamwUpdate(g: Graph, p: Tensor, d: Tensor, lr: Tensor, step: Tensor, coef: Tensor | undefined, o: AdamWOptions): Slot[] {
   const b1 = o.beta1 ?? 0.9;
   const b2 = o.beta2 ?? 0.999;
   const wd = o.weightDecay ?? 0;
   const decays = (o.decays ?? ((t: Tensor) => t.rank >= 2))(p);
   const m = g.input(`adam.m/${p.name}`, p.dtype, [...p.shape]); // (p.shape)
   const v = g.input(`adam.v/${p.name}`, p.dtype, [...p.shape]); // (p.shape)
-  const m1 = g.add(g.mul(m, b1), g.mul(d, 1 - b1)); // (p.shape)
-  const v1 = g.add(g.mul(v, b2), g.mul(g.mul(d, d), 1 - b2)); // (p.shape)
+  const s1 = coef ? g.mul(coef, 1 - b1) : 1 - b1; // ()
+  const s2 = coef ? g.mul(g.mul(coef, coef), 1 - b2) : 1 - b2; // ()
+  const m1 = g.add(g.mul(m, b1), g.mul(d, s1)); // (p.shape)
+  const v1 = g.add(g.mul(v, b2), g.mul(g.mul(d, d), s2)); // (p.shape)
   const bc1 = g.sub(1, g.pow(g.scalar(b1, step.dtype), step)); // ()
-  const bc2 = g.sqrt(g.sub(1, g.pow(g.scalar(b2, step.dtype), step))); // ()
-  const stepSize = g.div(g.neg(lr), bc1); // () -lr / (1 - b1^t)
-  const denom = g.add(g.div(g.sqrt(v1), bc2), o.eps ?? 1e-8); // (p.shape)
+  const sqrtBc2 = g.sqrt(g.sub(1, g.pow(g.scalar(b2, step.dtype), step))); // ()
+  const rate = g.div(g.mul(g.neg(lr), sqrtBc2), bc1); // () -lr·√bc2/bc1
+  const denom = g.add(g.sqrt(v1), g.mul(sqrtBc2, o.eps ?? 1e-8)); // (p.shape)
   const decayed = decays && wd ? g.mul(p, g.sub(1, g.mul(lr, wd))) : p; // (p.shape)
-  const p1 = g.add(decayed, g.mul(g.div(m1, denom), stepSize)); // (p.shape)
+  const p1 = g.add(decayed, g.mul(g.div(m1, denom), rate)); // (p.shape)
   return [
     [p.name, `new/${p.name}`, p1],
     [m.name, `new/${m.name}`, m1],

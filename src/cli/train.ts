@@ -1,0 +1,238 @@
+/**
+ * llm-lens prepare | train | sample | eval: pretraining from the command line, printing what nanoGPT prints.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { GptInference } from '../engine/model/inference';
+import { preset, PRESETS } from '../engine/model/presets';
+import type { ExecutionProvider } from '../engine/runtime/ort';
+import { nextTokenProbs, sampleFrom } from '../engine/sample/sampling';
+import { loadCheckpoint } from '../engine/train/checkpoint';
+import { expandInputs, prepareDataset, readDatasetMeta, sampleBatch, TokenFile } from '../engine/train/data';
+import { trainGpt, type TrainConfig } from '../engine/train/loop';
+import { Rng } from '../engine/train/rng';
+import { loadCheckpointTokenizer, resolveRunTokenizer } from '../engine/train/runTokenizer';
+import { UsageError } from './main';
+
+/** --flag value pairs, --switches and positional arguments. */
+function parseArgs(cmd: string, args: string[], valued: string[], switches: string[] = []): { opts: Map<string, string[]>; rest: string[] } {
+  const opts = new Map<string, string[]>();
+  const rest: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a.startsWith('--')) {
+      const [k, inline] = a.slice(2).split(/=(.*)/s, 2);
+      if (switches.includes(k)) opts.set(k, ['true']);
+      else if (valued.includes(k)) {
+        const v = inline ?? args[++i];
+        if (v === undefined) throw new UsageError(`${cmd}: --${k} needs a value`);
+        opts.set(k, [...(opts.get(k) ?? []), v]);
+      } else throw new UsageError(`${cmd}: unknown option --${k}`);
+    } else rest.push(a);
+  }
+  return { opts, rest };
+}
+
+function num(cmd: string, opts: Map<string, string[]>, k: string, def: number): number {
+  const v = opts.get(k)?.at(-1);
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new UsageError(`${cmd}: --${k} must be a number, got ${v}`);
+  return n;
+}
+
+const fmtMs = (ms: number) => (ms >= 3600e3 ? `${(ms / 3600e3).toFixed(1)} h` : ms >= 60e3 ? `${(ms / 60e3).toFixed(1)} min` : `${(ms / 1000).toFixed(0)} s`);
+
+const TRAIN_FLAGS = [
+  'data', 'tokenizer', 'preset', 'run-dir', 'config', 'resume', 'max-iters', 'batch-size', 'grad-accum', 'block-size', 'n-layer', 'n-head',
+  'n-embd', 'lr', 'min-lr', 'warmup-iters', 'lr-decay-iters', 'weight-decay', 'beta1', 'beta2', 'grad-clip', 'eval-interval', 'eval-iters',
+  'sample-interval', 'sample-tokens', 'prompt', 'temperature', 'top-k', 'checkpoint-interval', 'seed', 'device', 'threads', 'log-interval',
+];
+
+/** Builds a TrainConfig from a JSON run file and flags (flags win); prepares the data. */
+export async function trainConfigFrom(args: string[], log: (s: string) => void): Promise<{ config: TrainConfig; tokenizer: ReturnType<typeof resolveRunTokenizer>['tokenizer']; logInterval: number }> {
+  const { opts, rest } = parseArgs('train', args, TRAIN_FLAGS, ['no-decay']);
+  const file = opts.get('config')?.at(-1);
+  const runFile = file ? (JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
+  const fromFile = (k: string) => runFile[k.replace(/-(\w)/g, (_, c: string) => c.toUpperCase())];
+  const get = (k: string, def: number) => num('train', opts, k, typeof fromFile(k) === 'number' ? (fromFile(k) as number) : def);
+  const p = preset(opts.get('preset')?.at(-1) ?? (fromFile('preset') as string | undefined) ?? 'tiny');
+  const data = [...(opts.get('data') ?? []), ...rest, ...((fromFile('data') as string[] | undefined) ?? [])];
+  if (!data.length) throw new UsageError('train: give training text: --data FILE|FOLDER (or FILES…)');
+  const files = expandInputs(data);
+  if (!files.length) throw new Error(`no text files in ${data.join(', ')}`);
+  const runDir = opts.get('run-dir')?.at(-1) ?? (fromFile('runDir') as string | undefined) ?? path.join('.llmlens', 'runs', `${p.name}-${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}`);
+  const tokSpec = opts.get('tokenizer')?.at(-1) ?? (fromFile('tokenizer') as string | undefined) ?? 'char';
+  const tok = resolveRunTokenizer(tokSpec, files, path.join(runDir, 'tokenizer'));
+  const ds = await prepareDataset({
+    files, tokenizer: tok.tokenizer, tokenizerId: tok.id, cacheDir: path.join(path.dirname(path.dirname(path.resolve(runDir))), 'data'),
+  });
+  log(`data: ${files.length} file(s), ${ds.meta.trainTokens.toLocaleString('en-US')} train + ${ds.meta.valTokens.toLocaleString('en-US')} val tokens (${tok.tokenizer.name}, vocab ${tok.tokenizer.vocabSize})${ds.cached ? ', cached' : ''} in ${ds.dir}`);
+  const maxIters = get('max-iters', p.train.maxIters);
+  const config: TrainConfig = {
+    runDir,
+    dataDir: ds.dir,
+    model: {
+      nLayer: get('n-layer', p.model.nLayer), nHead: get('n-head', p.model.nHead), nEmbd: get('n-embd', p.model.nEmbd),
+      blockSize: get('block-size', p.model.blockSize), bias: p.model.bias, vocabSize: p.model.vocabSize,
+    },
+    tokenizerFiles: tok.files,
+    tokenizerId: tokSpec === 'char' ? 'char' : tokSpec,
+    batchSize: get('batch-size', p.train.batchSize),
+    gradAccum: get('grad-accum', 1),
+    maxIters,
+    lr: get('lr', p.train.lr),
+    minLr: get('min-lr', p.train.minLr),
+    warmupIters: get('warmup-iters', Math.min(p.train.warmupIters, Math.floor(maxIters / 10))),
+    lrDecayIters: get('lr-decay-iters', maxIters),
+    decayLr: !opts.has('no-decay'),
+    weightDecay: get('weight-decay', p.train.weightDecay),
+    beta1: get('beta1', 0.9),
+    beta2: get('beta2', p.train.beta2),
+    gradClip: get('grad-clip', 1),
+    evalInterval: get('eval-interval', p.train.evalInterval),
+    evalIters: get('eval-iters', p.train.evalIters),
+    sampleInterval: get('sample-interval', p.train.evalInterval),
+    sampleTokens: get('sample-tokens', 200),
+    samplePrompt: opts.get('prompt')?.at(-1) ?? (fromFile('prompt') as string | undefined) ?? '\n',
+    temperature: get('temperature', 0.8),
+    topK: get('top-k', 200),
+    checkpointInterval: get('checkpoint-interval', p.train.evalInterval),
+    seed: get('seed', 1337),
+    device: (opts.get('device')?.at(-1) ?? (fromFile('device') as string | undefined) ?? 'cpu') as ExecutionProvider,
+    threads: opts.has('threads') ? get('threads', os.availableParallelism()) : undefined,
+    resumeFrom: opts.get('resume')?.at(-1),
+  };
+  if (!['cpu', 'webgpu', 'cuda'].includes(config.device)) throw new UsageError(`train: --device must be cpu, webgpu or cuda, got ${config.device}`);
+  return { config, tokenizer: tok.tokenizer, logInterval: get('log-interval', 10) };
+}
+
+export async function trainCommand(args: string[]): Promise<number> {
+  const out = (s: string) => process.stdout.write(s + '\n');
+  const { config, tokenizer, logInterval } = await trainConfigFrom(args, out);
+  const abort = new AbortController();
+  const onSigint = () => {
+    out('stopping after this step (Ctrl+C again to quit now)…');
+    if (abort.signal.aborted) process.exit(130);
+    abort.abort();
+  };
+  process.on('SIGINT', onSigint);
+  let failed = false;
+  try {
+    for await (const e of trainGpt(config, { tokenizer, signal: abort.signal })) {
+      switch (e.kind) {
+        case 'start':
+          out(`run: ${e.runDir}\nmodel: ${config.model.nLayer} layers, ${config.model.nHead} heads, ${config.model.nEmbd} wide, block ${config.model.blockSize}: ${(e.params / 1e6).toFixed(2)}M parameters; ${e.tokensPerStep} tokens per step on ${config.device}${e.startStep ? `; resuming at step ${e.startStep}` : ''}`);
+          break;
+        case 'step':
+          if (e.step % logInterval === 0 || e.step === config.maxIters) out(`iter ${e.step}: loss ${e.loss.toFixed(4)}, time ${e.ms.toFixed(0)}ms, lr ${e.lr.toExponential(2)}, ${Math.round(e.tokPerSec)} tok/s, eta ${fmtMs(e.etaMs)}`);
+          break;
+        case 'eval':
+          out(`step ${e.step}: train loss ${e.trainLoss.toFixed(4)}, val loss ${e.valLoss.toFixed(4)}`);
+          break;
+        case 'sample':
+          out(`--- sample at step ${e.step} ---\n${e.prompt}${e.text}\n---`);
+          break;
+        case 'checkpoint':
+          out(`saved checkpoint ${e.dir}`);
+          break;
+        case 'done':
+          out(`${e.reason === 'finished' ? 'finished' : 'stopped'} at step ${e.step} after ${fmtMs(e.elapsedMs)}`);
+          break;
+        case 'error':
+          failed = true;
+          process.stderr.write(`llm-lens train: ${e.message}\n`);
+          break;
+      }
+    }
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+  return failed ? 1 : 0;
+}
+
+export async function prepareCommand(args: string[]): Promise<number> {
+  const { opts, rest } = parseArgs('prepare', args, ['tokenizer', 'out', 'val-fraction']);
+  if (!rest.length) throw new UsageError('prepare: give FILES or FOLDERS to tokenize');
+  const files = expandInputs(rest);
+  const out = opts.get('out')?.at(-1) ?? path.join('.llmlens', 'data');
+  const tok = resolveRunTokenizer(opts.get('tokenizer')?.at(-1) ?? 'char', files, path.join(out, 'tokenizers'));
+  const ds = await prepareDataset({ files, tokenizer: tok.tokenizer, tokenizerId: tok.id, cacheDir: out, valFraction: num('prepare', opts, 'val-fraction', 0.1) });
+  process.stdout.write(`${ds.dir}\ntrain ${ds.meta.trainTokens} tokens, val ${ds.meta.valTokens} tokens, ${ds.meta.dtype}, vocab ${ds.meta.vocabSize}${ds.cached ? ' (cached)' : ''}\n`);
+  return 0;
+}
+
+export async function sampleCommand(args: string[]): Promise<number> {
+  const { opts, rest } = parseArgs('sample', args, ['checkpoint', 'prompt', 'max-tokens', 'temperature', 'top-k', 'top-p', 'seed', 'top', 'device', 'num-samples'], ['json']);
+  const dir = opts.get('checkpoint')?.at(-1) ?? rest[0];
+  if (!dir) throw new UsageError('sample: --checkpoint DIR is required (a run checkpoint or a Hugging Face GPT-2 folder)');
+  const ckpt = await loadCheckpoint(dir);
+  const tokenizer = loadCheckpointTokenizer(ckpt.dir);
+  const m = await GptInference.create(ckpt.config, ckpt.weights, { ep: (opts.get('device')?.at(-1) ?? 'cpu') as ExecutionProvider });
+  const prompt = opts.get('prompt')?.at(-1) ?? '';
+  const s = { temperature: num('sample', opts, 'temperature', 0.8), topK: num('sample', opts, 'top-k', 200), topP: num('sample', opts, 'top-p', 1) };
+  const maxTokens = num('sample', opts, 'max-tokens', 200);
+  const topN = num('sample', opts, 'top', 5);
+  const samples = num('sample', opts, 'num-samples', 1);
+  const json = opts.has('json');
+  const rng = new Rng(num('sample', opts, 'seed', 1337));
+  try {
+    let ids = tokenizer.encode(prompt, { disallowedSpecial: new Set() });
+    if (!ids.length) {
+      const eot = tokenizer.specialTokens.get('<|endoftext|>');
+      ids = [eot ?? 0];
+      if (!json) process.stderr.write(`(empty prompt: starting from ${eot !== undefined ? '<|endoftext|>' : `token 0 ${JSON.stringify(tokenizer.decode([0]))}`})\n`);
+    }
+    if (ids.length > ckpt.config.blockSize && !json) process.stderr.write(`(the prompt has ${ids.length} tokens: the model sees the last ${ckpt.config.blockSize})\n`);
+    for (let n = 0; n < samples; n++) {
+      const ctx = [...ids];
+      const steps: { id: number; text: string; p: number; top: { id: number; text: string; p: number }[] }[] = [];
+      for (let i = 0; i < maxTokens; i++) {
+        const logits = await m.nextLogits(ctx);
+        const probs = nextTokenProbs(logits, s);
+        const id = sampleFrom(probs, rng.next());
+        ctx.push(id);
+        if (json) {
+          const order = Array.from(probs.keys()).sort((a, b) => probs[b] - probs[a]).slice(0, topN);
+          steps.push({ id, text: tokenizer.decode([id]), p: probs[id], top: order.map((t) => ({ id: t, text: tokenizer.decode([t]), p: probs[t] })) });
+        }
+      }
+      const text = tokenizer.decode(ctx.slice(ids.length));
+      if (json) process.stdout.write(JSON.stringify({ prompt, text, tokens: steps }) + '\n');
+      else process.stdout.write(`${prompt}${text}\n${samples > 1 ? '---------------\n' : ''}`);
+    }
+  } finally {
+    await m.release();
+  }
+  return 0;
+}
+
+export async function evalCommand(args: string[]): Promise<number> {
+  const { opts } = parseArgs('eval', args, ['checkpoint', 'data', 'iters', 'batch-size', 'seed']);
+  const dir = opts.get('checkpoint')?.at(-1);
+  const data = opts.get('data')?.at(-1);
+  if (!dir || !data) throw new UsageError('eval: --checkpoint DIR and --data DATASET_DIR are required');
+  const ckpt = await loadCheckpoint(dir);
+  const meta = readDatasetMeta(data);
+  if (meta.vocabSize > ckpt.config.vocabSize) throw new Error(`the dataset's vocabulary (${meta.vocabSize}) is larger than the model's (${ckpt.config.vocabSize}): it was prepared with another tokenizer`);
+  const m = await GptInference.create(ckpt.config, ckpt.weights);
+  const B = num('eval', opts, 'batch-size', 8);
+  const iters = num('eval', opts, 'iters', 20);
+  const rng = new Rng(num('eval', opts, 'seed', 1));
+  const T = ckpt.config.blockSize;
+  try {
+    for (const split of ['train', 'val'] as const) {
+      const f = new TokenFile(path.join(data, `${split}.bin`), meta.dtype);
+      let sum = 0;
+      for (let i = 0; i < iters; i++) sum += await m.evalLoss(sampleBatch(f, B, T, (n) => rng.randint(n)), B, T);
+      f.close();
+      process.stdout.write(`${split} loss ${(sum / iters).toFixed(4)}\n`);
+    }
+  } finally {
+    await m.release();
+  }
+  return 0;
+}
+
+export const PRESET_HELP = PRESETS.map((p) => `${p.name} (${p.description})`).join('; ');

@@ -1,0 +1,175 @@
+/**
+ * Run checkpoints: `checkpoints/step-N/` holds
+ *   model.safetensors    the weights in Hugging Face GPT-2 naming (Conv1D [in, out]); lm_head is tied to wte
+ *   config.json          GPT2Config fields (n_layer, n_head, n_embd, n_positions, vocab_size …) + "llm_lens"
+ *   trainer.safetensors  AdamW moments (adam.m/<name>, adam.v/<name>)
+ *   trainer.json         step, RNG state, last losses, format version
+ *   tokenizer files      copied from the run, so the folder stands alone
+ * The folder is written as step-N.tmp-… and renamed into place: a failed write (disk full) leaves the
+ * previous checkpoint as it was.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { openSafetensors } from '../checkpoint/safetensors';
+import { writeSafetensorsAtomic, type TensorToWrite } from '../checkpoint/writer';
+import type { GptModelConfig } from '../model/inference';
+import { gptParams } from '../model/gpt';
+import type { HostTensor } from '../runtime/session';
+import { writeFileAtomic } from './data';
+
+export const TRAINER_FORMAT = 'llm-lens-trainer';
+export const TRAINER_FORMAT_VERSION = 1;
+
+export interface TrainerState {
+  format: typeof TRAINER_FORMAT;
+  version: number;
+  /** Optimizer steps taken. */
+  step: number;
+  /** Batch RNG state after `step` steps (train/rng.ts). */
+  rngState: number;
+  seed: number;
+  trainLoss?: number;
+  valLoss?: number;
+  /** Tokens the model has been trained on. */
+  tokensSeen: number;
+  elapsedMs: number;
+}
+
+export interface Checkpoint {
+  dir: string;
+  config: GptModelConfig;
+  weights: Record<string, HostTensor>;
+  /** adam.m/<name>, adam.v/<name>; empty when the checkpoint has no trainer state (e.g. exported weights). */
+  moments: Record<string, HostTensor>;
+  trainer?: TrainerState;
+}
+
+/** config.json in transformers' GPT2Config fields, plus LLM Lens's own under "llm_lens". */
+export function gpt2ConfigJson(c: GptModelConfig, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    architectures: ['GPT2LMHeadModel'],
+    model_type: 'gpt2',
+    vocab_size: c.vocabSize,
+    n_positions: c.blockSize,
+    n_ctx: c.blockSize,
+    n_embd: c.nEmbd,
+    n_layer: c.nLayer,
+    n_head: c.nHead,
+    n_inner: null,
+    activation_function: c.gelu === 'tanh' ? 'gelu_new' : 'gelu',
+    resid_pdrop: 0,
+    embd_pdrop: 0,
+    attn_pdrop: 0,
+    layer_norm_epsilon: 1e-5,
+    initializer_range: 0.02,
+    tie_word_embeddings: true,
+    llm_lens: { bias: c.bias, ...extra },
+  };
+}
+
+/** The model config back from config.json (ours or a Hugging Face GPT-2's). */
+export function configFromJson(j: Record<string, unknown>, source: string): GptModelConfig {
+  const num = (k: string) => {
+    const v = j[k];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new Error(`${source}: "${k}" must be a positive integer, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  if (j.model_type !== undefined && j.model_type !== 'gpt2') throw new Error(`${source}: model_type "${String(j.model_type)}" is not gpt2; LLM Lens trains and samples GPT-2-style models`);
+  const ours = (j.llm_lens ?? {}) as { bias?: boolean };
+  const act = j.activation_function;
+  return {
+    vocabSize: num('vocab_size'),
+    blockSize: num('n_positions'),
+    nLayer: num('n_layer'),
+    nHead: num('n_head'),
+    nEmbd: num('n_embd'),
+    bias: ours.bias ?? true,
+    gelu: act === 'gelu_new' || act === 'gelu_pytorch_tanh' ? 'tanh' : 'none',
+  };
+}
+
+export async function saveCheckpoint(o: {
+  runDir: string;
+  config: GptModelConfig;
+  weights: Record<string, HostTensor>;
+  moments: Record<string, HostTensor>;
+  trainer: TrainerState;
+  /** Files to copy beside the weights (the tokenizer's). */
+  tokenizerFiles: string[];
+  configExtra?: Record<string, unknown>;
+  signal?: AbortSignal;
+}): Promise<string> {
+  const root = path.join(o.runDir, 'checkpoints');
+  const final = path.join(root, `step-${o.trainer.step}`);
+  const tmp = path.join(root, `.step-${o.trainer.step}.tmp-${process.pid}-${Date.now()}`);
+  fs.mkdirSync(tmp, { recursive: true });
+  try {
+    const toWrite = (m: Record<string, HostTensor>): TensorToWrite[] =>
+      Object.entries(m).map(([name, t]) => {
+        if (!(t.data instanceof Float32Array)) throw new Error(`checkpoint: ${name} is ${t.dtype}, expected f32`);
+        return { name, dtype: 'F32', shape: t.shape, data: t.data };
+      });
+    const meta = { format: 'pt', producer: 'llm-lens' };
+    await writeSafetensorsAtomic(path.join(tmp, 'model.safetensors'), toWrite(o.weights), meta, { signal: o.signal });
+    await writeSafetensorsAtomic(path.join(tmp, 'trainer.safetensors'), toWrite(o.moments), { producer: 'llm-lens' }, { signal: o.signal });
+    writeFileAtomic(path.join(tmp, 'trainer.json'), JSON.stringify(o.trainer, null, 2) + '\n');
+    writeFileAtomic(path.join(tmp, 'config.json'), JSON.stringify(gpt2ConfigJson(o.config, o.configExtra), null, 2) + '\n');
+    for (const f of o.tokenizerFiles) fs.copyFileSync(f, path.join(tmp, path.basename(f)));
+    fs.rmSync(final, { recursive: true, force: true });
+    fs.renameSync(tmp, final);
+    return final;
+  } catch (e) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+/** Loads a checkpoint folder (or a model.safetensors with config.json beside it); every tensor is checked. */
+export async function loadCheckpoint(dirOrFile: string): Promise<Checkpoint> {
+  const dir = fs.existsSync(dirOrFile) && fs.statSync(dirOrFile).isDirectory() ? dirOrFile : path.dirname(dirOrFile);
+  const configFile = path.join(dir, 'config.json');
+  if (!fs.existsSync(configFile)) throw new Error(`${dir} has no config.json: not a checkpoint folder (expected model.safetensors + config.json)`);
+  let configJson: Record<string, unknown>;
+  try {
+    configJson = JSON.parse(fs.readFileSync(configFile, 'utf8')) as Record<string, unknown>;
+  } catch (e) {
+    throw new Error(`${configFile} is not valid JSON (${e instanceof Error ? e.message : String(e)})`);
+  }
+  const config = configFromJson(configJson, configFile);
+  const weights = await readF32(path.join(dir, 'model.safetensors'));
+  // transformers' GPT-2 files may carry lm_head (tied) and attention-mask buffers: keep only the parameters
+  const params = gptParams({ ...config, batchSize: 1 });
+  const model: Record<string, HostTensor> = {};
+  for (const p of params) {
+    const w = weights[p.name] ?? weights[p.name.replace(/^transformer\./, '')];
+    if (!w) throw new Error(`${dir}/model.safetensors lacks ${p.name}: the file does not match config.json (n_layer ${config.nLayer}, bias ${config.bias})`);
+    if (w.shape.join(',') !== p.shape.join(',')) throw new Error(`${dir}/model.safetensors: ${p.name} has shape [${w.shape}], config.json implies [${p.shape}]`);
+    model[p.name] = w;
+  }
+  let trainer: TrainerState | undefined;
+  let moments: Record<string, HostTensor> = {};
+  const trainerFile = path.join(dir, 'trainer.json');
+  if (fs.existsSync(trainerFile)) {
+    trainer = JSON.parse(fs.readFileSync(trainerFile, 'utf8')) as TrainerState;
+    if (trainer.format !== TRAINER_FORMAT) throw new Error(`${trainerFile} is not an LLM Lens trainer state`);
+    if (trainer.version > TRAINER_FORMAT_VERSION) throw new Error(`${trainerFile} has version ${trainer.version}, newer than this LLM Lens (${TRAINER_FORMAT_VERSION}): update LLM Lens to resume it`);
+    moments = await readF32(path.join(dir, 'trainer.safetensors'));
+  }
+  return { dir, config, weights: model, moments, trainer };
+}
+
+async function readF32(file: string): Promise<Record<string, HostTensor>> {
+  if (!fs.existsSync(file)) throw new Error(`${file} is missing`);
+  const f = await openSafetensors(file);
+  try {
+    const out: Record<string, HostTensor> = {};
+    for (const t of f.tensors) {
+      if (t.dtype !== 'F32' && t.dtype !== 'F16' && t.dtype !== 'BF16') continue;
+      const v = await f.readValues(t.name);
+      out[t.name] = { dtype: 'f32', shape: [...t.shape], data: v instanceof Float32Array ? v : Float32Array.from(v as ArrayLike<number>) };
+    }
+    return out;
+  } finally {
+    await f.close();
+  }
+}

@@ -1,0 +1,240 @@
+/**
+ * nanoGPT's training loop on the engine: warmup + cosine lr, AdamW (decay on 2-D weights), gradient
+ * clipping, eval on train and val every N steps, samples every N steps, checkpoints, resume.
+ *
+ *   for await (const e of trainGpt(config, { signal })) console.log(e);
+ *
+ * Events (TrainEvent) are also appended to the run's metrics.jsonl. A stop (AbortSignal) ends after the
+ * current step with a checkpoint. A NaN/Inf loss or gradient norm is not applied: the run stops with
+ * an error that names the step, and the last good checkpoint stays.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { emitOnnx } from '../graph/emit';
+import { buildGptTrainGraph, gptParams, initGptWeights } from '../model/gpt';
+import { GptInference, type GptModelConfig } from '../model/inference';
+import type { ExecutionProvider } from '../runtime/ort';
+import type { HostTensor } from '../runtime/session';
+import { TrainRunner } from '../runtime/trainRunner';
+import type { Tokenizer } from '../tokenizer/tokenizer';
+import { loadCheckpoint, saveCheckpoint, TRAINER_FORMAT, TRAINER_FORMAT_VERSION, type TrainerState } from './checkpoint';
+import { readDatasetMeta, sampleBatch, TokenFile, writeFileAtomic } from './data';
+import { Rng } from './rng';
+import { learningRate } from './schedule';
+
+export interface TrainConfig {
+  /** Run folder (created): config.json, metrics.jsonl, checkpoints/, offsets.i64. */
+  runDir: string;
+  /** Prepared dataset folder (train.bin, val.bin, meta.json). */
+  dataDir: string;
+  model: Omit<GptModelConfig, 'vocabSize'> & { vocabSize?: number };
+  /** Files that make up the tokenizer (copied into each checkpoint), and how to name it. */
+  tokenizerFiles: string[];
+  tokenizerId: string;
+  batchSize: number;
+  /** Micro-batches per step; folded into one graph of batchSize × gradAccum rows (same update, more memory). */
+  gradAccum: number;
+  maxIters: number;
+  lr: number;
+  minLr: number;
+  warmupIters: number;
+  lrDecayIters: number;
+  decayLr: boolean;
+  weightDecay: number;
+  beta1: number;
+  beta2: number;
+  gradClip: number;
+  evalInterval: number;
+  evalIters: number;
+  sampleInterval: number;
+  sampleTokens: number;
+  samplePrompt: string;
+  temperature: number;
+  topK: number;
+  checkpointInterval: number;
+  seed: number;
+  device: ExecutionProvider;
+  threads?: number;
+  /** Continue from this checkpoint folder (weights, moments, step, RNG). */
+  resumeFrom?: string;
+  /** Stop after this many steps of this session (tests: stop at k, resume, compare). */
+  stopAfter?: number;
+}
+
+export type TrainEvent =
+  | { kind: 'start'; runDir: string; params: number; tokensPerStep: number; startStep: number; maxIters: number; config: TrainConfig; time: number }
+  | { kind: 'step'; step: number; loss: number; lr: number; gradNorm: number; ms: number; tokPerSec: number; tokensSeen: number; elapsedMs: number; etaMs: number; time: number }
+  | { kind: 'eval'; step: number; trainLoss: number; valLoss: number; time: number }
+  | { kind: 'sample'; step: number; prompt: string; text: string; time: number }
+  | { kind: 'checkpoint'; step: number; dir: string; time: number }
+  | { kind: 'done'; step: number; reason: 'finished' | 'stopped'; elapsedMs: number; time: number }
+  | { kind: 'error'; step: number; message: string; time: number };
+
+/** Live controls from the host: pause between steps, save a checkpoint at the next step. */
+export interface TrainControl {
+  paused: boolean;
+  checkpointNow: boolean;
+}
+
+export interface TrainOptions {
+  tokenizer: Tokenizer;
+  signal?: AbortSignal;
+  control?: TrainControl;
+}
+
+const now = () => Date.now();
+
+export function validateTrainConfig(c: TrainConfig, vocabSize: number, trainTokens: number, valTokens: number): void {
+  const m = c.model;
+  const pos = (k: string, v: number) => {
+    if (!Number.isInteger(v) || v <= 0) throw new Error(`${k} must be a positive integer, got ${v}`);
+  };
+  pos('nLayer', m.nLayer);
+  pos('nHead', m.nHead);
+  pos('nEmbd', m.nEmbd);
+  pos('blockSize', m.blockSize);
+  pos('batchSize', c.batchSize);
+  pos('gradAccum', c.gradAccum);
+  pos('maxIters', c.maxIters);
+  if (m.nEmbd % m.nHead) throw new Error(`nEmbd ${m.nEmbd} is not divisible by nHead ${m.nHead}: pick nEmbd a multiple of nHead (e.g. ${m.nHead * Math.ceil(m.nEmbd / m.nHead)})`);
+  if (m.vocabSize !== undefined && m.vocabSize < vocabSize) throw new Error(`the model's vocabulary (${m.vocabSize}) is smaller than the tokenizer's (${vocabSize})`);
+  if (trainTokens <= m.blockSize) throw new Error(`the training data has ${trainTokens} tokens, not more than one block (${m.blockSize}): add data or lower blockSize`);
+  if (c.evalIters > 0 && valTokens <= m.blockSize) throw new Error(`the validation split has ${valTokens} tokens, not more than one block (${m.blockSize}): add data, lower blockSize or set evalIters to 0`);
+  if (!(c.lr > 0) || !(c.minLr >= 0)) throw new Error(`lr must be > 0 and minLr ≥ 0`);
+}
+
+/** Runs (or resumes) a training run, yielding events; see the module comment. */
+export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator<TrainEvent> {
+  const meta = readDatasetMeta(c.dataDir);
+  validateTrainConfig(c, meta.vocabSize, meta.trainTokens, meta.valTokens);
+  const config: GptModelConfig = { ...c.model, vocabSize: c.model.vocabSize ?? meta.vocabSize };
+  fs.mkdirSync(c.runDir, { recursive: true });
+  const metrics = path.join(c.runDir, 'metrics.jsonl');
+  const log = (e: TrainEvent): TrainEvent => {
+    fs.appendFileSync(metrics, JSON.stringify(e) + '\n');
+    return e;
+  };
+  const resume = c.resumeFrom ? await loadCheckpoint(c.resumeFrom) : undefined;
+  if (resume && !resume.trainer) throw new Error(`${c.resumeFrom} has no trainer state (trainer.json): it can be sampled, not resumed`);
+  if (resume && JSON.stringify(resume.config) !== JSON.stringify(config)) throw new Error(`${c.resumeFrom} was trained with a different model config than this run file asks for`);
+  if (!resume) writeFileAtomic(path.join(c.runDir, 'config.json'), JSON.stringify({ format: 'llm-lens-run', version: 1, ...c, model: config, dataset: meta }, null, 2) + '\n');
+
+  const rows = c.batchSize * c.gradAccum;
+  const T = config.blockSize;
+  const graphConfig = { ...config, batchSize: rows, seqLen: T };
+  const { graph, spec } = buildGptTrainGraph(graphConfig, { kind: 'adamw', beta1: c.beta1, beta2: c.beta2, weightDecay: c.weightDecay, clip: c.gradClip });
+  const init = resume ? resume.weights : (initGptWeights(graphConfig, c.seed) as Record<string, HostTensor>);
+  const runner = await TrainRunner.create(emitOnnx(graph), spec, init, { ep: c.device, threads: c.threads }, resume ? { moments: resume.moments, steps: resume.trainer!.step } : undefined);
+  const infer = await GptInference.create(config, init, { ep: c.device, threads: c.threads });
+  const train = new TokenFile(path.join(c.dataDir, 'train.bin'), meta.dtype);
+  const val = new TokenFile(path.join(c.dataDir, 'val.bin'), meta.dtype);
+  const offsetsFd = fs.openSync(path.join(c.runDir, 'offsets.i64'), resume ? 'a' : 'w');
+  const params = gptParams(graphConfig).reduce((s, p) => s + p.shape.reduce((a, b) => a * b, 1), 0);
+  const tokensPerStep = rows * T;
+  const rng = new Rng(c.seed, resume?.trainer?.rngState);
+  let step = resume?.trainer?.step ?? 0;
+  const startStep = step;
+  let tokensSeen = resume?.trainer?.tokensSeen ?? 0;
+  const elapsedBefore = resume?.trainer?.elapsedMs ?? 0;
+  const t0 = now();
+  let lastLoss: number | undefined;
+  let lastVal: number | undefined;
+  const stepMs: number[] = [];
+
+  const weightsNow = async (): Promise<Record<string, HostTensor>> => {
+    const w: Record<string, HostTensor> = {};
+    for (const s of spec.state) if (s.init === 'param') w[s.name] = await runner.get(s.name);
+    return w;
+  };
+  const momentsNow = async (): Promise<Record<string, HostTensor>> => {
+    const m: Record<string, HostTensor> = {};
+    for (const s of spec.state) if (s.init === 'zeros') m[s.name] = await runner.get(s.name);
+    return m;
+  };
+  const checkpoint = async (): Promise<TrainEvent> => {
+    const trainer: TrainerState = {
+      format: TRAINER_FORMAT, version: TRAINER_FORMAT_VERSION, step, rngState: rng.state, seed: c.seed,
+      trainLoss: lastLoss, valLoss: lastVal, tokensSeen, elapsedMs: elapsedBefore + now() - t0,
+    };
+    const dir = await saveCheckpoint({ runDir: c.runDir, config, weights: await weightsNow(), moments: await momentsNow(), trainer, tokenizerFiles: c.tokenizerFiles, configExtra: { tokenizer: c.tokenizerId } });
+    return log({ kind: 'checkpoint', step, dir, time: now() });
+  };
+  const evaluate = async (): Promise<TrainEvent> => {
+    infer.setWeights(await weightsNow());
+    const evalRng = new Rng((c.seed ^ Math.imul(step + 1, 0x9e3779b1)) >>> 0);
+    const losses = async (data: TokenFile) => {
+      let sum = 0;
+      for (let i = 0; i < c.evalIters; i++) sum += await infer.evalLoss(sampleBatch(data, c.batchSize, T, (n) => evalRng.randint(n)), c.batchSize, T);
+      return sum / c.evalIters;
+    };
+    const trainLoss = await losses(train);
+    lastVal = await losses(val);
+    return log({ kind: 'eval', step, trainLoss, valLoss: lastVal, time: now() });
+  };
+  const sample = async (): Promise<TrainEvent> => {
+    infer.setWeights(await weightsNow());
+    const prompt = c.samplePrompt ? o.tokenizer.encode(c.samplePrompt, { disallowedSpecial: new Set() }) : [];
+    const start = prompt.length ? prompt : [o.tokenizer.specialTokens.values().next().value ?? 0];
+    const sampleRng = new Rng((c.seed + 7919 * (step + 1)) >>> 0);
+    const ids = await infer.generate(start, c.sampleTokens, { temperature: c.temperature, topK: c.topK }, () => sampleRng.next(), o.signal);
+    return log({ kind: 'sample', step, prompt: c.samplePrompt, text: o.tokenizer.decode(ids), time: now() });
+  };
+
+  try {
+    yield log({ kind: 'start', runDir: c.runDir, params, tokensPerStep, startStep, maxIters: c.maxIters, config: c, time: now() });
+    let stopped = false;
+    for (;;) {
+      const atEnd = step >= c.maxIters;
+      if (c.evalIters > 0 && c.evalInterval > 0 && (step % c.evalInterval === 0 || atEnd)) yield await evaluate();
+      if (c.sampleInterval > 0 && c.sampleTokens > 0 && (step % c.sampleInterval === 0 || atEnd)) yield await sample();
+      if (atEnd || stopped) break;
+      if (o.signal?.aborted || (c.stopAfter !== undefined && step - startStep >= c.stopAfter)) {
+        stopped = true;
+        break;
+      }
+      while (o.control?.paused && !o.signal?.aborted) await new Promise((r) => setTimeout(r, 100));
+      const lr = learningRate(step, { lr: c.lr, minLr: c.minLr, warmupIters: c.warmupIters, lrDecayIters: c.lrDecayIters, decay: c.decayLr });
+      const batch = sampleBatch(train, rows, T, (n) => rng.randint(n));
+      const tStep = now();
+      const r = await runner.step({ idx: { dtype: 'i64', shape: [rows, T], data: batch.idx }, targets: { dtype: 'i64', shape: [rows, T], data: batch.targets } }, lr);
+      if (!r.applied) {
+        const what = (r.nonFinite ?? []).map((w) => (w === 'loss' ? `loss ${r.loss}` : `gradient norm ${r.gradNorm}`)).join(' and ');
+        yield log({ kind: 'error', step, message: `step ${step} went bad: ${what}. The update was not applied; the last good checkpoint is kept. Lower the learning rate or check the data.`, time: now() });
+        return;
+      }
+      fs.writeSync(offsetsFd, new Uint8Array(BigInt64Array.from(batch.offsets.map(BigInt)).buffer));
+      step++;
+      tokensSeen += tokensPerStep;
+      lastLoss = r.loss;
+      const ms = now() - tStep;
+      stepMs.push(ms);
+      const recent = stepMs.slice(-20).sort((a, b) => a - b);
+      const typical = recent[recent.length >> 1];
+      yield log({
+        kind: 'step', step, loss: r.loss, lr, gradNorm: r.gradNorm, ms, tokPerSec: tokensPerStep / (ms / 1000), tokensSeen,
+        elapsedMs: elapsedBefore + now() - t0, etaMs: typical * (c.maxIters - step), time: now(),
+      });
+      const due = c.checkpointInterval > 0 && step % c.checkpointInterval === 0;
+      if (due || o.control?.checkpointNow) {
+        if (o.control) o.control.checkpointNow = false;
+        yield await checkpoint();
+      }
+    }
+    if (!(c.checkpointInterval > 0 && step % c.checkpointInterval === 0 && step > startStep)) yield await checkpoint();
+    yield log({ kind: 'done', step, reason: stopped ? 'stopped' : 'finished', elapsedMs: elapsedBefore + now() - t0, time: now() });
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    if (o.signal?.aborted && /abort/i.test(message)) {
+      yield await checkpoint();
+      yield log({ kind: 'done', step, reason: 'stopped', elapsedMs: elapsedBefore + now() - t0, time: now() });
+      return;
+    }
+    yield log({ kind: 'error', step, message, time: now() });
+  } finally {
+    fs.closeSync(offsetsFd);
+    train.close();
+    val.close();
+    await runner.release();
+    await infer.release();
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * The tokenizer of a run, and of a checkpoint folder.
+ *
+ *   resolveRunTokenizer('char', files, tokDir)    // builds the character vocabulary of the data, saves vocab.char.json
+ *   resolveRunTokenizer('gpt2', files, tokDir)    // a built-in encoding
+ *   resolveRunTokenizer('.llmlens/tokenizers/bpe-4096', …)   // a trained tokenizer (its files are copied)
+ *   loadCheckpointTokenizer('runs/x/checkpoints/step-2000')
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { isBuiltinEncoding, getEncoding } from '../tokenizer/builtin';
+import { CharTokenizer } from '../tokenizer/charLevel';
+import { loadTokenizer } from '../tokenizer/load';
+import type { Tokenizer } from '../tokenizer/tokenizer';
+import { TRAINED_META_FILE, TRAINED_RANKS_FILE, TRAINED_VOCAB_FILE } from '../tokenizer/trainedFiles';
+import { textPieces } from './data';
+
+export const CHAR_VOCAB_FILE = 'vocab.char.json';
+
+export interface RunTokenizer {
+  tokenizer: Tokenizer;
+  /** Identity for dataset caching: 'gpt2', 'char:<hash>', 'file:<hash>'. */
+  id: string;
+  /** Files that reproduce it, copied beside every checkpoint. */
+  files: string[];
+}
+
+export function resolveRunTokenizer(spec: string, dataFiles: readonly string[], outDir: string): RunTokenizer {
+  if (spec === 'char') {
+    const chars = new Set<string>();
+    for (const f of dataFiles) for (const piece of textPieces(f)) for (const ch of piece) chars.add(ch);
+    if (!chars.size) throw new Error('the training files hold no text to build a character vocabulary from');
+    const sorted = [...chars].sort((a, b) => a.codePointAt(0)! - b.codePointAt(0)!);
+    const tok = new CharTokenizer('char', sorted);
+    fs.mkdirSync(outDir, { recursive: true });
+    const file = path.join(outDir, CHAR_VOCAB_FILE);
+    fs.writeFileSync(file, tok.toJson());
+    return { tokenizer: tok, id: `char:${sha(tok.toJson())}`, files: [file] };
+  }
+  if (isBuiltinEncoding(spec)) return { tokenizer: getEncoding(spec), id: spec, files: [] };
+  const tokenizer = loadTokenizer(spec);
+  const dir = fs.statSync(spec).isDirectory() ? spec : path.dirname(spec);
+  const candidates = fs.statSync(spec).isDirectory()
+    ? [TRAINED_META_FILE, TRAINED_RANKS_FILE, TRAINED_VOCAB_FILE, 'tokenizer.json', 'tokenizer_config.json'].map((f) => path.join(dir, f))
+    : [spec, ...(path.basename(spec) === TRAINED_META_FILE ? [TRAINED_RANKS_FILE, TRAINED_VOCAB_FILE].map((f) => path.join(dir, f)) : [])];
+  const files = candidates.filter((f) => fs.existsSync(f));
+  const h = createHash('sha256');
+  for (const f of files) h.update(fs.readFileSync(f));
+  return { tokenizer, id: `file:${h.digest('hex').slice(0, 16)}`, files };
+}
+
+/**
+ * The tokenizer saved beside a checkpoint: a character vocabulary, a trained tokenizer, a tokenizer.json,
+ * or the built-in encoding named in config.json (a Hugging Face GPT-2 folder without tokenizer files: gpt2).
+ */
+export function loadCheckpointTokenizer(dir: string): Tokenizer {
+  const at = (f: string) => path.join(dir, f);
+  if (fs.existsSync(at(CHAR_VOCAB_FILE))) return CharTokenizer.fromJson(fs.readFileSync(at(CHAR_VOCAB_FILE), 'utf8'), at(CHAR_VOCAB_FILE));
+  if (fs.existsSync(at(TRAINED_META_FILE))) return loadTokenizer(dir);
+  if (fs.existsSync(at('tokenizer.json'))) return loadTokenizer(at('tokenizer.json'));
+  let name = 'gpt2';
+  try {
+    const cfg = JSON.parse(fs.readFileSync(at('config.json'), 'utf8')) as { llm_lens?: { tokenizer?: string } };
+    if (cfg.llm_lens?.tokenizer && isBuiltinEncoding(cfg.llm_lens.tokenizer)) name = cfg.llm_lens.tokenizer;
+    else if (cfg.llm_lens?.tokenizer) throw new Error(`${dir} has no tokenizer files, and its config names "${cfg.llm_lens.tokenizer}": copy the tokenizer beside the checkpoint`);
+  } catch (e) {
+    if (e instanceof Error && e.message.includes('copy the tokenizer')) throw e;
+  }
+  return getEncoding(name);
+}
+
+function sha(s: string): string {
+  return createHash('sha256').update(s).digest('hex').slice(0, 16);
+}
