@@ -1,0 +1,219 @@
+/**
+ * The Checkpoint Inspector's model, without VS Code: one opened file (safetensors or ONNX) and the
+ * views the editor shows of it. Opening reads only the header (safetensors) and the run's small JSON
+ * files beside it; tensor data is read when a tensor is inspected or compared.
+ *
+ *   const f = await openInspectedFile('/runs/a/checkpoints/step-100/model.safetensors');
+ *   f.overview.params                                  // 124439808
+ *   const d = await f.inspect('transformer.wte.weight', signal);   // stats, histogram, heatmap
+ *   const c = await f.compare('/runs/a/checkpoints/step-0/model.safetensors', signal);
+ *   await f.close();
+ */
+import { readFile, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { compareCheckpoints } from '../../engine/checkpoint/compare';
+import { CheckpointError, throwIfAborted } from '../../engine/checkpoint/errors';
+import type { Heatmap } from '../../engine/checkpoint/heatmap';
+import { tensorHeatmap } from '../../engine/checkpoint/heatmap';
+import { onnxTensorHeatmap, onnxTensorStats, readOnnx, type OnnxFile } from '../../engine/checkpoint/onnx';
+import { openSafetensors, type SafetensorsFile } from '../../engine/checkpoint/safetensors';
+import { tensorStats, type Histogram, type TensorStats } from '../../engine/checkpoint/stats';
+import { summarizeCheckpoint, type ModuleNode, type TensorEntry } from '../../engine/checkpoint/summary';
+import type {
+  ChangeRow, CheckpointOverview, ComparisonView, HeatmapView, ModuleRow, TensorDetail, TensorStatsView, TrainingInfo,
+} from '../../protocol/checkpoint';
+import { readJsonObject } from './hfExport';
+
+/** Bins of every histogram. */
+export const HISTOGRAM_BINS = 64;
+/** Heatmap cells at most (rows × cols). */
+export const HEATMAP_MAX_ROWS = 128;
+export const HEATMAP_MAX_COLS = 256;
+/** ONNX files are parsed whole (protobuf); larger ones use external data files, which are listed only. */
+export const MAX_ONNX_BYTES = 2 ** 31 - 1;
+
+export interface InspectedFile {
+  readonly path: string;
+  readonly overview: CheckpointOverview;
+  /** The safetensors file (undefined for ONNX). */
+  readonly safetensors?: SafetensorsFile;
+  /** The config.json found beside the checkpoint, parsed. */
+  readonly config?: Record<string, unknown>;
+  inspect(name: string, signal?: AbortSignal): Promise<TensorDetail>;
+  /** Relative change of every shared tensor against another safetensors checkpoint. */
+  compare(otherPath: string, signal?: AbortSignal): Promise<ComparisonView>;
+  changedOnDisk(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+const fin = (x: number): number | null => (Number.isFinite(x) ? x : null);
+
+export function statsView(s: TensorStats): TensorStatsView {
+  return {
+    count: s.count, finite: s.finite, mean: fin(s.mean), std: fin(s.std), min: fin(s.min), max: fin(s.max), l2: fin(s.l2),
+    zeros: s.zeros, zeroFraction: s.zeroFraction, nan: s.nan, posInf: s.posInf, negInf: s.negInf,
+  };
+}
+
+function histogramView(h: Histogram | undefined): TensorDetail['histogram'] {
+  return h ? { edges: Array.from(h.edges), counts: Array.from(h.counts) } : undefined;
+}
+
+function heatmapView(h: Heatmap): HeatmapView {
+  const { rows, cols, sourceRows, sourceCols, rowBlock, colBlock, values } = h;
+  return { rows, cols, sourceRows, sourceCols, rowBlock, colBlock, values };
+}
+
+function moduleRow(n: ModuleNode): ModuleRow {
+  const row: ModuleRow = { name: n.name, path: n.path, params: n.params, share: n.share, tensorCount: n.tensorCount, children: n.children.map(moduleRow) };
+  if (n.tensor !== undefined) row.tensor = n.tensor;
+  return row;
+}
+
+/** Step and loss from the run's files beside the checkpoint: trainer.json ({step, loss}) or HF trainer_state.json. */
+export async function trainingInfo(dirs: string[]): Promise<TrainingInfo | undefined> {
+  const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+  for (const dir of dirs) {
+    const t = await readJsonObject(join(dir, 'trainer.json'));
+    if (t && (num(t.step) !== undefined || num(t.loss) !== undefined)) {
+      return { step: num(t.step), loss: num(t.loss), source: join(dir, 'trainer.json') };
+    }
+    const hf = await readJsonObject(join(dir, 'trainer_state.json'));
+    if (hf && num(hf.global_step) !== undefined) {
+      const log = Array.isArray(hf.log_history) ? (hf.log_history as unknown[]).filter((e): e is Record<string, unknown> => typeof e === 'object' && e !== null) : [];
+      const last = [...log].reverse().find((e) => num(e.loss) !== undefined);
+      return { step: num(hf.global_step), loss: last ? num(last.loss) : undefined, source: join(dir, 'trainer_state.json') };
+    }
+  }
+  return undefined;
+}
+
+/** The checkpoint's folder, then its parent (a run folder holding checkpoints/step-N/). */
+export function besideDirs(path: string): string[] {
+  const dir = dirname(path);
+  return [dir, dirname(dir)].filter((d, i, a) => a.indexOf(d) === i);
+}
+
+async function configBeside(dirs: string[]): Promise<Record<string, unknown> | undefined> {
+  for (const d of dirs) {
+    const c = await readJsonObject(join(d, 'config.json'));
+    if (c) return c;
+  }
+  return undefined;
+}
+
+function overviewOf(
+  kind: 'safetensors' | 'onnx',
+  path: string,
+  fileBytes: number,
+  tensors: readonly (TensorEntry & { supported: boolean })[],
+  config: Record<string, unknown> | undefined,
+): CheckpointOverview {
+  const s = summarizeCheckpoint(tensors, config);
+  const a = s.architecture;
+  const nHead = a.nHead ?? (typeof config?.nHead === 'number' ? config.nHead : undefined);
+  return {
+    kind,
+    fileName: basename(path),
+    path,
+    fileBytes,
+    architecture: { family: a.family, label: a.label, nLayer: a.nLayer, nHead, nEmbd: a.nEmbd, vocabSize: a.vocabSize, blockSize: a.blockSize, evidence: a.evidence },
+    params: s.params,
+    bytes: s.bytes,
+    dtypes: Object.entries(s.dtypes).map(([dtype, d]) => ({ dtype, ...d })).sort((x, y) => y.params - x.params),
+    tree: moduleRow(s.tree),
+    tensors: tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: [...t.shape], elements: t.elements, bytes: t.byteLength, supported: t.supported })),
+    unsupported: tensors.filter((t) => !t.supported).map((t) => t.name),
+    warnings: [],
+    metadata: {},
+    canExportHf: kind === 'safetensors' && a.family === 'gpt2' && tensors.some((t) => /(^|\.)h\.0\.attn\.c_attn\.weight$/.test(t.name)),
+  };
+}
+
+function changeRow(c: { name: string; relChange: number; normA: number; normDiff: number; maxAbsDiff: number }): ChangeRow {
+  const display = Number.isFinite(c.relChange) ? c.relChange.toPrecision(4) : Number.isNaN(c.relChange) ? 'NaN (non-finite values)' : '∞ (was all zeros)';
+  return { name: c.name, relChange: fin(c.relChange), display, normA: fin(c.normA), normDiff: fin(c.normDiff), maxAbsDiff: fin(c.maxAbsDiff) };
+}
+
+async function openSafetensorsInspected(path: string): Promise<InspectedFile> {
+  const f = await openSafetensors(path);
+  const dirs = besideDirs(path);
+  const config = await configBeside(dirs);
+  const overview = overviewOf('safetensors', path, f.size, f.tensors, config);
+  overview.warnings = [...f.warnings];
+  overview.metadata = { ...f.metadata };
+  overview.training = await trainingInfo(dirs);
+  return {
+    path,
+    overview,
+    safetensors: f,
+    config,
+    async inspect(name, signal) {
+      const t0 = Date.now();
+      const t = f.tensor(name);
+      const { stats, histogram } = await tensorStats(f, name, { bins: HISTOGRAM_BINS, signal });
+      const detail: TensorDetail = { name, dtype: t.dtype, shape: [...t.shape], stats: statsView(stats), histogram: histogramView(histogram), ms: 0 };
+      if (t.shape.length >= 2) detail.heatmap = heatmapView(await tensorHeatmap(f, name, { maxRows: HEATMAP_MAX_ROWS, maxCols: HEATMAP_MAX_COLS, signal }));
+      detail.ms = Date.now() - t0;
+      return detail;
+    },
+    async compare(otherPath, signal) {
+      const t0 = Date.now();
+      const other = await openSafetensors(otherPath);
+      try {
+        const c = await compareCheckpoints(f, other, { signal });
+        return {
+          otherName: basename(otherPath),
+          otherPath,
+          changes: c.changes.map(changeRow),
+          onlyHere: c.onlyInA,
+          onlyThere: c.onlyInB,
+          incomparable: c.incomparable,
+          ms: Date.now() - t0,
+        };
+      } finally {
+        await other.close();
+      }
+    },
+    changedOnDisk: () => f.changedOnDisk(),
+    close: () => f.close(),
+  };
+}
+
+async function openOnnxInspected(path: string): Promise<InspectedFile> {
+  const s0 = await stat(path);
+  if (s0.size > MAX_ONNX_BYTES) throw new CheckpointError('header-too-large', `the ONNX file has ${s0.size} bytes; protobuf models stop at 2 GB (larger ones keep weights in external data files)`, path);
+  const m: OnnxFile = readOnnx(await readFile(path), path);
+  const tensors = m.initializers.map((t) => ({ ...t }));
+  const overview = overviewOf('onnx', path, s0.size, tensors, await configBeside([dirname(path)]));
+  overview.unsupported = m.initializers.filter((t) => !t.supported).map((t) => `${t.name} (${t.reason})`);
+  overview.onnx = { irVersion: m.irVersion, producer: m.producer, opsets: m.opsets, inputs: m.inputs, outputs: m.outputs, opCounts: m.opCounts, nodeCount: m.nodeCount };
+  return {
+    path,
+    overview,
+    async inspect(name, signal) {
+      const t0 = Date.now();
+      throwIfAborted(signal);
+      const info = m.initializers.find((t) => t.name === name);
+      if (!info) throw new CheckpointError('not-found', `no initializer named '${name}'`, path);
+      const { stats, histogram } = onnxTensorStats(m, name, { bins: HISTOGRAM_BINS });
+      const detail: TensorDetail = { name, dtype: info.dtype, shape: info.shape, stats: statsView(stats), histogram: histogramView(histogram), ms: 0 };
+      if (info.shape.length >= 2) detail.heatmap = heatmapView(onnxTensorHeatmap(m, name, { maxRows: HEATMAP_MAX_ROWS, maxCols: HEATMAP_MAX_COLS }));
+      detail.ms = Date.now() - t0;
+      return detail;
+    },
+    async compare() {
+      throw new CheckpointError('bad-input', 'comparing is offered for safetensors checkpoints');
+    },
+    async changedOnDisk() {
+      const s = await stat(path).catch(() => undefined);
+      return !s || s.size !== s0.size || s.mtimeMs !== s0.mtimeMs;
+    },
+    async close() {},
+  };
+}
+
+/** Opens a safetensors checkpoint or an ONNX model (by extension) for the inspector. */
+export function openInspectedFile(path: string): Promise<InspectedFile> {
+  return /\.onnx$/i.test(path) ? openOnnxInspected(path) : openSafetensorsInspected(path);
+}
