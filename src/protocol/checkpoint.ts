@@ -42,7 +42,10 @@ export interface ArchitectureView {
 /** Read from the run's files beside the checkpoint (trainer.json, config.json). */
 export interface TrainingInfo {
   step?: number;
+  /** Training loss (trainer.json's trainLoss or loss). */
   loss?: number;
+  valLoss?: number;
+  tokensSeen?: number;
   /** The file(s) the values came from, e.g. 'trainer.json'. */
   source: string;
 }

@@ -79,7 +79,13 @@ function renderSummary(o: CheckpointOverview): void {
     kvRow('Dtypes', o.dtypes.map((d) => `${d.dtype}: ${fmtInt(d.tensors)} tensors, ${fmtInt(d.params)} parameters`).join(' · ') || '—'),
   ];
   if (o.training) {
-    const parts = [o.training.step !== undefined ? `step ${fmtInt(o.training.step)}` : '', o.training.loss !== undefined ? `loss ${o.training.loss.toFixed(4)}` : ''].filter(Boolean);
+    const t = o.training;
+    const parts = [
+      t.step !== undefined ? `step ${fmtInt(t.step)}` : '',
+      t.loss !== undefined ? `train loss ${t.loss.toFixed(4)}` : '',
+      t.valLoss !== undefined ? `val loss ${t.valLoss.toFixed(4)}` : '',
+      t.tokensSeen !== undefined ? `${fmtInt(t.tokensSeen)} tokens seen` : '',
+    ].filter(Boolean);
     rows.push(kvRow('Training', el('span', { id: 'training', title: o.training.source }, parts.join(' · '))));
   }
   if (o.unsupported.length) rows.push(kvRow('Not decoded', el('span', { id: 'unsupported', class: 'warn' }, `${o.unsupported.length} tensor(s) of dtypes LLM Lens lists but does not decode: ${o.unsupported.slice(0, 20).join(', ')}${o.unsupported.length > 20 ? ', …' : ''}`)));

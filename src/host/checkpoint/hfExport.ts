@@ -19,7 +19,11 @@ import { writeSafetensorsAtomic, type TensorToWrite } from '../../engine/checkpo
 import { DTYPE_BYTES, type Dtype } from '../../engine/checkpoint/dtypes';
 
 /** Tokenizer files transformers' AutoTokenizer reads, copied when found. */
-export const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'vocab.json', 'merges.txt', 'special_tokens_map.json', 'added_tokens.json'];
+export const TOKENIZER_FILES = [
+  'tokenizer.json', 'tokenizer_config.json', 'vocab.json', 'merges.txt', 'special_tokens_map.json', 'added_tokens.json',
+  // a tokenizer trained with LLM Lens (tiktoken ranks), kept so the folder stands alone
+  'llmlens-tokenizer.json', 'tokenizer.tiktoken', 'vocab.txt',
+];
 
 /** Where each source tensor goes: its GPT-2 name and whether it is transposed from nn.Linear [out, in] to Conv1D [in, out]. */
 export interface ExportPlan {

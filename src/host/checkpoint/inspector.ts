@@ -70,13 +70,15 @@ function moduleRow(n: ModuleNode): ModuleRow {
   return row;
 }
 
-/** Step and loss from the run's files beside the checkpoint: trainer.json ({step, loss}) or HF trainer_state.json. */
+/** Step and loss from the run's files beside the checkpoint: trainer.json ({step, trainLoss, valLoss} or {step, loss}) or HF trainer_state.json. */
 export async function trainingInfo(dirs: string[]): Promise<TrainingInfo | undefined> {
   const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
   for (const dir of dirs) {
     const t = await readJsonObject(join(dir, 'trainer.json'));
     if (t && (num(t.step) !== undefined || num(t.loss) !== undefined)) {
-      return { step: num(t.step), loss: num(t.loss), source: join(dir, 'trainer.json') };
+      const info: TrainingInfo = { step: num(t.step), loss: num(t.trainLoss) ?? num(t.loss), valLoss: num(t.valLoss), tokensSeen: num(t.tokensSeen), source: join(dir, 'trainer.json') };
+      for (const k of Object.keys(info) as (keyof TrainingInfo)[]) if (info[k] === undefined) delete info[k];
+      return info;
     }
     const hf = await readJsonObject(join(dir, 'trainer_state.json'));
     if (hf && num(hf.global_step) !== undefined) {
