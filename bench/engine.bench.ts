@@ -2,14 +2,15 @@
  * `npm run bench:engine`: one training step (forward, backward, clip, AdamW) of nanoGPT's
  * shakespeare_char model — 6 layers, 6 heads, 384 wide, block 256, batch 16, vocab 65, no biases —
  * on the engine (onnxruntime-node CPU) against gpt_ref.py (PyTorch + oneDNN), same machine, same
- * thread count, alternating rounds; reports the median tokens/s ratio and both peak RSS.
+ * thread count, alternating step by step (torch runs in one long-lived process on gpt_ref.py's model);
+ * reports the median of the per-pair tokens/s ratios and both processes' peak RSS.
  * Also: which embedding gradient is faster (ScatterElements vs one-hot MatMul) and an ORT profile
  * of one step, summarised by op type.
  *
- * Env: ENGINE_BENCH_ROUNDS (3), ENGINE_BENCH_STEPS (ours per round, 3), TORCH_STEPS (per round, 5),
- *      ENGINE_BENCH_PROFILE=0 to skip the profile, TORCH_BASELINE (../shared/bench/torch-baseline).
+ * Env: ENGINE_BENCH_PAIRS (15), ENGINE_BENCH_PROFILE=0 to skip the profile,
+ *      TORCH_BASELINE (../shared/bench/torch-baseline), TORCH_BASELINE_DIR (/tmp/torch-baseline, the oneDNN shim).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -21,9 +22,7 @@ import { TrainRunner } from '../src/engine/runtime/trainRunner';
 import { benchLine, median, timeRuns } from './lib';
 
 const env = (k: string, d: number) => Number(process.env[k] ?? d);
-const ROUNDS = env('ENGINE_BENCH_ROUNDS', 3);
-const OUR_STEPS = env('ENGINE_BENCH_STEPS', 3);
-const TORCH_STEPS = env('TORCH_STEPS', 5);
+const PAIRS = env('ENGINE_BENCH_PAIRS', 15);
 const THREADS = Math.min(availableParallelism(), env('ENGINE_BENCH_THREADS', availableParallelism()));
 const BASELINE = resolve(process.env.TORCH_BASELINE ?? '../shared/bench/torch-baseline');
 
@@ -54,19 +53,71 @@ function batch(tokens: Uint16Array, seed: number): Record<string, HostTensor> {
   return { idx: { dtype: 'i64', shape: [B, T], data: idx }, targets: { dtype: 'i64', shape: [B, T], data: tgt } };
 }
 
-/** gpt_ref.py for `steps` steps in a fresh process; its median step time (steps 3+) and peak RSS. */
-function torchRound(trainFile: string, steps: number): { ms: number; rssMb: number } {
-  const args = ['--train', trainFile, '--vocab', '65', '--n-layer', '6', '--n-head', '6', '--n-embd', '384', '--block', '256', '--batch', '16', '--steps', String(steps), '--threads', String(THREADS)];
-  const code = `import runpy, resource, sys; sys.argv = ['gpt_ref.py'] + sys.argv[1:]; runpy.run_path(${JSON.stringify(join(BASELINE, 'gpt_ref.py'))}, run_name='__main__'); print('MAXRSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)`;
-  const r = spawnSync('/usr/bin/python3', ['-c', code, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, OMP_NUM_THREADS: String(THREADS), LD_PRELOAD: join(process.env.TORCH_BASELINE_DIR ?? '/tmp/torch-baseline', 'libdnnlshim.so') },
-  });
-  if (r.status !== 0) throw new Error(`gpt_ref.py failed (run bash ${BASELINE}/setup.sh first?): ${r.stderr.slice(-2000)}`);
-  const summary = r.stdout.split('\n').find((l) => l.includes('"summary"'));
-  const rss = /MAXRSS_KB (\d+)/.exec(r.stdout);
-  if (!summary || !rss) throw new Error(`gpt_ref.py printed no summary: ${r.stdout.slice(-1000)}`);
-  return { ms: JSON.parse(summary).summary.median_step_ms, rssMb: Number(rss[1]) / 1024 };
+/**
+ * gpt_ref.py's model, AdamW (decay on 2-D weights) and clipping, stepped on request in one long-lived
+ * process so that torch and engine steps can alternate one by one (the machine is shared and noisy).
+ */
+const DRIVER = `
+import json, resource, sys, time, types
+sys.path.insert(0, sys.argv[1])
+import numpy as np, torch
+import gpt_ref
+torch.set_num_threads(int(sys.argv[2])); torch.manual_seed(1337)
+a = types.SimpleNamespace(vocab=65, n_layer=6, n_head=6, n_embd=384, block=256, bias=False)
+model = gpt_ref.GPT(a)
+decay = [p for p in model.parameters() if p.dim() >= 2]; no_decay = [p for p in model.parameters() if p.dim() < 2]
+opt = torch.optim.AdamW([{'params': decay, 'weight_decay': 0.1}, {'params': no_decay, 'weight_decay': 0.0}], lr=1e-3, betas=(0.9, 0.99), eps=1e-8)
+data = np.fromfile(sys.argv[3], dtype='<u2'); rng = np.random.default_rng(1)
+print('ready', flush=True)
+for line in sys.stdin:
+    if line.strip() == 'quit': break
+    ix = rng.integers(0, len(data) - 257, 16)
+    x = torch.stack([torch.from_numpy(data[i:i + 256].astype(np.int64)) for i in ix])
+    y = torch.stack([torch.from_numpy(data[i + 1:i + 257].astype(np.int64)) for i in ix])
+    t0 = time.perf_counter()
+    model.train(); loss = model(x, y); opt.zero_grad(set_to_none=True); loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0); opt.step()
+    ms = (time.perf_counter() - t0) * 1e3
+    print(json.dumps({'ms': ms, 'loss': loss.item(), 'maxrss_kb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}), flush=True)
+`;
+
+class TorchPeer {
+  private buffer = '';
+  private waiting: ((line: string) => void)[] = [];
+  private readonly proc: ChildProcessWithoutNullStreams;
+  constructor(trainFile: string) {
+    this.proc = spawn('/usr/bin/python3', ['-c', DRIVER, BASELINE, String(THREADS), trainFile], {
+      env: { ...process.env, OMP_NUM_THREADS: String(THREADS), LD_PRELOAD: join(process.env.TORCH_BASELINE_DIR ?? '/tmp/torch-baseline', 'libdnnlshim.so') },
+    });
+    this.proc.stdout.on('data', (d: Buffer) => {
+      this.buffer += d.toString();
+      let nl;
+      while ((nl = this.buffer.indexOf('\n')) >= 0) {
+        const line = this.buffer.slice(0, nl);
+        this.buffer = this.buffer.slice(nl + 1);
+        this.waiting.shift()?.(line);
+      }
+    });
+    let err = '';
+    this.proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    this.proc.on('exit', (code) => code && console.error(`torch driver exited ${code}: ${err.slice(-2000)} (run bash ${BASELINE}/setup.sh first?)`));
+  }
+  private next(): Promise<string> {
+    return new Promise((r) => this.waiting.push(r));
+  }
+  async ready(): Promise<void> {
+    const line = await this.next();
+    if (line !== 'ready') throw new Error(`torch driver: ${line}`);
+  }
+  async step(): Promise<{ ms: number; rssMb: number }> {
+    const reply = this.next();
+    this.proc.stdin.write('step\n');
+    const r = JSON.parse(await reply) as { ms: number; maxrss_kb: number };
+    return { ms: r.ms, rssMb: r.maxrss_kb / 1024 };
+  }
+  quit(): void {
+    this.proc.stdin.write('quit\n');
+  }
 }
 
 /** Median ms of the embedding-gradient subgraph at the benchmark's shapes, both ways. */
@@ -119,7 +170,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'llm-lens-bench-'));
   const { file, tokens } = writeTokens(dir);
   writeTokensCache = tokens;
-  console.log(`config: 6L 6H 384C T256 B16 V65, threads ${THREADS}, ${ROUNDS} rounds (ours ${OUR_STEPS} steps, torch ${TORCH_STEPS} steps each)`);
+  console.log(`config: 6L 6H 384C T256 B16 V65 (no bias), threads ${THREADS}, ${PAIRS} alternating step pairs`);
   await embeddingGradChoice();
 
   let t0 = performance.now();
@@ -131,28 +182,34 @@ async function main(): Promise<void> {
   console.log(`session created in ${(performance.now() - t0).toFixed(0)} ms`);
   await runner.step(batch(tokens, 0), 1e-3); // warm-up
 
+  const torch = new TorchPeer(file);
+  await torch.ready();
+  await torch.step(); // warm-up
+  await torch.step();
+  await runner.step(batch(tokens, 1), 1e-3);
   const ratios: number[] = [];
   const ours: number[] = [];
   const theirs: number[] = [];
   let torchRss = 0;
-  for (let round = 0; round < ROUNDS; round++) {
-    const t = torchRound(file, TORCH_STEPS);
+  for (let i = 0; i < PAIRS; i++) {
+    const t = await torch.step();
     torchRss = Math.max(torchRss, t.rssMb);
-    const times: number[] = [];
-    for (let s = 0; s < OUR_STEPS; s++) times.push((await runner.step(batch(tokens, round * 100 + s), 1e-3)).ms);
-    const ms = median(times);
+    const ms = (await runner.step(batch(tokens, i + 2), 1e-3)).ms;
     ours.push(ms);
     theirs.push(t.ms);
     ratios.push(t.ms / ms);
-    console.log(`round ${round + 1}: engine ${ms.toFixed(0)} ms/step (${(tokensPerStep / (ms / 1000)).toFixed(0)} tok/s), torch ${t.ms.toFixed(0)} ms/step (${(tokensPerStep / (t.ms / 1000)).toFixed(0)} tok/s), ratio ${(t.ms / ms).toFixed(3)}x`);
+    console.log(`pair ${String(i + 1).padStart(2)}: engine ${ms.toFixed(0)} ms, torch ${t.ms.toFixed(0)} ms, ratio ${(t.ms / ms).toFixed(3)}x`);
   }
+  torch.quit();
   await runner.release();
   const ourRss = process.resourceUsage().maxRSS / 1024;
+  console.log(`median step: engine ${median(ours).toFixed(0)} ms (${(tokensPerStep / (median(ours) / 1000)).toFixed(0)} tok/s), torch ${median(theirs).toFixed(0)} ms (${(tokensPerStep / (median(theirs) / 1000)).toFixed(0)} tok/s)`);
   console.log(`peak RSS: engine process ${ourRss.toFixed(0)} MB, torch process ${torchRss.toFixed(0)} MB`);
   if (process.env.ENGINE_BENCH_PROFILE !== '0') await profile(bytes, spec, tokens, dir);
   rmSync(dir, { recursive: true, force: true });
   const ratio = median(ratios);
   const oursTok = tokensPerStep / (median(ours) / 1000);
+  console.log(`median of per-pair ratios: ${ratio.toFixed(3)}x`);
   benchLine('engine-train-step-shakespeare-char', oursTok, 'tok/s', 'torch-onednn', oursTok / ratio, true);
   benchLine('engine-peak-rss', ourRss, 'MB', 'torch-onednn', torchRss, false);
 }

@@ -75,6 +75,18 @@ test('a step whose gradient norm overflows to Inf is reported and not applied', 
   await runner.release();
 });
 
+/** Starts a 5 ms interval; stop() returns how late each tick fired, in ms. */
+function timerLateness(): { stop: () => number[] } {
+  const lateness: number[] = [];
+  let last = performance.now();
+  const timer = setInterval(() => {
+    const now = performance.now();
+    lateness.push(now - last - 5);
+    last = now;
+  }, 5);
+  return { stop: () => (clearInterval(timer), lateness) };
+}
+
 test('a long `run` in the worker does not delay a 5 ms timer on the main thread by more than 20 ms', async () => {
   // 40 chained 384×384 products on (512, 384): ~0.1 s a run, 10 runs ≈ 1 s of native compute in the worker.
   const g = new Graph();
@@ -88,21 +100,24 @@ test('a long `run` in the worker does not delay a 5 ms timer on the main thread 
   };
   const client = new WorkerClient(resolve('dist/worker.js'));
   try {
-    const lateness: number[] = [];
-    let last = performance.now();
-    const timer = setInterval(() => {
-      const now = performance.now();
-      lateness.push(now - last - 5);
-      last = now;
-    }, 5);
+    const watch = timerLateness();
     const r = await client.run({ kind: 'runGraph', model: emitOnnx(g), feeds, repeat: 10, threads: 1 });
-    clearInterval(timer);
+    const lateness = watch.stop();
     assert.equal(r.kind, 'runGraph');
     if (r.kind !== 'runGraph') return;
     const total = r.ms.reduce((a, b) => a + b, 0);
     assert.ok(total > 200, `the job should be long enough to matter (${total.toFixed(0)} ms)`);
     assert.ok(lateness.length > total / 25, `the timer fired ${lateness.length} times during ${total.toFixed(0)} ms`);
-    assert.ok(Math.max(...lateness) <= 20, `worst timer delay ${Math.max(...lateness).toFixed(1)} ms`);
+    const worst = Math.max(...lateness);
+    if (worst > 20) {
+      // A blocked event loop shows as a delay of a whole run (~100 ms) after every run. A lone spike can
+      // also come from other processes on a shared machine: then the timer alone shows it too.
+      const control = timerLateness();
+      await new Promise((res) => setTimeout(res, total));
+      const alone = control.stop();
+      const p95 = [...lateness].sort((a, b) => a - b)[Math.floor(lateness.length * 0.95)];
+      assert.ok(Math.max(...alone) > 20 && p95 <= 20, `worst timer delay ${worst.toFixed(1)} ms during the job (p95 ${p95.toFixed(1)} ms), ${Math.max(...alone).toFixed(1)} ms without it`);
+    }
     assert.deepEqual(r.outputs.y.shape, [512, 384]);
   } finally {
     await client.dispose();

@@ -127,7 +127,7 @@ const cases: Case[] = [
   { name: 'LayerNormalization (saved f32 stats)', dtype: 'f32', params: [{ shape: [3, 4] }, { shape: [4] }, { shape: [4] }], f: (g, [x, w, b]) => g.layerNorm(x, w, b) },
   { name: 'LayerNormalization (recomputed f64 stats)', dtype: 'f64', params: [{ shape: [3, 4] }, { shape: [4] }, { shape: [4] }], f: (g, [x, w, b]) => g.layerNorm(x, w, b) },
   { name: 'RMS norm', dtype: 'f64', params: [{ shape: [2, 4] }, { shape: [4] }], f: (g, [x, w]) => g.rmsNorm(x, w) },
-  { name: 'Gelu exact', dtype: 'f32', params: [{ shape: [6] }], f: (g, [a]) => g.gelu(g.mul(a, 2)) },
+  { name: 'Gelu exact (Erf + x·Φ with its own rule)', dtype: 'f32', params: [{ shape: [6] }], f: (g, [a]) => g.gelu(g.mul(a, 2)) },
   { name: 'Gelu tanh', dtype: 'f64', params: [{ shape: [6] }], f: (g, [a]) => g.gelu(g.mul(a, 2), 'tanh') },
   { name: 'Trilu + causal mask', dtype: 'f64', params: [{ shape: [2, 3, 3] }], f: (g, [a]) => g.softmax(g.add(g.trilu(a), g.causalMask(3, 'f64'))) },
   {

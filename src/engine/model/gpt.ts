@@ -62,11 +62,12 @@ function attention(g: Graph, c: GptConfig, P: Params, h: string, x: Tensor, mask
   const nh = c.nHead;
   const hd = C / nh;
   const qkv = g.linear(x, P.get(`${h}.c_attn.weight`)!, P.get(`${h}.c_attn.bias`)); // (B·T, 3C)
-  const [q, k, v] = g.split(qkv, [C, C, C], 1); // (B·T, C) each
-  const heads = (t: Tensor) => g.transpose(g.reshape(t, [B, T, nh, hd]), [0, 2, 1, 3]); // (B, nh, T, hd)
-  const att = g.matmul(heads(q), heads(k), { transB: true, alpha: 1 / Math.sqrt(hd) }); // (B, nh, T, T) scale folded in
+  // one transpose puts q, k, v and the heads in place; splitting the leading axis is a contiguous copy
+  const qkv5 = g.transpose(g.reshape(qkv, [B, T, 3, nh, hd]), [2, 0, 3, 1, 4]); // (3, B, nh, T, hd)
+  const [q, k, v] = g.split(qkv5, [1, 1, 1], 0).map((t) => g.reshape(t, [B, nh, T, hd])); // (B, nh, T, hd) each
+  const att = g.matmul(q, k, { transB: true, alpha: 1 / Math.sqrt(hd) }); // (B, nh, T, T) scale folded in
   const p = g.softmax(g.add(att, mask), -1); // (B, nh, T, T) additive causal mask
-  const y = g.matmul(p, heads(v)); // (B, nh, T, hd)
+  const y = g.matmul(p, v); // (B, nh, T, hd)
   const merged = g.reshape(g.transpose(y, [0, 2, 1, 3]), [B * T, C]); // (B·T, C)
   return g.linear(merged, P.get(`${h}.c_proj.weight`)!, P.get(`${h}.c_proj.bias`)); // (B·T, C)
 }

@@ -65,8 +65,12 @@ export class GraphRunner {
     return this.session.outputNames;
   }
 
-  /** One run. Feeds missing from `feeds` are an error naming them; extra feeds are ignored. */
-  async run(feeds: Record<string, HostTensor | DeviceValue>): Promise<Record<string, DeviceValue>> {
+  /**
+   * One run. Feeds missing from `feeds` are an error naming them; extra feeds are ignored.
+   * `into` names outputs to write into caller-owned host buffers (no allocation, no copy), e.g. the
+   * other half of a double-buffered optimizer state; the other outputs are allocated by ORT.
+   */
+  async run(feeds: Record<string, HostTensor | DeviceValue>, into?: Record<string, HostTensor>): Promise<Record<string, DeviceValue>> {
     const ort = loadOrt();
     const missing = this.session.inputNames.filter((n) => !(n in feeds));
     if (missing.length) throw new Error(`GraphRunner.run: missing inputs ${missing.slice(0, 8).join(', ')}${missing.length > 8 ? ` (+${missing.length - 8})` : ''}`);
@@ -76,7 +80,13 @@ export class GraphRunner {
       ortFeeds[n] = isHost(f) ? new ort.Tensor(ORT_TYPE[f.dtype], f.data as never, f.shape) : (f as unknown as OrtModule.Tensor);
     }
     try {
-      return (await this.session.run(ortFeeds)) as unknown as Record<string, DeviceValue>;
+      if (!into) return (await this.session.run(ortFeeds)) as unknown as Record<string, DeviceValue>;
+      const fetches: Record<string, OrtModule.Tensor | null> = {};
+      for (const n of this.session.outputNames) {
+        const t = into[n];
+        fetches[n] = t ? new ort.Tensor(ORT_TYPE[t.dtype], t.data as never, t.shape) : null;
+      }
+      return (await this.session.run(ortFeeds, fetches)) as unknown as Record<string, DeviceValue>;
     } catch (e) {
       throw new Error(`onnxruntime (${this.ep}) failed to run the graph: ${ortMessage(e)}`);
     }

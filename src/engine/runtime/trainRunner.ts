@@ -20,11 +20,18 @@ export interface StepResult {
 
 export class TrainRunner {
   private stepCount = 0;
+  /** CPU: the other half of the double-buffered state, which the next step writes into. */
+  private spare?: Map<string, HostTensor>;
   private constructor(
     readonly runner: GraphRunner,
     readonly spec: TrainStepSpec,
     private state: Map<string, HostTensor | DeviceValue>,
-  ) {}
+  ) {
+    if (runner.ep === 'cpu') {
+      this.spare = new Map();
+      for (const s of spec.state) this.spare.set(s.name, { dtype: spec.dtype, shape: s.shape, data: new (spec.dtype === 'f64' ? Float64Array : Float32Array)(size(s.shape)) });
+    }
+  }
 
   /**
    * @param init the parameters' starting weights by name (moments start at zero).
@@ -53,7 +60,7 @@ export class TrainRunner {
       const w = init[s.name];
       if (!w) throw new Error(`TrainRunner: no initial weights for parameter ${s.name}`);
       if (w.data.length !== size(s.shape)) throw new Error(`TrainRunner: ${s.name} has ${w.data.length} values, the graph expects [${s.shape.join(', ')}]`);
-      state.set(s.name, { ...w, shape: s.shape });
+      state.set(s.name, { ...w, shape: s.shape, data: w.data.slice() }); // owned: the runner reuses its buffers
     }
     const runner = await GraphRunner.create(model, { ...o, keepOnDevice: [...(o.keepOnDevice ?? []), ...spec.state.map((s) => s.next)] });
     const r = new TrainRunner(runner, spec, state);
@@ -74,7 +81,9 @@ export class TrainRunner {
     feeds[this.spec.step] = { dtype: this.spec.dtype, shape: [], data: dt.from([this.stepCount + 1]) };
     for (const [k, v] of this.state) feeds[k] = v;
     const t0 = performance.now();
-    const out = await this.runner.run(feeds);
+    const spare = this.spare;
+    const into = spare && Object.fromEntries(this.spec.state.map((s) => [s.next, spare.get(s.name)!]));
+    const out = await this.runner.run(feeds, into);
     const ms = performance.now() - t0;
     const loss = await scalarOf(out[this.spec.loss]);
     const gradNorm = await scalarOf(out[this.spec.gradNorm]);
@@ -85,20 +94,31 @@ export class TrainRunner {
       for (const s of this.spec.state) disposeValue(out[s.next]);
       return { loss, gradNorm, applied: false, nonFinite, ms, extra };
     }
-    for (const s of this.spec.state) {
-      const old = this.state.get(s.name);
-      if (old && !('dtype' in old)) disposeValue(old);
-      this.state.set(s.name, out[s.next]);
+    if (spare) {
+      // swap halves: the buffers just written become the state, the old state the next spare
+      for (const s of this.spec.state) {
+        const old = this.state.get(s.name) as HostTensor;
+        this.state.set(s.name, spare.get(s.name)!);
+        spare.set(s.name, { ...old, data: old.data.length === size(s.shape) ? old.data : new Float32Array(size(s.shape)) });
+      }
+    } else {
+      for (const s of this.spec.state) {
+        const old = this.state.get(s.name);
+        if (old && !('dtype' in old)) disposeValue(old);
+        this.state.set(s.name, out[s.next]);
+      }
     }
     this.stepCount++;
     return { loss, gradNorm, applied: true, ms, extra };
   }
 
-  /** Current value of a state slot (a parameter, or adam.m/<name>, adam.v/<name>), in host memory. */
+  /** Current value of a state slot (a parameter, or adam.m/<name>, adam.v/<name>), copied to host memory. */
   async get(name: string): Promise<HostTensor> {
     const v = this.state.get(name);
     if (!v) throw new Error(`TrainRunner: no state named ${name}`);
-    return 'dtype' in v ? (v as HostTensor) : toHost(v);
+    if (!('dtype' in v)) return toHost(v);
+    const h = v as HostTensor;
+    return { ...h, data: h.data.slice() }; // a copy: the runner writes into its buffers again two steps on
   }
 
   async release(): Promise<void> {

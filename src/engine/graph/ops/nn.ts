@@ -94,14 +94,8 @@ export function rmsNorm(g: Graph, x: Tensor, w: Tensor, eps = 1e-6): Tensor {
   return g.mul(g.div(x, g.sqrt(g.add(ms, eps))), w); // (..., C)
 }
 
-// ---- Gelu (opset 20) -------------------------------------------------------------------------
+// ---- Gelu ----------------------------------------------------------------------------------------
 
-// exact: d/dx x·Φ(x) = Φ(x) + x·φ(x)
-function geluExactGrad(g: Graph, x: Tensor): Tensor {
-  const cdf = g.mul(g.add(g.erf(g.mul(x, Math.SQRT1_2)), 1), 0.5);
-  const pdf = g.mul(g.exp(g.mul(g.mul(x, x), -0.5)), 1 / Math.sqrt(2 * Math.PI));
-  return g.add(cdf, g.mul(x, pdf));
-}
 // tanh: y = ½x(1+t), t = tanh(k(x + 0.044715x³)): dy/dx = ½(1+t) + ½x(1-t²)·k(1 + 3·0.044715x²)
 function geluTanhGrad(g: Graph, x: Tensor): Tensor {
   const k = Math.sqrt(2 / Math.PI);
@@ -110,16 +104,29 @@ function geluTanhGrad(g: Graph, x: Tensor): Tensor {
   const du = g.mul(g.add(g.mul(x2, 3 * 0.044715), 1), k);
   return g.add(g.mul(g.add(t, 1), 0.5), g.mul(g.mul(g.mul(x, 0.5), g.sub(1, g.mul(t, t))), du));
 }
-const GeluOp: OpDef = {
-  type: 'Gelu',
+const GeluOp: OpDef = { type: 'Gelu', grad: (g, n, [dy]) => [g.mul(dy!, geluTanhGrad(g, n.inputs[0]))] };
+
+/**
+ * Exact GELU's last step, x·Φ(x), with Φ(x) = ½(1 + erf(x/√2)) built just before it from Erf (ORT's
+ * Erf kernel is vectorised; its Gelu kernel is several times slower) and kept for the backward pass:
+ *   d/dx x·Φ(x) = Φ(x) + x·φ(x),  φ(x) = e^(-x²/2)/√(2π)
+ * The rule returns the whole derivative through x and nothing through Φ, so autodiff does not
+ * differentiate the Erf chain again.
+ */
+const GeluErfMulOp: OpDef = {
+  type: 'Mul',
   grad: (g, n, [dy]) => {
-    const x = n.inputs[0];
-    return [g.mul(dy!, n.attrs.approximate === 'tanh' ? geluTanhGrad(g, x) : geluExactGrad(g, x))];
+    const [x, cdf] = n.inputs;
+    const xpdf = g.mul(g.mul(x, g.exp(g.mul(g.mul(x, x), -0.5))), 1 / Math.sqrt(2 * Math.PI)); // x·φ(x)
+    return [g.mul(dy!, g.add(cdf, xpdf)), undefined];
   },
 };
+
 export function gelu(g: Graph, x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
   needFloat('Gelu', x);
-  return g.node(GeluOp, [x], approximate === 'tanh' ? { approximate } : {}, [{ dtype: x.dtype, shape: x.shape }])[0]; // (x.shape)
+  if (approximate === 'tanh') return g.node(GeluOp, [x], { approximate }, [{ dtype: x.dtype, shape: x.shape }])[0]; // (x.shape)
+  const cdf = g.add(g.mul(g.erf(g.mul(x, Math.SQRT1_2)), 0.5), 0.5); // (x.shape) Φ(x)
+  return g.node(GeluErfMulOp, [x, cdf], { gelu_: 1 }, [{ dtype: x.dtype, shape: x.shape }])[0]; // (x.shape) x·Φ(x)
 }
 
 // ---- Trilu and the causal mask -----------------------------------------------------------------
