@@ -48,11 +48,12 @@ const TRAIN_FLAGS = [
   'data', 'tokenizer', 'preset', 'run-dir', 'config', 'resume', 'max-iters', 'batch-size', 'grad-accum', 'block-size', 'n-layer', 'n-head',
   'n-embd', 'lr', 'min-lr', 'warmup-iters', 'lr-decay-iters', 'weight-decay', 'beta1', 'beta2', 'grad-clip', 'eval-interval', 'eval-iters',
   'sample-interval', 'sample-tokens', 'prompt', 'temperature', 'top-k', 'checkpoint-interval', 'seed', 'device', 'threads', 'log-interval',
+  'init-from', 'val-fraction',
 ];
 
 /** Builds a TrainConfig from a JSON run file and flags (flags win); prepares the data. */
 export async function trainConfigFrom(args: string[], log: (s: string) => void): Promise<{ config: TrainConfig; tokenizer: ReturnType<typeof resolveRunTokenizer>['tokenizer']; logInterval: number }> {
-  const { opts, rest } = parseArgs('train', args, TRAIN_FLAGS, ['no-decay']);
+  const { opts, rest } = parseArgs('train', args, TRAIN_FLAGS, ['no-decay', 'no-bias', 'save-initial']);
   const file = opts.get('config')?.at(-1);
   const runFile = file ? (JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
   const fromFile = (k: string) => runFile[k.replace(/-(\w)/g, (_, c: string) => c.toUpperCase())];
@@ -67,6 +68,7 @@ export async function trainConfigFrom(args: string[], log: (s: string) => void):
   const tok = resolveRunTokenizer(tokSpec, files, path.join(runDir, 'tokenizer'));
   const ds = await prepareDataset({
     files, tokenizer: tok.tokenizer, tokenizerId: tok.id, cacheDir: path.join(path.dirname(path.dirname(path.resolve(runDir))), 'data'),
+    valFraction: get('val-fraction', 0.1),
   });
   log(`data: ${files.length} file(s), ${ds.meta.trainTokens.toLocaleString('en-US')} train + ${ds.meta.valTokens.toLocaleString('en-US')} val tokens (${tok.tokenizer.name}, vocab ${tok.tokenizer.vocabSize})${ds.cached ? ', cached' : ''} in ${ds.dir}`);
   const maxIters = get('max-iters', p.train.maxIters);
@@ -75,7 +77,7 @@ export async function trainConfigFrom(args: string[], log: (s: string) => void):
     dataDir: ds.dir,
     model: {
       nLayer: get('n-layer', p.model.nLayer), nHead: get('n-head', p.model.nHead), nEmbd: get('n-embd', p.model.nEmbd),
-      blockSize: get('block-size', p.model.blockSize), bias: p.model.bias, vocabSize: p.model.vocabSize,
+      blockSize: get('block-size', p.model.blockSize), bias: opts.has('no-bias') ? false : p.model.bias, vocabSize: p.model.vocabSize,
     },
     tokenizerFiles: tok.files,
     tokenizerId: tokSpec === 'char' ? 'char' : tokSpec,
@@ -103,6 +105,8 @@ export async function trainConfigFrom(args: string[], log: (s: string) => void):
     device: (opts.get('device')?.at(-1) ?? (fromFile('device') as string | undefined) ?? 'cpu') as ExecutionProvider,
     threads: opts.has('threads') ? get('threads', os.availableParallelism()) : undefined,
     resumeFrom: opts.get('resume')?.at(-1),
+    initFrom: opts.get('init-from')?.at(-1),
+    saveInitial: opts.has('save-initial'),
   };
   if (!['cpu', 'webgpu', 'cuda'].includes(config.device)) throw new UsageError(`train: --device must be cpu, webgpu or cuda, got ${config.device}`);
   return { config, tokenizer: tok.tokenizer, logInterval: get('log-interval', 10) };

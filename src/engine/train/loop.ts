@@ -57,6 +57,10 @@ export interface TrainConfig {
   threads?: number;
   /** Continue from this checkpoint folder (weights, moments, step, RNG). */
   resumeFrom?: string;
+  /** Start from these weights (a checkpoint folder) with a fresh optimizer, instead of GPT-2 initialisation. */
+  initFrom?: string;
+  /** Also save a checkpoint of the initial weights (step 0). */
+  saveInitial?: boolean;
   /** Stop after this many steps of this session (tests: stop at k, resume, compare). */
   stopAfter?: number;
 }
@@ -83,6 +87,14 @@ export interface TrainOptions {
 }
 
 const now = () => Date.now();
+
+const MODEL_FIELDS = ['vocabSize', 'blockSize', 'nLayer', 'nHead', 'nEmbd', 'bias'] as const;
+function sameModel(a: GptModelConfig, b: GptModelConfig): boolean {
+  return MODEL_FIELDS.every((k) => a[k] === b[k]) && (a.gelu ?? 'none') === (b.gelu ?? 'none');
+}
+function describe(c: GptModelConfig): string {
+  return MODEL_FIELDS.map((k) => `${k} ${c[k]}`).join(', ');
+}
 
 export function validateTrainConfig(c: TrainConfig, vocabSize: number, trainTokens: number, valTokens: number): void {
   const m = c.model;
@@ -116,14 +128,16 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
   };
   const resume = c.resumeFrom ? await loadCheckpoint(c.resumeFrom) : undefined;
   if (resume && !resume.trainer) throw new Error(`${c.resumeFrom} has no trainer state (trainer.json): it can be sampled, not resumed`);
-  if (resume && JSON.stringify(resume.config) !== JSON.stringify(config)) throw new Error(`${c.resumeFrom} was trained with a different model config than this run file asks for`);
+  if (resume && !sameModel(resume.config, config)) throw new Error(`${c.resumeFrom} was trained with a different model config (${describe(resume.config)}) than this run asks for (${describe(config)})`);
   if (!resume) writeFileAtomic(path.join(c.runDir, 'config.json'), JSON.stringify({ format: 'llm-lens-run', version: 1, ...c, model: config, dataset: meta }, null, 2) + '\n');
 
   const rows = c.batchSize * c.gradAccum;
   const T = config.blockSize;
   const graphConfig = { ...config, batchSize: rows, seqLen: T };
   const { graph, spec } = buildGptTrainGraph(graphConfig, { kind: 'adamw', beta1: c.beta1, beta2: c.beta2, weightDecay: c.weightDecay, clip: c.gradClip });
-  const init = resume ? resume.weights : (initGptWeights(graphConfig, c.seed) as Record<string, HostTensor>);
+  const initial = c.initFrom && !resume ? await loadCheckpoint(c.initFrom) : undefined;
+  if (initial && !sameModel(initial.config, config)) throw new Error(`${c.initFrom} has a different model config (${describe(initial.config)}) than this run asks for (${describe(config)})`);
+  const init = resume ? resume.weights : initial ? initial.weights : (initGptWeights(graphConfig, c.seed) as Record<string, HostTensor>);
   const runner = await TrainRunner.create(emitOnnx(graph), spec, init, { ep: c.device, threads: c.threads }, resume ? { moments: resume.moments, steps: resume.trainer!.step } : undefined);
   const infer = await GptInference.create(config, init, { ep: c.device, threads: c.threads });
   const train = new TokenFile(path.join(c.dataDir, 'train.bin'), meta.dtype);
@@ -182,6 +196,7 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
 
   try {
     yield log({ kind: 'start', runDir: c.runDir, params, tokensPerStep, startStep, maxIters: c.maxIters, config: c, time: now() });
+    if (c.saveInitial && !resume) yield await checkpoint();
     let stopped = false;
     for (;;) {
       const atEnd = step >= c.maxIters;

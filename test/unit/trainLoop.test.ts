@@ -1,0 +1,137 @@
+/**
+ * The training loop against PyTorch (gpt_ref.py fixtures made by test/fixtures/gen/train_parity.sh), and its
+ * promises: resume equals an uninterrupted run, checkpoints load back bit-identical, bad input is refused.
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { GptInference } from '../../src/engine/model/inference';
+import { CharTokenizer } from '../../src/engine/tokenizer/charLevel';
+import { loadCheckpoint, saveCheckpoint } from '../../src/engine/train/checkpoint';
+import { trainGpt, type TrainConfig, type TrainEvent } from '../../src/engine/train/loop';
+
+const FIX = path.resolve('test/fixtures/train');
+const tokenizer = CharTokenizer.fromJson(fs.readFileSync(path.join(FIX, 'vocab.char.json'), 'utf8'));
+const tmp = () => fs.mkdtempSync(path.join(tmpdir(), 'llm-lens-train-'));
+
+function config(runDir: string, over: Partial<TrainConfig> = {}): TrainConfig {
+  return {
+    runDir, dataDir: path.join(FIX, 'data'),
+    model: { nLayer: 2, nHead: 2, nEmbd: 32, blockSize: 32, bias: false },
+    tokenizerFiles: [path.join(FIX, 'vocab.char.json')], tokenizerId: 'char',
+    batchSize: 4, gradAccum: 1, maxIters: 20, lr: 1e-3, minLr: 1e-4, warmupIters: 0, lrDecayIters: 20, decayLr: true,
+    weightDecay: 0.1, beta1: 0.9, beta2: 0.99, gradClip: 1, evalInterval: 0, evalIters: 0, sampleInterval: 0, sampleTokens: 0,
+    samplePrompt: '', temperature: 1, topK: 0, checkpointInterval: 0, seed: 1337, device: 'cpu', threads: 1, ...over,
+  };
+}
+
+async function run(c: TrainConfig): Promise<TrainEvent[]> {
+  const out: TrainEvent[] = [];
+  for await (const e of trainGpt(c, { tokenizer })) out.push(e);
+  const err = out.find((e) => e.kind === 'error');
+  if (err && err.kind === 'error') throw new Error(err.message);
+  return out;
+}
+const losses = (es: TrainEvent[]) => es.flatMap((e) => (e.kind === 'step' ? [e.loss] : []));
+
+/** A checkpoint folder holding one of the fixture's safetensors files. */
+function fixtureCheckpoint(file: string): string {
+  const d = tmp();
+  fs.copyFileSync(path.join(FIX, file), path.join(d, 'model.safetensors'));
+  fs.copyFileSync(path.join(FIX, 'config.json'), path.join(d, 'config.json'));
+  return d;
+}
+
+test('20 steps from the same weights and batches match PyTorch (gpt_ref.py) within 1e-4', async () => {
+  const dir = tmp();
+  const events = await run(config(dir, { initFrom: fixtureCheckpoint('step0.safetensors') }));
+  const ours = losses(events);
+  const torch = fs.readFileSync(path.join(FIX, 'torch_losses.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { loss: number }).loss);
+  assert.equal(ours.length, 20);
+  // same batches as the fixture run (seeded RNG), so gpt_ref.py saw exactly what we train on
+  assert.deepEqual(fs.readFileSync(path.join(dir, 'offsets.i64')), fs.readFileSync(path.join(FIX, 'offsets.i64')));
+  for (let i = 0; i < 20; i++) assert.ok(Math.abs(ours[i] - torch[i]) < 1e-4, `step ${i}: ours ${ours[i]} vs torch ${torch[i]}`);
+  assert.ok(ours[19] < ours[0], 'loss goes down');
+});
+
+test('logits of a saved checkpoint equal PyTorch\'s within 1e-5', async () => {
+  const ckpt = await loadCheckpoint(fixtureCheckpoint('step20.safetensors'));
+  const m = await GptInference.create(ckpt.config, ckpt.weights, { threads: 1 });
+  const V = ckpt.config.vocabSize;
+  const train = fs.readFileSync(path.join(FIX, 'data', 'train.bin'));
+  const ids = Array.from({ length: 32 }, (_, i) => train.readUInt16LE(i * 2));
+  const torch = new Float32Array(fs.readFileSync(path.join(FIX, 'torch_logits.f32')).buffer.slice(0));
+  let worst = 0;
+  for (const t of [0, 7, 31]) {
+    const ours = await m.nextLogits(ids.slice(0, t + 1));
+    for (let v = 0; v < V; v++) worst = Math.max(worst, Math.abs(ours[v] - torch[t * V + v]));
+  }
+  await m.release();
+  assert.ok(worst < 1e-5, `max |Δlogit| ${worst}`);
+});
+
+test('a run stopped at step 8 and resumed matches the uninterrupted run, step for step', async () => {
+  const a = tmp();
+  const full = losses(await run(config(a, { maxIters: 14 })));
+  const b = tmp();
+  await run(config(b, { maxIters: 14, stopAfter: 8 }));
+  const resumed = losses(await run(config(b, { maxIters: 14, resumeFrom: path.join(b, 'checkpoints', 'step-8') })));
+  assert.equal(resumed.length, 6);
+  assert.deepEqual([...losses((fs.readFileSync(path.join(b, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as TrainEvent)))], full);
+  assert.deepEqual(fs.readFileSync(path.join(a, 'offsets.i64')), fs.readFileSync(path.join(b, 'offsets.i64')));
+});
+
+test('a checkpoint loads back bit-identical; a corrupt or truncated one is refused with a clear message', async () => {
+  const dir = tmp();
+  await run(config(dir, { maxIters: 3 }));
+  const ck = path.join(dir, 'checkpoints', 'step-3');
+  const a = await loadCheckpoint(ck);
+  const saved = await saveCheckpoint({ runDir: tmp(), config: a.config, weights: a.weights, moments: a.moments, trainer: a.trainer!, tokenizerFiles: [] });
+  assert.deepEqual(fs.readFileSync(path.join(saved, 'model.safetensors')), fs.readFileSync(path.join(ck, 'model.safetensors')));
+  assert.deepEqual(fs.readFileSync(path.join(saved, 'trainer.safetensors')), fs.readFileSync(path.join(ck, 'trainer.safetensors')));
+  const b = await loadCheckpoint(saved);
+  for (const k of Object.keys(a.weights)) assert.deepEqual(b.weights[k].data, a.weights[k].data, k);
+
+  const model = path.join(ck, 'model.safetensors');
+  fs.truncateSync(model, fs.statSync(model).size - 100);
+  await assert.rejects(loadCheckpoint(ck), /truncat/i);
+  fs.writeFileSync(model, 'not a checkpoint at all');
+  await assert.rejects(loadCheckpoint(ck), /safetensors/i);
+  fs.writeFileSync(path.join(ck, 'config.json'), '{"model_type": "llama", "n_layer": 2}');
+  await assert.rejects(loadCheckpoint(ck), /not gpt2/);
+});
+
+test('a failed checkpoint write leaves the previous checkpoint as it was', async () => {
+  const dir = tmp();
+  await run(config(dir, { maxIters: 2, checkpointInterval: 1 }));
+  const ck = await loadCheckpoint(path.join(dir, 'checkpoints', 'step-2'));
+  const before = fs.readFileSync(path.join(dir, 'checkpoints', 'step-2', 'model.safetensors'));
+  await assert.rejects(
+    saveCheckpoint({ runDir: dir, config: ck.config, weights: ck.weights, moments: ck.moments, trainer: ck.trainer!, tokenizerFiles: [path.join(dir, 'no-such-tokenizer.json')] }),
+    /no-such-tokenizer/,
+  );
+  assert.deepEqual(fs.readFileSync(path.join(dir, 'checkpoints', 'step-2', 'model.safetensors')), before);
+  assert.deepEqual(fs.readdirSync(path.join(dir, 'checkpoints')).sort(), ['step-1', 'step-2']);
+});
+
+test('a NaN loss stops the run at that step, unapplied, and keeps the last good checkpoint', async () => {
+  const dir = tmp();
+  const events: TrainEvent[] = [];
+  for await (const e of trainGpt(config(dir, { maxIters: 30, lr: 1e12, minLr: 1e12, gradClip: 0, checkpointInterval: 1 }), { tokenizer })) events.push(e);
+  const err = events.find((e) => e.kind === 'error');
+  assert.ok(err && err.kind === 'error', 'the run reports an error');
+  assert.match(err.message, /step \d+ went bad: (loss|gradient norm) (NaN|Infinity)/);
+  const badStep = err.step;
+  const steps = events.filter((e) => e.kind === 'step').map((e) => (e as { step: number }).step);
+  assert.equal(Math.max(...steps), badStep, 'no step after the bad one');
+  const kept = await loadCheckpoint(path.join(dir, 'checkpoints', `step-${badStep}`));
+  for (const w of Object.values(kept.weights)) assert.ok(w.data.every((x) => Number.isFinite(x as number)));
+});
+
+test('bad configs are refused with messages that say what to change', async () => {
+  await assert.rejects(run(config(tmp(), { model: { nLayer: 2, nHead: 3, nEmbd: 32, blockSize: 32, bias: false } })), /nEmbd 32 is not divisible by nHead 3/);
+  await assert.rejects(run(config(tmp(), { model: { nLayer: 2, nHead: 2, nEmbd: 32, blockSize: 100000, bias: false } })), /not more than one block/);
+  await assert.rejects(run(config(tmp(), { resumeFrom: path.join(tmp(), 'nothing') })), /no config.json/);
+});
