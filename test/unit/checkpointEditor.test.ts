@@ -249,7 +249,7 @@ test('Export for Hugging Face writes GPT2Config fields, GPT-2 names and the toke
       assert.deepEqual(out.tensors.map((t) => t.name).sort(), HF_NAMES(TINY));
       const srcByName = byName(tensors);
       for (const t of out.tensors) {
-        const got = await out.readValues(t.name);
+        const got = await out.readNumbers(t.name);
         const from = srcByName.get(t.name);
         if (from) {
           assert.deepEqual(t.shape, [...from.shape], t.name);
@@ -285,7 +285,7 @@ test('Export for Hugging Face transposes nanoGPT Linear weights to Conv1D, strip
       for (const from of tensors) {
         const name = from.name === '_orig_mod.lm_head.weight' ? 'lm_head.weight' : from.name.slice('_orig_mod.'.length);
         const t = out.tensor(name);
-        const got = Array.from(await out.readValues(name));
+        const got = Array.from(await out.readNumbers(name));
         const v = from.data as Float32Array;
         if (/\.(c_attn|c_proj|c_fc)\.weight$/.test(name)) {
           const [rows, cols] = from.shape; // Linear [out, in] → Conv1D [in, out]
