@@ -1,0 +1,111 @@
+/**
+ * npm run bench:train — LLM Lens's training loop against PyTorch (gpt_ref.py with oneDNN), side by side:
+ *   1. throughput: tokens/s of nanoGPT's shakespeare-char model (6L/6H/384, block 256, batch 16), 2 threads,
+ *      alternating rounds, medians;
+ *   2. convergence: nanoGPT's CPU settings (4L/4H/128, block 64, batch 12, 2000 steps, lr 1e-3, warmup 100,
+ *      beta2 0.99) on tinyshakespeare: final val loss and wall time of each;
+ *   3. peak memory (max RSS) of both.
+ * BENCH_QUICK=1 shortens everything (a smoke run, not a measurement).
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { benchLine, median } from './lib';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const SHARED = path.resolve(ROOT, '..', 'shared');
+const CLI = path.join(ROOT, 'dist', 'cli.js');
+const GPT_REF = path.join(SHARED, 'bench', 'torch-baseline', 'gpt_ref.py');
+const QUICK = process.env.BENCH_QUICK === '1';
+const W = fs.mkdtempSync(path.join(tmpdir(), 'llm-lens-bench-train-'));
+
+function torchEnv(): NodeJS.ProcessEnv {
+  return { ...process.env, OMP_NUM_THREADS: '2', LD_PRELOAD: path.join(process.env.TORCH_BASELINE_DIR ?? '/tmp/torch-baseline', 'libdnnlshim.so') };
+}
+
+/** Runs a command, returning stdout and its peak RSS in MB (from the kernel, via /usr/bin/python3's getrusage of children). */
+function measured(cmd: string[], env: NodeJS.ProcessEnv): { stdout: string; rssMb: number; seconds: number } {
+  const wrapper = 'import resource,subprocess,sys,time; t=time.time(); r=subprocess.run(sys.argv[1:]); ' +
+    "print('__RSS__', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, time.time()-t, file=sys.stderr); sys.exit(r.returncode)";
+  const r = spawnSync('/usr/bin/python3', ['-c', wrapper, ...cmd], { env, encoding: 'utf8', maxBuffer: 1 << 28 });
+  if (r.status !== 0) throw new Error(`${cmd.join(' ')} failed (${r.status}):\n${r.stderr.slice(-2000)}`);
+  const m = /__RSS__ (\d+) ([\d.]+)/.exec(r.stderr)!;
+  return { stdout: r.stdout, rssMb: Number(m[1]) / 1024, seconds: Number(m[2]) };
+}
+
+function prepareShakespeare(): { dir: string; vocab: number } {
+  const r = spawnSync(process.execPath, [CLI, 'prepare', '--tokenizer', 'char', '--out', path.join(W, 'data'), path.join(SHARED, 'data', 'tinyshakespeare.txt')], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(r.stderr);
+  const dir = r.stdout.split('\n')[0].trim();
+  return { dir, vocab: (JSON.parse(fs.readFileSync(path.join(dir, 'meta.json'), 'utf8')) as { vocabSize: number }).vocabSize };
+}
+
+function oursThroughput(data: string, steps: number): { tokPerSec: number; rssMb: number } {
+  const run = path.join(W, `tp-${Date.now()}`);
+  const r = measured([process.execPath, CLI, 'train', '--data', path.join(SHARED, 'data', 'tinyshakespeare.txt'), '--tokenizer', 'char', '--preset', 'shakespeare-char',
+    '--batch-size', '16', '--max-iters', String(steps), '--eval-iters', '0', '--sample-tokens', '0', '--checkpoint-interval', '0', '--threads', '2',
+    '--log-interval', '1', '--run-dir', run], { ...process.env });
+  void data;
+  const ms = fs.readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; ms?: number })
+    .filter((e) => e.kind === 'step').map((e) => e.ms!).slice(2);
+  fs.rmSync(run, { recursive: true, force: true });
+  return { tokPerSec: (16 * 256) / (median(ms) / 1000), rssMb: r.rssMb };
+}
+
+function torchThroughput(data: string, vocab: number, steps: number): { tokPerSec: number; rssMb: number } {
+  const r = measured(['/usr/bin/python3', GPT_REF, '--train', path.join(data, 'train.bin'), '--vocab', String(vocab), '--n-layer', '6', '--n-head', '6',
+    '--n-embd', '384', '--block', '256', '--batch', '16', '--steps', String(steps), '--threads', '2'], torchEnv());
+  const summary = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { summary: { tokens_per_s: number } };
+  return { tokPerSec: summary.summary.tokens_per_s, rssMb: r.rssMb };
+}
+
+function oursConvergence(iters: number): { valLoss: number; seconds: number; rssMb: number } {
+  const run = path.join(W, 'conv');
+  const r = measured([process.execPath, CLI, 'train', '--data', path.join(SHARED, 'data', 'tinyshakespeare.txt'), '--tokenizer', 'char', '--preset', 'tiny',
+    '--n-layer', '4', '--n-head', '4', '--n-embd', '128', '--block-size', '64', '--batch-size', '12', '--max-iters', String(iters), '--lr', '1e-3',
+    '--min-lr', '1e-4', '--warmup-iters', String(Math.min(100, iters / 10)), '--beta2', '0.99', '--eval-interval', String(iters), '--eval-iters', '200',
+    '--sample-tokens', '0', '--checkpoint-interval', '0', '--threads', '2', '--no-bias', '--log-interval', '500', '--run-dir', run], { ...process.env });
+  const evals = fs.readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; valLoss?: number }).filter((e) => e.kind === 'eval');
+  return { valLoss: evals.at(-1)!.valLoss!, seconds: r.seconds, rssMb: r.rssMb };
+}
+
+function torchConvergence(data: string, vocab: number, iters: number): { valLoss: number; seconds: number; rssMb: number } {
+  const r = measured(['/usr/bin/python3', GPT_REF, '--train', path.join(data, 'train.bin'), '--val', path.join(data, 'val.bin'), '--vocab', String(vocab),
+    '--n-layer', '4', '--n-head', '4', '--n-embd', '128', '--block', '64', '--batch', '12', '--steps', String(iters), '--lr', '1e-3', '--min-lr', '1e-4',
+    '--warmup', String(Math.min(100, iters / 10)), '--beta2', '0.99', '--eval-every', String(iters), '--eval-batches', '200', '--threads', '2'], torchEnv());
+  const ev = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { val_loss?: number }).filter((e) => e.val_loss !== undefined).at(-1)!;
+  return { valLoss: ev.val_loss!, seconds: r.seconds, rssMb: r.rssMb };
+}
+
+function main(): void {
+  if (!fs.existsSync(GPT_REF)) throw new Error(`the PyTorch baseline is missing: ${GPT_REF}`);
+  const { dir, vocab } = prepareShakespeare();
+  const steps = QUICK ? 4 : 8;
+  const rounds = QUICK ? 1 : 3;
+  const ours: number[] = [];
+  const theirs: number[] = [];
+  let rssOurs = 0;
+  let rssTorch = 0;
+  for (let i = 0; i < rounds; i++) {
+    const o = oursThroughput(dir, steps);
+    const t = torchThroughput(dir, vocab, steps);
+    ours.push(o.tokPerSec);
+    theirs.push(t.tokPerSec);
+    rssOurs = Math.max(rssOurs, o.rssMb);
+    rssTorch = Math.max(rssTorch, t.rssMb);
+    console.log(`round ${i + 1}: ours ${o.tokPerSec.toFixed(0)} tok/s, torch ${t.tokPerSec.toFixed(0)} tok/s`);
+  }
+  const iters = QUICK ? 50 : 2000;
+  const co = oursConvergence(iters);
+  const ct = torchConvergence(dir, vocab, iters);
+  console.log(`convergence (${iters} steps): ours val ${co.valLoss.toFixed(4)} in ${co.seconds.toFixed(0)} s; torch val ${ct.valLoss.toFixed(4)} in ${ct.seconds.toFixed(0)} s`);
+  benchLine('train_shakespeare_char_tok_per_s', median(ours), 'tok/s', 'pytorch_onednn', median(theirs), true);
+  benchLine('train_shakespeare_char_peak_rss', rssOurs, 'MB', 'pytorch_onednn', rssTorch, false);
+  benchLine(`converge_tiny_${iters}_val_loss`, co.valLoss, 'loss', 'pytorch_onednn', ct.valLoss, false);
+  benchLine(`converge_tiny_${iters}_wall`, co.seconds, 's', 'pytorch_onednn', ct.seconds, false);
+  benchLine('converge_tiny_peak_rss', co.rssMb, 'MB', 'pytorch_onednn', ct.rssMb, false);
+  fs.rmSync(W, { recursive: true, force: true });
+}
+
+main();
