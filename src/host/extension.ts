@@ -2,6 +2,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { WorkerClient } from '../worker/client';
+import { registerCheckpointEditors } from './checkpoint/checkpointEditor';
 import { probeEnvironment } from './environment';
 import { initLog } from './log';
 import { EnvironmentPanel } from './panels/environmentPanel';
@@ -18,6 +19,8 @@ export function activate(context: vscode.ExtensionContext): void {
   const worker = new WorkerClient(path.join(context.extensionPath, 'dist', 'worker.js'));
   context.subscriptions.push({ dispose: () => void worker.dispose() });
   const probe = () => probeEnvironment(context, worker);
+
+  registerCheckpointEditors(context);
 
   const runs = new RunsTreeProvider();
   context.subscriptions.push(runs, vscode.window.createTreeView('llmLens.runs', { treeDataProvider: runs, showCollapseAll: true }));

@@ -5,6 +5,7 @@
  * comparison or an export, and every long task stops when its editor closes.
  */
 import { existsSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import * as vscode from 'vscode';
 import { CheckpointError } from '../../engine/checkpoint/errors';
@@ -24,6 +25,8 @@ const errorMessage = (e: unknown) => (e instanceof Error ? e.message : String(e)
 export class CheckpointDocument implements vscode.CustomDocument {
   file: InspectedFile | undefined;
   error: { message: string; code?: string } | undefined;
+  /** Size and modification time when (re)loaded, to notice a change of a file that failed to open. */
+  private loadedStat: { size: number; mtimeMs: number } | undefined;
   private readonly controller = new AbortController();
   private readonly onDidReload = new vscode.EventEmitter<void>();
   /** Fires after reload() replaced the file. */
@@ -45,6 +48,7 @@ export class CheckpointDocument implements vscode.CustomDocument {
   private async load(): Promise<void> {
     this.file = undefined;
     this.error = undefined;
+    this.loadedStat = await stat(this.uri.fsPath).then((s) => ({ size: s.size, mtimeMs: s.mtimeMs }), () => undefined);
     if (this.uri.scheme !== 'file') {
       this.error = { message: `${this.uri.toString()}: the Checkpoint Inspector reads files on disk (this one is on '${this.uri.scheme}')` };
       return;
@@ -55,6 +59,13 @@ export class CheckpointDocument implements vscode.CustomDocument {
       this.error = { message: errorMessage(e), code: e instanceof CheckpointError ? e.code : undefined };
       if (!(e instanceof CheckpointError)) log().error(`Checkpoint Inspector: could not open ${this.uri.fsPath}: ${errorMessage(e)}`);
     }
+  }
+
+  /** True when the file on disk is no longer the one shown (rewritten, truncated, created or deleted). */
+  async changedOnDisk(): Promise<boolean> {
+    if (this.file) return this.file.changedOnDisk().catch(() => true);
+    const now = await stat(this.uri.fsPath).then((s) => ({ size: s.size, mtimeMs: s.mtimeMs }), () => undefined);
+    return now?.size !== this.loadedStat?.size || now?.mtimeMs !== this.loadedStat?.mtimeMs;
   }
 
   async reload(): Promise<void> {
@@ -116,12 +127,7 @@ class CheckpointEditorView {
   }
 
   private async checkChanged(): Promise<void> {
-    const f = this.doc.file;
-    if (!f) {
-      if (existsSync(this.doc.uri.fsPath)) this.post({ type: 'changedOnDisk' });
-      return;
-    }
-    if (await f.changedOnDisk().catch(() => true)) this.post({ type: 'changedOnDisk' });
+    if (await this.doc.changedOnDisk()) this.post({ type: 'changedOnDisk' });
   }
 
   private async onMessage(raw: unknown): Promise<void> {

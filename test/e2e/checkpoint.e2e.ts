@@ -1,0 +1,201 @@
+/**
+ * The Checkpoint Inspector as a person uses it in a real VS Code: right-click a checkpoint in the
+ * Explorer, read its parameter count, open a tensor's statistics and histogram, compare with the step-0
+ * checkpoint, and double-click a corrupt file. The checkpoints are written here with known values; every
+ * expected number (parameter count, mean/std/min/max/L2, relative changes) is computed here from them.
+ */
+import assert from 'node:assert/strict';
+import { truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { writeSafetensorsAtomic, type TensorToWrite } from '../../src/engine/checkpoint/writer';
+import { makeWorkspace } from './harness/codeServer';
+import { installedVsix } from './harness/vsix';
+import { openVSCode, type VSCodeSession } from './harness/workbench';
+
+const N_LAYER = 2;
+const N_EMBD = 16;
+const VOCAB = 65;
+const BLOCK = 32;
+
+/** Deterministic values in [-scale/2, scale/2) from a 32-bit LCG, rounded to float32 as they are stored. */
+function lcg(n: number, seed: number, scale: number, offset = 0): Float32Array {
+  const out = new Float32Array(n);
+  let x = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    out[i] = offset + (x / 2 ** 32 - 0.5) * scale;
+  }
+  return out;
+}
+
+/** Shapes of a GPT-2 checkpoint in Hugging Face naming (Conv1D [in, out]). */
+function gpt2Shapes(): Array<[string, number[]]> {
+  const C = N_EMBD;
+  const s: Array<[string, number[]]> = [['transformer.wte.weight', [VOCAB, C]], ['transformer.wpe.weight', [BLOCK, C]]];
+  for (let i = 0; i < N_LAYER; i++) {
+    const h = `transformer.h.${i}`;
+    s.push(
+      [`${h}.ln_1.weight`, [C]], [`${h}.ln_1.bias`, [C]],
+      [`${h}.attn.c_attn.weight`, [C, 3 * C]], [`${h}.attn.c_attn.bias`, [3 * C]],
+      [`${h}.attn.c_proj.weight`, [C, C]], [`${h}.attn.c_proj.bias`, [C]],
+      [`${h}.ln_2.weight`, [C]], [`${h}.ln_2.bias`, [C]],
+      [`${h}.mlp.c_fc.weight`, [C, 4 * C]], [`${h}.mlp.c_fc.bias`, [4 * C]],
+      [`${h}.mlp.c_proj.weight`, [4 * C, C]], [`${h}.mlp.c_proj.bias`, [C]],
+    );
+  }
+  s.push(['transformer.ln_f.weight', [C]], ['transformer.ln_f.bias', [C]]);
+  return s;
+}
+
+/** The bit of HTMLCanvasElement the pixel count uses (the test tsconfig has no DOM types). */
+interface CanvasLike {
+  width: number;
+  height: number;
+  getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } };
+}
+
+const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+
+/** step 0: the init; step 200: init plus a per-tensor amount of change (none for the layer-norm biases). */
+function checkpoints(): { step0: TensorToWrite[]; step200: TensorToWrite[] } {
+  const step0: TensorToWrite[] = [];
+  const step200: TensorToWrite[] = [];
+  gpt2Shapes().forEach(([name, shape], k) => {
+    const n = size(shape);
+    const isLn = /\.ln_\d\.|ln_f/.test(name);
+    const init = isLn ? lcg(n, 7 + k, name.endsWith('weight') ? 0.02 : 0, name.endsWith('weight') ? 1 : 0) : lcg(n, 100 + k, 0.04);
+    const moved = Float32Array.from(init);
+    const amount = isLn && name.endsWith('bias') ? 0 : 0.002 * (1 + ((k * 7) % 13));
+    const delta = lcg(n, 900 + k, amount);
+    for (let i = 0; i < n; i++) moved[i] = init[i] + delta[i];
+    step0.push({ name, dtype: 'F32', shape, data: init });
+    step200.push({ name, dtype: 'F32', shape, data: moved });
+  });
+  return { step0, step200 };
+}
+
+const { step0, step200 } = checkpoints();
+const PARAMS = gpt2Shapes().reduce((a, [, shape]) => a + size(shape), 0);
+const INSPECT = 'transformer.h.0.attn.c_attn.weight';
+
+let vs: VSCodeSession;
+let workspace: string;
+before(async () => {
+  const ws = (workspace = makeWorkspace({
+    'config.json': JSON.stringify({ model_type: 'gpt2', n_layer: N_LAYER, n_head: 2, n_embd: N_EMBD, n_positions: BLOCK, vocab_size: VOCAB }, null, 2),
+    'trainer.json': JSON.stringify({ format: 'llm-lens-trainer', version: 1, step: 200, trainLoss: 2.4817, valLoss: 2.5533, tokensSeen: 51200 }, null, 2),
+  }));
+  await writeSafetensorsAtomic(join(ws, 'step-200.safetensors'), step200, { format: 'pt' });
+  await writeSafetensorsAtomic(join(ws, 'step-0.safetensors'), step0, { format: 'pt' });
+  await writeSafetensorsAtomic(join(ws, 'corrupt.safetensors'), step0, { format: 'pt' });
+  truncateSync(join(ws, 'corrupt.safetensors'), 4000); // the header is whole, the data is cut short
+  writeFileSync(join(ws, 'notes.txt'), 'checkpoints of a tiny GPT-2\n');
+  vs = await openVSCode({ workspace: ws, vsix: installedVsix() });
+});
+after(async () => vs?.close());
+
+test('Open in Checkpoint Inspector shows the parameter count, architecture and training step', async () => {
+  await vs.explorerContextMenu('step-200.safetensors', 'Open in Checkpoint Inspector');
+  const view = await vs.webview('step-200.safetensors');
+  const count = view.locator('#param-count');
+  await count.waitFor({ timeout: 60_000 });
+  assert.equal(Number(await count.getAttribute('data-value')), PARAMS);
+  assert.equal(await count.innerText(), PARAMS.toLocaleString('en-US'));
+  assert.equal(await view.locator('#tensor-count').getAttribute('data-value'), String(step200.length));
+  assert.match(await view.locator('#architecture').innerText(), /GPT-2.*n_layer 2 · n_head 2 · n_embd 16 · vocab 65/);
+  assert.match(await view.locator('#training').innerText(), /step 200 · train loss 2\.4817 · val loss 2\.5533/);
+  assert.equal(await view.locator('tr.tensor-row').count(), step200.length);
+  assert.equal(await view.locator('#banner').isVisible(), false, 'no reload prompt for a file that did not change');
+  // the table filters and sorts
+  await view.locator('#tensor-filter input').fill('c_fc weight');
+  await view.locator('#table-count', { hasText: /^2 of / }).waitFor({ timeout: 10_000 });
+  await view.locator('#tensor-filter input').fill('');
+  await view.locator('th[data-sort=elements]').click();
+  assert.equal(await view.locator('tr.tensor-row').first().getAttribute('data-name'), 'transformer.wte.weight');
+  await vs.screenshot('checkpoint-summary');
+});
+
+test('clicking a tensor shows its stats (equal to the values written) and a histogram', async () => {
+  const view = await vs.webview('step-200.safetensors');
+  await view.locator(`tr.tensor-row[data-name="${INSPECT}"]`).click();
+  await view.locator(`#detail[data-state=done][data-name="${INSPECT}"]`).waitFor({ timeout: 30_000 });
+  const v = Array.from(step200.find((t) => t.name === INSPECT)!.data as Float32Array);
+  const mean = v.reduce((a, b) => a + b, 0) / v.length;
+  const expected: Record<string, number> = {
+    mean,
+    std: Math.sqrt(v.reduce((a, x) => a + (x - mean) ** 2, 0) / v.length),
+    min: Math.min(...v),
+    max: Math.max(...v),
+    l2: Math.sqrt(v.reduce((a, x) => a + x * x, 0)),
+    zeroFraction: v.filter((x) => x === 0).length / v.length,
+    nonFinite: 0,
+  };
+  for (const [key, want] of Object.entries(expected)) {
+    const got = Number(await view.locator(`[data-stat=${key}]`).getAttribute('data-value'));
+    assert.ok(Math.abs(got - want) <= 1e-12 * Math.max(1, Math.abs(want)), `${key}: shown ${got}, computed ${want}`);
+  }
+  // the histogram and the heatmap are drawn: count painted pixels on each canvas
+  const painted = (sel: string) => view.locator(sel).evaluate((e) => {
+    const c = e as unknown as CanvasLike;
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+    return { n, area: c.width * c.height };
+  });
+  await view.locator('#histogram').waitFor();
+  const hist = await painted('#histogram');
+  assert.ok(hist.n > hist.area * 0.05, `histogram: ${hist.n} of ${hist.area} pixels painted`);
+  const heat = await painted('#heatmap');
+  assert.ok(heat.area > 0 && heat.n === heat.area, `heatmap: ${heat.n} of ${heat.area} pixels painted`);
+  await vs.screenshot('checkpoint-tensor');
+});
+
+test('Compare with… step 0 lists every tensor by relative change, largest first', async () => {
+  const view = await vs.webview('step-200.safetensors');
+  await view.locator('#compare').click();
+  await vs.pick('step-0.safetensors');
+  await view.locator('#change-table tr.change-row').first().waitFor({ timeout: 30_000 });
+  const rows = await view.locator('#change-table tr.change-row').evaluateAll((els) => els.map((e) => [e.getAttribute('data-name')!, Number(e.getAttribute('data-rel'))] as [string, number]));
+  // ‖a − b‖ / ‖a‖ with a = this checkpoint (step 200), b = step 0
+  const expected = step200.map((t, k) => {
+    const a = t.data as Float32Array;
+    const b = step0[k].data as Float32Array;
+    let d = 0;
+    let n = 0;
+    for (let i = 0; i < a.length; i++) {
+      d += (a[i] - b[i]) ** 2;
+      n += a[i] * a[i];
+    }
+    return { name: t.name, rel: n === 0 ? 0 : Math.sqrt(d) / Math.sqrt(n) };
+  }).sort((x, y) => y.rel - x.rel || (x.name < y.name ? -1 : 1));
+  assert.deepEqual(rows.map((r) => r[0]), expected.map((e) => e.name));
+  rows.forEach(([name, rel], i) => assert.ok(Math.abs(rel - expected[i].rel) <= 1e-9 * Math.max(1e-9, expected[i].rel), `${name}: ${rel} vs ${expected[i].rel}`));
+  assert.equal(rows.filter((r) => r[1] === 0).length, 2 * N_LAYER + 1, 'the layer-norm biases did not move');
+  assert.match(await view.locator('#compare-summary').innerText(), new RegExp(`^${step200.length - (2 * N_LAYER + 1)} of ${step200.length} shared tensors changed`));
+  await vs.screenshot('checkpoint-compare');
+});
+
+test('a corrupt checkpoint opens (double-click) with a clear message; fixed on disk, it offers a reload', async () => {
+  await vs.page.keyboard.press('Control+Shift+E');
+  await vs.page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'corrupt.safetensors' }).first().dblclick();
+  const view = await vs.webview('corrupt.safetensors');
+  const error = view.locator('#open-error');
+  await error.waitFor({ timeout: 30_000 });
+  assert.equal(await error.getAttribute('data-code'), 'truncated');
+  const text = await error.innerText();
+  assert.match(text, /cannot be inspected/);
+  assert.match(text, /corrupt\.safetensors/);
+  assert.match(text, /truncated: .* ends at byte \d+ of the data section/, 'the message says what is wrong');
+  assert.match(text, /save it again/, 'and what to do');
+  assert.equal(await view.locator('#banner').isVisible(), false);
+  await vs.screenshot('checkpoint-corrupt');
+
+  await writeSafetensorsAtomic(join(workspace, 'corrupt.safetensors'), step0, { format: 'pt' });
+  await view.locator('#banner', { hasText: 'changed on disk' }).waitFor({ timeout: 30_000 });
+  await view.locator('#reload').click();
+  const count = view.locator('#param-count');
+  await count.waitFor({ timeout: 30_000 });
+  assert.equal(Number(await count.getAttribute('data-value')), PARAMS);
+  assert.equal(await view.locator('#banner').isVisible(), false);
+});
