@@ -10,6 +10,7 @@ export function run(): Promise<void> {
   // Suites are bundled into this file; require() runs each one now that mocha's globals exist.
   require('./environment.itest');
   require('./tokenize.itest');
+  require('./checkpoint.itest');
   return new Promise((resolve, reject) => {
     mocha.run((failures) => (failures ? reject(new Error(`${failures} integration test(s) failed`)) : resolve()));
   });
