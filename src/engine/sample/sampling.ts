@@ -1,10 +1,13 @@
 /**
- * Turning logits into the next token: temperature, top-k and top-p (nucleus), then one draw.
+ * Turning logits into the next token: repetition penalty, temperature, top-k, top-p (nucleus) and
+ * min-p, in that order (as Hugging Face's logits processors), then one draw.
  *
- *   const probs = nextTokenProbs(logits, { temperature: 0.8, topK: 200 });   // Float64Array, sums to 1
+ *   const probs = nextTokenProbs(logits, { temperature: 0.8, topK: 200, minP: 0.05 });   // Float64Array, sums to 1
  *   const id = sampleFrom(probs, rng.next());
+ *   nextTokenProbs(logits, { repetitionPenalty: 1.3 }, context)    // tokens already in `context` are penalised
  *
- * temperature 0 means greedy (argmax). Ties in top-k keep the lower ids, as torch.topk does in practice.
+ * temperature 0 means greedy (argmax of the penalised logits). Ties in top-k keep the lower ids, as
+ * torch.topk does in practice.
  */
 export interface SamplingOptions {
   /** > 0 divides the logits; 0 is greedy. Default 1. */
@@ -13,6 +16,27 @@ export interface SamplingOptions {
   topK?: number;
   /** Keep the smallest set of tokens whose probability reaches p (1/undefined: all). */
   topP?: number;
+  /** Drop tokens whose probability is below minP · (the top token's probability), after top-p (0/undefined: off). */
+  minP?: number;
+  /** > 1 makes tokens already in the context less likely: positive logits ÷ penalty, negative × penalty (CTRL). Default 1. */
+  repetitionPenalty?: number;
+}
+
+/**
+ * Logits with the repetition penalty applied to every token id that occurs in `context` (a copy;
+ * the input is left as it was). penalty 1 returns the logits unchanged.
+ *
+ *   applyRepetitionPenalty([2, -1, 0.5], [0, 1], 2)   // [1, -2, 0.5]
+ */
+export function applyRepetitionPenalty(logits: ArrayLike<number>, context: readonly number[], penalty: number): Float64Array {
+  const out = Float64Array.from(logits as ArrayLike<number>);
+  if (penalty === 1 || !context.length) return out;
+  if (!(penalty > 0)) throw new Error(`repetition penalty must be > 0, got ${penalty}`);
+  for (const id of new Set(context)) {
+    if (id < 0 || id >= out.length) continue;
+    out[id] = out[id] > 0 ? out[id] / penalty : out[id] * penalty;
+  }
+  return out;
 }
 
 export function argmax(x: ArrayLike<number>): number {
@@ -21,8 +45,12 @@ export function argmax(x: ArrayLike<number>): number {
   return best;
 }
 
-/** Softmax of logits / temperature with top-k and top-p applied (filtered tokens get probability 0). */
-export function nextTokenProbs(logits: ArrayLike<number>, o: SamplingOptions = {}): Float64Array {
+/**
+ * Softmax of logits / temperature with top-k, top-p and min-p applied (filtered tokens get probability 0);
+ * `context` is only read for the repetition penalty.
+ */
+export function nextTokenProbs(raw: ArrayLike<number>, o: SamplingOptions = {}, context: readonly number[] = []): Float64Array {
+  const logits = o.repetitionPenalty !== undefined && o.repetitionPenalty !== 1 ? applyRepetitionPenalty(raw, context, o.repetitionPenalty) : raw;
   const V = logits.length;
   const temperature = o.temperature ?? 1;
   const probs = new Float64Array(V);
@@ -63,7 +91,21 @@ export function nextTokenProbs(logits: ArrayLike<number>, o: SamplingOptions = {
     }
     for (let i = 0; i < V; i++) probs[i] /= kept;
   }
+  if (o.minP && o.minP > 0) applyMinP(probs, o.minP);
   return probs;
+}
+
+/** Zeroes probabilities below minP · max and renormalises, in place. */
+function applyMinP(probs: Float64Array, minP: number): void {
+  let max = 0;
+  for (let i = 0; i < probs.length; i++) if (probs[i] > max) max = probs[i];
+  const floor = minP * max;
+  let kept = 0;
+  for (let i = 0; i < probs.length; i++) {
+    if (probs[i] < floor) probs[i] = 0;
+    else kept += probs[i];
+  }
+  for (let i = 0; i < probs.length; i++) probs[i] /= kept;
 }
 
 /** The token whose cumulative probability first exceeds u ∈ [0, 1). */

@@ -1,0 +1,158 @@
+/**
+ * An inspection pass over a text (B = 1): the attention probabilities of every layer and head, the
+ * residual stream after every block, and the logit lens (the final LayerNorm and the tied lm_head
+ * applied to each layer's residual: what the model would predict if it stopped there).
+ *
+ *   const ins = await GptInspector.create(config, weights);
+ *   const r = await ins.inspect(ids);                   // ids.length ≤ blockSize
+ *   r.attention[l][(h * n + i) * n + j]                 // how much token i attends to token j in layer l, head h
+ *   r.lens.ids[(l * n + i) * k]                         // top prediction after block l-1 at position i (l = 0: embeddings)
+ *
+ * Residual rows: 0 is the embedding (wte + wpe), l is after block l-1, nLayer after the last block;
+ * the lens of the last row is the model's own next-token distribution.
+ */
+import { Graph } from '../graph/graph';
+import { emitOnnx } from '../graph/emit';
+import type { Tensor } from '../graph/tensor';
+import type { ExecutionProvider } from '../runtime/ort';
+import { GraphRunner, toHost, type HostTensor } from '../runtime/session';
+import type { GptModelConfig } from './inference';
+import { attnOut, declareParams, prefillBucket, qkvHeads } from './kvCache';
+
+export interface InspectOptions {
+  /** Predictions kept per layer and position in the logit lens (default 5). */
+  topK?: number;
+  /** Also return the lens logits (L+1, n, V): large; for tests and small vocabularies. */
+  lensLogits?: boolean;
+}
+
+export interface Inspection {
+  tokens: number[];
+  /** Tokens inspected (n). */
+  n: number;
+  nLayer: number;
+  nHead: number;
+  /** Per layer: (nh, n, n), rows sum to 1, zero above the diagonal. */
+  attention: Float32Array[];
+  /** nLayer + 1 rows of (n, C): embeddings, then after each block. */
+  residual: Float32Array[];
+  lens: {
+    k: number;
+    /** (L+1, n, k) token ids, most likely first. */
+    ids: Int32Array;
+    /** (L+1, n, k) probabilities. */
+    probs: Float32Array;
+    logits?: Float32Array[];
+  };
+}
+
+const TopKOp = { type: 'TopK' };
+
+/** Lens of one residual (T, C): top-k probabilities and ids, and the logits (T, V). */
+function lensOf(g: Graph, P: Map<string, Tensor>, x: Tensor, k: number): { p: Tensor; id: Tensor; logits: Tensor } {
+  const [T] = x.shape;
+  const wte = P.get('transformer.wte.weight')!;
+  const xf = g.layerNorm(x, P.get('transformer.ln_f.weight')!, P.get('transformer.ln_f.bias')); // (T, C)
+  const logits = g.matmul(xf, wte, { transB: true }); // (T, V)
+  const [p, id] = g.node(TopKOp, [g.softmax(logits, -1), g.constI64([k])], { axis: -1, largest: 1, sorted: 1 }, [
+    { dtype: 'f32', shape: [T, k] },
+    { dtype: 'i64', shape: [T, k] },
+  ]); // (T, k), (T, k)
+  return { p, id, logits };
+}
+
+/** Graph of the inspection pass for T (padded) tokens. */
+export function buildInspectGraph(c: GptModelConfig, T: number, k: number, lensLogits: boolean): Graph {
+  const g = new Graph({ name: `gpt-inspect-${T}` });
+  const idx = g.input('idx', 'i64', [1, T]); // (1, T)
+  const P = declareParams(g, c);
+  const hd = c.nEmbd / c.nHead;
+  const wpe = P.get('transformer.wpe.weight')!;
+  const pos = T === c.blockSize ? wpe : g.slice(wpe, 0, 0, T); // (T, C)
+  let x = g.reshape(g.add(g.gather(P.get('transformer.wte.weight')!, idx), pos), [T, c.nEmbd]); // (1, T, C) -> (T, C)
+  const mask = g.causalMask(T); // (T, T)
+  const ln = (n: string, t: Tensor) => g.layerNorm(t, P.get(`${n}.weight`)!, P.get(`${n}.bias`)); // (T, C)
+  const emitLayer = (l: number) => {
+    g.output(`resid.${l}`, g.identity(x));
+    const lens = lensOf(g, P, x, k);
+    g.output(`lens_p.${l}`, lens.p);
+    g.output(`lens_id.${l}`, lens.id);
+    if (lensLogits) g.output(`lens_logits.${l}`, lens.logits);
+  };
+  emitLayer(0);
+  for (let l = 0; l < c.nLayer; l++) {
+    const h = `transformer.h.${l}`;
+    const [q, kk, v] = qkvHeads(g, c, P, h, ln(`${h}.ln_1`, x), T); // (1, nh, T, hd) each
+    const p = g.softmax(g.add(g.matmul(q, kk, { transB: true, alpha: 1 / Math.sqrt(hd) }), mask), -1); // (1, nh, T, T)
+    g.output(`att.${l}`, p);
+    x = g.add(x, attnOut(g, c, P, h, g.matmul(p, v), T)); // (T, C)
+    const hidden = g.gelu(g.linear(ln(`${h}.ln_2`, x), P.get(`${h}.mlp.c_fc.weight`)!, P.get(`${h}.mlp.c_fc.bias`)), c.gelu ?? 'none'); // (T, 4C)
+    x = g.add(x, g.linear(hidden, P.get(`${h}.mlp.c_proj.weight`)!, P.get(`${h}.mlp.c_proj.bias`))); // (T, C)
+    emitLayer(l + 1);
+  }
+  return g;
+}
+
+/** Rows [0, n) of the last two axes of a (H, T, T) array: (H, n, n). */
+function cropSquare(a: Float32Array, H: number, T: number, n: number): Float32Array {
+  const out = new Float32Array(H * n * n);
+  for (let h = 0; h < H; h++) for (let i = 0; i < n; i++) out.set(a.subarray((h * T + i) * T, (h * T + i) * T + n), (h * n + i) * n);
+  return out;
+}
+
+export class GptInspector {
+  private readonly runners = new Map<string, Promise<GraphRunner>>();
+
+  private constructor(
+    readonly config: GptModelConfig,
+    private readonly weights: Record<string, HostTensor>,
+    private readonly o: { ep?: ExecutionProvider; threads?: number },
+  ) {}
+
+  static async create(config: GptModelConfig, weights: Record<string, HostTensor>, o: { ep?: ExecutionProvider; threads?: number } = {}): Promise<GptInspector> {
+    return new GptInspector(config, weights, o);
+  }
+
+  /** Runs the inspection pass over ids (1 … blockSize tokens). */
+  async inspect(ids: readonly number[], o: InspectOptions = {}): Promise<Inspection> {
+    const c = this.config;
+    const n = ids.length;
+    if (!n) throw new Error('inspect needs at least one token');
+    if (n > c.blockSize) throw new Error(`inspect: ${n} tokens exceed blockSize ${c.blockSize}; inspect the last ${c.blockSize}`);
+    const k = Math.min(o.topK ?? 5, c.vocabSize);
+    const T = prefillBucket(n, c.blockSize);
+    const key = `${T}:${k}:${!!o.lensLogits}`;
+    let r = this.runners.get(key);
+    if (!r) {
+      r = GraphRunner.create(emitOnnx(buildInspectGraph(c, T, k, !!o.lensLogits)), { ep: this.o.ep, threads: this.o.threads });
+      this.runners.set(key, r);
+      r.catch(() => this.runners.delete(key));
+    }
+    const idx = new BigInt64Array(T);
+    ids.forEach((t, i) => (idx[i] = BigInt(t)));
+    const out = await (await r).run({ ...this.weights, idx: { dtype: 'i64', shape: [1, T], data: idx } });
+    const get = async (name: string) => (await toHost(out[name])).data;
+    const L = c.nLayer;
+    const C = c.nEmbd;
+    const V = c.vocabSize;
+    const attention: Float32Array[] = [];
+    for (let l = 0; l < L; l++) attention.push(cropSquare((await get(`att.${l}`)) as Float32Array, c.nHead, T, n));
+    const residual: Float32Array[] = [];
+    const ids32 = new Int32Array((L + 1) * n * k);
+    const probs = new Float32Array((L + 1) * n * k);
+    const logits: Float32Array[] = [];
+    for (let l = 0; l <= L; l++) {
+      residual.push(((await get(`resid.${l}`)) as Float32Array).slice(0, n * C));
+      probs.set(((await get(`lens_p.${l}`)) as Float32Array).subarray(0, n * k), l * n * k);
+      const lid = (await get(`lens_id.${l}`)) as BigInt64Array;
+      for (let i = 0; i < n * k; i++) ids32[l * n * k + i] = Number(lid[i]);
+      if (o.lensLogits) logits.push(((await get(`lens_logits.${l}`)) as Float32Array).slice(0, n * V));
+    }
+    return { tokens: [...ids], n, nLayer: L, nHead: c.nHead, attention, residual, lens: { k, ids: ids32, probs, ...(o.lensLogits ? { logits } : {}) } };
+  }
+
+  async release(): Promise<void> {
+    for (const r of this.runners.values()) await (await r).release();
+    this.runners.clear();
+  }
+}
