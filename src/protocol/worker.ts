@@ -1,5 +1,6 @@
 /** Messages between the extension host (or CLI) and a job worker_thread. */
 import type { ExecutionProviderName, RuntimeReport } from './environment';
+import type { SamplerJob, SamplerJobResult } from './sampler';
 import type { TokenizerJob, TokenizerJobResult } from './tokenize';
 
 /** A job the worker runs; `id` pairs replies with requests. */
@@ -10,6 +11,8 @@ export type WorkerRequest =
   | ({ id: number } & EngineJob)
   /** Tokenize, count or train (src/worker/tokenizerJobs.ts). */
   | ({ id: number } & TokenizerJob)
+  /** Generate on the KV cache, inspect attention and the logit lens (src/worker/samplerJobs.ts). */
+  | ({ id: number } & SamplerJob)
   /** Stop the job with this id (AbortSignal inside the worker). */
   | { id: number; kind: 'cancel' };
 
@@ -19,7 +22,7 @@ export type WorkerReply =
   | { id: number; kind: 'error'; message: string; stack?: string }
   | { id: number; kind: 'progress'; message: string; fraction?: number };
 
-export type WorkerResult = { kind: 'probeRuntime'; report: RuntimeReport } | TokenizerJobResult | EngineJobResult;
+export type WorkerResult = { kind: 'probeRuntime'; report: RuntimeReport } | TokenizerJobResult | EngineJobResult | SamplerJobResult;
 
 /** A tensor crossing the thread boundary: a typed array (f16 as Uint16Array bits, bool as Uint8Array) and its shape. */
 export interface TensorMessage {

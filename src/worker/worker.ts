@@ -6,6 +6,7 @@ import { parentPort } from 'node:worker_threads';
 import { runEngineJob } from '../engine/runtime/jobs';
 import { probeRuntime } from '../engine/runtime/probe';
 import type { WorkerReply, WorkerRequest } from '../protocol/worker';
+import { runSamplerJob } from './samplerJobs';
 import { runTokenizerJob } from './tokenizerJobs';
 
 if (!parentPort) throw new Error('dist/worker.js must be started as a worker_thread');
@@ -41,6 +42,16 @@ async function handle(req: WorkerRequest): Promise<void> {
         const { id, ...job } = req;
         const result = await runTokenizerJob(job, abort.signal, (message, fraction) => post({ id, kind: 'progress', message, fraction }));
         post({ id, kind: 'result', result });
+        break;
+      }
+      case 'samplerLoad':
+      case 'samplerStart':
+      case 'samplerNext':
+      case 'samplerClose':
+      case 'samplerInspect':
+      case 'samplerAttention': {
+        const { id, ...job } = req;
+        post({ id, kind: 'result', result: await runSamplerJob(job) });
         break;
       }
       default: {

@@ -1,0 +1,136 @@
+/** Sampler jobs (worker) and the Sampler panel's messages (host <-> webview). */
+
+/** Every sampling control of the panel (src/engine/sample/generate.ts GenerateOptions). */
+export interface SamplerParams {
+  /** 0 = greedy. */
+  temperature: number;
+  /** 0 = off. */
+  topK: number;
+  /** 1 = off. */
+  topP: number;
+  /** 0 = off. */
+  minP: number;
+  /** 1 = off. */
+  repetitionPenalty: number;
+  seed: number;
+  maxTokens: number;
+  /** Stop strings (generation ends once the text contains one). */
+  stop: string[];
+}
+
+/** The model a sampler runs. */
+export interface SamplerModelInfo {
+  /** Checkpoint folder (absolute). */
+  checkpoint: string;
+  label: string;
+  vocabSize: number;
+  blockSize: number;
+  nLayer: number;
+  nHead: number;
+  nEmbd: number;
+  tokenizer: string;
+  /** What an empty prompt starts from: '<|endoftext|>' or a character vocabulary's token 0. */
+  startToken: string;
+}
+
+/** A candidate next token: raw probability p (or after the transform, per list) and its logit. */
+export interface TokenChoice {
+  id: number;
+  text: string;
+  p: number;
+  logit: number;
+}
+
+/** One generated token and what the model thought when it was drawn. */
+export interface SampledToken {
+  id: number;
+  /** Text the token added. */
+  text: string;
+  /** Probability it was drawn with (after temperature, top-k/p, min-p, penalty). */
+  prob: number;
+  /** Probability under the raw model. */
+  rawProb: number;
+  logit: number;
+  /** 1 = the raw model's favourite. */
+  rank: number;
+  /** Entropy of the raw distribution and of the sampled one, in nats. */
+  entropy: number;
+  sampledEntropy: number;
+  /** Top 20 after the transform, and of the raw model. */
+  top: TokenChoice[];
+  topRaw: TokenChoice[];
+  /** Set on a token chosen by hand (a branch). */
+  forced?: boolean;
+  finish?: 'stop' | 'stopToken' | 'maxTokens';
+}
+
+/** The prompt as the model sees it. */
+export interface PromptTokens {
+  ids: number[];
+  texts: string[];
+  /** Cropped, or started from the start token: said to the user. */
+  notes: string[];
+}
+
+/** Attention and logit lens of a token sequence (B = 1). */
+export interface InspectionView {
+  /** The inspected ids and their texts (n). */
+  ids: number[];
+  texts: string[];
+  /** Position of ids[0] in the universe's sequence (non-zero when only the last blockSize tokens fit). */
+  offset: number;
+  nLayer: number;
+  nHead: number;
+  /** Thumbnails (nLayer, nHead, size, size): each head's attention, max-pooled to size × size. */
+  thumbs: Float32Array;
+  size: number;
+  /** Logit lens over nLayer + 1 rows (embeddings, then after each block): (rows, n, k). */
+  lens: { k: number; ids: Int32Array; probs: Float32Array; texts: Record<number, string> };
+  ms: number;
+}
+
+/** Sampler jobs the worker runs. A session is one stream of generation ("universe"). */
+export type SamplerJob =
+  /** Load a checkpoint (folder or its model.safetensors) and its tokenizer; cached by path. */
+  | { kind: 'samplerLoad'; checkpoint: string }
+  /** Start `streams` generations of one prompt (seed, seed+1, …), or of exact ids (a branch). */
+  | { kind: 'samplerStart'; checkpoint: string; prompt: { text: string } | { ids: number[] }; params: SamplerParams; streams: number }
+  /** Up to `maxTokens` more tokens of a session (fewer when `budgetMs` passes). */
+  | { kind: 'samplerNext'; session: number; maxTokens: number; budgetMs: number }
+  | { kind: 'samplerClose'; sessions: number[] }
+  /** Inspection pass over ids (the last blockSize of them); kept for samplerAttention. */
+  | { kind: 'samplerInspect'; checkpoint: string; ids: number[]; thumbSize: number }
+  /** One head's full attention (n × n) from the last inspection. */
+  | { kind: 'samplerAttention'; layer: number; head: number };
+
+export type SamplerJobResult =
+  | { kind: 'samplerLoad'; model: SamplerModelInfo }
+  | { kind: 'samplerStart'; sessions: number[]; prompt: PromptTokens }
+  | { kind: 'samplerNext'; tokens: SampledToken[]; done: boolean; ms: number }
+  | { kind: 'samplerClose' }
+  | { kind: 'samplerInspect'; view: InspectionView }
+  | { kind: 'samplerAttention'; layer: number; head: number; n: number; weights: Float32Array };
+
+/** Host -> Sampler webview. */
+export type SamplerHostMessage =
+  | { type: 'model'; model: SamplerModelInfo; params: SamplerParams }
+  /** New universes: their prompt tokens (the same for all, except a branch). */
+  | { type: 'started'; universes: { id: number; label: string; branchOf?: { universe: number; index: number } }[]; prompt: PromptTokens; keep?: { universe: number; tokens: SampledToken[] } }
+  | { type: 'tokens'; universe: number; tokens: SampledToken[]; tokPerSec: number }
+  | { type: 'done'; universe: number; reason: string }
+  | { type: 'inspection'; universe: number; view: InspectionView }
+  | { type: 'attention'; layer: number; head: number; n: number; weights: Float32Array }
+  | { type: 'busy'; message: string }
+  | { type: 'error'; message: string };
+
+/** Sampler webview -> host. */
+export type SamplerWebviewMessage =
+  | { type: 'ready' }
+  | { type: 'generate'; prompt: string; params: SamplerParams; streams: number }
+  | { type: 'stop' }
+  /** Continue universe `universe` from its token `index` replaced by `tokenId`. */
+  | { type: 'branch'; universe: number; index: number; tokenId: number; params: SamplerParams }
+  /** Attention and logit lens over a universe's prompt + generated tokens. */
+  | { type: 'inspect'; universe: number }
+  | { type: 'attention'; layer: number; head: number }
+  | { type: 'pickCheckpoint' };

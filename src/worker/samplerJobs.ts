@@ -1,0 +1,164 @@
+/**
+ * Sampler jobs inside the worker: load a checkpoint once, run generation sessions on its KV cache
+ * (pulled a few tokens at a time, so the host streams them and Stop is just "don't ask again"), and
+ * the inspection pass whose full attention stays here until a head is asked for.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { GptInspector, type Inspection } from '../engine/model/inspect';
+import { KvCacheModel } from '../engine/model/kvCache';
+import { generateTokens, preparePrompt, type GeneratedToken } from '../engine/sample/generate';
+import type { TokenProb } from '../engine/sample/stepStats';
+import type { Tokenizer } from '../engine/tokenizer/tokenizer';
+import { loadCheckpoint } from '../engine/train/checkpoint';
+import { loadCheckpointTokenizer } from '../engine/train/runTokenizer';
+import type { InspectionView, PromptTokens, SampledToken, SamplerJob, SamplerJobResult, SamplerModelInfo, TokenChoice } from '../protocol/sampler';
+
+interface LoadedModel {
+  info: SamplerModelInfo;
+  kv: KvCacheModel;
+  inspector: GptInspector;
+  tokenizer: Tokenizer;
+  start: { id: number; text: string };
+}
+
+const models = new Map<string, Promise<LoadedModel>>();
+const sessions = new Map<number, { gen: AsyncGenerator<GeneratedToken>; model: LoadedModel }>();
+let nextSession = 1;
+let lastInspection: Inspection | undefined;
+
+/** The checkpoint folder of a folder or a model.safetensors path. */
+export function checkpointDir(p: string): string {
+  return fs.existsSync(p) && fs.statSync(p).isFile() ? path.dirname(p) : p;
+}
+
+async function loadModel(checkpoint: string): Promise<LoadedModel> {
+  const dir = path.resolve(checkpointDir(checkpoint));
+  let m = models.get(dir);
+  if (!m) {
+    m = (async () => {
+      const ckpt = await loadCheckpoint(dir);
+      const tokenizer = loadCheckpointTokenizer(ckpt.dir);
+      const eot = tokenizer.specialTokens.get('<|endoftext|>');
+      const start = eot !== undefined ? { id: eot, text: '<|endoftext|>' } : { id: 0, text: `token 0 ${JSON.stringify(tokenizer.decode([0]))} (the vocabulary has no <|endoftext|>)` };
+      const c = ckpt.config;
+      const label = `${path.basename(path.dirname(path.dirname(dir)))}/${path.basename(dir)}`;
+      const info: SamplerModelInfo = { checkpoint: dir, label, vocabSize: c.vocabSize, blockSize: c.blockSize, nLayer: c.nLayer, nHead: c.nHead, nEmbd: c.nEmbd, tokenizer: tokenizer.name, startToken: start.text };
+      return { info, kv: await KvCacheModel.create(c, ckpt.weights), inspector: await GptInspector.create(c, ckpt.weights), tokenizer, start };
+    })();
+    models.set(dir, m);
+    m.catch(() => models.delete(dir));
+  }
+  return m;
+}
+
+const choice = (tok: Tokenizer) => (t: TokenProb): TokenChoice => ({ id: t.id, text: tok.decode([t.id]), p: t.p, logit: t.logit });
+
+function toMessage(t: GeneratedToken, tok: Tokenizer): SampledToken {
+  const { id, text, prob, rawProb, logit, rank, entropy, sampledEntropy, finish } = t;
+  return { id, text, prob, rawProb, logit, rank, entropy, sampledEntropy, top: t.top.map(choice(tok)), topRaw: t.topRaw.map(choice(tok)), ...(finish ? { finish } : {}) };
+}
+
+function encodePrompt(m: LoadedModel, prompt: { text: string } | { ids: number[] }): PromptTokens {
+  const raw = 'ids' in prompt ? prompt.ids : m.tokenizer.encode(prompt.text, { disallowedSpecial: new Set() });
+  for (const id of raw) if (!Number.isInteger(id) || id < 0 || id >= m.info.vocabSize) throw new Error(`token id ${id} is outside the model's vocabulary (${m.info.vocabSize})`);
+  const p = preparePrompt(raw, m.info.blockSize, m.start);
+  return { ids: p.ids, texts: p.ids.map((id) => m.tokenizer.decode([id])), notes: p.notes };
+}
+
+/** Max-pools each (n × n) head to (s × s). */
+function thumbnails(att: Float32Array[], H: number, n: number, s: number): Float32Array {
+  const out = new Float32Array(att.length * H * s * s);
+  att.forEach((a, l) => {
+    for (let h = 0; h < H; h++) {
+      const base = (l * H + h) * s * s;
+      for (let i = 0; i < n; i++) {
+        const r = Math.floor((i * s) / n);
+        for (let j = 0; j <= i; j++) {
+          const k = base + r * s + Math.floor((j * s) / n);
+          const w = a[(h * n + i) * n + j];
+          if (w > out[k]) out[k] = w;
+        }
+      }
+    }
+  });
+  return out;
+}
+
+async function inspect(m: LoadedModel, all: number[], thumbSize: number): Promise<InspectionView> {
+  const t0 = performance.now();
+  const ids = all.slice(-m.info.blockSize);
+  const r = await m.inspector.inspect(ids, { topK: 3 });
+  lastInspection = r;
+  const size = Math.max(1, Math.min(thumbSize, r.n));
+  const texts: Record<number, string> = {};
+  for (const id of r.lens.ids) texts[id] ??= m.tokenizer.decode([id]);
+  return {
+    ids,
+    texts: ids.map((id) => m.tokenizer.decode([id])),
+    offset: all.length - ids.length,
+    nLayer: r.nLayer,
+    nHead: r.nHead,
+    thumbs: thumbnails(r.attention, r.nHead, r.n, size),
+    size,
+    lens: { k: r.lens.k, ids: r.lens.ids, probs: r.lens.probs, texts },
+    ms: performance.now() - t0,
+  };
+}
+
+async function next(session: number, maxTokens: number, budgetMs: number): Promise<SamplerJobResult> {
+  const s = sessions.get(session);
+  if (!s) return { kind: 'samplerNext', tokens: [], done: true, ms: 0 };
+  const t0 = performance.now();
+  const tokens: SampledToken[] = [];
+  let done = false;
+  while (tokens.length < maxTokens && performance.now() - t0 < budgetMs) {
+    const r = await s.gen.next();
+    if (r.done) {
+      done = true;
+      break;
+    }
+    tokens.push(toMessage(r.value, s.model.tokenizer));
+    if (r.value.finish) done = true;
+  }
+  if (done) sessions.delete(session);
+  return { kind: 'samplerNext', tokens, done, ms: performance.now() - t0 };
+}
+
+export async function runSamplerJob(job: SamplerJob): Promise<SamplerJobResult> {
+  switch (job.kind) {
+    case 'samplerLoad':
+      return { kind: 'samplerLoad', model: (await loadModel(job.checkpoint)).info };
+    case 'samplerStart': {
+      const m = await loadModel(job.checkpoint);
+      const prompt = encodePrompt(m, job.prompt);
+      const p = job.params;
+      const eot = m.tokenizer.specialTokens.get('<|endoftext|>');
+      const ids: number[] = [];
+      for (let i = 0; i < Math.max(1, Math.min(job.streams, 8)); i++) {
+        const id = nextSession++;
+        const options = { ...p, seed: p.seed + i, stop: p.stop.filter(Boolean), stopTokens: eot !== undefined ? [eot] : [] };
+        const gen = generateTokens(m.kv, prompt.ids, options, { decode: (x) => m.tokenizer.decode(x) });
+        sessions.set(id, { gen, model: m });
+        ids.push(id);
+      }
+      return { kind: 'samplerStart', sessions: ids, prompt };
+    }
+    case 'samplerNext':
+      return next(job.session, job.maxTokens, job.budgetMs);
+    case 'samplerClose':
+      for (const s of job.sessions) {
+        await sessions.get(s)?.gen.return(undefined);
+        sessions.delete(s);
+      }
+      return { kind: 'samplerClose' };
+    case 'samplerInspect':
+      return { kind: 'samplerInspect', view: await inspect(await loadModel(job.checkpoint), job.ids, job.thumbSize) };
+    case 'samplerAttention': {
+      const r = lastInspection;
+      if (!r || job.layer >= r.nLayer || job.head >= r.nHead) throw new Error('no inspection holds this head: inspect the text first');
+      const n = r.n;
+      return { kind: 'samplerAttention', layer: job.layer, head: job.head, n, weights: r.attention[job.layer].slice(job.head * n * n, (job.head + 1) * n * n) };
+    }
+  }
+}
