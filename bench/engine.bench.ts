@@ -14,6 +14,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { gradients } from '../src/engine/graph/autodiff';
 import { emitOnnx } from '../src/engine/graph/emit';
 import { Graph } from '../src/engine/graph/graph';
 import { buildGptTrainGraph, gaussian, initGptWeights, type GptConfig } from '../src/engine/model/gpt';
@@ -129,7 +130,6 @@ async function embeddingGradChoice(): Promise<void> {
     const wte = g.param('wte', [V, C]); // (V, C)
     const dy = g.input('dy', 'f32', [B, T, C]); // (B, T, C)
     const emb = g.gather(wte, idx); // (B, T, C)
-    const { gradients } = await import('../src/engine/graph/autodiff');
     const grads = gradients(g, g.reduceSum(g.mul(emb, dy)), [wte]);
     g.output('grad', grads.get(wte)!);
     const runner = await GraphRunner.create(emitOnnx(g), { threads: THREADS });

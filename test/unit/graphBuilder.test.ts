@@ -131,3 +131,25 @@ test('an execution provider that does not load is an error naming it, with what 
     }
   }
 });
+
+test('f16, i32 and bool tensors: constants are encoded as IEEE half / int32 / bytes and run', async () => {
+  const g = new Graph();
+  const x = g.input('x', 'f32', [3]);
+  const half = g.cast(g.cast(x, 'f16'), 'f32'); // round to half precision and back
+  const k = g.cast(g.constant([0.1, 65504, -2.5], 'f16', [3]), 'f32');
+  const i = g.cast(g.add(g.constant([1, 2, 3], 'i32', [3]), g.constant([10, 20, 30], 'i32', [3])), 'f32');
+  const b = g.cast(g.constant([1, 0, 1], 'bool', [3]), 'f32');
+  g.output('half', half);
+  g.output('k', k);
+  g.output('i', i);
+  g.output('b', b);
+  const r = await GraphRunner.create(emitOnnx(g), { threads: 1 });
+  const out = await r.run({ x: { dtype: 'f32', shape: [3], data: Float32Array.from([1 / 3, 1e-8, 70000]) } });
+  const get = async (n: string) => Array.from((await toHost(out[n])).data as Float32Array);
+  // IEEE binary16: 1/3 -> 0x3555 = 0.333251953125; 1e-8 underflows to 0; 70000 overflows to +Inf; 0.1 -> 0x2e66
+  assert.deepEqual(await get('half'), [0.333251953125, 0, Infinity]);
+  assert.deepEqual(await get('k'), [0.0999755859375, 65504, -2.5]);
+  assert.deepEqual(await get('i'), [11, 22, 33]);
+  assert.deepEqual(await get('b'), [1, 0, 1]);
+  await r.release();
+});

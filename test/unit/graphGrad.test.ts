@@ -104,6 +104,7 @@ const cases: Case[] = [
   { name: 'Gemm transB', dtype: 'f64', params: [{ shape: [2, 3] }, { shape: [4, 3] }], f: (g, [a, b]) => g.matmul(a, b, { transB: true }) },
   { name: 'Gemm with bias (linear)', dtype: 'f64', params: [{ shape: [3, 4] }, { shape: [4, 2] }, { shape: [2] }], f: (g, [x, w, b]) => g.linear(x, w, b) },
   { name: 'MatMul batched broadcast', dtype: 'f64', params: [{ shape: [2, 2, 3] }, { shape: [3, 2] }], f: (g, [a, b]) => g.matmul(a, b) },
+  { name: 'MatMul batched with scale', dtype: 'f64', params: [{ shape: [2, 3, 4] }, { shape: [2, 4, 2] }], f: (g, [a, b]) => g.matmul(a, b, { alpha: 0.5 }) },
   { name: 'FusedMatMul transB alpha', dtype: 'f64', params: [{ shape: [2, 2, 3] }, { shape: [2, 4, 3] }], f: (g, [a, b]) => g.matmul(a, b, { transB: true, alpha: 0.7 }) },
   { name: 'FusedMatMul transA', dtype: 'f64', params: [{ shape: [2, 3, 2] }, { shape: [2, 3, 4] }], f: (g, [a, b]) => g.matmul(a, b, { transA: true }) },
   // shapes
@@ -128,6 +129,7 @@ const cases: Case[] = [
   { name: 'LayerNormalization (recomputed f64 stats)', dtype: 'f64', params: [{ shape: [3, 4] }, { shape: [4] }, { shape: [4] }], f: (g, [x, w, b]) => g.layerNorm(x, w, b) },
   { name: 'RMS norm', dtype: 'f64', params: [{ shape: [2, 4] }, { shape: [4] }], f: (g, [x, w]) => g.rmsNorm(x, w) },
   { name: 'Gelu exact (Erf + x·Φ with its own rule)', dtype: 'f32', params: [{ shape: [6] }], f: (g, [a]) => g.gelu(g.mul(a, 2)) },
+  { name: 'Gelu exact into a Gemm (1/√π folded into alpha)', dtype: 'f32', params: [{ shape: [3, 4] }, { shape: [4, 2] }, { shape: [2] }], f: (g, [x, w, b]) => g.linear(g.gelu(g.mul(x, 2)), w, b) },
   { name: 'Gelu tanh', dtype: 'f64', params: [{ shape: [6] }], f: (g, [a]) => g.gelu(g.mul(a, 2), 'tanh') },
   { name: 'Trilu + causal mask', dtype: 'f64', params: [{ shape: [2, 3, 3] }], f: (g, [a]) => g.softmax(g.add(g.trilu(a), g.causalMask(3, 'f64'))) },
   {

@@ -8,8 +8,8 @@
  *   and summed over broadcast batch dims.
  */
 import type { Graph } from '../graph';
-import { broadcastShapes, fmt, GraphError, isFloat, type Attrs, type OpDef, type Tensor } from '../tensor';
-import { sumTo } from './elementwise';
+import { broadcastShapes, fmt, GraphError, isFloat, sameShape, type Attrs, type OpDef, type Tensor } from '../tensor';
+import { constScalar, sumTo } from './elementwise';
 
 export interface MatmulOptions {
   transA?: boolean;
@@ -23,10 +23,16 @@ function matmulGrad(g: Graph, a: Tensor, b: Tensor, dy: Tensor, o: Required<Matm
   let db: Tensor | undefined;
   if (need[0])
     da = transA ? g.matmul(b, dy, { transA: transB, transB: true, alpha }) : g.matmul(dy, b, { transB: !transB, alpha }); // shape of A
-  if (need[1])
-    db = transB ? g.matmul(dy, a, { transA: true, transB: transA, alpha }) : g.matmul(a, dy, { transA: !transA, alpha }); // shape of B
+  if (need[1]) {
+    // batched Aᵀ·dY = (dYᵀ·A)ᵀ: MLAS transposes the A operand of each product, so hand it the smaller one
+    // (attention: dV = Pᵀ·dY with P (T, T) and dY (T, hd)); the Transpose merges into the next one
+    if (!transA && !transB && a.rank > 2 && a.shape[a.rank - 1] > dy.shape[dy.rank - 1]) db = swapLast(g, g.matmul(dy, a, { transA: true, alpha }));
+    else db = transB ? g.matmul(dy, a, { transA: true, transB: transA, alpha }) : g.matmul(a, dy, { transA: !transA, alpha }); // shape of B
+  }
   return [da && sumTo(g, da, a.shape), db && sumTo(g, db, b.shape)];
 }
+
+const swapLast = (g: Graph, t: Tensor): Tensor => g.transpose(t, [...t.shape.keys()].map((i) => (i < t.rank - 2 ? i : 2 * t.rank - 3 - i)));
 
 const opts = (attrs: Attrs): Required<MatmulOptions> => ({
   transA: attrs.transA === 1,
@@ -64,15 +70,31 @@ function productShape(op: string, a: Tensor, b: Tensor, o: Required<MatmulOption
   return [...batch, m, n]; // (..., M, N)
 }
 
+/**
+ * Folded scales: an operand that is `t · s` (s a scalar constant) enters the product as t, and s
+ * joins alpha, so the Mul is never run (it is pruned unless something else uses it).
+ */
+function unscaled(t: Tensor): [Tensor, number] {
+  const n = t.node;
+  if (!n || n.def.type !== 'Mul' || n.def.domain || n.attrs.gelu_) return [t, 1];
+  const [x, y] = n.inputs;
+  const s = constScalar(y);
+  return s !== undefined && sameShape(x.shape, t.shape) ? [x, s] : [t, 1];
+}
+
 /** op(A) @ op(B) · alpha, batched with broadcasting. */
-export function matmul(g: Graph, a: Tensor, b: Tensor, o: MatmulOptions = {}): Tensor {
-  const full = { transA: !!o.transA, transB: !!o.transB, alpha: o.alpha ?? 1 };
+export function matmul(g: Graph, a0: Tensor, b0: Tensor, o: MatmulOptions = {}): Tensor {
+  const [a, sa] = unscaled(a0);
+  const [b, sb] = unscaled(b0);
+  const full = { transA: !!o.transA, transB: !!o.transB, alpha: (o.alpha ?? 1) * sa * sb };
   const shape = productShape('MatMul', a, b, full); // (..., M, N)
   const attrs: Attrs = {};
   if (full.transA) attrs.transA = 1;
   if (full.transB) attrs.transB = 1;
   if (full.alpha !== 1) attrs.alpha = { f: full.alpha };
   if (a.rank === 2 && b.rank === 2) return g.node(GemmOp, [a, b], attrs, [{ dtype: a.dtype, shape }])[0];
+  // FusedMatMul with only a scale was measured slower than MatMul followed by a Mul of its (smaller) output
+  if (!full.transA && !full.transB && full.alpha !== 1) return g.mul(g.node(MatMulOp, [a, b], {}, [{ dtype: a.dtype, shape }])[0], full.alpha); // (..., M, N)
   const plain = !full.transA && !full.transB && full.alpha === 1;
   return g.node(plain ? MatMulOp : FusedMatMulOp, [a, b], attrs, [{ dtype: a.dtype, shape }])[0];
 }
@@ -81,17 +103,19 @@ export function matmul(g: Graph, a: Tensor, b: Tensor, o: MatmulOptions = {}): T
  * x @ w + bias as one Gemm. x: (N, in); w: (in, out), or (out, in) with transB; bias: (out).
  * Rank-3 x is flattened to (B·T, in) and reshaped back.
  */
-export function linear(g: Graph, x: Tensor, w: Tensor, bias?: Tensor, o: { transB?: boolean } = {}): Tensor {
+export function linear(g: Graph, x0: Tensor, w: Tensor, bias?: Tensor, o: { transB?: boolean } = {}): Tensor {
+  const [x, s] = x0.rank === 2 ? unscaled(x0) : [x0, 1];
   if (x.rank > 2) {
     const lead = x.shape.slice(0, -1);
     const y = linear(g, g.reshape(x, [-1, x.shape[x.rank - 1]]), w, bias, o); // (B·T, out)
     return g.reshape(y, [...lead, y.shape[1]]); // (B, T, out)
   }
   if (w.rank !== 2) throw new GraphError(`Gemm: the weight must be 2-D, got ${fmt(w)}`);
-  const full = { transA: false, transB: !!o.transB, alpha: 1 };
+  const full = { transA: false, transB: !!o.transB, alpha: s };
   const shape = productShape('Gemm', x, w, full); // (N, out)
   if (bias) broadcastShapes('Gemm bias', bias.shape, shape);
   if (bias && bias.dtype !== x.dtype) throw new GraphError(`Gemm: bias dtype ${fmt(bias)} differs from input ${fmt(x)}`);
   const attrs: Attrs = full.transB ? { transB: 1 } : {};
+  if (s !== 1) attrs.alpha = { f: s }; // α·x·w + bias: the scale applies to the product only
   return g.node(GemmOp, bias ? [x, w, bias] : [x, w], attrs, [{ dtype: x.dtype, shape }])[0];
 }
