@@ -5,10 +5,12 @@
  * expected number (parameter count, mean/std/min/max/L2, relative changes) is computed here from them.
  */
 import assert from 'node:assert/strict';
-import { truncateSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { openSafetensors } from '../../src/engine/checkpoint/safetensors';
 import { writeSafetensorsAtomic, type TensorToWrite } from '../../src/engine/checkpoint/writer';
+import { encodeModel, OnnxDataType } from '../../src/engine/graph/onnxProto';
 import { makeWorkspace } from './harness/codeServer';
 import { installedVsix } from './harness/vsix';
 import { openVSCode, type VSCodeSession } from './harness/workbench';
@@ -78,19 +80,37 @@ function checkpoints(): { step0: TensorToWrite[]; step200: TensorToWrite[] } {
 const { step0, step200 } = checkpoints();
 const PARAMS = gpt2Shapes().reduce((a, [, shape]) => a + size(shape), 0);
 const INSPECT = 'transformer.h.0.attn.c_attn.weight';
+const TOKENIZER_JSON = JSON.stringify({ version: '1.0', model: { type: 'BPE', vocab: {}, merges: [] } });
+const ONNX_W = [1, -2, 3, -4, 5, -6];
 
 let vs: VSCodeSession;
 let workspace: string;
 before(async () => {
   const ws = (workspace = makeWorkspace({
     'config.json': JSON.stringify({ model_type: 'gpt2', n_layer: N_LAYER, n_head: 2, n_embd: N_EMBD, n_positions: BLOCK, vocab_size: VOCAB }, null, 2),
+    'models/README.md': 'an ONNX model\n',
     'trainer.json': JSON.stringify({ format: 'llm-lens-trainer', version: 1, step: 200, trainLoss: 2.4817, valLoss: 2.5533, tokensSeen: 51200 }, null, 2),
   }));
   await writeSafetensorsAtomic(join(ws, 'step-200.safetensors'), step200, { format: 'pt' });
   await writeSafetensorsAtomic(join(ws, 'step-0.safetensors'), step0, { format: 'pt' });
   await writeSafetensorsAtomic(join(ws, 'corrupt.safetensors'), step0, { format: 'pt' });
   truncateSync(join(ws, 'corrupt.safetensors'), 4000); // the header is whole, the data is cut short
-  writeFileSync(join(ws, 'notes.txt'), 'checkpoints of a tiny GPT-2\n');
+  writeFileSync(join(ws, 'tokenizer.json'), TOKENIZER_JSON);
+  writeFileSync(join(ws, 'models', 'tiny.onnx'), encodeModel({
+    irVersion: 9,
+    producerName: 'e2e',
+    opsetImport: [{ domain: '', version: 20 }],
+    graph: {
+      name: 'g',
+      node: [{ opType: 'MatMul', input: ['x', 'W'], output: ['xw'] }, { opType: 'Add', input: ['xw', 'b'], output: ['y'] }],
+      initializer: [
+        { name: 'W', dims: [3, 2], dataType: OnnxDataType.FLOAT, floatData: ONNX_W },
+        { name: 'b', dims: [2], dataType: OnnxDataType.FLOAT, floatData: [0.5, -0.5] },
+      ],
+      input: [{ name: 'x', type: { tensorType: { elemType: OnnxDataType.FLOAT, shape: { dim: [{ dimParam: 'batch' }, { dimValue: 3 }] } } } }],
+      output: [{ name: 'y', type: { tensorType: { elemType: OnnxDataType.FLOAT, shape: { dim: [{ dimParam: 'batch' }, { dimValue: 2 }] } } } }],
+    },
+  }));
   vs = await openVSCode({ workspace: ws, vsix: installedVsix() });
 });
 after(async () => vs?.close());
@@ -198,4 +218,46 @@ test('a corrupt checkpoint opens (double-click) with a clear message; fixed on d
   await count.waitFor({ timeout: 30_000 });
   assert.equal(Number(await count.getAttribute('data-value')), PARAMS);
   assert.equal(await view.locator('#banner').isVisible(), false);
+});
+
+test('Export for Hugging Face writes a folder transformers can load: GPT2Config fields, GPT-2 names, tokenizer', async () => {
+  await vs.webview('step-200.safetensors').then((v) => v.locator('#export-hf').click());
+  const outDir = join(workspace, 'step-200-hf');
+  await vs.input(outDir);
+  await vs.notification(/exported for Hugging Face/, 30_000);
+  assert.deepEqual(readdirSync(outDir).sort(), ['config.json', 'model.safetensors', 'tokenizer.json']);
+  const config = JSON.parse(readFileSync(join(outDir, 'config.json'), 'utf8'));
+  assert.deepEqual([config.n_layer, config.n_head, config.n_embd, config.n_positions, config.vocab_size], [N_LAYER, 2, N_EMBD, BLOCK, VOCAB]);
+  assert.equal(config.model_type, 'gpt2');
+  assert.equal(readFileSync(join(outDir, 'tokenizer.json'), 'utf8'), TOKENIZER_JSON);
+  const out = await openSafetensors(join(outDir, 'model.safetensors'));
+  try {
+    assert.deepEqual(out.tensors.map((t) => t.name).sort(), step200.map((t) => t.name).sort());
+    const wte = step200.find((t) => t.name === 'transformer.wte.weight')!.data as Float32Array;
+    assert.deepEqual(Array.from(await out.readNumbers('transformer.wte.weight')), Array.from(wte));
+  } finally {
+    await out.close();
+  }
+  await vs.screenshot('checkpoint-export');
+});
+
+test('LLM Lens: Open Checkpoint… opens an ONNX model: interface, opset, op counts, initializer stats', async () => {
+  await vs.runCommand('LLM Lens: Open Checkpoint…');
+  // VS Code's own file dialog (code-server's): type the path, then accept with its button
+  await vs.input(join(workspace, 'models', 'tiny.onnx'));
+  const accept = vs.page.locator('.quick-input-widget .monaco-button', { hasText: 'Open Checkpoint' });
+  if (await accept.isVisible()) await accept.click();
+  const view = await vs.webview('tiny.onnx');
+  await view.locator('#param-count').waitFor({ timeout: 30_000 });
+  assert.equal(await view.locator('#param-count').getAttribute('data-value'), '8');
+  assert.equal(await view.locator('#opsets').innerText(), 'ai.onnx 20');
+  assert.match(await view.locator('#op-counts').innerText(), /2: Add × 1, MatMul × 1/);
+  assert.equal(await view.locator('#onnx-inputs tr[data-name=x]').innerText().then((t) => t.replace(/\s+/g, ' ').trim()), 'x F32 [batch, 3]');
+  await view.locator('tr.tensor-row[data-name=W]').click();
+  await view.locator('#detail[data-state=done][data-name=W]').waitFor({ timeout: 30_000 });
+  const mean = ONNX_W.reduce((a, b) => a + b, 0) / ONNX_W.length;
+  assert.equal(Number(await view.locator('[data-stat=mean]').getAttribute('data-value')), mean);
+  assert.equal(Number(await view.locator('[data-stat=min]').getAttribute('data-value')), -6);
+  assert.equal(Number(await view.locator('[data-stat=max]').getAttribute('data-value')), 5);
+  await vs.screenshot('checkpoint-onnx');
 });

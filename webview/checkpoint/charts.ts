@@ -67,11 +67,11 @@ export function drawHeatmap(canvas: HTMLCanvasElement, h: HeatmapView): void {
   small.width = h.cols;
   small.height = h.rows;
   small.getContext('2d')!.putImageData(img, 0, 0);
-  // scale up to the available width, keeping cells square-ish
-  const width = Math.max(h.cols, Math.min(512, canvas.parentElement?.clientWidth ?? 512));
-  const scale = width / h.cols;
-  canvas.width = Math.round(h.cols * scale);
-  canvas.height = Math.max(1, Math.round(h.rows * Math.min(scale, 512 / h.rows)));
+  // square cells, as wide as the panel allows and at most 256 px tall
+  const avail = Math.max(64, canvas.parentElement?.clientWidth ?? 512);
+  const cell = Math.min(avail / h.cols, 256 / h.rows);
+  canvas.width = Math.max(1, Math.round(h.cols * cell));
+  canvas.height = Math.max(1, Math.round(h.rows * cell));
   const ctx = canvas.getContext('2d')!;
   ctx.imageSmoothingEnabled = false;
   ctx.drawImage(small, 0, 0, canvas.width, canvas.height);

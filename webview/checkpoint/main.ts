@@ -58,6 +58,16 @@ function button(id: string, label: string, onClick: () => void, secondary = fals
   return b;
 }
 
+/** A tensor name that may wrap after its dots (<wbr> adds no text, so innerText stays the name). */
+function nameCell(name: string): HTMLElement {
+  const td = el('td', { class: 'mono' });
+  name.split('.').forEach((part, i, all) => {
+    td.append(i < all.length - 1 ? `${part}.` : part);
+    if (i < all.length - 1) td.append(el('wbr'));
+  });
+  return td;
+}
+
 function kvRow(label: string, value: Node | string, attrs: Record<string, string> = {}): HTMLElement {
   return el('tr', {}, el('th', {}, label), el('td', attrs, value));
 }
@@ -171,7 +181,7 @@ function renderTable(): void {
   const rows = sortedRows([...o.tensors]);
   const body = el('tbody', {}, ...rows.slice(0, MAX_ROWS).map((r) =>
     el('tr', { class: `tensor-row${r.supported ? '' : ' unsupported'}`, 'data-name': r.name, tabindex: 0, title: r.supported ? 'Show statistics' : `dtype ${r.dtype} is listed but not decoded` },
-      el('td', { class: 'mono' }, r.name), el('td', {}, r.dtype), el('td', { class: 'mono' }, fmtShape(r.shape)),
+      nameCell(r.name), el('td', {}, r.dtype), el('td', { class: 'mono' }, fmtShape(r.shape)),
       el('td', { class: 'num' }, fmtInt(r.elements)), el('td', { class: 'num' }, fmtBytes(r.bytes)))));
   const count = el('span', { id: 'table-count', class: 'muted' }, `${fmtInt(rows.length)} of ${fmtInt(o.tensors.length)} tensors${rows.length > MAX_ROWS ? ` (first ${fmtInt(MAX_ROWS)} shown: filter to see the rest)` : ''}`);
   const table = el('table', { class: 'ckpt-table', id: 'tensor-table' }, el('thead', {}, head), body);
@@ -204,7 +214,7 @@ function statCell(key: string, label: string, value: number | null, text?: strin
 function renderDetail(d: TensorDetail): void {
   const s = d.stats;
   const nonFinite = s.nan + s.posInf + s.negInf;
-  const stats = el('table', { class: 'kv stats', id: 'stats' },
+  const stats = el('table', { class: 'kv ckpt-stats', id: 'stats' },
     statCell('mean', 'Mean', s.mean), statCell('std', 'Std', s.std), statCell('min', 'Min', s.min), statCell('max', 'Max', s.max),
     statCell('l2', 'L2 norm', s.l2), statCell('zeroFraction', 'Zeros', s.zeroFraction, `${(s.zeroFraction * 100).toFixed(2)}% (${fmtInt(s.zeros)})`),
     statCell('nonFinite', 'NaN / Inf', nonFinite, `${fmtInt(s.nan)} NaN · ${fmtInt(s.posInf)} +Inf · ${fmtInt(s.negInf)} −Inf`));
@@ -214,7 +224,7 @@ function renderDetail(d: TensorDetail): void {
     stats,
   ];
   const histCanvas = el('canvas', { id: 'histogram', role: 'img', 'aria-label': `Histogram of ${d.name}` });
-  if (d.histogram) parts.push(el('h3', {}, 'Histogram'), el('div', { class: 'chart-box' }, histCanvas));
+  if (d.histogram) parts.push(el('h3', {}, 'Histogram'), el('div', { class: 'ckpt-chart' }, histCanvas));
   const heatCanvas = el('canvas', { id: 'heatmap', role: 'img', 'aria-label': `Heatmap of ${d.name}` });
   if (d.heatmap) {
     const h = d.heatmap;
@@ -239,9 +249,10 @@ function renderComparison(c: ComparisonView): void {
   const rows = c.changes.map((x, i) => {
     const bar = el('span', { class: 'share-bar' }, el('span', { class: 'share-fill change' }));
     (bar.firstChild as HTMLElement).style.width = `${max > 0 && x.relChange !== null ? Math.max(0.5, (x.relChange / max) * 100) : 0}%`;
-    return el('tr', { class: 'change-row', 'data-name': x.name, 'data-rel': x.relChange === null ? 'null' : String(x.relChange), tabindex: 0 },
-      el('td', { class: 'num' }, String(i + 1)), el('td', { class: 'mono' }, x.name), el('td', { class: 'num' }, x.display), el('td', {}, bar),
-      el('td', { class: 'num' }, fmtNum(x.normA)), el('td', { class: 'num' }, fmtNum(x.normDiff)), el('td', { class: 'num' }, fmtNum(x.maxAbsDiff)));
+    return el('tr', {
+      class: 'change-row', 'data-name': x.name, 'data-rel': x.relChange === null ? 'null' : String(x.relChange), tabindex: 0,
+      title: `‖a‖ ${fmtNum(x.normA)} · ‖a − b‖ ${fmtNum(x.normDiff)} · max |a − b| ${fmtNum(x.maxAbsDiff)}`,
+    }, el('td', { class: 'num' }, String(i + 1)), nameCell(x.name), el('td', { class: 'num' }, x.display), el('td', {}, bar));
   });
   const moved = c.changes.filter((x) => x.relChange !== 0).length;
   const extra: Node[] = [];
@@ -250,9 +261,9 @@ function renderComparison(c: ComparisonView): void {
   if (c.incomparable.length) extra.push(el('p', { class: 'muted' }, `Not compared: ${c.incomparable.map((x) => `${x.name} (${x.reason})`).join(', ')}`));
   comparison.replaceChildren(
     el('h2', {}, 'Compared with ', el('span', { class: 'mono', id: 'compare-other', title: c.otherPath }, c.otherName)),
-    el('p', { class: 'muted', id: 'compare-summary' }, `${moved} of ${c.changes.length} shared tensors changed · relative change ‖a − b‖ / ‖a‖, a = this checkpoint · ${c.ms} ms`),
+    el('p', { class: 'muted', id: 'compare-summary' }, `${moved} of ${c.changes.length} shared tensors changed · relative change ‖a − b‖ / ‖a‖, a = this checkpoint (hover a row for the norms) · ${c.ms} ms`),
     el('table', { class: 'ckpt-table', id: 'change-table' },
-      el('thead', {}, el('tr', {}, el('th', {}, '#'), el('th', {}, 'Tensor'), el('th', {}, 'Relative change'), el('th', {}, ''), el('th', {}, '‖a‖'), el('th', {}, '‖a − b‖'), el('th', {}, 'max |a − b|'))),
+      el('thead', {}, el('tr', {}, el('th', {}, '#'), el('th', {}, 'Tensor'), el('th', {}, 'Relative change'), el('th', {}, ''))),
       el('tbody', {}, ...rows)),
     ...extra,
   );
