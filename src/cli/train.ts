@@ -2,15 +2,17 @@
  * llm-lens prepare | train | sample | eval: pretraining from the command line, printing what nanoGPT prints.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { GptInference } from '../engine/model/inference';
-import { preset, PRESETS } from '../engine/model/presets';
+import { PRESETS } from '../engine/model/presets';
 import type { ExecutionProvider } from '../engine/runtime/ort';
 import { nextTokenProbs, sampleFrom } from '../engine/sample/sampling';
 import { loadCheckpoint } from '../engine/train/checkpoint';
 import { expandInputs, prepareDataset, readDatasetMeta, sampleBatch, TokenFile } from '../engine/train/data';
-import { trainGpt, type TrainConfig } from '../engine/train/loop';
+import { prepareRun } from '../engine/train/runConfig';
+import type { Tokenizer } from '../engine/tokenizer/tokenizer';
+import { trainGpt, type TrainConfig, type TrainControl } from '../engine/train/loop';
+import type { RunControl } from '../protocol/training';
 import { Rng } from '../engine/train/rng';
 import { loadCheckpointTokenizer, resolveRunTokenizer } from '../engine/train/runTokenizer';
 import { UsageError } from './main';
@@ -48,72 +50,71 @@ const TRAIN_FLAGS = [
   'data', 'tokenizer', 'preset', 'run-dir', 'config', 'resume', 'max-iters', 'batch-size', 'grad-accum', 'block-size', 'n-layer', 'n-head',
   'n-embd', 'lr', 'min-lr', 'warmup-iters', 'lr-decay-iters', 'weight-decay', 'beta1', 'beta2', 'grad-clip', 'eval-interval', 'eval-iters',
   'sample-interval', 'sample-tokens', 'prompt', 'temperature', 'top-k', 'checkpoint-interval', 'seed', 'device', 'threads', 'log-interval',
-  'init-from', 'val-fraction',
+  'init-from', 'val-fraction', 'control',
 ];
 
 /** Builds a TrainConfig from a JSON run file and flags (flags win); prepares the data. */
-export async function trainConfigFrom(args: string[], log: (s: string) => void): Promise<{ config: TrainConfig; tokenizer: ReturnType<typeof resolveRunTokenizer>['tokenizer']; logInterval: number }> {
+export async function trainConfigFrom(args: string[], log: (s: string) => void): Promise<{ config: TrainConfig; tokenizer: Tokenizer; logInterval: number }> {
   const { opts, rest } = parseArgs('train', args, TRAIN_FLAGS, ['no-decay', 'no-bias', 'save-initial']);
   const file = opts.get('config')?.at(-1);
   const runFile = file ? (JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
   const fromFile = (k: string) => runFile[k.replace(/-(\w)/g, (_, c: string) => c.toUpperCase())];
-  const get = (k: string, def: number) => num('train', opts, k, typeof fromFile(k) === 'number' ? (fromFile(k) as number) : def);
-  const p = preset(opts.get('preset')?.at(-1) ?? (fromFile('preset') as string | undefined) ?? 'tiny');
+  const opt = (k: string): number | undefined => {
+    const v = opts.get(k)?.at(-1) ?? fromFile(k);
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isFinite(n)) throw new UsageError(`train: --${k} must be a number, got ${String(v)}`);
+    return n;
+  };
+  const str = (k: string): string | undefined => opts.get(k)?.at(-1) ?? (fromFile(k) as string | undefined);
+  const presetName = str('preset') ?? 'tiny';
   const data = [...(opts.get('data') ?? []), ...rest, ...((fromFile('data') as string[] | undefined) ?? [])];
   if (!data.length) throw new UsageError('train: give training text: --data FILE|FOLDER (or FILES…)');
-  const files = expandInputs(data);
-  if (!files.length) throw new Error(`no text files in ${data.join(', ')}`);
-  const runDir = opts.get('run-dir')?.at(-1) ?? (fromFile('runDir') as string | undefined) ?? path.join('.llmlens', 'runs', `${p.name}-${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}`);
-  const tokSpec = opts.get('tokenizer')?.at(-1) ?? (fromFile('tokenizer') as string | undefined) ?? 'char';
-  const tok = resolveRunTokenizer(tokSpec, files, path.join(runDir, 'tokenizer'));
-  const ds = await prepareDataset({
-    files, tokenizer: tok.tokenizer, tokenizerId: tok.id, cacheDir: path.join(path.dirname(path.dirname(path.resolve(runDir))), 'data'),
-    valFraction: get('val-fraction', 0.1),
-  });
-  log(`data: ${files.length} file(s), ${ds.meta.trainTokens.toLocaleString('en-US')} train + ${ds.meta.valTokens.toLocaleString('en-US')} val tokens (${tok.tokenizer.name}, vocab ${tok.tokenizer.vocabSize})${ds.cached ? ', cached' : ''} in ${ds.dir}`);
-  const maxIters = get('max-iters', p.train.maxIters);
-  const config: TrainConfig = {
-    runDir,
-    dataDir: ds.dir,
-    model: {
-      nLayer: get('n-layer', p.model.nLayer), nHead: get('n-head', p.model.nHead), nEmbd: get('n-embd', p.model.nEmbd),
-      blockSize: get('block-size', p.model.blockSize), bias: opts.has('no-bias') ? false : p.model.bias, vocabSize: p.model.vocabSize,
+  const runDir = str('run-dir') ?? path.join('.llmlens', 'runs', `${presetName}-${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}`);
+  const device = (str('device') ?? 'cpu') as ExecutionProvider;
+  if (!['cpu', 'webgpu', 'cuda'].includes(device)) throw new UsageError(`train: --device must be cpu, webgpu or cuda, got ${device}`);
+  const { config, tokenizer } = await prepareRun(
+    {
+      data, tokenizer: str('tokenizer') ?? 'char', preset: presetName, runDir, device,
+      dataCacheDir: path.join(path.dirname(path.dirname(path.resolve(runDir))), 'data'),
+      maxIters: opt('max-iters'), batchSize: opt('batch-size'), blockSize: opt('block-size'), nLayer: opt('n-layer'), nHead: opt('n-head'),
+      nEmbd: opt('n-embd'), lr: opt('lr'), evalInterval: opt('eval-interval'), evalIters: opt('eval-iters'), sampleInterval: opt('sample-interval'),
+      sampleTokens: opt('sample-tokens'), prompt: str('prompt'), checkpointInterval: opt('checkpoint-interval'), seed: opt('seed'),
+      resumeFrom: str('resume'), gradAccum: opt('grad-accum'), minLr: opt('min-lr'), warmupIters: opt('warmup-iters'),
+      lrDecayIters: opt('lr-decay-iters'), decayLr: opts.has('no-decay') ? false : undefined, weightDecay: opt('weight-decay'), beta1: opt('beta1'),
+      beta2: opt('beta2'), gradClip: opt('grad-clip'), temperature: opt('temperature'), topK: opt('top-k'), threads: opt('threads'),
+      bias: opts.has('no-bias') ? false : undefined, valFraction: opt('val-fraction'), initFrom: str('init-from'), saveInitial: opts.has('save-initial'),
     },
-    tokenizerFiles: tok.files,
-    tokenizerId: tokSpec === 'char' ? 'char' : tokSpec,
-    batchSize: get('batch-size', p.train.batchSize),
-    gradAccum: get('grad-accum', 1),
-    maxIters,
-    lr: get('lr', p.train.lr),
-    minLr: get('min-lr', p.train.minLr),
-    warmupIters: get('warmup-iters', Math.min(p.train.warmupIters, Math.floor(maxIters / 10))),
-    lrDecayIters: get('lr-decay-iters', maxIters),
-    decayLr: !opts.has('no-decay'),
-    weightDecay: get('weight-decay', p.train.weightDecay),
-    beta1: get('beta1', 0.9),
-    beta2: get('beta2', p.train.beta2),
-    gradClip: get('grad-clip', 1),
-    evalInterval: get('eval-interval', p.train.evalInterval),
-    evalIters: get('eval-iters', p.train.evalIters),
-    sampleInterval: get('sample-interval', p.train.evalInterval),
-    sampleTokens: get('sample-tokens', 200),
-    samplePrompt: opts.get('prompt')?.at(-1) ?? (fromFile('prompt') as string | undefined) ?? '\n',
-    temperature: get('temperature', 0.8),
-    topK: get('top-k', 200),
-    checkpointInterval: get('checkpoint-interval', p.train.evalInterval),
-    seed: get('seed', 1337),
-    device: (opts.get('device')?.at(-1) ?? (fromFile('device') as string | undefined) ?? 'cpu') as ExecutionProvider,
-    threads: opts.has('threads') ? get('threads', os.availableParallelism()) : undefined,
-    resumeFrom: opts.get('resume')?.at(-1),
-    initFrom: opts.get('init-from')?.at(-1),
-    saveInitial: opts.has('save-initial'),
+    log,
+  );
+  return { config, tokenizer, logInterval: opt('log-interval') ?? 10 };
+}
+
+/**
+ * Follows a control.json ({paused, checkpointRequest}) written by the extension: the run pauses while
+ * paused is true and saves a checkpoint whenever checkpointRequest grows.
+ */
+function followControlFile(file: string, control: TrainControl): () => void {
+  let seen = -1;
+  const read = () => {
+    try {
+      const c = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<RunControl>;
+      control.paused = c.paused === true;
+      const req = typeof c.checkpointRequest === 'number' ? c.checkpointRequest : 0;
+      if (seen >= 0 && req > seen) control.checkpointNow = true;
+      seen = req;
+    } catch {
+      /* not written yet, or mid-write: keep the last state */
+    }
   };
-  if (!['cpu', 'webgpu', 'cuda'].includes(config.device)) throw new UsageError(`train: --device must be cpu, webgpu or cuda, got ${config.device}`);
-  return { config, tokenizer: tok.tokenizer, logInterval: get('log-interval', 10) };
+  read();
+  const timer = setInterval(read, 300);
+  return () => clearInterval(timer);
 }
 
 export async function trainCommand(args: string[]): Promise<number> {
   const out = (s: string) => process.stdout.write(s + '\n');
+  const controlFile = parseArgs('train', args, TRAIN_FLAGS, ['no-decay', 'no-bias', 'save-initial']).opts.get('control')?.at(-1);
   const { config, tokenizer, logInterval } = await trainConfigFrom(args, out);
   const abort = new AbortController();
   const onSigint = () => {
@@ -122,9 +123,12 @@ export async function trainCommand(args: string[]): Promise<number> {
     abort.abort();
   };
   process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+  const control: TrainControl = { paused: false, checkpointNow: false };
+  const unfollow = controlFile ? followControlFile(controlFile, control) : () => undefined;
   let failed = false;
   try {
-    for await (const e of trainGpt(config, { tokenizer, signal: abort.signal })) {
+    for await (const e of trainGpt(config, { tokenizer, signal: abort.signal, control })) {
       switch (e.kind) {
         case 'start':
           out(`run: ${e.runDir}\nmodel: ${config.model.nLayer} layers, ${config.model.nHead} heads, ${config.model.nEmbd} wide, block ${config.model.blockSize}: ${(e.params / 1e6).toFixed(2)}M parameters; ${e.tokensPerStep} tokens per step on ${config.device}${e.startStep ? `; resuming at step ${e.startStep}` : ''}`);
@@ -151,7 +155,9 @@ export async function trainCommand(args: string[]): Promise<number> {
       }
     }
   } finally {
+    unfollow();
     process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
   }
   return failed ? 1 : 0;
 }

@@ -6,11 +6,11 @@ import { registerCheckpointEditors } from './checkpoint/checkpointEditor';
 import { probeEnvironment } from './environment';
 import { initLog } from './log';
 import { EnvironmentPanel } from './panels/environmentPanel';
-import { RunsTreeProvider } from './runsView';
 import { TokenCountStatusBar } from './tokenize/statusBar';
 import { commandTextEditor } from './tokenize/text';
 import { TokenizePanel } from './tokenize/tokenizePanel';
 import { trainTokenizerCommand } from './tokenize/trainTokenizer';
+import { registerTraining } from './training/commands';
 
 export function activate(context: vscode.ExtensionContext): void {
   const log = initLog(context);
@@ -22,8 +22,7 @@ export function activate(context: vscode.ExtensionContext): void {
 
   registerCheckpointEditors(context);
 
-  const runs = new RunsTreeProvider();
-  context.subscriptions.push(runs, vscode.window.createTreeView('llmLens.runs', { treeDataProvider: runs, showCollapseAll: true }));
+  registerTraining(context, worker);
 
   context.subscriptions.push(
     vscode.commands.registerCommand('llmLens.showEnvironment', async () => {

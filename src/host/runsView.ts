@@ -1,24 +1,75 @@
-/** The Runs view in the LLM Lens activity-bar container. Lists the workspace's training runs (none yet). */
+/** The Runs view: the workspace's training runs (.llmlens/runs/*) with status, step and loss; their checkpoints below. */
+import * as path from 'node:path';
 import * as vscode from 'vscode';
+import type { RunStatus } from '../protocol/training';
+import { listRuns, readRunEvents, summarizeRun } from './training/runFiles';
+import type { RunManager } from './training/runManager';
 
-export class RunsTreeProvider implements vscode.TreeDataProvider<vscode.TreeItem> {
+export class RunItem extends vscode.TreeItem {
+  constructor(readonly runDir: string, readonly status: RunStatus, step: number, maxIters: number | undefined, loss: number | undefined, hasCheckpoints: boolean) {
+    super(path.basename(runDir), hasCheckpoints ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
+    const icon: Record<RunStatus, string> = { running: 'sync~spin', paused: 'debug-pause', finished: 'pass', stopped: 'debug-stop', failed: 'error', unknown: 'circle-outline' };
+    this.iconPath = new vscode.ThemeIcon(icon[status]);
+    this.description = `${status} · step ${step}${maxIters ? `/${maxIters}` : ''}${loss !== undefined ? ` · loss ${loss.toFixed(3)}` : ''}`;
+    this.tooltip = `${runDir}\n${this.description}`;
+    this.contextValue = `llmLensRun.${status}`;
+    this.resourceUri = vscode.Uri.file(runDir);
+    this.command = { command: 'llmLens.openDashboard', title: 'Open Dashboard', arguments: [this] };
+  }
+}
+
+export class CheckpointItem extends vscode.TreeItem {
+  constructor(readonly dir: string, step: number) {
+    super(`step ${step}`, vscode.TreeItemCollapsibleState.None);
+    this.iconPath = new vscode.ThemeIcon('save');
+    this.resourceUri = vscode.Uri.file(dir);
+    this.tooltip = dir;
+    this.contextValue = 'llmLensCheckpoint';
+    this.command = { command: 'revealInExplorer', title: 'Reveal', arguments: [vscode.Uri.file(path.join(dir, 'model.safetensors'))] };
+  }
+}
+
+export class RunsTreeProvider implements vscode.TreeDataProvider<vscode.TreeItem>, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChangeTreeData = this.changed.event;
+  private readonly disposables: vscode.Disposable[] = [this.changed];
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(private readonly manager: RunManager) {
+    this.disposables.push(manager.onDidChange(() => this.refresh()));
+    const watcher = vscode.workspace.createFileSystemWatcher('**/.llmlens/runs/**');
+    this.disposables.push(watcher, watcher.onDidCreate(() => this.refresh()), watcher.onDidChange(() => this.refresh()), watcher.onDidDelete(() => this.refresh()));
+  }
+
+  /** The .llmlens/runs folders of the workspace. */
+  static roots(): string[] {
+    return (vscode.workspace.workspaceFolders ?? []).map((f) => path.join(f.uri.fsPath, '.llmlens', 'runs'));
+  }
 
   getTreeItem(item: vscode.TreeItem): vscode.TreeItem {
     return item;
   }
 
-  /** Empty until training runs exist; the view's welcome content explains what will appear. */
-  getChildren(): vscode.TreeItem[] {
-    return [];
+  getChildren(parent?: vscode.TreeItem): vscode.TreeItem[] {
+    if (parent instanceof RunItem) return summarizeRun(parent.runDir, []).checkpoints.map((c) => new CheckpointItem(c.dir, c.step)).reverse();
+    return RunsTreeProvider.roots().flatMap(listRuns).map((dir) => {
+      const s = summarizeRun(dir, readRunEvents(dir));
+      const status = this.manager.status(dir);
+      return new RunItem(dir, status, s.step, s.maxIters, s.loss, s.checkpoints.length > 0);
+    });
   }
 
+  /** Debounced: metrics.jsonl changes several times a second while a run trains. */
   refresh(): void {
-    this.changed.fire();
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.changed.fire();
+    }, 500);
   }
 
   dispose(): void {
-    this.changed.dispose();
+    clearTimeout(this.timer);
+    for (const d of this.disposables.splice(0)) d.dispose();
   }
 }

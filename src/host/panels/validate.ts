@@ -1,6 +1,7 @@
 /** Runtime validation of messages that arrive from webviews: they are untrusted input. */
 import type { EnvironmentWebviewMessage } from '../../protocol/environment';
 import type { TokenizeWebviewMessage } from '../../protocol/tokenize';
+import type { DashboardWebviewMessage } from '../../protocol/training';
 
 function isRecord(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
@@ -34,6 +35,23 @@ export function isTokenizeWebviewMessage(x: unknown): x is TokenizeWebviewMessag
       return hasExactKeys(x, ['type', 'start', 'end']) && isOffset(x.start) && isOffset(x.end) && x.start <= x.end;
     case 'copyIds':
       return hasExactKeys(x, ['type', 'key']) && typeof x.key === 'string' && x.key.length < 4096;
+    default:
+      return false;
+  }
+}
+
+const DASHBOARD_ACTIONS = new Set(['pause', 'resume', 'stop', 'checkpoint', 'reveal', 'compare', 'resumeRun']);
+
+/** True for exactly the shapes in DashboardWebviewMessage. */
+export function isDashboardWebviewMessage(x: unknown): x is DashboardWebviewMessage {
+  if (!isRecord(x)) return false;
+  switch (x.type) {
+    case 'ready':
+      return hasExactKeys(x, ['type']);
+    case 'control':
+      return hasExactKeys(x, ['type', 'action']) && typeof x.action === 'string' && DASHBOARD_ACTIONS.has(x.action);
+    case 'openSample':
+      return hasExactKeys(x, ['type', 'step']) && isOffset(x.step);
     default:
       return false;
   }

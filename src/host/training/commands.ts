@@ -1,0 +1,82 @@
+/** Registers training: Start Training, dashboards, the Runs view and its actions, run-file CodeLens, status bar. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { TrainRequest } from '../../protocol/training';
+import type { WorkerClient } from '../../worker/client';
+import { RunItem, RunsTreeProvider } from '../runsView';
+import { RunFileCodeLens } from './codeLens';
+import { DashboardPanel, runRequest } from './dashboardPanel';
+import { listCheckpoints } from './runFiles';
+import { readPid, RunManager } from './runManager';
+import { launchRun, startTrainingCommand } from './startTraining';
+import { TrainingStatusBar } from './statusBar';
+
+function runDirOf(arg: unknown): string | undefined {
+  if (arg instanceof RunItem) return arg.runDir;
+  if (typeof arg === 'string') return arg;
+  if (arg instanceof vscode.Uri) return arg.fsPath;
+  return undefined;
+}
+
+export function registerTraining(context: vscode.ExtensionContext, worker: WorkerClient): RunManager {
+  const manager = new RunManager(path.join(context.extensionPath, 'dist', 'cli.js'));
+  const runs = new RunsTreeProvider(manager);
+  const pickRun = async (title: string): Promise<string | undefined> => {
+    const all = RunsTreeProvider.roots().flatMap((r) => (fs.existsSync(r) ? fs.readdirSync(r).map((n) => path.join(r, n)) : []));
+    if (!all.length) {
+      void vscode.window.showInformationMessage('No training runs in this workspace yet: run LLM Lens: Start Training…');
+      return;
+    }
+    return (await vscode.window.showQuickPick(all.map((d) => ({ label: path.basename(d), dir: d })), { title }))?.dir;
+  };
+
+  context.subscriptions.push(
+    manager,
+    runs,
+    vscode.window.createTreeView('llmLens.runs', { treeDataProvider: runs, showCollapseAll: true }),
+    new TrainingStatusBar(manager, RunsTreeProvider.roots),
+    vscode.languages.registerCodeLensProvider({ pattern: '**/*.llmlens.json' }, new RunFileCodeLens()),
+    vscode.commands.registerCommand('llmLens.startTraining', (uri?: vscode.Uri, uris?: vscode.Uri[]) =>
+      startTrainingCommand(context, manager, worker, uri instanceof vscode.Uri ? uri : undefined, uris)),
+    vscode.commands.registerCommand('llmLens.openDashboard', async (arg?: unknown) => {
+      const dir = runDirOf(arg) ?? (await pickRun('Open the dashboard of'));
+      if (dir) DashboardPanel.show(context, manager, dir);
+      return dir;
+    }),
+    vscode.commands.registerCommand('llmLens.stopTraining', (arg?: unknown) => {
+      const dir = runDirOf(arg);
+      return dir ? manager.stop(dir) : false;
+    }),
+    vscode.commands.registerCommand('llmLens.resumeRun', async (arg?: unknown) => {
+      const dir = runDirOf(arg) ?? (await pickRun('Resume'));
+      if (!dir) return;
+      if (readPid(dir)) return void vscode.window.showInformationMessage(`${path.basename(dir)} is training already.`);
+      const last = listCheckpoints(dir).at(-1);
+      const request = runRequest(dir) as TrainRequest | undefined;
+      if (!last || !request) {
+        void vscode.window.showErrorMessage(`${path.basename(dir)} has ${last ? 'no run request (it was not started by the extension)' : 'no checkpoint'} to resume from.`);
+        return;
+      }
+      return launchRun(context, manager, { ...request, runDir: dir, resumeFrom: last.dir });
+    }),
+    vscode.commands.registerCommand('llmLens.deleteRun', async (arg?: unknown) => {
+      const dir = runDirOf(arg);
+      if (!dir) return;
+      if (readPid(dir)) return void vscode.window.showWarningMessage(`${path.basename(dir)} is training: stop it first.`);
+      const ok = await vscode.window.showWarningMessage(`Delete the run ${path.basename(dir)} with its checkpoints?`, { modal: true, detail: dir }, 'Delete');
+      if (ok !== 'Delete') return;
+      await vscode.workspace.fs.delete(vscode.Uri.file(dir), { recursive: true, useTrash: true }).then(undefined, () => fs.rmSync(dir, { recursive: true, force: true }));
+      runs.refresh();
+    }),
+    vscode.commands.registerCommand('llmLens.revealRun', (arg?: unknown) => {
+      const dir = runDirOf(arg);
+      if (dir) return vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(dir));
+    }),
+    vscode.commands.registerCommand('llmLens.refreshRuns', () => runs.refresh()),
+    vscode.window.registerWebviewPanelSerializer(DashboardPanel.viewType, {
+      deserializeWebviewPanel: async (panel, state) => DashboardPanel.revive(panel, context, manager, state),
+    }),
+  );
+  return manager;
+}

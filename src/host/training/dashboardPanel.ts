@@ -1,0 +1,165 @@
+/**
+ * The training dashboard: one panel per run, fed by the run's metrics.jsonl (live, finished, or written by
+ * another process), at most ~10 messages a second. Restored after a window reload by its serializer.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { DashboardHostMessage, DashboardWebviewMessage, RunEvent } from '../../protocol/training';
+import { log } from '../log';
+import { isDashboardWebviewMessage } from '../panels/validate';
+import { webviewHtml, webviewOptions } from '../webviewHtml';
+import { Batcher } from './batcher';
+import { listCheckpoints, listRuns, readRunEvents, summarizeRun } from './runFiles';
+import { REQUEST_FILE, type RunManager } from './runManager';
+import { MetricsTail } from './tail';
+
+export class DashboardPanel {
+  static readonly viewType = 'llmLens.dashboard';
+  private static readonly panels = new Map<string, DashboardPanel>();
+  private readonly disposables: vscode.Disposable[] = [];
+  private readonly tail: MetricsTail;
+  private readonly batcher: Batcher<RunEvent>;
+  private compare: string[] = [];
+
+  static show(context: vscode.ExtensionContext, manager: RunManager, runDir: string): DashboardPanel {
+    const existing = DashboardPanel.panels.get(runDir);
+    if (existing) {
+      existing.panel.reveal();
+      return existing;
+    }
+    const panel = vscode.window.createWebviewPanel(DashboardPanel.viewType, `Training: ${path.basename(runDir)}`, vscode.ViewColumn.Active, {
+      ...webviewOptions(context.extensionUri),
+      retainContextWhenHidden: true,
+    });
+    return new DashboardPanel(panel, context, manager, runDir);
+  }
+
+  static revive(panel: vscode.WebviewPanel, context: vscode.ExtensionContext, manager: RunManager, state: unknown): void {
+    const runDir = (state as { runDir?: unknown } | undefined)?.runDir;
+    if (typeof runDir !== 'string' || !fs.existsSync(path.join(runDir, 'metrics.jsonl'))) {
+      panel.webview.html = '<!DOCTYPE html><p>This training run no longer exists.</p>';
+      return;
+    }
+    panel.webview.options = webviewOptions(context.extensionUri);
+    new DashboardPanel(panel, context, manager, runDir);
+  }
+
+  /** Open dashboards, for tests and the status bar. */
+  static get(runDir: string): DashboardPanel | undefined {
+    return DashboardPanel.panels.get(runDir);
+  }
+
+  private constructor(
+    private readonly panel: vscode.WebviewPanel,
+    context: vscode.ExtensionContext,
+    private readonly manager: RunManager,
+    readonly runDir: string,
+  ) {
+    DashboardPanel.panels.set(runDir, this);
+    panel.iconPath = vscode.Uri.joinPath(context.extensionUri, 'media', 'lens.svg');
+    panel.webview.html = webviewHtml(panel.webview, context.extensionUri, 'dashboard', panel.title);
+    this.batcher = new Batcher((events) => this.post({ type: 'events', events, status: this.manager.status(runDir) }), 10);
+    this.tail = new MetricsTail(runDir, (events) => events.forEach((e) => this.batcher.push(e)));
+    panel.onDidDispose(() => this.dispose(), null, this.disposables);
+    panel.webview.onDidReceiveMessage((m: unknown) => void this.onMessage(m), null, this.disposables);
+    manager.onDidChange((dir) => dir === runDir && this.batcher.flush(), null, this.disposables);
+    manager.onDidChange((dir) => dir === runDir && this.post({ type: 'status', status: this.manager.status(runDir), checkpoints: listCheckpoints(runDir).length }), null, this.disposables);
+  }
+
+  private init(): void {
+    this.tail.dispose();
+    const events = this.tail.start();
+    const summary = summarizeRun(this.runDir, events, undefined);
+    this.post({
+      type: 'init',
+      run: { ...summary, status: this.manager.status(this.runDir) },
+      events,
+      compare: this.compare.map((dir) => ({ run: summarizeRun(dir, readRunEvents(dir)), events: readRunEvents(dir) })),
+      live: true,
+    });
+  }
+
+  private async onMessage(raw: unknown): Promise<void> {
+    if (!isDashboardWebviewMessage(raw)) {
+      log().warn(`Dashboard: ignored an invalid message ${JSON.stringify(raw)?.slice(0, 200)}`);
+      return;
+    }
+    const m: DashboardWebviewMessage = raw;
+    if (m.type === 'ready') return this.init();
+    if (m.type === 'openSample') {
+      await vscode.commands.executeCommand('llmLens.openSampler', vscode.Uri.file(this.nearestCheckpoint(m.step) ?? this.runDir)).then(undefined, () =>
+        vscode.window.showInformationMessage('The sampler is not available in this build.'),
+      );
+      return;
+    }
+    switch (m.action) {
+      case 'pause':
+      case 'resume':
+        this.manager.pause(this.runDir, m.action === 'pause');
+        break;
+      case 'stop':
+        if (!this.manager.stop(this.runDir)) void vscode.window.showInformationMessage('This run is not training.');
+        break;
+      case 'checkpoint':
+        this.manager.checkpointNow(this.runDir);
+        void vscode.window.setStatusBarMessage('LLM Lens: a checkpoint will be saved after the current step', 3000);
+        break;
+      case 'reveal':
+        await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(path.join(this.runDir, 'metrics.jsonl')));
+        break;
+      case 'compare':
+        await this.pickCompare();
+        break;
+      case 'resumeRun':
+        await vscode.commands.executeCommand('llmLens.resumeRun', this.runDir);
+        break;
+    }
+  }
+
+  private nearestCheckpoint(step: number): string | undefined {
+    const cps = listCheckpoints(this.runDir);
+    return [...cps].reverse().find((c) => c.step <= step)?.dir ?? cps[0]?.dir;
+  }
+
+  private async pickCompare(): Promise<void> {
+    const roots = (vscode.workspace.workspaceFolders ?? []).map((f) => path.join(f.uri.fsPath, '.llmlens', 'runs'));
+    const others = roots.flatMap(listRuns).filter((d) => d !== this.runDir);
+    if (!others.length) {
+      void vscode.window.showInformationMessage('There is no other run in this workspace to compare with.');
+      return;
+    }
+    const picks = await vscode.window.showQuickPick(
+      others.map((d) => ({ label: path.basename(d), description: summaryLine(d), picked: this.compare.includes(d), dir: d })),
+      { canPickMany: true, title: 'Overlay the curves of these runs' },
+    );
+    if (!picks) return;
+    this.compare = picks.map((p) => p.dir);
+    this.init();
+  }
+
+  private post(m: DashboardHostMessage): void {
+    void this.panel.webview.postMessage(m);
+  }
+
+  private dispose(): void {
+    DashboardPanel.panels.delete(this.runDir);
+    this.tail.dispose();
+    this.batcher.dispose();
+    for (const d of this.disposables.splice(0)) d.dispose();
+  }
+}
+
+function summaryLine(dir: string): string {
+  const s = summarizeRun(dir, readRunEvents(dir));
+  return `${s.status} · step ${s.step}${s.loss !== undefined ? ` · loss ${s.loss.toFixed(3)}` : ''}`;
+}
+
+/** The request a run was started with (run.llmlens.json in its folder), if the extension started it. */
+export function runRequest(runDir: string): Record<string, unknown> | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(runDir, REQUEST_FILE), 'utf8')) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}

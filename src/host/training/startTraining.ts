@@ -1,0 +1,194 @@
+/**
+ * LLM Lens: Start Training… from the palette, the Explorer (files/folders) or a run file's CodeLens.
+ * Asks only what is missing — data, tokenizer, model preset, steps, device — then starts the run in its own
+ * process and opens its dashboard, with a cancellable progress notification and a status bar item.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { PRESETS } from '../../engine/model/presets';
+import type { DeviceName, RunEvent, TrainRequest } from '../../protocol/training';
+import type { WorkerClient } from '../../worker/client';
+import { log } from '../log';
+import { BUILTIN_TOKENIZERS, workspaceChoices } from '../tokenize/choices';
+import { DashboardPanel } from './dashboardPanel';
+import { parseRunFile, type RunFileRequest } from './runFile';
+import type { RunManager } from './runManager';
+import { MetricsTail } from './tail';
+
+/** Steps that train something visible in a few minutes on a laptop CPU, per preset. */
+const DEFAULT_STEPS: Record<string, number> = { tiny: 600, 'shakespeare-char': 2000, 'gpt2-124m': 5000 };
+
+function workspaceRoot(): string | undefined {
+  return vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+}
+
+async function askData(root: string): Promise<string[] | undefined> {
+  const active = vscode.window.activeTextEditor?.document;
+  const items: (vscode.QuickPickItem & { value: 'workspace' | 'file' | 'choose' })[] = [
+    { label: '$(folder) This workspace', description: 'its text files (node_modules, .git and binaries are skipped)', value: 'workspace' },
+    ...(active && active.uri.scheme === 'file' ? [{ label: `$(file) ${path.basename(active.uri.fsPath)}`, description: 'the active file', value: 'file' as const }] : []),
+    { label: '$(files) Choose files or folders…', value: 'choose' },
+  ];
+  const pick = await vscode.window.showQuickPick(items, { title: 'Start Training (1/5): training data', ignoreFocusOut: true });
+  if (!pick) return;
+  if (pick.value === 'workspace') return [root];
+  if (pick.value === 'file') return [active!.uri.fsPath];
+  const uris = await vscode.window.showOpenDialog({ canSelectFiles: true, canSelectFolders: true, canSelectMany: true, defaultUri: vscode.Uri.file(root), openLabel: 'Train on these' });
+  return uris?.map((u) => u.fsPath);
+}
+
+async function askTokenizer(): Promise<string | undefined> {
+  const trained = (await workspaceChoices()).map((c) => ({
+    label: c.label, description: c.description, value: c.spec.kind === 'trained' ? c.spec.dir : c.spec.kind === 'huggingface' ? c.spec.path : c.spec.name,
+  }));
+  const pick = await vscode.window.showQuickPick(
+    [
+      { label: 'char', description: 'every character is a token — small vocabulary, learns fastest', value: 'char' },
+      ...BUILTIN_TOKENIZERS.map((b) => ({ label: b.name, description: b.description, value: b.name })),
+      ...trained,
+    ],
+    { title: 'Start Training (2/5): tokenizer', ignoreFocusOut: true },
+  );
+  return pick?.value;
+}
+
+async function askPreset(): Promise<string | undefined> {
+  const pick = await vscode.window.showQuickPick(
+    PRESETS.map((p) => ({ label: p.name, description: p.description, value: p.name })),
+    { title: 'Start Training (3/5): model', ignoreFocusOut: true },
+  );
+  return pick?.value;
+}
+
+async function askSteps(preset: string): Promise<number | undefined> {
+  const v = await vscode.window.showInputBox({
+    title: 'Start Training (4/5): steps',
+    prompt: 'Optimizer steps to train for',
+    value: String(DEFAULT_STEPS[preset] ?? 1000),
+    ignoreFocusOut: true,
+    validateInput: (s) => (/^\d+$/.test(s.trim()) && +s > 0 && +s <= 10_000_000 ? undefined : 'A whole number of steps, at least 1'),
+  });
+  return v === undefined ? undefined : Number(v.trim());
+}
+
+async function askDevice(worker: WorkerClient): Promise<DeviceName | undefined> {
+  let working: DeviceName[] = ['cpu'];
+  try {
+    const { report } = await worker.run({ kind: 'probeRuntime', cpus: os.availableParallelism() });
+    working = report.providers.filter((p) => p.ok).map((p) => p.name);
+  } catch (e) {
+    log().warn(`Device probe failed: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (!working.includes('cpu')) working.unshift('cpu');
+  if (working.length === 1) return 'cpu';
+  const pick = await vscode.window.showQuickPick(
+    working.map((d) => ({ label: d, description: d === 'cpu' ? `${os.availableParallelism()} threads` : 'GPU', value: d })),
+    { title: 'Start Training (5/5): device', ignoreFocusOut: true },
+  );
+  return pick?.value;
+}
+
+function runName(preset: string, name?: string): string {
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  return `${name ?? preset}-${stamp}`;
+}
+
+/** Starts the run and shows it: dashboard, progress notification with Stop, status bar. */
+export async function launchRun(context: vscode.ExtensionContext, manager: RunManager, request: TrainRequest): Promise<string | undefined> {
+  const runsRoot = path.dirname(request.runDir);
+  const busy = manager.activeOn(request.device, runsRoot);
+  if (busy) {
+    const choice = await vscode.window.showWarningMessage(
+      `${path.basename(busy)} is training on ${request.device}. Two runs share the ${request.device === 'cpu' ? 'cores' : 'GPU'} and each goes slower.`,
+      { modal: true }, 'Stop It and Start', 'Start Anyway');
+    if (!choice) return;
+    if (choice === 'Stop It and Start') manager.stop(busy);
+  }
+  let started: ReturnType<RunManager['start']>;
+  try {
+    started = manager.start(request);
+  } catch (e) {
+    void vscode.window.showErrorMessage(`Could not start training: ${e instanceof Error ? e.message : String(e)}`);
+    return;
+  }
+  DashboardPanel.show(context, manager, started.runDir);
+  void trackProgress(manager, started.runDir, request.maxIters ?? 0, started.exited);
+  return started.runDir;
+}
+
+/** A cancellable notification that follows the run until it ends; Cancel stops it with a checkpoint. */
+function trackProgress(manager: RunManager, runDir: string, maxIters: number, exited: Promise<number>): Thenable<void> {
+  return vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `Training ${path.basename(runDir)}`, cancellable: true },
+    (progress, token) =>
+      new Promise<void>((resolve) => {
+        let last = 0;
+        let total = maxIters;
+        const tail = new MetricsTail(runDir, (events: RunEvent[]) => {
+          for (const e of events) {
+            if (e.kind === 'start') total = e.maxIters;
+            if (e.kind === 'step' && total) {
+              const pct = (100 * e.step) / total;
+              progress.report({ message: `step ${e.step}/${total} · loss ${e.loss.toFixed(3)} · ${Math.round(e.tokPerSec)} tok/s`, increment: pct - last });
+              last = pct;
+            }
+            if (e.kind === 'error') void vscode.window.showErrorMessage(`Training ${path.basename(runDir)} failed: ${e.message}`);
+          }
+        });
+        tail.start();
+        token.onCancellationRequested(() => manager.stop(runDir));
+        void exited.then(() => {
+          tail.read();
+          tail.dispose();
+          resolve();
+        });
+      }),
+  );
+}
+
+/** The command: uri is a run file, a file or folder from the Explorer, or nothing. */
+export async function startTrainingCommand(
+  context: vscode.ExtensionContext, manager: RunManager, worker: WorkerClient, uri?: vscode.Uri, uris?: vscode.Uri[],
+): Promise<string | undefined> {
+  const root = workspaceRoot();
+  if (!root) {
+    void vscode.window.showErrorMessage('Open a folder first: runs are saved in the workspace (.llmlens/runs/).');
+    return;
+  }
+  let fromFile: RunFileRequest | undefined;
+  let data: string[] | undefined;
+  const targets = uris?.length ? uris : uri ? [uri] : [];
+  if (targets.length === 1 && targets[0].fsPath.endsWith('.llmlens.json')) {
+    try {
+      const doc = await vscode.workspace.openTextDocument(targets[0]);
+      fromFile = parseRunFile(doc.getText(), targets[0].fsPath);
+    } catch (e) {
+      void vscode.window.showErrorMessage(e instanceof Error ? e.message : String(e));
+      return;
+    }
+  } else if (targets.length) data = targets.map((u) => u.fsPath);
+
+  data ??= fromFile?.data ?? (await askData(root));
+  if (!data?.length) return;
+  const tokenizer = fromFile?.tokenizer ?? (await askTokenizer());
+  if (!tokenizer) return;
+  const preset = fromFile?.preset ?? (await askPreset());
+  if (!preset) return;
+  const maxIters = fromFile ? (fromFile.maxIters ?? DEFAULT_STEPS[preset]) : await askSteps(preset);
+  if (!maxIters) return;
+  const device = fromFile?.device ?? (await askDevice(worker));
+  if (!device) return;
+  const runsRoot = path.join(root, '.llmlens', 'runs');
+  const runDir = path.join(runsRoot, runName(preset, fromFile?.name));
+  if (fs.existsSync(runDir)) {
+    void vscode.window.showErrorMessage(`${runDir} exists already.`);
+    return;
+  }
+  const { name: _name, ...rest } = fromFile ?? ({} as Partial<RunFileRequest>);
+  void _name;
+  return launchRun(context, manager, {
+    ...rest, data, tokenizer, preset, maxIters, device, runDir, dataCacheDir: path.join(root, '.llmlens', 'data'),
+  });
+}

@@ -1,0 +1,79 @@
+/** Training runs: the request (also the run file *.llmlens.json), metrics events, control, and the dashboard's messages. */
+
+export type DeviceName = 'cpu' | 'webgpu' | 'cuda';
+
+/** What a user asks for: data, tokenizer, model preset and overrides. Paths are absolute by the time they reach the worker. */
+export interface TrainRequest {
+  /** Files and folders of training text. */
+  data: string[];
+  /** 'char', a built-in encoding name, or a tokenizer path. */
+  tokenizer: string;
+  preset: string;
+  /** The run folder to create (…/.llmlens/runs/<name>). */
+  runDir: string;
+  /** Where prepared datasets are cached (…/.llmlens/data). */
+  dataCacheDir: string;
+  device: DeviceName;
+  maxIters?: number;
+  batchSize?: number;
+  blockSize?: number;
+  nLayer?: number;
+  nHead?: number;
+  nEmbd?: number;
+  lr?: number;
+  evalInterval?: number;
+  evalIters?: number;
+  sampleInterval?: number;
+  sampleTokens?: number;
+  prompt?: string;
+  checkpointInterval?: number;
+  seed?: number;
+  /** Continue this checkpoint folder instead of starting fresh. */
+  resumeFrom?: string;
+}
+
+/** One line of metrics.jsonl (the engine's TrainEvent), as the host and dashboard read it. */
+export type RunEvent =
+  | { kind: 'start'; runDir: string; params: number; tokensPerStep: number; startStep: number; maxIters: number; time: number }
+  | { kind: 'step'; step: number; loss: number; lr: number; gradNorm: number; ms: number; tokPerSec: number; tokensSeen: number; elapsedMs: number; etaMs: number; time: number }
+  | { kind: 'eval'; step: number; trainLoss: number; valLoss: number; time: number }
+  | { kind: 'sample'; step: number; prompt: string; text: string; time: number }
+  | { kind: 'checkpoint'; step: number; dir: string; time: number }
+  | { kind: 'done'; step: number; reason: 'finished' | 'stopped'; elapsedMs: number; time: number }
+  | { kind: 'error'; step: number; message: string; time: number };
+
+export type RunStatus = 'running' | 'paused' | 'finished' | 'stopped' | 'failed' | 'unknown';
+
+/** control.json in a run folder: the training process polls it between steps. */
+export interface RunControl {
+  paused: boolean;
+  /** Bumped to ask for a checkpoint at the next step. */
+  checkpointRequest: number;
+}
+
+/** A run as the dashboard and the Runs view show it. */
+export interface RunSummary {
+  runDir: string;
+  name: string;
+  status: RunStatus;
+  step: number;
+  maxIters?: number;
+  loss?: number;
+  valLoss?: number;
+  params?: number;
+  checkpoints: { step: number; dir: string }[];
+}
+
+/** Host -> dashboard webview. */
+export type DashboardHostMessage =
+  /** Everything known about the shown run(s): replaces the view. `compare` runs are drawn as extra curves. */
+  | { type: 'init'; run: RunSummary; events: RunEvent[]; compare: { run: RunSummary; events: RunEvent[] }[]; live: boolean }
+  /** New events of the main run since the last message (batched: at most ~10 messages a second). */
+  | { type: 'events'; events: RunEvent[]; status: RunStatus }
+  | { type: 'status'; status: RunStatus; checkpoints: number; message?: string };
+
+/** Dashboard webview -> host. */
+export type DashboardWebviewMessage =
+  | { type: 'ready' }
+  | { type: 'control'; action: 'pause' | 'resume' | 'stop' | 'checkpoint' | 'reveal' | 'compare' | 'resumeRun' }
+  | { type: 'openSample'; step: number };

@@ -1,0 +1,102 @@
+/**
+ * Training as a person does it in a real VS Code: Start Training… from the palette with quick-pick answers,
+ * the dashboard fills with points and a sample, the run is stopped, its checkpoint shows in the Runs view,
+ * and after a window reload the dashboard comes back with the run's curves.
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, before, test } from 'node:test';
+import { makeWorkspace } from './harness/codeServer';
+import { installedVsix } from './harness/vsix';
+import { openVSCode, type VSCodeSession } from './harness/workbench';
+
+/** Enough varied text for a char model to learn something visible. */
+function corpus(): string {
+  const lines: string[] = [];
+  const words = ['the', 'king', 'queen', 'speak', 'hear', 'me', 'good', 'lord', 'and', 'my', 'thou', 'art', 'not', 'so', 'well'];
+  let x = 7;
+  for (let i = 0; i < 1500; i++) {
+    x = (x * 1103515245 + 12345) % 2147483648;
+    lines.push(`${words[x % 15]} ${words[(x >> 4) % 15]} ${words[(x >> 8) % 15]}, ${words[(x >> 12) % 15]}.`);
+  }
+  return lines.join('\n');
+}
+
+let vs: VSCodeSession;
+let ws: string;
+before(async () => {
+  ws = makeWorkspace({ 'play.txt': corpus() });
+  vs = await openVSCode({ workspace: ws, vsix: installedVsix() });
+});
+after(async () => vs?.close());
+
+const runsDir = () => path.join(ws, '.llmlens', 'runs');
+const bodyData = async (key: string) => (await vs.webview('Training: ' + fs.readdirSync(runsDir())[0])).locator('body').getAttribute(`data-${key}`);
+
+test('Start Training… from the palette trains a tiny model and the dashboard shows it learn', async () => {
+  await vs.runCommand('LLM Lens: Start Training…');
+  await vs.pick('This workspace');
+  await vs.pick('char');
+  await vs.pick('tiny');
+  await vs.input('400');
+  await vs.page.waitForFunction(() => true);
+  for (let i = 0; i < 60 && !(fs.existsSync(runsDir()) && fs.readdirSync(runsDir()).length); i++) await new Promise((r) => setTimeout(r, 500));
+  const name = fs.readdirSync(runsDir())[0];
+  const view = await vs.webview(`Training: ${name}`);
+  // at least 20 points on the loss chart and a sample in the timeline
+  await view.locator('body[data-points]').waitFor({ state: 'attached', timeout: 60_000 });
+  await view.locator('body').evaluate(
+    (b) => new Promise<void>((resolve) => {
+      const ok = () => Number(b.getAttribute('data-points')) >= 20;
+      if (ok()) resolve();
+      new MutationObserver(() => ok() && resolve()).observe(b, { attributes: true });
+    }),
+  );
+  await view.locator('#samples .sample').first().waitFor({ timeout: 60_000 });
+  const points = Number(await view.locator('body').getAttribute('data-points'));
+  const step = (await view.locator('#stat-step').innerText()).trim();
+  const loss = Number((await view.locator('#stat-loss').innerText()).trim());
+  assert.ok(points >= 20, `points ${points}`);
+  assert.match(step, /^\d[\d,]* \/ 400$/);
+  assert.ok(loss > 0 && loss < 10, `loss ${loss}`);
+  // the values equal what the run wrote to metrics.jsonl (the reference the dashboard reads)
+  const metrics = fs.readFileSync(path.join(runsDir(), name, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; loss?: number; step?: number });
+  const first = metrics.find((e) => e.kind === 'step')!;
+  assert.ok(first.loss! > 3, `a char model starts near ln(vocab): ${first.loss}`);
+  await vs.screenshot('training-dashboard');
+  // the status bar follows the run
+  assert.match(await vs.statusBarText(), /step \d+\/400 · loss \d/);
+
+  // stop: the run ends with a checkpoint
+  await view.locator('#stop').click();
+  await view.locator('body[data-status="stopped"]').waitFor({ state: 'attached', timeout: 60_000 });
+  const checkpoints = fs.readdirSync(path.join(runsDir(), name, 'checkpoints'));
+  assert.ok(checkpoints.some((c) => /^step-\d+$/.test(c)), checkpoints.join(','));
+  const done = fs.readFileSync(path.join(runsDir(), name, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; reason?: string }).at(-1)!;
+  assert.deepEqual([done.kind, done.reason], ['done', 'stopped']);
+});
+
+test('the Runs view lists the run and its checkpoint', async () => {
+  await vs.page.locator('.activitybar .action-label[aria-label^="LLM Lens"]').click();
+  const name = fs.readdirSync(runsDir())[0];
+  const row = vs.page.locator('.part.sidebar .monaco-list-row', { hasText: name }).first();
+  await row.waitFor({ timeout: 30_000 });
+  assert.match(await row.innerText(), /stopped · step \d+\/400/);
+  await row.locator('.monaco-tl-twistie').click();
+  const step = fs.readdirSync(path.join(runsDir(), name, 'checkpoints')).find((c) => /^step-\d+$/.test(c))!.replace('-', ' ');
+  await vs.page.locator('.part.sidebar .monaco-list-row', { hasText: step }).first().waitFor({ timeout: 15_000 });
+  await vs.screenshot('training-runs-view');
+});
+
+test('after a window reload the dashboard comes back with the run', async () => {
+  const name = fs.readdirSync(runsDir())[0];
+  const before = Number(await bodyData('points'));
+  await vs.page.reload();
+  await vs.page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+  const view = await vs.webview(`Training: ${name}`);
+  await view.locator('body[data-points]').waitFor({ state: 'attached', timeout: 60_000 });
+  assert.equal(Number(await view.locator('body').getAttribute('data-points')), before);
+  assert.equal(await view.locator('body').getAttribute('data-status'), 'stopped');
+  await vs.screenshot('training-after-reload');
+});
