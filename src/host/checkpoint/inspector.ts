@@ -13,11 +13,10 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { compareCheckpoints } from '../../engine/checkpoint/compare';
 import { CheckpointError, throwIfAborted } from '../../engine/checkpoint/errors';
-import type { Heatmap } from '../../engine/checkpoint/heatmap';
-import { tensorHeatmap } from '../../engine/checkpoint/heatmap';
+import { HeatmapAccumulator, matrixShape, type Heatmap } from '../../engine/checkpoint/heatmap';
 import { onnxTensorHeatmap, onnxTensorStats, readOnnx, type OnnxFile } from '../../engine/checkpoint/onnx';
 import { openSafetensors, type SafetensorsFile } from '../../engine/checkpoint/safetensors';
-import { tensorStats, type Histogram, type TensorStats } from '../../engine/checkpoint/stats';
+import { HistogramAccumulator, StatsAccumulator, type Histogram, type TensorStats } from '../../engine/checkpoint/stats';
 import { summarizeCheckpoint, type ModuleNode, type TensorEntry } from '../../engine/checkpoint/summary';
 import type {
   ChangeRow, CheckpointOverview, ComparisonView, HeatmapView, ModuleRow, TensorDetail, TensorStatsView, TrainingInfo,
@@ -153,9 +152,19 @@ async function openSafetensorsInspected(path: string): Promise<InspectedFile> {
     async inspect(name, signal) {
       const t0 = Date.now();
       const t = f.tensor(name);
-      const { stats, histogram } = await tensorStats(f, name, { bins: HISTOGRAM_BINS, signal });
-      const detail: TensorDetail = { name, dtype: t.dtype, shape: [...t.shape], stats: statsView(stats), histogram: histogramView(histogram), ms: 0 };
-      if (t.shape.length >= 2) detail.heatmap = heatmapView(await tensorHeatmap(f, name, { maxRows: HEATMAP_MAX_ROWS, maxCols: HEATMAP_MAX_COLS, signal }));
+      // pass 1: stats and the heatmap; pass 2: the histogram between the finite min and max
+      const stats = new StatsAccumulator();
+      const [R, C] = matrixShape(t.shape);
+      const heat = t.shape.length >= 2 ? new HeatmapAccumulator(R, C, HEATMAP_MAX_ROWS, HEATMAP_MAX_COLS, 'maxabs') : undefined;
+      for await (const { values } of f.chunks(name, { signal })) {
+        stats.add(values);
+        heat?.add(values);
+      }
+      const s = stats.result();
+      const hist = HistogramAccumulator.equalWidth(s.min, s.max, HISTOGRAM_BINS);
+      for await (const { values } of f.chunks(name, { signal })) hist.add(values);
+      const detail: TensorDetail = { name, dtype: t.dtype, shape: [...t.shape], stats: statsView(s), histogram: histogramView(hist.result()), ms: 0 };
+      if (heat) detail.heatmap = heatmapView(heat.result());
       detail.ms = Date.now() - t0;
       return detail;
     },
