@@ -100,25 +100,25 @@ test('a long `run` in the worker does not delay a 5 ms timer on the main thread 
   };
   const client = new WorkerClient(resolve('dist/worker.js'));
   try {
-    const watch = timerLateness();
-    const r = await client.run({ kind: 'runGraph', model: emitOnnx(g), feeds, repeat: 10, threads: 1 });
-    const lateness = watch.stop();
-    assert.equal(r.kind, 'runGraph');
-    if (r.kind !== 'runGraph') return;
-    const total = r.ms.reduce((a, b) => a + b, 0);
-    assert.ok(total > 200, `the job should be long enough to matter (${total.toFixed(0)} ms)`);
-    assert.ok(lateness.length > total / 25, `the timer fired ${lateness.length} times during ${total.toFixed(0)} ms`);
-    const worst = Math.max(...lateness);
-    if (worst > 20) {
-      // A blocked event loop shows as a delay of a whole run (~100 ms) after every run. A lone spike can
-      // also come from other processes on a shared machine: then the timer alone shows it too.
-      const control = timerLateness();
-      await new Promise((res) => setTimeout(res, total));
-      const alone = control.stop();
-      const p95 = [...lateness].sort((a, b) => a - b)[Math.floor(lateness.length * 0.95)];
-      assert.ok(Math.max(...alone) > 20 && p95 <= 20, `worst timer delay ${worst.toFixed(1)} ms during the job (p95 ${p95.toFixed(1)} ms), ${Math.max(...alone).toFixed(1)} ms without it`);
+    // A blocked event loop shows as a delay of a whole run (~100 ms) after every one of the 10 runs, in
+    // every attempt. A lone spike can also come from other processes on a shared CI machine: so up to
+    // 3 attempts, each of ~1 s, and the best one must have no tick later than 20 ms.
+    const attempts: string[] = [];
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const watch = timerLateness();
+      const r = await client.run({ kind: 'runGraph', model: emitOnnx(g), feeds, repeat: 10, threads: 1 });
+      const lateness = watch.stop();
+      assert.equal(r.kind, 'runGraph');
+      if (r.kind !== 'runGraph') return;
+      assert.deepEqual(r.outputs.y.shape, [512, 384]);
+      const total = r.ms.reduce((a, b) => a + b, 0);
+      assert.ok(total > 200, `the job should be long enough to matter (${total.toFixed(0)} ms)`);
+      assert.ok(lateness.length > total / 25, `the timer fired ${lateness.length} times during ${total.toFixed(0)} ms`);
+      const worst = Math.max(...lateness);
+      attempts.push(`${worst.toFixed(1)} ms (${lateness.filter((l) => l > 20).length} of ${lateness.length} ticks late)`);
+      if (worst <= 20) return;
     }
-    assert.deepEqual(r.outputs.y.shape, [512, 384]);
+    assert.fail(`worst timer delay per attempt: ${attempts.join(', ')}`);
   } finally {
     await client.dispose();
   }

@@ -50,7 +50,7 @@ export class TrainRunner {
       if (resume && s.init === 'zeros' && !saved) throw new Error(`TrainRunner: the checkpoint to resume has no optimizer state ${s.name}`);
       if (saved) {
         if (saved.data.length !== size(s.shape)) throw new Error(`TrainRunner: ${s.name} has ${saved.data.length} values, the graph expects [${s.shape.join(', ')}]`);
-        state.set(s.name, { ...saved, shape: s.shape });
+        state.set(s.name, { ...saved, shape: s.shape, data: saved.data.slice() }); // owned, as the weights below
         continue;
       }
       if (s.init === 'zeros') {
