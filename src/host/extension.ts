@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { WorkerClient } from '../worker/client';
 import { registerCheckpointEditors } from './checkpoint/checkpointEditor';
+import { registerSampler } from './sampler/samplerPanel';
 import { probeEnvironment } from './environment';
 import { initLog } from './log';
 import { EnvironmentPanel } from './panels/environmentPanel';
@@ -21,6 +22,7 @@ export function activate(context: vscode.ExtensionContext): void {
   const probe = () => probeEnvironment(context, worker);
 
   registerCheckpointEditors(context);
+  registerSampler(context, worker);
 
   registerTraining(context, worker);
 

@@ -39,6 +39,8 @@ export interface TokenChoice {
   text: string;
   p: number;
   logit: number;
+  /** Raw-model probability, in the after-transform list. */
+  raw?: number;
 }
 
 /** One generated token and what the model thought when it was drawn. */

@@ -52,7 +52,7 @@ async function loadModel(checkpoint: string): Promise<LoadedModel> {
   return m;
 }
 
-const choice = (tok: Tokenizer) => (t: TokenProb): TokenChoice => ({ id: t.id, text: tok.decode([t.id]), p: t.p, logit: t.logit });
+const choice = (tok: Tokenizer) => (t: TokenProb): TokenChoice => ({ id: t.id, text: tok.decode([t.id]), p: t.p, logit: t.logit, ...(t.raw !== undefined ? { raw: t.raw } : {}) });
 
 function toMessage(t: GeneratedToken, tok: Tokenizer): SampledToken {
   const { id, text, prob, rawProb, logit, rank, entropy, sampledEntropy, finish } = t;

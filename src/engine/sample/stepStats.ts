@@ -12,6 +12,8 @@ export interface TokenProb {
   p: number;
   /** Raw logit. */
   logit: number;
+  /** Probability under the raw model (in the after-transform list, beside p). */
+  raw?: number;
 }
 
 export interface StepSummary {
@@ -78,7 +80,7 @@ export function summarizeStep(logits: ArrayLike<number>, probs: ArrayLike<number
     rank,
     entropy: entropy(raw),
     sampledEntropy: entropy(probs),
-    top: topIndices(probs, topN, logits).map(item(probs)),
+    top: topIndices(probs, topN, logits).map((i) => ({ ...item(probs)(i), raw: raw[i] })),
     topRaw: topIndices(logits, topN).map(item(raw)),
   };
 }

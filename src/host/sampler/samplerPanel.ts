@@ -1,0 +1,249 @@
+/**
+ * The Sampler panel: a prompt, every sampling control, N parallel generations of one prompt streamed
+ * token by token from the worker's KV cache, branches from any token, and the inspection pass
+ * (attention grid, one head large, logit lens) over prompt + generated tokens.
+ *
+ *   await vscode.commands.executeCommand('llmLens.openSampler', vscode.Uri.file('/runs/x/checkpoints/step-200'));
+ *
+ * Generation is pulled from the worker a few tokens at a time (samplerNext), so Stop is immediate and
+ * several universes interleave on the one worker thread.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { PromptTokens, SampledToken, SamplerHostMessage, SamplerModelInfo, SamplerParams, SamplerWebviewMessage } from '../../protocol/sampler';
+import type { WorkerClient } from '../../worker/client';
+import { log } from '../log';
+import { webviewHtml, webviewOptions } from '../webviewHtml';
+import { isSamplerWebviewMessage } from './validate';
+
+export const DEFAULT_PARAMS: SamplerParams = { temperature: 0.8, topK: 200, topP: 1, minP: 0, repetitionPenalty: 1, seed: 1337, maxTokens: 100, stop: [] };
+
+interface Universe {
+  id: number;
+  session: number;
+  prompt: PromptTokens;
+  tokens: SampledToken[];
+  running: boolean;
+}
+
+/** What the panel holds now (the command returns it: for tests and scripts). */
+export interface SamplerSummary {
+  model?: SamplerModelInfo;
+  universes: { id: number; tokens: number; text: string; running: boolean }[];
+}
+
+export class SamplerPanel {
+  static readonly viewType = 'llmLens.sampler';
+  private static current: SamplerPanel | undefined;
+
+  private model: SamplerModelInfo | undefined;
+  private readonly universes = new Map<number, Universe>();
+  private nextUniverse = 1;
+  private generation = 0;
+  private readonly disposables: vscode.Disposable[] = [];
+
+  /** Opens (or reveals) the panel on a checkpoint folder or model.safetensors; asks for one without `uri`. */
+  static async open(context: vscode.ExtensionContext, worker: WorkerClient, uri?: vscode.Uri): Promise<SamplerPanel | undefined> {
+    const dir = uri?.fsPath ?? (await pickCheckpoint());
+    if (!dir) return undefined;
+    let p = SamplerPanel.current;
+    if (p) p.panel.reveal(vscode.ViewColumn.Active);
+    else {
+      const panel = vscode.window.createWebviewPanel(SamplerPanel.viewType, 'LLM Lens: Sampler', vscode.ViewColumn.Active, { ...webviewOptions(context.extensionUri), retainContextWhenHidden: true });
+      p = new SamplerPanel(panel, context, worker);
+    }
+    await p.load(dir);
+    return p;
+  }
+
+  static revive(panel: vscode.WebviewPanel, context: vscode.ExtensionContext, worker: WorkerClient, state: unknown): void {
+    panel.webview.options = webviewOptions(context.extensionUri);
+    const p = new SamplerPanel(panel, context, worker);
+    const dir = (state as { checkpoint?: unknown } | undefined)?.checkpoint;
+    if (typeof dir === 'string') void p.load(dir);
+  }
+
+  static get instance(): SamplerPanel | undefined {
+    return SamplerPanel.current;
+  }
+
+  private constructor(
+    private readonly panel: vscode.WebviewPanel,
+    context: vscode.ExtensionContext,
+    private readonly worker: WorkerClient,
+  ) {
+    SamplerPanel.current = this;
+    panel.iconPath = vscode.Uri.joinPath(context.extensionUri, 'media', 'lens.svg');
+    panel.webview.html = webviewHtml(panel.webview, context.extensionUri, 'sampler', 'LLM Lens: Sampler');
+    panel.onDidDispose(() => this.dispose(), null, this.disposables);
+    panel.webview.onDidReceiveMessage((m: unknown) => void this.onMessage(m), null, this.disposables);
+  }
+
+  get summary(): SamplerSummary {
+    return {
+      model: this.model,
+      universes: [...this.universes.values()].map((u) => ({ id: u.id, tokens: u.tokens.length, text: u.tokens.map((t) => t.text).join(''), running: u.running })),
+    };
+  }
+
+  private async load(checkpoint: string): Promise<void> {
+    this.post({ type: 'busy', message: `Loading ${checkpoint}…` });
+    try {
+      const r = await this.worker.run({ kind: 'samplerLoad', checkpoint });
+      this.model = r.model;
+      this.panel.title = `Sampler: ${r.model.label}`;
+      this.post({ type: 'model', model: r.model, params: DEFAULT_PARAMS });
+    } catch (e) {
+      this.fail('Could not load the checkpoint', e);
+    }
+  }
+
+  private async onMessage(raw: unknown): Promise<void> {
+    if (!isSamplerWebviewMessage(raw)) {
+      log().warn(`Sampler panel: ignored an invalid message ${JSON.stringify(raw)?.slice(0, 200)}`);
+      return;
+    }
+    const m: SamplerWebviewMessage = raw;
+    try {
+      switch (m.type) {
+        case 'ready':
+          if (this.model) this.post({ type: 'model', model: this.model, params: DEFAULT_PARAMS });
+          break;
+        case 'generate':
+          await this.generate({ text: m.prompt }, m.params, m.streams);
+          break;
+        case 'stop':
+          await this.stop();
+          break;
+        case 'branch':
+          await this.branch(m.universe, m.index, m.tokenId, m.params);
+          break;
+        case 'inspect':
+          await this.inspect(m.universe);
+          break;
+        case 'attention': {
+          const r = await this.worker.run({ kind: 'samplerAttention', layer: m.layer, head: m.head });
+          this.post({ type: 'attention', layer: r.layer, head: r.head, n: r.n, weights: r.weights });
+          break;
+        }
+        case 'pickCheckpoint': {
+          const dir = await pickCheckpoint();
+          if (dir) await this.load(dir);
+          break;
+        }
+      }
+    } catch (e) {
+      this.fail('Sampler', e);
+    }
+  }
+
+  private async generate(prompt: { text: string }, params: SamplerParams, streams: number): Promise<void> {
+    if (!this.model) return;
+    await this.stop();
+    this.universes.clear();
+    const gen = ++this.generation;
+    const r = await this.worker.run({ kind: 'samplerStart', checkpoint: this.model.checkpoint, prompt, params, streams });
+    const us = r.sessions.map((session, i) => ({ id: this.nextUniverse++, session, prompt: r.prompt, tokens: [], running: true, label: `seed ${params.seed + i}` }));
+    for (const u of us) this.universes.set(u.id, u);
+    this.post({ type: 'started', universes: us.map((u) => ({ id: u.id, label: u.label })), prompt: r.prompt });
+    await Promise.all(us.map((u) => this.pump(u, gen)));
+  }
+
+  private async branch(universe: number, index: number, tokenId: number, params: SamplerParams): Promise<void> {
+    const parent = this.universes.get(universe);
+    if (!this.model || !parent || index > parent.tokens.length || tokenId >= this.model.vocabSize) return;
+    const step = parent.tokens[index];
+    const kept = parent.tokens.slice(0, index);
+    const alt = step?.top.find((t) => t.id === tokenId) ?? step?.topRaw.find((t) => t.id === tokenId);
+    const forced: SampledToken = {
+      ...(step ?? emptyStep()), id: tokenId, text: alt?.text ?? '', logit: alt?.logit ?? 0, forced: true, finish: undefined,
+      prob: step?.top.find((t) => t.id === tokenId)?.p ?? 0, rawProb: step?.topRaw.find((t) => t.id === tokenId)?.p ?? 0,
+    };
+    const ids = [...parent.prompt.ids, ...kept.map((t) => t.id), tokenId];
+    const remaining = Math.max(1, params.maxTokens - kept.length - 1);
+    const r = await this.worker.run({ kind: 'samplerStart', checkpoint: this.model.checkpoint, prompt: { ids }, params: { ...params, maxTokens: remaining }, streams: 1 });
+    const u: Universe = { id: this.nextUniverse++, session: r.sessions[0], prompt: parent.prompt, tokens: [...kept, forced], running: true };
+    this.universes.set(u.id, u);
+    this.post({ type: 'started', universes: [{ id: u.id, label: `branch of #${universe} at token ${index + 1}`, branchOf: { universe, index } }], prompt: parent.prompt, keep: { universe: u.id, tokens: u.tokens } });
+    await this.pump(u, this.generation);
+  }
+
+  /** Pulls tokens of one universe until it ends, Stop is pressed or a new generation starts. */
+  private async pump(u: Universe, gen: number): Promise<void> {
+    while (u.running && gen === this.generation) {
+      const r = await this.worker.run({ kind: 'samplerNext', session: u.session, maxTokens: 16, budgetMs: 120 });
+      if (!u.running || gen !== this.generation) break;
+      u.tokens.push(...r.tokens);
+      if (r.tokens.length) this.post({ type: 'tokens', universe: u.id, tokens: r.tokens, tokPerSec: (r.tokens.length * 1000) / Math.max(r.ms, 1e-3) });
+      if (r.done) {
+        u.running = false;
+        this.post({ type: 'done', universe: u.id, reason: r.tokens.at(-1)?.finish ?? 'done' });
+      }
+    }
+  }
+
+  private async stop(): Promise<void> {
+    const running = [...this.universes.values()].filter((u) => u.running);
+    for (const u of running) {
+      u.running = false;
+      this.post({ type: 'done', universe: u.id, reason: 'stopped' });
+    }
+    if (running.length) await this.worker.run({ kind: 'samplerClose', sessions: running.map((u) => u.session) });
+  }
+
+  private async inspect(universe: number): Promise<void> {
+    const u = this.universes.get(universe);
+    if (!u || !this.model) return;
+    this.post({ type: 'busy', message: 'Inspecting attention and the logit lens…' });
+    const ids = [...u.prompt.ids, ...u.tokens.map((t) => t.id)];
+    const r = await this.worker.run({ kind: 'samplerInspect', checkpoint: this.model.checkpoint, ids, thumbSize: 48 });
+    this.post({ type: 'inspection', universe, view: r.view });
+  }
+
+  private fail(what: string, e: unknown): void {
+    const message = e instanceof Error ? e.message : String(e);
+    log().error(`${what}: ${message}`);
+    this.post({ type: 'error', message });
+  }
+
+  private post(message: SamplerHostMessage): void {
+    void this.panel.webview.postMessage(message);
+  }
+
+  private dispose(): void {
+    void this.stop();
+    if (SamplerPanel.current === this) SamplerPanel.current = undefined;
+    for (const d of this.disposables.splice(0)) d.dispose();
+  }
+}
+
+function emptyStep(): SampledToken {
+  return { id: 0, text: '', prob: 0, rawProb: 0, logit: 0, rank: 0, entropy: 0, sampledEntropy: 0, top: [], topRaw: [] };
+}
+
+/** Quick pick of the workspace's checkpoints (folders with a model.safetensors), or a folder/file dialog. */
+export async function pickCheckpoint(): Promise<string | undefined> {
+  const found = await vscode.workspace.findFiles('**/model.safetensors', '**/node_modules/**', 200);
+  const dirs = [...new Set(found.map((f) => path.dirname(f.fsPath)))].sort().reverse();
+  const browse = { label: '$(folder-opened) Browse…', description: 'a checkpoint folder or model.safetensors', dir: '' };
+  const items = [...dirs.map((d) => ({ label: path.basename(d), description: vscode.workspace.asRelativePath(d), dir: d })), browse];
+  const pick = dirs.length ? await vscode.window.showQuickPick(items, { title: 'LLM Lens: Open Sampler', placeHolder: 'Pick a checkpoint to sample from' }) : browse;
+  if (!pick) return undefined;
+  if (pick.dir) return pick.dir;
+  const uris = await vscode.window.showOpenDialog({ canSelectFiles: true, canSelectFolders: true, canSelectMany: false, filters: { Safetensors: ['safetensors'] }, title: 'Checkpoint folder or model.safetensors' });
+  return uris?.[0]?.fsPath;
+}
+
+/** Registers LLM Lens: Open Sampler… (with an optional Uri argument) and the panel serializer. */
+export function registerSampler(context: vscode.ExtensionContext, worker: WorkerClient): void {
+  context.subscriptions.push(
+    vscode.commands.registerCommand('llmLens.openSampler', async (uri?: vscode.Uri) => {
+      const p = await SamplerPanel.open(context, worker, uri instanceof vscode.Uri ? uri : undefined);
+      return p?.summary;
+    }),
+    vscode.commands.registerCommand('llmLens.samplerSummary', () => SamplerPanel.instance?.summary),
+    vscode.window.registerWebviewPanelSerializer(SamplerPanel.viewType, {
+      deserializeWebviewPanel: async (panel, state) => SamplerPanel.revive(panel, context, worker, state),
+    }),
+  );
+}

@@ -1,0 +1,139 @@
+/**
+ * The inspection of one universe's text: a layer × head grid of attention thumbnails; a click opens the
+ * head large (query × key, token labels, hover readout); clicking a token in the strip below shows what
+ * it attends to over the text ("from this token"); and the logit lens table (rows layers, columns positions).
+ */
+import type { InspectionView } from '../../src/protocol/sampler';
+import { el } from '../common/dom';
+import { cellAt, drawAttention, drawThumb, visible, type AttentionLayout } from './heatmap';
+
+/** Columns of the logit lens table: the last positions (a wide table stays readable). */
+const LENS_COLUMNS = 96;
+
+export class InspectPanel {
+  private view: InspectionView | undefined;
+  private head: { layer: number; head: number; n: number; weights: Float32Array; layout: AttentionLayout } | undefined;
+  private query: number | undefined;
+  private readonly grid = el('div', { id: 'att-grid', class: 'att-grid' });
+  private readonly big = el('canvas', { id: 'att-big', class: 'att-big' });
+  private readonly bigTitle = el('p', { id: 'att-title', class: 'status' });
+  private readonly hover = el('p', { id: 'att-hover', class: 'status' }, ' ');
+  private readonly strip = el('div', { id: 'att-text', class: 'att-text' });
+  private readonly lens = el('div', { id: 'lens', class: 'lens' });
+
+  constructor(
+    private readonly root: HTMLElement,
+    private readonly openHead: (layer: number, head: number) => void,
+  ) {
+    this.big.addEventListener('mousemove', (e) => this.onHover(e));
+    this.big.addEventListener('click', (e) => {
+      const c = this.head && cellAt(this.big, this.head.layout, e.clientX, e.clientY);
+      if (c) this.fromToken(c.q);
+    });
+  }
+
+  show(view: InspectionView): void {
+    this.view = view;
+    this.head = undefined;
+    this.query = undefined;
+    this.renderGrid(view);
+    this.renderStrip(view);
+    this.renderLens(view);
+    this.bigTitle.textContent = 'Click a head for its full query × key map.';
+    this.big.width = 0;
+    this.root.replaceChildren(
+      el('h3', {}, `Attention (${view.nLayer} layers × ${view.nHead} heads, ${view.ids.length} tokens${view.offset ? `: the last ${view.ids.length}` : ''}, ${view.ms.toFixed(0)} ms)`),
+      this.grid, this.bigTitle, el('div', { class: 'att-big-box' }, this.big), this.hover,
+      el('h4', {}, 'From this token: click a token (or a row of the map) to see what it attends to'), this.strip,
+      el('h3', {}, 'Logit lens: the top next-token guess after each layer'), this.lens);
+  }
+
+  private renderGrid(v: InspectionView): void {
+    const cells: HTMLElement[] = [el('div', { class: 'att-corner' })];
+    for (let h = 0; h < v.nHead; h++) cells.push(el('div', { class: 'att-label' }, `head ${h}`));
+    for (let l = 0; l < v.nLayer; l++) {
+      cells.push(el('div', { class: 'att-label' }, `layer ${l}`));
+      for (let h = 0; h < v.nHead; h++) {
+        const c = el('canvas', { class: 'thumb', 'data-layer': l, 'data-head': h, title: `layer ${l}, head ${h}`, tabindex: 0 });
+        drawThumb(c, v.thumbs, (l * v.nHead + h) * v.size * v.size, v.size);
+        c.addEventListener('click', () => this.openHead(l, h));
+        cells.push(c);
+      }
+    }
+    this.grid.style.gridTemplateColumns = `auto repeat(${v.nHead}, 64px)`;
+    this.grid.replaceChildren(...cells);
+  }
+
+  /** The large map of one head (the host answered samplerAttention). */
+  showHead(layer: number, head: number, n: number, weights: Float32Array): void {
+    if (!this.view) return;
+    const { layout, ms } = drawAttention(this.big, weights, n, this.view.texts);
+    this.head = { layer, head, n, weights, layout };
+    this.big.dataset.layer = String(layer);
+    this.big.dataset.head = String(head);
+    this.big.dataset.renderMs = ms.toFixed(1);
+    this.bigTitle.textContent = `Layer ${layer}, head ${head}: rows are queries, columns keys (${n} × ${n}, drawn in ${ms.toFixed(0)} ms)`;
+    for (const t of this.grid.querySelectorAll('.thumb')) t.classList.toggle('selected', (t as HTMLElement).dataset.layer === String(layer) && (t as HTMLElement).dataset.head === String(head));
+    if (this.query !== undefined) this.fromToken(this.query);
+  }
+
+  private onHover(e: MouseEvent): void {
+    const h = this.head;
+    const v = this.view;
+    const c = h && v && cellAt(this.big, h.layout, e.clientX, e.clientY);
+    if (!c || !h || !v) return;
+    const w = h.weights[c.q * h.n + c.k];
+    this.hover.textContent = `query ${c.q} ${JSON.stringify(v.texts[c.q])} → key ${c.k} ${JSON.stringify(v.texts[c.k])}: ${w.toFixed(4)}`;
+    this.hover.dataset.weight = String(w);
+  }
+
+  private renderStrip(v: InspectionView): void {
+    this.strip.replaceChildren(...v.texts.map((t, i) => {
+      const s = el('span', { class: 'tok', 'data-pos': i, title: `position ${i + v.offset}` }, t);
+      s.addEventListener('click', () => this.fromToken(i));
+      return s;
+    }));
+  }
+
+  /** Colours the text by how much token q attends to each token (in the open head, else layer 0 head 0). */
+  private fromToken(q: number): void {
+    this.query = q;
+    const v = this.view;
+    if (!v) return;
+    if (!this.head) {
+      this.openHead(0, 0);
+      return;
+    }
+    const { weights, n } = this.head;
+    const spans = this.strip.children;
+    for (let j = 0; j < spans.length; j++) {
+      const s = spans[j] as HTMLElement;
+      const w = j <= q ? weights[q * n + j] : 0;
+      s.style.backgroundColor = j === q ? '' : `rgba(237, 105, 37, ${Math.min(1, Math.sqrt(w)).toFixed(3)})`;
+      s.classList.toggle('query', j === q);
+      s.title = `position ${j + v.offset}: ${j <= q ? w.toFixed(4) : 'in the future'}`;
+    }
+  }
+
+  private renderLens(v: InspectionView): void {
+    const n = v.ids.length;
+    const k = v.lens.k;
+    const first = Math.max(0, n - LENS_COLUMNS);
+    const head = el('tr', {}, el('th', {}, 'layer \\ input'), ...v.texts.slice(first).map((t, i) => el('th', { title: `position ${first + i + v.offset}` }, visible(t))));
+    const rows: HTMLElement[] = [];
+    for (let r = 0; r <= v.nLayer; r++) {
+      const cells = [el('th', {}, r === 0 ? 'embed' : `after block ${r - 1}`)];
+      for (let i = first; i < n; i++) {
+        const at = (r * n + i) * k;
+        const id = v.lens.ids[at];
+        const p = v.lens.probs[at];
+        const alts = Array.from({ length: k }, (_, j) => `${JSON.stringify(v.lens.texts[v.lens.ids[at + j]])} ${(v.lens.probs[at + j] * 100).toFixed(1)}%`).join(', ');
+        cells.push(el('td', { class: 'lens-cell', title: alts, 'data-p': p, style: `--p: ${p.toFixed(3)}` }, visible(v.lens.texts[id] ?? String(id)), el('small', {}, ` ${(p * 100).toFixed(0)}%`)));
+      }
+      rows.push(el('tr', {}, ...cells));
+    }
+    this.lens.replaceChildren(
+      ...(first ? [el('p', { class: 'status' }, `Showing the last ${LENS_COLUMNS} of ${n} positions.`)] : []),
+      el('table', { id: 'lens-table', class: 'lens-table' }, el('thead', {}, head), el('tbody', {}, ...rows)));
+  }
+}

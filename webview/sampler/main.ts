@@ -1,0 +1,188 @@
+/**
+ * The Sampler panel: prompt, sampling controls, Generate / Stop, N universes side by side as token
+ * spans; a token's distribution (bar chart + table, branch from any candidate); the inspection of a
+ * universe (attention grid, one head large, "from this token", logit lens).
+ */
+import '@vscode-elements/elements/dist/vscode-button/index.js';
+import '@vscode-elements/elements/dist/vscode-textarea/index.js';
+import '@vscode-elements/elements/dist/vscode-textfield/index.js';
+import type { PromptTokens, SampledToken, SamplerHostMessage, SamplerModelInfo, SamplerParams, SamplerWebviewMessage } from '../../src/protocol/sampler';
+import { el } from '../common/dom';
+import { hostBridge } from '../common/vscode';
+import { renderDistribution } from './distribution';
+import { InspectPanel } from './inspectView';
+
+interface State {
+  checkpoint?: string;
+}
+const host = hostBridge<SamplerWebviewMessage, SamplerHostMessage, State>();
+const app = document.getElementById('app')!;
+
+type Field = HTMLElement & { value: string };
+const FIELDS: { key: keyof SamplerParams | 'streams'; label: string; title: string }[] = [
+  { key: 'temperature', label: 'Temperature', title: '0 = greedy (always the most likely token)' },
+  { key: 'topK', label: 'Top-k', title: 'keep the k most likely tokens (0 = all)' },
+  { key: 'topP', label: 'Top-p', title: 'keep the smallest set reaching this probability (1 = all)' },
+  { key: 'minP', label: 'Min-p', title: 'drop tokens below min-p × the top probability (0 = off)' },
+  { key: 'repetitionPenalty', label: 'Repetition penalty', title: '> 1 makes tokens already in the text less likely (1 = off)' },
+  { key: 'seed', label: 'Seed', title: 'universe i uses seed + i' },
+  { key: 'maxTokens', label: 'Max tokens', title: 'new tokens per universe' },
+  { key: 'streams', label: 'Universes', title: 'parallel samples of the same prompt (1–8)' },
+];
+
+let model: SamplerModelInfo | undefined;
+const universes = new Map<number, { prompt: PromptTokens; tokens: SampledToken[]; box: HTMLElement; text: HTMLElement; meta: HTMLElement }>();
+
+const title = el('span', { id: 'model', class: 'model' }, 'No checkpoint');
+const change = el('vscode-button', { id: 'change', secondary: true }, 'Checkpoint…');
+change.addEventListener('click', () => host.post({ type: 'pickCheckpoint' }));
+const promptBox = el('vscode-textarea', { id: 'prompt', rows: 3, placeholder: 'Prompt (empty: start from the end-of-text token)', resize: 'vertical' }) as Field;
+const fields = new Map<string, Field>();
+const controls = el('div', { class: 'controls', id: 'controls' }, ...FIELDS.map((f) => {
+  const input = el('vscode-textfield', { id: `p-${f.key}`, type: 'number', title: f.title, 'aria-label': f.label }) as Field;
+  fields.set(f.key, input);
+  return el('label', { class: 'control', title: f.title }, f.label, input);
+}));
+const stopField = el('vscode-textfield', { id: 'p-stop', placeholder: 'Stop strings, separated by |  (\\n = newline)', title: 'generation ends once the text contains one of these' }) as Field;
+const generateBtn = el('vscode-button', { id: 'generate' }, 'Generate');
+const stopBtn = el('vscode-button', { id: 'stop', secondary: true, disabled: true }, 'Stop');
+const status = el('p', { id: 'status', class: 'status', 'data-state': 'idle' }, 'Open a checkpoint to sample from.');
+const notes = el('p', { id: 'notes', class: 'status' });
+const board = el('main', { id: 'universes', class: 'universes' });
+const dist = el('section', { id: 'dist', class: 'dist' });
+const inspectRoot = el('section', { id: 'inspect', class: 'inspect' });
+const inspect = new InspectPanel(inspectRoot, (layer, head) => host.post({ type: 'attention', layer, head }));
+app.append(
+  el('header', { class: 'toolbar' }, title, change),
+  promptBox, controls, el('div', { class: 'toolbar' }, stopField, generateBtn, stopBtn),
+  status, notes, board, dist, inspectRoot);
+
+function setStatus(text: string, state: string): void {
+  status.textContent = text;
+  status.dataset.state = state;
+}
+
+function params(): SamplerParams {
+  const num = (k: string, d: number) => {
+    const v = Number(fields.get(k)!.value);
+    return Number.isFinite(v) && fields.get(k)!.value !== '' ? v : d;
+  };
+  const stop = stopField.value.split('|').map((s) => s.replace(/\\n/g, '\n')).filter((s) => s.length > 0).slice(0, 8);
+  return {
+    temperature: Math.min(10, Math.max(0, num('temperature', 0.8))),
+    topK: Math.max(0, Math.round(num('topK', 0))),
+    topP: Math.min(1, Math.max(0.001, num('topP', 1))),
+    minP: Math.min(1, Math.max(0, num('minP', 0))),
+    repetitionPenalty: Math.min(10, Math.max(0.1, num('repetitionPenalty', 1))),
+    seed: Math.max(0, Math.round(num('seed', 1337))) >>> 0,
+    maxTokens: Math.min(2048, Math.max(1, Math.round(num('maxTokens', 100)))),
+    stop,
+  };
+}
+
+generateBtn.addEventListener('click', () => {
+  if (!model) return setStatus('Open a checkpoint first (Checkpoint…).', 'error');
+  const streams = Math.min(8, Math.max(1, Math.round(Number(fields.get('streams')!.value) || 1)));
+  host.post({ type: 'generate', prompt: promptBox.value ?? '', params: params(), streams });
+  setStatus('Generating…', 'running');
+});
+stopBtn.addEventListener('click', () => host.post({ type: 'stop' }));
+
+function tokenSpan(t: { text: string }, cls: string, attrs: Record<string, string | number> = {}): HTMLElement {
+  return el('span', { class: `tok ${cls}`, ...attrs }, t.text === '' ? '∅' : t.text);
+}
+
+function addUniverse(id: number, label: string, prompt: PromptTokens): void {
+  const text = el('div', { class: 'utext' }, ...prompt.texts.map((t, i) => tokenSpan({ text: t }, 'prompt', { title: `prompt token ${i}` })));
+  const meta = el('span', { class: 'umeta' });
+  const insp = el('vscode-button', { secondary: true, class: 'inspect-btn', title: 'Attention maps and logit lens of this text' }, 'Inspect');
+  insp.addEventListener('click', () => host.post({ type: 'inspect', universe: id }));
+  const box = el('article', { class: 'universe', 'data-universe': id, 'data-state': 'running' }, el('header', {}, el('strong', {}, `#${id} ${label}`), meta, insp), text);
+  universes.set(id, { prompt, tokens: [], box, text, meta });
+  board.append(box);
+}
+
+function appendTokens(id: number, tokens: SampledToken[]): void {
+  const u = universes.get(id);
+  if (!u) return;
+  for (const t of tokens) {
+    const index = u.tokens.length;
+    u.tokens.push(t);
+    const span = tokenSpan(t, `gen${t.forced ? ' forced' : ''}`, { 'data-index': index, title: `p ${(t.prob * 100).toFixed(1)}%, rank ${t.rank}` });
+    span.style.setProperty('--p', t.prob.toFixed(3));
+    span.addEventListener('click', () => selectToken(id, index));
+    u.text.append(span);
+  }
+}
+
+function selectToken(universe: number, index: number): void {
+  const u = universes.get(universe);
+  const step = u?.tokens[index];
+  if (!u || !step) return;
+  for (const s of board.querySelectorAll('.tok.selected')) s.classList.remove('selected');
+  u.text.querySelector(`.tok.gen[data-index="${index}"]`)?.classList.add('selected');
+  renderDistribution(dist, step, `Universe #${universe}, token ${index + 1}`, (tokenId) => host.post({ type: 'branch', universe, index, tokenId, params: params() }));
+}
+
+function running(): boolean {
+  return [...universes.values()].some((u) => u.box.dataset.state === 'running');
+}
+
+host.onMessage((m) => {
+  switch (m.type) {
+    case 'model': {
+      model = m.model;
+      host.setState({ checkpoint: m.model.checkpoint });
+      title.textContent = `${m.model.label} — ${m.model.nLayer} layers, ${m.model.nHead} heads, ${m.model.nEmbd} wide, block ${m.model.blockSize}, vocabulary ${m.model.vocabSize} (${m.model.tokenizer})`;
+      for (const f of FIELDS) if (!fields.get(f.key)!.value) fields.get(f.key)!.value = String(f.key === 'streams' ? 3 : m.params[f.key as keyof SamplerParams]);
+      setStatus(`Ready. An empty prompt starts from ${m.model.startToken}.`, 'ready');
+      break;
+    }
+    case 'started': {
+      if (!m.universes.some((u) => u.branchOf)) {
+        universes.clear();
+        board.replaceChildren();
+        dist.replaceChildren();
+      }
+      notes.textContent = m.prompt.notes.join(' · ');
+      for (const u of m.universes) addUniverse(u.id, u.label, m.prompt);
+      if (m.keep) appendTokens(m.keep.universe, m.keep.tokens);
+      stopBtn.removeAttribute('disabled');
+      setStatus('Generating…', 'running');
+      break;
+    }
+    case 'tokens': {
+      appendTokens(m.universe, m.tokens);
+      const u = universes.get(m.universe);
+      if (u) u.meta.textContent = ` ${u.tokens.length} tokens · ${m.tokPerSec.toFixed(0)} tok/s`;
+      break;
+    }
+    case 'done': {
+      const u = universes.get(m.universe);
+      if (u) {
+        u.box.dataset.state = 'done';
+        u.meta.textContent = ` ${u.tokens.length} tokens · ${m.reason}`;
+      }
+      if (!running()) {
+        stopBtn.setAttribute('disabled', '');
+        setStatus('Done. Click a token for its distribution; Inspect a universe for attention and the logit lens.', 'done');
+      }
+      break;
+    }
+    case 'inspection':
+      inspect.show(m.view);
+      setStatus(`Inspected universe #${m.universe}.`, 'inspected');
+      break;
+    case 'attention':
+      inspect.showHead(m.layer, m.head, m.n, m.weights);
+      break;
+    case 'busy':
+      setStatus(m.message, 'busy');
+      break;
+    case 'error':
+      setStatus(m.message, 'error');
+      break;
+  }
+});
+
+host.post({ type: 'ready' });
