@@ -320,3 +320,33 @@ test('gpt2Name adds the transformer prefix of bare Hugging Face GPT-2 names, and
   }
   assert.ok(!existsSync(join(dir, 'hf')));
 });
+
+test('tensors of unknown or undecoded dtypes are listed in the overview, not fatal; inspecting one says why', async () => {
+  // a safetensors file built by hand (not with the engine's writer): F32 [2], F8_E4M3 [4], an unknown 'Q4' dtype (size unknown)
+  const header = JSON.stringify({
+    a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
+    f8: { dtype: 'F8_E4M3', shape: [4], data_offsets: [8, 12] },
+    q: { dtype: 'Q4', shape: [3], data_offsets: [12, 12] },
+  });
+  const padded = header + ' '.repeat((8 - (header.length % 8)) % 8);
+  const bytes = Buffer.alloc(8 + padded.length + 12);
+  bytes.writeBigUInt64LE(BigInt(padded.length), 0);
+  bytes.write(padded, 8, 'utf8');
+  Buffer.from(Float32Array.from([1.5, -2]).buffer).copy(bytes, 8 + padded.length);
+  const dir = join(root, 'dtypes');
+  await import('node:fs/promises').then((fs) => fs.mkdir(dir, { recursive: true }));
+  const p = join(dir, 'mixed.safetensors');
+  writeFileSync(p, bytes);
+  const f = await openInspectedFile(p);
+  try {
+    assert.deepEqual(f.overview.unsupported.sort(), ['f8', 'q']);
+    assert.deepEqual(f.overview.tensors.map((t) => [t.name, t.dtype, t.supported]).sort(), [['a', 'F32', true], ['f8', 'F8_E4M3', false], ['q', 'Q4', false]]);
+    assert.equal(f.overview.params, 9);
+    assert.deepEqual(f.overview.dtypes.map((d) => d.dtype).sort(), ['F32', 'F8_E4M3', 'Q4']);
+    const a = await f.inspect('a');
+    assert.deepEqual([a.stats.mean, a.stats.min, a.stats.max], [-0.25, -2, 1.5]);
+    await assert.rejects(f.inspect('f8'), (e: unknown) => e instanceof CheckpointError && e.code === 'unsupported-dtype' && /F8_E4M3/.test(e.message));
+  } finally {
+    await f.close();
+  }
+});
