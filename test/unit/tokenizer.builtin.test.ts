@@ -144,16 +144,15 @@ test('a token split inside a character is partial, and the character belongs to 
   assertSpansTile(ours, text, spans, ours.encode(text));
 });
 
-test('1 MB of one letter, of base64 and of minified code each encode in well under a few seconds', () => {
+// How fast these are is measured against tiktoken in bench/tokenizer.bench.ts, not here.
+test('1 MB of one letter, of base64 and of minified code encode and decode back exactly', () => {
   const { ours } = encodings('cl100k_base');
   const rand = mulberry32(7);
   const inputs = { letter: 'a'.repeat(1 << 20), base64: base64Blob(rand, 1 << 20), minified: minifiedJs(rand, 1 << 20) };
   for (const [label, text] of Object.entries(inputs)) {
-    const t0 = performance.now();
     const ids = ours.encode(text);
-    const ms = performance.now() - t0;
-    assert.ok(ms < 4000, `${label}: ${ms.toFixed(0)} ms`);
-    assert.equal(ours.decode(ids), text);
+    assert.equal(ours.decode(ids), text, label);
+    assert.ok(ids.length > 0 && ids.length < text.length, `${label}: ${ids.length} tokens for ${text.length} characters`);
   }
 });
 

@@ -169,21 +169,19 @@ test('progress events and AbortSignal', async () => {
   assert.ok(last < 3840, `training went on to ${last} merges after the abort`);
 });
 
-test('training on 1 MB of base64, of minified code and of one letter stays fast', async () => {
+// Training time on these inputs is measured in bench/tokenizer.bench.ts, not here.
+test('training on 1 MB of base64, of minified code and of one letter completes with the asked vocabulary', async () => {
   const rand = mulberry32(8);
   const inputs = [['base64', base64Blob(rand, 1 << 20)], ['minified', minifiedJs(rand, 1 << 20)]] as const;
   for (const [label, text] of inputs) {
     const vocabSize = 2048;
-    const t0 = performance.now();
     const t = await trainBpe(text, { vocabSize });
-    const ms = performance.now() - t0;
-    assert.equal(t.vocab.length, vocabSize);
-    assert.ok(ms < 8000, `${label}: ${ms.toFixed(0)} ms`);
+    assert.equal(t.vocab.length, vocabSize, label);
+    const tok = trainedTokenizer(t);
+    assert.equal(tok.decode(tok.encode(text)), text, label);
   }
-  const t0 = performance.now();
   const err = await trainBpe('a'.repeat(1 << 20), { vocabSize: 4096 }).catch((e: unknown) => e);
   assert.ok(err instanceof VocabTooLargeError, String(err));
-  assert.ok(performance.now() - t0 < 8000);
   // 2^20 letters in one chunk: merges a+a, aa+aa, … down to one token of 2^20 bytes: 20 merges.
   assert.equal(err.maxVocabSize, 256 + 20);
 });
