@@ -90,6 +90,17 @@ async function askDevice(worker: WorkerClient): Promise<DeviceName | undefined> 
   return pick?.value;
 }
 
+/** Why a provider does not run here, or undefined when it does. */
+async function providerProblem(worker: WorkerClient, device: DeviceName): Promise<string | undefined> {
+  try {
+    const { report } = await worker.run({ kind: 'probeRuntime', cpus: os.availableParallelism() });
+    const p = report.providers.find((x) => x.name === device);
+    return p?.ok ? undefined : (p?.error ?? 'it did not load');
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+}
+
 function runName(preset: string, name?: string): string {
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
   return `${name ?? preset}-${stamp}`;
@@ -178,8 +189,16 @@ export async function startTrainingCommand(
   if (!preset) return;
   const maxIters = fromFile ? (fromFile.maxIters ?? DEFAULT_STEPS[preset]) : await askSteps(preset);
   if (!maxIters) return;
-  const device = fromFile?.device ?? (await askDevice(worker));
+  let device = fromFile?.device ?? (await askDevice(worker));
   if (!device) return;
+  if (device !== 'cpu') {
+    const reason = await providerProblem(worker, device);
+    if (reason) {
+      const pick = await vscode.window.showWarningMessage(`The ${device} execution provider is not available here: ${reason}`, { modal: true }, 'Train on CPU');
+      if (pick !== 'Train on CPU') return;
+      device = 'cpu';
+    }
+  }
   const runsRoot = path.join(root, '.llmlens', 'runs');
   const runDir = path.join(runsRoot, runName(preset, fromFile?.name));
   if (fs.existsSync(runDir)) {
