@@ -99,7 +99,10 @@ class CheckpointEditorView {
     panel.webview.html = webviewHtml(panel.webview, extensionUri, 'checkpoint', basename(doc.uri.fsPath));
     panel.webview.onDidReceiveMessage((m: unknown) => void this.onMessage(m), null, this.disposables);
     panel.onDidDispose(() => this.dispose(), null, this.disposables);
-    doc.onReload(() => this.sendState(), null, this.disposables);
+    doc.onReload(() => {
+      this.inspectTask?.abort(); // it was reading the file that was just replaced
+      this.sendState();
+    }, null, this.disposables);
     if (doc.uri.scheme === 'file') {
       const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(dirname(doc.uri.fsPath)), basename(doc.uri.fsPath)));
       const check = () => void this.checkChanged();
