@@ -15,7 +15,7 @@ import { benchLine, median } from './lib';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const SHARED = path.resolve(ROOT, '..', 'shared');
-const CLI = path.join(ROOT, 'dist', 'cli.js');
+const CLI = process.env.LLM_LENS_CLI ?? path.join(ROOT, 'dist', 'cli.js');
 const GPT_REF = path.join(SHARED, 'bench', 'torch-baseline', 'gpt_ref.py');
 const QUICK = process.env.BENCH_QUICK === '1';
 const W = fs.mkdtempSync(path.join(tmpdir(), 'llm-lens-bench-train-'));
