@@ -39,7 +39,7 @@ change.addEventListener('click', () => host.post({ type: 'pickCheckpoint' }));
 const promptBox = el('vscode-textarea', { id: 'prompt', rows: 3, placeholder: 'Prompt (empty: start from the end-of-text token)', resize: 'vertical' }) as Field;
 const fields = new Map<string, Field>();
 const controls = el('div', { class: 'controls', id: 'controls' }, ...FIELDS.map((f) => {
-  const input = el('vscode-textfield', { id: `p-${f.key}`, type: 'number', title: f.title, 'aria-label': f.label }) as Field;
+  const input = el('vscode-textfield', { id: `p-${f.key}`, type: 'number', step: 'any', min: 0, title: f.title, 'aria-label': f.label }) as Field;
   fields.set(f.key, input);
   return el('label', { class: 'control', title: f.title }, f.label, input);
 }));
