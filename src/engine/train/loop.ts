@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { emitOnnx } from '../graph/emit';
 import { buildGptTrainGraph, gptParams, initGptWeights } from '../model/gpt';
 import { GptInference, type GptModelConfig } from '../model/inference';
+import type { RunEvent } from '../../protocol/training';
 import type { ExecutionProvider } from '../runtime/ort';
 import type { HostTensor } from '../runtime/session';
 import { TrainRunner } from '../runtime/trainRunner';
@@ -65,14 +66,8 @@ export interface TrainConfig {
   stopAfter?: number;
 }
 
-export type TrainEvent =
-  | { kind: 'start'; runDir: string; params: number; tokensPerStep: number; startStep: number; maxIters: number; config: TrainConfig; time: number }
-  | { kind: 'step'; step: number; loss: number; lr: number; gradNorm: number; ms: number; tokPerSec: number; tokensSeen: number; elapsedMs: number; etaMs: number; time: number }
-  | { kind: 'eval'; step: number; trainLoss: number; valLoss: number; time: number }
-  | { kind: 'sample'; step: number; prompt: string; text: string; time: number }
-  | { kind: 'checkpoint'; step: number; dir: string; time: number }
-  | { kind: 'done'; step: number; reason: 'finished' | 'stopped'; elapsedMs: number; time: number }
-  | { kind: 'error'; step: number; message: string; time: number };
+/** The events of a run (protocol's RunEvent, one per line of metrics.jsonl); 'start' also carries the config. */
+export type TrainEvent = Exclude<RunEvent, { kind: 'start' }> | (Extract<RunEvent, { kind: 'start' }> & { config: TrainConfig });
 
 /** Live controls from the host: pause between steps, save a checkpoint at the next step. */
 export interface TrainControl {
