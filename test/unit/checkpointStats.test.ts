@@ -162,3 +162,12 @@ test('architecture guess: GPT-2 names, Llama names, config.json, and other', () 
   assert.deepEqual(Object.keys(s.dtypes), ['BF16']);
   assert.equal(s.dtypes.BF16.bytes, s.bytes);
 });
+
+test('decoding a misaligned Node Buffer copies it instead of failing', async () => {
+  const { decodeValues } = await import('../../src/engine/checkpoint/dtypes');
+  const f = Float32Array.from([1.5, -2, 3.25]);
+  const pool = Buffer.alloc(13);
+  Buffer.from(f.buffer).copy(pool, 1); // the floats start at byte 1 of the Buffer
+  const view = pool.subarray(1, 13);
+  assert.deepEqual(Array.from(decodeValues('F32', view) as Float32Array), [1.5, -2, 3.25]);
+});

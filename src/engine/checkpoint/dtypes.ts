@@ -43,7 +43,8 @@ function view<T>(bytes: Uint8Array, size: number, make: (b: ArrayBuffer, off: nu
   if (!littleEndian) throw new CheckpointError('unsupported-dtype', 'this reader needs a little-endian machine');
   const n = bytes.byteLength / size;
   if (!Number.isInteger(n)) throw new CheckpointError('bad-input', `${bytes.byteLength} bytes is not a whole number of ${size}-byte elements`);
-  const b = bytes.byteOffset % size === 0 ? bytes : bytes.slice();
+  // a misaligned view is copied into a fresh buffer (Buffer#slice would return another view, not a copy)
+  const b = bytes.byteOffset % size === 0 ? bytes : new Uint8Array(bytes);
   return make(b.buffer as ArrayBuffer, b.byteOffset, n);
 }
 
