@@ -81,8 +81,10 @@ export interface CheckpointOverview {
   warnings: string[];
   metadata: Record<string, string>;
   training?: TrainingInfo;
-  /** Export for Hugging Face is offered (GPT-2 names). */
+  /** Export for Hugging Face and sampling are offered (GPT-2 names). */
   canExportHf: boolean;
+  /** The file is a checkpoint of an LLM Lens run (checkpoints/step-N/ with trainer state): it can continue training. */
+  canContinue: boolean;
   onnx?: OnnxInfo;
 }
 
@@ -173,5 +175,9 @@ export type CheckpointWebviewMessage =
   | { type: 'compare' }
   /** Write a Hugging Face folder (GPT-2 checkpoints). */
   | { type: 'exportHf' }
+  /** Open the sampler on this checkpoint. */
+  | { type: 'sample' }
+  /** Continue the run this checkpoint belongs to, from this checkpoint. */
+  | { type: 'continueTraining' }
   /** Re-read the file after it changed on disk. */
   | { type: 'reload' };

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { relativeChange } from '../../src/engine/checkpoint/compare';
+import { decodeValues } from '../../src/engine/checkpoint/dtypes';
 import { CheckpointError } from '../../src/engine/checkpoint/errors';
 import { tensorHeatmap } from '../../src/engine/checkpoint/heatmap';
 import { openSafetensors } from '../../src/engine/checkpoint/safetensors';
@@ -163,8 +164,7 @@ test('architecture guess: GPT-2 names, Llama names, config.json, and other', () 
   assert.equal(s.dtypes.BF16.bytes, s.bytes);
 });
 
-test('decoding a misaligned Node Buffer copies it instead of failing', async () => {
-  const { decodeValues } = await import('../../src/engine/checkpoint/dtypes');
+test('decoding a misaligned Node Buffer copies it instead of failing', () => {
   const f = Float32Array.from([1.5, -2, 3.25]);
   const pool = Buffer.alloc(13);
   Buffer.from(f.buffer).copy(pool, 1); // the floats start at byte 1 of the Buffer

@@ -203,6 +203,8 @@ function renderTable(): void {
 function renderActions(o: CheckpointOverview): void {
   const buttons: HTMLElement[] = [];
   if (o.kind === 'safetensors') buttons.push(button('compare', 'Compare with…', () => host.post({ type: 'compare' })));
+  if (o.canExportHf) buttons.push(button('sample', 'Sample from this checkpoint', () => host.post({ type: 'sample' }), true));
+  if (o.canContinue) buttons.push(button('continue-training', 'Continue training', () => host.post({ type: 'continueTraining' }), true));
   if (o.canExportHf) buttons.push(button('export-hf', 'Export for Hugging Face', () => host.post({ type: 'exportHf' }), true));
   actions.replaceChildren(...buttons);
 }

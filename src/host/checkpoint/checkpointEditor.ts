@@ -156,6 +156,13 @@ class CheckpointEditorView {
       case 'exportHf':
         await this.task('export', () => this.exportHf());
         break;
+      case 'sample':
+        await vscode.commands.executeCommand('llmLens.openSampler', vscode.Uri.file(dirname(this.doc.uri.fsPath))).then(undefined, (e: unknown) =>
+          vscode.window.showErrorMessage(`Could not open the sampler: ${e instanceof Error ? e.message : String(e)}`));
+        break;
+      case 'continueTraining':
+        await vscode.commands.executeCommand('llmLens.resumeRun', dirname(dirname(dirname(this.doc.uri.fsPath))), dirname(this.doc.uri.fsPath));
+        break;
     }
   }
 

@@ -9,6 +9,7 @@
  *   const c = await f.compare('/runs/a/checkpoints/step-0/model.safetensors', signal);
  *   await f.close();
  */
+import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { compareCheckpoints } from '../../engine/checkpoint/compare';
@@ -103,6 +104,13 @@ async function configBeside(dirs: string[]): Promise<Record<string, unknown> | u
   return undefined;
 }
 
+/** …/<run>/checkpoints/step-N/model.safetensors with trainer.json beside it and the run's request two folders up. */
+export function isRunCheckpoint(file: string): boolean {
+  const dir = dirname(file);
+  return basename(file) === 'model.safetensors' && /^step-\d+$/.test(basename(dir)) && basename(dirname(dir)) === 'checkpoints' &&
+    existsSync(join(dir, 'trainer.json')) && existsSync(join(dirname(dirname(dir)), 'run.llmlens.json'));
+}
+
 function overviewOf(
   kind: 'safetensors' | 'onnx',
   path: string,
@@ -128,6 +136,7 @@ function overviewOf(
     warnings: [],
     metadata: {},
     canExportHf: kind === 'safetensors' && a.family === 'gpt2' && tensors.some((t) => /(^|\.)h\.0\.attn\.c_attn\.weight$/.test(t.name)),
+    canContinue: kind === 'safetensors' && isRunCheckpoint(path),
   };
 }
 

@@ -20,6 +20,8 @@ export function isCheckpointWebviewMessage(x: unknown): x is CheckpointWebviewMe
     case 'ready':
     case 'compare':
     case 'exportHf':
+    case 'sample':
+    case 'continueTraining':
     case 'reload':
       return hasExactKeys(x, ['type']);
     case 'inspect':

@@ -48,11 +48,12 @@ export function registerTraining(context: vscode.ExtensionContext, worker: Worke
       const dir = runDirOf(arg);
       return dir ? manager.stop(dir) : false;
     }),
-    vscode.commands.registerCommand('llmLens.resumeRun', async (arg?: unknown) => {
+    vscode.commands.registerCommand('llmLens.resumeRun', async (arg?: unknown, fromCheckpoint?: string) => {
       const dir = runDirOf(arg) ?? (await pickRun('Resume'));
       if (!dir) return;
       if (readPid(dir)) return void vscode.window.showInformationMessage(`${path.basename(dir)} is training already.`);
-      const last = listCheckpoints(dir).at(-1);
+      const cps = listCheckpoints(dir);
+      const last = typeof fromCheckpoint === 'string' ? cps.find((c) => c.dir === fromCheckpoint) : cps.at(-1);
       const request = runRequest(dir) as TrainRequest | undefined;
       if (!last || !request) {
         void vscode.window.showErrorMessage(`${path.basename(dir)} has ${last ? 'no run request (it was not started by the extension)' : 'no checkpoint'} to resume from.`);
