@@ -4,6 +4,8 @@
  * Explorer. Expected counts come from the `tiktoken` package (OpenAI's Rust core), not from LLM Lens.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { get_encoding } from 'tiktoken';
 import { makeWorkspace } from './harness/codeServer';
@@ -42,7 +44,11 @@ function count(encoding: 'cl100k_base' | 'o200k_base', text: string): number {
 let vs: VSCodeSession;
 before(async () => {
   vs = await openVSCode({
-    workspace: makeWorkspace({ 'notes.txt': NOTES, 'corpus/a.txt': corpus(1), 'corpus/b.md': corpus(2) }),
+    workspace: makeWorkspace({
+      'notes.txt': NOTES, 'corpus/a.txt': corpus(1), 'corpus/b.md': corpus(2), 'bert.txt': 'Hello, unaffable world!',
+      // a tiny WordPiece tokenizer.json (test/fixtures/tokenizer/wordpiece), found by the picker
+      'models/tiny-bert/tokenizer.json': readFileSync(join(__dirname, '..', '..', '..', 'test', 'fixtures', 'tokenizer', 'wordpiece', 'tokenizer.json'), 'utf8'),
+    }),
     vsix: installedVsix(),
   });
 });
@@ -118,4 +124,17 @@ test('Train Tokenizer… on a folder makes a tokenizer that appears in the picke
   await vs.runCommand('LLM Lens: Tokenize Selection');
   const view = await vs.webview('LLM Lens: Tokens');
   await view.locator('vscode-option', { hasText: 'e2e-bpe' }).first().waitFor({ state: 'attached', timeout: 30_000 });
+});
+
+test('a tokenizer.json in the workspace is offered in the picker and tokenizes with its own vocabulary', async () => {
+  await vs.openFile('bert.txt');
+  await vs.runCommand('LLM Lens: Tokenize Selection');
+  const view = await vs.webview('LLM Lens: Tokens');
+  await view.locator('vscode-single-select').first().click();
+  await view.locator('vscode-single-select').first().locator('li[role=option]', { hasText: 'tiny-bert' }).first().click();
+  // WordPiece: hello , un ##aff ##able world ! — worked out by hand from the fixture's vocabulary
+  await view.locator('.result[data-key^="huggingface:"] [data-count=tokens]', { hasText: /^7$/ }).waitFor({ timeout: 30_000 });
+  const tokens = await view.locator('.result[data-key^="huggingface:"] .tok').allInnerTexts();
+  assert.deepEqual(tokens, ['Hello', ',', '·un', 'aff', 'able', '·world', '!']);
+  await vs.screenshot('tokenize-huggingface');
 });
