@@ -7,9 +7,19 @@
  *   const ms = drawAttention(canvas, weights, n, labels);
  */
 
-/** Colour ramp for a weight in [0, 1] (dark → purple → orange → yellow); sqrt so small weights show. */
-export function ramp(w: number): [number, number, number] {
-  const t = Math.sqrt(Math.min(1, Math.max(0, w)));
+/**
+ * A weight on a log scale: 1e-4 → 0, 1 → 1 (0 stays 0). Over a long text attention spreads to ~1/n per
+ * key, which a linear scale would draw black.
+ *
+ *   weightScale(0.01)   // 0.5
+ */
+export function weightScale(w: number): number {
+  return w > 0 ? Math.min(1, Math.max(0, (Math.log10(w) + 4) / 4)) : 0;
+}
+
+/** Colour ramp for t in [0, 1] (dark → purple → orange → yellow). */
+export function ramp(t0: number): [number, number, number] {
+  const t = Math.min(1, Math.max(0, t0));
   const stops: [number, number, number][] = [[13, 8, 35], [120, 28, 109], [237, 105, 37], [252, 255, 164]];
   const x = t * (stops.length - 1);
   const i = Math.min(stops.length - 2, Math.floor(x));
@@ -25,7 +35,7 @@ function pixels(data: Float32Array, offset: number, rows: number, cols: number):
   const lut = new Uint8ClampedArray(256 * 3);
   for (let i = 0; i < 256; i++) lut.set(ramp(i / 255), i * 3);
   for (let i = 0; i < rows * cols; i++) {
-    const k = Math.round(Math.min(1, Math.max(0, data[offset + i])) * 255) * 3;
+    const k = Math.round(weightScale(data[offset + i]) * 255) * 3;
     const p = i * 4;
     img.data[p] = lut[k];
     img.data[p + 1] = lut[k + 1];

@@ -5,7 +5,7 @@
  */
 import type { InspectionView } from '../../src/protocol/sampler';
 import { el } from '../common/dom';
-import { cellAt, drawAttention, drawThumb, visible, type AttentionLayout } from './heatmap';
+import { cellAt, drawAttention, drawThumb, visible, weightScale, type AttentionLayout } from './heatmap';
 
 /** Columns of the logit lens table: the last positions (a wide table stays readable). */
 const LENS_COLUMNS = 96;
@@ -72,7 +72,7 @@ export class InspectPanel {
     this.big.dataset.layer = String(layer);
     this.big.dataset.head = String(head);
     this.big.dataset.renderMs = ms.toFixed(1);
-    this.bigTitle.textContent = `Layer ${layer}, head ${head}: rows are queries, columns keys (${n} × ${n}, drawn in ${ms.toFixed(0)} ms)`;
+    this.bigTitle.textContent = `Layer ${layer}, head ${head}: rows are queries, columns keys (${n} × ${n}, colour on a log scale from 0.0001 to 1, drawn in ${ms.toFixed(0)} ms)`;
     for (const t of this.grid.querySelectorAll('.thumb')) t.classList.toggle('selected', (t as HTMLElement).dataset.layer === String(layer) && (t as HTMLElement).dataset.head === String(head));
     if (this.query !== undefined) this.fromToken(this.query);
   }
@@ -109,7 +109,7 @@ export class InspectPanel {
     for (let j = 0; j < spans.length; j++) {
       const s = spans[j] as HTMLElement;
       const w = j <= q ? weights[q * n + j] : 0;
-      s.style.backgroundColor = j === q ? '' : `rgba(237, 105, 37, ${Math.min(1, Math.sqrt(w)).toFixed(3)})`;
+      s.style.backgroundColor = j === q ? '' : `rgba(237, 105, 37, ${weightScale(w).toFixed(3)})`;
       s.classList.toggle('query', j === q);
       s.title = `position ${j + v.offset}: ${j <= q ? w.toFixed(4) : 'in the future'}`;
     }

@@ -171,6 +171,7 @@ host.onMessage((m) => {
     }
     case 'inspection':
       inspect.show(m.view);
+      inspectRoot.scrollIntoView({ block: 'start' });
       setStatus(`Inspected universe #${m.universe}.`, 'inspected');
       break;
     case 'attention':
