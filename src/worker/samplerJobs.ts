@@ -39,6 +39,8 @@ async function loadModel(checkpoint: string): Promise<LoadedModel> {
     m = (async () => {
       const ckpt = await loadCheckpoint(dir);
       const tokenizer = loadCheckpointTokenizer(ckpt.dir);
+      if (tokenizer.vocabSize > ckpt.config.vocabSize)
+        throw new Error(`${ckpt.dir}: its tokenizer (${tokenizer.name}, ${tokenizer.vocabSize} tokens) does not fit the model's vocabulary of ${ckpt.config.vocabSize}: copy the tokenizer files the model was trained with beside the checkpoint`);
       const eot = tokenizer.specialTokens.get('<|endoftext|>');
       const start = eot !== undefined ? { id: eot, text: '<|endoftext|>' } : { id: 0, text: `token 0 ${JSON.stringify(tokenizer.decode([0]))} (the vocabulary has no <|endoftext|>)` };
       const c = ckpt.config;
