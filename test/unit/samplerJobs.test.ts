@@ -15,7 +15,9 @@ import { KvCacheModel } from '../../src/engine/model/kvCache';
 import { generateTokens } from '../../src/engine/sample/generate';
 import type { HostTensor } from '../../src/engine/runtime/session';
 import { CharTokenizer } from '../../src/engine/tokenizer/charLevel';
-import { saveCheckpoint } from '../../src/engine/train/checkpoint';
+import { writeSafetensorsAtomic } from '../../src/engine/checkpoint/writer';
+import { getEncoding } from '../../src/engine/tokenizer/builtin';
+import { loadCheckpoint, saveCheckpoint } from '../../src/engine/train/checkpoint';
 import { Rng } from '../../src/engine/train/rng';
 import type { SampledToken, SamplerJobResult, SamplerParams } from '../../src/protocol/sampler';
 import { runSamplerJob } from '../../src/worker/samplerJobs';
@@ -140,4 +142,35 @@ test('the Sampler webview validator accepts exactly the protocol', () => {
     { type: 'attention', layer: 0.5, head: 0 },
   ];
   for (const m of bad) assert.ok(!isSamplerWebviewMessage(m), JSON.stringify(m));
+});
+
+test('a Hugging Face GPT-2 folder (model.safetensors + config.json, no tokenizer files) samples with GPT-2\'s encoding', async () => {
+  const dir = fs.mkdtempSync(path.join(tmpdir(), 'llm-lens-hf-gpt2-'));
+  const hf: GptModelConfig = { vocabSize: 50257, blockSize: 16, nLayer: 1, nHead: 2, nEmbd: 8, bias: true, gelu: 'tanh' };
+  const rng = new Rng(5);
+  const tensors = gptParams({ ...hf, batchSize: 1 }).map((p) => ({
+    name: p.name.replace(/^transformer\./, ''), // transformers' GPT2Model naming
+    dtype: 'F32' as const,
+    shape: p.shape,
+    data: Float32Array.from({ length: p.shape.reduce((a, b) => a * b, 1) }, () => (/ln_.*weight/.test(p.name) ? 1 : (rng.next() - 0.5) * 0.4)),
+  }));
+  tensors.push({ name: 'h.0.attn.bias', dtype: 'F32', shape: [1, 1, 16, 16], data: new Float32Array(256).fill(1) }); // the mask buffer old exports carry
+  await writeSafetensorsAtomic(path.join(dir, 'model.safetensors'), tensors, { format: 'pt' });
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ model_type: 'gpt2', vocab_size: 50257, n_positions: 16, n_ctx: 16, n_embd: 8, n_layer: 1, n_head: 2, activation_function: 'gelu_new', layer_norm_epsilon: 1e-5 }));
+  const info = (await job({ kind: 'samplerLoad', checkpoint: dir })).model;
+  assert.equal(info.tokenizer, 'gpt2');
+  assert.equal(info.startToken, '<|endoftext|>');
+  const empty = await job({ kind: 'samplerStart', checkpoint: dir, prompt: { text: '' }, params, streams: 1 });
+  assert.deepEqual(empty.prompt.ids, [50256]);
+  const gpt2 = getEncoding('gpt2');
+  const started = await job({ kind: 'samplerStart', checkpoint: dir, prompt: { text: 'Hello, world' }, params: { ...params, maxTokens: 6 }, streams: 1 });
+  assert.deepEqual(started.prompt.ids, gpt2.encode('Hello, world'));
+  const got = await job({ kind: 'samplerNext', session: started.sessions[0], maxTokens: 10, budgetMs: 60_000 });
+  const ck = await loadCheckpoint(dir);
+  const kv = await KvCacheModel.create(ck.config, ck.weights, { threads: 1 });
+  const want: number[] = [];
+  for await (const t of generateTokens(kv, started.prompt.ids, { ...params, maxTokens: 6, stopTokens: [50256] })) want.push(t.id);
+  await kv.release();
+  assert.deepEqual(got.tokens.map((t) => t.id), want);
+  assert.ok(got.done);
 });
