@@ -55,7 +55,7 @@ export function renderDistribution(box: HTMLElement, step: SampledToken, positio
       maintainAspectRatio: false,
       onClick: (_e, items) => items[0] && onBranch(step.top[items[0].index].id),
       plugins: { tooltip: { callbacks: { afterLabel: (item) => `logit ${step.top[item.dataIndex].logit.toFixed(3)}, id ${step.top[item.dataIndex].id}` } } },
-      scales: { y: { beginAtZero: true, max: 1, grid: { color: cssVar('--vscode-panel-border', 'rgba(128,128,128,0.3)') } }, x: { grid: { display: false } } },
+      scales: { y: { beginAtZero: true, suggestedMax: 0.1, grid: { color: cssVar('--vscode-panel-border', 'rgba(128,128,128,0.3)') } }, x: { grid: { display: false } } },
     },
   });
 }

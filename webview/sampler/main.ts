@@ -19,12 +19,12 @@ const host = hostBridge<SamplerWebviewMessage, SamplerHostMessage, State>();
 const app = document.getElementById('app')!;
 
 type Field = HTMLElement & { value: string };
-const FIELDS: { key: keyof SamplerParams | 'streams'; label: string; title: string }[] = [
-  { key: 'temperature', label: 'Temperature', title: '0 = greedy (always the most likely token)' },
+const FIELDS: { key: keyof SamplerParams | 'streams'; label: string; title: string; step?: number }[] = [
+  { key: 'temperature', label: 'Temperature', title: '0 = greedy (always the most likely token)', step: 0.05 },
   { key: 'topK', label: 'Top-k', title: 'keep the k most likely tokens (0 = all)' },
-  { key: 'topP', label: 'Top-p', title: 'keep the smallest set reaching this probability (1 = all)' },
-  { key: 'minP', label: 'Min-p', title: 'drop tokens below min-p × the top probability (0 = off)' },
-  { key: 'repetitionPenalty', label: 'Repetition penalty', title: '> 1 makes tokens already in the text less likely (1 = off)' },
+  { key: 'topP', label: 'Top-p', title: 'keep the smallest set reaching this probability (1 = all)', step: 0.01 },
+  { key: 'minP', label: 'Min-p', title: 'drop tokens below min-p × the top probability (0 = off)', step: 0.01 },
+  { key: 'repetitionPenalty', label: 'Repetition penalty', title: '> 1 makes tokens already in the text less likely (1 = off)', step: 0.05 },
   { key: 'seed', label: 'Seed', title: 'universe i uses seed + i' },
   { key: 'maxTokens', label: 'Max tokens', title: 'new tokens per universe' },
   { key: 'streams', label: 'Universes', title: 'parallel samples of the same prompt (1–8)' },
@@ -39,7 +39,7 @@ change.addEventListener('click', () => host.post({ type: 'pickCheckpoint' }));
 const promptBox = el('vscode-textarea', { id: 'prompt', rows: 3, placeholder: 'Prompt (empty: start from the end-of-text token)', resize: 'vertical' }) as Field;
 const fields = new Map<string, Field>();
 const controls = el('div', { class: 'controls', id: 'controls' }, ...FIELDS.map((f) => {
-  const input = el('vscode-textfield', { id: `p-${f.key}`, type: 'number', step: 'any', min: 0, title: f.title, 'aria-label': f.label }) as Field;
+  const input = el('vscode-textfield', { id: `p-${f.key}`, type: 'number', step: f.step ?? 1, min: 0, title: f.title, 'aria-label': f.label }) as Field;
   fields.set(f.key, input);
   return el('label', { class: 'control', title: f.title }, f.label, input);
 }));
@@ -113,6 +113,7 @@ function appendTokens(id: number, tokens: SampledToken[]): void {
     span.addEventListener('click', () => selectToken(id, index));
     u.text.append(span);
   }
+  u.text.scrollTop = u.text.scrollHeight;
 }
 
 function selectToken(universe: number, index: number): void {
