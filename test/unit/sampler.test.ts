@@ -270,3 +270,14 @@ test('inspect: attention rows sum to 1 and are causal; the last layer of the log
     await ref.release();
   }
 });
+
+test('KV cache: two sequences decoding at once on one model give the tokens each gives alone', async () => {
+  const kv = await KvCacheModel.create(config, W, { threads: 1 });
+  try {
+    const alone = [await kvTokens(kv, prompt, { temperature: 1, seed: 1, maxTokens: 20 }), await kvTokens(kv, [7, 7, 1], { temperature: 1, seed: 2, maxTokens: 20 })];
+    const together = await Promise.all([kvTokens(kv, prompt, { temperature: 1, seed: 1, maxTokens: 20 }), kvTokens(kv, [7, 7, 1], { temperature: 1, seed: 2, maxTokens: 20 })]);
+    assert.deepEqual(together, alone);
+  } finally {
+    await kv.release();
+  }
+});

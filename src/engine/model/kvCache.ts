@@ -162,7 +162,6 @@ export function prefillBucket(n: number, blockSize: number): number {
 
 export class KvCacheModel {
   private readonly runners = new Map<string, Promise<GraphRunner>>();
-  private readonly mask: Float32Array;
   readonly slideKeep: number;
 
   private constructor(
@@ -170,7 +169,6 @@ export class KvCacheModel {
     readonly weights: Record<string, HostTensor>,
     private readonly o: KvCacheOptions,
   ) {
-    this.mask = new Float32Array(config.blockSize);
     this.slideKeep = o.slideKeep ?? Math.max(1, Math.floor((config.blockSize * 3) / 4));
     if (!(this.slideKeep >= 1 && this.slideKeep <= config.blockSize)) throw new Error(`slideKeep must be between 1 and blockSize ${config.blockSize}, got ${this.slideKeep}`);
   }
@@ -250,12 +248,12 @@ export class KvCacheModel {
     }
     const pos = cache.length;
     const r = await this.runner('decode', () => buildDecodeGraph(c));
-    for (let j = 0; j < c.blockSize; j++) this.mask[j] = j < pos ? 0 : -Infinity;
+    const mask = new Float32Array(c.blockSize).fill(-Infinity, pos); // per call: sequences may decode concurrently
     const feeds: Record<string, HostTensor> = {
       ...this.weights,
       idx: { dtype: 'i64', shape: [1, 1], data: BigInt64Array.of(BigInt(token)) },
       pos: { dtype: 'i64', shape: [1], data: BigInt64Array.of(BigInt(pos)) },
-      mask: { dtype: 'f32', shape: [1, c.blockSize], data: this.mask },
+      mask: { dtype: 'f32', shape: [1, c.blockSize], data: mask },
     };
     const hd = c.nEmbd / c.nHead;
     const shape = [1, c.nHead, c.blockSize, hd];
