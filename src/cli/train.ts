@@ -6,7 +6,8 @@ import * as path from 'node:path';
 import { GptInference } from '../engine/model/inference';
 import { PRESETS } from '../engine/model/presets';
 import type { ExecutionProvider } from '../engine/runtime/ort';
-import { nextTokenProbs, sampleFrom } from '../engine/sample/sampling';
+import { KvCacheModel } from '../engine/model/kvCache';
+import { generateTokens, preparePrompt } from '../engine/sample/generate';
 import { loadCheckpoint } from '../engine/train/checkpoint';
 import { expandInputs, prepareDataset, readDatasetMeta, sampleBatch, TokenFile } from '../engine/train/data';
 import { prepareRun } from '../engine/train/runConfig';
@@ -174,43 +175,37 @@ export async function prepareCommand(args: string[]): Promise<number> {
 }
 
 export async function sampleCommand(args: string[]): Promise<number> {
-  const { opts, rest } = parseArgs('sample', args, ['checkpoint', 'prompt', 'max-tokens', 'temperature', 'top-k', 'top-p', 'seed', 'top', 'device', 'num-samples'], ['json']);
+  const { opts, rest } = parseArgs('sample', args, ['checkpoint', 'prompt', 'max-tokens', 'temperature', 'top-k', 'top-p', 'min-p', 'repetition-penalty', 'seed', 'top', 'num-samples', 'stop'], ['json']);
   const dir = opts.get('checkpoint')?.at(-1) ?? rest[0];
   if (!dir) throw new UsageError('sample: --checkpoint DIR is required (a run checkpoint or a Hugging Face GPT-2 folder)');
   const ckpt = await loadCheckpoint(dir);
   const tokenizer = loadCheckpointTokenizer(ckpt.dir);
-  const m = await GptInference.create(ckpt.config, ckpt.weights, { ep: (opts.get('device')?.at(-1) ?? 'cpu') as ExecutionProvider });
+  if (tokenizer.vocabSize > ckpt.config.vocabSize) throw new Error(`the tokenizer beside ${dir} has ${tokenizer.vocabSize} tokens but the model only ${ckpt.config.vocabSize}: copy the tokenizer it was trained with beside it`);
+  const m = await KvCacheModel.create(ckpt.config, ckpt.weights);
   const prompt = opts.get('prompt')?.at(-1) ?? '';
-  const s = { temperature: num('sample', opts, 'temperature', 0.8), topK: num('sample', opts, 'top-k', 200), topP: num('sample', opts, 'top-p', 1) };
-  const maxTokens = num('sample', opts, 'max-tokens', 200);
-  const topN = num('sample', opts, 'top', 5);
-  const samples = num('sample', opts, 'num-samples', 1);
   const json = opts.has('json');
-  const rng = new Rng(num('sample', opts, 'seed', 1337));
+  const o = {
+    temperature: num('sample', opts, 'temperature', 0.8), topK: num('sample', opts, 'top-k', 200), topP: num('sample', opts, 'top-p', 1),
+    minP: num('sample', opts, 'min-p', 0), repetitionPenalty: num('sample', opts, 'repetition-penalty', 1),
+    maxTokens: num('sample', opts, 'max-tokens', 200), topN: num('sample', opts, 'top', 5), stop: opts.get('stop'),
+  };
+  const samples = num('sample', opts, 'num-samples', 1);
+  const seed = num('sample', opts, 'seed', 1337);
   try {
-    let ids = tokenizer.encode(prompt, { disallowedSpecial: new Set() });
-    if (!ids.length) {
-      const eot = tokenizer.specialTokens.get('<|endoftext|>');
-      ids = [eot ?? 0];
-      if (!json) process.stderr.write(`(empty prompt: starting from ${eot !== undefined ? '<|endoftext|>' : `token 0 ${JSON.stringify(tokenizer.decode([0]))}`})\n`);
-    }
-    if (ids.length > ckpt.config.blockSize && !json) process.stderr.write(`(the prompt has ${ids.length} tokens: the model sees the last ${ckpt.config.blockSize})\n`);
+    const eot = tokenizer.specialTokens.get('<|endoftext|>');
+    const p = preparePrompt(tokenizer.encode(prompt, { disallowedSpecial: new Set() }), ckpt.config.blockSize,
+      eot !== undefined ? { id: eot, text: '<|endoftext|>' } : { id: 0, text: `token 0 ${JSON.stringify(tokenizer.decode([0]))}` });
+    if (!json) for (const note of p.notes) process.stderr.write(`(${note})\n`);
     for (let n = 0; n < samples; n++) {
-      const ctx = [...ids];
-      const steps: { id: number; text: string; p: number; top: { id: number; text: string; p: number }[] }[] = [];
-      for (let i = 0; i < maxTokens; i++) {
-        const logits = await m.nextLogits(ctx);
-        const probs = nextTokenProbs(logits, s);
-        const id = sampleFrom(probs, rng.next());
-        ctx.push(id);
-        if (json) {
-          const order = Array.from(probs.keys()).sort((a, b) => probs[b] - probs[a]).slice(0, topN);
-          steps.push({ id, text: tokenizer.decode([id]), p: probs[id], top: order.map((t) => ({ id: t, text: tokenizer.decode([t]), p: probs[t] })) });
-        }
+      const steps: unknown[] = [];
+      let text = '';
+      for await (const t of generateTokens(m, p.ids, { ...o, seed: seed + n }, { decode: (ids) => tokenizer.decode(ids) })) {
+        text += t.text;
+        if (json) steps.push({ id: t.id, text: tokenizer.decode([t.id]), p: t.prob, rank: t.rank, entropy: t.entropy, top: t.top.map((c) => ({ id: c.id, text: tokenizer.decode([c.id]), p: c.p, logit: c.logit })) });
+        else process.stdout.write(t.text);
       }
-      const text = tokenizer.decode(ctx.slice(ids.length));
-      if (json) process.stdout.write(JSON.stringify({ prompt, text, tokens: steps }) + '\n');
-      else process.stdout.write(`${prompt}${text}\n${samples > 1 ? '---------------\n' : ''}`);
+      if (json) process.stdout.write(JSON.stringify({ prompt, text, notes: p.notes, tokens: steps }) + '\n');
+      else process.stdout.write(`\n${samples > 1 ? '---------------\n' : ''}`);
     }
   } finally {
     await m.release();
