@@ -175,6 +175,8 @@ export type CheckpointWebviewMessage =
   | { type: 'compare' }
   /** Write a Hugging Face folder (GPT-2 checkpoints). */
   | { type: 'exportHf' }
+  /** Write prefill.onnx + decoder.onnx (KV cache, weights inside) for a GPT-2 checkpoint with its config.json. */
+  | { type: 'exportOnnx' }
   /** Open the sampler on this checkpoint. */
   | { type: 'sample' }
   /** Continue the run this checkpoint belongs to, from this checkpoint. */

@@ -21,7 +21,7 @@ after(() => rmSync(root, { recursive: true, force: true }));
 // ---------------------------------------------------------------- validator
 
 test('every webview message shape is accepted exactly', () => {
-  for (const m of [{ type: 'ready' }, { type: 'compare' }, { type: 'exportHf' }, { type: 'reload' }, { type: 'inspect', name: 'transformer.wte.weight' }]) {
+  for (const m of [{ type: 'ready' }, { type: 'compare' }, { type: 'exportHf' }, { type: 'exportOnnx' }, { type: 'sample' }, { type: 'continueTraining' }, { type: 'reload' }, { type: 'inspect', name: 'transformer.wte.weight' }]) {
     assert.equal(isCheckpointWebviewMessage(m), true, JSON.stringify(m));
   }
 });
@@ -30,7 +30,7 @@ test('malformed webview messages are rejected', () => {
   const bad: unknown[] = [
     null, undefined, 'ready', 42, [], [{ type: 'ready' }],
     {}, { type: 'nope' }, { type: 'READY' }, { type: 'ready', extra: 1 }, { type: 'compare', path: '/etc/passwd' },
-    { type: 'exportHf', outDir: '/tmp/x' }, { type: 'reload', force: true },
+    { type: 'exportHf', outDir: '/tmp/x' }, { type: 'exportOnnx', dir: '/tmp' }, { type: 'sample', checkpoint: '/etc' }, { type: 'reload', force: true },
     { type: 'inspect' }, { type: 'inspect', name: '' }, { type: 'inspect', name: 3 }, { type: 'inspect', name: ['a'] },
     { type: 'inspect', name: 'x'.repeat(MAX_TENSOR_NAME + 1) }, { type: 'inspect', name: 'a', start: 0 },
     { type: 'inspect', name: null }, { type: 'inspect', name: { toString: () => 'a' } },

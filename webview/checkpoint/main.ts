@@ -206,6 +206,7 @@ function renderActions(o: CheckpointOverview): void {
   if (o.canExportHf) buttons.push(button('sample', 'Sample from this checkpoint', () => host.post({ type: 'sample' }), true));
   if (o.canContinue) buttons.push(button('continue-training', 'Continue training', () => host.post({ type: 'continueTraining' }), true));
   if (o.canExportHf) buttons.push(button('export-hf', 'Export for Hugging Face', () => host.post({ type: 'exportHf' }), true));
+  if (o.canExportHf) buttons.push(button('export-onnx', 'Export ONNX', () => host.post({ type: 'exportOnnx' }), true));
   actions.replaceChildren(...buttons);
 }
 

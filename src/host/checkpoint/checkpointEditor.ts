@@ -8,6 +8,8 @@ import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import * as vscode from 'vscode';
+import { exportGptOnnx } from '../../engine/model/exportOnnx';
+import { loadCheckpoint } from '../../engine/train/checkpoint';
 import { CheckpointError } from '../../engine/checkpoint/errors';
 import type { CheckpointHostMessage, CheckpointWebviewMessage } from '../../protocol/checkpoint';
 import { log } from '../log';
@@ -160,6 +162,9 @@ class CheckpointEditorView {
         await vscode.commands.executeCommand('llmLens.openSampler', vscode.Uri.file(dirname(this.doc.uri.fsPath))).then(undefined, (e: unknown) =>
           vscode.window.showErrorMessage(`Could not open the sampler: ${e instanceof Error ? e.message : String(e)}`));
         break;
+      case 'exportOnnx':
+        await this.task('export', () => this.exportOnnx());
+        break;
       case 'continueTraining':
         await vscode.commands.executeCommand('llmLens.resumeRun', dirname(dirname(dirname(this.doc.uri.fsPath))), dirname(this.doc.uri.fsPath));
         break;
@@ -209,6 +214,25 @@ class CheckpointEditorView {
     this.post({ type: 'busy', task: 'compare', label: basename(other) });
     const comparison = await file.compare(other, this.signal);
     this.post({ type: 'comparison', comparison });
+  }
+
+  /** prefill.onnx + decoder.onnx with a KV cache and the weights inside (engine/model/exportOnnx.ts). */
+  private async exportOnnx(): Promise<void> {
+    const file = this.doc.file;
+    if (!file?.safetensors || !file.overview.canExportHf) return;
+    const defaultDir = join(dirname(file.path), `${basename(file.path, extname(file.path))}-onnx`);
+    const outDir = await vscode.window.showInputBox({
+      title: 'Export ONNX (prefill + decoder with a key/value cache): the folder to create',
+      value: defaultDir,
+      validateInput: (v) => (!v.trim() ? 'Enter a folder path' : existsSync(v.trim()) ? 'That folder already exists' : undefined),
+    });
+    if (!outDir) return;
+    this.post({ type: 'busy', task: 'export', label: outDir.trim() });
+    const ckpt = await loadCheckpoint(file.path);
+    const files = await exportGptOnnx(ckpt.config, ckpt.weights, outDir.trim());
+    this.post({ type: 'exported', folder: outDir.trim(), files: files.map((f) => basename(f)) });
+    log().info(`Exported ${file.path} as ONNX to ${outDir.trim()}`);
+    void vscode.window.showInformationMessage(`LLM Lens: exported ONNX to ${outDir.trim()} (prefill.onnx, decoder.onnx, llmlens-onnx.json).`);
   }
 
   private async exportHf(): Promise<void> {

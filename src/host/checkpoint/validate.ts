@@ -20,6 +20,7 @@ export function isCheckpointWebviewMessage(x: unknown): x is CheckpointWebviewMe
     case 'ready':
     case 'compare':
     case 'exportHf':
+    case 'exportOnnx':
     case 'sample':
     case 'continueTraining':
     case 'reload':
