@@ -126,7 +126,8 @@ test('Train Tokenizer… on a folder makes a tokenizer that appears in the picke
   await view.locator('vscode-option', { hasText: 'e2e-bpe' }).first().waitFor({ state: 'attached', timeout: 30_000 });
 });
 
-test('a tokenizer.json in the workspace is offered in the picker and tokenizes with its own vocabulary', async () => {
+test('a tokenizer.json in the workspace is offered in the picker and tokenizes with its own vocabulary', () => vs.step('tokenizer-json', async () => {
+  await vs.page.locator('.editor-instance .monaco-editor .view-lines').first().click(); // the first editor group, not the Tokens panel's
   await vs.openFile('bert.txt');
   await vs.runCommand('LLM Lens: Tokenize Selection');
   const view = await vs.webview('LLM Lens: Tokens');
@@ -137,4 +138,4 @@ test('a tokenizer.json in the workspace is offered in the picker and tokenizes w
   const tokens = await view.locator('.result[data-key^="huggingface:"] .tok').allInnerTexts();
   assert.deepEqual(tokens, ['Hello', ',', '·un', 'aff', 'able', '·world', '!']);
   await vs.screenshot('tokenize-huggingface');
-});
+}));

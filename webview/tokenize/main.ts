@@ -97,8 +97,19 @@ function tokenSpan(r: TokenizeResult, text: string, i: number): HTMLElement {
   const f = r.flags[i];
   const span = el('span', { class: `tok c${i % 6}${f & TOKEN_PARTIAL ? ' partial' : ''}${f & TOKEN_SPECIAL ? ' special' : ''}`, 'data-i': i });
   if (f & TOKEN_PARTIAL) span.textContent = `⟨${r.bytesHex[r.ids[i]]}⟩`;
-  else visibleText(text.slice(r.starts[i], r.ends[i]), span);
+  else if (r.ends[i] === r.starts[i]) {
+    // a token with no place in the text (e.g. [UNK], or one the tokenizer inserted): show its own text
+    span.classList.add('unplaced');
+    span.textContent = `⟨${tokenText(r, i)}⟩`;
+  } else visibleText(text.slice(r.starts[i], r.ends[i]), span);
   return span;
+}
+
+/** A token's own text, decoded from its bytes. */
+function tokenText(r: TokenizeResult, i: number): string {
+  const hex = r.bytesHex[r.ids[i]] ?? '';
+  const bytes = Uint8Array.from(hex.split(' ').filter(Boolean).map((h) => parseInt(h, 16)));
+  return new TextDecoder().decode(bytes);
 }
 
 function renderResult(r: TokenizeResult, text: string): HTMLElement {
@@ -113,10 +124,24 @@ function renderResult(r: TokenizeResult, text: string): HTMLElement {
   const tokens = el('div', { class: 'tokens', 'data-key': r.key });
   let rendered = 0;
   const sentinel = el('div', { class: 'sentinel' });
+  let pos = 0; // end of the text shown so far: text no token covers (e.g. dropped by a normalizer) is shown dimmed
   const more = () => {
     const frag = document.createDocumentFragment();
     const end = Math.min(n, rendered + CHUNK);
-    for (let i = rendered; i < end; i++) frag.append(tokenSpan(r, text, i));
+    for (let i = rendered; i < end; i++) {
+      if (r.starts[i] > pos) {
+        const gap = el('span', { class: 'gap', title: 'not part of any token' });
+        visibleText(text.slice(pos, r.starts[i]), gap);
+        frag.append(gap);
+      }
+      frag.append(tokenSpan(r, text, i));
+      pos = Math.max(pos, r.ends[i]);
+    }
+    if (end === n && pos < text.length) {
+      const gap = el('span', { class: 'gap', title: 'not part of any token' });
+      visibleText(text.slice(pos), gap);
+      frag.append(gap);
+    }
     rendered = end;
     sentinel.before(frag);
     sentinel.textContent = rendered < n ? `… ${(n - rendered).toLocaleString('en-US')} more tokens` : '';

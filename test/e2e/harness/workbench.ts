@@ -42,6 +42,8 @@ export interface VSCodeSession {
   notification(text: string | RegExp, timeoutMs?: number): Promise<string>;
   /** Saves a PNG of the whole window into test-results/NAME.png. */
   screenshot(name: string): Promise<string>;
+  /** Runs a test step; when it throws, saves test-results/failed-NAME.png first (the error is rethrown). */
+  step<T>(name: string, fn: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -175,6 +177,14 @@ export async function openVSCode(opts: OpenOptions): Promise<VSCodeSession> {
       const file = join(RESULTS, `${name}.png`);
       await page.screenshot({ path: file });
       return file;
+    },
+    async step(name, fn) {
+      try {
+        return await fn();
+      } catch (e) {
+        await session.screenshot(`failed-${name.replace(/[^\w.-]+/g, '-').slice(0, 60)}`).catch(() => undefined);
+        throw e;
+      }
     },
     async close() {
       if (errors.length) console.log(`page errors (${errors.length}): ${errors.slice(0, 5).join(' | ')}`);
