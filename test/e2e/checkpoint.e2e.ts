@@ -241,7 +241,7 @@ test('Export for Hugging Face writes a folder transformers can load: GPT2Config 
   await vs.screenshot('checkpoint-export');
 });
 
-test('LLM Lens: Open Checkpoint… opens an ONNX model: interface, opset, op counts, initializer stats', async () => {
+test('LLM Lens: Open Checkpoint… opens an ONNX model: interface, opset, op counts, initializer stats', () => vs.step('onnx', async () => {
   await vs.runCommand('LLM Lens: Open Checkpoint…');
   // VS Code's own file dialog (code-server's): type the path, then accept with its button
   await vs.input(join(workspace, 'models', 'tiny.onnx'));
@@ -260,4 +260,4 @@ test('LLM Lens: Open Checkpoint… opens an ONNX model: interface, opset, op cou
   assert.equal(Number(await view.locator('[data-stat=min]').getAttribute('data-value')), -6);
   assert.equal(Number(await view.locator('[data-stat=max]').getAttribute('data-value')), 5);
   await vs.screenshot('checkpoint-onnx');
-});
+}));

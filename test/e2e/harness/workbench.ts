@@ -129,7 +129,12 @@ export async function openVSCode(opts: OpenOptions): Promise<VSCodeSession> {
     },
     async input(text) {
       await input.waitFor({ state: 'visible', timeout: 30_000 });
-      await input.fill(text);
+      // some inputs (the file dialog) set their own initial value a moment after they open: type until it sticks
+      for (let attempt = 0; attempt < 10; attempt++) {
+        await input.fill(text);
+        await page.waitForTimeout(200);
+        if ((await input.inputValue()) === text) break;
+      }
       await page.keyboard.press('Enter');
       // the next step of a multi-step input replaces the widget's content; let it settle
       await page.waitForTimeout(300);
