@@ -88,8 +88,13 @@ export class DashboardPanel {
     const m: DashboardWebviewMessage = raw;
     if (m.type === 'ready') return this.init();
     if (m.type === 'openSample') {
-      await vscode.commands.executeCommand('llmLens.openSampler', vscode.Uri.file(this.nearestCheckpoint(m.step) ?? this.runDir)).then(undefined, () =>
-        vscode.window.showInformationMessage('The sampler is not available in this build.'),
+      const checkpoint = this.nearestCheckpoint(m.step);
+      if (!checkpoint) {
+        void vscode.window.showInformationMessage('This run has no checkpoint yet to sample from: use "Save checkpoint now".');
+        return;
+      }
+      await vscode.commands.executeCommand('llmLens.openSampler', vscode.Uri.file(checkpoint)).then(undefined, (e: unknown) =>
+        vscode.window.showErrorMessage(`Could not open the sampler: ${e instanceof Error ? e.message : String(e)}`),
       );
       return;
     }
