@@ -119,3 +119,14 @@ export function linear(g: Graph, x0: Tensor, w: Tensor, bias?: Tensor, o: { tran
   if (s !== 1) attrs.alpha = { f: s }; // α·x·w + bias: the scale applies to the product only
   return g.node(GemmOp, bias ? [x, w, bias] : [x, w], attrs, [{ dtype: x.dtype, shape }])[0];
 }
+
+/**
+ * t · s for a scalar s. When t is the output of a Gemm without bias, s goes into that Gemm's alpha
+ * instead: a new Gemm node, so no elementwise pass runs; the unscaled Gemm is pruned unless something
+ * else uses it. Otherwise (a bias, whose (A·B + C)·s would round differently as α·A·B + β·C) a Mul.
+ */
+export function scaleOutput(g: Graph, t: Tensor, s: number): Tensor {
+  const n = t.node;
+  if (!n || n.def !== GemmOp || n.inputs.length !== 2) return g.mul(t, s); // (t.shape)
+  return g.node(GemmOp, n.inputs, { ...n.attrs, alpha: { f: opts(n.attrs).alpha * s } }, [{ dtype: t.dtype, shape: t.shape }])[0]; // (t.shape) s·α·A·B
+}
