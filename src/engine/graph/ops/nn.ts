@@ -3,7 +3,7 @@
  * Trilu, the causal mask, and softmax cross-entropy with an ignore index and per-token weights.
  */
 import type { Graph } from '../graph';
-import { fmt, GraphError, isFloat, normAxis, type OpDef, type Tensor } from '../tensor';
+import { fmt, GraphError, isFloat, normAxis, sameShape, type OpDef, type Tensor } from '../tensor';
 import { scaleOutput } from './matmul';
 
 function needFloat(op: string, x: Tensor): void {
@@ -12,15 +12,32 @@ function needFloat(op: string, x: Tensor): void {
 
 // ---- Softmax / LogSoftmax -----------------------------------------------------------------------
 
-// y = softmax(x): dx = y·(dy - Σ dy·y)
+// y = softmax(x): dx = y·(dy - Σ dy·y).
+// Attention: when y's only use is O = y @ V, dy = α·dO·Vᵀ and Σ_j dy·y = α·Σ_d dO·O (FlashAttention's
+// D term), a sum over the (…, T, hd) output instead of a pass over the (…, T, T) probabilities.
 const SoftmaxOp: OpDef = {
   type: 'Softmax',
   grad: (g, n, [dy]) => {
     const y = n.outputs[0];
     const axis = n.attrs.axis as number;
-    return [g.mul(y, g.sub(dy!, g.reduceSum(g.mul(dy!, y), [axis], true)))];
+    const rowDot = attentionRowDot(g, y, dy!, axis) ?? g.reduceSum(g.mul(dy!, y), [axis], true); // (…, 1) Σ dy·y
+    return [g.mul(y, g.sub(dy!, rowDot))];
   },
 };
+
+/** Σ_j dy·y over the last axis as α·Σ dO·O when dy = α·dO·Vᵀ and O = y @ V is in the graph; else undefined. */
+function attentionRowDot(g: Graph, y: Tensor, dy: Tensor, axis: number): Tensor | undefined {
+  const m = dy.node;
+  if (axis !== y.rank - 1 || !m || (m.def.type !== 'FusedMatMul' && m.def.type !== 'Gemm') || m.inputs.length !== 2) return undefined;
+  if (m.attrs.transB !== 1 || m.attrs.transA === 1 || !sameShape(dy.shape, y.shape)) return undefined;
+  const [dO, v] = m.inputs;
+  const alpha = typeof m.attrs.alpha === 'object' && 'f' in m.attrs.alpha ? m.attrs.alpha.f : 1;
+  const plain = (k: Graph['nodes'][number]) => k.def.type === 'MatMul' || (k.def.type === 'Gemm' && k.inputs.length === 2 && !Object.keys(k.attrs).length);
+  const o = g.nodes.find((k) => !k.def.domain && plain(k) && k.inputs[0] === y && k.inputs[1] === v)?.outputs[0]; // O = y @ V
+  if (!o || !sameShape(o.shape, dO.shape)) return undefined;
+  const d = g.reduceSum(g.mul(dO, o), [-1], true); // (…, T, 1) Σ_d dO·O
+  return alpha === 1 ? d : g.mul(d, alpha); // (…, T, 1)
+}
 export function softmax(g: Graph, x: Tensor, axis = -1): Tensor {
   needFloat('Softmax', x);
   return g.node(SoftmaxOp, [x], { axis: normAxis('Softmax', axis, x.rank) }, [{ dtype: x.dtype, shape: x.shape }])[0]; // (x.shape)
