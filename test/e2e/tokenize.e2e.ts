@@ -18,6 +18,8 @@ const NOTES = [
   'naïve café — 1,234,567 tokens',
 ].join('\n');
 const FIRST_LINE = NOTES.split('\n')[0];
+/** About 1 MB of varied text (the corpus generator below, repeated with different seeds). */
+const BIG = Array.from({ length: 52 }, (_, i) => corpus(100 + i)).join('\n');
 
 /** A small corpus for Train Tokenizer: varied English with repeated words so merges exist. */
 function corpus(seed: number): string {
@@ -45,7 +47,7 @@ let vs: VSCodeSession;
 before(async () => {
   vs = await openVSCode({
     workspace: makeWorkspace({
-      'notes.txt': NOTES, 'corpus/a.txt': corpus(1), 'corpus/b.md': corpus(2), 'bert.txt': 'Hello, unaffable world!',
+      'notes.txt': NOTES, 'corpus/a.txt': corpus(1), 'corpus/b.md': corpus(2), 'bert.txt': 'Hello, unaffable world!', 'big.txt': BIG,
       // a tiny WordPiece tokenizer.json (test/fixtures/tokenizer/wordpiece), found by the picker
       'models/tiny-bert/tokenizer.json': readFileSync(join(__dirname, '..', '..', '..', 'test', 'fixtures', 'tokenizer', 'wordpiece', 'tokenizer.json'), 'utf8'),
     }),
@@ -138,4 +140,24 @@ test('a tokenizer.json in the workspace is offered in the picker and tokenizes w
   const tokens = await view.locator('.result[data-key^="huggingface:"] .tok').allInnerTexts();
   assert.deepEqual(tokens, ['Hello', ',', '·un', 'aff', 'able', '·world', '!']);
   await vs.screenshot('tokenize-huggingface');
+}));
+
+test('1 MB of text: encoded in the worker, the right count, rendered lazily in chunks', () => vs.step('big', async () => {
+  assert.ok(BIG.length > 1_000_000, `${BIG.length} characters`);
+  await vs.page.locator('.editor-instance .monaco-editor .view-lines').first().click();
+  await vs.openFile('big.txt');
+  await vs.runCommand('LLM Lens: Tokenize Selection');
+  const view = await vs.webview('LLM Lens: Tokens');
+  const want = count('cl100k_base', BIG);
+  await view.locator('#pickers vscode-single-select').first().click();
+  await view.locator('#pickers vscode-single-select').first().locator('li[role=option]', { hasText: 'cl100k_base' }).first().click();
+  await view.locator('.result[data-key="builtin:cl100k_base"] [data-count=tokens]', { hasText: want.toLocaleString('en-US') }).waitFor({ timeout: 60_000 });
+  // only the first chunk is in the DOM; the rest is announced and appended as the user scrolls
+  const spans = await view.locator('.result .tok').count();
+  assert.ok(spans > 0 && spans < want, `${spans} spans rendered of ${want}`);
+  assert.match(await view.locator('.result .sentinel').innerText(), /more tokens/);
+  // the window stays usable: the palette and the output panel answer right away
+  await vs.runCommand('LLM Lens: Show Log');
+  await vs.page.locator('.part.panel .view-lines').first().waitFor({ timeout: 10_000 });
+  await vs.screenshot('tokenize-1mb');
 }));
