@@ -28,6 +28,10 @@ test('WordPiece tokenizer.json: lower-cased, ## continuations, offsets back in t
   assert.deepEqual([...tok.tokenBytes(7)], [...Buffer.from('aff')]);
   assert.equal(tok.decode([4, 9, 6, 7, 8]), 'hello, unaffable');
   assert.deepEqual(tok.encode('xyz'), [1]); // unknown word → [UNK]
+  // [UNK] stands for the whole word it replaced, so its span is that word (worked out by hand)
+  const unk = 'hello xyzzy, world';
+  assert.deepEqual(tok.encode(unk), [4, 1, 9, 5]);
+  assert.deepEqual(spansOf(tok.encodeWithOffsets(unk)), [[0, 5], [5, 11], [11, 12], [12, 18]]);
 });
 
 test('byte-level BPE tokenizer.json: merges, special token rules, a character split between tokens', () => {

@@ -82,6 +82,8 @@ export class HuggingFaceTokenizer implements Tokenizer {
   private readonly addedIds = new Map<string, number>();
   private readonly continuingPrefix: string;
   private readonly endOfWordSuffix: string;
+  /** The model's unknown-word token ([UNK]): it stands for a whole word it could not split. */
+  private readonly unkToken: string | undefined;
 
   constructor(
     readonly name: string,
@@ -98,6 +100,7 @@ export class HuggingFaceTokenizer implements Tokenizer {
     const model = json.model as Record<string, unknown>;
     this.continuingPrefix = typeof model.continuing_subword_prefix === 'string' ? model.continuing_subword_prefix : model.type === 'WordPiece' ? '##' : '';
     this.endOfWordSuffix = typeof model.end_of_word_suffix === 'string' ? model.end_of_word_suffix : '';
+    this.unkToken = typeof model.unk_token === 'string' ? model.unk_token : undefined;
   }
 
   encode(text: string, options?: EncodeOptions): number[] {
@@ -132,6 +135,7 @@ export class HuggingFaceTokenizer implements Tokenizer {
         at = findNear(input, surface, cursor);
       }
       if (at >= 0) cursor = at + surface.length;
+      else if (tokens[t] === this.unkToken) cursor = wordEnd(input, cursor); // [UNK] covers the word it replaced
       ends.push(cursor);
     }
     if (ends.length) ends[ends.length - 1] = input.length;
@@ -173,6 +177,15 @@ export class HuggingFaceTokenizer implements Tokenizer {
     if (this.endOfWordSuffix && text.endsWith(this.endOfWordSuffix)) text = text.slice(0, -this.endOfWordSuffix.length);
     return utf8ByteString(text);
   }
+}
+
+/** Where the word after `from` ends in a UTF-8 byte string: leading spaces skipped, then up to a space or ASCII punctuation. */
+function wordEnd(bytes: string, from: number): number {
+  let i = from;
+  while (i < bytes.length && /\s/.test(bytes[i])) i++;
+  const start = i;
+  while (i < bytes.length && !/[\s!-/:-@[-`{-~]/.test(bytes[i])) i++;
+  return i > start ? i : Math.min(bytes.length, start + 1);
 }
 
 /** First occurrence of `needle` at or after `from`, if it is within 256 bytes of `from`. */
