@@ -93,3 +93,23 @@ test('after a window reload the dashboard comes back with the run', async () => 
   assert.equal(await view.locator('body').getAttribute('data-status'), 'stopped');
   await vs.screenshot('training-after-reload');
 });
+
+test('a run file starts from its CodeLens; the new run finishes and overlays the first run with Compare…', () => vs.step('run-file', async () => {
+  const first = fs.readdirSync(runsDir())[0];
+  fs.writeFileSync(path.join(ws, 'quick.llmlens.json'), JSON.stringify({ name: 'second', data: ['play.txt'], preset: 'tiny', maxIters: 30, evalInterval: 15, evalIters: 2, sampleTokens: 20 }, null, 2));
+  await vs.openFile('quick.llmlens.json');
+  const lens = vs.page.locator('.contentWidgets .codelens-decoration a, .codelens-decoration a', { hasText: 'Start training' }).first();
+  await lens.waitFor({ timeout: 30_000 });
+  await lens.click();
+  for (let i = 0; i < 60 && fs.readdirSync(runsDir()).length < 2; i++) await new Promise((r) => setTimeout(r, 500));
+  const second = fs.readdirSync(runsDir()).find((n) => n.startsWith('second-'));
+  assert.ok(second, fs.readdirSync(runsDir()).join(','));
+  const view = await vs.webview(`Training: ${second}`);
+  await view.locator('body[data-status="finished"]').waitFor({ state: 'attached', timeout: 120_000 });
+  assert.equal(await view.locator('body').getAttribute('data-points'), '30');
+  await view.locator('#compare').click();
+  await vs.pick(first);
+  await vs.page.keyboard.press('Enter');
+  await view.locator(`body[data-compare="${first}"]`).waitFor({ state: 'attached', timeout: 30_000 });
+  await vs.screenshot('training-compare');
+}));

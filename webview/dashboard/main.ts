@@ -166,6 +166,7 @@ function redraw(): void {
   (lrChart.options.scales!.x as { title: { text: string } }).title.text = xSelect.selectedOptions[0]?.textContent ?? 'step';
   lrChart.update('none');
   document.body.dataset.points = String(steps.length);
+  document.body.dataset.compare = compare.map((c) => c.run.name).join(',');
   document.body.dataset.evals = String(evals.length);
 }
 
