@@ -31,16 +31,20 @@ export interface TensorMessage {
   data: Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array | Uint16Array;
 }
 
-/** A GPT's shape (src/engine/model/gpt.ts GptConfig). */
+/** A GPT's shape and the batch a graph is built for (src/engine/model/gpt.ts GptConfig extends it). */
 export interface GptConfigMessage {
   vocabSize: number;
+  /** Longest context (rows of wpe). */
   blockSize: number;
   nLayer: number;
   nHead: number;
   nEmbd: number;
+  /** Biases in the linear layers and LayerNorms (GPT-2: true). */
   bias: boolean;
+  /** Batch size and sequence length this graph is built for (T ≤ blockSize; default blockSize). */
   batchSize: number;
   seqLen?: number;
+  /** 'none' (exact erf, GPT-2 in nanoGPT) or 'tanh'. */
   gelu?: 'none' | 'tanh';
 }
 

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { Rng } from '../../src/engine/train/rng';
 import { memorySource } from '../../src/engine/checkpoint/byteSource';
 import { CheckpointError, type CheckpointErrorCode } from '../../src/engine/checkpoint/errors';
 import { MAX_HEADER_BYTES } from '../../src/engine/checkpoint/header';
@@ -18,14 +19,10 @@ import { tensorStats } from '../../src/engine/checkpoint/stats';
 const FIX = [join(__dirname, '../../../test/fixtures/checkpoint'), join(process.cwd(), 'test/fixtures/checkpoint')].find((d) => existsSync(d))!;
 const valid = new Uint8Array(readFileSync(join(FIX, 'fixture.safetensors')));
 
-/** mulberry32: a small seeded PRNG. */
-function rng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+/** Deterministic uniform [0, 1): the engine's mulberry32. */
+function rng(seed: number): () => number {
+  const r = new Rng(seed);
+  return () => r.next();
 }
 
 function file(json: string | object, dataBytes: number, claimedLength?: bigint): Uint8Array {

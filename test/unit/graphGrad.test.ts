@@ -12,22 +12,17 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { Rng } from '../../src/engine/train/rng';
 import { gradients } from '../../src/engine/graph/autodiff';
 import { emitOnnx } from '../../src/engine/graph/emit';
 import { Graph } from '../../src/engine/graph/graph';
 import type { DType, Tensor } from '../../src/engine/graph/tensor';
 import { GraphRunner, toHost, type HostTensor } from '../../src/engine/runtime/session';
 
-/** Deterministic uniform [0, 1) (mulberry32). */
+/** Deterministic uniform [0, 1): the engine's mulberry32. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
 
 interface ParamSpec {

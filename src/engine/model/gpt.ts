@@ -10,22 +10,12 @@
  */
 import { Graph } from '../graph/graph';
 import type { Tensor } from '../graph/tensor';
+import type { GptConfigMessage } from '../../protocol/worker';
 import { addOptimizer, type OptimizerOptions, type TrainStepSpec } from '../train/optim';
+import { Rng } from '../train/rng';
 
-export interface GptConfig {
-  vocabSize: number;
-  /** Longest context (rows of wpe). */
-  blockSize: number;
-  nLayer: number;
-  nHead: number;
-  nEmbd: number;
-  /** Biases in the linear layers and LayerNorms (GPT-2: true). */
-  bias: boolean;
-  /** Batch size and sequence length this graph is built for (T ≤ blockSize; default blockSize). */
-  batchSize: number;
-  seqLen?: number;
-  /** 'none' (exact erf, GPT-2 in nanoGPT) or 'tanh'. */
-  gelu?: 'none' | 'tanh';
+/** A GPT's shape and the batch a graph is built for (fields documented on the protocol's message type). */
+export interface GptConfig extends GptConfigMessage {
   /** How the embedding gradient is built; default one-hot MatMul (measured 4x faster than ScatterElements at nanoGPT shapes). */
   embeddingGrad?: 'scatter' | 'onehot';
 }
@@ -135,16 +125,10 @@ export function initGptWeights(c: GptConfig, seed: number): Record<string, { dty
   return out;
 }
 
-/** Uniform samples in (0, 1) (mulberry32): deterministic per seed. */
+/** Uniform samples in (0, 1), never 0 (Box–Muller takes the log): train/rng.ts's mulberry32 shifted by half a step. */
 export function uniform(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
-  };
+  const rng = new Rng(seed);
+  return () => rng.next() + 0.5 / 4294967296;
 }
 
 /** Standard normal samples (Box–Muller). */
