@@ -74,6 +74,7 @@ export function listRuns(runsRoot: string): string[] {
   return fs
     .readdirSync(runsRoot)
     .map((n) => path.join(runsRoot, n))
-    .filter((d) => fs.statSync(d).isDirectory() && (fs.existsSync(path.join(d, 'metrics.jsonl')) || fs.existsSync(path.join(d, 'config.json'))))
+    // a run started from VS Code has its request (run.llmlens.json) before the process writes anything
+    .filter((d) => fs.statSync(d).isDirectory() && ['metrics.jsonl', 'config.json', 'run.llmlens.json'].some((f) => fs.existsSync(path.join(d, f))))
     .sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs);
 }

@@ -10,13 +10,15 @@ export class TrainingStatusBar implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem('llmLens.training', vscode.StatusBarAlignment.Left, 50);
   private tail: MetricsTail | undefined;
   private runDir: string | undefined;
-  private readonly timer: ReturnType<typeof setInterval>;
-  private readonly sub: vscode.Disposable;
+  /** Checks every second whether the shown run's process still lives; only while one is shown. */
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private readonly subs: vscode.Disposable[] = [];
 
   constructor(private readonly manager: RunManager, private readonly roots: () => string[]) {
     this.item.name = 'LLM Lens Training';
-    this.timer = setInterval(() => this.poll(), 1000);
-    this.sub = manager.onDidChange(() => this.poll());
+    // runs start and end here (manager) or in another window / the CLI (their pid files)
+    const pids = vscode.workspace.createFileSystemWatcher('**/.llmlens/runs/*/run.pid.json');
+    this.subs.push(manager.onDidChange(() => this.poll()), pids, pids.onDidCreate(() => this.poll()), pids.onDidDelete(() => this.poll()));
     this.poll();
   }
 
@@ -26,10 +28,13 @@ export class TrainingStatusBar implements vscode.Disposable {
       this.tail?.dispose();
       this.tail = undefined;
       this.runDir = active;
+      clearInterval(this.timer);
+      this.timer = undefined;
       if (!active) {
         this.item.hide();
         return;
       }
+      this.timer = setInterval(() => this.poll(), 1000);
       this.item.command = { command: 'llmLens.openDashboard', title: 'Open Dashboard', arguments: [active] };
       this.tail = new MetricsTail(active, (events) => this.show(events));
       this.show(this.tail.start());
@@ -51,7 +56,7 @@ export class TrainingStatusBar implements vscode.Disposable {
 
   dispose(): void {
     clearInterval(this.timer);
-    this.sub.dispose();
+    for (const d of this.subs.splice(0)) d.dispose();
     this.tail?.dispose();
     this.item.dispose();
   }
