@@ -11,7 +11,7 @@ const withTests = !args.has('--no-tests');
 const withBench = args.has('--bench');
 
 /** Packages that stay outside the bundles: VS Code's API, the native runtime, and test-only peers. */
-const nodeExternals = ['vscode', 'onnxruntime-node', 'tiktoken', 'playwright-core', 'mocha', 'yauzl'];
+const nodeExternals = ['vscode', 'onnxruntime-node', 'tiktoken', 'playwright-core', 'mocha', 'yauzl', '@huggingface/transformers'];
 
 const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
 const common = {

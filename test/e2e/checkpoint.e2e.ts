@@ -11,6 +11,9 @@ import { after, before, test } from 'node:test';
 import { openSafetensors } from '../../src/engine/checkpoint/safetensors';
 import { writeSafetensorsAtomic, type TensorToWrite } from '../../src/engine/checkpoint/writer';
 import { encodeModel, OnnxDataType } from '../../src/engine/graph/onnxProto';
+import { GptInference } from '../../src/engine/model/inference';
+import { loadCheckpoint } from '../../src/engine/train/checkpoint';
+import * as ort from 'onnxruntime-node';
 import { makeWorkspace } from './harness/codeServer';
 import { installedVsix } from './harness/vsix';
 import { openVSCode, type VSCodeSession } from './harness/workbench';
@@ -240,6 +243,29 @@ test('Export for Hugging Face writes a folder transformers can load: GPT2Config 
   }
   await vs.screenshot('checkpoint-export');
 });
+
+test('Export ONNX writes a folder onnxruntime and transformers.js load: onnx/model.onnx with a key/value cache', () => vs.step('export-onnx', async () => {
+  await vs.webview('step-200.safetensors').then((v) => v.locator('#export-onnx').click());
+  const outDir = join(workspace, 'step-200-onnx');
+  await vs.input(outDir);
+  await vs.notification(/exported ONNX/, 60_000);
+  assert.deepEqual(readdirSync(outDir).sort(), ['config.json', 'onnx', 'tokenizer.json', 'tokenizer_config.json']);
+  assert.equal(readFileSync(join(outDir, 'tokenizer.json'), 'utf8'), TOKENIZER_JSON);
+  // the reference: the engine's own forward pass on the same weights (the unit tests hold both to PyTorch)
+  const ckpt = await loadCheckpoint(join(workspace, 'step-200.safetensors'));
+  const ref = await GptInference.create(ckpt.config, ckpt.weights, { threads: 1 });
+  const session = await ort.InferenceSession.create(join(outDir, 'onnx', 'model.onnx'));
+  const prompt = [5, 17, 3, 22];
+  const ids = (a: number[]) => new ort.Tensor('int64', BigInt64Array.from(a.map(BigInt)), [1, a.length]);
+  const empty = Object.fromEntries(Array.from({ length: N_LAYER }, (_, l) => ['key', 'value'].map((k) => [`past_key_values.${l}.${k}`, new ort.Tensor('float32', new Float32Array(0), [1, 2, 0, N_EMBD / 2])])).flat());
+  const out = await session.run({ input_ids: ids(prompt), attention_mask: ids(prompt.map(() => 1)), position_ids: ids(prompt.map((_, i) => i)), ...empty });
+  const logits = (out.logits as ort.Tensor).data as Float32Array;
+  const expected = await ref.nextLogits(prompt);
+  const worst = Array.from(expected).reduce((m, x, i) => Math.max(m, Math.abs(x - logits[(prompt.length - 1) * VOCAB + i])), 0);
+  assert.ok(worst < 1e-4, `max |Δlogit| ${worst}`);
+  await session.release();
+  await ref.release();
+}));
 
 test('LLM Lens: Open Checkpoint… opens an ONNX model: interface, opset, op counts, initializer stats', () => vs.step('onnx', async () => {
   await vs.runCommand('LLM Lens: Open Checkpoint…');

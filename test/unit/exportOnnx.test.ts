@@ -1,4 +1,8 @@
-/** Exported ONNX graphs, run by onnxruntime itself, give the logits of the engine's recompute path. */
+/**
+ * Export ONNX: the exported folder, run by onnxruntime itself and loaded by transformers.js, gives
+ * PyTorch's logits (test/fixtures/train/torch_logits.f32, written by gen/train_parity.sh) with a
+ * key/value cache, left padding and a batch.
+ */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,48 +10,150 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { exportGptOnnx } from '../../src/engine/model/exportOnnx';
-import { GptInference } from '../../src/engine/model/inference';
+import { loadHuggingFaceTokenizer } from '../../src/engine/tokenizer/huggingface';
+import { CharTokenizer } from '../../src/engine/tokenizer/charLevel';
 import { loadCheckpoint } from '../../src/engine/train/checkpoint';
 
-test('prefill.onnx + decoder.onnx (weights inside) reproduce the model\'s logits with a KV cache', async () => {
+const FIX = 'test/fixtures/train';
+const V = 58;
+const torchLogits = new Float32Array(fs.readFileSync(path.join(FIX, 'torch_logits.f32')).buffer.slice(0)); // (32, V)
+const train = fs.readFileSync(path.join(FIX, 'data', 'train.bin'));
+const ids = Array.from({ length: 32 }, (_, i) => train.readUInt16LE(i * 2)); // the tokens torch_logits is for
+const torchAt = (t: number) => torchLogits.subarray(t * V, (t + 1) * V);
+const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).reduce((m, x, i) => Math.max(m, Math.abs(x - b[i])), 0);
+
+async function exported(): Promise<{ dir: string; files: string[]; tokenizer: string; nLayer: number; nHead: number; hd: number }> {
   const src = fs.mkdtempSync(path.join(tmpdir(), 'llm-lens-export-'));
-  fs.copyFileSync('test/fixtures/train/step20.safetensors', path.join(src, 'model.safetensors'));
-  fs.copyFileSync('test/fixtures/train/config.json', path.join(src, 'config.json'));
+  for (const f of ['config.json', 'vocab.char.json']) fs.copyFileSync(path.join(FIX, f), path.join(src, f));
+  fs.copyFileSync(path.join(FIX, 'step20.safetensors'), path.join(src, 'model.safetensors'));
   const ck = await loadCheckpoint(src);
-  const c = ck.config;
-  const out = path.join(src, 'onnx');
-  const files = await exportGptOnnx(c, ck.weights, out);
-  assert.deepEqual(files.map((f) => path.basename(f)), ['prefill.onnx', 'decoder.onnx', 'llmlens-onnx.json']);
-  const ref = await GptInference.create(c, ck.weights, { threads: 1 });
+  const dir = path.join(src, 'gpt-onnx');
+  const r = await exportGptOnnx(ck.config, ck.weights, dir, { tokenizerDir: src });
+  return { dir, files: r.files, tokenizer: r.tokenizer, nLayer: ck.config.nLayer, nHead: ck.config.nHead, hd: ck.config.nEmbd / ck.config.nHead };
+}
 
-  const T = c.blockSize;
-  const prompt = [5, 17, 3, 22, 9, 1, 40];
-  const prefill = await ort.InferenceSession.create(path.join(out, 'prefill.onnx'));
-  assert.deepEqual([...prefill.inputNames].sort(), ['idx', 'last'], 'the weights are inside, not inputs');
-  const idx = new BigInt64Array(T);
-  prompt.forEach((t, i) => (idx[i] = BigInt(t)));
-  const p = await prefill.run({ idx: new ort.Tensor('int64', idx, [1, T]), last: new ort.Tensor('int64', BigInt64Array.of(BigInt(prompt.length - 1)), [1]) });
-  const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).reduce((m, x, i) => Math.max(m, Math.abs(x - b[i])), 0);
-  assert.ok(maxDiff(p.logits.data as Float32Array, await ref.nextLogits(prompt)) < 1e-5);
+const i64 = (rows: number[][]) => new ort.Tensor('int64', BigInt64Array.from(rows.flat().map(BigInt)), [rows.length, rows[0].length]);
 
-  // one decode step after the prompt, with the prefill's keys/values as the cache
-  const decoder = await ort.InferenceSession.create(path.join(out, 'decoder.onnx'));
-  const next = 11;
-  const n = prompt.length;
-  const mask = new Float32Array(T).fill(-Infinity, n).fill(0, 0, n);
-  const feeds: Record<string, ort.Tensor> = {
-    idx: new ort.Tensor('int64', BigInt64Array.of(BigInt(next)), [1, 1]),
-    pos: new ort.Tensor('int64', BigInt64Array.of(BigInt(n)), [1]),
-    mask: new ort.Tensor('float32', mask, [1, T]),
+test('model.onnx has Optimum\'s GPT-2 inputs and outputs and reproduces PyTorch with a cache, a batch and left padding', async () => {
+  const m = await exported();
+  assert.deepEqual(m.files, ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'onnx/model.onnx']);
+  assert.equal(m.tokenizer, 'converted');
+  const s = await ort.InferenceSession.create(path.join(m.dir, 'onnx', 'model.onnx'));
+  const kvNames = (p: string) => Array.from({ length: m.nLayer }, (_, l) => [`${p}.${l}.key`, `${p}.${l}.value`]).flat();
+  assert.deepEqual([...s.inputNames], ['input_ids', 'attention_mask', 'position_ids', ...kvNames('past_key_values')]);
+  assert.deepEqual([...s.outputNames], ['logits', ...kvNames('present')]);
+  const empty = (b: number) => Object.fromEntries(kvNames('past_key_values').map((n) => [n, new ort.Tensor('float32', new Float32Array(0), [b, m.nHead, 0, m.hd])]));
+  const present = (out: ort.InferenceSession.OnnxValueMapType) => Object.fromEntries(kvNames('present').map((n) => [n.replace('present', 'past_key_values'), out[n] as ort.Tensor]));
+  const row = (out: ort.InferenceSession.OnnxValueMapType, b: number, t: number) => {
+    const [, T] = (out.logits as ort.Tensor).dims;
+    return ((out.logits as ort.Tensor).data as Float32Array).subarray((b * T + t) * V, (b * T + t + 1) * V);
   };
-  for (let l = 0; l < c.nLayer; l++) {
-    feeds[`past_k.${l}`] = p[`k.${l}`];
-    feeds[`past_v.${l}`] = p[`v.${l}`];
+
+  // the whole 32-token context at once: every position
+  const full = await s.run({ input_ids: i64([ids]), attention_mask: i64([ids.map(() => 1)]), position_ids: i64([ids.map((_, i) => i)]), ...empty(1) });
+  assert.deepEqual((full.logits as ort.Tensor).dims, [1, 32, V]);
+  let worst = 0;
+  for (let t = 0; t < 32; t++) worst = Math.max(worst, maxDiff(row(full, 0, t), torchAt(t)));
+  assert.ok(worst < 1e-5, `all positions at once: max |Δlogit| ${worst}`);
+  assert.deepEqual((full['present.0.key'] as ort.Tensor).dims, [1, m.nHead, 32, m.hd]);
+
+  // a prompt of 20, then 12 tokens one at a time with the cache
+  let out = await s.run({ input_ids: i64([ids.slice(0, 20)]), attention_mask: i64([Array(20).fill(1)]), position_ids: i64([[...Array(20).keys()]]), ...empty(1) });
+  worst = maxDiff(row(out, 0, 19), torchAt(19));
+  for (let t = 20; t < 32; t++) {
+    out = await s.run({ input_ids: i64([[ids[t]]]), attention_mask: i64([Array(t + 1).fill(1)]), position_ids: i64([[t]]), ...present(out) });
+    worst = Math.max(worst, maxDiff(row(out, 0, 0), torchAt(t)));
   }
-  const d = await decoder.run(feeds);
-  assert.ok(maxDiff(d.logits.data as Float32Array, await ref.nextLogits([...prompt, next])) < 1e-5);
-  assert.deepEqual(d['k.0'].dims, [1, c.nHead, 1, c.nEmbd / c.nHead]);
-  await prefill.release();
-  await decoder.release();
-  await ref.release();
+  assert.ok(worst < 1e-5, `incremental decoding: max |Δlogit| ${worst}`);
+
+  // a batch of two prompts, the shorter left-padded (position ids as transformers.js makes them), then two steps
+  const pad = 4;
+  const a = ids.slice(0, 10);
+  const b = [...Array(pad).fill(0), ...ids.slice(0, 10 - pad)];
+  const maskB = [...Array(pad).fill(0), ...Array(10 - pad).fill(1)];
+  out = await s.run({
+    input_ids: i64([a, b]),
+    attention_mask: i64([Array(10).fill(1), maskB]),
+    position_ids: i64([[...Array(10).keys()], maskB.map((k, i) => (k ? i - pad : 1))]),
+    ...empty(2),
+  });
+  worst = Math.max(maxDiff(row(out, 0, 9), torchAt(9)), maxDiff(row(out, 1, 9), torchAt(9 - pad)));
+  for (let k = 0; k < 2; k++) {
+    const ta = 10 + k;
+    const tb = 10 - pad + k;
+    out = await s.run({
+      input_ids: i64([[ids[ta]], [ids[tb]]]),
+      attention_mask: i64([Array(11 + k).fill(1), [...maskB, ...Array(1 + k).fill(1)]]),
+      position_ids: i64([[ta], [tb]]),
+      ...present(out),
+    });
+    worst = Math.max(worst, maxDiff(row(out, 0, 0), torchAt(ta)), maxDiff(row(out, 1, 0), torchAt(tb)));
+  }
+  assert.ok(worst < 1e-5, `batch with left padding: max |Δlogit| ${worst}`);
+  await s.release();
+});
+
+test('transformers.js loads the exported folder: its tokenizer and logits match, and greedy generation equals the argmax chain', async () => {
+  const m = await exported();
+  const tjs = await import('@huggingface/transformers');
+  tjs.env.allowRemoteModels = false;
+  tjs.env.localModelPath = path.dirname(m.dir);
+  const name = path.basename(m.dir);
+  const tokenizer = await tjs.AutoTokenizer.from_pretrained(name, { local_files_only: true });
+  const model = await tjs.AutoModelForCausalLM.from_pretrained(name, { local_files_only: true, dtype: 'fp32', device: 'cpu' });
+
+  const chars = CharTokenizer.fromJson(fs.readFileSync(path.join(FIX, 'vocab.char.json'), 'utf8'));
+  const text = chars.decode(ids);
+  const enc = tokenizer(text, { add_special_tokens: false });
+  assert.deepEqual(Array.from(enc.input_ids.data as BigInt64Array, Number), ids, 'transformers.js encodes like the character vocabulary');
+  assert.equal(tokenizer.decode(ids), text);
+  assert.deepEqual(loadHuggingFaceTokenizer(path.join(m.dir, 'tokenizer.json')).encode(text), ids, 'so does @huggingface/tokenizers');
+
+  const out = await model(enc);
+  const logits = out.logits.data as Float32Array;
+  let worst = 0;
+  for (let t = 0; t < 32; t++) worst = Math.max(worst, maxDiff(logits.subarray(t * V, (t + 1) * V), torchAt(t)));
+  assert.ok(worst < 1e-5, `transformers.js forward: max |Δlogit| ${worst}`);
+
+  // greedy generation with transformers.js's cache loop = the argmax chain computed without a cache
+  const prompt = ids.slice(0, 8);
+  const gen = await model.generate({ input_ids: new tjs.Tensor('int64', BigInt64Array.from(prompt.map(BigInt)), [1, 8]), max_new_tokens: 12, do_sample: false });
+  const generated = Array.from((gen as InstanceType<typeof tjs.Tensor>).data as BigInt64Array, Number);
+  const s = await ort.InferenceSession.create(path.join(m.dir, 'onnx', 'model.onnx'));
+  const seq = [...prompt];
+  while (seq.length < 20) {
+    const r = await s.run({
+      input_ids: i64([seq]), attention_mask: i64([seq.map(() => 1)]), position_ids: i64([seq.map((_, i) => i)]),
+      ...Object.fromEntries(Array.from({ length: m.nLayer }, (_, l) => ['key', 'value'].map((k) => [`past_key_values.${l}.${k}`, new ort.Tensor('float32', new Float32Array(0), [1, m.nHead, 0, m.hd])])).flat()),
+    });
+    const last = ((r.logits as ort.Tensor).data as Float32Array).subarray((seq.length - 1) * V, seq.length * V);
+    seq.push(last.indexOf(Math.max(...last)));
+  }
+  assert.deepEqual(generated, seq);
+  await s.release();
+  await model.dispose();
+});
+
+test('a checkpoint with a tokenizer.json has it copied; one without gets none, and the model still loads', async () => {
+  const src = fs.mkdtempSync(path.join(tmpdir(), 'llm-lens-export-'));
+  fs.copyFileSync(path.join(FIX, 'config.json'), path.join(src, 'config.json'));
+  fs.copyFileSync(path.join(FIX, 'step20.safetensors'), path.join(src, 'model.safetensors'));
+  const ck = await loadCheckpoint(src);
+  // the inspector exports the file it shows, whatever its name; model.safetensors beside it is not read
+  fs.copyFileSync(path.join(FIX, 'step0.safetensors'), path.join(src, 'step-0.safetensors'));
+  const other = await loadCheckpoint(path.join(src, 'step-0.safetensors'));
+  const name = 'transformer.h.0.attn.c_attn.weight';
+  assert.notDeepEqual(other.weights[name].data, ck.weights[name].data);
+  const none = await exportGptOnnx(ck.config, ck.weights, path.join(src, 'a'), { tokenizerDir: src });
+  assert.equal(none.tokenizer, 'none');
+  assert.deepEqual(none.files, ['config.json', 'onnx/model.onnx']);
+  fs.writeFileSync(path.join(src, 'tokenizer.json'), CharTokenizer.fromJson(fs.readFileSync(path.join(FIX, 'vocab.char.json'), 'utf8')).toHuggingFaceJson());
+  const copied = await exportGptOnnx(ck.config, ck.weights, path.join(src, 'b'), { tokenizerDir: src });
+  assert.equal(copied.tokenizer, 'copied');
+  assert.equal(fs.readFileSync(path.join(src, 'b', 'tokenizer.json'), 'utf8'), fs.readFileSync(path.join(src, 'tokenizer.json'), 'utf8'));
+  await assert.rejects(exportGptOnnx(ck.config, ck.weights, path.join(src, 'b'), {}), /already exists/);
+  const bad = { ...ck.weights, 'transformer.h.0.attn.c_attn.weight': { dtype: 'f32' as const, shape: [3, 3], data: new Float32Array(9) } };
+  await assert.rejects(exportGptOnnx(ck.config, bad, path.join(src, 'c'), {}), /c_attn\.weight has shape \[3, 3\], the config implies \[32, 96\]/);
+  assert.ok(!fs.existsSync(path.join(src, 'c')), 'nothing is left behind');
+  assert.deepEqual(fs.readdirSync(src).filter((f) => f.includes('.tmp-')), []);
 });

@@ -1,65 +1,76 @@
 /**
- * Export a GPT as standalone ONNX inference graphs with a key/value cache, weights inside, for
- * onnxruntime (any language) or any ONNX runtime:
+ * Export a GPT for onnxruntime (any language) and transformers.js: a folder laid out like a
+ * Hugging Face ONNX model repository,
  *
- *   prefill.onnx  idx (1, T) i64 padded after the prompt, last (1) i64 = index of the last prompt token
- *                 → logits (1, V) at `last`, k.{l} / v.{l} (1, nh, T, hd) for every layer
- *   decoder.onnx  idx (1, 1), pos (1) i64, mask (1, T) f32 (0 for filled cache slots, -inf for empty),
- *                 past_k.{l} / past_v.{l} (1, nh, T, hd) → logits (1, V), k.{l} / v.{l} (1, nh, 1, hd):
- *                 the caller writes the new k/v into slot `pos` of its cache
- *   llmlens-onnx.json  the shapes above, the model config and this recipe
- * T is the model's block size. Shapes are static (LLM Lens's graphs are); see the JSON for the loop.
+ *   config.json            GPT2Config fields (model_type gpt2), which transformers.js reads for the cache shapes
+ *   tokenizer.json         the checkpoint's tokenizer for Hugging Face tokenizers, when it has one (see below)
+ *   tokenizer_config.json
+ *   onnx/model.onnx        the decoder with a key/value cache and the weights inside (model/hfOnnx.ts)
  *
- *   await exportGptOnnx(config, weights, 'out/onnx')
+ * so that `AutoModelForCausalLM.from_pretrained(folder)` and `pipeline('text-generation', folder)` in
+ * transformers.js load it. A character vocabulary becomes a tokenizer.json; a checkpoint with a
+ * tokenizer.json beside it has it copied; other tokenizers (a built-in encoding, an LLM Lens BPE) are
+ * named in the result, and the model still loads. The folder appears whole or not at all.
+ *
+ *   await exportGptOnnx(config, weights, 'out/my-model-onnx', { tokenizerDir: 'runs/x/checkpoints/step-500' })
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { toOnnxModel } from '../graph/emit';
-import { encodeModel, OnnxDataType, type OnnxModel } from '../graph/onnxProto';
+import { encodeModel } from '../graph/onnxProto';
 import type { HostTensor } from '../runtime/session';
+import { CharTokenizer } from '../tokenizer/charLevel';
+import { gpt2ConfigJson } from '../train/checkpoint';
+import { writeFileAtomic } from '../train/data';
+import { CHAR_VOCAB_FILE } from '../train/runTokenizer';
+import { buildHfDecoderModel } from './hfOnnx';
 import type { GptModelConfig } from './inference';
-import { buildDecodeGraph, buildPrefillGraph } from './kvCache';
 
-/** Moves the graph inputs named in `weights` into initializers holding their values. */
-export function bakeWeights(model: OnnxModel, weights: Record<string, HostTensor>): OnnxModel {
-  const baked = model.graph.input.filter((i) => weights[i.name]);
-  const initializer = [...(model.graph.initializer ?? [])];
-  for (const i of baked) {
-    const w = weights[i.name];
-    if (!(w.data instanceof Float32Array)) throw new Error(`export: ${i.name} is ${w.dtype}, expected f32`);
-    const bytes = new Uint8Array(w.data.buffer, w.data.byteOffset, w.data.byteLength).slice();
-    initializer.push({ name: i.name, dims: w.shape, dataType: OnnxDataType.FLOAT, rawData: bytes });
-  }
-  return { ...model, graph: { ...model.graph, initializer, input: model.graph.input.filter((i) => !weights[i.name]) } };
+export interface OnnxExportResult {
+  folder: string;
+  /** Paths relative to the folder. */
+  files: string[];
+  /** How the tokenizer got there: 'converted' (character vocabulary), 'copied' (tokenizer.json), or 'none'. */
+  tokenizer: 'converted' | 'copied' | 'none';
 }
 
-export async function exportGptOnnx(c: GptModelConfig, weights: Record<string, HostTensor>, outDir: string): Promise<string[]> {
-  fs.mkdirSync(outDir, { recursive: true });
-  const T = c.blockSize;
-  const hd = c.nEmbd / c.nHead;
+export async function exportGptOnnx(
+  c: GptModelConfig,
+  weights: Record<string, HostTensor>,
+  outDir: string,
+  o: { tokenizerDir?: string; configExtra?: Record<string, unknown> } = {},
+): Promise<OnnxExportResult> {
+  if (fs.existsSync(outDir)) throw new Error(`${outDir} already exists; choose a new folder name`);
+  const model = encodeModel(buildHfDecoderModel(c, weights));
   const files: [string, Uint8Array | string][] = [
-    ['prefill.onnx', encodeModel(bakeWeights(toOnnxModel(buildPrefillGraph(c, T)), weights))],
-    ['decoder.onnx', encodeModel(bakeWeights(toOnnxModel(buildDecodeGraph(c)), weights))],
-    ['llmlens-onnx.json', JSON.stringify({
-      format: 'llm-lens-onnx', version: 1, config: c,
-      prefill: { inputs: { idx: ['int64', [1, T]], last: ['int64', [1]] }, outputs: { logits: ['float32', [1, c.vocabSize]], 'k.{l}': ['float32', [1, c.nHead, T, hd]], 'v.{l}': ['float32', [1, c.nHead, T, hd]] } },
-      decoder: {
-        inputs: { idx: ['int64', [1, 1]], pos: ['int64', [1]], mask: ['float32', [1, T]], 'past_k.{l}': ['float32', [1, c.nHead, T, hd]], 'past_v.{l}': ['float32', [1, c.nHead, T, hd]] },
-        outputs: { logits: ['float32', [1, c.vocabSize]], 'k.{l}': ['float32', [1, c.nHead, 1, hd]], 'v.{l}': ['float32', [1, c.nHead, 1, hd]] },
-      },
-      recipe: [
-        'prefill: idx = prompt ids padded with 0 to T, last = len(prompt) - 1; keep k.{l}, v.{l} as the cache (slots past the prompt are garbage, masked below)',
-        'sample the next token from logits',
-        'decode: idx = [[token]], pos = [n] where n tokens are in the cache, mask[i] = 0 for i < n else -inf, past_k/v = the cache',
-        'write k.{l}, v.{l} into cache slot n; repeat until n = T (then re-prefill the last tokens)',
-      ],
-    }, null, 2) + '\n'],
+    ['config.json', JSON.stringify({ ...gpt2ConfigJson(c, o.configExtra), use_cache: true }, null, 2) + '\n'],
   ];
-  for (const [name, data] of files) {
-    const file = path.join(outDir, name);
-    const tmp = `${file}.tmp-${process.pid}`;
-    fs.writeFileSync(tmp, data);
-    fs.renameSync(tmp, file);
+  let tokenizer: OnnxExportResult['tokenizer'] = 'none';
+  const dir = o.tokenizerDir;
+  if (dir && fs.existsSync(path.join(dir, CHAR_VOCAB_FILE))) {
+    const tok = CharTokenizer.fromJson(fs.readFileSync(path.join(dir, CHAR_VOCAB_FILE), 'utf8'), path.join(dir, CHAR_VOCAB_FILE));
+    files.push(['tokenizer.json', tok.toHuggingFaceJson()]);
+    files.push(['tokenizer_config.json', tokenizerConfig(c)]);
+    tokenizer = 'converted';
+  } else if (dir && fs.existsSync(path.join(dir, 'tokenizer.json'))) {
+    files.push(['tokenizer.json', fs.readFileSync(path.join(dir, 'tokenizer.json'))]);
+    const cfg = path.join(dir, 'tokenizer_config.json');
+    files.push(['tokenizer_config.json', fs.existsSync(cfg) ? fs.readFileSync(cfg) : tokenizerConfig(c)]);
+    tokenizer = 'copied';
   }
-  return files.map(([n]) => path.join(outDir, n));
+  files.push([path.join('onnx', 'model.onnx'), model]);
+
+  const tmp = path.join(path.dirname(outDir), `.${path.basename(outDir)}.tmp-${process.pid}-${Date.now()}`);
+  fs.mkdirSync(path.join(tmp, 'onnx'), { recursive: true });
+  try {
+    for (const [name, data] of files) writeFileAtomic(path.join(tmp, name), data); // each fsynced
+    fs.renameSync(tmp, outDir);
+  } catch (e) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  return { folder: outDir, files: files.map(([n]) => n.split(path.sep).join('/')), tokenizer };
+}
+
+function tokenizerConfig(c: GptModelConfig): string {
+  return JSON.stringify({ tokenizer_class: 'PreTrainedTokenizerFast', model_max_length: c.blockSize, clean_up_tokenization_spaces: false }, null, 2) + '\n';
 }

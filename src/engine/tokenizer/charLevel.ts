@@ -57,6 +57,26 @@ export class CharTokenizer implements Tokenizer {
     return JSON.stringify({ format: CHAR_FORMAT, version: CHAR_FORMAT_VERSION, name: this.name, chars: this.chars }) + '\n';
   }
 
+  /**
+   * The same vocabulary as a Hugging Face tokenizer.json, which transformers, transformers.js and
+   * @huggingface/tokenizers read: a BPE model without merges (so every character is its own token),
+   * no pre-tokenizer, and the Fuse decoder (tokens joined without spaces). Characters outside the
+   * vocabulary are dropped there (no unknown token), where encode() here throws.
+   */
+  toHuggingFaceJson(): string {
+    return JSON.stringify({
+      version: '1.0',
+      truncation: null,
+      padding: null,
+      added_tokens: [],
+      normalizer: null,
+      pre_tokenizer: null,
+      post_processor: null,
+      decoder: { type: 'Fuse' },
+      model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab: Object.fromEntries(this.chars.map((c, i) => [c, i])), merges: [] },
+    }, null, 2) + '\n';
+  }
+
   /** Throws on a character outside the vocabulary, naming it and where it is. */
   encode(text: string, _options?: EncodeOptions): number[] {
     return this.encodeWithOffsets(text).map((s) => s.id);

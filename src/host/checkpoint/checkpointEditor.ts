@@ -216,23 +216,24 @@ class CheckpointEditorView {
     this.post({ type: 'comparison', comparison });
   }
 
-  /** prefill.onnx + decoder.onnx with a KV cache and the weights inside (engine/model/exportOnnx.ts). */
+  /** A transformers.js / onnxruntime folder: config, tokenizer and onnx/model.onnx with a KV cache (engine/model/exportOnnx.ts). */
   private async exportOnnx(): Promise<void> {
     const file = this.doc.file;
     if (!file?.safetensors || !file.overview.canExportHf) return;
     const defaultDir = join(dirname(file.path), `${basename(file.path, extname(file.path))}-onnx`);
     const outDir = await vscode.window.showInputBox({
-      title: 'Export ONNX (prefill + decoder with a key/value cache): the folder to create',
+      title: 'Export ONNX for onnxruntime and transformers.js (onnx/model.onnx with a key/value cache): the folder to create',
       value: defaultDir,
       validateInput: (v) => (!v.trim() ? 'Enter a folder path' : existsSync(v.trim()) ? 'That folder already exists' : undefined),
     });
     if (!outDir) return;
     this.post({ type: 'busy', task: 'export', label: outDir.trim() });
     const ckpt = await loadCheckpoint(file.path);
-    const files = await exportGptOnnx(ckpt.config, ckpt.weights, outDir.trim());
-    this.post({ type: 'exported', folder: outDir.trim(), files: files.map((f) => basename(f)) });
-    log().info(`Exported ${file.path} as ONNX to ${outDir.trim()}`);
-    void vscode.window.showInformationMessage(`LLM Lens: exported ONNX to ${outDir.trim()} (prefill.onnx, decoder.onnx, llmlens-onnx.json).`);
+    const r = await exportGptOnnx(ckpt.config, ckpt.weights, outDir.trim(), { tokenizerDir: dirname(file.path) });
+    this.post({ type: 'exported', folder: r.folder, files: r.files });
+    log().info(`Exported ${file.path} as ONNX to ${r.folder} (${r.files.join(', ')}; tokenizer: ${r.tokenizer})`);
+    const note = r.tokenizer === 'none' ? ' No tokenizer.json was written: this checkpoint\'s tokenizer has no Hugging Face form here; pass token ids, or add a tokenizer.json to the folder.' : '';
+    void vscode.window.showInformationMessage(`LLM Lens: exported ONNX to ${r.folder} (${r.files.join(', ')}); transformers.js loads it with AutoModelForCausalLM.from_pretrained.${note}`);
   }
 
   private async exportHf(): Promise<void> {
