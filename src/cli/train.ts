@@ -81,7 +81,7 @@ export async function trainConfigFrom(args: string[], log: (s: string) => void):
       maxIters: opt('max-iters'), batchSize: opt('batch-size'), blockSize: opt('block-size'), nLayer: opt('n-layer'), nHead: opt('n-head'),
       nEmbd: opt('n-embd'), lr: opt('lr'), evalInterval: opt('eval-interval'), evalIters: opt('eval-iters'), sampleInterval: opt('sample-interval'),
       sampleTokens: opt('sample-tokens'), prompt: str('prompt'), checkpointInterval: opt('checkpoint-interval'), seed: opt('seed'),
-      resumeFrom: str('resume'), gradAccum: opt('grad-accum'), minLr: opt('min-lr'), warmupIters: opt('warmup-iters'),
+      resumeFrom: str('resume') ?? (fromFile('resumeFrom') as string | undefined), gradAccum: opt('grad-accum'), minLr: opt('min-lr'), warmupIters: opt('warmup-iters'),
       lrDecayIters: opt('lr-decay-iters'), decayLr: opts.has('no-decay') ? false : undefined, weightDecay: opt('weight-decay'), beta1: opt('beta1'),
       beta2: opt('beta2'), gradClip: opt('grad-clip'), temperature: opt('temperature'), topK: opt('top-k'), threads: opt('threads'),
       bias: opts.has('no-bias') ? false : undefined, valFraction: opt('val-fraction'), initFrom: str('init-from'), saveInitial: opts.has('save-initial'),

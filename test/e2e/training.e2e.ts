@@ -94,6 +94,36 @@ test('after a window reload the dashboard comes back with the run', async () => 
   await vs.screenshot('training-after-reload');
 });
 
+test('Continue training in the Checkpoint Inspector resumes the run from that checkpoint', () => vs.step('continue', async () => {
+  const name = fs.readdirSync(runsDir())[0];
+  const metricsFile = path.join(runsDir(), name, 'metrics.jsonl');
+  const events = () => fs.readFileSync(metricsFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; step?: number; startStep?: number; reason?: string });
+  const checkpoint = fs.readdirSync(path.join(runsDir(), name, 'checkpoints')).filter((c) => /^step-\d+$/.test(c)).sort((a, b) => Number(a.slice(5)) - Number(b.slice(5))).at(-1)!;
+  const at = Number(checkpoint.slice('step-'.length));
+  const firstRun = events();
+  await vs.runCommand('LLM Lens: Open Checkpoint…');
+  await vs.input(path.join(runsDir(), name, 'checkpoints', checkpoint, 'model.safetensors'));
+  const accept = vs.page.locator('.quick-input-widget .monaco-button', { hasText: 'Open Checkpoint' });
+  if (await accept.isVisible()) await accept.click();
+  const inspector = await vs.webview('model.safetensors');
+  await inspector.locator('#continue-training').click();
+  // the run starts again at the checkpoint's step and takes the next step from there
+  let resumed: ReturnType<typeof events> = [];
+  for (let i = 0; i < 240 && !resumed.some((e) => e.kind === 'step'); i++) {
+    await new Promise((r) => setTimeout(r, 500));
+    resumed = events().slice(firstRun.length);
+  }
+  const start = resumed.find((e) => e.kind === 'start');
+  assert.equal(start?.startStep, at, JSON.stringify(resumed.slice(0, 3)));
+  const firstStep = firstRun.find((e) => e.kind === 'step')!.step!;
+  assert.equal(resumed.find((e) => e.kind === 'step')!.step, at + firstStep);
+  const view = await vs.webview(`Training: ${name}`);
+  await view.locator('body[data-status="running"]').waitFor({ state: 'attached', timeout: 30_000 });
+  await vs.screenshot('training-continued');
+  await view.locator('#stop').click();
+  await view.locator('body[data-status="stopped"]').waitFor({ state: 'attached', timeout: 60_000 });
+}));
+
 test('a run file starts from its CodeLens; the new run finishes and overlays the first run with Compare…', () => vs.step('run-file', async () => {
   const first = fs.readdirSync(runsDir())[0];
   fs.writeFileSync(path.join(ws, 'quick.llmlens.json'), JSON.stringify({ name: 'second', data: ['play.txt'], preset: 'tiny', maxIters: 30, evalInterval: 15, evalIters: 2, sampleTokens: 20 }, null, 2));

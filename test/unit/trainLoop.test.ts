@@ -103,6 +103,18 @@ test('a checkpoint loads back bit-identical; a corrupt or truncated one is refus
   await assert.rejects(loadCheckpoint(ck), /not gpt2/);
 });
 
+test('a checkpoint whose optimizer state is missing still loads (to sample, export) but is refused for resuming', async () => {
+  const dir = tmp();
+  await run(config(dir, { maxIters: 3 }));
+  const ck = path.join(dir, 'checkpoints', 'step-3');
+  const full = await loadCheckpoint(ck);
+  fs.rmSync(path.join(ck, 'trainer.safetensors'));
+  const partial = await loadCheckpoint(ck);
+  assert.deepEqual(Object.keys(partial.moments), []);
+  for (const k of Object.keys(full.weights)) assert.deepEqual(partial.weights[k].data, full.weights[k].data, k);
+  await assert.rejects(run(config(dir, { maxIters: 5, resumeFrom: ck })), /has no optimizer state \(trainer\.safetensors\): it can be sampled, not resumed/);
+});
+
 test('a failed checkpoint write leaves the previous checkpoint as it was', async () => {
   const dir = tmp();
   await run(config(dir, { maxIters: 2, checkpointInterval: 1 }));

@@ -124,9 +124,14 @@ export async function saveCheckpoint(o: {
   }
 }
 
-/** Loads a checkpoint folder (or a model.safetensors with config.json beside it); every tensor is checked. */
+/**
+ * Loads a checkpoint folder (its model.safetensors), or a safetensors file of any name with config.json
+ * beside it; every tensor is checked.
+ */
 export async function loadCheckpoint(dirOrFile: string): Promise<Checkpoint> {
-  const dir = fs.existsSync(dirOrFile) && fs.statSync(dirOrFile).isDirectory() ? dirOrFile : path.dirname(dirOrFile);
+  const isDir = fs.existsSync(dirOrFile) && fs.statSync(dirOrFile).isDirectory();
+  const dir = isDir ? dirOrFile : path.dirname(dirOrFile);
+  const modelFile = isDir ? path.join(dir, 'model.safetensors') : dirOrFile;
   const configFile = path.join(dir, 'config.json');
   if (!fs.existsSync(configFile)) throw new Error(`${dir} has no config.json: not a checkpoint folder (expected model.safetensors + config.json)`);
   let configJson: Record<string, unknown>;
@@ -136,14 +141,14 @@ export async function loadCheckpoint(dirOrFile: string): Promise<Checkpoint> {
     throw new Error(`${configFile} is not valid JSON (${e instanceof Error ? e.message : String(e)})`);
   }
   const config = configFromJson(configJson, configFile);
-  const weights = await readF32(path.join(dir, 'model.safetensors'));
+  const weights = await readF32(modelFile);
   // transformers' GPT-2 files may carry lm_head (tied) and attention-mask buffers: keep only the parameters
   const params = gptParams({ ...config, batchSize: 1 });
   const model: Record<string, HostTensor> = {};
   for (const p of params) {
     const w = weights[p.name] ?? weights[p.name.replace(/^transformer\./, '')];
-    if (!w) throw new Error(`${dir}/model.safetensors lacks ${p.name}: the file does not match config.json (n_layer ${config.nLayer}, bias ${config.bias})`);
-    if (w.shape.join(',') !== p.shape.join(',')) throw new Error(`${dir}/model.safetensors: ${p.name} has shape [${w.shape}], config.json implies [${p.shape}]`);
+    if (!w) throw new Error(`${modelFile} lacks ${p.name}: the file does not match config.json (n_layer ${config.nLayer}, bias ${config.bias})`);
+    if (w.shape.join(',') !== p.shape.join(',')) throw new Error(`${modelFile}: ${p.name} has shape [${w.shape}], config.json implies [${p.shape}]`);
     model[p.name] = w;
   }
   let trainer: TrainerState | undefined;
@@ -153,7 +158,8 @@ export async function loadCheckpoint(dirOrFile: string): Promise<Checkpoint> {
     trainer = JSON.parse(fs.readFileSync(trainerFile, 'utf8')) as TrainerState;
     if (trainer.format !== TRAINER_FORMAT) throw new Error(`${trainerFile} is not an LLM Lens trainer state`);
     if (trainer.version > TRAINER_FORMAT_VERSION) throw new Error(`${trainerFile} has version ${trainer.version}, newer than this LLM Lens (${TRAINER_FORMAT_VERSION}): update LLM Lens to resume it`);
-    moments = await readF32(path.join(dir, 'trainer.safetensors'));
+    // without the moments the weights still sample and export; resuming says what is missing (train/loop.ts)
+    if (fs.existsSync(path.join(dir, 'trainer.safetensors'))) moments = await readF32(path.join(dir, 'trainer.safetensors'));
   }
   return { dir, config, weights: model, moments, trainer };
 }

@@ -123,6 +123,7 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
   };
   const resume = c.resumeFrom ? await loadCheckpoint(c.resumeFrom) : undefined;
   if (resume && !resume.trainer) throw new Error(`${c.resumeFrom} has no trainer state (trainer.json): it can be sampled, not resumed`);
+  if (resume && !Object.keys(resume.moments).length) throw new Error(`${c.resumeFrom} has no optimizer state (trainer.safetensors): it can be sampled, not resumed`);
   if (resume && !sameModel(resume.config, config)) throw new Error(`${c.resumeFrom} was trained with a different model config (${describe(resume.config)}) than this run asks for (${describe(config)})`);
   if (!resume) writeFileAtomic(path.join(c.runDir, 'config.json'), JSON.stringify({ format: 'llm-lens-run', version: 1, ...c, model: config, dataset: meta }, null, 2) + '\n');
 
