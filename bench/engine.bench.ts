@@ -159,19 +159,26 @@ async function profile(bytes: Uint8Array, spec: ReturnType<typeof buildGptTrainG
   const file = readdirSync('.').find((f) => f.startsWith('ort-profile')) ?? readdirSync(dir).map((f) => join(dir, f)).find((f) => f.includes('ort-profile'));
   if (!file) return console.log('(no profile file written)');
   const all = JSON.parse(readFileSync(file, 'utf8')) as { cat: string; name: string; ts: number; dur: number; args?: { op_name?: string } }[];
+  const keep = process.env.ENGINE_BENCH_KEEP_PROFILE; // a path: the raw ORT profile is copied there
+  if (keep) writeFileSync(keep, readFileSync(file));
   rmSync(file, { force: true });
   const runs = all.filter((e) => e.name === 'model_run').map((e) => e.ts).sort((a, b) => a - b);
   const events = all.filter((e) => e.ts >= (runs[2] ?? 0)); // steps 3 and 4
   const byOp = new Map<string, number>();
+  const byPart = new Map<string, number>();
+  const part = (node: string) => (/^(update|clip)\//.test(node) ? 'optimizer' : node.startsWith('grad/') ? 'backward' : 'forward');
   let total = 0;
   for (const e of events) {
     if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || !e.args?.op_name) continue;
-    byOp.set(e.args.op_name, (byOp.get(e.args.op_name) ?? 0) + e.dur / 2); // two steps counted
+    const key = `${part(e.name)} ${e.args.op_name}`;
+    byOp.set(key, (byOp.get(key) ?? 0) + e.dur / 2); // two steps counted
+    byPart.set(part(e.name), (byPart.get(part(e.name)) ?? 0) + e.dur / 2);
     total += e.dur / 2;
   }
+  console.log(`profile by part: ${[...byPart].map(([k, us]) => `${k} ${(us / 1000).toFixed(0)} ms`).join(', ')}`);
   console.log(`profile (per step, ${(total / 1000).toFixed(0)} ms in kernels):`);
-  for (const [op, us] of [...byOp].sort((a, b) => b[1] - a[1]).slice(0, 12))
-    console.log(`  ${op.padEnd(22)} ${(us / 1000).toFixed(1).padStart(8)} ms  ${((100 * us) / total).toFixed(1)}%`);
+  for (const [op, us] of [...byOp].sort((a, b) => b[1] - a[1]).slice(0, 20))
+    console.log(`  ${op.padEnd(30)} ${(us / 1000).toFixed(1).padStart(8)} ms  ${((100 * us) / total).toFixed(1)}%`);
 }
 
 async function main(): Promise<void> {
