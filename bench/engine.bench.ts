@@ -8,7 +8,7 @@
  * Also: which embedding gradient is faster (ScatterElements vs one-hot MatMul) and an ORT profile
  * of one step, summarised by op type.
  *
- * Env: ENGINE_BENCH_PAIRS (15), ENGINE_BENCH_PROFILE=0 to skip the profile,
+ * Env: ENGINE_BENCH_PAIRS (15), ENGINE_BENCH_PROFILE=0 to skip the profile, ENGINE_BENCH_GEMM=0 to skip the GEMM peers,
  *      TORCH_BASELINE (../shared/bench/torch-baseline), TORCH_BASELINE_DIR (/tmp/torch-baseline, the oneDNN shim).
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -74,6 +74,14 @@ data = np.fromfile(sys.argv[3], dtype='<u2'); rng = np.random.default_rng(1)
 print('ready', flush=True)
 for line in sys.stdin:
     if line.strip() == 'quit': break
+    if line.startswith('mm '):  # mm M K N transA transB reps: median ms of torch.mm on fresh random operands
+        M, K, N, ta, tb, reps = map(int, line.split()[1:])
+        A = torch.rand(K, M).t() if ta else torch.rand(M, K); B = torch.rand(N, K).t() if tb else torch.rand(K, N)
+        ts = []
+        for _ in range(reps):
+            t0 = time.perf_counter(); A.mm(B); ts.append((time.perf_counter() - t0) * 1e3)
+        print(json.dumps({'ms': sorted(ts)[reps // 2]}), flush=True)
+        continue
     ix = rng.integers(0, len(data) - 257, 16)
     x = torch.stack([torch.from_numpy(data[i:i + 256].astype(np.int64)) for i in ix])
     y = torch.stack([torch.from_numpy(data[i + 1:i + 257].astype(np.int64)) for i in ix])
@@ -118,6 +126,12 @@ class TorchPeer {
     const r = JSON.parse(await reply) as { ms: number; maxrss_kb: number };
     return { ms: r.ms, rssMb: r.maxrss_kb / 1024 };
   }
+  /** Median ms of torch.mm (oneDNN sgemm through the shim) for op(A) (M×K) @ op(B) (K×N). */
+  async mm(M: number, K: number, N: number, transA: boolean, transB: boolean, reps: number): Promise<number> {
+    const reply = this.next();
+    this.proc.stdin.write(`mm ${M} ${K} ${N} ${+transA} ${+transB} ${reps}\n`);
+    return (JSON.parse(await reply) as { ms: number }).ms;
+  }
   quit(): void {
     this.proc.stdin.write('quit\n');
   }
@@ -142,6 +156,45 @@ async function embeddingGradChoice(): Promise<void> {
     await runner.release();
   }
 }
+/**
+ * The GEMMs of the step alone, ORT (MLAS, kernel time from its profile) against torch.mm (oneDNN), in
+ * alternating rounds: matrix products are most of a step, so their ratio bounds the step's.
+ */
+async function gemmPeers(torch: TorchPeer, dir: string): Promise<void> {
+  const shapes: [string, number, number, number, boolean, boolean][] = [
+    ['fwd-c_fc', 4096, 384, 1536, false, false],
+    ['fwd-mlp-c_proj', 4096, 1536, 384, false, false],
+    ['dx-c_fc', 4096, 1536, 384, false, true],
+    ['dw-c_fc', 384, 4096, 1536, true, false],
+  ];
+  for (const [name, M, K, N, ta, tb] of shapes) {
+    const g = new Graph();
+    const aShape = ta ? [K, M] : [M, K];
+    const bShape = tb ? [N, K] : [K, N];
+    g.output('y', g.matmul(g.input('a', 'f32', aShape), g.input('b', 'f32', bShape), { transA: ta, transB: tb }));
+    const prefix = join(dir, `gemm-${name}`);
+    const runner = await GraphRunner.create(emitOnnx(g), { threads: THREADS, profilePrefix: prefix });
+    const normal = gaussian(3);
+    const feed = (shape: number[]): HostTensor => ({ dtype: 'f32', shape, data: Float32Array.from({ length: shape[0] * shape[1] }, normal) });
+    const feeds = { a: feed(aShape), b: feed(bShape) };
+    const theirs: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 7; i++) await runner.run(feeds);
+      theirs.push(await torch.mm(M, K, N, ta, tb, 7));
+    }
+    runner.endProfiling();
+    await runner.release();
+    const file = readdirSync(dir).map((f) => join(dir, f)).find((f) => f.includes(`gemm-${name}`))!;
+    const events = JSON.parse(readFileSync(file, 'utf8')) as { cat: string; name: string; dur: number }[];
+    rmSync(file, { force: true });
+    const kernels = events.filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time')).map((e) => e.dur / 1000);
+    const ours = median(kernels.slice(2)); // the first two runs pay first-touch page faults
+    const gflop = (2 * M * K * N) / 1e9;
+    console.log(`gemm ${name.padEnd(15)} ${M}x${K}x${N}${ta ? ' transA' : ''}${tb ? ' transB' : ''}: ORT ${ours.toFixed(2)} ms (${(gflop / ours * 1000).toFixed(0)} GFLOP/s), torch ${median(theirs).toFixed(2)} ms (${(gflop / median(theirs) * 1000).toFixed(0)} GFLOP/s)`);
+    benchLine(`engine-gemm-${name}`, gflop / ours * 1000, 'GFLOP/s', 'torch-onednn', gflop / median(theirs) * 1000, true);
+  }
+}
+
 let writeTokensCache: Uint16Array | undefined;
 let loadAtStart = '';
 
@@ -216,8 +269,9 @@ async function main(): Promise<void> {
     ratios.push(t.ms / ms);
     console.log(`pair ${String(i + 1).padStart(2)}: engine ${ms.toFixed(0)} ms, torch ${t.ms.toFixed(0)} ms, ratio ${(t.ms / ms).toFixed(3)}x`);
   }
-  torch.quit();
   await runner.release();
+  if (process.env.ENGINE_BENCH_GEMM !== '0') await gemmPeers(torch, dir);
+  torch.quit();
   const ourRss = process.resourceUsage().maxRSS / 1024;
   console.log(`median step: engine ${median(ours).toFixed(0)} ms (${(tokensPerStep / (median(ours) / 1000)).toFixed(0)} tok/s), torch ${median(theirs).toFixed(0)} ms (${(tokensPerStep / (median(theirs) / 1000)).toFixed(0)} tok/s)`);
   console.log(`peak RSS: engine process ${ourRss.toFixed(0)} MB, torch process ${torchRss.toFixed(0)} MB`);
