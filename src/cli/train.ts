@@ -135,7 +135,7 @@ export async function trainCommand(args: string[]): Promise<number> {
           out(`run: ${e.runDir}\nmodel: ${config.model.nLayer} layers, ${config.model.nHead} heads, ${config.model.nEmbd} wide, block ${config.model.blockSize}: ${(e.params / 1e6).toFixed(2)}M parameters; ${e.tokensPerStep} tokens per step on ${config.device}${e.startStep ? `; resuming at step ${e.startStep}` : ''}`);
           break;
         case 'step':
-          if (e.step % logInterval === 0 || e.step === config.maxIters) out(`iter ${e.step}: loss ${e.loss.toFixed(4)}, time ${e.ms.toFixed(0)}ms, lr ${e.lr.toExponential(2)}, ${Math.round(e.tokPerSec)} tok/s, eta ${fmtMs(e.etaMs)}`);
+          if (e.step % logInterval === 0 || e.step === config.maxIters) out(`iter ${e.step}: loss ${e.loss.toFixed(4)}, time ${e.ms < 10 ? e.ms.toFixed(1) : e.ms.toFixed(0)}ms, lr ${e.lr.toExponential(2)}, ${Math.round(e.tokPerSec)} tok/s, eta ${fmtMs(e.etaMs)}`);
           break;
         case 'eval':
           out(`step ${e.step}: train loss ${e.trainLoss.toFixed(4)}, val loss ${e.valLoss.toFixed(4)}`);

@@ -46,7 +46,7 @@ export class TrainRunner {
   ): Promise<TrainRunner> {
     const state = new Map<string, HostTensor | DeviceValue>();
     for (const s of spec.state) {
-      const saved = resume && s.init === 'zeros' ? resume.moments[s.name] : undefined;
+      const saved = resume && s.init === 'zeros' ? resume.moments[s.name] ?? gatherViews(spec, s.name, resume.moments) : undefined;
       if (resume && s.init === 'zeros' && !saved) throw new Error(`TrainRunner: the checkpoint to resume has no optimizer state ${s.name}`);
       if (saved) {
         if (saved.data.length !== size(s.shape)) throw new Error(`TrainRunner: ${s.name} has ${saved.data.length} values, the graph expects [${s.shape.join(', ')}]`);
@@ -112,8 +112,19 @@ export class TrainRunner {
     return { loss, gradNorm, applied: true, ms, extra };
   }
 
-  /** Current value of a state slot (a parameter, or adam.m/<name>, adam.v/<name>), copied to host memory. */
+  /** The optimizer moments by parameter (adam.m/<name>, adam.v/<name>), whether or not the graph keeps them in flat slots. */
+  get momentNames(): string[] {
+    return this.spec.views.length ? this.spec.views.map((v) => v.name) : this.spec.state.filter((s) => s.init === 'zeros').map((s) => s.name);
+  }
+
+  /** Current value of a state slot or a moment (a parameter, or adam.m/<name>, adam.v/<name>), copied to host memory. */
   async get(name: string): Promise<HostTensor> {
+    const view = this.spec.views.find((v) => v.name === name);
+    if (view) {
+      const slot = await this.get(view.slot);
+      const n = size(view.shape);
+      return { dtype: slot.dtype, shape: view.shape, data: slot.data.slice(view.offset, view.offset + n) as HostTensor['data'] };
+    }
     const v = this.state.get(name);
     if (!v) throw new Error(`TrainRunner: no state named ${name}`);
     if (!('dtype' in v)) return toHost(v);
@@ -127,3 +138,18 @@ export class TrainRunner {
 }
 
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+
+/** A flat moment slot assembled from per-parameter moments (a checkpoint's adam.m/<name>), or undefined if one is missing. */
+function gatherViews(spec: TrainStepSpec, slot: string, moments: Record<string, HostTensor>): HostTensor | undefined {
+  const views = spec.views.filter((v) => v.slot === slot);
+  if (!views.length) return undefined;
+  const total = views.reduce((a, v) => Math.max(a, v.offset + size(v.shape)), 0);
+  const data = spec.dtype === 'f64' ? new Float64Array(total) : new Float32Array(total);
+  for (const v of views) {
+    const m = moments[v.name];
+    if (!m) return undefined;
+    if (m.data.length !== size(v.shape)) throw new Error(`TrainRunner: ${v.name} has ${m.data.length} values, the graph expects [${v.shape.join(', ')}]`);
+    data.set(m.data as Float32Array, v.offset);
+  }
+  return { dtype: spec.dtype, shape: [total], data };
+}

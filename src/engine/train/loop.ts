@@ -158,7 +158,7 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
   };
   const momentsNow = async (): Promise<Record<string, HostTensor>> => {
     const m: Record<string, HostTensor> = {};
-    for (const s of spec.state) if (s.init === 'zeros') m[s.name] = await runner.get(s.name);
+    for (const name of runner.momentNames) m[name] = await runner.get(name);
     return m;
   };
   const checkpoint = async (): Promise<TrainEvent> => {
@@ -206,7 +206,7 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
       while (o.control?.paused && !o.signal?.aborted) await new Promise((r) => setTimeout(r, 100));
       const lr = learningRate(step, { lr: c.lr, minLr: c.minLr, warmupIters: c.warmupIters, lrDecayIters: c.lrDecayIters, decay: c.decayLr });
       const batch = sampleBatch(train, rows, T, (n) => rng.randint(n));
-      const tStep = now();
+      const tStep = performance.now(); // sub-millisecond: a tiny model's step can take under 1 ms
       const r = await runner.step({ idx: { dtype: 'i64', shape: [rows, T], data: batch.idx }, targets: { dtype: 'i64', shape: [rows, T], data: batch.targets } }, lr);
       if (!r.applied) {
         const what = (r.nonFinite ?? []).map((w) => (w === 'loss' ? `loss ${r.loss}` : `gradient norm ${r.gradNorm}`)).join(' and ');
@@ -217,7 +217,7 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
       step++;
       tokensSeen += tokensPerStep;
       lastLoss = r.loss;
-      const ms = now() - tStep;
+      const ms = performance.now() - tStep;
       stepMs.push(ms);
       const recent = stepMs.slice(-20).sort((a, b) => a - b);
       const typical = recent[recent.length >> 1];
