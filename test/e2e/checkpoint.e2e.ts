@@ -248,9 +248,9 @@ test('Export ONNX writes a folder onnxruntime and transformers.js load: onnx/mod
   await vs.webview('step-200.safetensors').then((v) => v.locator('#export-onnx').click());
   const outDir = join(workspace, 'step-200-onnx');
   await vs.input(outDir);
-  await vs.notification(/exported ONNX/, 60_000);
-  assert.deepEqual(readdirSync(outDir).sort(), ['config.json', 'onnx', 'tokenizer.json', 'tokenizer_config.json']);
-  assert.equal(readFileSync(join(outDir, 'tokenizer.json'), 'utf8'), TOKENIZER_JSON);
+  // the workspace's tokenizer.json has an empty vocabulary, which no tokenizer loads: it is not copied, and the message says why
+  await vs.notification(/exported ONNX.*No tokenizer\.json: invalid tokenizer\.json/, 60_000);
+  assert.deepEqual(readdirSync(outDir).sort(), ['config.json', 'onnx']);
   // the reference: the engine's own forward pass on the same weights (the unit tests hold both to PyTorch)
   const ckpt = await loadCheckpoint(join(workspace, 'step-200.safetensors'));
   const ref = await GptInference.create(ckpt.config, ckpt.weights, { threads: 1 });

@@ -82,17 +82,21 @@ test('the Runs view lists the run and its checkpoint', async () => {
   await vs.screenshot('training-runs-view');
 });
 
-test('after a window reload the dashboard comes back with the run', async () => {
+test('after a window reload the dashboard comes back with the run', () => vs.step('reload', async () => {
   const name = fs.readdirSync(runsDir())[0];
   const before = Number(await bodyData('points'));
-  await vs.page.reload();
+  // VS Code's own reload (as a person does it): the workbench saves its editors before it goes, where a
+  // bare page reload races that save and sometimes comes back without them
+  const reloaded = vs.page.waitForEvent('framenavigated', { predicate: (f) => f === vs.page.mainFrame(), timeout: 60_000 });
+  await vs.runCommand('Developer: Reload Window');
+  await reloaded;
   await vs.page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
   const view = await vs.webview(`Training: ${name}`);
   await view.locator('body[data-points]').waitFor({ state: 'attached', timeout: 60_000 });
   assert.equal(Number(await view.locator('body').getAttribute('data-points')), before);
   assert.equal(await view.locator('body').getAttribute('data-status'), 'stopped');
   await vs.screenshot('training-after-reload');
-});
+}));
 
 test('Continue training in the Checkpoint Inspector resumes the run from that checkpoint', () => vs.step('continue', async () => {
   const name = fs.readdirSync(runsDir())[0];

@@ -9,10 +9,15 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
+import { openSafetensors } from '../../src/engine/checkpoint/safetensors';
 import { exportGptOnnx } from '../../src/engine/model/exportOnnx';
+import { exportForHuggingFace } from '../../src/host/checkpoint/hfExport';
 import { loadHuggingFaceTokenizer } from '../../src/engine/tokenizer/huggingface';
 import { CharTokenizer } from '../../src/engine/tokenizer/charLevel';
-import { loadCheckpoint } from '../../src/engine/train/checkpoint';
+import { initGptWeights } from '../../src/engine/model/gpt';
+import { trainBpe } from '../../src/engine/tokenizer/train';
+import { saveTrainedTokenizer, loadTrainedTokenizer, TRAINED_META_FILE, TRAINED_RANKS_FILE, TRAINED_VOCAB_FILE } from '../../src/engine/tokenizer/trainedFiles';
+import { loadCheckpoint, saveCheckpoint, TRAINER_FORMAT, TRAINER_FORMAT_VERSION } from '../../src/engine/train/checkpoint';
 
 const FIX = 'test/fixtures/train';
 const V = 58;
@@ -156,4 +161,47 @@ test('a checkpoint with a tokenizer.json has it copied; one without gets none, a
   await assert.rejects(exportGptOnnx(ck.config, bad, path.join(src, 'c'), {}), /c_attn\.weight has shape \[3, 3\], the config implies \[32, 96\]/);
   assert.ok(!fs.existsSync(path.join(src, 'c')), 'nothing is left behind');
   assert.deepEqual(fs.readdirSync(src).filter((f) => f.includes('.tmp-')), []);
+});
+
+test('a model with a trained BPE tokenizer exports a tokenizer.json that transformers.js encodes and decodes like LLM Lens', async () => {
+  const text = fs.readFileSync('../shared/data/tinyshakespeare.txt', 'utf8').slice(0, 60_000);
+  const trained = await trainBpe(text, { vocabSize: 300, pattern: 'gpt4', specialTokens: ['<|endoftext|>'], name: 'bpe-300' });
+  const tokDir = fs.mkdtempSync(path.join(tmpdir(), 'llm-lens-export-tok-'));
+  saveTrainedTokenizer(tokDir, trained);
+  const ours = loadTrainedTokenizer(tokDir);
+  const c = { vocabSize: ours.vocabSize, blockSize: 32, nLayer: 1, nHead: 2, nEmbd: 16, bias: false, gelu: 'none' as const };
+  const runDir = fs.mkdtempSync(path.join(tmpdir(), 'llm-lens-export-run-'));
+  const ck = await saveCheckpoint({
+    runDir, config: c, weights: initGptWeights({ ...c, batchSize: 1 }, 3), moments: {},
+    trainer: { format: TRAINER_FORMAT, version: TRAINER_FORMAT_VERSION, step: 0, rngState: 1, seed: 1, tokensSeen: 0, elapsedMs: 0 },
+    tokenizerFiles: [TRAINED_META_FILE, TRAINED_RANKS_FILE, TRAINED_VOCAB_FILE].map((f) => path.join(tokDir, f)), configExtra: { tokenizer: tokDir },
+  });
+  const loaded = await loadCheckpoint(ck);
+  const out = path.join(runDir, 'bpe-onnx');
+  const r = await exportGptOnnx(loaded.config, loaded.weights, out, { tokenizerDir: ck });
+  assert.equal(r.tokenizer, 'converted');
+  const tjs = await import('@huggingface/transformers');
+  tjs.env.allowRemoteModels = false;
+  tjs.env.localModelPath = runDir;
+  const tokenizer = await tjs.AutoTokenizer.from_pretrained('bpe-onnx', { local_files_only: true });
+  const sample = 'ROMEO:\nBut soft, what light through yonder window breaks?  Code: x = f(42);<|endoftext|>';
+  const expected = ours.encode(sample, { allowedSpecial: 'all' });
+  assert.deepEqual(Array.from(tokenizer(sample, { add_special_tokens: false }).input_ids.data as BigInt64Array, Number), expected);
+  assert.equal(tokenizer.decode(expected), sample);
+});
+
+test('Export for Hugging Face converts a character vocabulary into the tokenizer.json transformers.js reads', async () => {
+  const src = fs.mkdtempSync(path.join(tmpdir(), 'llm-lens-export-'));
+  for (const f of ['config.json', 'vocab.char.json']) fs.copyFileSync(path.join(FIX, f), path.join(src, f));
+  fs.copyFileSync(path.join(FIX, 'step20.safetensors'), path.join(src, 'model.safetensors'));
+  const file = await openSafetensors(path.join(src, 'model.safetensors'));
+  const r = await exportForHuggingFace(file, { outDir: path.join(src, 'hf'), nHead: 2, searchDirs: [src] });
+  await file.close();
+  assert.deepEqual(r.files, ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']);
+  const tjs = await import('@huggingface/transformers');
+  tjs.env.allowRemoteModels = false;
+  tjs.env.localModelPath = src;
+  const tokenizer = await tjs.AutoTokenizer.from_pretrained('hf', { local_files_only: true });
+  const text = CharTokenizer.fromJson(fs.readFileSync(path.join(FIX, 'vocab.char.json'), 'utf8')).decode(ids);
+  assert.deepEqual(Array.from(tokenizer(text, { add_special_tokens: false }).input_ids.data as BigInt64Array, Number), ids);
 });

@@ -8,9 +8,9 @@
  *   onnx/model.onnx        the decoder with a key/value cache and the weights inside (model/hfOnnx.ts)
  *
  * so that `AutoModelForCausalLM.from_pretrained(folder)` and `pipeline('text-generation', folder)` in
- * transformers.js load it. A character vocabulary becomes a tokenizer.json; a checkpoint with a
- * tokenizer.json beside it has it copied; other tokenizers (a built-in encoding, an LLM Lens BPE) are
- * named in the result, and the model still loads. The folder appears whole or not at all.
+ * transformers.js load it. The checkpoint's tokenizer (a character vocabulary, an LLM Lens BPE, a
+ * built-in encoding) is converted to a tokenizer.json, or its tokenizer.json copied; when it has none
+ * the result says why, and the model still loads. The folder appears whole or not at all.
  *
  *   await exportGptOnnx(config, weights, 'out/my-model-onnx', { tokenizerDir: 'runs/x/checkpoints/step-500' })
  */
@@ -18,10 +18,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { encodeModel } from '../graph/onnxProto';
 import type { HostTensor } from '../runtime/session';
-import { CharTokenizer } from '../tokenizer/charLevel';
 import { gpt2ConfigJson } from '../train/checkpoint';
 import { writeFileAtomic } from '../train/data';
-import { CHAR_VOCAB_FILE } from '../train/runTokenizer';
+import { huggingFaceTokenizerFiles } from '../train/runTokenizer';
 import { buildHfDecoderModel } from './hfOnnx';
 import type { GptModelConfig } from './inference';
 
@@ -29,8 +28,10 @@ export interface OnnxExportResult {
   folder: string;
   /** Paths relative to the folder. */
   files: string[];
-  /** How the tokenizer got there: 'converted' (character vocabulary), 'copied' (tokenizer.json), or 'none'. */
+  /** How the tokenizer got there: 'converted' (character vocabulary, LLM Lens BPE, built-in encoding), 'copied' (tokenizer.json), or 'none'. */
   tokenizer: 'converted' | 'copied' | 'none';
+  /** Why there is no tokenizer.json, when tokenizer is 'none'. */
+  tokenizerMissing?: string;
 }
 
 export async function exportGptOnnx(
@@ -44,19 +45,8 @@ export async function exportGptOnnx(
   const files: [string, Uint8Array | string][] = [
     ['config.json', JSON.stringify({ ...gpt2ConfigJson(c, o.configExtra), use_cache: true }, null, 2) + '\n'],
   ];
-  let tokenizer: OnnxExportResult['tokenizer'] = 'none';
-  const dir = o.tokenizerDir;
-  if (dir && fs.existsSync(path.join(dir, CHAR_VOCAB_FILE))) {
-    const tok = CharTokenizer.fromJson(fs.readFileSync(path.join(dir, CHAR_VOCAB_FILE), 'utf8'), path.join(dir, CHAR_VOCAB_FILE));
-    files.push(['tokenizer.json', tok.toHuggingFaceJson()]);
-    files.push(['tokenizer_config.json', tokenizerConfig(c)]);
-    tokenizer = 'converted';
-  } else if (dir && fs.existsSync(path.join(dir, 'tokenizer.json'))) {
-    files.push(['tokenizer.json', fs.readFileSync(path.join(dir, 'tokenizer.json'))]);
-    const cfg = path.join(dir, 'tokenizer_config.json');
-    files.push(['tokenizer_config.json', fs.existsSync(cfg) ? fs.readFileSync(cfg) : tokenizerConfig(c)]);
-    tokenizer = 'copied';
-  }
+  const tok = o.tokenizerDir ? huggingFaceTokenizerFiles(o.tokenizerDir, c.vocabSize, c.blockSize) : { how: 'none' as const, why: 'no checkpoint folder given' };
+  if (tok.how !== 'none') files.push(...tok.files);
   files.push([path.join('onnx', 'model.onnx'), model]);
 
   const tmp = path.join(path.dirname(outDir), `.${path.basename(outDir)}.tmp-${process.pid}-${Date.now()}`);
@@ -68,9 +58,5 @@ export async function exportGptOnnx(
     fs.rmSync(tmp, { recursive: true, force: true });
     throw e;
   }
-  return { folder: outDir, files: files.map(([n]) => n.split(path.sep).join('/')), tokenizer };
-}
-
-function tokenizerConfig(c: GptModelConfig): string {
-  return JSON.stringify({ tokenizer_class: 'PreTrainedTokenizerFast', model_max_length: c.blockSize, clean_up_tokenization_spaces: false }, null, 2) + '\n';
+  return { folder: outDir, files: files.map(([n]) => n.split(path.sep).join('/')), tokenizer: tok.how, ...(tok.how === 'none' ? { tokenizerMissing: tok.why } : {}) };
 }

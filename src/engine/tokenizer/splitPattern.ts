@@ -36,6 +36,8 @@ const WHITE_SPACE = '\\t-\\r \\x85\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u20
 
 /** Simple case folds beyond ASCII that Rust's `(?i)` applies: ſ (U+017F) folds to s, K (U+212A) to k. */
 const EXTRA_FOLDS: Record<string, string> = { s: '\\u017F', k: '\\u212A' };
+/** The same folds as literal characters, which every engine reads alike inside a class. */
+const PORTABLE_FOLDS: Record<string, string> = { s: '\u017F', k: '\u212A' };
 
 /** Translates a tiktoken (Rust regex) split pattern into a global, Unicode JS RegExp that matches the same pieces. */
 export function toJsRegExp(pattern: string): RegExp {
@@ -47,7 +49,23 @@ export function toJsRegExp(pattern: string): RegExp {
   }
 }
 
-function translate(p: string): string {
+/**
+ * The split pattern rewritten for Oniguruma (Rust tokenizers) and @huggingface/tokenizers' and
+ * transformers.js's JS rewrites as well as tiktoken, for a tokenizer.json: `(?i:…)` groups over ASCII
+ * become per-letter classes with Rust's extra folds, possessive quantifiers become greedy; everything
+ * else (\p{…}, \s, classes, look-ahead) is kept as written. Constructs the engines may read differently
+ * (a class or a letter escape inside `(?i:…)`, inline flags) are an error.
+ *
+ *   portableSplitPattern("(?i:'s|'ll)|\\s++$")  // "(?:'[sSſ]|'[lL][lL])|\\s+$"
+ */
+export function portableSplitPattern(pattern: string): string {
+  return translate(pattern, 'portable');
+}
+
+/** 'js': a JS RegExp source with explicit White_Space classes; 'portable': the pattern as written, made portable. */
+function translate(p: string, target: 'js' | 'portable' = 'js'): string {
+  const portable = target === 'portable';
+  const unsupported = (what: string) => new Error(`split pattern not supported${portable ? ' for tokenizer.json' : ''}: ${what} in ${p}`);
   let out = '';
   let inClass = false;
   const caseGroups: number[] = []; // paren depths at which a (?i: group was opened
@@ -56,10 +74,17 @@ function translate(p: string): string {
     const c = p[i];
     if (c === '\\') {
       const n = p[i + 1];
+      if (portable) {
+        if (caseGroups.length && /[a-zA-Z]/.test(n) && !'pPsSdDwWrntfv'.includes(n)) throw unsupported(`escape \\${n} inside (?i:…)`);
+        const end = (n === 'p' || n === 'P') && p[i + 2] === '{' ? p.indexOf('}', i) : i + 1; // \p{L} whole: its '}' is no quantifier
+        out += p.slice(i, end + 1);
+        i = end;
+        continue;
+      }
       i++;
       if (n === 's') out += inClass ? WHITE_SPACE : `[${WHITE_SPACE}]`;
       else if (n === 'S') {
-        if (inClass) throw new Error(`split pattern not supported: \\S inside a character class in ${p}`);
+        if (inClass) throw unsupported('\\S inside a character class');
         out += `[^${WHITE_SPACE}]`;
       } else if (n === 'd') out += inClass ? '\\p{Nd}' : '[\\p{Nd}]';
       else if (n === 'p' || n === 'P') {
@@ -75,10 +100,11 @@ function translate(p: string): string {
       continue;
     }
     if (c === '[') {
+      if (portable && caseGroups.length) throw unsupported('a character class inside (?i:…)');
       inClass = true;
       out += c;
       if (p[i + 1] === '^') out += p[++i];
-      if (p[i + 1] === ']') out += '\\' + p[++i];
+      if (p[i + 1] === ']') out += (portable ? '' : '\\') + p[++i];
       continue;
     }
     if (c === '(') {
@@ -89,6 +115,7 @@ function translate(p: string): string {
         i += 3;
         continue;
       }
+      if (portable && p[i + 1] === '?' && !/^\(\?(?::|=|!|<=|<!)/.test(p.slice(i))) throw unsupported(`group ${p.slice(i, i + 5)}…`);
       out += c;
       continue;
     }
@@ -105,7 +132,7 @@ function translate(p: string): string {
     }
     if (caseGroups.length && /[a-zA-Z]/.test(c)) {
       const lower = c.toLowerCase();
-      out += `[${lower}${lower.toUpperCase()}${EXTRA_FOLDS[lower] ?? ''}]`;
+      out += `[${lower}${lower.toUpperCase()}${portable ? PORTABLE_FOLDS[lower] ?? '' : EXTRA_FOLDS[lower] ?? ''}]`;
       continue;
     }
     out += c;

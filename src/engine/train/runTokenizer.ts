@@ -9,7 +9,10 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { BpeTokenizer } from '../tokenizer/bpe';
 import { isBuiltinEncoding, getEncoding } from '../tokenizer/builtin';
+import { HuggingFaceTokenizer } from '../tokenizer/huggingface';
+import { bpeToHuggingFaceJson, huggingFaceTokenizerConfig } from '../tokenizer/toHuggingFace';
 import { CharTokenizer } from '../tokenizer/charLevel';
 import { loadTokenizer } from '../tokenizer/load';
 import type { Tokenizer } from '../tokenizer/tokenizer';
@@ -68,6 +71,35 @@ export function loadCheckpointTokenizer(dir: string): Tokenizer {
     if (e instanceof Error && e.message.includes('copy the tokenizer')) throw e;
   }
   return getEncoding(name);
+}
+
+/** A checkpoint's tokenizer as Hugging Face files, or why there are none. */
+export type HuggingFaceTokenizerFiles =
+  | { how: 'converted' | 'copied'; files: [name: string, data: string | Uint8Array][] }
+  | { how: 'none'; why: string };
+
+/**
+ * The tokenizer beside a checkpoint as tokenizer.json + tokenizer_config.json, which transformers,
+ * transformers.js and @huggingface/tokenizers load: a tokenizer.json is copied; a character vocabulary,
+ * an LLM Lens BPE or a built-in encoding is converted. `vocabSize` is the model's: a tokenizer with
+ * more ids than the model's embedding does not belong to it.
+ */
+export function huggingFaceTokenizerFiles(dir: string, vocabSize: number, modelMaxLength: number): HuggingFaceTokenizerFiles {
+  let tok: Tokenizer;
+  try {
+    tok = loadCheckpointTokenizer(dir);
+  } catch (e) {
+    return { how: 'none', why: e instanceof Error ? e.message : String(e) };
+  }
+  if (tok.vocabSize > vocabSize) return { how: 'none', why: `the tokenizer found (${tok.name}, ${tok.vocabSize} ids) has more ids than the model's ${vocabSize}` };
+  const config = (extra: object = {}) => JSON.stringify({ tokenizer_class: 'PreTrainedTokenizerFast', model_max_length: modelMaxLength, clean_up_tokenization_spaces: false, ...extra }, null, 2) + '\n';
+  if (tok instanceof HuggingFaceTokenizer) {
+    const cfg = path.join(dir, 'tokenizer_config.json');
+    return { how: 'copied', files: [['tokenizer.json', fs.readFileSync(path.join(dir, 'tokenizer.json'))], ['tokenizer_config.json', fs.existsSync(cfg) ? fs.readFileSync(cfg) : config()]] };
+  }
+  if (tok instanceof CharTokenizer) return { how: 'converted', files: [['tokenizer.json', tok.toHuggingFaceJson()], ['tokenizer_config.json', config()]] };
+  if (tok instanceof BpeTokenizer) return { how: 'converted', files: [['tokenizer.json', bpeToHuggingFaceJson(tok)], ['tokenizer_config.json', huggingFaceTokenizerConfig(tok, modelMaxLength)]] };
+  return { how: 'none', why: `${tok.name} has no Hugging Face form` };
 }
 
 function sha(s: string): string {

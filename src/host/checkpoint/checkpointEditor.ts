@@ -232,7 +232,7 @@ class CheckpointEditorView {
     const r = await exportGptOnnx(ckpt.config, ckpt.weights, outDir.trim(), { tokenizerDir: dirname(file.path) });
     this.post({ type: 'exported', folder: r.folder, files: r.files });
     log().info(`Exported ${file.path} as ONNX to ${r.folder} (${r.files.join(', ')}; tokenizer: ${r.tokenizer})`);
-    const note = r.tokenizer === 'none' ? ' No tokenizer.json was written: this checkpoint\'s tokenizer has no Hugging Face form here; pass token ids, or add a tokenizer.json to the folder.' : '';
+    const note = r.tokenizer === 'none' ? ` No tokenizer.json: ${r.tokenizerMissing ?? 'none found beside the checkpoint'}. Pass token ids, or add a tokenizer.json to the folder.` : '';
     void vscode.window.showInformationMessage(`LLM Lens: exported ONNX to ${r.folder} (${r.files.join(', ')}); transformers.js loads it with AutoModelForCausalLM.from_pretrained.${note}`);
   }
 

@@ -17,6 +17,7 @@ import type { SafetensorsFile } from '../../engine/checkpoint/safetensors';
 import { guessArchitecture } from '../../engine/checkpoint/summary';
 import { writeSafetensorsAtomic, type TensorToWrite } from '../../engine/checkpoint/writer';
 import { DTYPE_BYTES, type Dtype } from '../../engine/checkpoint/dtypes';
+import { huggingFaceTokenizerFiles } from '../../engine/train/runTokenizer';
 
 /** Tokenizer files transformers' AutoTokenizer reads, copied when found. */
 export const TOKENIZER_FILES = [
@@ -241,6 +242,17 @@ export async function exportForHuggingFace(file: SafetensorsFile, options: Expor
           await fh.sync().finally(() => fh.close());
           files.push(name);
           break;
+        }
+      }
+    }
+    // no tokenizer.json beside the checkpoint: convert its tokenizer (character vocabulary, LLM Lens BPE, built-in encoding)
+    const dir = options.searchDirs?.[0];
+    if (dir && !files.includes('tokenizer.json')) {
+      const tok = huggingFaceTokenizerFiles(dir, plan.vocabSize, plan.nPositions);
+      if (tok.how !== 'none') {
+        for (const [name, data] of tok.files.filter(([n]) => !files.includes(n))) {
+          await writeFileSynced(join(tmp, name), typeof data === 'string' ? data : Buffer.from(data).toString('utf8'));
+          files.push(name);
         }
       }
     }
