@@ -3,11 +3,12 @@
  *   1. throughput: tokens/s of nanoGPT's shakespeare-char model (6L/6H/384, block 256, batch 16), 2 threads,
  *      alternating rounds, medians;
  *   2. convergence: nanoGPT's CPU settings (4L/4H/128, block 64, batch 12, 2000 steps, lr 1e-3, warmup 100,
- *      beta2 0.99) on tinyshakespeare: final val loss and wall time of each;
+ *      beta2 0.99) on tinyshakespeare: final val loss and wall time of each, the two processes run in
+ *      alternating 2 s turns (SIGSTOP/SIGCONT) so that both see the same machine;
  *   3. peak memory (max RSS) of both.
  * BENCH_QUICK=1 shortens everything (a smoke run, not a measurement).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -32,6 +33,66 @@ function measured(cmd: string[], env: NodeJS.ProcessEnv): { stdout: string; rssM
   if (r.status !== 0) throw new Error(`${cmd.join(' ')} failed (${r.status}):\n${r.stderr.slice(-2000)}`);
   const m = /__RSS__ (\d+) ([\d.]+)/.exec(r.stderr)!;
   return { stdout: r.stdout, rssMb: Number(m[1]) / 1024, seconds: Number(m[2]) };
+}
+
+interface Job {
+  cmd: string[];
+  env: NodeJS.ProcessEnv;
+}
+
+/**
+ * Runs two commands in turns of `sliceMs` (SIGSTOP / SIGCONT on each one's process group), so both
+ * meet the same machine conditions however noisy it is; each one's seconds are the time it ran.
+ */
+async function interleaved(jobs: [Job, Job], sliceMs = 2000): Promise<{ stdout: string; rssMb: number; seconds: number }[]> {
+  const wrapper = 'import resource,subprocess,sys; r=subprocess.run(sys.argv[1:]); ' +
+    "print('__RSS__', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(r.returncode)";
+  const procs = jobs.map((j) => {
+    const child = spawn('/usr/bin/python3', ['-c', wrapper, ...j.cmd], { env: j.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const state = { child, stdout: '', stderr: '', ran: 0, since: 0, done: false, code: 0 as number | null, exited: undefined as Promise<void> | undefined };
+    child.stdout.on('data', (d: Buffer) => (state.stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (state.stderr += d.toString()));
+    state.exited = new Promise((resolve) => child.on('exit', (code) => {
+      if (state.since) state.ran += performance.now() - state.since;
+      state.since = 0;
+      state.done = true;
+      state.code = code;
+      resolve();
+    }));
+    return state;
+  });
+  const signal = (i: number, sig: NodeJS.Signals) => {
+    try {
+      process.kill(-procs[i].child.pid!, sig);
+    } catch {
+      /* already gone */
+    }
+  };
+  signal(1, 'SIGSTOP');
+  procs[0].since = performance.now();
+  let turn = 0;
+  while (!procs[0].done || !procs[1].done) {
+    const current = procs[turn];
+    await Promise.race([current.exited, new Promise((r) => setTimeout(r, sliceMs))]);
+    const other = 1 - turn;
+    if (procs[other].done) {
+      if (current.done) break;
+      continue; // the other has finished: this one runs on alone
+    }
+    if (!current.done) {
+      signal(turn, 'SIGSTOP');
+      current.ran += performance.now() - current.since;
+      current.since = 0;
+    }
+    signal(other, 'SIGCONT');
+    procs[other].since = performance.now();
+    turn = other;
+  }
+  return procs.map((p, i) => {
+    if (p.code !== 0) throw new Error(`${jobs[i].cmd.join(' ')} failed (${p.code}):\n${p.stderr.slice(-2000)}`);
+    const m = /__RSS__ (\d+)/.exec(p.stderr)!;
+    return { stdout: p.stdout, rssMb: Number(m[1]) / 1024, seconds: p.ran / 1000 };
+  });
 }
 
 function prepareShakespeare(): { dir: string; vocab: number } {
@@ -60,25 +121,33 @@ function torchThroughput(data: string, vocab: number, steps: number): { tokPerSe
   return { tokPerSec: summary.summary.tokens_per_s, rssMb: r.rssMb };
 }
 
-function oursConvergence(iters: number): { valLoss: number; seconds: number; rssMb: number } {
+/** Our CLI and gpt_ref.py, each to `iters` steps with nanoGPT's CPU settings, in alternating turns. */
+async function convergence(data: string, vocab: number, iters: number): Promise<{ valLoss: number; seconds: number; rssMb: number }[]> {
   const run = path.join(W, 'conv');
-  const r = measured([process.execPath, CLI, 'train', '--data', path.join(SHARED, 'data', 'tinyshakespeare.txt'), '--tokenizer', 'char', '--preset', 'tiny',
-    '--n-layer', '4', '--n-head', '4', '--n-embd', '128', '--block-size', '64', '--batch-size', '12', '--max-iters', String(iters), '--lr', '1e-3',
-    '--min-lr', '1e-4', '--warmup-iters', String(Math.min(100, iters / 10)), '--beta2', '0.99', '--eval-interval', String(iters), '--eval-iters', '200',
-    '--sample-tokens', '0', '--checkpoint-interval', '0', '--threads', '2', '--no-bias', '--log-interval', '500', '--run-dir', run], { ...process.env });
+  const warmup = String(Math.min(100, iters / 10));
+  const ours: Job = {
+    cmd: [process.execPath, CLI, 'train', '--data', path.join(SHARED, 'data', 'tinyshakespeare.txt'), '--tokenizer', 'char', '--preset', 'tiny',
+      '--n-layer', '4', '--n-head', '4', '--n-embd', '128', '--block-size', '64', '--batch-size', '12', '--max-iters', String(iters), '--lr', '1e-3',
+      '--min-lr', '1e-4', '--warmup-iters', warmup, '--beta2', '0.99', '--eval-interval', String(iters), '--eval-iters', '200',
+      '--sample-tokens', '0', '--checkpoint-interval', '0', '--threads', '2', '--no-bias', '--log-interval', '500', '--run-dir', run],
+    env: { ...process.env },
+  };
+  const torch: Job = {
+    cmd: ['/usr/bin/python3', GPT_REF, '--train', path.join(data, 'train.bin'), '--val', path.join(data, 'val.bin'), '--vocab', String(vocab),
+      '--n-layer', '4', '--n-head', '4', '--n-embd', '128', '--block', '64', '--batch', '12', '--steps', String(iters), '--lr', '1e-3', '--min-lr', '1e-4',
+      '--warmup', warmup, '--beta2', '0.99', '--eval-every', String(iters), '--eval-batches', '200', '--threads', '2'],
+    env: torchEnv(),
+  };
+  const [o, t] = await interleaved([ours, torch]);
   const evals = fs.readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; valLoss?: number }).filter((e) => e.kind === 'eval');
-  return { valLoss: evals.at(-1)!.valLoss!, seconds: r.seconds, rssMb: r.rssMb };
+  const ev = t.stdout.trim().split('\n').map((l) => JSON.parse(l) as { val_loss?: number }).filter((e) => e.val_loss !== undefined).at(-1)!;
+  return [
+    { valLoss: evals.at(-1)!.valLoss!, seconds: o.seconds, rssMb: o.rssMb },
+    { valLoss: ev.val_loss!, seconds: t.seconds, rssMb: t.rssMb },
+  ];
 }
 
-function torchConvergence(data: string, vocab: number, iters: number): { valLoss: number; seconds: number; rssMb: number } {
-  const r = measured(['/usr/bin/python3', GPT_REF, '--train', path.join(data, 'train.bin'), '--val', path.join(data, 'val.bin'), '--vocab', String(vocab),
-    '--n-layer', '4', '--n-head', '4', '--n-embd', '128', '--block', '64', '--batch', '12', '--steps', String(iters), '--lr', '1e-3', '--min-lr', '1e-4',
-    '--warmup', String(Math.min(100, iters / 10)), '--beta2', '0.99', '--eval-every', String(iters), '--eval-batches', '200', '--threads', '2'], torchEnv());
-  const ev = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { val_loss?: number }).filter((e) => e.val_loss !== undefined).at(-1)!;
-  return { valLoss: ev.val_loss!, seconds: r.seconds, rssMb: r.rssMb };
-}
-
-function main(): void {
+async function main(): Promise<void> {
   if (!fs.existsSync(GPT_REF)) throw new Error(`the PyTorch baseline is missing: ${GPT_REF}`);
   const { dir, vocab } = prepareShakespeare();
   const steps = QUICK ? 4 : 8;
@@ -97,9 +166,8 @@ function main(): void {
     console.log(`round ${i + 1}: ours ${o.tokPerSec.toFixed(0)} tok/s, torch ${t.tokPerSec.toFixed(0)} tok/s`);
   }
   const iters = QUICK ? 50 : 2000;
-  const co = oursConvergence(iters);
-  const ct = torchConvergence(dir, vocab, iters);
-  console.log(`convergence (${iters} steps): ours val ${co.valLoss.toFixed(4)} in ${co.seconds.toFixed(0)} s; torch val ${ct.valLoss.toFixed(4)} in ${ct.seconds.toFixed(0)} s`);
+  const [co, ct] = await convergence(dir, vocab, iters);
+  console.log(`convergence (${iters} steps, run in alternating 2 s turns): ours val ${co.valLoss.toFixed(4)} in ${co.seconds.toFixed(1)} s; torch val ${ct.valLoss.toFixed(4)} in ${ct.seconds.toFixed(1)} s`);
   benchLine('train_shakespeare_char_tok_per_s', median(ours), 'tok/s', 'pytorch_onednn', median(theirs), true);
   benchLine('train_shakespeare_char_peak_rss', rssOurs, 'MB', 'pytorch_onednn', rssTorch, false);
   benchLine(`converge_tiny_${iters}_val_loss`, co.valLoss, 'loss', 'pytorch_onednn', ct.valLoss, false);
@@ -108,4 +176,4 @@ function main(): void {
   fs.rmSync(W, { recursive: true, force: true });
 }
 
-main();
+void main();
