@@ -129,7 +129,8 @@ async function convergence(data: string, vocab: number, iters: number): Promise<
     cmd: [process.execPath, CLI, 'train', '--data', path.join(SHARED, 'data', 'tinyshakespeare.txt'), '--tokenizer', 'char', '--preset', 'tiny',
       '--n-layer', '4', '--n-head', '4', '--n-embd', '128', '--block-size', '64', '--batch-size', '12', '--max-iters', String(iters), '--lr', '1e-3',
       '--min-lr', '1e-4', '--warmup-iters', warmup, '--beta2', '0.99', '--eval-interval', String(iters), '--eval-iters', '200',
-      '--sample-tokens', '0', '--checkpoint-interval', '0', '--threads', '2', '--no-bias', '--log-interval', '500', '--run-dir', run],
+      '--sample-tokens', '0', '--checkpoint-interval', '0', '--threads', '2', '--no-bias', '--log-interval', '500', '--run-dir', run,
+      '--no-initial-eval'], // gpt_ref.py evaluates only at the end: the same work on both sides
     env: { ...process.env },
   };
   const torch: Job = {

@@ -56,7 +56,7 @@ const TRAIN_FLAGS = [
 
 /** Builds a TrainConfig from a JSON run file and flags (flags win); prepares the data. */
 export async function trainConfigFrom(args: string[], log: (s: string) => void): Promise<{ config: TrainConfig; tokenizer: Tokenizer; logInterval: number }> {
-  const { opts, rest } = parseArgs('train', args, TRAIN_FLAGS, ['no-decay', 'no-bias', 'save-initial']);
+  const { opts, rest } = parseArgs('train', args, TRAIN_FLAGS, ['no-decay', 'no-bias', 'save-initial', 'no-initial-eval']);
   const file = opts.get('config')?.at(-1);
   const runFile = file ? (JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
   const fromFile = (k: string) => runFile[k.replace(/-(\w)/g, (_, c: string) => c.toUpperCase())];
@@ -85,6 +85,7 @@ export async function trainConfigFrom(args: string[], log: (s: string) => void):
       lrDecayIters: opt('lr-decay-iters'), decayLr: opts.has('no-decay') ? false : undefined, weightDecay: opt('weight-decay'), beta1: opt('beta1'),
       beta2: opt('beta2'), gradClip: opt('grad-clip'), temperature: opt('temperature'), topK: opt('top-k'), threads: opt('threads'),
       bias: opts.has('no-bias') ? false : undefined, valFraction: opt('val-fraction'), initFrom: str('init-from'), saveInitial: opts.has('save-initial'),
+      noInitialEval: opts.has('no-initial-eval'),
     },
     log,
   );
@@ -115,7 +116,7 @@ function followControlFile(file: string, control: TrainControl): () => void {
 
 export async function trainCommand(args: string[]): Promise<number> {
   const out = (s: string) => process.stdout.write(s + '\n');
-  const controlFile = parseArgs('train', args, TRAIN_FLAGS, ['no-decay', 'no-bias', 'save-initial']).opts.get('control')?.at(-1);
+  const controlFile = parseArgs('train', args, TRAIN_FLAGS, ['no-decay', 'no-bias', 'save-initial', 'no-initial-eval']).opts.get('control')?.at(-1);
   const { config, tokenizer, logInterval } = await trainConfigFrom(args, out);
   const abort = new AbortController();
   const onSigint = () => {

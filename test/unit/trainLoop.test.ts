@@ -115,6 +115,12 @@ test('a checkpoint whose optimizer state is missing still loads (to sample, expo
   await assert.rejects(run(config(dir, { maxIters: 5, resumeFrom: ck })), /has no optimizer state \(trainer\.safetensors\): it can be sampled, not resumed/);
 });
 
+test('evaluations come every evalInterval steps from step 0 as in nanoGPT, or from the first interval with noInitialEval', async () => {
+  const evalSteps = (es: TrainEvent[]) => es.flatMap((e) => (e.kind === 'eval' ? [e.step] : []));
+  assert.deepEqual(evalSteps(await run(config(tmp(), { maxIters: 10, evalInterval: 5, evalIters: 1 }))), [0, 5, 10]);
+  assert.deepEqual(evalSteps(await run(config(tmp(), { maxIters: 10, evalInterval: 5, evalIters: 1, noInitialEval: true }))), [5, 10]);
+});
+
 test('a failed checkpoint write leaves the previous checkpoint as it was', async () => {
   const dir = tmp();
   await run(config(dir, { maxIters: 2, checkpointInterval: 1 }));

@@ -62,6 +62,8 @@ export interface TrainConfig {
   initFrom?: string;
   /** Also save a checkpoint of the initial weights (step 0). */
   saveInitial?: boolean;
+  /** Skip the evaluation at the first step (nanoGPT evaluates there; benchmarks against a peer that doesn't, skip it). */
+  noInitialEval?: boolean;
   /** Stop after this many steps of this session (tests: stop at k, resume, compare). */
   stopAfter?: number;
 }
@@ -196,7 +198,8 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
     let stopped = false;
     for (;;) {
       const atEnd = step >= c.maxIters;
-      if (c.evalIters > 0 && c.evalInterval > 0 && (step % c.evalInterval === 0 || atEnd)) yield await evaluate();
+      const initial = step === startStep && !atEnd;
+      if (c.evalIters > 0 && c.evalInterval > 0 && (step % c.evalInterval === 0 || atEnd) && !(initial && c.noInitialEval)) yield await evaluate();
       if (c.sampleInterval > 0 && c.sampleTokens > 0 && (step % c.sampleInterval === 0 || atEnd)) yield await sample();
       if (atEnd || stopped) break;
       if (o.signal?.aborted || (c.stopAfter !== undefined && step - startStep >= c.stopAfter)) {

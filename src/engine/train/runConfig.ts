@@ -36,6 +36,7 @@ export interface RunOverrides {
   valFraction?: number;
   initFrom?: string;
   saveInitial?: boolean;
+  noInitialEval?: boolean;
 }
 
 export async function prepareRun(
@@ -87,6 +88,7 @@ export async function prepareRun(
     resumeFrom: r.resumeFrom,
     initFrom: r.initFrom,
     saveInitial: r.saveInitial,
+    noInitialEval: r.noInitialEval,
   };
   return { config, tokenizer: tok.tokenizer, files };
 }
