@@ -135,6 +135,11 @@ test('transformers.js loads the exported folder: its tokenizer and logits match,
     seq.push(last.indexOf(Math.max(...last)));
   }
   assert.deepEqual(generated, seq);
+  // the text-generation pipeline, as a transformers.js user writes it: the same greedy continuation, as text
+  const pipe = await tjs.pipeline('text-generation', name, { local_files_only: true, dtype: 'fp32', device: 'cpu' });
+  const [first] = (await pipe(chars.decode(prompt), { max_new_tokens: 12, do_sample: false })) as { generated_text: string }[];
+  assert.equal(first.generated_text, chars.decode(seq));
+  await pipe.dispose();
   await s.release();
   await model.dispose();
 });
