@@ -117,19 +117,39 @@ export class TrainRunner {
     return this.spec.views.length ? this.spec.views.map((v) => v.name) : this.spec.state.filter((s) => s.init === 'zeros').map((s) => s.name);
   }
 
+  /** Every optimizer moment by parameter name, copied to host memory (each flat slot is read once). */
+  async moments(): Promise<Record<string, HostTensor>> {
+    const out: Record<string, HostTensor> = {};
+    if (!this.spec.views.length) {
+      for (const name of this.momentNames) out[name] = await this.get(name);
+      return out;
+    }
+    const slots = new Map<string, HostTensor>();
+    for (const v of this.spec.views) {
+      let slot = slots.get(v.slot);
+      if (!slot) slots.set(v.slot, (slot = await this.host(v.slot)));
+      out[v.name] = { dtype: slot.dtype, shape: v.shape, data: slot.data.slice(v.offset, v.offset + size(v.shape)) as HostTensor['data'] };
+    }
+    return out;
+  }
+
   /** Current value of a state slot or a moment (a parameter, or adam.m/<name>, adam.v/<name>), copied to host memory. */
   async get(name: string): Promise<HostTensor> {
     const view = this.spec.views.find((v) => v.name === name);
     if (view) {
-      const slot = await this.get(view.slot);
-      const n = size(view.shape);
-      return { dtype: slot.dtype, shape: view.shape, data: slot.data.slice(view.offset, view.offset + n) as HostTensor['data'] };
+      const slot = await this.host(view.slot);
+      return { dtype: slot.dtype, shape: view.shape, data: slot.data.slice(view.offset, view.offset + size(view.shape)) as HostTensor['data'] };
     }
+    const h = await this.host(name);
+    return { ...h, data: h.data.slice() }; // a copy: the runner writes into its buffers again two steps on
+  }
+
+  /** A slot's values on the host: the runner's own buffer on CPU (not to be kept), a download from a device. */
+  private async host(name: string): Promise<HostTensor> {
     const v = this.state.get(name);
     if (!v) throw new Error(`TrainRunner: no state named ${name}`);
     if (!('dtype' in v)) return toHost(v);
-    const h = v as HostTensor;
-    return { ...h, data: h.data.slice() }; // a copy: the runner writes into its buffers again two steps on
+    return v as HostTensor;
   }
 
   async release(): Promise<void> {

@@ -158,11 +158,7 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
     for (const s of spec.state) if (s.init === 'param') w[s.name] = await runner.get(s.name);
     return w;
   };
-  const momentsNow = async (): Promise<Record<string, HostTensor>> => {
-    const m: Record<string, HostTensor> = {};
-    for (const name of runner.momentNames) m[name] = await runner.get(name);
-    return m;
-  };
+  const momentsNow = (): Promise<Record<string, HostTensor>> => runner.moments();
   const checkpoint = async (): Promise<TrainEvent> => {
     const trainer: TrainerState = {
       format: TRAINER_FORMAT, version: TRAINER_FORMAT_VERSION, step, rngState: rng.state, seed: c.seed,
