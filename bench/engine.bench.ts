@@ -20,7 +20,7 @@ import { gradients } from '../src/engine/graph/autodiff';
 import { emitOnnx } from '../src/engine/graph/emit';
 import { Graph } from '../src/engine/graph/graph';
 import { buildGptTrainGraph, gaussian, initGptWeights, type GptConfig } from '../src/engine/model/gpt';
-import { GraphRunner, type HostTensor } from '../src/engine/runtime/session';
+import { flushDenormalsToZero, GraphRunner, type HostTensor } from '../src/engine/runtime/session';
 import { TrainRunner } from '../src/engine/runtime/trainRunner';
 import { benchLine, median, timeRuns } from './lib';
 
@@ -235,6 +235,7 @@ async function profile(bytes: Uint8Array, spec: ReturnType<typeof buildGptTrainG
 }
 
 async function main(): Promise<void> {
+  flushDenormalsToZero(true); // as the training process does (cli/train.ts)
   loadAtStart = os.loadavg().map((l) => l.toFixed(1)).join(' ');
   const dir = mkdtempSync(join(tmpdir(), 'llm-lens-bench-'));
   const { file, tokens } = writeTokens(dir);

@@ -52,15 +52,43 @@ async function interleaved(jobs: [Job, Job], sliceMs = 2000): Promise<{ stdout: 
     const state = { child, stdout: '', stderr: '', ran: 0, since: 0, done: false, code: 0 as number | null, exited: undefined as Promise<void> | undefined };
     child.stdout.on('data', (d: Buffer) => (state.stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (state.stderr += d.toString()));
-    state.exited = new Promise((resolve) => child.on('exit', (code) => {
+    const end = (code: number | null) => {
+      if (state.done) return;
       if (state.since) state.ran += performance.now() - state.since;
       state.since = 0;
       state.done = true;
       state.code = code;
-      resolve();
-    }));
+    };
+    // 'close' (not 'exit'): the output is complete; 'error': it never started
+    state.exited = new Promise((resolve) => {
+      child.on('close', (code) => resolve(end(code)));
+      child.on('error', (e) => {
+        state.stderr += String(e);
+        resolve(end(-1));
+      });
+    });
     return state;
   });
+  // the jobs run in their own process groups, which a stopped bench would leave stopped: on any exit, end them
+  const cleanup = () => {
+    for (const p of procs) {
+      if (p.done || p.child.pid === undefined) continue;
+      for (const sig of ['SIGCONT', 'SIGKILL'] as const) {
+        try {
+          process.kill(-p.child.pid, sig);
+        } catch {
+          /* gone */
+        }
+      }
+    }
+  };
+  const onSignal = () => {
+    cleanup();
+    process.exit(130);
+  };
+  process.on('exit', cleanup);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   const signal = (i: number, sig: NodeJS.Signals) => {
     try {
       process.kill(-procs[i].child.pid!, sig);
@@ -88,6 +116,9 @@ async function interleaved(jobs: [Job, Job], sliceMs = 2000): Promise<{ stdout: 
     procs[other].since = performance.now();
     turn = other;
   }
+  process.off('exit', cleanup);
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
   return procs.map((p, i) => {
     if (p.code !== 0) throw new Error(`${jobs[i].cmd.join(' ')} failed (${p.code}):\n${p.stderr.slice(-2000)}`);
     const m = /__RSS__ (\d+)/.exec(p.stderr)!;

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { GptInference } from '../engine/model/inference';
 import { PRESETS } from '../engine/model/presets';
 import type { ExecutionProvider } from '../engine/runtime/ort';
+import { flushDenormalsToZero } from '../engine/runtime/session';
 import { KvCacheModel } from '../engine/model/kvCache';
 import { generateTokens, preparePrompt } from '../engine/sample/generate';
 import { loadCheckpoint } from '../engine/train/checkpoint';
@@ -84,8 +85,8 @@ export async function trainConfigFrom(args: string[], log: (s: string) => void):
       resumeFrom: str('resume') ?? (fromFile('resumeFrom') as string | undefined), gradAccum: opt('grad-accum'), minLr: opt('min-lr'), warmupIters: opt('warmup-iters'),
       lrDecayIters: opt('lr-decay-iters'), decayLr: opts.has('no-decay') ? false : undefined, weightDecay: opt('weight-decay'), beta1: opt('beta1'),
       beta2: opt('beta2'), gradClip: opt('grad-clip'), temperature: opt('temperature'), topK: opt('top-k'), threads: opt('threads'),
-      bias: opts.has('no-bias') ? false : undefined, valFraction: opt('val-fraction'), initFrom: str('init-from'), saveInitial: opts.has('save-initial'),
-      noInitialEval: opts.has('no-initial-eval'),
+      bias: opts.has('no-bias') ? false : undefined, valFraction: opt('val-fraction'), initFrom: str('init-from'), saveInitial: opts.has('save-initial') || fromFile('saveInitial') === true,
+      noInitialEval: opts.has('no-initial-eval') || fromFile('noInitialEval') === true,
     },
     log,
   );
@@ -130,6 +131,7 @@ export async function trainCommand(args: string[]): Promise<number> {
   const unfollow = controlFile ? followControlFile(controlFile, control) : () => undefined;
   let failed = false;
   try {
+    flushDenormalsToZero(true); // this process only trains: see session.ts
     for await (const e of trainGpt(config, { tokenizer, signal: abort.signal, control })) {
       switch (e.kind) {
         case 'start':

@@ -169,7 +169,7 @@ test('a checkpoint with a tokenizer.json has it copied; one without gets none, a
 });
 
 test('a model with a trained BPE tokenizer exports a tokenizer.json that transformers.js encodes and decodes like LLM Lens', async () => {
-  const text = fs.readFileSync('../shared/data/tinyshakespeare.txt', 'utf8').slice(0, 60_000);
+  const text = fs.readFileSync(process.env.LLM_LENS_TINYSHAKESPEARE ?? '../shared/data/tinyshakespeare.txt', 'utf8').slice(0, 60_000);
   const trained = await trainBpe(text, { vocabSize: 300, pattern: 'gpt4', specialTokens: ['<|endoftext|>'], name: 'bpe-300' });
   const tokDir = fs.mkdtempSync(path.join(tmpdir(), 'llm-lens-export-tok-'));
   saveTrainedTokenizer(tokDir, trained);

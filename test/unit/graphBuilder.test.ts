@@ -92,7 +92,7 @@ test('the emitted GPT step reads like the model: HF names, grad/ and new/ names,
     assert.ok(outputs.has(`grad/${p.name}`) && outputs.has(`new/${p.name}`), p.name);
   }
   // AdamW keeps its moments in one flat vector per group (matrices decay, norms don't)
-  for (const name of ['adam.m/decay', 'adam.v/decay', 'adam.m/no_decay', 'adam.v/no_decay']) assert.ok(inputs.has(name) && outputs.has(`new/${name}`), name);
+  for (const name of ['adam.m/@decay', 'adam.v/@decay', 'adam.m/@no_decay', 'adam.v/@no_decay']) assert.ok(inputs.has(name) && outputs.has(`new/${name}`), name);
   assert.ok(m.graph.node.some((n) => n.name?.startsWith('update/decay/')), 'update nodes are under update/<group>/');
   // per parameter when asked: adam.m/<name>
   const perParam = decodeModel(emitOnnx(buildGptTrainGraph(c, { kind: 'adamw', weightDecay: 0.1, clip: 1, flat: false }).graph));

@@ -143,12 +143,9 @@ for (const pattern of ['gpt4', 'gpt2'] as SplitPatternName[]) {
   });
 }
 
-test('o200k_base converts in well under a few seconds', () => {
+test('o200k_base converts whole: every rank and special token in the vocab, byte-level spelled', () => {
   const enc = getEncoding('o200k_base');
-  const t0 = performance.now();
   const json = bpeToHuggingFaceJson(enc);
-  const ms = performance.now() - t0;
-  assert.ok(ms < 5000, `${ms.toFixed(0)} ms`);
   const parsed = JSON.parse(json);
   assert.equal(Object.keys(parsed.model.vocab).length, enc.ranks.size + enc.specialTokens.size);
   assert.equal(parsed.model.vocab['Ġthe'], enc.ranks.get(' the'));

@@ -36,6 +36,20 @@ export interface RunnerOptions {
   profilePrefix?: string;
 }
 
+let flushDenormals = false;
+
+/**
+ * Sessions created from now on flush denormals to zero (ORT's session.set_denormal_as_zero). Softmax over
+ * a causally masked row computes exp() of huge negative numbers, whose denormal intermediates made ORT's
+ * Softmax 4x slower (8.2 → 1.9 ms at 16×6×256×256, kernel time in ORT's profile). ORT sets FTZ/DAZ on
+ * its threads and on the thread that creates the session, so JavaScript arithmetic on that thread also
+ * reads values under 1.2e-38 (float32) as 0: the training process turns it on; the extension host and
+ * the worker, which show tensor statistics and probabilities, keep IEEE arithmetic.
+ */
+export function flushDenormalsToZero(on: boolean): void {
+  flushDenormals = on;
+}
+
 export class GraphRunner {
   private constructor(
     private readonly session: OrtModule.InferenceSession,
@@ -51,11 +65,8 @@ export class GraphRunner {
       graphOptimizationLevel: 'all',
       enableCpuMemArena: true,
       enableMemPattern: true,
-      // Flush denormals to zero: softmax over a causally masked row computes exp() of huge negative
-      // numbers, whose denormal intermediates made ORT's Softmax 4x slower (8.2 → 1.9 ms at
-      // 16×6×256×256, in one Softmax node's kernel time from ORT's profile). Values under 1.2e-38 become 0.
-      extra: { session: { set_denormal_as_zero: '1' } },
     };
+    if (flushDenormals) Object.assign(opts, { extra: { session: { set_denormal_as_zero: '1' } } });
     if (o.profilePrefix) Object.assign(opts, { enableProfiling: true, profileFilePrefix: o.profilePrefix });
     if (gpu && o.keepOnDevice?.length)
       opts.preferredOutputLocation = Object.fromEntries(o.keepOnDevice.map((n) => [n, 'gpu-buffer'] as const));

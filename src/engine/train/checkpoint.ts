@@ -154,7 +154,8 @@ export async function loadCheckpoint(dirOrFile: string): Promise<Checkpoint> {
   let trainer: TrainerState | undefined;
   let moments: Record<string, HostTensor> = {};
   const trainerFile = path.join(dir, 'trainer.json');
-  if (fs.existsSync(trainerFile)) {
+  // the trainer state beside the folder's model.safetensors is that file's, not another safetensors' in the folder
+  if (path.resolve(modelFile) === path.resolve(dir, 'model.safetensors') && fs.existsSync(trainerFile)) {
     trainer = JSON.parse(fs.readFileSync(trainerFile, 'utf8')) as TrainerState;
     if (trainer.format !== TRAINER_FORMAT) throw new Error(`${trainerFile} is not an LLM Lens trainer state`);
     if (trainer.version > TRAINER_FORMAT_VERSION) throw new Error(`${trainerFile} has version ${trainer.version}, newer than this LLM Lens (${TRAINER_FORMAT_VERSION}): update LLM Lens to resume it`);

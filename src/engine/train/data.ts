@@ -244,7 +244,11 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   try {
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
     // one write(2) moves at most ~2 GB (and may move less): loop until every byte is out
-    for (let at = 0; at < bytes.byteLength; ) at += fs.writeSync(fd, bytes, at, bytes.byteLength - at);
+    for (let at = 0; at < bytes.byteLength; ) {
+      const n = fs.writeSync(fd, bytes, at, bytes.byteLength - at);
+      if (n <= 0) throw new Error(`${file}: the disk took no more bytes (${at} of ${bytes.byteLength} written)`);
+      at += n;
+    }
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);

@@ -121,7 +121,7 @@ function flatAdamW(g: Graph, o: AdamWOptions & OptimizerOptions, loss: Tensor, p
   const coef = o.clip ? g.scope('clip', () => g.min(g.div(o.clip!, g.add(norm, 1e-6)), 1)) : undefined; // ()
   for (const { name: group, members, p, d } of groups) {
     const [[, , p1], ...moments] = g.scope(`update/${group}`, () =>
-      adamwUpdate(g, p, d, lr, step, coef, { ...o, decays: () => group === 'decay' }, `adam.m/${group}`, `adam.v/${group}`));
+      adamwUpdate(g, p, d, lr, step, coef, { ...o, decays: () => group === 'decay' }, `adam.m/@${group}`, `adam.v/@${group}`)); // '@': no parameter is named like a slot
     const parts = members.length === 1 ? [p1] : g.scope(`update/${group}`, () => g.split(p1, members.map((t) => t.size), 0));
     members.forEach((t, i) => {
       g.output(`new/${t.name}`, g.reshape(parts[i], [...t.shape]));
