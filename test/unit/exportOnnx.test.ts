@@ -14,7 +14,8 @@ import { exportGptOnnx } from '../../src/engine/model/exportOnnx';
 import { exportForHuggingFace } from '../../src/host/checkpoint/hfExport';
 import { loadHuggingFaceTokenizer } from '../../src/engine/tokenizer/huggingface';
 import { CharTokenizer } from '../../src/engine/tokenizer/charLevel';
-import { initGptWeights } from '../../src/engine/model/gpt';
+import { gaussian, initGptWeights } from '../../src/engine/model/gpt';
+import { GptInference } from '../../src/engine/model/inference';
 import { trainBpe } from '../../src/engine/tokenizer/train';
 import { saveTrainedTokenizer, loadTrainedTokenizer, TRAINED_META_FILE, TRAINED_RANKS_FILE, TRAINED_VOCAB_FILE } from '../../src/engine/tokenizer/trainedFiles';
 import { loadCheckpoint, saveCheckpoint, TRAINER_FORMAT, TRAINER_FORMAT_VERSION } from '../../src/engine/train/checkpoint';
@@ -209,4 +210,34 @@ test('Export for Hugging Face converts a character vocabulary into the tokenizer
   const tokenizer = await tjs.AutoTokenizer.from_pretrained('hf', { local_files_only: true });
   const text = CharTokenizer.fromJson(fs.readFileSync(path.join(FIX, 'vocab.char.json'), 'utf8')).decode(ids);
   assert.deepEqual(Array.from(tokenizer(text, { add_special_tokens: false }).input_ids.data as BigInt64Array, Number), ids);
+});
+
+test('biases and the tanh GELU export too: model.onnx equals the engine\'s forward pass, with and without the cache', async () => {
+  const c = { vocabSize: 23, blockSize: 16, nLayer: 2, nHead: 2, nEmbd: 16, bias: true, gelu: 'tanh' as const };
+  const weights = initGptWeights({ ...c, batchSize: 1 }, 11);
+  const normal = gaussian(12);
+  // biases that matter, and activations of order 1 so that GELU's curve (not just its slope at 0) is exercised
+  for (const [name, w] of Object.entries(weights)) {
+    if (name.endsWith('.bias')) w.data.forEach((_, i) => (w.data[i] = 0.3 * normal()));
+    else if (w.shape.length === 2 && !name.includes('wte') && !name.includes('wpe')) w.data.forEach((x, i) => (w.data[i] = x * 15));
+  }
+  const dir = path.join(fs.mkdtempSync(path.join(tmpdir(), 'llm-lens-export-')), 'onnx');
+  await exportGptOnnx(c, weights, dir);
+  const ref = await GptInference.create(c, weights, { threads: 1 });
+  const s = await ort.InferenceSession.create(path.join(dir, 'onnx', 'model.onnx'));
+  const prompt = [3, 9, 14, 1, 22, 7];
+  const empty = Object.fromEntries(Array.from({ length: c.nLayer }, (_, l) => ['key', 'value'].map((k) => [`past_key_values.${l}.${k}`, new ort.Tensor('float32', new Float32Array(0), [1, c.nHead, 0, 8])])).flat());
+  let out = await s.run({ input_ids: i64([prompt]), attention_mask: i64([prompt.map(() => 1)]), position_ids: i64([prompt.map((_, i) => i)]), ...empty });
+  const last = (o: typeof out, t: number) => ((o.logits as ort.Tensor).data as Float32Array).subarray(t * c.vocabSize, (t + 1) * c.vocabSize);
+  let worst = maxDiff(last(out, prompt.length - 1), await ref.nextLogits(prompt));
+  const seq = [...prompt];
+  for (const next of [5, 18]) {
+    const past = Object.fromEntries(Array.from({ length: c.nLayer }, (_, l) => ['key', 'value'].map((k) => [`past_key_values.${l}.${k}`, out[`present.${l}.${k}`] as ort.Tensor])).flat());
+    seq.push(next);
+    out = await s.run({ input_ids: i64([[next]]), attention_mask: i64([seq.map(() => 1)]), position_ids: i64([[seq.length - 1]]), ...past });
+    worst = Math.max(worst, maxDiff(last(out, 0), await ref.nextLogits(seq)));
+  }
+  assert.ok(worst < 1e-5, `max |Δlogit| ${worst}`); // a GELU constant off by 10% gives 6e-4 here
+  await s.release();
+  await ref.release();
 });
