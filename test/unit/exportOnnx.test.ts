@@ -166,6 +166,9 @@ test('a checkpoint with a tokenizer.json has it copied; one without gets none, a
   const bad = { ...ck.weights, 'transformer.h.0.attn.c_attn.weight': { dtype: 'f32' as const, shape: [3, 3], data: new Float32Array(9) } };
   await assert.rejects(exportGptOnnx(ck.config, bad, path.join(src, 'c'), {}), /c_attn\.weight has shape \[3, 3\], the config implies \[32, 96\]/);
   assert.ok(!fs.existsSync(path.join(src, 'c')), 'nothing is left behind');
+  // over protobuf's 2 GB: a clear refusal before anything is built (only the size is read, so nothing is allocated)
+  const huge = { ...ck.weights, 'transformer.wte.weight': { dtype: 'f32' as const, shape: [2 ** 29 / 32, 32], data: { byteLength: 2 ** 31 } as unknown as Float32Array } };
+  await assert.rejects(exportGptOnnx(ck.config, huge, path.join(src, 'd'), {}), /2\.00 GB; one ONNX file holds under 2 GB/);
   assert.deepEqual(fs.readdirSync(src).filter((f) => f.includes('.tmp-')), []);
 });
 

@@ -24,6 +24,9 @@ import { huggingFaceTokenizerFiles } from '../train/runTokenizer';
 import { buildHfDecoderModel } from './hfOnnx';
 import type { GptModelConfig } from './inference';
 
+/** A protobuf message (so an ONNX file with its weights inside) is at most 2 GB. */
+const ONNX_PROTOBUF_LIMIT = 2 ** 31;
+
 export interface OnnxExportResult {
   folder: string;
   /** Paths relative to the folder. */
@@ -41,6 +44,10 @@ export async function exportGptOnnx(
   o: { tokenizerDir?: string; configExtra?: Record<string, unknown> } = {},
 ): Promise<OnnxExportResult> {
   if (fs.existsSync(outDir)) throw new Error(`${outDir} already exists; choose a new folder name`);
+  const bytes = Object.values(weights).reduce((a, w) => a + w.data.byteLength, 0);
+  if (bytes > ONNX_PROTOBUF_LIMIT - 64 * 2 ** 20) {
+    throw new Error(`this model's weights are ${(bytes / 2 ** 30).toFixed(2)} GB; one ONNX file holds under 2 GB (protobuf's limit) and LLM Lens does not write ONNX external data yet: export for Hugging Face instead`);
+  }
   const model = encodeModel(buildHfDecoderModel(c, weights));
   const files: [string, Uint8Array | string][] = [
     ['config.json', JSON.stringify({ ...gpt2ConfigJson(c, o.configExtra), use_cache: true }, null, 2) + '\n'],
