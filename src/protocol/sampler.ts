@@ -33,34 +33,43 @@ export interface SamplerModelInfo {
   startToken: string;
 }
 
-/** A candidate next token: raw probability p (or after the transform, per list) and its logit. */
-export interface TokenChoice {
+/** A candidate next token: probability p (raw, or after the transform, per list) and its raw logit. */
+export interface TokenProb {
   id: number;
-  text: string;
   p: number;
   logit: number;
   /** Raw-model probability, in the after-transform list. */
   raw?: number;
 }
 
-/** One generated token and what the model thought when it was drawn. */
-export interface SampledToken {
-  id: number;
-  /** Text the token added. */
+/** A candidate next token with its text. */
+export interface TokenChoice extends TokenProb {
   text: string;
-  /** Probability it was drawn with (after temperature, top-k/p, min-p, penalty). */
+}
+
+/** What the model thought when a token was drawn (engine/sample/stepStats.ts computes it). */
+export interface StepSummaryOf<T extends TokenProb> {
+  /** The chosen token. */
+  id: number;
+  /** Probability it was drawn with (after repetition penalty, temperature, top-k/p, min-p). */
   prob: number;
-  /** Probability under the raw model. */
+  /** Probability under the raw model (softmax of the logits). */
   rawProb: number;
   logit: number;
-  /** 1 = the raw model's favourite. */
+  /** 1-based rank among the raw logits (1 = the raw model's favourite). */
   rank: number;
-  /** Entropy of the raw distribution and of the sampled one, in nats. */
+  /** Entropy of the raw distribution and of the one it was drawn from, in nats. */
   entropy: number;
   sampledEntropy: number;
-  /** Top 20 after the transform, and of the raw model. */
-  top: TokenChoice[];
-  topRaw: TokenChoice[];
+  /** The most likely tokens after the transform (ties, e.g. filtered zeros, by raw logit), and of the raw model. */
+  top: T[];
+  topRaw: T[];
+}
+
+/** One generated token and what the model thought when it was drawn. */
+export interface SampledToken extends StepSummaryOf<TokenChoice> {
+  /** Text the token added. */
+  text: string;
   /** Set on a token chosen by hand (a branch). */
   forced?: boolean;
   finish?: 'stop' | 'stopToken' | 'maxTokens';

@@ -6,35 +6,10 @@
  *   summarizeStep(Float32Array.of(2, 1, 0), Float64Array.of(1, 0, 0), 0, 2)
  *   // { id: 0, prob: 1, rawProb: 0.665, logit: 2, rank: 1, entropy: 0.83, sampledEntropy: 0, top: [{ id: 0, p: 1, logit: 2 }, …], topRaw: […] }
  */
-export interface TokenProb {
-  id: number;
-  /** Probability (after or before the transform, per list). */
-  p: number;
-  /** Raw logit. */
-  logit: number;
-  /** Probability under the raw model (in the after-transform list, beside p). */
-  raw?: number;
-}
+import type { StepSummaryOf, TokenProb } from '../../protocol/sampler';
 
-export interface StepSummary {
-  /** The chosen token. */
-  id: number;
-  /** Its probability after the sampling transform (what it was drawn with). */
-  prob: number;
-  /** Its probability under the raw model (softmax of the logits). */
-  rawProb: number;
-  logit: number;
-  /** 1-based rank of the chosen token among the raw logits (1 = the model's favourite). */
-  rank: number;
-  /** Entropy of the raw distribution, in nats. */
-  entropy: number;
-  /** Entropy of the distribution it was drawn from, in nats. */
-  sampledEntropy: number;
-  /** The N most likely tokens after the transform (ties, e.g. filtered zeros, by raw logit). */
-  top: TokenProb[];
-  /** The N most likely tokens of the raw model. */
-  topRaw: TokenProb[];
-}
+export type { TokenProb };
+export type StepSummary = StepSummaryOf<TokenProb>;
 
 /** Softmax of raw logits (temperature 1, nothing filtered) in float64. */
 export function softmax(logits: ArrayLike<number>): Float64Array {
