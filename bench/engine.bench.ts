@@ -4,14 +4,14 @@
  * on the engine (onnxruntime-node CPU) against gpt_ref.py (PyTorch + oneDNN), same machine, same
  * thread count, alternating step by step (torch runs in one long-lived process on gpt_ref.py's model);
  * reports the median of the per-pair tokens/s ratios (over the undisturbed pairs when there are enough)
- * and both processes' peak RSS.
+ * and both processes' peak RSS. The engine runs in the training process's environment (train/processEnv.ts).
  * Also: which embedding gradient is faster (ScatterElements vs one-hot MatMul) and an ORT profile
  * of one step, summarised by op type.
  *
  * Env: ENGINE_BENCH_PAIRS (15), ENGINE_BENCH_PROFILE=0 to skip the profile, ENGINE_BENCH_GEMM=0 to skip the GEMM peers,
  *      TORCH_BASELINE (../shared/bench/torch-baseline), TORCH_BASELINE_DIR (/tmp/torch-baseline, the oneDNN shim).
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
 import * as os from 'node:os';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -22,6 +22,7 @@ import { Graph } from '../src/engine/graph/graph';
 import { buildGptTrainGraph, gaussian, initGptWeights, type GptConfig } from '../src/engine/model/gpt';
 import { flushDenormalsToZero, GraphRunner, type HostTensor } from '../src/engine/runtime/session';
 import { TrainRunner } from '../src/engine/runtime/trainRunner';
+import { trainingProcessEnv } from '../src/engine/train/processEnv';
 import { benchLine, median, timeRuns } from './lib';
 
 const env = (k: string, d: number) => Number(process.env[k] ?? d);
@@ -98,7 +99,7 @@ class TorchPeer {
   private readonly proc: ChildProcessWithoutNullStreams;
   constructor(trainFile: string) {
     this.proc = spawn('/usr/bin/python3', ['-c', DRIVER, BASELINE, String(THREADS), trainFile], {
-      env: { ...process.env, OMP_NUM_THREADS: String(THREADS), LD_PRELOAD: join(process.env.TORCH_BASELINE_DIR ?? '/tmp/torch-baseline', 'libdnnlshim.so') },
+      env: { ...process.env, GLIBC_TUNABLES: process.env.ENGINE_BENCH_PEER_TUNABLES, OMP_NUM_THREADS: String(THREADS), LD_PRELOAD: join(process.env.TORCH_BASELINE_DIR ?? '/tmp/torch-baseline', 'libdnnlshim.so') },
     });
     this.proc.stdout.on('data', (d: Buffer) => {
       this.buffer += d.toString();
@@ -260,11 +261,14 @@ async function main(): Promise<void> {
   const ratios: number[] = [];
   const ours: number[] = [];
   const theirs: number[] = [];
+  const faults: number[] = [];
   let torchRss = 0;
   for (let i = 0; i < PAIRS; i++) {
     const t = await torch.step();
     torchRss = Math.max(torchRss, t.rssMb);
+    const f0 = process.resourceUsage().minorPageFault;
     const ms = (await runner.step(batch(tokens, i + 2), 1e-3)).ms;
+    faults.push(process.resourceUsage().minorPageFault - f0);
     ours.push(ms);
     theirs.push(t.ms);
     ratios.push(t.ms / ms);
@@ -275,6 +279,7 @@ async function main(): Promise<void> {
   torch.quit();
   const ourRss = process.resourceUsage().maxRSS / 1024;
   console.log(`median step: engine ${median(ours).toFixed(0)} ms (${(tokensPerStep / (median(ours) / 1000)).toFixed(0)} tok/s), torch ${median(theirs).toFixed(0)} ms (${(tokensPerStep / (median(theirs) / 1000)).toFixed(0)} tok/s)`);
+  console.log(`minor page faults per engine step: median ${median(faults)} (GLIBC_TUNABLES=${process.env.GLIBC_TUNABLES})`);
   console.log(`peak RSS: engine process ${ourRss.toFixed(0)} MB, torch process ${torchRss.toFixed(0)} MB`);
   if (process.env.ENGINE_BENCH_PROFILE !== '0') await profile(bytes, spec, tokens, dir);
   rmSync(dir, { recursive: true, force: true });
@@ -290,6 +295,13 @@ async function main(): Promise<void> {
   benchLine('engine-peak-rss', ourRss, 'MB', 'torch-onednn', torchRss, false);
 }
 
+// The engine runs in this process, so it starts again with the training process's environment
+// (train/processEnv.ts, as the extension starts training); the torch peer keeps the original one.
+if (process.env.ENGINE_BENCH_PEER_TUNABLES === undefined) {
+  const env = trainingProcessEnv({ ...process.env, ENGINE_BENCH_PEER_TUNABLES: process.env.GLIBC_TUNABLES ?? '' });
+  const r = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env });
+  process.exit(r.status ?? 1);
+}
 main().catch((e) => {
   console.error(e);
   process.exit(1);

@@ -13,6 +13,7 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { benchLine, median } from './lib';
+import { trainingProcessEnv } from '../src/engine/train/processEnv';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const SHARED = path.resolve(ROOT, '..', 'shared');
@@ -137,7 +138,7 @@ function oursThroughput(data: string, steps: number): { tokPerSec: number; rssMb
   const run = path.join(W, `tp-${Date.now()}`);
   const r = measured([process.execPath, CLI, 'train', '--data', path.join(SHARED, 'data', 'tinyshakespeare.txt'), '--tokenizer', 'char', '--preset', 'shakespeare-char',
     '--batch-size', '16', '--max-iters', String(steps), '--eval-iters', '0', '--sample-tokens', '0', '--checkpoint-interval', '0', '--threads', '2',
-    '--log-interval', '1', '--run-dir', run], { ...process.env });
+    '--log-interval', '1', '--run-dir', run], trainingProcessEnv(process.env)); // as the extension starts training
   void data;
   const ms = fs.readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; ms?: number })
     .filter((e) => e.kind === 'step').map((e) => e.ms!).slice(2);
@@ -162,7 +163,7 @@ async function convergence(data: string, vocab: number, iters: number): Promise<
       '--min-lr', '1e-4', '--warmup-iters', warmup, '--beta2', '0.99', '--eval-interval', String(iters), '--eval-iters', '200',
       '--sample-tokens', '0', '--checkpoint-interval', '0', '--threads', '2', '--no-bias', '--log-interval', '500', '--run-dir', run,
       '--no-initial-eval'], // gpt_ref.py evaluates only at the end: the same work on both sides
-    env: { ...process.env },
+    env: trainingProcessEnv(process.env), // as the extension starts training
   };
   const torch: Job = {
     cmd: ['/usr/bin/python3', GPT_REF, '--train', path.join(data, 'train.bin'), '--val', path.join(data, 'val.bin'), '--vocab', String(vocab),

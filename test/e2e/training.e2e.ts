@@ -10,6 +10,7 @@ import { after, before, test } from 'node:test';
 import { makeWorkspace } from './harness/codeServer';
 import { installedVsix } from './harness/vsix';
 import { openVSCode, type VSCodeSession } from './harness/workbench';
+import { TRAINING_MALLOC_TUNABLES } from '../../src/engine/train/processEnv';
 
 /** Enough varied text for a char model to learn something visible. */
 function corpus(): string {
@@ -60,6 +61,13 @@ test('Start Training… from the palette trains a tiny model and the dashboard s
   await vs.screenshot('training-dashboard');
   // the status bar follows the run
   assert.match(await vs.statusBarText(), /step \d+\/400 · loss \d/);
+
+  // the training process runs with the malloc tunables of train/processEnv.ts (read from the OS's copy of its environment)
+  const pid = (JSON.parse(fs.readFileSync(path.join(runsDir(), name, 'run.pid.json'), 'utf8')) as { pid: number }).pid;
+  // (glibc parses GLIBC_TUNABLES in place, turning its ':' separators into NULs there)
+  const environ = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+  const at = environ.findIndex((e) => e.startsWith('GLIBC_TUNABLES='));
+  assert.equal(environ.slice(at, at + TRAINING_MALLOC_TUNABLES.length).join(':'), `GLIBC_TUNABLES=${TRAINING_MALLOC_TUNABLES.join(':')}`);
 
   // stop: the run ends with a checkpoint
   await view.locator('#stop').click();

@@ -7,6 +7,7 @@ import { fork } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { trainingProcessEnv } from '../../engine/train/processEnv';
 import type { RunControl, RunEvent, RunStatus, TrainRequest } from '../../protocol/training';
 import { log } from '../log';
 import { readRunEvents, summarizeRun } from './runFiles';
@@ -88,7 +89,7 @@ export class RunManager implements vscode.Disposable {
       cwd: runDir,
       detached: true,
       stdio: ['ignore', out, out, 'ipc'],
-      env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
+      env: trainingProcessEnv({ ...process.env, ELECTRON_RUN_AS_NODE: '1' }),
     });
     fs.closeSync(out);
     if (child.pid === undefined) throw new Error('the training process did not start');
