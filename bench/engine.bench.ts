@@ -272,7 +272,7 @@ async function main(): Promise<void> {
     ours.push(ms);
     theirs.push(t.ms);
     ratios.push(t.ms / ms);
-    console.log(`pair ${String(i + 1).padStart(2)}: engine ${ms.toFixed(0)} ms, torch ${t.ms.toFixed(0)} ms, ratio ${(t.ms / ms).toFixed(3)}x`);
+    console.log(`pair ${String(i + 1).padStart(2)}: engine ${ms.toFixed(0)} ms, torch ${t.ms.toFixed(0)} ms, ratio ${(t.ms / ms).toFixed(3)}x (engine: ${faults.at(-1)} page faults)`);
   }
   await runner.release();
   if (process.env.ENGINE_BENCH_GEMM !== '0') await gemmPeers(torch, dir);

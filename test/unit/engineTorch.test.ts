@@ -3,7 +3,9 @@
  * autograd + torch.optim.AdamW + clip_grad_norm_): a small MLP (LayerNorm, tanh GELU, cross-entropy
  * with an ignored token and per-token weights) and a one-block GPT (gpt_ref.py's model).
  * Loss, grad norm, every gradient and the weights after 3 AdamW steps agree within 1e-5 relative:
- * max |engine - torch| ≤ 1e-5 · max |torch| for each tensor.
+ * max |engine - torch| ≤ 1e-5 · max |torch| for each tensor. For the weights, an element whose
+ * gradient is tiny gets what float32 gradients can give it (see assertWeightsClose), and no more than
+ * 1% of a tensor's elements may need it.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -52,6 +54,33 @@ function assertClose(name: string, ours: ArrayLike<number>, ref: ArrayLike<numbe
   assert.ok(maxDiff <= rel * maxRef, `${name}: max |engine - torch| = ${maxDiff.toExponential(2)} > ${rel} × max |torch| (${maxRef.toExponential(2)})`);
 }
 
+/**
+ * Weights after `steps` AdamW steps. Adam divides each gradient by its running RMS, so an element whose
+ * gradient is near zero (a sum of terms that cancel) moves by lr·(rounding noise)/(RMS + eps): the float32
+ * gradients here agree with float64 torch to 3.3e-7 of the largest gradient, and at an element whose
+ * gradient is 1e-5 of the largest that noise alone is percents of its update. Each element is held to
+ *   1e-5 · max |torch|  +  steps · lr · δg / (√v̂ + eps),   δg = 1e-6 · max |first-step gradient|
+ * (v̂ our bias-corrected second moment, δg three times the measured gradient error), which is the
+ * plain bound wherever the gradient is well above the noise. At most 1% of elements may need the second
+ * term; a wrong optimizer (weight decay, eps, bias correction) moves every element and fails.
+ */
+function assertWeightsClose(name: string, ours: Float32Array, ref: Float32Array, v: Float32Array, o: { lr: number; beta2: number; steps: number; maxGrad: number }): void {
+  assert.equal(ours.length, ref.length, `${name}: length`);
+  const maxRef = ref.reduce((a, x) => Math.max(a, Math.abs(x)), 0);
+  const plain = 1e-5 * maxRef;
+  const dg = 1e-6 * o.maxGrad;
+  const bc2 = 1 - o.beta2 ** o.steps;
+  let noisy = 0;
+  for (let i = 0; i < ref.length; i++) {
+    const d = Math.abs(ours[i] - ref[i]);
+    if (d <= plain) continue;
+    noisy++;
+    const bound = plain + (o.steps * o.lr * dg) / (Math.sqrt(v[i] / bc2) + 1e-8);
+    assert.ok(d <= bound, `${name}[${i}]: |engine - torch| = ${d.toExponential(2)} > ${bound.toExponential(2)} (1e-5 × max |torch| = ${plain.toExponential(2)}, √v̂ = ${Math.sqrt(v[i] / bc2).toExponential(2)})`);
+  }
+  assert.ok(noisy <= 0.01 * ref.length, `${name}: ${noisy} of ${ref.length} elements differ by more than 1e-5 × max |torch| (${plain.toExponential(2)})`);
+}
+
 /** Runs 3 steps on the fixture's batch and checks loss, grad norm, first-step gradients and final weights. */
 async function compareWithTorch(fx: Fixture, bytes: Uint8Array, spec: TrainStepSpec, feeds: Record<string, HostTensor>, paramNames: string[]): Promise<void> {
   const init = Object.fromEntries(paramNames.map((n) => [n, fx.get(`init/${n}`)]));
@@ -65,11 +94,13 @@ async function compareWithTorch(fx: Fixture, bytes: Uint8Array, spec: TrainStepS
     assertClose(`grad norm at step ${s + 1}`, [r.gradNorm], [norms[s]]);
     if (s === 0) for (const n of paramNames) assertClose(`grad/${n}`, (await toHost(r.extra[`grad/${n}`])).data as Float32Array, fx.get(`grad/${n}`).data as Float32Array);
   }
+  const moments = await runner.moments();
   for (const n of paramNames) {
     const ours = (await runner.get(n)).data as Float32Array;
     const ref = fx.get(`final/${n}`).data as Float32Array;
     if (!n.endsWith('attn.c_attn.bias')) {
-      assertClose(`${n} after 3 AdamW steps`, ours, ref);
+      const maxGrad = (fx.get(`grad/${n}`).data as Float32Array).reduce((a, x) => Math.max(a, Math.abs(x)), 0);
+      assertWeightsClose(`${n} after 3 AdamW steps`, ours, ref, moments[`adam.v/${n}`].data as Float32Array, { lr: Number(fx.meta.lr), beta2: Number(fx.meta.beta2), steps: 3, maxGrad });
       continue;
     }
     // The key bias (middle third) has an exactly-zero gradient (softmax ignores a per-row shift), so

@@ -217,6 +217,7 @@ export class Graph {
   softmax(x: Tensor, axis = -1): Tensor { return nn.softmax(this, x, axis); }
   logSoftmax(x: Tensor, axis = -1): Tensor { return nn.logSoftmax(this, x, axis); }
   layerNorm(x: Tensor, w: Tensor, b?: Tensor, eps = 1e-5): Tensor { return nn.layerNorm(this, x, w, b, eps); }
+  normalize(x: Tensor, eps = 1e-5): Tensor { return nn.normalize(this, x, eps); }
   rmsNorm(x: Tensor, w: Tensor, eps = 1e-6): Tensor { return nn.rmsNorm(this, x, w, eps); }
   gelu(x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor { return nn.gelu(this, x, approximate); }
   trilu(x: Tensor, upper = false, k = 0): Tensor { return nn.trilu(this, x, upper, k); }

@@ -105,6 +105,38 @@ export function layerNorm(g: Graph, x: Tensor, w: Tensor, b: Tensor | undefined,
   return g.node(LayerNormOp, ins, { axis: -1, epsilon: { f: eps }, stash_type: 1 }, [...outs])[0]; // (..., C)
 }
 
+// x̂ = (x - μ)·r, the output itself: dx = r·(dx̂ - mean(dx̂) - x̂·mean(dx̂·x̂)), 7 passes over x's shape
+// where LayerNormalization's rule needs 12 (it recomputes x̂ and scales dy by w, and reduces dw).
+const NormalizeOp: OpDef = {
+  type: 'LayerNormalization',
+  grad: (g, n, [dy], need) => {
+    if (!need[0]) return [undefined, undefined];
+    const xhat = n.outputs[0];
+    const [, rstd] = layerNormStats(g, n); // (..., 1)
+    const inner = g.sub(g.sub(dy!, g.reduceMean(dy!, [-1], true)), g.mul(xhat, g.reduceMean(g.mul(dy!, xhat), [-1], true))); // (..., C)
+    return [g.mul(inner, rstd), undefined];
+  },
+};
+
+/**
+ * LayerNorm without the affine part, x̂ = (x - μ)/σ over the last axis (ORT's LayerNormalization with a
+ * constant scale of ones). A LayerNorm whose output only feeds a matrix product folds its weight and
+ * bias into that product's weights (see gpt.ts): the backward pass then reads x̂, which the forward
+ * pass saved, instead of recomputing it.
+ */
+export function normalize(g: Graph, x: Tensor, eps = 1e-5): Tensor {
+  needFloat('LayerNormalization', x);
+  const C = x.shape[x.rank - 1];
+  const stats = x.shape.map((d, i) => (i === x.rank - 1 ? 1 : d)); // (..., 1)
+  const ones = g.constant(new Array<number>(C).fill(1), x.dtype, [C], `ones_${C}_${x.dtype}`); // (C)
+  const outs = [
+    { dtype: x.dtype, shape: x.shape },
+    { dtype: 'f32' as const, shape: stats },
+    { dtype: 'f32' as const, shape: stats },
+  ];
+  return g.node(NormalizeOp, [x, ones], { axis: -1, epsilon: { f: eps }, stash_type: 1 }, outs)[0]; // (..., C)
+}
+
 /** RMS norm over the last axis: x / sqrt(mean(x²) + eps) · w, composed from primitives (autodiff derives its rule). */
 export function rmsNorm(g: Graph, x: Tensor, w: Tensor, eps = 1e-6): Tensor {
   needFloat('RMSNorm', x);
