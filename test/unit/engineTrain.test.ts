@@ -125,17 +125,21 @@ test('a long `run` in the worker does not delay a 5 ms timer on the main thread 
   }
 });
 
-test('AdamW over flat per-group vectors equals AdamW per parameter: weights and every parameter\'s moments after 3 steps', async () => {
+for (const [what, flatBelow] of [['all in flat vectors', undefined], ['the large ones alone, the rest in flat vectors', 200]] as const)
+test(`AdamW with ${what} equals AdamW per parameter: weights and every parameter's moments after 3 steps`, async () => {
   const c = { vocabSize: 13, blockSize: 8, nLayer: 2, nHead: 2, nEmbd: 16, bias: true, batchSize: 3 };
   const opt = { kind: 'adamw' as const, weightDecay: 0.1, clip: 0.5, beta2: 0.99 };
   const runners = await Promise.all([true, false].map(async (flat) => {
-    const { graph, spec } = buildGptTrainGraph(c, { ...opt, flat });
+    const { graph, spec } = buildGptTrainGraph(c, { ...opt, flat, flatBelow });
     return TrainRunner.create(emitOnnx(graph), spec, initGptWeights(c, 5), { threads: 1 });
   }));
   const ids = (k: number) => ({ dtype: 'i64' as const, shape: [3, 8], data: BigInt64Array.from({ length: 24 }, (_, i) => BigInt((i * 7 + k) % 13)) });
   for (let k = 0; k < 3; k++) for (const r of runners) await r.step({ idx: ids(k), targets: ids(k + 1) }, 3e-3);
   const [flat, perParam] = runners;
   assert.ok(flat.spec.views.length > 0 && perParam.spec.views.length === 0);
+  const alone = flat.spec.state.filter((s) => s.name.startsWith('adam.m/') && !s.name.includes('@')).length;
+  assert.equal(alone, gptParams(c).filter((p) => p.shape.reduce((a, b) => a * b, 1) >= (flatBelow ?? 65536)).length, 'parameters updated on their own');
+  if (flatBelow) assert.ok(alone > 0 && alone < gptParams(c).length);
   const [mf, mp] = [await flat.moments(), await perParam.moments()];
   assert.deepEqual(Object.keys(mf).sort(), Object.keys(mp).sort());
   const close = (a: ArrayLike<number>, b: ArrayLike<number>, what: string) => {

@@ -114,16 +114,15 @@ export class TrainRunner {
 
   /** The optimizer moments by parameter (adam.m/<name>, adam.v/<name>), whether or not the graph keeps them in flat slots. */
   get momentNames(): string[] {
-    return this.spec.views.length ? this.spec.views.map((v) => v.name) : this.spec.state.filter((s) => s.init === 'zeros').map((s) => s.name);
+    const flat = new Set(this.spec.views.map((v) => v.slot));
+    return [...this.spec.state.filter((s) => s.init === 'zeros' && !flat.has(s.name)).map((s) => s.name), ...this.spec.views.map((v) => v.name)];
   }
 
   /** Every optimizer moment by parameter name, copied to host memory (each flat slot is read once). */
   async moments(): Promise<Record<string, HostTensor>> {
     const out: Record<string, HostTensor> = {};
-    if (!this.spec.views.length) {
-      for (const name of this.momentNames) out[name] = await this.get(name);
-      return out;
-    }
+    const flat = new Set(this.spec.views.map((v) => v.slot));
+    for (const s of this.spec.state) if (s.init === 'zeros' && !flat.has(s.name)) out[s.name] = await this.get(s.name);
     const slots = new Map<string, HostTensor>();
     for (const v of this.spec.views) {
       let slot = slots.get(v.slot);

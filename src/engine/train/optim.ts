@@ -28,12 +28,18 @@ export interface SgdOptions {
 }
 export type OptimizerOptions = (AdamWOptions | SgdOptions) & {
   /**
-   * AdamW over one flat vector per parameter group (decay / no decay) instead of per parameter: the
-   * same arithmetic in ~15 ops instead of 13 per parameter, which a small model's step notices (each
-   * ORT kernel launch costs microseconds). Default true; the moments are then the slots
-   * adam.m/<group>, adam.v/<group> and spec.views names each parameter's part.
+   * AdamW over one flat vector per parameter group (decay / no decay) for the parameters with fewer
+   * than `flatBelow` elements: the same arithmetic in ~15 ops instead of 13 per parameter, which a
+   * small model's step notices (each ORT kernel launch costs microseconds). Their moments are the slots
+   * adam.m/@<group>, adam.v/@<group> and spec.views names each parameter's part. Default true.
    */
   flat?: boolean;
+  /**
+   * Parameters with at least this many elements are updated on their own even when `flat`: joining
+   * them costs two concatenations, a split and a copy per step, more than their 13 kernel launches
+   * (nanoGPT shakespeare_char: 3.8% of a step, A/B in one process). Default 65536.
+   */
+  flatBelow?: number;
   /** Clip the gradient to this global L2 norm (0 or undefined: no clipping). */
   clip?: number;
   /** Also output every gradient as grad/<name> (tests, inspection). */
@@ -105,20 +111,31 @@ export function addOptimizer(g: Graph, loss: Tensor, o: OptimizerOptions, params
 }
 
 /**
- * AdamW over one flat vector per group (parameters that decay, and the rest): the parameters and
- * their gradients are concatenated, updated by the same ops as adamwUpdate, and split back.
+ * AdamW over one flat vector per group (parameters that decay, and the rest) for the small
+ * parameters: they and their gradients are concatenated, updated by the same ops as adamwUpdate, and
+ * split back. Parameters of `flatBelow` elements or more are updated on their own.
  */
 function flatAdamW(g: Graph, o: AdamWOptions & OptimizerOptions, loss: Tensor, params: Tensor[], grads: Map<Tensor, Tensor>, lr: Tensor, step: Tensor, data: TrainStepSpec['data']): TrainStepSpec {
   const state: StateSlot[] = [];
   const views: StateView[] = [];
   if (o.outputGrads) for (const p of params) g.output(`grad/${p.name}`, grads.get(p)!);
   const decays = o.decays ?? ((t: Tensor) => t.rank >= 2);
+  const below = o.flatBelow ?? 65536;
+  const alone = params.filter((p) => p.size >= below);
+  const pooled = params.filter((p) => p.size < below);
   const flat = (ts: Tensor[]) => (ts.length === 1 ? g.reshape(ts[0], [ts[0].size]) : g.concat(ts.map((t) => g.reshape(t, [t.size])), 0)); // (n)
-  const groups = ([['decay', params.filter(decays)], ['no_decay', params.filter((p) => !decays(p))]] as const)
+  const groups = ([['decay', pooled.filter(decays)], ['no_decay', pooled.filter((p) => !decays(p))]] as const)
     .filter(([, members]) => members.length)
     .map(([name, members]) => g.scope(`update/${name}`, () => ({ name, members, p: flat(members), d: flat(members.map((t) => grads.get(t)!)) })));
-  const norm = g.scope('clip', () => globalNorm(g, groups.map((x) => x.d))); // ()
+  const norm = g.scope('clip', () => globalNorm(g, [...groups.map((x) => x.d), ...alone.map((p) => grads.get(p)!)])); // ()
   const coef = o.clip ? g.scope('clip', () => g.min(g.div(o.clip!, g.add(norm, 1e-6)), 1)) : undefined; // ()
+  for (const p of alone) {
+    const slots = g.scope(`update/${p.name}`, () => adamwUpdate(g, p, grads.get(p)!, lr, step, coef, { ...o, decays: () => decays(p) }));
+    for (const [name, next, t] of slots) {
+      g.output(next, t);
+      state.push({ name, next, shape: [...p.shape], init: name === p.name ? 'param' : 'zeros' });
+    }
+  }
   for (const { name: group, members, p, d } of groups) {
     const [[, , p1], ...moments] = g.scope(`update/${group}`, () =>
       adamwUpdate(g, p, d, lr, step, coef, { ...o, decays: () => group === 'decay' }, `adam.m/@${group}`, `adam.v/@${group}`)); // '@': no parameter is named like a slot
