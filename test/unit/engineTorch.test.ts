@@ -59,26 +59,28 @@ function assertClose(name: string, ours: ArrayLike<number>, ref: ArrayLike<numbe
  * gradient is near zero (a sum of terms that cancel) moves by lr·(rounding noise)/(RMS + eps): the float32
  * gradients here agree with float64 torch to 3.3e-7 of the largest gradient, and at an element whose
  * gradient is 1e-5 of the largest that noise alone is percents of its update. Each element is held to
- *   1e-5 · max |torch|  +  steps · lr · δg / (√v̂ + eps),   δg = 1e-6 · max |first-step gradient|
- * (v̂ our bias-corrected second moment, δg three times the measured gradient error), which is the
- * plain bound wherever the gradient is well above the noise. At most 1% of elements may need the second
- * term; a wrong optimizer (weight decay, eps, bias correction) moves every element and fails.
+ *   1e-5 · max |torch|  +  min(steps · lr · δg / (√v̂ + eps), 20 · 1e-5 · max |torch|),
+ *   δg = 1e-6 · max |first-step gradient| · clip coefficient
+ * (v̂ our bias-corrected second moment of the clipped gradients, δg three times the measured gradient
+ * error), which is the plain bound wherever the gradient is well above the noise. At most 0.2% of a
+ * tensor's elements (at least one) may need the second term; a wrong optimizer (weight decay, eps, bias
+ * correction) moves every element and fails.
  */
-function assertWeightsClose(name: string, ours: Float32Array, ref: Float32Array, v: Float32Array, o: { lr: number; beta2: number; steps: number; maxGrad: number }): void {
+function assertWeightsClose(name: string, ours: Float32Array, ref: Float32Array, v: Float32Array, o: { lr: number; beta2: number; steps: number; maxGrad: number; clipCoef: number }): void {
   assert.equal(ours.length, ref.length, `${name}: length`);
   const maxRef = ref.reduce((a, x) => Math.max(a, Math.abs(x)), 0);
   const plain = 1e-5 * maxRef;
-  const dg = 1e-6 * o.maxGrad;
+  const dg = 1e-6 * o.maxGrad * o.clipCoef;
   const bc2 = 1 - o.beta2 ** o.steps;
   let noisy = 0;
   for (let i = 0; i < ref.length; i++) {
     const d = Math.abs(ours[i] - ref[i]);
     if (d <= plain) continue;
     noisy++;
-    const bound = plain + (o.steps * o.lr * dg) / (Math.sqrt(v[i] / bc2) + 1e-8);
+    const bound = plain + Math.min((o.steps * o.lr * dg) / (Math.sqrt(v[i] / bc2) + 1e-8), 20 * plain);
     assert.ok(d <= bound, `${name}[${i}]: |engine - torch| = ${d.toExponential(2)} > ${bound.toExponential(2)} (1e-5 × max |torch| = ${plain.toExponential(2)}, √v̂ = ${Math.sqrt(v[i] / bc2).toExponential(2)})`);
   }
-  assert.ok(noisy <= 0.01 * ref.length, `${name}: ${noisy} of ${ref.length} elements differ by more than 1e-5 × max |torch| (${plain.toExponential(2)})`);
+  assert.ok(noisy <= Math.max(1, 0.002 * ref.length), `${name}: ${noisy} of ${ref.length} elements differ by more than 1e-5 × max |torch| (${plain.toExponential(2)})`);
 }
 
 /** Runs 3 steps on the fixture's batch and checks loss, grad norm, first-step gradients and final weights. */
@@ -100,7 +102,8 @@ async function compareWithTorch(fx: Fixture, bytes: Uint8Array, spec: TrainStepS
     const ref = fx.get(`final/${n}`).data as Float32Array;
     if (!n.endsWith('attn.c_attn.bias')) {
       const maxGrad = (fx.get(`grad/${n}`).data as Float32Array).reduce((a, x) => Math.max(a, Math.abs(x)), 0);
-      assertWeightsClose(`${n} after 3 AdamW steps`, ours, ref, moments[`adam.v/${n}`].data as Float32Array, { lr: Number(fx.meta.lr), beta2: Number(fx.meta.beta2), steps: 3, maxGrad });
+      const clipCoef = Math.min(Number(fx.meta.clip) / (norms[0] + 1e-6), 1); // torch's clip_grad_norm_ coefficient at step 1
+      assertWeightsClose(`${n} after 3 AdamW steps`, ours, ref, moments[`adam.v/${n}`].data as Float32Array, { lr: Number(fx.meta.lr), beta2: Number(fx.meta.beta2), steps: 3, maxGrad, clipCoef });
       continue;
     }
     // The key bias (middle third) has an exactly-zero gradient (softmax ignores a per-row shift), so
@@ -133,10 +136,12 @@ test('MLP training step (LayerNorm, tanh GELU, weighted cross-entropy with ignor
   await compareWithTorch(fx, emitOnnx(g), spec, feeds, g.params.map((t) => t.name));
 });
 
-test('one-block GPT training step matches PyTorch (gpt_ref.py) for 3 AdamW steps', async () => {
+// 'auto' folds only the lm_head's LayerNorm at these small shapes; 'always' folds every LayerNorm
+for (const foldNorms of ['auto', 'always'] as const)
+test(`one-block GPT training step matches PyTorch (gpt_ref.py) for 3 AdamW steps (LayerNorm folds: ${foldNorms})`, async () => {
   const fx = readFixture('gpt_block.safetensors');
   const m = fx.meta;
-  const c: GptConfig = { vocabSize: +m.vocab, blockSize: +m.block, nLayer: +m.n_layer, nHead: +m.n_head, nEmbd: +m.n_embd, bias: true, batchSize: 2 };
+  const c: GptConfig = { vocabSize: +m.vocab, blockSize: +m.block, nLayer: +m.n_layer, nHead: +m.n_head, nEmbd: +m.n_embd, bias: true, batchSize: 2, foldNorms };
   const { graph, spec } = buildGptTrainGraph(c, { kind: 'adamw', weightDecay: +m.wd, beta1: +m.beta1, beta2: +m.beta2, clip: +m.clip, outputGrads: true });
   const feeds = { idx: fx.get('data/idx'), targets: fx.get('data/targets') };
   await compareWithTorch(fx, emitOnnx(graph), spec, feeds, gptParams(c).map((p) => p.name));

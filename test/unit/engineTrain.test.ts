@@ -125,7 +125,8 @@ test('a long `run` in the worker does not delay a 5 ms timer on the main thread 
   }
 });
 
-for (const [what, flatBelow] of [['all in flat vectors', undefined], ['the large ones alone, the rest in flat vectors', 200]] as const)
+// flatBelow 200: matrices on both sides; 48: biases (no decay) on both sides
+for (const [what, flatBelow] of [['all in flat vectors', undefined], ['the large ones alone, the rest in flat vectors', 200], ['biases alone and in flat vectors', 48]] as const)
 test(`AdamW with ${what} equals AdamW per parameter: weights and every parameter's moments after 3 steps`, async () => {
   const c = { vocabSize: 13, blockSize: 8, nLayer: 2, nHead: 2, nEmbd: 16, bias: true, batchSize: 3 };
   const opt = { kind: 'adamw' as const, weightDecay: 0.1, clip: 0.5, beta2: 0.99 };
@@ -161,5 +162,14 @@ test(`AdamW with ${what} equals AdamW per parameter: weights and every parameter
   }
   // a view reads the same as the batch read
   assert.deepEqual((await flat.get('adam.v/transformer.h.1.mlp.c_fc.weight')).data, mf['adam.v/transformer.h.1.mlp.c_fc.weight'].data);
-  for (const r of runners) await r.release();
+  // resuming from these weights and per-parameter moments (as a checkpoint stores them) continues exactly
+  const { graph, spec } = buildGptTrainGraph(c, { ...opt, flat: true, flatBelow });
+  const weights = Object.fromEntries(await Promise.all(gptParams(c).map(async (p) => [p.name, await flat.get(p.name)] as const)));
+  const resumed = await TrainRunner.create(emitOnnx(graph), spec, weights, { threads: 1 }, { moments: mf, steps: flat.steps });
+  const [a, b] = [await flat.step({ idx: ids(3), targets: ids(4) }, 3e-3), await resumed.step({ idx: ids(3), targets: ids(4) }, 3e-3)];
+  assert.equal(b.loss, a.loss);
+  for (const p of gptParams(c)) assert.deepEqual((await resumed.get(p.name)).data, (await flat.get(p.name)).data, `${p.name} after the resumed step`);
+  const [m1, m2] = [await flat.moments(), await resumed.moments()];
+  for (const name of Object.keys(m1)) assert.deepEqual(m2[name].data, m1[name].data, name);
+  for (const r of [...runners, resumed]) await r.release();
 });

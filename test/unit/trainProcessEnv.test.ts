@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { TRAINING_MALLOC_TUNABLES, trainingProcessEnv } from '../../src/engine/train/processEnv';
 
@@ -12,7 +13,7 @@ test('trainingProcessEnv adds the malloc tunables and keeps tunables the caller 
   assert.equal(trainingProcessEnv({ PATH: '/bin' }).GLIBC_TUNABLES, TRAINING_MALLOC_TUNABLES.join(':'));
   assert.equal(trainingProcessEnv({}).PATH, undefined);
   const mine = trainingProcessEnv({ GLIBC_TUNABLES: 'glibc.malloc.trim_threshold=1024:glibc.malloc.arena_max=2' }).GLIBC_TUNABLES!.split(':');
-  assert.deepEqual(mine, ['glibc.malloc.trim_threshold=1024', 'glibc.malloc.arena_max=2', 'glibc.malloc.mmap_threshold=4294967295']);
+  assert.deepEqual(mine, ['glibc.malloc.trim_threshold=1024', 'glibc.malloc.arena_max=2', 'glibc.malloc.mmap_max=0']);
   const env = { GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' };
   trainingProcessEnv(env);
   assert.equal(env.GLIBC_TUNABLES, 'glibc.malloc.arena_max=2', 'the caller\'s object is not changed');
@@ -41,9 +42,11 @@ test('with the training tunables, freed blocks are reused instead of faulted in 
     return rounds[rounds.length >> 1];
   };
   const base = { ...process.env, GLIBC_TUNABLES: '' };
-  const pages = (48 << 20) / 4096;
+  // a fault maps a 4 KiB page, or a 2 MiB one where transparent huge pages are always on
+  const thp = (() => { try { return readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8'); } catch { return ''; } })();
+  const pages = (48 << 20) / (thp.includes('[always]') ? 2 << 20 : 4096);
   const plain = run(base);
   const tuned = run(trainingProcessEnv(base));
   assert.ok(plain > 0.9 * pages, `glibc ${glibc} defaults: a median ${plain} faults per round, expected the whole block (${pages} pages)`);
-  assert.ok(tuned < 0.05 * pages, `with ${trainingProcessEnv(base).GLIBC_TUNABLES}: a median ${tuned} faults per round, expected almost none`);
+  assert.ok(tuned < 0.1 * plain, `with ${trainingProcessEnv(base).GLIBC_TUNABLES}: a median ${tuned} faults per round, expected almost none (defaults: ${plain})`);
 });

@@ -18,6 +18,11 @@ import { Rng } from '../train/rng';
 export interface GptConfig extends GptConfigMessage {
   /** How the embedding gradient is built; default one-hot MatMul (measured 4x faster than ScatterElements at nanoGPT shapes). */
   embeddingGrad?: 'scatter' | 'onehot';
+  /**
+   * Whether a training graph folds each LayerNorm's affine into the product it feeds (lnLinear):
+   * 'auto' (default) where the weight is no larger than the activations, 'always', or 'never'.
+   */
+  foldNorms?: 'auto' | 'always' | 'never';
 }
 
 export interface ParamInfo {
@@ -46,12 +51,15 @@ export function gptParams(c: GptConfig): ParamInfo[] {
 type Params = Map<string, Tensor>;
 
 /**
- * linear(LayerNorm(x; ln), W, bias) with the LayerNorm's affine folded into the product:
+ * linear(LayerNorm(x; ln), W, bias). For training (`fold`), the LayerNorm's affine folds into the product:
  * (x̂·w + b)·W + bias = x̂·(w ⊙ W) + (b·W + bias), so the backward pass reads x̂ as the forward pass saved
- * it and the per-row work of the LayerNorm's gradient drops from 12 passes to 7; the folds are
- * (C, N)-sized. `transB`: W is (N, C), as the tied lm_head's wte.
+ * it and the per-row work of the LayerNorm's gradient drops from 12 passes to 7, for about 6 passes over
+ * W: with 'auto', folded only where W is no larger than x (a GPT-2 vocabulary's lm_head is not). `transB`: W is
+ * (N, C), as the tied lm_head's wte.
  */
-function lnLinear(g: Graph, x: Tensor, ln: { w: Tensor; b?: Tensor }, W: Tensor, bias?: Tensor, transB = false): Tensor {
+function lnLinear(g: Graph, x: Tensor, ln: { w: Tensor; b?: Tensor }, W: Tensor, bias: Tensor | undefined, o: { fold: Fold; transB?: boolean }): Tensor {
+  const transB = !!o.transB;
+  if (o.fold === 'never' || (o.fold === 'auto' && W.size > x.size)) return g.linear(g.layerNorm(x, ln.w, ln.b), W, bias, { transB }); // (rows, N)
   const xhat = g.normalize(x); // (rows, C)
   const folded = transB ? g.mul(W, ln.w) : g.mul(g.unsqueeze(ln.w, 1), W); // (N, C) or (C, N)
   const N = W.shape[transB ? 0 : 1];
@@ -59,15 +67,16 @@ function lnLinear(g: Graph, x: Tensor, ln: { w: Tensor; b?: Tensor }, W: Tensor,
   const c = shift && bias ? g.add(shift, bias) : shift ?? bias; // (N)
   return g.linear(xhat, folded, c, { transB }); // (rows, N)
 }
+type Fold = NonNullable<GptConfig['foldNorms']>;
 const lnOf = (P: Params, n: string) => ({ w: P.get(`${n}.weight`)!, b: P.get(`${n}.bias`) });
 
-function attention(g: Graph, c: GptConfig, P: Params, h: string, x: Tensor, mask: Tensor, ln: { w: Tensor; b?: Tensor }): Tensor {
+function attention(g: Graph, c: GptConfig, P: Params, h: string, x: Tensor, mask: Tensor, ln: { w: Tensor; b?: Tensor }, fold: Fold): Tensor {
   const B = c.batchSize;
   const T = c.seqLen ?? c.blockSize;
   const C = c.nEmbd;
   const nh = c.nHead;
   const hd = C / nh;
-  const qkv = lnLinear(g, x, ln, P.get(`${h}.c_attn.weight`)!, P.get(`${h}.c_attn.bias`)); // (B·T, 3C) from LayerNorm(x)
+  const qkv = lnLinear(g, x, ln, P.get(`${h}.c_attn.weight`)!, P.get(`${h}.c_attn.bias`), { fold }); // (B·T, 3C) from LayerNorm(x)
   // one transpose puts q, k, v and the heads in place; splitting the leading axis is a contiguous copy
   const qkv5 = g.transpose(g.reshape(qkv, [B, T, 3, nh, hd]), [2, 0, 3, 1, 4]); // (3, B, nh, T, hd)
   const [q, k, v] = g.split(qkv5, [1, 1, 1], 0).map((t) => g.reshape(t, [B, nh, T, hd])); // (B, nh, T, hd) each
@@ -78,19 +87,23 @@ function attention(g: Graph, c: GptConfig, P: Params, h: string, x: Tensor, mask
   return g.linear(merged, P.get(`${h}.c_proj.weight`)!, P.get(`${h}.c_proj.bias`)); // (B·T, C)
 }
 
-function mlp(g: Graph, c: GptConfig, P: Params, h: string, x: Tensor, ln: { w: Tensor; b?: Tensor }): Tensor {
-  const hidden = g.gelu(lnLinear(g, x, ln, P.get(`${h}.c_fc.weight`)!, P.get(`${h}.c_fc.bias`)), c.gelu ?? 'none'); // (B·T, 4C) from LayerNorm(x)
+function mlp(g: Graph, c: GptConfig, P: Params, h: string, x: Tensor, ln: { w: Tensor; b?: Tensor }, fold: Fold): Tensor {
+  const hidden = g.gelu(lnLinear(g, x, ln, P.get(`${h}.c_fc.weight`)!, P.get(`${h}.c_fc.bias`), { fold }), c.gelu ?? 'none'); // (B·T, 4C) from LayerNorm(x)
   return g.linear(hidden, P.get(`${h}.c_proj.weight`)!, P.get(`${h}.c_proj.bias`)); // (B·T, C)
 }
 
-function block(g: Graph, c: GptConfig, P: Params, l: number, x: Tensor, mask: Tensor): Tensor {
+function block(g: Graph, c: GptConfig, P: Params, l: number, x: Tensor, mask: Tensor, fold: Fold): Tensor {
   const h = `transformer.h.${l}`;
-  const x1 = g.add(x, g.scope(`h.${l}.attn`, () => attention(g, c, P, `${h}.attn`, x, mask, lnOf(P, `${h}.ln_1`)))); // (B·T, C)
-  return g.add(x1, g.scope(`h.${l}.mlp`, () => mlp(g, c, P, `${h}.mlp`, x1, lnOf(P, `${h}.ln_2`)))); // (B·T, C)
+  const x1 = g.add(x, g.scope(`h.${l}.attn`, () => attention(g, c, P, `${h}.attn`, x, mask, lnOf(P, `${h}.ln_1`), fold))); // (B·T, C)
+  return g.add(x1, g.scope(`h.${l}.mlp`, () => mlp(g, c, P, `${h}.mlp`, x1, lnOf(P, `${h}.ln_2`), fold))); // (B·T, C)
 }
 
-/** Logits (B·T, V) of a GPT for token ids idx (B, T); declares the parameters on g. */
-export function gptForward(g: Graph, c: GptConfig, idx: Tensor): { logits: Tensor; params: Params } {
+/**
+ * Logits (B·T, V) of a GPT for token ids idx (B, T); declares the parameters on g. `train`: a backward
+ * pass will follow, so LayerNorms fold into the products they feed (lnLinear, c.foldNorms).
+ */
+export function gptForward(g: Graph, c: GptConfig, idx: Tensor, o: { train?: boolean } = {}): { logits: Tensor; params: Params } {
+  const fold: Fold = o.train ? c.foldNorms ?? 'auto' : 'never';
   const B = c.batchSize;
   const T = c.seqLen ?? c.blockSize;
   const C = c.nEmbd;
@@ -102,8 +115,8 @@ export function gptForward(g: Graph, c: GptConfig, idx: Tensor): { logits: Tenso
   const pos = T === c.blockSize ? wpe : g.slice(wpe, 0, 0, T); // (T, C)
   let x = g.reshape(g.add(g.gather(wte, idx), pos), [B * T, C]); // (B, T, C) -> (B·T, C)
   const mask = g.causalMask(T); // (T, T)
-  for (let l = 0; l < c.nLayer; l++) x = block(g, c, P, l, x, mask);
-  const logits = g.named(lnLinear(g, x, lnOf(P, 'transformer.ln_f'), wte, undefined, true), 'logits'); // (B·T, V) tied lm_head on ln_f(x)
+  for (let l = 0; l < c.nLayer; l++) x = block(g, c, P, l, x, mask, fold);
+  const logits = g.named(lnLinear(g, x, lnOf(P, 'transformer.ln_f'), wte, undefined, { fold, transB: true }), 'logits'); // (B·T, V) tied lm_head on ln_f(x)
   return { logits, params: P };
 }
 
@@ -117,7 +130,7 @@ export function buildGptTrainGraph(c: GptConfig, opt: OptimizerOptions): { graph
   const T = c.seqLen ?? c.blockSize;
   const idx = g.input('idx', 'i64', [B, T]); // (B, T)
   const targets = g.input('targets', 'i64', [B, T]); // (B, T)
-  const { logits } = gptForward(g, c, idx);
+  const { logits } = gptForward(g, c, idx, { train: true });
   const loss = g.crossEntropy(logits, g.reshape(targets, [B * T])); // ()
   const spec = addOptimizer(g, loss, opt);
   return { graph: g, spec };
