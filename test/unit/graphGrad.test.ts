@@ -97,6 +97,7 @@ const cases: Case[] = [
   { name: 'Gemm', dtype: 'f64', params: [{ shape: [2, 3] }, { shape: [3, 4] }], f: (g, [a, b]) => g.matmul(a, b) },
   { name: 'Gemm transA transB alpha', dtype: 'f64', params: [{ shape: [3, 2] }, { shape: [4, 3] }], f: (g, [a, b]) => g.matmul(a, b, { transA: true, transB: true, alpha: 0.5 }) },
   { name: 'Gemm transB', dtype: 'f64', params: [{ shape: [2, 3] }, { shape: [4, 3] }], f: (g, [a, b]) => g.matmul(a, b, { transB: true }) },
+  { name: 'Gemm, dX through a materialised Wᵀ (W small next to dY) with alpha', dtype: 'f64', params: [{ shape: [12, 3] }, { shape: [3, 2] }], f: (g, [x, w]) => g.matmul(x, w, { alpha: 0.7 }) },
   { name: 'Gemm with bias (linear)', dtype: 'f64', params: [{ shape: [3, 4] }, { shape: [4, 2] }, { shape: [2] }], f: (g, [x, w, b]) => g.linear(x, w, b) },
   { name: 'MatMul batched broadcast', dtype: 'f64', params: [{ shape: [2, 2, 3] }, { shape: [3, 2] }], f: (g, [a, b]) => g.matmul(a, b) },
   { name: 'MatMul batched with scale', dtype: 'f64', params: [{ shape: [2, 3, 4] }, { shape: [2, 4, 2] }], f: (g, [a, b]) => g.matmul(a, b, { alpha: 0.5 }) },

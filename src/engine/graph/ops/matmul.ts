@@ -21,8 +21,12 @@ function matmulGrad(g: Graph, a: Tensor, b: Tensor, dy: Tensor, o: Required<Matm
   const { transA, transB, alpha } = o;
   let da: Tensor | undefined;
   let db: Tensor | undefined;
-  if (need[0])
-    da = transA ? g.matmul(b, dy, { transA: transB, transB: true, alpha }) : g.matmul(dy, b, { transB: !transB, alpha }); // shape of A
+  if (need[0]) {
+    // dX = dY·Wᵀ for a 2-D weight W much smaller than dY: MLAS runs dY·(Wᵀ materialised) ~10% faster
+    // than its transB kernel at GPT shapes, and the transpose of W is cheap
+    if (!transA && !transB && a.rank === 2 && b.rank === 2 && 4 * b.size <= dy.size) da = g.matmul(dy, g.transpose(b, [1, 0]), { alpha });
+    else da = transA ? g.matmul(b, dy, { transA: transB, transB: true, alpha }) : g.matmul(dy, b, { transB: !transB, alpha }); // shape of A
+  }
   if (need[1]) {
     // batched Aᵀ·dY = (dYᵀ·A)ᵀ: MLAS transposes the A operand of each product, so hand it the smaller one
     // (attention: dV = Pᵀ·dY with P (T, T) and dY (T, hd)); the Transpose merges into the next one
