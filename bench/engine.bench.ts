@@ -165,7 +165,7 @@ async function gemmPeers(torch: TorchPeer, dir: string): Promise<void> {
   const shapes: [string, number, number, number, boolean, boolean][] = [
     ['fwd-c_fc', 4096, 384, 1536, false, false],
     ['fwd-mlp-c_proj', 4096, 1536, 384, false, false],
-    ['dx-c_fc', 4096, 1536, 384, false, true],
+    ['dx-c_attn', 4096, 1152, 384, false, false], // dX = dY·Wᵀ runs on a materialised Wᵀ (matmul.ts)
     ['dw-c_fc', 384, 4096, 1536, true, false],
   ];
   for (const [name, M, K, N, ta, tb] of shapes) {
