@@ -35,7 +35,9 @@ describe('LLM Lens: Show Environment', () => {
 
   it('opens one Environment panel and reuses it', async () => {
     await vscode.commands.executeCommand('llmLens.showEnvironment');
-    const tabs = vscode.window.tabGroups.all.flatMap((g) => g.tabs).filter((t) => t.label === 'LLM Lens: Environment');
-    assert.equal(tabs.length, 1);
+    // the extension host's tab model follows the workbench asynchronously: wait for the panel's tab
+    const tabs = () => vscode.window.tabGroups.all.flatMap((g) => g.tabs).filter((t) => t.label === 'LLM Lens: Environment');
+    for (let i = 0; i < 50 && !tabs().length; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(tabs().length, 1);
   });
 });

@@ -38,7 +38,9 @@ describe('LLM Lens: Tokenize Selection', () => {
 
   it('reuses one Tokens panel beside the editor', async () => {
     await vscode.commands.executeCommand('llmLens.tokenizeSelection');
-    const tabs = vscode.window.tabGroups.all.flatMap((g) => g.tabs).filter((t) => t.label === 'LLM Lens: Tokens');
-    assert.equal(tabs.length, 1);
+    // the extension host's tab model follows the workbench asynchronously: wait for the panel's tab
+    const tabs = () => vscode.window.tabGroups.all.flatMap((g) => g.tabs).filter((t) => t.label === 'LLM Lens: Tokens');
+    for (let i = 0; i < 50 && !tabs().length; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(tabs().length, 1);
   });
 });
