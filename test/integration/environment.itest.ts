@@ -38,6 +38,7 @@ describe('LLM Lens: Show Environment', () => {
     // the extension host's tab model follows the workbench asynchronously: wait for the panel's tab
     const tabs = () => vscode.window.tabGroups.all.flatMap((g) => g.tabs).filter((t) => t.label === 'LLM Lens: Environment');
     for (let i = 0; i < 50 && !tabs().length; i++) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 500)); // and for a second tab, were the panel not reused
     assert.equal(tabs().length, 1);
   });
 });
