@@ -3,7 +3,7 @@
  * steps (on the device for GPU providers), feeds lr and the 1-based step, and swaps in the new state
  * only when the loss and the gradient norm are finite. A NaN/Inf step is reported, not applied.
  */
-import type { TrainStepSpec } from '../train/optim';
+import type { StateSlot, TrainStepSpec } from '../train/optim';
 import { disposeValue, GraphRunner, scalarOf, toHost, type DeviceValue, type HostTensor, type RunnerOptions } from './session';
 
 export interface StepResult {
@@ -114,15 +114,19 @@ export class TrainRunner {
 
   /** The optimizer moments by parameter (adam.m/<name>, adam.v/<name>), whether or not the graph keeps them in flat slots. */
   get momentNames(): string[] {
+    return [...this.ownMomentSlots.map((s) => s.name), ...this.spec.views.map((v) => v.name)];
+  }
+
+  /** Moment slots that belong to one parameter (the rest are flat slots that views cut up). */
+  private get ownMomentSlots(): StateSlot[] {
     const flat = new Set(this.spec.views.map((v) => v.slot));
-    return [...this.spec.state.filter((s) => s.init === 'zeros' && !flat.has(s.name)).map((s) => s.name), ...this.spec.views.map((v) => v.name)];
+    return this.spec.state.filter((s) => s.init === 'zeros' && !flat.has(s.name));
   }
 
   /** Every optimizer moment by parameter name, copied to host memory (each flat slot is read once). */
   async moments(): Promise<Record<string, HostTensor>> {
     const out: Record<string, HostTensor> = {};
-    const flat = new Set(this.spec.views.map((v) => v.slot));
-    for (const s of this.spec.state) if (s.init === 'zeros' && !flat.has(s.name)) out[s.name] = await this.get(s.name);
+    for (const s of this.ownMomentSlots) out[s.name] = await this.get(s.name);
     const slots = new Map<string, HostTensor>();
     for (const v of this.spec.views) {
       let slot = slots.get(v.slot);

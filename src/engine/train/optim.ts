@@ -100,11 +100,7 @@ export function addOptimizer(g: Graph, loss: Tensor, o: OptimizerOptions, params
   for (const p of params) {
     const d = grads.get(p)!;
     if (o.outputGrads) g.output(`grad/${p.name}`, d);
-    const slots = g.scope(`update/${p.name}`, () => (o.kind === 'sgd' ? sgdUpdate(g, p, d, lr, coef) : adamwUpdate(g, p, d, lr, step, coef, o)));
-    for (const [name, next, t] of slots) {
-      g.output(next, t);
-      state.push({ name, next, shape: [...p.shape], init: name === p.name ? 'param' : 'zeros' });
-    }
+    state.push(...outputSlots(g, p, g.scope(`update/${p.name}`, () => (o.kind === 'sgd' ? sgdUpdate(g, p, d, lr, coef) : adamwUpdate(g, p, d, lr, step, coef, o)))));
   }
   g.output('loss', loss);
   g.output('grad_norm', norm);
@@ -130,13 +126,7 @@ function flatAdamW(g: Graph, o: AdamWOptions & OptimizerOptions, loss: Tensor, p
     .map(([name, members]) => g.scope(`update/${name}`, () => ({ name, members, p: flat(members), d: flat(members.map((t) => grads.get(t)!)) })));
   const norm = g.scope('clip', () => globalNorm(g, [...groups.map((x) => x.d), ...alone.map((p) => grads.get(p)!)])); // ()
   const coef = o.clip ? g.scope('clip', () => g.min(g.div(o.clip!, g.add(norm, 1e-6)), 1)) : undefined; // ()
-  for (const p of alone) {
-    const slots = g.scope(`update/${p.name}`, () => adamwUpdate(g, p, grads.get(p)!, lr, step, coef, { ...o, decays: () => decays(p) }));
-    for (const [name, next, t] of slots) {
-      g.output(next, t);
-      state.push({ name, next, shape: [...p.shape], init: name === p.name ? 'param' : 'zeros' });
-    }
-  }
+  for (const p of alone) state.push(...outputSlots(g, p, g.scope(`update/${p.name}`, () => adamwUpdate(g, p, grads.get(p)!, lr, step, coef, o))));
   for (const { name: group, members, p, d } of groups) {
     const [[, , p1], ...moments] = g.scope(`update/${group}`, () =>
       adamwUpdate(g, p, d, lr, step, coef, { ...o, decays: () => group === 'decay' }, `adam.m/@${group}`, `adam.v/@${group}`)); // '@': no parameter is named like a slot
@@ -161,6 +151,14 @@ function flatAdamW(g: Graph, o: AdamWOptions & OptimizerOptions, loss: Tensor, p
 }
 
 type Slot = [name: string, next: string, value: Tensor];
+
+/** Declares a parameter's updated slots as graph outputs; their state entries (the weights, or moments starting at zero). */
+function outputSlots(g: Graph, p: Tensor, slots: Slot[]): StateSlot[] {
+  return slots.map(([name, next, t]) => {
+    g.output(next, t);
+    return { name, next, shape: [...p.shape], init: name === p.name ? 'param' : 'zeros' };
+  });
+}
 
 function sgdUpdate(g: Graph, p: Tensor, d: Tensor, lr: Tensor, coef: Tensor | undefined): Slot[] {
   const rate = coef ? g.mul(lr, coef) : lr; // () lr · clip coefficient
