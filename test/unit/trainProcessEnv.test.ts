@@ -7,11 +7,11 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { TRAINING_MALLOC_TUNABLES, trainingProcessEnv } from '../../src/engine/train/processEnv';
+import { trainingProcessEnv } from '../../src/engine/train/processEnv';
 
 test('trainingProcessEnv adds the malloc tunables and keeps tunables the caller set', () => {
-  assert.equal(trainingProcessEnv({ PATH: '/bin' }).GLIBC_TUNABLES, TRAINING_MALLOC_TUNABLES.join(':'));
-  assert.equal(trainingProcessEnv({}).PATH, undefined);
+  assert.equal(trainingProcessEnv({ PATH: '/bin' }).GLIBC_TUNABLES, 'glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=4294967295');
+  assert.equal(trainingProcessEnv({ PATH: '/bin' }).PATH, '/bin');
   const mine = trainingProcessEnv({ GLIBC_TUNABLES: 'glibc.malloc.trim_threshold=1024:glibc.malloc.arena_max=2' }).GLIBC_TUNABLES!.split(':');
   assert.deepEqual(mine, ['glibc.malloc.trim_threshold=1024', 'glibc.malloc.arena_max=2', 'glibc.malloc.mmap_max=0']);
   const env = { GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' };
