@@ -1,14 +1,16 @@
 /**
- * `npm run bench:engine`: one training step (forward, backward, clip, AdamW) of nanoGPT's
+ * `npm run bench:engine`: training steps (forward, backward, clip, AdamW) of nanoGPT's
  * shakespeare_char model — 6 layers, 6 heads, 384 wide, block 256, batch 16, vocab 65, no biases —
  * on the engine (onnxruntime-node CPU) against gpt_ref.py (PyTorch + oneDNN), same machine, same
- * thread count, alternating step by step (torch runs in one long-lived process on gpt_ref.py's model);
+ * thread count, alternating (torch runs in one long-lived process on gpt_ref.py's model). The engine
+ * takes its steps as the trainer does on CPU: k per ONNX run (train/stepLoop.ts, k = stepsPerRun of
+ * the warm-up step's time); a pair is k torch steps and one engine run of k steps;
  * reports the median of the per-pair tokens/s ratios (over the undisturbed pairs when there are enough)
  * and both processes' peak RSS. The engine runs in the training process's environment (train/processEnv.ts).
  * Also: which embedding gradient is faster (ScatterElements vs one-hot MatMul) and an ORT profile
  * of one step, summarised by op type.
  *
- * Env: ENGINE_BENCH_PAIRS (15), ENGINE_BENCH_PROFILE=0 to skip the profile, ENGINE_BENCH_GEMM=0 to skip the GEMM peers,
+ * Env: ENGINE_BENCH_PAIRS (max(5, ⌈15 / k⌉)), ENGINE_BENCH_PROFILE=0 to skip the profile, ENGINE_BENCH_GEMM=0 to skip the GEMM peers,
  *      TORCH_BASELINE (../shared/bench/torch-baseline), TORCH_BASELINE_DIR (/tmp/torch-baseline, the oneDNN shim).
  */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -22,11 +24,12 @@ import { Graph } from '../src/engine/graph/graph';
 import { buildGptTrainGraph, gaussian, initGptWeights, type GptConfig } from '../src/engine/model/gpt';
 import { flushDenormalsToZero, GraphRunner, type HostTensor } from '../src/engine/runtime/session';
 import { TrainRunner } from '../src/engine/runtime/trainRunner';
+import { stepsPerRun } from '../src/engine/train/loop';
 import { trainingProcessEnv } from '../src/engine/train/processEnv';
+import { emitTrainLoop } from '../src/engine/train/stepLoop';
 import { benchLine, median, timeRuns } from './lib';
 
 const env = (k: string, d: number) => Number(process.env[k] ?? d);
-const PAIRS = env('ENGINE_BENCH_PAIRS', 15);
 const THREADS = Math.min(availableParallelism(), env('ENGINE_BENCH_THREADS', availableParallelism()));
 const BASELINE = resolve(process.env.TORCH_BASELINE ?? '../shared/bench/torch-baseline');
 
@@ -241,38 +244,49 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'llm-lens-bench-'));
   const { file, tokens } = writeTokens(dir);
   writeTokensCache = tokens;
-  console.log(`config: 6L 6H 384C T256 B16 V65 (no bias), threads ${THREADS}, ${PAIRS} alternating step pairs`);
   await embeddingGradChoice();
 
   let t0 = performance.now();
   const { graph, spec } = buildGptTrainGraph(config, optimizer);
   const bytes = emitOnnx(graph);
+  const loopBytes = emitTrainLoop(graph, spec);
   console.log(`graph: ${graph.nodes.length} nodes built + emitted in ${(performance.now() - t0).toFixed(0)} ms (${(bytes.length / 1e6).toFixed(1)} MB)`);
   t0 = performance.now();
-  const runner = await TrainRunner.create(bytes, spec, initGptWeights(config, 1337), { threads: THREADS });
-  console.log(`session created in ${(performance.now() - t0).toFixed(0)} ms`);
-  await runner.step(batch(tokens, 0), 1e-3); // warm-up
+  const runner = await TrainRunner.create(loopBytes, spec, initGptWeights(config, 1337), { threads: THREADS });
+  console.log(`session (step loop) created in ${(performance.now() - t0).toFixed(0)} ms`);
+  let seed = 0;
+  const inputs = (n: number) => Array.from({ length: n }, () => ({ data: batch(tokens, seed++), lr: 1e-3 }));
+  await runner.runSteps(inputs(1)); // warm-up
+  const k = stepsPerRun((await runner.runSteps(inputs(1)))[0].ms);
+  const PAIRS = env('ENGINE_BENCH_PAIRS', Math.max(5, Math.ceil(15 / k)));
+  console.log(`config: 6L 6H 384C T256 B16 V65 (no bias), threads ${THREADS}; ${k} steps per engine run (as the trainer would take them), ${PAIRS} alternating pairs of ${k} steps`);
 
   const torch = new TorchPeer(file);
   await torch.ready();
   await torch.step(); // warm-up
   await torch.step();
-  await runner.step(batch(tokens, 1), 1e-3);
   const ratios: number[] = [];
   const ours: number[] = [];
   const theirs: number[] = [];
   const faults: number[] = [];
   let torchRss = 0;
   for (let i = 0; i < PAIRS; i++) {
-    const t = await torch.step();
-    torchRss = Math.max(torchRss, t.rssMb);
+    let torchMs = 0;
+    for (let j = 0; j < k; j++) {
+      const t = await torch.step();
+      torchRss = Math.max(torchRss, t.rssMb);
+      torchMs += t.ms;
+    }
     const f0 = process.resourceUsage().minorPageFault;
-    const ms = (await runner.step(batch(tokens, i + 2), 1e-3)).ms;
-    faults.push(process.resourceUsage().minorPageFault - f0);
+    const rs = await runner.runSteps(inputs(k));
+    const engineMs = rs.reduce((a, r) => a + r.ms, 0);
+    faults.push(Math.round((process.resourceUsage().minorPageFault - f0) / k));
+    const ms = engineMs / k;
+    const tms = torchMs / k;
     ours.push(ms);
-    theirs.push(t.ms);
-    ratios.push(t.ms / ms);
-    console.log(`pair ${String(i + 1).padStart(2)}: engine ${ms.toFixed(0)} ms, torch ${t.ms.toFixed(0)} ms, ratio ${(t.ms / ms).toFixed(3)}x (engine: ${faults.at(-1)} page faults)`);
+    theirs.push(tms);
+    ratios.push(tms / ms);
+    console.log(`pair ${String(i + 1).padStart(2)}: engine ${ms.toFixed(0)} ms/step, torch ${tms.toFixed(0)} ms/step, ratio ${(tms / ms).toFixed(3)}x (engine: ${faults.at(-1)} page faults per step)`);
   }
   await runner.release();
   if (process.env.ENGINE_BENCH_GEMM !== '0') await gemmPeers(torch, dir);

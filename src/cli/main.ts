@@ -28,7 +28,9 @@ Usage:
                  [--config RUN.json] [--run-dir DIR] [--resume CHECKPOINT_DIR] [--max-iters N] [--batch-size N]
                  [--block-size N] [--n-layer N] [--n-head N] [--n-embd N] [--lr X] [--eval-interval N]
                  [--eval-iters N] [--sample-interval N] [--prompt TEXT] [--seed N] [--device cpu|webgpu|cuda]
+                 [--steps-per-run N]
                             train a GPT, printing loss, evals and samples; checkpoints in DIR/checkpoints/
+                            (on CPU several steps per ONNX run, ~5 s; Ctrl+C stops after them)
   llm-lens sample --checkpoint DIR [--prompt TEXT] [--max-tokens N] [--temperature X] [--top-k N]
                   [--top-p X] [--seed N] [--num-samples N] [--json]
                             generate text; --json prints each token with its top probabilities

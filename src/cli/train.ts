@@ -52,7 +52,7 @@ const TRAIN_FLAGS = [
   'data', 'tokenizer', 'preset', 'run-dir', 'config', 'resume', 'max-iters', 'batch-size', 'grad-accum', 'block-size', 'n-layer', 'n-head',
   'n-embd', 'lr', 'min-lr', 'warmup-iters', 'lr-decay-iters', 'weight-decay', 'beta1', 'beta2', 'grad-clip', 'eval-interval', 'eval-iters',
   'sample-interval', 'sample-tokens', 'prompt', 'temperature', 'top-k', 'checkpoint-interval', 'seed', 'device', 'threads', 'log-interval',
-  'init-from', 'val-fraction', 'control',
+  'init-from', 'val-fraction', 'control', 'steps-per-run',
 ];
 
 /** Builds a TrainConfig from a JSON run file and flags (flags win); prepares the data. */
@@ -86,7 +86,7 @@ export async function trainConfigFrom(args: string[], log: (s: string) => void):
       lrDecayIters: opt('lr-decay-iters'), decayLr: opts.has('no-decay') ? false : undefined, weightDecay: opt('weight-decay'), beta1: opt('beta1'),
       beta2: opt('beta2'), gradClip: opt('grad-clip'), temperature: opt('temperature'), topK: opt('top-k'), threads: opt('threads'),
       bias: opts.has('no-bias') ? false : undefined, valFraction: opt('val-fraction'), initFrom: str('init-from'), saveInitial: opts.has('save-initial') || fromFile('saveInitial') === true,
-      noInitialEval: opts.has('no-initial-eval') || fromFile('noInitialEval') === true,
+      noInitialEval: opts.has('no-initial-eval') || fromFile('noInitialEval') === true, stepsPerRun: opt('steps-per-run'),
     },
     log,
   );
@@ -121,7 +121,7 @@ export async function trainCommand(args: string[]): Promise<number> {
   const { config, tokenizer, logInterval } = await trainConfigFrom(args, out);
   const abort = new AbortController();
   const onSigint = () => {
-    out('stopping after this step (Ctrl+C again to quit now)…');
+    out('stopping after the steps under way (Ctrl+C again to quit now)…');
     if (abort.signal.aborted) process.exit(130);
     abort.abort();
   };

@@ -10,7 +10,8 @@ import { test } from 'node:test';
 import { GptInference } from '../../src/engine/model/inference';
 import { CharTokenizer } from '../../src/engine/tokenizer/charLevel';
 import { loadCheckpoint, saveCheckpoint } from '../../src/engine/train/checkpoint';
-import { trainGpt, type TrainConfig, type TrainEvent } from '../../src/engine/train/loop';
+import { MAX_STEPS_PER_RUN, stepsPerRun, TARGET_RUN_MS, trainGpt, type TrainConfig, type TrainEvent } from '../../src/engine/train/loop';
+import { TrainRunner } from '../../src/engine/runtime/trainRunner';
 
 const FIX = path.resolve('test/fixtures/train');
 const tokenizer = CharTokenizer.fromJson(fs.readFileSync(path.join(FIX, 'vocab.char.json'), 'utf8'));
@@ -148,8 +149,66 @@ test('a NaN loss stops the run at that step, unapplied, and keeps the last good 
   for (const w of Object.values(kept.weights)) assert.ok(w.data.every((x) => Number.isFinite(x as number)));
 });
 
+/** Runs `fn` while recording how many steps each TrainRunner.runSteps call was given. */
+async function runSizes<T>(fn: () => Promise<T>): Promise<{ result: T; sizes: number[] }> {
+  const original = TrainRunner.prototype.runSteps;
+  const sizes: number[] = [];
+  TrainRunner.prototype.runSteps = function (this: TrainRunner, inputs) {
+    sizes.push(inputs.length);
+    return original.call(this, inputs);
+  };
+  try {
+    return { result: await fn(), sizes };
+  } finally {
+    TrainRunner.prototype.runSteps = original;
+  }
+}
+
+test('steps taken several per ONNX run equal one step per run, bit for bit, and runs stop at evaluations and checkpoints', async () => {
+  const over = { maxIters: 23, evalInterval: 10, evalIters: 1, checkpointInterval: 6 };
+  const one = tmp();
+  const many = tmp();
+  const a = await runSizes(() => run(config(one, { ...over, stepsPerRun: 1 })));
+  const b = await runSizes(() => run(config(many, over)));
+  assert.ok(a.sizes.every((k) => k === 1));
+  // first a run of 1 (nothing timed yet), then as many as fit, cut at multiples of 6 (checkpoints) and 10 (evaluations)
+  assert.deepEqual(b.sizes, [1, 5, 4, 2, 6, 2, 3]);
+  const strip = (es: TrainEvent[]) => es.map((e) => JSON.stringify(e, (k, v) => (['time', 'ms', 'tokPerSec', 'elapsedMs', 'etaMs', 'runDir', 'dir', 'config'].includes(k) ? undefined : v)));
+  assert.deepEqual(strip(b.result), strip(a.result));
+  assert.deepEqual(fs.readFileSync(path.join(many, 'offsets.i64')), fs.readFileSync(path.join(one, 'offsets.i64')));
+  for (const ck of ['step-6', 'step-12', 'step-18', 'step-23']) {
+    for (const f of ['model.safetensors', 'trainer.safetensors']) assert.deepEqual(fs.readFileSync(path.join(many, 'checkpoints', ck, f)), fs.readFileSync(path.join(one, 'checkpoints', ck, f)), `${ck}/${f}`);
+  }
+});
+
+test('steps per run: as many as fit in the target time, at least 1, at most the cap', () => {
+  assert.equal(stepsPerRun(undefined), 1);
+  assert.equal(stepsPerRun(TARGET_RUN_MS * 2), 1);
+  assert.equal(stepsPerRun(TARGET_RUN_MS / 3), 3);
+  assert.equal(stepsPerRun(TARGET_RUN_MS / 3 + 1), 2);
+  assert.equal(stepsPerRun(0.01), MAX_STEPS_PER_RUN);
+});
+
+test('a NaN loss in the middle of a run of steps stops the run at the same step as one step per run', async () => {
+  const over = { maxIters: 30, lr: 1e12, minLr: 1e12, gradClip: 0, stepsPerRun: 8 };
+  const collect = async (c: TrainConfig) => {
+    const es: TrainEvent[] = [];
+    for await (const e of trainGpt(c, { tokenizer })) es.push(e);
+    return es;
+  };
+  const many = await runSizes(() => collect(config(tmp(), over)));
+  const one = await collect(config(tmp(), { ...over, stepsPerRun: 1 }));
+  const err = many.result.find((e) => e.kind === 'error');
+  assert.ok(err && err.kind === 'error');
+  assert.deepEqual(err.step, one.find((e) => e.kind === 'error')?.step);
+  assert.equal(many.sizes[0], 8);
+  assert.ok(err.step % 8 !== 0, `the bad step (${err.step}) is inside a run of 8, not its first`);
+  assert.deepEqual(losses(many.result), losses(one));
+});
+
 test('bad configs are refused with messages that say what to change', async () => {
   await assert.rejects(run(config(tmp(), { model: { nLayer: 2, nHead: 3, nEmbd: 32, blockSize: 32, bias: false } })), /nEmbd 32 is not divisible by nHead 3/);
   await assert.rejects(run(config(tmp(), { model: { nLayer: 2, nHead: 2, nEmbd: 32, blockSize: 100000, bias: false } })), /not more than one block/);
   await assert.rejects(run(config(tmp(), { resumeFrom: path.join(tmp(), 'nothing') })), /no config.json/);
+  await assert.rejects(run(config(tmp(), { stepsPerRun: 0 })), /stepsPerRun must be a positive integer, got 0/);
 });

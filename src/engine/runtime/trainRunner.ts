@@ -2,8 +2,12 @@
  * Drives a training-step graph (see train/optim.ts): keeps weights and optimizer moments between
  * steps (on the device for GPU providers), feeds lr and the 1-based step, and swaps in the new state
  * only when the loss and the gradient norm are finite. A NaN/Inf step is reported, not applied.
+ *
+ * Made from a step loop (train/stepLoop.ts) instead of a step graph, the runner takes several steps in
+ * one session run (`runSteps`): the state crosses into JavaScript once per run instead of once per step.
  */
 import type { StateSlot, TrainStepSpec } from '../train/optim';
+import { STEP_LOOP } from '../train/stepLoop';
 import { disposeValue, GraphRunner, scalarOf, toHost, type DeviceValue, type HostTensor, type RunnerOptions } from './session';
 
 export interface StepResult {
@@ -18,16 +22,25 @@ export interface StepResult {
   extra: Record<string, DeviceValue>;
 }
 
+/** One step's data and learning rate, for `runSteps`. */
+export interface StepInput {
+  data: Record<string, HostTensor>;
+  lr: number;
+}
+
 export class TrainRunner {
   private stepCount = 0;
   /** CPU: the other half of the double-buffered state, which the next step writes into. */
   private spare?: Map<string, HostTensor>;
+  /** The model is a step loop (train/stepLoop.ts): `runSteps` runs several steps per session run. */
+  readonly isLoop: boolean;
   private constructor(
     readonly runner: GraphRunner,
     readonly spec: TrainStepSpec,
     private state: Map<string, HostTensor | DeviceValue>,
   ) {
-    if (runner.ep === 'cpu') {
+    this.isLoop = runner.inputNames.includes(STEP_LOOP.steps);
+    if (runner.ep === 'cpu' && !this.isLoop) {
       this.spare = new Map();
       for (const s of spec.state) this.spare.set(s.name, { dtype: spec.dtype, shape: s.shape, data: new (spec.dtype === 'f64' ? Float64Array : Float32Array)(size(s.shape)) });
     }
@@ -75,6 +88,7 @@ export class TrainRunner {
 
   /** One forward + backward + update on a batch. */
   async step(data: Record<string, HostTensor>, lr: number): Promise<StepResult> {
+    if (this.isLoop) return (await this.runSteps([{ data, lr }]))[0];
     const dt = this.spec.dtype === 'f64' ? Float64Array : Float32Array;
     const feeds: Record<string, HostTensor | DeviceValue> = { ...data };
     feeds[this.spec.lr] = { dtype: this.spec.dtype, shape: [], data: dt.from([lr]) };
@@ -110,6 +124,56 @@ export class TrainRunner {
     }
     this.stepCount++;
     return { loss, gradNorm, applied: true, ms, extra };
+  }
+
+  /**
+   * Steps in order, up to the first one that is not applied (its result is the last one returned).
+   * A step loop runs them all in one session run; a step graph runs one per step.
+   */
+  async runSteps(inputs: StepInput[]): Promise<StepResult[]> {
+    if (!this.isLoop) {
+      const out: StepResult[] = [];
+      for (const i of inputs) {
+        out.push(await this.step(i.data, i.lr));
+        if (!out[out.length - 1].applied) break;
+      }
+      return out;
+    }
+    if (!inputs.length) return [];
+    const k = inputs.length;
+    const dt = this.spec.dtype === 'f64' ? Float64Array : Float32Array;
+    const feeds: Record<string, HostTensor | DeviceValue> = {
+      [STEP_LOOP.steps]: { dtype: 'i64', shape: [], data: BigInt64Array.from([BigInt(k)]) },
+      [STEP_LOOP.lr]: { dtype: this.spec.dtype, shape: [k], data: dt.from(inputs.map((i) => i.lr)) },
+      [STEP_LOOP.step]: { dtype: this.spec.dtype, shape: [], data: dt.from([this.stepCount + 1]) },
+    };
+    for (const d of this.spec.data) feeds[STEP_LOOP.of(d.name)] = stack(d, inputs);
+    for (const [name, v] of this.state) feeds[STEP_LOOP.of(name)] = v;
+    const t0 = performance.now();
+    const out = await this.runner.run(feeds);
+    const ms = performance.now() - t0;
+    const losses = (await toHost(out[STEP_LOOP.loss])).data;
+    const norms = (await toHost(out[STEP_LOOP.gradNorm])).data;
+    const ran = losses.length;
+    const results: StepResult[] = [];
+    for (let i = 0; i < ran; i++) {
+      const loss = Number(losses[i]);
+      const gradNorm = Number(norms[i]);
+      const nonFinite = [...(Number.isFinite(loss) ? [] : ['loss' as const]), ...(Number.isFinite(gradNorm) ? [] : ['grad_norm' as const])];
+      results.push(nonFinite.length ? { loss, gradNorm, applied: false, nonFinite, ms: ms / ran, extra: {} } : { loss, gradNorm, applied: true, ms: ms / ran, extra: {} });
+    }
+    const bad = results.findIndex((r) => !r.applied);
+    if (bad < 0) {
+      if (ran !== k) throw new Error(`TrainRunner: the step loop ran ${ran} of ${k} steps without a non-finite one`);
+      for (const s of this.spec.state) this.state.set(s.name, await toHost(out[STEP_LOOP.of(s.next)]));
+      this.stepCount += k;
+      return results;
+    }
+    // The loop stopped after step `bad`, whose update is in the outputs: take the good steps again
+    // from the inputs, which ORT left as they were (the same run of the same graph: the same result).
+    const good = bad > 0 ? await this.runSteps(inputs.slice(0, bad)) : [];
+    if (good.length !== bad || good.some((r, i) => !r.applied || r.loss !== results[i].loss)) throw new Error(`TrainRunner: replaying ${bad} good steps did not reproduce them`);
+    return [...good, results[bad]];
   }
 
   /** The optimizer moments by parameter (adam.m/<name>, adam.v/<name>), whether or not the graph keeps them in flat slots. */
@@ -161,6 +225,21 @@ export class TrainRunner {
 }
 
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+
+/** One data input of every step, stacked on a new first axis (the step loop's loop/<name>). */
+function stack(d: TrainStepSpec['data'][number], inputs: StepInput[]): HostTensor {
+  const n = size(d.shape);
+  const first = inputs[0].data[d.name];
+  if (!first) throw new Error(`TrainRunner.steps: missing inputs ${d.name}`);
+  const data = new (first.data.constructor as new (n: number) => HostTensor['data'])(n * inputs.length);
+  inputs.forEach((i, k) => {
+    const t = i.data[d.name];
+    if (!t) throw new Error(`TrainRunner.steps: missing inputs ${d.name} (step ${k + 1} of ${inputs.length})`);
+    if (t.dtype !== d.dtype || t.data.length !== n) throw new Error(`TrainRunner.steps: ${d.name} of step ${k + 1} has ${t.data.length} ${t.dtype} values, the graph expects ${d.dtype} [${d.shape.join(', ')}] (${n} values)`);
+    (data as Float32Array).set(t.data as Float32Array, k * n);
+  });
+  return { dtype: d.dtype, shape: [inputs.length, ...d.shape], data };
+}
 
 /** A flat moment slot assembled from per-parameter moments (a checkpoint's adam.m/<name>), or undefined if one is missing. */
 function gatherViews(spec: TrainStepSpec, slot: string, moments: Record<string, HostTensor>): HostTensor | undefined {

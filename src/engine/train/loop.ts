@@ -5,12 +5,17 @@
  *   for await (const e of trainGpt(config, { signal })) console.log(e);
  *
  * Events (TrainEvent) are also appended to the run's metrics.jsonl. A stop (AbortSignal) ends after the
- * current step with a checkpoint. A NaN/Inf loss or gradient norm is not applied: the run stops with
- * an error that names the step, and the last good checkpoint stays.
+ * current run of steps with a checkpoint. A NaN/Inf loss or gradient norm is not applied: the run stops
+ * with an error that names the step, and the last good checkpoint stays.
+ *
+ * On CPU the steps run several at a time in one ONNX run (a step loop, stepLoop.ts), as many as fit in
+ * about 5 s (`stepsPerRun`), never past an evaluation, a sample or a checkpoint. Stop, pause and
+ * checkpoint requests take effect between runs.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { emitOnnx } from '../graph/emit';
+import { emitTrainLoop } from './stepLoop';
 import { buildGptTrainGraph, gptParams, initGptWeights } from '../model/gpt';
 import { GptInference, type GptModelConfig } from '../model/inference';
 import type { RunEvent } from '../../protocol/training';
@@ -66,7 +71,23 @@ export interface TrainConfig {
   noInitialEval?: boolean;
   /** Stop after this many steps of this session (tests: stop at k, resume, compare). */
   stopAfter?: number;
+  /** Steps per ONNX run on CPU (see the module comment); default `stepsPerRun(typical step time)`. */
+  stepsPerRun?: number;
 }
+
+/** How long one run of several steps may take: stop and pause wait for it. */
+export const TARGET_RUN_MS = 5000;
+/** At most this many steps in one run (a tiny model's step takes milliseconds). */
+export const MAX_STEPS_PER_RUN = 64;
+
+/** Steps per run for a step of this many milliseconds: as many as fit in TARGET_RUN_MS, 1 before any step was timed. */
+export function stepsPerRun(typicalStepMs: number | undefined): number {
+  if (typicalStepMs === undefined || !(typicalStepMs > 0)) return 1;
+  return Math.max(1, Math.min(MAX_STEPS_PER_RUN, Math.floor(TARGET_RUN_MS / typicalStepMs)));
+}
+
+/** Steps from `step` to the next multiple of `every` (Infinity when `every` is off). */
+const untilMultiple = (step: number, every: number) => (every > 0 ? every - (step % every) : Infinity);
 
 /** The events of a run (protocol's RunEvent, one per line of metrics.jsonl); 'start' also carries the config. */
 export type TrainEvent = Exclude<RunEvent, { kind: 'start' }> | (Extract<RunEvent, { kind: 'start' }> & { config: TrainConfig });
@@ -105,6 +126,7 @@ export function validateTrainConfig(c: TrainConfig, vocabSize: number, trainToke
   pos('batchSize', c.batchSize);
   pos('gradAccum', c.gradAccum);
   pos('maxIters', c.maxIters);
+  if (c.stepsPerRun !== undefined) pos('stepsPerRun', c.stepsPerRun);
   if (m.nEmbd % m.nHead) throw new Error(`nEmbd ${m.nEmbd} is not divisible by nHead ${m.nHead}: pick nEmbd a multiple of nHead (e.g. ${m.nHead * Math.ceil(m.nEmbd / m.nHead)})`);
   if (m.vocabSize !== undefined && m.vocabSize < vocabSize) throw new Error(`the model's vocabulary (${m.vocabSize}) is smaller than the tokenizer's (${vocabSize})`);
   if (trainTokens <= m.blockSize) throw new Error(`the training data has ${trainTokens} tokens, not more than one block (${m.blockSize}): add data or lower blockSize`);
@@ -136,7 +158,8 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
   const initial = c.initFrom && !resume ? await loadCheckpoint(c.initFrom) : undefined;
   if (initial && !sameModel(initial.config, config)) throw new Error(`${c.initFrom} has a different model config (${describe(initial.config)}) than this run asks for (${describe(config)})`);
   const init = resume ? resume.weights : initial ? initial.weights : (initGptWeights(graphConfig, c.seed) as Record<string, HostTensor>);
-  const runner = await TrainRunner.create(emitOnnx(graph), spec, init, { ep: c.device, threads: c.threads }, resume ? { moments: resume.moments, steps: resume.trainer!.step } : undefined);
+  const model = c.device === 'cpu' ? emitTrainLoop(graph, spec) : emitOnnx(graph); // GPU: the state stays on the device
+  const runner = await TrainRunner.create(model, spec, init, { ep: c.device, threads: c.threads }, resume ? { moments: resume.moments, steps: resume.trainer!.step } : undefined);
   const infer = await GptInference.create(config, init, { ep: c.device, threads: c.threads });
   const train = new TokenFile(path.join(c.dataDir, 'train.bin'), meta.dtype);
   const val = new TokenFile(path.join(c.dataDir, 'val.bin'), meta.dtype);
@@ -203,27 +226,44 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
         break;
       }
       while (o.control?.paused && !o.signal?.aborted) await new Promise((r) => setTimeout(r, 100));
-      const lr = learningRate(step, { lr: c.lr, minLr: c.minLr, warmupIters: c.warmupIters, lrDecayIters: c.lrDecayIters, decay: c.decayLr });
-      const batch = sampleBatch(train, rows, T, (n) => rng.randint(n));
-      const tStep = performance.now(); // sub-millisecond: a tiny model's step can take under 1 ms
-      const r = await runner.step({ idx: { dtype: 'i64', shape: [rows, T], data: batch.idx }, targets: { dtype: 'i64', shape: [rows, T], data: batch.targets } }, lr);
-      if (!r.applied) {
-        const what = (r.nonFinite ?? []).map((w) => (w === 'loss' ? `loss ${r.loss}` : `gradient norm ${r.gradNorm}`)).join(' and ');
-        yield log({ kind: 'error', step, message: `step ${step} went bad: ${what}. The update was not applied; the last good checkpoint is kept. Lower the learning rate or check the data.`, time: now() });
-        return;
-      }
-      fs.writeSync(offsetsFd, new Uint8Array(BigInt64Array.from(batch.offsets.map(BigInt)).buffer));
-      step++;
-      tokensSeen += tokensPerStep;
-      lastLoss = r.loss;
-      const ms = performance.now() - tStep;
-      stepMs.push(ms);
       const recent = stepMs.slice(-20).sort((a, b) => a - b);
-      const typical = recent[recent.length >> 1];
-      yield log({
-        kind: 'step', step, loss: r.loss, lr, gradNorm: r.gradNorm, ms, tokPerSec: tokensPerStep / (ms / 1000), tokensSeen,
-        elapsedMs: elapsedBefore + now() - t0, etaMs: typical * (c.maxIters - step), time: now(),
+      const typical = recent.length ? recent[recent.length >> 1] : undefined;
+      const evals = c.evalIters > 0 ? c.evalInterval : 0;
+      const samples = c.sampleTokens > 0 ? c.sampleInterval : 0;
+      const k = Math.min(
+        c.stepsPerRun ?? stepsPerRun(typical),
+        c.maxIters - step,
+        c.stopAfter !== undefined ? startStep + c.stopAfter - step : Infinity,
+        untilMultiple(step, evals),
+        untilMultiple(step, samples),
+        untilMultiple(step, c.checkpointInterval),
+      );
+      const tRun = performance.now(); // sub-millisecond: a tiny model's step can take under 1 ms
+      const inputs = Array.from({ length: k }, (_, i) => {
+        const lr = learningRate(step + i, { lr: c.lr, minLr: c.minLr, warmupIters: c.warmupIters, lrDecayIters: c.lrDecayIters, decay: c.decayLr });
+        const batch = sampleBatch(train, rows, T, (n) => rng.randint(n));
+        return { lr, offsets: batch.offsets, data: { idx: { dtype: 'i64' as const, shape: [rows, T], data: batch.idx }, targets: { dtype: 'i64' as const, shape: [rows, T], data: batch.targets } } };
       });
+      const results = await runner.runSteps(inputs);
+      const ms = (performance.now() - tRun) / results.length;
+      for (const [i, r] of results.entries()) {
+        if (!r.applied) {
+          const what = (r.nonFinite ?? []).map((w) => (w === 'loss' ? `loss ${r.loss}` : `gradient norm ${r.gradNorm}`)).join(' and ');
+          yield log({ kind: 'error', step, message: `step ${step} went bad: ${what}. The update was not applied; the last good checkpoint is kept. Lower the learning rate or check the data.`, time: now() });
+          return;
+        }
+        fs.writeSync(offsetsFd, new Uint8Array(BigInt64Array.from(inputs[i].offsets.map(BigInt)).buffer));
+        step++;
+        tokensSeen += tokensPerStep;
+        lastLoss = r.loss;
+        stepMs.push(ms);
+        const last = stepMs.slice(-20).sort((a, b) => a - b);
+        yield log({
+          kind: 'step', step, loss: r.loss, lr: inputs[i].lr, gradNorm: r.gradNorm, ms, tokPerSec: tokensPerStep / (ms / 1000), tokensSeen,
+          elapsedMs: elapsedBefore + now() - t0, etaMs: last[last.length >> 1] * (c.maxIters - step), time: now(),
+        });
+      }
+      // a run never passes a multiple of checkpointInterval, so a due checkpoint is at its last step
       const due = c.checkpointInterval > 0 && step % c.checkpointInterval === 0;
       if (due || o.control?.checkpointNow) {
         if (o.control) o.control.checkpointNow = false;

@@ -37,6 +37,7 @@ export interface RunOverrides {
   initFrom?: string;
   saveInitial?: boolean;
   noInitialEval?: boolean;
+  stepsPerRun?: number;
 }
 
 export async function prepareRun(
@@ -89,6 +90,7 @@ export async function prepareRun(
     initFrom: r.initFrom,
     saveInitial: r.saveInitial,
     noInitialEval: r.noInitialEval,
+    stepsPerRun: r.stepsPerRun,
   };
   return { config, tokenizer: tok.tokenizer, files };
 }
