@@ -230,12 +230,12 @@ const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 function stack(d: TrainStepSpec['data'][number], inputs: StepInput[]): HostTensor {
   const n = size(d.shape);
   const first = inputs[0].data[d.name];
-  if (!first) throw new Error(`TrainRunner.steps: missing inputs ${d.name}`);
+  if (!first) throw new Error(`TrainRunner.runSteps: missing inputs ${d.name}`);
   const data = new (first.data.constructor as new (n: number) => HostTensor['data'])(n * inputs.length);
   inputs.forEach((i, k) => {
     const t = i.data[d.name];
-    if (!t) throw new Error(`TrainRunner.steps: missing inputs ${d.name} (step ${k + 1} of ${inputs.length})`);
-    if (t.dtype !== d.dtype || t.data.length !== n) throw new Error(`TrainRunner.steps: ${d.name} of step ${k + 1} has ${t.data.length} ${t.dtype} values, the graph expects ${d.dtype} [${d.shape.join(', ')}] (${n} values)`);
+    if (!t) throw new Error(`TrainRunner.runSteps: missing inputs ${d.name} (step ${k + 1} of ${inputs.length})`);
+    if (t.dtype !== d.dtype || t.data.length !== n) throw new Error(`TrainRunner.runSteps: ${d.name} of step ${k + 1} has ${t.data.length} ${t.dtype} values, the graph expects ${d.dtype} [${d.shape.join(', ')}] (${n} values)`);
     (data as Float32Array).set(t.data as Float32Array, k * n);
   });
   return { dtype: d.dtype, shape: [inputs.length, ...d.shape], data };
