@@ -44,7 +44,7 @@ export type RunEvent =
 
 export type RunStatus = 'running' | 'paused' | 'finished' | 'stopped' | 'failed' | 'unknown';
 
-/** control.json in a run folder: the training process polls it between steps. */
+/** control.json in a run folder: the training process polls it between runs of steps. */
 export interface RunControl {
   paused: boolean;
   /** Bumped to ask for a checkpoint at the next step. */

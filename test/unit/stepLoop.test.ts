@@ -29,7 +29,7 @@ function gptInput(s: number): StepInput {
 
 async function state(r: TrainRunner): Promise<Map<string, number[]>> {
   const out = new Map<string, number[]>();
-  for (const s of r.spec.state) out.set(s.name, Array.from((await r.get(s.name)).data as Float32Array));
+  for (const s of r.spec.state) out.set(s.name, Array.from((await r.get(s.name)).data as Float32Array | Float64Array));
   return out;
 }
 
@@ -65,16 +65,16 @@ test('k AdamW steps of a GPT in one ONNX run equal k runs of the step graph, bit
 });
 
 /** y = x·w, loss = mean((y - 1)²) with SGD: a bad x makes a step's loss NaN or its gradient norm Inf. */
-async function regression(asLoop: boolean): Promise<TrainRunner> {
+async function regression(asLoop: boolean, dtype: 'f32' | 'f64' = 'f32'): Promise<TrainRunner> {
   const g = new Graph();
-  const x = g.input('x', 'f32', [2, 3]); // (N, D)
-  const w = g.param('w', [3, 1]); // (D, 1)
+  const x = g.input('x', dtype, [2, 3]); // (N, D)
+  const w = g.param('w', [3, 1], dtype); // (D, 1)
   const d = g.sub(g.matmul(x, w), 1); // (N, 1)
   const spec = addOptimizer(g, g.reduceMean(g.mul(d, d)), { kind: 'sgd', clip: 10 });
-  const init = { w: { dtype: 'f32' as const, shape: [3, 1], data: Float32Array.from([0.1, 0.2, 0.3]) } };
+  const init = { w: { dtype, shape: [3, 1], data: (dtype === 'f64' ? Float64Array : Float32Array).from([0.1, 0.2, 0.3]) } };
   return TrainRunner.create(asLoop ? emitTrainLoop(g, spec) : emitOnnx(g), spec, init, { threads: 1 });
 }
-const xs = (v: number[], lr = 0.05): StepInput => ({ lr, data: { x: { dtype: 'f32', shape: [2, 3], data: Float32Array.from(v) } } });
+const xs = (v: number[], lr = 0.05, dtype: 'f32' | 'f64' = 'f32'): StepInput => ({ lr, data: { x: { dtype, shape: [2, 3], data: (dtype === 'f64' ? Float64Array : Float32Array).from(v) } } });
 const good = (s: number) => xs([1, 2, 3 + s, 0, 1, s]);
 const nan = xs([1, 2, NaN, 0, 1, 0]);
 const inf = xs([3e18, 3e18, 3e18, 0, 0, 0]); // loss ≈ 1e37 is finite, its gradient's square overflows
@@ -127,4 +127,26 @@ test('a step graph with extra outputs cannot be looped: the message says what to
   const w = g.param('w', [2]);
   const spec = addOptimizer(g, g.reduceSum(g.mul(x, w)), { kind: 'sgd', outputGrads: true });
   assert.throws(() => emitTrainLoop(g, spec), /outputs grad\/w are not state, loss or grad_norm \(build the graph without outputGrads\)/);
+});
+
+test('a float64 step loop equals the float64 step graph, NaN in the middle included', async () => {
+  const plain = await regression(false, 'f64');
+  const loop = await regression(true, 'f64');
+  const ins = [xs([1, 2, 3, 0, 1, 0], 0.05, 'f64'), xs([1, 2, 4, 0, 1, 1], 0.07, 'f64'), xs([1, 2, NaN, 0, 1, 0], 0.05, 'f64'), xs([1, 2, 5, 0, 1, 2], 0.05, 'f64')];
+  const expected = [];
+  for (const i of ins.slice(0, 3)) expected.push(await plain.step(i.data, i.lr));
+  const got = await loop.runSteps(ins);
+  assert.deepEqual(got.map((r) => [r.loss, r.gradNorm, r.applied]), expected.map((r) => [r.loss, r.gradNorm, r.applied]));
+  assert.equal((await loop.get('w')).dtype, 'f64');
+  assert.deepEqual(await state(loop), await state(plain));
+  await plain.release();
+  await loop.release();
+});
+
+test('a step graph with names under loop/ is refused (they are the loop\'s own)', () => {
+  const g = new Graph();
+  const x = g.input('loop/data/x', 'f32', [2]);
+  const w = g.param('w', [2]);
+  const spec = addOptimizer(g, g.reduceSum(g.mul(x, w)), { kind: 'sgd' });
+  assert.throws(() => emitTrainLoop(g, spec), /the step graph has a value named loop\/data\/x; names under loop\/ are the loop's own/);
 });

@@ -164,21 +164,51 @@ async function runSizes<T>(fn: () => Promise<T>): Promise<{ result: T; sizes: nu
   }
 }
 
-test('steps taken several per ONNX run equal one step per run, bit for bit, and runs stop at evaluations and checkpoints', async () => {
-  const over = { maxIters: 23, evalInterval: 10, evalIters: 1, checkpointInterval: 6 };
+test('steps taken several per ONNX run equal one step per run, bit for bit, and runs stop at evaluations, samples and checkpoints', async () => {
+  const over = { maxIters: 23, evalInterval: 10, evalIters: 1, checkpointInterval: 6, sampleInterval: 8, sampleTokens: 6 };
   const one = tmp();
   const many = tmp();
   const a = await runSizes(() => run(config(one, { ...over, stepsPerRun: 1 })));
-  const b = await runSizes(() => run(config(many, over)));
+  const b = await runSizes(() => run(config(many, { ...over, stepsPerRun: 64 })));
   assert.ok(a.sizes.every((k) => k === 1));
-  // first a run of 1 (nothing timed yet), then as many as fit, cut at multiples of 6 (checkpoints) and 10 (evaluations)
-  assert.deepEqual(b.sizes, [1, 5, 4, 2, 6, 2, 3]);
+  // runs end at the multiples of 6 (checkpoints), 8 (samples) and 10 (evaluations), and at 23
+  assert.deepEqual(b.sizes, [6, 2, 2, 2, 4, 2, 2, 3]);
   const strip = (es: TrainEvent[]) => es.map((e) => JSON.stringify(e, (k, v) => (['time', 'ms', 'tokPerSec', 'elapsedMs', 'etaMs', 'runDir', 'dir', 'config'].includes(k) ? undefined : v)));
   assert.deepEqual(strip(b.result), strip(a.result));
+  assert.equal(b.result.filter((e) => e.kind === 'sample').length, 4); // steps 0, 8, 16, 23
   assert.deepEqual(fs.readFileSync(path.join(many, 'offsets.i64')), fs.readFileSync(path.join(one, 'offsets.i64')));
   for (const ck of ['step-6', 'step-12', 'step-18', 'step-23']) {
     for (const f of ['model.safetensors', 'trainer.safetensors']) assert.deepEqual(fs.readFileSync(path.join(many, 'checkpoints', ck, f)), fs.readFileSync(path.join(one, 'checkpoints', ck, f)), `${ck}/${f}`);
   }
+  // the steps of a run get times spread over it, in order
+  const times = b.result.flatMap((e) => (e.kind === 'step' ? [e.time] : []));
+  assert.ok(times.every((t, i) => i === 0 || t >= times[i - 1]));
+});
+
+test('by default the first run is one step (nothing timed yet), then runs of several', async () => {
+  const { sizes } = await runSizes(() => run(config(tmp(), { maxIters: 20 })));
+  assert.equal(sizes[0], 1);
+  assert.ok(sizes.length >= 2 && Math.max(...sizes.slice(1)) > 1, `run sizes ${sizes.join(', ')}`);
+  assert.equal(sizes.reduce((a, b) => a + b, 0), 20);
+});
+
+test('a stop while paused ends the run without another run of steps, with a checkpoint', async () => {
+  const dir = tmp();
+  const abort = new AbortController();
+  const control = { paused: false, checkpointNow: false };
+  const events: TrainEvent[] = [];
+  for await (const e of trainGpt(config(dir, { maxIters: 200, stepsPerRun: 8 }), { tokenizer, signal: abort.signal, control })) {
+    events.push(e);
+    if (e.kind === 'step' && e.step === 1) {
+      control.paused = true; // the run pauses once its first run of 8 steps is done
+      setTimeout(() => abort.abort(), 300);
+    }
+  }
+  const steps = events.flatMap((e) => (e.kind === 'step' ? [e.step] : []));
+  assert.equal(Math.max(...steps), 8);
+  const done = events.at(-1);
+  assert.ok(done?.kind === 'done' && done.reason === 'stopped', JSON.stringify(done));
+  assert.ok(fs.existsSync(path.join(dir, 'checkpoints', 'step-8', 'model.safetensors')));
 });
 
 test('steps per run: as many as fit in the target time, at least 1, at most the cap', () => {

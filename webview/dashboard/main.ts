@@ -59,6 +59,12 @@ const button = (id: string, label: string, action: Extract<DashboardWebviewMessa
 const pauseBtn = button('pause', 'Pause', 'pause');
 const resumeBtn = button('resume', 'Resume', 'resume');
 const stopBtn = button('stop', 'Stop', 'stop');
+/** Stop was clicked: the run ends after the steps under way (up to ~5 s), with a checkpoint. */
+let stopRequested = false;
+stopBtn.addEventListener('click', () => {
+  stopRequested = true;
+  renderStatus();
+});
 const ckptBtn = button('checkpoint', 'Save checkpoint now', 'checkpoint');
 const resumeRunBtn = button('resume-run', 'Continue training', 'resumeRun');
 const toolbar = el('div', { class: 'toolbar' }, pauseBtn, resumeBtn, stopBtn, ckptBtn, resumeRunBtn, button('compare', 'Compare…', 'compare'), button('reveal', 'Open run folder', 'reveal'));
@@ -251,10 +257,13 @@ function renderStatus(message?: string): void {
   pauseBtn.hidden = status !== 'running';
   resumeBtn.hidden = status !== 'paused';
   stopBtn.hidden = !live;
+  if (!live) stopRequested = false;
+  if (stopRequested) stopBtn.setAttribute('disabled', '');
+  else stopBtn.removeAttribute('disabled');
   ckptBtn.hidden = !live;
   resumeRunBtn.hidden = live || !(run?.checkpoints.length ?? 0);
   document.body.dataset.status = status;
-  statusLine.textContent = message ?? (status === 'running' ? 'Training…' : status === 'paused' ? 'Paused: the run waits between steps.' : status === 'failed' ? 'The run failed.' : status === 'finished' ? 'Finished.' : status === 'stopped' ? 'Stopped.' : '');
+  statusLine.textContent = message ?? (stopRequested ? 'Stopping after the steps under way, with a checkpoint…' : status === 'running' ? 'Training…' : status === 'paused' ? 'Paused: the run waits once the steps under way are done.' : status === 'failed' ? 'The run failed.' : status === 'finished' ? 'Finished.' : status === 'stopped' ? 'Stopped.' : '');
 }
 
 function ingest(events: RunEvent[]): void {

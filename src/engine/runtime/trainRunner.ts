@@ -147,8 +147,8 @@ export class TrainRunner {
       [STEP_LOOP.lr]: { dtype: this.spec.dtype, shape: [k], data: dt.from(inputs.map((i) => i.lr)) },
       [STEP_LOOP.step]: { dtype: this.spec.dtype, shape: [], data: dt.from([this.stepCount + 1]) },
     };
-    for (const d of this.spec.data) feeds[STEP_LOOP.of(d.name)] = stack(d, inputs);
-    for (const [name, v] of this.state) feeds[STEP_LOOP.of(name)] = v;
+    for (const d of this.spec.data) feeds[STEP_LOOP.data(d.name)] = stack(d, inputs);
+    for (const [name, v] of this.state) feeds[STEP_LOOP.state(name)] = v;
     const t0 = performance.now();
     const out = await this.runner.run(feeds);
     const ms = performance.now() - t0;
@@ -165,7 +165,7 @@ export class TrainRunner {
     const bad = results.findIndex((r) => !r.applied);
     if (bad < 0) {
       if (ran !== k) throw new Error(`TrainRunner: the step loop ran ${ran} of ${k} steps without a non-finite one`);
-      for (const s of this.spec.state) this.state.set(s.name, await toHost(out[STEP_LOOP.of(s.next)]));
+      for (const s of this.spec.state) this.state.set(s.name, await toHost(out[STEP_LOOP.next(s.next)]));
       this.stepCount += k;
       return results;
     }
@@ -226,7 +226,7 @@ export class TrainRunner {
 
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
-/** One data input of every step, stacked on a new first axis (the step loop's loop/<name>). */
+/** One data input of every step, stacked on a new first axis (the step loop's loop/data/<name>). */
 function stack(d: TrainStepSpec['data'][number], inputs: StepInput[]): HostTensor {
   const n = size(d.shape);
   const first = inputs[0].data[d.name];

@@ -10,7 +10,8 @@
  *
  * On CPU the steps run several at a time in one ONNX run (a step loop, stepLoop.ts), as many as fit in
  * about 5 s (`stepsPerRun`), never past an evaluation, a sample or a checkpoint. Stop, pause and
- * checkpoint requests take effect between runs.
+ * checkpoint requests take effect between runs. GPU providers run one step per run (the state stays
+ * on the device there).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -71,7 +72,7 @@ export interface TrainConfig {
   noInitialEval?: boolean;
   /** Stop after this many steps of this session (tests: stop at k, resume, compare). */
   stopAfter?: number;
-  /** Steps per ONNX run on CPU (see the module comment); default `stepsPerRun(typical step time)`. */
+  /** Steps per ONNX run on CPU (see the module comment); default `stepsPerRun(typical step time)`. GPU: always 1. */
   stepsPerRun?: number;
 }
 
@@ -92,7 +93,7 @@ const untilMultiple = (step: number, every: number) => (every > 0 ? every - (ste
 /** The events of a run (protocol's RunEvent, one per line of metrics.jsonl); 'start' also carries the config. */
 export type TrainEvent = Exclude<RunEvent, { kind: 'start' }> | (Extract<RunEvent, { kind: 'start' }> & { config: TrainConfig });
 
-/** Live controls from the host: pause between steps, save a checkpoint at the next step. */
+/** Live controls from the host: pause between runs of steps, save a checkpoint after the run under way. */
 export interface TrainControl {
   paused: boolean;
   checkpointNow: boolean;
@@ -226,12 +227,16 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
         break;
       }
       while (o.control?.paused && !o.signal?.aborted) await new Promise((r) => setTimeout(r, 100));
+      if (o.signal?.aborted) {
+        stopped = true; // stopped while paused: not one more run
+        break;
+      }
       const recent = stepMs.slice(-20).sort((a, b) => a - b);
       const typical = recent.length ? recent[recent.length >> 1] : undefined;
       const evals = c.evalIters > 0 ? c.evalInterval : 0;
       const samples = c.sampleTokens > 0 ? c.sampleInterval : 0;
       const k = Math.min(
-        c.stepsPerRun ?? stepsPerRun(typical),
+        runner.isLoop ? c.stepsPerRun ?? stepsPerRun(typical) : 1, // a GPU provider's step graph: one step per run
         c.maxIters - step,
         c.stopAfter !== undefined ? startStep + c.stopAfter - step : Infinity,
         untilMultiple(step, evals),
@@ -239,6 +244,7 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
         untilMultiple(step, c.checkpointInterval),
       );
       const tRun = performance.now(); // sub-millisecond: a tiny model's step can take under 1 ms
+      const runStart = now();
       const inputs = Array.from({ length: k }, (_, i) => {
         const lr = learningRate(step + i, { lr: c.lr, minLr: c.minLr, warmupIters: c.warmupIters, lrDecayIters: c.lrDecayIters, decay: c.decayLr });
         const batch = sampleBatch(train, rows, T, (n) => rng.randint(n));
@@ -258,9 +264,10 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
         lastLoss = r.loss;
         stepMs.push(ms);
         const last = stepMs.slice(-20).sort((a, b) => a - b);
+        const at = Math.round(runStart + (i + 1) * ms); // the steps of a run share its time evenly
         yield log({
           kind: 'step', step, loss: r.loss, lr: inputs[i].lr, gradNorm: r.gradNorm, ms, tokPerSec: tokensPerStep / (ms / 1000), tokensSeen,
-          elapsedMs: elapsedBefore + now() - t0, etaMs: last[last.length >> 1] * (c.maxIters - step), time: now(),
+          elapsedMs: elapsedBefore + at - t0, etaMs: last[last.length >> 1] * (c.maxIters - step), time: at,
         });
       }
       // a run never passes a multiple of checkpointInterval, so a due checkpoint is at its last step

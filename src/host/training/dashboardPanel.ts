@@ -108,7 +108,7 @@ export class DashboardPanel {
         break;
       case 'checkpoint':
         this.manager.checkpointNow(this.runDir);
-        void vscode.window.setStatusBarMessage('LLM Lens: a checkpoint will be saved after the current step', 3000);
+        void vscode.window.setStatusBarMessage('LLM Lens: a checkpoint will be saved after the steps under way', 5000);
         break;
       case 'reveal':
         await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(path.join(this.runDir, 'metrics.jsonl')));

@@ -56,6 +56,8 @@ function writeControl(runDir: string, c: RunControl): void {
 
 export class RunManager implements vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<string>();
+  /** `${runDir}\0${pid}` of the processes already sent SIGINT. */
+  private readonly stopping = new Set<string>();
   /** Fires with a run folder whenever its process starts, ends or is steered. */
   readonly onDidChange = this.changed.event;
 
@@ -138,12 +140,19 @@ export class RunManager implements vscode.Disposable {
     writeControl(runDir, { ...c, checkpointRequest: c.checkpointRequest + 1 });
   }
 
-  /** Stops after the current step, with a checkpoint (SIGINT to the process). */
+  /**
+   * Stops after the steps under way (up to ~5 s of them on CPU), with a checkpoint: SIGINT to the
+   * process, once. A second SIGINT makes the CLI quit at once, without that checkpoint.
+   */
   stop(runDir: string): boolean {
     const p = readPid(runDir);
     if (!p) return false;
     if (readControl(runDir).paused) writeControl(runDir, { ...readControl(runDir), paused: false });
-    process.kill(p.pid, 'SIGINT');
+    const key = `${runDir}\0${p.pid}`;
+    if (!this.stopping.has(key)) {
+      this.stopping.add(key);
+      process.kill(p.pid, 'SIGINT');
+    }
     return true;
   }
 
