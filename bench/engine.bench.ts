@@ -4,7 +4,7 @@
  * on the engine (onnxruntime-node CPU) against gpt_ref.py (PyTorch + oneDNN), same machine, same
  * thread count, alternating (torch runs in one long-lived process on gpt_ref.py's model). The engine
  * takes its steps as the trainer does on CPU: k per ONNX run (train/stepLoop.ts, k = stepsPerRun of
- * the warm-up step's time); a pair is k torch steps and one engine run of k steps;
+ * its warm-up steps' median time); a pair is k torch steps and one engine run of k steps;
  * reports the median of the per-pair tokens/s ratios (over the undisturbed pairs when there are enough)
  * and both processes' peak RSS. The engine runs in the training process's environment (train/processEnv.ts).
  * Also: which embedding gradient is faster (ScatterElements vs one-hot MatMul) and an ORT profile
@@ -256,8 +256,12 @@ async function main(): Promise<void> {
   console.log(`session (step loop) created in ${(performance.now() - t0).toFixed(0)} ms`);
   let seed = 0;
   const inputs = (n: number) => Array.from({ length: n }, () => ({ data: batch(tokens, seed++), lr: 1e-3 }));
-  await runner.runSteps(inputs(1)); // warm-up
-  const k = stepsPerRun((await runner.runSteps(inputs(1)))[0].ms);
+  // warm-up: the first runs fault the arena in (hundreds of thousands of page faults); then k from
+  // the median of three steps, as the trainer takes it from its recent steps
+  await runner.runSteps(inputs(2));
+  const warm = [];
+  for (let i = 0; i < 3; i++) warm.push((await runner.runSteps(inputs(1)))[0].ms);
+  const k = stepsPerRun(median(warm));
   const PAIRS = env('ENGINE_BENCH_PAIRS', Math.max(5, Math.ceil(15 / k)));
   console.log(`config: 6L 6H 384C T256 B16 V65 (no bias), threads ${THREADS}; ${k} steps per engine run (as the trainer would take them), ${PAIRS} alternating pairs of ${k} steps`);
 
