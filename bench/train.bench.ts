@@ -1,7 +1,8 @@
 /**
  * npm run bench:train — LLM Lens's training loop against PyTorch (gpt_ref.py with oneDNN), side by side:
  *   1. throughput: tokens/s of nanoGPT's shakespeare-char model (6L/6H/384, block 256, batch 16), 2 threads,
- *      alternating rounds, medians;
+ *      alternating rounds (ours, then torch); ours is the median of our rounds, the ratio the median of the
+ *      rounds' ratios (torch's figure is ours over that ratio);
  *   2. convergence: nanoGPT's CPU settings (4L/4H/128, block 64, batch 12, 2000 steps, lr 1e-3, warmup 100,
  *      beta2 0.99) on tinyshakespeare: final val loss and wall time of each, the two processes run in
  *      alternating 2 s turns (SIGSTOP/SIGCONT) so that both see the same machine;
@@ -196,12 +197,15 @@ async function main(): Promise<void> {
     theirs.push(t.tokPerSec);
     rssOurs = Math.max(rssOurs, o.rssMb);
     rssTorch = Math.max(rssTorch, t.rssMb);
-    console.log(`round ${i + 1}: ours ${o.tokPerSec.toFixed(0)} tok/s, torch ${t.tokPerSec.toFixed(0)} tok/s`);
+    console.log(`round ${i + 1}: ours ${o.tokPerSec.toFixed(0)} tok/s, torch ${t.tokPerSec.toFixed(0)} tok/s, ratio ${(o.tokPerSec / t.tokPerSec).toFixed(3)}x`);
   }
   const iters = QUICK ? 50 : 2000;
   const [co, ct] = await convergence(dir, vocab, iters);
   console.log(`convergence (${iters} steps, run in alternating 2 s turns): ours val ${co.valLoss.toFixed(4)} in ${co.seconds.toFixed(1)} s; torch val ${ct.valLoss.toFixed(4)} in ${ct.seconds.toFixed(1)} s`);
-  benchLine('train_shakespeare_char_tok_per_s', median(ours), 'tok/s', 'pytorch_onednn', median(theirs), true);
+  // the ratio is the median of the rounds' ratios (each round's two runs see about the same machine),
+  // not the ratio of the medians, which mixes rounds from different moments of a drifting machine
+  const ratio = median(ours.map((o, i) => o / theirs[i]));
+  benchLine('train_shakespeare_char_tok_per_s', median(ours), 'tok/s', 'pytorch_onednn', median(ours) / ratio, true);
   benchLine('train_shakespeare_char_peak_rss', rssOurs, 'MB', 'pytorch_onednn', rssTorch, false);
   benchLine(`converge_tiny_${iters}_val_loss`, co.valLoss, 'loss', 'pytorch_onednn', ct.valLoss, false);
   benchLine(`converge_tiny_${iters}_wall`, co.seconds, 's', 'pytorch_onednn', ct.seconds, false);
