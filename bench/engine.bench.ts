@@ -33,14 +33,25 @@ const env = (k: string, d: number) => Number(process.env[k] ?? d);
 const THREADS = Math.min(availableParallelism(), env('ENGINE_BENCH_THREADS', availableParallelism()));
 const BASELINE = resolve(process.env.TORCH_BASELINE ?? '../shared/bench/torch-baseline');
 
-const config: GptConfig = { vocabSize: 65, blockSize: 256, nLayer: 6, nHead: 6, nEmbd: 384, bias: false, batchSize: 16 };
+const config: GptConfig = {
+  vocabSize: 65,
+  blockSize: 256,
+  nLayer: 6,
+  nHead: 6,
+  nEmbd: 384,
+  bias: false,
+  batchSize: 16,
+};
 const optimizer = { kind: 'adamw', weightDecay: 0.1, beta1: 0.9, beta2: 0.99, clip: 1 } as const;
 const tokensPerStep = config.batchSize * config.blockSize;
 
 /** Random tokens in nanoGPT's .bin format (uint16); speed does not depend on the text. */
 function writeTokens(dir: string): { file: string; tokens: Uint16Array } {
   const r = gaussian(7);
-  const tokens = Uint16Array.from({ length: 200_000 }, () => Math.floor(Math.abs(r() * 1e6)) % config.vocabSize);
+  const tokens = Uint16Array.from(
+    { length: 200_000 },
+    () => Math.floor(Math.abs(r() * 1e6)) % config.vocabSize,
+  );
   const file = join(dir, 'train.bin');
   writeFileSync(file, tokens);
   return { file, tokens };
@@ -57,7 +68,10 @@ function batch(tokens: Uint16Array, seed: number): Record<string, HostTensor> {
       tgt[b * T + t] = BigInt(tokens[off + t + 1]);
     }
   }
-  return { idx: { dtype: 'i64', shape: [B, T], data: idx }, targets: { dtype: 'i64', shape: [B, T], data: tgt } };
+  return {
+    idx: { dtype: 'i64', shape: [B, T], data: idx },
+    targets: { dtype: 'i64', shape: [B, T], data: tgt },
+  };
 }
 
 /**
@@ -102,7 +116,12 @@ class TorchPeer {
   private readonly proc: ChildProcessWithoutNullStreams;
   constructor(trainFile: string) {
     this.proc = spawn('/usr/bin/python3', ['-c', DRIVER, BASELINE, String(THREADS), trainFile], {
-      env: { ...process.env, GLIBC_TUNABLES: process.env.ENGINE_BENCH_PEER_TUNABLES, OMP_NUM_THREADS: String(THREADS), LD_PRELOAD: join(process.env.TORCH_BASELINE_DIR ?? '/tmp/torch-baseline', 'libdnnlshim.so') },
+      env: {
+        ...process.env,
+        GLIBC_TUNABLES: process.env.ENGINE_BENCH_PEER_TUNABLES,
+        OMP_NUM_THREADS: String(THREADS),
+        LD_PRELOAD: join(process.env.TORCH_BASELINE_DIR ?? '/tmp/torch-baseline', 'libdnnlshim.so'),
+      },
     });
     this.proc.stdout.on('data', (d: Buffer) => {
       this.buffer += d.toString();
@@ -115,7 +134,14 @@ class TorchPeer {
     });
     let err = '';
     this.proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    this.proc.on('exit', (code) => code && console.error(`torch driver exited ${code}: ${err.slice(-2000)} (run bash ${BASELINE}/setup.sh first?)`));
+    this.proc.on(
+      'exit',
+      (code) =>
+        code &&
+        console.error(
+          `torch driver exited ${code}: ${err.slice(-2000)} (run bash ${BASELINE}/setup.sh first?)`,
+        ),
+    );
   }
   private next(): Promise<string> {
     return new Promise((r) => this.waiting.push(r));
@@ -154,9 +180,15 @@ async function embeddingGradChoice(): Promise<void> {
     g.output('grad', grads.get(wte)!);
     const runner = await GraphRunner.create(emitOnnx(g), { threads: THREADS });
     const r = gaussian(3);
-    const feeds = { ...batch(writeTokensCache!, 1), wte: { dtype: 'f32' as const, shape: [V, C], data: new Float32Array(V * C) }, dy: { dtype: 'f32' as const, shape: [B, T, C], data: Float32Array.from({ length: B * T * C }, r) } };
+    const feeds = {
+      ...batch(writeTokensCache!, 1),
+      wte: { dtype: 'f32' as const, shape: [V, C], data: new Float32Array(V * C) },
+      dy: { dtype: 'f32' as const, shape: [B, T, C], data: Float32Array.from({ length: B * T * C }, r) },
+    };
     const ms = median(await timeRuns(() => runner.run(feeds), 15, 3));
-    console.log(`embedding gradient via ${mode === 'scatter' ? 'ScatterElements(add)' : 'one-hot MatMul     '}: ${ms.toFixed(2)} ms (incl. Gather forward)`);
+    console.log(
+      `embedding gradient via ${mode === 'scatter' ? 'ScatterElements(add)' : 'one-hot MatMul     '}: ${ms.toFixed(2)} ms (incl. Gather forward)`,
+    );
     await runner.release();
   }
 }
@@ -175,11 +207,18 @@ async function gemmPeers(torch: TorchPeer, dir: string): Promise<void> {
     const g = new Graph();
     const aShape = ta ? [K, M] : [M, K];
     const bShape = tb ? [N, K] : [K, N];
-    g.output('y', g.matmul(g.input('a', 'f32', aShape), g.input('b', 'f32', bShape), { transA: ta, transB: tb }));
+    g.output(
+      'y',
+      g.matmul(g.input('a', 'f32', aShape), g.input('b', 'f32', bShape), { transA: ta, transB: tb }),
+    );
     const prefix = join(dir, `gemm-${name}`);
     const runner = await GraphRunner.create(emitOnnx(g), { threads: THREADS, profilePrefix: prefix });
     const normal = gaussian(3);
-    const feed = (shape: number[]): HostTensor => ({ dtype: 'f32', shape, data: Float32Array.from({ length: shape[0] * shape[1] }, normal) });
+    const feed = (shape: number[]): HostTensor => ({
+      dtype: 'f32',
+      shape,
+      data: Float32Array.from({ length: shape[0] * shape[1] }, normal),
+    });
     const feeds = { a: feed(aShape), b: feed(bShape) };
     const theirs: number[] = [];
     for (let round = 0; round < 3; round++) {
@@ -188,14 +227,27 @@ async function gemmPeers(torch: TorchPeer, dir: string): Promise<void> {
     }
     runner.endProfiling();
     await runner.release();
-    const file = readdirSync(dir).map((f) => join(dir, f)).find((f) => f.includes(`gemm-${name}`))!;
+    const file = readdirSync(dir)
+      .map((f) => join(dir, f))
+      .find((f) => f.includes(`gemm-${name}`))!;
     const events = JSON.parse(readFileSync(file, 'utf8')) as { cat: string; name: string; dur: number }[];
     rmSync(file, { force: true });
-    const kernels = events.filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time')).map((e) => e.dur / 1000);
+    const kernels = events
+      .filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time'))
+      .map((e) => e.dur / 1000);
     const ours = median(kernels.slice(2)); // the first two runs pay first-touch page faults
     const gflop = (2 * M * K * N) / 1e9;
-    console.log(`gemm ${name.padEnd(15)} ${M}x${K}x${N}${ta ? ' transA' : ''}${tb ? ' transB' : ''}: ORT ${ours.toFixed(2)} ms (${(gflop / ours * 1000).toFixed(0)} GFLOP/s), torch ${median(theirs).toFixed(2)} ms (${(gflop / median(theirs) * 1000).toFixed(0)} GFLOP/s)`);
-    benchLine(`engine-gemm-${name}`, gflop / ours * 1000, 'GFLOP/s', 'torch-onednn', gflop / median(theirs) * 1000, true);
+    console.log(
+      `gemm ${name.padEnd(15)} ${M}x${K}x${N}${ta ? ' transA' : ''}${tb ? ' transB' : ''}: ORT ${ours.toFixed(2)} ms (${((gflop / ours) * 1000).toFixed(0)} GFLOP/s), torch ${median(theirs).toFixed(2)} ms (${((gflop / median(theirs)) * 1000).toFixed(0)} GFLOP/s)`,
+    );
+    benchLine(
+      `engine-gemm-${name}`,
+      (gflop / ours) * 1000,
+      'GFLOP/s',
+      'torch-onednn',
+      (gflop / median(theirs)) * 1000,
+      true,
+    );
   }
 }
 
@@ -207,23 +259,45 @@ let loadAtStart = '';
  * The first two runs are left out: they include first-touch page faults on fresh output buffers
  * (the optimizer moments start as untouched zero pages), which inflate Add/Mul by ~10% of a step.
  */
-async function profile(bytes: Uint8Array, spec: ReturnType<typeof buildGptTrainGraph>['spec'], tokens: Uint16Array, dir: string): Promise<void> {
+async function profile(
+  bytes: Uint8Array,
+  spec: ReturnType<typeof buildGptTrainGraph>['spec'],
+  tokens: Uint16Array,
+  dir: string,
+): Promise<void> {
   const prefix = join(dir, 'ort-profile');
-  const runner = await TrainRunner.create(bytes, spec, initGptWeights(config, 1), { threads: THREADS, profilePrefix: prefix });
+  const runner = await TrainRunner.create(bytes, spec, initGptWeights(config, 1), {
+    threads: THREADS,
+    profilePrefix: prefix,
+  });
   for (let i = 0; i < 4; i++) await runner.step(batch(tokens, i), 1e-3);
   runner.runner.endProfiling();
   await runner.release();
-  const file = readdirSync('.').find((f) => f.startsWith('ort-profile')) ?? readdirSync(dir).map((f) => join(dir, f)).find((f) => f.includes('ort-profile'));
+  const file =
+    readdirSync('.').find((f) => f.startsWith('ort-profile')) ??
+    readdirSync(dir)
+      .map((f) => join(dir, f))
+      .find((f) => f.includes('ort-profile'));
   if (!file) return console.log('(no profile file written)');
-  const all = JSON.parse(readFileSync(file, 'utf8')) as { cat: string; name: string; ts: number; dur: number; args?: { op_name?: string } }[];
+  const all = JSON.parse(readFileSync(file, 'utf8')) as {
+    cat: string;
+    name: string;
+    ts: number;
+    dur: number;
+    args?: { op_name?: string };
+  }[];
   const keep = process.env.ENGINE_BENCH_KEEP_PROFILE; // a path: the raw ORT profile is copied there
   if (keep) writeFileSync(keep, readFileSync(file));
   rmSync(file, { force: true });
-  const runs = all.filter((e) => e.name === 'model_run').map((e) => e.ts).sort((a, b) => a - b);
+  const runs = all
+    .filter((e) => e.name === 'model_run')
+    .map((e) => e.ts)
+    .sort((a, b) => a - b);
   const events = all.filter((e) => e.ts >= (runs[2] ?? 0)); // steps 3 and 4
   const byOp = new Map<string, number>();
   const byPart = new Map<string, number>();
-  const part = (node: string) => (/^(update|clip)\//.test(node) ? 'optimizer' : node.startsWith('grad/') ? 'backward' : 'forward');
+  const part = (node: string) =>
+    /^(update|clip)\//.test(node) ? 'optimizer' : node.startsWith('grad/') ? 'backward' : 'forward';
   let total = 0;
   for (const e of events) {
     if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || !e.args?.op_name) continue;
@@ -232,15 +306,22 @@ async function profile(bytes: Uint8Array, spec: ReturnType<typeof buildGptTrainG
     byPart.set(part(e.name), (byPart.get(part(e.name)) ?? 0) + e.dur / 2);
     total += e.dur / 2;
   }
-  console.log(`profile by part: ${[...byPart].map(([k, us]) => `${k} ${(us / 1000).toFixed(0)} ms`).join(', ')}`);
+  console.log(
+    `profile by part: ${[...byPart].map(([k, us]) => `${k} ${(us / 1000).toFixed(0)} ms`).join(', ')}`,
+  );
   console.log(`profile (per step, ${(total / 1000).toFixed(0)} ms in kernels):`);
   for (const [op, us] of [...byOp].sort((a, b) => b[1] - a[1]).slice(0, 20))
-    console.log(`  ${op.padEnd(30)} ${(us / 1000).toFixed(1).padStart(8)} ms  ${((100 * us) / total).toFixed(1)}%`);
+    console.log(
+      `  ${op.padEnd(30)} ${(us / 1000).toFixed(1).padStart(8)} ms  ${((100 * us) / total).toFixed(1)}%`,
+    );
 }
 
 async function main(): Promise<void> {
   flushDenormalsToZero(true); // as the training process does (cli/train.ts)
-  loadAtStart = os.loadavg().map((l) => l.toFixed(1)).join(' ');
+  loadAtStart = os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ');
   const dir = mkdtempSync(join(tmpdir(), 'llm-lens-bench-'));
   const { file, tokens } = writeTokens(dir);
   writeTokensCache = tokens;
@@ -250,9 +331,13 @@ async function main(): Promise<void> {
   const { graph, spec } = buildGptTrainGraph(config, optimizer);
   const bytes = emitOnnx(graph);
   const loopBytes = emitTrainLoop(graph, spec);
-  console.log(`graph: ${graph.nodes.length} nodes built + emitted in ${(performance.now() - t0).toFixed(0)} ms (${(bytes.length / 1e6).toFixed(1)} MB)`);
+  console.log(
+    `graph: ${graph.nodes.length} nodes built + emitted in ${(performance.now() - t0).toFixed(0)} ms (${(bytes.length / 1e6).toFixed(1)} MB)`,
+  );
   t0 = performance.now();
-  const runner = await TrainRunner.create(loopBytes, spec, initGptWeights(config, 1337), { threads: THREADS });
+  const runner = await TrainRunner.create(loopBytes, spec, initGptWeights(config, 1337), {
+    threads: THREADS,
+  });
   console.log(`session (step loop) created in ${(performance.now() - t0).toFixed(0)} ms`);
   let seed = 0;
   const inputs = (n: number) => Array.from({ length: n }, () => ({ data: batch(tokens, seed++), lr: 1e-3 }));
@@ -263,7 +348,9 @@ async function main(): Promise<void> {
   for (let i = 0; i < 3; i++) warm.push((await runner.runSteps(inputs(1)))[0].ms);
   const k = stepsPerRun(median(warm));
   const PAIRS = env('ENGINE_BENCH_PAIRS', Math.max(5, Math.ceil(15 / k)));
-  console.log(`config: 6L 6H 384C T256 B16 V65 (no bias), threads ${THREADS}; ${k} steps per engine run (as the trainer would take them), ${PAIRS} alternating pairs of ${k} steps`);
+  console.log(
+    `config: 6L 6H 384C T256 B16 V65 (no bias), threads ${THREADS}; ${k} steps per engine run (as the trainer would take them), ${PAIRS} alternating pairs of ${k} steps`,
+  );
 
   const torch = new TorchPeer(file);
   await torch.ready();
@@ -290,25 +377,40 @@ async function main(): Promise<void> {
     ours.push(ms);
     theirs.push(tms);
     ratios.push(tms / ms);
-    console.log(`pair ${String(i + 1).padStart(2)}: engine ${ms.toFixed(0)} ms/step, torch ${tms.toFixed(0)} ms/step, ratio ${(tms / ms).toFixed(3)}x (engine: ${faults.at(-1)} page faults per step)`);
+    console.log(
+      `pair ${String(i + 1).padStart(2)}: engine ${ms.toFixed(0)} ms/step, torch ${tms.toFixed(0)} ms/step, ratio ${(tms / ms).toFixed(3)}x (engine: ${faults.at(-1)} page faults per step)`,
+    );
   }
   await runner.release();
   if (process.env.ENGINE_BENCH_GEMM !== '0') await gemmPeers(torch, dir);
   torch.quit();
   const ourRss = process.resourceUsage().maxRSS / 1024;
-  console.log(`median step: engine ${median(ours).toFixed(0)} ms (${(tokensPerStep / (median(ours) / 1000)).toFixed(0)} tok/s), torch ${median(theirs).toFixed(0)} ms (${(tokensPerStep / (median(theirs) / 1000)).toFixed(0)} tok/s)`);
-  console.log(`minor page faults per engine step: median ${median(faults)} (GLIBC_TUNABLES=${process.env.GLIBC_TUNABLES})`);
+  console.log(
+    `median step: engine ${median(ours).toFixed(0)} ms (${(tokensPerStep / (median(ours) / 1000)).toFixed(0)} tok/s), torch ${median(theirs).toFixed(0)} ms (${(tokensPerStep / (median(theirs) / 1000)).toFixed(0)} tok/s)`,
+  );
+  console.log(
+    `minor page faults per engine step: median ${median(faults)} (GLIBC_TUNABLES=${process.env.GLIBC_TUNABLES})`,
+  );
   console.log(`peak RSS: engine process ${ourRss.toFixed(0)} MB, torch process ${torchRss.toFixed(0)} MB`);
   if (process.env.ENGINE_BENCH_PROFILE !== '0') await profile(bytes, spec, tokens, dir);
   rmSync(dir, { recursive: true, force: true });
   // On a shared machine a pair is often disturbed (torch's OpenMP barriers suffer most). Quiet pairs:
   // both steps within 25% of that side's fastest step. Their median is the figure when there are ≥ 3.
-  const quiet = ours.map((_, i) => i).filter((i) => ours[i] <= 1.25 * Math.min(...ours) && theirs[i] <= 1.25 * Math.min(...theirs));
+  const quiet = ours
+    .map((_, i) => i)
+    .filter((i) => ours[i] <= 1.25 * Math.min(...ours) && theirs[i] <= 1.25 * Math.min(...theirs));
   const useQuiet = quiet.length >= 3;
   const ratio = useQuiet ? median(quiet.map((i) => ratios[i])) : median(ratios);
   const oursTok = tokensPerStep / (median(useQuiet ? quiet.map((i) => ours[i]) : ours) / 1000);
-  console.log(`load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} on ${availableParallelism()} cores (at start: ${loadAtStart})`);
-  console.log(`median of per-pair ratios: all ${PAIRS} pairs ${median(ratios).toFixed(3)}x; ${quiet.length} quiet pairs ${quiet.length ? median(quiet.map((i) => ratios[i])).toFixed(3) + 'x' : '-'}; reported: ${useQuiet ? 'quiet pairs' : 'all pairs (too few quiet ones)'}`);
+  console.log(
+    `load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')} on ${availableParallelism()} cores (at start: ${loadAtStart})`,
+  );
+  console.log(
+    `median of per-pair ratios: all ${PAIRS} pairs ${median(ratios).toFixed(3)}x; ${quiet.length} quiet pairs ${quiet.length ? median(quiet.map((i) => ratios[i])).toFixed(3) + 'x' : '-'}; reported: ${useQuiet ? 'quiet pairs' : 'all pairs (too few quiet ones)'}`,
+  );
   benchLine('engine-train-step-shakespeare-char', oursTok, 'tok/s', 'torch-onednn', oursTok / ratio, true);
   benchLine('engine-peak-rss', ourRss, 'MB', 'torch-onednn', torchRss, false);
 }
@@ -316,8 +418,14 @@ async function main(): Promise<void> {
 // The engine runs in this process, so it starts again with the training process's environment
 // (train/processEnv.ts, as the extension starts training); the torch peer keeps the original one.
 if (process.env.ENGINE_BENCH_PEER_TUNABLES === undefined) {
-  const env = trainingProcessEnv({ ...process.env, ENGINE_BENCH_PEER_TUNABLES: process.env.GLIBC_TUNABLES ?? '' });
-  const r = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env });
+  const env = trainingProcessEnv({
+    ...process.env,
+    ENGINE_BENCH_PEER_TUNABLES: process.env.GLIBC_TUNABLES ?? '',
+  });
+  const r = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    env,
+  });
   process.exit(r.status ?? 1);
 }
 main().catch((e) => {

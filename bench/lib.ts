@@ -23,9 +23,17 @@ export async function timeRuns(fn: () => unknown, runs: number, warmup = 1): Pro
  * Prints `BENCH <name> <ours> <unit> <peer> <theirs> <ratio>x`. `higherIsBetter` says how to read the unit
  * (MB/s: true; ms: false) so that ratio > 1 always means LLM Lens is better.
  */
-export function benchLine(name: string, ours: number, unit: string, peer: string, theirs: number, higherIsBetter: boolean): string {
+export function benchLine(
+  name: string,
+  ours: number,
+  unit: string,
+  peer: string,
+  theirs: number,
+  higherIsBetter: boolean,
+): string {
   const ratio = higherIsBetter ? ours / theirs : theirs / ours;
-  const fmt = (x: number) => (Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 1 ? x.toFixed(2) : x.toPrecision(3));
+  const fmt = (x: number) =>
+    Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 1 ? x.toFixed(2) : x.toPrecision(3);
   const line = `BENCH ${name} ${fmt(ours)} ${unit} ${peer} ${fmt(theirs)} ${ratio.toFixed(2)}x`;
   console.log(line);
   return line;

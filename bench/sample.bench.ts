@@ -38,14 +38,33 @@ function weights(c: GptModelConfig): Record<string, HostTensor> {
 
 /** The PyTorch peer (one JSON line on stdout). */
 function torch(args: string[]): Record<string, unknown> {
-  const env = { ...process.env, OMP_NUM_THREADS: String(THREADS), LD_PRELOAD: path.join(process.env.TORCH_BASELINE_DIR ?? '/tmp/torch-baseline', 'libdnnlshim.so') };
-  const r = spawnSync('/usr/bin/python3', [SAMPLE_REF, '--gpt-ref', GPT_REF, '--threads', String(THREADS), ...args], { env, encoding: 'utf8' });
+  const env = {
+    ...process.env,
+    OMP_NUM_THREADS: String(THREADS),
+    LD_PRELOAD: path.join(process.env.TORCH_BASELINE_DIR ?? '/tmp/torch-baseline', 'libdnnlshim.so'),
+  };
+  const r = spawnSync(
+    '/usr/bin/python3',
+    [SAMPLE_REF, '--gpt-ref', GPT_REF, '--threads', String(THREADS), ...args],
+    { env, encoding: 'utf8' },
+  );
   if (r.status !== 0) throw new Error(`sample_ref.py failed (${r.status}):\n${r.stderr.slice(-2000)}`);
   return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
 }
 
 function torchArgs(c: GptModelConfig): string[] {
-  return ['--vocab', String(c.vocabSize), '--n-layer', String(c.nLayer), '--n-head', String(c.nHead), '--n-embd', String(c.nEmbd), '--block', String(c.blockSize)];
+  return [
+    '--vocab',
+    String(c.vocabSize),
+    '--n-layer',
+    String(c.nLayer),
+    '--n-head',
+    String(c.nHead),
+    '--n-embd',
+    String(c.nEmbd),
+    '--block',
+    String(c.blockSize),
+  ];
 }
 
 /** tokens/s of the KV cache for `n` new tokens after a 1-token prompt. */
@@ -76,15 +95,33 @@ async function generationSpeed(): Promise<() => void> {
   for (let i = 0; i < rounds; i++) {
     ours.push(await kvTokPerSec(kv, NEW_TOKENS, 10 + i));
     recompute.push(await recomputeTokPerSec(ref, NEW_TOKENS, 10 + i));
-    pytorch.push(torch([...torchArgs(CHAR), '--mode', 'gen', '--new-tokens', String(NEW_TOKENS)]).tok_per_s as number);
+    pytorch.push(
+      torch([...torchArgs(CHAR), '--mode', 'gen', '--new-tokens', String(NEW_TOKENS)]).tok_per_s as number,
+    );
     ours.push(await kvTokPerSec(kv, NEW_TOKENS, 20 + i));
-    console.log(`round ${i + 1}: kv cache ${ours.at(-2)!.toFixed(1)} / ${ours.at(-1)!.toFixed(1)} tok/s, recompute (GptInference) ${recompute.at(-1)!.toFixed(1)} tok/s, pytorch recompute ${pytorch.at(-1)!.toFixed(1)} tok/s`);
+    console.log(
+      `round ${i + 1}: kv cache ${ours.at(-2)!.toFixed(1)} / ${ours.at(-1)!.toFixed(1)} tok/s, recompute (GptInference) ${recompute.at(-1)!.toFixed(1)} tok/s, pytorch recompute ${pytorch.at(-1)!.toFixed(1)} tok/s`,
+    );
   }
   await kv.release();
   await ref.release();
   return () => {
-    benchLine(`sample_kv_${NEW_TOKENS}_tok_per_s`, median(ours), 'tok/s', 'llm_lens_recompute', median(recompute), true);
-    benchLine(`sample_kv_${NEW_TOKENS}_tok_per_s`, median(ours), 'tok/s', 'pytorch_recompute', median(pytorch), true);
+    benchLine(
+      `sample_kv_${NEW_TOKENS}_tok_per_s`,
+      median(ours),
+      'tok/s',
+      'llm_lens_recompute',
+      median(recompute),
+      true,
+    );
+    benchLine(
+      `sample_kv_${NEW_TOKENS}_tok_per_s`,
+      median(ours),
+      'tok/s',
+      'pytorch_recompute',
+      median(pytorch),
+      true,
+    );
   };
 }
 
@@ -108,8 +145,18 @@ async function timeToFirstToken(): Promise<() => void> {
   const warm: number[] = [];
   for (let i = 0; i < (QUICK ? 2 : 5); i++) warm.push(await firstToken(kv, prompt));
   await kv.release();
-  const t = torch([...torchArgs(LONG), '--mode', 'ttft', '--prompt-len', String(promptLen), '--repeats', QUICK ? '2' : '5']).ttft_ms as number[];
-  console.log(`time to first token, ${promptLen}-token prompt: warm ${warm.map((x) => x.toFixed(0)).join(', ')} ms (cold, building the graphs: ${cold.toFixed(0)} ms); pytorch ${t.map((x) => x.toFixed(0)).join(', ')} ms`);
+  const t = torch([
+    ...torchArgs(LONG),
+    '--mode',
+    'ttft',
+    '--prompt-len',
+    String(promptLen),
+    '--repeats',
+    QUICK ? '2' : '5',
+  ]).ttft_ms as number[];
+  console.log(
+    `time to first token, ${promptLen}-token prompt: warm ${warm.map((x) => x.toFixed(0)).join(', ')} ms (cold, building the graphs: ${cold.toFixed(0)} ms); pytorch ${t.map((x) => x.toFixed(0)).join(', ')} ms`,
+  );
   return () => {
     benchLine(`sample_ttft_${promptLen}_prompt`, median(warm), 'ms', 'pytorch_forward', median(t), false);
     benchLine(`sample_ttft_${promptLen}_prompt_cold`, cold, 'ms', 'pytorch_forward', median(t), false);
@@ -117,7 +164,8 @@ async function timeToFirstToken(): Promise<() => void> {
 }
 
 async function main(): Promise<void> {
-  for (const f of [GPT_REF, SAMPLE_REF]) if (!fs.existsSync(f)) throw new Error(`the PyTorch baseline is missing: ${f}`);
+  for (const f of [GPT_REF, SAMPLE_REF])
+    if (!fs.existsSync(f)) throw new Error(`the PyTorch baseline is missing: ${f}`);
   const lines = [await generationSpeed(), await timeToFirstToken()];
   console.log('');
   for (const print of lines) print();

@@ -20,7 +20,8 @@ import { trainBpe, VocabTooLargeError } from '../src/engine/tokenizer/train';
 import { naiveTrain } from '../test/fixtures/tokenizer/naiveBpe';
 import { base64Blob, minifiedJs, mulberry32 } from '../test/fixtures/tokenizer/corpus';
 
-const SHAKESPEARE = process.env.LLM_LENS_TINYSHAKESPEARE ?? join('..', 'shared', 'data', 'tinyshakespeare.txt');
+const SHAKESPEARE =
+  process.env.LLM_LENS_TINYSHAKESPEARE ?? join('..', 'shared', 'data', 'tinyshakespeare.txt');
 const CODE_FILE = 'node_modules/typescript/lib/typescript.js';
 const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 const lines: string[] = [];
@@ -48,7 +49,9 @@ function sentencePieceMs(file: string, vocabSize: number): number | undefined {
   ].join('\n');
   const r = spawnSync(PYTHON, ['-c', script, file, join(dir, 'm')], { encoding: 'utf8' });
   if (r.status !== 0) {
-    console.log(`SentencePiece unavailable: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}`);
+    console.log(
+      `SentencePiece unavailable: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}`,
+    );
     return undefined;
   }
   return Number(r.stdout.trim());
@@ -65,14 +68,36 @@ async function benchTraining(text: string): Promise<void> {
     if (sp !== undefined) theirs.push(sp);
     console.log(`run ${i + 1}: ours ${ours[i].toFixed(0)} ms, SentencePiece ${sp?.toFixed(0) ?? '–'} ms`);
   }
-  if (theirs.length) lines.push(benchLine('train_bpe_4096_tinyshakespeare', median(ours), 'ms', 'sentencepiece_bpe_2threads', median(theirs), false));
+  if (theirs.length)
+    lines.push(
+      benchLine(
+        'train_bpe_4096_tinyshakespeare',
+        median(ours),
+        'ms',
+        'sentencepiece_bpe_2threads',
+        median(theirs),
+        false,
+      ),
+    );
 
   const naiveVocab = 256 + 48;
   const oursSmall: number[] = [];
-  for (let i = 0; i < 3; i++) oursSmall.push(await timeOnceAsync(() => trainBpe(text, { vocabSize: naiveVocab })));
+  for (let i = 0; i < 3; i++)
+    oursSmall.push(await timeOnceAsync(() => trainBpe(text, { vocabSize: naiveVocab })));
   const naive = timeOnce(() => naiveTrain(text, naiveVocab, 'gpt4'));
-  console.log(`vocab ${naiveVocab}: ours ${median(oursSmall).toFixed(0)} ms, naive reference ${naive.toFixed(0)} ms (one run)`);
-  lines.push(benchLine(`train_bpe_${naiveVocab}_tinyshakespeare`, median(oursSmall), 'ms', 'naive_reference', naive, false));
+  console.log(
+    `vocab ${naiveVocab}: ours ${median(oursSmall).toFixed(0)} ms, naive reference ${naive.toFixed(0)} ms (one run)`,
+  );
+  lines.push(
+    benchLine(
+      `train_bpe_${naiveVocab}_tinyshakespeare`,
+      median(oursSmall),
+      'ms',
+      'naive_reference',
+      naive,
+      false,
+    ),
+  );
 }
 
 function benchEncoding(label: string, text: string, encodings: readonly string[]): void {
@@ -90,9 +115,29 @@ function benchEncoding(label: string, text: string, encodings: readonly string[]
       refMs.push(timeOnce(() => ref.encode(text, [], [])));
     }
     ref.free();
-    console.log(`${label} ${name}: ours ${median(oursMs).toFixed(0)} ms (cold cache ${cold.toFixed(0)} ms), tiktoken ${median(refMs).toFixed(0)} ms`);
-    lines.push(benchLine(`encode_${label}_${name}`, mb / (median(oursMs) / 1000), 'MB/s', 'tiktoken', mb / (median(refMs) / 1000), true));
-    lines.push(benchLine(`encode_${label}_${name}_cold_cache`, mb / (cold / 1000), 'MB/s', 'tiktoken', mb / (median(refMs) / 1000), true));
+    console.log(
+      `${label} ${name}: ours ${median(oursMs).toFixed(0)} ms (cold cache ${cold.toFixed(0)} ms), tiktoken ${median(refMs).toFixed(0)} ms`,
+    );
+    lines.push(
+      benchLine(
+        `encode_${label}_${name}`,
+        mb / (median(oursMs) / 1000),
+        'MB/s',
+        'tiktoken',
+        mb / (median(refMs) / 1000),
+        true,
+      ),
+    );
+    lines.push(
+      benchLine(
+        `encode_${label}_${name}_cold_cache`,
+        mb / (cold / 1000),
+        'MB/s',
+        'tiktoken',
+        mb / (median(refMs) / 1000),
+        true,
+      ),
+    );
   }
 }
 
@@ -116,14 +161,34 @@ async function benchPathological(): Promise<void> {
     }
     const ref = get_encoding('cl100k_base');
     const refMs = timeOnce(() => ref.encode(small)); // one run: 100 kB of one letter takes tiktoken seconds
-    console.log(`${label}: ours 1 MB ${median(oursMs).toFixed(0)} ms, tiktoken 100 kB ${refMs.toFixed(0)} ms`);
-    lines.push(benchLine(`encode_1MB_${label}_cl100k_vs_tiktoken_100kB`, median(oursMs), 'ms', 'tiktoken_100kB', refMs, false));
+    console.log(
+      `${label}: ours 1 MB ${median(oursMs).toFixed(0)} ms, tiktoken 100 kB ${refMs.toFixed(0)} ms`,
+    );
+    lines.push(
+      benchLine(
+        `encode_1MB_${label}_cl100k_vs_tiktoken_100kB`,
+        median(oursMs),
+        'ms',
+        'tiktoken_100kB',
+        refMs,
+        false,
+      ),
+    );
     if (label !== 'one_letter') {
       // Same size, same input: tiktoken is linear here (short pre-tokens), so 1 MB is a fair comparison.
       const refBig: number[] = [];
       for (let i = 0; i < 3; i++) refBig.push(timeOnce(() => ref.encode(big)));
       console.log(`${label}: tiktoken 1 MB ${median(refBig).toFixed(0)} ms`);
-      lines.push(benchLine(`encode_1MB_${label}_cl100k_cold_cache`, median(oursMs), 'ms', 'tiktoken_1MB', median(refBig), false));
+      lines.push(
+        benchLine(
+          `encode_1MB_${label}_cl100k_cold_cache`,
+          median(oursMs),
+          'ms',
+          'tiktoken_1MB',
+          median(refBig),
+          false,
+        ),
+      );
     }
     ref.free();
 
@@ -140,7 +205,9 @@ async function benchPathological(): Promise<void> {
       );
     }
     console.log(`${label}: training vocab ${vocabSize} on 1 MB ${median(trainMs).toFixed(0)} ms`);
-    lines.push(benchLine(`train_1MB_${label}_vocab${vocabSize}`, median(trainMs), 'ms', 'target_1s', 1000, false));
+    lines.push(
+      benchLine(`train_1MB_${label}_vocab${vocabSize}`, median(trainMs), 'ms', 'target_1s', 1000, false),
+    );
   }
 }
 

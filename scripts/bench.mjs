@@ -4,14 +4,20 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 
 const wanted = process.argv.slice(2);
-const all = readdirSync('bench').filter((f) => f.endsWith('.bench.ts')).map((f) => f.slice(0, -'.bench.ts'.length)).sort();
+const all = readdirSync('bench')
+  .filter((f) => f.endsWith('.bench.ts'))
+  .map((f) => f.slice(0, -'.bench.ts'.length))
+  .sort();
 const names = wanted.length ? wanted : all;
-for (const n of names) if (!all.includes(n)) throw new Error(`no benchmark bench/${n}.bench.ts (have: ${all.join(', ')})`);
+for (const n of names)
+  if (!all.includes(n)) throw new Error(`no benchmark bench/${n}.bench.ts (have: ${all.join(', ')})`);
 execFileSync(process.execPath, ['scripts/build.mjs', '--no-tests', '--bench'], { stdio: 'inherit' });
 let failed = 0;
 for (const n of names) {
   console.log(`\n=== bench ${n}`);
-  const r = spawnSync(process.execPath, ['--enable-source-maps', `out/bench/${n}.bench.js`], { stdio: 'inherit' });
+  const r = spawnSync(process.execPath, ['--enable-source-maps', `out/bench/${n}.bench.js`], {
+    stdio: 'inherit',
+  });
   if (r.status !== 0) failed++;
 }
 process.exit(failed ? 1 : 0);

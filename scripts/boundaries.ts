@@ -16,7 +16,8 @@ export interface Violation {
 
 /** Every module specifier in a TypeScript source: import/export from, side-effect imports, require() and import(). */
 export function importsOf(source: string): string[] {
-  const re = /(?:^|[^.\w])(?:import|export)\s+(?:type\s+)?(?:[^'"`;]*?\s+from\s+)?['"]([^'"]+)['"]|(?:require|import)\s*\(\s*['"]([^'"]+)['"]\s*\)/gm;
+  const re =
+    /(?:^|[^.\w])(?:import|export)\s+(?:type\s+)?(?:[^'"`;]*?\s+from\s+)?['"]([^'"]+)['"]|(?:require|import)\s*\(\s*['"]([^'"]+)['"]\s*\)/gm;
   const out: string[] = [];
   for (const m of source.matchAll(re)) out.push(m[1] ?? m[2]);
   return out;
@@ -43,15 +44,23 @@ export function boundaryViolations(files: Map<string, string>): Violation[] {
     for (const spec of importsOf(text)) {
       const target = spec.startsWith('.') ? posix.normalize(posix.join(posix.dirname(file), spec)) : spec;
       const add = (rule: string) => out.push({ file, specifier: spec, rule });
-      if (spec === 'onnxruntime-node' && !file.startsWith('src/engine/runtime/')) add('only src/engine/runtime imports onnxruntime-node');
+      if (spec === 'onnxruntime-node' && !file.startsWith('src/engine/runtime/'))
+        add('only src/engine/runtime imports onnxruntime-node');
       if (file.startsWith('src/engine/')) {
         if (spec === 'vscode') add('src/engine never imports vscode');
-        else if (/^(src\/(host|worker|cli)|webview)\//.test(target)) add('src/engine imports nothing from host, worker, cli or webview');
+        else if (/^(src\/(host|worker|cli)|webview)\//.test(target))
+          add('src/engine imports nothing from host, worker, cli or webview');
       } else if (file.startsWith('src/protocol/')) {
-        if (spec === 'vscode' || (spec.startsWith('.') && !target.startsWith('src/protocol/'))) add('src/protocol imports only src/protocol');
+        if (spec === 'vscode' || (spec.startsWith('.') && !target.startsWith('src/protocol/')))
+          add('src/protocol imports only src/protocol');
       } else if (file.startsWith('webview/')) {
         if (spec === 'vscode') add('webviews never import vscode');
-        else if (spec.startsWith('.') && !target.startsWith('webview/') && !target.startsWith('src/protocol/')) add('webviews import only src/protocol and browser libraries');
+        else if (
+          spec.startsWith('.') &&
+          !target.startsWith('webview/') &&
+          !target.startsWith('src/protocol/')
+        )
+          add('webviews import only src/protocol and browser libraries');
       }
     }
   }

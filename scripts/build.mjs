@@ -11,7 +11,15 @@ const withTests = !args.has('--no-tests');
 const withBench = args.has('--bench');
 
 /** Packages that stay outside the bundles: VS Code's API, the native runtime, and test-only peers. */
-const nodeExternals = ['vscode', 'onnxruntime-node', 'tiktoken', 'playwright-core', 'mocha', 'yauzl', '@huggingface/transformers'];
+const nodeExternals = [
+  'vscode',
+  'onnxruntime-node',
+  'tiktoken',
+  'playwright-core',
+  'mocha',
+  'yauzl',
+  '@huggingface/transformers',
+];
 
 const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
 const common = {
@@ -25,7 +33,12 @@ const common = {
 };
 
 const webviewEntries = readdirSync('webview')
-  .filter((d) => d !== 'common' && statSync(join('webview', d)).isDirectory() && existsSync(join('webview', d, 'main.ts')))
+  .filter(
+    (d) =>
+      d !== 'common' &&
+      statSync(join('webview', d)).isDirectory() &&
+      existsSync(join('webview', d, 'main.ts')),
+  )
   .map((d) => ({ in: join('webview', d, 'main.ts'), out: d }));
 
 /** Test entry points: every *.test.ts under the given folders, bundled one file each. */
@@ -90,7 +103,9 @@ if (withBench) {
     ...common,
     sourcemap: 'inline',
     minify: false,
-    entryPoints: readdirSync('bench').filter((f) => f.endsWith('.bench.ts')).map((f) => ({ in: join('bench', f), out: f.slice(0, -3) })),
+    entryPoints: readdirSync('bench')
+      .filter((f) => f.endsWith('.bench.ts'))
+      .map((f) => ({ in: join('bench', f), out: f.slice(0, -3) })),
     outdir: 'out/bench',
     platform: 'node',
     format: 'cjs',
@@ -111,5 +126,7 @@ if (watch) {
 } else {
   const t0 = Date.now();
   await Promise.all(builds.map((b) => esbuild.build(b)));
-  console.log(`esbuild: built ${builds.length} bundle groups in ${Date.now() - t0} ms${production ? ' (production)' : ''}`);
+  console.log(
+    `esbuild: built ${builds.length} bundle groups in ${Date.now() - t0} ms${production ? ' (production)' : ''}`,
+  );
 }

@@ -15,7 +15,9 @@ const [platform, arch] = target.split('-');
 const ortDir = 'node_modules/onnxruntime-node/bin/napi-v6';
 const available = readdirSync(ortDir).flatMap((p) => readdirSync(join(ortDir, p)).map((a) => `${p}-${a}`));
 if (!available.includes(target)) {
-  console.error(`package: onnxruntime-node ships no binaries for ${target}; targets with binaries: ${available.join(', ')}`);
+  console.error(
+    `package: onnxruntime-node ships no binaries for ${target}; targets with binaries: ${available.join(', ')}`,
+  );
   process.exit(2);
 }
 const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
@@ -30,9 +32,20 @@ const ignoreFile = join(tmpdir(), `llm-lens-vscodeignore-${target}`);
 writeFileSync(ignoreFile, ignore);
 
 const vsce = join('node_modules', '.bin', process.platform === 'win32' ? 'vsce.cmd' : 'vsce');
-execFileSync(vsce, [
-  'package', '--target', target, '--ignoreFile', ignoreFile,
-  '--allow-missing-repository', '--no-rewrite-relative-links', '-o', out,
-], { stdio: ['ignore', 'inherit', 'inherit'] });
+execFileSync(
+  vsce,
+  [
+    'package',
+    '--target',
+    target,
+    '--ignoreFile',
+    ignoreFile,
+    '--allow-missing-repository',
+    '--no-rewrite-relative-links',
+    '-o',
+    out,
+  ],
+  { stdio: ['ignore', 'inherit', 'inherit'] },
+);
 if (!existsSync(out)) throw new Error(`vsce did not write ${out}`);
 console.log(`package: ${out} (${(statSync(out).size / 1e6).toFixed(1)} MB, target ${target})`);

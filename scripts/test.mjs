@@ -43,7 +43,12 @@ function nodeTests(name, testFiles, { concurrency = true, timeoutMs } = {}) {
       totals.fail++;
       return resolve();
     }
-    const args = ['--enable-source-maps', '--test', '--test-reporter=spec', `--test-concurrency=${concurrency ? 2 : 1}`];
+    const args = [
+      '--enable-source-maps',
+      '--test',
+      '--test-reporter=spec',
+      `--test-concurrency=${concurrency ? 2 : 1}`,
+    ];
     if (timeoutMs) args.push(`--test-timeout=${timeoutMs}`);
     const child = spawn(process.execPath, [...args, ...testFiles], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
@@ -69,7 +74,11 @@ function nodeTests(name, testFiles, { concurrency = true, timeoutMs } = {}) {
 if (!argv.includes('--skip-build')) {
   step('build', process.execPath, ['scripts/build.mjs']);
   step('typecheck', process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json']);
-  step('typecheck webviews', process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'webview/tsconfig.json']);
+  step('typecheck webviews', process.execPath, [
+    'node_modules/typescript/bin/tsc',
+    '-p',
+    'webview/tsconfig.json',
+  ]);
 }
 
 if (!only || only === 'unit') {
@@ -77,18 +86,27 @@ if (!only || only === 'unit') {
 }
 
 if (!only || only === 'package' || only === 'e2e') {
-  step('package linux-x64 VSIX', process.execPath, ['scripts/package.mjs', '--target', `${process.platform}-${process.arch}`]);
+  step('package linux-x64 VSIX', process.execPath, [
+    'scripts/package.mjs',
+    '--target',
+    `${process.platform}-${process.arch}`,
+  ]);
   await nodeTests('VSIX contents', files('out/test/package', '.test.js'));
 }
 
 if (!only || only === 'e2e') {
   if (!existsSync('/usr/bin/chromium') && !process.env.CHROMIUM_PATH) {
-    console.error('e2e: Chromium is missing: apt-get install chromium (or run .ci/run, which installs everything)');
+    console.error(
+      'e2e: Chromium is missing: apt-get install chromium (or run .ci/run, which installs everything)',
+    );
     totals.fail++;
     failures.push('e2e: no Chromium');
   } else {
     step('code-server', 'bash', ['scripts/setup-code-server.sh']);
-    await nodeTests('end-to-end in VS Code (code-server)', files('out/test/e2e', '.e2e.js'), { concurrency: false, timeoutMs: 600_000 });
+    await nodeTests('end-to-end in VS Code (code-server)', files('out/test/e2e', '.e2e.js'), {
+      concurrency: false,
+      timeoutMs: 600_000,
+    });
   }
 }
 

@@ -61,7 +61,10 @@ export function formatRuntime(r: RuntimeReport): string {
     `platform          ${r.platform}-${r.arch}, ${r.cpus} CPUs`,
     `onnxruntime-node  ${r.ortVersion ?? `not loaded: ${r.ortError}`}`,
     `backends          ${r.backends.map((b) => b.name + (b.bundled ? '' : ' (not bundled)')).join(', ') || 'none'}`,
-    ...r.providers.map((p) => `provider ${p.name.padEnd(8)} ${p.ok ? `works (${(p.ms ?? 0).toFixed(0)} ms)` : `unavailable: ${(p.error ?? '').split('\n')[0]}`}`),
+    ...r.providers.map(
+      (p) =>
+        `provider ${p.name.padEnd(8)} ${p.ok ? `works (${(p.ms ?? 0).toFixed(0)} ms)` : `unavailable: ${(p.error ?? '').split('\n')[0]}`}`,
+    ),
   ];
   return lines.join('\n') + '\n';
 }

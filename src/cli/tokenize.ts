@@ -27,8 +27,10 @@ export async function tokenizeCommand(args: string[]): Promise<number> {
     else if (a.startsWith('-') && a !== '-') throw new UsageError(`tokenize: unknown option ${a}`);
     else inputs.push(a);
   }
-  if (!spec) throw new UsageError('tokenize: --tokenizer NAME|PATH is required (e.g. --tokenizer cl100k_base)');
-  if (inputs.length > 1) throw new UsageError('tokenize: give one FILE, or - (or nothing) for standard input');
+  if (!spec)
+    throw new UsageError('tokenize: --tokenizer NAME|PATH is required (e.g. --tokenizer cl100k_base)');
+  if (inputs.length > 1)
+    throw new UsageError('tokenize: give one FILE, or - (or nothing) for standard input');
   const text = readText(inputs[0] ?? '-');
   const tokenizer = loadTokenizer(spec);
   const options = allowSpecial ? { allowedSpecial: 'all' as const } : undefined;
@@ -40,7 +42,8 @@ export async function tokenizeCommand(args: string[]): Promise<number> {
     }
     spans = tokenizer.encodeWithOffsets(text, options);
   } catch (e) {
-    if (e instanceof Error && /special token/.test(e.message)) throw new Error(`${e.message.split('. ')[0]}. Pass --allow-special to encode special tokens as such.`);
+    if (e instanceof Error && /special token/.test(e.message))
+      throw new Error(`${e.message.split('. ')[0]}. Pass --allow-special to encode special tokens as such.`);
     throw e;
   }
   const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
@@ -69,7 +72,8 @@ export async function trainTokenizerCommand(args: string[]): Promise<number> {
     if (a === '--vocab-size') vocabSize = Number(valueOf(args, ++i, a));
     else if (a === '--pattern') {
       const p = valueOf(args, ++i, a);
-      if (p !== 'gpt4' && p !== 'gpt2') throw new UsageError(`train-tokenizer: --pattern must be gpt4 or gpt2, got ${p}`);
+      if (p !== 'gpt4' && p !== 'gpt2')
+        throw new UsageError(`train-tokenizer: --pattern must be gpt4 or gpt2, got ${p}`);
       pattern = p;
     } else if (a === '--special') specials.push(valueOf(args, ++i, a));
     else if (a === '--out') out = valueOf(args, ++i, a);
@@ -77,7 +81,8 @@ export async function trainTokenizerCommand(args: string[]): Promise<number> {
     else if (a.startsWith('-')) throw new UsageError(`train-tokenizer: unknown option ${a}`);
     else files.push(a);
   }
-  if (vocabSize === undefined || !Number.isInteger(vocabSize)) throw new UsageError('train-tokenizer: --vocab-size N is required (an integer ≥ 256)');
+  if (vocabSize === undefined || !Number.isInteger(vocabSize))
+    throw new UsageError('train-tokenizer: --vocab-size N is required (an integer ≥ 256)');
   if (!out) throw new UsageError('train-tokenizer: --out DIR is required');
   if (!files.length) throw new UsageError('train-tokenizer: give at least one training FILE');
   const texts = files.map((f) => readText(f));
@@ -127,7 +132,8 @@ function readText(file: string): string {
   if (file === '-') data = fs.readFileSync(0);
   else {
     if (!fs.existsSync(file)) throw new Error(`${file}: no such file`);
-    if (fs.statSync(file).isDirectory()) throw new Error(`${file} is a folder; give the files in it (e.g. ${path.join(file, '*.txt')})`);
+    if (fs.statSync(file).isDirectory())
+      throw new Error(`${file} is a folder; give the files in it (e.g. ${path.join(file, '*.txt')})`);
     data = fs.readFileSync(file);
   }
   return textFromBytes(data, file === '-' ? 'standard input' : file);

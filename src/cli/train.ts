@@ -20,7 +20,12 @@ import { loadCheckpointTokenizer, resolveRunTokenizer } from '../engine/train/ru
 import { UsageError } from './main';
 
 /** --flag value pairs, --switches and positional arguments. */
-function parseArgs(cmd: string, args: string[], valued: string[], switches: string[] = []): { opts: Map<string, string[]>; rest: string[] } {
+function parseArgs(
+  cmd: string,
+  args: string[],
+  valued: string[],
+  switches: string[] = [],
+): { opts: Map<string, string[]>; rest: string[] } {
   const opts = new Map<string, string[]>();
   const rest: string[] = [];
   for (let i = 0; i < args.length; i++) {
@@ -46,18 +51,64 @@ function num(cmd: string, opts: Map<string, string[]>, k: string, def: number): 
   return n;
 }
 
-const fmtMs = (ms: number) => (ms >= 3600e3 ? `${(ms / 3600e3).toFixed(1)} h` : ms >= 60e3 ? `${(ms / 60e3).toFixed(1)} min` : `${(ms / 1000).toFixed(0)} s`);
+const fmtMs = (ms: number) =>
+  ms >= 3600e3
+    ? `${(ms / 3600e3).toFixed(1)} h`
+    : ms >= 60e3
+      ? `${(ms / 60e3).toFixed(1)} min`
+      : `${(ms / 1000).toFixed(0)} s`;
 
 const TRAIN_FLAGS = [
-  'data', 'tokenizer', 'preset', 'run-dir', 'config', 'resume', 'max-iters', 'batch-size', 'grad-accum', 'block-size', 'n-layer', 'n-head',
-  'n-embd', 'lr', 'min-lr', 'warmup-iters', 'lr-decay-iters', 'weight-decay', 'beta1', 'beta2', 'grad-clip', 'eval-interval', 'eval-iters',
-  'sample-interval', 'sample-tokens', 'prompt', 'temperature', 'top-k', 'checkpoint-interval', 'seed', 'device', 'threads', 'log-interval',
-  'init-from', 'val-fraction', 'control', 'steps-per-run',
+  'data',
+  'tokenizer',
+  'preset',
+  'run-dir',
+  'config',
+  'resume',
+  'max-iters',
+  'batch-size',
+  'grad-accum',
+  'block-size',
+  'n-layer',
+  'n-head',
+  'n-embd',
+  'lr',
+  'min-lr',
+  'warmup-iters',
+  'lr-decay-iters',
+  'weight-decay',
+  'beta1',
+  'beta2',
+  'grad-clip',
+  'eval-interval',
+  'eval-iters',
+  'sample-interval',
+  'sample-tokens',
+  'prompt',
+  'temperature',
+  'top-k',
+  'checkpoint-interval',
+  'seed',
+  'device',
+  'threads',
+  'log-interval',
+  'init-from',
+  'val-fraction',
+  'control',
+  'steps-per-run',
 ];
 
 /** Builds a TrainConfig from a JSON run file and flags (flags win); prepares the data. */
-export async function trainConfigFrom(args: string[], log: (s: string) => void): Promise<{ config: TrainConfig; tokenizer: Tokenizer; logInterval: number }> {
-  const { opts, rest } = parseArgs('train', args, TRAIN_FLAGS, ['no-decay', 'no-bias', 'save-initial', 'no-initial-eval']);
+export async function trainConfigFrom(
+  args: string[],
+  log: (s: string) => void,
+): Promise<{ config: TrainConfig; tokenizer: Tokenizer; logInterval: number }> {
+  const { opts, rest } = parseArgs('train', args, TRAIN_FLAGS, [
+    'no-decay',
+    'no-bias',
+    'save-initial',
+    'no-initial-eval',
+  ]);
   const file = opts.get('config')?.at(-1);
   const runFile = file ? (JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
   const fromFile = (k: string) => runFile[k.replace(/-(\w)/g, (_, c: string) => c.toUpperCase())];
@@ -72,21 +123,57 @@ export async function trainConfigFrom(args: string[], log: (s: string) => void):
   const presetName = str('preset') ?? 'tiny';
   const data = [...(opts.get('data') ?? []), ...rest, ...((fromFile('data') as string[] | undefined) ?? [])];
   if (!data.length) throw new UsageError('train: give training text: --data FILE|FOLDER (or FILES…)');
-  const runDir = str('run-dir') ?? path.join('.llmlens', 'runs', `${presetName}-${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}`);
+  const runDir =
+    str('run-dir') ??
+    path.join(
+      '.llmlens',
+      'runs',
+      `${presetName}-${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}`,
+    );
   const device = (str('device') ?? 'cpu') as ExecutionProvider;
-  if (!['cpu', 'webgpu', 'cuda'].includes(device)) throw new UsageError(`train: --device must be cpu, webgpu or cuda, got ${device}`);
+  if (!['cpu', 'webgpu', 'cuda'].includes(device))
+    throw new UsageError(`train: --device must be cpu, webgpu or cuda, got ${device}`);
   const { config, tokenizer } = await prepareRun(
     {
-      data, tokenizer: str('tokenizer') ?? 'char', preset: presetName, runDir, device,
+      data,
+      tokenizer: str('tokenizer') ?? 'char',
+      preset: presetName,
+      runDir,
+      device,
       dataCacheDir: path.join(path.dirname(path.dirname(path.resolve(runDir))), 'data'),
-      maxIters: opt('max-iters'), batchSize: opt('batch-size'), blockSize: opt('block-size'), nLayer: opt('n-layer'), nHead: opt('n-head'),
-      nEmbd: opt('n-embd'), lr: opt('lr'), evalInterval: opt('eval-interval'), evalIters: opt('eval-iters'), sampleInterval: opt('sample-interval'),
-      sampleTokens: opt('sample-tokens'), prompt: str('prompt'), checkpointInterval: opt('checkpoint-interval'), seed: opt('seed'),
-      resumeFrom: str('resume') ?? (fromFile('resumeFrom') as string | undefined), gradAccum: opt('grad-accum'), minLr: opt('min-lr'), warmupIters: opt('warmup-iters'),
-      lrDecayIters: opt('lr-decay-iters'), decayLr: opts.has('no-decay') ? false : undefined, weightDecay: opt('weight-decay'), beta1: opt('beta1'),
-      beta2: opt('beta2'), gradClip: opt('grad-clip'), temperature: opt('temperature'), topK: opt('top-k'), threads: opt('threads'),
-      bias: opts.has('no-bias') ? false : undefined, valFraction: opt('val-fraction'), initFrom: str('init-from'), saveInitial: opts.has('save-initial') || fromFile('saveInitial') === true,
-      noInitialEval: opts.has('no-initial-eval') || fromFile('noInitialEval') === true, stepsPerRun: opt('steps-per-run'),
+      maxIters: opt('max-iters'),
+      batchSize: opt('batch-size'),
+      blockSize: opt('block-size'),
+      nLayer: opt('n-layer'),
+      nHead: opt('n-head'),
+      nEmbd: opt('n-embd'),
+      lr: opt('lr'),
+      evalInterval: opt('eval-interval'),
+      evalIters: opt('eval-iters'),
+      sampleInterval: opt('sample-interval'),
+      sampleTokens: opt('sample-tokens'),
+      prompt: str('prompt'),
+      checkpointInterval: opt('checkpoint-interval'),
+      seed: opt('seed'),
+      resumeFrom: str('resume') ?? (fromFile('resumeFrom') as string | undefined),
+      gradAccum: opt('grad-accum'),
+      minLr: opt('min-lr'),
+      warmupIters: opt('warmup-iters'),
+      lrDecayIters: opt('lr-decay-iters'),
+      decayLr: opts.has('no-decay') ? false : undefined,
+      weightDecay: opt('weight-decay'),
+      beta1: opt('beta1'),
+      beta2: opt('beta2'),
+      gradClip: opt('grad-clip'),
+      temperature: opt('temperature'),
+      topK: opt('top-k'),
+      threads: opt('threads'),
+      bias: opts.has('no-bias') ? false : undefined,
+      valFraction: opt('val-fraction'),
+      initFrom: str('init-from'),
+      saveInitial: opts.has('save-initial') || fromFile('saveInitial') === true,
+      noInitialEval: opts.has('no-initial-eval') || fromFile('noInitialEval') === true,
+      stepsPerRun: opt('steps-per-run'),
     },
     log,
   );
@@ -117,7 +204,14 @@ function followControlFile(file: string, control: TrainControl): () => void {
 
 export async function trainCommand(args: string[]): Promise<number> {
   const out = (s: string) => process.stdout.write(s + '\n');
-  const controlFile = parseArgs('train', args, TRAIN_FLAGS, ['no-decay', 'no-bias', 'save-initial', 'no-initial-eval']).opts.get('control')?.at(-1);
+  const controlFile = parseArgs('train', args, TRAIN_FLAGS, [
+    'no-decay',
+    'no-bias',
+    'save-initial',
+    'no-initial-eval',
+  ])
+    .opts.get('control')
+    ?.at(-1);
   const { config, tokenizer, logInterval } = await trainConfigFrom(args, out);
   const abort = new AbortController();
   const onSigint = () => {
@@ -135,10 +229,15 @@ export async function trainCommand(args: string[]): Promise<number> {
     for await (const e of trainGpt(config, { tokenizer, signal: abort.signal, control })) {
       switch (e.kind) {
         case 'start':
-          out(`run: ${e.runDir}\nmodel: ${config.model.nLayer} layers, ${config.model.nHead} heads, ${config.model.nEmbd} wide, block ${config.model.blockSize}: ${(e.params / 1e6).toFixed(2)}M parameters; ${e.tokensPerStep} tokens per step on ${config.device}${e.startStep ? `; resuming at step ${e.startStep}` : ''}`);
+          out(
+            `run: ${e.runDir}\nmodel: ${config.model.nLayer} layers, ${config.model.nHead} heads, ${config.model.nEmbd} wide, block ${config.model.blockSize}: ${(e.params / 1e6).toFixed(2)}M parameters; ${e.tokensPerStep} tokens per step on ${config.device}${e.startStep ? `; resuming at step ${e.startStep}` : ''}`,
+          );
           break;
         case 'step':
-          if (e.step % logInterval === 0 || e.step === config.maxIters) out(`iter ${e.step}: loss ${e.loss.toFixed(4)}, time ${e.ms < 10 ? e.ms.toFixed(1) : e.ms.toFixed(0)}ms, lr ${e.lr.toExponential(2)}, ${Math.round(e.tokPerSec)} tok/s, eta ${fmtMs(e.etaMs)}`);
+          if (e.step % logInterval === 0 || e.step === config.maxIters)
+            out(
+              `iter ${e.step}: loss ${e.loss.toFixed(4)}, time ${e.ms < 10 ? e.ms.toFixed(1) : e.ms.toFixed(0)}ms, lr ${e.lr.toExponential(2)}, ${Math.round(e.tokPerSec)} tok/s, eta ${fmtMs(e.etaMs)}`,
+            );
           break;
         case 'eval':
           out(`step ${e.step}: train loss ${e.trainLoss.toFixed(4)}, val loss ${e.valLoss.toFixed(4)}`);
@@ -150,7 +249,9 @@ export async function trainCommand(args: string[]): Promise<number> {
           out(`saved checkpoint ${e.dir}`);
           break;
         case 'done':
-          out(`${e.reason === 'finished' ? 'finished' : 'stopped'} at step ${e.step} after ${fmtMs(e.elapsedMs)}`);
+          out(
+            `${e.reason === 'finished' ? 'finished' : 'stopped'} at step ${e.step} after ${fmtMs(e.elapsedMs)}`,
+          );
           break;
         case 'error':
           failed = true;
@@ -171,40 +272,99 @@ export async function prepareCommand(args: string[]): Promise<number> {
   if (!rest.length) throw new UsageError('prepare: give FILES or FOLDERS to tokenize');
   const files = expandInputs(rest);
   const out = opts.get('out')?.at(-1) ?? path.join('.llmlens', 'data');
-  const tok = resolveRunTokenizer(opts.get('tokenizer')?.at(-1) ?? 'char', files, path.join(out, 'tokenizers'));
-  const ds = await prepareDataset({ files, tokenizer: tok.tokenizer, tokenizerId: tok.id, cacheDir: out, valFraction: num('prepare', opts, 'val-fraction', 0.1) });
-  process.stdout.write(`${ds.dir}\ntrain ${ds.meta.trainTokens} tokens, val ${ds.meta.valTokens} tokens, ${ds.meta.dtype}, vocab ${ds.meta.vocabSize}${ds.cached ? ' (cached)' : ''}\n`);
+  const tok = resolveRunTokenizer(
+    opts.get('tokenizer')?.at(-1) ?? 'char',
+    files,
+    path.join(out, 'tokenizers'),
+  );
+  const ds = await prepareDataset({
+    files,
+    tokenizer: tok.tokenizer,
+    tokenizerId: tok.id,
+    cacheDir: out,
+    valFraction: num('prepare', opts, 'val-fraction', 0.1),
+  });
+  process.stdout.write(
+    `${ds.dir}\ntrain ${ds.meta.trainTokens} tokens, val ${ds.meta.valTokens} tokens, ${ds.meta.dtype}, vocab ${ds.meta.vocabSize}${ds.cached ? ' (cached)' : ''}\n`,
+  );
   return 0;
 }
 
 export async function sampleCommand(args: string[]): Promise<number> {
-  const { opts, rest } = parseArgs('sample', args, ['checkpoint', 'prompt', 'max-tokens', 'temperature', 'top-k', 'top-p', 'min-p', 'repetition-penalty', 'seed', 'top', 'num-samples', 'stop'], ['json']);
+  const { opts, rest } = parseArgs(
+    'sample',
+    args,
+    [
+      'checkpoint',
+      'prompt',
+      'max-tokens',
+      'temperature',
+      'top-k',
+      'top-p',
+      'min-p',
+      'repetition-penalty',
+      'seed',
+      'top',
+      'num-samples',
+      'stop',
+    ],
+    ['json'],
+  );
   const dir = opts.get('checkpoint')?.at(-1) ?? rest[0];
-  if (!dir) throw new UsageError('sample: --checkpoint DIR is required (a run checkpoint or a Hugging Face GPT-2 folder)');
+  if (!dir)
+    throw new UsageError(
+      'sample: --checkpoint DIR is required (a run checkpoint or a Hugging Face GPT-2 folder)',
+    );
   const ckpt = await loadCheckpoint(dir);
   const tokenizer = loadCheckpointTokenizer(ckpt.dir);
-  if (tokenizer.vocabSize > ckpt.config.vocabSize) throw new Error(`the tokenizer beside ${dir} has ${tokenizer.vocabSize} tokens but the model only ${ckpt.config.vocabSize}: copy the tokenizer it was trained with beside it`);
+  if (tokenizer.vocabSize > ckpt.config.vocabSize)
+    throw new Error(
+      `the tokenizer beside ${dir} has ${tokenizer.vocabSize} tokens but the model only ${ckpt.config.vocabSize}: copy the tokenizer it was trained with beside it`,
+    );
   const m = await KvCacheModel.create(ckpt.config, ckpt.weights);
   const prompt = opts.get('prompt')?.at(-1) ?? '';
   const json = opts.has('json');
   const o = {
-    temperature: num('sample', opts, 'temperature', 0.8), topK: num('sample', opts, 'top-k', 200), topP: num('sample', opts, 'top-p', 1),
-    minP: num('sample', opts, 'min-p', 0), repetitionPenalty: num('sample', opts, 'repetition-penalty', 1),
-    maxTokens: num('sample', opts, 'max-tokens', 200), topN: num('sample', opts, 'top', 5), stop: opts.get('stop'),
+    temperature: num('sample', opts, 'temperature', 0.8),
+    topK: num('sample', opts, 'top-k', 200),
+    topP: num('sample', opts, 'top-p', 1),
+    minP: num('sample', opts, 'min-p', 0),
+    repetitionPenalty: num('sample', opts, 'repetition-penalty', 1),
+    maxTokens: num('sample', opts, 'max-tokens', 200),
+    topN: num('sample', opts, 'top', 5),
+    stop: opts.get('stop'),
   };
   const samples = num('sample', opts, 'num-samples', 1);
   const seed = num('sample', opts, 'seed', 1337);
   try {
     const eot = tokenizer.specialTokens.get('<|endoftext|>');
-    const p = preparePrompt(tokenizer.encode(prompt, { disallowedSpecial: new Set() }), ckpt.config.blockSize,
-      eot !== undefined ? { id: eot, text: '<|endoftext|>' } : { id: 0, text: `token 0 ${JSON.stringify(tokenizer.decode([0]))}` });
+    const p = preparePrompt(
+      tokenizer.encode(prompt, { disallowedSpecial: new Set() }),
+      ckpt.config.blockSize,
+      eot !== undefined
+        ? { id: eot, text: '<|endoftext|>' }
+        : { id: 0, text: `token 0 ${JSON.stringify(tokenizer.decode([0]))}` },
+    );
     if (!json) for (const note of p.notes) process.stderr.write(`(${note})\n`);
     for (let n = 0; n < samples; n++) {
       const steps: unknown[] = [];
       let text = '';
-      for await (const t of generateTokens(m, p.ids, { ...o, seed: seed + n }, { decode: (ids) => tokenizer.decode(ids) })) {
+      for await (const t of generateTokens(
+        m,
+        p.ids,
+        { ...o, seed: seed + n },
+        { decode: (ids) => tokenizer.decode(ids) },
+      )) {
         text += t.text;
-        if (json) steps.push({ id: t.id, text: tokenizer.decode([t.id]), p: t.prob, rank: t.rank, entropy: t.entropy, top: t.top.map((c) => ({ id: c.id, text: tokenizer.decode([c.id]), p: c.p, logit: c.logit })) });
+        if (json)
+          steps.push({
+            id: t.id,
+            text: tokenizer.decode([t.id]),
+            p: t.prob,
+            rank: t.rank,
+            entropy: t.entropy,
+            top: t.top.map((c) => ({ id: c.id, text: tokenizer.decode([c.id]), p: c.p, logit: c.logit })),
+          });
         else process.stdout.write(t.text);
       }
       if (json) process.stdout.write(JSON.stringify({ prompt, text, notes: p.notes, tokens: steps }) + '\n');
@@ -223,7 +383,10 @@ export async function evalCommand(args: string[]): Promise<number> {
   if (!dir || !data) throw new UsageError('eval: --checkpoint DIR and --data DATASET_DIR are required');
   const ckpt = await loadCheckpoint(dir);
   const meta = readDatasetMeta(data);
-  if (meta.vocabSize > ckpt.config.vocabSize) throw new Error(`the dataset's vocabulary (${meta.vocabSize}) is larger than the model's (${ckpt.config.vocabSize}): it was prepared with another tokenizer`);
+  if (meta.vocabSize > ckpt.config.vocabSize)
+    throw new Error(
+      `the dataset's vocabulary (${meta.vocabSize}) is larger than the model's (${ckpt.config.vocabSize}): it was prepared with another tokenizer`,
+    );
   const m = await GptInference.create(ckpt.config, ckpt.weights);
   const B = num('eval', opts, 'batch-size', 8);
   const iters = num('eval', opts, 'iters', 20);
@@ -233,7 +396,12 @@ export async function evalCommand(args: string[]): Promise<number> {
     for (const split of ['train', 'val'] as const) {
       const f = new TokenFile(path.join(data, `${split}.bin`), meta.dtype);
       let sum = 0;
-      for (let i = 0; i < iters; i++) sum += await m.evalLoss(sampleBatch(f, B, T, (n) => rng.randint(n)), B, T);
+      for (let i = 0; i < iters; i++)
+        sum += await m.evalLoss(
+          sampleBatch(f, B, T, (n) => rng.randint(n)),
+          B,
+          T,
+        );
       f.close();
       process.stdout.write(`${split} loss ${(sum / iters).toFixed(4)}\n`);
     }

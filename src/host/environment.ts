@@ -5,7 +5,10 @@ import type { EnvironmentReport, RuntimeReport } from '../protocol/environment';
 import type { WorkerClient } from '../worker/client';
 
 /** Runs the runtime probe in the worker and adds what only the host knows. */
-export async function probeEnvironment(context: vscode.ExtensionContext, worker: WorkerClient): Promise<EnvironmentReport> {
+export async function probeEnvironment(
+  context: vscode.ExtensionContext,
+  worker: WorkerClient,
+): Promise<EnvironmentReport> {
   const result = await worker.run({ kind: 'probeRuntime', cpus: os.availableParallelism() });
   return {
     extensionVersion: String(context.extension.packageJSON.version),
@@ -40,7 +43,8 @@ export function runtimeRows(rt: RuntimeReport): string[] {
     `| onnxruntime-node | ${rt.ortVersion ?? `not loaded: ${cell(rt.ortError ?? 'unknown error')}`} |`,
     `| Backends | ${rt.backends.map((b) => `${b.name}${b.bundled ? '' : ' (not bundled)'}`).join(', ') || 'none'} |`,
     ...rt.providers.map(
-      (p) => `| Provider ${p.name} | ${p.ok ? `works (${(p.ms ?? 0).toFixed(0)} ms)` : `unavailable: ${cell(p.error ?? '')}`} |`,
+      (p) =>
+        `| Provider ${p.name} | ${p.ok ? `works (${(p.ms ?? 0).toFixed(0)} ms)` : `unavailable: ${cell(p.error ?? '')}`} |`,
     ),
   ];
 }

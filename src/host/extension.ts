@@ -15,7 +15,9 @@ import { registerTraining } from './training/commands';
 
 export function activate(context: vscode.ExtensionContext): void {
   const log = initLog(context);
-  log.info(`LLM Lens ${context.extension.packageJSON.version} activated in ${vscode.env.appName} ${vscode.version}`);
+  log.info(
+    `LLM Lens ${context.extension.packageJSON.version} activated in ${vscode.env.appName} ${vscode.version}`,
+  );
 
   const worker = new WorkerClient(path.join(context.extensionPath, 'dist', 'worker.js'));
   context.subscriptions.push({ dispose: () => void worker.dispose() });
@@ -39,11 +41,17 @@ export function activate(context: vscode.ExtensionContext): void {
       if (!editor) void vscode.window.showInformationMessage('Open a file or select text to tokenize.');
       return panel.lastView;
     }),
-    vscode.commands.registerCommand('llmLens.trainTokenizer', async (uri?: vscode.Uri, uris?: vscode.Uri[]) => {
-      const dir = await trainTokenizerCommand(worker, uris?.length ? uris : uri instanceof vscode.Uri ? [uri] : undefined);
-      if (dir) await TokenizePanel.instance?.refreshChoices();
-      return dir;
-    }),
+    vscode.commands.registerCommand(
+      'llmLens.trainTokenizer',
+      async (uri?: vscode.Uri, uris?: vscode.Uri[]) => {
+        const dir = await trainTokenizerCommand(
+          worker,
+          uris?.length ? uris : uri instanceof vscode.Uri ? [uri] : undefined,
+        );
+        if (dir) await TokenizePanel.instance?.refreshChoices();
+        return dir;
+      },
+    ),
     vscode.window.registerWebviewPanelSerializer(TokenizePanel.viewType, {
       deserializeWebviewPanel: async (panel) => TokenizePanel.revive(panel, context, worker),
     }),

@@ -6,9 +6,26 @@ import { listRuns, readRunEvents, summarizeRun } from './training/runFiles';
 import type { RunManager } from './training/runManager';
 
 export class RunItem extends vscode.TreeItem {
-  constructor(readonly runDir: string, readonly status: RunStatus, step: number, maxIters: number | undefined, loss: number | undefined, hasCheckpoints: boolean) {
-    super(path.basename(runDir), hasCheckpoints ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
-    const icon: Record<RunStatus, string> = { running: 'sync~spin', paused: 'debug-pause', finished: 'pass', stopped: 'debug-stop', failed: 'error', unknown: 'circle-outline' };
+  constructor(
+    readonly runDir: string,
+    readonly status: RunStatus,
+    step: number,
+    maxIters: number | undefined,
+    loss: number | undefined,
+    hasCheckpoints: boolean,
+  ) {
+    super(
+      path.basename(runDir),
+      hasCheckpoints ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None,
+    );
+    const icon: Record<RunStatus, string> = {
+      running: 'sync~spin',
+      paused: 'debug-pause',
+      finished: 'pass',
+      stopped: 'debug-stop',
+      failed: 'error',
+      unknown: 'circle-outline',
+    };
     this.iconPath = new vscode.ThemeIcon(icon[status]);
     this.description = `${status} · step ${step}${maxIters ? `/${maxIters}` : ''}${loss !== undefined ? ` · loss ${loss.toFixed(3)}` : ''}`;
     this.tooltip = `${runDir}\n${this.description}`;
@@ -19,13 +36,20 @@ export class RunItem extends vscode.TreeItem {
 }
 
 export class CheckpointItem extends vscode.TreeItem {
-  constructor(readonly dir: string, step: number) {
+  constructor(
+    readonly dir: string,
+    step: number,
+  ) {
     super(`step ${step}`, vscode.TreeItemCollapsibleState.None);
     this.iconPath = new vscode.ThemeIcon('save');
     this.resourceUri = vscode.Uri.file(dir);
     this.tooltip = dir;
     this.contextValue = 'llmLensCheckpoint';
-    this.command = { command: 'revealInExplorer', title: 'Reveal', arguments: [vscode.Uri.file(path.join(dir, 'model.safetensors'))] };
+    this.command = {
+      command: 'revealInExplorer',
+      title: 'Reveal',
+      arguments: [vscode.Uri.file(path.join(dir, 'model.safetensors'))],
+    };
   }
 }
 
@@ -38,7 +62,12 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<vscode.TreeItem
   constructor(private readonly manager: RunManager) {
     this.disposables.push(manager.onDidChange(() => this.refresh()));
     const watcher = vscode.workspace.createFileSystemWatcher('**/.llmlens/runs/**');
-    this.disposables.push(watcher, watcher.onDidCreate(() => this.refresh()), watcher.onDidChange(() => this.refresh()), watcher.onDidDelete(() => this.refresh()));
+    this.disposables.push(
+      watcher,
+      watcher.onDidCreate(() => this.refresh()),
+      watcher.onDidChange(() => this.refresh()),
+      watcher.onDidDelete(() => this.refresh()),
+    );
   }
 
   /** The .llmlens/runs folders of the workspace. */
@@ -51,12 +80,17 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<vscode.TreeItem
   }
 
   getChildren(parent?: vscode.TreeItem): vscode.TreeItem[] {
-    if (parent instanceof RunItem) return summarizeRun(parent.runDir, []).checkpoints.map((c) => new CheckpointItem(c.dir, c.step)).reverse();
-    return RunsTreeProvider.roots().flatMap(listRuns).map((dir) => {
-      const s = summarizeRun(dir, readRunEvents(dir));
-      const status = this.manager.status(dir);
-      return new RunItem(dir, status, s.step, s.maxIters, s.loss, s.checkpoints.length > 0);
-    });
+    if (parent instanceof RunItem)
+      return summarizeRun(parent.runDir, [])
+        .checkpoints.map((c) => new CheckpointItem(c.dir, c.step))
+        .reverse();
+    return RunsTreeProvider.roots()
+      .flatMap(listRuns)
+      .map((dir) => {
+        const s = summarizeRun(dir, readRunEvents(dir));
+        const status = this.manager.status(dir);
+        return new RunItem(dir, status, s.step, s.maxIters, s.loss, s.checkpoints.length > 0);
+      });
   }
 
   /** Debounced: metrics.jsonl changes several times a second while a run trains. */

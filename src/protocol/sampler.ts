@@ -105,7 +105,13 @@ export type SamplerJob =
   /** Load a checkpoint (folder or its model.safetensors) and its tokenizer; cached by path. */
   | { kind: 'samplerLoad'; checkpoint: string }
   /** Start `streams` generations of one prompt (seed, seed+1, …), or of exact ids (a branch). */
-  | { kind: 'samplerStart'; checkpoint: string; prompt: { text: string } | { ids: number[] }; params: SamplerParams; streams: number }
+  | {
+      kind: 'samplerStart';
+      checkpoint: string;
+      prompt: { text: string } | { ids: number[] };
+      params: SamplerParams;
+      streams: number;
+    }
   /** Up to `maxTokens` more tokens of a session (fewer when `budgetMs` passes). */
   | { kind: 'samplerNext'; session: number; maxTokens: number; budgetMs: number }
   | { kind: 'samplerClose'; sessions: number[] }
@@ -126,7 +132,12 @@ export type SamplerJobResult =
 export type SamplerHostMessage =
   | { type: 'model'; model: SamplerModelInfo; params: SamplerParams }
   /** New universes: their prompt tokens (the same for all, except a branch). */
-  | { type: 'started'; universes: { id: number; label: string; branchOf?: { universe: number; index: number } }[]; prompt: PromptTokens; keep?: { universe: number; tokens: SampledToken[] } }
+  | {
+      type: 'started';
+      universes: { id: number; label: string; branchOf?: { universe: number; index: number } }[];
+      prompt: PromptTokens;
+      keep?: { universe: number; tokens: SampledToken[] };
+    }
   | { type: 'tokens'; universe: number; tokens: SampledToken[]; tokPerSec: number }
   | { type: 'done'; universe: number; reason: string }
   | { type: 'inspection'; universe: number; view: InspectionView }

@@ -41,7 +41,15 @@ export type TokenizerJob =
   /** Only the token count (the status bar). */
   | { kind: 'countTokens'; spec: TokenizerSpec; text: string }
   /** Train a byte-level BPE tokenizer on files and save it into outDir. */
-  | { kind: 'trainTokenizer'; files: string[]; vocabSize: number; pattern: 'gpt4' | 'gpt2'; specialTokens: string[]; name: string; outDir: string };
+  | {
+      kind: 'trainTokenizer';
+      files: string[];
+      vocabSize: number;
+      pattern: 'gpt4' | 'gpt2';
+      specialTokens: string[];
+      name: string;
+      outDir: string;
+    };
 
 export type TokenizerJobResult =
   | { kind: 'tokenize'; result: TokenizeResult }

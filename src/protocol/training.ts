@@ -34,8 +34,28 @@ export interface TrainRequest {
 
 /** One line of metrics.jsonl (the engine's TrainEvent), as the host and dashboard read it. */
 export type RunEvent =
-  | { kind: 'start'; runDir: string; params: number; tokensPerStep: number; startStep: number; maxIters: number; time: number }
-  | { kind: 'step'; step: number; loss: number; lr: number; gradNorm: number; ms: number; tokPerSec: number; tokensSeen: number; elapsedMs: number; etaMs: number; time: number }
+  | {
+      kind: 'start';
+      runDir: string;
+      params: number;
+      tokensPerStep: number;
+      startStep: number;
+      maxIters: number;
+      time: number;
+    }
+  | {
+      kind: 'step';
+      step: number;
+      loss: number;
+      lr: number;
+      gradNorm: number;
+      ms: number;
+      tokPerSec: number;
+      tokensSeen: number;
+      elapsedMs: number;
+      etaMs: number;
+      time: number;
+    }
   | { kind: 'eval'; step: number; trainLoss: number; valLoss: number; time: number }
   | { kind: 'sample'; step: number; prompt: string; text: string; time: number }
   | { kind: 'checkpoint'; step: number; dir: string; time: number }
@@ -67,7 +87,13 @@ export interface RunSummary {
 /** Host -> dashboard webview. */
 export type DashboardHostMessage =
   /** Everything known about the shown run(s): replaces the view. `compare` runs are drawn as extra curves. */
-  | { type: 'init'; run: RunSummary; events: RunEvent[]; compare: { run: RunSummary; events: RunEvent[] }[]; live: boolean }
+  | {
+      type: 'init';
+      run: RunSummary;
+      events: RunEvent[];
+      compare: { run: RunSummary; events: RunEvent[] }[];
+      live: boolean;
+    }
   /** New events of the main run since the last message (batched: at most ~10 messages a second). */
   | { type: 'events'; events: RunEvent[]; status: RunStatus }
   | { type: 'status'; status: RunStatus; checkpoints: number; message?: string };
@@ -75,5 +101,8 @@ export type DashboardHostMessage =
 /** Dashboard webview -> host. */
 export type DashboardWebviewMessage =
   | { type: 'ready' }
-  | { type: 'control'; action: 'pause' | 'resume' | 'stop' | 'checkpoint' | 'reveal' | 'compare' | 'resumeRun' }
+  | {
+      type: 'control';
+      action: 'pause' | 'resume' | 'stop' | 'checkpoint' | 'reveal' | 'compare' | 'resumeRun';
+    }
   | { type: 'openSample'; step: number };

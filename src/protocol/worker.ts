@@ -22,7 +22,8 @@ export type WorkerReply =
   | { id: number; kind: 'error'; message: string; stack?: string }
   | { id: number; kind: 'progress'; message: string; fraction?: number };
 
-export type WorkerResult = { kind: 'probeRuntime'; report: RuntimeReport } | TokenizerJobResult | EngineJobResult | SamplerJobResult;
+export type WorkerResult =
+  { kind: 'probeRuntime'; report: RuntimeReport } | TokenizerJobResult | EngineJobResult | SamplerJobResult;
 
 /** A tensor crossing the thread boundary: a typed array (f16 as Uint16Array bits, bool as Uint8Array) and its shape. */
 export interface TensorMessage {
@@ -50,7 +51,14 @@ export interface GptConfigMessage {
 
 export type EngineJob =
   /** Run an ONNX graph `repeat` times (default 1) on the same feeds; returns the last outputs and each run's ms. */
-  | { kind: 'runGraph'; model: Uint8Array; feeds: Record<string, TensorMessage>; repeat?: number; ep?: ExecutionProviderName; threads?: number }
+  | {
+      kind: 'runGraph';
+      model: Uint8Array;
+      feeds: Record<string, TensorMessage>;
+      repeat?: number;
+      ep?: ExecutionProviderName;
+      threads?: number;
+    }
   /** Train a small GPT on a synthetic copy/reverse task with AdamW; posts progress every step. */
   | {
       kind: 'trainToy';

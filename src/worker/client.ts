@@ -5,7 +5,11 @@
 import { Worker } from 'node:worker_threads';
 import type { WorkerReply, WorkerRequest, WorkerResult } from '../protocol/worker';
 
-type JobRequest = WorkerRequest extends infer R ? (R extends { kind: 'cancel' } ? never : Omit<R, 'id'>) : never;
+type JobRequest = WorkerRequest extends infer R
+  ? R extends { kind: 'cancel' }
+    ? never
+    : Omit<R, 'id'>
+  : never;
 
 interface Pending {
   resolve: (r: WorkerResult) => void;
@@ -30,8 +34,16 @@ export class WorkerClient {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       if (opts.signal?.aborted) return reject(new Error('cancelled'));
-      this.pending.set(id, { resolve: resolve as (r: WorkerResult) => void, reject, onProgress: opts.onProgress });
-      opts.signal?.addEventListener('abort', () => worker.postMessage({ id, kind: 'cancel' } satisfies WorkerRequest), { once: true });
+      this.pending.set(id, {
+        resolve: resolve as (r: WorkerResult) => void,
+        reject,
+        onProgress: opts.onProgress,
+      });
+      opts.signal?.addEventListener(
+        'abort',
+        () => worker.postMessage({ id, kind: 'cancel' } satisfies WorkerRequest),
+        { once: true },
+      );
       worker.postMessage({ ...request, id } as WorkerRequest);
     });
   }
@@ -63,7 +75,10 @@ export class WorkerClient {
       this.pending.clear();
     };
     worker.on('error', (e) => fail(new Error(`The LLM Lens worker crashed: ${e.message}`)));
-    worker.on('exit', (code) => code !== 0 && fail(new Error(`The LLM Lens worker exited with code ${code}`)));
+    worker.on(
+      'exit',
+      (code) => code !== 0 && fail(new Error(`The LLM Lens worker exited with code ${code}`)),
+    );
     this.worker = worker;
     return worker;
   }

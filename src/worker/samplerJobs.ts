@@ -12,7 +12,15 @@ import type { TokenProb } from '../engine/sample/stepStats';
 import type { Tokenizer } from '../engine/tokenizer/tokenizer';
 import { loadCheckpoint } from '../engine/train/checkpoint';
 import { loadCheckpointTokenizer } from '../engine/train/runTokenizer';
-import type { InspectionView, PromptTokens, SampledToken, SamplerJob, SamplerJobResult, SamplerModelInfo, TokenChoice } from '../protocol/sampler';
+import type {
+  InspectionView,
+  PromptTokens,
+  SampledToken,
+  SamplerJob,
+  SamplerJobResult,
+  SamplerModelInfo,
+  TokenChoice,
+} from '../protocol/sampler';
 
 interface LoadedModel {
   info: SamplerModelInfo;
@@ -40,13 +48,37 @@ async function loadModel(checkpoint: string): Promise<LoadedModel> {
       const ckpt = await loadCheckpoint(dir);
       const tokenizer = loadCheckpointTokenizer(ckpt.dir);
       if (tokenizer.vocabSize > ckpt.config.vocabSize)
-        throw new Error(`${ckpt.dir}: its tokenizer (${tokenizer.name}, ${tokenizer.vocabSize} tokens) does not fit the model's vocabulary of ${ckpt.config.vocabSize}: copy the tokenizer files the model was trained with beside the checkpoint`);
+        throw new Error(
+          `${ckpt.dir}: its tokenizer (${tokenizer.name}, ${tokenizer.vocabSize} tokens) does not fit the model's vocabulary of ${ckpt.config.vocabSize}: copy the tokenizer files the model was trained with beside the checkpoint`,
+        );
       const eot = tokenizer.specialTokens.get('<|endoftext|>');
-      const start = eot !== undefined ? { id: eot, text: '<|endoftext|>' } : { id: 0, text: `token 0 ${JSON.stringify(tokenizer.decode([0]))} (the vocabulary has no <|endoftext|>)` };
+      const start =
+        eot !== undefined
+          ? { id: eot, text: '<|endoftext|>' }
+          : {
+              id: 0,
+              text: `token 0 ${JSON.stringify(tokenizer.decode([0]))} (the vocabulary has no <|endoftext|>)`,
+            };
       const c = ckpt.config;
       const label = `${path.basename(path.dirname(path.dirname(dir)))}/${path.basename(dir)}`;
-      const info: SamplerModelInfo = { checkpoint: dir, label, vocabSize: c.vocabSize, blockSize: c.blockSize, nLayer: c.nLayer, nHead: c.nHead, nEmbd: c.nEmbd, tokenizer: tokenizer.name, startToken: start.text };
-      return { info, kv: await KvCacheModel.create(c, ckpt.weights), inspector: await GptInspector.create(c, ckpt.weights), tokenizer, start };
+      const info: SamplerModelInfo = {
+        checkpoint: dir,
+        label,
+        vocabSize: c.vocabSize,
+        blockSize: c.blockSize,
+        nLayer: c.nLayer,
+        nHead: c.nHead,
+        nEmbd: c.nEmbd,
+        tokenizer: tokenizer.name,
+        startToken: start.text,
+      };
+      return {
+        info,
+        kv: await KvCacheModel.create(c, ckpt.weights),
+        inspector: await GptInspector.create(c, ckpt.weights),
+        tokenizer,
+        start,
+      };
     })();
     models.set(dir, m);
     m.catch(() => models.delete(dir));
@@ -54,16 +86,39 @@ async function loadModel(checkpoint: string): Promise<LoadedModel> {
   return m;
 }
 
-const choice = (tok: Tokenizer) => (t: TokenProb): TokenChoice => ({ id: t.id, text: tok.decode([t.id]), p: t.p, logit: t.logit, ...(t.raw !== undefined ? { raw: t.raw } : {}) });
+const choice =
+  (tok: Tokenizer) =>
+  (t: TokenProb): TokenChoice => ({
+    id: t.id,
+    text: tok.decode([t.id]),
+    p: t.p,
+    logit: t.logit,
+    ...(t.raw !== undefined ? { raw: t.raw } : {}),
+  });
 
 function toMessage(t: GeneratedToken, tok: Tokenizer): SampledToken {
   const { id, text, prob, rawProb, logit, rank, entropy, sampledEntropy, finish } = t;
-  return { id, text, prob, rawProb, logit, rank, entropy, sampledEntropy, top: t.top.map(choice(tok)), topRaw: t.topRaw.map(choice(tok)), ...(finish ? { finish } : {}) };
+  return {
+    id,
+    text,
+    prob,
+    rawProb,
+    logit,
+    rank,
+    entropy,
+    sampledEntropy,
+    top: t.top.map(choice(tok)),
+    topRaw: t.topRaw.map(choice(tok)),
+    ...(finish ? { finish } : {}),
+  };
 }
 
 function encodePrompt(m: LoadedModel, prompt: { text: string } | { ids: number[] }): PromptTokens {
-  const raw = 'ids' in prompt ? prompt.ids : m.tokenizer.encode(prompt.text, { disallowedSpecial: new Set() });
-  for (const id of raw) if (!Number.isInteger(id) || id < 0 || id >= m.info.vocabSize) throw new Error(`token id ${id} is outside the model's vocabulary (${m.info.vocabSize})`);
+  const raw =
+    'ids' in prompt ? prompt.ids : m.tokenizer.encode(prompt.text, { disallowedSpecial: new Set() });
+  for (const id of raw)
+    if (!Number.isInteger(id) || id < 0 || id >= m.info.vocabSize)
+      throw new Error(`token id ${id} is outside the model's vocabulary (${m.info.vocabSize})`);
   const p = preparePrompt(raw, m.info.blockSize, m.start);
   return { ids: p.ids, texts: p.ids.map((id) => m.tokenizer.decode([id])), notes: p.notes };
 }
@@ -139,7 +194,12 @@ export async function runSamplerJob(job: SamplerJob): Promise<SamplerJobResult> 
       const ids: number[] = [];
       for (let i = 0; i < Math.max(1, Math.min(job.streams, 8)); i++) {
         const id = nextSession++;
-        const options = { ...p, seed: p.seed + i, stop: p.stop.filter(Boolean), stopTokens: eot !== undefined ? [eot] : [] };
+        const options = {
+          ...p,
+          seed: p.seed + i,
+          stop: p.stop.filter(Boolean),
+          stopTokens: eot !== undefined ? [eot] : [],
+        };
         const gen = generateTokens(m.kv, prompt.ids, options, { decode: (x) => m.tokenizer.decode(x) });
         sessions.set(id, { gen, model: m });
         ids.push(id);
@@ -155,12 +215,22 @@ export async function runSamplerJob(job: SamplerJob): Promise<SamplerJobResult> 
       }
       return { kind: 'samplerClose' };
     case 'samplerInspect':
-      return { kind: 'samplerInspect', view: await inspect(await loadModel(job.checkpoint), job.ids, job.thumbSize) };
+      return {
+        kind: 'samplerInspect',
+        view: await inspect(await loadModel(job.checkpoint), job.ids, job.thumbSize),
+      };
     case 'samplerAttention': {
       const r = lastInspection;
-      if (!r || job.layer >= r.nLayer || job.head >= r.nHead) throw new Error('no inspection holds this head: inspect the text first');
+      if (!r || job.layer >= r.nLayer || job.head >= r.nHead)
+        throw new Error('no inspection holds this head: inspect the text first');
       const n = r.n;
-      return { kind: 'samplerAttention', layer: job.layer, head: job.head, n, weights: r.attention[job.layer].slice(job.head * n * n, (job.head + 1) * n * n) };
+      return {
+        kind: 'samplerAttention',
+        layer: job.layer,
+        head: job.head,
+        n,
+        weights: r.attention[job.layer].slice(job.head * n * n, (job.head + 1) * n * n),
+      };
     }
   }
 }

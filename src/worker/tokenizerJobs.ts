@@ -10,12 +10,23 @@ import { textFromBytes } from '../engine/tokenizer/textInput';
 import type { Tokenizer, TokenizerProgress } from '../engine/tokenizer/tokenizer';
 import { trainBpe } from '../engine/tokenizer/train';
 import { loadTrainedTokenizer, saveTrainedTokenizer } from '../engine/tokenizer/trainedFiles';
-import { TOKEN_PARTIAL, TOKEN_SPECIAL, type TokenizerJob, type TokenizerJobResult, type TokenizerSpec, type TokenizeResult } from '../protocol/tokenize';
+import {
+  TOKEN_PARTIAL,
+  TOKEN_SPECIAL,
+  type TokenizerJob,
+  type TokenizerJobResult,
+  type TokenizerSpec,
+  type TokenizeResult,
+} from '../protocol/tokenize';
 
 const cache = new Map<string, Promise<Tokenizer>>();
 
 function specKey(spec: TokenizerSpec): string {
-  return spec.kind === 'builtin' ? `builtin:${spec.name}` : spec.kind === 'huggingface' ? `huggingface:${spec.path}` : `trained:${spec.dir}`;
+  return spec.kind === 'builtin'
+    ? `builtin:${spec.name}`
+    : spec.kind === 'huggingface'
+      ? `huggingface:${spec.path}`
+      : `trained:${spec.dir}`;
 }
 
 /** Loads (once) the tokenizer a spec names. */
@@ -46,9 +57,17 @@ function hex(bytes: Uint8Array): string {
 }
 
 /** Encodes `text` and packs the spans into typed arrays for the webview. */
-export function tokenizeToResult(tok: Tokenizer, key: string, text: string, allowSpecial: boolean): TokenizeResult {
+export function tokenizeToResult(
+  tok: Tokenizer,
+  key: string,
+  text: string,
+  allowSpecial: boolean,
+): TokenizeResult {
   const t0 = performance.now();
-  const spans = tok.encodeWithOffsets(text, allowSpecial ? { allowedSpecial: 'all' } : { disallowedSpecial: new Set() });
+  const spans = tok.encodeWithOffsets(
+    text,
+    allowSpecial ? { allowedSpecial: 'all' } : { disallowedSpecial: new Set() },
+  );
   const n = spans.length;
   const ids = new Uint32Array(n);
   const starts = new Uint32Array(n);
@@ -67,7 +86,11 @@ export function tokenizeToResult(tok: Tokenizer, key: string, text: string, allo
     key,
     name: tok.name,
     vocabSize: tok.vocabSize,
-    ids, starts, ends, flags, bytesHex,
+    ids,
+    starts,
+    ends,
+    flags,
+    bytesHex,
     chars: [...text].length,
     bytes: Buffer.byteLength(text, 'utf8'),
     ms: performance.now() - t0,
@@ -108,17 +131,34 @@ export async function runTokenizerJob(
       progress('saving', 1);
       saveTrainedTokenizer(job.outDir, trained);
       cache.delete(specKey({ kind: 'trained', dir: job.outDir }));
-      return { kind: 'trainTokenizer', dir: job.outDir, vocabSize: trained.vocab.length, merges: trained.merges.length, ms: performance.now() - t0 };
+      return {
+        kind: 'trainTokenizer',
+        dir: job.outDir,
+        vocabSize: trained.vocab.length,
+        merges: trained.merges.length,
+        ms: performance.now() - t0,
+      };
     }
   }
 }
 
 function progressMessage(p: TokenizerProgress): string {
-  return p.message ?? (p.stage === 'merging' ? `merge ${p.done.toLocaleString('en-US')} of ${p.total.toLocaleString('en-US')}` : `${p.stage} ${p.done}/${p.total}`);
+  return (
+    p.message ??
+    (p.stage === 'merging'
+      ? `merge ${p.done.toLocaleString('en-US')} of ${p.total.toLocaleString('en-US')}`
+      : `${p.stage} ${p.done}/${p.total}`)
+  );
 }
 
 /** Reading is the first 5 %, counting the next 15 %, merging the rest. */
 function progressFraction(p: TokenizerProgress): number {
   const f = p.total ? p.done / p.total : 0;
-  return p.stage === 'counting' ? 0.05 + 0.15 * f : p.stage === 'merging' ? 0.2 + 0.8 * f : p.stage === 'reading' ? 0.05 * f : 1;
+  return p.stage === 'counting'
+    ? 0.05 + 0.15 * f
+    : p.stage === 'merging'
+      ? 0.2 + 0.8 * f
+      : p.stage === 'reading'
+        ? 0.05 * f
+        : 1;
 }

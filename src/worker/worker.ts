@@ -27,12 +27,18 @@ async function handle(req: WorkerRequest): Promise<void> {
   try {
     switch (req.kind) {
       case 'probeRuntime':
-        post({ id: req.id, kind: 'result', result: { kind: 'probeRuntime', report: await probeRuntime(req.cpus) } });
+        post({
+          id: req.id,
+          kind: 'result',
+          result: { kind: 'probeRuntime', report: await probeRuntime(req.cpus) },
+        });
         break;
       case 'runGraph':
       case 'trainToy': {
         const { id, ...job } = req;
-        const result = await runEngineJob(job, abort.signal, (message, fraction) => post({ id, kind: 'progress', message, fraction }));
+        const result = await runEngineJob(job, abort.signal, (message, fraction) =>
+          post({ id, kind: 'progress', message, fraction }),
+        );
         post({ id, kind: 'result', result });
         break;
       }
@@ -40,7 +46,9 @@ async function handle(req: WorkerRequest): Promise<void> {
       case 'countTokens':
       case 'trainTokenizer': {
         const { id, ...job } = req;
-        const result = await runTokenizerJob(job, abort.signal, (message, fraction) => post({ id, kind: 'progress', message, fraction }));
+        const result = await runTokenizerJob(job, abort.signal, (message, fraction) =>
+          post({ id, kind: 'progress', message, fraction }),
+        );
         post({ id, kind: 'result', result });
         break;
       }

@@ -18,7 +18,9 @@ test('Show Environment reports VS Code, onnxruntime-node and a working CPU provi
   await view.locator('#status[data-state="done"]').waitFor({ timeout: 60_000 });
   const cell = async (key: string) => (await view.locator(`tr[data-key="${key}"] td`).innerText()).trim();
 
-  const ortVersion = (JSON.parse(readFileSync('node_modules/onnxruntime-node/package.json', 'utf8')) as { version: string }).version;
+  const ortVersion = (
+    JSON.parse(readFileSync('node_modules/onnxruntime-node/package.json', 'utf8')) as { version: string }
+  ).version;
   assert.equal(await cell('ort'), ortVersion);
   assert.match(await cell('vscode'), /^1\.100\.3 /);
   const pkgVersion = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
@@ -31,16 +33,25 @@ test('Show Environment reports VS Code, onnxruntime-node and a working CPU provi
 
 test('the report is also written to the LLM Lens output channel', async () => {
   await vs.runCommand('LLM Lens: Show Log');
-  const ortVersion = (JSON.parse(readFileSync('node_modules/onnxruntime-node/package.json', 'utf8')) as { version: string }).version;
+  const ortVersion = (
+    JSON.parse(readFileSync('node_modules/onnxruntime-node/package.json', 'utf8')) as { version: string }
+  ).version;
   const output = vs.page.locator('.part.panel .view-lines');
-  await output.filter({ hasText: `onnxruntime-node | ${ortVersion}` }).first().waitFor({ timeout: 30_000 });
+  await output
+    .filter({ hasText: `onnxruntime-node | ${ortVersion}` })
+    .first()
+    .waitFor({ timeout: 30_000 });
   assert.match(await vs.text('.part.panel .view-lines'), /Provider cpu \| works/);
   await vs.screenshot('environment-log');
 });
 
 test('the LLM Lens activity bar container shows the Runs view', async () => {
   await vs.page.locator('.activitybar .action-label[aria-label^="LLM Lens"]').click();
-  await vs.page.locator('.part.sidebar .title-label', { hasText: /LLM Lens: Runs/i }).waitFor({ timeout: 15_000 });
-  await vs.page.locator('.welcome-view-content', { hasText: 'No training runs' }).waitFor({ timeout: 15_000 });
+  await vs.page
+    .locator('.part.sidebar .title-label', { hasText: /LLM Lens: Runs/i })
+    .waitFor({ timeout: 15_000 });
+  await vs.page
+    .locator('.welcome-view-content', { hasText: 'No training runs' })
+    .waitFor({ timeout: 15_000 });
   await vs.screenshot('runs-view');
 });

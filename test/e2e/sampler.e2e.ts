@@ -24,7 +24,22 @@ const PROMPT_CHARS = 1000;
 
 /** Varied English for a character vocabulary. */
 function corpus(): string {
-  const words = ['the', 'model', 'samples', 'one', 'token', 'at', 'a', 'time', 'and', 'attention', 'looks', 'back', 'over', 'text'];
+  const words = [
+    'the',
+    'model',
+    'samples',
+    'one',
+    'token',
+    'at',
+    'a',
+    'time',
+    'and',
+    'attention',
+    'looks',
+    'back',
+    'over',
+    'text',
+  ];
   const out: string[] = [];
   let x = 7;
   for (let i = 0; i < 4000; i++) {
@@ -42,8 +57,32 @@ let ws: string;
 before(async () => {
   ws = makeWorkspace({ 'data/corpus.txt': corpus() });
   const cli = join(REPO, 'dist', 'cli.js');
-  const args = [cli, 'train', '--data', join(ws, 'data'), '--run-dir', join(ws, 'runs', 'tiny'), '--max-iters', '30', '--n-layer', String(N_LAYER), '--n-head', String(N_HEAD),
-    '--n-embd', '32', '--block-size', String(BLOCK), '--batch-size', '2', '--eval-interval', '0', '--sample-interval', '0', '--checkpoint-interval', '0'];
+  const args = [
+    cli,
+    'train',
+    '--data',
+    join(ws, 'data'),
+    '--run-dir',
+    join(ws, 'runs', 'tiny'),
+    '--max-iters',
+    '30',
+    '--n-layer',
+    String(N_LAYER),
+    '--n-head',
+    String(N_HEAD),
+    '--n-embd',
+    '32',
+    '--block-size',
+    String(BLOCK),
+    '--batch-size',
+    '2',
+    '--eval-interval',
+    '0',
+    '--sample-interval',
+    '0',
+    '--checkpoint-interval',
+    '0',
+  ];
   const r = spawnSync(process.execPath, args, { cwd: ws, encoding: 'utf8', timeout: 60_000 });
   assert.equal(r.status, 0, `llm-lens train failed: ${r.stderr}\n${r.stdout}`);
   assert.ok(existsSync(join(ws, 'runs', 'tiny', 'checkpoints', 'step-30', 'model.safetensors')));
@@ -71,7 +110,8 @@ test('Open Sampler… on a trained checkpoint generates two universes token by t
   await view.locator('#generate').click();
   await view.locator('#status[data-state="done"]').waitFor({ state: 'attached', timeout: 60_000 });
   assert.equal(await view.locator('.universe').count(), 2);
-  for (let u = 0; u < 2; u++) assert.equal(await view.locator('.universe').nth(u).locator('.tok.gen').count(), MAX_TOKENS);
+  for (let u = 0; u < 2; u++)
+    assert.equal(await view.locator('.universe').nth(u).locator('.tok.gen').count(), MAX_TOKENS);
   assert.equal(await view.locator('.universe').first().locator('.tok.prompt').count(), PROMPT_CHARS);
   await vs.screenshot('sampler-generate');
 });
@@ -84,9 +124,16 @@ test('clicking a token shows its top-20 distribution; the probabilities sum to a
   assert.equal(await rows.count(), 20);
   const probs = (await rows.evaluateAll((els) => els.map((e) => e.getAttribute('data-p')))).map(Number);
   const sum = probs.reduce((a, b) => a + b, 0);
-  assert.ok(probs.every((p) => p >= 0 && p <= 1), `probabilities ${probs.join(', ')}`);
+  assert.ok(
+    probs.every((p) => p >= 0 && p <= 1),
+    `probabilities ${probs.join(', ')}`,
+  );
   assert.ok(sum > 0 && sum <= 1 + 1e-9, `sum ${sum}`);
-  assert.deepEqual([...probs].sort((a, b) => b - a), probs, 'sorted, most likely first');
+  assert.deepEqual(
+    [...probs].sort((a, b) => b - a),
+    probs,
+    'sorted, most likely first',
+  );
   assert.equal(await view.locator('#dist-table tr.dist-row.chosen').count(), 1);
   assert.match(await view.locator('#dist-info').innerText(), /rank \d+/);
   await vs.screenshot('sampler-distribution');
@@ -99,7 +146,14 @@ test('branching from another candidate starts a new universe from that token', a
   await view.locator('.universe[data-state="done"]').nth(2).waitFor({ timeout: 60_000 });
   const branch = view.locator('.universe').nth(2);
   assert.equal(await branch.locator('.tok.forced').count(), 1);
-  assert.equal(await branch.locator('.tok.gen').nth(3).getAttribute('class').then((c) => c?.includes('forced')), true);
+  assert.equal(
+    await branch
+      .locator('.tok.gen')
+      .nth(3)
+      .getAttribute('class')
+      .then((c) => c?.includes('forced')),
+    true,
+  );
 });
 
 test('Inspect shows the layer × head grid, one head large with hover, and the logit lens', async () => {

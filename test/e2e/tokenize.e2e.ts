@@ -23,7 +23,22 @@ const BIG = Array.from({ length: 52 }, (_, i) => corpus(100 + i)).join('\n');
 
 /** A small corpus for Train Tokenizer: varied English with repeated words so merges exist. */
 function corpus(seed: number): string {
-  const words = ['the', 'model', 'token', 'merge', 'byte', 'pair', 'encoding', 'learns', 'from', 'text', 'strawberry', 'counts', 'and', 'of'];
+  const words = [
+    'the',
+    'model',
+    'token',
+    'merge',
+    'byte',
+    'pair',
+    'encoding',
+    'learns',
+    'from',
+    'text',
+    'strawberry',
+    'counts',
+    'and',
+    'of',
+  ];
   let x = seed;
   const out: string[] = [];
   for (let i = 0; i < 3000; i++) {
@@ -47,9 +62,16 @@ let vs: VSCodeSession;
 before(async () => {
   vs = await openVSCode({
     workspace: makeWorkspace({
-      'notes.txt': NOTES, 'corpus/a.txt': corpus(1), 'corpus/b.md': corpus(2), 'bert.txt': 'Hello, unaffable world!', 'big.txt': BIG,
+      'notes.txt': NOTES,
+      'corpus/a.txt': corpus(1),
+      'corpus/b.md': corpus(2),
+      'bert.txt': 'Hello, unaffable world!',
+      'big.txt': BIG,
       // a tiny WordPiece tokenizer.json (test/fixtures/tokenizer/wordpiece), found by the picker
-      'models/tiny-bert/tokenizer.json': readFileSync(join(__dirname, '..', '..', '..', 'test', 'fixtures', 'tokenizer', 'wordpiece', 'tokenizer.json'), 'utf8'),
+      'models/tiny-bert/tokenizer.json': readFileSync(
+        join(__dirname, '..', '..', '..', 'test', 'fixtures', 'tokenizer', 'wordpiece', 'tokenizer.json'),
+        'utf8',
+      ),
     }),
     vsix: installedVsix(),
   });
@@ -59,9 +81,12 @@ after(async () => vs?.close());
 async function statusBarCount(expected: number): Promise<void> {
   const item = vs.page.locator('.statusbar-item', { hasText: /\d[\d,]* tokens?$/ }).first();
   const want = `${expected.toLocaleString('en-US')} ${expected === 1 ? 'token' : 'tokens'}`;
-  await item.filter({ hasText: want }).waitFor({ timeout: 20_000 }).catch(async () => {
-    throw new Error(`status bar shows "${await vs.statusBarText()}", expected "${want}"`);
-  });
+  await item
+    .filter({ hasText: want })
+    .waitFor({ timeout: 20_000 })
+    .catch(async () => {
+      throw new Error(`status bar shows "${await vs.statusBarText()}", expected "${want}"`);
+    });
 }
 
 test('right-click → Tokenize Selection shows the cl100k_base tokens of the selection', async () => {
@@ -71,7 +96,10 @@ test('right-click → Tokenize Selection shows the cl100k_base tokens of the sel
   const view = await vs.webview('LLM Lens: Tokens');
   await view.locator('#status[data-state="done"]').waitFor({ state: 'attached', timeout: 60_000 });
   const expected = count('cl100k_base', NOTES);
-  assert.equal(await view.locator('.result[data-key="builtin:cl100k_base"] [data-count=tokens]').innerText(), String(expected));
+  assert.equal(
+    await view.locator('.result[data-key="builtin:cl100k_base"] [data-count=tokens]').innerText(),
+    String(expected),
+  );
   assert.equal(await view.locator('.result .tok').count(), expected);
   // the spans reconstruct the text (whitespace marks aside)
   const first = await view.locator('.result .tok').first().innerText();
@@ -89,7 +117,9 @@ test('the status bar counts the selection and follows it', async () => {
   await statusBarCount(count('cl100k_base', FIRST_LINE));
   // the panel follows the selection too (debounced)
   const view = await vs.webview('LLM Lens: Tokens');
-  await view.locator('[data-count=tokens]', { hasText: new RegExp(`^${count('cl100k_base', FIRST_LINE)}$`) }).waitFor({ timeout: 20_000 });
+  await view
+    .locator('[data-count=tokens]', { hasText: new RegExp(`^${count('cl100k_base', FIRST_LINE)}$`) })
+    .waitFor({ timeout: 20_000 });
 });
 
 test('clicking a token selects its text in the editor', async () => {
@@ -107,8 +137,14 @@ test('compare mode shows two tokenizers side by side with their counts', async (
   await view.locator('.result').nth(1).waitFor({ timeout: 30_000 });
   const keys = await view.locator('.result').evaluateAll((els) => els.map((e) => e.getAttribute('data-key')));
   assert.deepEqual(keys, ['builtin:cl100k_base', 'builtin:o200k_base']);
-  assert.equal(await view.locator('.result[data-key="builtin:o200k_base"] [data-count=tokens]').innerText(), String(count('o200k_base', NOTES)));
-  assert.equal(await view.locator('.result[data-key="builtin:cl100k_base"] [data-count=tokens]').innerText(), String(count('cl100k_base', NOTES)));
+  assert.equal(
+    await view.locator('.result[data-key="builtin:o200k_base"] [data-count=tokens]').innerText(),
+    String(count('o200k_base', NOTES)),
+  );
+  assert.equal(
+    await view.locator('.result[data-key="builtin:cl100k_base"] [data-count=tokens]').innerText(),
+    String(count('cl100k_base', NOTES)),
+  );
   await vs.screenshot('tokenize-compare');
   await view.locator('#compare').click();
   await view.locator('.result').nth(1).waitFor({ state: 'detached', timeout: 30_000 });
@@ -125,39 +161,60 @@ test('Train Tokenizer… on a folder makes a tokenizer that appears in the picke
   await vs.openFile('notes.txt');
   await vs.runCommand('LLM Lens: Tokenize Selection');
   const view = await vs.webview('LLM Lens: Tokens');
-  await view.locator('vscode-option', { hasText: 'e2e-bpe' }).first().waitFor({ state: 'attached', timeout: 30_000 });
+  await view
+    .locator('vscode-option', { hasText: 'e2e-bpe' })
+    .first()
+    .waitFor({ state: 'attached', timeout: 30_000 });
 });
 
-test('a tokenizer.json in the workspace is offered in the picker and tokenizes with its own vocabulary', () => vs.step('tokenizer-json', async () => {
-  await vs.page.locator('.editor-instance .monaco-editor .view-lines').first().click(); // the first editor group, not the Tokens panel's
-  await vs.openFile('bert.txt');
-  await vs.runCommand('LLM Lens: Tokenize Selection');
-  const view = await vs.webview('LLM Lens: Tokens');
-  await view.locator('vscode-single-select').first().click();
-  await view.locator('vscode-single-select').first().locator('li[role=option]', { hasText: 'tiny-bert' }).first().click();
-  // WordPiece: hello , un ##aff ##able world ! — worked out by hand from the fixture's vocabulary
-  await view.locator('.result[data-key^="huggingface:"] [data-count=tokens]', { hasText: /^7$/ }).waitFor({ timeout: 30_000 });
-  const tokens = await view.locator('.result[data-key^="huggingface:"] .tok').allInnerTexts();
-  assert.deepEqual(tokens, ['Hello', ',', '·un', 'aff', 'able', '·world', '!']);
-  await vs.screenshot('tokenize-huggingface');
-}));
+test('a tokenizer.json in the workspace is offered in the picker and tokenizes with its own vocabulary', () =>
+  vs.step('tokenizer-json', async () => {
+    await vs.page.locator('.editor-instance .monaco-editor .view-lines').first().click(); // the first editor group, not the Tokens panel's
+    await vs.openFile('bert.txt');
+    await vs.runCommand('LLM Lens: Tokenize Selection');
+    const view = await vs.webview('LLM Lens: Tokens');
+    await view.locator('vscode-single-select').first().click();
+    await view
+      .locator('vscode-single-select')
+      .first()
+      .locator('li[role=option]', { hasText: 'tiny-bert' })
+      .first()
+      .click();
+    // WordPiece: hello , un ##aff ##able world ! — worked out by hand from the fixture's vocabulary
+    await view
+      .locator('.result[data-key^="huggingface:"] [data-count=tokens]', { hasText: /^7$/ })
+      .waitFor({ timeout: 30_000 });
+    const tokens = await view.locator('.result[data-key^="huggingface:"] .tok').allInnerTexts();
+    assert.deepEqual(tokens, ['Hello', ',', '·un', 'aff', 'able', '·world', '!']);
+    await vs.screenshot('tokenize-huggingface');
+  }));
 
-test('1 MB of text: encoded in the worker, the right count, rendered lazily in chunks', () => vs.step('big', async () => {
-  assert.ok(BIG.length > 1_000_000, `${BIG.length} characters`);
-  await vs.page.locator('.editor-instance .monaco-editor .view-lines').first().click();
-  await vs.openFile('big.txt');
-  await vs.runCommand('LLM Lens: Tokenize Selection');
-  const view = await vs.webview('LLM Lens: Tokens');
-  const want = count('cl100k_base', BIG);
-  await view.locator('#pickers vscode-single-select').first().click();
-  await view.locator('#pickers vscode-single-select').first().locator('li[role=option]', { hasText: 'cl100k_base' }).first().click();
-  await view.locator('.result[data-key="builtin:cl100k_base"] [data-count=tokens]', { hasText: want.toLocaleString('en-US') }).waitFor({ timeout: 60_000 });
-  // only the first chunk is in the DOM; the rest is announced and appended as the user scrolls
-  const spans = await view.locator('.result .tok').count();
-  assert.ok(spans > 0 && spans < want, `${spans} spans rendered of ${want}`);
-  assert.match(await view.locator('.result .sentinel').innerText(), /more tokens/);
-  // the window stays usable: the palette and the output panel answer right away
-  await vs.runCommand('LLM Lens: Show Log');
-  await vs.page.locator('.part.panel .view-lines').first().waitFor({ timeout: 10_000 });
-  await vs.screenshot('tokenize-1mb');
-}));
+test('1 MB of text: encoded in the worker, the right count, rendered lazily in chunks', () =>
+  vs.step('big', async () => {
+    assert.ok(BIG.length > 1_000_000, `${BIG.length} characters`);
+    await vs.page.locator('.editor-instance .monaco-editor .view-lines').first().click();
+    await vs.openFile('big.txt');
+    await vs.runCommand('LLM Lens: Tokenize Selection');
+    const view = await vs.webview('LLM Lens: Tokens');
+    const want = count('cl100k_base', BIG);
+    await view.locator('#pickers vscode-single-select').first().click();
+    await view
+      .locator('#pickers vscode-single-select')
+      .first()
+      .locator('li[role=option]', { hasText: 'cl100k_base' })
+      .first()
+      .click();
+    await view
+      .locator('.result[data-key="builtin:cl100k_base"] [data-count=tokens]', {
+        hasText: want.toLocaleString('en-US'),
+      })
+      .waitFor({ timeout: 60_000 });
+    // only the first chunk is in the DOM; the rest is announced and appended as the user scrolls
+    const spans = await view.locator('.result .tok').count();
+    assert.ok(spans > 0 && spans < want, `${spans} spans rendered of ${want}`);
+    assert.match(await view.locator('.result .sentinel').innerText(), /more tokens/);
+    // the window stays usable: the palette and the output panel answer right away
+    await vs.runCommand('LLM Lens: Show Log');
+    await vs.page.locator('.part.panel .view-lines').first().waitFor({ timeout: 10_000 });
+    await vs.screenshot('tokenize-1mb');
+  }));

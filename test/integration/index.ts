@@ -12,6 +12,8 @@ export function run(): Promise<void> {
   require('./tokenize.itest');
   require('./checkpoint.itest');
   return new Promise((resolve, reject) => {
-    mocha.run((failures) => (failures ? reject(new Error(`${failures} integration test(s) failed`)) : resolve()));
+    mocha.run((failures) =>
+      failures ? reject(new Error(`${failures} integration test(s) failed`)) : resolve(),
+    );
   });
 }

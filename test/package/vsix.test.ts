@@ -8,7 +8,11 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import yauzl from 'yauzl';
 
-const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { name: string; version: string; devDependencies: Record<string, string> };
+const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as {
+  name: string;
+  version: string;
+  devDependencies: Record<string, string>;
+};
 const vsix = process.env.LLM_LENS_VSIX ?? join('dist-vsix', `${pkg.name}-linux-x64-${pkg.version}.vsix`);
 
 function listZip(file: string): Promise<{ name: string; size: number }[]> {
@@ -38,7 +42,9 @@ test('the linux-x64 VSIX holds the bundles and only linux-x64 onnxruntime binari
   has('extension/dist/extension.js');
   has('extension/dist/worker.js');
   has('extension/dist/cli.js');
-  for (const panel of readdirSync('webview').filter((d) => d !== 'common' && statSync(join('webview', d)).isDirectory())) {
+  for (const panel of readdirSync('webview').filter(
+    (d) => d !== 'common' && statSync(join('webview', d)).isDirectory(),
+  )) {
     has(`extension/dist/webview/${panel}.js`);
   }
   has('extension/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/onnxruntime_binding.node');
@@ -46,14 +52,34 @@ test('the linux-x64 VSIX holds the bundles and only linux-x64 onnxruntime binari
   has('extension/node_modules/onnxruntime-node/dist/index.js');
   has('extension/node_modules/onnxruntime-common/dist/cjs/index.js');
 
-  const otherPlatforms = names.filter((n) => /onnxruntime-node\/bin\//.test(n) && !n.includes('/bin/napi-v6/linux/x64/'));
+  const otherPlatforms = names.filter(
+    (n) => /onnxruntime-node\/bin\//.test(n) && !n.includes('/bin/napi-v6/linux/x64/'),
+  );
   assert.deepEqual(otherPlatforms, [], 'binaries of other platforms are in the VSIX');
   const forbidden = names.filter(
-    (n) => /^extension\/(src|test|webview|scripts|out|\.cache)\//.test(n) || n.endsWith('.map') || n.endsWith('.ts') && !n.endsWith('.d.ts'),
+    (n) =>
+      /^extension\/(src|test|webview|scripts|out|\.cache)\//.test(n) ||
+      n.endsWith('.map') ||
+      (n.endsWith('.ts') && !n.endsWith('.d.ts')),
   );
   assert.deepEqual(forbidden, [], 'sources, tests or source maps are in the VSIX');
-  const devDeps = Object.keys(pkg.devDependencies).filter((d) => names.some((n) => n.startsWith(`extension/node_modules/${d}/`)));
+  const devDeps = Object.keys(pkg.devDependencies).filter((d) =>
+    names.some((n) => n.startsWith(`extension/node_modules/${d}/`)),
+  );
   assert.deepEqual(devDeps, [], 'dev dependencies are in the VSIX');
-  const modules = new Set(names.filter((n) => n.startsWith('extension/node_modules/')).map((n) => n.split('/').slice(2, n.split('/')[2].startsWith('@') ? 4 : 3).join('/')));
-  assert.deepEqual([...modules].sort(), ['onnxruntime-common', 'onnxruntime-node'], 'unexpected runtime modules in the VSIX');
+  const modules = new Set(
+    names
+      .filter((n) => n.startsWith('extension/node_modules/'))
+      .map((n) =>
+        n
+          .split('/')
+          .slice(2, n.split('/')[2].startsWith('@') ? 4 : 3)
+          .join('/'),
+      ),
+  );
+  assert.deepEqual(
+    [...modules].sort(),
+    ['onnxruntime-common', 'onnxruntime-node'],
+    'unexpected runtime modules in the VSIX',
+  );
 });

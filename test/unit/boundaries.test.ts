@@ -10,7 +10,14 @@ test('the source tree respects the import boundaries', () => {
 
 test('the checker sees every import form', () => {
   const src = `import * as vscode from 'vscode';\nimport type { X } from "../host/x";\nconst o = require('onnxruntime-node');\nexport { y } from './y';\nconst z = await import('../cli/main');\nimport './side-effect';`;
-  assert.deepEqual(importsOf(src), ['vscode', '../host/x', 'onnxruntime-node', './y', '../cli/main', './side-effect']);
+  assert.deepEqual(importsOf(src), [
+    'vscode',
+    '../host/x',
+    'onnxruntime-node',
+    './y',
+    '../cli/main',
+    './side-effect',
+  ]);
 });
 
 test('the checker reports each kind of violation', () => {
@@ -19,7 +26,10 @@ test('the checker reports each kind of violation', () => {
     ['src/engine/graph/run.ts', `import * as ort from 'onnxruntime-node';`],
     ['src/engine/runtime/ort.ts', `import * as ort from 'onnxruntime-node';`],
     ['src/host/x.ts', `const o = require('onnxruntime-node');`],
-    ['webview/tokenize/main.ts', `import { encode } from '../../src/engine/tokenizer/bpe';\nimport type { M } from '../../src/protocol/tokenize';`],
+    [
+      'webview/tokenize/main.ts',
+      `import { encode } from '../../src/engine/tokenizer/bpe';\nimport type { M } from '../../src/protocol/tokenize';`,
+    ],
     ['webview/common/a.ts', `import * as vscode from 'vscode';`],
     ['src/protocol/p.ts', `import { x } from '../engine/x';`],
   ]);

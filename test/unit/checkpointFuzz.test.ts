@@ -16,7 +16,10 @@ import { openSafetensors, type SafetensorsFile } from '../../src/engine/checkpoi
 import { tensorStats } from '../../src/engine/checkpoint/stats';
 
 /** The fixtures, found from the bundled test (out/test/unit) or from the repository root. */
-const FIX = [join(__dirname, '../../../test/fixtures/checkpoint'), join(process.cwd(), 'test/fixtures/checkpoint')].find((d) => existsSync(d))!;
+const FIX = [
+  join(__dirname, '../../../test/fixtures/checkpoint'),
+  join(process.cwd(), 'test/fixtures/checkpoint'),
+].find((d) => existsSync(d))!;
 const valid = new Uint8Array(readFileSync(join(FIX, 'fixture.safetensors')));
 
 /** Deterministic uniform [0, 1): the engine's mulberry32. */
@@ -37,11 +40,20 @@ function file(json: string | object, dataBytes: number, claimedLength?: bigint):
 async function checkOpened(f: SafetensorsFile) {
   const spans = f.tensors.filter((t) => t.byteLength > 0);
   for (const t of f.tensors) {
-    assert.ok(t.byteOffset >= 8 + f.headerBytes && t.byteOffset + t.byteLength <= f.size, `${t.name} inside the file`);
+    assert.ok(
+      t.byteOffset >= 8 + f.headerBytes && t.byteOffset + t.byteLength <= f.size,
+      `${t.name} inside the file`,
+    );
     assert.ok(t.shape.every((d) => Number.isSafeInteger(d) && d >= 0));
     if (t.itemBytes !== undefined) assert.equal(t.byteLength, t.elements * t.itemBytes);
   }
-  for (const a of spans) for (const b of spans) if (a !== b) assert.ok(a.byteOffset + a.byteLength <= b.byteOffset || b.byteOffset + b.byteLength <= a.byteOffset, `${a.name} and ${b.name} overlap`);
+  for (const a of spans)
+    for (const b of spans)
+      if (a !== b)
+        assert.ok(
+          a.byteOffset + a.byteLength <= b.byteOffset || b.byteOffset + b.byteLength <= a.byteOffset,
+          `${a.name} and ${b.name} overlap`,
+        );
   for (const t of f.tensors) {
     if (t.supported && t.elements <= 4096) {
       await f.readValues(t.name);
@@ -112,12 +124,37 @@ test('header lengths: over 100 MB, past the end, 2^64 - 1, zero', async () => {
   assert.equal(await attempt(file(body, 4, 2n ** 64n - 1n), 'max u64'), 'header-too-large');
   assert.equal(await attempt(file(body, 4, BigInt(body.length + 5)), 'past the end'), 'truncated');
   assert.equal(await attempt(file(body, 4, 0n), 'zero'), 'not-safetensors');
-  await assert.rejects(openSafetensors(memorySource(file(body, 0), 'cut')), /truncated: tensor 'a' ends at byte 4 of the data section but the file has 0/);
-  await assert.rejects(openSafetensors(memorySource(file(body, 0, 1000n), 'cut')), /truncated: the header says 1000 bytes but the file has \d+/);
-  await assert.rejects(openSafetensors(memorySource(new Uint8Array([0x50, 0x4b, 3, 4, 0, 0, 0, 0, 0]), 'model.bin')), /PyTorch checkpoint/);
+  await assert.rejects(
+    openSafetensors(memorySource(file(body, 0), 'cut')),
+    /truncated: tensor 'a' ends at byte 4 of the data section but the file has 0/,
+  );
+  await assert.rejects(
+    openSafetensors(memorySource(file(body, 0, 1000n), 'cut')),
+    /truncated: the header says 1000 bytes but the file has \d+/,
+  );
+  await assert.rejects(
+    openSafetensors(memorySource(new Uint8Array([0x50, 0x4b, 3, 4, 0, 0, 0, 0, 0]), 'model.bin')),
+    /PyTorch checkpoint/,
+  );
 });
 
-const DTYPES = ['F64', 'F32', 'F16', 'BF16', 'I64', 'I32', 'I16', 'I8', 'U8', 'BOOL', 'U16', 'F8_E4M3', 'F4', 'XYZ', ''];
+const DTYPES = [
+  'F64',
+  'F32',
+  'F16',
+  'BF16',
+  'I64',
+  'I32',
+  'I16',
+  'I8',
+  'U8',
+  'BOOL',
+  'U16',
+  'F8_E4M3',
+  'F4',
+  'XYZ',
+  '',
+];
 const WEIRD: unknown[] = [-1, 1.5, 2 ** 53, 2 ** 60, 1e300, '3', null, true, [], {}, -0, 0];
 
 test('structured headers: wrong types, negative and overlapping offsets, huge shapes', async () => {
@@ -130,10 +167,23 @@ test('structured headers: wrong types, negative and overlapping offsets, huge sh
     let off = 0;
     for (let k = 0; k < nt; k++) {
       const dtype = r() < 0.9 ? pick(DTYPES) : pick(WEIRD);
-      const shape = r() < 0.85 ? Array.from({ length: Math.floor(r() * 3) }, () => (r() < 0.9 ? Math.floor(r() * 5) : pick(WEIRD))) : pick(WEIRD);
-      const size = Array.isArray(shape) && typeof dtype === 'string' ? shape.reduce((a: number, d) => a * (typeof d === 'number' ? d : 1), 1) * ({ F64: 8, I64: 8, F32: 4, I32: 4, F16: 2, BF16: 2, I16: 2, U16: 2 } as Record<string, number>)[dtype] || 1 : 1;
+      const shape =
+        r() < 0.85
+          ? Array.from({ length: Math.floor(r() * 3) }, () => (r() < 0.9 ? Math.floor(r() * 5) : pick(WEIRD)))
+          : pick(WEIRD);
+      const size =
+        Array.isArray(shape) && typeof dtype === 'string'
+          ? shape.reduce((a: number, d) => a * (typeof d === 'number' ? d : 1), 1) *
+              ({ F64: 8, I64: 8, F32: 4, I32: 4, F16: 2, BF16: 2, I16: 2, U16: 2 } as Record<string, number>)[
+                dtype
+              ] || 1
+          : 1;
       let offsets: unknown = [off, off + size];
-      if (r() < 0.2) offsets = [Math.max(0, off - 1 - Math.floor(r() * 8)), Math.max(0, off - 1 - Math.floor(r() * 8)) + size]; // right size, overlapping the previous tensor
+      if (r() < 0.2)
+        offsets = [
+          Math.max(0, off - 1 - Math.floor(r() * 8)),
+          Math.max(0, off - 1 - Math.floor(r() * 8)) + size,
+        ]; // right size, overlapping the previous tensor
       else if (r() < 0.3) offsets = [Math.floor(r() * 40) - 5, Math.floor(r() * 40) - 5]; // negatives, past the end, begin > end
       if (r() < 0.05) offsets = pick(WEIRD);
       off += size;
@@ -147,7 +197,8 @@ test('structured headers: wrong types, negative and overlapping offsets, huge sh
     codes.set(code, (codes.get(code) ?? 0) + 1);
   }
   // the generator reaches every kind of outcome
-  for (const c of ['ok', 'bad-header', 'bad-tensor', 'truncated', 'overlap', 'not-safetensors']) assert.ok((codes.get(c) ?? 0) > 0, `no case ended in ${c}: ${[...codes]}`);
+  for (const c of ['ok', 'bad-header', 'bad-tensor', 'truncated', 'overlap', 'not-safetensors'])
+    assert.ok((codes.get(c) ?? 0) > 0, `no case ended in ${c}: ${[...codes]}`);
 });
 
 test('a valid file whose header length starts with a magic byte (0x80 = pickle) still opens', async () => {
@@ -155,18 +206,52 @@ test('a valid file whose header length starts with a magic byte (0x80 = pickle) 
     const body = '{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}';
     const f = await openSafetensors(memorySource(file(body.padEnd(len, ' '), 1), `len ${len}`));
     assert.equal(f.headerBytes, len);
-    assert.deepEqual(f.tensors.map((t) => t.name), ['a']);
+    assert.deepEqual(
+      f.tensors.map((t) => t.name),
+      ['a'],
+    );
   }
 });
 
 test('specific bad headers get specific errors', async () => {
   const t = (json: object | string, data: number, code: CheckpointErrorCode, re: RegExp) =>
-    assert.rejects(openSafetensors(memorySource(file(json, data), 'x')), (e: unknown) => e instanceof CheckpointError && e.code === code && re.test(e.message));
-  await t({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }, 12, 'overlap', /'a'.*'b'.*overlap/);
-  await t({ a: { dtype: 'F32', shape: [2], data_offsets: [8, 0] } }, 8, 'bad-tensor', /end before they begin/);
-  await t({ a: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, 8, 'bad-tensor', /needs 12 bytes but data_offsets \[0, 8\] hold 8/);
-  await t({ a: { dtype: 'F32', shape: [2 ** 40, 2 ** 40], data_offsets: [0, 8] } }, 8, 'bad-tensor', /more elements than can be counted/);
-  await t({ a: { dtype: 'F32', shape: [-2], data_offsets: [0, 8] } }, 8, 'bad-header', /non-negative integers/);
+    assert.rejects(
+      openSafetensors(memorySource(file(json, data), 'x')),
+      (e: unknown) => e instanceof CheckpointError && e.code === code && re.test(e.message),
+    );
+  await t(
+    {
+      a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
+      b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] },
+    },
+    12,
+    'overlap',
+    /'a'.*'b'.*overlap/,
+  );
+  await t(
+    { a: { dtype: 'F32', shape: [2], data_offsets: [8, 0] } },
+    8,
+    'bad-tensor',
+    /end before they begin/,
+  );
+  await t(
+    { a: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } },
+    8,
+    'bad-tensor',
+    /needs 12 bytes but data_offsets \[0, 8\] hold 8/,
+  );
+  await t(
+    { a: { dtype: 'F32', shape: [2 ** 40, 2 ** 40], data_offsets: [0, 8] } },
+    8,
+    'bad-tensor',
+    /more elements than can be counted/,
+  );
+  await t(
+    { a: { dtype: 'F32', shape: [-2], data_offsets: [0, 8] } },
+    8,
+    'bad-header',
+    /non-negative integers/,
+  );
   await t({ a: { dtype: 'F32', shape: [2], data_offsets: [-8, 0] } }, 8, 'bad-header', /data_offsets/);
   await t({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 2 ** 60] } }, 8, 'bad-header', /data_offsets/);
   await t('[1, 2]', 0, 'not-safetensors', /not valid JSON|not an object|start with/);
@@ -177,6 +262,10 @@ test('specific bad headers get specific errors', async () => {
 test('the fuzz corpus runs fast', { timeout: 10_000 }, async () => {
   const r = rng(5);
   const t0 = performance.now();
-  for (let i = 0; i < 500; i++) await attempt(new Uint8Array(256).map(() => Math.floor(r() * 256)), `speed #${i}`);
+  for (let i = 0; i < 500; i++)
+    await attempt(
+      new Uint8Array(256).map(() => Math.floor(r() * 256)),
+      `speed #${i}`,
+    );
   assert.ok(performance.now() - t0 < 5000);
 });

@@ -10,14 +10,45 @@ import { loadCheckpoint } from '../../src/engine/train/checkpoint';
 import { loadCheckpointTokenizer } from '../../src/engine/train/runTokenizer';
 
 const CLI = path.resolve('dist/cli.js');
-const cli = (cwd: string, ...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8' });
-const TEXT = 'To be, or not to be, that is the question:\nWhether tis nobler in the mind to suffer\n'.repeat(60);
+const cli = (cwd: string, ...args: string[]) =>
+  spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8' });
+const TEXT = 'To be, or not to be, that is the question:\nWhether tis nobler in the mind to suffer\n'.repeat(
+  60,
+);
 
 test('train prints nanoGPT-like lines and saves a checkpoint; sample --json at temperature 0 equals greedy recompute; eval prints both splits', async () => {
   const dir = fs.mkdtempSync(path.join(tmpdir(), 'llm-lens-cli-'));
   fs.writeFileSync(path.join(dir, 'input.txt'), TEXT);
-  const train = cli(dir, 'train', '--data', 'input.txt', '--n-layer', '1', '--n-head', '2', '--n-embd', '16', '--block-size', '16', '--batch-size', '4',
-    '--max-iters', '12', '--eval-interval', '6', '--eval-iters', '2', '--sample-tokens', '20', '--log-interval', '4', '--threads', '1', '--run-dir', 'runs/r');
+  const train = cli(
+    dir,
+    'train',
+    '--data',
+    'input.txt',
+    '--n-layer',
+    '1',
+    '--n-head',
+    '2',
+    '--n-embd',
+    '16',
+    '--block-size',
+    '16',
+    '--batch-size',
+    '4',
+    '--max-iters',
+    '12',
+    '--eval-interval',
+    '6',
+    '--eval-iters',
+    '2',
+    '--sample-tokens',
+    '20',
+    '--log-interval',
+    '4',
+    '--threads',
+    '1',
+    '--run-dir',
+    'runs/r',
+  );
   assert.equal(train.status, 0, train.stderr);
   assert.match(train.stdout, /^iter 4: loss \d+\.\d{4}, time \d+(\.\d)?ms, lr \d\.\d\de-\d, \d+ tok\/s/m);
   assert.match(train.stdout, /^step 6: train loss \d+\.\d{4}, val loss \d+\.\d{4}$/m);
@@ -26,9 +57,26 @@ test('train prints nanoGPT-like lines and saves a checkpoint; sample --json at t
   const ckpt = path.join(dir, 'runs', 'r', 'checkpoints', 'step-12');
   assert.ok(fs.existsSync(path.join(ckpt, 'model.safetensors')));
 
-  const sample = cli(dir, 'sample', '--checkpoint', ckpt, '--prompt', 'To be', '--max-tokens', '24', '--temperature', '0', '--json', '--top', '3');
+  const sample = cli(
+    dir,
+    'sample',
+    '--checkpoint',
+    ckpt,
+    '--prompt',
+    'To be',
+    '--max-tokens',
+    '24',
+    '--temperature',
+    '0',
+    '--json',
+    '--top',
+    '3',
+  );
   assert.equal(sample.status, 0, sample.stderr);
-  const out = JSON.parse(sample.stdout) as { text: string; tokens: { id: number; top: { id: number; p: number }[] }[] };
+  const out = JSON.parse(sample.stdout) as {
+    text: string;
+    tokens: { id: number; top: { id: number; p: number }[] }[];
+  };
   assert.equal(out.tokens.length, 24);
   // reference: greedy decoding by recomputing the whole context each token (no KV cache)
   const c = await loadCheckpoint(ckpt);
@@ -36,12 +84,26 @@ test('train prints nanoGPT-like lines and saves a checkpoint; sample --json at t
   const m = await GptInference.create(c.config, c.weights, { threads: 1 });
   const greedy = await m.generate(tok.encode('To be'), 24, { temperature: 0 }, () => 0);
   await m.release();
-  assert.deepEqual(out.tokens.map((t) => t.id), greedy);
+  assert.deepEqual(
+    out.tokens.map((t) => t.id),
+    greedy,
+  );
   assert.equal(out.text, tok.decode(greedy));
   for (const t of out.tokens) assert.equal(t.top[0].id, t.id);
 
   const data = fs.readdirSync(path.join(dir, 'runs', '..', 'data'))[0];
-  const ev = cli(dir, 'eval', '--checkpoint', ckpt, '--data', path.join('data', data), '--iters', '2', '--batch-size', '2');
+  const ev = cli(
+    dir,
+    'eval',
+    '--checkpoint',
+    ckpt,
+    '--data',
+    path.join('data', data),
+    '--iters',
+    '2',
+    '--batch-size',
+    '2',
+  );
   assert.equal(ev.status, 0, ev.stderr);
   assert.match(ev.stdout, /^train loss \d+\.\d{4}\nval loss \d+\.\d{4}\n$/);
 });
@@ -49,7 +111,18 @@ test('train prints nanoGPT-like lines and saves a checkpoint; sample --json at t
 test('train refuses bad input with a clear message and a non-zero exit', () => {
   const dir = fs.mkdtempSync(path.join(tmpdir(), 'llm-lens-cli-'));
   fs.writeFileSync(path.join(dir, 'tiny.txt'), 'hello\n');
-  const r = cli(dir, 'train', '--data', 'tiny.txt', '--block-size', '64', '--max-iters', '2', '--run-dir', 'runs/x');
+  const r = cli(
+    dir,
+    'train',
+    '--data',
+    'tiny.txt',
+    '--block-size',
+    '64',
+    '--max-iters',
+    '2',
+    '--run-dir',
+    'runs/x',
+  );
   assert.equal(r.status, 1);
   assert.match(r.stderr, /not more than one block \(64\)/);
   const u = cli(dir, 'train');

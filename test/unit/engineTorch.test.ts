@@ -26,7 +26,10 @@ interface Fixture {
 function readFixture(file: string): Fixture {
   const buf = readFileSync(`test/fixtures/engine/${file}`);
   const n = Number(buf.readBigUInt64LE(0));
-  const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8')) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8')) as Record<
+    string,
+    { dtype: string; shape: number[]; data_offsets: [number, number] }
+  >;
   const base = 8 + n;
   const meta = (header.__metadata__ ?? {}) as unknown as Record<string, string>;
   return {
@@ -51,7 +54,10 @@ function assertClose(name: string, ours: ArrayLike<number>, ref: ArrayLike<numbe
     maxRef = Math.max(maxRef, Math.abs(ref[i]));
     maxDiff = Math.max(maxDiff, Math.abs(ours[i] - ref[i]));
   }
-  assert.ok(maxDiff <= rel * maxRef, `${name}: max |engine - torch| = ${maxDiff.toExponential(2)} > ${rel} × max |torch| (${maxRef.toExponential(2)})`);
+  assert.ok(
+    maxDiff <= rel * maxRef,
+    `${name}: max |engine - torch| = ${maxDiff.toExponential(2)} > ${rel} × max |torch| (${maxRef.toExponential(2)})`,
+  );
 }
 
 /**
@@ -66,7 +72,13 @@ function assertClose(name: string, ours: ArrayLike<number>, ref: ArrayLike<numbe
  * tensor's elements (at least one) may need the second term; a wrong optimizer (weight decay, eps, bias
  * correction) moves every element and fails.
  */
-function assertWeightsClose(name: string, ours: Float32Array, ref: Float32Array, v: Float32Array, o: { lr: number; beta2: number; steps: number; maxGrad: number; clipCoef: number }): void {
+function assertWeightsClose(
+  name: string,
+  ours: Float32Array,
+  ref: Float32Array,
+  v: Float32Array,
+  o: { lr: number; beta2: number; steps: number; maxGrad: number; clipCoef: number },
+): void {
   assert.equal(ours.length, ref.length, `${name}: length`);
   const maxRef = ref.reduce((a, x) => Math.max(a, Math.abs(x)), 0);
   const plain = 1e-5 * maxRef;
@@ -78,13 +90,25 @@ function assertWeightsClose(name: string, ours: Float32Array, ref: Float32Array,
     if (d <= plain) continue;
     noisy++;
     const bound = plain + Math.min((o.steps * o.lr * dg) / (Math.sqrt(v[i] / bc2) + 1e-8), 20 * plain);
-    assert.ok(d <= bound, `${name}[${i}]: |engine - torch| = ${d.toExponential(2)} > ${bound.toExponential(2)} (1e-5 × max |torch| = ${plain.toExponential(2)}, √v̂ = ${Math.sqrt(v[i] / bc2).toExponential(2)})`);
+    assert.ok(
+      d <= bound,
+      `${name}[${i}]: |engine - torch| = ${d.toExponential(2)} > ${bound.toExponential(2)} (1e-5 × max |torch| = ${plain.toExponential(2)}, √v̂ = ${Math.sqrt(v[i] / bc2).toExponential(2)})`,
+    );
   }
-  assert.ok(noisy <= Math.max(1, 0.002 * ref.length), `${name}: ${noisy} of ${ref.length} elements differ by more than 1e-5 × max |torch| (${plain.toExponential(2)})`);
+  assert.ok(
+    noisy <= Math.max(1, 0.002 * ref.length),
+    `${name}: ${noisy} of ${ref.length} elements differ by more than 1e-5 × max |torch| (${plain.toExponential(2)})`,
+  );
 }
 
 /** Runs 3 steps on the fixture's batch and checks loss, grad norm, first-step gradients and final weights. */
-async function compareWithTorch(fx: Fixture, bytes: Uint8Array, spec: TrainStepSpec, feeds: Record<string, HostTensor>, paramNames: string[]): Promise<void> {
+async function compareWithTorch(
+  fx: Fixture,
+  bytes: Uint8Array,
+  spec: TrainStepSpec,
+  feeds: Record<string, HostTensor>,
+  paramNames: string[],
+): Promise<void> {
   const init = Object.fromEntries(paramNames.map((n) => [n, fx.get(`init/${n}`)]));
   const runner = await TrainRunner.create(bytes, spec, init, { threads: 1 });
   const losses = fx.get('loss').data as Float32Array;
@@ -94,16 +118,31 @@ async function compareWithTorch(fx: Fixture, bytes: Uint8Array, spec: TrainStepS
     assert.ok(r.applied);
     assertClose(`loss at step ${s + 1}`, [r.loss], [losses[s]]);
     assertClose(`grad norm at step ${s + 1}`, [r.gradNorm], [norms[s]]);
-    if (s === 0) for (const n of paramNames) assertClose(`grad/${n}`, (await toHost(r.extra[`grad/${n}`])).data as Float32Array, fx.get(`grad/${n}`).data as Float32Array);
+    if (s === 0)
+      for (const n of paramNames)
+        assertClose(
+          `grad/${n}`,
+          (await toHost(r.extra[`grad/${n}`])).data as Float32Array,
+          fx.get(`grad/${n}`).data as Float32Array,
+        );
   }
   const moments = await runner.moments();
   for (const n of paramNames) {
     const ours = (await runner.get(n)).data as Float32Array;
     const ref = fx.get(`final/${n}`).data as Float32Array;
     if (!n.endsWith('attn.c_attn.bias')) {
-      const maxGrad = (fx.get(`grad/${n}`).data as Float32Array).reduce((a, x) => Math.max(a, Math.abs(x)), 0);
+      const maxGrad = (fx.get(`grad/${n}`).data as Float32Array).reduce(
+        (a, x) => Math.max(a, Math.abs(x)),
+        0,
+      );
       const clipCoef = Math.min(Number(fx.meta.clip) / (norms[0] + 1e-6), 1); // torch's clip_grad_norm_ coefficient at step 1
-      assertWeightsClose(`${n} after 3 AdamW steps`, ours, ref, moments[`adam.v/${n}`].data as Float32Array, { lr: Number(fx.meta.lr), beta2: Number(fx.meta.beta2), steps: 3, maxGrad, clipCoef });
+      assertWeightsClose(`${n} after 3 AdamW steps`, ours, ref, moments[`adam.v/${n}`].data as Float32Array, {
+        lr: Number(fx.meta.lr),
+        beta2: Number(fx.meta.beta2),
+        steps: 3,
+        maxGrad,
+        clipCoef,
+      });
       continue;
     }
     // The key bias (middle third) has an exactly-zero gradient (softmax ignores a per-row shift), so
@@ -114,7 +153,8 @@ async function compareWithTorch(fx: Fixture, bytes: Uint8Array, spec: TrainStepS
     const qv = (a: Float32Array) => [...a.subarray(0, C), ...a.subarray(2 * C)];
     assertClose(`${n} (query, value) after 3 AdamW steps`, qv(ours), qv(ref));
     const lr = Number(fx.meta.lr);
-    for (let i = C; i < 2 * C; i++) assert.ok(Math.abs(ours[i] - ref[i]) <= 3e-2 * lr, `${n} (key)[${i - C}]: ${ours[i]} vs ${ref[i]}`);
+    for (let i = C; i < 2 * C; i++)
+      assert.ok(Math.abs(ours[i] - ref[i]) <= 3e-2 * lr, `${n} (key)[${i - C}]: ${ours[i]} vs ${ref[i]}`);
   }
   await runner.release();
 }
@@ -126,23 +166,70 @@ test('MLP training step (LayerNorm, tanh GELU, weighted cross-entropy with ignor
   const targets = g.input('targets', 'i64', [8]); // (N)
   const weights = g.input('weights', 'f32', [8]); // (N)
   const p = (n: string, s: number[]) => g.param(n, s);
-  const h = g.layerNorm(g.linear(x, p('fc1.weight', [6, 10]), p('fc1.bias', [10])), p('ln.weight', [10]), p('ln.bias', [10])); // (N, H)
+  const h = g.layerNorm(
+    g.linear(x, p('fc1.weight', [6, 10]), p('fc1.bias', [10])),
+    p('ln.weight', [10]),
+    p('ln.bias', [10]),
+  ); // (N, H)
   const logits = g.linear(g.gelu(h, 'tanh'), p('fc2.weight', [10, 5]), p('fc2.bias', [5])); // (N, V)
   const loss = g.crossEntropy(logits, targets, { ignoreIndex: -100, weights }); // ()
   const m = fx.meta;
-  const spec = addOptimizer(g, loss, { kind: 'adamw', weightDecay: +m.wd, beta1: +m.beta1, beta2: +m.beta2, clip: +m.clip, outputGrads: true });
-  const asF32 = (t: HostTensor): HostTensor => ({ dtype: 'f32', shape: t.shape, data: Float32Array.from(t.data as Float32Array) });
-  const feeds = { x: asF32(fx.get('data/x')), targets: fx.get('data/targets'), weights: asF32(fx.get('data/weights')) };
-  await compareWithTorch(fx, emitOnnx(g), spec, feeds, g.params.map((t) => t.name));
+  const spec = addOptimizer(g, loss, {
+    kind: 'adamw',
+    weightDecay: +m.wd,
+    beta1: +m.beta1,
+    beta2: +m.beta2,
+    clip: +m.clip,
+    outputGrads: true,
+  });
+  const asF32 = (t: HostTensor): HostTensor => ({
+    dtype: 'f32',
+    shape: t.shape,
+    data: Float32Array.from(t.data as Float32Array),
+  });
+  const feeds = {
+    x: asF32(fx.get('data/x')),
+    targets: fx.get('data/targets'),
+    weights: asF32(fx.get('data/weights')),
+  };
+  await compareWithTorch(
+    fx,
+    emitOnnx(g),
+    spec,
+    feeds,
+    g.params.map((t) => t.name),
+  );
 });
 
 // 'auto' folds only the lm_head's LayerNorm at these small shapes; 'always' folds every LayerNorm
 for (const foldNorms of ['auto', 'always'] as const)
-test(`one-block GPT training step matches PyTorch (gpt_ref.py) for 3 AdamW steps (LayerNorm folds: ${foldNorms})`, async () => {
-  const fx = readFixture('gpt_block.safetensors');
-  const m = fx.meta;
-  const c: GptConfig = { vocabSize: +m.vocab, blockSize: +m.block, nLayer: +m.n_layer, nHead: +m.n_head, nEmbd: +m.n_embd, bias: true, batchSize: 2, foldNorms };
-  const { graph, spec } = buildGptTrainGraph(c, { kind: 'adamw', weightDecay: +m.wd, beta1: +m.beta1, beta2: +m.beta2, clip: +m.clip, outputGrads: true });
-  const feeds = { idx: fx.get('data/idx'), targets: fx.get('data/targets') };
-  await compareWithTorch(fx, emitOnnx(graph), spec, feeds, gptParams(c).map((p) => p.name));
-});
+  test(`one-block GPT training step matches PyTorch (gpt_ref.py) for 3 AdamW steps (LayerNorm folds: ${foldNorms})`, async () => {
+    const fx = readFixture('gpt_block.safetensors');
+    const m = fx.meta;
+    const c: GptConfig = {
+      vocabSize: +m.vocab,
+      blockSize: +m.block,
+      nLayer: +m.n_layer,
+      nHead: +m.n_head,
+      nEmbd: +m.n_embd,
+      bias: true,
+      batchSize: 2,
+      foldNorms,
+    };
+    const { graph, spec } = buildGptTrainGraph(c, {
+      kind: 'adamw',
+      weightDecay: +m.wd,
+      beta1: +m.beta1,
+      beta2: +m.beta2,
+      clip: +m.clip,
+      outputGrads: true,
+    });
+    const feeds = { idx: fx.get('data/idx'), targets: fx.get('data/targets') };
+    await compareWithTorch(
+      fx,
+      emitOnnx(graph),
+      spec,
+      feeds,
+      gptParams(c).map((p) => p.name),
+    );
+  });

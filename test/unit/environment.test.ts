@@ -11,21 +11,30 @@ import { isEnvironmentWebviewMessage } from '../../src/host/panels/validate';
 import type { RuntimeReport } from '../../src/protocol/environment';
 import { WorkerClient } from '../../src/worker/client';
 
-const ortVersion = (JSON.parse(readFileSync('node_modules/onnxruntime-node/package.json', 'utf8')) as { version: string }).version;
+const ortVersion = (
+  JSON.parse(readFileSync('node_modules/onnxruntime-node/package.json', 'utf8')) as { version: string }
+).version;
 
 test('the probe finds the installed onnxruntime-node and a working cpu provider', async () => {
   const r = await probeRuntime(2);
   assert.equal(r.ortVersion, ortVersion);
-  assert.deepEqual(r.providers.map((p) => p.name), ['cpu', 'webgpu', 'cuda']);
+  assert.deepEqual(
+    r.providers.map((p) => p.name),
+    ['cpu', 'webgpu', 'cuda'],
+  );
   assert.equal(r.providers[0].ok, true, r.providers[0].error);
   for (const p of r.providers) assert.ok(p.ok || p.error, `${p.name}: neither ok nor a reason`);
   assert.ok(r.backends.some((b) => b.name === 'cpu' && b.bundled));
 });
 
 test('ORT assertion messages are reduced to what a person can act on', () => {
-  const raw = '/onnxruntime_src/onnxruntime/core/providers/webgpu/webgpu_context.cc:136 onnxruntime::webgpu::WebGpuContext::Initialize(const onnxruntime::webgpu::WebGpuContextConfig&)::<lambda()> adapter_result.status == wgpu::RequestAdapterStatus::Success was false. Failed to get a WebGPU adapter: No supported adapters\n';
+  const raw =
+    '/onnxruntime_src/onnxruntime/core/providers/webgpu/webgpu_context.cc:136 onnxruntime::webgpu::WebGpuContext::Initialize(const onnxruntime::webgpu::WebGpuContextConfig&)::<lambda()> adapter_result.status == wgpu::RequestAdapterStatus::Success was false. Failed to get a WebGPU adapter: No supported adapters\n';
   assert.equal(ortMessage(new Error(raw)), 'Failed to get a WebGPU adapter: No supported adapters');
-  assert.equal(ortMessage(new Error('[ONNXRuntimeError] : 1 : FAIL : Load model failed')), 'Load model failed');
+  assert.equal(
+    ortMessage(new Error('[ONNXRuntimeError] : 1 : FAIL : Load model failed')),
+    'Load model failed',
+  );
   assert.equal(ortMessage('plain'), 'plain');
 });
 
@@ -45,9 +54,15 @@ test('the worker runs the probe off the main thread and reports the same runtime
 test('a worker that dies rejects its pending jobs with the reason', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'llm-lens-worker-'));
   const crashing = join(dir, 'worker.js');
-  writeFileSync(crashing, "require('node:worker_threads').parentPort.on('message', () => { throw new Error('boom in job'); });");
+  writeFileSync(
+    crashing,
+    "require('node:worker_threads').parentPort.on('message', () => { throw new Error('boom in job'); });",
+  );
   const client = new WorkerClient(crashing);
-  await assert.rejects(client.run({ kind: 'probeRuntime', cpus: 1 }), /The LLM Lens worker crashed: boom in job/);
+  await assert.rejects(
+    client.run({ kind: 'probeRuntime', cpus: 1 }),
+    /The LLM Lens worker crashed: boom in job/,
+  );
   await client.dispose();
 });
 
@@ -63,12 +78,24 @@ test('llm-lens env --json prints the runtime report; bad usage exits 2 with help
   assert.match(bad.stderr, /unknown command 'frobnicate'/);
   assert.match(bad.stderr, /Usage:/);
   const version = spawnSync(process.execPath, ['dist/cli.js', '--version'], { encoding: 'utf8' });
-  assert.equal(version.stdout.trim(), (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version);
+  assert.equal(
+    version.stdout.trim(),
+    (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version,
+  );
 });
 
 test('webview messages are validated: exact shapes only', () => {
-  for (const ok of [{ type: 'ready' }, { type: 'refresh' }, { type: 'copy' }]) assert.equal(isEnvironmentWebviewMessage(ok), true);
-  for (const bad of [null, 'ready', [], { type: 'exec' }, { type: 'ready', extra: 1 }, { kind: 'ready' }, { type: 1 }]) {
+  for (const ok of [{ type: 'ready' }, { type: 'refresh' }, { type: 'copy' }])
+    assert.equal(isEnvironmentWebviewMessage(ok), true);
+  for (const bad of [
+    null,
+    'ready',
+    [],
+    { type: 'exec' },
+    { type: 'ready', extra: 1 },
+    { kind: 'ready' },
+    { type: 1 },
+  ]) {
     assert.equal(isEnvironmentWebviewMessage(bad), false, JSON.stringify(bad));
   }
 });

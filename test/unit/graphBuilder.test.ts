@@ -19,12 +19,21 @@ test('shape mismatches name the op and both shapes', () => {
   const a = g.input('a', 'f32', [2, 3]);
   const b = g.input('b', 'f32', [4, 3]);
   assert.throws(() => g.add(a, b), /Add: shapes \[2, 3\] and \[4, 3\] do not broadcast.*reshape or expand/);
-  assert.throws(() => g.matmul(a, b), /MatMul: inner dimensions differ: f32\[2, 3\] @ f32\[4, 3\] contracts 3 with 4/);
+  assert.throws(
+    () => g.matmul(a, b),
+    /MatMul: inner dimensions differ: f32\[2, 3\] @ f32\[4, 3\] contracts 3 with 4/,
+  );
   assert.doesNotThrow(() => g.matmul(a, b, { transB: true }));
   assert.throws(() => g.reshape(a, [4, 2]), /Reshape: cannot reshape f32\[2, 3\] \(6 elements\) to \[4, 2\]/);
   assert.throws(() => g.concat([a, g.input('c', 'f32', [2, 4])], 0), /Concat: .* differ outside axis 0/);
-  assert.throws(() => g.layerNorm(a, g.input('w', 'f32', [4])), /LayerNormalization: weight\/bias must be f32\[3\]/);
-  assert.throws(() => g.crossEntropy(a, g.input('t', 'i64', [3])), /expects logits \(N, V\) and targets \(N\).*reshape to \(B·T, V\)/);
+  assert.throws(
+    () => g.layerNorm(a, g.input('w', 'f32', [4])),
+    /LayerNormalization: weight\/bias must be f32\[3\]/,
+  );
+  assert.throws(
+    () => g.crossEntropy(a, g.input('t', 'i64', [3])),
+    /expects logits \(N, V\) and targets \(N\).*reshape to \(B·T, V\)/,
+  );
   assert.throws(() => g.split(a, [1, 1], 1), /Split: sizes \[1, 1\] do not add up to dim 1/);
 });
 
@@ -74,7 +83,10 @@ test('dead branches: unused forward work is not emitted, parameters off the loss
   const model = toOnnxModel(g);
   assert.ok(!model.graph.node.some((n) => n.opType === 'Exp'), 'no Exp in the emitted graph');
   const r = await GraphRunner.create(emitOnnx(g), { threads: 1 });
-  const out = await r.run({ x: { dtype: 'f32', shape: [3], data: Float32Array.from([1, 2, 3]) }, unused: { dtype: 'f32', shape: [3], data: new Float32Array(3) } });
+  const out = await r.run({
+    x: { dtype: 'f32', shape: [3], data: Float32Array.from([1, 2, 3]) },
+    unused: { dtype: 'f32', shape: [3], data: new Float32Array(3) },
+  });
   assert.deepEqual(Array.from((await toHost(out['grad/x'])).data as Float32Array), [2, 4, 6]);
   assert.deepEqual(Array.from((await toHost(out['grad/unused'])).data as Float32Array), [0, 0, 0]);
   await r.release();
@@ -92,22 +104,38 @@ test('the emitted GPT step reads like the model: HF names, grad/ and new/ names,
     assert.ok(outputs.has(`grad/${p.name}`) && outputs.has(`new/${p.name}`), p.name);
   }
   // AdamW keeps its moments in one flat vector per group (matrices decay, norms don't)
-  for (const name of ['adam.m/@decay', 'adam.v/@decay', 'adam.m/@no_decay', 'adam.v/@no_decay']) assert.ok(inputs.has(name) && outputs.has(`new/${name}`), name);
-  assert.ok(m.graph.node.some((n) => n.name?.startsWith('update/decay/')), 'update nodes are under update/<group>/');
+  for (const name of ['adam.m/@decay', 'adam.v/@decay', 'adam.m/@no_decay', 'adam.v/@no_decay'])
+    assert.ok(inputs.has(name) && outputs.has(`new/${name}`), name);
+  assert.ok(
+    m.graph.node.some((n) => n.name?.startsWith('update/decay/')),
+    'update nodes are under update/<group>/',
+  );
   // per parameter when asked: adam.m/<name>
-  const perParam = decodeModel(emitOnnx(buildGptTrainGraph(c, { kind: 'adamw', weightDecay: 0.1, clip: 1, flat: false }).graph));
+  const perParam = decodeModel(
+    emitOnnx(buildGptTrainGraph(c, { kind: 'adamw', weightDecay: 0.1, clip: 1, flat: false }).graph),
+  );
   const perInputs = new Set(perParam.graph.input.map((i) => i.name));
-  for (const p of gptParams(c)) assert.ok(perInputs.has(`adam.m/${p.name}`) && perInputs.has(`adam.v/${p.name}`), p.name);
+  for (const p of gptParams(c))
+    assert.ok(perInputs.has(`adam.m/${p.name}`) && perInputs.has(`adam.v/${p.name}`), p.name);
   assert.ok(inputs.has('transformer.h.1.attn.c_attn.weight'));
   assert.ok(outputs.has('loss') && outputs.has('grad_norm'));
-  assert.ok(m.graph.node.some((n) => n.name?.startsWith('h.1.attn/')), 'nodes are scoped by block');
-  assert.ok(m.graph.node.some((n) => n.name?.startsWith('grad/')), 'backward nodes are under grad/');
+  assert.ok(
+    m.graph.node.some((n) => n.name?.startsWith('h.1.attn/')),
+    'nodes are scoped by block',
+  );
+  assert.ok(
+    m.graph.node.some((n) => n.name?.startsWith('grad/')),
+    'backward nodes are under grad/',
+  );
 });
 
 test('an op/dtype combination the provider lacks is an error that says to use f32', async () => {
   const g = new Graph();
   g.output('y', g.erf(g.input('x', 'f64', [2])));
-  await assert.rejects(GraphRunner.create(emitOnnx(g), { threads: 1 }), /cpu execution provider has no kernel for Erf .* build that op in f32/);
+  await assert.rejects(
+    GraphRunner.create(emitOnnx(g), { threads: 1 }),
+    /cpu execution provider has no kernel for Erf .* build that op in f32/,
+  );
 });
 
 test('missing feeds and missing initial weights are errors naming them', async () => {
@@ -117,8 +145,16 @@ test('missing feeds and missing initial weights are errors naming them', async (
   const spec = addOptimizer(g, g.reduceSum(g.mul(w, x)), { kind: 'sgd' });
   const bytes = emitOnnx(g);
   await assert.rejects(TrainRunner.create(bytes, spec, {}), /no initial weights for parameter w/);
-  await assert.rejects(TrainRunner.create(bytes, spec, { w: { dtype: 'f32', shape: [3], data: new Float32Array(3) } }), /w has 3 values, the graph expects \[2\]/);
-  const runner = await TrainRunner.create(bytes, spec, { w: { dtype: 'f32', shape: [2], data: new Float32Array(2) } }, { threads: 1 });
+  await assert.rejects(
+    TrainRunner.create(bytes, spec, { w: { dtype: 'f32', shape: [3], data: new Float32Array(3) } }),
+    /w has 3 values, the graph expects \[2\]/,
+  );
+  const runner = await TrainRunner.create(
+    bytes,
+    spec,
+    { w: { dtype: 'f32', shape: [2], data: new Float32Array(2) } },
+    { threads: 1 },
+  );
   await assert.rejects(runner.step({}, 0.1), /missing inputs x/);
   await runner.release();
   assert.throws(() => emitOnnx(new Graph()), /no outputs; call g.output/);

@@ -20,7 +20,10 @@ function model(): OnnxModel {
     irVersion: 9,
     producerName: 'llm-lens-test',
     producerVersion: '0.1',
-    opsetImport: [{ domain: '', version: 20 }, { domain: 'com.microsoft', version: 1 }],
+    opsetImport: [
+      { domain: '', version: 20 },
+      { domain: 'com.microsoft', version: 1 },
+    ],
     graph: {
       name: 'g',
       node: [
@@ -30,21 +33,54 @@ function model(): OnnxModel {
         { opType: 'Attention', domain: 'com.microsoft', input: ['d'], output: ['y'] },
       ],
       initializer: [
-        { name: 'W', dims: [2, 3], dataType: OnnxDataType.FLOAT, rawData: new Uint8Array(Float32Array.from(W).buffer) },
+        {
+          name: 'W',
+          dims: [2, 3],
+          dataType: OnnxDataType.FLOAT,
+          rawData: new Uint8Array(Float32Array.from(W).buffer),
+        },
         { name: 'b', dims: [4], dataType: OnnxDataType.FLOAT, floatData: B },
         { name: 'idx', dims: [3], dataType: OnnxDataType.INT64, int64Data: IDX },
         { name: 'half', dims: [3], dataType: OnnxDataType.FLOAT16, int32Data: HALF_BITS },
-        { name: 'bf', dims: [1, 2], dataType: OnnxDataType.BFLOAT16, rawData: new Uint8Array(Uint16Array.from(BF16_BITS).buffer) },
+        {
+          name: 'bf',
+          dims: [1, 2],
+          dataType: OnnxDataType.BFLOAT16,
+          rawData: new Uint8Array(Uint16Array.from(BF16_BITS).buffer),
+        },
         { name: 'external', dims: [4, 4], dataType: OnnxDataType.FLOAT },
         { name: 'names', dims: [1], dataType: OnnxDataType.STRING },
       ],
       // old exporters list initializers among the inputs too: they are not shown as inputs
       input: [
-        { name: 'x', type: { tensorType: { elemType: OnnxDataType.FLOAT, shape: { dim: [{ dimParam: 'batch' }, { dimValue: 2 }] } } } },
-        { name: 'W', type: { tensorType: { elemType: OnnxDataType.FLOAT, shape: { dim: [{ dimValue: 2 }, { dimValue: 3 }] } } } },
+        {
+          name: 'x',
+          type: {
+            tensorType: {
+              elemType: OnnxDataType.FLOAT,
+              shape: { dim: [{ dimParam: 'batch' }, { dimValue: 2 }] },
+            },
+          },
+        },
+        {
+          name: 'W',
+          type: {
+            tensorType: { elemType: OnnxDataType.FLOAT, shape: { dim: [{ dimValue: 2 }, { dimValue: 3 }] } },
+          },
+        },
         { name: 'ids', type: { tensorType: { elemType: OnnxDataType.INT64, shape: { dim: [{}] } } } },
       ],
-      output: [{ name: 'y', type: { tensorType: { elemType: OnnxDataType.FLOAT16, shape: { dim: [{ dimParam: 'batch' }, { dimValue: 3 }] } } } }],
+      output: [
+        {
+          name: 'y',
+          type: {
+            tensorType: {
+              elemType: OnnxDataType.FLOAT16,
+              shape: { dim: [{ dimParam: 'batch' }, { dimValue: 3 }] },
+            },
+          },
+        },
+      ],
     },
   };
 }
@@ -57,8 +93,15 @@ test('inputs, outputs, opsets and op counts come back as put in', () => {
     { name: 'ids', dtype: 'I64', shape: ['?'] },
   ]);
   assert.deepEqual(m.outputs, [{ name: 'y', dtype: 'F16', shape: ['batch', 3] }]);
-  assert.deepEqual(m.opsets, [{ domain: 'ai.onnx', version: 20 }, { domain: 'com.microsoft', version: 1 }]);
-  assert.deepEqual(m.opCounts, [{ op: 'MatMul', count: 2 }, { op: 'Add', count: 1 }, { op: 'com.microsoft.Attention', count: 1 }]);
+  assert.deepEqual(m.opsets, [
+    { domain: 'ai.onnx', version: 20 },
+    { domain: 'com.microsoft', version: 1 },
+  ]);
+  assert.deepEqual(m.opCounts, [
+    { op: 'MatMul', count: 2 },
+    { op: 'Add', count: 1 },
+    { op: 'com.microsoft.Attention', count: 1 },
+  ]);
   assert.equal(m.nodeCount, 4);
   assert.equal(m.irVersion, 9);
   assert.equal(m.producer, 'llm-lens-test 0.1');
@@ -66,16 +109,28 @@ test('inputs, outputs, opsets and op counts come back as put in', () => {
 
 test('initializers are listed with dtype, shape and size; external data and strings are listed, not decoded', () => {
   const byName = Object.fromEntries(m.initializers.map((t) => [t.name, t]));
-  assert.deepEqual(m.initializers.map((t) => t.name), ['W', 'b', 'idx', 'half', 'bf', 'external', 'names']);
-  assert.deepEqual([byName.W.dtype, byName.W.shape, byName.W.elements, byName.W.byteLength, byName.W.supported], ['F32', [2, 3], 6, 24, true]);
+  assert.deepEqual(
+    m.initializers.map((t) => t.name),
+    ['W', 'b', 'idx', 'half', 'bf', 'external', 'names'],
+  );
+  assert.deepEqual(
+    [byName.W.dtype, byName.W.shape, byName.W.elements, byName.W.byteLength, byName.W.supported],
+    ['F32', [2, 3], 6, 24, true],
+  );
   assert.deepEqual([byName.idx.dtype, byName.idx.byteLength], ['I64', 24]);
   assert.deepEqual([byName.half.dtype, byName.bf.dtype], ['F16', 'BF16']);
   assert.equal(byName.external.supported, false);
   assert.match(byName.external.reason!, /external data/);
   assert.equal(byName.names.supported, false);
   assert.match(byName.names.reason!, /STRING/);
-  assert.throws(() => m.values('external'), (e: unknown) => e instanceof CheckpointError && e.code === 'unsupported-dtype');
-  assert.throws(() => m.values('nope'), (e: unknown) => e instanceof CheckpointError && e.code === 'not-found');
+  assert.throws(
+    () => m.values('external'),
+    (e: unknown) => e instanceof CheckpointError && e.code === 'unsupported-dtype',
+  );
+  assert.throws(
+    () => m.values('nope'),
+    (e: unknown) => e instanceof CheckpointError && e.code === 'not-found',
+  );
 });
 
 test('values of every storage form equal the arrays put in', () => {
@@ -113,14 +168,27 @@ test('heatmap pools the matrix like the safetensors heatmap (largest |value| per
 });
 
 test('bytes that are not an ONNX model give a CheckpointError, never a crash', () => {
-  for (const bad of [new Uint8Array(0), new Uint8Array([0x0a, 0xff]), new TextEncoder().encode('{"not": "onnx"}'), new Uint8Array(4096).fill(0xff)]) {
-    assert.throws(() => readOnnx(bad, 'bad.onnx'), (e: unknown) => e instanceof CheckpointError && /ONNX/.test(e.message));
+  for (const bad of [
+    new Uint8Array(0),
+    new Uint8Array([0x0a, 0xff]),
+    new TextEncoder().encode('{"not": "onnx"}'),
+    new Uint8Array(4096).fill(0xff),
+  ]) {
+    assert.throws(
+      () => readOnnx(bad, 'bad.onnx'),
+      (e: unknown) => e instanceof CheckpointError && /ONNX/.test(e.message),
+    );
   }
 });
 
 test('raw data of the wrong length is reported with the tensor name', () => {
   const mm = model();
-  mm.graph.initializer = [{ name: 'short', dims: [4], dataType: OnnxDataType.FLOAT, rawData: new Uint8Array(8) }];
+  mm.graph.initializer = [
+    { name: 'short', dims: [4], dataType: OnnxDataType.FLOAT, rawData: new Uint8Array(8) },
+  ];
   const f = readOnnx(encodeModel(mm));
-  assert.throws(() => f.values('short'), (e: unknown) => e instanceof CheckpointError && /'short'/.test(e.message));
+  assert.throws(
+    () => f.values('short'),
+    (e: unknown) => e instanceof CheckpointError && /'short'/.test(e.message),
+  );
 });

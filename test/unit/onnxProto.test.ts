@@ -2,9 +2,18 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
-import { decodeModel, encodeModel, OnnxAttributeType, OnnxDataType, type OnnxModel } from '../../src/engine/graph/onnxProto';
+import {
+  decodeModel,
+  encodeModel,
+  OnnxAttributeType,
+  OnnxDataType,
+  type OnnxModel,
+} from '../../src/engine/graph/onnxProto';
 
-const f32 = (name: string, dims: number[]) => ({ name, type: { tensorType: { elemType: OnnxDataType.FLOAT, shape: { dim: dims.map((d) => ({ dimValue: d })) } } } });
+const f32 = (name: string, dims: number[]) => ({
+  name,
+  type: { tensorType: { elemType: OnnxDataType.FLOAT, shape: { dim: dims.map((d) => ({ dimValue: d })) } } },
+});
 
 /** y = Gemm(x, W, transB=1) * 2 + b with W, b and the 2 as initializers: exercises nodes, attributes and raw/float data. */
 function model(): OnnxModel {
@@ -16,7 +25,13 @@ function model(): OnnxModel {
     graph: {
       name: 'g',
       node: [
-        { opType: 'Gemm', input: ['x', 'W'], output: ['xw'], name: 'gemm', attribute: [{ name: 'transB', type: OnnxAttributeType.INT, i: 1 }] },
+        {
+          opType: 'Gemm',
+          input: ['x', 'W'],
+          output: ['xw'],
+          name: 'gemm',
+          attribute: [{ name: 'transB', type: OnnxAttributeType.INT, i: 1 }],
+        },
         { opType: 'Mul', input: ['xw', 'two'], output: ['xw2'] },
         { opType: 'Add', input: ['xw2', 'b'], output: ['y'] },
       ],
@@ -43,12 +58,24 @@ test('onnxruntime runs an encoded model and gets the hand-computed answer', asyn
 test('decodeModel reads back what encodeModel wrote', () => {
   const m = decodeModel(encodeModel(model()));
   assert.equal(m.irVersion, 9);
-  assert.deepEqual(m.opsetImport.map((o) => [o.domain ?? '', o.version]), [['', 20]]);
-  assert.deepEqual(m.graph.node.map((n) => n.opType), ['Gemm', 'Mul', 'Add']);
+  assert.deepEqual(
+    m.opsetImport.map((o) => [o.domain ?? '', o.version]),
+    [['', 20]],
+  );
+  assert.deepEqual(
+    m.graph.node.map((n) => n.opType),
+    ['Gemm', 'Mul', 'Add'],
+  );
   assert.equal(m.graph.node[0].attribute?.[0].i, 1);
-  assert.deepEqual(Array.from(new Float32Array(Uint8Array.from(m.graph.initializer![0].rawData!).buffer)), [1, 2, 3, 4, 5, 6]);
+  assert.deepEqual(
+    Array.from(new Float32Array(Uint8Array.from(m.graph.initializer![0].rawData!).buffer)),
+    [1, 2, 3, 4, 5, 6],
+  );
   assert.deepEqual(m.graph.initializer![1].floatData, [0.5, -0.5]);
-  assert.deepEqual(m.graph.input[0].type?.tensorType?.shape?.dim.map((d) => d.dimValue), [1, 3]);
+  assert.deepEqual(
+    m.graph.input[0].type?.tensorType?.shape?.dim.map((d) => d.dimValue),
+    [1, 3],
+  );
 });
 
 test('a malformed model is an error that says what is wrong', () => {

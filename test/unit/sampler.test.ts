@@ -10,7 +10,12 @@ import { GptInference, type GptModelConfig } from '../../src/engine/model/infere
 import { GptInspector } from '../../src/engine/model/inspect';
 import { KvCacheModel } from '../../src/engine/model/kvCache';
 import { generateTokens, preparePrompt } from '../../src/engine/sample/generate';
-import { applyRepetitionPenalty, nextTokenProbs, sampleFrom, type SamplingOptions } from '../../src/engine/sample/sampling';
+import {
+  applyRepetitionPenalty,
+  nextTokenProbs,
+  sampleFrom,
+  type SamplingOptions,
+} from '../../src/engine/sample/sampling';
 import { summarizeStep, topIndices } from '../../src/engine/sample/stepStats';
 import type { HostTensor } from '../../src/engine/runtime/session';
 import { Rng } from '../../src/engine/train/rng';
@@ -33,9 +38,14 @@ function weights(c: GptModelConfig, seed: number): Record<string, HostTensor> {
 
 const W = weights(config, 7);
 const prompt = [3, 14, 15, 9, 2, 6];
-const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).reduce((m, x, i) => Math.max(m, Math.abs(x - b[i])), 0);
+const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) =>
+  Array.from(a).reduce((m, x, i) => Math.max(m, Math.abs(x - b[i])), 0);
 
-async function kvTokens(m: KvCacheModel, ids: number[], o: SamplingOptions & { maxTokens: number; seed: number }): Promise<number[]> {
+async function kvTokens(
+  m: KvCacheModel,
+  ids: number[],
+  o: SamplingOptions & { maxTokens: number; seed: number },
+): Promise<number[]> {
   const out: number[] = [];
   for await (const t of generateTokens(m, ids, o)) out.push(t.id);
   return out;
@@ -49,7 +59,8 @@ test('KV cache: logits at every step within 1e-4 of recomputing the context, pas
     let logits = await kv.prefill(cache, prompt);
     const ctx = [...prompt];
     let worst = 0;
-    for (let i = 0; i < 40; i++) { // 46 tokens > blockSize 24: the window slides
+    for (let i = 0; i < 40; i++) {
+      // 46 tokens > blockSize 24: the window slides
       worst = Math.max(worst, maxDiff(logits, await ref.nextLogits(ctx)));
       const next = (i * 7 + 3) % config.vocabSize;
       ctx.push(next);
@@ -68,7 +79,12 @@ test('KV cache: greedy and seeded generation give exactly the tokens of recomput
   const ref = await GptInference.create(config, W, { threads: 1 });
   const kv = await KvCacheModel.create(config, W, { threads: 1, slideKeep: config.blockSize });
   try {
-    for (const s of [{ temperature: 0 }, { temperature: 1, seed: 5 }, { temperature: 0.8, topK: 10, seed: 9 }, { temperature: 1.2, topP: 0.9, seed: 11 }]) {
+    for (const s of [
+      { temperature: 0 },
+      { temperature: 1, seed: 5 },
+      { temperature: 0.8, topK: 10, seed: 9 },
+      { temperature: 1.2, topP: 0.9, seed: 11 },
+    ]) {
       const seed = (s as { seed?: number }).seed ?? 1;
       const rng = new Rng(seed);
       const want = await ref.generate(prompt, 30, s, () => rng.next());
@@ -87,7 +103,8 @@ test('KV cache: repetition penalty and min-p generation equal a recompute loop w
     const s = { temperature: 0.9, minP: 0.05, repetitionPenalty: 1.5, seed: 3 };
     const rng = new Rng(3);
     const ctx = [...prompt];
-    for (let i = 0; i < 15; i++) ctx.push(sampleFrom(bruteProbs(await ref.nextLogits(ctx), s, ctx), rng.next()));
+    for (let i = 0; i < 15; i++)
+      ctx.push(sampleFrom(bruteProbs(await ref.nextLogits(ctx), s, ctx), rng.next()));
     assert.deepEqual(await kvTokens(kv, prompt, { ...s, maxTokens: 15 }), ctx.slice(prompt.length));
   } finally {
     await ref.release();
@@ -117,8 +134,18 @@ test('generateTokens: stop strings, stop tokens, max tokens, abort, per-step sta
   const kv = await KvCacheModel.create(config, W, { threads: 1 });
   try {
     const decode = (ids: readonly number[]) => ids.map((i) => String.fromCharCode(97 + (i % 26))).join('');
-    const all: { id: number; text: string; finish?: string; prob: number; rank: number; top: { p: number }[]; topRaw: { p: number }[]; entropy: number }[] = [];
-    for await (const t of generateTokens(kv, prompt, { temperature: 1, seed: 2, maxTokens: 12 }, { decode })) all.push(t);
+    const all: {
+      id: number;
+      text: string;
+      finish?: string;
+      prob: number;
+      rank: number;
+      top: { p: number }[];
+      topRaw: { p: number }[];
+      entropy: number;
+    }[] = [];
+    for await (const t of generateTokens(kv, prompt, { temperature: 1, seed: 2, maxTokens: 12 }, { decode }))
+      all.push(t);
     assert.equal(all.length, 12);
     assert.equal(all.at(-1)!.finish, 'maxTokens');
     for (const t of all) {
@@ -130,11 +157,23 @@ test('generateTokens: stop strings, stop tokens, max tokens, abort, per-step sta
     }
     const target = all[4].text;
     const stopped: string[] = [];
-    for await (const t of generateTokens(kv, prompt, { temperature: 1, seed: 2, maxTokens: 12, stop: [all[3].text + target] }, { decode })) stopped.push(t.finish ?? '');
+    for await (const t of generateTokens(
+      kv,
+      prompt,
+      { temperature: 1, seed: 2, maxTokens: 12, stop: [all[3].text + target] },
+      { decode },
+    ))
+      stopped.push(t.finish ?? '');
     assert.equal(stopped.length, 5);
     assert.equal(stopped.at(-1), 'stop');
     const byToken: number[] = [];
-    for await (const t of generateTokens(kv, prompt, { temperature: 1, seed: 2, maxTokens: 12, stopTokens: [all[2].id] })) byToken.push(t.id);
+    for await (const t of generateTokens(kv, prompt, {
+      temperature: 1,
+      seed: 2,
+      maxTokens: 12,
+      stopTokens: [all[2].id],
+    }))
+      byToken.push(t.id);
     assert.ok(byToken.length <= 3 && byToken.at(-1) === all[2].id);
     const abort = new AbortController();
     abort.abort();
@@ -147,8 +186,15 @@ test('generateTokens: stop strings, stop tokens, max tokens, abort, per-step sta
 });
 
 test('preparePrompt: empty prompts start from the start token, long ones keep the last blockSize tokens', () => {
-  assert.deepEqual(preparePrompt([], 8, { id: 50256, text: '<|endoftext|>' }), { ids: [50256], notes: ['empty prompt: starting from <|endoftext|>'] });
-  const long = preparePrompt(Array.from({ length: 12 }, (_, i) => i), 8, { id: 0, text: 'token 0' });
+  assert.deepEqual(preparePrompt([], 8, { id: 50256, text: '<|endoftext|>' }), {
+    ids: [50256],
+    notes: ['empty prompt: starting from <|endoftext|>'],
+  });
+  const long = preparePrompt(
+    Array.from({ length: 12 }, (_, i) => i),
+    8,
+    { id: 0, text: 'token 0' },
+  );
   assert.deepEqual(long.ids, [4, 5, 6, 7, 8, 9, 10, 11]);
   assert.match(long.notes[0], /12 tokens: the model sees the last 8/);
 });
@@ -158,15 +204,24 @@ test('preparePrompt: empty prompts start from the start token, long ones keep th
 /** Brute force: penalty, temperature, top-k, top-p, min-p over explicitly sorted lists. */
 function bruteProbs(logits: ArrayLike<number>, o: SamplingOptions, ctx: readonly number[] = []): number[] {
   let l = Array.from(logits);
-  if (o.repetitionPenalty && o.repetitionPenalty !== 1) l = l.map((x, i) => (ctx.includes(i) ? (x > 0 ? x / o.repetitionPenalty! : x * o.repetitionPenalty!) : x));
+  if (o.repetitionPenalty && o.repetitionPenalty !== 1)
+    l = l.map((x, i) =>
+      ctx.includes(i) ? (x > 0 ? x / o.repetitionPenalty! : x * o.repetitionPenalty!) : x,
+    );
   const t = o.temperature ?? 1;
   if (t === 0) return l.map((_, i) => (i === l.indexOf(Math.max(...l)) ? 1 : 0));
-  const byLogit = l.map((x, i) => [x, i]).sort((a, b) => b[0] - a[0] || a[1] - b[1]).map((p) => p[1]);
+  const byLogit = l
+    .map((x, i) => [x, i])
+    .sort((a, b) => b[0] - a[0] || a[1] - b[1])
+    .map((p) => p[1]);
   const allowed = new Set(o.topK ? byLogit.slice(0, o.topK) : byLogit);
   const e = l.map((x, i) => (allowed.has(i) ? Math.exp(x / t) : 0));
   let p = e.map((x) => x / e.reduce((a, b) => a + b, 0));
   if (o.topP !== undefined && o.topP < 1) {
-    const order = p.map((x, i) => [x, i]).sort((a, b) => b[0] - a[0] || a[1] - b[1]).map((q) => q[1]);
+    const order = p
+      .map((x, i) => [x, i])
+      .sort((a, b) => b[0] - a[0] || a[1] - b[1])
+      .map((q) => q[1]);
     const keep = new Set<number>();
     let cum = 0;
     for (const i of order) {
@@ -222,8 +277,16 @@ test('summarizeStep: ranks, top lists and entropy against sorting', () => {
     const s = summarizeStep(logits, probs, id, 20);
     const order = Array.from(logits.keys()).sort((a, b) => logits[b] - logits[a] || a - b);
     assert.equal(s.rank, order.indexOf(id) + 1);
-    assert.deepEqual(s.topRaw.map((t) => t.id), order.slice(0, 20));
-    assert.deepEqual(topIndices(probs, 20, logits), Array.from(probs.keys()).sort((a, b) => probs[b] - probs[a] || logits[b] - logits[a] || a - b).slice(0, 20));
+    assert.deepEqual(
+      s.topRaw.map((t) => t.id),
+      order.slice(0, 20),
+    );
+    assert.deepEqual(
+      topIndices(probs, 20, logits),
+      Array.from(probs.keys())
+        .sort((a, b) => probs[b] - probs[a] || logits[b] - logits[a] || a - b)
+        .slice(0, 20),
+    );
     const raw = Array.from(logits, (x) => Math.exp(x - Math.max(...logits)));
     const z = raw.reduce((a, b) => a + b, 0);
     assert.ok(Math.abs(s.entropy - -raw.reduce((h, e) => h + (e / z) * Math.log(e / z), 0)) < 1e-9);
@@ -261,8 +324,13 @@ test('inspect: attention rows sum to 1 and are causal; the last layer of the log
       assert.ok(maxDiff(last.subarray(i * V, (i + 1) * V), want) < 1e-4, `position ${i}`);
       const p = nextTokenProbs(want);
       const k = r.lens.k;
-      const top = Array.from(p.keys()).sort((a, b) => p[b] - p[a]).slice(0, k);
-      assert.deepEqual(Array.from(r.lens.ids.subarray((config.nLayer * n + i) * k, (config.nLayer * n + i + 1) * k)), top);
+      const top = Array.from(p.keys())
+        .sort((a, b) => p[b] - p[a])
+        .slice(0, k);
+      assert.deepEqual(
+        Array.from(r.lens.ids.subarray((config.nLayer * n + i) * k, (config.nLayer * n + i + 1) * k)),
+        top,
+      );
       assert.ok(Math.abs(r.lens.probs[(config.nLayer * n + i) * k] - p[top[0]]) < 1e-5);
     }
   } finally {
@@ -274,8 +342,14 @@ test('inspect: attention rows sum to 1 and are causal; the last layer of the log
 test('KV cache: two sequences decoding at once on one model give the tokens each gives alone', async () => {
   const kv = await KvCacheModel.create(config, W, { threads: 1 });
   try {
-    const alone = [await kvTokens(kv, prompt, { temperature: 1, seed: 1, maxTokens: 20 }), await kvTokens(kv, [7, 7, 1], { temperature: 1, seed: 2, maxTokens: 20 })];
-    const together = await Promise.all([kvTokens(kv, prompt, { temperature: 1, seed: 1, maxTokens: 20 }), kvTokens(kv, [7, 7, 1], { temperature: 1, seed: 2, maxTokens: 20 })]);
+    const alone = [
+      await kvTokens(kv, prompt, { temperature: 1, seed: 1, maxTokens: 20 }),
+      await kvTokens(kv, [7, 7, 1], { temperature: 1, seed: 2, maxTokens: 20 }),
+    ];
+    const together = await Promise.all([
+      kvTokens(kv, prompt, { temperature: 1, seed: 1, maxTokens: 20 }),
+      kvTokens(kv, [7, 7, 1], { temperature: 1, seed: 2, maxTokens: 20 }),
+    ]);
     assert.deepEqual(together, alone);
   } finally {
     await kv.release();

@@ -16,12 +16,18 @@ test('tokenizeToResult: ids equal tiktoken, special tokens shown as text, offset
     // tiktoken with no special tokens allowed or disallowed encodes '<|endoftext|>' as ordinary text
     assert.deepEqual(Array.from(r.ids), Array.from(enc.encode(TEXT, [], [])));
     for (const id of new Set(r.ids)) {
-      assert.equal(r.bytesHex[id], Array.from(enc.decode_single_token_bytes(id), (b) => b.toString(16).padStart(2, '0')).join(' '));
+      assert.equal(
+        r.bytesHex[id],
+        Array.from(enc.decode_single_token_bytes(id), (b) => b.toString(16).padStart(2, '0')).join(' '),
+      );
     }
   } finally {
     enc.free();
   }
-  assert.equal(r.flags.some((f) => (f & TOKEN_SPECIAL) !== 0), false);
+  assert.equal(
+    r.flags.some((f) => (f & TOKEN_SPECIAL) !== 0),
+    false,
+  );
   // non-partial spans, in order, rebuild the text; partial ones (inside 🍓) sit within it
   let rebuilt = '';
   let pos = 0;
@@ -33,7 +39,10 @@ test('tokenizeToResult: ids equal tiktoken, special tokens shown as text, offset
     }
   }
   assert.equal(rebuilt, TEXT);
-  assert.ok(r.flags.some((f) => (f & TOKEN_PARTIAL) !== 0), 'the emoji splits into partial byte tokens in cl100k_base');
+  assert.ok(
+    r.flags.some((f) => (f & TOKEN_PARTIAL) !== 0),
+    'the emoji splits into partial byte tokens in cl100k_base',
+  );
   assert.equal(r.bytes, Buffer.byteLength(TEXT));
   assert.equal(r.chars, [...TEXT].length);
 });
@@ -48,15 +57,27 @@ test('tokenizeToResult with special tokens allowed marks <|endoftext|>', () => {
 
 test('Tokens panel messages are validated', () => {
   const ok = [
-    { type: 'ready' }, { type: 'select', keys: ['builtin:gpt2'] }, { type: 'select', keys: ['a', 'b', 'c', 'd'] },
-    { type: 'compare', on: true }, { type: 'reveal', start: 0, end: 5 }, { type: 'copyIds', key: 'builtin:gpt2' },
+    { type: 'ready' },
+    { type: 'select', keys: ['builtin:gpt2'] },
+    { type: 'select', keys: ['a', 'b', 'c', 'd'] },
+    { type: 'compare', on: true },
+    { type: 'reveal', start: 0, end: 5 },
+    { type: 'copyIds', key: 'builtin:gpt2' },
   ];
   for (const m of ok) assert.equal(isTokenizeWebviewMessage(m), true, JSON.stringify(m));
   const bad = [
-    { type: 'select', keys: [] }, { type: 'select', keys: ['a', 'b', 'c', 'd', 'e'] }, { type: 'select', keys: [1] },
-    { type: 'compare', on: 'yes' }, { type: 'reveal', start: 5, end: 2 }, { type: 'reveal', start: -1, end: 2 },
-    { type: 'reveal', start: 0.5, end: 2 }, { type: 'reveal', start: 0, end: 2, extra: true }, { type: 'copyIds' },
-    { type: 'run', command: 'rm -rf' }, null, 'ready',
+    { type: 'select', keys: [] },
+    { type: 'select', keys: ['a', 'b', 'c', 'd', 'e'] },
+    { type: 'select', keys: [1] },
+    { type: 'compare', on: 'yes' },
+    { type: 'reveal', start: 5, end: 2 },
+    { type: 'reveal', start: -1, end: 2 },
+    { type: 'reveal', start: 0.5, end: 2 },
+    { type: 'reveal', start: 0, end: 2, extra: true },
+    { type: 'copyIds' },
+    { type: 'run', command: 'rm -rf' },
+    null,
+    'ready',
   ];
   for (const m of bad) assert.equal(isTokenizeWebviewMessage(m), false, JSON.stringify(m));
 });

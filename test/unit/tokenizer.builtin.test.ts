@@ -23,11 +23,24 @@ function encodings(name: string) {
   return p;
 }
 
-const refIds = (ref: Tiktoken, text: string, allowed: 'all' | string[] = [], disallowed: 'all' | string[] = 'all') => Array.from(ref.encode(text, allowed, disallowed));
+const refIds = (
+  ref: Tiktoken,
+  text: string,
+  allowed: 'all' | string[] = [],
+  disallowed: 'all' | string[] = 'all',
+) => Array.from(ref.encode(text, allowed, disallowed));
 
 /** Spans tile the text: contiguous from 0 to its length, same ids as encode, and each span's bytes are its tokens' bytes. */
-export function assertSpansTile(tok: { decode(ids: number[]): string; tokenBytes(id: number): Uint8Array }, text: string, spans: TokenSpan[], ids: number[]): void {
-  assert.deepEqual(spans.map((s) => s.id), ids);
+export function assertSpansTile(
+  tok: { decode(ids: number[]): string; tokenBytes(id: number): Uint8Array },
+  text: string,
+  spans: TokenSpan[],
+  ids: number[],
+): void {
+  assert.deepEqual(
+    spans.map((s) => s.id),
+    ids,
+  );
   let at = 0;
   for (const s of spans) {
     assert.equal(s.start, at, `span ${JSON.stringify(s)} does not start where the previous one ended`);
@@ -43,8 +56,18 @@ export function assertSpansTile(tok: { decode(ids: number[]): string; tokenBytes
     runText += text.slice(s.start, s.end);
     runBytes.push(...tok.tokenBytes(s.id));
     if (runBytes.length === Buffer.byteLength(runText, 'utf8')) {
-      assert.deepEqual(Buffer.from(runBytes), Buffer.from(runText, 'utf8'), `bytes of ${JSON.stringify(runText)}`);
-      if (!s.special && runText === text.slice(s.start, s.end)) assert.equal(tok.decode([s.id]), runText.replace(/[\uD800-\uDFFF]/g, (c, i: number, all: string) => (isPaired(all, i) ? c : '\uFFFD')));
+      assert.deepEqual(
+        Buffer.from(runBytes),
+        Buffer.from(runText, 'utf8'),
+        `bytes of ${JSON.stringify(runText)}`,
+      );
+      if (!s.special && runText === text.slice(s.start, s.end))
+        assert.equal(
+          tok.decode([s.id]),
+          runText.replace(/[\uD800-\uDFFF]/g, (c, i: number, all: string) =>
+            isPaired(all, i) ? c : '\uFFFD',
+          ),
+        );
       runText = '';
       runBytes = [];
     }
@@ -76,8 +99,12 @@ for (const name of BUILTIN_ENCODINGS) {
       const text = randomText(rand, 1 + Math.floor(rand() * 80));
       const ids = ours.encode(text, { disallowedSpecial: new Set() });
       assert.deepEqual(ids, refIds(ref, text, [], []), `${name} on ${JSON.stringify(text)}`);
-      assert.equal(ours.decode(ids), new TextDecoder('utf-8', { ignoreBOM: true }).decode(Buffer.from(text, 'utf8')));
-      if (i % 4 === 0) assertSpansTile(ours, text, ours.encodeWithOffsets(text, { disallowedSpecial: new Set() }), ids);
+      assert.equal(
+        ours.decode(ids),
+        new TextDecoder('utf-8', { ignoreBOM: true }).decode(Buffer.from(text, 'utf8')),
+      );
+      if (i % 4 === 0)
+        assertSpansTile(ours, text, ours.encodeWithOffsets(text, { disallowedSpecial: new Set() }), ids);
     }
   });
 
@@ -87,28 +114,61 @@ for (const name of BUILTIN_ENCODINGS) {
     assert.throws(() => ours.encode(text), /special token <\|endoftext\|>.*not allowed/);
     assert.throws(() => ref.encode(text));
     assert.deepEqual(ours.encode(text, { allowedSpecial: 'all' }), refIds(ref, text, 'all'));
-    assert.deepEqual(ours.encode(text, { allowedSpecial: new Set(['<|endoftext|>']) }), refIds(ref, text, ['<|endoftext|>']));
+    assert.deepEqual(
+      ours.encode(text, { allowedSpecial: new Set(['<|endoftext|>']) }),
+      refIds(ref, text, ['<|endoftext|>']),
+    );
     assert.deepEqual(ours.encode(text, { disallowedSpecial: new Set() }), refIds(ref, text, [], []));
     const eot = ours.specialTokens.get('<|endoftext|>') as number;
     assert.equal(ours.encode(text, { allowedSpecial: 'all' }).filter((id) => id === eot).length, 3);
     const spans = ours.encodeWithOffsets(text, { allowedSpecial: 'all' });
-    assert.deepEqual(spans.filter((s) => s.special).map((s) => [s.start, s.end]), [[5, 18], [24, 37], [37, 50]]);
+    assert.deepEqual(
+      spans.filter((s) => s.special).map((s) => [s.start, s.end]),
+      [
+        [5, 18],
+        [24, 37],
+        [37, 50],
+      ],
+    );
     assert.equal(ours.decode(ours.encode(text, { allowedSpecial: 'all' })), text);
     if (ours.specialTokens.size > 1) {
       const [, other] = [...ours.specialTokens.keys()];
       const mixed = `a${other}b<|endoftext|>c`;
-      assert.throws(() => ours.encode(mixed, { allowedSpecial: new Set(['<|endoftext|>']) }), new RegExp(escape(other)));
-      assert.deepEqual(ours.encode(mixed, { allowedSpecial: new Set(['<|endoftext|>']), disallowedSpecial: new Set() }), refIds(ref, mixed, ['<|endoftext|>'], []));
+      assert.throws(
+        () => ours.encode(mixed, { allowedSpecial: new Set(['<|endoftext|>']) }),
+        new RegExp(escape(other)),
+      );
+      assert.deepEqual(
+        ours.encode(mixed, { allowedSpecial: new Set(['<|endoftext|>']), disallowedSpecial: new Set() }),
+        refIds(ref, mixed, ['<|endoftext|>'], []),
+      );
     }
   });
 
   test(`${name}: long runs and blobs (one letter, spaces, digits, base64, minified code) match tiktoken`, () => {
     const { ours, ref } = encodings(name);
     const rand = mulberry32(99);
-    const base64 = Buffer.from(Array.from({ length: 6000 }, () => Math.floor(rand() * 256))).toString('base64');
-    const minified = 'function(a,b){return a.map(function(c){return c*b+1e3})};var x={"k":[1,2,3]};'.repeat(100);
-    for (const text of ['a'.repeat(4000), ' '.repeat(3000) + 'x', '\n'.repeat(2000), '7'.repeat(3001), 'ab'.repeat(2500), '🙂'.repeat(700), base64, minified]) {
-      assert.deepEqual(ours.encode(text), refIds(ref, text), `${name} on ${JSON.stringify(text.slice(0, 30))}… (${text.length})`);
+    const base64 = Buffer.from(Array.from({ length: 6000 }, () => Math.floor(rand() * 256))).toString(
+      'base64',
+    );
+    const minified = 'function(a,b){return a.map(function(c){return c*b+1e3})};var x={"k":[1,2,3]};'.repeat(
+      100,
+    );
+    for (const text of [
+      'a'.repeat(4000),
+      ' '.repeat(3000) + 'x',
+      '\n'.repeat(2000),
+      '7'.repeat(3001),
+      'ab'.repeat(2500),
+      '🙂'.repeat(700),
+      base64,
+      minified,
+    ]) {
+      assert.deepEqual(
+        ours.encode(text),
+        refIds(ref, text),
+        `${name} on ${JSON.stringify(text.slice(0, 30))}… (${text.length})`,
+      );
     }
   });
 }
@@ -117,7 +177,13 @@ test('lone surrogates encode as U+FFFD, as tiktoken does (its WASM binding conve
   const { ours, ref } = encodings('cl100k_base');
   for (const text of ['\uD800', 'a\uDC00b', '\uDBFF\uDBFF', '😀\uD83D', '\uDE00x']) {
     assert.deepEqual(ours.encode(text), refIds(ref, text));
-    assert.deepEqual(ours.encode(text), refIds(ref, text.replace(/[\uD800-\uDFFF]/g, (c, i: number, all: string) => (isPaired(all, i) ? c : '\uFFFD'))));
+    assert.deepEqual(
+      ours.encode(text),
+      refIds(
+        ref,
+        text.replace(/[\uD800-\uDFFF]/g, (c, i: number, all: string) => (isPaired(all, i) ? c : '\uFFFD')),
+      ),
+    );
   }
   assert.equal(ours.decode(ours.encode('a\uD800b')), 'a\uFFFDb');
   const spans = ours.encodeWithOffsets('a\uD800b');
@@ -140,7 +206,10 @@ test('a token split inside a character is partial, and the character belongs to 
   const spans = ours.encodeWithOffsets(text);
   const partial = spans.filter((s) => s.partial);
   assert.ok(partial.length > 0, 'expected at least one split character in this text');
-  assert.ok(spans.some((s) => s.partial && s.start === s.end), 'a continuation-only token has an empty span');
+  assert.ok(
+    spans.some((s) => s.partial && s.start === s.end),
+    'a continuation-only token has an empty span',
+  );
   assertSpansTile(ours, text, spans, ours.encode(text));
 });
 
@@ -148,11 +217,18 @@ test('a token split inside a character is partial, and the character belongs to 
 test('1 MB of one letter, of base64 and of minified code encode and decode back exactly', () => {
   const { ours } = encodings('cl100k_base');
   const rand = mulberry32(7);
-  const inputs = { letter: 'a'.repeat(1 << 20), base64: base64Blob(rand, 1 << 20), minified: minifiedJs(rand, 1 << 20) };
+  const inputs = {
+    letter: 'a'.repeat(1 << 20),
+    base64: base64Blob(rand, 1 << 20),
+    minified: minifiedJs(rand, 1 << 20),
+  };
   for (const [label, text] of Object.entries(inputs)) {
     const ids = ours.encode(text);
     assert.equal(ours.decode(ids), text, label);
-    assert.ok(ids.length > 0 && ids.length < text.length, `${label}: ${ids.length} tokens for ${text.length} characters`);
+    assert.ok(
+      ids.length > 0 && ids.length < text.length,
+      `${label}: ${ids.length} tokens for ${text.length} characters`,
+    );
   }
 });
 
@@ -163,13 +239,20 @@ test('every built-in name is a registry entry with tiktoken’s vocabulary size 
     assert.equal(ours.vocabSize, N_VOCAB[name]);
     assert.equal(ours.ranks.size, ref.token_byte_values().length);
     for (const [text, id] of ours.specialTokens) assert.deepEqual(refIds(ref, text, 'all'), [id]);
-    for (const id of [0, 100, 255, 1000, 50000]) assert.deepEqual(ours.tokenBytes(id), ref.decode_single_token_bytes(id));
+    for (const id of [0, 100, 255, 1000, 50000])
+      assert.deepEqual(ours.tokenBytes(id), ref.decode_single_token_bytes(id));
   }
   assert.throws(() => getEncoding('cl200k'), /unknown encoding 'cl200k'.*cl100k_base/);
 });
 
 /** tiktoken's Encoding.n_vocab (max token id + 1); cl100k and o200k leave ids unused between their special tokens. */
-const N_VOCAB: Record<string, number> = { gpt2: 50257, r50k_base: 50257, p50k_base: 50281, cl100k_base: 100277, o200k_base: 200019 };
+const N_VOCAB: Record<string, number> = {
+  gpt2: 50257,
+  r50k_base: 50257,
+  p50k_base: 50281,
+  cl100k_base: 100277,
+  o200k_base: 200019,
+};
 
 function escape(s: string): string {
   return s.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');

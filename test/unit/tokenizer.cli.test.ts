@@ -8,7 +8,8 @@ import { test } from 'node:test';
 import { get_encoding, Tiktoken } from 'tiktoken';
 import { hardCorpus } from '../fixtures/tokenizer/corpus';
 
-const cli = (args: string[], input?: string) => spawnSync(process.execPath, ['dist/cli.js', ...args], { input, encoding: 'utf8' });
+const cli = (args: string[], input?: string) =>
+  spawnSync(process.execPath, ['dist/cli.js', ...args], { input, encoding: 'utf8' });
 const dir = mkdtempSync(join(tmpdir(), 'llmlens-cli-'));
 
 test('tokenize prints the ids tiktoken gives, from a file or standard input', () => {
@@ -16,7 +17,8 @@ test('tokenize prints the ids tiktoken gives, from a file or standard input', ()
   const file = join(dir, 'hard.txt');
   writeFileSync(file, text);
   const ref = get_encoding('o200k_base');
-  const expected = Array.from(ref.encode(new TextDecoder().decode(Buffer.from(text, 'utf8')))).join(' ') + '\n';
+  const expected =
+    Array.from(ref.encode(new TextDecoder().decode(Buffer.from(text, 'utf8')))).join(' ') + '\n';
   ref.free();
   const fromFile = cli(['tokenize', '--tokenizer', 'o200k_base', file]);
   assert.equal(fromFile.status, 0, fromFile.stderr);
@@ -29,7 +31,15 @@ test('tokenize --json gives ids, offsets that tile the text, token strings, part
   const text = 'Hi 🫠<|endoftext|>';
   const r = cli(['tokenize', '--tokenizer', 'cl100k_base', '--json', '--allow-special'], text);
   assert.equal(r.status, 0, r.stderr);
-  const out = JSON.parse(r.stdout) as { tokenizer: string; count: number; ids: number[]; offsets: Array<[number, number]>; tokens: string[]; partial: number[]; special: number[] };
+  const out = JSON.parse(r.stdout) as {
+    tokenizer: string;
+    count: number;
+    ids: number[];
+    offsets: Array<[number, number]>;
+    tokens: string[];
+    partial: number[];
+    special: number[];
+  };
   const ref = get_encoding('cl100k_base');
   assert.deepEqual(out.ids, Array.from(ref.encode(text, 'all')));
   ref.free();
@@ -48,7 +58,10 @@ test('tokenize refuses a disallowed special token, a binary file and an unknown 
   const binary = join(dir, 'blob.bin');
   writeFileSync(binary, Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0, 0, 1]));
   assert.match(cli(['tokenize', '--tokenizer', 'gpt2', binary]).stderr, /looks binary/);
-  assert.match(cli(['tokenize', '--tokenizer', 'gpt5_base'], 'x').stderr, /unknown tokenizer 'gpt5_base'.*o200k_base/);
+  assert.match(
+    cli(['tokenize', '--tokenizer', 'gpt5_base'], 'x').stderr,
+    /unknown tokenizer 'gpt5_base'.*o200k_base/,
+  );
   const usage = cli(['tokenize'], 'x');
   assert.equal(usage.status, 2);
   assert.match(usage.stderr, /--tokenizer NAME\|PATH is required/);
@@ -59,17 +72,37 @@ test('train-tokenizer writes a tokenizer that tokenize loads and tiktoken agrees
   const a = join(dir, 'a.txt');
   const b = join(dir, 'b.txt');
   writeFileSync(a, 'the quick brown fox jumps over the lazy dog\n'.repeat(50));
-  writeFileSync(b, 'pack my box with five dozen liquor jugs; the five boxing wizards jump quickly\n'.repeat(50));
+  writeFileSync(
+    b,
+    'pack my box with five dozen liquor jugs; the five boxing wizards jump quickly\n'.repeat(50),
+  );
   const out = join(dir, 'mine');
-  const r = cli(['train-tokenizer', '--vocab-size', '300', '--pattern', 'gpt2', '--special', '<|endoftext|>', '--out', out, a, b]);
+  const r = cli([
+    'train-tokenizer',
+    '--vocab-size',
+    '300',
+    '--pattern',
+    'gpt2',
+    '--special',
+    '<|endoftext|>',
+    '--out',
+    out,
+    a,
+    b,
+  ]);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /trained mine: 300 tokens \+ 1 special \(gpt2 pattern\)/);
-  for (const f of ['llmlens-tokenizer.json', 'tokenizer.tiktoken', 'vocab.txt']) assert.ok(existsSync(join(out, f)), f);
+  for (const f of ['llmlens-tokenizer.json', 'tokenizer.tiktoken', 'vocab.txt'])
+    assert.ok(existsSync(join(out, f)), f);
   const text = 'the lazy wizards box the quick dog<|endoftext|>';
   const ids = cli(['tokenize', '--tokenizer', out, '--allow-special'], text);
   assert.equal(ids.status, 0, ids.stderr);
   const meta = JSON.parse(readFileSync(join(out, 'llmlens-tokenizer.json'), 'utf8'));
-  const ref = new Tiktoken(readFileSync(join(out, 'tokenizer.tiktoken'), 'utf8'), meta.specialTokens, meta.pattern);
+  const ref = new Tiktoken(
+    readFileSync(join(out, 'tokenizer.tiktoken'), 'utf8'),
+    meta.specialTokens,
+    meta.pattern,
+  );
   assert.equal(ids.stdout, Array.from(ref.encode(text, 'all')).join(' ') + '\n');
   ref.free();
   const tooBig = cli(['train-tokenizer', '--vocab-size', '5000', '--out', join(dir, 'big'), a]);
@@ -77,5 +110,8 @@ test('train-tokenizer writes a tokenizer that tokenize loads and tiktoken agrees
   assert.match(tooBig.stderr, /larger than this data allows/);
   assert.match(cli(['train-tokenizer', '--vocab-size', '100', '--out', join(dir, 'x'), a]).stderr, /≥ 256/);
   assert.equal(cli(['train-tokenizer', '--vocab-size', '300', a]).status, 2);
-  assert.match(cli(['train-tokenizer', '--vocab-size', '300', '--out', join(dir, 'y'), dir]).stderr, /is a folder/);
+  assert.match(
+    cli(['train-tokenizer', '--vocab-size', '300', '--out', join(dir, 'y'), dir]).stderr,
+    /is a folder/,
+  );
 });

@@ -7,7 +7,10 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { huggingFaceTokenizerFromJson, loadHuggingFaceTokenizer } from '../../src/engine/tokenizer/huggingface';
+import {
+  huggingFaceTokenizerFromJson,
+  loadHuggingFaceTokenizer,
+} from '../../src/engine/tokenizer/huggingface';
 import { CharTokenizer } from '../../src/engine/tokenizer/charLevel';
 import { loadTokenizer, tokenizerKind } from '../../src/engine/tokenizer/load';
 
@@ -23,7 +26,15 @@ test('WordPiece tokenizer.json: lower-cased, ## continuations, offsets back in t
   // BertNormalizer lowercases; BertPreTokenizer splits on spaces and punctuation; WordPiece: un ##aff ##able.
   assert.deepEqual(tok.encode(text), [4, 9, 6, 7, 8, 5, 10]);
   const spans = tok.encodeWithOffsets(text);
-  assert.deepEqual(spansOf(spans), [[0, 5], [5, 6], [6, 9], [9, 12], [12, 16], [16, 22], [22, 23]]);
+  assert.deepEqual(spansOf(spans), [
+    [0, 5],
+    [5, 6],
+    [6, 9],
+    [9, 12],
+    [12, 16],
+    [16, 22],
+    [22, 23],
+  ]);
   assert.equal(spans.map((s) => text.slice(s.start, s.end)).join(''), text);
   assert.deepEqual([...tok.tokenBytes(7)], [...Buffer.from('aff')]);
   assert.equal(tok.decode([4, 9, 6, 7, 8]), 'hello, unaffable');
@@ -31,7 +42,12 @@ test('WordPiece tokenizer.json: lower-cased, ## continuations, offsets back in t
   // [UNK] stands for the whole word it replaced, so its span is that word (worked out by hand)
   const unk = 'hello xyzzy, world';
   assert.deepEqual(tok.encode(unk), [4, 1, 9, 5]);
-  assert.deepEqual(spansOf(tok.encodeWithOffsets(unk)), [[0, 5], [5, 11], [11, 12], [12, 18]]);
+  assert.deepEqual(spansOf(tok.encodeWithOffsets(unk)), [
+    [0, 5],
+    [5, 11],
+    [11, 12],
+    [12, 18],
+  ]);
 });
 
 test('byte-level BPE tokenizer.json: merges, special token rules, a character split between tokens', () => {
@@ -41,9 +57,22 @@ test('byte-level BPE tokenizer.json: merges, special token rules, a character sp
   // hello = (hell o), Ġworld = (Ġwor ld); é = C3 A9 = byte-level 'Ã' '©', which do not merge.
   assert.deepEqual(tok.encode(text, { allowedSpecial: 'all' }), [11, 17, 12, 0, 18, 19]);
   const spans = tok.encodeWithOffsets(text, { allowedSpecial: 'all' });
-  assert.deepEqual(spansOf(spans), [[0, 5], [5, 11], [11, 24], [24, 25], [25, 26], [26, 26]]);
-  assert.deepEqual(spans.map((s) => s.partial), [false, false, false, false, true, true]);
-  assert.deepEqual(spans.map((s) => s.special), [false, false, true, false, false, false]);
+  assert.deepEqual(spansOf(spans), [
+    [0, 5],
+    [5, 11],
+    [11, 24],
+    [24, 25],
+    [25, 26],
+    [26, 26],
+  ]);
+  assert.deepEqual(
+    spans.map((s) => s.partial),
+    [false, false, false, false, true, true],
+  );
+  assert.deepEqual(
+    spans.map((s) => s.special),
+    [false, false, true, false, false, false],
+  );
   assert.deepEqual([...tok.tokenBytes(17)], [...Buffer.from(' world')]);
   assert.deepEqual([...tok.tokenBytes(18)], [0xc3]);
   assert.equal(tok.decode(tok.encode(text, { allowedSpecial: 'all' })), text);
@@ -57,20 +86,44 @@ test('SentencePiece-style (Llama) tokenizer.json: ▁ for spaces, byte fallback,
   const text = 'Hi!\n😀';
   assert.deepEqual(tok.encode(text), [12, 13, 3, 4, 5, 6, 7]);
   const spans = tok.encodeWithOffsets(text);
-  assert.deepEqual(spansOf(spans), [[0, 2], [2, 3], [3, 4], [4, 6], [6, 6], [6, 6], [6, 6]]);
-  assert.deepEqual(spans.map((s) => s.partial), [false, false, false, true, true, true, true]);
+  assert.deepEqual(spansOf(spans), [
+    [0, 2],
+    [2, 3],
+    [3, 4],
+    [4, 6],
+    [6, 6],
+    [6, 6],
+    [6, 6],
+  ]);
+  assert.deepEqual(
+    spans.map((s) => s.partial),
+    [false, false, false, true, true, true, true],
+  );
   assert.deepEqual([...tok.tokenBytes(12)], [...Buffer.from(' Hi')]);
   assert.deepEqual([...tok.tokenBytes(5)], [0x9f]);
   assert.equal(tok.decode(tok.encode(text)), text);
   assert.deepEqual(tok.encode('Hi there!'), [12, 22, 13]);
-  assert.deepEqual(spansOf(tok.encodeWithOffsets('Hi there!')), [[0, 2], [2, 8], [8, 9]]);
+  assert.deepEqual(spansOf(tok.encodeWithOffsets('Hi there!')), [
+    [0, 2],
+    [2, 8],
+    [8, 9],
+  ]);
 });
 
 test('an invalid tokenizer.json gets a message that says what is wrong', () => {
-  assert.throws(() => huggingFaceTokenizerFromJson('{ nope', 'x', {}, 'a/tokenizer.json'), /invalid tokenizer\.json \(a\/tokenizer\.json\): not JSON/);
+  assert.throws(
+    () => huggingFaceTokenizerFromJson('{ nope', 'x', {}, 'a/tokenizer.json'),
+    /invalid tokenizer\.json \(a\/tokenizer\.json\): not JSON/,
+  );
   assert.throws(() => huggingFaceTokenizerFromJson('[1, 2]', 'x'), /expected a JSON object/);
-  assert.throws(() => huggingFaceTokenizerFromJson('{"bos_token": "<s>"}', 'x'), /no "model" with a "vocab".*tokenizer_config\.json/);
-  assert.throws(() => huggingFaceTokenizerFromJson('{"model": {"type": "Quantum", "vocab": {"a": 0}}}', 'x'), /invalid tokenizer\.json/);
+  assert.throws(
+    () => huggingFaceTokenizerFromJson('{"bos_token": "<s>"}', 'x'),
+    /no "model" with a "vocab".*tokenizer_config\.json/,
+  );
+  assert.throws(
+    () => huggingFaceTokenizerFromJson('{"model": {"type": "Quantum", "vocab": {"a": 0}}}', 'x'),
+    /invalid tokenizer\.json/,
+  );
   const dir = mkdtempSync(join(tmpdir(), 'llmlens-hf-'));
   writeFileSync(join(dir, 'tokenizer.json'), '{"model": 3}');
   assert.throws(() => loadTokenizer(dir), /invalid tokenizer\.json/);
@@ -80,7 +133,10 @@ test('an invalid tokenizer.json gets a message that says what is wrong', () => {
 });
 
 test("character level: tinyshakespeare's vocabulary is nanoGPT's 65 characters", () => {
-  const text = readFileSync(process.env.LLM_LENS_TINYSHAKESPEARE ?? join('..', 'shared', 'data', 'tinyshakespeare.txt'), 'utf8');
+  const text = readFileSync(
+    process.env.LLM_LENS_TINYSHAKESPEARE ?? join('..', 'shared', 'data', 'tinyshakespeare.txt'),
+    'utf8',
+  );
   const tok = CharTokenizer.fromText(text, 'shakespeare_char');
   // nanoGPT's data/shakespeare_char/prepare.py prints: vocab size: 65, all the unique characters: \n !$&',-.3:;?A…Zabc…z
   assert.equal(tok.vocabSize, 65);
@@ -93,7 +149,11 @@ test('character level: code points (not UTF-16 units), offsets, save and load, u
   const tok = CharTokenizer.fromText('hello 😀');
   assert.deepEqual(tok.chars, [' ', 'e', 'h', 'l', 'o', '😀']);
   assert.deepEqual(tok.encode('hole'), [2, 4, 3, 1]);
-  assert.deepEqual(spansOf(tok.encodeWithOffsets('h😀o')), [[0, 1], [1, 3], [3, 4]]);
+  assert.deepEqual(spansOf(tok.encodeWithOffsets('h😀o')), [
+    [0, 1],
+    [1, 3],
+    [3, 4],
+  ]);
   assert.deepEqual([...tok.tokenBytes(5)], [0xf0, 0x9f, 0x98, 0x80]);
   const dir = mkdtempSync(join(tmpdir(), 'llmlens-char-'));
   const file = join(dir, 'vocab.char.json');

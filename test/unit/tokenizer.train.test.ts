@@ -9,19 +9,36 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Tiktoken } from 'tiktoken';
-import { trainBpe, trainedTokenizer, VocabTooLargeError, type TrainedBpe } from '../../src/engine/tokenizer/train';
-import { loadTrainedTokenizer, saveTrainedTokenizer, TRAINED_META_FILE, TRAINED_RANKS_FILE, TRAINED_VOCAB_FILE } from '../../src/engine/tokenizer/trainedFiles';
+import {
+  trainBpe,
+  trainedTokenizer,
+  VocabTooLargeError,
+  type TrainedBpe,
+} from '../../src/engine/tokenizer/train';
+import {
+  loadTrainedTokenizer,
+  saveTrainedTokenizer,
+  TRAINED_META_FILE,
+  TRAINED_RANKS_FILE,
+  TRAINED_VOCAB_FILE,
+} from '../../src/engine/tokenizer/trainedFiles';
 import { loadTokenizer } from '../../src/engine/tokenizer/load';
 import type { TokenizerProgress } from '../../src/engine/tokenizer/tokenizer';
 import { base64Blob, hardCorpus, minifiedJs, mulberry32, randomText } from '../fixtures/tokenizer/corpus';
 import { naiveTrain } from '../fixtures/tokenizer/naiveBpe';
 
 /** The project's shared data folder sits beside the repository (../shared/data), as in the benchmarks. */
-const shakespeare = readFileSync(process.env.LLM_LENS_TINYSHAKESPEARE ?? join('..', 'shared', 'data', 'tinyshakespeare.txt'), 'utf8');
+const shakespeare = readFileSync(
+  process.env.LLM_LENS_TINYSHAKESPEARE ?? join('..', 'shared', 'data', 'tinyshakespeare.txt'),
+  'utf8',
+);
 
 test('the worked example of train.ts: ties go to the smallest pair of ids', async () => {
   const t = await trainBpe('aaab aaab', { vocabSize: 258 });
-  assert.deepEqual(t.merges, [[97, 97], [97, 98]]); // computed by hand in train.ts's doc comment
+  assert.deepEqual(t.merges, [
+    [97, 97],
+    [97, 98],
+  ]); // computed by hand in train.ts's doc comment
   assert.deepEqual(naiveTrain('aaab aaab', 258, 'gpt4').merges, t.merges);
 });
 
@@ -36,18 +53,33 @@ test('merges equal the naive reference on small seeded corpora (overlaps, ties, 
     corpora.push([text, 256 + 10 + Math.floor(rand() * 40), i % 2 ? 'gpt2' : 'gpt4', []]);
   }
   corpora.push([Array.from({ length: 30 }, () => randomText(rand, 20)).join(' '), 320, 'gpt4', []]);
-  corpora.push(['a<|endoftext|>aaa bbb<|endoftext|>ab ab ab<|sep|>abab', 262, 'gpt4', ['<|endoftext|>', '<|sep|>']]);
+  corpora.push([
+    'a<|endoftext|>aaa bbb<|endoftext|>ab ab ab<|sep|>abab',
+    262,
+    'gpt4',
+    ['<|endoftext|>', '<|sep|>'],
+  ]);
   for (const [text, vocabSize, pattern, specials] of corpora) {
     let expected: Array<[number, number]>;
     try {
       expected = naiveTrain(text, vocabSize, pattern, specials).merges;
     } catch {
-      await assert.rejects(trainBpe(text, { vocabSize, pattern, specialTokens: specials }), VocabTooLargeError);
+      await assert.rejects(
+        trainBpe(text, { vocabSize, pattern, specialTokens: specials }),
+        VocabTooLargeError,
+      );
       continue;
     }
     const t = await trainBpe(text, { vocabSize, pattern, specialTokens: specials });
-    assert.deepEqual(t.merges, expected, `${pattern} vocab ${vocabSize} on ${JSON.stringify(text.slice(0, 60))}`);
-    assert.deepEqual([...t.specialTokens], specials.map((s, i) => [s, vocabSize + i]));
+    assert.deepEqual(
+      t.merges,
+      expected,
+      `${pattern} vocab ${vocabSize} on ${JSON.stringify(text.slice(0, 60))}`,
+    );
+    assert.deepEqual(
+      [...t.specialTokens],
+      specials.map((s, i) => [s, vocabSize + i]),
+    );
   }
 });
 
@@ -68,7 +100,12 @@ test('every trained token has distinct bytes (tiktoken rank files need it), and 
 });
 
 let shakespeareTokenizer: Promise<TrainedBpe> | undefined;
-const trainedOnShakespeare = () => (shakespeareTokenizer ??= trainBpe(shakespeare, { vocabSize: 1024, specialTokens: ['<|endoftext|>'], name: 'shakespeare' }));
+const trainedOnShakespeare = () =>
+  (shakespeareTokenizer ??= trainBpe(shakespeare, {
+    vocabSize: 1024,
+    specialTokens: ['<|endoftext|>'],
+    name: 'shakespeare',
+  }));
 
 test('decode(encode(x)) == x on random text, including text made of random bytes', async () => {
   const tok = trainedTokenizer(await trainedOnShakespeare());
@@ -99,7 +136,11 @@ test('a trained tokenizer round-trips through its files, and tiktoken given the 
   const meta = JSON.parse(readFileSync(join(dir, TRAINED_META_FILE), 'utf8'));
   const ref = new Tiktoken(ranksText, meta.specialTokens, meta.pattern);
   const rand = mulberry32(11);
-  const texts = [shakespeare.slice(50000, 70000), ...hardCorpus, ...Array.from({ length: 200 }, () => randomText(rand, 40))];
+  const texts = [
+    shakespeare.slice(50000, 70000),
+    ...hardCorpus,
+    ...Array.from({ length: 200 }, () => randomText(rand, 40)),
+  ];
   for (const text of texts) {
     const ids = original.encode(text, { disallowedSpecial: new Set() });
     assert.deepEqual(loaded.encode(text, { disallowedSpecial: new Set() }), ids);
@@ -107,7 +148,10 @@ test('a trained tokenizer round-trips through its files, and tiktoken given the 
     assert.deepEqual(Array.from(ref.encode(text, [], [])), ids, JSON.stringify(text.slice(0, 60)));
   }
   const withSpecial = 'To be<|endoftext|>or not';
-  assert.deepEqual(loaded.encode(withSpecial, { allowedSpecial: 'all' }), Array.from(ref.encode(withSpecial, 'all')));
+  assert.deepEqual(
+    loaded.encode(withSpecial, { allowedSpecial: 'all' }),
+    Array.from(ref.encode(withSpecial, 'all')),
+  );
   ref.free();
 });
 
@@ -117,7 +161,10 @@ test('loading a tokenizer folder written by a newer version, or damaged, says wh
   const metaFile = join(dir, TRAINED_META_FILE);
   const meta = JSON.parse(readFileSync(metaFile, 'utf8'));
   writeFileSync(metaFile, JSON.stringify({ ...meta, version: 2 }));
-  assert.throws(() => loadTrainedTokenizer(dir), /format version 2, newer than this LLM Lens reads \(1\); update LLM Lens, or retrain/);
+  assert.throws(
+    () => loadTrainedTokenizer(dir),
+    /format version 2, newer than this LLM Lens reads \(1\); update LLM Lens, or retrain/,
+  );
   writeFileSync(metaFile, JSON.stringify({ ...meta, format: 'something-else' }));
   assert.throws(() => loadTrainedTokenizer(dir), /not an LLM Lens tokenizer/);
   writeFileSync(metaFile, '{ not json');
@@ -130,7 +177,10 @@ test('loading a tokenizer folder written by a newer version, or damaged, says wh
 test('bad input: vocab below 256, vocab larger than the data allows, empty data', async () => {
   await assert.rejects(trainBpe('hello', { vocabSize: 100 }), /vocab size must be an integer ≥ 256/);
   await assert.rejects(trainBpe('', { vocabSize: 300 }), /no training text/);
-  await assert.rejects(trainBpe('<|endoftext|>', { vocabSize: 300, specialTokens: ['<|endoftext|>'] }), /no training text/);
+  await assert.rejects(
+    trainBpe('<|endoftext|>', { vocabSize: 300, specialTokens: ['<|endoftext|>'] }),
+    /no training text/,
+  );
   // 'ab ab' has chunks 'ab', ' ab': merges ab, then ' ' + ab, then nothing is left: at most 258 ids.
   const err = await trainBpe('ab ab', { vocabSize: 300 }).then(
     () => assert.fail('expected an error'),
@@ -152,7 +202,9 @@ test('progress events and AbortSignal', async () => {
   assert.equal(merging[merging.length - 1].done, 444);
   const before = new AbortController();
   before.abort();
-  await assert.rejects(trainBpe(shakespeare, { vocabSize: 4096, signal: before.signal }), { name: 'AbortError' });
+  await assert.rejects(trainBpe(shakespeare, { vocabSize: 4096, signal: before.signal }), {
+    name: 'AbortError',
+  });
   const during = new AbortController();
   let last = 0;
   await assert.rejects(
@@ -172,7 +224,10 @@ test('progress events and AbortSignal', async () => {
 // Training time on these inputs is measured in bench/tokenizer.bench.ts, not here.
 test('training on 1 MB of base64, of minified code and of one letter completes with the asked vocabulary', async () => {
   const rand = mulberry32(8);
-  const inputs = [['base64', base64Blob(rand, 1 << 20)], ['minified', minifiedJs(rand, 1 << 20)]] as const;
+  const inputs = [
+    ['base64', base64Blob(rand, 1 << 20)],
+    ['minified', minifiedJs(rand, 1 << 20)],
+  ] as const;
   for (const [label, text] of inputs) {
     const vocabSize = 2048;
     const t = await trainBpe(text, { vocabSize });

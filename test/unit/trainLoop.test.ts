@@ -10,7 +10,14 @@ import { test } from 'node:test';
 import { GptInference } from '../../src/engine/model/inference';
 import { CharTokenizer } from '../../src/engine/tokenizer/charLevel';
 import { loadCheckpoint, saveCheckpoint } from '../../src/engine/train/checkpoint';
-import { MAX_STEPS_PER_RUN, stepsPerRun, TARGET_RUN_MS, trainGpt, type TrainConfig, type TrainEvent } from '../../src/engine/train/loop';
+import {
+  MAX_STEPS_PER_RUN,
+  stepsPerRun,
+  TARGET_RUN_MS,
+  trainGpt,
+  type TrainConfig,
+  type TrainEvent,
+} from '../../src/engine/train/loop';
 import { TrainRunner } from '../../src/engine/runtime/trainRunner';
 
 const FIX = path.resolve('test/fixtures/train');
@@ -19,12 +26,35 @@ const tmp = () => fs.mkdtempSync(path.join(tmpdir(), 'llm-lens-train-'));
 
 function config(runDir: string, over: Partial<TrainConfig> = {}): TrainConfig {
   return {
-    runDir, dataDir: path.join(FIX, 'data'),
+    runDir,
+    dataDir: path.join(FIX, 'data'),
     model: { nLayer: 2, nHead: 2, nEmbd: 32, blockSize: 32, bias: false },
-    tokenizerFiles: [path.join(FIX, 'vocab.char.json')], tokenizerId: 'char',
-    batchSize: 4, gradAccum: 1, maxIters: 20, lr: 1e-3, minLr: 1e-4, warmupIters: 0, lrDecayIters: 20, decayLr: true,
-    weightDecay: 0.1, beta1: 0.9, beta2: 0.99, gradClip: 1, evalInterval: 0, evalIters: 0, sampleInterval: 0, sampleTokens: 0,
-    samplePrompt: '', temperature: 1, topK: 0, checkpointInterval: 0, seed: 1337, device: 'cpu', threads: 1, ...over,
+    tokenizerFiles: [path.join(FIX, 'vocab.char.json')],
+    tokenizerId: 'char',
+    batchSize: 4,
+    gradAccum: 1,
+    maxIters: 20,
+    lr: 1e-3,
+    minLr: 1e-4,
+    warmupIters: 0,
+    lrDecayIters: 20,
+    decayLr: true,
+    weightDecay: 0.1,
+    beta1: 0.9,
+    beta2: 0.99,
+    gradClip: 1,
+    evalInterval: 0,
+    evalIters: 0,
+    sampleInterval: 0,
+    sampleTokens: 0,
+    samplePrompt: '',
+    temperature: 1,
+    topK: 0,
+    checkpointInterval: 0,
+    seed: 1337,
+    device: 'cpu',
+    threads: 1,
+    ...over,
   };
 }
 
@@ -49,15 +79,23 @@ test('20 steps from the same weights and batches match PyTorch (gpt_ref.py) with
   const dir = tmp();
   const events = await run(config(dir, { initFrom: fixtureCheckpoint('step0.safetensors') }));
   const ours = losses(events);
-  const torch = fs.readFileSync(path.join(FIX, 'torch_losses.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { loss: number }).loss);
+  const torch = fs
+    .readFileSync(path.join(FIX, 'torch_losses.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => (JSON.parse(l) as { loss: number }).loss);
   assert.equal(ours.length, 20);
   // same batches as the fixture run (seeded RNG), so gpt_ref.py saw exactly what we train on
-  assert.deepEqual(fs.readFileSync(path.join(dir, 'offsets.i64')), fs.readFileSync(path.join(FIX, 'offsets.i64')));
-  for (let i = 0; i < 20; i++) assert.ok(Math.abs(ours[i] - torch[i]) < 1e-4, `step ${i}: ours ${ours[i]} vs torch ${torch[i]}`);
+  assert.deepEqual(
+    fs.readFileSync(path.join(dir, 'offsets.i64')),
+    fs.readFileSync(path.join(FIX, 'offsets.i64')),
+  );
+  for (let i = 0; i < 20; i++)
+    assert.ok(Math.abs(ours[i] - torch[i]) < 1e-4, `step ${i}: ours ${ours[i]} vs torch ${torch[i]}`);
   assert.ok(ours[19] < ours[0], 'loss goes down');
 });
 
-test('logits of a saved checkpoint equal PyTorch\'s within 1e-5', async () => {
+test("logits of a saved checkpoint equal PyTorch's within 1e-5", async () => {
   const ckpt = await loadCheckpoint(fixtureCheckpoint('step20.safetensors'));
   const m = await GptInference.create(ckpt.config, ckpt.weights, { threads: 1 });
   const V = ckpt.config.vocabSize;
@@ -78,10 +116,26 @@ test('a run stopped at step 8 and resumed matches the uninterrupted run, step fo
   const full = losses(await run(config(a, { maxIters: 14 })));
   const b = tmp();
   await run(config(b, { maxIters: 14, stopAfter: 8 }));
-  const resumed = losses(await run(config(b, { maxIters: 14, resumeFrom: path.join(b, 'checkpoints', 'step-8') })));
+  const resumed = losses(
+    await run(config(b, { maxIters: 14, resumeFrom: path.join(b, 'checkpoints', 'step-8') })),
+  );
   assert.equal(resumed.length, 6);
-  assert.deepEqual([...losses((fs.readFileSync(path.join(b, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as TrainEvent)))], full);
-  assert.deepEqual(fs.readFileSync(path.join(a, 'offsets.i64')), fs.readFileSync(path.join(b, 'offsets.i64')));
+  assert.deepEqual(
+    [
+      ...losses(
+        fs
+          .readFileSync(path.join(b, 'metrics.jsonl'), 'utf8')
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l) as TrainEvent),
+      ),
+    ],
+    full,
+  );
+  assert.deepEqual(
+    fs.readFileSync(path.join(a, 'offsets.i64')),
+    fs.readFileSync(path.join(b, 'offsets.i64')),
+  );
 });
 
 test('a checkpoint loads back bit-identical; a corrupt or truncated one is refused with a clear message', async () => {
@@ -89,9 +143,22 @@ test('a checkpoint loads back bit-identical; a corrupt or truncated one is refus
   await run(config(dir, { maxIters: 3 }));
   const ck = path.join(dir, 'checkpoints', 'step-3');
   const a = await loadCheckpoint(ck);
-  const saved = await saveCheckpoint({ runDir: tmp(), config: a.config, weights: a.weights, moments: a.moments, trainer: a.trainer!, tokenizerFiles: [] });
-  assert.deepEqual(fs.readFileSync(path.join(saved, 'model.safetensors')), fs.readFileSync(path.join(ck, 'model.safetensors')));
-  assert.deepEqual(fs.readFileSync(path.join(saved, 'trainer.safetensors')), fs.readFileSync(path.join(ck, 'trainer.safetensors')));
+  const saved = await saveCheckpoint({
+    runDir: tmp(),
+    config: a.config,
+    weights: a.weights,
+    moments: a.moments,
+    trainer: a.trainer!,
+    tokenizerFiles: [],
+  });
+  assert.deepEqual(
+    fs.readFileSync(path.join(saved, 'model.safetensors')),
+    fs.readFileSync(path.join(ck, 'model.safetensors')),
+  );
+  assert.deepEqual(
+    fs.readFileSync(path.join(saved, 'trainer.safetensors')),
+    fs.readFileSync(path.join(ck, 'trainer.safetensors')),
+  );
   const b = await loadCheckpoint(saved);
   for (const k of Object.keys(a.weights)) assert.deepEqual(b.weights[k].data, a.weights[k].data, k);
 
@@ -112,14 +179,24 @@ test('a checkpoint whose optimizer state is missing still loads (to sample, expo
   fs.rmSync(path.join(ck, 'trainer.safetensors'));
   const partial = await loadCheckpoint(ck);
   assert.deepEqual(Object.keys(partial.moments), []);
-  for (const k of Object.keys(full.weights)) assert.deepEqual(partial.weights[k].data, full.weights[k].data, k);
-  await assert.rejects(run(config(dir, { maxIters: 5, resumeFrom: ck })), /has no optimizer state \(trainer\.safetensors\): it can be sampled, not resumed/);
+  for (const k of Object.keys(full.weights))
+    assert.deepEqual(partial.weights[k].data, full.weights[k].data, k);
+  await assert.rejects(
+    run(config(dir, { maxIters: 5, resumeFrom: ck })),
+    /has no optimizer state \(trainer\.safetensors\): it can be sampled, not resumed/,
+  );
 });
 
 test('evaluations come every evalInterval steps from step 0 as in nanoGPT, or from the first interval with noInitialEval', async () => {
   const evalSteps = (es: TrainEvent[]) => es.flatMap((e) => (e.kind === 'eval' ? [e.step] : []));
-  assert.deepEqual(evalSteps(await run(config(tmp(), { maxIters: 10, evalInterval: 5, evalIters: 1 }))), [0, 5, 10]);
-  assert.deepEqual(evalSteps(await run(config(tmp(), { maxIters: 10, evalInterval: 5, evalIters: 1, noInitialEval: true }))), [5, 10]);
+  assert.deepEqual(
+    evalSteps(await run(config(tmp(), { maxIters: 10, evalInterval: 5, evalIters: 1 }))),
+    [0, 5, 10],
+  );
+  assert.deepEqual(
+    evalSteps(await run(config(tmp(), { maxIters: 10, evalInterval: 5, evalIters: 1, noInitialEval: true }))),
+    [5, 10],
+  );
 });
 
 test('a failed checkpoint write leaves the previous checkpoint as it was', async () => {
@@ -128,7 +205,14 @@ test('a failed checkpoint write leaves the previous checkpoint as it was', async
   const ck = await loadCheckpoint(path.join(dir, 'checkpoints', 'step-2'));
   const before = fs.readFileSync(path.join(dir, 'checkpoints', 'step-2', 'model.safetensors'));
   await assert.rejects(
-    saveCheckpoint({ runDir: dir, config: ck.config, weights: ck.weights, moments: ck.moments, trainer: ck.trainer!, tokenizerFiles: [path.join(dir, 'no-such-tokenizer.json')] }),
+    saveCheckpoint({
+      runDir: dir,
+      config: ck.config,
+      weights: ck.weights,
+      moments: ck.moments,
+      trainer: ck.trainer!,
+      tokenizerFiles: [path.join(dir, 'no-such-tokenizer.json')],
+    }),
     /no-such-tokenizer/,
   );
   assert.deepEqual(fs.readFileSync(path.join(dir, 'checkpoints', 'step-2', 'model.safetensors')), before);
@@ -138,7 +222,11 @@ test('a failed checkpoint write leaves the previous checkpoint as it was', async
 test('a NaN loss stops the run at that step, unapplied, and keeps the last good checkpoint', async () => {
   const dir = tmp();
   const events: TrainEvent[] = [];
-  for await (const e of trainGpt(config(dir, { maxIters: 30, lr: 1e12, minLr: 1e12, gradClip: 0, checkpointInterval: 1 }), { tokenizer })) events.push(e);
+  for await (const e of trainGpt(
+    config(dir, { maxIters: 30, lr: 1e12, minLr: 1e12, gradClip: 0, checkpointInterval: 1 }),
+    { tokenizer },
+  ))
+    events.push(e);
   const err = events.find((e) => e.kind === 'error');
   assert.ok(err && err.kind === 'error', 'the run reports an error');
   assert.match(err.message, /step \d+ went bad: (loss|gradient norm) (NaN|Infinity)/);
@@ -165,7 +253,14 @@ async function runSizes<T>(fn: () => Promise<T>): Promise<{ result: T; sizes: nu
 }
 
 test('steps taken several per ONNX run equal one step per run, bit for bit, and runs stop at evaluations, samples and checkpoints', async () => {
-  const over = { maxIters: 23, evalInterval: 10, evalIters: 1, checkpointInterval: 6, sampleInterval: 8, sampleTokens: 6 };
+  const over = {
+    maxIters: 23,
+    evalInterval: 10,
+    evalIters: 1,
+    checkpointInterval: 6,
+    sampleInterval: 8,
+    sampleTokens: 6,
+  };
   const one = tmp();
   const many = tmp();
   const a = await runSizes(() => run(config(one, { ...over, stepsPerRun: 1 })));
@@ -173,12 +268,27 @@ test('steps taken several per ONNX run equal one step per run, bit for bit, and 
   assert.ok(a.sizes.every((k) => k === 1));
   // runs end at the multiples of 6 (checkpoints), 8 (samples) and 10 (evaluations), and at 23
   assert.deepEqual(b.sizes, [6, 2, 2, 2, 4, 2, 2, 3]);
-  const strip = (es: TrainEvent[]) => es.map((e) => JSON.stringify(e, (k, v) => (['time', 'ms', 'tokPerSec', 'elapsedMs', 'etaMs', 'runDir', 'dir', 'config'].includes(k) ? undefined : v)));
+  const strip = (es: TrainEvent[]) =>
+    es.map((e) =>
+      JSON.stringify(e, (k, v) =>
+        ['time', 'ms', 'tokPerSec', 'elapsedMs', 'etaMs', 'runDir', 'dir', 'config'].includes(k)
+          ? undefined
+          : v,
+      ),
+    );
   assert.deepEqual(strip(b.result), strip(a.result));
   assert.equal(b.result.filter((e) => e.kind === 'sample').length, 4); // steps 0, 8, 16, 23
-  assert.deepEqual(fs.readFileSync(path.join(many, 'offsets.i64')), fs.readFileSync(path.join(one, 'offsets.i64')));
+  assert.deepEqual(
+    fs.readFileSync(path.join(many, 'offsets.i64')),
+    fs.readFileSync(path.join(one, 'offsets.i64')),
+  );
   for (const ck of ['step-6', 'step-12', 'step-18', 'step-23']) {
-    for (const f of ['model.safetensors', 'trainer.safetensors']) assert.deepEqual(fs.readFileSync(path.join(many, 'checkpoints', ck, f)), fs.readFileSync(path.join(one, 'checkpoints', ck, f)), `${ck}/${f}`);
+    for (const f of ['model.safetensors', 'trainer.safetensors'])
+      assert.deepEqual(
+        fs.readFileSync(path.join(many, 'checkpoints', ck, f)),
+        fs.readFileSync(path.join(one, 'checkpoints', ck, f)),
+        `${ck}/${f}`,
+      );
   }
   // the steps of a run get times spread over it, in order
   const times = b.result.flatMap((e) => (e.kind === 'step' ? [e.time] : []));
@@ -189,7 +299,10 @@ test('by default the first run is one step (nothing timed yet), then runs of sev
   const { sizes } = await runSizes(() => run(config(tmp(), { maxIters: 20 })));
   assert.equal(sizes[0], 1);
   assert.ok(sizes.length >= 2 && Math.max(...sizes.slice(1)) > 1, `run sizes ${sizes.join(', ')}`);
-  assert.equal(sizes.reduce((a, b) => a + b, 0), 20);
+  assert.equal(
+    sizes.reduce((a, b) => a + b, 0),
+    20,
+  );
 });
 
 test('a stop while paused ends the run without another run of steps, with a checkpoint', async () => {
@@ -197,7 +310,11 @@ test('a stop while paused ends the run without another run of steps, with a chec
   const abort = new AbortController();
   const control = { paused: false, checkpointNow: false };
   const events: TrainEvent[] = [];
-  for await (const e of trainGpt(config(dir, { maxIters: 200, stepsPerRun: 8 }), { tokenizer, signal: abort.signal, control })) {
+  for await (const e of trainGpt(config(dir, { maxIters: 200, stepsPerRun: 8 }), {
+    tokenizer,
+    signal: abort.signal,
+    control,
+  })) {
     events.push(e);
     if (e.kind === 'step' && e.step === 1) {
       control.paused = true; // the run pauses once its first run of 8 steps is done
@@ -237,8 +354,17 @@ test('a NaN loss in the middle of a run of steps stops the run at the same step 
 });
 
 test('bad configs are refused with messages that say what to change', async () => {
-  await assert.rejects(run(config(tmp(), { model: { nLayer: 2, nHead: 3, nEmbd: 32, blockSize: 32, bias: false } })), /nEmbd 32 is not divisible by nHead 3/);
-  await assert.rejects(run(config(tmp(), { model: { nLayer: 2, nHead: 2, nEmbd: 32, blockSize: 100000, bias: false } })), /not more than one block/);
+  await assert.rejects(
+    run(config(tmp(), { model: { nLayer: 2, nHead: 3, nEmbd: 32, blockSize: 32, bias: false } })),
+    /nEmbd 32 is not divisible by nHead 3/,
+  );
+  await assert.rejects(
+    run(config(tmp(), { model: { nLayer: 2, nHead: 2, nEmbd: 32, blockSize: 100000, bias: false } })),
+    /not more than one block/,
+  );
   await assert.rejects(run(config(tmp(), { resumeFrom: path.join(tmp(), 'nothing') })), /no config.json/);
-  await assert.rejects(run(config(tmp(), { stepsPerRun: 0 })), /stepsPerRun must be a positive integer, got 0/);
+  await assert.rejects(
+    run(config(tmp(), { stepsPerRun: 0 })),
+    /stepsPerRun must be a positive integer, got 0/,
+  );
 });

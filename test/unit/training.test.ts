@@ -28,24 +28,55 @@ test('the batcher sends at most ~10 messages a second and loses no event, the la
   b.flush();
   const elapsed = (times.at(-1)! - times[0]) / 1000;
   assert.ok(sent.length <= Math.ceil(elapsed * 10) + 2, `${sent.length} messages in ${elapsed.toFixed(2)} s`);
-  for (let k = 1; k < times.length - 1; k++) assert.ok(times[k] - times[k - 1] >= 95, `gap ${times[k] - times[k - 1]} ms`);
-  assert.deepEqual(sent.flat(), Array.from({ length: i }, (_, k) => k), 'every event, in order, exactly once');
+  for (let k = 1; k < times.length - 1; k++)
+    assert.ok(times[k] - times[k - 1] >= 95, `gap ${times[k] - times[k - 1]} ms`);
+  assert.deepEqual(
+    sent.flat(),
+    Array.from({ length: i }, (_, k) => k),
+    'every event, in order, exactly once',
+  );
 });
 
 test('metrics.jsonl parsing skips a torn last line; the tail hands it over once complete', () => {
   const dir = fs.mkdtempSync(path.join(tmpdir(), 'llm-lens-tail-'));
   const file = path.join(dir, 'metrics.jsonl');
-  const step = (s: number): RunEvent => ({ kind: 'step', step: s, loss: 4 - s / 10, lr: 1e-3, gradNorm: 1, ms: 10, tokPerSec: 100, tokensSeen: s * 10, elapsedMs: s, etaMs: 0, time: s });
+  const step = (s: number): RunEvent => ({
+    kind: 'step',
+    step: s,
+    loss: 4 - s / 10,
+    lr: 1e-3,
+    gradNorm: 1,
+    ms: 10,
+    tokPerSec: 100,
+    tokensSeen: s * 10,
+    elapsedMs: s,
+    etaMs: 0,
+    time: s,
+  });
   fs.writeFileSync(file, JSON.stringify(step(1)) + '\n' + JSON.stringify(step(2)).slice(0, 20));
-  assert.deepEqual(parseMetrics(fs.readFileSync(file, 'utf8')).map((e) => (e as { step: number }).step), [1]);
+  assert.deepEqual(
+    parseMetrics(fs.readFileSync(file, 'utf8')).map((e) => (e as { step: number }).step),
+    [1],
+  );
   const got: RunEvent[] = [];
   const tail = new MetricsTail(dir, (es) => got.push(...es), 10_000);
   got.push(...tail.start());
   assert.equal(got.length, 1);
-  fs.writeFileSync(file, JSON.stringify(step(1)) + '\n' + JSON.stringify(step(2)) + '\n' + JSON.stringify({ kind: 'done', step: 2, reason: 'finished', elapsedMs: 2, time: 3 }) + '\n');
+  fs.writeFileSync(
+    file,
+    JSON.stringify(step(1)) +
+      '\n' +
+      JSON.stringify(step(2)) +
+      '\n' +
+      JSON.stringify({ kind: 'done', step: 2, reason: 'finished', elapsedMs: 2, time: 3 }) +
+      '\n',
+  );
   got.push(...tail.read());
   tail.dispose();
-  assert.deepEqual(got.map((e) => e.kind), ['step', 'step', 'done']);
+  assert.deepEqual(
+    got.map((e) => e.kind),
+    ['step', 'step', 'done'],
+  );
   const s = summarizeRun(dir, got);
   assert.deepEqual([s.status, s.step, s.loss], ['finished', 2, 3.8]);
 });
@@ -58,17 +89,33 @@ test('run files: relative paths resolve against the file; every problem is repor
   assert.deepEqual(r.data, [path.join(dir, 'docs')]);
   assert.deepEqual([r.tokenizer, r.preset, r.device, r.maxIters, r.lr], ['char', 'tiny', 'cpu', 100, 3e-4]);
   assert.throws(
-    () => parseRunFile(JSON.stringify({ data: ['nope'], preset: 'huge', maxIters: 1.5, colour: 'red' }), file),
-    (e: Error) => /unknown field "colour"/.test(e.message) && /nope does not exist/.test(e.message) && /"preset" must be one of/.test(e.message) && /"maxIters" must be a whole number/.test(e.message),
+    () =>
+      parseRunFile(JSON.stringify({ data: ['nope'], preset: 'huge', maxIters: 1.5, colour: 'red' }), file),
+    (e: Error) =>
+      /unknown field "colour"/.test(e.message) &&
+      /nope does not exist/.test(e.message) &&
+      /"preset" must be one of/.test(e.message) &&
+      /"maxIters" must be a whole number/.test(e.message),
   );
   assert.throws(() => parseRunFile('{ "data": [', file), /not valid JSON/);
 });
 
 test('dashboard messages are validated', () => {
-  for (const m of [{ type: 'ready' }, { type: 'control', action: 'pause' }, { type: 'control', action: 'stop' }, { type: 'openSample', step: 250 }]) {
+  for (const m of [
+    { type: 'ready' },
+    { type: 'control', action: 'pause' },
+    { type: 'control', action: 'stop' },
+    { type: 'openSample', step: 250 },
+  ]) {
     assert.equal(isDashboardWebviewMessage(m), true, JSON.stringify(m));
   }
-  for (const m of [{ type: 'control', action: 'rm' }, { type: 'control' }, { type: 'openSample', step: -1 }, { type: 'ready', x: 1 }, { type: 'eval', code: '1' }]) {
+  for (const m of [
+    { type: 'control', action: 'rm' },
+    { type: 'control' },
+    { type: 'openSample', step: -1 },
+    { type: 'ready', x: 1 },
+    { type: 'eval', code: '1' },
+  ]) {
     assert.equal(isDashboardWebviewMessage(m), false, JSON.stringify(m));
   }
 });

@@ -23,7 +23,15 @@ export function renderHistogram(canvas: HTMLCanvasElement, h: { edges: number[];
     type: 'bar',
     data: {
       labels,
-      datasets: [{ label: 'elements', data: h.counts, backgroundColor: cssVar('--vscode-charts-blue', '#3794ff'), barPercentage: 1, categoryPercentage: 1 }],
+      datasets: [
+        {
+          label: 'elements',
+          data: h.counts,
+          backgroundColor: cssVar('--vscode-charts-blue', '#3794ff'),
+          barPercentage: 1,
+          categoryPercentage: 1,
+        },
+      ],
     },
     options: {
       animation: false,

@@ -7,7 +7,13 @@ import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 import type {
-  CheckpointHostMessage, CheckpointOverview, CheckpointWebviewMessage, ComparisonView, ModuleRow, TensorDetail, TensorRow,
+  CheckpointHostMessage,
+  CheckpointOverview,
+  CheckpointWebviewMessage,
+  ComparisonView,
+  ModuleRow,
+  TensorDetail,
+  TensorRow,
 } from '../../src/protocol/checkpoint';
 import { el } from '../common/dom';
 import { hostBridge } from '../common/vscode';
@@ -38,12 +44,23 @@ const tree = el('section', { id: 'tree', class: 'ckpt-section' });
 const tableSection = el('section', { id: 'tensors', class: 'ckpt-section' });
 const detail = el('section', { id: 'detail', class: 'ckpt-section ckpt-detail', 'data-state': 'empty' });
 for (const s of [onnxSection, comparison, tree, tableSection]) s.hidden = true;
-detail.append(el('p', { class: 'status' }, 'Click a tensor in the tree or the table to see its statistics, histogram and heatmap.'));
+detail.append(
+  el(
+    'p',
+    { class: 'status' },
+    'Click a tensor in the tree or the table to see its statistics, histogram and heatmap.',
+  ),
+);
 app.append(
   el('header', { class: 'ckpt-header' }, title, actions),
   banner,
   status,
-  el('div', { class: 'ckpt-layout' }, el('div', { class: 'ckpt-main' }, summary, onnxSection, comparison, tree, tableSection), el('aside', { class: 'ckpt-side' }, detail)),
+  el(
+    'div',
+    { class: 'ckpt-layout' },
+    el('div', { class: 'ckpt-main' }, summary, onnxSection, comparison, tree, tableSection),
+    el('aside', { class: 'ckpt-side' }, detail),
+  ),
 );
 
 function setStatus(text: string, state: 'idle' | 'busy' | 'done' | 'error', ring = false): void {
@@ -80,13 +97,31 @@ function renderSummary(o: CheckpointOverview): void {
     a.nEmbd !== undefined ? `n_embd ${a.nEmbd}` : '',
     a.vocabSize !== undefined ? `vocab ${fmtInt(a.vocabSize)}` : '',
     a.blockSize !== undefined ? `context ${fmtInt(a.blockSize)}` : '',
-  ].filter(Boolean).join(' · ');
+  ]
+    .filter(Boolean)
+    .join(' · ');
   const rows: HTMLElement[] = [
-    kvRow('Architecture', el('span', { id: 'architecture', 'data-family': a.family, title: a.evidence.join('\n') }, a.label, shape ? el('span', { class: 'muted' }, ` — ${shape}`) : '')),
+    kvRow(
+      'Architecture',
+      el(
+        'span',
+        { id: 'architecture', 'data-family': a.family, title: a.evidence.join('\n') },
+        a.label,
+        shape ? el('span', { class: 'muted' }, ` — ${shape}`) : '',
+      ),
+    ),
     kvRow('Parameters', el('span', { id: 'param-count', 'data-value': o.params }, fmtInt(o.params))),
-    kvRow('Tensors', el('span', { id: 'tensor-count', 'data-value': o.tensors.length }, fmtInt(o.tensors.length))),
+    kvRow(
+      'Tensors',
+      el('span', { id: 'tensor-count', 'data-value': o.tensors.length }, fmtInt(o.tensors.length)),
+    ),
     kvRow('Size', `${fmtBytes(o.bytes)} of tensor data · file ${fmtBytes(o.fileBytes)}`),
-    kvRow('Dtypes', o.dtypes.map((d) => `${d.dtype}: ${fmtInt(d.tensors)} tensors, ${fmtInt(d.params)} parameters`).join(' · ') || '—'),
+    kvRow(
+      'Dtypes',
+      o.dtypes
+        .map((d) => `${d.dtype}: ${fmtInt(d.tensors)} tensors, ${fmtInt(d.params)} parameters`)
+        .join(' · ') || '—',
+    ),
   ];
   if (o.training) {
     const t = o.training;
@@ -98,10 +133,26 @@ function renderSummary(o: CheckpointOverview): void {
     ].filter(Boolean);
     rows.push(kvRow('Training', el('span', { id: 'training', title: o.training.source }, parts.join(' · '))));
   }
-  if (o.unsupported.length) rows.push(kvRow('Not decoded', el('span', { id: 'unsupported', class: 'warn' }, `${o.unsupported.length} tensor(s) of dtypes LLM Lens lists but does not decode: ${o.unsupported.slice(0, 20).join(', ')}${o.unsupported.length > 20 ? ', …' : ''}`)));
+  if (o.unsupported.length)
+    rows.push(
+      kvRow(
+        'Not decoded',
+        el(
+          'span',
+          { id: 'unsupported', class: 'warn' },
+          `${o.unsupported.length} tensor(s) of dtypes LLM Lens lists but does not decode: ${o.unsupported.slice(0, 20).join(', ')}${o.unsupported.length > 20 ? ', …' : ''}`,
+        ),
+      ),
+    );
   for (const w of o.warnings) rows.push(kvRow('Note', w));
   const meta = Object.entries(o.metadata);
-  if (meta.length) rows.push(kvRow('Metadata', meta.map(([k, v]) => `${k}: ${v.length > 200 ? `${v.slice(0, 200)}…` : v}`).join(' · ')));
+  if (meta.length)
+    rows.push(
+      kvRow(
+        'Metadata',
+        meta.map(([k, v]) => `${k}: ${v.length > 200 ? `${v.slice(0, 200)}…` : v}`).join(' · '),
+      ),
+    );
   summary.replaceChildren(el('table', { class: 'kv' }, ...rows));
 }
 
@@ -110,29 +161,74 @@ function renderOnnx(o: CheckpointOverview): void {
   onnxSection.hidden = !x;
   if (!x) return;
   const io = (list: typeof x.inputs, id: string) =>
-    el('table', { class: 'ckpt-table', id }, el('thead', {}, el('tr', {}, el('th', {}, 'Name'), el('th', {}, 'Dtype'), el('th', {}, 'Shape'))),
-      el('tbody', {}, ...list.map((v) => el('tr', { 'data-name': v.name }, el('td', { class: 'mono' }, v.name), el('td', {}, v.dtype), el('td', { class: 'mono' }, `[${v.shape.join(', ')}]`)))));
+    el(
+      'table',
+      { class: 'ckpt-table', id },
+      el('thead', {}, el('tr', {}, el('th', {}, 'Name'), el('th', {}, 'Dtype'), el('th', {}, 'Shape'))),
+      el(
+        'tbody',
+        {},
+        ...list.map((v) =>
+          el(
+            'tr',
+            { 'data-name': v.name },
+            el('td', { class: 'mono' }, v.name),
+            el('td', {}, v.dtype),
+            el('td', { class: 'mono' }, `[${v.shape.join(', ')}]`),
+          ),
+        ),
+      ),
+    );
   onnxSection.replaceChildren(
     el('h2', {}, 'Graph'),
-    el('table', { class: 'kv' },
-      kvRow('Opsets', el('span', { id: 'opsets' }, x.opsets.map((s) => `${s.domain} ${s.version}`).join(' · '))),
+    el(
+      'table',
+      { class: 'kv' },
+      kvRow(
+        'Opsets',
+        el('span', { id: 'opsets' }, x.opsets.map((s) => `${s.domain} ${s.version}`).join(' · ')),
+      ),
       kvRow('IR version', String(x.irVersion)),
       kvRow('Producer', x.producer || '—'),
-      kvRow('Nodes', `${fmtInt(x.nodeCount)}: ${x.opCounts.map((c) => `${c.op} × ${c.count}`).join(', ')}`, { id: 'op-counts' })),
-    el('h3', {}, 'Inputs'), io(x.inputs, 'onnx-inputs'),
-    el('h3', {}, 'Outputs'), io(x.outputs, 'onnx-outputs'),
+      kvRow('Nodes', `${fmtInt(x.nodeCount)}: ${x.opCounts.map((c) => `${c.op} × ${c.count}`).join(', ')}`, {
+        id: 'op-counts',
+      }),
+    ),
+    el('h3', {}, 'Inputs'),
+    io(x.inputs, 'onnx-inputs'),
+    el('h3', {}, 'Outputs'),
+    io(x.outputs, 'onnx-outputs'),
   );
 }
 
 function renderTree(o: CheckpointOverview): void {
   const node = (n: ModuleRow, depth: number): HTMLElement => {
-    const bar = el('span', { class: 'share-bar', title: `${(n.share * 100).toFixed(2)}% of all parameters` }, el('span', { class: 'share-fill' }));
+    const bar = el(
+      'span',
+      { class: 'share-bar', title: `${(n.share * 100).toFixed(2)}% of all parameters` },
+      el('span', { class: 'share-fill' }),
+    );
     (bar.firstChild as HTMLElement).style.width = `${Math.max(0.5, n.share * 100)}%`;
-    const info = el('span', { class: 'tree-info' }, el('span', { class: 'tree-params' }, fmtInt(n.params)), el('span', { class: 'tree-share' }, `${(n.share * 100).toFixed(1)}%`), bar);
+    const info = el(
+      'span',
+      { class: 'tree-info' },
+      el('span', { class: 'tree-params' }, fmtInt(n.params)),
+      el('span', { class: 'tree-share' }, `${(n.share * 100).toFixed(1)}%`),
+      bar,
+    );
     if (n.tensor !== undefined && !n.children.length) {
-      return el('div', { class: 'tree-leaf', 'data-name': n.tensor, role: 'button', tabindex: 0, title: n.tensor }, el('span', { class: 'tree-name mono' }, n.name), info);
+      return el(
+        'div',
+        { class: 'tree-leaf', 'data-name': n.tensor, role: 'button', tabindex: 0, title: n.tensor },
+        el('span', { class: 'tree-name mono' }, n.name),
+        info,
+      );
     }
-    const d = el('details', { class: 'tree-node', 'data-path': n.path }, el('summary', {}, el('span', { class: 'tree-name mono' }, n.name || o.fileName), info));
+    const d = el(
+      'details',
+      { class: 'tree-node', 'data-path': n.path },
+      el('summary', {}, el('span', { class: 'tree-name mono' }, n.name || o.fileName), info),
+    );
     if (depth < 2) d.open = true;
     // children render on first open, so a 1,000-tensor tree costs nothing until looked at
     let filled = false;
@@ -151,9 +247,12 @@ function renderTree(o: CheckpointOverview): void {
 
 function sortedRows(rows: TensorRow[]): TensorRow[] {
   const terms = filterText.toLowerCase().split(/\s+/).filter(Boolean);
-  const kept = rows.filter((r) => terms.every((t) => r.name.toLowerCase().includes(t) || r.dtype.toLowerCase() === t));
+  const kept = rows.filter((r) =>
+    terms.every((t) => r.name.toLowerCase().includes(t) || r.dtype.toLowerCase() === t),
+  );
   if (naturalOrder) return kept;
-  const key = (r: TensorRow): string | number => (sortKey === 'shape' ? r.shape.length * 1e15 + r.elements : r[sortKey]);
+  const key = (r: TensorRow): string | number =>
+    sortKey === 'shape' ? r.shape.length * 1e15 + r.elements : r[sortKey];
   return kept.sort((a, b) => {
     const x = key(a);
     const y = key(b);
@@ -164,26 +263,67 @@ function sortedRows(rows: TensorRow[]): TensorRow[] {
 function renderTable(): void {
   const o = overview;
   if (!o) return;
-  const columns: Array<[typeof sortKey, string]> = [['name', 'Name'], ['dtype', 'Dtype'], ['shape', 'Shape'], ['elements', 'Elements'], ['bytes', 'Bytes']];
-  const head = el('tr', {}, ...columns.map(([k, label]) => {
-    const th = el('th', { 'data-sort': k, class: 'sortable', 'aria-sort': !naturalOrder && sortKey === k ? (sortDir === 1 ? 'ascending' : 'descending') : 'none' }, label, !naturalOrder && sortKey === k ? (sortDir === 1 ? ' ▲' : ' ▼') : '');
-    th.addEventListener('click', () => {
-      if (!naturalOrder && sortKey === k) sortDir = sortDir === 1 ? -1 : 1;
-      else {
-        sortKey = k;
-        sortDir = k === 'elements' || k === 'bytes' ? -1 : 1;
-      }
-      naturalOrder = false;
-      renderTable();
-    });
-    return th;
-  }));
+  const columns: Array<[typeof sortKey, string]> = [
+    ['name', 'Name'],
+    ['dtype', 'Dtype'],
+    ['shape', 'Shape'],
+    ['elements', 'Elements'],
+    ['bytes', 'Bytes'],
+  ];
+  const head = el(
+    'tr',
+    {},
+    ...columns.map(([k, label]) => {
+      const th = el(
+        'th',
+        {
+          'data-sort': k,
+          class: 'sortable',
+          'aria-sort': !naturalOrder && sortKey === k ? (sortDir === 1 ? 'ascending' : 'descending') : 'none',
+        },
+        label,
+        !naturalOrder && sortKey === k ? (sortDir === 1 ? ' ▲' : ' ▼') : '',
+      );
+      th.addEventListener('click', () => {
+        if (!naturalOrder && sortKey === k) sortDir = sortDir === 1 ? -1 : 1;
+        else {
+          sortKey = k;
+          sortDir = k === 'elements' || k === 'bytes' ? -1 : 1;
+        }
+        naturalOrder = false;
+        renderTable();
+      });
+      return th;
+    }),
+  );
   const rows = sortedRows([...o.tensors]);
-  const body = el('tbody', {}, ...rows.slice(0, MAX_ROWS).map((r) =>
-    el('tr', { class: `tensor-row${r.supported ? '' : ' unsupported'}`, 'data-name': r.name, tabindex: 0, title: r.supported ? 'Show statistics' : `dtype ${r.dtype} is listed but not decoded` },
-      nameCell(r.name), el('td', {}, r.dtype), el('td', { class: 'mono' }, fmtShape(r.shape)),
-      el('td', { class: 'num' }, fmtInt(r.elements)), el('td', { class: 'num' }, fmtBytes(r.bytes)))));
-  const count = el('span', { id: 'table-count', class: 'muted' }, `${fmtInt(rows.length)} of ${fmtInt(o.tensors.length)} tensors${rows.length > MAX_ROWS ? ` (first ${fmtInt(MAX_ROWS)} shown: filter to see the rest)` : ''}`);
+  const body = el(
+    'tbody',
+    {},
+    ...rows
+      .slice(0, MAX_ROWS)
+      .map((r) =>
+        el(
+          'tr',
+          {
+            class: `tensor-row${r.supported ? '' : ' unsupported'}`,
+            'data-name': r.name,
+            tabindex: 0,
+            title: r.supported ? 'Show statistics' : `dtype ${r.dtype} is listed but not decoded`,
+          },
+          nameCell(r.name),
+          el('td', {}, r.dtype),
+          el('td', { class: 'mono' }, fmtShape(r.shape)),
+          el('td', { class: 'num' }, fmtInt(r.elements)),
+          el('td', { class: 'num' }, fmtBytes(r.bytes)),
+        ),
+      ),
+  );
+  const count = el(
+    'span',
+    { id: 'table-count', class: 'muted' },
+    `${fmtInt(rows.length)} of ${fmtInt(o.tensors.length)} tensors${rows.length > MAX_ROWS ? ` (first ${fmtInt(MAX_ROWS)} shown: filter to see the rest)` : ''}`,
+  );
   const table = el('table', { class: 'ckpt-table', id: 'tensor-table' }, el('thead', {}, head), body);
   const existing = tableSection.querySelector('#tensor-filter');
   if (existing) {
@@ -191,36 +331,76 @@ function renderTable(): void {
     tableSection.querySelector('#tensor-table')!.replaceWith(table);
     return;
   }
-  const filter = el('vscode-textfield', { id: 'tensor-filter', placeholder: 'Filter by name or dtype (e.g. "attn weight", "bf16")' }) as HTMLElement & { value: string };
+  const filter = el('vscode-textfield', {
+    id: 'tensor-filter',
+    placeholder: 'Filter by name or dtype (e.g. "attn weight", "bf16")',
+  }) as HTMLElement & { value: string };
   filter.addEventListener('input', () => {
     filterText = filter.value;
     renderTable();
   });
-  tableSection.replaceChildren(el('h2', {}, 'Tensors'), el('div', { class: 'toolbar' }, filter, count), table);
+  tableSection.replaceChildren(
+    el('h2', {}, 'Tensors'),
+    el('div', { class: 'toolbar' }, filter, count),
+    table,
+  );
   tableSection.hidden = false;
 }
 
 function renderActions(o: CheckpointOverview): void {
   const buttons: HTMLElement[] = [];
-  if (o.kind === 'safetensors') buttons.push(button('compare', 'Compare with…', () => host.post({ type: 'compare' })));
-  if (o.canExportHf) buttons.push(button('sample', 'Sample from this checkpoint', () => host.post({ type: 'sample' }), true));
-  if (o.canContinue) buttons.push(button('continue-training', 'Continue training', () => host.post({ type: 'continueTraining' }), true));
-  if (o.canExportHf) buttons.push(button('export-hf', 'Export for Hugging Face', () => host.post({ type: 'exportHf' }), true));
-  if (o.canExportHf) buttons.push(button('export-onnx', 'Export ONNX', () => host.post({ type: 'exportOnnx' }), true));
+  if (o.kind === 'safetensors')
+    buttons.push(button('compare', 'Compare with…', () => host.post({ type: 'compare' })));
+  if (o.canExportHf)
+    buttons.push(button('sample', 'Sample from this checkpoint', () => host.post({ type: 'sample' }), true));
+  if (o.canContinue)
+    buttons.push(
+      button('continue-training', 'Continue training', () => host.post({ type: 'continueTraining' }), true),
+    );
+  if (o.canExportHf)
+    buttons.push(button('export-hf', 'Export for Hugging Face', () => host.post({ type: 'exportHf' }), true));
+  if (o.canExportHf)
+    buttons.push(button('export-onnx', 'Export ONNX', () => host.post({ type: 'exportOnnx' }), true));
   actions.replaceChildren(...buttons);
 }
 
 function statCell(key: string, label: string, value: number | null, text?: string): HTMLElement {
-  return el('tr', {}, el('th', {}, label), el('td', { 'data-stat': key, 'data-value': value === null ? 'null' : String(value) }, text ?? fmtNum(value)));
+  return el(
+    'tr',
+    {},
+    el('th', {}, label),
+    el(
+      'td',
+      { 'data-stat': key, 'data-value': value === null ? 'null' : String(value) },
+      text ?? fmtNum(value),
+    ),
+  );
 }
 
 function renderDetail(d: TensorDetail): void {
   const s = d.stats;
   const nonFinite = s.nan + s.posInf + s.negInf;
-  const stats = el('table', { class: 'kv ckpt-stats', id: 'stats' },
-    statCell('mean', 'Mean', s.mean), statCell('std', 'Std', s.std), statCell('min', 'Min', s.min), statCell('max', 'Max', s.max),
-    statCell('l2', 'L2 norm', s.l2), statCell('zeroFraction', 'Zeros', s.zeroFraction, `${(s.zeroFraction * 100).toFixed(2)}% (${fmtInt(s.zeros)})`),
-    statCell('nonFinite', 'NaN / Inf', nonFinite, `${fmtInt(s.nan)} NaN · ${fmtInt(s.posInf)} +Inf · ${fmtInt(s.negInf)} −Inf`));
+  const stats = el(
+    'table',
+    { class: 'kv ckpt-stats', id: 'stats' },
+    statCell('mean', 'Mean', s.mean),
+    statCell('std', 'Std', s.std),
+    statCell('min', 'Min', s.min),
+    statCell('max', 'Max', s.max),
+    statCell('l2', 'L2 norm', s.l2),
+    statCell(
+      'zeroFraction',
+      'Zeros',
+      s.zeroFraction,
+      `${(s.zeroFraction * 100).toFixed(2)}% (${fmtInt(s.zeros)})`,
+    ),
+    statCell(
+      'nonFinite',
+      'NaN / Inf',
+      nonFinite,
+      `${fmtInt(s.nan)} NaN · ${fmtInt(s.posInf)} +Inf · ${fmtInt(s.negInf)} −Inf`,
+    ),
+  );
   const parts: Node[] = [
     el('h2', { class: 'mono', id: 'detail-name' }, d.name),
     el('p', { class: 'muted' }, `${d.dtype} ${fmtShape(d.shape)} · ${fmtInt(s.count)} elements · ${d.ms} ms`),
@@ -231,8 +411,19 @@ function renderDetail(d: TensorDetail): void {
   const heatCanvas = el('canvas', { id: 'heatmap', role: 'img', 'aria-label': `Heatmap of ${d.name}` });
   if (d.heatmap) {
     const h = d.heatmap;
-    const note = h.rowBlock > 1 || h.colBlock > 1 ? ` (each cell: the largest |value| of ${h.rowBlock} × ${h.colBlock})` : '';
-    parts.push(el('h3', {}, 'Heatmap'), el('p', { class: 'muted' }, `${fmtInt(h.sourceRows)} × ${fmtInt(h.sourceCols)} shown as ${h.rows} × ${h.cols}${note}; blue < 0 < red`), heatCanvas);
+    const note =
+      h.rowBlock > 1 || h.colBlock > 1
+        ? ` (each cell: the largest |value| of ${h.rowBlock} × ${h.colBlock})`
+        : '';
+    parts.push(
+      el('h3', {}, 'Heatmap'),
+      el(
+        'p',
+        { class: 'muted' },
+        `${fmtInt(h.sourceRows)} × ${fmtInt(h.sourceCols)} shown as ${h.rows} × ${h.cols}${note}; blue < 0 < red`,
+      ),
+      heatCanvas,
+    );
   }
   detail.replaceChildren(...parts);
   detail.dataset.state = 'done';
@@ -244,30 +435,74 @@ function renderDetail(d: TensorDetail): void {
 
 function markSelected(name: string): void {
   for (const e of app.querySelectorAll('.selected')) e.classList.remove('selected');
-  for (const e of app.querySelectorAll<HTMLElement>('[data-name]')) if (e.dataset.name === name && e !== detail) e.classList.add('selected');
+  for (const e of app.querySelectorAll<HTMLElement>('[data-name]'))
+    if (e.dataset.name === name && e !== detail) e.classList.add('selected');
 }
 
 function renderComparison(c: ComparisonView): void {
   const max = Math.max(0, ...c.changes.map((x) => x.relChange ?? 0));
   const rows = c.changes.map((x, i) => {
     const bar = el('span', { class: 'share-bar' }, el('span', { class: 'share-fill change' }));
-    (bar.firstChild as HTMLElement).style.width = `${max > 0 && x.relChange !== null ? Math.max(0.5, (x.relChange / max) * 100) : 0}%`;
-    return el('tr', {
-      class: 'change-row', 'data-name': x.name, 'data-rel': x.relChange === null ? 'null' : String(x.relChange), tabindex: 0,
-      title: `‖a‖ ${fmtNum(x.normA)} · ‖a − b‖ ${fmtNum(x.normDiff)} · max |a − b| ${fmtNum(x.maxAbsDiff)}`,
-    }, el('td', { class: 'num' }, String(i + 1)), nameCell(x.name), el('td', { class: 'num' }, x.display), el('td', {}, bar));
+    (bar.firstChild as HTMLElement).style.width =
+      `${max > 0 && x.relChange !== null ? Math.max(0.5, (x.relChange / max) * 100) : 0}%`;
+    return el(
+      'tr',
+      {
+        class: 'change-row',
+        'data-name': x.name,
+        'data-rel': x.relChange === null ? 'null' : String(x.relChange),
+        tabindex: 0,
+        title: `‖a‖ ${fmtNum(x.normA)} · ‖a − b‖ ${fmtNum(x.normDiff)} · max |a − b| ${fmtNum(x.maxAbsDiff)}`,
+      },
+      el('td', { class: 'num' }, String(i + 1)),
+      nameCell(x.name),
+      el('td', { class: 'num' }, x.display),
+      el('td', {}, bar),
+    );
   });
   const moved = c.changes.filter((x) => x.relChange !== 0).length;
   const extra: Node[] = [];
-  if (c.onlyHere.length) extra.push(el('p', { class: 'muted' }, `Only in this checkpoint: ${c.onlyHere.join(', ')}`));
-  if (c.onlyThere.length) extra.push(el('p', { class: 'muted' }, `Only in ${c.otherName}: ${c.onlyThere.join(', ')}`));
-  if (c.incomparable.length) extra.push(el('p', { class: 'muted' }, `Not compared: ${c.incomparable.map((x) => `${x.name} (${x.reason})`).join(', ')}`));
+  if (c.onlyHere.length)
+    extra.push(el('p', { class: 'muted' }, `Only in this checkpoint: ${c.onlyHere.join(', ')}`));
+  if (c.onlyThere.length)
+    extra.push(el('p', { class: 'muted' }, `Only in ${c.otherName}: ${c.onlyThere.join(', ')}`));
+  if (c.incomparable.length)
+    extra.push(
+      el(
+        'p',
+        { class: 'muted' },
+        `Not compared: ${c.incomparable.map((x) => `${x.name} (${x.reason})`).join(', ')}`,
+      ),
+    );
   comparison.replaceChildren(
-    el('h2', {}, 'Compared with ', el('span', { class: 'mono', id: 'compare-other', title: c.otherPath }, c.otherName)),
-    el('p', { class: 'muted', id: 'compare-summary' }, `${moved} of ${c.changes.length} shared tensors changed · relative change ‖a − b‖ / ‖a‖, a = this checkpoint (hover a row for the norms) · ${c.ms} ms`),
-    el('table', { class: 'ckpt-table', id: 'change-table' },
-      el('thead', {}, el('tr', {}, el('th', {}, '#'), el('th', {}, 'Tensor'), el('th', {}, 'Relative change'), el('th', {}, ''))),
-      el('tbody', {}, ...rows)),
+    el(
+      'h2',
+      {},
+      'Compared with ',
+      el('span', { class: 'mono', id: 'compare-other', title: c.otherPath }, c.otherName),
+    ),
+    el(
+      'p',
+      { class: 'muted', id: 'compare-summary' },
+      `${moved} of ${c.changes.length} shared tensors changed · relative change ‖a − b‖ / ‖a‖, a = this checkpoint (hover a row for the norms) · ${c.ms} ms`,
+    ),
+    el(
+      'table',
+      { class: 'ckpt-table', id: 'change-table' },
+      el(
+        'thead',
+        {},
+        el(
+          'tr',
+          {},
+          el('th', {}, '#'),
+          el('th', {}, 'Tensor'),
+          el('th', {}, 'Relative change'),
+          el('th', {}, ''),
+        ),
+      ),
+      el('tbody', {}, ...rows),
+    ),
     ...extra,
   );
   comparison.hidden = false;
@@ -279,9 +514,12 @@ function renderOpenError(fileName: string, message: string, code?: string): void
   actions.replaceChildren();
   for (const s of [onnxSection, comparison, tree, tableSection]) s.hidden = true;
   summary.replaceChildren(
-    el('div', { class: 'ckpt-error', id: 'open-error', 'data-code': code ?? '' },
+    el(
+      'div',
+      { class: 'ckpt-error', id: 'open-error', 'data-code': code ?? '' },
       el('h2', {}, 'This file cannot be inspected'),
-      el('p', { class: 'mono' }, message)),
+      el('p', { class: 'mono' }, message),
+    ),
   );
   detail.replaceChildren();
   setStatus('', 'error');
@@ -313,7 +551,10 @@ host.onMessage((m) => {
       renderTable();
       comparison.hidden = true;
       detail.dataset.state = 'empty';
-      setStatus(`Header read: ${fmtInt(o.tensors.length)} tensors. Tensor data is read when you open a tensor.`, 'done');
+      setStatus(
+        `Header read: ${fmtInt(o.tensors.length)} tensors. Tensor data is read when you open a tensor.`,
+        'done',
+      );
       break;
     }
     case 'openError':
@@ -324,7 +565,15 @@ host.onMessage((m) => {
         detail.dataset.state = 'busy';
         markSelected(m.label);
       }
-      setStatus(m.task === 'inspect' ? `Reading ${m.label}…` : m.task === 'compare' ? `Comparing with ${m.label}…` : `Exporting to ${m.label}…`, 'busy', true);
+      setStatus(
+        m.task === 'inspect'
+          ? `Reading ${m.label}…`
+          : m.task === 'compare'
+            ? `Comparing with ${m.label}…`
+            : `Exporting to ${m.label}…`,
+        'busy',
+        true,
+      );
       break;
     case 'tensor':
       renderDetail(m.detail);
@@ -343,7 +592,10 @@ host.onMessage((m) => {
       setStatus(`Exported for Hugging Face to ${m.folder}: ${m.files.join(', ')}.`, 'done');
       break;
     case 'changedOnDisk':
-      banner.replaceChildren(el('span', {}, 'This file changed on disk since it was opened. '), button('reload', 'Reload', () => host.post({ type: 'reload' })));
+      banner.replaceChildren(
+        el('span', {}, 'This file changed on disk since it was opened. '),
+        button('reload', 'Reload', () => host.post({ type: 'reload' })),
+      );
       banner.hidden = false;
       break;
   }

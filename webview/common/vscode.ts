@@ -17,7 +17,8 @@ export function hostBridge<ToHost, FromHost, S = unknown>(): HostBridge<ToHost, 
   const api = acquireVsCodeApi<S>();
   return {
     post: (m) => api.postMessage(m),
-    onMessage: (handler) => window.addEventListener('message', (e: MessageEvent) => handler(e.data as FromHost)),
+    onMessage: (handler) =>
+      window.addEventListener('message', (e: MessageEvent) => handler(e.data as FromHost)),
     getState: () => api.getState(),
     setState: (s) => api.setState(s),
   };

@@ -7,24 +7,56 @@ import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
 import '@vscode-elements/elements/dist/vscode-badge/index.js';
 import {
-  Chart, Decimation, Legend, LinearScale, LineController, LineElement, LogarithmicScale, PointElement, ScatterController, Tooltip,
-  type ChartDataset, type ScatterDataPoint,
+  Chart,
+  Decimation,
+  Legend,
+  LinearScale,
+  LineController,
+  LineElement,
+  LogarithmicScale,
+  PointElement,
+  ScatterController,
+  Tooltip,
+  type ChartDataset,
+  type ScatterDataPoint,
 } from 'chart.js';
-import type { DashboardHostMessage, DashboardWebviewMessage, RunEvent, RunStatus, RunSummary } from '../../src/protocol/training';
+import type {
+  DashboardHostMessage,
+  DashboardWebviewMessage,
+  RunEvent,
+  RunStatus,
+  RunSummary,
+} from '../../src/protocol/training';
 import { el } from '../common/dom';
 import { hostBridge } from '../common/vscode';
 
-Chart.register(LineController, ScatterController, LineElement, PointElement, LinearScale, LogarithmicScale, Tooltip, Legend, Decimation);
+Chart.register(
+  LineController,
+  ScatterController,
+  LineElement,
+  PointElement,
+  LinearScale,
+  LogarithmicScale,
+  Tooltip,
+  Legend,
+  Decimation,
+);
 
 type XAxis = 'step' | 'tokens' | 'time';
-interface ViewState { runDir: string; xAxis: XAxis; log: boolean; smoothing: number }
+interface ViewState {
+  runDir: string;
+  xAxis: XAxis;
+  log: boolean;
+  smoothing: number;
+}
 type StepEvent = Extract<RunEvent, { kind: 'step' }>;
 type EvalEvent = Extract<RunEvent, { kind: 'eval' }>;
 type SampleEvent = Extract<RunEvent, { kind: 'sample' }>;
 
 const host = hostBridge<DashboardWebviewMessage, DashboardHostMessage, ViewState>();
 const app = document.getElementById('app')!;
-const css = (name: string, fallback: string) => getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
+const css = (name: string, fallback: string) =>
+  getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
 const COLORS = {
   train: css('--vscode-charts-blue', '#3794ff'),
   val: css('--vscode-charts-orange', '#d18616'),
@@ -51,7 +83,11 @@ let compare: { run: RunSummary; steps: StepEvent[]; evals: EvalEvent[] }[] = [];
 // ---- layout ----
 const title = el('h1', { id: 'run-name' }, 'Training');
 const badge = el('vscode-badge', { id: 'run-status' }, '…');
-const button = (id: string, label: string, action: Extract<DashboardWebviewMessage, { type: 'control' }>['action']) => {
+const button = (
+  id: string,
+  label: string,
+  action: Extract<DashboardWebviewMessage, { type: 'control' }>['action'],
+) => {
   const b = el('vscode-button', { id, secondary: true }, label);
   b.addEventListener('click', () => host.post({ type: 'control', action }));
   return b;
@@ -67,35 +103,100 @@ stopBtn.addEventListener('click', () => {
 });
 const ckptBtn = button('checkpoint', 'Save checkpoint now', 'checkpoint');
 const resumeRunBtn = button('resume-run', 'Continue training', 'resumeRun');
-const toolbar = el('div', { class: 'toolbar' }, pauseBtn, resumeBtn, stopBtn, ckptBtn, resumeRunBtn, button('compare', 'Compare…', 'compare'), button('reveal', 'Open run folder', 'reveal'));
+const toolbar = el(
+  'div',
+  { class: 'toolbar' },
+  pauseBtn,
+  resumeBtn,
+  stopBtn,
+  ckptBtn,
+  resumeRunBtn,
+  button('compare', 'Compare…', 'compare'),
+  button('reveal', 'Open run folder', 'reveal'),
+);
 
-const stat = (id: string, label: string) => el('div', { class: 'stat' }, el('div', { class: 'stat-label' }, label), el('div', { class: 'stat-value', id: `stat-${id}` }, '–'));
-const stats = el('div', { class: 'stats' },
-  stat('step', 'step'), stat('loss', 'train loss'), stat('val', 'val loss'), stat('lr', 'learning rate'), stat('grad', 'grad norm'),
-  stat('tps', 'tokens/s'), stat('eta', 'time left'), stat('elapsed', 'elapsed'), stat('tokens', 'tokens seen'), stat('params', 'parameters'));
+const stat = (id: string, label: string) =>
+  el(
+    'div',
+    { class: 'stat' },
+    el('div', { class: 'stat-label' }, label),
+    el('div', { class: 'stat-value', id: `stat-${id}` }, '–'),
+  );
+const stats = el(
+  'div',
+  { class: 'stats' },
+  stat('step', 'step'),
+  stat('loss', 'train loss'),
+  stat('val', 'val loss'),
+  stat('lr', 'learning rate'),
+  stat('grad', 'grad norm'),
+  stat('tps', 'tokens/s'),
+  stat('eta', 'time left'),
+  stat('elapsed', 'elapsed'),
+  stat('tokens', 'tokens seen'),
+  stat('params', 'parameters'),
+);
 
-const xSelect = el('select', { id: 'x-axis', 'aria-label': 'x axis' }, el('option', { value: 'step' }, 'step'), el('option', { value: 'tokens' }, 'tokens seen'), el('option', { value: 'time' }, 'wall time (s)')) as HTMLSelectElement;
+const xSelect = el(
+  'select',
+  { id: 'x-axis', 'aria-label': 'x axis' },
+  el('option', { value: 'step' }, 'step'),
+  el('option', { value: 'tokens' }, 'tokens seen'),
+  el('option', { value: 'time' }, 'wall time (s)'),
+) as HTMLSelectElement;
 xSelect.value = state.xAxis;
-const logBox = el('vscode-checkbox', { id: 'log-scale', label: 'Log scale' }) as HTMLElement & { checked: boolean };
+const logBox = el('vscode-checkbox', { id: 'log-scale', label: 'Log scale' }) as HTMLElement & {
+  checked: boolean;
+};
 logBox.checked = state.log;
-const smooth = el('input', { id: 'smoothing', type: 'range', min: 0, max: 0.99, step: 0.01, value: state.smoothing, 'aria-label': 'smoothing' }) as HTMLInputElement;
+const smooth = el('input', {
+  id: 'smoothing',
+  type: 'range',
+  min: 0,
+  max: 0.99,
+  step: 0.01,
+  value: state.smoothing,
+  'aria-label': 'smoothing',
+}) as HTMLInputElement;
 const smoothLabel = el('span', { id: 'smoothing-value' }, state.smoothing.toFixed(2));
 const resetZoom = el('vscode-button', { id: 'reset-zoom', secondary: true }, 'Reset zoom');
-const chartControls = el('div', { class: 'chart-controls' }, el('label', {}, 'x: ', xSelect), logBox, el('label', {}, 'smoothing ', smooth, ' ', smoothLabel), resetZoom);
+const chartControls = el(
+  'div',
+  { class: 'chart-controls' },
+  el('label', {}, 'x: ', xSelect),
+  logBox,
+  el('label', {}, 'smoothing ', smooth, ' ', smoothLabel),
+  resetZoom,
+);
 
 const lossCanvas = el('canvas', { id: 'loss-chart' }) as HTMLCanvasElement;
 const lrCanvas = el('canvas', { id: 'lr-chart' }) as HTMLCanvasElement;
 const sampleList = el('div', { id: 'samples', class: 'samples' });
 const statusLine = el('p', { id: 'status', class: 'status' }, 'Loading…');
 app.append(
-  el('header', { class: 'run-header' }, title, badge), toolbar, statusLine, stats, chartControls,
-  el('div', { class: 'chart-box' }, lossCanvas), el('div', { class: 'chart-box small' }, lrCanvas),
-  el('h2', {}, 'Samples'), el('p', { class: 'hint' }, 'Newest first: watch gibberish become words. Click a sample to open it in the sampler.'), sampleList,
+  el('header', { class: 'run-header' }, title, badge),
+  toolbar,
+  statusLine,
+  stats,
+  chartControls,
+  el('div', { class: 'chart-box' }, lossCanvas),
+  el('div', { class: 'chart-box small' }, lrCanvas),
+  el('h2', {}, 'Samples'),
+  el(
+    'p',
+    { class: 'hint' },
+    'Newest first: watch gibberish become words. Click a sample to open it in the sampler.',
+  ),
+  sampleList,
 );
 
 // ---- charts ----
 const xOf = (e: { step: number; time: number }): number =>
-  state.xAxis === 'step' ? e.step : state.xAxis === 'tokens' ? e.step * (tokensPerStep || 1) : (e.time - startTime) / 1000;
+  state.xAxis === 'step'
+    ? e.step
+    : state.xAxis === 'tokens'
+      ? e.step * (tokensPerStep || 1)
+      : (e.time - startTime) / 1000;
 
 function ema(values: number[], a: number): number[] {
   // TensorBoard's debiased exponential moving average
@@ -111,65 +212,156 @@ function ema(values: number[], a: number): number[] {
 }
 
 const baseScales = () => ({
-  x: { type: 'linear' as const, title: { display: true, text: xSelect.selectedOptions[0]?.textContent ?? 'step', color: COLORS.text }, ticks: { color: COLORS.text }, grid: { color: COLORS.grid } },
+  x: {
+    type: 'linear' as const,
+    title: { display: true, text: xSelect.selectedOptions[0]?.textContent ?? 'step', color: COLORS.text },
+    ticks: { color: COLORS.text },
+    grid: { color: COLORS.grid },
+  },
 });
 
 const lossChart = new Chart(lossCanvas, {
   type: 'line',
   data: { datasets: [] },
   options: {
-    parsing: false, animation: false, normalized: true, maintainAspectRatio: false,
+    parsing: false,
+    animation: false,
+    normalized: true,
+    maintainAspectRatio: false,
     interaction: { mode: 'nearest', intersect: false, axis: 'x' },
     plugins: {
       decimation: { enabled: true, algorithm: 'lttb', samples: 800, threshold: 2000 },
       legend: { labels: { color: COLORS.text, boxWidth: 12 } },
       tooltip: { callbacks: { label: (c) => `${c.dataset.label}: ${(c.parsed.y as number).toFixed(4)}` } },
     },
-    scales: { ...baseScales(), y: { type: state.log ? 'logarithmic' : 'linear', title: { display: true, text: 'loss', color: COLORS.text }, ticks: { color: COLORS.text }, grid: { color: COLORS.grid } } },
+    scales: {
+      ...baseScales(),
+      y: {
+        type: state.log ? 'logarithmic' : 'linear',
+        title: { display: true, text: 'loss', color: COLORS.text },
+        ticks: { color: COLORS.text },
+        grid: { color: COLORS.grid },
+      },
+    },
   },
 });
 const lrChart = new Chart(lrCanvas, {
   type: 'line',
   data: { datasets: [] },
   options: {
-    parsing: false, animation: false, normalized: true, maintainAspectRatio: false,
-    plugins: { decimation: { enabled: true, algorithm: 'lttb', samples: 500, threshold: 1000 }, legend: { labels: { color: COLORS.text, boxWidth: 12 } } },
+    parsing: false,
+    animation: false,
+    normalized: true,
+    maintainAspectRatio: false,
+    plugins: {
+      decimation: { enabled: true, algorithm: 'lttb', samples: 500, threshold: 1000 },
+      legend: { labels: { color: COLORS.text, boxWidth: 12 } },
+    },
     scales: {
       ...baseScales(),
-      lr: { type: 'linear', position: 'left', title: { display: true, text: 'learning rate', color: COLORS.lr }, ticks: { color: COLORS.text }, grid: { color: COLORS.grid } },
-      grad: { type: 'linear', position: 'right', title: { display: true, text: 'grad norm', color: COLORS.grad }, ticks: { color: COLORS.text }, grid: { drawOnChartArea: false } },
+      lr: {
+        type: 'linear',
+        position: 'left',
+        title: { display: true, text: 'learning rate', color: COLORS.lr },
+        ticks: { color: COLORS.text },
+        grid: { color: COLORS.grid },
+      },
+      grad: {
+        type: 'linear',
+        position: 'right',
+        title: { display: true, text: 'grad norm', color: COLORS.grad },
+        ticks: { color: COLORS.text },
+        grid: { drawOnChartArea: false },
+      },
     },
   },
 });
 
-function line(label: string, data: ScatterDataPoint[], color: string, extra: Partial<ChartDataset<'line'>> = {}): ChartDataset<'line', ScatterDataPoint[]> {
-  return { label, data, borderColor: color, backgroundColor: color, borderWidth: 1.5, pointRadius: 0, indexAxis: 'x', ...extra } as ChartDataset<'line', ScatterDataPoint[]>;
+function line(
+  label: string,
+  data: ScatterDataPoint[],
+  color: string,
+  extra: Partial<ChartDataset<'line'>> = {},
+): ChartDataset<'line', ScatterDataPoint[]> {
+  return {
+    label,
+    data,
+    borderColor: color,
+    backgroundColor: color,
+    borderWidth: 1.5,
+    pointRadius: 0,
+    indexAxis: 'x',
+    ...extra,
+  } as ChartDataset<'line', ScatterDataPoint[]>;
 }
 
 function redraw(): void {
   const raw = steps.map((e) => ({ x: xOf(e), y: e.loss }));
-  const smoothed = ema(steps.map((e) => e.loss), state.smoothing).map((y, i) => ({ x: raw[i].x, y }));
+  const smoothed = ema(
+    steps.map((e) => e.loss),
+    state.smoothing,
+  ).map((y, i) => ({ x: raw[i].x, y }));
   const datasets: ChartDataset<'line', ScatterDataPoint[]>[] = [
     line('train loss (raw)', raw, `${COLORS.train}55`, { borderWidth: 1 }),
     line('train loss', smoothed, COLORS.train, { borderWidth: 2 }),
-    line('train loss (eval)', evals.map((e) => ({ x: xOf(e), y: e.trainLoss })), COLORS.evalTrain, { pointRadius: 3, showLine: true }),
-    line('val loss', evals.map((e) => ({ x: xOf(e), y: e.valLoss })), COLORS.val, { pointRadius: 3, showLine: true }),
+    line(
+      'train loss (eval)',
+      evals.map((e) => ({ x: xOf(e), y: e.trainLoss })),
+      COLORS.evalTrain,
+      { pointRadius: 3, showLine: true },
+    ),
+    line(
+      'val loss',
+      evals.map((e) => ({ x: xOf(e), y: e.valLoss })),
+      COLORS.val,
+      { pointRadius: 3, showLine: true },
+    ),
   ];
   compare.forEach((c, i) => {
     const color = COMPARE_COLORS[i % COMPARE_COLORS.length];
-    datasets.push(line(`${c.run.name} train`, ema(c.steps.map((e) => e.loss), state.smoothing).map((y, j) => ({ x: xOf(c.steps[j]), y })), color, { borderDash: [6, 3] }));
-    if (c.evals.length) datasets.push(line(`${c.run.name} val`, c.evals.map((e) => ({ x: xOf(e), y: e.valLoss })), color, { pointRadius: 2, borderDash: [2, 2] }));
+    datasets.push(
+      line(
+        `${c.run.name} train`,
+        ema(
+          c.steps.map((e) => e.loss),
+          state.smoothing,
+        ).map((y, j) => ({ x: xOf(c.steps[j]), y })),
+        color,
+        { borderDash: [6, 3] },
+      ),
+    );
+    if (c.evals.length)
+      datasets.push(
+        line(
+          `${c.run.name} val`,
+          c.evals.map((e) => ({ x: xOf(e), y: e.valLoss })),
+          color,
+          { pointRadius: 2, borderDash: [2, 2] },
+        ),
+      );
   });
   lossChart.data.datasets = datasets;
   const y = lossChart.options.scales!.y!;
   y.type = state.log ? 'logarithmic' : 'linear';
-  (lossChart.options.scales!.x as { title: { text: string } }).title.text = xSelect.selectedOptions[0]?.textContent ?? 'step';
+  (lossChart.options.scales!.x as { title: { text: string } }).title.text =
+    xSelect.selectedOptions[0]?.textContent ?? 'step';
   lossChart.update('none');
   lrChart.data.datasets = [
-    line('learning rate', steps.map((e) => ({ x: xOf(e), y: e.lr })), COLORS.lr, { yAxisID: 'lr' }),
-    line('grad norm', steps.map((e) => ({ x: xOf(e), y: e.gradNorm })), COLORS.grad, { yAxisID: 'grad' }),
+    line(
+      'learning rate',
+      steps.map((e) => ({ x: xOf(e), y: e.lr })),
+      COLORS.lr,
+      { yAxisID: 'lr' },
+    ),
+    line(
+      'grad norm',
+      steps.map((e) => ({ x: xOf(e), y: e.gradNorm })),
+      COLORS.grad,
+      { yAxisID: 'grad' },
+    ),
   ];
-  (lrChart.options.scales!.x as { title: { text: string } }).title.text = xSelect.selectedOptions[0]?.textContent ?? 'step';
+  (lrChart.options.scales!.x as { title: { text: string } }).title.text =
+    xSelect.selectedOptions[0]?.textContent ?? 'step';
   lrChart.update('none');
   document.body.dataset.points = String(steps.length);
   document.body.dataset.compare = compare.map((c) => c.run.name).join(',');
@@ -185,15 +377,22 @@ function setX(min: number | undefined, max: number | undefined): void {
     c.update('none');
   }
 }
-lossCanvas.addEventListener('wheel', (e) => {
-  e.preventDefault();
-  const x = lossChart.scales.x;
-  const at = x.getValueForPixel(e.offsetX) ?? 0;
-  const k = e.deltaY < 0 ? 0.8 : 1.25;
-  setX(at - (at - x.min) * k, at + (x.max - at) * k);
-}, { passive: false });
+lossCanvas.addEventListener(
+  'wheel',
+  (e) => {
+    e.preventDefault();
+    const x = lossChart.scales.x;
+    const at = x.getValueForPixel(e.offsetX) ?? 0;
+    const k = e.deltaY < 0 ? 0.8 : 1.25;
+    setX(at - (at - x.min) * k, at + (x.max - at) * k);
+  },
+  { passive: false },
+);
 let drag: { px: number; min: number; max: number } | undefined;
-lossCanvas.addEventListener('mousedown', (e) => (drag = { px: e.offsetX, min: lossChart.scales.x.min, max: lossChart.scales.x.max }));
+lossCanvas.addEventListener(
+  'mousedown',
+  (e) => (drag = { px: e.offsetX, min: lossChart.scales.x.min, max: lossChart.scales.x.max }),
+);
 window.addEventListener('mouseup', () => (drag = undefined));
 lossCanvas.addEventListener('mousemove', (e) => {
   if (!drag) return;
@@ -225,13 +424,21 @@ function save(): void {
 }
 
 // ---- stats, samples, status ----
-const fmtTime = (ms: number) => (ms >= 3600e3 ? `${(ms / 3600e3).toFixed(1)} h` : ms >= 60e3 ? `${(ms / 60e3).toFixed(1)} min` : `${Math.round(ms / 1000)} s`);
+const fmtTime = (ms: number) =>
+  ms >= 3600e3
+    ? `${(ms / 3600e3).toFixed(1)} h`
+    : ms >= 60e3
+      ? `${(ms / 60e3).toFixed(1)} min`
+      : `${Math.round(ms / 1000)} s`;
 const setStat = (id: string, v: string) => (document.getElementById(`stat-${id}`)!.textContent = v);
 
 function renderStats(): void {
   const s = steps.at(-1);
   const ev = evals.at(-1);
-  setStat('step', s ? `${s.step.toLocaleString('en-US')}${maxIters ? ` / ${maxIters.toLocaleString('en-US')}` : ''}` : '0');
+  setStat(
+    'step',
+    s ? `${s.step.toLocaleString('en-US')}${maxIters ? ` / ${maxIters.toLocaleString('en-US')}` : ''}` : '0',
+  );
   setStat('loss', s ? s.loss.toFixed(4) : '–');
   setStat('val', ev ? ev.valLoss.toFixed(4) : '–');
   setStat('lr', s ? s.lr.toExponential(2) : '–');
@@ -244,8 +451,12 @@ function renderStats(): void {
 }
 
 function addSample(e: SampleEvent): void {
-  const item = el('div', { class: 'sample', 'data-step': e.step, tabindex: 0, role: 'button', title: 'Open in the sampler' },
-    el('div', { class: 'sample-step' }, `step ${e.step.toLocaleString('en-US')}`), el('pre', { class: 'sample-text' }, e.prompt + e.text));
+  const item = el(
+    'div',
+    { class: 'sample', 'data-step': e.step, tabindex: 0, role: 'button', title: 'Open in the sampler' },
+    el('div', { class: 'sample-step' }, `step ${e.step.toLocaleString('en-US')}`),
+    el('pre', { class: 'sample-text' }, e.prompt + e.text),
+  );
   item.addEventListener('click', () => host.post({ type: 'openSample', step: e.step }));
   sampleList.prepend(item);
 }
@@ -263,7 +474,21 @@ function renderStatus(message?: string): void {
   ckptBtn.hidden = !live;
   resumeRunBtn.hidden = live || !(run?.checkpoints.length ?? 0);
   document.body.dataset.status = status;
-  statusLine.textContent = message ?? (stopRequested ? 'Stopping after the steps under way, with a checkpoint…' : status === 'running' ? 'Training…' : status === 'paused' ? 'Paused: the run waits once the steps under way are done.' : status === 'failed' ? 'The run failed.' : status === 'finished' ? 'Finished.' : status === 'stopped' ? 'Stopped.' : '');
+  statusLine.textContent =
+    message ??
+    (stopRequested
+      ? 'Stopping after the steps under way, with a checkpoint…'
+      : status === 'running'
+        ? 'Training…'
+        : status === 'paused'
+          ? 'Paused: the run waits once the steps under way are done.'
+          : status === 'failed'
+            ? 'The run failed.'
+            : status === 'finished'
+              ? 'Finished.'
+              : status === 'stopped'
+                ? 'Stopped.'
+                : '');
 }
 
 function ingest(events: RunEvent[]): void {

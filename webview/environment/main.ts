@@ -2,7 +2,11 @@
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-badge/index.js';
 import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
-import type { EnvironmentHostMessage, EnvironmentReport, EnvironmentWebviewMessage } from '../../src/protocol/environment';
+import type {
+  EnvironmentHostMessage,
+  EnvironmentReport,
+  EnvironmentWebviewMessage,
+} from '../../src/protocol/environment';
 import { el } from '../common/dom';
 import { hostBridge } from '../common/vscode';
 
@@ -15,14 +19,23 @@ const refresh = el('vscode-button', { id: 'refresh', secondary: true }, 'Refresh
 const copy = el('vscode-button', { id: 'copy', secondary: true }, 'Copy as Markdown');
 refresh.addEventListener('click', () => host.post({ type: 'refresh' }));
 copy.addEventListener('click', () => host.post({ type: 'copy' }));
-app.append(el('h1', {}, 'LLM Lens environment'), el('div', { class: 'toolbar' }, refresh, copy), status, table);
+app.append(
+  el('h1', {}, 'LLM Lens environment'),
+  el('div', { class: 'toolbar' }, refresh, copy),
+  status,
+  table,
+);
 
 function row(key: string, value: Node | string, id?: string): HTMLTableRowElement {
   return el('tr', id ? { 'data-key': id } : {}, el('th', {}, key), el('td', {}, value));
 }
 
 function providerCell(p: EnvironmentReport['runtime']['providers'][number]): HTMLElement {
-  const badge = el('vscode-badge', { variant: p.ok ? 'counter' : 'default', class: p.ok ? 'ok' : 'bad' }, p.ok ? 'works' : 'unavailable');
+  const badge = el(
+    'vscode-badge',
+    { variant: p.ok ? 'counter' : 'default', class: p.ok ? 'ok' : 'bad' },
+    p.ok ? 'works' : 'unavailable',
+  );
   const detail = p.ok ? `session + run in ${(p.ms ?? 0).toFixed(0)} ms` : (p.error ?? '');
   return el('span', { class: 'provider' }, badge, ' ', el('span', { class: 'detail' }, detail));
 }
@@ -35,7 +48,11 @@ function render(r: EnvironmentReport): void {
     row('Node.js', rt.nodeVersion, 'node'),
     row('Platform', `${rt.platform}-${rt.arch}, ${rt.cpus} CPUs`, 'platform'),
     row('onnxruntime-node', rt.ortVersion ?? `not loaded: ${rt.ortError ?? ''}`, 'ort'),
-    row('Backends', rt.backends.map((b) => b.name + (b.bundled ? '' : ' (not bundled)')).join(', ') || 'none', 'backends'),
+    row(
+      'Backends',
+      rt.backends.map((b) => b.name + (b.bundled ? '' : ' (not bundled)')).join(', ') || 'none',
+      'backends',
+    ),
     ...rt.providers.map((p) => row(`Provider: ${p.name}`, providerCell(p), `provider-${p.name}`)),
   );
   const working = rt.providers.filter((p) => p.ok).map((p) => p.name);

@@ -20,22 +20,54 @@ function cssVar(name: string, fallback: string): string {
 
 const pct = (p: number) => `${(p * 100).toFixed(p >= 0.1 ? 1 : 2)}%`;
 
-export function renderDistribution(box: HTMLElement, step: SampledToken, position: string, onBranch: (tokenId: number) => void): void {
+export function renderDistribution(
+  box: HTMLElement,
+  step: SampledToken,
+  position: string,
+  onBranch: (tokenId: number) => void,
+): void {
   chart?.destroy();
   const canvas = el('canvas', { id: 'dist-chart', 'aria-label': 'Top 20 next-token probabilities' });
-  const info = el('p', { class: 'dist-info', id: 'dist-info' },
+  const info = el(
+    'p',
+    { class: 'dist-info', id: 'dist-info' },
     `${position}: chose ${JSON.stringify(step.text)} (id ${step.id}) with p ${pct(step.prob)} (model ${pct(step.rawProb)}, rank ${step.rank}, logit ${step.logit.toFixed(3)}); `,
-    `entropy ${step.entropy.toFixed(3)} nats (sampled from ${step.sampledEntropy.toFixed(3)})${step.forced ? ' — chosen by hand' : ''}`);
+    `entropy ${step.entropy.toFixed(3)} nats (sampled from ${step.sampledEntropy.toFixed(3)})${step.forced ? ' — chosen by hand' : ''}`,
+  );
   const rows = step.top.map((t) =>
-    el('tr', { class: `dist-row${t.id === step.id ? ' chosen' : ''}`, 'data-id': t.id, 'data-p': t.p, 'data-logit': t.logit },
+    el(
+      'tr',
+      {
+        class: `dist-row${t.id === step.id ? ' chosen' : ''}`,
+        'data-id': t.id,
+        'data-p': t.p,
+        'data-logit': t.logit,
+      },
       el('td', { class: 'tok-cell' }, visible(t.text)),
       el('td', { class: 'num' }, pct(t.p)),
       el('td', { class: 'num' }, t.raw !== undefined ? pct(t.raw) : ''),
       el('td', { class: 'num' }, t.logit.toFixed(3)),
-      el('td', {}, branchButton(t.id, t.id === step.id, onBranch))));
-  const table = el('table', { id: 'dist-table', class: 'dist-table' },
-    el('thead', {}, el('tr', {}, el('th', {}, 'token'), el('th', {}, 'p (sampled)'), el('th', {}, 'p (model)'), el('th', {}, 'logit'), el('th', {}, ''))),
-    el('tbody', {}, ...rows));
+      el('td', {}, branchButton(t.id, t.id === step.id, onBranch)),
+    ),
+  );
+  const table = el(
+    'table',
+    { id: 'dist-table', class: 'dist-table' },
+    el(
+      'thead',
+      {},
+      el(
+        'tr',
+        {},
+        el('th', {}, 'token'),
+        el('th', {}, 'p (sampled)'),
+        el('th', {}, 'p (model)'),
+        el('th', {}, 'logit'),
+        el('th', {}, ''),
+      ),
+    ),
+    el('tbody', {}, ...rows),
+  );
   box.replaceChildren(info, el('div', { class: 'chart-box' }, canvas), table);
   const blue = cssVar('--vscode-charts-blue', '#3794ff');
   const orange = cssVar('--vscode-charts-orange', '#d18616');
@@ -45,7 +77,11 @@ export function renderDistribution(box: HTMLElement, step: SampledToken, positio
     data: {
       labels: step.top.map((t) => visible(t.text)),
       datasets: [
-        { label: 'p (sampled)', data: step.top.map((t) => t.p), backgroundColor: step.top.map((t) => (t.id === step.id ? orange : blue)) },
+        {
+          label: 'p (sampled)',
+          data: step.top.map((t) => t.p),
+          backgroundColor: step.top.map((t) => (t.id === step.id ? orange : blue)),
+        },
         { label: 'p (model)', data: step.top.map((t) => t.raw ?? 0), backgroundColor: grey },
       ],
     },
@@ -54,14 +90,32 @@ export function renderDistribution(box: HTMLElement, step: SampledToken, positio
       responsive: true,
       maintainAspectRatio: false,
       onClick: (_e, items) => items[0] && onBranch(step.top[items[0].index].id),
-      plugins: { tooltip: { callbacks: { afterLabel: (item) => `logit ${step.top[item.dataIndex].logit.toFixed(3)}, id ${step.top[item.dataIndex].id}` } } },
-      scales: { y: { beginAtZero: true, suggestedMax: 0.1, grid: { color: cssVar('--vscode-panel-border', 'rgba(128,128,128,0.3)') } }, x: { grid: { display: false } } },
+      plugins: {
+        tooltip: {
+          callbacks: {
+            afterLabel: (item) =>
+              `logit ${step.top[item.dataIndex].logit.toFixed(3)}, id ${step.top[item.dataIndex].id}`,
+          },
+        },
+      },
+      scales: {
+        y: {
+          beginAtZero: true,
+          suggestedMax: 0.1,
+          grid: { color: cssVar('--vscode-panel-border', 'rgba(128,128,128,0.3)') },
+        },
+        x: { grid: { display: false } },
+      },
     },
   });
 }
 
 function branchButton(id: number, chosen: boolean, onBranch: (id: number) => void): HTMLElement {
-  const b = el('vscode-button', { secondary: true, class: 'branch', 'data-id': id, title: 'Continue the text from here with this token' }, chosen ? 'chosen' : 'branch');
+  const b = el(
+    'vscode-button',
+    { secondary: true, class: 'branch', 'data-id': id, title: 'Continue the text from here with this token' },
+    chosen ? 'chosen' : 'branch',
+  );
   if (chosen) b.setAttribute('disabled', '');
   else b.addEventListener('click', () => onBranch(id));
   return b;

@@ -20,7 +20,12 @@ export function weightScale(w: number): number {
 /** Colour ramp for t in [0, 1] (dark → purple → orange → yellow). */
 export function ramp(t0: number): [number, number, number] {
   const t = Math.min(1, Math.max(0, t0));
-  const stops: [number, number, number][] = [[13, 8, 35], [120, 28, 109], [237, 105, 37], [252, 255, 164]];
+  const stops: [number, number, number][] = [
+    [13, 8, 35],
+    [120, 28, 109],
+    [237, 105, 37],
+    [252, 255, 164],
+  ];
   const x = t * (stops.length - 1);
   const i = Math.min(stops.length - 2, Math.floor(x));
   const f = x - i;
@@ -50,7 +55,13 @@ function pixels(data: Float32Array, offset: number, rows: number, cols: number):
 }
 
 /** One head's thumbnail (size × size) scaled to the canvas's CSS size. */
-export function drawThumb(canvas: HTMLCanvasElement, data: Float32Array, offset: number, size: number, px = 64): void {
+export function drawThumb(
+  canvas: HTMLCanvasElement,
+  data: Float32Array,
+  offset: number,
+  size: number,
+  px = 64,
+): void {
   canvas.width = px;
   canvas.height = px;
   const ctx = canvas.getContext('2d')!;
@@ -66,7 +77,13 @@ export interface AttentionLayout {
 }
 
 /** Draws the n × n map (rows: queries, columns: keys) with labels when cells are big enough; returns the layout and the time taken. */
-export function drawAttention(canvas: HTMLCanvasElement, weights: Float32Array, n: number, labels: string[], maxPx = 720): { layout: AttentionLayout; ms: number } {
+export function drawAttention(
+  canvas: HTMLCanvasElement,
+  weights: Float32Array,
+  n: number,
+  labels: string[],
+  maxPx = 720,
+): { layout: AttentionLayout; ms: number } {
   const t0 = performance.now();
   const cell = Math.max(maxPx / n, 0.25);
   const margin = cell >= 7 ? 64 : 0;
@@ -97,7 +114,12 @@ export function drawAttention(canvas: HTMLCanvasElement, weights: Float32Array, 
 }
 
 /** The (query, key) cell under a mouse position in CSS pixels, or undefined outside the map. */
-export function cellAt(canvas: HTMLCanvasElement, layout: AttentionLayout, clientX: number, clientY: number): { q: number; k: number } | undefined {
+export function cellAt(
+  canvas: HTMLCanvasElement,
+  layout: AttentionLayout,
+  clientX: number,
+  clientY: number,
+): { q: number; k: number } | undefined {
   const rect = canvas.getBoundingClientRect();
   const sx = canvas.width / rect.width;
   const x = (clientX - rect.left) * sx - layout.margin;

@@ -12,7 +12,8 @@ const LENS_COLUMNS = 96;
 
 export class InspectPanel {
   private view: InspectionView | undefined;
-  private head: { layer: number; head: number; n: number; weights: Float32Array; layout: AttentionLayout } | undefined;
+  private head:
+    { layer: number; head: number; n: number; weights: Float32Array; layout: AttentionLayout } | undefined;
   private query: number | undefined;
   private readonly grid = el('div', { id: 'att-grid', class: 'att-grid' });
   private readonly big = el('canvas', { id: 'att-big', class: 'att-big' });
@@ -42,10 +43,20 @@ export class InspectPanel {
     this.bigTitle.textContent = 'Click a head for its full query × key map.';
     this.big.width = 0;
     this.root.replaceChildren(
-      el('h3', {}, `Attention (${view.nLayer} layers × ${view.nHead} heads, ${view.ids.length} tokens${view.offset ? `: the last ${view.ids.length}` : ''}, ${view.ms.toFixed(0)} ms)`),
-      this.grid, this.bigTitle, el('div', { class: 'att-big-box' }, this.big), this.hover,
-      el('h4', {}, 'From this token: click a token (or a row of the map) to see what it attends to'), this.strip,
-      el('h3', {}, 'Logit lens: the top next-token guess after each layer'), this.lens);
+      el(
+        'h3',
+        {},
+        `Attention (${view.nLayer} layers × ${view.nHead} heads, ${view.ids.length} tokens${view.offset ? `: the last ${view.ids.length}` : ''}, ${view.ms.toFixed(0)} ms)`,
+      ),
+      this.grid,
+      this.bigTitle,
+      el('div', { class: 'att-big-box' }, this.big),
+      this.hover,
+      el('h4', {}, 'From this token: click a token (or a row of the map) to see what it attends to'),
+      this.strip,
+      el('h3', {}, 'Logit lens: the top next-token guess after each layer'),
+      this.lens,
+    );
   }
 
   private renderGrid(v: InspectionView): void {
@@ -54,7 +65,13 @@ export class InspectPanel {
     for (let l = 0; l < v.nLayer; l++) {
       cells.push(el('div', { class: 'att-label' }, `layer ${l}`));
       for (let h = 0; h < v.nHead; h++) {
-        const c = el('canvas', { class: 'thumb', 'data-layer': l, 'data-head': h, title: `layer ${l}, head ${h}`, tabindex: 0 });
+        const c = el('canvas', {
+          class: 'thumb',
+          'data-layer': l,
+          'data-head': h,
+          title: `layer ${l}, head ${h}`,
+          tabindex: 0,
+        });
         drawThumb(c, v.thumbs, (l * v.nHead + h) * v.size * v.size, v.size);
         c.addEventListener('click', () => this.openHead(l, h));
         cells.push(c);
@@ -73,7 +90,12 @@ export class InspectPanel {
     this.big.dataset.head = String(head);
     this.big.dataset.renderMs = ms.toFixed(1);
     this.bigTitle.textContent = `Layer ${layer}, head ${head}: rows are queries, columns keys (${n} × ${n}, colour on a log scale from 0.0001 to 1, drawn in ${ms.toFixed(0)} ms)`;
-    for (const t of this.grid.querySelectorAll('.thumb')) t.classList.toggle('selected', (t as HTMLElement).dataset.layer === String(layer) && (t as HTMLElement).dataset.head === String(head));
+    for (const t of this.grid.querySelectorAll('.thumb'))
+      t.classList.toggle(
+        'selected',
+        (t as HTMLElement).dataset.layer === String(layer) &&
+          (t as HTMLElement).dataset.head === String(head),
+      );
     if (this.query !== undefined) this.fromToken(this.query);
   }
 
@@ -88,11 +110,13 @@ export class InspectPanel {
   }
 
   private renderStrip(v: InspectionView): void {
-    this.strip.replaceChildren(...v.texts.map((t, i) => {
-      const s = el('span', { class: 'tok', 'data-pos': i, title: `position ${i + v.offset}` }, t);
-      s.addEventListener('click', () => this.fromToken(i));
-      return s;
-    }));
+    this.strip.replaceChildren(
+      ...v.texts.map((t, i) => {
+        const s = el('span', { class: 'tok', 'data-pos': i, title: `position ${i + v.offset}` }, t);
+        s.addEventListener('click', () => this.fromToken(i));
+        return s;
+      }),
+    );
   }
 
   /** Colours the text by how much token q attends to each token (in the open head, else layer 0 head 0). */
@@ -119,7 +143,14 @@ export class InspectPanel {
     const n = v.ids.length;
     const k = v.lens.k;
     const first = Math.max(0, n - LENS_COLUMNS);
-    const head = el('tr', {}, el('th', {}, 'layer \\ input'), ...v.texts.slice(first).map((t, i) => el('th', { title: `position ${first + i + v.offset}` }, visible(t))));
+    const head = el(
+      'tr',
+      {},
+      el('th', {}, 'layer \\ input'),
+      ...v.texts
+        .slice(first)
+        .map((t, i) => el('th', { title: `position ${first + i + v.offset}` }, visible(t))),
+    );
     const rows: HTMLElement[] = [];
     for (let r = 0; r <= v.nLayer; r++) {
       const cells = [el('th', {}, r === 0 ? 'embed' : `after block ${r - 1}`)];
@@ -127,13 +158,25 @@ export class InspectPanel {
         const at = (r * n + i) * k;
         const id = v.lens.ids[at];
         const p = v.lens.probs[at];
-        const alts = Array.from({ length: k }, (_, j) => `${JSON.stringify(v.lens.texts[v.lens.ids[at + j]])} ${(v.lens.probs[at + j] * 100).toFixed(1)}%`).join(', ');
-        cells.push(el('td', { class: 'lens-cell', title: alts, 'data-p': p, style: `--p: ${p.toFixed(3)}` }, visible(v.lens.texts[id] ?? String(id)), el('small', {}, ` ${(p * 100).toFixed(0)}%`)));
+        const alts = Array.from(
+          { length: k },
+          (_, j) =>
+            `${JSON.stringify(v.lens.texts[v.lens.ids[at + j]])} ${(v.lens.probs[at + j] * 100).toFixed(1)}%`,
+        ).join(', ');
+        cells.push(
+          el(
+            'td',
+            { class: 'lens-cell', title: alts, 'data-p': p, style: `--p: ${p.toFixed(3)}` },
+            visible(v.lens.texts[id] ?? String(id)),
+            el('small', {}, ` ${(p * 100).toFixed(0)}%`),
+          ),
+        );
       }
       rows.push(el('tr', {}, ...cells));
     }
     this.lens.replaceChildren(
       ...(first ? [el('p', { class: 'status' }, `Showing the last ${LENS_COLUMNS} of ${n} positions.`)] : []),
-      el('table', { id: 'lens-table', class: 'lens-table' }, el('thead', {}, head), el('tbody', {}, ...rows)));
+      el('table', { id: 'lens-table', class: 'lens-table' }, el('thead', {}, head), el('tbody', {}, ...rows)),
+    );
   }
 }

@@ -6,7 +6,14 @@
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-textarea/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
-import type { PromptTokens, SampledToken, SamplerHostMessage, SamplerModelInfo, SamplerParams, SamplerWebviewMessage } from '../../src/protocol/sampler';
+import type {
+  PromptTokens,
+  SampledToken,
+  SamplerHostMessage,
+  SamplerModelInfo,
+  SamplerParams,
+  SamplerWebviewMessage,
+} from '../../src/protocol/sampler';
 import { el } from '../common/dom';
 import { hostBridge } from '../common/vscode';
 import { renderDistribution } from './distribution';
@@ -20,33 +27,80 @@ const app = document.getElementById('app')!;
 
 type Field = HTMLElement & { value: string };
 const FIELDS: { key: keyof SamplerParams | 'streams'; label: string; title: string; step?: number }[] = [
-  { key: 'temperature', label: 'Temperature', title: '0 = greedy (always the most likely token)', step: 0.05 },
+  {
+    key: 'temperature',
+    label: 'Temperature',
+    title: '0 = greedy (always the most likely token)',
+    step: 0.05,
+  },
   { key: 'topK', label: 'Top-k', title: 'keep the k most likely tokens (0 = all)' },
-  { key: 'topP', label: 'Top-p', title: 'keep the smallest set reaching this probability (1 = all)', step: 0.01 },
-  { key: 'minP', label: 'Min-p', title: 'drop tokens below min-p × the top probability (0 = off)', step: 0.01 },
-  { key: 'repetitionPenalty', label: 'Repetition penalty', title: '> 1 makes tokens already in the text less likely (1 = off)', step: 0.05 },
+  {
+    key: 'topP',
+    label: 'Top-p',
+    title: 'keep the smallest set reaching this probability (1 = all)',
+    step: 0.01,
+  },
+  {
+    key: 'minP',
+    label: 'Min-p',
+    title: 'drop tokens below min-p × the top probability (0 = off)',
+    step: 0.01,
+  },
+  {
+    key: 'repetitionPenalty',
+    label: 'Repetition penalty',
+    title: '> 1 makes tokens already in the text less likely (1 = off)',
+    step: 0.05,
+  },
   { key: 'seed', label: 'Seed', title: 'universe i uses seed + i' },
   { key: 'maxTokens', label: 'Max tokens', title: 'new tokens per universe' },
   { key: 'streams', label: 'Universes', title: 'parallel samples of the same prompt (1–8)' },
 ];
 
 let model: SamplerModelInfo | undefined;
-const universes = new Map<number, { prompt: PromptTokens; tokens: SampledToken[]; box: HTMLElement; text: HTMLElement; meta: HTMLElement }>();
+const universes = new Map<
+  number,
+  { prompt: PromptTokens; tokens: SampledToken[]; box: HTMLElement; text: HTMLElement; meta: HTMLElement }
+>();
 
 const title = el('span', { id: 'model', class: 'model' }, 'No checkpoint');
 const change = el('vscode-button', { id: 'change', secondary: true }, 'Checkpoint…');
 change.addEventListener('click', () => host.post({ type: 'pickCheckpoint' }));
-const promptBox = el('vscode-textarea', { id: 'prompt', rows: 3, placeholder: 'Prompt (empty: start from the end-of-text token)', resize: 'vertical' }) as Field;
+const promptBox = el('vscode-textarea', {
+  id: 'prompt',
+  rows: 3,
+  placeholder: 'Prompt (empty: start from the end-of-text token)',
+  resize: 'vertical',
+}) as Field;
 const fields = new Map<string, Field>();
-const controls = el('div', { class: 'controls', id: 'controls' }, ...FIELDS.map((f) => {
-  const input = el('vscode-textfield', { id: `p-${f.key}`, type: 'number', step: f.step ?? 1, min: 0, title: f.title, 'aria-label': f.label }) as Field;
-  fields.set(f.key, input);
-  return el('label', { class: 'control', title: f.title }, f.label, input);
-}));
-const stopField = el('vscode-textfield', { id: 'p-stop', placeholder: 'Stop strings, separated by |  (\\n = newline)', title: 'generation ends once the text contains one of these' }) as Field;
+const controls = el(
+  'div',
+  { class: 'controls', id: 'controls' },
+  ...FIELDS.map((f) => {
+    const input = el('vscode-textfield', {
+      id: `p-${f.key}`,
+      type: 'number',
+      step: f.step ?? 1,
+      min: 0,
+      title: f.title,
+      'aria-label': f.label,
+    }) as Field;
+    fields.set(f.key, input);
+    return el('label', { class: 'control', title: f.title }, f.label, input);
+  }),
+);
+const stopField = el('vscode-textfield', {
+  id: 'p-stop',
+  placeholder: 'Stop strings, separated by |  (\\n = newline)',
+  title: 'generation ends once the text contains one of these',
+}) as Field;
 const generateBtn = el('vscode-button', { id: 'generate' }, 'Generate');
 const stopBtn = el('vscode-button', { id: 'stop', secondary: true, disabled: true }, 'Stop');
-const status = el('p', { id: 'status', class: 'status', 'data-state': 'idle' }, 'Open a checkpoint to sample from.');
+const status = el(
+  'p',
+  { id: 'status', class: 'status', 'data-state': 'idle' },
+  'Open a checkpoint to sample from.',
+);
 const notes = el('p', { id: 'notes', class: 'status' });
 const board = el('main', { id: 'universes', class: 'universes' });
 const dist = el('section', { id: 'dist', class: 'dist' });
@@ -54,8 +108,15 @@ const inspectRoot = el('section', { id: 'inspect', class: 'inspect' });
 const inspect = new InspectPanel(inspectRoot, (layer, head) => host.post({ type: 'attention', layer, head }));
 app.append(
   el('header', { class: 'toolbar' }, title, change),
-  promptBox, controls, el('div', { class: 'toolbar' }, stopField, generateBtn, stopBtn),
-  status, notes, board, dist, inspectRoot);
+  promptBox,
+  controls,
+  el('div', { class: 'toolbar' }, stopField, generateBtn, stopBtn),
+  status,
+  notes,
+  board,
+  dist,
+  inspectRoot,
+);
 
 function setStatus(text: string, state: string): void {
   status.textContent = text;
@@ -67,7 +128,11 @@ function params(): SamplerParams {
     const v = Number(fields.get(k)!.value);
     return Number.isFinite(v) && fields.get(k)!.value !== '' ? v : d;
   };
-  const stop = stopField.value.split('|').map((s) => s.replace(/\\n/g, '\n')).filter((s) => s.length > 0).slice(0, 8);
+  const stop = stopField.value
+    .split('|')
+    .map((s) => s.replace(/\\n/g, '\n'))
+    .filter((s) => s.length > 0)
+    .slice(0, 8);
   return {
     temperature: Math.min(10, Math.max(0, num('temperature', 0.8))),
     topK: Math.max(0, Math.round(num('topK', 0))),
@@ -88,16 +153,33 @@ generateBtn.addEventListener('click', () => {
 });
 stopBtn.addEventListener('click', () => host.post({ type: 'stop' }));
 
-function tokenSpan(t: { text: string }, cls: string, attrs: Record<string, string | number> = {}): HTMLElement {
+function tokenSpan(
+  t: { text: string },
+  cls: string,
+  attrs: Record<string, string | number> = {},
+): HTMLElement {
   return el('span', { class: `tok ${cls}`, ...attrs }, t.text === '' ? '∅' : t.text);
 }
 
 function addUniverse(id: number, label: string, prompt: PromptTokens): void {
-  const text = el('div', { class: 'utext' }, ...prompt.texts.map((t, i) => tokenSpan({ text: t }, 'prompt', { title: `prompt token ${i}` })));
+  const text = el(
+    'div',
+    { class: 'utext' },
+    ...prompt.texts.map((t, i) => tokenSpan({ text: t }, 'prompt', { title: `prompt token ${i}` })),
+  );
   const meta = el('span', { class: 'umeta' });
-  const insp = el('vscode-button', { secondary: true, class: 'inspect-btn', title: 'Attention maps and logit lens of this text' }, 'Inspect');
+  const insp = el(
+    'vscode-button',
+    { secondary: true, class: 'inspect-btn', title: 'Attention maps and logit lens of this text' },
+    'Inspect',
+  );
   insp.addEventListener('click', () => host.post({ type: 'inspect', universe: id }));
-  const box = el('article', { class: 'universe', 'data-universe': id, 'data-state': 'running' }, el('header', {}, el('strong', {}, `#${id} ${label}`), meta, insp), text);
+  const box = el(
+    'article',
+    { class: 'universe', 'data-universe': id, 'data-state': 'running' },
+    el('header', {}, el('strong', {}, `#${id} ${label}`), meta, insp),
+    text,
+  );
   universes.set(id, { prompt, tokens: [], box, text, meta });
   board.append(box);
 }
@@ -108,7 +190,10 @@ function appendTokens(id: number, tokens: SampledToken[]): void {
   for (const t of tokens) {
     const index = u.tokens.length;
     u.tokens.push(t);
-    const span = tokenSpan(t, `gen${t.forced ? ' forced' : ''}`, { 'data-index': index, title: `p ${(t.prob * 100).toFixed(1)}%, rank ${t.rank}` });
+    const span = tokenSpan(t, `gen${t.forced ? ' forced' : ''}`, {
+      'data-index': index,
+      title: `p ${(t.prob * 100).toFixed(1)}%, rank ${t.rank}`,
+    });
     span.style.setProperty('--p', t.prob.toFixed(3));
     span.addEventListener('click', () => selectToken(id, index));
     u.text.append(span);
@@ -122,7 +207,9 @@ function selectToken(universe: number, index: number): void {
   if (!u || !step) return;
   for (const s of board.querySelectorAll('.tok.selected')) s.classList.remove('selected');
   u.text.querySelector(`.tok.gen[data-index="${index}"]`)?.classList.add('selected');
-  renderDistribution(dist, step, `Universe #${universe}, token ${index + 1}`, (tokenId) => host.post({ type: 'branch', universe, index, tokenId, params: params() }));
+  renderDistribution(dist, step, `Universe #${universe}, token ${index + 1}`, (tokenId) =>
+    host.post({ type: 'branch', universe, index, tokenId, params: params() }),
+  );
 }
 
 function running(): boolean {
@@ -135,7 +222,9 @@ host.onMessage((m) => {
       model = m.model;
       host.setState({ checkpoint: m.model.checkpoint });
       title.textContent = `${m.model.label} — ${m.model.nLayer} layers, ${m.model.nHead} heads, ${m.model.nEmbd} wide, block ${m.model.blockSize}, vocabulary ${m.model.vocabSize} (${m.model.tokenizer})`;
-      for (const f of FIELDS) if (!fields.get(f.key)!.value) fields.get(f.key)!.value = String(f.key === 'streams' ? 3 : m.params[f.key as keyof SamplerParams]);
+      for (const f of FIELDS)
+        if (!fields.get(f.key)!.value)
+          fields.get(f.key)!.value = String(f.key === 'streams' ? 3 : m.params[f.key as keyof SamplerParams]);
       setStatus(`Ready. An empty prompt starts from ${m.model.startToken}.`, 'ready');
       break;
     }
@@ -166,7 +255,10 @@ host.onMessage((m) => {
       }
       if (!running()) {
         stopBtn.setAttribute('disabled', '');
-        setStatus('Done. Click a token for its distribution; Inspect a universe for attention and the logit lens.', 'done');
+        setStatus(
+          'Done. Click a token for its distribution; Inspect a universe for attention and the logit lens.',
+          'done',
+        );
       }
       break;
     }

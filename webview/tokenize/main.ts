@@ -9,8 +9,13 @@ import '@vscode-elements/elements/dist/vscode-option/index.js';
 import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
 import {
-  TOKEN_PARTIAL, TOKEN_SPECIAL,
-  type TokenizeHostMessage, type TokenizeResult, type TokenizerChoice, type TokenizeView, type TokenizeWebviewMessage,
+  TOKEN_PARTIAL,
+  TOKEN_SPECIAL,
+  type TokenizeHostMessage,
+  type TokenizeResult,
+  type TokenizerChoice,
+  type TokenizeView,
+  type TokenizeWebviewMessage,
 } from '../../src/protocol/tokenize';
 import { el } from '../common/dom';
 import { hostBridge } from '../common/vscode';
@@ -28,10 +33,16 @@ let compare = false;
 let view: TokenizeView | undefined;
 
 const pickers = el('div', { class: 'pickers', id: 'pickers' });
-const compareBox = el('vscode-checkbox', { id: 'compare', label: 'Compare' }) as HTMLElement & { checked: boolean };
+const compareBox = el('vscode-checkbox', { id: 'compare', label: 'Compare' }) as HTMLElement & {
+  checked: boolean;
+};
 compareBox.addEventListener('change', () => host.post({ type: 'compare', on: compareBox.checked }));
 const source = el('p', { id: 'source', class: 'status' });
-const status = el('p', { id: 'status', class: 'status', 'data-state': 'idle' }, 'Select text in an editor and run LLM Lens: Tokenize Selection.');
+const status = el(
+  'p',
+  { id: 'status', class: 'status', 'data-state': 'idle' },
+  'Select text in an editor and run LLM Lens: Tokenize Selection.',
+);
 const results = el('main', { id: 'results', class: 'results' });
 const tooltip = el('div', { id: 'tooltip', class: 'tooltip', role: 'tooltip' });
 tooltip.hidden = true;
@@ -39,7 +50,11 @@ app.append(el('header', { class: 'toolbar' }, pickers, compareBox), source, stat
 
 function renderPickers(): void {
   const makeSelect = (index: number, value: string) => {
-    const select = el('vscode-single-select', { class: 'picker', 'data-index': index, 'aria-label': `Tokenizer ${index + 1}` }) as HTMLElement & { value: string };
+    const select = el('vscode-single-select', {
+      class: 'picker',
+      'data-index': index,
+      'aria-label': `Tokenizer ${index + 1}`,
+    }) as HTMLElement & { value: string };
     for (const c of choices) {
       const opt = el('vscode-option', { value: c.key, description: c.description }, c.label);
       if (c.key === value) opt.setAttribute('selected', '');
@@ -55,8 +70,14 @@ function renderPickers(): void {
   const nodes: Node[] = selected.map((k, i) => {
     const wrap = el('span', { class: 'picker-wrap' }, makeSelect(i, k));
     if (compare && selected.length > 2) {
-      const remove = el('vscode-button', { secondary: true, class: 'remove', title: 'Remove from comparison', 'aria-label': 'Remove' }, '×');
-      remove.addEventListener('click', () => host.post({ type: 'select', keys: selected.filter((_, j) => j !== i) }));
+      const remove = el(
+        'vscode-button',
+        { secondary: true, class: 'remove', title: 'Remove from comparison', 'aria-label': 'Remove' },
+        '×',
+      );
+      remove.addEventListener('click', () =>
+        host.post({ type: 'select', keys: selected.filter((_, j) => j !== i) }),
+      );
       wrap.append(remove);
     }
     return wrap;
@@ -95,7 +116,10 @@ function visibleText(s: string, into: HTMLElement): void {
 
 function tokenSpan(r: TokenizeResult, text: string, i: number): HTMLElement {
   const f = r.flags[i];
-  const span = el('span', { class: `tok c${i % 6}${f & TOKEN_PARTIAL ? ' partial' : ''}${f & TOKEN_SPECIAL ? ' special' : ''}`, 'data-i': i });
+  const span = el('span', {
+    class: `tok c${i % 6}${f & TOKEN_PARTIAL ? ' partial' : ''}${f & TOKEN_SPECIAL ? ' special' : ''}`,
+    'data-i': i,
+  });
   if (f & TOKEN_PARTIAL) span.textContent = `⟨${r.bytesHex[r.ids[i]]}⟩`;
   else if (r.ends[i] === r.starts[i]) {
     // a token with no place in the text (e.g. [UNK], or one the tokenizer inserted): show its own text
@@ -108,19 +132,31 @@ function tokenSpan(r: TokenizeResult, text: string, i: number): HTMLElement {
 /** A token's own text, decoded from its bytes. */
 function tokenText(r: TokenizeResult, i: number): string {
   const hex = r.bytesHex[r.ids[i]] ?? '';
-  const bytes = Uint8Array.from(hex.split(' ').filter(Boolean).map((h) => parseInt(h, 16)));
+  const bytes = Uint8Array.from(
+    hex
+      .split(' ')
+      .filter(Boolean)
+      .map((h) => parseInt(h, 16)),
+  );
   return new TextDecoder().decode(bytes);
 }
 
 function renderResult(r: TokenizeResult, text: string): HTMLElement {
   const n = r.ids.length;
   const chars = r.chars;
-  const counts = el('div', { class: 'counts' },
-    el('span', { class: 'count', 'data-count': 'tokens' }, n.toLocaleString('en-US')), ' tokens · ',
-    el('span', { 'data-count': 'chars' }, chars.toLocaleString('en-US')), ' characters · ',
-    el('span', { 'data-count': 'bytes' }, r.bytes.toLocaleString('en-US')), ' bytes · ',
-    el('span', { 'data-count': 'ratio' }, n ? (chars / n).toFixed(2) : '–'), ' characters per token',
-    el('span', { class: 'ms' }, ` · ${r.ms.toFixed(0)} ms`));
+  const counts = el(
+    'div',
+    { class: 'counts' },
+    el('span', { class: 'count', 'data-count': 'tokens' }, n.toLocaleString('en-US')),
+    ' tokens · ',
+    el('span', { 'data-count': 'chars' }, chars.toLocaleString('en-US')),
+    ' characters · ',
+    el('span', { 'data-count': 'bytes' }, r.bytes.toLocaleString('en-US')),
+    ' bytes · ',
+    el('span', { 'data-count': 'ratio' }, n ? (chars / n).toFixed(2) : '–'),
+    ' characters per token',
+    el('span', { class: 'ms' }, ` · ${r.ms.toFixed(0)} ms`),
+  );
   const tokens = el('div', { class: 'tokens', 'data-key': r.key });
   let rendered = 0;
   const sentinel = el('div', { class: 'sentinel' });
@@ -148,7 +184,9 @@ function renderResult(r: TokenizeResult, text: string): HTMLElement {
     if (rendered >= n) observer.disconnect();
   };
   tokens.append(sentinel);
-  const observer = new IntersectionObserver((entries) => entries.some((e) => e.isIntersecting) && more(), { rootMargin: '600px' });
+  const observer = new IntersectionObserver((entries) => entries.some((e) => e.isIntersecting) && more(), {
+    rootMargin: '600px',
+  });
   more();
   if (rendered < n) observer.observe(sentinel);
 
@@ -159,12 +197,25 @@ function renderResult(r: TokenizeResult, text: string): HTMLElement {
     if (i !== undefined) host.post({ type: 'reveal', start: r.starts[i], end: r.ends[i] });
   });
 
-  const shown = Array.from(r.ids.subarray(0, MAX_IDS_SHOWN)).join(', ') + (n > MAX_IDS_SHOWN ? `, … (${(n - MAX_IDS_SHOWN).toLocaleString('en-US')} more: use Copy ids)` : '');
+  const shown =
+    Array.from(r.ids.subarray(0, MAX_IDS_SHOWN)).join(', ') +
+    (n > MAX_IDS_SHOWN ? `, … (${(n - MAX_IDS_SHOWN).toLocaleString('en-US')} more: use Copy ids)` : '');
   const copy = el('vscode-button', { secondary: true, class: 'copy-ids' }, 'Copy ids');
   copy.addEventListener('click', () => host.post({ type: 'copyIds', key: r.key }));
-  const ids = el('details', { class: 'ids' }, el('summary', {}, `Token ids (${n.toLocaleString('en-US')})`), copy, el('pre', { class: 'id-list' }, `[${shown}]`));
+  const ids = el(
+    'details',
+    { class: 'ids' },
+    el('summary', {}, `Token ids (${n.toLocaleString('en-US')})`),
+    copy,
+    el('pre', { class: 'id-list' }, `[${shown}]`),
+  );
 
-  const title = el('h2', {}, r.name, el('span', { class: 'vocab' }, ` · vocabulary ${r.vocabSize.toLocaleString('en-US')}`));
+  const title = el(
+    'h2',
+    {},
+    r.name,
+    el('span', { class: 'vocab' }, ` · vocabulary ${r.vocabSize.toLocaleString('en-US')}`),
+  );
   return el('section', { class: 'result', 'data-key': r.key }, title, counts, tokens, ids);
 }
 
@@ -180,15 +231,27 @@ function showTooltip(e: MouseEvent, r: TokenizeResult, text: string): void {
     return;
   }
   const f = r.flags[i];
-  const decoded = f & TOKEN_PARTIAL ? '(part of a multi-byte character)' : JSON.stringify(text.slice(r.starts[i], r.ends[i]));
+  const decoded =
+    f & TOKEN_PARTIAL
+      ? '(part of a multi-byte character)'
+      : JSON.stringify(text.slice(r.starts[i], r.ends[i]));
   tooltip.replaceChildren(
-    el('div', {}, el('b', {}, `id ${r.ids[i]}`), f & TOKEN_SPECIAL ? ' · special token' : '', ` · token ${i + 1} of ${r.ids.length}`),
+    el(
+      'div',
+      {},
+      el('b', {}, `id ${r.ids[i]}`),
+      f & TOKEN_SPECIAL ? ' · special token' : '',
+      ` · token ${i + 1} of ${r.ids.length}`,
+    ),
     el('div', {}, 'bytes ', el('code', {}, r.bytesHex[r.ids[i]] ?? '')),
     el('div', {}, 'text ', el('code', {}, decoded)),
   );
   tooltip.hidden = false;
   const x = Math.min(e.clientX + 12, window.innerWidth - tooltip.offsetWidth - 8);
-  const y = e.clientY + 16 + tooltip.offsetHeight > window.innerHeight ? e.clientY - tooltip.offsetHeight - 8 : e.clientY + 16;
+  const y =
+    e.clientY + 16 + tooltip.offsetHeight > window.innerHeight
+      ? e.clientY - tooltip.offsetHeight - 8
+      : e.clientY + 16;
   tooltip.style.left = `${Math.max(4, x)}px`;
   tooltip.style.top = `${Math.max(4, y)}px`;
 }

@@ -27,10 +27,18 @@ const MAX_READ = 1 << 30;
 
 export function checkRange(source: { name: string; size: number }, offset: number, length: number): void {
   if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) {
-    throw new CheckpointError('out-of-range', `bad byte range offset=${offset} length=${length}`, source.name);
+    throw new CheckpointError(
+      'out-of-range',
+      `bad byte range offset=${offset} length=${length}`,
+      source.name,
+    );
   }
   if (offset + length > source.size) {
-    throw new CheckpointError('truncated', `asked for bytes ${offset}..${offset + length} but the file has ${source.size}`, source.name);
+    throw new CheckpointError(
+      'truncated',
+      `asked for bytes ${offset}..${offset + length} but the file has ${source.size}`,
+      source.name,
+    );
   }
 }
 
@@ -50,7 +58,11 @@ class FileSource implements ByteSource {
       const n = Math.min(MAX_READ, length - done);
       const { bytesRead } = await this.fh.read(out, done, n, offset + done);
       if (bytesRead === 0) {
-        throw new CheckpointError('changed-on-disk', `the file ended at byte ${offset + done} but had ${this.size} bytes when opened: it changed on disk, reopen it`, this.name);
+        throw new CheckpointError(
+          'changed-on-disk',
+          `the file ended at byte ${offset + done} but had ${this.size} bytes when opened: it changed on disk, reopen it`,
+          this.name,
+        );
       }
       done += bytesRead;
     }

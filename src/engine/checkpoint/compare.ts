@@ -29,7 +29,10 @@ export class ChangeAccumulator {
 
   add(a: ArrayLike<number>, b: ArrayLike<number>): void {
     if (a.length !== b.length) throw new CheckpointError('bad-input', 'chunks of different lengths');
-    let sa = 0, sb = 0, sd = 0, m = this.maxAbs;
+    let sa = 0,
+      sb = 0,
+      sd = 0,
+      m = this.maxAbs;
     for (let i = 0; i < a.length; i++) {
       const x = a[i];
       const y = b[i];
@@ -49,7 +52,8 @@ export class ChangeAccumulator {
   result(name: string): TensorChange {
     const normA = Math.sqrt(this.sa);
     const normDiff = Math.sqrt(this.sd);
-    const relChange = normA === 0 ? (normDiff === 0 ? 0 : normDiff === normDiff ? Infinity : NaN) : normDiff / normA;
+    const relChange =
+      normA === 0 ? (normDiff === 0 ? 0 : normDiff === normDiff ? Infinity : NaN) : normDiff / normA;
     return { name, relChange, normA, normB: Math.sqrt(this.sb), normDiff, maxAbsDiff: this.maxAbs };
   }
 }
@@ -64,7 +68,10 @@ export async function relativeChange(
   const ta = a.tensor(name);
   const tb = b.tensor(options.nameB ?? name);
   if (!sameShape(ta, tb)) {
-    throw new CheckpointError('shape-mismatch', `'${name}' has shape [${ta.shape}] in ${a.name} but [${tb.shape}] in ${b.name}; only tensors of the same shape compare`);
+    throw new CheckpointError(
+      'shape-mismatch',
+      `'${name}' has shape [${ta.shape}] in ${a.name} but [${tb.shape}] in ${b.name}; only tensors of the same shape compare`,
+    );
   }
   const step = Math.max(1, Math.floor(options.chunkElements ?? DEFAULT_CHUNK_ELEMENTS));
   const acc = new ChangeAccumulator();
@@ -90,7 +97,11 @@ export interface CheckpointComparison {
 export async function compareCheckpoints(
   a: SafetensorsFile,
   b: SafetensorsFile,
-  options: { chunkElements?: number; signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {},
+  options: {
+    chunkElements?: number;
+    signal?: AbortSignal;
+    onProgress?: (done: number, total: number) => void;
+  } = {},
 ): Promise<CheckpointComparison> {
   const shared = a.tensors.filter((t) => b.has(t.name));
   const out: CheckpointComparison = {
@@ -102,8 +113,10 @@ export async function compareCheckpoints(
   let done = 0;
   for (const ta of shared) {
     const tb = b.tensor(ta.name);
-    if (!sameShape(ta, tb)) out.incomparable.push({ name: ta.name, reason: `shape [${ta.shape}] vs [${tb.shape}]` });
-    else if (!ta.supported || !tb.supported) out.incomparable.push({ name: ta.name, reason: `dtype ${ta.dtype} vs ${tb.dtype} not decoded` });
+    if (!sameShape(ta, tb))
+      out.incomparable.push({ name: ta.name, reason: `shape [${ta.shape}] vs [${tb.shape}]` });
+    else if (!ta.supported || !tb.supported)
+      out.incomparable.push({ name: ta.name, reason: `dtype ${ta.dtype} vs ${tb.dtype} not decoded` });
     else out.changes.push(await relativeChange(a, b, ta.name, options));
     options.onProgress?.(++done, shared.length);
   }

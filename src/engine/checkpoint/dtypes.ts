@@ -8,11 +8,24 @@
 import { CheckpointError } from './errors';
 
 /** The dtypes this reader decodes (and the writer writes). */
-export type Dtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U64' | 'U32' | 'U16' | 'U8' | 'BOOL';
+export type Dtype =
+  'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U64' | 'U32' | 'U16' | 'U8' | 'BOOL';
 
 /** Bytes per element of every decodable dtype. */
 export const DTYPE_BYTES: Readonly<Record<Dtype, number>> = {
-  F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U64: 8, U32: 4, U16: 2, U8: 1, BOOL: 1,
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U64: 8,
+  U32: 4,
+  U16: 2,
+  U8: 1,
+  BOOL: 1,
 };
 
 /** Dtypes of the format whose size we know (so their offsets are checked) but whose values we do not decode. */
@@ -30,8 +43,16 @@ export function dtypeSize(dtype: string): number | undefined {
 
 /** Exact values: floats as Float32Array/Float64Array, 64-bit integers as BigInt arrays, BOOL as 0/1 bytes. */
 export type TensorValues =
-  | Float64Array | Float32Array | BigInt64Array | BigUint64Array
-  | Int32Array | Uint32Array | Int16Array | Uint16Array | Int8Array | Uint8Array;
+  | Float64Array
+  | Float32Array
+  | BigInt64Array
+  | BigUint64Array
+  | Int32Array
+  | Uint32Array
+  | Int16Array
+  | Uint16Array
+  | Int8Array
+  | Uint8Array;
 
 /** Values as plain numbers, for statistics: 64-bit integers become Float64Array (lossy beyond 2^53). */
 export type NumericValues = Exclude<TensorValues, BigInt64Array | BigUint64Array>;
@@ -40,9 +61,14 @@ const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** A view of `bytes` as T, copying only when the bytes are not aligned to T's size. */
 function view<T>(bytes: Uint8Array, size: number, make: (b: ArrayBuffer, off: number, n: number) => T): T {
-  if (!littleEndian) throw new CheckpointError('unsupported-dtype', 'this reader needs a little-endian machine');
+  if (!littleEndian)
+    throw new CheckpointError('unsupported-dtype', 'this reader needs a little-endian machine');
   const n = bytes.byteLength / size;
-  if (!Number.isInteger(n)) throw new CheckpointError('bad-input', `${bytes.byteLength} bytes is not a whole number of ${size}-byte elements`);
+  if (!Number.isInteger(n))
+    throw new CheckpointError(
+      'bad-input',
+      `${bytes.byteLength} bytes is not a whole number of ${size}-byte elements`,
+    );
   // a misaligned view is copied into a fresh buffer (Buffer#slice would return another view, not a copy)
   const b = bytes.byteOffset % size === 0 ? bytes : new Uint8Array(bytes);
   return make(b.buffer as ArrayBuffer, b.byteOffset, n);
@@ -57,7 +83,8 @@ function halfTable(): Float32Array {
     const sign = h & 0x8000 ? -1 : 1;
     const exp = (h >> 10) & 0x1f;
     const mant = h & 0x3ff;
-    if (exp === 0) t[h] = sign * mant * 2 ** -24; // zero and subnormals
+    if (exp === 0)
+      t[h] = sign * mant * 2 ** -24; // zero and subnormals
     else if (exp === 31) t[h] = mant ? NaN : sign * Infinity;
     else t[h] = sign * (1 + mant / 1024) * 2 ** (exp - 15);
   }
@@ -119,21 +146,37 @@ export function f32ToBF16Bits(x: number): number {
 /** Raw little-endian bytes → exact values of the dtype. */
 export function decodeValues(dtype: string, bytes: Uint8Array): TensorValues {
   switch (dtype) {
-    case 'F64': return view(bytes, 8, (b, o, n) => new Float64Array(b, o, n));
-    case 'F32': return view(bytes, 4, (b, o, n) => new Float32Array(b, o, n));
-    case 'F16': return f16ToF32(view(bytes, 2, (b, o, n) => new Uint16Array(b, o, n)));
-    case 'BF16': return bf16ToF32(view(bytes, 2, (b, o, n) => new Uint16Array(b, o, n)));
-    case 'I64': return view(bytes, 8, (b, o, n) => new BigInt64Array(b, o, n));
-    case 'U64': return view(bytes, 8, (b, o, n) => new BigUint64Array(b, o, n));
-    case 'I32': return view(bytes, 4, (b, o, n) => new Int32Array(b, o, n));
-    case 'U32': return view(bytes, 4, (b, o, n) => new Uint32Array(b, o, n));
-    case 'I16': return view(bytes, 2, (b, o, n) => new Int16Array(b, o, n));
-    case 'U16': return view(bytes, 2, (b, o, n) => new Uint16Array(b, o, n));
-    case 'I8': return view(bytes, 1, (b, o, n) => new Int8Array(b, o, n));
-    case 'U8': return bytes;
-    case 'BOOL': return bytes.map((v) => (v ? 1 : 0)); // any non-zero byte is true
+    case 'F64':
+      return view(bytes, 8, (b, o, n) => new Float64Array(b, o, n));
+    case 'F32':
+      return view(bytes, 4, (b, o, n) => new Float32Array(b, o, n));
+    case 'F16':
+      return f16ToF32(view(bytes, 2, (b, o, n) => new Uint16Array(b, o, n)));
+    case 'BF16':
+      return bf16ToF32(view(bytes, 2, (b, o, n) => new Uint16Array(b, o, n)));
+    case 'I64':
+      return view(bytes, 8, (b, o, n) => new BigInt64Array(b, o, n));
+    case 'U64':
+      return view(bytes, 8, (b, o, n) => new BigUint64Array(b, o, n));
+    case 'I32':
+      return view(bytes, 4, (b, o, n) => new Int32Array(b, o, n));
+    case 'U32':
+      return view(bytes, 4, (b, o, n) => new Uint32Array(b, o, n));
+    case 'I16':
+      return view(bytes, 2, (b, o, n) => new Int16Array(b, o, n));
+    case 'U16':
+      return view(bytes, 2, (b, o, n) => new Uint16Array(b, o, n));
+    case 'I8':
+      return view(bytes, 1, (b, o, n) => new Int8Array(b, o, n));
+    case 'U8':
+      return bytes;
+    case 'BOOL':
+      return bytes.map((v) => (v ? 1 : 0)); // any non-zero byte is true
     default:
-      throw new CheckpointError('unsupported-dtype', `dtype ${dtype} is listed but not decoded by LLM Lens; convert the tensor to F32, F16 or BF16 to inspect it`);
+      throw new CheckpointError(
+        'unsupported-dtype',
+        `dtype ${dtype} is listed but not decoded by LLM Lens; convert the tensor to F32, F16 or BF16 to inspect it`,
+      );
   }
 }
 

@@ -48,10 +48,16 @@ export interface SafetensorsHeader {
 
 /** Recognizable magics of files people mistake for safetensors, with what to do. */
 const OTHER_FORMATS: Array<[number[], string]> = [
-  [[0x50, 0x4b, 0x03, 0x04], 'a zip archive, like a PyTorch checkpoint (.pt/.bin) saved by torch.save; convert it with safetensors.torch.save_file(torch.load(path), "model.safetensors")'],
+  [
+    [0x50, 0x4b, 0x03, 0x04],
+    'a zip archive, like a PyTorch checkpoint (.pt/.bin) saved by torch.save; convert it with safetensors.torch.save_file(torch.load(path), "model.safetensors")',
+  ],
   [[0x80], 'a Python pickle, like an old PyTorch checkpoint; convert it with safetensors.torch.save_file'],
   [[0x47, 0x47, 0x55, 0x46], 'a GGUF file (llama.cpp); LLM Lens reads safetensors'],
-  [[0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59], 'a NumPy .npy file; save the arrays with safetensors.numpy.save_file'],
+  [
+    [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59],
+    'a NumPy .npy file; save the arrays with safetensors.numpy.save_file',
+  ],
   [[0x89, 0x48, 0x44, 0x46], 'an HDF5 file (Keras .h5); export the weights as safetensors'],
 ];
 
@@ -67,24 +73,44 @@ const HINT = 'it is not a safetensors file, or it is damaged';
 /** Reads and checks N from the first 8 bytes. */
 export function headerLength(first8: Uint8Array, fileSize: number, file?: string): number {
   if (fileSize < 8 || first8.length < 8) {
-    throw new CheckpointError('not-safetensors', `the file has ${fileSize} bytes, fewer than the 8 of a safetensors header length: ${HINT}`, file);
+    throw new CheckpointError(
+      'not-safetensors',
+      `the file has ${fileSize} bytes, fewer than the 8 of a safetensors header length: ${HINT}`,
+      file,
+    );
   }
   const n = new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true);
   // A plausible length wins over magic numbers: a valid header may be 128 bytes long (first byte 0x80).
-  const other = 2n <= n && n + 8n <= BigInt(fileSize) && n <= BigInt(MAX_HEADER_BYTES) ? undefined : otherFormat(first8);
-  if (other) throw new CheckpointError('not-safetensors', `not a safetensors file: this looks like ${other}`, file);
+  const other =
+    2n <= n && n + 8n <= BigInt(fileSize) && n <= BigInt(MAX_HEADER_BYTES) ? undefined : otherFormat(first8);
+  if (other)
+    throw new CheckpointError('not-safetensors', `not a safetensors file: this looks like ${other}`, file);
   if (n > BigInt(MAX_HEADER_BYTES)) {
-    throw new CheckpointError('header-too-large', `the first 8 bytes say the header is ${n} bytes, over the ${MAX_HEADER_BYTES / 1e6} MB limit: ${HINT}`, file);
+    throw new CheckpointError(
+      'header-too-large',
+      `the first 8 bytes say the header is ${n} bytes, over the ${MAX_HEADER_BYTES / 1e6} MB limit: ${HINT}`,
+      file,
+    );
   }
   const len = Number(n);
-  if (len < 2) throw new CheckpointError('not-safetensors', `the header length is ${len} bytes, too short for a JSON object: ${HINT}`, file);
+  if (len < 2)
+    throw new CheckpointError(
+      'not-safetensors',
+      `the header length is ${len} bytes, too short for a JSON object: ${HINT}`,
+      file,
+    );
   if (8 + len > fileSize) {
-    throw new CheckpointError('truncated', `truncated: the header says ${len} bytes but the file has ${fileSize - 8} after the length; download or save it again`, file);
+    throw new CheckpointError(
+      'truncated',
+      `truncated: the header says ${len} bytes but the file has ${fileSize - 8} after the length; download or save it again`,
+      file,
+    );
   }
   return len;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 
 /** Parses and checks the JSON header; `fileSize` bounds every offset. */
@@ -92,7 +118,8 @@ export function parseHeader(bytes: Uint8Array, fileSize: number, file?: string):
   const headerBytes = bytes.length;
   const dataStart = 8 + headerBytes;
   const dataSize = fileSize - dataStart;
-  const fail = (code: ConstructorParameters<typeof CheckpointError>[0], msg: string) => new CheckpointError(code, msg, file);
+  const fail = (code: ConstructorParameters<typeof CheckpointError>[0], msg: string) =>
+    new CheckpointError(code, msg, file);
 
   let text: string;
   try {
@@ -115,8 +142,14 @@ export function parseHeader(bytes: Uint8Array, fileSize: number, file?: string):
     if (name === '__metadata__') {
       if (!isObject(entry)) throw fail('bad-header', '__metadata__ must be an object of strings');
       for (const [k, v] of Object.entries(entry)) {
-        if (typeof v !== 'string') throw fail('bad-header', `__metadata__.${k} must be a string, not ${typeof v}`);
-        Object.defineProperty(metadata, k, { value: v, enumerable: true, writable: true, configurable: true });
+        if (typeof v !== 'string')
+          throw fail('bad-header', `__metadata__.${k} must be a string, not ${typeof v}`);
+        Object.defineProperty(metadata, k, {
+          value: v,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
       }
       continue;
     }
@@ -132,7 +165,10 @@ export function parseHeader(bytes: Uint8Array, fileSize: number, file?: string):
     if (t.byteLength === 0) continue;
     const [b, e] = t.dataOffsets;
     if (prev && b < end) {
-      throw fail('overlap', `tensors '${prev.name}' [${prev.dataOffsets}] and '${t.name}' [${t.dataOffsets}] overlap: the header is damaged`);
+      throw fail(
+        'overlap',
+        `tensors '${prev.name}' [${prev.dataOffsets}] and '${t.name}' [${t.dataOffsets}] overlap: the header is damaged`,
+      );
     }
     if (b > end) warnings.push(`${b - end} unused bytes before '${t.name}'`);
     prev = t;
@@ -150,36 +186,64 @@ function tensorInfo(
   fail: (code: 'bad-header' | 'bad-tensor' | 'truncated', msg: string) => CheckpointError,
 ): TensorInfo {
   const where = `tensor '${name}'`;
-  if (!isObject(entry)) throw fail('bad-header', `${where}: expected {"dtype", "shape", "data_offsets"}, got ${JSON.stringify(entry)?.slice(0, 80)}`);
+  if (!isObject(entry))
+    throw fail(
+      'bad-header',
+      `${where}: expected {"dtype", "shape", "data_offsets"}, got ${JSON.stringify(entry)?.slice(0, 80)}`,
+    );
   const { dtype, shape, data_offsets: offsets } = entry;
   if (typeof dtype !== 'string') throw fail('bad-header', `${where}: dtype must be a string`);
   if (!Array.isArray(shape) || !shape.every(isCount)) {
-    throw fail('bad-header', `${where}: shape must be a list of non-negative integers, got ${JSON.stringify(shape)?.slice(0, 80)}`);
+    throw fail(
+      'bad-header',
+      `${where}: shape must be a list of non-negative integers, got ${JSON.stringify(shape)?.slice(0, 80)}`,
+    );
   }
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount)) {
-    throw fail('bad-header', `${where}: data_offsets must be [begin, end] of non-negative integers, got ${JSON.stringify(offsets)?.slice(0, 80)}`);
+    throw fail(
+      'bad-header',
+      `${where}: data_offsets must be [begin, end] of non-negative integers, got ${JSON.stringify(offsets)?.slice(0, 80)}`,
+    );
   }
   const [begin, end] = offsets as [number, number];
-  if (begin > end) throw fail('bad-tensor', `${where}: data_offsets [${begin}, ${end}] end before they begin`);
+  if (begin > end)
+    throw fail('bad-tensor', `${where}: data_offsets [${begin}, ${end}] end before they begin`);
   if (end > dataSize) {
-    throw fail('truncated', `truncated: ${where} ends at byte ${end} of the data section but the file has ${Math.max(dataSize, 0)} data bytes; download or save it again`);
+    throw fail(
+      'truncated',
+      `truncated: ${where} ends at byte ${end} of the data section but the file has ${Math.max(dataSize, 0)} data bytes; download or save it again`,
+    );
   }
   let elements = 1;
   for (const d of shape as number[]) {
     elements *= d;
-    if (!Number.isSafeInteger(elements)) throw fail('bad-tensor', `${where}: shape [${shape}] has more elements than can be counted (over 2^53)`);
+    if (!Number.isSafeInteger(elements))
+      throw fail(
+        'bad-tensor',
+        `${where}: shape [${shape}] has more elements than can be counted (over 2^53)`,
+      );
   }
   const itemBytes = dtypeSize(dtype);
   if (itemBytes !== undefined) {
     const want = elements * itemBytes;
-    if (!Number.isSafeInteger(want)) throw fail('bad-tensor', `${where}: shape [${shape}] of ${dtype} is too large to address`);
+    if (!Number.isSafeInteger(want))
+      throw fail('bad-tensor', `${where}: shape [${shape}] of ${dtype} is too large to address`);
     if (want !== end - begin) {
-      throw fail('bad-tensor', `${where}: shape [${shape}] of ${dtype} needs ${want} bytes but data_offsets [${begin}, ${end}] hold ${end - begin}`);
+      throw fail(
+        'bad-tensor',
+        `${where}: shape [${shape}] of ${dtype} needs ${want} bytes but data_offsets [${begin}, ${end}] hold ${end - begin}`,
+      );
     }
   }
   return {
-    name, dtype, shape: shape as number[], elements, itemBytes,
-    byteOffset: dataStart + begin, byteLength: end - begin, dataOffsets: [begin, end],
+    name,
+    dtype,
+    shape: shape as number[],
+    elements,
+    itemBytes,
+    byteOffset: dataStart + begin,
+    byteLength: end - begin,
+    dataOffsets: [begin, end],
     supported: isDecodable(dtype),
   };
 }

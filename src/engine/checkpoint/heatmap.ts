@@ -56,7 +56,8 @@ export class HeatmapAccumulator {
     maxCols: number,
     readonly pooling: Pooling,
   ) {
-    if (!(maxRows >= 1 && maxCols >= 1)) throw new CheckpointError('bad-input', 'maxRows and maxCols must be at least 1');
+    if (!(maxRows >= 1 && maxCols >= 1))
+      throw new CheckpointError('bad-input', 'maxRows and maxCols must be at least 1');
     this.rowBlock = Math.max(1, Math.ceil(sourceRows / maxRows));
     this.colBlock = Math.max(1, Math.ceil(sourceCols / maxCols));
     this.rows = Math.ceil(sourceRows / this.rowBlock);
@@ -97,9 +98,23 @@ export class HeatmapAccumulator {
 }
 
 /** Streams a tensor into a downsampled heatmap. */
-export async function tensorHeatmap(file: SafetensorsFile, name: string, options: HeatmapOptions = {}): Promise<Heatmap> {
+export async function tensorHeatmap(
+  file: SafetensorsFile,
+  name: string,
+  options: HeatmapOptions = {},
+): Promise<Heatmap> {
   const [R, C] = matrixShape(file.tensor(name).shape);
-  const acc = new HeatmapAccumulator(R, C, options.maxRows ?? 256, options.maxCols ?? 256, options.pooling ?? 'maxabs');
-  for await (const { values } of file.chunks(name, { chunkElements: options.chunkElements, signal: options.signal })) acc.add(values);
+  const acc = new HeatmapAccumulator(
+    R,
+    C,
+    options.maxRows ?? 256,
+    options.maxCols ?? 256,
+    options.pooling ?? 'maxabs',
+  );
+  for await (const { values } of file.chunks(name, {
+    chunkElements: options.chunkElements,
+    signal: options.signal,
+  }))
+    acc.add(values);
   return acc.result();
 }

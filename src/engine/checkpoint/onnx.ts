@@ -10,7 +10,13 @@
  * Initializers stored outside the file (external data) or of dtypes we do not decode are listed with
  * `supported: false`, never fatal.
  */
-import { OnnxDataType, decodeModel, type OnnxModel, type OnnxTensor, type OnnxValueInfo } from '../graph/onnxProto';
+import {
+  OnnxDataType,
+  decodeModel,
+  type OnnxModel,
+  type OnnxTensor,
+  type OnnxValueInfo,
+} from '../graph/onnxProto';
 import { bf16ToF32, decodeNumbers, f16ToF32, type NumericValues } from './dtypes';
 import { CheckpointError } from './errors';
 import { HeatmapAccumulator, matrixShape, type Heatmap, type HeatmapOptions } from './heatmap';
@@ -18,15 +24,46 @@ import { HistogramAccumulator, StatsAccumulator, type Histogram, type TensorStat
 
 /** ONNX TensorProto.DataType → the safetensors-style dtype names used across the inspector. */
 const DTYPE_NAMES: Readonly<Record<number, string>> = {
-  [OnnxDataType.FLOAT]: 'F32', [OnnxDataType.UINT8]: 'U8', [OnnxDataType.INT8]: 'I8', [OnnxDataType.UINT16]: 'U16',
-  [OnnxDataType.INT16]: 'I16', [OnnxDataType.INT32]: 'I32', [OnnxDataType.INT64]: 'I64', [OnnxDataType.STRING]: 'STRING',
-  [OnnxDataType.BOOL]: 'BOOL', [OnnxDataType.FLOAT16]: 'F16', [OnnxDataType.DOUBLE]: 'F64', [OnnxDataType.UINT32]: 'U32',
-  [OnnxDataType.UINT64]: 'U64', 14: 'C64', 15: 'C128', [OnnxDataType.BFLOAT16]: 'BF16', 17: 'F8_E4M3FN', 18: 'F8_E4M3FNUZ',
-  19: 'F8_E5M2', 20: 'F8_E5M2FNUZ', 21: 'U4', 22: 'I4',
+  [OnnxDataType.FLOAT]: 'F32',
+  [OnnxDataType.UINT8]: 'U8',
+  [OnnxDataType.INT8]: 'I8',
+  [OnnxDataType.UINT16]: 'U16',
+  [OnnxDataType.INT16]: 'I16',
+  [OnnxDataType.INT32]: 'I32',
+  [OnnxDataType.INT64]: 'I64',
+  [OnnxDataType.STRING]: 'STRING',
+  [OnnxDataType.BOOL]: 'BOOL',
+  [OnnxDataType.FLOAT16]: 'F16',
+  [OnnxDataType.DOUBLE]: 'F64',
+  [OnnxDataType.UINT32]: 'U32',
+  [OnnxDataType.UINT64]: 'U64',
+  14: 'C64',
+  15: 'C128',
+  [OnnxDataType.BFLOAT16]: 'BF16',
+  17: 'F8_E4M3FN',
+  18: 'F8_E4M3FNUZ',
+  19: 'F8_E5M2',
+  20: 'F8_E5M2FNUZ',
+  21: 'U4',
+  22: 'I4',
 };
 
 /** Bytes per element of the dtypes this module decodes. */
-const ITEM_BYTES: Readonly<Record<string, number>> = { F32: 4, U8: 1, I8: 1, U16: 2, I16: 2, I32: 4, I64: 8, BOOL: 1, F16: 2, F64: 8, U32: 4, U64: 8, BF16: 2 };
+const ITEM_BYTES: Readonly<Record<string, number>> = {
+  F32: 4,
+  U8: 1,
+  I8: 1,
+  U16: 2,
+  I16: 2,
+  I32: 4,
+  I64: 8,
+  BOOL: 1,
+  F16: 2,
+  F64: 8,
+  U32: 4,
+  U64: 8,
+  BF16: 2,
+};
 
 export function onnxDtypeName(dataType: number): string {
   return DTYPE_NAMES[dataType] ?? `ONNX type ${dataType}`;
@@ -85,7 +122,11 @@ function decodeTensor(t: OnnxTensor, dtype: string, elements: number, file: stri
   let out: NumericValues;
   if (t.rawData && t.rawData.byteLength > 0) {
     if (t.rawData.byteLength !== elements * ITEM_BYTES[dtype]) {
-      throw new CheckpointError('bad-tensor', `initializer '${name}' has ${t.rawData.byteLength} bytes of raw data, its shape needs ${elements * ITEM_BYTES[dtype]}`, file);
+      throw new CheckpointError(
+        'bad-tensor',
+        `initializer '${name}' has ${t.rawData.byteLength} bytes of raw data, its shape needs ${elements * ITEM_BYTES[dtype]}`,
+        file,
+      );
     }
     // a fresh, 0-aligned copy: protobufjs hands out Node Buffers (whose slice() does not copy) at any offset
     out = decodeNumbers(dtype, Uint8Array.prototype.slice.call(t.rawData));
@@ -99,7 +140,11 @@ function decodeTensor(t: OnnxTensor, dtype: string, elements: number, file: stri
     else out = Float64Array.from(t.int32Data);
   } else out = new Float32Array(0);
   if (out.length !== elements) {
-    throw new CheckpointError('bad-tensor', `initializer '${name}' holds ${out.length} values, its shape [${(t.dims ?? []).join(', ')}] needs ${elements}`, file);
+    throw new CheckpointError(
+      'bad-tensor',
+      `initializer '${name}' holds ${out.length} values, its shape [${(t.dims ?? []).join(', ')}] needs ${elements}`,
+      file,
+    );
   }
   return out;
 }
@@ -110,10 +155,18 @@ export function readOnnx(bytes: Uint8Array, name = '<memory>'): OnnxFile {
   try {
     model = decodeModel(bytes);
   } catch (e) {
-    throw new CheckpointError('bad-header', `not an ONNX model (${e instanceof Error ? e.message : String(e)}); export it with torch.onnx.export or optimum`, name);
+    throw new CheckpointError(
+      'bad-header',
+      `not an ONNX model (${e instanceof Error ? e.message : String(e)}); export it with torch.onnx.export or optimum`,
+      name,
+    );
   }
   if (!model.graph || !Array.isArray(model.graph.node)) {
-    throw new CheckpointError('bad-header', 'not an ONNX model: it has no graph; export it with torch.onnx.export or optimum', name);
+    throw new CheckpointError(
+      'bad-header',
+      'not an ONNX model: it has no graph; export it with torch.onnx.export or optimum',
+      name,
+    );
   }
   const g = model.graph;
   const counts = new Map<string, number>();
@@ -127,7 +180,9 @@ export function readOnnx(bytes: Uint8Array, name = '<memory>'): OnnxFile {
     const shape = (t.dims ?? []).map(toNumber);
     const elements = shape.reduce((a, b) => a * b, 1);
     const dtype = onnxDtypeName(t.dataType);
-    const hasData = (t.rawData?.byteLength ?? 0) > 0 || !!(t.floatData?.length || t.doubleData?.length || t.int64Data?.length || t.int32Data?.length);
+    const hasData =
+      (t.rawData?.byteLength ?? 0) > 0 ||
+      !!(t.floatData?.length || t.doubleData?.length || t.int64Data?.length || t.int32Data?.length);
     const decodable = ITEM_BYTES[dtype] !== undefined;
     const info: OnnxInitializer = {
       name: t.name ?? '',
@@ -146,23 +201,33 @@ export function readOnnx(bytes: Uint8Array, name = '<memory>'): OnnxFile {
     name,
     irVersion: toNumber(model.irVersion),
     producer: [model.producerName, model.producerVersion].filter(Boolean).join(' '),
-    opsets: (model.opsetImport ?? []).map((o) => ({ domain: o.domain || 'ai.onnx', version: toNumber(o.version) })),
+    opsets: (model.opsetImport ?? []).map((o) => ({
+      domain: o.domain || 'ai.onnx',
+      version: toNumber(o.version),
+    })),
     inputs: (g.input ?? []).filter((v) => !byName.has(v.name)).map(valueOf),
     outputs: (g.output ?? []).map(valueOf),
-    opCounts: [...counts].map(([op, count]) => ({ op, count })).sort((a, b) => b.count - a.count || (a.op < b.op ? -1 : 1)),
+    opCounts: [...counts]
+      .map(([op, count]) => ({ op, count }))
+      .sort((a, b) => b.count - a.count || (a.op < b.op ? -1 : 1)),
     nodeCount: g.node.length,
     initializers,
     values(tensorName: string): NumericValues {
       const e = byName.get(tensorName);
       if (!e) throw new CheckpointError('not-found', `no initializer named '${tensorName}'`, name);
-      if (!e.info.supported) throw new CheckpointError('unsupported-dtype', `'${tensorName}': ${e.info.reason}`, name);
+      if (!e.info.supported)
+        throw new CheckpointError('unsupported-dtype', `'${tensorName}': ${e.info.reason}`, name);
       return decodeTensor(e.tensor, e.info.dtype, e.info.elements, name);
     },
   };
 }
 
 /** Stats and an equal-width histogram (numpy's rules, like tensorStats) of one initializer. */
-export function onnxTensorStats(file: OnnxFile, name: string, options: { bins?: number } = {}): { stats: TensorStats; histogram?: Histogram } {
+export function onnxTensorStats(
+  file: OnnxFile,
+  name: string,
+  options: { bins?: number } = {},
+): { stats: TensorStats; histogram?: Histogram } {
   const v = file.values(name);
   const acc = new StatsAccumulator();
   acc.add(v);
@@ -175,11 +240,21 @@ export function onnxTensorStats(file: OnnxFile, name: string, options: { bins?: 
 }
 
 /** A downsampled heatmap of one initializer seen as a matrix (like tensorHeatmap). */
-export function onnxTensorHeatmap(file: OnnxFile, name: string, options: Omit<HeatmapOptions, 'chunkElements' | 'signal'> = {}): Heatmap {
+export function onnxTensorHeatmap(
+  file: OnnxFile,
+  name: string,
+  options: Omit<HeatmapOptions, 'chunkElements' | 'signal'> = {},
+): Heatmap {
   const info = file.initializers.find((t) => t.name === name);
   if (!info) throw new CheckpointError('not-found', `no initializer named '${name}'`, file.name);
   const [R, C] = matrixShape(info.shape);
-  const acc = new HeatmapAccumulator(R, C, options.maxRows ?? 256, options.maxCols ?? 256, options.pooling ?? 'maxabs');
+  const acc = new HeatmapAccumulator(
+    R,
+    C,
+    options.maxRows ?? 256,
+    options.maxCols ?? 256,
+    options.pooling ?? 'maxabs',
+  );
   acc.add(file.values(name));
   return acc.result();
 }

@@ -80,14 +80,32 @@ export class SafetensorsFile {
   async readBytes(name: string, start = 0, count?: number): Promise<Uint8Array> {
     const t = this.tensor(name);
     const n = count ?? t.elements - start;
-    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(n) || start < 0 || n < 0 || start + n > t.elements) {
-      throw new CheckpointError('out-of-range', `elements [${start}, ${start + n}) are outside '${name}' (${t.elements} elements)`, this.name);
+    if (
+      !Number.isSafeInteger(start) ||
+      !Number.isSafeInteger(n) ||
+      start < 0 ||
+      n < 0 ||
+      start + n > t.elements
+    ) {
+      throw new CheckpointError(
+        'out-of-range',
+        `elements [${start}, ${start + n}) are outside '${name}' (${t.elements} elements)`,
+        this.name,
+      );
     }
     if (t.itemBytes === undefined) {
-      throw new CheckpointError('unsupported-dtype', `'${name}' has dtype ${t.dtype}, which LLM Lens does not know`, this.name);
+      throw new CheckpointError(
+        'unsupported-dtype',
+        `'${name}' has dtype ${t.dtype}, which LLM Lens does not know`,
+        this.name,
+      );
     }
     if (n * t.itemBytes > MAX_READ_BYTES) {
-      throw new CheckpointError('out-of-range', `reading ${n * t.itemBytes} bytes of '${name}' at once is more than ${MAX_READ_BYTES}; stream it with chunks()`, this.name);
+      throw new CheckpointError(
+        'out-of-range',
+        `reading ${n * t.itemBytes} bytes of '${name}' at once is more than ${MAX_READ_BYTES}; stream it with chunks()`,
+        this.name,
+      );
     }
     return this.source.read(t.byteOffset + start * t.itemBytes, n * t.itemBytes);
   }
@@ -114,12 +132,22 @@ export class SafetensorsFile {
     const end = start + (options.count ?? t.elements - start);
     const step = Math.max(1, Math.floor(options.chunkElements ?? DEFAULT_CHUNK_ELEMENTS));
     if (start < 0 || end > t.elements || end < start) {
-      throw new CheckpointError('out-of-range', `elements [${start}, ${end}) are outside '${name}' (${t.elements} elements)`, this.name);
+      throw new CheckpointError(
+        'out-of-range',
+        `elements [${start}, ${end}) are outside '${name}' (${t.elements} elements)`,
+        this.name,
+      );
     }
     for (let s = start; s < end; s += step) {
       throwIfAborted(options.signal);
       const n = Math.min(step, end - s);
-      yield { start: s, values: decodeNumbers(t.dtype, await this.source.read(t.byteOffset + s * t.itemBytes!, n * t.itemBytes!)) };
+      yield {
+        start: s,
+        values: decodeNumbers(
+          t.dtype,
+          await this.source.read(t.byteOffset + s * t.itemBytes!, n * t.itemBytes!),
+        ),
+      };
     }
   }
 
@@ -133,7 +161,11 @@ export class SafetensorsFile {
 
   private requireSupported(t: TensorInfo): void {
     if (!t.supported) {
-      throw new CheckpointError('unsupported-dtype', `'${t.name}' has dtype ${t.dtype}, which LLM Lens lists but does not decode; convert it to F32, F16 or BF16 to inspect its values`, this.name);
+      throw new CheckpointError(
+        'unsupported-dtype',
+        `'${t.name}' has dtype ${t.dtype}, which LLM Lens lists but does not decode; convert it to F32, F16 or BF16 to inspect its values`,
+        this.name,
+      );
     }
   }
 }
@@ -150,7 +182,12 @@ export async function readSafetensors(source: ByteSource): Promise<SafetensorsFi
  * On a CheckpointError the source is closed; on success the caller closes the file.
  */
 export async function openSafetensors(file: string | ByteSource | Uint8Array): Promise<SafetensorsFile> {
-  const source = typeof file === 'string' ? await openFileSource(file) : file instanceof Uint8Array ? memorySource(file) : file;
+  const source =
+    typeof file === 'string'
+      ? await openFileSource(file)
+      : file instanceof Uint8Array
+        ? memorySource(file)
+        : file;
   try {
     return await readSafetensors(source);
   } catch (e) {

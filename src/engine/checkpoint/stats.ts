@@ -122,7 +122,8 @@ export interface Histogram {
 
 /** numpy's `np.histogram_bin_edges(x, bins)` for data with this finite min and max. */
 export function histogramEdges(min: number, max: number, bins: number): Float64Array {
-  if (!Number.isSafeInteger(bins) || bins < 1) throw new CheckpointError('bad-input', `bins must be a positive integer, got ${bins}`);
+  if (!Number.isSafeInteger(bins) || bins < 1)
+    throw new CheckpointError('bad-input', `bins must be a positive integer, got ${bins}`);
   let first = Number.isFinite(min) ? min : 0;
   let last = Number.isFinite(max) ? max : 1;
   if (first === last) {
@@ -143,12 +144,16 @@ export class HistogramAccumulator {
   private readonly norm: number;
 
   /** `uniform` selects numpy's fast equal-width rule (index guess, then ±1 correction against the edges). */
-  constructor(edges: ArrayLike<number>, private readonly uniform = false) {
+  constructor(
+    edges: ArrayLike<number>,
+    private readonly uniform = false,
+  ) {
     this.edges = Float64Array.from(edges);
     const nb = this.edges.length - 1;
     if (nb < 1) throw new CheckpointError('bad-input', 'a histogram needs at least two edges');
     for (let i = 0; i < nb; i++) {
-      if (!(this.edges[i] <= this.edges[i + 1])) throw new CheckpointError('bad-input', 'histogram edges must increase monotonically');
+      if (!(this.edges[i] <= this.edges[i + 1]))
+        throw new CheckpointError('bad-input', 'histogram edges must increase monotonically');
     }
     this.counts = new Float64Array(nb);
     this.norm = nb / (this.edges[nb] - this.edges[0]);
@@ -204,10 +209,14 @@ export interface StatsOptions extends ChunkOptions {
 }
 
 /** Stats and a histogram of one tensor, streamed from the file. */
-export async function tensorStats(file: SafetensorsFile, name: string, options: StatsOptions = {}): Promise<{ stats: TensorStats; histogram?: Histogram }> {
+export async function tensorStats(
+  file: SafetensorsFile,
+  name: string,
+  options: StatsOptions = {},
+): Promise<{ stats: TensorStats; histogram?: Histogram }> {
   const t = file.tensor(name);
   const count = options.count ?? t.elements - (options.start ?? 0);
-  const bins = options.edges ? 0 : options.bins ?? 64;
+  const bins = options.edges ? 0 : (options.bins ?? 64);
   const passes = bins > 0 ? 2 : 1;
   const acc = new StatsAccumulator();
   let hist = options.edges ? new HistogramAccumulator(options.edges) : undefined;

@@ -36,7 +36,15 @@ export interface ModuleNode {
 
 /** Groups tensor names into a tree by their dot-separated segments. */
 export function moduleTree(tensors: readonly TensorEntry[]): ModuleNode {
-  const root: ModuleNode = { name: '', path: '', params: 0, bytes: 0, share: 0, tensorCount: 0, children: [] };
+  const root: ModuleNode = {
+    name: '',
+    path: '',
+    params: 0,
+    bytes: 0,
+    share: 0,
+    tensorCount: 0,
+    children: [],
+  };
   const index = new Map<string, ModuleNode>([['', root]]);
   for (const t of tensors) {
     let node = root;
@@ -104,7 +112,8 @@ export interface ArchitectureGuess {
 const GPT2_BLOCK = /^(?:transformer\.)?h\.(\d+)\./;
 const LLAMA_BLOCK = /^(?:model\.)?layers\.(\d+)\./;
 
-const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isSafeInteger(v) ? v : undefined);
+const num = (v: unknown): number | undefined =>
+  typeof v === 'number' && Number.isSafeInteger(v) ? v : undefined;
 
 function maxLayer(names: readonly string[], re: RegExp): number | undefined {
   let m = -1;
@@ -121,13 +130,20 @@ export function guessArchitecture(tensors: readonly TensorEntry[], config?: unkn
   const shapeOf = (re: RegExp) => tensors.find((t) => re.test(t.name))?.shape;
   const cfg = typeof config === 'object' && config !== null ? (config as Record<string, unknown>) : {};
   const modelType = typeof cfg.model_type === 'string' ? cfg.model_type : undefined;
-  const archs = Array.isArray(cfg.architectures) ? cfg.architectures.filter((a): a is string => typeof a === 'string') : [];
+  const archs = Array.isArray(cfg.architectures)
+    ? cfg.architectures.filter((a): a is string => typeof a === 'string')
+    : [];
   const evidence: string[] = [];
 
-  const gpt2Names = names.some((n) => /(^|\.)h\.\d+\.attn\.c_attn\./.test(n)) || names.some((n) => /(^|\.)wte\.weight$/.test(n));
+  const gpt2Names =
+    names.some((n) => /(^|\.)h\.\d+\.attn\.c_attn\./.test(n)) ||
+    names.some((n) => /(^|\.)wte\.weight$/.test(n));
   const llamaNames = names.some((n) => /(^|\.)layers\.\d+\.self_attn\.q_proj\./.test(n));
   const gpt2Config = modelType === 'gpt2' || archs.some((a) => a.startsWith('GPT2'));
-  const llamaConfig = ['llama', 'mistral', 'qwen2', 'qwen3', 'gemma', 'gemma2', 'phi3', 'olmo', 'smollm'].includes(modelType ?? '') || archs.some((a) => /^(Llama|Mistral|Qwen\d?|Gemma\d?)For/.test(a));
+  const llamaConfig =
+    ['llama', 'mistral', 'qwen2', 'qwen3', 'gemma', 'gemma2', 'phi3', 'olmo', 'smollm'].includes(
+      modelType ?? '',
+    ) || archs.some((a) => /^(Llama|Mistral|Qwen\d?|Gemma\d?)For/.test(a));
   if (gpt2Names) evidence.push('GPT-2 names (transformer.h.N.attn.c_attn, wte)');
   if (llamaNames) evidence.push('Llama-style names (model.layers.N.self_attn.q_proj)');
   if (modelType) evidence.push(`config.json model_type '${modelType}'`);
@@ -146,7 +162,12 @@ export function guessArchitecture(tensors: readonly TensorEntry[], config?: unkn
       tiedEmbeddings: !names.some((n) => /(^|\.)lm_head\.weight$/.test(n)),
       evidence,
     };
-    reconcile(g, cfg, { nLayer: 'n_layer', nEmbd: 'n_embd', vocabSize: 'vocab_size', blockSize: 'n_positions' });
+    reconcile(g, cfg, {
+      nLayer: 'n_layer',
+      nEmbd: 'n_embd',
+      vocabSize: 'vocab_size',
+      blockSize: 'n_positions',
+    });
     if (llamaConfig) evidence.push('config.json names a Llama-style model, but the tensors have GPT-2 names');
     return g;
   }
@@ -163,7 +184,12 @@ export function guessArchitecture(tensors: readonly TensorEntry[], config?: unkn
       tiedEmbeddings: !names.some((n) => /(^|\.)lm_head\.weight$/.test(n)),
       evidence,
     };
-    reconcile(g, cfg, { nLayer: 'num_hidden_layers', nEmbd: 'hidden_size', vocabSize: 'vocab_size', intermediateSize: 'intermediate_size' });
+    reconcile(g, cfg, {
+      nLayer: 'num_hidden_layers',
+      nEmbd: 'hidden_size',
+      vocabSize: 'vocab_size',
+      intermediateSize: 'intermediate_size',
+    });
     const kRows = shapeOf(/(^|\.)layers\.\d+\.self_attn\.k_proj\.weight$/)?.[0];
     const headDim = g.nHead && g.nEmbd ? g.nEmbd / g.nHead : undefined;
     g.nKvHead = num(cfg.num_key_value_heads) ?? (kRows && headDim ? kRows / headDim : undefined);
@@ -173,13 +199,18 @@ export function guessArchitecture(tensors: readonly TensorEntry[], config?: unkn
 }
 
 /** Fills fields missing from the tensors with config values and notes disagreements. */
-function reconcile(g: ArchitectureGuess, cfg: Record<string, unknown>, fields: Partial<Record<keyof ArchitectureGuess, string>>): void {
+function reconcile(
+  g: ArchitectureGuess,
+  cfg: Record<string, unknown>,
+  fields: Partial<Record<keyof ArchitectureGuess, string>>,
+): void {
   for (const [field, key] of Object.entries(fields) as Array<[keyof ArchitectureGuess, string]>) {
     const fromConfig = num(cfg[key]);
     if (fromConfig === undefined) continue;
     const fromNames = g[field];
     if (fromNames === undefined) (g as unknown as Record<string, unknown>)[field] = fromConfig;
-    else if (fromNames !== fromConfig) g.evidence.push(`config.json ${key}=${fromConfig} but the tensors say ${String(fromNames)}`);
+    else if (fromNames !== fromConfig)
+      g.evidence.push(`config.json ${key}=${fromConfig} but the tensors say ${String(fromNames)}`);
   }
 }
 
@@ -207,5 +238,12 @@ export function summarizeCheckpoint(tensors: readonly TensorEntry[], config?: un
     params += t.elements;
     bytes += t.byteLength;
   }
-  return { architecture: guessArchitecture(tensors, config), tensorCount: tensors.length, params, bytes, dtypes, tree: moduleTree(tensors) };
+  return {
+    architecture: guessArchitecture(tensors, config),
+    tensorCount: tensors.length,
+    params,
+    bytes,
+    dtypes,
+    tree: moduleTree(tensors),
+  };
 }

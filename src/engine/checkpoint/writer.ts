@@ -28,13 +28,37 @@ export interface TensorToWrite {
 }
 
 const DATA_CLASS: Readonly<Record<Dtype, abstract new (...args: never[]) => ArrayBufferView>> = {
-  F64: Float64Array, F32: Float32Array, F16: Uint16Array, BF16: Uint16Array, I64: BigInt64Array,
-  U64: BigUint64Array, I32: Int32Array, U32: Uint32Array, I16: Int16Array, U16: Uint16Array,
-  I8: Int8Array, U8: Uint8Array, BOOL: Uint8Array,
+  F64: Float64Array,
+  F32: Float32Array,
+  F16: Uint16Array,
+  BF16: Uint16Array,
+  I64: BigInt64Array,
+  U64: BigUint64Array,
+  I32: Int32Array,
+  U32: Uint32Array,
+  I16: Int16Array,
+  U16: Uint16Array,
+  I8: Int8Array,
+  U8: Uint8Array,
+  BOOL: Uint8Array,
 };
 
 /** The reference's dtype order (its Rust enum); data is laid out from the last to the first. */
-const DTYPE_RANK: readonly string[] = ['BOOL', 'U8', 'I8', 'I16', 'U16', 'F16', 'BF16', 'I32', 'U32', 'F32', 'F64', 'I64', 'U64'];
+const DTYPE_RANK: readonly string[] = [
+  'BOOL',
+  'U8',
+  'I8',
+  'I16',
+  'U16',
+  'F16',
+  'BF16',
+  'I32',
+  'U32',
+  'F32',
+  'F64',
+  'I64',
+  'U64',
+];
 
 /** float32 values → F16 bits (round to nearest even). */
 export function encodeF16(values: ArrayLike<number>): Uint16Array {
@@ -63,33 +87,53 @@ export interface SafetensorsLayout {
 }
 
 /** Checks the tensors and computes the header and data order; no I/O. */
-export function layoutSafetensors(tensors: readonly TensorToWrite[], metadata: Record<string, string> = {}): SafetensorsLayout {
+export function layoutSafetensors(
+  tensors: readonly TensorToWrite[],
+  metadata: Record<string, string> = {},
+): SafetensorsLayout {
   const bad = (msg: string) => new CheckpointError('bad-input', msg);
   const seen = new Set<string>();
   for (const t of tensors) {
     if (!t.name || t.name === '__metadata__') throw bad(`tensor name '${t.name}' is not allowed`);
     if (seen.has(t.name)) throw bad(`two tensors are named '${t.name}'`);
     seen.add(t.name);
-    if (!Object.prototype.hasOwnProperty.call(DTYPE_BYTES, t.dtype)) throw bad(`'${t.name}': unknown dtype ${t.dtype}`);
+    if (!Object.prototype.hasOwnProperty.call(DTYPE_BYTES, t.dtype))
+      throw bad(`'${t.name}': unknown dtype ${t.dtype}`);
     let n = 1;
     for (const d of t.shape) {
-      if (!Number.isSafeInteger(d) || d < 0) throw bad(`'${t.name}': shape [${t.shape}] must hold non-negative integers`);
+      if (!Number.isSafeInteger(d) || d < 0)
+        throw bad(`'${t.name}': shape [${t.shape}] must hold non-negative integers`);
       n *= d;
     }
-    if (!(t.data instanceof DATA_CLASS[t.dtype])) throw bad(`'${t.name}': ${t.dtype} data must be a ${DATA_CLASS[t.dtype].name}, got ${(t.data as object).constructor.name}`);
-    if (t.data.byteLength !== n * DTYPE_BYTES[t.dtype]) throw bad(`'${t.name}': shape [${t.shape}] needs ${n} elements, the data has ${t.data.byteLength / DTYPE_BYTES[t.dtype]}`);
-    if (t.dtype === 'BOOL' && (t.data as Uint8Array).some((v) => v > 1)) throw bad(`'${t.name}': BOOL data must hold only 0 and 1`);
+    if (!(t.data instanceof DATA_CLASS[t.dtype]))
+      throw bad(
+        `'${t.name}': ${t.dtype} data must be a ${DATA_CLASS[t.dtype].name}, got ${(t.data as object).constructor.name}`,
+      );
+    if (t.data.byteLength !== n * DTYPE_BYTES[t.dtype])
+      throw bad(
+        `'${t.name}': shape [${t.shape}] needs ${n} elements, the data has ${t.data.byteLength / DTYPE_BYTES[t.dtype]}`,
+      );
+    if (t.dtype === 'BOOL' && (t.data as Uint8Array).some((v) => v > 1))
+      throw bad(`'${t.name}': BOOL data must hold only 0 and 1`);
   }
-  for (const [k, v] of Object.entries(metadata)) if (typeof v !== 'string') throw bad(`metadata '${k}' must be a string`);
+  for (const [k, v] of Object.entries(metadata))
+    if (typeof v !== 'string') throw bad(`metadata '${k}' must be a string`);
 
-  const ordered = [...tensors].sort((a, b) => DTYPE_RANK.indexOf(b.dtype) - DTYPE_RANK.indexOf(a.dtype) || byUtf8(a.name, b.name));
+  const ordered = [...tensors].sort(
+    (a, b) => DTYPE_RANK.indexOf(b.dtype) - DTYPE_RANK.indexOf(a.dtype) || byUtf8(a.name, b.name),
+  );
   const entries: string[] = [];
   const keys = Object.keys(metadata).sort(byUtf8);
-  if (keys.length) entries.push(`"__metadata__":{${keys.map((k) => `${JSON.stringify(k)}:${JSON.stringify(metadata[k])}`).join(',')}}`);
+  if (keys.length)
+    entries.push(
+      `"__metadata__":{${keys.map((k) => `${JSON.stringify(k)}:${JSON.stringify(metadata[k])}`).join(',')}}`,
+    );
   let offset = 0;
   for (const t of ordered) {
     const end = offset + t.data.byteLength;
-    entries.push(`${JSON.stringify(t.name)}:{"dtype":"${t.dtype}","shape":[${t.shape.join(',')}],"data_offsets":[${offset},${end}]}`);
+    entries.push(
+      `${JSON.stringify(t.name)}:{"dtype":"${t.dtype}","shape":[${t.shape.join(',')}],"data_offsets":[${offset},${end}]}`,
+    );
     offset = end;
   }
   const json = utf8(`{${entries.join(',')}}`);
@@ -99,13 +143,19 @@ export function layoutSafetensors(tensors: readonly TensorToWrite[], metadata: R
   header.set(json, 8);
   return {
     header,
-    tensors: ordered.map((t) => ({ name: t.name, bytes: new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength) })),
+    tensors: ordered.map((t) => ({
+      name: t.name,
+      bytes: new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength),
+    })),
     size: header.length + offset,
   };
 }
 
 /** The whole file in memory (small files, tests). */
-export function encodeSafetensors(tensors: readonly TensorToWrite[], metadata?: Record<string, string>): Uint8Array {
+export function encodeSafetensors(
+  tensors: readonly TensorToWrite[],
+  metadata?: Record<string, string>,
+): Uint8Array {
   const l = layoutSafetensors(tensors, metadata);
   const out = new Uint8Array(l.size);
   out.set(l.header, 0);
@@ -135,7 +185,7 @@ export async function writeSafetensorsAtomic(
     let at = 0;
     for (const part of [l.header, ...l.tensors.map((t) => t.bytes)]) {
       throwIfAborted(options.signal);
-      for (let done = 0; done < part.length; ) {
+      for (let done = 0; done < part.length;) {
         const { bytesWritten } = await fh.write(part, done, Math.min(part.length - done, 1 << 30), at + done);
         done += bytesWritten;
       }

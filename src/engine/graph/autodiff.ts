@@ -14,7 +14,8 @@ import { alias } from './ops/elementwise';
  * of the graph named `grad/<name>`. A tensor the loss does not depend on gets zeros.
  */
 export function gradients(g: Graph, loss: Tensor, wrt: Tensor[]): Map<Tensor, Tensor> {
-  if (loss.size !== 1 || !isFloat(loss.dtype)) throw new GraphError(`gradients: the loss must be a float scalar, got ${loss}`);
+  if (loss.size !== 1 || !isFloat(loss.dtype))
+    throw new GraphError(`gradients: the loss must be a float scalar, got ${loss}`);
   const nodes = g.nodes.slice(); // the forward graph as it is now
   const depends = forwardReach(nodes, wrt);
   const reaches = backwardReach(loss);
@@ -38,7 +39,9 @@ export function gradients(g: Graph, loss: Tensor, wrt: Tensor[]): Map<Tensor, Te
       const dy = node.outputs.map(total);
       if (dy.every((d) => d === undefined)) continue;
       if (!node.def.grad)
-        throw new GraphError(`${node.def.type} (${node.name}) has no gradient rule, but the loss depends on it through a parameter; detach its input or use a differentiable op`);
+        throw new GraphError(
+          `${node.def.type} (${node.name}) has no gradient rule, but the loss depends on it through a parameter; detach its input or use a differentiable op`,
+        );
       const dx = node.def.grad(g, node, dy, need);
       node.inputs.forEach((t, k) => {
         if (need[k] && dx[k]) push(t, dx[k]!);

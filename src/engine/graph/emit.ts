@@ -5,7 +5,16 @@
  * file reads well in Netron.
  */
 import type { Graph } from './graph';
-import { encodeModel, OnnxAttributeType, OnnxDataType, type OnnxAttribute, type OnnxModel, type OnnxNode, type OnnxTensor, type OnnxValueInfo } from './onnxProto';
+import {
+  encodeModel,
+  OnnxAttributeType,
+  OnnxDataType,
+  type OnnxAttribute,
+  type OnnxModel,
+  type OnnxNode,
+  type OnnxTensor,
+  type OnnxValueInfo,
+} from './onnxProto';
 import { GraphError, type Attr, type ConstData, type DType, type Tensor } from './tensor';
 
 export const OPSET = 20;
@@ -35,12 +44,15 @@ function toAttribute(name: string, v: Attr): OnnxAttribute {
 
 const valueInfo = (name: string, t: Tensor): OnnxValueInfo => ({
   name,
-  type: { tensorType: { elemType: ONNX_DTYPE[t.dtype], shape: { dim: t.shape.map((d) => ({ dimValue: d })) } } },
+  type: {
+    tensorType: { elemType: ONNX_DTYPE[t.dtype], shape: { dim: t.shape.map((d) => ({ dimValue: d })) } },
+  },
 });
 
 /** Builds the ModelProto object for the graph's declared outputs. */
 export function toOnnxModel(g: Graph): OnnxModel {
-  if (!g.outputs.length) throw new GraphError('emit: the graph has no outputs; call g.output(name, tensor) first');
+  if (!g.outputs.length)
+    throw new GraphError('emit: the graph has no outputs; call g.output(name, tensor) first');
   const needed = new Set<number>();
   const used = new Set<number>();
   const stack = g.outputs.map((o) => o.tensor);
@@ -56,13 +68,21 @@ export function toOnnxModel(g: Graph): OnnxModel {
   // Output names: rename the producing tensor when it is free, else add an Identity.
   const rename = new Map<number, string>();
   const extra: { name: string; tensor: Tensor }[] = [];
-  const taken = new Set(g.tensors.filter((t) => t.kind !== 'op' || needed.has(t.node!.id)).map((t) => t.name));
+  const taken = new Set(
+    g.tensors.filter((t) => t.kind !== 'op' || needed.has(t.node!.id)).map((t) => t.name),
+  );
   for (const { name, tensor } of g.outputs) {
     if (tensor.name === name && !rename.has(tensor.id)) continue;
-    if (tensor.kind === 'op' && !rename.has(tensor.id) && !taken.has(name) && !g.outputs.some((o) => o.tensor !== tensor && o.tensor.name === name)) {
+    if (
+      tensor.kind === 'op' &&
+      !rename.has(tensor.id) &&
+      !taken.has(name) &&
+      !g.outputs.some((o) => o.tensor !== tensor && o.tensor.name === name)
+    ) {
       rename.set(tensor.id, name);
     } else {
-      if (taken.has(name) && g.tensors.some((t) => t.name === name && used.has(t.id) && t !== tensor)) throw new GraphError(`emit: output name ${name} is already a tensor of the graph`);
+      if (taken.has(name) && g.tensors.some((t) => t.name === name && used.has(t.id) && t !== tensor))
+        throw new GraphError(`emit: output name ${name} is already a tensor of the graph`);
       extra.push({ name, tensor });
     }
   }
@@ -75,15 +95,26 @@ export function toOnnxModel(g: Graph): OnnxModel {
     const attribute = Object.entries(n.attrs)
       .filter(([k]) => !k.endsWith('_'))
       .map(([k, v]) => toAttribute(k, v));
-    nodes.push({ opType: n.def.type, domain: n.def.domain ?? '', input: n.inputs.map(nameOf), output: n.outputs.map(nameOf), name: n.name, attribute });
+    nodes.push({
+      opType: n.def.type,
+      domain: n.def.domain ?? '',
+      input: n.inputs.map(nameOf),
+      output: n.outputs.map(nameOf),
+      name: n.name,
+      attribute,
+    });
   }
-  for (const e of extra) nodes.push({ opType: 'Identity', input: [nameOf(e.tensor)], output: [e.name], name: `output/${e.name}` });
+  for (const e of extra)
+    nodes.push({ opType: 'Identity', input: [nameOf(e.tensor)], output: [e.name], name: `output/${e.name}` });
   const sources = g.tensors.filter((t) => used.has(t.id) && (t.kind === 'input' || t.kind === 'param'));
   const consts = g.tensors.filter((t) => used.has(t.id) && t.kind === 'const');
   return {
     irVersion: 9,
     producerName: 'llm-lens',
-    opsetImport: [{ domain: '', version: OPSET }, ...(msDomain ? [{ domain: 'com.microsoft', version: 1 }] : [])],
+    opsetImport: [
+      { domain: '', version: OPSET },
+      ...(msDomain ? [{ domain: 'com.microsoft', version: 1 }] : []),
+    ],
     graph: {
       name: g.options.name,
       node: nodes,

@@ -11,7 +11,19 @@
  *
  * The op functions live in ops/*.ts, each beside its gradient rule; the methods here only forward to them.
  */
-import { GraphError, broadcastShapes, isFloat, sameShape, Tensor, type Attrs, type ConstArray, type ConstData, type DType, type Node, type OpDef } from './tensor';
+import {
+  GraphError,
+  broadcastShapes,
+  isFloat,
+  sameShape,
+  Tensor,
+  type Attrs,
+  type ConstArray,
+  type ConstData,
+  type DType,
+  type Node,
+  type OpDef,
+} from './tensor';
 import * as ew from './ops/elementwise';
 import * as mm from './ops/matmul';
 import * as sh from './ops/shape';
@@ -66,12 +78,23 @@ export class Graph {
   /** A constant (an ONNX initializer); identical constants are shared. */
   constant(values: ArrayLike<number | bigint>, dtype: DType, shape: number[], name?: string): Tensor {
     const data = this.typedArray(dtype, values);
-    if (data.length !== shape.reduce((a, b) => a * b, 1)) throw new GraphError(`constant: ${data.length} values for shape [${shape.join(', ')}]`);
+    if (data.length !== shape.reduce((a, b) => a * b, 1))
+      throw new GraphError(`constant: ${data.length} values for shape [${shape.join(', ')}]`);
     const key = `const|${dtype}|${shape.join(',')}|${Array.from(data as ArrayLike<number | bigint>, String).join(',')}`;
     const hit = this.byKey.get(key);
     if (hit) return hit[0];
     const value: ConstData = { dtype, shape, data };
-    const t = new Tensor(this, this.tensors.length, 'const', dtype, shape, this.unique(name ?? `const_${this.tensors.length}`), undefined, 0, value);
+    const t = new Tensor(
+      this,
+      this.tensors.length,
+      'const',
+      dtype,
+      shape,
+      this.unique(name ?? `const_${this.tensors.length}`),
+      undefined,
+      0,
+      value,
+    );
     this.tensors.push(t);
     this.byKey.set(key, [t]);
     return t;
@@ -88,12 +111,18 @@ export class Graph {
   typedArray(dtype: DType, values: ArrayLike<number | bigint>): ConstArray {
     const nums = Array.from(values, Number);
     switch (dtype) {
-      case 'f32': return Float32Array.from(nums);
-      case 'f64': return Float64Array.from(nums);
-      case 'i64': return BigInt64Array.from(Array.from(values, (v) => BigInt(v)));
-      case 'i32': return Int32Array.from(nums);
-      case 'bool': return Uint8Array.from(nums.map((v) => (v ? 1 : 0)));
-      case 'f16': return Uint16Array.from(nums.map(toHalfBits));
+      case 'f32':
+        return Float32Array.from(nums);
+      case 'f64':
+        return Float64Array.from(nums);
+      case 'i64':
+        return BigInt64Array.from(Array.from(values, (v) => BigInt(v)));
+      case 'i32':
+        return Int32Array.from(nums);
+      case 'bool':
+        return Uint8Array.from(nums.map((v) => (v ? 1 : 0)));
+      case 'f16':
+        return Uint16Array.from(nums.map(toHalfBits));
     }
   }
 
@@ -103,8 +132,14 @@ export class Graph {
    * Adds a node (or returns the outputs of an identical one: same op, inputs and attributes).
    * Op functions call this after checking shapes; `outs` are the output dtypes and shapes.
    */
-  node(def: OpDef, inputs: Tensor[], attrs: Attrs, outs: readonly { dtype: DType; shape: readonly number[] }[]): Tensor[] {
-    for (const t of inputs) if (t.graph !== this) throw new GraphError(`${def.type}: input ${t.name} belongs to another graph`);
+  node(
+    def: OpDef,
+    inputs: Tensor[],
+    attrs: Attrs,
+    outs: readonly { dtype: DType; shape: readonly number[] }[],
+  ): Tensor[] {
+    for (const t of inputs)
+      if (t.graph !== this) throw new GraphError(`${def.type}: input ${t.name} belongs to another graph`);
     const key = `${def.domain ?? ''}:${def.type}|${inputs.map((t) => t.id).join(',')}|${JSON.stringify(attrs)}`;
     const hit = this.byKey.get(key);
     if (hit) return hit;
@@ -155,13 +190,15 @@ export class Graph {
 
   broadcastShape(op: string, a: readonly number[], b: readonly number[]): number[] {
     const out = broadcastShapes(op, a, b);
-    if (!sameShape(out, b)) throw new GraphError(`${op}: cannot expand [${a.join(', ')}] to [${b.join(', ')}]`);
+    if (!sameShape(out, b))
+      throw new GraphError(`${op}: cannot expand [${a.join(', ')}] to [${b.join(', ')}]`);
     return out;
   }
 
   private source(kind: 'input' | 'param', name: string, dtype: DType, shape: number[]): Tensor {
     if (this.names.has(name)) throw new GraphError(`${kind} ${name}: the name is already used in this graph`);
-    if (shape.some((d) => !Number.isInteger(d) || d <= 0)) throw new GraphError(`${kind} ${name}: shape [${shape.join(', ')}] must be positive integers`);
+    if (shape.some((d) => !Number.isInteger(d) || d <= 0))
+      throw new GraphError(`${kind} ${name}: shape [${shape.join(', ')}] must be positive integers`);
     const t = new Tensor(this, this.tensors.length, kind, dtype, [...shape], name);
     this.names.add(name);
     this.tensors.push(t);
@@ -177,52 +214,136 @@ export class Graph {
 
   // ---- ops (see ops/*.ts for shapes and gradient rules) -----------------------------------------
 
-  add(a: TN, b: TN): Tensor { return ew.add(this, a, b); }
-  sub(a: TN, b: TN): Tensor { return ew.sub(this, a, b); }
-  mul(a: TN, b: TN): Tensor { return ew.mul(this, a, b); }
-  div(a: TN, b: TN): Tensor { return ew.div(this, a, b); }
-  pow(a: Tensor, b: TN): Tensor { return ew.pow(this, a, b); }
-  sqrt(x: Tensor): Tensor { return ew.sqrt(this, x); }
-  exp(x: Tensor): Tensor { return ew.exp(this, x); }
-  log(x: Tensor): Tensor { return ew.log(this, x); }
-  neg(x: Tensor): Tensor { return ew.neg(this, x); }
-  tanh(x: Tensor): Tensor { return ew.tanh(this, x); }
-  erf(x: Tensor): Tensor { return ew.erf(this, x); }
-  identity(x: Tensor): Tensor { return ew.identity(this, x); }
-  where(cond: Tensor, a: TN, b: TN): Tensor { return ew.where(this, cond, a, b); }
-  cast(x: Tensor, to: DType): Tensor { return ew.cast(this, x, to); }
-  equal(a: TN, b: TN): Tensor { return ew.equal(this, a, b); }
-  less(a: TN, b: TN): Tensor { return ew.less(this, a, b); }
-  min(a: TN, b: TN): Tensor { return ew.min(this, a, b); }
-  max(a: TN, b: TN): Tensor { return ew.max(this, a, b); }
+  add(a: TN, b: TN): Tensor {
+    return ew.add(this, a, b);
+  }
+  sub(a: TN, b: TN): Tensor {
+    return ew.sub(this, a, b);
+  }
+  mul(a: TN, b: TN): Tensor {
+    return ew.mul(this, a, b);
+  }
+  div(a: TN, b: TN): Tensor {
+    return ew.div(this, a, b);
+  }
+  pow(a: Tensor, b: TN): Tensor {
+    return ew.pow(this, a, b);
+  }
+  sqrt(x: Tensor): Tensor {
+    return ew.sqrt(this, x);
+  }
+  exp(x: Tensor): Tensor {
+    return ew.exp(this, x);
+  }
+  log(x: Tensor): Tensor {
+    return ew.log(this, x);
+  }
+  neg(x: Tensor): Tensor {
+    return ew.neg(this, x);
+  }
+  tanh(x: Tensor): Tensor {
+    return ew.tanh(this, x);
+  }
+  erf(x: Tensor): Tensor {
+    return ew.erf(this, x);
+  }
+  identity(x: Tensor): Tensor {
+    return ew.identity(this, x);
+  }
+  where(cond: Tensor, a: TN, b: TN): Tensor {
+    return ew.where(this, cond, a, b);
+  }
+  cast(x: Tensor, to: DType): Tensor {
+    return ew.cast(this, x, to);
+  }
+  equal(a: TN, b: TN): Tensor {
+    return ew.equal(this, a, b);
+  }
+  less(a: TN, b: TN): Tensor {
+    return ew.less(this, a, b);
+  }
+  min(a: TN, b: TN): Tensor {
+    return ew.min(this, a, b);
+  }
+  max(a: TN, b: TN): Tensor {
+    return ew.max(this, a, b);
+  }
 
-  matmul(a: Tensor, b: Tensor, o?: mm.MatmulOptions): Tensor { return mm.matmul(this, a, b, o); }
-  linear(x: Tensor, w: Tensor, bias?: Tensor, o?: { transB?: boolean }): Tensor { return mm.linear(this, x, w, bias, o); }
+  matmul(a: Tensor, b: Tensor, o?: mm.MatmulOptions): Tensor {
+    return mm.matmul(this, a, b, o);
+  }
+  linear(x: Tensor, w: Tensor, bias?: Tensor, o?: { transB?: boolean }): Tensor {
+    return mm.linear(this, x, w, bias, o);
+  }
 
-  reshape(x: Tensor, shape: number[]): Tensor { return sh.reshape(this, x, shape); }
-  transpose(x: Tensor, perm: number[]): Tensor { return sh.transpose(this, x, perm); }
-  slice(x: Tensor, axis: number, start: number, end: number): Tensor { return sh.slice(this, x, axis, start, end); }
-  split(x: Tensor, sizes: number[], axis: number): Tensor[] { return sh.split(this, x, sizes, axis); }
-  concat(xs: Tensor[], axis: number): Tensor { return sh.concat(this, xs, axis); }
-  expand(x: Tensor, shape: number[]): Tensor { return sh.expand(this, x, shape); }
-  unsqueeze(x: Tensor, axis: number): Tensor { return sh.unsqueeze(this, x, axis); }
-  gather(data: Tensor, indices: Tensor, axis = 0): Tensor { return sh.gather(this, data, indices, axis); }
-  zeros(shape: readonly number[], dtype: DType): Tensor { return sh.zeros(this, shape, dtype); }
+  reshape(x: Tensor, shape: number[]): Tensor {
+    return sh.reshape(this, x, shape);
+  }
+  transpose(x: Tensor, perm: number[]): Tensor {
+    return sh.transpose(this, x, perm);
+  }
+  slice(x: Tensor, axis: number, start: number, end: number): Tensor {
+    return sh.slice(this, x, axis, start, end);
+  }
+  split(x: Tensor, sizes: number[], axis: number): Tensor[] {
+    return sh.split(this, x, sizes, axis);
+  }
+  concat(xs: Tensor[], axis: number): Tensor {
+    return sh.concat(this, xs, axis);
+  }
+  expand(x: Tensor, shape: number[]): Tensor {
+    return sh.expand(this, x, shape);
+  }
+  unsqueeze(x: Tensor, axis: number): Tensor {
+    return sh.unsqueeze(this, x, axis);
+  }
+  gather(data: Tensor, indices: Tensor, axis = 0): Tensor {
+    return sh.gather(this, data, indices, axis);
+  }
+  zeros(shape: readonly number[], dtype: DType): Tensor {
+    return sh.zeros(this, shape, dtype);
+  }
 
-  reduceSum(x: Tensor, axes?: number[], keepdims = false): Tensor { return rd.reduceSum(this, x, axes, keepdims); }
-  reduceMean(x: Tensor, axes?: number[], keepdims = false): Tensor { return rd.reduceMean(this, x, axes, keepdims); }
-  reduceMax(x: Tensor, axes?: number[], keepdims = false): Tensor { return rd.reduceMax(this, x, axes, keepdims); }
-  reduceSumSquare(x: Tensor, axes?: number[], keepdims = false): Tensor { return rd.reduceSumSquare(this, x, axes, keepdims); }
+  reduceSum(x: Tensor, axes?: number[], keepdims = false): Tensor {
+    return rd.reduceSum(this, x, axes, keepdims);
+  }
+  reduceMean(x: Tensor, axes?: number[], keepdims = false): Tensor {
+    return rd.reduceMean(this, x, axes, keepdims);
+  }
+  reduceMax(x: Tensor, axes?: number[], keepdims = false): Tensor {
+    return rd.reduceMax(this, x, axes, keepdims);
+  }
+  reduceSumSquare(x: Tensor, axes?: number[], keepdims = false): Tensor {
+    return rd.reduceSumSquare(this, x, axes, keepdims);
+  }
 
-  softmax(x: Tensor, axis = -1): Tensor { return nn.softmax(this, x, axis); }
-  logSoftmax(x: Tensor, axis = -1): Tensor { return nn.logSoftmax(this, x, axis); }
-  layerNorm(x: Tensor, w: Tensor, b?: Tensor, eps = 1e-5): Tensor { return nn.layerNorm(this, x, w, b, eps); }
-  normalize(x: Tensor, eps = 1e-5): Tensor { return nn.normalize(this, x, eps); }
-  rmsNorm(x: Tensor, w: Tensor, eps = 1e-6): Tensor { return nn.rmsNorm(this, x, w, eps); }
-  gelu(x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor { return nn.gelu(this, x, approximate); }
-  trilu(x: Tensor, upper = false, k = 0): Tensor { return nn.trilu(this, x, upper, k); }
-  causalMask(T: number, dtype: DType = 'f32'): Tensor { return nn.causalMask(this, T, dtype); }
-  crossEntropy(logits: Tensor, targets: Tensor, o?: nn.CrossEntropyOptions): Tensor { return nn.crossEntropy(this, logits, targets, o); }
+  softmax(x: Tensor, axis = -1): Tensor {
+    return nn.softmax(this, x, axis);
+  }
+  logSoftmax(x: Tensor, axis = -1): Tensor {
+    return nn.logSoftmax(this, x, axis);
+  }
+  layerNorm(x: Tensor, w: Tensor, b?: Tensor, eps = 1e-5): Tensor {
+    return nn.layerNorm(this, x, w, b, eps);
+  }
+  normalize(x: Tensor, eps = 1e-5): Tensor {
+    return nn.normalize(this, x, eps);
+  }
+  rmsNorm(x: Tensor, w: Tensor, eps = 1e-6): Tensor {
+    return nn.rmsNorm(this, x, w, eps);
+  }
+  gelu(x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
+    return nn.gelu(this, x, approximate);
+  }
+  trilu(x: Tensor, upper = false, k = 0): Tensor {
+    return nn.trilu(this, x, upper, k);
+  }
+  causalMask(T: number, dtype: DType = 'f32'): Tensor {
+    return nn.causalMask(this, T, dtype);
+  }
+  crossEntropy(logits: Tensor, targets: Tensor, o?: nn.CrossEntropyOptions): Tensor {
+    return nn.crossEntropy(this, logits, targets, o);
+  }
 }
 
 /** IEEE half-precision bits of a number (round to nearest even). */

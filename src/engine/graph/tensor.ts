@@ -15,7 +15,11 @@ export type Attrs = Record<string, Attr>;
 
 /** Constant payload: typed array matching the dtype (f16 as Uint16Array bits, bool as Uint8Array). */
 export type ConstArray = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array | Uint16Array;
-export interface ConstData { dtype: DType; shape: number[]; data: ConstArray }
+export interface ConstData {
+  dtype: DType;
+  shape: number[];
+  data: ConstArray;
+}
 
 export type TensorKind = 'input' | 'param' | 'const' | 'op';
 
@@ -46,7 +50,12 @@ export class Tensor {
  * A gradient rule: given the node and the gradients of its outputs (undefined where an output gets no
  * gradient), returns the gradient of each input (undefined where `need[i]` is false or none flows).
  */
-export type GradRule = (g: Graph, node: Node, dy: (Tensor | undefined)[], need: boolean[]) => (Tensor | undefined)[];
+export type GradRule = (
+  g: Graph,
+  node: Node,
+  dy: (Tensor | undefined)[],
+  need: boolean[],
+) => (Tensor | undefined)[];
 
 /** An ONNX op as the builder knows it: its type, domain and (for differentiable ops) its gradient rule. */
 export interface OpDef {
@@ -71,12 +80,14 @@ export class GraphError extends Error {
 
 export const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 export const fmt = (t: Tensor): string => `${t.dtype}[${t.shape.join(', ')}]`;
-export const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
+export const sameShape = (a: readonly number[], b: readonly number[]): boolean =>
+  a.length === b.length && a.every((d, i) => d === b[i]);
 
 /** Normalizes a possibly negative axis against a rank; throws naming the op when out of range. */
 export function normAxis(op: string, axis: number, rank: number): number {
   const a = axis < 0 ? axis + rank : axis;
-  if (a < 0 || a >= rank) throw new GraphError(`${op}: axis ${axis} is out of range for a rank-${rank} tensor`);
+  if (a < 0 || a >= rank)
+    throw new GraphError(`${op}: axis ${axis} is out of range for a rank-${rank} tensor`);
   return a;
 }
 
@@ -88,7 +99,9 @@ export function broadcastShapes(op: string, a: readonly number[], b: readonly nu
     const x = a[a.length - n + i] ?? 1;
     const y = b[b.length - n + i] ?? 1;
     if (x !== y && x !== 1 && y !== 1)
-      throw new GraphError(`${op}: shapes [${a.join(', ')}] and [${b.join(', ')}] do not broadcast (dim ${i}: ${x} vs ${y}); reshape or expand one side`);
+      throw new GraphError(
+        `${op}: shapes [${a.join(', ')}] and [${b.join(', ')}] do not broadcast (dim ${i}: ${x} vs ${y}); reshape or expand one side`,
+      );
     out.push(x === 1 ? y : x);
   }
   return out;

@@ -46,13 +46,17 @@ export async function exportGptOnnx(
   if (fs.existsSync(outDir)) throw new Error(`${outDir} already exists; choose a new folder name`);
   const bytes = Object.values(weights).reduce((a, w) => a + w.data.byteLength, 0);
   if (bytes > ONNX_PROTOBUF_LIMIT - 64 * 2 ** 20) {
-    throw new Error(`this model's weights are ${(bytes / 2 ** 30).toFixed(2)} GB; one ONNX file holds under 2 GB (protobuf's limit) and LLM Lens does not write ONNX external data yet: export for Hugging Face instead`);
+    throw new Error(
+      `this model's weights are ${(bytes / 2 ** 30).toFixed(2)} GB; one ONNX file holds under 2 GB (protobuf's limit) and LLM Lens does not write ONNX external data yet: export for Hugging Face instead`,
+    );
   }
   const model = encodeModel(buildHfDecoderModel(c, weights));
   const files: [string, Uint8Array | string][] = [
     ['config.json', JSON.stringify({ ...gpt2ConfigJson(c, o.configExtra), use_cache: true }, null, 2) + '\n'],
   ];
-  const tok = o.tokenizerDir ? huggingFaceTokenizerFiles(o.tokenizerDir, c.vocabSize, c.blockSize) : { how: 'none' as const, why: 'no checkpoint folder given' };
+  const tok = o.tokenizerDir
+    ? huggingFaceTokenizerFiles(o.tokenizerDir, c.vocabSize, c.blockSize)
+    : { how: 'none' as const, why: 'no checkpoint folder given' };
   if (tok.how !== 'none') files.push(...tok.files);
   files.push([path.join('onnx', 'model.onnx'), model]);
 
@@ -65,5 +69,10 @@ export async function exportGptOnnx(
     fs.rmSync(tmp, { recursive: true, force: true });
     throw e;
   }
-  return { folder: outDir, files: files.map(([n]) => n.split(path.sep).join('/')), tokenizer: tok.how, ...(tok.how === 'none' ? { tokenizerMissing: tok.why } : {}) };
+  return {
+    folder: outDir,
+    files: files.map(([n]) => n.split(path.sep).join('/')),
+    tokenizer: tok.how,
+    ...(tok.how === 'none' ? { tokenizerMissing: tok.why } : {}),
+  };
 }

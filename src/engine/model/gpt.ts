@@ -37,8 +37,14 @@ export function gptParams(c: GptConfig): ParamInfo[] {
     { name: 'transformer.wte.weight', shape: [c.vocabSize, C] },
     { name: 'transformer.wpe.weight', shape: [c.blockSize, C] },
   ];
-  const ln = (n: string) => [{ name: `${n}.weight`, shape: [C] }, ...(c.bias ? [{ name: `${n}.bias`, shape: [C] }] : [])];
-  const lin = (n: string, i: number, o: number) => [{ name: `${n}.weight`, shape: [i, o] }, ...(c.bias ? [{ name: `${n}.bias`, shape: [o] }] : [])];
+  const ln = (n: string) => [
+    { name: `${n}.weight`, shape: [C] },
+    ...(c.bias ? [{ name: `${n}.bias`, shape: [C] }] : []),
+  ];
+  const lin = (n: string, i: number, o: number) => [
+    { name: `${n}.weight`, shape: [i, o] },
+    ...(c.bias ? [{ name: `${n}.bias`, shape: [o] }] : []),
+  ];
   for (let l = 0; l < c.nLayer; l++) {
     const h = `transformer.h.${l}`;
     out.push(...ln(`${h}.ln_1`), ...lin(`${h}.attn.c_attn`, C, 3 * C), ...lin(`${h}.attn.c_proj`, C, C));
@@ -57,20 +63,37 @@ type Params = Map<string, Tensor>;
  * W: with 'auto', folded only where W is no larger than x (a GPT-2 vocabulary's lm_head is not). `transB`: W is
  * (N, C), as the tied lm_head's wte.
  */
-function lnLinear(g: Graph, x: Tensor, ln: { w: Tensor; b?: Tensor }, W: Tensor, bias: Tensor | undefined, o: { fold: Fold; transB?: boolean }): Tensor {
+function lnLinear(
+  g: Graph,
+  x: Tensor,
+  ln: { w: Tensor; b?: Tensor },
+  W: Tensor,
+  bias: Tensor | undefined,
+  o: { fold: Fold; transB?: boolean },
+): Tensor {
   const transB = !!o.transB;
-  if (o.fold === 'never' || (o.fold === 'auto' && W.size > x.size)) return g.linear(g.layerNorm(x, ln.w, ln.b), W, bias, { transB }); // (rows, N)
+  if (o.fold === 'never' || (o.fold === 'auto' && W.size > x.size))
+    return g.linear(g.layerNorm(x, ln.w, ln.b), W, bias, { transB }); // (rows, N)
   const xhat = g.normalize(x); // (rows, C)
   const folded = transB ? g.mul(W, ln.w) : g.mul(g.unsqueeze(ln.w, 1), W); // (N, C) or (C, N)
   const N = W.shape[transB ? 0 : 1];
   const shift = ln.b ? g.reshape(g.matmul(g.unsqueeze(ln.b, 0), W, { transB }), [N]) : undefined; // (N) b·W
-  const c = shift && bias ? g.add(shift, bias) : shift ?? bias; // (N)
+  const c = shift && bias ? g.add(shift, bias) : (shift ?? bias); // (N)
   return g.linear(xhat, folded, c, { transB }); // (rows, N)
 }
 type Fold = NonNullable<GptConfig['foldNorms']>;
 const lnOf = (P: Params, n: string) => ({ w: P.get(`${n}.weight`)!, b: P.get(`${n}.bias`) });
 
-function attention(g: Graph, c: GptConfig, P: Params, h: string, x: Tensor, mask: Tensor, ln: { w: Tensor; b?: Tensor }, fold: Fold): Tensor {
+function attention(
+  g: Graph,
+  c: GptConfig,
+  P: Params,
+  h: string,
+  x: Tensor,
+  mask: Tensor,
+  ln: { w: Tensor; b?: Tensor },
+  fold: Fold,
+): Tensor {
   const B = c.batchSize;
   const T = c.seqLen ?? c.blockSize;
   const C = c.nEmbd;
@@ -87,23 +110,45 @@ function attention(g: Graph, c: GptConfig, P: Params, h: string, x: Tensor, mask
   return g.linear(merged, P.get(`${h}.c_proj.weight`)!, P.get(`${h}.c_proj.bias`)); // (B·T, C)
 }
 
-function mlp(g: Graph, c: GptConfig, P: Params, h: string, x: Tensor, ln: { w: Tensor; b?: Tensor }, fold: Fold): Tensor {
-  const hidden = g.gelu(lnLinear(g, x, ln, P.get(`${h}.c_fc.weight`)!, P.get(`${h}.c_fc.bias`), { fold }), c.gelu ?? 'none'); // (B·T, 4C) from LayerNorm(x)
+function mlp(
+  g: Graph,
+  c: GptConfig,
+  P: Params,
+  h: string,
+  x: Tensor,
+  ln: { w: Tensor; b?: Tensor },
+  fold: Fold,
+): Tensor {
+  const hidden = g.gelu(
+    lnLinear(g, x, ln, P.get(`${h}.c_fc.weight`)!, P.get(`${h}.c_fc.bias`), { fold }),
+    c.gelu ?? 'none',
+  ); // (B·T, 4C) from LayerNorm(x)
   return g.linear(hidden, P.get(`${h}.c_proj.weight`)!, P.get(`${h}.c_proj.bias`)); // (B·T, C)
 }
 
 function block(g: Graph, c: GptConfig, P: Params, l: number, x: Tensor, mask: Tensor, fold: Fold): Tensor {
   const h = `transformer.h.${l}`;
-  const x1 = g.add(x, g.scope(`h.${l}.attn`, () => attention(g, c, P, `${h}.attn`, x, mask, lnOf(P, `${h}.ln_1`), fold))); // (B·T, C)
-  return g.add(x1, g.scope(`h.${l}.mlp`, () => mlp(g, c, P, `${h}.mlp`, x1, lnOf(P, `${h}.ln_2`), fold))); // (B·T, C)
+  const x1 = g.add(
+    x,
+    g.scope(`h.${l}.attn`, () => attention(g, c, P, `${h}.attn`, x, mask, lnOf(P, `${h}.ln_1`), fold)),
+  ); // (B·T, C)
+  return g.add(
+    x1,
+    g.scope(`h.${l}.mlp`, () => mlp(g, c, P, `${h}.mlp`, x1, lnOf(P, `${h}.ln_2`), fold)),
+  ); // (B·T, C)
 }
 
 /**
  * Logits (B·T, V) of a GPT for token ids idx (B, T); declares the parameters on g. `train`: a backward
  * pass will follow, so LayerNorms fold into the products they feed (lnLinear, c.foldNorms).
  */
-export function gptForward(g: Graph, c: GptConfig, idx: Tensor, o: { train?: boolean } = {}): { logits: Tensor; params: Params } {
-  const fold: Fold = o.train ? c.foldNorms ?? 'auto' : 'never';
+export function gptForward(
+  g: Graph,
+  c: GptConfig,
+  idx: Tensor,
+  o: { train?: boolean } = {},
+): { logits: Tensor; params: Params } {
+  const fold: Fold = o.train ? (c.foldNorms ?? 'auto') : 'never';
   const B = c.batchSize;
   const T = c.seqLen ?? c.blockSize;
   const C = c.nEmbd;
@@ -116,7 +161,10 @@ export function gptForward(g: Graph, c: GptConfig, idx: Tensor, o: { train?: boo
   let x = g.reshape(g.add(g.gather(wte, idx), pos), [B * T, C]); // (B, T, C) -> (B·T, C)
   const mask = g.causalMask(T); // (T, T)
   for (let l = 0; l < c.nLayer; l++) x = block(g, c, P, l, x, mask, fold);
-  const logits = g.named(lnLinear(g, x, lnOf(P, 'transformer.ln_f'), wte, undefined, { fold, transB: true }), 'logits'); // (B·T, V) tied lm_head on ln_f(x)
+  const logits = g.named(
+    lnLinear(g, x, lnOf(P, 'transformer.ln_f'), wte, undefined, { fold, transB: true }),
+    'logits',
+  ); // (B·T, V) tied lm_head on ln_f(x)
   return { logits, params: P };
 }
 
@@ -124,7 +172,10 @@ export function gptForward(g: Graph, c: GptConfig, idx: Tensor, o: { train?: boo
  * One training step of a GPT as a graph: inputs idx, targets (B, T) i64, lr, step and the state;
  * outputs loss, grad_norm and the new state (see train/optim.ts).
  */
-export function buildGptTrainGraph(c: GptConfig, opt: OptimizerOptions): { graph: Graph; spec: TrainStepSpec } {
+export function buildGptTrainGraph(
+  c: GptConfig,
+  opt: OptimizerOptions,
+): { graph: Graph; spec: TrainStepSpec } {
   const g = new Graph({ name: 'gpt-train-step', embeddingGrad: c.embeddingGrad ?? 'onehot' });
   const B = c.batchSize;
   const T = c.seqLen ?? c.blockSize;
@@ -137,7 +188,10 @@ export function buildGptTrainGraph(c: GptConfig, opt: OptimizerOptions): { graph
 }
 
 /** GPT-2 initialisation (as nanoGPT / gpt_ref.py): N(0, 0.02), residual projections N(0, 0.02/√(2·nLayer)), LN 1/0, biases 0. */
-export function initGptWeights(c: GptConfig, seed: number): Record<string, { dtype: 'f32'; shape: number[]; data: Float32Array }> {
+export function initGptWeights(
+  c: GptConfig,
+  seed: number,
+): Record<string, { dtype: 'f32'; shape: number[]; data: Float32Array }> {
   const normal = gaussian(seed);
   const out: Record<string, { dtype: 'f32'; shape: number[]; data: Float32Array }> = {};
   for (const p of gptParams(c)) {

@@ -13,7 +13,15 @@
  *
  *   const bytes = encodeModel(buildHfDecoderModel(config, weights))   // → onnx/model.onnx
  */
-import { OnnxAttributeType, OnnxDataType, type OnnxAttribute, type OnnxModel, type OnnxNode, type OnnxTensor, type OnnxValueInfo } from '../graph/onnxProto';
+import {
+  OnnxAttributeType,
+  OnnxDataType,
+  type OnnxAttribute,
+  type OnnxModel,
+  type OnnxNode,
+  type OnnxTensor,
+  type OnnxValueInfo,
+} from '../graph/onnxProto';
 import type { HostTensor } from '../runtime/session';
 import type { GptModelConfig } from './inference';
 
@@ -31,13 +39,22 @@ class Nodes {
   readonly initializer: OnnxTensor[] = [];
   private n = 0;
 
-  add(opType: string, input: string[], attrs: Record<string, Attr> = {}, out?: string | string[], name?: string): string[] {
+  add(
+    opType: string,
+    input: string[],
+    attrs: Record<string, Attr> = {},
+    out?: string | string[],
+    name?: string,
+  ): string[] {
     const id = this.n++;
     const outputs = Array.isArray(out) ? out : [out ?? `${name ?? opType}_${id}`];
     const attribute: OnnxAttribute[] = Object.entries(attrs).map(([k, v]) =>
-      typeof v === 'number' ? { name: k, type: OnnxAttributeType.INT, i: v }
-        : Array.isArray(v) ? { name: k, type: OnnxAttributeType.INTS, ints: v }
-          : { name: k, type: OnnxAttributeType.FLOAT, f: v.f });
+      typeof v === 'number'
+        ? { name: k, type: OnnxAttributeType.INT, i: v }
+        : Array.isArray(v)
+          ? { name: k, type: OnnxAttributeType.INTS, ints: v }
+          : { name: k, type: OnnxAttributeType.FLOAT, f: v.f },
+    );
     this.node.push({ opType, input, output: outputs, name: `${name ?? opType}_${id}`, attribute });
     return outputs;
   }
@@ -78,11 +95,19 @@ export function buildHfDecoderModel(c: GptModelConfig, weights: Record<string, H
       if (optional) return undefined;
       throw new Error(`ONNX export: the checkpoint has no ${name}`);
     }
-    if (!(w.data instanceof Float32Array)) throw new Error(`ONNX export: ${name} is ${w.dtype}, expected f32`);
+    if (!(w.data instanceof Float32Array))
+      throw new Error(`ONNX export: ${name} is ${w.dtype}, expected f32`);
     if (w.shape.length !== shape.length || w.shape.some((d, i) => d !== shape[i])) {
-      throw new Error(`ONNX export: ${name} has shape [${w.shape.join(', ')}], the config implies [${shape.join(', ')}]`);
+      throw new Error(
+        `ONNX export: ${name} has shape [${w.shape.join(', ')}], the config implies [${shape.join(', ')}]`,
+      );
     }
-    g.initializer.push({ name, dims: shape, dataType: OnnxDataType.FLOAT, rawData: new Uint8Array(w.data.buffer, w.data.byteOffset, w.data.byteLength).slice() });
+    g.initializer.push({
+      name,
+      dims: shape,
+      dataType: OnnxDataType.FLOAT,
+      rawData: new Uint8Array(w.data.buffer, w.data.byteOffset, w.data.byteLength).slice(),
+    });
     return name;
   };
   const bias = (name: string, n: number) => (c.bias ? weight(name, [n]) : weight(name, [n], true));
@@ -93,7 +118,12 @@ export function buildHfDecoderModel(c: GptModelConfig, weights: Record<string, H
   };
   const layerNorm = (x: string, prefix: string): string => {
     const b = bias(`${prefix}.bias`, C);
-    return g.op('LayerNormalization', [x, weight(`${prefix}.weight`, [C])!, ...(b ? [b] : [])], { axis: -1, epsilon: { f: 1e-5 } }, prefix);
+    return g.op(
+      'LayerNormalization',
+      [x, weight(`${prefix}.weight`, [C])!, ...(b ? [b] : [])],
+      { axis: -1, epsilon: { f: 1e-5 } },
+      prefix,
+    );
   };
 
   // shared constants
@@ -110,45 +140,129 @@ export function buildHfDecoderModel(c: GptModelConfig, weights: Record<string, H
   const fMasked = g.f32('const/masked', [MASKED], []);
 
   // additive attention bias (batch, 1, seq, past + seq): causal over absolute positions, and padding
-  const total = g.op('Squeeze', [g.add('Shape', ['attention_mask'], { start: 1, end: 2 }, undefined, 'mask/total')[0], axis0], {}, 'mask/total'); // ()
-  const seq = g.op('Squeeze', [g.add('Shape', ['input_ids'], { start: 1, end: 2 }, undefined, 'mask/seq')[0], axis0], {}, 'mask/seq'); // ()
+  const total = g.op(
+    'Squeeze',
+    [g.add('Shape', ['attention_mask'], { start: 1, end: 2 }, undefined, 'mask/total')[0], axis0],
+    {},
+    'mask/total',
+  ); // ()
+  const seq = g.op(
+    'Squeeze',
+    [g.add('Shape', ['input_ids'], { start: 1, end: 2 }, undefined, 'mask/seq')[0], axis0],
+    {},
+    'mask/seq',
+  ); // ()
   const rows = g.op('Range', [g.op('Sub', [total, seq], {}, 'mask/past'), total, one], {}, 'mask/rows'); // (seq) absolute query positions
   const cols = g.op('Range', [zero, total, one], {}, 'mask/cols'); // (past + seq)
-  const causal = g.op('LessOrEqual', [g.op('Unsqueeze', [cols, axis0], {}, 'mask/cols'), g.op('Unsqueeze', [rows, axis1], {}, 'mask/rows')], {}, 'mask/causal'); // (seq, total)
-  const keep = g.op('Unsqueeze', [g.op('Cast', ['attention_mask'], { to: OnnxDataType.BOOL }, 'mask/keep'), axes12], {}, 'mask/keep'); // (batch, 1, 1, total)
-  const attnBias = g.op('Where', [g.op('And', [causal, keep], {}, 'mask/allowed'), fZero, fMasked], {}, 'mask/bias'); // (batch, 1, seq, total)
+  const causal = g.op(
+    'LessOrEqual',
+    [g.op('Unsqueeze', [cols, axis0], {}, 'mask/cols'), g.op('Unsqueeze', [rows, axis1], {}, 'mask/rows')],
+    {},
+    'mask/causal',
+  ); // (seq, total)
+  const keep = g.op(
+    'Unsqueeze',
+    [g.op('Cast', ['attention_mask'], { to: OnnxDataType.BOOL }, 'mask/keep'), axes12],
+    {},
+    'mask/keep',
+  ); // (batch, 1, 1, total)
+  const attnBias = g.op(
+    'Where',
+    [g.op('And', [causal, keep], {}, 'mask/allowed'), fZero, fMasked],
+    {},
+    'mask/bias',
+  ); // (batch, 1, seq, total)
 
   const wte = weight('transformer.wte.weight', [c.vocabSize, C])!;
-  let x = g.op('Add', [
-    g.op('Gather', [wte, 'input_ids'], {}, 'wte'),
-    g.op('Gather', [weight('transformer.wpe.weight', [c.blockSize, C])!, 'position_ids'], {}, 'wpe'),
-  ], {}, 'embed'); // (batch, seq, C)
+  let x = g.op(
+    'Add',
+    [
+      g.op('Gather', [wte, 'input_ids'], {}, 'wte'),
+      g.op('Gather', [weight('transformer.wpe.weight', [c.blockSize, C])!, 'position_ids'], {}, 'wpe'),
+    ],
+    {},
+    'embed',
+  ); // (batch, seq, C)
 
   for (let l = 0; l < c.nLayer; l++) {
     const h = `transformer.h.${l}`;
     const qkv = linear(layerNorm(x, `${h}.ln_1`), `${h}.attn.c_attn`, C, 3 * C); // (batch, seq, 3C)
-    const [q, k, v] = g.add('Split', [qkv, split], { axis: 2 }, [`${h}.attn/q`, `${h}.attn/k`, `${h}.attn/v`]);
-    const heads = (t: string) => g.op('Transpose', [g.op('Reshape', [t, headShape], {}, `${h}.attn`)], { perm: [0, 2, 1, 3] }, `${h}.attn`); // (batch, nh, seq, hd)
+    const [q, k, v] = g.add('Split', [qkv, split], { axis: 2 }, [
+      `${h}.attn/q`,
+      `${h}.attn/k`,
+      `${h}.attn/v`,
+    ]);
+    const heads = (t: string) =>
+      g.op(
+        'Transpose',
+        [g.op('Reshape', [t, headShape], {}, `${h}.attn`)],
+        { perm: [0, 2, 1, 3] },
+        `${h}.attn`,
+      ); // (batch, nh, seq, hd)
     const key = g.add('Concat', [`past_key_values.${l}.key`, heads(k)], { axis: 2 }, `present.${l}.key`)[0]; // (batch, nh, total, hd)
-    const value = g.add('Concat', [`past_key_values.${l}.value`, heads(v)], { axis: 2 }, `present.${l}.value`)[0];
-    const scores = g.op('Mul', [g.op('MatMul', [heads(q), g.op('Transpose', [key], { perm: [0, 1, 3, 2] }, `${h}.attn`)], {}, `${h}.attn/scores`), scale], {}, `${h}.attn`);
-    const probs = g.op('Softmax', [g.op('Add', [scores, attnBias], {}, `${h}.attn/masked`)], { axis: -1 }, `${h}.attn/probs`); // (batch, nh, seq, total)
-    const y = g.op('Reshape', [g.op('Transpose', [g.op('MatMul', [probs, value], {}, `${h}.attn`)], { perm: [0, 2, 1, 3] }, `${h}.attn`), mergedShape], {}, `${h}.attn`);
+    const value = g.add(
+      'Concat',
+      [`past_key_values.${l}.value`, heads(v)],
+      { axis: 2 },
+      `present.${l}.value`,
+    )[0];
+    const scores = g.op(
+      'Mul',
+      [
+        g.op(
+          'MatMul',
+          [heads(q), g.op('Transpose', [key], { perm: [0, 1, 3, 2] }, `${h}.attn`)],
+          {},
+          `${h}.attn/scores`,
+        ),
+        scale,
+      ],
+      {},
+      `${h}.attn`,
+    );
+    const probs = g.op(
+      'Softmax',
+      [g.op('Add', [scores, attnBias], {}, `${h}.attn/masked`)],
+      { axis: -1 },
+      `${h}.attn/probs`,
+    ); // (batch, nh, seq, total)
+    const y = g.op(
+      'Reshape',
+      [
+        g.op(
+          'Transpose',
+          [g.op('MatMul', [probs, value], {}, `${h}.attn`)],
+          { perm: [0, 2, 1, 3] },
+          `${h}.attn`,
+        ),
+        mergedShape,
+      ],
+      {},
+      `${h}.attn`,
+    );
     x = g.op('Add', [x, linear(y, `${h}.attn.c_proj`, C, C)], {}, `${h}/residual`);
     const u = linear(layerNorm(x, `${h}.ln_2`), `${h}.mlp.c_fc`, C, 4 * C); // (batch, seq, 4C)
-    x = g.op('Add', [x, linear(gelu(g, u, c.gelu ?? 'none', `${h}.mlp`), `${h}.mlp.c_proj`, 4 * C, C)], {}, `${h}/residual`);
+    x = g.op(
+      'Add',
+      [x, linear(gelu(g, u, c.gelu ?? 'none', `${h}.mlp`), `${h}.mlp.c_proj`, 4 * C, C)],
+      {},
+      `${h}/residual`,
+    );
   }
   const xf = layerNorm(x, 'transformer.ln_f');
   g.add('MatMul', [xf, g.op('Transpose', [wte], { perm: [1, 0] }, 'lm_head')], {}, 'logits', 'lm_head'); // tied lm_head: wteᵀ, folded at load
 
   const f = OnnxDataType.FLOAT;
   const kv = (kind: 'past_key_values' | 'present', len: string) =>
-    Array.from({ length: c.nLayer }, (_, l) => ['key', 'value'].map((s) => info(`${kind}.${l}.${s}`, f, ['batch_size', nh, len, hd]))).flat();
+    Array.from({ length: c.nLayer }, (_, l) =>
+      ['key', 'value'].map((s) => info(`${kind}.${l}.${s}`, f, ['batch_size', nh, len, hd])),
+    ).flat();
   return {
     irVersion: 8,
     producerName: 'llm-lens',
     opsetImport: [{ domain: '', version: HF_ONNX_OPSET }],
-    docString: 'GPT-2-style decoder with a key/value cache, exported by LLM Lens (Hugging Face Optimum input/output names).',
+    docString:
+      'GPT-2-style decoder with a key/value cache, exported by LLM Lens (Hugging Face Optimum input/output names).',
     graph: {
       name: 'llm-lens-gpt2-decoder',
       node: g.node,
@@ -159,7 +273,10 @@ export function buildHfDecoderModel(c: GptModelConfig, weights: Record<string, H
         info('position_ids', OnnxDataType.INT64, ['batch_size', 'sequence_length']),
         ...kv('past_key_values', 'past_sequence_length'),
       ],
-      output: [info('logits', f, ['batch_size', 'sequence_length', c.vocabSize]), ...kv('present', 'total_sequence_length')],
+      output: [
+        info('logits', f, ['batch_size', 'sequence_length', c.vocabSize]),
+        ...kv('present', 'total_sequence_length'),
+      ],
     },
   };
 }
@@ -173,7 +290,12 @@ function gelu(g: Nodes, x: string, kind: 'none' | 'tanh', scope: string): string
       k('gelu_k', Math.sqrt(2 / Math.PI));
     }
     const cube = g.op('Mul', [g.op('Mul', [x, x], {}, scope), x], {}, scope);
-    const inner = g.op('Mul', [g.op('Add', [x, g.op('Mul', [cube, 'const/gelu_c'], {}, scope)], {}, scope), 'const/gelu_k'], {}, scope);
+    const inner = g.op(
+      'Mul',
+      [g.op('Add', [x, g.op('Mul', [cube, 'const/gelu_c'], {}, scope)], {}, scope), 'const/gelu_k'],
+      {},
+      scope,
+    );
     return halfTimes(g, x, g.op('Tanh', [inner], {}, scope), scope);
   }
   if (!g.initializer.some((t) => t.name === 'const/sqrt1_2')) k('sqrt1_2', Math.SQRT1_2);
@@ -186,5 +308,10 @@ function halfTimes(g: Nodes, x: string, t: string, scope: string): string {
     g.f32('const/half', [0.5], []);
     g.f32('const/one_f', [1], []);
   }
-  return g.op('Mul', [g.op('Mul', [x, 'const/half'], {}, scope), g.op('Add', [t, 'const/one_f'], {}, scope)], {}, `${scope}/gelu`);
+  return g.op(
+    'Mul',
+    [g.op('Mul', [x, 'const/half'], {}, scope), g.op('Add', [t, 'const/one_f'], {}, scope)],
+    {},
+    `${scope}/gelu`,
+  );
 }

@@ -32,7 +32,11 @@ export class GptInference {
     private readonly o: InferenceOptions,
   ) {}
 
-  static async create(config: GptModelConfig, weights: Record<string, HostTensor>, o: InferenceOptions = {}): Promise<GptInference> {
+  static async create(
+    config: GptModelConfig,
+    weights: Record<string, HostTensor>,
+    o: InferenceOptions = {},
+  ): Promise<GptInference> {
     const m = new GptInference(config, {}, o);
     m.setWeights(weights);
     return m;
@@ -44,7 +48,8 @@ export class GptInference {
       const w = weights[p.name];
       if (!w) throw new Error(`GPT weights lack ${p.name}`);
       const n = p.shape.reduce((a, b) => a * b, 1);
-      if (w.data.length !== n) throw new Error(`GPT weight ${p.name} has ${w.data.length} values, expected [${p.shape.join(', ')}]`);
+      if (w.data.length !== n)
+        throw new Error(`GPT weight ${p.name} has ${w.data.length} values, expected [${p.shape.join(', ')}]`);
     }
     this.weights = weights;
   }
@@ -68,9 +73,17 @@ export class GptInference {
   }
 
   /** Mean cross-entropy of a (B, T) batch. */
-  async evalLoss(batch: { idx: BigInt64Array; targets: BigInt64Array }, B: number, T: number): Promise<number> {
+  async evalLoss(
+    batch: { idx: BigInt64Array; targets: BigInt64Array },
+    B: number,
+    T: number,
+  ): Promise<number> {
     const r = await this.runner('loss', B, T);
-    const out = await r.run({ ...this.weights, idx: { dtype: 'i64', shape: [B, T], data: batch.idx }, targets: { dtype: 'i64', shape: [B, T], data: batch.targets } });
+    const out = await r.run({
+      ...this.weights,
+      idx: { dtype: 'i64', shape: [B, T], data: batch.idx },
+      targets: { dtype: 'i64', shape: [B, T], data: batch.targets },
+    });
     return Number((await toHost(out.loss)).data[0]);
   }
 
@@ -89,7 +102,13 @@ export class GptInference {
   }
 
   /** Appends up to `maxNew` sampled tokens to `prompt`; `stop(id)` ends early. */
-  async generate(prompt: readonly number[], maxNew: number, s: SamplingOptions, random: () => number, signal?: AbortSignal): Promise<number[]> {
+  async generate(
+    prompt: readonly number[],
+    maxNew: number,
+    s: SamplingOptions,
+    random: () => number,
+    signal?: AbortSignal,
+  ): Promise<number[]> {
     const out = [...prompt];
     for (let i = 0; i < maxNew; i++) {
       signal?.throwIfAborted();

@@ -49,15 +49,25 @@ export interface Inspection {
 const TopKOp = { type: 'TopK' };
 
 /** Lens of one residual (T, C): top-k probabilities and ids, and the logits (T, V). */
-function lensOf(g: Graph, P: Map<string, Tensor>, x: Tensor, k: number): { p: Tensor; id: Tensor; logits: Tensor } {
+function lensOf(
+  g: Graph,
+  P: Map<string, Tensor>,
+  x: Tensor,
+  k: number,
+): { p: Tensor; id: Tensor; logits: Tensor } {
   const [T] = x.shape;
   const wte = P.get('transformer.wte.weight')!;
   const xf = g.layerNorm(x, P.get('transformer.ln_f.weight')!, P.get('transformer.ln_f.bias')); // (T, C)
   const logits = g.matmul(xf, wte, { transB: true }); // (T, V)
-  const [p, id] = g.node(TopKOp, [g.softmax(logits, -1), g.constI64([k])], { axis: -1, largest: 1, sorted: 1 }, [
-    { dtype: 'f32', shape: [T, k] },
-    { dtype: 'i64', shape: [T, k] },
-  ]); // (T, k), (T, k)
+  const [p, id] = g.node(
+    TopKOp,
+    [g.softmax(logits, -1), g.constI64([k])],
+    { axis: -1, largest: 1, sorted: 1 },
+    [
+      { dtype: 'f32', shape: [T, k] },
+      { dtype: 'i64', shape: [T, k] },
+    ],
+  ); // (T, k), (T, k)
   return { p, id, logits };
 }
 
@@ -86,7 +96,10 @@ export function buildInspectGraph(c: GptModelConfig, T: number, k: number, lensL
     const p = g.softmax(g.add(g.matmul(q, kk, { transB: true, alpha: 1 / Math.sqrt(hd) }), mask), -1); // (1, nh, T, T)
     g.output(`att.${l}`, p);
     x = g.add(x, attnOut(g, c, P, h, g.matmul(p, v), T)); // (T, C)
-    const hidden = g.gelu(g.linear(ln(`${h}.ln_2`, x), P.get(`${h}.mlp.c_fc.weight`)!, P.get(`${h}.mlp.c_fc.bias`)), c.gelu ?? 'none'); // (T, 4C)
+    const hidden = g.gelu(
+      g.linear(ln(`${h}.ln_2`, x), P.get(`${h}.mlp.c_fc.weight`)!, P.get(`${h}.mlp.c_fc.bias`)),
+      c.gelu ?? 'none',
+    ); // (T, 4C)
     x = g.add(x, g.linear(hidden, P.get(`${h}.mlp.c_proj.weight`)!, P.get(`${h}.mlp.c_proj.bias`))); // (T, C)
     emitLayer(l + 1);
   }
@@ -96,7 +109,8 @@ export function buildInspectGraph(c: GptModelConfig, T: number, k: number, lensL
 /** Rows [0, n) of the last two axes of a (H, T, T) array: (H, n, n). */
 function cropSquare(a: Float32Array, H: number, T: number, n: number): Float32Array {
   const out = new Float32Array(H * n * n);
-  for (let h = 0; h < H; h++) for (let i = 0; i < n; i++) out.set(a.subarray((h * T + i) * T, (h * T + i) * T + n), (h * n + i) * n);
+  for (let h = 0; h < H; h++)
+    for (let i = 0; i < n; i++) out.set(a.subarray((h * T + i) * T, (h * T + i) * T + n), (h * n + i) * n);
   return out;
 }
 
@@ -109,7 +123,11 @@ export class GptInspector {
     private readonly o: { ep?: ExecutionProvider; threads?: number },
   ) {}
 
-  static async create(config: GptModelConfig, weights: Record<string, HostTensor>, o: { ep?: ExecutionProvider; threads?: number } = {}): Promise<GptInspector> {
+  static async create(
+    config: GptModelConfig,
+    weights: Record<string, HostTensor>,
+    o: { ep?: ExecutionProvider; threads?: number } = {},
+  ): Promise<GptInspector> {
     return new GptInspector(config, weights, o);
   }
 
@@ -118,13 +136,19 @@ export class GptInspector {
     const c = this.config;
     const n = ids.length;
     if (!n) throw new Error('inspect needs at least one token');
-    if (n > c.blockSize) throw new Error(`inspect: ${n} tokens exceed blockSize ${c.blockSize}; inspect the last ${c.blockSize}`);
+    if (n > c.blockSize)
+      throw new Error(
+        `inspect: ${n} tokens exceed blockSize ${c.blockSize}; inspect the last ${c.blockSize}`,
+      );
     const k = Math.min(o.topK ?? 5, c.vocabSize);
     const T = prefillBucket(n, c.blockSize);
     const key = `${T}:${k}:${!!o.lensLogits}`;
     let r = this.runners.get(key);
     if (!r) {
-      r = GraphRunner.create(emitOnnx(buildInspectGraph(c, T, k, !!o.lensLogits)), { ep: this.o.ep, threads: this.o.threads });
+      r = GraphRunner.create(emitOnnx(buildInspectGraph(c, T, k, !!o.lensLogits)), {
+        ep: this.o.ep,
+        threads: this.o.threads,
+      });
       this.runners.set(key, r);
       r.catch(() => this.runners.delete(key));
     }
@@ -136,7 +160,8 @@ export class GptInspector {
     const C = c.nEmbd;
     const V = c.vocabSize;
     const attention: Float32Array[] = [];
-    for (let l = 0; l < L; l++) attention.push(cropSquare((await get(`att.${l}`)) as Float32Array, c.nHead, T, n));
+    for (let l = 0; l < L; l++)
+      attention.push(cropSquare((await get(`att.${l}`)) as Float32Array, c.nHead, T, n));
     const residual: Float32Array[] = [];
     const ids32 = new Int32Array((L + 1) * n * k);
     const probs = new Float32Array((L + 1) * n * k);
@@ -148,7 +173,15 @@ export class GptInspector {
       for (let i = 0; i < n * k; i++) ids32[l * n * k + i] = Number(lid[i]);
       if (o.lensLogits) logits.push(((await get(`lens_logits.${l}`)) as Float32Array).slice(0, n * V));
     }
-    return { tokens: [...ids], n, nLayer: L, nHead: c.nHead, attention, residual, lens: { k, ids: ids32, probs, ...(o.lensLogits ? { logits } : {}) } };
+    return {
+      tokens: [...ids],
+      n,
+      nLayer: L,
+      nHead: c.nHead,
+      attention,
+      residual,
+      lens: { k, ids: ids32, probs, ...(o.lensLogits ? { logits } : {}) },
+    };
   }
 
   async release(): Promise<void> {

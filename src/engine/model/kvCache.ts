@@ -62,10 +62,14 @@ export function declareParams(g: Graph, c: GptModelConfig): Params {
   return new Map(gptParams({ ...c, batchSize: 1 }).map((p) => [p.name, g.param(p.name, p.shape)]));
 }
 
-const lnOf = (g: Graph, P: Params, n: string, x: Tensor): Tensor => g.layerNorm(x, P.get(`${n}.weight`)!, P.get(`${n}.bias`)); // (N, C)
+const lnOf = (g: Graph, P: Params, n: string, x: Tensor): Tensor =>
+  g.layerNorm(x, P.get(`${n}.weight`)!, P.get(`${n}.bias`)); // (N, C)
 
 function mlp(g: Graph, c: GptModelConfig, P: Params, h: string, x: Tensor): Tensor {
-  const hidden = g.gelu(g.linear(x, P.get(`${h}.mlp.c_fc.weight`)!, P.get(`${h}.mlp.c_fc.bias`)), c.gelu ?? 'none'); // (N, 4C)
+  const hidden = g.gelu(
+    g.linear(x, P.get(`${h}.mlp.c_fc.weight`)!, P.get(`${h}.mlp.c_fc.bias`)),
+    c.gelu ?? 'none',
+  ); // (N, 4C)
   return g.linear(hidden, P.get(`${h}.mlp.c_proj.weight`)!, P.get(`${h}.mlp.c_proj.bias`)); // (N, C)
 }
 
@@ -170,11 +174,17 @@ export class KvCacheModel {
     private readonly o: KvCacheOptions,
   ) {
     this.slideKeep = o.slideKeep ?? Math.max(1, Math.floor((config.blockSize * 3) / 4));
-    if (!(this.slideKeep >= 1 && this.slideKeep <= config.blockSize)) throw new Error(`slideKeep must be between 1 and blockSize ${config.blockSize}, got ${this.slideKeep}`);
+    if (!(this.slideKeep >= 1 && this.slideKeep <= config.blockSize))
+      throw new Error(`slideKeep must be between 1 and blockSize ${config.blockSize}, got ${this.slideKeep}`);
   }
 
-  static async create(config: GptModelConfig, weights: Record<string, HostTensor>, o: KvCacheOptions = {}): Promise<KvCacheModel> {
-    for (const p of gptParams({ ...config, batchSize: 1 })) if (!weights[p.name]) throw new Error(`GPT weights lack ${p.name}`);
+  static async create(
+    config: GptModelConfig,
+    weights: Record<string, HostTensor>,
+    o: KvCacheOptions = {},
+  ): Promise<KvCacheModel> {
+    for (const p of gptParams({ ...config, batchSize: 1 }))
+      if (!weights[p.name]) throw new Error(`GPT weights lack ${p.name}`);
     return new KvCacheModel(config, weights, o);
   }
 
@@ -185,24 +195,42 @@ export class KvCacheModel {
   /** An empty cache (blockSize slots per layer). */
   newCache(): KvCache {
     const L = this.config.nLayer;
-    return { k: Array.from({ length: L }, () => new Float32Array(this.headSize)), v: Array.from({ length: L }, () => new Float32Array(this.headSize)), tokens: [], length: 0, slides: 0 };
+    return {
+      k: Array.from({ length: L }, () => new Float32Array(this.headSize)),
+      v: Array.from({ length: L }, () => new Float32Array(this.headSize)),
+      tokens: [],
+      length: 0,
+      slides: 0,
+    };
   }
 
   /** A copy of a cache (for branching a generation). */
   forkCache(c: KvCache): KvCache {
-    return { k: c.k.map((a) => a.slice()), v: c.v.map((a) => a.slice()), tokens: [...c.tokens], length: c.length, slides: c.slides };
+    return {
+      k: c.k.map((a) => a.slice()),
+      v: c.v.map((a) => a.slice()),
+      tokens: [...c.tokens],
+      length: c.length,
+      slides: c.slides,
+    };
   }
 
   private get decodeThreads(): number | undefined {
     if (this.o.decodeThreads !== undefined) return this.o.decodeThreads;
-    const params = gptParams({ ...this.config, batchSize: 1 }).reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
+    const params = gptParams({ ...this.config, batchSize: 1 }).reduce(
+      (n, p) => n + p.shape.reduce((a, b) => a * b, 1),
+      0,
+    );
     return params < 30e6 ? 1 : this.o.threads;
   }
 
   private runner(key: string, build: () => Graph): Promise<GraphRunner> {
     let r = this.runners.get(key);
     if (!r) {
-      r = GraphRunner.create(emitOnnx(build()), { ep: this.o.ep, threads: key === 'decode' ? this.decodeThreads : this.o.threads });
+      r = GraphRunner.create(emitOnnx(build()), {
+        ep: this.o.ep,
+        threads: key === 'decode' ? this.decodeThreads : this.o.threads,
+      });
       this.runners.set(key, r);
       r.catch(() => this.runners.delete(key));
     }
@@ -213,15 +241,26 @@ export class KvCacheModel {
    * Fills the cache with `ids` (at most blockSize; the caller crops) and returns the logits (V) after
    * the last one. Replaces whatever the cache held; `context` (default ids) is the full history kept in `tokens`.
    */
-  async prefill(cache: KvCache, ids: readonly number[], context: readonly number[] = ids): Promise<Float32Array> {
+  async prefill(
+    cache: KvCache,
+    ids: readonly number[],
+    context: readonly number[] = ids,
+  ): Promise<Float32Array> {
     const c = this.config;
     if (!ids.length) throw new Error('prefill needs at least one token');
-    if (ids.length > c.blockSize) throw new Error(`prefill: ${ids.length} tokens exceed blockSize ${c.blockSize}; keep the last ${c.blockSize}`);
+    if (ids.length > c.blockSize)
+      throw new Error(
+        `prefill: ${ids.length} tokens exceed blockSize ${c.blockSize}; keep the last ${c.blockSize}`,
+      );
     const T = prefillBucket(ids.length, c.blockSize);
     const r = await this.runner(`prefill:${T}`, () => buildPrefillGraph(c, T));
     const idx = new BigInt64Array(T); // padded with token 0: causal attention never looks ahead
     ids.forEach((t, i) => (idx[i] = BigInt(t)));
-    const out = await r.run({ ...this.weights, idx: { dtype: 'i64', shape: [1, T], data: idx }, last: { dtype: 'i64', shape: [1], data: BigInt64Array.of(BigInt(ids.length - 1)) } });
+    const out = await r.run({
+      ...this.weights,
+      idx: { dtype: 'i64', shape: [1, T], data: idx },
+      last: { dtype: 'i64', shape: [1], data: BigInt64Array.of(BigInt(ids.length - 1)) },
+    });
     const hd = c.nEmbd / c.nHead;
     for (let l = 0; l < c.nLayer; l++) {
       const k = (await toHost(out[`k.${l}`])).data as Float32Array; // (1, nh, T, hd)
@@ -279,7 +318,10 @@ export class KvCacheModel {
   async warm(n = 1): Promise<void> {
     const c = this.config;
     const T = prefillBucket(Math.min(n, c.blockSize), c.blockSize);
-    await Promise.all([this.runner('decode', () => buildDecodeGraph(c)), this.runner(`prefill:${T}`, () => buildPrefillGraph(c, T))]);
+    await Promise.all([
+      this.runner('decode', () => buildDecodeGraph(c)),
+      this.runner(`prefill:${T}`, () => buildPrefillGraph(c, T)),
+    ]);
   }
 
   async release(): Promise<void> {

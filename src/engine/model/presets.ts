@@ -39,24 +39,56 @@ export const PRESETS: readonly Preset[] = [
     name: 'tiny',
     description: '4 layers, 4 heads, 128 wide, block 64: learns visibly in a few minutes on a laptop CPU',
     model: { nLayer: 4, nHead: 4, nEmbd: 128, blockSize: 64, bias: true },
-    train: { batchSize: 12, maxIters: 2000, lr: 1e-3, minLr: 1e-4, warmupIters: 100, beta2: 0.99, weightDecay: 0.1, evalInterval: 250, evalIters: 20 },
+    train: {
+      batchSize: 12,
+      maxIters: 2000,
+      lr: 1e-3,
+      minLr: 1e-4,
+      warmupIters: 100,
+      beta2: 0.99,
+      weightDecay: 0.1,
+      evalInterval: 250,
+      evalIters: 20,
+    },
   },
   {
     name: 'shakespeare-char',
-    description: "nanoGPT's shakespeare_char: 6 layers, 6 heads, 384 wide, block 256 (hours on CPU, minutes on GPU)",
+    description:
+      "nanoGPT's shakespeare_char: 6 layers, 6 heads, 384 wide, block 256 (hours on CPU, minutes on GPU)",
     model: { nLayer: 6, nHead: 6, nEmbd: 384, blockSize: 256, bias: false },
-    train: { batchSize: 64, maxIters: 5000, lr: 1e-3, minLr: 1e-4, warmupIters: 100, beta2: 0.99, weightDecay: 0.1, evalInterval: 250, evalIters: 200 },
+    train: {
+      batchSize: 64,
+      maxIters: 5000,
+      lr: 1e-3,
+      minLr: 1e-4,
+      warmupIters: 100,
+      beta2: 0.99,
+      weightDecay: 0.1,
+      evalInterval: 250,
+      evalIters: 200,
+    },
   },
   {
     name: 'gpt2-124m',
     description: 'GPT-2 small: 12 layers, 12 heads, 768 wide, block 1024, vocabulary 50257 (GPU)',
     model: { nLayer: 12, nHead: 12, nEmbd: 768, blockSize: 1024, bias: true, vocabSize: 50257 },
-    train: { batchSize: 8, maxIters: 600000, lr: 6e-4, minLr: 6e-5, warmupIters: 2000, beta2: 0.95, weightDecay: 0.1, evalInterval: 1000, evalIters: 200 },
+    train: {
+      batchSize: 8,
+      maxIters: 600000,
+      lr: 6e-4,
+      minLr: 6e-5,
+      warmupIters: 2000,
+      beta2: 0.95,
+      weightDecay: 0.1,
+      evalInterval: 1000,
+      evalIters: 200,
+    },
   },
 ];
 
 export function preset(name: string): Preset {
   const p = PRESETS.find((x) => x.name === name);
-  if (!p) throw new Error(`unknown model preset '${name}'; presets: ${PRESETS.map((x) => x.name).join(', ')}`);
+  if (!p)
+    throw new Error(`unknown model preset '${name}'; presets: ${PRESETS.map((x) => x.name).join(', ')}`);
   return p;
 }

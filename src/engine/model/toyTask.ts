@@ -13,7 +13,13 @@ export interface ToyBatch {
 }
 
 /** A batch of B rows for a vocabulary of V tokens (V - 1 is the separator), T = 2L. */
-export function toyBatch(task: 'copy' | 'reverse', B: number, T: number, V: number, random: () => number): ToyBatch {
+export function toyBatch(
+  task: 'copy' | 'reverse',
+  B: number,
+  T: number,
+  V: number,
+  random: () => number,
+): ToyBatch {
   if (T % 2) throw new Error(`toyBatch: T must be even (a1…aL SEP b1…bL uses 2L inputs), got ${T}`);
   const L = T / 2;
   const sep = V - 1;

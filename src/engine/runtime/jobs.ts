@@ -11,7 +11,11 @@ import { TrainRunner } from './trainRunner';
 
 export type Progress = (message: string, fraction?: number) => void;
 
-export async function runEngineJob(job: EngineJob, signal: AbortSignal, progress: Progress): Promise<EngineJobResult> {
+export async function runEngineJob(
+  job: EngineJob,
+  signal: AbortSignal,
+  progress: Progress,
+): Promise<EngineJobResult> {
   return job.kind === 'runGraph' ? runGraphJob(job, signal) : trainToyJob(job, signal, progress);
 }
 
@@ -19,7 +23,10 @@ function checkAbort(signal: AbortSignal): void {
   if (signal.aborted) throw new Error('cancelled');
 }
 
-async function runGraphJob(job: Extract<EngineJob, { kind: 'runGraph' }>, signal: AbortSignal): Promise<EngineJobResult> {
+async function runGraphJob(
+  job: Extract<EngineJob, { kind: 'runGraph' }>,
+  signal: AbortSignal,
+): Promise<EngineJobResult> {
   const runner = await GraphRunner.create(job.model, { ep: job.ep, threads: job.threads });
   try {
     const ms: number[] = [];
@@ -38,11 +45,18 @@ async function runGraphJob(job: Extract<EngineJob, { kind: 'runGraph' }>, signal
   }
 }
 
-async function trainToyJob(job: Extract<EngineJob, { kind: 'trainToy' }>, signal: AbortSignal, progress: Progress): Promise<EngineJobResult> {
+async function trainToyJob(
+  job: Extract<EngineJob, { kind: 'trainToy' }>,
+  signal: AbortSignal,
+  progress: Progress,
+): Promise<EngineJobResult> {
   const c = job.config;
   const T = c.seqLen ?? c.blockSize;
   const { graph, spec } = buildGptTrainGraph(c, { kind: 'adamw', weightDecay: 0.01, beta2: 0.99, clip: 1 });
-  const runner = await TrainRunner.create(emitOnnx(graph), spec, initGptWeights(c, job.seed), { ep: job.ep, threads: job.threads });
+  const runner = await TrainRunner.create(emitOnnx(graph), spec, initGptWeights(c, job.seed), {
+    ep: job.ep,
+    threads: job.threads,
+  });
   const random = uniform(job.seed + 1);
   const losses: number[] = [];
   let skipped = 0;
@@ -51,7 +65,13 @@ async function trainToyJob(job: Extract<EngineJob, { kind: 'trainToy' }>, signal
     for (let s = 0; s < job.steps; s++) {
       checkAbort(signal);
       const { idx, targets } = toyBatch(job.task, c.batchSize, T, c.vocabSize, random);
-      const r = await runner.step({ idx: { dtype: 'i64', shape: [c.batchSize, T], data: idx }, targets: { dtype: 'i64', shape: [c.batchSize, T], data: targets } }, job.lr);
+      const r = await runner.step(
+        {
+          idx: { dtype: 'i64', shape: [c.batchSize, T], data: idx },
+          targets: { dtype: 'i64', shape: [c.batchSize, T], data: targets },
+        },
+        job.lr,
+      );
       if (!r.applied) skipped++;
       losses.push(r.loss);
       progress(`step ${s + 1}/${job.steps} loss ${r.loss.toFixed(4)}`, (s + 1) / job.steps);

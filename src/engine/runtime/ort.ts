@@ -36,7 +36,10 @@ export function loadOrt(): Ort {
 }
 
 /** Session options for one execution provider, with graph optimization on and threads from the machine. */
-export function sessionOptions(ep: ExecutionProvider, intraOpNumThreads?: number): OrtModule.InferenceSession.SessionOptions {
+export function sessionOptions(
+  ep: ExecutionProvider,
+  intraOpNumThreads?: number,
+): OrtModule.InferenceSession.SessionOptions {
   return {
     executionProviders: [ep],
     graphOptimizationLevel: 'all',
@@ -55,7 +58,11 @@ export async function createSession(
 ): Promise<OrtModule.InferenceSession> {
   const o = loadOrt();
   try {
-    return await o.InferenceSession.create(model, { ...sessionOptions(ep), ...options, executionProviders: [ep] });
+    return await o.InferenceSession.create(model, {
+      ...sessionOptions(ep),
+      ...options,
+      executionProviders: [ep],
+    });
   } catch (e) {
     throw new Error(sessionError(ep, ortMessage(e)));
   }
@@ -68,11 +75,18 @@ export async function createSession(
 export function sessionError(ep: ExecutionProvider, msg: string): string {
   const kernel = /Could not find an implementation for (\w+)\((\d+)\) node with name '([^']*)'/.exec(msg);
   if (kernel)
-    return `The ${ep} execution provider has no kernel for ${kernel[1]} (opset ${kernel[2]}) with these input types (node ${kernel[3]}): ` +
-      `build that op in f32 (Cast its inputs), or use another execution provider. ORT: ${msg}`;
+    return (
+      `The ${ep} execution provider has no kernel for ${kernel[1]} (opset ${kernel[2]}) with these input types (node ${kernel[3]}): ` +
+      `build that op in f32 (Cast its inputs), or use another execution provider. ORT: ${msg}`
+    );
   if (/Type Error|ShapeInferenceError|Invalid model|INVALID_GRAPH|Node \(/.test(msg))
     return `onnxruntime rejected the graph on the ${ep} execution provider: ${msg}`;
-  const fix = ep === 'cuda' ? 'CUDA 12 with cuDNN 9 and an NVIDIA GPU' : ep === 'webgpu' ? 'a GPU adapter that WebGPU (Dawn) supports: Vulkan, Metal or D3D12' : 'a working onnxruntime-node install';
+  const fix =
+    ep === 'cuda'
+      ? 'CUDA 12 with cuDNN 9 and an NVIDIA GPU'
+      : ep === 'webgpu'
+        ? 'a GPU adapter that WebGPU (Dawn) supports: Vulkan, Metal or D3D12'
+        : 'a working onnxruntime-node install';
   return `The ${ep} execution provider is not available here: ${msg}. It needs ${fix}; or use the 'cpu' execution provider.`;
 }
 

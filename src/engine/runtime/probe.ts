@@ -58,7 +58,11 @@ export async function probeRuntime(cpus: number): Promise<RuntimeReport> {
     ort = loadOrt();
   } catch (e) {
     report.ortError = e instanceof Error ? e.message : String(e);
-    report.providers = EXECUTION_PROVIDERS.map((name) => ({ name, ok: false, error: 'onnxruntime-node did not load' }));
+    report.providers = EXECUTION_PROVIDERS.map((name) => ({
+      name,
+      ok: false,
+      error: 'onnxruntime-node did not load',
+    }));
     return report;
   }
   report.ortVersion = ort.env.versions?.node ?? ort.env.versions?.common;

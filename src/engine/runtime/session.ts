@@ -22,8 +22,17 @@ export interface DeviceValue {
   readonly __device: unique symbol;
 }
 
-const ORT_TYPE: Record<DType, OrtModule.Tensor.Type> = { f32: 'float32', f16: 'float16', f64: 'float64', i64: 'int64', i32: 'int32', bool: 'bool' };
-const DTYPE_OF: Partial<Record<string, DType>> = Object.fromEntries(Object.entries(ORT_TYPE).map(([k, v]) => [v, k as DType]));
+const ORT_TYPE: Record<DType, OrtModule.Tensor.Type> = {
+  f32: 'float32',
+  f16: 'float16',
+  f64: 'float64',
+  i64: 'int64',
+  i32: 'int32',
+  bool: 'bool',
+};
+const DTYPE_OF: Partial<Record<string, DType>> = Object.fromEntries(
+  Object.entries(ORT_TYPE).map(([k, v]) => [v, k as DType]),
+);
 
 export interface RunnerOptions {
   /** Execution provider; default 'cpu'. */
@@ -69,7 +78,9 @@ export class GraphRunner {
     if (flushDenormals) Object.assign(opts, { extra: { session: { set_denormal_as_zero: '1' } } });
     if (o.profilePrefix) Object.assign(opts, { enableProfiling: true, profileFilePrefix: o.profilePrefix });
     if (gpu && o.keepOnDevice?.length)
-      opts.preferredOutputLocation = Object.fromEntries(o.keepOnDevice.map((n) => [n, 'gpu-buffer'] as const));
+      opts.preferredOutputLocation = Object.fromEntries(
+        o.keepOnDevice.map((n) => [n, 'gpu-buffer'] as const),
+      );
     return new GraphRunner(await createSession(model, ep, opts), ep);
   }
 
@@ -85,14 +96,22 @@ export class GraphRunner {
    * `into` names outputs to write into caller-owned host buffers (no allocation, no copy), e.g. the
    * other half of a double-buffered optimizer state; the other outputs are allocated by ORT.
    */
-  async run(feeds: Record<string, HostTensor | DeviceValue>, into?: Record<string, HostTensor>): Promise<Record<string, DeviceValue>> {
+  async run(
+    feeds: Record<string, HostTensor | DeviceValue>,
+    into?: Record<string, HostTensor>,
+  ): Promise<Record<string, DeviceValue>> {
     const ort = loadOrt();
     const missing = this.session.inputNames.filter((n) => !(n in feeds));
-    if (missing.length) throw new Error(`GraphRunner.run: missing inputs ${missing.slice(0, 8).join(', ')}${missing.length > 8 ? ` (+${missing.length - 8})` : ''}`);
+    if (missing.length)
+      throw new Error(
+        `GraphRunner.run: missing inputs ${missing.slice(0, 8).join(', ')}${missing.length > 8 ? ` (+${missing.length - 8})` : ''}`,
+      );
     const ortFeeds: Record<string, OrtModule.Tensor> = {};
     for (const n of this.session.inputNames) {
       const f = feeds[n];
-      ortFeeds[n] = isHost(f) ? new ort.Tensor(ORT_TYPE[f.dtype], f.data as never, f.shape) : (f as unknown as OrtModule.Tensor);
+      ortFeeds[n] = isHost(f)
+        ? new ort.Tensor(ORT_TYPE[f.dtype], f.data as never, f.shape)
+        : (f as unknown as OrtModule.Tensor);
     }
     try {
       if (!into) return (await this.session.run(ortFeeds)) as unknown as Record<string, DeviceValue>;

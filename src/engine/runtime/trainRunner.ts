@@ -8,7 +8,15 @@
  */
 import type { StateSlot, TrainStepSpec } from '../train/optim';
 import { STEP_LOOP } from '../train/stepLoop';
-import { disposeValue, GraphRunner, scalarOf, toHost, type DeviceValue, type HostTensor, type RunnerOptions } from './session';
+import {
+  disposeValue,
+  GraphRunner,
+  scalarOf,
+  toHost,
+  type DeviceValue,
+  type HostTensor,
+  type RunnerOptions,
+} from './session';
 
 export interface StepResult {
   loss: number;
@@ -42,7 +50,12 @@ export class TrainRunner {
     this.isLoop = runner.inputNames.includes(STEP_LOOP.steps);
     if (runner.ep === 'cpu' && !this.isLoop) {
       this.spare = new Map();
-      for (const s of spec.state) this.spare.set(s.name, { dtype: spec.dtype, shape: s.shape, data: new (spec.dtype === 'f64' ? Float64Array : Float32Array)(size(s.shape)) });
+      for (const s of spec.state)
+        this.spare.set(s.name, {
+          dtype: spec.dtype,
+          shape: s.shape,
+          data: new (spec.dtype === 'f64' ? Float64Array : Float32Array)(size(s.shape)),
+        });
     }
   }
 
@@ -59,23 +72,40 @@ export class TrainRunner {
   ): Promise<TrainRunner> {
     const state = new Map<string, HostTensor | DeviceValue>();
     for (const s of spec.state) {
-      const saved = resume && s.init === 'zeros' ? resume.moments[s.name] ?? gatherViews(spec, s.name, resume.moments) : undefined;
-      if (resume && s.init === 'zeros' && !saved) throw new Error(`TrainRunner: the checkpoint to resume has no optimizer state ${s.name}`);
+      const saved =
+        resume && s.init === 'zeros'
+          ? (resume.moments[s.name] ?? gatherViews(spec, s.name, resume.moments))
+          : undefined;
+      if (resume && s.init === 'zeros' && !saved)
+        throw new Error(`TrainRunner: the checkpoint to resume has no optimizer state ${s.name}`);
       if (saved) {
-        if (saved.data.length !== size(s.shape)) throw new Error(`TrainRunner: ${s.name} has ${saved.data.length} values, the graph expects [${s.shape.join(', ')}]`);
+        if (saved.data.length !== size(s.shape))
+          throw new Error(
+            `TrainRunner: ${s.name} has ${saved.data.length} values, the graph expects [${s.shape.join(', ')}]`,
+          );
         state.set(s.name, { ...saved, shape: s.shape, data: saved.data.slice() }); // owned, as the weights below
         continue;
       }
       if (s.init === 'zeros') {
-        state.set(s.name, { dtype: spec.dtype, shape: s.shape, data: spec.dtype === 'f64' ? new Float64Array(size(s.shape)) : new Float32Array(size(s.shape)) });
+        state.set(s.name, {
+          dtype: spec.dtype,
+          shape: s.shape,
+          data: spec.dtype === 'f64' ? new Float64Array(size(s.shape)) : new Float32Array(size(s.shape)),
+        });
         continue;
       }
       const w = init[s.name];
       if (!w) throw new Error(`TrainRunner: no initial weights for parameter ${s.name}`);
-      if (w.data.length !== size(s.shape)) throw new Error(`TrainRunner: ${s.name} has ${w.data.length} values, the graph expects [${s.shape.join(', ')}]`);
+      if (w.data.length !== size(s.shape))
+        throw new Error(
+          `TrainRunner: ${s.name} has ${w.data.length} values, the graph expects [${s.shape.join(', ')}]`,
+        );
       state.set(s.name, { ...w, shape: s.shape, data: w.data.slice() }); // owned: the runner reuses its buffers
     }
-    const runner = await GraphRunner.create(model, { ...o, keepOnDevice: [...(o.keepOnDevice ?? []), ...spec.state.map((s) => s.next)] });
+    const runner = await GraphRunner.create(model, {
+      ...o,
+      keepOnDevice: [...(o.keepOnDevice ?? []), ...spec.state.map((s) => s.next)],
+    });
     const r = new TrainRunner(runner, spec, state);
     r.stepCount = resume?.steps ?? 0;
     return r;
@@ -101,9 +131,16 @@ export class TrainRunner {
     const ms = performance.now() - t0;
     const loss = await scalarOf(out[this.spec.loss]);
     const gradNorm = await scalarOf(out[this.spec.gradNorm]);
-    const nonFinite = [...(Number.isFinite(loss) ? [] : ['loss' as const]), ...(Number.isFinite(gradNorm) ? [] : ['grad_norm' as const])];
+    const nonFinite = [
+      ...(Number.isFinite(loss) ? [] : ['loss' as const]),
+      ...(Number.isFinite(gradNorm) ? [] : ['grad_norm' as const]),
+    ];
     const nextNames = new Set(this.spec.state.map((s) => s.next));
-    const extra = Object.fromEntries(Object.entries(out).filter(([k]) => !nextNames.has(k) && k !== this.spec.loss && k !== this.spec.gradNorm));
+    const extra = Object.fromEntries(
+      Object.entries(out).filter(
+        ([k]) => !nextNames.has(k) && k !== this.spec.loss && k !== this.spec.gradNorm,
+      ),
+    );
     if (nonFinite.length) {
       for (const s of this.spec.state) disposeValue(out[s.next]);
       return { loss, gradNorm, applied: false, nonFinite, ms, extra };
@@ -113,7 +150,10 @@ export class TrainRunner {
       for (const s of this.spec.state) {
         const old = this.state.get(s.name) as HostTensor;
         this.state.set(s.name, spare.get(s.name)!);
-        spare.set(s.name, { ...old, data: old.data.length === size(s.shape) ? old.data : new Float32Array(size(s.shape)) });
+        spare.set(s.name, {
+          ...old,
+          data: old.data.length === size(s.shape) ? old.data : new Float32Array(size(s.shape)),
+        });
       }
     } else {
       for (const s of this.spec.state) {
@@ -159,12 +199,20 @@ export class TrainRunner {
     for (let i = 0; i < ran; i++) {
       const loss = Number(losses[i]);
       const gradNorm = Number(norms[i]);
-      const nonFinite = [...(Number.isFinite(loss) ? [] : ['loss' as const]), ...(Number.isFinite(gradNorm) ? [] : ['grad_norm' as const])];
-      results.push(nonFinite.length ? { loss, gradNorm, applied: false, nonFinite, ms: ms / ran, extra: {} } : { loss, gradNorm, applied: true, ms: ms / ran, extra: {} });
+      const nonFinite = [
+        ...(Number.isFinite(loss) ? [] : ['loss' as const]),
+        ...(Number.isFinite(gradNorm) ? [] : ['grad_norm' as const]),
+      ];
+      results.push(
+        nonFinite.length
+          ? { loss, gradNorm, applied: false, nonFinite, ms: ms / ran, extra: {} }
+          : { loss, gradNorm, applied: true, ms: ms / ran, extra: {} },
+      );
     }
     const bad = results.findIndex((r) => !r.applied);
     if (bad < 0) {
-      if (ran !== k) throw new Error(`TrainRunner: the step loop ran ${ran} of ${k} steps without a non-finite one`);
+      if (ran !== k)
+        throw new Error(`TrainRunner: the step loop ran ${ran} of ${k} steps without a non-finite one`);
       for (const s of this.spec.state) this.state.set(s.name, await toHost(out[STEP_LOOP.next(s.next)]));
       this.stepCount += k;
       return results;
@@ -172,7 +220,8 @@ export class TrainRunner {
     // The loop stopped after step `bad`, whose update is in the outputs: take the good steps again
     // from the inputs, which ORT left as they were (the same run of the same graph: the same result).
     const good = bad > 0 ? await this.runSteps(inputs.slice(0, bad)) : [];
-    if (good.length !== bad || good.some((r, i) => !r.applied || r.loss !== results[i].loss)) throw new Error(`TrainRunner: replaying ${bad} good steps did not reproduce them`);
+    if (good.length !== bad || good.some((r, i) => !r.applied || r.loss !== results[i].loss))
+      throw new Error(`TrainRunner: replaying ${bad} good steps did not reproduce them`);
     return [...good, results[bad]];
   }
 
@@ -195,7 +244,11 @@ export class TrainRunner {
     for (const v of this.spec.views) {
       let slot = slots.get(v.slot);
       if (!slot) slots.set(v.slot, (slot = await this.host(v.slot)));
-      out[v.name] = { dtype: slot.dtype, shape: v.shape, data: slot.data.slice(v.offset, v.offset + size(v.shape)) as HostTensor['data'] };
+      out[v.name] = {
+        dtype: slot.dtype,
+        shape: v.shape,
+        data: slot.data.slice(v.offset, v.offset + size(v.shape)) as HostTensor['data'],
+      };
     }
     return out;
   }
@@ -205,7 +258,11 @@ export class TrainRunner {
     const view = this.spec.views.find((v) => v.name === name);
     if (view) {
       const slot = await this.host(view.slot);
-      return { dtype: slot.dtype, shape: view.shape, data: slot.data.slice(view.offset, view.offset + size(view.shape)) as HostTensor['data'] };
+      return {
+        dtype: slot.dtype,
+        shape: view.shape,
+        data: slot.data.slice(view.offset, view.offset + size(view.shape)) as HostTensor['data'],
+      };
     }
     const h = await this.host(name);
     return { ...h, data: h.data.slice() }; // a copy: the runner writes into its buffers again two steps on
@@ -234,15 +291,23 @@ function stack(d: TrainStepSpec['data'][number], inputs: StepInput[]): HostTenso
   const data = new (first.data.constructor as new (n: number) => HostTensor['data'])(n * inputs.length);
   inputs.forEach((i, k) => {
     const t = i.data[d.name];
-    if (!t) throw new Error(`TrainRunner.runSteps: missing inputs ${d.name} (step ${k + 1} of ${inputs.length})`);
-    if (t.dtype !== d.dtype || t.data.length !== n) throw new Error(`TrainRunner.runSteps: ${d.name} of step ${k + 1} has ${t.data.length} ${t.dtype} values, the graph expects ${d.dtype} [${d.shape.join(', ')}] (${n} values)`);
+    if (!t)
+      throw new Error(`TrainRunner.runSteps: missing inputs ${d.name} (step ${k + 1} of ${inputs.length})`);
+    if (t.dtype !== d.dtype || t.data.length !== n)
+      throw new Error(
+        `TrainRunner.runSteps: ${d.name} of step ${k + 1} has ${t.data.length} ${t.dtype} values, the graph expects ${d.dtype} [${d.shape.join(', ')}] (${n} values)`,
+      );
     (data as Float32Array).set(t.data as Float32Array, k * n);
   });
   return { dtype: d.dtype, shape: [inputs.length, ...d.shape], data };
 }
 
 /** A flat moment slot assembled from per-parameter moments (a checkpoint's adam.m/<name>), or undefined if one is missing. */
-function gatherViews(spec: TrainStepSpec, slot: string, moments: Record<string, HostTensor>): HostTensor | undefined {
+function gatherViews(
+  spec: TrainStepSpec,
+  slot: string,
+  moments: Record<string, HostTensor>,
+): HostTensor | undefined {
   const views = spec.views.filter((v) => v.slot === slot);
   if (!views.length) return undefined;
   const total = views.reduce((a, v) => Math.max(a, v.offset + size(v.shape)), 0);
@@ -250,7 +315,10 @@ function gatherViews(spec: TrainStepSpec, slot: string, moments: Record<string, 
   for (const v of views) {
     const m = moments[v.name];
     if (!m) return undefined;
-    if (m.data.length !== size(v.shape)) throw new Error(`TrainRunner: ${v.name} has ${m.data.length} values, the graph expects [${v.shape.join(', ')}]`);
+    if (m.data.length !== size(v.shape))
+      throw new Error(
+        `TrainRunner: ${v.name} has ${m.data.length} values, the graph expects [${v.shape.join(', ')}]`,
+      );
     data.set(m.data as Float32Array, v.offset);
   }
   return { dtype: spec.dtype, shape: [total], data };

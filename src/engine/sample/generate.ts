@@ -65,14 +65,27 @@ export interface PreparedPrompt {
  *
  *   preparePrompt([], 256, { id: 50256, text: '<|endoftext|>' })   // { ids: [50256], notes: ['empty prompt: starting from <|endoftext|>'] }
  */
-export function preparePrompt(ids: readonly number[], blockSize: number, start: { id: number; text: string }): PreparedPrompt {
+export function preparePrompt(
+  ids: readonly number[],
+  blockSize: number,
+  start: { id: number; text: string },
+): PreparedPrompt {
   if (!ids.length) return { ids: [start.id], notes: [`empty prompt: starting from ${start.text}`] };
-  if (ids.length > blockSize) return { ids: ids.slice(-blockSize), notes: [`the prompt has ${ids.length} tokens: the model sees the last ${blockSize} (its block size)`] };
+  if (ids.length > blockSize)
+    return {
+      ids: ids.slice(-blockSize),
+      notes: [`the prompt has ${ids.length} tokens: the model sees the last ${blockSize} (its block size)`],
+    };
   return { ids: [...ids], notes: [] };
 }
 
 /** Streams up to maxTokens new tokens after `prompt` (at most blockSize tokens; see preparePrompt). */
-export async function* generateTokens(m: KvCacheModel, prompt: readonly number[], o: GenerateOptions = {}, hooks: GenerateHooks = {}): AsyncGenerator<GeneratedToken> {
+export async function* generateTokens(
+  m: KvCacheModel,
+  prompt: readonly number[],
+  o: GenerateOptions = {},
+  hooks: GenerateHooks = {},
+): AsyncGenerator<GeneratedToken> {
   const rng = new Rng(o.seed ?? 1337);
   const cache = hooks.cache ?? m.newCache();
   let logits = hooks.cache ? hooks.logits : undefined;
@@ -82,7 +95,10 @@ export async function* generateTokens(m: KvCacheModel, prompt: readonly number[]
   let text = '';
   for (let i = 0; i < maxTokens; i++) {
     hooks.signal?.throwIfAborted();
-    const penalised = o.repetitionPenalty && o.repetitionPenalty !== 1 ? applyRepetitionPenalty(logits, cache.tokens, o.repetitionPenalty) : logits;
+    const penalised =
+      o.repetitionPenalty && o.repetitionPenalty !== 1
+        ? applyRepetitionPenalty(logits, cache.tokens, o.repetitionPenalty)
+        : logits;
     const probs = nextTokenProbs(penalised, { ...o, repetitionPenalty: 1 });
     const id = sampleFrom(probs, rng.next());
     const step = summarizeStep(logits, probs, id, o.topN ?? 20);
@@ -90,8 +106,20 @@ export async function* generateTokens(m: KvCacheModel, prompt: readonly number[]
     const next = hooks.decode ? hooks.decode(generated) : '';
     const piece = next.startsWith(text) ? next.slice(text.length) : next;
     text = next;
-    const finish = o.stopTokens?.includes(id) ? 'stopToken' : o.stop?.some((s) => s && text.includes(s)) ? 'stop' : i === maxTokens - 1 ? 'maxTokens' : undefined;
-    const token: GeneratedToken = { index: i, position: cache.tokens.length, text: piece, ...step, ...(finish ? { finish } : {}) };
+    const finish = o.stopTokens?.includes(id)
+      ? 'stopToken'
+      : o.stop?.some((s) => s && text.includes(s))
+        ? 'stop'
+        : i === maxTokens - 1
+          ? 'maxTokens'
+          : undefined;
+    const token: GeneratedToken = {
+      index: i,
+      position: cache.tokens.length,
+      text: piece,
+      ...step,
+      ...(finish ? { finish } : {}),
+    };
     if (finish) {
       yield token; // no forward pass for the last token: the cache ends before it
       return;

@@ -28,7 +28,11 @@ export interface SamplingOptions {
  *
  *   applyRepetitionPenalty([2, -1, 0.5], [0, 1], 2)   // [1, -2, 0.5]
  */
-export function applyRepetitionPenalty(logits: ArrayLike<number>, context: readonly number[], penalty: number): Float64Array {
+export function applyRepetitionPenalty(
+  logits: ArrayLike<number>,
+  context: readonly number[],
+  penalty: number,
+): Float64Array {
   const out = Float64Array.from(logits as ArrayLike<number>);
   if (penalty === 1 || !context.length) return out;
   if (!(penalty > 0)) throw new Error(`repetition penalty must be > 0, got ${penalty}`);
@@ -49,8 +53,15 @@ export function argmax(x: ArrayLike<number>): number {
  * Softmax of logits / temperature with top-k, top-p and min-p applied (filtered tokens get probability 0);
  * `context` is only read for the repetition penalty.
  */
-export function nextTokenProbs(raw: ArrayLike<number>, o: SamplingOptions = {}, context: readonly number[] = []): Float64Array {
-  const logits = o.repetitionPenalty !== undefined && o.repetitionPenalty !== 1 ? applyRepetitionPenalty(raw, context, o.repetitionPenalty) : raw;
+export function nextTokenProbs(
+  raw: ArrayLike<number>,
+  o: SamplingOptions = {},
+  context: readonly number[] = [],
+): Float64Array {
+  const logits =
+    o.repetitionPenalty !== undefined && o.repetitionPenalty !== 1
+      ? applyRepetitionPenalty(raw, context, o.repetitionPenalty)
+      : raw;
   const V = logits.length;
   const temperature = o.temperature ?? 1;
   const probs = new Float64Array(V);

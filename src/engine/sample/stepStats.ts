@@ -32,21 +32,32 @@ export function entropy(p: ArrayLike<number>): number {
 /** Indices of the n largest keys (ties: larger tiebreak, then lower index), largest first. */
 export function topIndices(key: ArrayLike<number>, n: number, tiebreak: ArrayLike<number> = key): number[] {
   const out: number[] = [];
-  const better = (a: number, b: number) => key[a] > key[b] || (key[a] === key[b] && (tiebreak[a] > tiebreak[b] || (tiebreak[a] === tiebreak[b] && a < b)));
+  const better = (a: number, b: number) =>
+    key[a] > key[b] ||
+    (key[a] === key[b] && (tiebreak[a] > tiebreak[b] || (tiebreak[a] === tiebreak[b] && a < b)));
   for (let i = 0; i < key.length; i++) {
     if (out.length === n && !better(i, out[n - 1])) continue;
     if (out.length < n) out.push(i);
     else out[n - 1] = i;
-    for (let j = out.length - 1; j > 0 && better(out[j], out[j - 1]); j--) [out[j], out[j - 1]] = [out[j - 1], out[j]];
+    for (let j = out.length - 1; j > 0 && better(out[j], out[j - 1]); j--)
+      [out[j], out[j - 1]] = [out[j - 1], out[j]];
   }
   return out;
 }
 
-export function summarizeStep(logits: ArrayLike<number>, probs: ArrayLike<number>, id: number, topN = 20): StepSummary {
+export function summarizeStep(
+  logits: ArrayLike<number>,
+  probs: ArrayLike<number>,
+  id: number,
+  topN = 20,
+): StepSummary {
   const raw = softmax(logits);
   let rank = 1;
-  for (let i = 0; i < logits.length; i++) if (logits[i] > logits[id] || (logits[i] === logits[id] && i < id)) rank++;
-  const item = (p: ArrayLike<number>) => (i: number): TokenProb => ({ id: i, p: p[i], logit: logits[i] });
+  for (let i = 0; i < logits.length; i++)
+    if (logits[i] > logits[id] || (logits[i] === logits[id] && i < id)) rank++;
+  const item =
+    (p: ArrayLike<number>) =>
+    (i: number): TokenProb => ({ id: i, p: p[i], logit: logits[i] });
   return {
     id,
     prob: probs[id],

@@ -61,16 +61,21 @@ export class BpeTokenizer implements Tokenizer {
     this.regex = toJsRegExp(def.pattern);
     let maxId = -1;
     for (const [bytes, id] of def.ranks) {
-      if (this.bytesOfId[id] !== undefined) throw new Error(`${def.name}: rank ${id} is given to two different tokens`);
+      if (this.bytesOfId[id] !== undefined)
+        throw new Error(`${def.name}: rank ${id} is given to two different tokens`);
       this.bytesOfId[id] = bytes;
       if (id > maxId) maxId = id;
     }
     for (let b = 0; b < 256; b++) {
-      if (!def.ranks.has(String.fromCharCode(b))) throw new Error(`${def.name}: byte 0x${b.toString(16)} has no rank; a byte-level BPE needs all 256 bytes`);
+      if (!def.ranks.has(String.fromCharCode(b)))
+        throw new Error(
+          `${def.name}: byte 0x${b.toString(16)} has no rank; a byte-level BPE needs all 256 bytes`,
+        );
     }
     this.tables = makeRankTables(def.ranks);
     for (const [text, id] of def.specialTokens) {
-      if (this.bytesOfId[id] !== undefined) throw new Error(`${def.name}: special token ${text} reuses id ${id}`);
+      if (this.bytesOfId[id] !== undefined)
+        throw new Error(`${def.name}: special token ${text} reuses id ${id}`);
       this.bytesOfId[id] = utf8ByteString(text);
       this.specialIds.add(id);
       if (id > maxId) maxId = id;
@@ -133,16 +138,23 @@ export class BpeTokenizer implements Tokenizer {
 
   private byteStringOf(id: number): string {
     const s = this.bytesOfId[id];
-    if (s === undefined) throw new Error(`${this.name}: no token with id ${id} (vocabulary size ${this.vocabSize})`);
+    if (s === undefined)
+      throw new Error(`${this.name}: no token with id ${id} (vocabulary size ${this.vocabSize})`);
     return s;
   }
 
   /** Splits the text at allowed special tokens (tiktoken's rules) and encodes the text between them. */
-  private encodeSegments(text: string, options: EncodeOptions | undefined, out: number[], spans: TokenSpan[] | null): void {
+  private encodeSegments(
+    text: string,
+    options: EncodeOptions | undefined,
+    out: number[],
+    spans: TokenSpan[] | null,
+  ): void {
     const all = [...this.specialTokens.keys()];
     const allowed = options?.allowedSpecial === 'all' ? new Set(all) : new Set(options?.allowedSpecial ?? []);
     const disallowedOption = options?.disallowedSpecial ?? 'all';
-    const disallowed = disallowedOption === 'all' ? all.filter((t) => !allowed.has(t)) : [...disallowedOption];
+    const disallowed =
+      disallowedOption === 'all' ? all.filter((t) => !allowed.has(t)) : [...disallowedOption];
     for (const token of disallowed) {
       const at = text.indexOf(token);
       if (at >= 0) {
@@ -154,9 +166,12 @@ export class BpeTokenizer implements Tokenizer {
     }
     let start = 0;
     if (allowed.size) {
-      const alternation = [...allowed].sort((a, b) => b.length - a.length).map(escapeRegExp).join('|');
+      const alternation = [...allowed]
+        .sort((a, b) => b.length - a.length)
+        .map(escapeRegExp)
+        .join('|');
       const special = new RegExp(alternation, 'g');
-      for (let m; (m = special.exec(text)) !== null; ) {
+      for (let m; (m = special.exec(text)) !== null;) {
         this.encodeText(text.substring(start, m.index), start, out, spans);
         const id = this.specialTokens.get(m[0]) as number;
         out.push(id);
@@ -172,7 +187,7 @@ export class BpeTokenizer implements Tokenizer {
     if (!text) return;
     const re = this.regex;
     re.lastIndex = 0;
-    for (let m; (m = re.exec(text)) !== null; ) {
+    for (let m; (m = re.exec(text)) !== null;) {
       const piece = m[0];
       if (!piece.length) {
         re.lastIndex++;
@@ -231,7 +246,14 @@ export class BpeTokenizer implements Tokenizer {
 }
 
 /** Spans of the tokens out[first…] of one pre-token that starts at UTF-16 offset `start`. */
-function pushSpans(piece: string, start: number, ids: number[], first: number, bytesOfId: string[], spans: TokenSpan[]): void {
+function pushSpans(
+  piece: string,
+  start: number,
+  ids: number[],
+  first: number,
+  bytesOfId: string[],
+  spans: TokenSpan[],
+): void {
   let ascii = true;
   for (let i = 0; i < piece.length && ascii; i++) ascii = piece.charCodeAt(i) < 0x80;
   if (ascii) {

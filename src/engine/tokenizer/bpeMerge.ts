@@ -45,7 +45,8 @@ export function makeRankTables(ranks: RankMap, mergeCacheBits = MERGE_CACHE_BITS
     else if (bytes.length === 2) pairRank[(bytes.charCodeAt(0) << 8) | bytes.charCodeAt(1)] = rank;
   }
   for (let b = 0; b < 256; b++) {
-    if (byteRank[b] === NONE) throw new Error(`byte 0x${b.toString(16)} has no rank: every single byte must be a token`);
+    if (byteRank[b] === NONE)
+      throw new Error(`byte 0x${b.toString(16)} has no rank: every single byte must be a token`);
   }
   const mergeKeys = new Float64Array(1 << mergeCacheBits).fill(-1);
   const mergeRanks = new Int32Array(1 << mergeCacheBits);
@@ -53,7 +54,14 @@ export function makeRankTables(ranks: RankMap, mergeCacheBits = MERGE_CACHE_BITS
 }
 
 /** Rank of the token made of parts `left` and `right`, which span piece[start, end); NONE if it is not a token. */
-function mergedRank(tables: RankTables, piece: string, start: number, end: number, left: number, right: number): number {
+function mergedRank(
+  tables: RankTables,
+  piece: string,
+  start: number,
+  end: number,
+  left: number,
+  right: number,
+): number {
   const key = left * 2097152 + right; // left·2²¹ + right: ranks are below 2²¹
   const slot = (Math.imul(left, 0x9e3779b1) ^ Math.imul(right, 0x85ebca77)) >>> tables.mergeShift;
   if (tables.mergeKeys[slot] === key) return tables.mergeRanks[slot];
@@ -89,9 +97,13 @@ function mergeByScan(piece: string, tables: RankTables, out: number[]): void {
   const partRanks = scanPartRanks;
   for (let i = 0; i <= n; i++) starts[i] = i;
   for (let i = 0; i < n; i++) partRanks[i] = byteRank[piece.charCodeAt(i)];
-  for (let i = 0; i < n - 1; i++) pairRanks[i] = pairRank[(piece.charCodeAt(i) << 8) | piece.charCodeAt(i + 1)];
+  for (let i = 0; i < n - 1; i++)
+    pairRanks[i] = pairRank[(piece.charCodeAt(i) << 8) | piece.charCodeAt(i + 1)];
   let parts = n; // number of parts; starts has parts + 1 entries
-  const rankAt = (i: number) => (i + 2 <= parts ? mergedRank(tables, piece, starts[i], starts[i + 2], partRanks[i], partRanks[i + 1]) : NONE);
+  const rankAt = (i: number) =>
+    i + 2 <= parts
+      ? mergedRank(tables, piece, starts[i], starts[i + 2], partRanks[i], partRanks[i + 1])
+      : NONE;
   for (;;) {
     let best = NONE;
     let at = -1;

@@ -36,7 +36,8 @@ const loaded = new Map<BuiltinEncodingName, BpeTokenizer>();
 
 /** The built-in encoding `name`, parsed on first call (o200k_base: a few hundred ms). */
 export function getEncoding(name: string): BpeTokenizer {
-  if (!isBuiltinEncoding(name)) throw new Error(`unknown encoding '${name}'; built-in encodings: ${BUILTIN_ENCODINGS.join(', ')}`);
+  if (!isBuiltinEncoding(name))
+    throw new Error(`unknown encoding '${name}'; built-in encodings: ${BUILTIN_ENCODINGS.join(', ')}`);
   let enc = loaded.get(name);
   if (!enc) {
     const data = rankData(name);
@@ -44,7 +45,12 @@ export function getEncoding(name: string): BpeTokenizer {
       name,
       ranks: parseCompressedRanks(data.bpe_ranks),
       specialTokens: new Map(Object.entries(data.special_tokens)),
-      pattern: name === 'cl100k_base' ? GPT4_SPLIT_PATTERN : name === 'o200k_base' ? GPT4O_SPLIT_PATTERN : GPT2_SPLIT_PATTERN,
+      pattern:
+        name === 'cl100k_base'
+          ? GPT4_SPLIT_PATTERN
+          : name === 'o200k_base'
+            ? GPT4O_SPLIT_PATTERN
+            : GPT2_SPLIT_PATTERN,
     });
     loaded.set(name, enc);
   }

@@ -24,8 +24,10 @@ export class CharTokenizer implements Tokenizer {
     readonly chars: readonly string[],
   ) {
     chars.forEach((c, i) => {
-      if ([...c].length !== 1) throw new Error(`${name}: vocabulary entry ${JSON.stringify(c)} is not one character`);
-      if (this.idOf.has(c)) throw new Error(`${name}: character ${JSON.stringify(c)} appears twice in the vocabulary`);
+      if ([...c].length !== 1)
+        throw new Error(`${name}: vocabulary entry ${JSON.stringify(c)} is not one character`);
+      if (this.idOf.has(c))
+        throw new Error(`${name}: character ${JSON.stringify(c)} appears twice in the vocabulary`);
       this.idOf.set(c, i);
     });
     this.vocabSize = chars.length;
@@ -34,7 +36,9 @@ export class CharTokenizer implements Tokenizer {
   /** The vocabulary of `text`: its distinct characters in code point order (Python's sorted(set(text))). */
   static fromText(text: string, name = 'char'): CharTokenizer {
     if (!text) throw new Error('no text to build a character vocabulary from');
-    const chars = [...new Set(text)].sort((a, b) => (a.codePointAt(0) as number) - (b.codePointAt(0) as number));
+    const chars = [...new Set(text)].sort(
+      (a, b) => (a.codePointAt(0) as number) - (b.codePointAt(0) as number),
+    );
     return new CharTokenizer(name, chars);
   }
 
@@ -45,16 +49,27 @@ export class CharTokenizer implements Tokenizer {
     } catch (e) {
       throw new Error(`${source} is not valid JSON (${e instanceof Error ? e.message : String(e)})`);
     }
-    if (data?.format !== CHAR_FORMAT) throw new Error(`${source} is not an LLM Lens character tokenizer (format "${String(data?.format)}")`);
+    if (data?.format !== CHAR_FORMAT)
+      throw new Error(`${source} is not an LLM Lens character tokenizer (format "${String(data?.format)}")`);
     if (typeof data.version !== 'number' || data.version > CHAR_FORMAT_VERSION) {
-      throw new Error(`${source} has format version ${String(data.version)}, newer than this LLM Lens reads (${CHAR_FORMAT_VERSION}); update LLM Lens or rebuild the vocabulary`);
+      throw new Error(
+        `${source} has format version ${String(data.version)}, newer than this LLM Lens reads (${CHAR_FORMAT_VERSION}); update LLM Lens or rebuild the vocabulary`,
+      );
     }
-    if (!Array.isArray(data.chars) || !data.chars.every((c) => typeof c === 'string')) throw new Error(`${source}: "chars" must be a list of characters`);
+    if (!Array.isArray(data.chars) || !data.chars.every((c) => typeof c === 'string'))
+      throw new Error(`${source}: "chars" must be a list of characters`);
     return new CharTokenizer(typeof data.name === 'string' ? data.name : 'char', data.chars as string[]);
   }
 
   toJson(): string {
-    return JSON.stringify({ format: CHAR_FORMAT, version: CHAR_FORMAT_VERSION, name: this.name, chars: this.chars }) + '\n';
+    return (
+      JSON.stringify({
+        format: CHAR_FORMAT,
+        version: CHAR_FORMAT_VERSION,
+        name: this.name,
+        chars: this.chars,
+      }) + '\n'
+    );
   }
 
   /**
@@ -64,17 +79,34 @@ export class CharTokenizer implements Tokenizer {
    * vocabulary are dropped there (no unknown token), where encode() here throws.
    */
   toHuggingFaceJson(): string {
-    return JSON.stringify({
-      version: '1.0',
-      truncation: null,
-      padding: null,
-      added_tokens: [],
-      normalizer: null,
-      pre_tokenizer: null,
-      post_processor: null,
-      decoder: { type: 'Fuse' },
-      model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab: Object.fromEntries(this.chars.map((c, i) => [c, i])), merges: [] },
-    }, null, 2) + '\n';
+    return (
+      JSON.stringify(
+        {
+          version: '1.0',
+          truncation: null,
+          padding: null,
+          added_tokens: [],
+          normalizer: null,
+          pre_tokenizer: null,
+          post_processor: null,
+          decoder: { type: 'Fuse' },
+          model: {
+            type: 'BPE',
+            dropout: null,
+            unk_token: null,
+            continuing_subword_prefix: null,
+            end_of_word_suffix: null,
+            fuse_unk: false,
+            byte_fallback: false,
+            ignore_merges: false,
+            vocab: Object.fromEntries(this.chars.map((c, i) => [c, i])),
+            merges: [],
+          },
+        },
+        null,
+        2,
+      ) + '\n'
+    );
   }
 
   /** Throws on a character outside the vocabulary, naming it and where it is. */
@@ -87,7 +119,10 @@ export class CharTokenizer implements Tokenizer {
     let at = 0;
     for (const c of text) {
       const id = this.idOf.get(c);
-      if (id === undefined) throw new Error(`${this.name}: character ${JSON.stringify(c)} (U+${(c.codePointAt(0) as number).toString(16).toUpperCase().padStart(4, '0')}) at offset ${at} is not in the vocabulary`);
+      if (id === undefined)
+        throw new Error(
+          `${this.name}: character ${JSON.stringify(c)} (U+${(c.codePointAt(0) as number).toString(16).toUpperCase().padStart(4, '0')}) at offset ${at} is not in the vocabulary`,
+        );
       spans.push({ id, start: at, end: at + c.length, partial: false, special: false });
       at += c.length;
     }
@@ -104,7 +139,8 @@ export class CharTokenizer implements Tokenizer {
 
   private charOf(id: number): string {
     const c = this.chars[id];
-    if (c === undefined) throw new Error(`${this.name}: no token with id ${id} (vocabulary size ${this.vocabSize})`);
+    if (c === undefined)
+      throw new Error(`${this.name}: no token with id ${id} (vocabulary size ${this.vocabSize})`);
     return c;
   }
 }

@@ -49,21 +49,36 @@ export function loadHuggingFaceTokenizer(file: string, name?: string): HuggingFa
       config = {};
     }
   }
-  return huggingFaceTokenizerFromJson(text, name ?? path.basename(path.dirname(path.resolve(file))), config, file);
+  return huggingFaceTokenizerFromJson(
+    text,
+    name ?? path.basename(path.dirname(path.resolve(file))),
+    config,
+    file,
+  );
 }
 
 /** Builds the tokenizer from tokenizer.json's text; `source` names it in error messages. */
-export function huggingFaceTokenizerFromJson(text: string, name: string, config: object = {}, source = 'tokenizer.json'): HuggingFaceTokenizer {
+export function huggingFaceTokenizerFromJson(
+  text: string,
+  name: string,
+  config: object = {},
+  source = 'tokenizer.json',
+): HuggingFaceTokenizer {
   let json: Record<string, unknown>;
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new Error(`invalid tokenizer.json (${source}): not JSON (${e instanceof Error ? e.message : String(e)})`);
+    throw new Error(
+      `invalid tokenizer.json (${source}): not JSON (${e instanceof Error ? e.message : String(e)})`,
+    );
   }
-  if (!json || typeof json !== 'object' || Array.isArray(json)) throw new Error(`invalid tokenizer.json (${source}): expected a JSON object`);
+  if (!json || typeof json !== 'object' || Array.isArray(json))
+    throw new Error(`invalid tokenizer.json (${source}): expected a JSON object`);
   const model = json.model as Record<string, unknown> | undefined;
   if (!model || typeof model !== 'object' || !model.vocab) {
-    throw new Error(`invalid tokenizer.json (${source}): no "model" with a "vocab"; is this a Hugging Face tokenizer.json (not tokenizer_config.json or vocab.json)?`);
+    throw new Error(
+      `invalid tokenizer.json (${source}): no "model" with a "vocab"; is this a Hugging Face tokenizer.json (not tokenizer_config.json or vocab.json)?`,
+    );
   }
   const added = (Array.isArray(json.added_tokens) ? json.added_tokens : []) as AddedTokenJson[];
   let hf: HfTokenizer;
@@ -98,7 +113,12 @@ export class HuggingFaceTokenizer implements Tokenizer {
     this.vocabSize = max + 1;
     this.byteLevel = hasType(json.pre_tokenizer, 'ByteLevel') || hasType(json.decoder, 'ByteLevel');
     const model = json.model as Record<string, unknown>;
-    this.continuingPrefix = typeof model.continuing_subword_prefix === 'string' ? model.continuing_subword_prefix : model.type === 'WordPiece' ? '##' : '';
+    this.continuingPrefix =
+      typeof model.continuing_subword_prefix === 'string'
+        ? model.continuing_subword_prefix
+        : model.type === 'WordPiece'
+          ? '##'
+          : '';
     this.endOfWordSuffix = typeof model.end_of_word_suffix === 'string' ? model.end_of_word_suffix : '';
     this.unkToken = typeof model.unk_token === 'string' ? model.unk_token : undefined;
   }
@@ -143,18 +163,25 @@ export class HuggingFaceTokenizer implements Tokenizer {
   }
 
   private checkSpecial(text: string, options?: EncodeOptions): void {
-    const allowed = options?.allowedSpecial === 'all' ? new Set(this.specialTokens.keys()) : new Set(options?.allowedSpecial ?? []);
+    const allowed =
+      options?.allowedSpecial === 'all'
+        ? new Set(this.specialTokens.keys())
+        : new Set(options?.allowedSpecial ?? []);
     const disallowed = options?.disallowedSpecial ?? 'all';
     for (const token of disallowed === 'all' ? this.specialTokens.keys() : disallowed) {
       if (allowed.has(token)) continue;
       const at = text.indexOf(token);
-      if (at >= 0) throw new Error(`the text contains the special token ${token} (at character ${at}), which is not allowed here; allow it (allowedSpecial) to encode it`);
+      if (at >= 0)
+        throw new Error(
+          `the text contains the special token ${token} (at character ${at}), which is not allowed here; allow it (allowedSpecial) to encode it`,
+        );
     }
   }
 
   private tokenText(id: number): string {
     const t = this.hf.id_to_token(id);
-    if (t === undefined) throw new Error(`${this.name}: no token with id ${id} (vocabulary size ${this.vocabSize})`);
+    if (t === undefined)
+      throw new Error(`${this.name}: no token with id ${id} (vocabulary size ${this.vocabSize})`);
     return t;
   }
 
@@ -173,8 +200,10 @@ export class HuggingFaceTokenizer implements Tokenizer {
       return out;
     }
     let text = token.replace(/\u2581/g, ' ');
-    if (this.continuingPrefix && text.startsWith(this.continuingPrefix)) text = text.slice(this.continuingPrefix.length);
-    if (this.endOfWordSuffix && text.endsWith(this.endOfWordSuffix)) text = text.slice(0, -this.endOfWordSuffix.length);
+    if (this.continuingPrefix && text.startsWith(this.continuingPrefix))
+      text = text.slice(this.continuingPrefix.length);
+    if (this.endOfWordSuffix && text.endsWith(this.endOfWordSuffix))
+      text = text.slice(0, -this.endOfWordSuffix.length);
     return utf8ByteString(text);
   }
 }
@@ -196,7 +225,13 @@ function findNear(haystack: string, needle: string, from: number): number {
 }
 
 /** Turns per-token byte end offsets into UTF-16 spans; each character goes to the token holding its first byte. */
-export function spansFromByteEnds(text: string, nBytes: number, ids: readonly number[], ends: readonly number[], specials: ReadonlyMap<string, number>): TokenSpan[] {
+export function spansFromByteEnds(
+  text: string,
+  nBytes: number,
+  ids: readonly number[],
+  ends: readonly number[],
+  specials: ReadonlyMap<string, number>,
+): TokenSpan[] {
   const charAtByte = new Int32Array(nBytes + 1);
   const startsChar = new Uint8Array(nBytes + 1);
   let b = 0;
@@ -214,7 +249,13 @@ export function spansFromByteEnds(text: string, nBytes: number, ids: readonly nu
   let at = 0;
   for (let t = 0; t < ids.length; t++) {
     const end = ends[t];
-    spans.push({ id: ids[t], start: charAtByte[at], end: charAtByte[end], partial: !startsChar[at] || !startsChar[end], special: specialIds.has(ids[t]) });
+    spans.push({
+      id: ids[t],
+      start: charAtByte[at],
+      end: charAtByte[end],
+      partial: !startsChar[at] || !startsChar[end],
+      special: specialIds.has(ids[t]),
+    });
     at = end;
   }
   return spans;
@@ -223,7 +264,9 @@ export function spansFromByteEnds(text: string, nBytes: number, ids: readonly nu
 function hasType(node: unknown, type: string): boolean {
   if (!node || typeof node !== 'object') return false;
   if ((node as { type?: unknown }).type === type) return true;
-  return Object.values(node).some((v) => (Array.isArray(v) ? v.some((x) => hasType(x, type)) : typeof v === 'object' && hasType(v, type)));
+  return Object.values(node).some((v) =>
+    Array.isArray(v) ? v.some((x) => hasType(x, type)) : typeof v === 'object' && hasType(v, type),
+  );
 }
 
 /** GPT-2's bytes_to_unicode, inverted: the printable character a byte-level token uses for each byte. */

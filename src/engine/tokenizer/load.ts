@@ -42,7 +42,9 @@ export function loadTokenizer(spec: string): Tokenizer {
       return CharTokenizer.fromJson(fs.readFileSync(spec, 'utf8'), spec);
     case 'huggingface': {
       const file = fs.statSync(spec).isDirectory() ? path.join(spec, 'tokenizer.json') : spec;
-      return file.endsWith('.json') ? loadHuggingFaceTokenizer(file) : huggingFaceTokenizerFromJson(fs.readFileSync(file, 'utf8'), path.basename(file), {}, file);
+      return file.endsWith('.json')
+        ? loadHuggingFaceTokenizer(file)
+        : huggingFaceTokenizerFromJson(fs.readFileSync(file, 'utf8'), path.basename(file), {}, file);
     }
     case undefined:
       throw new Error(

@@ -35,7 +35,7 @@ export class PairCounts {
   }
 
   private slotOf(key: number): number {
-    const lo = key % 4294967296 | 0;
+    const lo = (key % 4294967296) | 0;
     const hi = (key / 4294967296) | 0;
     let slot = (Math.imul(lo ^ Math.imul(hi, 0x85ebca77), 0x9e3779b1) >>> 7) & this.mask;
     const keys = this.keys;
@@ -112,13 +112,15 @@ export class PairCounts {
   }
 
   *entries(): IterableIterator<[number, number]> {
-    for (let i = 0; i < this.keys.length; i++) if (this.keys[i] !== -1 && this.counts[i] > 0) yield [this.keys[i], this.counts[i]];
+    for (let i = 0; i < this.keys.length; i++)
+      if (this.keys[i] !== -1 && this.counts[i] > 0) yield [this.keys[i], this.counts[i]];
   }
 
   private grow(): void {
     const { keys, counts, stamps, heads } = this;
     let live = 0;
-    const keep = (i: number) => keys[i] !== -1 && (counts[i] !== 0 || stamps[i] === this.stamp || heads[i] !== -1);
+    const keep = (i: number) =>
+      keys[i] !== -1 && (counts[i] !== 0 || stamps[i] === this.stamp || heads[i] !== -1);
     for (let i = 0; i < keys.length; i++) if (keep(i)) live++;
     let size = keys.length;
     while (size < live * 4) size *= 2;

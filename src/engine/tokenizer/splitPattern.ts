@@ -14,7 +14,8 @@
  */
 
 /** GPT-2's split pattern (gpt2, r50k_base, p50k_base), as tiktoken writes it. */
-export const GPT2_SPLIT_PATTERN = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
+export const GPT2_SPLIT_PATTERN =
+  "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 
 /** GPT-4's split pattern (cl100k_base), as tiktoken writes it; minbpe's GPT4_SPLIT_PATTERN matches the same text. */
 export const GPT4_SPLIT_PATTERN =
@@ -45,7 +46,9 @@ export function toJsRegExp(pattern: string): RegExp {
   try {
     return new RegExp(source, 'gu');
   } catch (e) {
-    throw new Error(`split pattern not supported: ${pattern} (${e instanceof Error ? e.message : String(e)})`);
+    throw new Error(
+      `split pattern not supported: ${pattern} (${e instanceof Error ? e.message : String(e)})`,
+    );
   }
 }
 
@@ -65,7 +68,8 @@ export function portableSplitPattern(pattern: string): string {
 /** 'js': a JS RegExp source with explicit White_Space classes; 'portable': the pattern as written, made portable. */
 function translate(p: string, target: 'js' | 'portable' = 'js'): string {
   const portable = target === 'portable';
-  const unsupported = (what: string) => new Error(`split pattern not supported${portable ? ' for tokenizer.json' : ''}: ${what} in ${p}`);
+  const unsupported = (what: string) =>
+    new Error(`split pattern not supported${portable ? ' for tokenizer.json' : ''}: ${what} in ${p}`);
   let out = '';
   let inClass = false;
   const caseGroups: number[] = []; // paren depths at which a (?i: group was opened
@@ -75,7 +79,8 @@ function translate(p: string, target: 'js' | 'portable' = 'js'): string {
     if (c === '\\') {
       const n = p[i + 1];
       if (portable) {
-        if (caseGroups.length && /[a-zA-Z]/.test(n) && !'pPsSdDwWrntfv'.includes(n)) throw unsupported(`escape \\${n} inside (?i:…)`);
+        if (caseGroups.length && /[a-zA-Z]/.test(n) && !'pPsSdDwWrntfv'.includes(n))
+          throw unsupported(`escape \\${n} inside (?i:…)`);
         const end = (n === 'p' || n === 'P') && p[i + 2] === '{' ? p.indexOf('}', i) : i + 1; // \p{L} whole: its '}' is no quantifier
         out += p.slice(i, end + 1);
         i = end;
@@ -115,7 +120,8 @@ function translate(p: string, target: 'js' | 'portable' = 'js'): string {
         i += 3;
         continue;
       }
-      if (portable && p[i + 1] === '?' && !/^\(\?(?::|=|!|<=|<!)/.test(p.slice(i))) throw unsupported(`group ${p.slice(i, i + 5)}…`);
+      if (portable && p[i + 1] === '?' && !/^\(\?(?::|=|!|<=|<!)/.test(p.slice(i)))
+        throw unsupported(`group ${p.slice(i, i + 5)}…`);
       out += c;
       continue;
     }
@@ -132,7 +138,7 @@ function translate(p: string, target: 'js' | 'portable' = 'js'): string {
     }
     if (caseGroups.length && /[a-zA-Z]/.test(c)) {
       const lower = c.toLowerCase();
-      out += `[${lower}${lower.toUpperCase()}${portable ? PORTABLE_FOLDS[lower] ?? '' : EXTRA_FOLDS[lower] ?? ''}]`;
+      out += `[${lower}${lower.toUpperCase()}${portable ? (PORTABLE_FOLDS[lower] ?? '') : (EXTRA_FOLDS[lower] ?? '')}]`;
       continue;
     }
     out += c;

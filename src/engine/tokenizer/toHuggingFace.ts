@@ -48,7 +48,9 @@ export function bpeToHuggingFaceJson(tok: BpeTokenizer): string {
   for (const [text, id] of tok.specialTokens) {
     const clash = vocabIds.get(text);
     if (clash !== undefined) {
-      throw new Error(`${tok.name}: special token ${text} (id ${id}) is also the text of ordinary token ${clash}; a tokenizer.json cannot tell them apart`);
+      throw new Error(
+        `${tok.name}: special token ${text} (id ${id}) is also the text of ordinary token ${clash}; a tokenizer.json cannot tell them apart`,
+      );
     }
   }
 
@@ -57,7 +59,15 @@ export function bpeToHuggingFaceJson(tok: BpeTokenizer): string {
   const specials = [...tok.specialTokens].sort((a, b) => a[1] - b[1]);
   lines.push('  "added_tokens": [' + (specials.length ? '' : ']'));
   specials.forEach(([content, id], i) => {
-    const t = { id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true };
+    const t = {
+      id,
+      content,
+      single_word: false,
+      lstrip: false,
+      rstrip: false,
+      normalized: false,
+      special: true,
+    };
     lines.push('    ' + JSON.stringify(t) + (i < specials.length - 1 ? ',' : ''));
   });
   if (specials.length) lines.push('  ],');
@@ -66,23 +76,47 @@ export function bpeToHuggingFaceJson(tok: BpeTokenizer): string {
   const preTokenizer = {
     type: 'Sequence',
     pretokenizers: [
-      { type: 'Split', pattern: { Regex: portableSplitPattern(tok.pattern) }, behavior: 'Isolated', invert: false },
+      {
+        type: 'Split',
+        pattern: { Regex: portableSplitPattern(tok.pattern) },
+        behavior: 'Isolated',
+        invert: false,
+      },
       { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false },
     ],
   };
   lines.push('  "pre_tokenizer": ' + JSON.stringify(preTokenizer) + ',');
-  lines.push('  "post_processor": ' + JSON.stringify({ type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true }) + ',');
-  lines.push('  "decoder": ' + JSON.stringify({ type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true }) + ',');
+  lines.push(
+    '  "post_processor": ' +
+      JSON.stringify({ type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true }) +
+      ',',
+  );
+  lines.push(
+    '  "decoder": ' +
+      JSON.stringify({ type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true }) +
+      ',',
+  );
   lines.push('  "model": {');
-  lines.push('    "type": "BPE",', '    "dropout": null,', '    "unk_token": null,', '    "continuing_subword_prefix": null,', '    "end_of_word_suffix": null,');
+  lines.push(
+    '    "type": "BPE",',
+    '    "dropout": null,',
+    '    "unk_token": null,',
+    '    "continuing_subword_prefix": null,',
+    '    "end_of_word_suffix": null,',
+  );
   lines.push('    "fuse_unk": false,', '    "byte_fallback": false,', '    "ignore_merges": true,');
   lines.push('    "vocab": {');
   const vocabLines: string[] = [];
-  for (let id = 0; id < ids.length; id++) if (ids[id] !== undefined) vocabLines.push(`      ${JSON.stringify(ids[id])}: ${id}`);
+  for (let id = 0; id < ids.length; id++)
+    if (ids[id] !== undefined) vocabLines.push(`      ${JSON.stringify(ids[id])}: ${id}`);
   for (const [content, id] of specials) vocabLines.push(`      ${JSON.stringify(content)}: ${id}`);
   lines.push(vocabLines.join(',\n'), '    },');
   lines.push('    "merges": [');
-  lines.push(mergesOf(tok.ranks, ids).map((m) => `      ${JSON.stringify(m)}`).join(',\n'));
+  lines.push(
+    mergesOf(tok.ranks, ids)
+      .map((m) => `      ${JSON.stringify(m)}`)
+      .join(',\n'),
+  );
   lines.push('    ]', '  }', '}', '');
   return lines.join('\n');
 }
@@ -144,4 +178,3 @@ function byteLevel(bytes: string): string {
   for (let i = 0; i < bytes.length; i++) out += BYTE_TO_UNICODE[bytes.charCodeAt(i)];
   return out;
 }
-

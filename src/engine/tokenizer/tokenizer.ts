@@ -47,5 +47,10 @@ export interface Tokenizer {
 }
 
 /** Progress of a long tokenizer job (training, encoding a corpus). */
-export type TokenizerProgress =
-  | { kind: 'progress'; stage: 'reading' | 'counting' | 'merging' | 'encoding' | 'saving'; done: number; total: number; message?: string };
+export type TokenizerProgress = {
+  kind: 'progress';
+  stage: 'reading' | 'counting' | 'merging' | 'encoding' | 'saving';
+  done: number;
+  total: number;
+  message?: string;
+};

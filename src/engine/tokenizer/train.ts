@@ -29,7 +29,10 @@ import { PairCounts } from './pairCounts';
 
 export type SplitPatternName = 'gpt4' | 'gpt2';
 
-export const SPLIT_PATTERNS: Record<SplitPatternName, string> = { gpt4: GPT4_SPLIT_PATTERN, gpt2: GPT2_SPLIT_PATTERN };
+export const SPLIT_PATTERNS: Record<SplitPatternName, string> = {
+  gpt4: GPT4_SPLIT_PATTERN,
+  gpt2: GPT2_SPLIT_PATTERN,
+};
 
 export interface TrainBpeOptions {
   /** Ids before special tokens: 256 byte tokens + (vocabSize − 256) merges, like minbpe's vocab_size. */
@@ -70,19 +73,31 @@ export class VocabTooLargeError extends Error {
 }
 
 /** Trains a byte-level BPE tokenizer on `texts`; yields to the event loop now and then so that `signal` can stop it. */
-export async function trainBpe(texts: string | readonly string[], options: TrainBpeOptions): Promise<TrainedBpe> {
+export async function trainBpe(
+  texts: string | readonly string[],
+  options: TrainBpeOptions,
+): Promise<TrainedBpe> {
   const { vocabSize, signal, onProgress } = options;
   const patternName = options.pattern ?? 'gpt4';
   const pattern = SPLIT_PATTERNS[patternName];
   if (!pattern) throw new Error(`unknown split pattern '${patternName}'; use gpt4 or gpt2`);
-  if (!Number.isInteger(vocabSize) || vocabSize < 256) throw new Error(`vocab size must be an integer ≥ 256 (the 256 byte tokens), got ${vocabSize}`);
+  if (!Number.isInteger(vocabSize) || vocabSize < 256)
+    throw new Error(`vocab size must be an integer ≥ 256 (the 256 byte tokens), got ${vocabSize}`);
   if (vocabSize > 1 << 20) throw new Error(`vocab size ${vocabSize} is too large (at most ${1 << 20})`);
   const specials = options.specialTokens ?? [];
-  if (specials.some((s) => !s) || new Set(specials).size !== specials.length) throw new Error('special tokens must be non-empty and distinct');
+  if (specials.some((s) => !s) || new Set(specials).size !== specials.length)
+    throw new Error('special tokens must be non-empty and distinct');
   const yielder = new Yielder(signal);
 
-  const chunkCounts = await countChunks(typeof texts === 'string' ? [texts] : texts, pattern, specials, yielder, onProgress);
-  if (chunkCounts.size === 0) throw new Error('no training text: the input is empty (or only special tokens)');
+  const chunkCounts = await countChunks(
+    typeof texts === 'string' ? [texts] : texts,
+    pattern,
+    specials,
+    yielder,
+    onProgress,
+  );
+  if (chunkCounts.size === 0)
+    throw new Error('no training text: the input is empty (or only special tokens)');
   const words = new Words(chunkCounts, vocabSize);
   const merges: Array<[number, number]> = [];
   const vocab: string[] = [];
@@ -121,7 +136,12 @@ export async function trainBpe(texts: string | readonly string[], options: Train
 
 /** The encoder for a trained tokenizer (tiktoken's algorithm over the trained ranks). */
 export function trainedTokenizer(t: TrainedBpe): BpeTokenizer {
-  return new BpeTokenizer({ name: t.name, ranks: new Map(t.vocab.map((bytes, id) => [bytes, id])), specialTokens: t.specialTokens, pattern: t.pattern });
+  return new BpeTokenizer({
+    name: t.name,
+    ranks: new Map(t.vocab.map((bytes, id) => [bytes, id])),
+    specialTokens: t.specialTokens,
+    pattern: t.pattern,
+  });
 }
 
 async function countChunks(
@@ -135,13 +155,20 @@ async function countChunks(
   const counts = new Map<string, number>();
   const total = texts.reduce((n, t) => n + t.length, 0);
   let done = 0;
-  const cut = specials.length ? new RegExp([...specials].sort((a, b) => b.length - a.length).map(escapeRegExp).join('|')) : null;
+  const cut = specials.length
+    ? new RegExp(
+        [...specials]
+          .sort((a, b) => b.length - a.length)
+          .map(escapeRegExp)
+          .join('|'),
+      )
+    : null;
   for (const text of texts) {
     const segments = cut ? text.split(cut) : [text];
     for (const segment of segments) {
       re.lastIndex = 0;
       let since = 0;
-      for (let m; (m = re.exec(segment)) !== null; ) {
+      for (let m; (m = re.exec(segment)) !== null;) {
         const chunk = m[0];
         if (!chunk) {
           re.lastIndex++;
@@ -200,7 +227,8 @@ class Words {
       this.lengths[w] = bytes.length;
       this.freqs[w] = freq;
       for (let i = 0; i < bytes.length; i++) this.symbols[at + i] = bytes.charCodeAt(i);
-      for (let i = 0; i + 1 < bytes.length; i++) this.pairCounts.add(bytes.charCodeAt(i) * V + bytes.charCodeAt(i + 1), freq, w);
+      for (let i = 0; i + 1 < bytes.length; i++)
+        this.pairCounts.add(bytes.charCodeAt(i) * V + bytes.charCodeAt(i + 1), freq, w);
       at += bytes.length;
       w++;
     }

@@ -45,7 +45,8 @@ export function parseRanksFile(text: string, source = 'ranks file'): Map<string,
     if (!line) continue;
     const [b64, rankText, extra] = line.split(' ');
     const rank = Number(rankText);
-    if (extra !== undefined || !Number.isInteger(rank) || rank < 0) throw new Error(`${source}:${i + 1}: expected "base64 rank", got "${line.slice(0, 60)}"`);
+    if (extra !== undefined || !Number.isInteger(rank) || rank < 0)
+      throw new Error(`${source}:${i + 1}: expected "base64 rank", got "${line.slice(0, 60)}"`);
     let bytes: string;
     try {
       bytes = atob(b64);
@@ -77,13 +78,26 @@ export function saveTrainedTokenizer(dir: string, t: TrainedBpe): void {
 
 /** Loads a trained tokenizer from its folder or its llmlens-tokenizer.json. */
 export function loadTrainedTokenizer(dirOrMetaFile: string): BpeTokenizer {
-  const metaFile = fs.statSync(dirOrMetaFile).isDirectory() ? path.join(dirOrMetaFile, TRAINED_META_FILE) : dirOrMetaFile;
+  const metaFile = fs.statSync(dirOrMetaFile).isDirectory()
+    ? path.join(dirOrMetaFile, TRAINED_META_FILE)
+    : dirOrMetaFile;
   const meta = parseTrainedMeta(fs.readFileSync(metaFile, 'utf8'), metaFile);
   const ranksPath = path.join(path.dirname(metaFile), meta.ranksFile);
-  if (!fs.existsSync(ranksPath)) throw new Error(`${metaFile}: its ranks file ${meta.ranksFile} is missing; retrain the tokenizer (llm-lens train-tokenizer)`);
+  if (!fs.existsSync(ranksPath))
+    throw new Error(
+      `${metaFile}: its ranks file ${meta.ranksFile} is missing; retrain the tokenizer (llm-lens train-tokenizer)`,
+    );
   const ranks = parseRanksFile(fs.readFileSync(ranksPath, 'utf8'), ranksPath);
-  if (ranks.size !== meta.vocabSize) throw new Error(`${ranksPath}: ${ranks.size} tokens, but ${TRAINED_META_FILE} says ${meta.vocabSize}; the folder is inconsistent, retrain the tokenizer`);
-  return new BpeTokenizer({ name: meta.name, ranks, specialTokens: new Map(Object.entries(meta.specialTokens)), pattern: meta.pattern });
+  if (ranks.size !== meta.vocabSize)
+    throw new Error(
+      `${ranksPath}: ${ranks.size} tokens, but ${TRAINED_META_FILE} says ${meta.vocabSize}; the folder is inconsistent, retrain the tokenizer`,
+    );
+  return new BpeTokenizer({
+    name: meta.name,
+    ranks,
+    specialTokens: new Map(Object.entries(meta.specialTokens)),
+    pattern: meta.pattern,
+  });
 }
 
 export function parseTrainedMeta(text: string, source: string): TrainedMeta {
@@ -93,15 +107,23 @@ export function parseTrainedMeta(text: string, source: string): TrainedMeta {
   } catch (e) {
     throw new Error(`${source} is not valid JSON (${e instanceof Error ? e.message : String(e)})`);
   }
-  if (meta?.format !== TRAINED_FORMAT) throw new Error(`${source} is not an LLM Lens tokenizer (format "${String(meta?.format)}", expected "${TRAINED_FORMAT}")`);
+  if (meta?.format !== TRAINED_FORMAT)
+    throw new Error(
+      `${source} is not an LLM Lens tokenizer (format "${String(meta?.format)}", expected "${TRAINED_FORMAT}")`,
+    );
   if (typeof meta.version !== 'number' || meta.version > TRAINED_FORMAT_VERSION) {
-    throw new Error(`${source} has format version ${String(meta.version)}, newer than this LLM Lens reads (${TRAINED_FORMAT_VERSION}); update LLM Lens, or retrain the tokenizer with this version`);
+    throw new Error(
+      `${source} has format version ${String(meta.version)}, newer than this LLM Lens reads (${TRAINED_FORMAT_VERSION}); update LLM Lens, or retrain the tokenizer with this version`,
+    );
   }
   for (const field of ['name', 'pattern', 'ranksFile'] as const) {
-    if (typeof meta[field] !== 'string') throw new Error(`${source}: field "${field}" is missing; the file is damaged, retrain the tokenizer`);
+    if (typeof meta[field] !== 'string')
+      throw new Error(`${source}: field "${field}" is missing; the file is damaged, retrain the tokenizer`);
   }
   if (typeof meta.vocabSize !== 'number' || typeof meta.specialTokens !== 'object' || !meta.specialTokens) {
-    throw new Error(`${source}: fields "vocabSize" and "specialTokens" are required; the file is damaged, retrain the tokenizer`);
+    throw new Error(
+      `${source}: fields "vocabSize" and "specialTokens" are required; the file is damaged, retrain the tokenizer`,
+    );
   }
   return meta as TrainedMeta;
 }
@@ -110,14 +132,20 @@ export function parseTrainedMeta(text: string, source: string): TrainedMeta {
 export function vocabText(t: TrainedBpe): string {
   const lines: string[] = [];
   for (let id = 0; id < 256; id++) lines.push(`[${renderToken(t.vocab[id])}] ${id}`);
-  t.merges.forEach(([a, b], i) => lines.push(`[${renderToken(t.vocab[a])}][${renderToken(t.vocab[b])}] -> [${renderToken(t.vocab[256 + i])}] ${256 + i}`));
+  t.merges.forEach(([a, b], i) =>
+    lines.push(
+      `[${renderToken(t.vocab[a])}][${renderToken(t.vocab[b])}] -> [${renderToken(t.vocab[256 + i])}] ${256 + i}`,
+    ),
+  );
   for (const [text, id] of t.specialTokens) lines.push(`special [${text}] ${id}`);
   return lines.join('\n') + '\n';
 }
 
 /** A token's bytes for display: UTF-8 decoded (invalid bytes as U+FFFD), control characters as \uXXXX. */
 export function renderToken(bytes: string): string {
-  const text = new TextDecoder('utf-8', { ignoreBOM: true }).decode(Uint8Array.from(bytes, (c) => c.charCodeAt(0)));
+  const text = new TextDecoder('utf-8', { ignoreBOM: true }).decode(
+    Uint8Array.from(bytes, (c) => c.charCodeAt(0)),
+  );
   return text.replace(/[\p{Cc}]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 

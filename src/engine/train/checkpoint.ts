@@ -45,7 +45,10 @@ export interface Checkpoint {
 }
 
 /** config.json in transformers' GPT2Config fields, plus LLM Lens's own under "llm_lens". */
-export function gpt2ConfigJson(c: GptModelConfig, extra: Record<string, unknown> = {}): Record<string, unknown> {
+export function gpt2ConfigJson(
+  c: GptModelConfig,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
   return {
     architectures: ['GPT2LMHeadModel'],
     model_type: 'gpt2',
@@ -71,10 +74,14 @@ export function gpt2ConfigJson(c: GptModelConfig, extra: Record<string, unknown>
 export function configFromJson(j: Record<string, unknown>, source: string): GptModelConfig {
   const num = (k: string) => {
     const v = j[k];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new Error(`${source}: "${k}" must be a positive integer, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0)
+      throw new Error(`${source}: "${k}" must be a positive integer, got ${JSON.stringify(v)}`);
     return v;
   };
-  if (j.model_type !== undefined && j.model_type !== 'gpt2') throw new Error(`${source}: model_type "${String(j.model_type)}" is not gpt2; LLM Lens trains and samples GPT-2-style models`);
+  if (j.model_type !== undefined && j.model_type !== 'gpt2')
+    throw new Error(
+      `${source}: model_type "${String(j.model_type)}" is not gpt2; LLM Lens trains and samples GPT-2-style models`,
+    );
   const ours = (j.llm_lens ?? {}) as { bias?: boolean };
   const act = j.activation_function;
   return {
@@ -106,14 +113,25 @@ export async function saveCheckpoint(o: {
   try {
     const toWrite = (m: Record<string, HostTensor>): TensorToWrite[] =>
       Object.entries(m).map(([name, t]) => {
-        if (!(t.data instanceof Float32Array)) throw new Error(`checkpoint: ${name} is ${t.dtype}, expected f32`);
+        if (!(t.data instanceof Float32Array))
+          throw new Error(`checkpoint: ${name} is ${t.dtype}, expected f32`);
         return { name, dtype: 'F32', shape: t.shape, data: t.data };
       });
     const meta = { format: 'pt', producer: 'llm-lens' };
-    await writeSafetensorsAtomic(path.join(tmp, 'model.safetensors'), toWrite(o.weights), meta, { signal: o.signal });
-    await writeSafetensorsAtomic(path.join(tmp, 'trainer.safetensors'), toWrite(o.moments), { producer: 'llm-lens' }, { signal: o.signal });
+    await writeSafetensorsAtomic(path.join(tmp, 'model.safetensors'), toWrite(o.weights), meta, {
+      signal: o.signal,
+    });
+    await writeSafetensorsAtomic(
+      path.join(tmp, 'trainer.safetensors'),
+      toWrite(o.moments),
+      { producer: 'llm-lens' },
+      { signal: o.signal },
+    );
     writeFileAtomic(path.join(tmp, 'trainer.json'), JSON.stringify(o.trainer, null, 2) + '\n');
-    writeFileAtomic(path.join(tmp, 'config.json'), JSON.stringify(gpt2ConfigJson(o.config, o.configExtra), null, 2) + '\n');
+    writeFileAtomic(
+      path.join(tmp, 'config.json'),
+      JSON.stringify(gpt2ConfigJson(o.config, o.configExtra), null, 2) + '\n',
+    );
     for (const f of o.tokenizerFiles) fs.copyFileSync(f, path.join(tmp, path.basename(f)));
     fs.rmSync(final, { recursive: true, force: true });
     fs.renameSync(tmp, final);
@@ -133,7 +151,10 @@ export async function loadCheckpoint(dirOrFile: string): Promise<Checkpoint> {
   const dir = isDir ? dirOrFile : path.dirname(dirOrFile);
   const modelFile = isDir ? path.join(dir, 'model.safetensors') : dirOrFile;
   const configFile = path.join(dir, 'config.json');
-  if (!fs.existsSync(configFile)) throw new Error(`${dir} has no config.json: not a checkpoint folder (expected model.safetensors + config.json)`);
+  if (!fs.existsSync(configFile))
+    throw new Error(
+      `${dir} has no config.json: not a checkpoint folder (expected model.safetensors + config.json)`,
+    );
   let configJson: Record<string, unknown>;
   try {
     configJson = JSON.parse(fs.readFileSync(configFile, 'utf8')) as Record<string, unknown>;
@@ -147,8 +168,12 @@ export async function loadCheckpoint(dirOrFile: string): Promise<Checkpoint> {
   const model: Record<string, HostTensor> = {};
   for (const p of params) {
     const w = weights[p.name] ?? weights[p.name.replace(/^transformer\./, '')];
-    if (!w) throw new Error(`${modelFile} lacks ${p.name}: the file does not match config.json (n_layer ${config.nLayer}, bias ${config.bias})`);
-    if (w.shape.join(',') !== p.shape.join(',')) throw new Error(`${modelFile}: ${p.name} has shape [${w.shape}], config.json implies [${p.shape}]`);
+    if (!w)
+      throw new Error(
+        `${modelFile} lacks ${p.name}: the file does not match config.json (n_layer ${config.nLayer}, bias ${config.bias})`,
+      );
+    if (w.shape.join(',') !== p.shape.join(','))
+      throw new Error(`${modelFile}: ${p.name} has shape [${w.shape}], config.json implies [${p.shape}]`);
     model[p.name] = w;
   }
   let trainer: TrainerState | undefined;
@@ -158,9 +183,13 @@ export async function loadCheckpoint(dirOrFile: string): Promise<Checkpoint> {
   if (path.resolve(modelFile) === path.resolve(dir, 'model.safetensors') && fs.existsSync(trainerFile)) {
     trainer = JSON.parse(fs.readFileSync(trainerFile, 'utf8')) as TrainerState;
     if (trainer.format !== TRAINER_FORMAT) throw new Error(`${trainerFile} is not an LLM Lens trainer state`);
-    if (trainer.version > TRAINER_FORMAT_VERSION) throw new Error(`${trainerFile} has version ${trainer.version}, newer than this LLM Lens (${TRAINER_FORMAT_VERSION}): update LLM Lens to resume it`);
+    if (trainer.version > TRAINER_FORMAT_VERSION)
+      throw new Error(
+        `${trainerFile} has version ${trainer.version}, newer than this LLM Lens (${TRAINER_FORMAT_VERSION}): update LLM Lens to resume it`,
+      );
     // without the moments the weights still sample and export; resuming says what is missing (train/loop.ts)
-    if (fs.existsSync(path.join(dir, 'trainer.safetensors'))) moments = await readF32(path.join(dir, 'trainer.safetensors'));
+    if (fs.existsSync(path.join(dir, 'trainer.safetensors')))
+      moments = await readF32(path.join(dir, 'trainer.safetensors'));
   }
   return { dir, config, weights: model, moments, trainer };
 }
@@ -173,7 +202,11 @@ async function readF32(file: string): Promise<Record<string, HostTensor>> {
     for (const t of f.tensors) {
       if (t.dtype !== 'F32' && t.dtype !== 'F16' && t.dtype !== 'BF16') continue;
       const v = await f.readValues(t.name);
-      out[t.name] = { dtype: 'f32', shape: [...t.shape], data: v instanceof Float32Array ? v : Float32Array.from(v as ArrayLike<number>) };
+      out[t.name] = {
+        dtype: 'f32',
+        shape: [...t.shape],
+        data: v instanceof Float32Array ? v : Float32Array.from(v as ArrayLike<number>),
+      };
     }
     return out;
   } finally {

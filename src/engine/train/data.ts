@@ -44,7 +44,13 @@ export interface Dataset {
   cached: boolean;
 }
 
-export type DataProgress = { kind: 'progress'; stage: 'hashing' | 'tokenizing' | 'writing'; done: number; total: number; message?: string };
+export type DataProgress = {
+  kind: 'progress';
+  stage: 'hashing' | 'tokenizing' | 'writing';
+  done: number;
+  total: number;
+  message?: string;
+};
 
 export interface PrepareOptions {
   files: readonly string[];
@@ -107,7 +113,8 @@ export function* textPieces(file: string, pieceBytes = PIECE_BYTES): Generator<s
     for (;;) {
       const n = fs.readSync(fd, buf, 0, buf.length, null);
       if (n === 0) break;
-      if (buf.subarray(0, n).includes(0)) throw new Error(`${file} looks binary (it has NUL bytes); training data must be text`);
+      if (buf.subarray(0, n).includes(0))
+        throw new Error(`${file} looks binary (it has NUL bytes); training data must be text`);
       const text = carry + decoder.decode(buf.subarray(0, n), { stream: true });
       const cut = text.lastIndexOf('\n') + 1;
       if (cut > 0) {
@@ -122,7 +129,12 @@ export function* textPieces(file: string, pieceBytes = PIECE_BYTES): Generator<s
   }
 }
 
-function datasetHash(files: readonly string[], tokenizerId: string, valFraction: number, signal?: AbortSignal): string {
+function datasetHash(
+  files: readonly string[],
+  tokenizerId: string,
+  valFraction: number,
+  signal?: AbortSignal,
+): string {
   const h = createHash('sha256');
   h.update(`${DATA_FORMAT}/${DATA_FORMAT_VERSION}\0${tokenizerId}\0${valFraction}\0${files.length}\0`);
   const buf = Buffer.alloc(1 << 20);
@@ -131,7 +143,7 @@ function datasetHash(files: readonly string[], tokenizerId: string, valFraction:
     h.update(`${fs.statSync(f).size}\0`);
     const fd = fs.openSync(f, 'r');
     try {
-      for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(buf.subarray(0, n));
+      for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0;) h.update(buf.subarray(0, n));
     } finally {
       fs.closeSync(fd);
     }
@@ -146,15 +158,24 @@ export function readDatasetMeta(dir: string): DatasetMeta {
   try {
     meta = JSON.parse(fs.readFileSync(file, 'utf8')) as DatasetMeta;
   } catch (e) {
-    throw new Error(`${file} is missing or not JSON (${e instanceof Error ? e.message : String(e)}); prepare the data again`);
+    throw new Error(
+      `${file} is missing or not JSON (${e instanceof Error ? e.message : String(e)}); prepare the data again`,
+    );
   }
-  if (meta.format !== DATA_FORMAT) throw new Error(`${file} is not an LLM Lens dataset (format ${String(meta.format)})`);
-  if (meta.version > DATA_FORMAT_VERSION) throw new Error(`${file} has version ${meta.version}, newer than this LLM Lens (${DATA_FORMAT_VERSION}); update LLM Lens or prepare the data again`);
+  if (meta.format !== DATA_FORMAT)
+    throw new Error(`${file} is not an LLM Lens dataset (format ${String(meta.format)})`);
+  if (meta.version > DATA_FORMAT_VERSION)
+    throw new Error(
+      `${file} has version ${meta.version}, newer than this LLM Lens (${DATA_FORMAT_VERSION}); update LLM Lens or prepare the data again`,
+    );
   for (const split of ['train', 'val'] as const) {
     const bin = path.join(dir, `${split}.bin`);
     const want = (split === 'train' ? meta.trainTokens : meta.valTokens) * bytesPerToken(meta.dtype);
     const have = fs.existsSync(bin) ? fs.statSync(bin).size : -1;
-    if (have !== want) throw new Error(`${bin} has ${have} bytes but meta.json says ${want}; the dataset is incomplete, prepare it again`);
+    if (have !== want)
+      throw new Error(
+        `${bin} has ${have} bytes but meta.json says ${want}; the dataset is incomplete, prepare it again`,
+      );
   }
   return meta;
 }
@@ -162,7 +183,8 @@ export function readDatasetMeta(dir: string): DatasetMeta {
 /** Tokenizes files into a cached dataset folder (see the module comment). */
 export async function prepareDataset(o: PrepareOptions): Promise<Dataset> {
   const valFraction = o.valFraction ?? 0.1;
-  if (!(valFraction >= 0 && valFraction < 1)) throw new Error(`valFraction must be in [0, 1), got ${valFraction}`);
+  if (!(valFraction >= 0 && valFraction < 1))
+    throw new Error(`valFraction must be in [0, 1), got ${valFraction}`);
   if (!o.files.length) throw new Error('no training files: pick at least one non-empty text file');
   const dtype = dtypeFor(o.tokenizer.vocabSize);
   const total = o.files.reduce((s, f) => s + fs.statSync(f).size, 0);
@@ -191,7 +213,13 @@ export async function prepareDataset(o: PrepareOptions): Promise<Dataset> {
         fs.writeSync(out, new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength));
         tokens += ids.length;
         done += Buffer.byteLength(piece);
-        o.onProgress?.({ kind: 'progress', stage: 'tokenizing', done, total, message: `${path.basename(file)}: ${tokens.toLocaleString('en-US')} tokens` });
+        o.onProgress?.({
+          kind: 'progress',
+          stage: 'tokenizing',
+          done,
+          total,
+          message: `${path.basename(file)}: ${tokens.toLocaleString('en-US')} tokens`,
+        });
         await new Promise((r) => setImmediate(r));
       }
     }
@@ -207,8 +235,16 @@ export async function prepareDataset(o: PrepareOptions): Promise<Dataset> {
     copyRange(tmpAll, path.join(dir, 'train.bin'), 0, trainTokens * bpt);
     copyRange(tmpAll, path.join(dir, 'val.bin'), trainTokens * bpt, valTokens * bpt);
     const meta: DatasetMeta = {
-      format: DATA_FORMAT, version: DATA_FORMAT_VERSION, tokenizer: o.tokenizerId, vocabSize: o.tokenizer.vocabSize, dtype,
-      trainTokens, valTokens, valFraction, files: o.files.map((f) => ({ path: f, bytes: fs.statSync(f).size })), hash,
+      format: DATA_FORMAT,
+      version: DATA_FORMAT_VERSION,
+      tokenizer: o.tokenizerId,
+      vocabSize: o.tokenizer.vocabSize,
+      dtype,
+      trainTokens,
+      valTokens,
+      valFraction,
+      files: o.files.map((f) => ({ path: f, bytes: fs.statSync(f).size })),
+      hash,
     };
     writeFileAtomic(path.join(dir, 'meta.json'), JSON.stringify(meta, null, 2) + '\n');
     return { dir, meta, cached: false };
@@ -223,7 +259,7 @@ function copyRange(src: string, dst: string, start: number, length: number): voi
   const to = fs.openSync(tmp, 'w');
   try {
     const buf = Buffer.alloc(1 << 20);
-    for (let pos = 0; pos < length; ) {
+    for (let pos = 0; pos < length;) {
       const n = fs.readSync(from, buf, 0, Math.min(buf.length, length - pos), start + pos);
       if (n <= 0) throw new Error(`short read copying ${src}`);
       fs.writeSync(to, buf, 0, n);
@@ -244,9 +280,10 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   try {
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
     // one write(2) moves at most ~2 GB (and may move less): loop until every byte is out
-    for (let at = 0; at < bytes.byteLength; ) {
+    for (let at = 0; at < bytes.byteLength;) {
       const n = fs.writeSync(fd, bytes, at, bytes.byteLength - at);
-      if (n <= 0) throw new Error(`${file}: the disk took no more bytes (${at} of ${bytes.byteLength} written)`);
+      if (n <= 0)
+        throw new Error(`${file}: the disk took no more bytes (${at} of ${bytes.byteLength} written)`);
       at += n;
     }
     fs.fsyncSync(fd);
@@ -261,14 +298,20 @@ export class TokenFile {
   readonly length: number;
   private readonly fd: number;
 
-  constructor(readonly file: string, readonly dtype: TokenDtype) {
+  constructor(
+    readonly file: string,
+    readonly dtype: TokenDtype,
+  ) {
     this.fd = fs.openSync(file, 'r');
     this.length = Math.floor(fs.fstatSync(this.fd).size / bytesPerToken(dtype));
   }
 
   /** Tokens [start, start + count) as numbers. */
   read(start: number, count: number): Uint32Array {
-    if (start < 0 || count < 0 || start + count > this.length) throw new Error(`${this.file}: window [${start}, ${start + count}) is outside its ${this.length} tokens`);
+    if (start < 0 || count < 0 || start + count > this.length)
+      throw new Error(
+        `${this.file}: window [${start}, ${start + count}) is outside its ${this.length} tokens`,
+      );
     const bpt = bytesPerToken(this.dtype);
     const buf = Buffer.alloc(count * bpt);
     const n = fs.readSync(this.fd, buf, 0, buf.length, start * bpt);
@@ -296,7 +339,10 @@ export interface Batch {
  * y = data[ix+1:ix+1+T]. Throws when the data is shorter than one window.
  */
 export function sampleBatch(data: TokenFile, B: number, T: number, randint: (n: number) => number): Batch {
-  if (data.length <= T) throw new Error(`${path.basename(data.file)} has ${data.length} tokens, fewer than one block of ${T} + 1: use more data or a smaller block size`);
+  if (data.length <= T)
+    throw new Error(
+      `${path.basename(data.file)} has ${data.length} tokens, fewer than one block of ${T} + 1: use more data or a smaller block size`,
+    );
   const offsets = Array.from({ length: B }, () => randint(data.length - T));
   return batchAt(data, T, offsets);
 }

@@ -24,7 +24,13 @@ import type { ExecutionProvider } from '../runtime/ort';
 import type { HostTensor } from '../runtime/session';
 import { TrainRunner } from '../runtime/trainRunner';
 import type { Tokenizer } from '../tokenizer/tokenizer';
-import { loadCheckpoint, saveCheckpoint, TRAINER_FORMAT, TRAINER_FORMAT_VERSION, type TrainerState } from './checkpoint';
+import {
+  loadCheckpoint,
+  saveCheckpoint,
+  TRAINER_FORMAT,
+  TRAINER_FORMAT_VERSION,
+  type TrainerState,
+} from './checkpoint';
 import { readDatasetMeta, sampleBatch, TokenFile, writeFileAtomic } from './data';
 import { Rng } from './rng';
 import { learningRate } from './schedule';
@@ -91,7 +97,8 @@ export function stepsPerRun(typicalStepMs: number | undefined): number {
 const untilMultiple = (step: number, every: number) => (every > 0 ? every - (step % every) : Infinity);
 
 /** The events of a run (protocol's RunEvent, one per line of metrics.jsonl); 'start' also carries the config. */
-export type TrainEvent = Exclude<RunEvent, { kind: 'start' }> | (Extract<RunEvent, { kind: 'start' }> & { config: TrainConfig });
+export type TrainEvent =
+  Exclude<RunEvent, { kind: 'start' }> | (Extract<RunEvent, { kind: 'start' }> & { config: TrainConfig });
 
 /** Live controls from the host: pause between runs of steps, save a checkpoint after the run under way. */
 export interface TrainControl {
@@ -115,7 +122,12 @@ function describe(c: GptModelConfig): string {
   return MODEL_FIELDS.map((k) => `${k} ${c[k]}`).join(', ');
 }
 
-export function validateTrainConfig(c: TrainConfig, vocabSize: number, trainTokens: number, valTokens: number): void {
+export function validateTrainConfig(
+  c: TrainConfig,
+  vocabSize: number,
+  trainTokens: number,
+  valTokens: number,
+): void {
   const m = c.model;
   const pos = (k: string, v: number) => {
     if (!Number.isInteger(v) || v <= 0) throw new Error(`${k} must be a positive integer, got ${v}`);
@@ -128,10 +140,20 @@ export function validateTrainConfig(c: TrainConfig, vocabSize: number, trainToke
   pos('gradAccum', c.gradAccum);
   pos('maxIters', c.maxIters);
   if (c.stepsPerRun !== undefined) pos('stepsPerRun', c.stepsPerRun);
-  if (m.nEmbd % m.nHead) throw new Error(`nEmbd ${m.nEmbd} is not divisible by nHead ${m.nHead}: pick nEmbd a multiple of nHead (e.g. ${m.nHead * Math.ceil(m.nEmbd / m.nHead)})`);
-  if (m.vocabSize !== undefined && m.vocabSize < vocabSize) throw new Error(`the model's vocabulary (${m.vocabSize}) is smaller than the tokenizer's (${vocabSize})`);
-  if (trainTokens <= m.blockSize) throw new Error(`the training data has ${trainTokens} tokens, not more than one block (${m.blockSize}): add data or lower blockSize`);
-  if (c.evalIters > 0 && valTokens <= m.blockSize) throw new Error(`the validation split has ${valTokens} tokens, not more than one block (${m.blockSize}): add data, lower blockSize or set evalIters to 0`);
+  if (m.nEmbd % m.nHead)
+    throw new Error(
+      `nEmbd ${m.nEmbd} is not divisible by nHead ${m.nHead}: pick nEmbd a multiple of nHead (e.g. ${m.nHead * Math.ceil(m.nEmbd / m.nHead)})`,
+    );
+  if (m.vocabSize !== undefined && m.vocabSize < vocabSize)
+    throw new Error(`the model's vocabulary (${m.vocabSize}) is smaller than the tokenizer's (${vocabSize})`);
+  if (trainTokens <= m.blockSize)
+    throw new Error(
+      `the training data has ${trainTokens} tokens, not more than one block (${m.blockSize}): add data or lower blockSize`,
+    );
+  if (c.evalIters > 0 && valTokens <= m.blockSize)
+    throw new Error(
+      `the validation split has ${valTokens} tokens, not more than one block (${m.blockSize}): add data, lower blockSize or set evalIters to 0`,
+    );
   if (!(c.lr > 0) || !(c.minLr >= 0)) throw new Error(`lr must be > 0 and minLr ≥ 0`);
 }
 
@@ -147,20 +169,51 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
     return e;
   };
   const resume = c.resumeFrom ? await loadCheckpoint(c.resumeFrom) : undefined;
-  if (resume && !resume.trainer) throw new Error(`${c.resumeFrom} has no trainer state (trainer.json): it can be sampled, not resumed`);
-  if (resume && !Object.keys(resume.moments).length) throw new Error(`${c.resumeFrom} has no optimizer state (trainer.safetensors): it can be sampled, not resumed`);
-  if (resume && !sameModel(resume.config, config)) throw new Error(`${c.resumeFrom} was trained with a different model config (${describe(resume.config)}) than this run asks for (${describe(config)})`);
-  if (!resume) writeFileAtomic(path.join(c.runDir, 'config.json'), JSON.stringify({ format: 'llm-lens-run', version: 1, ...c, model: config, dataset: meta }, null, 2) + '\n');
+  if (resume && !resume.trainer)
+    throw new Error(`${c.resumeFrom} has no trainer state (trainer.json): it can be sampled, not resumed`);
+  if (resume && !Object.keys(resume.moments).length)
+    throw new Error(
+      `${c.resumeFrom} has no optimizer state (trainer.safetensors): it can be sampled, not resumed`,
+    );
+  if (resume && !sameModel(resume.config, config))
+    throw new Error(
+      `${c.resumeFrom} was trained with a different model config (${describe(resume.config)}) than this run asks for (${describe(config)})`,
+    );
+  if (!resume)
+    writeFileAtomic(
+      path.join(c.runDir, 'config.json'),
+      JSON.stringify({ format: 'llm-lens-run', version: 1, ...c, model: config, dataset: meta }, null, 2) +
+        '\n',
+    );
 
   const rows = c.batchSize * c.gradAccum;
   const T = config.blockSize;
   const graphConfig = { ...config, batchSize: rows, seqLen: T };
-  const { graph, spec } = buildGptTrainGraph(graphConfig, { kind: 'adamw', beta1: c.beta1, beta2: c.beta2, weightDecay: c.weightDecay, clip: c.gradClip });
+  const { graph, spec } = buildGptTrainGraph(graphConfig, {
+    kind: 'adamw',
+    beta1: c.beta1,
+    beta2: c.beta2,
+    weightDecay: c.weightDecay,
+    clip: c.gradClip,
+  });
   const initial = c.initFrom && !resume ? await loadCheckpoint(c.initFrom) : undefined;
-  if (initial && !sameModel(initial.config, config)) throw new Error(`${c.initFrom} has a different model config (${describe(initial.config)}) than this run asks for (${describe(config)})`);
-  const init = resume ? resume.weights : initial ? initial.weights : (initGptWeights(graphConfig, c.seed) as Record<string, HostTensor>);
+  if (initial && !sameModel(initial.config, config))
+    throw new Error(
+      `${c.initFrom} has a different model config (${describe(initial.config)}) than this run asks for (${describe(config)})`,
+    );
+  const init = resume
+    ? resume.weights
+    : initial
+      ? initial.weights
+      : (initGptWeights(graphConfig, c.seed) as Record<string, HostTensor>);
   const model = c.device === 'cpu' ? emitTrainLoop(graph, spec) : emitOnnx(graph); // GPU: the state stays on the device
-  const runner = await TrainRunner.create(model, spec, init, { ep: c.device, threads: c.threads }, resume ? { moments: resume.moments, steps: resume.trainer!.step } : undefined);
+  const runner = await TrainRunner.create(
+    model,
+    spec,
+    init,
+    { ep: c.device, threads: c.threads },
+    resume ? { moments: resume.moments, steps: resume.trainer!.step } : undefined,
+  );
   const infer = await GptInference.create(config, init, { ep: c.device, threads: c.threads });
   const train = new TokenFile(path.join(c.dataDir, 'train.bin'), meta.dtype);
   const val = new TokenFile(path.join(c.dataDir, 'val.bin'), meta.dtype);
@@ -185,10 +238,25 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
   const momentsNow = (): Promise<Record<string, HostTensor>> => runner.moments();
   const checkpoint = async (): Promise<TrainEvent> => {
     const trainer: TrainerState = {
-      format: TRAINER_FORMAT, version: TRAINER_FORMAT_VERSION, step, rngState: rng.state, seed: c.seed,
-      trainLoss: lastLoss, valLoss: lastVal, tokensSeen, elapsedMs: elapsedBefore + now() - t0,
+      format: TRAINER_FORMAT,
+      version: TRAINER_FORMAT_VERSION,
+      step,
+      rngState: rng.state,
+      seed: c.seed,
+      trainLoss: lastLoss,
+      valLoss: lastVal,
+      tokensSeen,
+      elapsedMs: elapsedBefore + now() - t0,
     };
-    const dir = await saveCheckpoint({ runDir: c.runDir, config, weights: await weightsNow(), moments: await momentsNow(), trainer, tokenizerFiles: c.tokenizerFiles, configExtra: { tokenizer: c.tokenizerId } });
+    const dir = await saveCheckpoint({
+      runDir: c.runDir,
+      config,
+      weights: await weightsNow(),
+      moments: await momentsNow(),
+      trainer,
+      tokenizerFiles: c.tokenizerFiles,
+      configExtra: { tokenizer: c.tokenizerId },
+    });
     return log({ kind: 'checkpoint', step, dir, time: now() });
   };
   const evaluate = async (): Promise<TrainEvent> => {
@@ -196,7 +264,12 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
     const evalRng = new Rng((c.seed ^ Math.imul(step + 1, 0x9e3779b1)) >>> 0);
     const losses = async (data: TokenFile) => {
       let sum = 0;
-      for (let i = 0; i < c.evalIters; i++) sum += await infer.evalLoss(sampleBatch(data, c.batchSize, T, (n) => evalRng.randint(n)), c.batchSize, T);
+      for (let i = 0; i < c.evalIters; i++)
+        sum += await infer.evalLoss(
+          sampleBatch(data, c.batchSize, T, (n) => evalRng.randint(n)),
+          c.batchSize,
+          T,
+        );
       return sum / c.evalIters;
     };
     const trainLoss = await losses(train);
@@ -208,19 +281,41 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
     const prompt = c.samplePrompt ? o.tokenizer.encode(c.samplePrompt, { disallowedSpecial: new Set() }) : [];
     const start = prompt.length ? prompt : [o.tokenizer.specialTokens.values().next().value ?? 0];
     const sampleRng = new Rng((c.seed + 7919 * (step + 1)) >>> 0);
-    const ids = await infer.generate(start, c.sampleTokens, { temperature: c.temperature, topK: c.topK }, () => sampleRng.next(), o.signal);
+    const ids = await infer.generate(
+      start,
+      c.sampleTokens,
+      { temperature: c.temperature, topK: c.topK },
+      () => sampleRng.next(),
+      o.signal,
+    );
     return log({ kind: 'sample', step, prompt: c.samplePrompt, text: o.tokenizer.decode(ids), time: now() });
   };
 
   try {
-    yield log({ kind: 'start', runDir: c.runDir, params, tokensPerStep, startStep, maxIters: c.maxIters, config: c, time: now() });
+    yield log({
+      kind: 'start',
+      runDir: c.runDir,
+      params,
+      tokensPerStep,
+      startStep,
+      maxIters: c.maxIters,
+      config: c,
+      time: now(),
+    });
     if (c.saveInitial && !resume) yield await checkpoint();
     let stopped = false;
     for (;;) {
       const atEnd = step >= c.maxIters;
       const initial = step === startStep && !atEnd;
-      if (c.evalIters > 0 && c.evalInterval > 0 && (step % c.evalInterval === 0 || atEnd) && !(initial && c.noInitialEval)) yield await evaluate();
-      if (c.sampleInterval > 0 && c.sampleTokens > 0 && (step % c.sampleInterval === 0 || atEnd)) yield await sample();
+      if (
+        c.evalIters > 0 &&
+        c.evalInterval > 0 &&
+        (step % c.evalInterval === 0 || atEnd) &&
+        !(initial && c.noInitialEval)
+      )
+        yield await evaluate();
+      if (c.sampleInterval > 0 && c.sampleTokens > 0 && (step % c.sampleInterval === 0 || atEnd))
+        yield await sample();
       if (atEnd || stopped) break;
       if (o.signal?.aborted || (c.stopAfter !== undefined && step - startStep >= c.stopAfter)) {
         stopped = true;
@@ -236,7 +331,7 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
       const evals = c.evalIters > 0 ? c.evalInterval : 0;
       const samples = c.sampleTokens > 0 ? c.sampleInterval : 0;
       const k = Math.min(
-        runner.isLoop ? c.stepsPerRun ?? stepsPerRun(typical) : 1, // a GPU provider's step graph: one step per run
+        runner.isLoop ? (c.stepsPerRun ?? stepsPerRun(typical)) : 1, // a GPU provider's step graph: one step per run
         c.maxIters - step,
         c.stopAfter !== undefined ? startStep + c.stopAfter - step : Infinity,
         untilMultiple(step, evals),
@@ -246,16 +341,36 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
       const tRun = performance.now(); // sub-millisecond: a tiny model's step can take under 1 ms
       const runStart = now();
       const inputs = Array.from({ length: k }, (_, i) => {
-        const lr = learningRate(step + i, { lr: c.lr, minLr: c.minLr, warmupIters: c.warmupIters, lrDecayIters: c.lrDecayIters, decay: c.decayLr });
+        const lr = learningRate(step + i, {
+          lr: c.lr,
+          minLr: c.minLr,
+          warmupIters: c.warmupIters,
+          lrDecayIters: c.lrDecayIters,
+          decay: c.decayLr,
+        });
         const batch = sampleBatch(train, rows, T, (n) => rng.randint(n));
-        return { lr, offsets: batch.offsets, data: { idx: { dtype: 'i64' as const, shape: [rows, T], data: batch.idx }, targets: { dtype: 'i64' as const, shape: [rows, T], data: batch.targets } } };
+        return {
+          lr,
+          offsets: batch.offsets,
+          data: {
+            idx: { dtype: 'i64' as const, shape: [rows, T], data: batch.idx },
+            targets: { dtype: 'i64' as const, shape: [rows, T], data: batch.targets },
+          },
+        };
       });
       const results = await runner.runSteps(inputs);
       const ms = (performance.now() - tRun) / results.length;
       for (const [i, r] of results.entries()) {
         if (!r.applied) {
-          const what = (r.nonFinite ?? []).map((w) => (w === 'loss' ? `loss ${r.loss}` : `gradient norm ${r.gradNorm}`)).join(' and ');
-          yield log({ kind: 'error', step, message: `step ${step} went bad: ${what}. The update was not applied; the last good checkpoint is kept. Lower the learning rate or check the data.`, time: now() });
+          const what = (r.nonFinite ?? [])
+            .map((w) => (w === 'loss' ? `loss ${r.loss}` : `gradient norm ${r.gradNorm}`))
+            .join(' and ');
+          yield log({
+            kind: 'error',
+            step,
+            message: `step ${step} went bad: ${what}. The update was not applied; the last good checkpoint is kept. Lower the learning rate or check the data.`,
+            time: now(),
+          });
           return;
         }
         fs.writeSync(offsetsFd, new Uint8Array(BigInt64Array.from(inputs[i].offsets.map(BigInt)).buffer));
@@ -266,8 +381,17 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
         const last = stepMs.slice(-20).sort((a, b) => a - b);
         const at = Math.round(runStart + (i + 1) * ms); // the steps of a run share its time evenly
         yield log({
-          kind: 'step', step, loss: r.loss, lr: inputs[i].lr, gradNorm: r.gradNorm, ms, tokPerSec: tokensPerStep / (ms / 1000), tokensSeen,
-          elapsedMs: elapsedBefore + at - t0, etaMs: last[last.length >> 1] * (c.maxIters - step), time: at,
+          kind: 'step',
+          step,
+          loss: r.loss,
+          lr: inputs[i].lr,
+          gradNorm: r.gradNorm,
+          ms,
+          tokPerSec: tokensPerStep / (ms / 1000),
+          tokensSeen,
+          elapsedMs: elapsedBefore + at - t0,
+          etaMs: last[last.length >> 1] * (c.maxIters - step),
+          time: at,
         });
       }
       // a run never passes a multiple of checkpointInterval, so a due checkpoint is at its last step
@@ -277,13 +401,26 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
         yield await checkpoint();
       }
     }
-    if (!(c.checkpointInterval > 0 && step % c.checkpointInterval === 0 && step > startStep)) yield await checkpoint();
-    yield log({ kind: 'done', step, reason: stopped ? 'stopped' : 'finished', elapsedMs: elapsedBefore + now() - t0, time: now() });
+    if (!(c.checkpointInterval > 0 && step % c.checkpointInterval === 0 && step > startStep))
+      yield await checkpoint();
+    yield log({
+      kind: 'done',
+      step,
+      reason: stopped ? 'stopped' : 'finished',
+      elapsedMs: elapsedBefore + now() - t0,
+      time: now(),
+    });
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     if (o.signal?.aborted && /abort/i.test(message)) {
       yield await checkpoint();
-      yield log({ kind: 'done', step, reason: 'stopped', elapsedMs: elapsedBefore + now() - t0, time: now() });
+      yield log({
+        kind: 'done',
+        step,
+        reason: 'stopped',
+        elapsedMs: elapsedBefore + now() - t0,
+        time: now(),
+      });
       return;
     }
     yield log({ kind: 'error', step, message, time: now() });

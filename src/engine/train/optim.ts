@@ -86,8 +86,14 @@ export function globalNorm(g: Graph, grads: Tensor[]): Tensor {
 }
 
 /** Appends gradients, clipping and the update to the graph; declares its outputs. */
-export function addOptimizer(g: Graph, loss: Tensor, o: OptimizerOptions, params: Tensor[] = g.params): TrainStepSpec {
-  if (!params.length) throw new GraphError('addOptimizer: the graph has no parameters; declare them with g.param()');
+export function addOptimizer(
+  g: Graph,
+  loss: Tensor,
+  o: OptimizerOptions,
+  params: Tensor[] = g.params,
+): TrainStepSpec {
+  if (!params.length)
+    throw new GraphError('addOptimizer: the graph has no parameters; declare them with g.param()');
   const grads = gradients(g, loss, params);
   const data = g.inputs.map((t) => ({ name: t.name, dtype: t.dtype, shape: [...t.shape] }));
   const lr = g.input('lr', params[0].dtype, []); // ()
@@ -100,11 +106,28 @@ export function addOptimizer(g: Graph, loss: Tensor, o: OptimizerOptions, params
   for (const p of params) {
     const d = grads.get(p)!;
     if (o.outputGrads) g.output(`grad/${p.name}`, d);
-    state.push(...outputSlots(g, p, g.scope(`update/${p.name}`, () => (o.kind === 'sgd' ? sgdUpdate(g, p, d, lr, coef) : adamwUpdate(g, p, d, lr, step, coef, o)))));
+    state.push(
+      ...outputSlots(
+        g,
+        p,
+        g.scope(`update/${p.name}`, () =>
+          o.kind === 'sgd' ? sgdUpdate(g, p, d, lr, coef) : adamwUpdate(g, p, d, lr, step, coef, o),
+        ),
+      ),
+    );
   }
   g.output('loss', loss);
   g.output('grad_norm', norm);
-  return { state, views: [], loss: 'loss', gradNorm: 'grad_norm', lr: 'lr', step: 'step', dtype: params[0].dtype, data };
+  return {
+    state,
+    views: [],
+    loss: 'loss',
+    gradNorm: 'grad_norm',
+    lr: 'lr',
+    step: 'step',
+    dtype: params[0].dtype,
+    data,
+  };
 }
 
 /**
@@ -112,7 +135,16 @@ export function addOptimizer(g: Graph, loss: Tensor, o: OptimizerOptions, params
  * parameters: they and their gradients are concatenated, updated by the same ops as adamwUpdate, and
  * split back. Parameters of `flatBelow` elements or more are updated on their own.
  */
-function flatAdamW(g: Graph, o: AdamWOptions & OptimizerOptions, loss: Tensor, params: Tensor[], grads: Map<Tensor, Tensor>, lr: Tensor, step: Tensor, data: TrainStepSpec['data']): TrainStepSpec {
+function flatAdamW(
+  g: Graph,
+  o: AdamWOptions & OptimizerOptions,
+  loss: Tensor,
+  params: Tensor[],
+  grads: Map<Tensor, Tensor>,
+  lr: Tensor,
+  step: Tensor,
+  data: TrainStepSpec['data'],
+): TrainStepSpec {
   const state: StateSlot[] = [];
   const views: StateView[] = [];
   if (o.outputGrads) for (const p of params) g.output(`grad/${p.name}`, grads.get(p)!);
@@ -120,24 +152,72 @@ function flatAdamW(g: Graph, o: AdamWOptions & OptimizerOptions, loss: Tensor, p
   const below = o.flatBelow ?? 65536;
   const alone = params.filter((p) => p.size >= below);
   const pooled = params.filter((p) => p.size < below);
-  const flat = (ts: Tensor[]) => (ts.length === 1 ? g.reshape(ts[0], [ts[0].size]) : g.concat(ts.map((t) => g.reshape(t, [t.size])), 0)); // (n)
-  const groups = ([['decay', pooled.filter(decays)], ['no_decay', pooled.filter((p) => !decays(p))]] as const)
+  const flat = (ts: Tensor[]) =>
+    ts.length === 1
+      ? g.reshape(ts[0], [ts[0].size])
+      : g.concat(
+          ts.map((t) => g.reshape(t, [t.size])),
+          0,
+        ); // (n)
+  const groups = (
+    [
+      ['decay', pooled.filter(decays)],
+      ['no_decay', pooled.filter((p) => !decays(p))],
+    ] as const
+  )
     .filter(([, members]) => members.length)
-    .map(([name, members]) => g.scope(`update/${name}`, () => ({ name, members, p: flat(members), d: flat(members.map((t) => grads.get(t)!)) })));
-  const norm = g.scope('clip', () => globalNorm(g, [...groups.map((x) => x.d), ...alone.map((p) => grads.get(p)!)])); // ()
+    .map(([name, members]) =>
+      g.scope(`update/${name}`, () => ({
+        name,
+        members,
+        p: flat(members),
+        d: flat(members.map((t) => grads.get(t)!)),
+      })),
+    );
+  const norm = g.scope('clip', () =>
+    globalNorm(g, [...groups.map((x) => x.d), ...alone.map((p) => grads.get(p)!)]),
+  ); // ()
   const coef = o.clip ? g.scope('clip', () => g.min(g.div(o.clip!, g.add(norm, 1e-6)), 1)) : undefined; // ()
-  for (const p of alone) state.push(...outputSlots(g, p, g.scope(`update/${p.name}`, () => adamwUpdate(g, p, grads.get(p)!, lr, step, coef, o))));
+  for (const p of alone)
+    state.push(
+      ...outputSlots(
+        g,
+        p,
+        g.scope(`update/${p.name}`, () => adamwUpdate(g, p, grads.get(p)!, lr, step, coef, o)),
+      ),
+    );
   for (const { name: group, members, p, d } of groups) {
     const [[, , p1], ...moments] = g.scope(`update/${group}`, () =>
-      adamwUpdate(g, p, d, lr, step, coef, { ...o, decays: () => group === 'decay' }, `adam.m/@${group}`, `adam.v/@${group}`)); // '@': no parameter is named like a slot
-    const parts = members.length === 1 ? [p1] : g.scope(`update/${group}`, () => g.split(p1, members.map((t) => t.size), 0));
+      adamwUpdate(
+        g,
+        p,
+        d,
+        lr,
+        step,
+        coef,
+        { ...o, decays: () => group === 'decay' },
+        `adam.m/@${group}`,
+        `adam.v/@${group}`,
+      ),
+    ); // '@': no parameter is named like a slot
+    const parts =
+      members.length === 1
+        ? [p1]
+        : g.scope(`update/${group}`, () =>
+            g.split(
+              p1,
+              members.map((t) => t.size),
+              0,
+            ),
+          );
     members.forEach((t, i) => {
       g.output(`new/${t.name}`, g.reshape(parts[i], [...t.shape]));
       state.push({ name: t.name, next: `new/${t.name}`, shape: [...t.shape], init: 'param' });
     });
     let offset = 0;
     for (const t of members) {
-      for (const [slot] of moments) views.push({ name: `${slot.split('/')[0]}/${t.name}`, slot, offset, shape: [...t.shape] });
+      for (const [slot] of moments)
+        views.push({ name: `${slot.split('/')[0]}/${t.name}`, slot, offset, shape: [...t.shape] });
       offset += t.size;
     }
     for (const [slot, next, t] of moments) {
@@ -147,7 +227,16 @@ function flatAdamW(g: Graph, o: AdamWOptions & OptimizerOptions, loss: Tensor, p
   }
   g.output('loss', loss);
   g.output('grad_norm', norm);
-  return { state, views, loss: 'loss', gradNorm: 'grad_norm', lr: 'lr', step: 'step', dtype: params[0].dtype, data };
+  return {
+    state,
+    views,
+    loss: 'loss',
+    gradNorm: 'grad_norm',
+    lr: 'lr',
+    step: 'step',
+    dtype: params[0].dtype,
+    data,
+  };
 }
 
 type Slot = [name: string, next: string, value: Tensor];
@@ -172,7 +261,17 @@ function sgdUpdate(g: Graph, p: Tensor, d: Tensor, lr: Tensor, coef: Tensor | un
  *   v' = β2·v + ((1-β2)·coef²)·d²
  *   p' = p·(1 - lr·wd) - (lr/bc1)·m'/(√v'/√bc2 + eps) = p·(1 - lr·wd) + m'/(√v' + eps·√bc2) · (-lr·√bc2/bc1)
  */
-function adamwUpdate(g: Graph, p: Tensor, d: Tensor, lr: Tensor, step: Tensor, coef: Tensor | undefined, o: AdamWOptions, mName = `adam.m/${p.name}`, vName = `adam.v/${p.name}`): Slot[] {
+function adamwUpdate(
+  g: Graph,
+  p: Tensor,
+  d: Tensor,
+  lr: Tensor,
+  step: Tensor,
+  coef: Tensor | undefined,
+  o: AdamWOptions,
+  mName = `adam.m/${p.name}`,
+  vName = `adam.v/${p.name}`,
+): Slot[] {
   const b1 = o.beta1 ?? 0.9;
   const b2 = o.beta2 ?? 0.999;
   const wd = o.weightDecay ?? 0;

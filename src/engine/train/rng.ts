@@ -29,7 +29,8 @@ export class Rng {
 
   /** Uniform integer in [0, n), n ≤ 2^53. */
   randint(n: number): number {
-    if (!(n >= 1) || !Number.isSafeInteger(n)) throw new Error(`randint needs a positive integer bound, got ${n}`);
+    if (!(n >= 1) || !Number.isSafeInteger(n))
+      throw new Error(`randint needs a positive integer bound, got ${n}`);
     if (n <= 4294967296) return Math.floor(this.next() * n);
     return Math.floor((this.next() * 4294967296 + this.next() * 4294967296 * 4294967296) % n);
   }

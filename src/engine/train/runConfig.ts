@@ -48,18 +48,36 @@ export async function prepareRun(
   const p = preset(r.preset);
   if (!r.data.length) throw new Error('no training data: pick text files or folders');
   const files = expandInputs(r.data);
-  if (!files.length) throw new Error(`no text files in ${r.data.join(', ')} (binary files, node_modules and .git are skipped)`);
+  if (!files.length)
+    throw new Error(
+      `no text files in ${r.data.join(', ')} (binary files, node_modules and .git are skipped)`,
+    );
   const tok = resolveRunTokenizer(r.tokenizer, files, path.join(r.runDir, 'tokenizer'));
-  const ds = await prepareDataset({ files, tokenizer: tok.tokenizer, tokenizerId: tok.id, cacheDir: r.dataCacheDir, valFraction: r.valFraction ?? 0.1, signal: o.signal, onProgress: o.onProgress });
-  log(`data: ${files.length} file(s), ${ds.meta.trainTokens.toLocaleString('en-US')} train + ${ds.meta.valTokens.toLocaleString('en-US')} val tokens (${tok.tokenizer.name}, vocab ${tok.tokenizer.vocabSize})${ds.cached ? ', cached' : ''} in ${ds.dir}`);
+  const ds = await prepareDataset({
+    files,
+    tokenizer: tok.tokenizer,
+    tokenizerId: tok.id,
+    cacheDir: r.dataCacheDir,
+    valFraction: r.valFraction ?? 0.1,
+    signal: o.signal,
+    onProgress: o.onProgress,
+  });
+  log(
+    `data: ${files.length} file(s), ${ds.meta.trainTokens.toLocaleString('en-US')} train + ${ds.meta.valTokens.toLocaleString('en-US')} val tokens (${tok.tokenizer.name}, vocab ${tok.tokenizer.vocabSize})${ds.cached ? ', cached' : ''} in ${ds.dir}`,
+  );
   const maxIters = r.maxIters ?? p.train.maxIters;
-  const evalInterval = r.evalInterval ?? Math.min(p.train.evalInterval, Math.max(1, Math.floor(maxIters / 4)));
+  const evalInterval =
+    r.evalInterval ?? Math.min(p.train.evalInterval, Math.max(1, Math.floor(maxIters / 4)));
   const config: TrainConfig = {
     runDir: r.runDir,
     dataDir: ds.dir,
     model: {
-      nLayer: r.nLayer ?? p.model.nLayer, nHead: r.nHead ?? p.model.nHead, nEmbd: r.nEmbd ?? p.model.nEmbd,
-      blockSize: r.blockSize ?? p.model.blockSize, bias: r.bias ?? p.model.bias, vocabSize: p.model.vocabSize,
+      nLayer: r.nLayer ?? p.model.nLayer,
+      nHead: r.nHead ?? p.model.nHead,
+      nEmbd: r.nEmbd ?? p.model.nEmbd,
+      blockSize: r.blockSize ?? p.model.blockSize,
+      bias: r.bias ?? p.model.bias,
+      vocabSize: p.model.vocabSize,
     },
     tokenizerFiles: tok.files,
     tokenizerId: r.tokenizer,

@@ -29,7 +29,11 @@ export interface RunTokenizer {
   files: string[];
 }
 
-export function resolveRunTokenizer(spec: string, dataFiles: readonly string[], outDir: string): RunTokenizer {
+export function resolveRunTokenizer(
+  spec: string,
+  dataFiles: readonly string[],
+  outDir: string,
+): RunTokenizer {
   if (spec === 'char') {
     const chars = new Set<string>();
     for (const f of dataFiles) for (const piece of textPieces(f)) for (const ch of piece) chars.add(ch);
@@ -45,8 +49,19 @@ export function resolveRunTokenizer(spec: string, dataFiles: readonly string[], 
   const tokenizer = loadTokenizer(spec);
   const dir = fs.statSync(spec).isDirectory() ? spec : path.dirname(spec);
   const candidates = fs.statSync(spec).isDirectory()
-    ? [TRAINED_META_FILE, TRAINED_RANKS_FILE, TRAINED_VOCAB_FILE, 'tokenizer.json', 'tokenizer_config.json'].map((f) => path.join(dir, f))
-    : [spec, ...(path.basename(spec) === TRAINED_META_FILE ? [TRAINED_RANKS_FILE, TRAINED_VOCAB_FILE].map((f) => path.join(dir, f)) : [])];
+    ? [
+        TRAINED_META_FILE,
+        TRAINED_RANKS_FILE,
+        TRAINED_VOCAB_FILE,
+        'tokenizer.json',
+        'tokenizer_config.json',
+      ].map((f) => path.join(dir, f))
+    : [
+        spec,
+        ...(path.basename(spec) === TRAINED_META_FILE
+          ? [TRAINED_RANKS_FILE, TRAINED_VOCAB_FILE].map((f) => path.join(dir, f))
+          : []),
+      ];
   const files = candidates.filter((f) => fs.existsSync(f));
   const h = createHash('sha256');
   for (const f of files) h.update(fs.readFileSync(f));
@@ -59,14 +74,20 @@ export function resolveRunTokenizer(spec: string, dataFiles: readonly string[], 
  */
 export function loadCheckpointTokenizer(dir: string): Tokenizer {
   const at = (f: string) => path.join(dir, f);
-  if (fs.existsSync(at(CHAR_VOCAB_FILE))) return CharTokenizer.fromJson(fs.readFileSync(at(CHAR_VOCAB_FILE), 'utf8'), at(CHAR_VOCAB_FILE));
+  if (fs.existsSync(at(CHAR_VOCAB_FILE)))
+    return CharTokenizer.fromJson(fs.readFileSync(at(CHAR_VOCAB_FILE), 'utf8'), at(CHAR_VOCAB_FILE));
   if (fs.existsSync(at(TRAINED_META_FILE))) return loadTokenizer(dir);
   if (fs.existsSync(at('tokenizer.json'))) return loadTokenizer(at('tokenizer.json'));
   let name = 'gpt2';
   try {
-    const cfg = JSON.parse(fs.readFileSync(at('config.json'), 'utf8')) as { llm_lens?: { tokenizer?: string } };
+    const cfg = JSON.parse(fs.readFileSync(at('config.json'), 'utf8')) as {
+      llm_lens?: { tokenizer?: string };
+    };
     if (cfg.llm_lens?.tokenizer && isBuiltinEncoding(cfg.llm_lens.tokenizer)) name = cfg.llm_lens.tokenizer;
-    else if (cfg.llm_lens?.tokenizer) throw new Error(`${dir} has no tokenizer files, and its config names "${cfg.llm_lens.tokenizer}": copy the tokenizer beside the checkpoint`);
+    else if (cfg.llm_lens?.tokenizer)
+      throw new Error(
+        `${dir} has no tokenizer files, and its config names "${cfg.llm_lens.tokenizer}": copy the tokenizer beside the checkpoint`,
+      );
   } catch (e) {
     if (e instanceof Error && e.message.includes('copy the tokenizer')) throw e;
   }
@@ -84,21 +105,59 @@ export type HuggingFaceTokenizerFiles =
  * an LLM Lens BPE or a built-in encoding is converted. `vocabSize` is the model's: a tokenizer with
  * more ids than the model's embedding does not belong to it.
  */
-export function huggingFaceTokenizerFiles(dir: string, vocabSize: number, modelMaxLength: number): HuggingFaceTokenizerFiles {
+export function huggingFaceTokenizerFiles(
+  dir: string,
+  vocabSize: number,
+  modelMaxLength: number,
+): HuggingFaceTokenizerFiles {
   let tok: Tokenizer;
   try {
     tok = loadCheckpointTokenizer(dir);
   } catch (e) {
     return { how: 'none', why: e instanceof Error ? e.message : String(e) };
   }
-  if (tok.vocabSize > vocabSize) return { how: 'none', why: `the tokenizer found (${tok.name}, ${tok.vocabSize} ids) has more ids than the model's ${vocabSize}` };
-  const config = (extra: object = {}) => JSON.stringify({ tokenizer_class: 'PreTrainedTokenizerFast', model_max_length: modelMaxLength, clean_up_tokenization_spaces: false, ...extra }, null, 2) + '\n';
+  if (tok.vocabSize > vocabSize)
+    return {
+      how: 'none',
+      why: `the tokenizer found (${tok.name}, ${tok.vocabSize} ids) has more ids than the model's ${vocabSize}`,
+    };
+  const config = (extra: object = {}) =>
+    JSON.stringify(
+      {
+        tokenizer_class: 'PreTrainedTokenizerFast',
+        model_max_length: modelMaxLength,
+        clean_up_tokenization_spaces: false,
+        ...extra,
+      },
+      null,
+      2,
+    ) + '\n';
   if (tok instanceof HuggingFaceTokenizer) {
     const cfg = path.join(dir, 'tokenizer_config.json');
-    return { how: 'copied', files: [['tokenizer.json', fs.readFileSync(path.join(dir, 'tokenizer.json'))], ['tokenizer_config.json', fs.existsSync(cfg) ? fs.readFileSync(cfg) : config()]] };
+    return {
+      how: 'copied',
+      files: [
+        ['tokenizer.json', fs.readFileSync(path.join(dir, 'tokenizer.json'))],
+        ['tokenizer_config.json', fs.existsSync(cfg) ? fs.readFileSync(cfg) : config()],
+      ],
+    };
   }
-  if (tok instanceof CharTokenizer) return { how: 'converted', files: [['tokenizer.json', tok.toHuggingFaceJson()], ['tokenizer_config.json', config()]] };
-  if (tok instanceof BpeTokenizer) return { how: 'converted', files: [['tokenizer.json', bpeToHuggingFaceJson(tok)], ['tokenizer_config.json', huggingFaceTokenizerConfig(tok, modelMaxLength)]] };
+  if (tok instanceof CharTokenizer)
+    return {
+      how: 'converted',
+      files: [
+        ['tokenizer.json', tok.toHuggingFaceJson()],
+        ['tokenizer_config.json', config()],
+      ],
+    };
+  if (tok instanceof BpeTokenizer)
+    return {
+      how: 'converted',
+      files: [
+        ['tokenizer.json', bpeToHuggingFaceJson(tok)],
+        ['tokenizer_config.json', huggingFaceTokenizerConfig(tok, modelMaxLength)],
+      ],
+    };
   return { how: 'none', why: `${tok.name} has no Hugging Face form` };
 }
 

@@ -21,7 +21,14 @@
  */
 import { ONNX_DTYPE, toOnnxModel } from '../graph/emit';
 import type { Graph } from '../graph/graph';
-import { encodeModel, OnnxAttributeType, OnnxDataType, type OnnxModel, type OnnxNode, type OnnxValueInfo } from '../graph/onnxProto';
+import {
+  encodeModel,
+  OnnxAttributeType,
+  OnnxDataType,
+  type OnnxModel,
+  type OnnxNode,
+  type OnnxValueInfo,
+} from '../graph/onnxProto';
 import { GraphError } from '../graph/tensor';
 import type { TrainStepSpec } from './optim';
 
@@ -46,11 +53,22 @@ export const STEP_LOOP = {
 } as const;
 const BODY = (name: string) => `loop/body/${name}`;
 
-const scalar = (name: string, elemType: number): OnnxValueInfo => ({ name, type: { tensorType: { elemType, shape: { dim: [] } } } });
+const scalar = (name: string, elemType: number): OnnxValueInfo => ({
+  name,
+  type: { tensorType: { elemType, shape: { dim: [] } } },
+});
 const withShape = (v: OnnxValueInfo, name: string, lead?: string): OnnxValueInfo => {
   const t = v.type?.tensorType;
   if (!t) throw new GraphError(`step loop: ${v.name} has no tensor type`);
-  return { name, type: { tensorType: { elemType: t.elemType, shape: { dim: [...(lead ? [{ dimParam: lead }] : []), ...(t.shape?.dim ?? [])] } } } };
+  return {
+    name,
+    type: {
+      tensorType: {
+        elemType: t.elemType,
+        shape: { dim: [...(lead ? [{ dimParam: lead }] : []), ...(t.shape?.dim ?? [])] },
+      },
+    },
+  };
 };
 
 /** The step graph of `addOptimizer` wrapped in a Loop (names above), as a ModelProto object. */
@@ -69,37 +87,100 @@ export function toTrainLoopModel(g: Graph, spec: TrainStepSpec): OnnxModel {
   };
   const stateNames = new Set(spec.state.map((s) => s.name));
   const fed = new Set([...spec.data.map((d) => d.name), spec.lr, spec.step]);
-  for (const i of body.input) if (!stateNames.has(i.name) && !fed.has(i.name)) throw new GraphError(`step loop: input ${i.name} is neither data, lr, step nor state`);
-  const names = [...body.input.map((v) => v.name), ...body.output.map((v) => v.name), ...(body.initializer ?? []).map((t) => t.name ?? ''), ...body.node.flatMap((n) => n.output)];
+  for (const i of body.input)
+    if (!stateNames.has(i.name) && !fed.has(i.name))
+      throw new GraphError(`step loop: input ${i.name} is neither data, lr, step nor state`);
+  const names = [
+    ...body.input.map((v) => v.name),
+    ...body.output.map((v) => v.name),
+    ...(body.initializer ?? []).map((t) => t.name ?? ''),
+    ...body.node.flatMap((n) => n.output),
+  ];
   const taken = names.find((n) => n.startsWith('loop/'));
-  if (taken) throw new GraphError(`step loop: the step graph has a value named ${taken}; names under loop/ are the loop's own`);
+  if (taken)
+    throw new GraphError(
+      `step loop: the step graph has a value named ${taken}; names under loop/ are the loop's own`,
+    );
   const known = new Set([spec.loss, spec.gradNorm, ...spec.state.map((s) => s.next)]);
   const extra = body.output.filter((o) => !known.has(o.name)).map((o) => o.name);
-  if (extra.length) throw new GraphError(`step loop: outputs ${extra.slice(0, 4).join(', ')} are not state, loss or grad_norm (build the graph without outputGrads)`);
+  if (extra.length)
+    throw new GraphError(
+      `step loop: outputs ${extra.slice(0, 4).join(', ')} are not state, loss or grad_norm (build the graph without outputGrads)`,
+    );
 
   const dtype = ONNX_DTYPE[spec.dtype];
   const iter = BODY('iteration');
   const axis0 = [{ name: 'axis', type: OnnxAttributeType.INT, i: 0 }];
   const head: OnnxNode[] = [
-    ...spec.data.map((d) => ({ opType: 'Gather', name: BODY(`take/${d.name}`), input: [STEP_LOOP.data(d.name), iter], output: [d.name], attribute: axis0 })),
-    { opType: 'Gather', name: BODY('take/lr'), input: [STEP_LOOP.lr, iter], output: [spec.lr], attribute: axis0 },
-    { opType: 'Cast', name: BODY('iteration_as_step'), input: [iter], output: [BODY('offset')], attribute: [{ name: 'to', type: OnnxAttributeType.INT, i: dtype }] },
+    ...spec.data.map((d) => ({
+      opType: 'Gather',
+      name: BODY(`take/${d.name}`),
+      input: [STEP_LOOP.data(d.name), iter],
+      output: [d.name],
+      attribute: axis0,
+    })),
+    {
+      opType: 'Gather',
+      name: BODY('take/lr'),
+      input: [STEP_LOOP.lr, iter],
+      output: [spec.lr],
+      attribute: axis0,
+    },
+    {
+      opType: 'Cast',
+      name: BODY('iteration_as_step'),
+      input: [iter],
+      output: [BODY('offset')],
+      attribute: [{ name: 'to', type: OnnxAttributeType.INT, i: dtype }],
+    },
     { opType: 'Add', name: BODY('take/step'), input: [STEP_LOOP.step, BODY('offset')], output: [spec.step] },
   ];
   // finite(x) ⇔ x - x == 0 (NaN - NaN and Inf - Inf are NaN)
   const tail: OnnxNode[] = [
-    { opType: 'Sub', name: BODY('loss_minus_itself'), input: [spec.loss, spec.loss], output: [BODY('loss_zero')] },
-    { opType: 'Sub', name: BODY('grad_norm_minus_itself'), input: [spec.gradNorm, spec.gradNorm], output: [BODY('grad_norm_zero')] },
-    { opType: 'Add', name: BODY('both_zero'), input: [BODY('loss_zero'), BODY('grad_norm_zero')], output: [BODY('sum_zero')] },
-    { opType: 'Equal', name: BODY('finite'), input: [BODY('sum_zero'), BODY('zero')], output: [BODY('continue')] },
+    {
+      opType: 'Sub',
+      name: BODY('loss_minus_itself'),
+      input: [spec.loss, spec.loss],
+      output: [BODY('loss_zero')],
+    },
+    {
+      opType: 'Sub',
+      name: BODY('grad_norm_minus_itself'),
+      input: [spec.gradNorm, spec.gradNorm],
+      output: [BODY('grad_norm_zero')],
+    },
+    {
+      opType: 'Add',
+      name: BODY('both_zero'),
+      input: [BODY('loss_zero'), BODY('grad_norm_zero')],
+      output: [BODY('sum_zero')],
+    },
+    {
+      opType: 'Equal',
+      name: BODY('finite'),
+      input: [BODY('sum_zero'), BODY('zero')],
+      output: [BODY('continue')],
+    },
   ];
   const zero = new Uint8Array(spec.dtype === 'f64' ? 8 : spec.dtype === 'f16' ? 2 : 4); // 0.0 in the step's float width
   const bodyGraph = {
     name: `${body.name ?? 'train_step'}/body`,
     node: [...head, ...body.node, ...tail],
-    initializer: [...(body.initializer ?? []), { name: BODY('zero'), dims: [], dataType: dtype, rawData: zero }],
-    input: [scalar(iter, OnnxDataType.INT64), scalar(BODY('condition'), OnnxDataType.BOOL), ...spec.state.map((s) => input(s.name))],
-    output: [scalar(BODY('continue'), OnnxDataType.BOOL), ...spec.state.map((s) => output(s.next)), output(spec.loss), output(spec.gradNorm)],
+    initializer: [
+      ...(body.initializer ?? []),
+      { name: BODY('zero'), dims: [], dataType: dtype, rawData: zero },
+    ],
+    input: [
+      scalar(iter, OnnxDataType.INT64),
+      scalar(BODY('condition'), OnnxDataType.BOOL),
+      ...spec.state.map((s) => input(s.name)),
+    ],
+    output: [
+      scalar(BODY('continue'), OnnxDataType.BOOL),
+      ...spec.state.map((s) => output(s.next)),
+      output(spec.loss),
+      output(spec.gradNorm),
+    ],
   };
   return {
     ...step,
@@ -108,12 +189,16 @@ export function toTrainLoopModel(g: Graph, spec: TrainStepSpec): OnnxModel {
       name: `${body.name ?? 'train_step'}/loop`,
       node: [
         {
-          opType: 'Loop', name: 'loop', input: [STEP_LOOP.steps, 'loop/true', ...spec.state.map((s) => STEP_LOOP.state(s.name))],
+          opType: 'Loop',
+          name: 'loop',
+          input: [STEP_LOOP.steps, 'loop/true', ...spec.state.map((s) => STEP_LOOP.state(s.name))],
           output: [...spec.state.map((s) => STEP_LOOP.next(s.next)), STEP_LOOP.loss, STEP_LOOP.gradNorm],
           attribute: [{ name: 'body', type: OnnxAttributeType.GRAPH, g: bodyGraph } as never],
         },
       ],
-      initializer: [{ name: 'loop/true', dims: [], dataType: OnnxDataType.BOOL, rawData: new Uint8Array([1]) }],
+      initializer: [
+        { name: 'loop/true', dims: [], dataType: OnnxDataType.BOOL, rawData: new Uint8Array([1]) },
+      ],
       input: [
         scalar(STEP_LOOP.steps, OnnxDataType.INT64),
         ...spec.data.map((d) => withShape(input(d.name), STEP_LOOP.data(d.name), 'steps')),

@@ -50,23 +50,32 @@ export class CheckpointDocument implements vscode.CustomDocument {
   private async load(): Promise<void> {
     this.file = undefined;
     this.error = undefined;
-    this.loadedStat = await stat(this.uri.fsPath).then((s) => ({ size: s.size, mtimeMs: s.mtimeMs }), () => undefined);
+    this.loadedStat = await stat(this.uri.fsPath).then(
+      (s) => ({ size: s.size, mtimeMs: s.mtimeMs }),
+      () => undefined,
+    );
     if (this.uri.scheme !== 'file') {
-      this.error = { message: `${this.uri.toString()}: the Checkpoint Inspector reads files on disk (this one is on '${this.uri.scheme}')` };
+      this.error = {
+        message: `${this.uri.toString()}: the Checkpoint Inspector reads files on disk (this one is on '${this.uri.scheme}')`,
+      };
       return;
     }
     try {
       this.file = await openInspectedFile(this.uri.fsPath);
     } catch (e) {
       this.error = { message: errorMessage(e), code: e instanceof CheckpointError ? e.code : undefined };
-      if (!(e instanceof CheckpointError)) log().error(`Checkpoint Inspector: could not open ${this.uri.fsPath}: ${errorMessage(e)}`);
+      if (!(e instanceof CheckpointError))
+        log().error(`Checkpoint Inspector: could not open ${this.uri.fsPath}: ${errorMessage(e)}`);
     }
   }
 
   /** True when the file on disk is no longer the one shown (rewritten, truncated, created or deleted). */
   async changedOnDisk(): Promise<boolean> {
     if (this.file) return this.file.changedOnDisk().catch(() => true);
-    const now = await stat(this.uri.fsPath).then((s) => ({ size: s.size, mtimeMs: s.mtimeMs }), () => undefined);
+    const now = await stat(this.uri.fsPath).then(
+      (s) => ({ size: s.size, mtimeMs: s.mtimeMs }),
+      () => undefined,
+    );
     return now?.size !== this.loadedStat?.size || now?.mtimeMs !== this.loadedStat?.mtimeMs;
   }
 
@@ -101,12 +110,18 @@ class CheckpointEditorView {
     panel.webview.html = webviewHtml(panel.webview, extensionUri, 'checkpoint', basename(doc.uri.fsPath));
     panel.webview.onDidReceiveMessage((m: unknown) => void this.onMessage(m), null, this.disposables);
     panel.onDidDispose(() => this.dispose(), null, this.disposables);
-    doc.onReload(() => {
-      this.inspectTask?.abort(); // it was reading the file that was just replaced
-      this.sendState();
-    }, null, this.disposables);
+    doc.onReload(
+      () => {
+        this.inspectTask?.abort(); // it was reading the file that was just replaced
+        this.sendState();
+      },
+      null,
+      this.disposables,
+    );
     if (doc.uri.scheme === 'file') {
-      const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(dirname(doc.uri.fsPath)), basename(doc.uri.fsPath)));
+      const watcher = vscode.workspace.createFileSystemWatcher(
+        new vscode.RelativePattern(vscode.Uri.file(dirname(doc.uri.fsPath)), basename(doc.uri.fsPath)),
+      );
       const check = () => void this.checkChanged();
       watcher.onDidChange(check, null, this.disposables);
       watcher.onDidCreate(check, null, this.disposables);
@@ -128,7 +143,13 @@ class CheckpointEditorView {
   private sendState(): void {
     const { file, error } = this.doc;
     if (file) this.post({ type: 'overview', overview: file.overview });
-    else this.post({ type: 'openError', fileName: basename(this.doc.uri.fsPath), message: error?.message ?? 'the file could not be read', code: error?.code });
+    else
+      this.post({
+        type: 'openError',
+        fileName: basename(this.doc.uri.fsPath),
+        message: error?.message ?? 'the file could not be read',
+        code: error?.code,
+      });
   }
 
   private async checkChanged(): Promise<void> {
@@ -159,14 +180,23 @@ class CheckpointEditorView {
         await this.task('export', () => this.exportHf());
         break;
       case 'sample':
-        await vscode.commands.executeCommand('llmLens.openSampler', vscode.Uri.file(dirname(this.doc.uri.fsPath))).then(undefined, (e: unknown) =>
-          vscode.window.showErrorMessage(`Could not open the sampler: ${e instanceof Error ? e.message : String(e)}`));
+        await vscode.commands
+          .executeCommand('llmLens.openSampler', vscode.Uri.file(dirname(this.doc.uri.fsPath)))
+          .then(undefined, (e: unknown) =>
+            vscode.window.showErrorMessage(
+              `Could not open the sampler: ${e instanceof Error ? e.message : String(e)}`,
+            ),
+          );
         break;
       case 'exportOnnx':
         await this.task('export', () => this.exportOnnx());
         break;
       case 'continueTraining':
-        await vscode.commands.executeCommand('llmLens.resumeRun', dirname(dirname(dirname(this.doc.uri.fsPath))), dirname(this.doc.uri.fsPath));
+        await vscode.commands.executeCommand(
+          'llmLens.resumeRun',
+          dirname(dirname(dirname(this.doc.uri.fsPath))),
+          dirname(this.doc.uri.fsPath),
+        );
         break;
     }
   }
@@ -222,18 +252,29 @@ class CheckpointEditorView {
     if (!file?.safetensors || !file.overview.canExportHf) return;
     const defaultDir = join(dirname(file.path), `${basename(file.path, extname(file.path))}-onnx`);
     const outDir = await vscode.window.showInputBox({
-      title: 'Export ONNX for onnxruntime and transformers.js (onnx/model.onnx with a key/value cache): the folder to create',
+      title:
+        'Export ONNX for onnxruntime and transformers.js (onnx/model.onnx with a key/value cache): the folder to create',
       value: defaultDir,
-      validateInput: (v) => (!v.trim() ? 'Enter a folder path' : existsSync(v.trim()) ? 'That folder already exists' : undefined),
+      validateInput: (v) =>
+        !v.trim() ? 'Enter a folder path' : existsSync(v.trim()) ? 'That folder already exists' : undefined,
     });
     if (!outDir) return;
     this.post({ type: 'busy', task: 'export', label: outDir.trim() });
     const ckpt = await loadCheckpoint(file.path);
-    const r = await exportGptOnnx(ckpt.config, ckpt.weights, outDir.trim(), { tokenizerDir: dirname(file.path) });
+    const r = await exportGptOnnx(ckpt.config, ckpt.weights, outDir.trim(), {
+      tokenizerDir: dirname(file.path),
+    });
     this.post({ type: 'exported', folder: r.folder, files: r.files });
-    log().info(`Exported ${file.path} as ONNX to ${r.folder} (${r.files.join(', ')}; tokenizer: ${r.tokenizer})`);
-    const note = r.tokenizer === 'none' ? ` No tokenizer.json: ${r.tokenizerMissing ?? 'none found beside the checkpoint'}. Pass token ids, or add a tokenizer.json to the folder.` : '';
-    void vscode.window.showInformationMessage(`LLM Lens: exported ONNX to ${r.folder} (${r.files.join(', ')}); transformers.js loads it with AutoModelForCausalLM.from_pretrained.${note}`);
+    log().info(
+      `Exported ${file.path} as ONNX to ${r.folder} (${r.files.join(', ')}; tokenizer: ${r.tokenizer})`,
+    );
+    const note =
+      r.tokenizer === 'none'
+        ? ` No tokenizer.json: ${r.tokenizerMissing ?? 'none found beside the checkpoint'}. Pass token ids, or add a tokenizer.json to the folder.`
+        : '';
+    void vscode.window.showInformationMessage(
+      `LLM Lens: exported ONNX to ${r.folder} (${r.files.join(', ')}); transformers.js loads it with AutoModelForCausalLM.from_pretrained.${note}`,
+    );
   }
 
   private async exportHf(): Promise<void> {
@@ -243,10 +284,15 @@ class CheckpointEditorView {
     let nHead = a.nHead;
     if (nHead === undefined) {
       const nEmbd = a.nEmbd ?? 0;
-      const divisors = [...Array(nEmbd).keys()].map((i) => i + 1).filter((d) => nEmbd % d === 0 && nEmbd / d >= 8);
+      const divisors = [...Array(nEmbd).keys()]
+        .map((i) => i + 1)
+        .filter((d) => nEmbd % d === 0 && nEmbd / d >= 8);
       const choice = await vscode.window.showQuickPick(
         divisors.map((d) => ({ label: String(d), description: `head size ${nEmbd / d}` })),
-        { title: 'n_head is not in a config.json beside the checkpoint: how many attention heads?', placeHolder: 'n_head' },
+        {
+          title: 'n_head is not in a config.json beside the checkpoint: how many attention heads?',
+          placeHolder: 'n_head',
+        },
       );
       if (!choice) return;
       nHead = Number(choice.label);
@@ -256,14 +302,23 @@ class CheckpointEditorView {
     const outDir = await vscode.window.showInputBox({
       title: 'Export for Hugging Face: the folder to create',
       value: defaultDir,
-      validateInput: (v) => (!v.trim() ? 'Enter a folder path' : existsSync(v.trim()) ? 'That folder already exists' : undefined),
+      validateInput: (v) =>
+        !v.trim() ? 'Enter a folder path' : existsSync(v.trim()) ? 'That folder already exists' : undefined,
     });
     if (!outDir) return;
     this.post({ type: 'busy', task: 'export', label: outDir.trim() });
-    const r = await exportForHuggingFace(file.safetensors, { outDir: outDir.trim(), nHead, searchDirs: besideDirs(file.path), sourceConfig: file.config, signal: this.signal });
+    const r = await exportForHuggingFace(file.safetensors, {
+      outDir: outDir.trim(),
+      nHead,
+      searchDirs: besideDirs(file.path),
+      sourceConfig: file.config,
+      signal: this.signal,
+    });
     this.post({ type: 'exported', folder: r.folder, files: r.files });
     log().info(`Exported ${file.path} for Hugging Face to ${r.folder}: ${r.files.join(', ')}`);
-    void vscode.window.showInformationMessage(`LLM Lens: exported for Hugging Face to ${r.folder} (${r.files.join(', ')}).`);
+    void vscode.window.showInformationMessage(
+      `LLM Lens: exported for Hugging Face to ${r.folder} (${r.files.join(', ')}).`,
+    );
   }
 
   private dispose(): void {
@@ -274,16 +329,32 @@ class CheckpointEditorView {
 
 /** Quick pick of the workspace's other safetensors files, or a file dialog. */
 async function pickOtherCheckpoint(self: string): Promise<string | undefined> {
-  const found = (await vscode.workspace.findFiles('**/*.safetensors', '**/node_modules/**', 500)).filter((u) => u.fsPath !== self);
+  const found = (await vscode.workspace.findFiles('**/*.safetensors', '**/node_modules/**', 500)).filter(
+    (u) => u.fsPath !== self,
+  );
   const browse = { label: '$(folder-opened) Browse…', path: undefined as string | undefined };
   const items = [
-    ...found.map((u) => ({ label: vscode.workspace.asRelativePath(u), description: dirname(u.fsPath) === dirname(self) ? 'beside this one' : undefined, path: u.fsPath as string | undefined })),
+    ...found.map((u) => ({
+      label: vscode.workspace.asRelativePath(u),
+      description: dirname(u.fsPath) === dirname(self) ? 'beside this one' : undefined,
+      path: u.fsPath as string | undefined,
+    })),
     browse,
   ];
-  const pick = found.length ? await vscode.window.showQuickPick(items, { title: 'Compare with… (relative change of each tensor)', placeHolder: 'another checkpoint' }) : browse;
+  const pick = found.length
+    ? await vscode.window.showQuickPick(items, {
+        title: 'Compare with… (relative change of each tensor)',
+        placeHolder: 'another checkpoint',
+      })
+    : browse;
   if (!pick) return undefined;
   if (pick.path) return pick.path;
-  const uris = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { Safetensors: ['safetensors'] }, defaultUri: vscode.Uri.file(dirname(self)), openLabel: 'Compare' });
+  const uris = await vscode.window.showOpenDialog({
+    canSelectMany: false,
+    filters: { Safetensors: ['safetensors'] },
+    defaultUri: vscode.Uri.file(dirname(self)),
+    openLabel: 'Compare',
+  });
   return uris?.[0]?.fsPath;
 }
 
@@ -319,7 +390,10 @@ export interface OpenedCheckpoint {
   error?: string;
 }
 
-async function openWithInspector(documents: Map<string, CheckpointDocument>, uri: vscode.Uri): Promise<OpenedCheckpoint> {
+async function openWithInspector(
+  documents: Map<string, CheckpointDocument>,
+  uri: vscode.Uri,
+): Promise<OpenedCheckpoint> {
   const viewType = /\.onnx$/i.test(uri.fsPath) ? ONNX_VIEW_TYPE : CHECKPOINT_VIEW_TYPE;
   await vscode.commands.executeCommand('vscode.openWith', uri, viewType);
   const doc = documents.get(uri.toString());
@@ -333,7 +407,10 @@ async function openWithInspector(documents: Map<string, CheckpointDocument>, uri
 export function registerCheckpointEditors(context: vscode.ExtensionContext): void {
   const documents = new Map<string, CheckpointDocument>();
   const provider = new CheckpointEditorProvider(context.extensionUri, documents);
-  const options = { webviewOptions: { retainContextWhenHidden: true }, supportsMultipleEditorsPerDocument: true };
+  const options = {
+    webviewOptions: { retainContextWhenHidden: true },
+    supportsMultipleEditorsPerDocument: true,
+  };
   context.subscriptions.push(
     vscode.window.registerCustomEditorProvider(CHECKPOINT_VIEW_TYPE, provider, options),
     vscode.window.registerCustomEditorProvider(ONNX_VIEW_TYPE, provider, options),
@@ -350,8 +427,15 @@ export function registerCheckpointEditors(context: vscode.ExtensionContext): voi
       return uri ? openWithInspector(documents, uri) : undefined;
     }),
     vscode.commands.registerCommand('llmLens.openInCheckpointInspector', async (uri?: vscode.Uri) => {
-      const target = uri instanceof vscode.Uri ? uri : vscode.window.tabGroups.activeTabGroup.activeTab?.input instanceof vscode.TabInputText ? (vscode.window.tabGroups.activeTabGroup.activeTab.input as vscode.TabInputText).uri : undefined;
-      return target ? openWithInspector(documents, target) : vscode.commands.executeCommand('llmLens.openCheckpoint');
+      const target =
+        uri instanceof vscode.Uri
+          ? uri
+          : vscode.window.tabGroups.activeTabGroup.activeTab?.input instanceof vscode.TabInputText
+            ? (vscode.window.tabGroups.activeTabGroup.activeTab.input as vscode.TabInputText).uri
+            : undefined;
+      return target
+        ? openWithInspector(documents, target)
+        : vscode.commands.executeCommand('llmLens.openCheckpoint');
     }),
   );
 }

@@ -21,9 +21,16 @@ import { huggingFaceTokenizerFiles } from '../../engine/train/runTokenizer';
 
 /** Tokenizer files transformers' AutoTokenizer reads, copied when found. */
 export const TOKENIZER_FILES = [
-  'tokenizer.json', 'tokenizer_config.json', 'vocab.json', 'merges.txt', 'special_tokens_map.json', 'added_tokens.json',
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'vocab.json',
+  'merges.txt',
+  'special_tokens_map.json',
+  'added_tokens.json',
   // a tokenizer trained with LLM Lens (tiktoken ranks), kept so the folder stands alone
-  'llmlens-tokenizer.json', 'tokenizer.tiktoken', 'vocab.txt',
+  'llmlens-tokenizer.json',
+  'tokenizer.tiktoken',
+  'vocab.txt',
 ];
 
 /** Where each source tensor goes: its GPT-2 name and whether it is transposed from nn.Linear [out, in] to Conv1D [in, out]. */
@@ -60,7 +67,10 @@ export function planGpt2Export(tensors: readonly TensorInfo[]): ExportPlan {
   const wpe = byGpt2.get('transformer.wpe.weight');
   const cAttn = byGpt2.get('transformer.h.0.attn.c_attn.weight');
   if (!wte || !wpe || wte.shape.length !== 2 || wpe.shape.length !== 2 || !cAttn) {
-    throw new CheckpointError('bad-input', 'Export for Hugging Face needs a GPT-2 checkpoint (transformer.wte.weight, transformer.wpe.weight, transformer.h.0.attn.c_attn.weight)');
+    throw new CheckpointError(
+      'bad-input',
+      'Export for Hugging Face needs a GPT-2 checkpoint (transformer.wte.weight, transformer.wpe.weight, transformer.h.0.attn.c_attn.weight)',
+    );
   }
   const [vocabSize, nEmbd] = wte.shape;
   const nPositions = wpe.shape[0];
@@ -70,7 +80,11 @@ export function planGpt2Export(tensors: readonly TensorInfo[]): ExportPlan {
   const plan: ExportPlan = { tensors: [], dropped: [], zeroBiases: [], nLayer, nEmbd, vocabSize, nPositions };
   for (const t of tensors) {
     const to = gpt2Name(t.name);
-    if (!t.supported) throw new CheckpointError('unsupported-dtype', `'${t.name}' has dtype ${t.dtype}, which the export does not write; convert it to F32, F16 or BF16`);
+    if (!t.supported)
+      throw new CheckpointError(
+        'unsupported-dtype',
+        `'${t.name}' has dtype ${t.dtype}, which the export does not write; convert it to F32, F16 or BF16`,
+      );
     if (/\.attn\.(masked_)?bias$/.test(to) && t.shape.length === 4) {
       plan.dropped.push({ name: t.name, reason: 'causal mask buffer (transformers rebuilds it)' });
       continue;
@@ -79,27 +93,46 @@ export function planGpt2Export(tensors: readonly TensorInfo[]): ExportPlan {
       plan.lmHead = t.name;
       continue;
     }
-    plan.tensors.push({ from: t.name, to, transpose: linear && LINEAR_WEIGHTS.test(to) && t.shape.length === 2 });
+    plan.tensors.push({
+      from: t.name,
+      to,
+      transpose: linear && LINEAR_WEIGHTS.test(to) && t.shape.length === 2,
+    });
   }
   const have = new Set(plan.tensors.map((t) => t.to));
   const dtype = wte.dtype as Dtype;
   const fc = byGpt2.get('transformer.h.0.mlp.c_fc.weight');
   const inner = fc ? (linear ? fc.shape[0] : fc.shape[1]) : 4 * nEmbd;
   if (inner !== 4 * nEmbd) plan.nInner = inner;
-  const biasSizes: Array<[string, number]> = [['ln_1', nEmbd], ['attn.c_attn', 3 * nEmbd], ['attn.c_proj', nEmbd], ['ln_2', nEmbd], ['mlp.c_fc', inner], ['mlp.c_proj', nEmbd]];
+  const biasSizes: Array<[string, number]> = [
+    ['ln_1', nEmbd],
+    ['attn.c_attn', 3 * nEmbd],
+    ['attn.c_proj', nEmbd],
+    ['ln_2', nEmbd],
+    ['mlp.c_fc', inner],
+    ['mlp.c_proj', nEmbd],
+  ];
   for (let i = 0; i < nLayer; i++) {
     for (const [m, size] of biasSizes) {
       const name = `transformer.h.${i}.${m}.bias`;
       if (!have.has(name)) plan.zeroBiases.push({ name, dtype, size });
     }
   }
-  if (!have.has('transformer.ln_f.bias')) plan.zeroBiases.push({ name: 'transformer.ln_f.bias', dtype, size: nEmbd });
+  if (!have.has('transformer.ln_f.bias'))
+    plan.zeroBiases.push({ name: 'transformer.ln_f.bias', dtype, size: nEmbd });
   return plan;
 }
 
 /** config.json in GPT2Config's field names; values the source config.json sets (eos, epsilon …) are kept. */
-export function gpt2Config(plan: ExportPlan, nHead: number, tied: boolean, torchDtype: string, source: Record<string, unknown> = {}): Record<string, unknown> {
-  const pick = <T>(key: string, fallback: T): T | unknown => (source[key] !== undefined ? source[key] : fallback);
+export function gpt2Config(
+  plan: ExportPlan,
+  nHead: number,
+  tied: boolean,
+  torchDtype: string,
+  source: Record<string, unknown> = {},
+): Record<string, unknown> {
+  const pick = <T>(key: string, fallback: T): T | unknown =>
+    source[key] !== undefined ? source[key] : fallback;
   const defaultToken = plan.vocabSize === 50257 ? 50256 : null;
   return {
     architectures: ['GPT2LMHeadModel'],
@@ -125,23 +158,41 @@ export function gpt2Config(plan: ExportPlan, nHead: number, tied: boolean, torch
   };
 }
 
-const TORCH_DTYPES: Record<string, string> = { F32: 'float32', F16: 'float16', BF16: 'bfloat16', F64: 'float64' };
+const TORCH_DTYPES: Record<string, string> = {
+  F32: 'float32',
+  F16: 'float16',
+  BF16: 'bfloat16',
+  F64: 'float64',
+};
 
 /** Raw little-endian bytes as the typed array the writer wants for this dtype (bytes start 0-aligned). */
 function typed(dtype: Dtype, bytes: Uint8Array): ArrayBufferView {
   const b = bytes.buffer as ArrayBuffer;
   const o = bytes.byteOffset;
   switch (dtype) {
-    case 'F64': return new Float64Array(b, o, bytes.byteLength / 8);
-    case 'F32': return new Float32Array(b, o, bytes.byteLength / 4);
-    case 'F16': case 'BF16': case 'U16': return new Uint16Array(b, o, bytes.byteLength / 2);
-    case 'I64': return new BigInt64Array(b, o, bytes.byteLength / 8);
-    case 'U64': return new BigUint64Array(b, o, bytes.byteLength / 8);
-    case 'I32': return new Int32Array(b, o, bytes.byteLength / 4);
-    case 'U32': return new Uint32Array(b, o, bytes.byteLength / 4);
-    case 'I16': return new Int16Array(b, o, bytes.byteLength / 2);
-    case 'I8': return new Int8Array(b, o, bytes.byteLength);
-    case 'U8': case 'BOOL': return bytes;
+    case 'F64':
+      return new Float64Array(b, o, bytes.byteLength / 8);
+    case 'F32':
+      return new Float32Array(b, o, bytes.byteLength / 4);
+    case 'F16':
+    case 'BF16':
+    case 'U16':
+      return new Uint16Array(b, o, bytes.byteLength / 2);
+    case 'I64':
+      return new BigInt64Array(b, o, bytes.byteLength / 8);
+    case 'U64':
+      return new BigUint64Array(b, o, bytes.byteLength / 8);
+    case 'I32':
+      return new Int32Array(b, o, bytes.byteLength / 4);
+    case 'U32':
+      return new Uint32Array(b, o, bytes.byteLength / 4);
+    case 'I16':
+      return new Int16Array(b, o, bytes.byteLength / 2);
+    case 'I8':
+      return new Int8Array(b, o, bytes.byteLength);
+    case 'U8':
+    case 'BOOL':
+      return bytes;
   }
 }
 
@@ -159,7 +210,10 @@ export function transposeBytes(bytes: Uint8Array, rows: number, cols: number, it
 }
 
 async function exists(p: string): Promise<boolean> {
-  return stat(p).then(() => true, () => false);
+  return stat(p).then(
+    () => true,
+    () => false,
+  );
 }
 
 async function writeFileSynced(path: string, text: string): Promise<void> {
@@ -193,13 +247,17 @@ export interface ExportResult {
 }
 
 /** Writes the Hugging Face folder atomically (temp folder, fsync, rename). */
-export async function exportForHuggingFace(file: SafetensorsFile, options: ExportOptions): Promise<ExportResult> {
+export async function exportForHuggingFace(
+  file: SafetensorsFile,
+  options: ExportOptions,
+): Promise<ExportResult> {
   const { outDir, nHead } = options;
   const plan = planGpt2Export(file.tensors);
   if (!Number.isSafeInteger(nHead) || nHead < 1 || plan.nEmbd % nHead !== 0) {
     throw new CheckpointError('bad-input', `n_head must divide n_embd (${plan.nEmbd}), got ${nHead}`);
   }
-  if (await exists(outDir)) throw new CheckpointError('bad-input', `${outDir} already exists; choose a new folder name`);
+  if (await exists(outDir))
+    throw new CheckpointError('bad-input', `${outDir} already exists; choose a new folder name`);
   const tmp = join(dirname(outDir), `.${basename(outDir)}.${randomBytes(4).toString('hex')}.tmp`);
   await mkdir(tmp);
   try {
@@ -219,18 +277,37 @@ export async function exportForHuggingFace(file: SafetensorsFile, options: Expor
     if (plan.lmHead) {
       const wteName = plan.tensors.find((p) => p.to === 'transformer.wte.weight')!.from;
       const [a, b] = [await file.readBytes(wteName), await file.readBytes(plan.lmHead)];
-      if (file.tensor(plan.lmHead).dtype !== file.tensor(wteName).dtype || a.length !== b.length || !a.every((x, i) => x === b[i])) {
+      if (
+        file.tensor(plan.lmHead).dtype !== file.tensor(wteName).dtype ||
+        a.length !== b.length ||
+        !a.every((x, i) => x === b[i])
+      ) {
         tied = false;
         const t = file.tensor(plan.lmHead);
-        tensors.push({ name: 'lm_head.weight', dtype: t.dtype as Dtype, shape: t.shape, data: typed(t.dtype as Dtype, b) });
+        tensors.push({
+          name: 'lm_head.weight',
+          dtype: t.dtype as Dtype,
+          shape: t.shape,
+          data: typed(t.dtype as Dtype, b),
+        });
       }
     }
     for (const z of plan.zeroBiases) {
-      tensors.push({ name: z.name, dtype: z.dtype, shape: [z.size], data: typed(z.dtype, new Uint8Array(z.size * DTYPE_BYTES[z.dtype])) });
+      tensors.push({
+        name: z.name,
+        dtype: z.dtype,
+        shape: [z.size],
+        data: typed(z.dtype, new Uint8Array(z.size * DTYPE_BYTES[z.dtype])),
+      });
     }
     const wteDtype = file.tensor(plan.tensors.find((p) => p.to === 'transformer.wte.weight')!.from).dtype;
     const config = gpt2Config(plan, nHead, tied, TORCH_DTYPES[wteDtype] ?? 'float32', options.sourceConfig);
-    await writeSafetensorsAtomic(join(tmp, 'model.safetensors'), tensors, { format: 'pt' }, { signal: options.signal });
+    await writeSafetensorsAtomic(
+      join(tmp, 'model.safetensors'),
+      tensors,
+      { format: 'pt' },
+      { signal: options.signal },
+    );
     await writeFileSynced(join(tmp, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
     const files = ['config.json', 'model.safetensors'];
     for (const name of TOKENIZER_FILES) {
@@ -251,7 +328,10 @@ export async function exportForHuggingFace(file: SafetensorsFile, options: Expor
       const tok = huggingFaceTokenizerFiles(dir, plan.vocabSize, plan.nPositions);
       if (tok.how !== 'none') {
         for (const [name, data] of tok.files.filter(([n]) => !files.includes(n))) {
-          await writeFileSynced(join(tmp, name), typeof data === 'string' ? data : Buffer.from(data).toString('utf8'));
+          await writeFileSynced(
+            join(tmp, name),
+            typeof data === 'string' ? data : Buffer.from(data).toString('utf8'),
+          );
           files.push(name);
         }
       }
@@ -269,7 +349,9 @@ export async function exportForHuggingFace(file: SafetensorsFile, options: Expor
 export async function readJsonObject(path: string): Promise<Record<string, unknown> | undefined> {
   try {
     const v: unknown = JSON.parse(await readFile(path, 'utf8'));
-    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+    return typeof v === 'object' && v !== null && !Array.isArray(v)
+      ? (v as Record<string, unknown>)
+      : undefined;
   } catch {
     return undefined;
   }

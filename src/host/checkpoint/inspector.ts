@@ -17,10 +17,22 @@ import { CheckpointError, throwIfAborted } from '../../engine/checkpoint/errors'
 import { HeatmapAccumulator, matrixShape, type Heatmap } from '../../engine/checkpoint/heatmap';
 import { onnxTensorHeatmap, onnxTensorStats, readOnnx, type OnnxFile } from '../../engine/checkpoint/onnx';
 import { openSafetensors, type SafetensorsFile } from '../../engine/checkpoint/safetensors';
-import { HistogramAccumulator, StatsAccumulator, type Histogram, type TensorStats } from '../../engine/checkpoint/stats';
+import {
+  HistogramAccumulator,
+  StatsAccumulator,
+  type Histogram,
+  type TensorStats,
+} from '../../engine/checkpoint/stats';
 import { summarizeCheckpoint, type ModuleNode, type TensorEntry } from '../../engine/checkpoint/summary';
 import type {
-  ChangeRow, CheckpointOverview, ComparisonView, HeatmapView, ModuleRow, TensorDetail, TensorStatsView, TrainingInfo,
+  ChangeRow,
+  CheckpointOverview,
+  ComparisonView,
+  HeatmapView,
+  ModuleRow,
+  TensorDetail,
+  TensorStatsView,
+  TrainingInfo,
 } from '../../protocol/checkpoint';
 import { readJsonObject } from './hfExport';
 
@@ -50,8 +62,18 @@ const fin = (x: number): number | null => (Number.isFinite(x) ? x : null);
 
 export function statsView(s: TensorStats): TensorStatsView {
   return {
-    count: s.count, finite: s.finite, mean: fin(s.mean), std: fin(s.std), min: fin(s.min), max: fin(s.max), l2: fin(s.l2),
-    zeros: s.zeros, zeroFraction: s.zeroFraction, nan: s.nan, posInf: s.posInf, negInf: s.negInf,
+    count: s.count,
+    finite: s.finite,
+    mean: fin(s.mean),
+    std: fin(s.std),
+    min: fin(s.min),
+    max: fin(s.max),
+    l2: fin(s.l2),
+    zeros: s.zeros,
+    zeroFraction: s.zeroFraction,
+    nan: s.nan,
+    posInf: s.posInf,
+    negInf: s.negInf,
   };
 }
 
@@ -65,7 +87,14 @@ function heatmapView(h: Heatmap): HeatmapView {
 }
 
 function moduleRow(n: ModuleNode): ModuleRow {
-  const row: ModuleRow = { name: n.name, path: n.path, params: n.params, share: n.share, tensorCount: n.tensorCount, children: n.children.map(moduleRow) };
+  const row: ModuleRow = {
+    name: n.name,
+    path: n.path,
+    params: n.params,
+    share: n.share,
+    tensorCount: n.tensorCount,
+    children: n.children.map(moduleRow),
+  };
   if (n.tensor !== undefined) row.tensor = n.tensor;
   return row;
 }
@@ -76,15 +105,29 @@ export async function trainingInfo(dirs: string[]): Promise<TrainingInfo | undef
   for (const dir of dirs) {
     const t = await readJsonObject(join(dir, 'trainer.json'));
     if (t && (num(t.step) !== undefined || num(t.loss) !== undefined)) {
-      const info: TrainingInfo = { step: num(t.step), loss: num(t.trainLoss) ?? num(t.loss), valLoss: num(t.valLoss), tokensSeen: num(t.tokensSeen), source: join(dir, 'trainer.json') };
+      const info: TrainingInfo = {
+        step: num(t.step),
+        loss: num(t.trainLoss) ?? num(t.loss),
+        valLoss: num(t.valLoss),
+        tokensSeen: num(t.tokensSeen),
+        source: join(dir, 'trainer.json'),
+      };
       for (const k of Object.keys(info) as (keyof TrainingInfo)[]) if (info[k] === undefined) delete info[k];
       return info;
     }
     const hf = await readJsonObject(join(dir, 'trainer_state.json'));
     if (hf && num(hf.global_step) !== undefined) {
-      const log = Array.isArray(hf.log_history) ? (hf.log_history as unknown[]).filter((e): e is Record<string, unknown> => typeof e === 'object' && e !== null) : [];
+      const log = Array.isArray(hf.log_history)
+        ? (hf.log_history as unknown[]).filter(
+            (e): e is Record<string, unknown> => typeof e === 'object' && e !== null,
+          )
+        : [];
       const last = [...log].reverse().find((e) => num(e.loss) !== undefined);
-      return { step: num(hf.global_step), loss: last ? num(last.loss) : undefined, source: join(dir, 'trainer_state.json') };
+      return {
+        step: num(hf.global_step),
+        loss: last ? num(last.loss) : undefined,
+        source: join(dir, 'trainer_state.json'),
+      };
     }
   }
   return undefined;
@@ -107,8 +150,13 @@ async function configBeside(dirs: string[]): Promise<Record<string, unknown> | u
 /** …/<run>/checkpoints/step-N/model.safetensors with trainer.json beside it and the run's request two folders up. */
 export function isRunCheckpoint(file: string): boolean {
   const dir = dirname(file);
-  return basename(file) === 'model.safetensors' && /^step-\d+$/.test(basename(dir)) && basename(dirname(dir)) === 'checkpoints' &&
-    existsSync(join(dir, 'trainer.json')) && existsSync(join(dirname(dirname(dir)), 'run.llmlens.json'));
+  return (
+    basename(file) === 'model.safetensors' &&
+    /^step-\d+$/.test(basename(dir)) &&
+    basename(dirname(dir)) === 'checkpoints' &&
+    existsSync(join(dir, 'trainer.json')) &&
+    existsSync(join(dirname(dirname(dir)), 'run.llmlens.json'))
+  );
 }
 
 function overviewOf(
@@ -126,23 +174,61 @@ function overviewOf(
     fileName: basename(path),
     path,
     fileBytes,
-    architecture: { family: a.family, label: a.label, nLayer: a.nLayer, nHead, nEmbd: a.nEmbd, vocabSize: a.vocabSize, blockSize: a.blockSize, evidence: a.evidence },
+    architecture: {
+      family: a.family,
+      label: a.label,
+      nLayer: a.nLayer,
+      nHead,
+      nEmbd: a.nEmbd,
+      vocabSize: a.vocabSize,
+      blockSize: a.blockSize,
+      evidence: a.evidence,
+    },
     params: s.params,
     bytes: s.bytes,
-    dtypes: Object.entries(s.dtypes).map(([dtype, d]) => ({ dtype, ...d })).sort((x, y) => y.params - x.params),
+    dtypes: Object.entries(s.dtypes)
+      .map(([dtype, d]) => ({ dtype, ...d }))
+      .sort((x, y) => y.params - x.params),
     tree: moduleRow(s.tree),
-    tensors: tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: [...t.shape], elements: t.elements, bytes: t.byteLength, supported: t.supported })),
+    tensors: tensors.map((t) => ({
+      name: t.name,
+      dtype: t.dtype,
+      shape: [...t.shape],
+      elements: t.elements,
+      bytes: t.byteLength,
+      supported: t.supported,
+    })),
     unsupported: tensors.filter((t) => !t.supported).map((t) => t.name),
     warnings: [],
     metadata: {},
-    canExportHf: kind === 'safetensors' && a.family === 'gpt2' && tensors.some((t) => /(^|\.)h\.0\.attn\.c_attn\.weight$/.test(t.name)),
+    canExportHf:
+      kind === 'safetensors' &&
+      a.family === 'gpt2' &&
+      tensors.some((t) => /(^|\.)h\.0\.attn\.c_attn\.weight$/.test(t.name)),
     canContinue: kind === 'safetensors' && isRunCheckpoint(path),
   };
 }
 
-function changeRow(c: { name: string; relChange: number; normA: number; normDiff: number; maxAbsDiff: number }): ChangeRow {
-  const display = Number.isFinite(c.relChange) ? c.relChange.toPrecision(4) : Number.isNaN(c.relChange) ? 'NaN (non-finite values)' : '∞ (was all zeros)';
-  return { name: c.name, relChange: fin(c.relChange), display, normA: fin(c.normA), normDiff: fin(c.normDiff), maxAbsDiff: fin(c.maxAbsDiff) };
+function changeRow(c: {
+  name: string;
+  relChange: number;
+  normA: number;
+  normDiff: number;
+  maxAbsDiff: number;
+}): ChangeRow {
+  const display = Number.isFinite(c.relChange)
+    ? c.relChange.toPrecision(4)
+    : Number.isNaN(c.relChange)
+      ? 'NaN (non-finite values)'
+      : '∞ (was all zeros)';
+  return {
+    name: c.name,
+    relChange: fin(c.relChange),
+    display,
+    normA: fin(c.normA),
+    normDiff: fin(c.normDiff),
+    maxAbsDiff: fin(c.maxAbsDiff),
+  };
 }
 
 async function openSafetensorsInspected(path: string): Promise<InspectedFile> {
@@ -164,7 +250,10 @@ async function openSafetensorsInspected(path: string): Promise<InspectedFile> {
       // pass 1: stats and the heatmap; pass 2: the histogram between the finite min and max
       const stats = new StatsAccumulator();
       const [R, C] = matrixShape(t.shape);
-      const heat = t.shape.length >= 2 ? new HeatmapAccumulator(R, C, HEATMAP_MAX_ROWS, HEATMAP_MAX_COLS, 'maxabs') : undefined;
+      const heat =
+        t.shape.length >= 2
+          ? new HeatmapAccumulator(R, C, HEATMAP_MAX_ROWS, HEATMAP_MAX_COLS, 'maxabs')
+          : undefined;
       for await (const { values } of f.chunks(name, { signal })) {
         stats.add(values);
         heat?.add(values);
@@ -172,7 +261,14 @@ async function openSafetensorsInspected(path: string): Promise<InspectedFile> {
       const s = stats.result();
       const hist = HistogramAccumulator.equalWidth(s.min, s.max, HISTOGRAM_BINS);
       for await (const { values } of f.chunks(name, { signal })) hist.add(values);
-      const detail: TensorDetail = { name, dtype: t.dtype, shape: [...t.shape], stats: statsView(s), histogram: histogramView(hist.result()), ms: 0 };
+      const detail: TensorDetail = {
+        name,
+        dtype: t.dtype,
+        shape: [...t.shape],
+        stats: statsView(s),
+        histogram: histogramView(hist.result()),
+        ms: 0,
+      };
       if (heat) detail.heatmap = heatmapView(heat.result());
       detail.ms = Date.now() - t0;
       return detail;
@@ -202,12 +298,25 @@ async function openSafetensorsInspected(path: string): Promise<InspectedFile> {
 
 async function openOnnxInspected(path: string): Promise<InspectedFile> {
   const s0 = await stat(path);
-  if (s0.size > MAX_ONNX_BYTES) throw new CheckpointError('header-too-large', `the ONNX file has ${s0.size} bytes; protobuf models stop at 2 GB (larger ones keep weights in external data files)`, path);
+  if (s0.size > MAX_ONNX_BYTES)
+    throw new CheckpointError(
+      'header-too-large',
+      `the ONNX file has ${s0.size} bytes; protobuf models stop at 2 GB (larger ones keep weights in external data files)`,
+      path,
+    );
   const m: OnnxFile = readOnnx(await readFile(path), path);
   const tensors = m.initializers.map((t) => ({ ...t }));
   const overview = overviewOf('onnx', path, s0.size, tensors, await configBeside([dirname(path)]));
   overview.unsupported = m.initializers.filter((t) => !t.supported).map((t) => `${t.name} (${t.reason})`);
-  overview.onnx = { irVersion: m.irVersion, producer: m.producer, opsets: m.opsets, inputs: m.inputs, outputs: m.outputs, opCounts: m.opCounts, nodeCount: m.nodeCount };
+  overview.onnx = {
+    irVersion: m.irVersion,
+    producer: m.producer,
+    opsets: m.opsets,
+    inputs: m.inputs,
+    outputs: m.outputs,
+    opCounts: m.opCounts,
+    nodeCount: m.nodeCount,
+  };
   return {
     path,
     overview,
@@ -217,8 +326,18 @@ async function openOnnxInspected(path: string): Promise<InspectedFile> {
       const info = m.initializers.find((t) => t.name === name);
       if (!info) throw new CheckpointError('not-found', `no initializer named '${name}'`, path);
       const { stats, histogram } = onnxTensorStats(m, name, { bins: HISTOGRAM_BINS });
-      const detail: TensorDetail = { name, dtype: info.dtype, shape: info.shape, stats: statsView(stats), histogram: histogramView(histogram), ms: 0 };
-      if (info.shape.length >= 2) detail.heatmap = heatmapView(onnxTensorHeatmap(m, name, { maxRows: HEATMAP_MAX_ROWS, maxCols: HEATMAP_MAX_COLS }));
+      const detail: TensorDetail = {
+        name,
+        dtype: info.dtype,
+        shape: info.shape,
+        stats: statsView(stats),
+        histogram: histogramView(histogram),
+        ms: 0,
+      };
+      if (info.shape.length >= 2)
+        detail.heatmap = heatmapView(
+          onnxTensorHeatmap(m, name, { maxRows: HEATMAP_MAX_ROWS, maxCols: HEATMAP_MAX_COLS }),
+        );
       detail.ms = Date.now() - t0;
       return detail;
     },

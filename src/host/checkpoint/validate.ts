@@ -26,7 +26,12 @@ export function isCheckpointWebviewMessage(x: unknown): x is CheckpointWebviewMe
     case 'reload':
       return hasExactKeys(x, ['type']);
     case 'inspect':
-      return hasExactKeys(x, ['type', 'name']) && typeof x.name === 'string' && x.name.length > 0 && x.name.length <= MAX_TENSOR_NAME;
+      return (
+        hasExactKeys(x, ['type', 'name']) &&
+        typeof x.name === 'string' &&
+        x.name.length > 0 &&
+        x.name.length <= MAX_TENSOR_NAME
+      );
     default:
       return false;
   }

@@ -1,6 +1,10 @@
 /** The Environment panel: one instance, revived after a window reload by its serializer. */
 import * as vscode from 'vscode';
-import type { EnvironmentHostMessage, EnvironmentReport, EnvironmentWebviewMessage } from '../../protocol/environment';
+import type {
+  EnvironmentHostMessage,
+  EnvironmentReport,
+  EnvironmentWebviewMessage,
+} from '../../protocol/environment';
 import { environmentMarkdown } from '../environment';
 import { log } from '../log';
 import { webviewHtml, webviewOptions } from '../webviewHtml';
@@ -20,12 +24,21 @@ export class EnvironmentPanel {
       void EnvironmentPanel.current.refresh();
       return EnvironmentPanel.current;
     }
-    const panel = vscode.window.createWebviewPanel(EnvironmentPanel.viewType, 'LLM Lens: Environment', vscode.ViewColumn.Active, webviewOptions(extensionUri));
+    const panel = vscode.window.createWebviewPanel(
+      EnvironmentPanel.viewType,
+      'LLM Lens: Environment',
+      vscode.ViewColumn.Active,
+      webviewOptions(extensionUri),
+    );
     return new EnvironmentPanel(panel, extensionUri, probe);
   }
 
   /** Restores the panel after a reload (WebviewPanelSerializer). */
-  static revive(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, probe: () => Promise<EnvironmentReport>): EnvironmentPanel {
+  static revive(
+    panel: vscode.WebviewPanel,
+    extensionUri: vscode.Uri,
+    probe: () => Promise<EnvironmentReport>,
+  ): EnvironmentPanel {
     panel.webview.options = webviewOptions(extensionUri);
     return new EnvironmentPanel(panel, extensionUri, probe);
   }
@@ -82,7 +95,10 @@ export class EnvironmentPanel {
         void this.refresh();
         break;
       case 'copy':
-        if (this.report) void vscode.env.clipboard.writeText(environmentMarkdown(this.report)).then(() => vscode.window.showInformationMessage('LLM Lens: environment report copied.'));
+        if (this.report)
+          void vscode.env.clipboard
+            .writeText(environmentMarkdown(this.report))
+            .then(() => vscode.window.showInformationMessage('LLM Lens: environment report copied.'));
         break;
     }
   }

@@ -27,12 +27,19 @@ export function isTokenizeWebviewMessage(x: unknown): x is TokenizeWebviewMessag
     case 'ready':
       return hasExactKeys(x, ['type']);
     case 'select':
-      return hasExactKeys(x, ['type', 'keys']) && Array.isArray(x.keys) && x.keys.length >= 1 && x.keys.length <= 4 &&
-        x.keys.every((k) => typeof k === 'string' && k.length < 4096);
+      return (
+        hasExactKeys(x, ['type', 'keys']) &&
+        Array.isArray(x.keys) &&
+        x.keys.length >= 1 &&
+        x.keys.length <= 4 &&
+        x.keys.every((k) => typeof k === 'string' && k.length < 4096)
+      );
     case 'compare':
       return hasExactKeys(x, ['type', 'on']) && typeof x.on === 'boolean';
     case 'reveal':
-      return hasExactKeys(x, ['type', 'start', 'end']) && isOffset(x.start) && isOffset(x.end) && x.start <= x.end;
+      return (
+        hasExactKeys(x, ['type', 'start', 'end']) && isOffset(x.start) && isOffset(x.end) && x.start <= x.end
+      );
     case 'copyIds':
       return hasExactKeys(x, ['type', 'key']) && typeof x.key === 'string' && x.key.length < 4096;
     default:
@@ -40,7 +47,15 @@ export function isTokenizeWebviewMessage(x: unknown): x is TokenizeWebviewMessag
   }
 }
 
-const DASHBOARD_ACTIONS = new Set(['pause', 'resume', 'stop', 'checkpoint', 'reveal', 'compare', 'resumeRun']);
+const DASHBOARD_ACTIONS = new Set([
+  'pause',
+  'resume',
+  'stop',
+  'checkpoint',
+  'reveal',
+  'compare',
+  'resumeRun',
+]);
 
 /** True for exactly the shapes in DashboardWebviewMessage. */
 export function isDashboardWebviewMessage(x: unknown): x is DashboardWebviewMessage {
@@ -49,7 +64,9 @@ export function isDashboardWebviewMessage(x: unknown): x is DashboardWebviewMess
     case 'ready':
       return hasExactKeys(x, ['type']);
     case 'control':
-      return hasExactKeys(x, ['type', 'action']) && typeof x.action === 'string' && DASHBOARD_ACTIONS.has(x.action);
+      return (
+        hasExactKeys(x, ['type', 'action']) && typeof x.action === 'string' && DASHBOARD_ACTIONS.has(x.action)
+      );
     case 'openSample':
       return hasExactKeys(x, ['type', 'step']) && isOffset(x.step);
     default:

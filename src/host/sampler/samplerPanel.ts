@@ -10,13 +10,29 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { PromptTokens, SampledToken, SamplerHostMessage, SamplerModelInfo, SamplerParams, SamplerWebviewMessage } from '../../protocol/sampler';
+import type {
+  PromptTokens,
+  SampledToken,
+  SamplerHostMessage,
+  SamplerModelInfo,
+  SamplerParams,
+  SamplerWebviewMessage,
+} from '../../protocol/sampler';
 import type { WorkerClient } from '../../worker/client';
 import { log } from '../log';
 import { webviewHtml, webviewOptions } from '../webviewHtml';
 import { isSamplerWebviewMessage } from './validate';
 
-export const DEFAULT_PARAMS: SamplerParams = { temperature: 0.8, topK: 200, topP: 1, minP: 0, repetitionPenalty: 1, seed: 1337, maxTokens: 100, stop: [] };
+export const DEFAULT_PARAMS: SamplerParams = {
+  temperature: 0.8,
+  topK: 200,
+  topP: 1,
+  minP: 0,
+  repetitionPenalty: 1,
+  seed: 1337,
+  maxTokens: 100,
+  stop: [],
+};
 
 interface Universe {
   id: number;
@@ -43,20 +59,34 @@ export class SamplerPanel {
   private readonly disposables: vscode.Disposable[] = [];
 
   /** Opens (or reveals) the panel on a checkpoint folder or model.safetensors; asks for one without `uri`. */
-  static async open(context: vscode.ExtensionContext, worker: WorkerClient, uri?: vscode.Uri): Promise<SamplerPanel | undefined> {
+  static async open(
+    context: vscode.ExtensionContext,
+    worker: WorkerClient,
+    uri?: vscode.Uri,
+  ): Promise<SamplerPanel | undefined> {
     const dir = uri?.fsPath ?? (await pickCheckpoint());
     if (!dir) return undefined;
     let p = SamplerPanel.current;
     if (p) p.panel.reveal(vscode.ViewColumn.Active);
     else {
-      const panel = vscode.window.createWebviewPanel(SamplerPanel.viewType, 'LLM Lens: Sampler', vscode.ViewColumn.Active, { ...webviewOptions(context.extensionUri), retainContextWhenHidden: true });
+      const panel = vscode.window.createWebviewPanel(
+        SamplerPanel.viewType,
+        'LLM Lens: Sampler',
+        vscode.ViewColumn.Active,
+        { ...webviewOptions(context.extensionUri), retainContextWhenHidden: true },
+      );
       p = new SamplerPanel(panel, context, worker);
     }
     await p.load(dir);
     return p;
   }
 
-  static revive(panel: vscode.WebviewPanel, context: vscode.ExtensionContext, worker: WorkerClient, state: unknown): void {
+  static revive(
+    panel: vscode.WebviewPanel,
+    context: vscode.ExtensionContext,
+    worker: WorkerClient,
+    state: unknown,
+  ): void {
     panel.webview.options = webviewOptions(context.extensionUri);
     const p = new SamplerPanel(panel, context, worker);
     const dir = (state as { checkpoint?: unknown } | undefined)?.checkpoint;
@@ -82,7 +112,12 @@ export class SamplerPanel {
   get summary(): SamplerSummary {
     return {
       model: this.model,
-      universes: [...this.universes.values()].map((u) => ({ id: u.id, tokens: u.tokens.length, text: u.tokens.map((t) => t.text).join(''), running: u.running })),
+      universes: [...this.universes.values()].map((u) => ({
+        id: u.id,
+        tokens: u.tokens.length,
+        text: u.tokens.map((t) => t.text).join(''),
+        running: u.running,
+      })),
     };
   }
 
@@ -142,39 +177,97 @@ export class SamplerPanel {
     await this.stop();
     this.universes.clear();
     const gen = ++this.generation;
-    const r = await this.worker.run({ kind: 'samplerStart', checkpoint: this.model.checkpoint, prompt, params, streams });
-    const us = r.sessions.map((session, i) => ({ id: this.nextUniverse++, session, prompt: r.prompt, tokens: [], running: true, label: `seed ${params.seed + i}` }));
+    const r = await this.worker.run({
+      kind: 'samplerStart',
+      checkpoint: this.model.checkpoint,
+      prompt,
+      params,
+      streams,
+    });
+    const us = r.sessions.map((session, i) => ({
+      id: this.nextUniverse++,
+      session,
+      prompt: r.prompt,
+      tokens: [],
+      running: true,
+      label: `seed ${params.seed + i}`,
+    }));
     for (const u of us) this.universes.set(u.id, u);
-    this.post({ type: 'started', universes: us.map((u) => ({ id: u.id, label: u.label })), prompt: r.prompt });
+    this.post({
+      type: 'started',
+      universes: us.map((u) => ({ id: u.id, label: u.label })),
+      prompt: r.prompt,
+    });
     await Promise.all(us.map((u) => this.pump(u, gen)));
   }
 
-  private async branch(universe: number, index: number, tokenId: number, params: SamplerParams): Promise<void> {
+  private async branch(
+    universe: number,
+    index: number,
+    tokenId: number,
+    params: SamplerParams,
+  ): Promise<void> {
     const parent = this.universes.get(universe);
     if (!this.model || !parent || index > parent.tokens.length || tokenId >= this.model.vocabSize) return;
     const step = parent.tokens[index];
     const kept = parent.tokens.slice(0, index);
     const alt = step?.top.find((t) => t.id === tokenId) ?? step?.topRaw.find((t) => t.id === tokenId);
     const forced: SampledToken = {
-      ...(step ?? emptyStep()), id: tokenId, text: alt?.text ?? '', logit: alt?.logit ?? 0, forced: true, finish: undefined,
-      prob: step?.top.find((t) => t.id === tokenId)?.p ?? 0, rawProb: step?.topRaw.find((t) => t.id === tokenId)?.p ?? 0,
+      ...(step ?? emptyStep()),
+      id: tokenId,
+      text: alt?.text ?? '',
+      logit: alt?.logit ?? 0,
+      forced: true,
+      finish: undefined,
+      prob: step?.top.find((t) => t.id === tokenId)?.p ?? 0,
+      rawProb: step?.topRaw.find((t) => t.id === tokenId)?.p ?? 0,
     };
     const ids = [...parent.prompt.ids, ...kept.map((t) => t.id), tokenId];
     const remaining = Math.max(1, params.maxTokens - kept.length - 1);
-    const r = await this.worker.run({ kind: 'samplerStart', checkpoint: this.model.checkpoint, prompt: { ids }, params: { ...params, maxTokens: remaining }, streams: 1 });
-    const u: Universe = { id: this.nextUniverse++, session: r.sessions[0], prompt: parent.prompt, tokens: [...kept, forced], running: true };
+    const r = await this.worker.run({
+      kind: 'samplerStart',
+      checkpoint: this.model.checkpoint,
+      prompt: { ids },
+      params: { ...params, maxTokens: remaining },
+      streams: 1,
+    });
+    const u: Universe = {
+      id: this.nextUniverse++,
+      session: r.sessions[0],
+      prompt: parent.prompt,
+      tokens: [...kept, forced],
+      running: true,
+    };
     this.universes.set(u.id, u);
-    this.post({ type: 'started', universes: [{ id: u.id, label: `branch of #${universe} at token ${index + 1}`, branchOf: { universe, index } }], prompt: parent.prompt, keep: { universe: u.id, tokens: u.tokens } });
+    this.post({
+      type: 'started',
+      universes: [
+        { id: u.id, label: `branch of #${universe} at token ${index + 1}`, branchOf: { universe, index } },
+      ],
+      prompt: parent.prompt,
+      keep: { universe: u.id, tokens: u.tokens },
+    });
     await this.pump(u, this.generation);
   }
 
   /** Pulls tokens of one universe until it ends, Stop is pressed or a new generation starts. */
   private async pump(u: Universe, gen: number): Promise<void> {
     while (u.running && gen === this.generation) {
-      const r = await this.worker.run({ kind: 'samplerNext', session: u.session, maxTokens: 16, budgetMs: 120 });
+      const r = await this.worker.run({
+        kind: 'samplerNext',
+        session: u.session,
+        maxTokens: 16,
+        budgetMs: 120,
+      });
       if (!u.running || gen !== this.generation) break;
       u.tokens.push(...r.tokens);
-      if (r.tokens.length) this.post({ type: 'tokens', universe: u.id, tokens: r.tokens, tokPerSec: (r.tokens.length * 1000) / Math.max(r.ms, 1e-3) });
+      if (r.tokens.length)
+        this.post({
+          type: 'tokens',
+          universe: u.id,
+          tokens: r.tokens,
+          tokPerSec: (r.tokens.length * 1000) / Math.max(r.ms, 1e-3),
+        });
       if (r.done) {
         u.running = false;
         this.post({ type: 'done', universe: u.id, reason: r.tokens.at(-1)?.finish ?? 'done' });
@@ -188,7 +281,8 @@ export class SamplerPanel {
       u.running = false;
       this.post({ type: 'done', universe: u.id, reason: 'stopped' });
     }
-    if (running.length) await this.worker.run({ kind: 'samplerClose', sessions: running.map((u) => u.session) });
+    if (running.length)
+      await this.worker.run({ kind: 'samplerClose', sessions: running.map((u) => u.session) });
   }
 
   private async inspect(universe: number): Promise<void> {
@@ -196,7 +290,12 @@ export class SamplerPanel {
     if (!u || !this.model) return;
     this.post({ type: 'busy', message: 'Inspecting attention and the logit lens…' });
     const ids = [...u.prompt.ids, ...u.tokens.map((t) => t.id)];
-    const r = await this.worker.run({ kind: 'samplerInspect', checkpoint: this.model.checkpoint, ids, thumbSize: 48 });
+    const r = await this.worker.run({
+      kind: 'samplerInspect',
+      checkpoint: this.model.checkpoint,
+      ids,
+      thumbSize: 48,
+    });
     this.post({ type: 'inspection', universe, view: r.view });
   }
 
@@ -218,19 +317,52 @@ export class SamplerPanel {
 }
 
 function emptyStep(): SampledToken {
-  return { id: 0, text: '', prob: 0, rawProb: 0, logit: 0, rank: 0, entropy: 0, sampledEntropy: 0, top: [], topRaw: [] };
+  return {
+    id: 0,
+    text: '',
+    prob: 0,
+    rawProb: 0,
+    logit: 0,
+    rank: 0,
+    entropy: 0,
+    sampledEntropy: 0,
+    top: [],
+    topRaw: [],
+  };
 }
 
 /** Quick pick of the workspace's checkpoints (folders with a model.safetensors), or a folder/file dialog. */
 export async function pickCheckpoint(): Promise<string | undefined> {
   const found = await vscode.workspace.findFiles('**/model.safetensors', '**/node_modules/**', 200);
   const dirs = [...new Set(found.map((f) => path.dirname(f.fsPath)))].sort().reverse();
-  const browse = { label: '$(folder-opened) Browse…', description: 'a checkpoint folder or model.safetensors', dir: '' };
-  const items = [...dirs.map((d) => ({ label: path.basename(d), description: vscode.workspace.asRelativePath(d), dir: d })), browse];
-  const pick = dirs.length ? await vscode.window.showQuickPick(items, { title: 'LLM Lens: Open Sampler', placeHolder: 'Pick a checkpoint to sample from' }) : browse;
+  const browse = {
+    label: '$(folder-opened) Browse…',
+    description: 'a checkpoint folder or model.safetensors',
+    dir: '',
+  };
+  const items = [
+    ...dirs.map((d) => ({
+      label: path.basename(d),
+      description: vscode.workspace.asRelativePath(d),
+      dir: d,
+    })),
+    browse,
+  ];
+  const pick = dirs.length
+    ? await vscode.window.showQuickPick(items, {
+        title: 'LLM Lens: Open Sampler',
+        placeHolder: 'Pick a checkpoint to sample from',
+      })
+    : browse;
   if (!pick) return undefined;
   if (pick.dir) return pick.dir;
-  const uris = await vscode.window.showOpenDialog({ canSelectFiles: true, canSelectFolders: true, canSelectMany: false, filters: { Safetensors: ['safetensors'] }, title: 'Checkpoint folder or model.safetensors' });
+  const uris = await vscode.window.showOpenDialog({
+    canSelectFiles: true,
+    canSelectFolders: true,
+    canSelectMany: false,
+    filters: { Safetensors: ['safetensors'] },
+    title: 'Checkpoint folder or model.safetensors',
+  });
   return uris?.[0]?.fsPath;
 }
 

@@ -1,20 +1,47 @@
 /** Runtime validation of the Sampler webview's messages: they are untrusted input. */
 import type { SamplerParams, SamplerWebviewMessage } from '../../protocol/sampler';
 
-const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
-const hasExactKeys = (x: Record<string, unknown>, keys: string[]) => Object.keys(x).length === keys.length && keys.every((k) => k in x);
-const isInt = (v: unknown, min: number, max: number): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= min && v <= max;
-const isNum = (v: unknown, min: number, max: number): v is number => typeof v === 'number' && Number.isFinite(v) && v >= min && v <= max;
+const isRecord = (x: unknown): x is Record<string, unknown> =>
+  typeof x === 'object' && x !== null && !Array.isArray(x);
+const hasExactKeys = (x: Record<string, unknown>, keys: string[]) =>
+  Object.keys(x).length === keys.length && keys.every((k) => k in x);
+const isInt = (v: unknown, min: number, max: number): v is number =>
+  typeof v === 'number' && Number.isSafeInteger(v) && v >= min && v <= max;
+const isNum = (v: unknown, min: number, max: number): v is number =>
+  typeof v === 'number' && Number.isFinite(v) && v >= min && v <= max;
 
 /** Limits of the sampling controls. */
 export const SAMPLER_LIMITS = { maxTokens: 2048, streams: 8, stops: 8, stopLength: 64, prompt: 200_000 };
 
 /** True for a complete, in-range SamplerParams. */
 export function isSamplerParams(x: unknown): x is SamplerParams {
-  if (!isRecord(x) || !hasExactKeys(x, ['temperature', 'topK', 'topP', 'minP', 'repetitionPenalty', 'seed', 'maxTokens', 'stop'])) return false;
-  return isNum(x.temperature, 0, 10) && isInt(x.topK, 0, 1e7) && isNum(x.topP, 0, 1) && x.topP > 0 && isNum(x.minP, 0, 1) && isNum(x.repetitionPenalty, 0.1, 10) &&
-    isInt(x.seed, 0, 2 ** 32 - 1) && isInt(x.maxTokens, 1, SAMPLER_LIMITS.maxTokens) &&
-    Array.isArray(x.stop) && x.stop.length <= SAMPLER_LIMITS.stops && x.stop.every((s) => typeof s === 'string' && s.length <= SAMPLER_LIMITS.stopLength);
+  if (
+    !isRecord(x) ||
+    !hasExactKeys(x, [
+      'temperature',
+      'topK',
+      'topP',
+      'minP',
+      'repetitionPenalty',
+      'seed',
+      'maxTokens',
+      'stop',
+    ])
+  )
+    return false;
+  return (
+    isNum(x.temperature, 0, 10) &&
+    isInt(x.topK, 0, 1e7) &&
+    isNum(x.topP, 0, 1) &&
+    x.topP > 0 &&
+    isNum(x.minP, 0, 1) &&
+    isNum(x.repetitionPenalty, 0.1, 10) &&
+    isInt(x.seed, 0, 2 ** 32 - 1) &&
+    isInt(x.maxTokens, 1, SAMPLER_LIMITS.maxTokens) &&
+    Array.isArray(x.stop) &&
+    x.stop.length <= SAMPLER_LIMITS.stops &&
+    x.stop.every((s) => typeof s === 'string' && s.length <= SAMPLER_LIMITS.stopLength)
+  );
 }
 
 /** True for exactly the shapes in SamplerWebviewMessage. */
@@ -26,10 +53,21 @@ export function isSamplerWebviewMessage(x: unknown): x is SamplerWebviewMessage 
     case 'pickCheckpoint':
       return hasExactKeys(x, ['type']);
     case 'generate':
-      return hasExactKeys(x, ['type', 'prompt', 'params', 'streams']) && typeof x.prompt === 'string' && x.prompt.length <= SAMPLER_LIMITS.prompt &&
-        isSamplerParams(x.params) && isInt(x.streams, 1, SAMPLER_LIMITS.streams);
+      return (
+        hasExactKeys(x, ['type', 'prompt', 'params', 'streams']) &&
+        typeof x.prompt === 'string' &&
+        x.prompt.length <= SAMPLER_LIMITS.prompt &&
+        isSamplerParams(x.params) &&
+        isInt(x.streams, 1, SAMPLER_LIMITS.streams)
+      );
     case 'branch':
-      return hasExactKeys(x, ['type', 'universe', 'index', 'tokenId', 'params']) && isInt(x.universe, 0, 1e9) && isInt(x.index, 0, 1e6) && isInt(x.tokenId, 0, 1e7) && isSamplerParams(x.params);
+      return (
+        hasExactKeys(x, ['type', 'universe', 'index', 'tokenId', 'params']) &&
+        isInt(x.universe, 0, 1e9) &&
+        isInt(x.index, 0, 1e6) &&
+        isInt(x.tokenId, 0, 1e7) &&
+        isSamplerParams(x.params)
+      );
     case 'inspect':
       return hasExactKeys(x, ['type', 'universe']) && isInt(x.universe, 0, 1e9);
     case 'attention':

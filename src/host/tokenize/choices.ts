@@ -21,16 +21,22 @@ export const TRAINED_TOKENIZER_FILE = TRAINED_META_FILE;
 export const TRAINED_TOKENIZERS_DIR = path.join('.llmlens', 'tokenizers');
 
 export function choiceKey(spec: TokenizerSpec): string {
-  return spec.kind === 'builtin' ? `builtin:${spec.name}` : spec.kind === 'huggingface' ? `huggingface:${spec.path}` : `trained:${spec.dir}`;
+  return spec.kind === 'builtin'
+    ? `builtin:${spec.name}`
+    : spec.kind === 'huggingface'
+      ? `huggingface:${spec.path}`
+      : `trained:${spec.dir}`;
 }
 
 /** The inverse of choiceKey; undefined for a malformed key. */
 export function specFromKey(key: string): TokenizerSpec | undefined {
   const i = key.indexOf(':');
-  if (i < 0) return BUILTIN_TOKENIZERS.some((b) => b.name === key) ? { kind: 'builtin', name: key } : undefined;
+  if (i < 0)
+    return BUILTIN_TOKENIZERS.some((b) => b.name === key) ? { kind: 'builtin', name: key } : undefined;
   const kind = key.slice(0, i);
   const rest = key.slice(i + 1);
-  if (kind === 'builtin') return BUILTIN_TOKENIZERS.some((b) => b.name === rest) ? { kind, name: rest } : undefined;
+  if (kind === 'builtin')
+    return BUILTIN_TOKENIZERS.some((b) => b.name === rest) ? { kind, name: rest } : undefined;
   if (kind === 'huggingface') return { kind, path: rest };
   if (kind === 'trained') return { kind, dir: rest };
   return undefined;
@@ -40,7 +46,11 @@ export function specFromKey(key: string): TokenizerSpec | undefined {
 export function shortName(key: string): string {
   const spec = specFromKey(key);
   if (!spec) return key;
-  return spec.kind === 'builtin' ? spec.name : spec.kind === 'trained' ? path.basename(spec.dir) : path.basename(path.dirname(spec.path));
+  return spec.kind === 'builtin'
+    ? spec.name
+    : spec.kind === 'trained'
+      ? path.basename(spec.dir)
+      : path.basename(path.dirname(spec.path));
 }
 
 export function builtinChoices(): TokenizerChoice[] {
@@ -60,11 +70,21 @@ export async function workspaceChoices(): Promise<TokenizerChoice[]> {
   for (const uri of trained.sort((a, b) => a.fsPath.localeCompare(b.fsPath))) {
     const dir = path.dirname(uri.fsPath);
     const spec: TokenizerSpec = { kind: 'trained', dir };
-    out.push({ key: choiceKey(spec), label: path.basename(dir), description: `trained · ${vscode.workspace.asRelativePath(dir)}`, spec });
+    out.push({
+      key: choiceKey(spec),
+      label: path.basename(dir),
+      description: `trained · ${vscode.workspace.asRelativePath(dir)}`,
+      spec,
+    });
   }
   for (const uri of hf.sort((a, b) => a.fsPath.localeCompare(b.fsPath))) {
     const spec: TokenizerSpec = { kind: 'huggingface', path: uri.fsPath };
-    out.push({ key: choiceKey(spec), label: path.basename(path.dirname(uri.fsPath)), description: `tokenizer.json · ${vscode.workspace.asRelativePath(uri)}`, spec });
+    out.push({
+      key: choiceKey(spec),
+      label: path.basename(path.dirname(uri.fsPath)),
+      description: `tokenizer.json · ${vscode.workspace.asRelativePath(uri)}`,
+      spec,
+    });
   }
   return out;
 }

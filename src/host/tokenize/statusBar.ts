@@ -10,14 +10,21 @@ const DOCUMENT_LIMIT = 1_000_000;
 const LIMIT = 5_000_000;
 
 export class TokenCountStatusBar implements vscode.Disposable {
-  private readonly item = vscode.window.createStatusBarItem('llmLens.tokenCount', vscode.StatusBarAlignment.Right, 100);
+  private readonly item = vscode.window.createStatusBarItem(
+    'llmLens.tokenCount',
+    vscode.StatusBarAlignment.Right,
+    100,
+  );
   private readonly disposables: vscode.Disposable[] = [this.item];
   private timer: NodeJS.Timeout | undefined;
   private generation = 0;
   /** The last count shown, for tests: { text, count, key }. */
   last: { count: number; key: string; selection: boolean } | undefined;
 
-  constructor(private readonly context: vscode.ExtensionContext, private readonly worker: WorkerClient) {
+  constructor(
+    private readonly context: vscode.ExtensionContext,
+    private readonly worker: WorkerClient,
+  ) {
     this.item.name = 'LLM Lens Token Count';
     this.item.command = 'llmLens.tokenizeSelection';
     this.disposables.push(
@@ -27,7 +34,9 @@ export class TokenCountStatusBar implements vscode.Disposable {
         this.schedule();
       }),
       vscode.window.onDidChangeActiveTextEditor(() => this.schedule()),
-      vscode.workspace.onDidChangeTextDocument((e) => e.document === this.lastEditor?.document && this.schedule()),
+      vscode.workspace.onDidChangeTextDocument(
+        (e) => e.document === this.lastEditor?.document && this.schedule(),
+      ),
       vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration('llmLens') && this.schedule()),
       TokenizePanel.onDidChangeTokenizer.event(() => this.schedule()),
     );

@@ -20,9 +20,17 @@ export function sourceText(editor: vscode.TextEditor): SourceText | { error: str
   const selection = !sel.isEmpty;
   const range = selection ? new vscode.Range(sel.start, sel.end) : undefined;
   const text = doc.getText(range);
-  const label = vscode.workspace.asRelativePath(doc.uri, false) + (selection ? ` (selection, line ${sel.start.line + 1})` : '');
-  if (!text.length) return { error: `Nothing to tokenize: ${selection ? 'the selection' : vscode.workspace.asRelativePath(doc.uri, false)} is empty.` };
-  if (text.includes('\u0000')) return { error: `${vscode.workspace.asRelativePath(doc.uri, false)} looks binary (it contains NUL bytes); LLM Lens tokenizes text.` };
+  const label =
+    vscode.workspace.asRelativePath(doc.uri, false) +
+    (selection ? ` (selection, line ${sel.start.line + 1})` : '');
+  if (!text.length)
+    return {
+      error: `Nothing to tokenize: ${selection ? 'the selection' : vscode.workspace.asRelativePath(doc.uri, false)} is empty.`,
+    };
+  if (text.includes('\u0000'))
+    return {
+      error: `${vscode.workspace.asRelativePath(doc.uri, false)} looks binary (it contains NUL bytes); LLM Lens tokenizes text.`,
+    };
   return { text, offset: range ? doc.offsetAt(range.start) : 0, document: doc, selection, label };
 }
 

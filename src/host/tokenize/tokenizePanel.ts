@@ -3,7 +3,12 @@
  * It follows the editor's selection (debounced) and selects a token's range when one is clicked.
  */
 import * as vscode from 'vscode';
-import type { TokenizeHostMessage, TokenizeResult, TokenizerChoice, TokenizeWebviewMessage } from '../../protocol/tokenize';
+import type {
+  TokenizeHostMessage,
+  TokenizeResult,
+  TokenizerChoice,
+  TokenizeWebviewMessage,
+} from '../../protocol/tokenize';
 import type { WorkerClient } from '../../worker/client';
 import { log } from '../log';
 import { isTokenizeWebviewMessage } from '../panels/validate';
@@ -37,14 +42,23 @@ export class TokenizePanel {
   /** Resolves when the latest tokenize request has been answered (tests and commands await it). */
   private pending: Promise<void> = Promise.resolve();
 
-  static async show(context: vscode.ExtensionContext, worker: WorkerClient, editor: vscode.TextEditor | undefined): Promise<TokenizePanel> {
+  static async show(
+    context: vscode.ExtensionContext,
+    worker: WorkerClient,
+    editor: vscode.TextEditor | undefined,
+  ): Promise<TokenizePanel> {
     let p = TokenizePanel.current;
     if (p) p.panel.reveal(vscode.ViewColumn.Beside, true);
     else {
-      const panel = vscode.window.createWebviewPanel(TokenizePanel.viewType, 'LLM Lens: Tokens', { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, {
-        ...webviewOptions(context.extensionUri),
-        retainContextWhenHidden: true,
-      });
+      const panel = vscode.window.createWebviewPanel(
+        TokenizePanel.viewType,
+        'LLM Lens: Tokens',
+        { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true },
+        {
+          ...webviewOptions(context.extensionUri),
+          retainContextWhenHidden: true,
+        },
+      );
       p = new TokenizePanel(panel, context, worker);
     }
     await p.refreshChoices();
@@ -56,7 +70,9 @@ export class TokenizePanel {
   static revive(panel: vscode.WebviewPanel, context: vscode.ExtensionContext, worker: WorkerClient): void {
     panel.webview.options = webviewOptions(context.extensionUri);
     const p = new TokenizePanel(panel, context, worker);
-    void p.refreshChoices().then(() => vscode.window.activeTextEditor && p.track(vscode.window.activeTextEditor));
+    void p
+      .refreshChoices()
+      .then(() => vscode.window.activeTextEditor && p.track(vscode.window.activeTextEditor));
   }
 
   /** Fires when the user picks another tokenizer in the panel (the status bar follows). */
@@ -86,8 +102,12 @@ export class TokenizePanel {
 
   /** Tokenizer keys in use: one, or 2–4 in compare mode. */
   get selected(): string[] {
-    const keys = this.context.workspaceState.get<string[]>(SELECTED_KEY) ?? [vscode.workspace.getConfiguration('llmLens').get<string>('tokenizer', 'cl100k_base')];
-    const known = keys.map((k) => (k.includes(':') ? k : `builtin:${k}`)).filter((k) => this.choices.some((c) => c.key === k));
+    const keys = this.context.workspaceState.get<string[]>(SELECTED_KEY) ?? [
+      vscode.workspace.getConfiguration('llmLens').get<string>('tokenizer', 'cl100k_base'),
+    ];
+    const known = keys
+      .map((k) => (k.includes(':') ? k : `builtin:${k}`))
+      .filter((k) => this.choices.some((c) => c.key === k));
     const fallback = known.length ? known : ['builtin:cl100k_base'];
     return this.compare ? fallback.slice(0, 4) : fallback.slice(0, 1);
   }
@@ -113,7 +133,10 @@ export class TokenizePanel {
     if (src.text.length > LARGE_TEXT) {
       this.pending = (async () => {
         const go = await vscode.window.showWarningMessage(
-          `Tokenize ${(src.text.length / 1e6).toFixed(1)} million characters? It can take a few seconds.`, { modal: true }, 'Tokenize');
+          `Tokenize ${(src.text.length / 1e6).toFixed(1)} million characters? It can take a few seconds.`,
+          { modal: true },
+          'Tokenize',
+        );
         if (go === 'Tokenize') await this.tokenize(src);
       })();
       return;
@@ -129,12 +152,24 @@ export class TokenizePanel {
       const chosen = this.selected.map((k) => this.choices.find((c) => c.key === k)!);
       const results: TokenizeResult[] = [];
       for (const c of chosen) {
-        const r = await this.worker.run({ kind: 'tokenize', key: c.key, spec: c.spec, text: src.text, allowSpecial: false });
+        const r = await this.worker.run({
+          kind: 'tokenize',
+          key: c.key,
+          spec: c.spec,
+          text: src.text,
+          allowSpecial: false,
+        });
         results.push(r.result);
       }
       if (gen !== this.generation) return;
-      this.lastView = { label: src.label, counts: results.map((r) => ({ key: r.key, tokens: r.ids.length })) };
-      this.post({ type: 'view', view: { text: src.text, source: { label: src.label, selection: src.selection }, results } });
+      this.lastView = {
+        label: src.label,
+        counts: results.map((r) => ({ key: r.key, tokens: r.ids.length })),
+      };
+      this.post({
+        type: 'view',
+        view: { text: src.text, source: { label: src.label, selection: src.selection }, results },
+      });
     } catch (e) {
       if (gen !== this.generation) return;
       const message = e instanceof Error ? e.message : String(e);
@@ -198,7 +233,10 @@ export class TokenizePanel {
     if (!src || end < start || end > src.text.length) return;
     const editor = vscode.window.visibleTextEditors.find((e) => e.document === src.document) ?? this.editor;
     if (!editor || editor.document.isClosed) return;
-    const range = new vscode.Range(src.document.positionAt(src.offset + start), src.document.positionAt(src.offset + end));
+    const range = new vscode.Range(
+      src.document.positionAt(src.offset + start),
+      src.document.positionAt(src.offset + end),
+    );
     this.revealing = true;
     editor.selection = new vscode.Selection(range.start, range.end);
     editor.revealRange(range, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
@@ -209,9 +247,18 @@ export class TokenizePanel {
     const src = this.source;
     const choice = this.choices.find((c) => c.key === key);
     if (!src || !choice) return;
-    const r = await this.worker.run({ kind: 'tokenize', key, spec: choice.spec, text: src.text, allowSpecial: false });
+    const r = await this.worker.run({
+      kind: 'tokenize',
+      key,
+      spec: choice.spec,
+      text: src.text,
+      allowSpecial: false,
+    });
     await vscode.env.clipboard.writeText(`[${Array.from(r.result.ids).join(', ')}]`);
-    void vscode.window.setStatusBarMessage(`LLM Lens: copied ${r.result.ids.length} token ids (${choice.label})`, 3000);
+    void vscode.window.setStatusBarMessage(
+      `LLM Lens: copied ${r.result.ids.length} token ids (${choice.label})`,
+      3000,
+    );
   }
 
   private post(message: TokenizeHostMessage): void {

@@ -46,7 +46,10 @@ export async function collectTextFiles(uris: vscode.Uri[]): Promise<{ files: str
     }
     if (st.size > LARGE_FILE) {
       const ok = await vscode.window.showWarningMessage(
-        `${path.basename(p)} is ${(st.size / 1024 / 1024).toFixed(0)} MB. Train on it too? It is streamed, but training takes longer.`, { modal: true }, 'Include');
+        `${path.basename(p)} is ${(st.size / 1024 / 1024).toFixed(0)} MB. Train on it too? It is streamed, but training takes longer.`,
+        { modal: true },
+        'Include',
+      );
       if (ok !== 'Include') {
         skipped.push(`${path.basename(p)} (too large)`);
         return;
@@ -78,7 +81,9 @@ async function askOptions(uris: vscode.Uri[] | undefined): Promise<TrainTokenize
   const { files, skipped } = await collectTextFiles(selected);
   if (skipped.length) log().info(`Train Tokenizer: skipped ${skipped.join(', ')}`);
   if (!files.length) {
-    void vscode.window.showErrorMessage(`No text files to train on${skipped.length ? ` (skipped: ${skipped.slice(0, 5).join(', ')})` : ''}.`);
+    void vscode.window.showErrorMessage(
+      `No text files to train on${skipped.length ? ` (skipped: ${skipped.slice(0, 5).join(', ')})` : ''}.`,
+    );
     return;
   }
   const vocab = await vscode.window.showInputBox({
@@ -86,13 +91,24 @@ async function askOptions(uris: vscode.Uri[] | undefined): Promise<TrainTokenize
     prompt: 'Number of tokens: 256 byte tokens plus the merges to learn',
     value: '1024',
     ignoreFocusOut: true,
-    validateInput: (v) => (/^\d+$/.test(v.trim()) && +v >= 256 && +v <= 1_000_000 ? undefined : 'A whole number from 256 (bytes only) to 1,000,000'),
+    validateInput: (v) =>
+      /^\d+$/.test(v.trim()) && +v >= 256 && +v <= 1_000_000
+        ? undefined
+        : 'A whole number from 256 (bytes only) to 1,000,000',
   });
   if (!vocab) return;
   const pattern = await vscode.window.showQuickPick(
     [
-      { label: 'GPT-4 split pattern', description: 'cl100k_base: numbers in groups of up to 3, contractions case-insensitive', value: 'gpt4' as const },
-      { label: 'GPT-2 split pattern', description: 'gpt2: the original pre-tokenizer', value: 'gpt2' as const },
+      {
+        label: 'GPT-4 split pattern',
+        description: 'cl100k_base: numbers in groups of up to 3, contractions case-insensitive',
+        value: 'gpt4' as const,
+      },
+      {
+        label: 'GPT-2 split pattern',
+        description: 'gpt2: the original pre-tokenizer',
+        value: 'gpt2' as const,
+      },
     ],
     { title: 'Train Tokenizer (3/4): how text is split before merging', ignoreFocusOut: true },
   );
@@ -102,17 +118,25 @@ async function askOptions(uris: vscode.Uri[] | undefined): Promise<TrainTokenize
     prompt: `Saved in ${TRAINED_TOKENIZERS_DIR}/<name>/`,
     value: `bpe-${vocab.trim()}`,
     ignoreFocusOut: true,
-    validateInput: (v) => (/^[A-Za-z0-9._-]{1,64}$/.test(v) && !/^\.+$/.test(v) ? undefined : 'Letters, digits, dot, dash and underscore (up to 64)'),
+    validateInput: (v) =>
+      /^[A-Za-z0-9._-]{1,64}$/.test(v) && !/^\.+$/.test(v)
+        ? undefined
+        : 'Letters, digits, dot, dash and underscore (up to 64)',
   });
   if (!name) return;
   return { files, vocabSize: Number(vocab.trim()), pattern: pattern.value, name };
 }
 
 /** Runs the command; resolves with the folder of the new tokenizer, or undefined when cancelled/failed. */
-export async function trainTokenizerCommand(worker: WorkerClient, uris: vscode.Uri[] | undefined): Promise<string | undefined> {
+export async function trainTokenizerCommand(
+  worker: WorkerClient,
+  uris: vscode.Uri[] | undefined,
+): Promise<string | undefined> {
   const folder = vscode.workspace.workspaceFolders?.[0];
   if (!folder) {
-    void vscode.window.showErrorMessage('Open a folder first: trained tokenizers are saved in the workspace (.llmlens/tokenizers/).');
+    void vscode.window.showErrorMessage(
+      'Open a folder first: trained tokenizers are saved in the workspace (.llmlens/tokenizers/).',
+    );
     return;
   }
   const opts = await askOptions(uris);
@@ -120,7 +144,11 @@ export async function trainTokenizerCommand(worker: WorkerClient, uris: vscode.U
   const outDir = path.join(folder.uri.fsPath, TRAINED_TOKENIZERS_DIR, opts.name);
   try {
     await fs.access(outDir);
-    const overwrite = await vscode.window.showWarningMessage(`A tokenizer named ${opts.name} exists. Replace it?`, { modal: true }, 'Replace');
+    const overwrite = await vscode.window.showWarningMessage(
+      `A tokenizer named ${opts.name} exists. Replace it?`,
+      { modal: true },
+      'Replace',
+    );
     if (overwrite !== 'Replace') return;
   } catch {
     /* new name */
@@ -128,33 +156,55 @@ export async function trainTokenizerCommand(worker: WorkerClient, uris: vscode.U
   const started = Date.now();
   try {
     const result = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: `Training tokenizer ${opts.name}`, cancellable: true },
+      {
+        location: vscode.ProgressLocation.Notification,
+        title: `Training tokenizer ${opts.name}`,
+        cancellable: true,
+      },
       async (progress, token) => {
         const abort = new AbortController();
         token.onCancellationRequested(() => abort.abort());
         let last = 0;
         return worker.run(
-          { kind: 'trainTokenizer', files: opts.files, vocabSize: opts.vocabSize, pattern: opts.pattern, specialTokens: ['<|endoftext|>'], name: opts.name, outDir },
+          {
+            kind: 'trainTokenizer',
+            files: opts.files,
+            vocabSize: opts.vocabSize,
+            pattern: opts.pattern,
+            specialTokens: ['<|endoftext|>'],
+            name: opts.name,
+            outDir,
+          },
           {
             signal: abort.signal,
             onProgress: (message, fraction) => {
               const pct = fraction === undefined ? undefined : Math.round(fraction * 100);
-              progress.report({ message, increment: pct === undefined ? undefined : Math.max(0, pct - last) });
+              progress.report({
+                message,
+                increment: pct === undefined ? undefined : Math.max(0, pct - last),
+              });
               if (pct !== undefined) last = pct;
             },
           },
         );
       },
     );
-    log().info(`Trained tokenizer ${opts.name}: vocab ${result.vocabSize}, ${result.merges} merges, ${(result.ms / 1000).toFixed(1)} s, ${opts.files.length} files → ${result.dir}`);
-    void vscode.window.showInformationMessage(
-      `Trained tokenizer ${opts.name}: ${result.vocabSize.toLocaleString('en-US')} tokens in ${((Date.now() - started) / 1000).toFixed(1)} s.`,
-      'Show in Tokens Panel',
-    ).then((pick) => pick && vscode.commands.executeCommand('llmLens.tokenizeSelection'));
+    log().info(
+      `Trained tokenizer ${opts.name}: vocab ${result.vocabSize}, ${result.merges} merges, ${(result.ms / 1000).toFixed(1)} s, ${opts.files.length} files → ${result.dir}`,
+    );
+    void vscode.window
+      .showInformationMessage(
+        `Trained tokenizer ${opts.name}: ${result.vocabSize.toLocaleString('en-US')} tokens in ${((Date.now() - started) / 1000).toFixed(1)} s.`,
+        'Show in Tokens Panel',
+      )
+      .then((pick) => pick && vscode.commands.executeCommand('llmLens.tokenizeSelection'));
     return result.dir;
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
-    if (/cancel|abort/i.test(message)) void vscode.window.showInformationMessage(`Training tokenizer ${opts.name} was cancelled; nothing was saved.`);
+    if (/cancel|abort/i.test(message))
+      void vscode.window.showInformationMessage(
+        `Training tokenizer ${opts.name} was cancelled; nothing was saved.`,
+      );
     else void vscode.window.showErrorMessage(`Training tokenizer ${opts.name} failed: ${message}`);
     log().error(`Train Tokenizer failed: ${message}`);
     return undefined;

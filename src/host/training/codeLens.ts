@@ -5,6 +5,12 @@ export class RunFileCodeLens implements vscode.CodeLensProvider {
   provideCodeLenses(document: vscode.TextDocument): vscode.CodeLens[] {
     if (!document.uri.fsPath.endsWith('.llmlens.json')) return [];
     const top = new vscode.Range(0, 0, 0, 0);
-    return [new vscode.CodeLens(top, { title: '$(play) Start training', command: 'llmLens.startTraining', arguments: [document.uri] })];
+    return [
+      new vscode.CodeLens(top, {
+        title: '$(play) Start training',
+        command: 'llmLens.startTraining',
+        arguments: [document.uri],
+      }),
+    ];
   }
 }

@@ -23,12 +23,21 @@ export function registerTraining(context: vscode.ExtensionContext, worker: Worke
   const manager = new RunManager(path.join(context.extensionPath, 'dist', 'cli.js'));
   const runs = new RunsTreeProvider(manager);
   const pickRun = async (title: string): Promise<string | undefined> => {
-    const all = RunsTreeProvider.roots().flatMap((r) => (fs.existsSync(r) ? fs.readdirSync(r).map((n) => path.join(r, n)) : []));
+    const all = RunsTreeProvider.roots().flatMap((r) =>
+      fs.existsSync(r) ? fs.readdirSync(r).map((n) => path.join(r, n)) : [],
+    );
     if (!all.length) {
-      void vscode.window.showInformationMessage('No training runs in this workspace yet: run LLM Lens: Start Training…');
+      void vscode.window.showInformationMessage(
+        'No training runs in this workspace yet: run LLM Lens: Start Training…',
+      );
       return;
     }
-    return (await vscode.window.showQuickPick(all.map((d) => ({ label: path.basename(d), dir: d })), { title }))?.dir;
+    return (
+      await vscode.window.showQuickPick(
+        all.map((d) => ({ label: path.basename(d), dir: d })),
+        { title },
+      )
+    )?.dir;
   };
 
   context.subscriptions.push(
@@ -38,7 +47,8 @@ export function registerTraining(context: vscode.ExtensionContext, worker: Worke
     new TrainingStatusBar(manager, RunsTreeProvider.roots),
     vscode.languages.registerCodeLensProvider({ pattern: '**/*.llmlens.json' }, new RunFileCodeLens()),
     vscode.commands.registerCommand('llmLens.startTraining', (uri?: vscode.Uri, uris?: vscode.Uri[]) =>
-      startTrainingCommand(context, manager, worker, uri instanceof vscode.Uri ? uri : undefined, uris)),
+      startTrainingCommand(context, manager, worker, uri instanceof vscode.Uri ? uri : undefined, uris),
+    ),
     vscode.commands.registerCommand('llmLens.openDashboard', async (arg?: unknown) => {
       const dir = runDirOf(arg) ?? (await pickRun('Open the dashboard of'));
       if (dir) DashboardPanel.show(context, manager, dir);
@@ -51,12 +61,16 @@ export function registerTraining(context: vscode.ExtensionContext, worker: Worke
     vscode.commands.registerCommand('llmLens.resumeRun', async (arg?: unknown, fromCheckpoint?: string) => {
       const dir = runDirOf(arg) ?? (await pickRun('Resume'));
       if (!dir) return;
-      if (readPid(dir)) return void vscode.window.showInformationMessage(`${path.basename(dir)} is training already.`);
+      if (readPid(dir))
+        return void vscode.window.showInformationMessage(`${path.basename(dir)} is training already.`);
       const cps = listCheckpoints(dir);
-      const last = typeof fromCheckpoint === 'string' ? cps.find((c) => c.dir === fromCheckpoint) : cps.at(-1);
+      const last =
+        typeof fromCheckpoint === 'string' ? cps.find((c) => c.dir === fromCheckpoint) : cps.at(-1);
       const request = runRequest(dir) as TrainRequest | undefined;
       if (!last || !request) {
-        void vscode.window.showErrorMessage(`${path.basename(dir)} has ${last ? 'no run request (it was not started by the extension)' : 'no checkpoint'} to resume from.`);
+        void vscode.window.showErrorMessage(
+          `${path.basename(dir)} has ${last ? 'no run request (it was not started by the extension)' : 'no checkpoint'} to resume from.`,
+        );
         return;
       }
       return launchRun(context, manager, { ...request, runDir: dir, resumeFrom: last.dir });
@@ -64,10 +78,17 @@ export function registerTraining(context: vscode.ExtensionContext, worker: Worke
     vscode.commands.registerCommand('llmLens.deleteRun', async (arg?: unknown) => {
       const dir = runDirOf(arg);
       if (!dir) return;
-      if (readPid(dir)) return void vscode.window.showWarningMessage(`${path.basename(dir)} is training: stop it first.`);
-      const ok = await vscode.window.showWarningMessage(`Delete the run ${path.basename(dir)} with its checkpoints?`, { modal: true, detail: dir }, 'Delete');
+      if (readPid(dir))
+        return void vscode.window.showWarningMessage(`${path.basename(dir)} is training: stop it first.`);
+      const ok = await vscode.window.showWarningMessage(
+        `Delete the run ${path.basename(dir)} with its checkpoints?`,
+        { modal: true, detail: dir },
+        'Delete',
+      );
       if (ok !== 'Delete') return;
-      await vscode.workspace.fs.delete(vscode.Uri.file(dir), { recursive: true, useTrash: true }).then(undefined, () => fs.rmSync(dir, { recursive: true, force: true }));
+      await vscode.workspace.fs
+        .delete(vscode.Uri.file(dir), { recursive: true, useTrash: true })
+        .then(undefined, () => fs.rmSync(dir, { recursive: true, force: true }));
       runs.refresh();
     }),
     vscode.commands.registerCommand('llmLens.revealRun', (arg?: unknown) => {

@@ -28,14 +28,24 @@ export class DashboardPanel {
       existing.panel.reveal();
       return existing;
     }
-    const panel = vscode.window.createWebviewPanel(DashboardPanel.viewType, `Training: ${path.basename(runDir)}`, vscode.ViewColumn.Active, {
-      ...webviewOptions(context.extensionUri),
-      retainContextWhenHidden: true,
-    });
+    const panel = vscode.window.createWebviewPanel(
+      DashboardPanel.viewType,
+      `Training: ${path.basename(runDir)}`,
+      vscode.ViewColumn.Active,
+      {
+        ...webviewOptions(context.extensionUri),
+        retainContextWhenHidden: true,
+      },
+    );
     return new DashboardPanel(panel, context, manager, runDir);
   }
 
-  static revive(panel: vscode.WebviewPanel, context: vscode.ExtensionContext, manager: RunManager, state: unknown): void {
+  static revive(
+    panel: vscode.WebviewPanel,
+    context: vscode.ExtensionContext,
+    manager: RunManager,
+    state: unknown,
+  ): void {
     const runDir = (state as { runDir?: unknown } | undefined)?.runDir;
     if (typeof runDir !== 'string' || !fs.existsSync(path.join(runDir, 'metrics.jsonl'))) {
       panel.webview.html = '<!DOCTYPE html><p>This training run no longer exists.</p>';
@@ -59,12 +69,25 @@ export class DashboardPanel {
     DashboardPanel.panels.set(runDir, this);
     panel.iconPath = vscode.Uri.joinPath(context.extensionUri, 'media', 'lens.svg');
     panel.webview.html = webviewHtml(panel.webview, context.extensionUri, 'dashboard', panel.title);
-    this.batcher = new Batcher((events) => this.post({ type: 'events', events, status: this.manager.status(runDir) }), 10);
+    this.batcher = new Batcher(
+      (events) => this.post({ type: 'events', events, status: this.manager.status(runDir) }),
+      10,
+    );
     this.tail = new MetricsTail(runDir, (events) => events.forEach((e) => this.batcher.push(e)));
     panel.onDidDispose(() => this.dispose(), null, this.disposables);
     panel.webview.onDidReceiveMessage((m: unknown) => void this.onMessage(m), null, this.disposables);
     manager.onDidChange((dir) => dir === runDir && this.batcher.flush(), null, this.disposables);
-    manager.onDidChange((dir) => dir === runDir && this.post({ type: 'status', status: this.manager.status(runDir), checkpoints: listCheckpoints(runDir).length }), null, this.disposables);
+    manager.onDidChange(
+      (dir) =>
+        dir === runDir &&
+        this.post({
+          type: 'status',
+          status: this.manager.status(runDir),
+          checkpoints: listCheckpoints(runDir).length,
+        }),
+      null,
+      this.disposables,
+    );
   }
 
   private init(): void {
@@ -75,7 +98,10 @@ export class DashboardPanel {
       type: 'init',
       run: { ...summary, status: this.manager.status(this.runDir) },
       events,
-      compare: this.compare.map((dir) => ({ run: summarizeRun(dir, readRunEvents(dir)), events: readRunEvents(dir) })),
+      compare: this.compare.map((dir) => ({
+        run: summarizeRun(dir, readRunEvents(dir)),
+        events: readRunEvents(dir),
+      })),
       live: true,
     });
   }
@@ -90,12 +116,18 @@ export class DashboardPanel {
     if (m.type === 'openSample') {
       const checkpoint = this.nearestCheckpoint(m.step);
       if (!checkpoint) {
-        void vscode.window.showInformationMessage('This run has no checkpoint yet to sample from: use "Save checkpoint now".');
+        void vscode.window.showInformationMessage(
+          'This run has no checkpoint yet to sample from: use "Save checkpoint now".',
+        );
         return;
       }
-      await vscode.commands.executeCommand('llmLens.openSampler', vscode.Uri.file(checkpoint)).then(undefined, (e: unknown) =>
-        vscode.window.showErrorMessage(`Could not open the sampler: ${e instanceof Error ? e.message : String(e)}`),
-      );
+      await vscode.commands
+        .executeCommand('llmLens.openSampler', vscode.Uri.file(checkpoint))
+        .then(undefined, (e: unknown) =>
+          vscode.window.showErrorMessage(
+            `Could not open the sampler: ${e instanceof Error ? e.message : String(e)}`,
+          ),
+        );
       return;
     }
     switch (m.action) {
@@ -104,14 +136,21 @@ export class DashboardPanel {
         this.manager.pause(this.runDir, m.action === 'pause');
         break;
       case 'stop':
-        if (!this.manager.stop(this.runDir)) void vscode.window.showInformationMessage('This run is not training.');
+        if (!this.manager.stop(this.runDir))
+          void vscode.window.showInformationMessage('This run is not training.');
         break;
       case 'checkpoint':
         this.manager.checkpointNow(this.runDir);
-        void vscode.window.setStatusBarMessage('LLM Lens: a checkpoint will be saved after the steps under way', 5000);
+        void vscode.window.setStatusBarMessage(
+          'LLM Lens: a checkpoint will be saved after the steps under way',
+          5000,
+        );
         break;
       case 'reveal':
-        await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(path.join(this.runDir, 'metrics.jsonl')));
+        await vscode.commands.executeCommand(
+          'revealFileInOS',
+          vscode.Uri.file(path.join(this.runDir, 'metrics.jsonl')),
+        );
         break;
       case 'compare':
         await this.pickCompare();
@@ -128,14 +167,21 @@ export class DashboardPanel {
   }
 
   private async pickCompare(): Promise<void> {
-    const roots = (vscode.workspace.workspaceFolders ?? []).map((f) => path.join(f.uri.fsPath, '.llmlens', 'runs'));
+    const roots = (vscode.workspace.workspaceFolders ?? []).map((f) =>
+      path.join(f.uri.fsPath, '.llmlens', 'runs'),
+    );
     const others = roots.flatMap(listRuns).filter((d) => d !== this.runDir);
     if (!others.length) {
       void vscode.window.showInformationMessage('There is no other run in this workspace to compare with.');
       return;
     }
     const picks = await vscode.window.showQuickPick(
-      others.map((d) => ({ label: path.basename(d), description: summaryLine(d), picked: this.compare.includes(d), dir: d })),
+      others.map((d) => ({
+        label: path.basename(d),
+        description: summaryLine(d),
+        picked: this.compare.includes(d),
+        dir: d,
+      })),
       { canPickMany: true, title: 'Overlay the curves of these runs' },
     );
     if (!picks) return;

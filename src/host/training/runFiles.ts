@@ -65,16 +65,32 @@ export function summarizeRun(runDir: string, events: RunEvent[], active?: RunSta
     const file = path.join(runDir, 'metrics.jsonl');
     if (fs.existsSync(file) && Date.now() - fs.statSync(file).mtimeMs < 60_000) status = 'running';
   }
-  return { runDir, name: path.basename(runDir), status, step, maxIters, loss, valLoss, params, checkpoints: listCheckpoints(runDir) };
+  return {
+    runDir,
+    name: path.basename(runDir),
+    status,
+    step,
+    maxIters,
+    loss,
+    valLoss,
+    params,
+    checkpoints: listCheckpoints(runDir),
+  };
 }
 
 /** Runs under a workspace's .llmlens/runs, newest first. */
 export function listRuns(runsRoot: string): string[] {
   if (!fs.existsSync(runsRoot)) return [];
-  return fs
-    .readdirSync(runsRoot)
-    .map((n) => path.join(runsRoot, n))
-    // a run started from VS Code has its request (run.llmlens.json) before the process writes anything
-    .filter((d) => fs.statSync(d).isDirectory() && ['metrics.jsonl', 'config.json', 'run.llmlens.json'].some((f) => fs.existsSync(path.join(d, f))))
-    .sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs);
+  return (
+    fs
+      .readdirSync(runsRoot)
+      .map((n) => path.join(runsRoot, n))
+      // a run started from VS Code has its request (run.llmlens.json) before the process writes anything
+      .filter(
+        (d) =>
+          fs.statSync(d).isDirectory() &&
+          ['metrics.jsonl', 'config.json', 'run.llmlens.json'].some((f) => fs.existsSync(path.join(d, f))),
+      )
+      .sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)
+  );
 }

@@ -42,7 +42,11 @@ export function readPid(runDir: string): PidInfo | undefined {
 
 export function readControl(runDir: string): RunControl {
   try {
-    return { paused: false, checkpointRequest: 0, ...(JSON.parse(fs.readFileSync(path.join(runDir, CONTROL_FILE), 'utf8')) as Partial<RunControl>) };
+    return {
+      paused: false,
+      checkpointRequest: 0,
+      ...(JSON.parse(fs.readFileSync(path.join(runDir, CONTROL_FILE), 'utf8')) as Partial<RunControl>),
+    };
   } catch {
     return { paused: false, checkpointRequest: 0 };
   }
@@ -87,15 +91,32 @@ export class RunManager implements vscode.Disposable {
     fs.writeFileSync(path.join(runDir, REQUEST_FILE), JSON.stringify(request, null, 2) + '\n');
     writeControl(runDir, { paused: false, checkpointRequest: 0 });
     const out = fs.openSync(path.join(runDir, 'train.log'), 'a');
-    const child = fork(this.cliPath, ['train', '--config', path.join(runDir, REQUEST_FILE), '--run-dir', runDir, '--control', path.join(runDir, CONTROL_FILE), '--log-interval', '1'], {
-      cwd: runDir,
-      detached: true,
-      stdio: ['ignore', out, out, 'ipc'],
-      env: trainingProcessEnv({ ...process.env, ELECTRON_RUN_AS_NODE: '1' }),
-    });
+    const child = fork(
+      this.cliPath,
+      [
+        'train',
+        '--config',
+        path.join(runDir, REQUEST_FILE),
+        '--run-dir',
+        runDir,
+        '--control',
+        path.join(runDir, CONTROL_FILE),
+        '--log-interval',
+        '1',
+      ],
+      {
+        cwd: runDir,
+        detached: true,
+        stdio: ['ignore', out, out, 'ipc'],
+        env: trainingProcessEnv({ ...process.env, ELECTRON_RUN_AS_NODE: '1' }),
+      },
+    );
     fs.closeSync(out);
     if (child.pid === undefined) throw new Error('the training process did not start');
-    fs.writeFileSync(path.join(runDir, PID_FILE), JSON.stringify({ pid: child.pid, device: request.device, startedAt: Date.now() } satisfies PidInfo));
+    fs.writeFileSync(
+      path.join(runDir, PID_FILE),
+      JSON.stringify({ pid: child.pid, device: request.device, startedAt: Date.now() } satisfies PidInfo),
+    );
     child.disconnect?.();
     child.unref();
     log().info(`Training started: ${runDir} (pid ${child.pid}, ${request.preset}, ${request.device})`);
@@ -117,14 +138,23 @@ export class RunManager implements vscode.Disposable {
     if (!last || (last.kind !== 'done' && last.kind !== 'error')) {
       const tail = (() => {
         try {
-          return fs.readFileSync(path.join(runDir, 'train.log'), 'utf8').trim().split('\n').slice(-3).join(' | ');
+          return fs
+            .readFileSync(path.join(runDir, 'train.log'), 'utf8')
+            .trim()
+            .split('\n')
+            .slice(-3)
+            .join(' | ');
         } catch {
           return '';
         }
       })();
-      const step = [...events].reverse().find((e): e is Extract<RunEvent, { step: number }> => 'step' in e)?.step ?? 0;
+      const step =
+        [...events].reverse().find((e): e is Extract<RunEvent, { step: number }> => 'step' in e)?.step ?? 0;
       const message = `The training process exited ${signal ? `on ${signal}` : `with code ${code}`} before finishing${tail ? `: ${tail}` : ''}. Checkpoints already saved are kept.`;
-      fs.appendFileSync(path.join(runDir, 'metrics.jsonl'), JSON.stringify({ kind: 'error', step, message, time: Date.now() } satisfies RunEvent) + '\n');
+      fs.appendFileSync(
+        path.join(runDir, 'metrics.jsonl'),
+        JSON.stringify({ kind: 'error', step, message, time: Date.now() } satisfies RunEvent) + '\n',
+      );
       log().error(`${runDir}: ${message}`);
     }
     this.changed.fire(runDir);

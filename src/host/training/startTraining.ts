@@ -27,25 +27,52 @@ function workspaceRoot(): string | undefined {
 async function askData(root: string): Promise<string[] | undefined> {
   const active = vscode.window.activeTextEditor?.document;
   const items: (vscode.QuickPickItem & { value: 'workspace' | 'file' | 'choose' })[] = [
-    { label: '$(folder) This workspace', description: 'its text files (node_modules, .git and binaries are skipped)', value: 'workspace' },
-    ...(active && active.uri.scheme === 'file' ? [{ label: `$(file) ${path.basename(active.uri.fsPath)}`, description: 'the active file', value: 'file' as const }] : []),
+    {
+      label: '$(folder) This workspace',
+      description: 'its text files (node_modules, .git and binaries are skipped)',
+      value: 'workspace',
+    },
+    ...(active && active.uri.scheme === 'file'
+      ? [
+          {
+            label: `$(file) ${path.basename(active.uri.fsPath)}`,
+            description: 'the active file',
+            value: 'file' as const,
+          },
+        ]
+      : []),
     { label: '$(files) Choose files or folders…', value: 'choose' },
   ];
-  const pick = await vscode.window.showQuickPick(items, { title: 'Start Training (1/5): training data', ignoreFocusOut: true });
+  const pick = await vscode.window.showQuickPick(items, {
+    title: 'Start Training (1/5): training data',
+    ignoreFocusOut: true,
+  });
   if (!pick) return;
   if (pick.value === 'workspace') return [root];
   if (pick.value === 'file') return [active!.uri.fsPath];
-  const uris = await vscode.window.showOpenDialog({ canSelectFiles: true, canSelectFolders: true, canSelectMany: true, defaultUri: vscode.Uri.file(root), openLabel: 'Train on these' });
+  const uris = await vscode.window.showOpenDialog({
+    canSelectFiles: true,
+    canSelectFolders: true,
+    canSelectMany: true,
+    defaultUri: vscode.Uri.file(root),
+    openLabel: 'Train on these',
+  });
   return uris?.map((u) => u.fsPath);
 }
 
 async function askTokenizer(): Promise<string | undefined> {
   const trained = (await workspaceChoices()).map((c) => ({
-    label: c.label, description: c.description, value: c.spec.kind === 'trained' ? c.spec.dir : c.spec.kind === 'huggingface' ? c.spec.path : c.spec.name,
+    label: c.label,
+    description: c.description,
+    value: c.spec.kind === 'trained' ? c.spec.dir : c.spec.kind === 'huggingface' ? c.spec.path : c.spec.name,
   }));
   const pick = await vscode.window.showQuickPick(
     [
-      { label: 'char', description: 'every character is a token — small vocabulary, learns fastest', value: 'char' },
+      {
+        label: 'char',
+        description: 'every character is a token — small vocabulary, learns fastest',
+        value: 'char',
+      },
       ...BUILTIN_TOKENIZERS.map((b) => ({ label: b.name, description: b.description, value: b.name })),
       ...trained,
     ],
@@ -68,7 +95,10 @@ async function askSteps(preset: string): Promise<number | undefined> {
     prompt: 'Optimizer steps to train for',
     value: String(DEFAULT_STEPS[preset] ?? 1000),
     ignoreFocusOut: true,
-    validateInput: (s) => (/^\d+$/.test(s.trim()) && +s > 0 && +s <= 10_000_000 ? undefined : 'A whole number of steps, at least 1'),
+    validateInput: (s) =>
+      /^\d+$/.test(s.trim()) && +s > 0 && +s <= 10_000_000
+        ? undefined
+        : 'A whole number of steps, at least 1',
   });
   return v === undefined ? undefined : Number(v.trim());
 }
@@ -84,7 +114,11 @@ async function askDevice(worker: WorkerClient): Promise<DeviceName | undefined> 
   if (!working.includes('cpu')) working.unshift('cpu');
   if (working.length === 1) return 'cpu';
   const pick = await vscode.window.showQuickPick(
-    working.map((d) => ({ label: d, description: d === 'cpu' ? `${os.availableParallelism()} threads` : 'GPU', value: d })),
+    working.map((d) => ({
+      label: d,
+      description: d === 'cpu' ? `${os.availableParallelism()} threads` : 'GPU',
+      value: d,
+    })),
     { title: 'Start Training (5/5): device', ignoreFocusOut: true },
   );
   return pick?.value;
@@ -107,13 +141,20 @@ function runName(preset: string, name?: string): string {
 }
 
 /** Starts the run and shows it: dashboard, progress notification with Stop, status bar. */
-export async function launchRun(context: vscode.ExtensionContext, manager: RunManager, request: TrainRequest): Promise<string | undefined> {
+export async function launchRun(
+  context: vscode.ExtensionContext,
+  manager: RunManager,
+  request: TrainRequest,
+): Promise<string | undefined> {
   const runsRoot = path.dirname(request.runDir);
   const busy = manager.activeOn(request.device, runsRoot);
   if (busy) {
     const choice = await vscode.window.showWarningMessage(
       `${path.basename(busy)} is training on ${request.device}. Two runs share the ${request.device === 'cpu' ? 'cores' : 'GPU'} and each goes slower.`,
-      { modal: true }, 'Stop It and Start', 'Start Anyway');
+      { modal: true },
+      'Stop It and Start',
+      'Start Anyway',
+    );
     if (!choice) return;
     if (choice === 'Stop It and Start') manager.stop(busy);
   }
@@ -121,7 +162,9 @@ export async function launchRun(context: vscode.ExtensionContext, manager: RunMa
   try {
     started = manager.start(request);
   } catch (e) {
-    void vscode.window.showErrorMessage(`Could not start training: ${e instanceof Error ? e.message : String(e)}`);
+    void vscode.window.showErrorMessage(
+      `Could not start training: ${e instanceof Error ? e.message : String(e)}`,
+    );
     return;
   }
   DashboardPanel.show(context, manager, started.runDir);
@@ -130,9 +173,18 @@ export async function launchRun(context: vscode.ExtensionContext, manager: RunMa
 }
 
 /** A cancellable notification that follows the run until it ends; Cancel stops it with a checkpoint. */
-function trackProgress(manager: RunManager, runDir: string, maxIters: number, exited: Promise<number>): Thenable<void> {
+function trackProgress(
+  manager: RunManager,
+  runDir: string,
+  maxIters: number,
+  exited: Promise<number>,
+): Thenable<void> {
   return vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title: `Training ${path.basename(runDir)}`, cancellable: true },
+    {
+      location: vscode.ProgressLocation.Notification,
+      title: `Training ${path.basename(runDir)}`,
+      cancellable: true,
+    },
     (progress, token) =>
       new Promise<void>((resolve) => {
         let last = 0;
@@ -142,10 +194,14 @@ function trackProgress(manager: RunManager, runDir: string, maxIters: number, ex
             if (e.kind === 'start') total = e.maxIters;
             if (e.kind === 'step' && total) {
               const pct = (100 * e.step) / total;
-              progress.report({ message: `step ${e.step}/${total} · loss ${e.loss.toFixed(3)} · ${Math.round(e.tokPerSec)} tok/s`, increment: pct - last });
+              progress.report({
+                message: `step ${e.step}/${total} · loss ${e.loss.toFixed(3)} · ${Math.round(e.tokPerSec)} tok/s`,
+                increment: pct - last,
+              });
               last = pct;
             }
-            if (e.kind === 'error') void vscode.window.showErrorMessage(`Training ${path.basename(runDir)} failed: ${e.message}`);
+            if (e.kind === 'error')
+              void vscode.window.showErrorMessage(`Training ${path.basename(runDir)} failed: ${e.message}`);
           }
         });
         tail.start();
@@ -161,11 +217,17 @@ function trackProgress(manager: RunManager, runDir: string, maxIters: number, ex
 
 /** The command: uri is a run file, a file or folder from the Explorer, or nothing. */
 export async function startTrainingCommand(
-  context: vscode.ExtensionContext, manager: RunManager, worker: WorkerClient, uri?: vscode.Uri, uris?: vscode.Uri[],
+  context: vscode.ExtensionContext,
+  manager: RunManager,
+  worker: WorkerClient,
+  uri?: vscode.Uri,
+  uris?: vscode.Uri[],
 ): Promise<string | undefined> {
   const root = workspaceRoot();
   if (!root) {
-    void vscode.window.showErrorMessage('Open a folder first: runs are saved in the workspace (.llmlens/runs/).');
+    void vscode.window.showErrorMessage(
+      'Open a folder first: runs are saved in the workspace (.llmlens/runs/).',
+    );
     return;
   }
   let fromFile: RunFileRequest | undefined;
@@ -194,7 +256,11 @@ export async function startTrainingCommand(
   if (device !== 'cpu') {
     const reason = await providerProblem(worker, device);
     if (reason) {
-      const pick = await vscode.window.showWarningMessage(`The ${device} execution provider is not available here: ${reason}`, { modal: true }, 'Train on CPU');
+      const pick = await vscode.window.showWarningMessage(
+        `The ${device} execution provider is not available here: ${reason}`,
+        { modal: true },
+        'Train on CPU',
+      );
       if (pick !== 'Train on CPU') return;
       device = 'cpu';
     }
@@ -208,6 +274,13 @@ export async function startTrainingCommand(
   const { name: _name, ...rest } = fromFile ?? ({} as Partial<RunFileRequest>);
   void _name;
   return launchRun(context, manager, {
-    ...rest, data, tokenizer, preset, maxIters, device, runDir, dataCacheDir: path.join(root, '.llmlens', 'data'),
+    ...rest,
+    data,
+    tokenizer,
+    preset,
+    maxIters,
+    device,
+    runDir,
+    dataCacheDir: path.join(root, '.llmlens', 'data'),
   });
 }

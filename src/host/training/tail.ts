@@ -13,7 +13,11 @@ export class MetricsTail {
   private timer: ReturnType<typeof setInterval> | undefined;
   private readonly file: string;
 
-  constructor(runDir: string, private readonly onEvents: (events: RunEvent[]) => void, private readonly intervalMs = 250) {
+  constructor(
+    runDir: string,
+    private readonly onEvents: (events: RunEvent[]) => void,
+    private readonly intervalMs = 250,
+  ) {
     this.file = path.join(runDir, 'metrics.jsonl');
   }
 

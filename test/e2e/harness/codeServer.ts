@@ -42,7 +42,10 @@ function freePort(): Promise<number> {
 }
 
 export async function startCodeServer(opts: CodeServerOptions = {}): Promise<CodeServer> {
-  if (!existsSync(CODE_SERVER)) throw new Error(`code-server is not installed: run scripts/setup-code-server.sh (expected ${CODE_SERVER})`);
+  if (!existsSync(CODE_SERVER))
+    throw new Error(
+      `code-server is not installed: run scripts/setup-code-server.sh (expected ${CODE_SERVER})`,
+    );
   const dir = mkdtempSync(join(tmpdir(), 'llm-lens-cs-'));
   const userData = join(dir, 'user');
   const extensions = join(dir, 'extensions');
@@ -66,28 +69,47 @@ export async function startCodeServer(opts: CodeServerOptions = {}): Promise<Cod
   writeFileSync(join(dir, 'config.yaml'), 'auth: none\ncert: false\n');
   const common = ['--user-data-dir', userData, '--extensions-dir', extensions];
   if (opts.vsix) {
-    const r = spawnSync(CODE_SERVER, [...common, '--install-extension', opts.vsix], { encoding: 'utf8', timeout: 120_000 });
-    if (r.status !== 0) throw new Error(`installing ${opts.vsix} into code-server failed:\n${r.stdout}\n${r.stderr}`);
+    const r = spawnSync(CODE_SERVER, [...common, '--install-extension', opts.vsix], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    if (r.status !== 0)
+      throw new Error(`installing ${opts.vsix} into code-server failed:\n${r.stdout}\n${r.stderr}`);
   }
   const port = await freePort();
   const logFd = openSync(join(dir, 'code-server.log'), 'w');
   const child: ChildProcess = spawn(
     CODE_SERVER,
-    ['--config', join(dir, 'config.yaml'), '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', ...common,
-      '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override'],
+    [
+      '--config',
+      join(dir, 'config.yaml'),
+      '--bind-addr',
+      `127.0.0.1:${port}`,
+      '--auth',
+      'none',
+      ...common,
+      '--disable-telemetry',
+      '--disable-update-check',
+      '--disable-workspace-trust',
+      '--disable-getting-started-override',
+    ],
     { stdio: ['ignore', logFd, logFd], detached: true },
   );
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`code-server exited with ${child.exitCode}; log: ${join(dir, 'code-server.log')}`);
+    if (child.exitCode !== null)
+      throw new Error(`code-server exited with ${child.exitCode}; log: ${join(dir, 'code-server.log')}`);
     try {
       const res = await fetch(`${base}/healthz`);
       if (res.ok) break;
     } catch {
       /* not up yet */
     }
-    if (Date.now() > deadline) throw new Error(`code-server did not answer on ${base} within 60 s; log: ${join(dir, 'code-server.log')}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `code-server did not answer on ${base} within 60 s; log: ${join(dir, 'code-server.log')}`,
+      );
     await new Promise((r) => setTimeout(r, 250));
   }
   return {
@@ -103,10 +125,17 @@ export async function startCodeServer(opts: CodeServerOptions = {}): Promise<Cod
         }
         await new Promise<void>((r) => {
           const t = setTimeout(() => {
-            try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ }
+            try {
+              process.kill(-child.pid!, 'SIGKILL');
+            } catch {
+              /* gone */
+            }
             r();
           }, 5000);
-          child.once('exit', () => { clearTimeout(t); r(); });
+          child.once('exit', () => {
+            clearTimeout(t);
+            r();
+          });
         });
       }
       if (!process.env.LLM_LENS_KEEP_E2E) rmSync(dir, { recursive: true, force: true });

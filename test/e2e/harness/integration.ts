@@ -8,7 +8,10 @@ import { join } from 'node:path';
 import { REPO } from './codeServer';
 import { openVSCode } from './workbench';
 
-export async function runIntegrationTests(workspace: string, timeoutMs = 300_000): Promise<{ code: number; output: string }> {
+export async function runIntegrationTests(
+  workspace: string,
+  timeoutMs = 300_000,
+): Promise<{ code: number; output: string }> {
   const lines: string[] = [];
   let finish!: (code: number) => void;
   const exited = new Promise<number>((r) => (finish = r));
@@ -24,13 +27,19 @@ export async function runIntegrationTests(workspace: string, timeoutMs = 300_000
     },
     payload: (server) => [
       ['extensionDevelopmentPath', `vscode-remote://${server.host}${REPO}`],
-      ['extensionTestsPath', `vscode-remote://${server.host}${join(REPO, 'out', 'test', 'integration', 'index.js')}`],
+      [
+        'extensionTestsPath',
+        `vscode-remote://${server.host}${join(REPO, 'out', 'test', 'integration', 'index.js')}`,
+      ],
       ['skipWelcome', 'true'],
     ],
   });
   try {
     let timer: NodeJS.Timeout | undefined;
-    const code = await Promise.race([exited, new Promise<number>((r) => (timer = setTimeout(() => r(-1), timeoutMs)))]);
+    const code = await Promise.race([
+      exited,
+      new Promise<number>((r) => (timer = setTimeout(() => r(-1), timeoutMs))),
+    ]);
     clearTimeout(timer);
     if (code === -1) lines.push(`integration tests timed out after ${timeoutMs / 1000} s`);
     await vs.screenshot('integration-final').catch(() => undefined);

@@ -96,16 +96,33 @@ export async function openVSCode(opts: OpenOptions): Promise<VSCodeSession> {
    * Opens a context menu and activates one of its items. Menus render in a shadow root and animate in;
    * the item is hovered, then clicked, and the menu must close — else the attempt is repeated.
    */
-  async function chooseFromContextMenu(open: () => Promise<void>, item: string, where: string): Promise<void> {
+  async function chooseFromContextMenu(
+    open: () => Promise<void>,
+    item: string,
+    where: string,
+  ): Promise<void> {
     const menu = page.locator('.monaco-menu').first();
     for (let attempt = 0; attempt < 8; attempt++) {
       await open();
-      const entry = page.locator('.monaco-menu .action-item:not(.disabled) .action-label', { hasText: item }).first();
-      if (await entry.waitFor({ timeout: 3000 }).then(() => true, () => false)) {
+      const entry = page
+        .locator('.monaco-menu .action-item:not(.disabled) .action-label', { hasText: item })
+        .first();
+      if (
+        await entry.waitFor({ timeout: 3000 }).then(
+          () => true,
+          () => false,
+        )
+      ) {
         await page.waitForTimeout(150);
         await entry.hover();
         await entry.click();
-        if (await menu.waitFor({ state: 'hidden', timeout: 2000 }).then(() => true, () => false)) return;
+        if (
+          await menu.waitFor({ state: 'hidden', timeout: 2000 }).then(
+            () => true,
+            () => false,
+          )
+        )
+          return;
       }
       await page.keyboard.press('Escape');
       await page.waitForTimeout(500);
@@ -161,7 +178,9 @@ export async function openVSCode(opts: OpenOptions): Promise<VSCodeSession> {
     async webview(title) {
       // Each webview is an iframe.webview (outside the editor's DOM) whose inner iframe#active-frame holds the
       // content; only the webview of the active tab in a group is visible, so activate the tab first.
-      const tab = page.locator('.tabs-container .tab', { has: page.locator('.label-name', { hasText: title }) }).first();
+      const tab = page
+        .locator('.tabs-container .tab', { has: page.locator('.label-name', { hasText: title }) })
+        .first();
       await tab.waitFor({ timeout: 30_000 });
       await tab.click();
       return page.frameLocator('iframe.webview.ready:visible').frameLocator('iframe#active-frame');
@@ -173,7 +192,9 @@ export async function openVSCode(opts: OpenOptions): Promise<VSCodeSession> {
       return (await page.locator('.statusbar').innerText()).replace(/\s+/g, ' ');
     },
     async notification(text, timeoutMs = 30_000) {
-      const toast = page.locator('.notification-toast, .notifications-list-container .monaco-list-row', { hasText: text }).first();
+      const toast = page
+        .locator('.notification-toast, .notifications-list-container .monaco-list-row', { hasText: text })
+        .first();
       await toast.waitFor({ timeout: timeoutMs });
       return (await toast.innerText()).trim();
     },
@@ -187,7 +208,9 @@ export async function openVSCode(opts: OpenOptions): Promise<VSCodeSession> {
       try {
         return await fn();
       } catch (e) {
-        await session.screenshot(`failed-${name.replace(/[^\w.-]+/g, '-').slice(0, 60)}`).catch(() => undefined);
+        await session
+          .screenshot(`failed-${name.replace(/[^\w.-]+/g, '-').slice(0, 60)}`)
+          .catch(() => undefined);
         throw e;
       }
     },

@@ -12,28 +12,38 @@ export function sumTo(g: Graph, dy: Tensor, shape: readonly number[]): Tensor {
   if (sameShape(dy.shape, shape)) return dy;
   const lead = dy.rank - shape.length;
   const axes: number[] = [];
-  for (let i = 0; i < dy.rank; i++) if (i < lead || (shape[i - lead] === 1 && dy.shape[i] !== 1)) axes.push(i);
+  for (let i = 0; i < dy.rank; i++)
+    if (i < lead || (shape[i - lead] === 1 && dy.shape[i] !== 1)) axes.push(i);
   const summed = axes.length ? g.reduceSum(dy, axes, true) : dy; // (1.., kept dims)
   return g.reshape(summed, [...shape]); // (shape)
 }
 
 /** Turns a number into a scalar constant of the other operand's dtype; checks that dtypes agree. */
 export function operands(g: Graph, op: string, a: TensorOrNumber, b: TensorOrNumber): [Tensor, Tensor] {
-  if (typeof a === 'number' && typeof b === 'number') throw new GraphError(`${op}: at least one operand must be a tensor`);
+  if (typeof a === 'number' && typeof b === 'number')
+    throw new GraphError(`${op}: at least one operand must be a tensor`);
   const x = typeof a === 'number' ? g.scalar(a, (b as Tensor).dtype) : a;
   const y = typeof b === 'number' ? g.scalar(b, x.dtype) : b;
-  if (x.dtype !== y.dtype) throw new GraphError(`${op}: operand dtypes differ (${fmt(x)} vs ${fmt(y)}); Cast one side to match`);
+  if (x.dtype !== y.dtype)
+    throw new GraphError(`${op}: operand dtypes differ (${fmt(x)} vs ${fmt(y)}); Cast one side to match`);
   return [x, y];
 }
 
-function binary(g: Graph, def: OpDef, a: TensorOrNumber, b: TensorOrNumber, outDtype?: Tensor['dtype']): Tensor {
+function binary(
+  g: Graph,
+  def: OpDef,
+  a: TensorOrNumber,
+  b: TensorOrNumber,
+  outDtype?: Tensor['dtype'],
+): Tensor {
   const [x, y] = operands(g, def.type, a, b);
   const shape = broadcastShapes(def.type, x.shape, y.shape); // broadcast(x, y)
   return g.node(def, [x, y], {}, [{ dtype: outDtype ?? x.dtype, shape }])[0];
 }
 
 function unary(g: Graph, def: OpDef, x: Tensor, floatOnly = true): Tensor {
-  if (floatOnly && !isFloat(x.dtype)) throw new GraphError(`${def.type}: needs a float tensor, got ${fmt(x)}; Cast it to f32 first`);
+  if (floatOnly && !isFloat(x.dtype))
+    throw new GraphError(`${def.type}: needs a float tensor, got ${fmt(x)}; Cast it to f32 first`);
   return g.node(def, [x], {}, [{ dtype: x.dtype, shape: x.shape }])[0]; // same shape as x
 }
 
@@ -47,13 +57,19 @@ export function constScalar(t: Tensor): number | undefined {
 
 const AddOp: OpDef = {
   type: 'Add',
-  grad: (g, n, [dy], need) => [need[0] ? sumTo(g, dy!, n.inputs[0].shape) : undefined, need[1] ? sumTo(g, dy!, n.inputs[1].shape) : undefined],
+  grad: (g, n, [dy], need) => [
+    need[0] ? sumTo(g, dy!, n.inputs[0].shape) : undefined,
+    need[1] ? sumTo(g, dy!, n.inputs[1].shape) : undefined,
+  ],
 };
 export const add = (g: Graph, a: TensorOrNumber, b: TensorOrNumber): Tensor => binary(g, AddOp, a, b);
 
 const SubOp: OpDef = {
   type: 'Sub',
-  grad: (g, n, [dy], need) => [need[0] ? sumTo(g, dy!, n.inputs[0].shape) : undefined, need[1] ? sumTo(g, g.neg(dy!), n.inputs[1].shape) : undefined],
+  grad: (g, n, [dy], need) => [
+    need[0] ? sumTo(g, dy!, n.inputs[0].shape) : undefined,
+    need[1] ? sumTo(g, g.neg(dy!), n.inputs[1].shape) : undefined,
+  ],
 };
 export const sub = (g: Graph, a: TensorOrNumber, b: TensorOrNumber): Tensor => binary(g, SubOp, a, b);
 
@@ -61,7 +77,10 @@ const MulOp: OpDef = {
   type: 'Mul',
   grad: (g, n, [dy], need) => {
     const [a, b] = n.inputs;
-    return [need[0] ? sumTo(g, g.mul(dy!, b), a.shape) : undefined, need[1] ? sumTo(g, g.mul(dy!, a), b.shape) : undefined];
+    return [
+      need[0] ? sumTo(g, g.mul(dy!, b), a.shape) : undefined,
+      need[1] ? sumTo(g, g.mul(dy!, a), b.shape) : undefined,
+    ];
   },
 };
 export const mul = (g: Graph, a: TensorOrNumber, b: TensorOrNumber): Tensor => binary(g, MulOp, a, b);
@@ -85,7 +104,8 @@ const PowOp: OpDef = {
   grad: (g, n, [dy], need) => {
     const [a, b] = n.inputs;
     const c = constScalar(b);
-    const dPow = c !== undefined ? (c === 2 ? g.mul(a, 2) : g.mul(g.pow(a, c - 1), c)) : g.mul(b, g.pow(a, g.sub(b, 1)));
+    const dPow =
+      c !== undefined ? (c === 2 ? g.mul(a, 2) : g.mul(g.pow(a, c - 1), c)) : g.mul(b, g.pow(a, g.sub(b, 1)));
     const da = need[0] ? sumTo(g, g.mul(dy!, dPow), a.shape) : undefined;
     const db = need[1] ? sumTo(g, g.mul(dy!, g.mul(n.outputs[0], g.log(a))), b.shape) : undefined;
     return [da, db];
@@ -107,7 +127,10 @@ export const log = (g: Graph, x: Tensor): Tensor => unary(g, LogOp, x);
 const NegOp: OpDef = { type: 'Neg', grad: (g, _n, [dy]) => [g.neg(dy!)] };
 export const neg = (g: Graph, x: Tensor): Tensor => unary(g, NegOp, x, false);
 
-const TanhOp: OpDef = { type: 'Tanh', grad: (g, n, [dy]) => [g.mul(dy!, g.sub(1, g.mul(n.outputs[0], n.outputs[0])))] }; // dy·(1-y²)
+const TanhOp: OpDef = {
+  type: 'Tanh',
+  grad: (g, n, [dy]) => [g.mul(dy!, g.sub(1, g.mul(n.outputs[0], n.outputs[0])))],
+}; // dy·(1-y²)
 export const tanh = (g: Graph, x: Tensor): Tensor => unary(g, TanhOp, x);
 
 // d erf(x) = 2/√π · e^(-x²)
@@ -123,7 +146,8 @@ export const erf = (g: Graph, x: Tensor): Tensor => unary(g, ErfOp, x);
 const IdentityOp: OpDef = { type: 'Identity', grad: (_g, _n, [dy]) => [dy] };
 export const identity = (g: Graph, x: Tensor): Tensor => unary(g, IdentityOp, x, false);
 /** A distinct Identity of x (never merged with another), to give one value a second name. */
-export const alias = (g: Graph, x: Tensor, tag: string): Tensor => g.node(IdentityOp, [x], { tag_: tag }, [{ dtype: x.dtype, shape: x.shape }])[0];
+export const alias = (g: Graph, x: Tensor, tag: string): Tensor =>
+  g.node(IdentityOp, [x], { tag_: tag }, [{ dtype: x.dtype, shape: x.shape }])[0];
 
 // ---- Where / Cast / comparisons (no gradient through the condition) -----------------------------
 
@@ -141,7 +165,10 @@ const WhereOp: OpDef = {
 };
 /** Where(cond, a, b): a where cond is true, else b; all three broadcast. */
 export function where(g: Graph, cond: Tensor, a: TensorOrNumber, b: TensorOrNumber): Tensor {
-  if (cond.dtype !== 'bool') throw new GraphError(`Where: the condition must be bool, got ${fmt(cond)}; compare with equal()/less() or Cast to bool`);
+  if (cond.dtype !== 'bool')
+    throw new GraphError(
+      `Where: the condition must be bool, got ${fmt(cond)}; compare with equal()/less() or Cast to bool`,
+    );
   const [x, y] = operands(g, 'Where', a, b);
   const shape = broadcastShapes('Where', broadcastShapes('Where', cond.shape, x.shape), y.shape); // broadcast(cond, a, b)
   return g.node(WhereOp, [cond, x, y], {}, [{ dtype: x.dtype, shape }])[0];
@@ -158,21 +185,35 @@ export function cast(g: Graph, x: Tensor, to: Tensor['dtype']): Tensor {
 }
 
 const EqualOp: OpDef = { type: 'Equal' };
-export const equal = (g: Graph, a: TensorOrNumber, b: TensorOrNumber): Tensor => binary(g, EqualOp, a, b, 'bool');
+export const equal = (g: Graph, a: TensorOrNumber, b: TensorOrNumber): Tensor =>
+  binary(g, EqualOp, a, b, 'bool');
 const LessOp: OpDef = { type: 'Less' };
-export const less = (g: Graph, a: TensorOrNumber, b: TensorOrNumber): Tensor => binary(g, LessOp, a, b, 'bool');
+export const less = (g: Graph, a: TensorOrNumber, b: TensorOrNumber): Tensor =>
+  binary(g, LessOp, a, b, 'bool');
 // Min/Max route dy to the operand that was selected (the first one on ties).
-function selectGrad(g: Graph, firstLoses: Tensor, dy: Tensor, a: Tensor, b: Tensor, need: boolean[]): (Tensor | undefined)[] {
+function selectGrad(
+  g: Graph,
+  firstLoses: Tensor,
+  dy: Tensor,
+  a: Tensor,
+  b: Tensor,
+  need: boolean[],
+): (Tensor | undefined)[] {
   const zero = g.scalar(0, dy.dtype);
-  return [need[0] ? sumTo(g, g.where(firstLoses, zero, dy), a.shape) : undefined, need[1] ? sumTo(g, g.where(firstLoses, dy, zero), b.shape) : undefined];
+  return [
+    need[0] ? sumTo(g, g.where(firstLoses, zero, dy), a.shape) : undefined,
+    need[1] ? sumTo(g, g.where(firstLoses, dy, zero), b.shape) : undefined,
+  ];
 }
 const MinOp: OpDef = {
   type: 'Min',
-  grad: (g, n, [dy], need) => selectGrad(g, g.less(n.inputs[1], n.inputs[0]), dy!, n.inputs[0], n.inputs[1], need),
+  grad: (g, n, [dy], need) =>
+    selectGrad(g, g.less(n.inputs[1], n.inputs[0]), dy!, n.inputs[0], n.inputs[1], need),
 };
 export const min = (g: Graph, a: TensorOrNumber, b: TensorOrNumber): Tensor => binary(g, MinOp, a, b);
 const MaxOp: OpDef = {
   type: 'Max',
-  grad: (g, n, [dy], need) => selectGrad(g, g.less(n.inputs[0], n.inputs[1]), dy!, n.inputs[0], n.inputs[1], need),
+  grad: (g, n, [dy], need) =>
+    selectGrad(g, g.less(n.inputs[0], n.inputs[1]), dy!, n.inputs[0], n.inputs[1], need),
 };
 export const max = (g: Graph, a: TensorOrNumber, b: TensorOrNumber): Tensor => binary(g, MaxOp, a, b);

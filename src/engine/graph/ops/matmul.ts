@@ -8,7 +8,16 @@
  *   and summed over broadcast batch dims.
  */
 import type { Graph } from '../graph';
-import { broadcastShapes, fmt, GraphError, isFloat, sameShape, type Attrs, type OpDef, type Tensor } from '../tensor';
+import {
+  broadcastShapes,
+  fmt,
+  GraphError,
+  isFloat,
+  sameShape,
+  type Attrs,
+  type OpDef,
+  type Tensor,
+} from '../tensor';
 import { constScalar, sumTo } from './elementwise';
 
 export interface MatmulOptions {
@@ -17,26 +26,45 @@ export interface MatmulOptions {
   alpha?: number;
 }
 
-function matmulGrad(g: Graph, a: Tensor, b: Tensor, dy: Tensor, o: Required<MatmulOptions>, need: boolean[]): (Tensor | undefined)[] {
+function matmulGrad(
+  g: Graph,
+  a: Tensor,
+  b: Tensor,
+  dy: Tensor,
+  o: Required<MatmulOptions>,
+  need: boolean[],
+): (Tensor | undefined)[] {
   const { transA, transB, alpha } = o;
   let da: Tensor | undefined;
   let db: Tensor | undefined;
   if (need[0]) {
     // dX = dY·Wᵀ for a 2-D weight W much smaller than dY: MLAS runs dY·(Wᵀ materialised) ~10% faster
     // than its transB kernel at GPT shapes, and the transpose of W is cheap
-    if (!transA && !transB && a.rank === 2 && b.rank === 2 && 4 * b.size <= dy.size) da = g.matmul(dy, g.transpose(b, [1, 0]), { alpha });
-    else da = transA ? g.matmul(b, dy, { transA: transB, transB: true, alpha }) : g.matmul(dy, b, { transB: !transB, alpha }); // shape of A
+    if (!transA && !transB && a.rank === 2 && b.rank === 2 && 4 * b.size <= dy.size)
+      da = g.matmul(dy, g.transpose(b, [1, 0]), { alpha });
+    else
+      da = transA
+        ? g.matmul(b, dy, { transA: transB, transB: true, alpha })
+        : g.matmul(dy, b, { transB: !transB, alpha }); // shape of A
   }
   if (need[1]) {
     // batched Aᵀ·dY = (dYᵀ·A)ᵀ: MLAS transposes the A operand of each product, so hand it the smaller one
     // (attention: dV = Pᵀ·dY with P (T, T) and dY (T, hd)); the Transpose merges into the next one
-    if (!transA && !transB && a.rank > 2 && a.shape[a.rank - 1] > dy.shape[dy.rank - 1]) db = swapLast(g, g.matmul(dy, a, { transA: true, alpha }));
-    else db = transB ? g.matmul(dy, a, { transA: true, transB: transA, alpha }) : g.matmul(a, dy, { transA: !transA, alpha }); // shape of B
+    if (!transA && !transB && a.rank > 2 && a.shape[a.rank - 1] > dy.shape[dy.rank - 1])
+      db = swapLast(g, g.matmul(dy, a, { transA: true, alpha }));
+    else
+      db = transB
+        ? g.matmul(dy, a, { transA: true, transB: transA, alpha })
+        : g.matmul(a, dy, { transA: !transA, alpha }); // shape of B
   }
   return [da && sumTo(g, da, a.shape), db && sumTo(g, db, b.shape)];
 }
 
-const swapLast = (g: Graph, t: Tensor): Tensor => g.transpose(t, [...t.shape.keys()].map((i) => (i < t.rank - 2 ? i : 2 * t.rank - 3 - i)));
+const swapLast = (g: Graph, t: Tensor): Tensor =>
+  g.transpose(
+    t,
+    [...t.shape.keys()].map((i) => (i < t.rank - 2 ? i : 2 * t.rank - 3 - i)),
+  );
 
 const opts = (attrs: Attrs): Required<MatmulOptions> => ({
   transA: attrs.transA === 1,
@@ -46,7 +74,8 @@ const opts = (attrs: Attrs): Required<MatmulOptions> => ({
 
 const MatMulOp: OpDef = {
   type: 'MatMul',
-  grad: (g, n, [dy], need) => matmulGrad(g, n.inputs[0], n.inputs[1], dy!, { transA: false, transB: false, alpha: 1 }, need),
+  grad: (g, n, [dy], need) =>
+    matmulGrad(g, n.inputs[0], n.inputs[1], dy!, { transA: false, transB: false, alpha: 1 }, need),
 };
 const FusedMatMulOp: OpDef = {
   type: 'FusedMatMul',
@@ -64,12 +93,22 @@ const GemmOp: OpDef = {
 
 /** Output shape of op(A)·op(B) with batch broadcasting; errors name both shapes. */
 function productShape(op: string, a: Tensor, b: Tensor, o: Required<MatmulOptions>): number[] {
-  if (a.rank < 2 || b.rank < 2) throw new GraphError(`${op}: operands must have rank ≥ 2, got ${fmt(a)} and ${fmt(b)}; unsqueeze a vector first`);
-  if (a.dtype !== b.dtype || !isFloat(a.dtype)) throw new GraphError(`${op}: needs two float tensors of one dtype, got ${fmt(a)} and ${fmt(b)}`);
-  const [m, k] = o.transA ? [a.shape[a.rank - 1], a.shape[a.rank - 2]] : [a.shape[a.rank - 2], a.shape[a.rank - 1]];
-  const [k2, n] = o.transB ? [b.shape[b.rank - 1], b.shape[b.rank - 2]] : [b.shape[b.rank - 2], b.shape[b.rank - 1]];
+  if (a.rank < 2 || b.rank < 2)
+    throw new GraphError(
+      `${op}: operands must have rank ≥ 2, got ${fmt(a)} and ${fmt(b)}; unsqueeze a vector first`,
+    );
+  if (a.dtype !== b.dtype || !isFloat(a.dtype))
+    throw new GraphError(`${op}: needs two float tensors of one dtype, got ${fmt(a)} and ${fmt(b)}`);
+  const [m, k] = o.transA
+    ? [a.shape[a.rank - 1], a.shape[a.rank - 2]]
+    : [a.shape[a.rank - 2], a.shape[a.rank - 1]];
+  const [k2, n] = o.transB
+    ? [b.shape[b.rank - 1], b.shape[b.rank - 2]]
+    : [b.shape[b.rank - 2], b.shape[b.rank - 1]];
   if (k !== k2)
-    throw new GraphError(`${op}: inner dimensions differ: ${fmt(a)}${o.transA ? 'ᵀ' : ''} @ ${fmt(b)}${o.transB ? 'ᵀ' : ''} contracts ${k} with ${k2}`);
+    throw new GraphError(
+      `${op}: inner dimensions differ: ${fmt(a)}${o.transA ? 'ᵀ' : ''} @ ${fmt(b)}${o.transB ? 'ᵀ' : ''} contracts ${k} with ${k2}`,
+    );
   const batch = broadcastShapes(op, a.shape.slice(0, -2), b.shape.slice(0, -2));
   return [...batch, m, n]; // (..., M, N)
 }
@@ -98,7 +137,8 @@ export function matmul(g: Graph, a0: Tensor, b0: Tensor, o: MatmulOptions = {}):
   if (full.alpha !== 1) attrs.alpha = { f: full.alpha };
   if (a.rank === 2 && b.rank === 2) return g.node(GemmOp, [a, b], attrs, [{ dtype: a.dtype, shape }])[0];
   // FusedMatMul with only a scale was measured slower than MatMul followed by a Mul of its (smaller) output
-  if (!full.transA && !full.transB && full.alpha !== 1) return g.mul(g.node(MatMulOp, [a, b], {}, [{ dtype: a.dtype, shape }])[0], full.alpha); // (..., M, N)
+  if (!full.transA && !full.transB && full.alpha !== 1)
+    return g.mul(g.node(MatMulOp, [a, b], {}, [{ dtype: a.dtype, shape }])[0], full.alpha); // (..., M, N)
   const plain = !full.transA && !full.transB && full.alpha === 1;
   return g.node(plain ? MatMulOp : FusedMatMulOp, [a, b], attrs, [{ dtype: a.dtype, shape }])[0];
 }
@@ -118,7 +158,8 @@ export function linear(g: Graph, x0: Tensor, w: Tensor, bias?: Tensor, o: { tran
   const full = { transA: false, transB: !!o.transB, alpha: s };
   const shape = productShape('Gemm', x, w, full); // (N, out)
   if (bias) broadcastShapes('Gemm bias', bias.shape, shape);
-  if (bias && bias.dtype !== x.dtype) throw new GraphError(`Gemm: bias dtype ${fmt(bias)} differs from input ${fmt(x)}`);
+  if (bias && bias.dtype !== x.dtype)
+    throw new GraphError(`Gemm: bias dtype ${fmt(bias)} differs from input ${fmt(x)}`);
   const attrs: Attrs = full.transB ? { transB: 1 } : {};
   if (s !== 1) attrs.alpha = { f: s }; // α·x·w + bias: the scale applies to the product only
   return g.node(GemmOp, bias ? [x, w, bias] : [x, w], attrs, [{ dtype: x.dtype, shape }])[0];
@@ -132,5 +173,7 @@ export function linear(g: Graph, x0: Tensor, w: Tensor, bias?: Tensor, o: { tran
 export function scaleOutput(g: Graph, t: Tensor, s: number): Tensor {
   const n = t.node;
   if (!n || n.def !== GemmOp || n.inputs.length !== 2) return g.mul(t, s); // (t.shape)
-  return g.node(GemmOp, n.inputs, { ...n.attrs, alpha: { f: opts(n.attrs).alpha * s } }, [{ dtype: t.dtype, shape: t.shape }])[0]; // (t.shape) s·α·A·B
+  return g.node(GemmOp, n.inputs, { ...n.attrs, alpha: { f: opts(n.attrs).alpha * s } }, [
+    { dtype: t.dtype, shape: t.shape },
+  ])[0]; // (t.shape) s·α·A·B
 }

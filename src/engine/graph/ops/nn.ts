@@ -28,19 +28,30 @@ const SoftmaxOp: OpDef = {
 /** Σ_j dy·y over the last axis as α·Σ dO·O when dy = α·dO·Vᵀ and O = y @ V is in the graph; else undefined. */
 function attentionRowDot(g: Graph, y: Tensor, dy: Tensor, axis: number): Tensor | undefined {
   const m = dy.node;
-  if (axis !== y.rank - 1 || !m || (m.def.type !== 'FusedMatMul' && m.def.type !== 'Gemm') || m.inputs.length !== 2) return undefined;
+  if (
+    axis !== y.rank - 1 ||
+    !m ||
+    (m.def.type !== 'FusedMatMul' && m.def.type !== 'Gemm') ||
+    m.inputs.length !== 2
+  )
+    return undefined;
   if (m.attrs.transB !== 1 || m.attrs.transA === 1 || !sameShape(dy.shape, y.shape)) return undefined;
   const [dO, v] = m.inputs;
   const alpha = typeof m.attrs.alpha === 'object' && 'f' in m.attrs.alpha ? m.attrs.alpha.f : 1;
-  const plain = (k: Graph['nodes'][number]) => k.def.type === 'MatMul' || (k.def.type === 'Gemm' && k.inputs.length === 2 && !Object.keys(k.attrs).length);
-  const o = g.nodes.find((k) => !k.def.domain && plain(k) && k.inputs[0] === y && k.inputs[1] === v)?.outputs[0]; // O = y @ V
+  const plain = (k: Graph['nodes'][number]) =>
+    k.def.type === 'MatMul' ||
+    (k.def.type === 'Gemm' && k.inputs.length === 2 && !Object.keys(k.attrs).length);
+  const o = g.nodes.find((k) => !k.def.domain && plain(k) && k.inputs[0] === y && k.inputs[1] === v)
+    ?.outputs[0]; // O = y @ V
   if (!o || !sameShape(o.shape, dO.shape)) return undefined;
   const d = g.reduceSum(g.mul(dO, o), [-1], true); // (…, T, 1) Σ_d dO·O
   return alpha === 1 ? d : g.mul(d, alpha); // (…, T, 1)
 }
 export function softmax(g: Graph, x: Tensor, axis = -1): Tensor {
   needFloat('Softmax', x);
-  return g.node(SoftmaxOp, [x], { axis: normAxis('Softmax', axis, x.rank) }, [{ dtype: x.dtype, shape: x.shape }])[0]; // (x.shape)
+  return g.node(SoftmaxOp, [x], { axis: normAxis('Softmax', axis, x.rank) }, [
+    { dtype: x.dtype, shape: x.shape },
+  ])[0]; // (x.shape)
 }
 
 // y = log softmax(x): dx = dy - e^y·Σ dy
@@ -53,7 +64,9 @@ const LogSoftmaxOp: OpDef = {
 };
 export function logSoftmax(g: Graph, x: Tensor, axis = -1): Tensor {
   needFloat('LogSoftmax', x);
-  return g.node(LogSoftmaxOp, [x], { axis: normAxis('LogSoftmax', axis, x.rank) }, [{ dtype: x.dtype, shape: x.shape }])[0]; // (x.shape)
+  return g.node(LogSoftmaxOp, [x], { axis: normAxis('LogSoftmax', axis, x.rank) }, [
+    { dtype: x.dtype, shape: x.shape },
+  ])[0]; // (x.shape)
 }
 
 // ---- LayerNormalization (last axis) ------------------------------------------------------------
@@ -70,7 +83,10 @@ const LayerNormOp: OpDef = {
     const db = b && need[2] ? g.reduceSum(dy!, lead) : undefined; // (C)
     if (!need[0]) return [undefined, dw, db];
     const dxhat = g.mul(dy!, w); // (..., C)
-    const inner = g.sub(g.sub(dxhat, g.reduceMean(dxhat, [-1], true)), g.mul(xhat, g.reduceMean(g.mul(dxhat, xhat), [-1], true)));
+    const inner = g.sub(
+      g.sub(dxhat, g.reduceMean(dxhat, [-1], true)),
+      g.mul(xhat, g.reduceMean(g.mul(dxhat, xhat), [-1], true)),
+    );
     return [g.mul(inner, rstd), dw, db];
   },
 };
@@ -78,7 +94,10 @@ const LayerNormOp: OpDef = {
  * Mean and 1/std of the forward pass: its saved outputs (ORT computes them in f32), or, for f64
  * inputs, recomputed in f64 so that double-precision gradients stay exact.
  */
-function layerNormStats(g: Graph, n: { inputs: Tensor[]; outputs: Tensor[]; attrs: Record<string, unknown> }): [Tensor, Tensor] {
+function layerNormStats(
+  g: Graph,
+  n: { inputs: Tensor[]; outputs: Tensor[]; attrs: Record<string, unknown> },
+): [Tensor, Tensor] {
   const x = n.inputs[0];
   if (x.dtype !== 'f64') return [g.cast(n.outputs[1], x.dtype), g.cast(n.outputs[2], x.dtype)];
   const mean = g.reduceMean(x, [-1], true); // (..., 1)
@@ -93,7 +112,9 @@ export function layerNorm(g: Graph, x: Tensor, w: Tensor, b: Tensor | undefined,
   const C = x.shape[x.rank - 1];
   for (const p of b ? [w, b] : [w])
     if (p.rank !== 1 || p.shape[0] !== C || p.dtype !== x.dtype)
-      throw new GraphError(`LayerNormalization: weight/bias must be ${x.dtype}[${C}] for input ${fmt(x)}, got ${fmt(p)}`);
+      throw new GraphError(
+        `LayerNormalization: weight/bias must be ${x.dtype}[${C}] for input ${fmt(x)}, got ${fmt(p)}`,
+      );
   const stats = x.shape.map((d, i) => (i === x.rank - 1 ? 1 : d)); // (..., 1)
   const statDtype = 'f32'; // ORT's LayerNormalization stashes stats in f32 (stash_type 1)
   const outs = [
@@ -113,7 +134,10 @@ const NormalizeOp: OpDef = {
     if (!need[0]) return [undefined, undefined];
     const xhat = n.outputs[0];
     const [, rstd] = layerNormStats(g, n); // (..., 1)
-    const inner = g.sub(g.sub(dy!, g.reduceMean(dy!, [-1], true)), g.mul(xhat, g.reduceMean(g.mul(dy!, xhat), [-1], true))); // (..., C)
+    const inner = g.sub(
+      g.sub(dy!, g.reduceMean(dy!, [-1], true)),
+      g.mul(xhat, g.reduceMean(g.mul(dy!, xhat), [-1], true)),
+    ); // (..., C)
     return [g.mul(inner, rstd), undefined];
   },
 };
@@ -178,7 +202,8 @@ const GeluErfMulOp: OpDef = {
 
 export function gelu(g: Graph, x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
   needFloat('Gelu', x);
-  if (approximate === 'tanh') return g.node(GeluOp, [x], { approximate }, [{ dtype: x.dtype, shape: x.shape }])[0]; // (x.shape)
+  if (approximate === 'tanh')
+    return g.node(GeluOp, [x], { approximate }, [{ dtype: x.dtype, shape: x.shape }])[0]; // (x.shape)
   const u = scaleOutput(g, x, Math.SQRT1_2); // (x.shape) x/√2
   const c = g.mul(g.add(g.erf(u), 1), Math.sqrt(Math.PI) / 2); // (x.shape) (√π/2)(1 + erf(u))
   const t = g.node(GeluErfMulOp, [u, c], { gelu_: 1 }, [{ dtype: x.dtype, shape: x.shape }])[0]; // (x.shape) u·c
@@ -187,11 +212,16 @@ export function gelu(g: Graph, x: Tensor, approximate: 'none' | 'tanh' = 'none')
 
 // ---- Trilu and the causal mask -----------------------------------------------------------------
 
-const TriluOp: OpDef = { type: 'Trilu', grad: (g, n, [dy]) => [g.trilu(dy!, n.attrs.upper === 1, n.attrs.k_ as number), undefined] };
+const TriluOp: OpDef = {
+  type: 'Trilu',
+  grad: (g, n, [dy]) => [g.trilu(dy!, n.attrs.upper === 1, n.attrs.k_ as number), undefined],
+};
 /** Keeps the lower (or upper) triangle of the last two axes, offset by k diagonals. */
 export function trilu(g: Graph, x: Tensor, upper = false, k = 0): Tensor {
   if (x.rank < 2) throw new GraphError(`Trilu: needs rank ≥ 2, got ${fmt(x)}`);
-  return g.node(TriluOp, [x, g.constI64([k], [])], { upper: upper ? 1 : 0, k_: k }, [{ dtype: x.dtype, shape: x.shape }])[0]; // (x.shape)
+  return g.node(TriluOp, [x, g.constI64([k], [])], { upper: upper ? 1 : 0, k_: k }, [
+    { dtype: x.dtype, shape: x.shape },
+  ])[0]; // (x.shape)
 }
 
 /** Additive causal mask (T, T): 0 on and below the diagonal, -inf above; add it to attention scores. */
@@ -209,8 +239,17 @@ const SceOp: OpDef = {
   grad: (g, n, [dl]) => {
     const [logits, targets] = n.inputs;
     const [N, V] = logits.shape;
-    const valid = g.cast(g.node({ type: 'Not' }, [g.equal(targets, n.attrs.ignore_index as number)], {}, [{ dtype: 'bool', shape: [N] }])[0], logits.dtype); // (N)
-    const classes = g.constant(Array.from({ length: V }, (_, i) => i), targets.dtype, [1, V]); // (1, V)
+    const valid = g.cast(
+      g.node({ type: 'Not' }, [g.equal(targets, n.attrs.ignore_index as number)], {}, [
+        { dtype: 'bool', shape: [N] },
+      ])[0],
+      logits.dtype,
+    ); // (N)
+    const classes = g.constant(
+      Array.from({ length: V }, (_, i) => i),
+      targets.dtype,
+      [1, V],
+    ); // (1, V)
     const onehot = g.cast(g.equal(g.unsqueeze(targets, 1), classes), logits.dtype); // (N, V)
     const scale = g.unsqueeze(g.mul(dl!, valid), 1); // (N, 1)
     return [g.mul(g.sub(g.exp(n.outputs[1]), onehot), scale), undefined];
@@ -228,19 +267,27 @@ export interface CrossEntropyOptions {
 export function crossEntropy(g: Graph, logits: Tensor, targets: Tensor, o: CrossEntropyOptions = {}): Tensor {
   needFloat('SoftmaxCrossEntropyLoss', logits);
   if (logits.rank !== 2 || targets.rank !== 1 || targets.shape[0] !== logits.shape[0])
-    throw new GraphError(`SoftmaxCrossEntropyLoss: expects logits (N, V) and targets (N), got ${fmt(logits)} and ${fmt(targets)}; reshape to (B·T, V) and (B·T)`);
-  if (targets.dtype !== 'i64' && targets.dtype !== 'i32') throw new GraphError(`SoftmaxCrossEntropyLoss: targets must be i64 or i32, got ${fmt(targets)}`);
+    throw new GraphError(
+      `SoftmaxCrossEntropyLoss: expects logits (N, V) and targets (N), got ${fmt(logits)} and ${fmt(targets)}; reshape to (B·T, V) and (B·T)`,
+    );
+  if (targets.dtype !== 'i64' && targets.dtype !== 'i32')
+    throw new GraphError(`SoftmaxCrossEntropyLoss: targets must be i64 or i32, got ${fmt(targets)}`);
   const ignore = o.ignoreIndex ?? -100;
   const [N] = targets.shape;
   const [perToken] = g.node(SceOp, [logits, targets], { reduction: 'none', ignore_index: ignore }, [
     { dtype: logits.dtype, shape: [N] },
     { dtype: logits.dtype, shape: logits.shape },
   ]); // (N), (N, V)
-  const valid = g.cast(g.node({ type: 'Not' }, [g.equal(targets, ignore)], {}, [{ dtype: 'bool', shape: [N] }])[0], logits.dtype); // (N)
+  const valid = g.cast(
+    g.node({ type: 'Not' }, [g.equal(targets, ignore)], {}, [{ dtype: 'bool', shape: [N] }])[0],
+    logits.dtype,
+  ); // (N)
   let w = valid;
   if (o.weights) {
     if (o.weights.dtype !== logits.dtype || o.weights.rank !== 1 || o.weights.shape[0] !== N)
-      throw new GraphError(`SoftmaxCrossEntropyLoss: weights must be ${logits.dtype}[${N}], got ${fmt(o.weights)}`);
+      throw new GraphError(
+        `SoftmaxCrossEntropyLoss: weights must be ${logits.dtype}[${N}], got ${fmt(o.weights)}`,
+      );
     w = g.mul(o.weights, valid); // (N)
   }
   const total = g.reduceSum(g.mul(perToken, w)); // ()

@@ -14,7 +14,10 @@ function spread(g: Graph, dy: Tensor, x: Tensor, axes: number[]): Tensor {
 
 const axesOf = (n: { attrs: Record<string, unknown> }): number[] => n.attrs.axes_ as number[];
 
-const ReduceSumOp: OpDef = { type: 'ReduceSum', grad: (g, n, [dy]) => [spread(g, dy!, n.inputs[0], axesOf(n)), undefined] };
+const ReduceSumOp: OpDef = {
+  type: 'ReduceSum',
+  grad: (g, n, [dy]) => [spread(g, dy!, n.inputs[0], axesOf(n)), undefined],
+};
 const ReduceMeanOp: OpDef = {
   type: 'ReduceMean',
   grad: (g, n, [dy]) => {
@@ -42,14 +45,23 @@ const ReduceSumSquareOp: OpDef = {
 function reduce(g: Graph, def: OpDef, x: Tensor, axes: number[] | undefined, keepdims: boolean): Tensor {
   if (!isFloat(x.dtype) && def.type !== 'ReduceSum' && def.type !== 'ReduceMax')
     throw new GraphError(`${def.type}: needs a float tensor, got ${fmt(x)}`);
-  const ax = [...new Set((axes ?? x.shape.map((_, i) => i)).map((a) => normAxis(def.type, a, x.rank)))].sort((a, b) => a - b);
-  const shape = keepdims ? x.shape.map((d, i) => (ax.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !ax.includes(i)); // reduced
-  return g.node(def, [x, g.constI64(ax)], { keepdims: keepdims ? 1 : 0, axes_: ax }, [{ dtype: x.dtype, shape }])[0];
+  const ax = [...new Set((axes ?? x.shape.map((_, i) => i)).map((a) => normAxis(def.type, a, x.rank)))].sort(
+    (a, b) => a - b,
+  );
+  const shape = keepdims
+    ? x.shape.map((d, i) => (ax.includes(i) ? 1 : d))
+    : x.shape.filter((_, i) => !ax.includes(i)); // reduced
+  return g.node(def, [x, g.constI64(ax)], { keepdims: keepdims ? 1 : 0, axes_: ax }, [
+    { dtype: x.dtype, shape },
+  ])[0];
 }
 
 /** Sum over `axes` (all when omitted). */
-export const reduceSum = (g: Graph, x: Tensor, axes?: number[], keepdims = false): Tensor => reduce(g, ReduceSumOp, x, axes, keepdims);
-export const reduceMean = (g: Graph, x: Tensor, axes?: number[], keepdims = false): Tensor => reduce(g, ReduceMeanOp, x, axes, keepdims);
-export const reduceMax = (g: Graph, x: Tensor, axes?: number[], keepdims = false): Tensor => reduce(g, ReduceMaxOp, x, axes, keepdims);
+export const reduceSum = (g: Graph, x: Tensor, axes?: number[], keepdims = false): Tensor =>
+  reduce(g, ReduceSumOp, x, axes, keepdims);
+export const reduceMean = (g: Graph, x: Tensor, axes?: number[], keepdims = false): Tensor =>
+  reduce(g, ReduceMeanOp, x, axes, keepdims);
+export const reduceMax = (g: Graph, x: Tensor, axes?: number[], keepdims = false): Tensor =>
+  reduce(g, ReduceMaxOp, x, axes, keepdims);
 export const reduceSumSquare = (g: Graph, x: Tensor, axes?: number[], keepdims = false): Tensor =>
   reduce(g, ReduceSumSquareOp, x, axes, keepdims);

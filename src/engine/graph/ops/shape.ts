@@ -6,7 +6,10 @@ import type { Graph } from '../graph';
 import { fmt, GraphError, normAxis, sizeOf, sameShape, type OpDef, type Tensor } from '../tensor';
 import { sumTo } from './elementwise';
 
-const ReshapeOp: OpDef = { type: 'Reshape', grad: (g, n, [dy]) => [g.reshape(dy!, [...n.inputs[0].shape]), undefined] };
+const ReshapeOp: OpDef = {
+  type: 'Reshape',
+  grad: (g, n, [dy]) => [g.reshape(dy!, [...n.inputs[0].shape]), undefined],
+};
 /** Reshape with at most one -1; the element count must match. */
 export function reshape(g: Graph, x: Tensor, shape: number[]): Tensor {
   const known = shape.filter((d) => d !== -1);
@@ -29,7 +32,9 @@ const TransposeOp: OpDef = {
 };
 export function transpose(g: Graph, x: Tensor, perm: number[]): Tensor {
   if (perm.length !== x.rank || [...perm].sort().some((p, i) => p !== i))
-    throw new GraphError(`Transpose: perm [${perm.join(', ')}] is not a permutation of the ${x.rank} axes of ${fmt(x)}`);
+    throw new GraphError(
+      `Transpose: perm [${perm.join(', ')}] is not a permutation of the ${x.rank} axes of ${fmt(x)}`,
+    );
   if (perm.every((p, i) => p === i)) return x;
   return g.node(TransposeOp, [x], { perm }, [{ dtype: x.dtype, shape: perm.map((p) => x.shape[p]) }])[0]; // permuted
 }
@@ -80,7 +85,14 @@ const ConcatOp: OpDef = {
   type: 'Concat',
   grad: (g, n, [dy], need) => {
     const axis = n.attrs.axis as number;
-    const parts = n.inputs.length === 1 ? [dy!] : g.split(dy!, n.inputs.map((t) => t.shape[axis]), axis);
+    const parts =
+      n.inputs.length === 1
+        ? [dy!]
+        : g.split(
+            dy!,
+            n.inputs.map((t) => t.shape[axis]),
+            axis,
+          );
     return parts.map((p, i) => (need[i] ? p : undefined));
   },
 };
@@ -88,20 +100,30 @@ export function concat(g: Graph, xs: Tensor[], axis: number): Tensor {
   if (!xs.length) throw new GraphError('Concat: needs at least one tensor');
   const ax = normAxis('Concat', axis, xs[0].rank);
   for (const t of xs)
-    if (t.rank !== xs[0].rank || t.dtype !== xs[0].dtype || t.shape.some((d, i) => i !== ax && d !== xs[0].shape[i]))
+    if (
+      t.rank !== xs[0].rank ||
+      t.dtype !== xs[0].dtype ||
+      t.shape.some((d, i) => i !== ax && d !== xs[0].shape[i])
+    )
       throw new GraphError(`Concat: ${xs.map(fmt).join(', ')} differ outside axis ${ax}`);
   const shape = xs[0].shape.map((d, i) => (i === ax ? xs.reduce((s, t) => s + t.shape[ax], 0) : d)); // summed along axis
   return g.node(ConcatOp, xs, { axis: ax }, [{ dtype: xs[0].dtype, shape }])[0];
 }
 
-const ExpandOp: OpDef = { type: 'Expand', grad: (g, n, [dy]) => [sumTo(g, dy!, n.inputs[0].shape), undefined] };
+const ExpandOp: OpDef = {
+  type: 'Expand',
+  grad: (g, n, [dy]) => [sumTo(g, dy!, n.inputs[0].shape), undefined],
+};
 export function expand(g: Graph, x: Tensor, shape: number[]): Tensor {
   const out = g.broadcastShape('Expand', x.shape, shape);
   if (sameShape(out, x.shape)) return x;
   return g.node(ExpandOp, [x, g.constI64(shape)], {}, [{ dtype: x.dtype, shape: out }])[0]; // (shape)
 }
 
-const UnsqueezeOp: OpDef = { type: 'Unsqueeze', grad: (g, n, [dy]) => [g.reshape(dy!, [...n.inputs[0].shape]), undefined] };
+const UnsqueezeOp: OpDef = {
+  type: 'Unsqueeze',
+  grad: (g, n, [dy]) => [g.reshape(dy!, [...n.inputs[0].shape]), undefined],
+};
 export function unsqueeze(g: Graph, x: Tensor, axis: number): Tensor {
   const ax = normAxis('Unsqueeze', axis, x.rank + 1);
   const shape = [...x.shape.slice(0, ax), 1, ...x.shape.slice(ax)]; // size-1 dim inserted at ax
@@ -115,12 +137,19 @@ export function unsqueeze(g: Graph, x: Tensor, axis: number): Tensor {
  */
 const GatherOp: OpDef = {
   type: 'Gather',
-  grad: (g, n, [dy], need) => [need[0] ? embeddingGrad(g, n.inputs[1], dy!, n.inputs[0].shape) : undefined, undefined],
+  grad: (g, n, [dy], need) => [
+    need[0] ? embeddingGrad(g, n.inputs[1], dy!, n.inputs[0].shape) : undefined,
+    undefined,
+  ],
 };
 export function gather(g: Graph, data: Tensor, indices: Tensor, axis = 0): Tensor {
-  if (indices.dtype !== 'i64' && indices.dtype !== 'i32') throw new GraphError(`Gather: indices must be i64 or i32, got ${fmt(indices)}`);
+  if (indices.dtype !== 'i64' && indices.dtype !== 'i32')
+    throw new GraphError(`Gather: indices must be i64 or i32, got ${fmt(indices)}`);
   const ax = normAxis('Gather', axis, data.rank);
-  if (ax !== 0 && g.isDifferentiable(data)) throw new GraphError(`Gather: only axis 0 has a gradient rule; transpose ${fmt(data)} so the gathered axis comes first`);
+  if (ax !== 0 && g.isDifferentiable(data))
+    throw new GraphError(
+      `Gather: only axis 0 has a gradient rule; transpose ${fmt(data)} so the gathered axis comes first`,
+    );
   const shape = [...data.shape.slice(0, ax), ...indices.shape, ...data.shape.slice(ax + 1)]; // (…indices, …rest)
   return g.node(GatherOp, [data, indices], { axis: ax }, [{ dtype: data.dtype, shape }])[0];
 }
@@ -134,7 +163,8 @@ function embeddingGrad(g: Graph, idx: Tensor, dy: Tensor, shape: readonly number
   const dy2 = g.reshape(dy, [M, R]); // (M, R)
   const flat = g.reshape(idx, [M]); // (M)
   let table: Tensor;
-  if (g.options.embeddingGrad === 'onehot' && dy.dtype === 'f32') { // ORT's OneHot has float kernels only
+  if (g.options.embeddingGrad === 'onehot' && dy.dtype === 'f32') {
+    // ORT's OneHot has float kernels only
     const depth = g.constI64([V]);
     const values = g.constant([0, 1], dy.dtype, [2]);
     const oh = g.node(OneHotOp, [flat, depth, values], { axis: -1 }, [{ dtype: dy.dtype, shape: [M, V] }])[0]; // (M, V)
@@ -142,7 +172,9 @@ function embeddingGrad(g: Graph, idx: Tensor, dy: Tensor, shape: readonly number
   } else {
     const ind = g.expand(g.unsqueeze(flat, 1), [M, R]); // (M, R)
     const zeros = g.zeros([V, R], dy.dtype); // (V, R)
-    table = g.node(ScatterElementsOp, [zeros, ind, dy2], { axis: 0, reduction: 'add' }, [{ dtype: dy.dtype, shape: [V, R] }])[0]; // (V, R)
+    table = g.node(ScatterElementsOp, [zeros, ind, dy2], { axis: 0, reduction: 'add' }, [
+      { dtype: dy.dtype, shape: [V, R] },
+    ])[0]; // (V, R)
   }
   return g.reshape(table, [...shape]); // (V, ...)
 }
