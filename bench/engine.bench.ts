@@ -296,8 +296,10 @@ async function profile(
   const events = all.filter((e) => e.ts >= (runs[2] ?? 0)); // steps 3 and 4
   const byOp = new Map<string, number>();
   const byPart = new Map<string, number>();
-  const part = (node: string) =>
-    /^(update|clip)\//.test(node) ? 'optimizer' : node.startsWith('grad/') ? 'backward' : 'forward';
+  const part = (node: string) => {
+    if (/^(update|clip)\//.test(node)) return 'optimizer';
+    return node.startsWith('grad/') ? 'backward' : 'forward';
+  };
   let total = 0;
   for (const e of events) {
     if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || !e.args?.op_name) continue;

@@ -32,8 +32,10 @@ export function benchLine(
   higherIsBetter: boolean,
 ): string {
   const ratio = higherIsBetter ? ours / theirs : theirs / ours;
-  const fmt = (x: number) =>
-    Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 1 ? x.toFixed(2) : x.toPrecision(3);
+  const fmt = (x: number) => {
+    if (Math.abs(x) >= 100) return x.toFixed(0);
+    return Math.abs(x) >= 1 ? x.toFixed(2) : x.toPrecision(3);
+  };
   const line = `BENCH ${name} ${fmt(ours)} ${unit} ${peer} ${fmt(theirs)} ${ratio.toFixed(2)}x`;
   console.log(line);
   return line;

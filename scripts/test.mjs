@@ -1,4 +1,4 @@
-// `npm test`: build, type-check, unit tests, boundary check, package + VSIX check, then end-to-end
+// `npm test`: build, type-check, format and lint checks, unit tests, boundary check, package + VSIX check, then end-to-end
 // tests in a real VS Code (code-server + Chromium). Prints one closing line: "tests: N passed, N failed".
 //   node scripts/test.mjs [--only unit|package|e2e] [--skip-build]
 import { spawn, spawnSync } from 'node:child_process';
@@ -79,6 +79,13 @@ if (!argv.includes('--skip-build')) {
     '-p',
     'webview/tsconfig.json',
   ]);
+  step('format (prettier --check)', process.execPath, [
+    'node_modules/prettier/bin/prettier.cjs',
+    '--check',
+    '--log-level=warn',
+    '.',
+  ]);
+  step('lint (eslint)', process.execPath, ['node_modules/eslint/bin/eslint.js', '.']);
 }
 
 if (!only || only === 'unit') {

@@ -43,7 +43,9 @@ export async function tokenizeCommand(args: string[]): Promise<number> {
     spans = tokenizer.encodeWithOffsets(text, options);
   } catch (e) {
     if (e instanceof Error && /special token/.test(e.message))
-      throw new Error(`${e.message.split('. ')[0]}. Pass --allow-special to encode special tokens as such.`);
+      throw new Error(`${e.message.split('. ')[0]}. Pass --allow-special to encode special tokens as such.`, {
+        cause: e,
+      });
     throw e;
   }
   const decoder = new TextDecoder('utf-8', { ignoreBOM: true });

@@ -51,12 +51,11 @@ function num(cmd: string, opts: Map<string, string[]>, k: string, def: number): 
   return n;
 }
 
-const fmtMs = (ms: number) =>
-  ms >= 3600e3
-    ? `${(ms / 3600e3).toFixed(1)} h`
-    : ms >= 60e3
-      ? `${(ms / 60e3).toFixed(1)} min`
-      : `${(ms / 1000).toFixed(0)} s`;
+function fmtMs(ms: number): string {
+  if (ms >= 3600e3) return `${(ms / 3600e3).toFixed(1)} h`;
+  if (ms >= 60e3) return `${(ms / 60e3).toFixed(1)} min`;
+  return `${(ms / 1000).toFixed(0)} s`;
+}
 
 const TRAIN_FLAGS = [
   'data',

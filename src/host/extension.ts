@@ -46,7 +46,7 @@ export function activate(context: vscode.ExtensionContext): void {
       async (uri?: vscode.Uri, uris?: vscode.Uri[]) => {
         const dir = await trainTokenizerCommand(
           worker,
-          uris?.length ? uris : uri instanceof vscode.Uri ? [uri] : undefined,
+          uris?.length ? uris : [uri].filter((u) => u instanceof vscode.Uri),
         );
         if (dir) await TokenizePanel.instance?.refreshChoices();
         return dir;

@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { getEncoding } from '../engine/tokenizer/builtin';
 import { loadHuggingFaceTokenizer } from '../engine/tokenizer/huggingface';
+import { tokenizerSpecKey } from '../engine/tokenizer/load';
 import { textFromBytes } from '../engine/tokenizer/textInput';
 import type { Tokenizer, TokenizerProgress } from '../engine/tokenizer/tokenizer';
 import { trainBpe } from '../engine/tokenizer/train';
@@ -21,13 +22,7 @@ import {
 
 const cache = new Map<string, Promise<Tokenizer>>();
 
-function specKey(spec: TokenizerSpec): string {
-  return spec.kind === 'builtin'
-    ? `builtin:${spec.name}`
-    : spec.kind === 'huggingface'
-      ? `huggingface:${spec.path}`
-      : `trained:${spec.dir}`;
-}
+const specKey = tokenizerSpecKey;
 
 /** Loads (once) the tokenizer a spec names. */
 export function loadTokenizer(spec: TokenizerSpec): Promise<Tokenizer> {
@@ -151,14 +146,16 @@ function progressMessage(p: TokenizerProgress): string {
   );
 }
 
+/** Where each stage starts in the progress bar and how much of it it spans. */
+const PROGRESS_SPANS: Partial<Record<TokenizerProgress['stage'], [number, number]>> = {
+  reading: [0, 0.05],
+  counting: [0.05, 0.15],
+  merging: [0.2, 0.8],
+};
+
 /** Reading is the first 5 %, counting the next 15 %, merging the rest. */
 function progressFraction(p: TokenizerProgress): number {
   const f = p.total ? p.done / p.total : 0;
-  return p.stage === 'counting'
-    ? 0.05 + 0.15 * f
-    : p.stage === 'merging'
-      ? 0.2 + 0.8 * f
-      : p.stage === 'reading'
-        ? 0.05 * f
-        : 1;
+  const span = PROGRESS_SPANS[p.stage];
+  return span ? span[0] + span[1] * f : 1;
 }

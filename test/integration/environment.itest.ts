@@ -29,6 +29,7 @@ describe('LLM Lens: Show Environment', () => {
     assert.equal(report.extensionVersion, ext.packageJSON.version);
     assert.equal(report.vscodeVersion, vscode.version);
     // The reference: the onnxruntime-node package that ships with the extension.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- a file of the installed extension, at run time
     const ortPkg = require(`${ext.extensionPath}/node_modules/onnxruntime-node/package.json`) as {
       version: string;
     };

@@ -75,7 +75,8 @@ async function attempt(bytes: Uint8Array, what: string): Promise<'ok' | Checkpoi
   try {
     await checkOpened(f);
   } catch (e) {
-    if (!(e instanceof CheckpointError)) throw new Error(`${what}: after opening: ${String(e)}`);
+    if (!(e instanceof CheckpointError))
+      throw new Error(`${what}: after opening: ${String(e)}`, { cause: e });
   }
   return 'ok';
 }

@@ -52,16 +52,8 @@ interface Expected {
   relativeChange: Record<string, string>;
 }
 const expected: Expected = JSON.parse(readFileSync(join(FIX, 'expected.json'), 'utf8'));
-const num = (s: string | number) =>
-  typeof s === 'number'
-    ? s
-    : s === 'nan'
-      ? NaN
-      : s === 'inf'
-        ? Infinity
-        : s === '-inf'
-          ? -Infinity
-          : Number(s);
+const SPECIAL: Record<string, number> = { nan: NaN, inf: Infinity, '-inf': -Infinity };
+const num = (s: string | number) => (typeof s === 'number' ? s : (SPECIAL[s] ?? Number(s)));
 
 /** Same value, same sign of zero, NaN equals NaN. */
 function sameValue(actual: number, want: number, what: string) {

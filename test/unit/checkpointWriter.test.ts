@@ -25,8 +25,8 @@ const FIX = [
   join(process.cwd(), 'test/fixtures/checkpoint'),
 ].find((d) => existsSync(d))!;
 const expected = JSON.parse(readFileSync(join(FIX, 'expected.json'), 'utf8'));
-const num = (s: string) =>
-  s === 'nan' ? NaN : s === 'inf' ? Infinity : s === '-inf' ? -Infinity : Number(s);
+const SPECIAL: Record<string, number> = { nan: NaN, inf: Infinity, '-inf': -Infinity };
+const num = (s: string) => SPECIAL[s] ?? Number(s);
 
 /** Typed array of the writer's input type for a dtype, over raw little-endian bytes. */
 function typed(dtype: Dtype, raw: Buffer): ArrayBufferView {

@@ -205,9 +205,10 @@ test('preparePrompt: empty prompts start from the start token, long ones keep th
 function bruteProbs(logits: ArrayLike<number>, o: SamplingOptions, ctx: readonly number[] = []): number[] {
   let l = Array.from(logits);
   if (o.repetitionPenalty && o.repetitionPenalty !== 1)
-    l = l.map((x, i) =>
-      ctx.includes(i) ? (x > 0 ? x / o.repetitionPenalty! : x * o.repetitionPenalty!) : x,
-    );
+    l = l.map((x, i) => {
+      if (!ctx.includes(i)) return x;
+      return x > 0 ? x / o.repetitionPenalty! : x * o.repetitionPenalty!;
+    });
   const t = o.temperature ?? 1;
   if (t === 0) return l.map((_, i) => (i === l.indexOf(Math.max(...l)) ? 1 : 0));
   const byLogit = l

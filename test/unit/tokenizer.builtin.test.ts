@@ -192,8 +192,10 @@ test('lone surrogates encode as U+FFFD, as tiktoken does (its WASM binding conve
 
 test("U+0085 is whitespace for tiktoken (Rust's \\s), not for JavaScript's: we follow tiktoken, js-tiktoken does not", () => {
   const { ours, ref } = encodings('cl100k_base');
+  /* eslint-disable @typescript-eslint/no-require-imports -- the CommonJS builds, as builtin.ts loads them */
   const { Tiktoken: JsTiktoken }: { Tiktoken: typeof JsTiktokenType } = require('js-tiktoken/lite');
   const jsTiktoken = new JsTiktoken(require('js-tiktoken/ranks/cl100k_base'));
+  /* eslint-enable @typescript-eslint/no-require-imports */
   const text = 'a  \u0085\n';
   assert.deepEqual(ours.encode(text), refIds(ref, text));
   assert.notDeepEqual(jsTiktoken.encode(text), refIds(ref, text));

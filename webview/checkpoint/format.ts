@@ -14,7 +14,8 @@ export function fmtBytes(n: number): string {
     v /= 1000;
     i++;
   }
-  return `${v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0)} ${units[i]}`;
+  const digits = 2 - Math.min(2, Math.floor(Math.log10(Math.max(v, 1)))); // 1.23, 12.3, 123
+  return `${v.toFixed(digits)} ${units[i]}`;
 }
 
 /** 4 significant digits, exponent form for very small or large magnitudes; '—' for not finite. */

@@ -256,9 +256,20 @@ function sortedRows(rows: TensorRow[]): TensorRow[] {
   return kept.sort((a, b) => {
     const x = key(a);
     const y = key(b);
-    return (x < y ? -1 : x > y ? 1 : a.name < b.name ? -1 : 1) * sortDir;
+    if (x === y) return a.name < b.name ? -1 : 1;
+    return (x < y ? -1 : 1) * sortDir;
   });
 }
+
+/** The status line while a task runs, by task. */
+const BUSY_TEXT: Record<'inspect' | 'compare' | 'export', (label: string) => string> = {
+  inspect: (label) => `Reading ${label}…`,
+  compare: (label) => `Comparing with ${label}…`,
+  export: (label) => `Exporting to ${label}…`,
+};
+
+const ariaSort = (up: boolean) => (up ? 'ascending' : 'descending');
+const sortArrow = (up: boolean) => (up ? ' ▲' : ' ▼');
 
 function renderTable(): void {
   const o = overview;
@@ -274,15 +285,13 @@ function renderTable(): void {
     'tr',
     {},
     ...columns.map(([k, label]) => {
+      const sorted = !naturalOrder && sortKey === k;
+      const up = sortDir === 1;
       const th = el(
         'th',
-        {
-          'data-sort': k,
-          class: 'sortable',
-          'aria-sort': !naturalOrder && sortKey === k ? (sortDir === 1 ? 'ascending' : 'descending') : 'none',
-        },
+        { 'data-sort': k, class: 'sortable', 'aria-sort': sorted ? ariaSort(up) : 'none' },
         label,
-        !naturalOrder && sortKey === k ? (sortDir === 1 ? ' ▲' : ' ▼') : '',
+        sorted ? sortArrow(up) : '',
       );
       th.addEventListener('click', () => {
         if (!naturalOrder && sortKey === k) sortDir = sortDir === 1 ? -1 : 1;
@@ -300,24 +309,22 @@ function renderTable(): void {
   const body = el(
     'tbody',
     {},
-    ...rows
-      .slice(0, MAX_ROWS)
-      .map((r) =>
-        el(
-          'tr',
-          {
-            class: `tensor-row${r.supported ? '' : ' unsupported'}`,
-            'data-name': r.name,
-            tabindex: 0,
-            title: r.supported ? 'Show statistics' : `dtype ${r.dtype} is listed but not decoded`,
-          },
-          nameCell(r.name),
-          el('td', {}, r.dtype),
-          el('td', { class: 'mono' }, fmtShape(r.shape)),
-          el('td', { class: 'num' }, fmtInt(r.elements)),
-          el('td', { class: 'num' }, fmtBytes(r.bytes)),
-        ),
+    ...rows.slice(0, MAX_ROWS).map((r) =>
+      el(
+        'tr',
+        {
+          class: `tensor-row${r.supported ? '' : ' unsupported'}`,
+          'data-name': r.name,
+          tabindex: 0,
+          title: r.supported ? 'Show statistics' : `dtype ${r.dtype} is listed but not decoded`,
+        },
+        nameCell(r.name),
+        el('td', {}, r.dtype),
+        el('td', { class: 'mono' }, fmtShape(r.shape)),
+        el('td', { class: 'num' }, fmtInt(r.elements)),
+        el('td', { class: 'num' }, fmtBytes(r.bytes)),
       ),
+    ),
   );
   const count = el(
     'span',
@@ -565,15 +572,7 @@ host.onMessage((m) => {
         detail.dataset.state = 'busy';
         markSelected(m.label);
       }
-      setStatus(
-        m.task === 'inspect'
-          ? `Reading ${m.label}…`
-          : m.task === 'compare'
-            ? `Comparing with ${m.label}…`
-            : `Exporting to ${m.label}…`,
-        'busy',
-        true,
-      );
+      setStatus(BUSY_TEXT[m.task](m.label), 'busy', true);
       break;
     case 'tensor':
       renderDetail(m.detail);

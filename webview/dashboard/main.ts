@@ -191,12 +191,11 @@ app.append(
 );
 
 // ---- charts ----
-const xOf = (e: { step: number; time: number }): number =>
-  state.xAxis === 'step'
-    ? e.step
-    : state.xAxis === 'tokens'
-      ? e.step * (tokensPerStep || 1)
-      : (e.time - startTime) / 1000;
+function xOf(e: { step: number; time: number }): number {
+  if (state.xAxis === 'step') return e.step;
+  if (state.xAxis === 'tokens') return e.step * (tokensPerStep || 1);
+  return (e.time - startTime) / 1000; // seconds
+}
 
 function ema(values: number[], a: number): number[] {
   // TensorBoard's debiased exponential moving average
@@ -423,13 +422,22 @@ function save(): void {
   host.setState(state);
 }
 
+/** The status line of a run in each state. */
+const STATUS_TEXT: Record<RunStatus, string> = {
+  running: 'Training…',
+  paused: 'Paused: the run waits once the steps under way are done.',
+  failed: 'The run failed.',
+  finished: 'Finished.',
+  stopped: 'Stopped.',
+  unknown: '',
+};
+
 // ---- stats, samples, status ----
-const fmtTime = (ms: number) =>
-  ms >= 3600e3
-    ? `${(ms / 3600e3).toFixed(1)} h`
-    : ms >= 60e3
-      ? `${(ms / 60e3).toFixed(1)} min`
-      : `${Math.round(ms / 1000)} s`;
+function fmtTime(ms: number): string {
+  if (ms >= 3600e3) return `${(ms / 3600e3).toFixed(1)} h`;
+  if (ms >= 60e3) return `${(ms / 60e3).toFixed(1)} min`;
+  return `${Math.round(ms / 1000)} s`;
+}
 const setStat = (id: string, v: string) => (document.getElementById(`stat-${id}`)!.textContent = v);
 
 function renderStats(): void {
@@ -474,21 +482,8 @@ function renderStatus(message?: string): void {
   ckptBtn.hidden = !live;
   resumeRunBtn.hidden = live || !(run?.checkpoints.length ?? 0);
   document.body.dataset.status = status;
-  statusLine.textContent =
-    message ??
-    (stopRequested
-      ? 'Stopping after the steps under way, with a checkpoint…'
-      : status === 'running'
-        ? 'Training…'
-        : status === 'paused'
-          ? 'Paused: the run waits once the steps under way are done.'
-          : status === 'failed'
-            ? 'The run failed.'
-            : status === 'finished'
-              ? 'Finished.'
-              : status === 'stopped'
-                ? 'Stopped.'
-                : '');
+  const stopping = 'Stopping after the steps under way, with a checkpoint…';
+  statusLine.textContent = message ?? (stopRequested ? stopping : STATUS_TEXT[status]);
 }
 
 function ingest(events: RunEvent[]): void {

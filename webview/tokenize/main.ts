@@ -94,6 +94,9 @@ function renderPickers(): void {
   compareBox.checked = compare;
 }
 
+/** The visible stand-in of each whitespace character. */
+const WHITESPACE_MARKS: Record<string, string | undefined> = { ' ': '·', '\t': '→', '\n': '↵', '\r': '␍' };
+
 /** How a token's text looks: spaces, tabs and line breaks made visible. */
 function visibleText(s: string, into: HTMLElement): void {
   let plain = '';
@@ -102,7 +105,7 @@ function visibleText(s: string, into: HTMLElement): void {
     plain = '';
   };
   for (const ch of s) {
-    const mark = ch === ' ' ? '·' : ch === '\t' ? '→' : ch === '\n' ? '↵' : ch === '\r' ? '␍' : undefined;
+    const mark = WHITESPACE_MARKS[ch];
     if (mark === undefined) {
       plain += ch;
       continue;

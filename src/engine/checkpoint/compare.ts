@@ -52,10 +52,15 @@ export class ChangeAccumulator {
   result(name: string): TensorChange {
     const normA = Math.sqrt(this.sa);
     const normDiff = Math.sqrt(this.sd);
-    const relChange =
-      normA === 0 ? (normDiff === 0 ? 0 : normDiff === normDiff ? Infinity : NaN) : normDiff / normA;
+    const relChange = normA === 0 ? changeFromZero(normDiff) : normDiff / normA;
     return { name, relChange, normA, normB: Math.sqrt(this.sb), normDiff, maxAbsDiff: this.maxAbs };
   }
+}
+
+/** Relative change of a tensor that was all zeros: 0 if it still is, ∞ if it moved, NaN if not finite. */
+function changeFromZero(normDiff: number): number {
+  if (normDiff === 0) return 0;
+  return Number.isNaN(normDiff) ? NaN : Infinity;
 }
 
 /** Relative change of tensor `name` (in a) against `nameB` (in b, default the same name). Shapes must match. */

@@ -89,8 +89,11 @@ export class HeatmapAccumulator {
 
   result(): Heatmap {
     const values = new Float32Array(this.acc.length);
+    const mean = this.pooling === 'mean';
     for (let j = 0; j < values.length; j++) {
-      values[j] = this.n[j] === 0 ? NaN : this.pooling === 'mean' ? this.acc[j] / this.n[j] : this.acc[j];
+      if (this.n[j] === 0)
+        values[j] = NaN; // no finite value in the cell
+      else values[j] = mean ? this.acc[j] / this.n[j] : this.acc[j];
     }
     const { sourceRows, sourceCols, rowBlock, colBlock, rows, cols, pooling } = this;
     return { sourceRows, sourceCols, rowBlock, colBlock, rows, cols, pooling, values };

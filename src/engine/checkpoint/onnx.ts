@@ -112,7 +112,7 @@ function valueOf(v: OnnxValueInfo): OnnxValue {
   return {
     name: v.name,
     dtype: t ? onnxDtypeName(t.elemType) : 'unknown',
-    shape: dims.map((d) => (d.dimParam ? d.dimParam : d.dimValue !== undefined ? toNumber(d.dimValue) : '?')),
+    shape: dims.map((d) => d.dimParam || (d.dimValue !== undefined ? toNumber(d.dimValue) : '?')),
   };
 }
 

@@ -182,12 +182,9 @@ export async function readSafetensors(source: ByteSource): Promise<SafetensorsFi
  * On a CheckpointError the source is closed; on success the caller closes the file.
  */
 export async function openSafetensors(file: string | ByteSource | Uint8Array): Promise<SafetensorsFile> {
-  const source =
-    typeof file === 'string'
-      ? await openFileSource(file)
-      : file instanceof Uint8Array
-        ? memorySource(file)
-        : file;
+  let source: ByteSource;
+  if (typeof file === 'string') source = await openFileSource(file);
+  else source = file instanceof Uint8Array ? memorySource(file) : file;
   try {
     return await readSafetensors(source);
   } catch (e) {

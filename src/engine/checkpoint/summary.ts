@@ -84,7 +84,8 @@ function bySegment(a: ModuleNode, b: ModuleNode): number {
   const nb = /^\d+$/.test(b.name);
   if (na && nb) return Number(a.name) - Number(b.name);
   if (na !== nb) return na ? 1 : -1;
-  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+  if (a.name === b.name) return 0;
+  return a.name < b.name ? -1 : 1;
 }
 
 export type ArchitectureFamily = 'gpt2' | 'llama' | 'other';

@@ -19,6 +19,9 @@ import { GraphError, type Attr, type ConstData, type DType, type Tensor } from '
 
 export const OPSET = 20;
 
+/** Bytes per element of each dtype. */
+export const DTYPE_BYTES: Record<DType, number> = { f32: 4, f16: 2, f64: 8, i64: 8, i32: 4, bool: 1 };
+
 export const ONNX_DTYPE: Record<DType, number> = {
   f32: OnnxDataType.FLOAT,
   f16: OnnxDataType.FLOAT16,

@@ -33,6 +33,12 @@ const MASKED = -3.4028234663852886e38;
 
 type Attr = number | number[] | { f: number };
 
+function attributeOf(name: string, v: Attr): OnnxAttribute {
+  if (typeof v === 'number') return { name, type: OnnxAttributeType.INT, i: v };
+  if (Array.isArray(v)) return { name, type: OnnxAttributeType.INTS, ints: v };
+  return { name, type: OnnxAttributeType.FLOAT, f: v.f };
+}
+
 /** Writes nodes with readable, unique output names. */
 class Nodes {
   readonly node: OnnxNode[] = [];
@@ -48,13 +54,7 @@ class Nodes {
   ): string[] {
     const id = this.n++;
     const outputs = Array.isArray(out) ? out : [out ?? `${name ?? opType}_${id}`];
-    const attribute: OnnxAttribute[] = Object.entries(attrs).map(([k, v]) =>
-      typeof v === 'number'
-        ? { name: k, type: OnnxAttributeType.INT, i: v }
-        : Array.isArray(v)
-          ? { name: k, type: OnnxAttributeType.INTS, ints: v }
-          : { name: k, type: OnnxAttributeType.FLOAT, f: v.f },
-    );
+    const attribute = Object.entries(attrs).map(([k, v]) => attributeOf(k, v));
     this.node.push({ opType, input, output: outputs, name: `${name ?? opType}_${id}`, attribute });
     return outputs;
   }

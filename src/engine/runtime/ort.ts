@@ -64,9 +64,15 @@ export async function createSession(
       executionProviders: [ep],
     });
   } catch (e) {
-    throw new Error(sessionError(ep, ortMessage(e)));
+    throw new Error(sessionError(ep, ortMessage(e)), { cause: e });
   }
 }
+
+/** What each GPU provider needs from the machine, for the message when it does not load. */
+const PROVIDER_NEEDS: Partial<Record<ExecutionProvider, string>> = {
+  cuda: 'CUDA 12 with cuDNN 9 and an NVIDIA GPU',
+  webgpu: 'a GPU adapter that WebGPU (Dawn) supports: Vulkan, Metal or D3D12',
+};
 
 /**
  * Tells a graph that the provider cannot run (a missing kernel, a type clash) apart from a provider
@@ -81,12 +87,7 @@ export function sessionError(ep: ExecutionProvider, msg: string): string {
     );
   if (/Type Error|ShapeInferenceError|Invalid model|INVALID_GRAPH|Node \(/.test(msg))
     return `onnxruntime rejected the graph on the ${ep} execution provider: ${msg}`;
-  const fix =
-    ep === 'cuda'
-      ? 'CUDA 12 with cuDNN 9 and an NVIDIA GPU'
-      : ep === 'webgpu'
-        ? 'a GPU adapter that WebGPU (Dawn) supports: Vulkan, Metal or D3D12'
-        : 'a working onnxruntime-node install';
+  const fix = PROVIDER_NEEDS[ep] ?? 'a working onnxruntime-node install';
   return `The ${ep} execution provider is not available here: ${msg}. It needs ${fix}; or use the 'cpu' execution provider.`;
 }
 

@@ -122,7 +122,7 @@ export class GraphRunner {
       }
       return (await this.session.run(ortFeeds, fetches)) as unknown as Record<string, DeviceValue>;
     } catch (e) {
-      throw new Error(`onnxruntime (${this.ep}) failed to run the graph: ${ortMessage(e)}`);
+      throw new Error(`onnxruntime (${this.ep}) failed to run the graph: ${ortMessage(e)}`, { cause: e });
     }
   }
 

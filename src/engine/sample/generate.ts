@@ -106,13 +106,7 @@ export async function* generateTokens(
     const next = hooks.decode ? hooks.decode(generated) : '';
     const piece = next.startsWith(text) ? next.slice(text.length) : next;
     text = next;
-    const finish = o.stopTokens?.includes(id)
-      ? 'stopToken'
-      : o.stop?.some((s) => s && text.includes(s))
-        ? 'stop'
-        : i === maxTokens - 1
-          ? 'maxTokens'
-          : undefined;
+    const finish = finishReason(o, id, text, i === maxTokens - 1);
     const token: GeneratedToken = {
       index: i,
       position: cache.tokens.length,
@@ -129,4 +123,16 @@ export async function* generateTokens(
     if (cache.slides !== slides) token.slid = true;
     yield token;
   }
+}
+
+/** Why generation ends after token `id` (whose text brought the decoded output to `text`), if it does. */
+function finishReason(
+  o: GenerateOptions,
+  id: number,
+  text: string,
+  last: boolean,
+): GeneratedToken['finish'] | undefined {
+  if (o.stopTokens?.includes(id)) return 'stopToken';
+  if (o.stop?.some((s) => s && text.includes(s))) return 'stop';
+  return last ? 'maxTokens' : undefined;
 }

@@ -34,6 +34,12 @@ export function isBuiltinEncoding(name: string): name is BuiltinEncodingName {
 
 const loaded = new Map<BuiltinEncodingName, BpeTokenizer>();
 
+/** Each encoding's split pattern, where it is not GPT-2's. */
+const SPLIT_PATTERNS: Partial<Record<BuiltinEncodingName, string>> = {
+  cl100k_base: GPT4_SPLIT_PATTERN,
+  o200k_base: GPT4O_SPLIT_PATTERN,
+};
+
 /** The built-in encoding `name`, parsed on first call (o200k_base: a few hundred ms). */
 export function getEncoding(name: string): BpeTokenizer {
   if (!isBuiltinEncoding(name))
@@ -45,12 +51,7 @@ export function getEncoding(name: string): BpeTokenizer {
       name,
       ranks: parseCompressedRanks(data.bpe_ranks),
       specialTokens: new Map(Object.entries(data.special_tokens)),
-      pattern:
-        name === 'cl100k_base'
-          ? GPT4_SPLIT_PATTERN
-          : name === 'o200k_base'
-            ? GPT4O_SPLIT_PATTERN
-            : GPT2_SPLIT_PATTERN,
+      pattern: SPLIT_PATTERNS[name] ?? GPT2_SPLIT_PATTERN,
     });
     loaded.set(name, enc);
   }
@@ -58,6 +59,7 @@ export function getEncoding(name: string): BpeTokenizer {
 }
 
 /** Literal require()s so that the bundler includes each file, evaluated only when asked for. */
+/* eslint-disable @typescript-eslint/no-require-imports */
 function rankData(name: BuiltinEncodingName): JsTiktokenRanks {
   switch (name) {
     case 'gpt2': // tiktoken's gpt2 has r50k_base's ranks, pattern and special token
@@ -71,6 +73,7 @@ function rankData(name: BuiltinEncodingName): JsTiktokenRanks {
       return require('js-tiktoken/ranks/o200k_base');
   }
 }
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 /** Parses js-tiktoken's compressed `bpe_ranks` into byte string → rank. */
 export function parseCompressedRanks(text: string): Map<string, number> {

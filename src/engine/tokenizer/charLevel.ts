@@ -47,7 +47,9 @@ export class CharTokenizer implements Tokenizer {
     try {
       data = JSON.parse(text);
     } catch (e) {
-      throw new Error(`${source} is not valid JSON (${e instanceof Error ? e.message : String(e)})`);
+      throw new Error(`${source} is not valid JSON (${e instanceof Error ? e.message : String(e)})`, {
+        cause: e,
+      });
     }
     if (data?.format !== CHAR_FORMAT)
       throw new Error(`${source} is not an LLM Lens character tokenizer (format "${String(data?.format)}")`);

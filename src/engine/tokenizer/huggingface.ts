@@ -24,6 +24,7 @@ import type { EncodeOptions, TokenSpan, Tokenizer } from './tokenizer';
 import { byteStringToBytes, utf8ByteString, utf8LengthAt } from './byteString';
 
 // The package is an ES module with a CommonJS build; require() keeps this file CommonJS like the rest.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { Tokenizer: HfTokenizerClass }: { Tokenizer: typeof HfTokenizer } = require('@huggingface/tokenizers');
 
 interface AddedTokenJson {
@@ -38,7 +39,7 @@ export function loadHuggingFaceTokenizer(file: string, name?: string): HuggingFa
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    throw new Error(`cannot read ${file}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new Error(`cannot read ${file}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
   const configFile = path.join(path.dirname(file), 'tokenizer_config.json');
   let config: object = {};
@@ -70,6 +71,7 @@ export function huggingFaceTokenizerFromJson(
   } catch (e) {
     throw new Error(
       `invalid tokenizer.json (${source}): not JSON (${e instanceof Error ? e.message : String(e)})`,
+      { cause: e },
     );
   }
   if (!json || typeof json !== 'object' || Array.isArray(json))
@@ -85,7 +87,9 @@ export function huggingFaceTokenizerFromJson(
   try {
     hf = new HfTokenizerClass({ added_tokens: added, ...json }, config);
   } catch (e) {
-    throw new Error(`invalid tokenizer.json (${source}): ${e instanceof Error ? e.message : String(e)}`);
+    throw new Error(`invalid tokenizer.json (${source}): ${e instanceof Error ? e.message : String(e)}`, {
+      cause: e,
+    });
   }
   return new HuggingFaceTokenizer(name, hf, json, added);
 }
@@ -113,12 +117,9 @@ export class HuggingFaceTokenizer implements Tokenizer {
     this.vocabSize = max + 1;
     this.byteLevel = hasType(json.pre_tokenizer, 'ByteLevel') || hasType(json.decoder, 'ByteLevel');
     const model = json.model as Record<string, unknown>;
+    const defaultPrefix = model.type === 'WordPiece' ? '##' : '';
     this.continuingPrefix =
-      typeof model.continuing_subword_prefix === 'string'
-        ? model.continuing_subword_prefix
-        : model.type === 'WordPiece'
-          ? '##'
-          : '';
+      typeof model.continuing_subword_prefix === 'string' ? model.continuing_subword_prefix : defaultPrefix;
     this.endOfWordSuffix = typeof model.end_of_word_suffix === 'string' ? model.end_of_word_suffix : '';
     this.unkToken = typeof model.unk_token === 'string' ? model.unk_token : undefined;
   }

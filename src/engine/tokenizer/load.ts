@@ -8,6 +8,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { TokenizerSpec } from '../../protocol/tokenize';
 import type { Tokenizer } from './tokenizer';
 import { BUILTIN_ENCODINGS, getEncoding, isBuiltinEncoding } from './builtin';
 import { loadTrainedTokenizer, TRAINED_FORMAT, TRAINED_META_FILE } from './trainedFiles';
@@ -64,5 +65,17 @@ function readHead(file: string, n: number): string {
     return buf.subarray(0, read).toString('utf8');
   } finally {
     fs.closeSync(fd);
+  }
+}
+
+/** A picker's or cache's key of a tokenizer spec: `builtin:NAME`, `huggingface:PATH` or `trained:DIR`. */
+export function tokenizerSpecKey(spec: TokenizerSpec): string {
+  switch (spec.kind) {
+    case 'builtin':
+      return `builtin:${spec.name}`;
+    case 'huggingface':
+      return `huggingface:${spec.path}`;
+    case 'trained':
+      return `trained:${spec.dir}`;
   }
 }

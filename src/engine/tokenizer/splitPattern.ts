@@ -48,6 +48,7 @@ export function toJsRegExp(pattern: string): RegExp {
   } catch (e) {
     throw new Error(
       `split pattern not supported: ${pattern} (${e instanceof Error ? e.message : String(e)})`,
+      { cause: e },
     );
   }
 }

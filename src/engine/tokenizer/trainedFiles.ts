@@ -105,7 +105,9 @@ export function parseTrainedMeta(text: string, source: string): TrainedMeta {
   try {
     meta = JSON.parse(text);
   } catch (e) {
-    throw new Error(`${source} is not valid JSON (${e instanceof Error ? e.message : String(e)})`);
+    throw new Error(`${source} is not valid JSON (${e instanceof Error ? e.message : String(e)})`, {
+      cause: e,
+    });
   }
   if (meta?.format !== TRAINED_FORMAT)
     throw new Error(

@@ -159,7 +159,9 @@ export async function loadCheckpoint(dirOrFile: string): Promise<Checkpoint> {
   try {
     configJson = JSON.parse(fs.readFileSync(configFile, 'utf8')) as Record<string, unknown>;
   } catch (e) {
-    throw new Error(`${configFile} is not valid JSON (${e instanceof Error ? e.message : String(e)})`);
+    throw new Error(`${configFile} is not valid JSON (${e instanceof Error ? e.message : String(e)})`, {
+      cause: e,
+    });
   }
   const config = configFromJson(configJson, configFile);
   const weights = await readF32(modelFile);

@@ -160,6 +160,7 @@ export function readDatasetMeta(dir: string): DatasetMeta {
   } catch (e) {
     throw new Error(
       `${file} is missing or not JSON (${e instanceof Error ? e.message : String(e)}); prepare the data again`,
+      { cause: e },
     );
   }
   if (meta.format !== DATA_FORMAT)

@@ -201,11 +201,8 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
     throw new Error(
       `${c.initFrom} has a different model config (${describe(initial.config)}) than this run asks for (${describe(config)})`,
     );
-  const init = resume
-    ? resume.weights
-    : initial
-      ? initial.weights
-      : (initGptWeights(graphConfig, c.seed) as Record<string, HostTensor>);
+  const init =
+    (resume ?? initial)?.weights ?? (initGptWeights(graphConfig, c.seed) as Record<string, HostTensor>);
   const model = c.device === 'cpu' ? emitTrainLoop(graph, spec) : emitOnnx(graph); // GPU: the state stays on the device
   const runner = await TrainRunner.create(
     model,

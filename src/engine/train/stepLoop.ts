@@ -19,7 +19,7 @@
  * its state outputs then include the bad step, and the caller keeps its inputs, which ORT does not
  * write to (runtime/trainRunner.ts replays the good steps before it).
  */
-import { ONNX_DTYPE, toOnnxModel } from '../graph/emit';
+import { DTYPE_BYTES, ONNX_DTYPE, toOnnxModel } from '../graph/emit';
 import type { Graph } from '../graph/graph';
 import {
   encodeModel,
@@ -162,7 +162,7 @@ export function toTrainLoopModel(g: Graph, spec: TrainStepSpec): OnnxModel {
       output: [BODY('continue')],
     },
   ];
-  const zero = new Uint8Array(spec.dtype === 'f64' ? 8 : spec.dtype === 'f16' ? 2 : 4); // 0.0 in the step's float width
+  const zero = new Uint8Array(DTYPE_BYTES[spec.dtype]); // 0.0 in the step's float width
   const bodyGraph = {
     name: `${body.name ?? 'train_step'}/body`,
     node: [...head, ...body.node, ...tail],

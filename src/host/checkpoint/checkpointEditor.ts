@@ -255,8 +255,7 @@ class CheckpointEditorView {
       title:
         'Export ONNX for onnxruntime and transformers.js (onnx/model.onnx with a key/value cache): the folder to create',
       value: defaultDir,
-      validateInput: (v) =>
-        !v.trim() ? 'Enter a folder path' : existsSync(v.trim()) ? 'That folder already exists' : undefined,
+      validateInput: newFolderProblem,
     });
     if (!outDir) return;
     this.post({ type: 'busy', task: 'export', label: outDir.trim() });
@@ -302,8 +301,7 @@ class CheckpointEditorView {
     const outDir = await vscode.window.showInputBox({
       title: 'Export for Hugging Face: the folder to create',
       value: defaultDir,
-      validateInput: (v) =>
-        !v.trim() ? 'Enter a folder path' : existsSync(v.trim()) ? 'That folder already exists' : undefined,
+      validateInput: newFolderProblem,
     });
     if (!outDir) return;
     this.post({ type: 'busy', task: 'export', label: outDir.trim() });
@@ -427,15 +425,18 @@ export function registerCheckpointEditors(context: vscode.ExtensionContext): voi
       return uri ? openWithInspector(documents, uri) : undefined;
     }),
     vscode.commands.registerCommand('llmLens.openInCheckpointInspector', async (uri?: vscode.Uri) => {
-      const target =
-        uri instanceof vscode.Uri
-          ? uri
-          : vscode.window.tabGroups.activeTabGroup.activeTab?.input instanceof vscode.TabInputText
-            ? (vscode.window.tabGroups.activeTabGroup.activeTab.input as vscode.TabInputText).uri
-            : undefined;
+      const tab = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
+      const fromTab = tab instanceof vscode.TabInputText ? tab.uri : undefined;
+      const target = uri instanceof vscode.Uri ? uri : fromTab;
       return target
         ? openWithInspector(documents, target)
         : vscode.commands.executeCommand('llmLens.openCheckpoint');
     }),
   );
+}
+
+/** Why a typed path cannot be the folder an export creates, or undefined when it can. */
+function newFolderProblem(v: string): string | undefined {
+  if (!v.trim()) return 'Enter a folder path';
+  return existsSync(v.trim()) ? 'That folder already exists' : undefined;
 }

@@ -102,7 +102,7 @@ export function planGpt2Export(tensors: readonly TensorInfo[]): ExportPlan {
   const have = new Set(plan.tensors.map((t) => t.to));
   const dtype = wte.dtype as Dtype;
   const fc = byGpt2.get('transformer.h.0.mlp.c_fc.weight');
-  const inner = fc ? (linear ? fc.shape[0] : fc.shape[1]) : 4 * nEmbd;
+  const inner = fc ? fc.shape[linear ? 0 : 1] : 4 * nEmbd; // Linear [out, in], Conv1D [in, out]
   if (inner !== 4 * nEmbd) plan.nInner = inner;
   const biasSizes: Array<[string, number]> = [
     ['ln_1', nEmbd],

@@ -216,11 +216,8 @@ function changeRow(c: {
   normDiff: number;
   maxAbsDiff: number;
 }): ChangeRow {
-  const display = Number.isFinite(c.relChange)
-    ? c.relChange.toPrecision(4)
-    : Number.isNaN(c.relChange)
-      ? 'NaN (non-finite values)'
-      : '∞ (was all zeros)';
+  const notFinite = Number.isNaN(c.relChange) ? 'NaN (non-finite values)' : '∞ (was all zeros)';
+  const display = Number.isFinite(c.relChange) ? c.relChange.toPrecision(4) : notFinite;
   return {
     name: c.name,
     relChange: fin(c.relChange),

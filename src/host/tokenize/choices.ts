@@ -4,6 +4,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { tokenizerSpecKey } from '../../engine/tokenizer/load';
 import { TRAINED_META_FILE } from '../../engine/tokenizer/trainedFiles';
 import type { TokenizerChoice, TokenizerSpec } from '../../protocol/tokenize';
 
@@ -20,13 +21,7 @@ export const BUILTIN_TOKENIZERS: readonly { name: string; label: string; descrip
 export const TRAINED_TOKENIZER_FILE = TRAINED_META_FILE;
 export const TRAINED_TOKENIZERS_DIR = path.join('.llmlens', 'tokenizers');
 
-export function choiceKey(spec: TokenizerSpec): string {
-  return spec.kind === 'builtin'
-    ? `builtin:${spec.name}`
-    : spec.kind === 'huggingface'
-      ? `huggingface:${spec.path}`
-      : `trained:${spec.dir}`;
-}
+export const choiceKey = tokenizerSpecKey;
 
 /** The inverse of choiceKey; undefined for a malformed key. */
 export function specFromKey(key: string): TokenizerSpec | undefined {
@@ -46,11 +41,8 @@ export function specFromKey(key: string): TokenizerSpec | undefined {
 export function shortName(key: string): string {
   const spec = specFromKey(key);
   if (!spec) return key;
-  return spec.kind === 'builtin'
-    ? spec.name
-    : spec.kind === 'trained'
-      ? path.basename(spec.dir)
-      : path.basename(path.dirname(spec.path));
+  if (spec.kind === 'builtin') return spec.name;
+  return spec.kind === 'trained' ? path.basename(spec.dir) : path.basename(path.dirname(spec.path));
 }
 
 export function builtinChoices(): TokenizerChoice[] {

@@ -46,6 +46,7 @@ export function parseRunFile(text: string, file: string): RunFileRequest {
   } catch (e) {
     throw new Error(
       `${path.basename(file)} is not valid JSON: ${e instanceof Error ? e.message : String(e)}`,
+      { cause: e },
     );
   }
   if (typeof j !== 'object' || j === null || Array.isArray(j))

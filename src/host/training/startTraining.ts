@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { PRESETS } from '../../engine/model/presets';
+import type { TokenizerSpec } from '../../protocol/tokenize';
 import type { DeviceName, RunEvent, TrainRequest } from '../../protocol/training';
 import type { WorkerClient } from '../../worker/client';
 import { log } from '../log';
@@ -60,11 +61,17 @@ async function askData(root: string): Promise<string[] | undefined> {
   return uris?.map((u) => u.fsPath);
 }
 
+/** What `llm-lens train --tokenizer` takes for a picker's tokenizer: a built-in name or a path. */
+function specLocation(spec: TokenizerSpec): string {
+  if (spec.kind === 'trained') return spec.dir;
+  return spec.kind === 'huggingface' ? spec.path : spec.name;
+}
+
 async function askTokenizer(): Promise<string | undefined> {
   const trained = (await workspaceChoices()).map((c) => ({
     label: c.label,
     description: c.description,
-    value: c.spec.kind === 'trained' ? c.spec.dir : c.spec.kind === 'huggingface' ? c.spec.path : c.spec.name,
+    value: specLocation(c.spec),
   }));
   const pick = await vscode.window.showQuickPick(
     [
@@ -232,7 +239,7 @@ export async function startTrainingCommand(
   }
   let fromFile: RunFileRequest | undefined;
   let data: string[] | undefined;
-  const targets = uris?.length ? uris : uri ? [uri] : [];
+  const targets = uris?.length ? uris : [uri].filter((u) => u !== undefined);
   if (targets.length === 1 && targets[0].fsPath.endsWith('.llmlens.json')) {
     try {
       const doc = await vscode.workspace.openTextDocument(targets[0]);

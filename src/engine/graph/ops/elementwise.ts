@@ -104,8 +104,8 @@ const PowOp: OpDef = {
   grad: (g, n, [dy], need) => {
     const [a, b] = n.inputs;
     const c = constScalar(b);
-    const dPow =
-      c !== undefined ? (c === 2 ? g.mul(a, 2) : g.mul(g.pow(a, c - 1), c)) : g.mul(b, g.pow(a, g.sub(b, 1)));
+    const dPowConst = (k: number) => (k === 2 ? g.mul(a, 2) : g.mul(g.pow(a, k - 1), k)); // k·a^(k-1)
+    const dPow = c !== undefined ? dPowConst(c) : g.mul(b, g.pow(a, g.sub(b, 1))); // b·a^(b-1)
     const da = need[0] ? sumTo(g, g.mul(dy!, dPow), a.shape) : undefined;
     const db = need[1] ? sumTo(g, g.mul(dy!, g.mul(n.outputs[0], g.log(a))), b.shape) : undefined;
     return [da, db];
