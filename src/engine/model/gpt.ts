@@ -1,8 +1,9 @@
 /**
- * GPT-2 as a graph: token + learned position embeddings, pre-LN blocks with causal self-attention
- * and a 4x GELU MLP, final LayerNorm, lm_head tied to the token embedding. Tensor names are Hugging
- * Face GPT-2's (`transformer.h.0.attn.c_attn.weight`) in Conv1D [in, out] layout, so weights load
- * from and save to the same safetensors files as transformers / nanoGPT / gpt_ref.py --init.
+ * A GPT-2 as a graph for training and evaluation: the GPT-2 family's blocks (gpt2.ts) stacked under
+ * causal attention, the cross-entropy loss and the optimizer step, with the config a graph is built for
+ * and GPT-2's initialisation. Weights are Hugging Face GPT-2's (`transformer.h.0.attn.c_attn.weight`,
+ * Conv1D [in, out]), so they load from and save to the same safetensors files as transformers / nanoGPT /
+ * gpt_ref.py --init.
  *
  *   const { graph, spec } = buildGptTrainGraph(config, { kind: 'adamw', weightDecay: 0.1, beta2: 0.99, clip: 1 });
  *   const runner = await TrainRunner.create(emitOnnx(graph), spec, initGptWeights(config, 1337));
@@ -13,6 +14,8 @@ import type { Tensor } from '../graph/tensor';
 import type { GptConfigMessage } from '../../protocol/worker';
 import { addOptimizer, type OptimizerOptions, type TrainStepSpec } from '../train/optim';
 import { Rng } from '../train/rng';
+import { causalAttention, declareParams, stack, type ParamInfo, type Params } from './family';
+import { gpt2 } from './gpt2';
 
 /** A GPT's shape and the batch a graph is built for (fields documented on the protocol's message type). */
 export interface GptConfig extends GptConfigMessage {
@@ -25,122 +28,14 @@ export interface GptConfig extends GptConfigMessage {
   foldNorms?: 'auto' | 'always' | 'never';
 }
 
-export interface ParamInfo {
-  name: string;
-  shape: number[];
-}
-
 /** Every parameter in Hugging Face GPT-2 naming and Conv1D [in, out] layout, in torch's named_parameters() order. */
 export function gptParams(c: GptConfig): ParamInfo[] {
-  const C = c.nEmbd;
-  const out: ParamInfo[] = [
-    { name: 'transformer.wte.weight', shape: [c.vocabSize, C] },
-    { name: 'transformer.wpe.weight', shape: [c.blockSize, C] },
-  ];
-  const ln = (n: string) => [
-    { name: `${n}.weight`, shape: [C] },
-    ...(c.bias ? [{ name: `${n}.bias`, shape: [C] }] : []),
-  ];
-  const lin = (n: string, i: number, o: number) => [
-    { name: `${n}.weight`, shape: [i, o] },
-    ...(c.bias ? [{ name: `${n}.bias`, shape: [o] }] : []),
-  ];
-  for (let l = 0; l < c.nLayer; l++) {
-    const h = `transformer.h.${l}`;
-    out.push(...ln(`${h}.ln_1`), ...lin(`${h}.attn.c_attn`, C, 3 * C), ...lin(`${h}.attn.c_proj`, C, C));
-    out.push(...ln(`${h}.ln_2`), ...lin(`${h}.mlp.c_fc`, C, 4 * C), ...lin(`${h}.mlp.c_proj`, 4 * C, C));
-  }
-  out.push(...ln('transformer.ln_f'));
-  return out;
-}
-
-type Params = Map<string, Tensor>;
-
-/**
- * linear(LayerNorm(x; ln), W, bias). For training (`fold`), the LayerNorm's affine folds into the product:
- * (x̂·w + b)·W + bias = x̂·(w ⊙ W) + (b·W + bias), so the backward pass reads x̂ as the forward pass saved
- * it and the per-row work of the LayerNorm's gradient drops from 12 passes to 7, for about 6 passes over
- * W: with 'auto', folded only where W is no larger than x (a GPT-2 vocabulary's lm_head is not). `transB`: W is
- * (N, C), as the tied lm_head's wte.
- */
-function lnLinear(
-  g: Graph,
-  x: Tensor,
-  ln: { w: Tensor; b?: Tensor },
-  W: Tensor,
-  bias: Tensor | undefined,
-  o: { fold: Fold; transB?: boolean },
-): Tensor {
-  const transB = !!o.transB;
-  if (o.fold === 'never' || (o.fold === 'auto' && W.size > x.size))
-    return g.linear(g.layerNorm(x, ln.w, ln.b), W, bias, { transB }); // (rows, N)
-  const xhat = g.normalize(x); // (rows, C)
-  const folded = transB ? g.mul(W, ln.w) : g.mul(g.unsqueeze(ln.w, 1), W); // (N, C) or (C, N)
-  const N = W.shape[transB ? 0 : 1];
-  const shift = ln.b ? g.reshape(g.matmul(g.unsqueeze(ln.b, 0), W, { transB }), [N]) : undefined; // (N) b·W
-  const c = shift && bias ? g.add(shift, bias) : (shift ?? bias); // (N)
-  return g.linear(xhat, folded, c, { transB }); // (rows, N)
-}
-type Fold = NonNullable<GptConfig['foldNorms']>;
-const lnOf = (P: Params, n: string) => ({ w: P.get(`${n}.weight`)!, b: P.get(`${n}.bias`) });
-
-function attention(
-  g: Graph,
-  c: GptConfig,
-  P: Params,
-  h: string,
-  x: Tensor,
-  mask: Tensor,
-  ln: { w: Tensor; b?: Tensor },
-  fold: Fold,
-): Tensor {
-  const B = c.batchSize;
-  const T = c.seqLen ?? c.blockSize;
-  const C = c.nEmbd;
-  const nh = c.nHead;
-  const hd = C / nh;
-  const qkv = lnLinear(g, x, ln, P.get(`${h}.c_attn.weight`)!, P.get(`${h}.c_attn.bias`), { fold }); // (B·T, 3C) from LayerNorm(x)
-  // one transpose puts q, k, v and the heads in place; splitting the leading axis is a contiguous copy
-  const qkv5 = g.transpose(g.reshape(qkv, [B, T, 3, nh, hd]), [2, 0, 3, 1, 4]); // (3, B, nh, T, hd)
-  const [q, k, v] = g.split(qkv5, [1, 1, 1], 0).map((t) => g.reshape(t, [B, nh, T, hd])); // (B, nh, T, hd) each
-  const att = g.matmul(q, k, { transB: true, alpha: 1 / Math.sqrt(hd) }); // (B, nh, T, T) scale folded in
-  const p = g.softmax(g.add(att, mask), -1); // (B, nh, T, T) additive causal mask
-  const y = g.matmul(p, v); // (B, nh, T, hd)
-  const merged = g.reshape(g.transpose(y, [0, 2, 1, 3]), [B * T, C]); // (B·T, C)
-  return g.linear(merged, P.get(`${h}.c_proj.weight`)!, P.get(`${h}.c_proj.bias`)); // (B·T, C)
-}
-
-function mlp(
-  g: Graph,
-  c: GptConfig,
-  P: Params,
-  h: string,
-  x: Tensor,
-  ln: { w: Tensor; b?: Tensor },
-  fold: Fold,
-): Tensor {
-  const hidden = g.gelu(
-    lnLinear(g, x, ln, P.get(`${h}.c_fc.weight`)!, P.get(`${h}.c_fc.bias`), { fold }),
-    c.gelu ?? 'none',
-  ); // (B·T, 4C) from LayerNorm(x)
-  return g.linear(hidden, P.get(`${h}.c_proj.weight`)!, P.get(`${h}.c_proj.bias`)); // (B·T, C)
-}
-
-function block(g: Graph, c: GptConfig, P: Params, l: number, x: Tensor, mask: Tensor, fold: Fold): Tensor {
-  const h = `transformer.h.${l}`;
-  const x1 = g.add(
-    x,
-    g.scope(`h.${l}.attn`, () => attention(g, c, P, `${h}.attn`, x, mask, lnOf(P, `${h}.ln_1`), fold)),
-  ); // (B·T, C)
-  return g.add(
-    x1,
-    g.scope(`h.${l}.mlp`, () => mlp(g, c, P, `${h}.mlp`, x1, lnOf(P, `${h}.ln_2`), fold)),
-  ); // (B·T, C)
+  return gpt2.params(c);
 }
 
 /**
  * Logits (B·T, V) of a GPT for token ids idx (B, T); declares the parameters on g. `train`: a backward
- * pass will follow, so LayerNorms fold into the products they feed (lnLinear, c.foldNorms).
+ * pass will follow, so LayerNorms fold into the products they feed (gpt2.ts's lnLinear, c.foldNorms).
  */
 export function gptForward(
   g: Graph,
@@ -148,23 +43,15 @@ export function gptForward(
   idx: Tensor,
   o: { train?: boolean } = {},
 ): { logits: Tensor; params: Params } {
-  const fold: Fold = o.train ? (c.foldNorms ?? 'auto') : 'never';
+  const foldNorms = o.train ? (c.foldNorms ?? 'auto') : 'never';
   const B = c.batchSize;
   const T = c.seqLen ?? c.blockSize;
   const C = c.nEmbd;
   if (C % c.nHead) throw new Error(`GPT config: nEmbd ${C} is not divisible by nHead ${c.nHead}`);
   if (T > c.blockSize) throw new Error(`GPT config: seqLen ${T} exceeds blockSize ${c.blockSize}`);
-  const P: Params = new Map(gptParams(c).map((p) => [p.name, g.param(p.name, p.shape)]));
-  const wte = P.get('transformer.wte.weight')!;
-  const wpe = P.get('transformer.wpe.weight')!;
-  const pos = T === c.blockSize ? wpe : g.slice(wpe, 0, 0, T); // (T, C)
-  let x = g.reshape(g.add(g.gather(wte, idx), pos), [B * T, C]); // (B, T, C) -> (B·T, C)
-  const mask = g.causalMask(T); // (T, T)
-  for (let l = 0; l < c.nLayer; l++) x = block(g, c, P, l, x, mask, fold);
-  const logits = g.named(
-    lnLinear(g, x, lnOf(P, 'transformer.ln_f'), wte, undefined, { fold, transB: true }),
-    'logits',
-  ); // (B·T, V) tied lm_head on ln_f(x)
+  const P = declareParams(g, gpt2.params(c));
+  const x = stack(g, gpt2, c, P, idx, { B, T }, causalAttention(g, T), { foldNorms }); // (B·T, C)
+  const logits = g.named(gpt2.logits(g, c, P, x, { foldNorms }), 'logits'); // (B·T, V)
   return { logits, params: P };
 }
 
