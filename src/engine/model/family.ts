@@ -12,7 +12,9 @@
  *
  * The attention cores: `causalAttention` here (training, prefill, inspection; `probs` records the
  * probabilities) and the one-token cache core of kvCache.ts (decode); a core may output what it sees
- * (prefill outputs every layer's k and v).
+ * (prefill outputs every layer's k and v). The graph builders take the family as an argument
+ * (buildPrefillGraph, buildDecodeGraph, buildInspectGraph); gptForward, KvCacheModel and GptInspector
+ * pass gpt2 today.
  *
  * Adding a family (Llama, say) is writing one `ModelFamily` in its own file beside gpt2.ts, with a config
  * that extends FamilyConfig (nKvHead, intermediateSize, ropeTheta, rmsNormEps, tieWordEmbeddings):

@@ -9,7 +9,9 @@
  *   r.lens.ids[(l * n + i) * k]                         // top prediction after block l-1 at position i (l = 0: embeddings)
  *
  * Residual rows: 0 is the embedding (wte + wpe), l is after block l-1, nLayer after the last block;
- * the lens of the last row is the model's own next-token distribution.
+ * the lens of the last row is the model's own next-token distribution. The graph is the model family's
+ * stack (family.ts), the same blocks as training and decoding, under causal attention that outputs its
+ * probabilities; the lens is the family's own final norm and lm_head.
  */
 import { Graph } from '../graph/graph';
 import { emitOnnx } from '../graph/emit';
@@ -17,7 +19,9 @@ import type { Tensor } from '../graph/tensor';
 import type { ExecutionProvider } from '../runtime/ort';
 import { GraphRunner, toHost, type HostTensor } from '../runtime/session';
 import type { GptModelConfig } from './inference';
-import { attnOut, declareParams, prefillBucket, qkvHeads } from './kvCache';
+import { causalAttention, declareParams, stack, type FamilyConfig, type ModelFamily } from './family';
+import { gpt2 } from './gpt2';
+import { prefillBucket } from './kvCache';
 
 export interface InspectOptions {
   /** Predictions kept per layer and position in the logit lens (default 5). */
@@ -48,17 +52,9 @@ export interface Inspection {
 
 const TopKOp = { type: 'TopK' };
 
-/** Lens of one residual (T, C): top-k probabilities and ids, and the logits (T, V). */
-function lensOf(
-  g: Graph,
-  P: Map<string, Tensor>,
-  x: Tensor,
-  k: number,
-): { p: Tensor; id: Tensor; logits: Tensor } {
-  const [T] = x.shape;
-  const wte = P.get('transformer.wte.weight')!;
-  const xf = g.layerNorm(x, P.get('transformer.ln_f.weight')!, P.get('transformer.ln_f.bias')); // (T, C)
-  const logits = g.matmul(xf, wte, { transB: true }); // (T, V)
+/** Top-k probabilities and ids (T, k) of logits (T, V). */
+function topK(g: Graph, logits: Tensor, k: number): { p: Tensor; id: Tensor } {
+  const [T] = logits.shape;
   const [p, id] = g.node(
     TopKOp,
     [g.softmax(logits, -1), g.constI64([k])],
@@ -68,41 +64,30 @@ function lensOf(
       { dtype: 'i64', shape: [T, k] },
     ],
   ); // (T, k), (T, k)
-  return { p, id, logits };
+  return { p, id };
 }
 
 /** Graph of the inspection pass for T (padded) tokens. */
-export function buildInspectGraph(c: GptModelConfig, T: number, k: number, lensLogits: boolean): Graph {
+export function buildInspectGraph<C extends FamilyConfig>(
+  c: C,
+  fam: ModelFamily<C>,
+  T: number,
+  k: number,
+  lensLogits: boolean,
+): Graph {
   const g = new Graph({ name: `gpt-inspect-${T}` });
   const idx = g.input('idx', 'i64', [1, T]); // (1, T)
-  const P = declareParams(g, c);
-  const hd = c.nEmbd / c.nHead;
-  const wpe = P.get('transformer.wpe.weight')!;
-  const pos = T === c.blockSize ? wpe : g.slice(wpe, 0, 0, T); // (T, C)
-  let x = g.reshape(g.add(g.gather(P.get('transformer.wte.weight')!, idx), pos), [T, c.nEmbd]); // (1, T, C) -> (T, C)
-  const mask = g.causalMask(T); // (T, T)
-  const ln = (n: string, t: Tensor) => g.layerNorm(t, P.get(`${n}.weight`)!, P.get(`${n}.bias`)); // (T, C)
-  const emitLayer = (l: number) => {
-    g.output(`resid.${l}`, g.identity(x));
-    const lens = lensOf(g, P, x, k);
+  const P = declareParams(g, fam.params(c));
+  const attend = causalAttention(g, T, { probs: (p, l) => g.output(`att.${l}`, p) }); // (1, nh, T, T)
+  const residual = (l: number, x: Tensor) => {
+    g.output(`resid.${l}`, g.identity(x)); // (T, C)
+    const logits = fam.logits(g, c, P, x); // (T, V) the lens: final norm and lm_head on this residual
+    const lens = topK(g, logits, k); // (T, k), (T, k)
     g.output(`lens_p.${l}`, lens.p);
     g.output(`lens_id.${l}`, lens.id);
-    if (lensLogits) g.output(`lens_logits.${l}`, lens.logits);
+    if (lensLogits) g.output(`lens_logits.${l}`, logits);
   };
-  emitLayer(0);
-  for (let l = 0; l < c.nLayer; l++) {
-    const h = `transformer.h.${l}`;
-    const [q, kk, v] = qkvHeads(g, c, P, h, ln(`${h}.ln_1`, x), T); // (1, nh, T, hd) each
-    const p = g.softmax(g.add(g.matmul(q, kk, { transB: true, alpha: 1 / Math.sqrt(hd) }), mask), -1); // (1, nh, T, T)
-    g.output(`att.${l}`, p);
-    x = g.add(x, attnOut(g, c, P, h, g.matmul(p, v), T)); // (T, C)
-    const hidden = g.gelu(
-      g.linear(ln(`${h}.ln_2`, x), P.get(`${h}.mlp.c_fc.weight`)!, P.get(`${h}.mlp.c_fc.bias`)),
-      c.gelu ?? 'none',
-    ); // (T, 4C)
-    x = g.add(x, g.linear(hidden, P.get(`${h}.mlp.c_proj.weight`)!, P.get(`${h}.mlp.c_proj.bias`))); // (T, C)
-    emitLayer(l + 1);
-  }
+  stack(g, fam, c, P, idx, { B: 1, T }, attend, { residual });
   return g;
 }
 
@@ -145,7 +130,7 @@ export class GptInspector {
     const key = `${T}:${k}:${!!o.lensLogits}`;
     let r = this.runners.get(key);
     if (!r) {
-      r = GraphRunner.create(emitOnnx(buildInspectGraph(c, T, k, !!o.lensLogits)), {
+      r = GraphRunner.create(emitOnnx(buildInspectGraph(c, gpt2, T, k, !!o.lensLogits)), {
         ep: this.o.ep,
         threads: this.o.threads,
       });

@@ -2,7 +2,10 @@
  * GPT generation with a key/value cache: a prefill graph runs the prompt once and returns the last
  * position's logits and every layer's keys and values; a decode graph takes one token, its position
  * and the cached keys/values and returns the logits and that token's new key/value. The cost of a
- * new token stays flat instead of growing with the context.
+ * new token stays flat instead of growing with the context. Both graphs are the model family's stack
+ * (family.ts, gpt2.ts), the same blocks as the training step, with their own attention core: prefill's is
+ * causal attention that also outputs every layer's keys and values, decode's (`cachedAttention`) attends
+ * over the cache slots and the new token.
  *
  *   const m = await KvCacheModel.create(config, weights);
  *   const cache = m.newCache();
@@ -27,7 +30,16 @@ import { emitOnnx } from '../graph/emit';
 import type { Tensor } from '../graph/tensor';
 import type { ExecutionProvider } from '../runtime/ort';
 import { GraphRunner, toHost, type HostTensor } from '../runtime/session';
-import { gptParams } from './gpt';
+import {
+  causalAttention,
+  declareParams,
+  sameHeads,
+  stack,
+  type Attend,
+  type FamilyConfig,
+  type ModelFamily,
+} from './family';
+import { gpt2 } from './gpt2';
 import type { GptModelConfig } from './inference';
 
 export interface KvCacheOptions {
@@ -55,70 +67,46 @@ export interface KvCache {
   slides: number;
 }
 
-type Params = Map<string, Tensor>;
-
-/** Declares the GPT-2 parameters on g (same names as gpt.ts, so the same weights feed every graph). */
-export function declareParams(g: Graph, c: GptModelConfig): Params {
-  return new Map(gptParams({ ...c, batchSize: 1 }).map((p) => [p.name, g.param(p.name, p.shape)]));
-}
-
-const lnOf = (g: Graph, P: Params, n: string, x: Tensor): Tensor =>
-  g.layerNorm(x, P.get(`${n}.weight`)!, P.get(`${n}.bias`)); // (N, C)
-
-function mlp(g: Graph, c: GptModelConfig, P: Params, h: string, x: Tensor): Tensor {
-  const hidden = g.gelu(
-    g.linear(x, P.get(`${h}.mlp.c_fc.weight`)!, P.get(`${h}.mlp.c_fc.bias`)),
-    c.gelu ?? 'none',
-  ); // (N, 4C)
-  return g.linear(hidden, P.get(`${h}.mlp.c_proj.weight`)!, P.get(`${h}.mlp.c_proj.bias`)); // (N, C)
-}
-
-/** q, k, v of T rows x (T, C), heads split: (1, nh, T, hd) each. */
-export function qkvHeads(g: Graph, c: GptModelConfig, P: Params, h: string, x: Tensor, T: number): Tensor[] {
-  const nh = c.nHead;
-  const hd = c.nEmbd / nh;
-  const qkv = g.linear(x, P.get(`${h}.attn.c_attn.weight`)!, P.get(`${h}.attn.c_attn.bias`)); // (T, 3C)
-  const qkv5 = g.transpose(g.reshape(qkv, [1, T, 3, nh, hd]), [2, 0, 3, 1, 4]); // (3, 1, nh, T, hd)
-  return g.split(qkv5, [1, 1, 1], 0).map((t) => g.reshape(t, [1, nh, T, hd])); // (1, nh, T, hd) each
-}
-
-/** Heads (1, nh, T, hd) merged and projected: (T, C). */
-export function attnOut(g: Graph, c: GptModelConfig, P: Params, h: string, y: Tensor, T: number): Tensor {
-  const merged = g.reshape(g.transpose(y, [0, 2, 1, 3]), [T, c.nEmbd]); // (T, C)
-  return g.linear(merged, P.get(`${h}.attn.c_proj.weight`)!, P.get(`${h}.attn.c_proj.bias`)); // (T, C)
-}
-
-/** Token + position embeddings of a (1, T) batch: (T, C). */
-function embed(g: Graph, c: GptModelConfig, P: Params, idx: Tensor, T: number): Tensor {
-  const wpe = P.get('transformer.wpe.weight')!;
-  const pos = T === c.blockSize ? wpe : g.slice(wpe, 0, 0, T); // (T, C)
-  return g.reshape(g.add(g.gather(P.get('transformer.wte.weight')!, idx), pos), [T, c.nEmbd]); // (1, T, C) -> (T, C)
-}
-
 /**
  * Prefill graph for T (padded) tokens: inputs idx (1, T) and last (1) = index of the last real
  * token; outputs logits (1, V) at `last` and `k.{l}`, `v.{l}` (1, nh, T, hd) for every layer.
  */
-export function buildPrefillGraph(c: GptModelConfig, T: number): Graph {
+export function buildPrefillGraph<C extends FamilyConfig>(c: C, fam: ModelFamily<C>, T: number): Graph {
   const g = new Graph({ name: `gpt-prefill-${T}` });
   const idx = g.input('idx', 'i64', [1, T]); // (1, T)
   const last = g.input('last', 'i64', [1]); // (1)
-  const P = declareParams(g, c);
-  const hd = c.nEmbd / c.nHead;
-  const mask = g.causalMask(T); // (T, T)
-  let x = embed(g, c, P, idx, T); // (T, C)
-  for (let l = 0; l < c.nLayer; l++) {
-    const h = `transformer.h.${l}`;
-    const [q, k, v] = qkvHeads(g, c, P, h, lnOf(g, P, `${h}.ln_1`, x), T); // (1, nh, T, hd) each
-    const p = g.softmax(g.add(g.matmul(q, k, { transB: true, alpha: 1 / Math.sqrt(hd) }), mask), -1); // (1, nh, T, T)
-    x = g.add(x, attnOut(g, c, P, h, g.matmul(p, v), T)); // (T, C)
-    x = g.add(x, mlp(g, c, P, h, lnOf(g, P, `${h}.ln_2`, x))); // (T, C)
-    g.output(`k.${l}`, k);
-    g.output(`v.${l}`, v);
-  }
-  const xl = lnOf(g, P, 'transformer.ln_f', g.gather(x, last)); // (1, C)
-  g.output('logits', g.matmul(xl, P.get('transformer.wte.weight')!, { transB: true })); // (1, V) tied lm_head
+  const P = declareParams(g, fam.params(c));
+  const causal = causalAttention(g, T);
+  const attend: Attend = (q, k, v, l) => {
+    g.output(`k.${l}`, k); // (1, nh, T, hd)
+    g.output(`v.${l}`, v); // (1, nh, T, hd)
+    return causal(q, k, v, l); // (1, nh, T, hd)
+  };
+  const x = stack(g, fam, c, P, idx, { B: 1, T }, attend); // (T, C)
+  g.output('logits', fam.logits(g, c, P, g.gather(x, last))); // (1, V) at the last real token
   return g;
+}
+
+/**
+ * The decode graph's attention core for one new token, q, k, v (1, nh, 1, hd), at slot `pos` of S cache
+ * slots: the scores over `past_k.{l}` (1, nh, S, hd), masked by `mask` (1, S), and over the token's own
+ * key; outputs the token's `k.{l}` / `v.{l}` (1, nh, 1, hd) for the host to write into the cache.
+ */
+function cachedAttention(g: Graph, S: number, mask: Tensor): Attend {
+  return (q, k, v, l) => {
+    sameHeads(q, k);
+    const [, nh, , hd] = k.shape;
+    const pastK = g.input(`past_k.${l}`, 'f32', [1, nh, S, hd]); // (1, nh, S, hd)
+    const pastV = g.input(`past_v.${l}`, 'f32', [1, nh, S, hd]); // (1, nh, S, hd)
+    const scale = 1 / Math.sqrt(hd);
+    const past = g.add(g.matmul(q, pastK, { transB: true, alpha: scale }), mask); // (1, nh, 1, S)
+    const self = g.mul(g.reduceSum(g.mul(q, k), [-1], true), scale); // (1, nh, 1, 1)
+    const p = g.softmax(g.concat([past, self], -1), -1); // (1, nh, 1, S + 1)
+    const y = g.add(g.matmul(g.slice(p, 3, 0, S), pastV), g.mul(g.slice(p, 3, S, S + 1), v)); // (1, nh, 1, hd)
+    g.output(`k.${l}`, k); // (1, nh, 1, hd)
+    g.output(`v.${l}`, v); // (1, nh, 1, hd)
+    return y;
+  };
 }
 
 /**
@@ -126,34 +114,15 @@ export function buildPrefillGraph(c: GptModelConfig, T: number): Graph {
  * cache slots, `past_k.{l}` / `past_v.{l}` (1, nh, S, hd); outputs logits (1, V) and the token's
  * `k.{l}` / `v.{l}` (1, nh, 1, hd).
  */
-export function buildDecodeGraph(c: GptModelConfig): Graph {
+export function buildDecodeGraph<C extends FamilyConfig>(c: C, fam: ModelFamily<C>): Graph {
   const S = c.blockSize;
-  const nh = c.nHead;
-  const hd = c.nEmbd / nh;
   const g = new Graph({ name: 'gpt-decode' });
   const idx = g.input('idx', 'i64', [1, 1]); // (1, 1)
   const pos = g.input('pos', 'i64', [1]); // (1)
   const mask = g.input('mask', 'f32', [1, S]); // (1, S) 0 filled, -inf empty
-  const P = declareParams(g, c);
-  const tok = g.reshape(g.gather(P.get('transformer.wte.weight')!, idx), [1, c.nEmbd]); // (1, 1, C) -> (1, C)
-  let x = g.add(tok, g.gather(P.get('transformer.wpe.weight')!, pos)); // (1, C)
-  for (let l = 0; l < c.nLayer; l++) {
-    const h = `transformer.h.${l}`;
-    const pastK = g.input(`past_k.${l}`, 'f32', [1, nh, S, hd]); // (1, nh, S, hd)
-    const pastV = g.input(`past_v.${l}`, 'f32', [1, nh, S, hd]); // (1, nh, S, hd)
-    const [q, k, v] = qkvHeads(g, c, P, h, lnOf(g, P, `${h}.ln_1`, x), 1); // (1, nh, 1, hd) each
-    const scale = 1 / Math.sqrt(hd);
-    const past = g.add(g.matmul(q, pastK, { transB: true, alpha: scale }), mask); // (1, nh, 1, S)
-    const self = g.mul(g.reduceSum(g.mul(q, k), [-1], true), scale); // (1, nh, 1, 1)
-    const p = g.softmax(g.concat([past, self], -1), -1); // (1, nh, 1, S + 1)
-    const y = g.add(g.matmul(g.slice(p, 3, 0, S), pastV), g.mul(g.slice(p, 3, S, S + 1), v)); // (1, nh, 1, hd)
-    x = g.add(x, attnOut(g, c, P, h, y, 1)); // (1, C)
-    x = g.add(x, mlp(g, c, P, h, lnOf(g, P, `${h}.ln_2`, x))); // (1, C)
-    g.output(`k.${l}`, k);
-    g.output(`v.${l}`, v);
-  }
-  const xl = lnOf(g, P, 'transformer.ln_f', x); // (1, C)
-  g.output('logits', g.matmul(xl, P.get('transformer.wte.weight')!, { transB: true })); // (1, V)
+  const P = declareParams(g, fam.params(c));
+  const x = stack(g, fam, c, P, idx, { B: 1, T: 1, pos }, cachedAttention(g, S, mask)); // (1, C)
+  g.output('logits', fam.logits(g, c, P, x)); // (1, V)
   return g;
 }
 
@@ -183,21 +152,26 @@ export class KvCacheModel {
     weights: Record<string, HostTensor>,
     o: KvCacheOptions = {},
   ): Promise<KvCacheModel> {
-    for (const p of gptParams({ ...config, batchSize: 1 }))
-      if (!weights[p.name]) throw new Error(`GPT weights lack ${p.name}`);
+    for (const p of gpt2.params(config)) if (!weights[p.name]) throw new Error(`GPT weights lack ${p.name}`);
     return new KvCacheModel(config, weights, o);
   }
 
-  private get headSize(): number {
-    return this.config.nHead * this.config.blockSize * (this.config.nEmbd / this.config.nHead);
+  /** Key/value heads per layer and their size. */
+  private get kv(): { heads: number; headSize: number } {
+    return gpt2.kvHeads(this.config);
+  }
+
+  /** Floats per layer of a cache: (1, heads, blockSize, headSize). */
+  private get layerSize(): number {
+    return this.kv.heads * this.config.blockSize * this.kv.headSize;
   }
 
   /** An empty cache (blockSize slots per layer). */
   newCache(): KvCache {
     const L = this.config.nLayer;
     return {
-      k: Array.from({ length: L }, () => new Float32Array(this.headSize)),
-      v: Array.from({ length: L }, () => new Float32Array(this.headSize)),
+      k: Array.from({ length: L }, () => new Float32Array(this.layerSize)),
+      v: Array.from({ length: L }, () => new Float32Array(this.layerSize)),
       tokens: [],
       length: 0,
       slides: 0,
@@ -217,10 +191,7 @@ export class KvCacheModel {
 
   private get decodeThreads(): number | undefined {
     if (this.o.decodeThreads !== undefined) return this.o.decodeThreads;
-    const params = gptParams({ ...this.config, batchSize: 1 }).reduce(
-      (n, p) => n + p.shape.reduce((a, b) => a * b, 1),
-      0,
-    );
+    const params = gpt2.params(this.config).reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
     return params < 30e6 ? 1 : this.o.threads;
   }
 
@@ -253,7 +224,7 @@ export class KvCacheModel {
         `prefill: ${ids.length} tokens exceed blockSize ${c.blockSize}; keep the last ${c.blockSize}`,
       );
     const T = prefillBucket(ids.length, c.blockSize);
-    const r = await this.runner(`prefill:${T}`, () => buildPrefillGraph(c, T));
+    const r = await this.runner(`prefill:${T}`, () => buildPrefillGraph(c, gpt2, T));
     const idx = new BigInt64Array(T); // padded with token 0: causal attention never looks ahead
     ids.forEach((t, i) => (idx[i] = BigInt(t)));
     const out = await r.run({
@@ -261,11 +232,11 @@ export class KvCacheModel {
       idx: { dtype: 'i64', shape: [1, T], data: idx },
       last: { dtype: 'i64', shape: [1], data: BigInt64Array.of(BigInt(ids.length - 1)) },
     });
-    const hd = c.nEmbd / c.nHead;
+    const { heads, headSize: hd } = this.kv;
     for (let l = 0; l < c.nLayer; l++) {
       const k = (await toHost(out[`k.${l}`])).data as Float32Array; // (1, nh, T, hd)
       const v = (await toHost(out[`v.${l}`])).data as Float32Array; // (1, nh, T, hd)
-      for (let h = 0; h < c.nHead; h++) {
+      for (let h = 0; h < heads; h++) {
         const n = ids.length * hd;
         cache.k[l].set(k.subarray(h * T * hd, h * T * hd + n), h * c.blockSize * hd);
         cache.v[l].set(v.subarray(h * T * hd, h * T * hd + n), h * c.blockSize * hd);
@@ -286,7 +257,7 @@ export class KvCacheModel {
       return this.prefill(cache, context.slice(-this.slideKeep), context);
     }
     const pos = cache.length;
-    const r = await this.runner('decode', () => buildDecodeGraph(c));
+    const r = await this.runner('decode', () => buildDecodeGraph(c, gpt2));
     const mask = new Float32Array(c.blockSize).fill(-Infinity, pos); // per call: sequences may decode concurrently
     const feeds: Record<string, HostTensor> = {
       ...this.weights,
@@ -294,8 +265,8 @@ export class KvCacheModel {
       pos: { dtype: 'i64', shape: [1], data: BigInt64Array.of(BigInt(pos)) },
       mask: { dtype: 'f32', shape: [1, c.blockSize], data: mask },
     };
-    const hd = c.nEmbd / c.nHead;
-    const shape = [1, c.nHead, c.blockSize, hd];
+    const { heads, headSize: hd } = this.kv;
+    const shape = [1, heads, c.blockSize, hd];
     for (let l = 0; l < c.nLayer; l++) {
       feeds[`past_k.${l}`] = { dtype: 'f32', shape, data: cache.k[l] };
       feeds[`past_v.${l}`] = { dtype: 'f32', shape, data: cache.v[l] };
@@ -304,7 +275,7 @@ export class KvCacheModel {
     for (let l = 0; l < c.nLayer; l++) {
       const k = (await toHost(out[`k.${l}`])).data as Float32Array; // (1, nh, 1, hd)
       const v = (await toHost(out[`v.${l}`])).data as Float32Array; // (1, nh, 1, hd)
-      for (let h = 0; h < c.nHead; h++) {
+      for (let h = 0; h < heads; h++) {
         cache.k[l].set(k.subarray(h * hd, (h + 1) * hd), (h * c.blockSize + pos) * hd);
         cache.v[l].set(v.subarray(h * hd, (h + 1) * hd), (h * c.blockSize + pos) * hd);
       }
@@ -319,8 +290,8 @@ export class KvCacheModel {
     const c = this.config;
     const T = prefillBucket(Math.min(n, c.blockSize), c.blockSize);
     await Promise.all([
-      this.runner('decode', () => buildDecodeGraph(c)),
-      this.runner(`prefill:${T}`, () => buildPrefillGraph(c, T)),
+      this.runner('decode', () => buildDecodeGraph(c, gpt2)),
+      this.runner(`prefill:${T}`, () => buildPrefillGraph(c, gpt2, T)),
     ]);
   }
 
