@@ -8,8 +8,9 @@
  *
  * Every dimension but the model's is symbolic: the first call passes the prompt with an empty cache
  * (past = 0), later calls one token each with the previous call's `present` as `past_key_values`. The
- * weights are initializers under their GPT-2 names; the graph is written node by node here because the
- * builder's graphs (graph/) have static shapes.
+ * weights are initializers under their GPT-2 names and shapes (gpt2.ts, the one list every graph of the
+ * model declares); the graph is written node by node here because the builder's graphs (graph/) have
+ * static shapes.
  *
  *   const bytes = encodeModel(buildHfDecoderModel(config, weights))   // → onnx/model.onnx
  */
@@ -23,6 +24,7 @@ import {
   type OnnxValueInfo,
 } from '../graph/onnxProto';
 import type { HostTensor } from '../runtime/session';
+import { gpt2, gpt2Names } from './gpt2';
 import type { GptModelConfig } from './inference';
 
 /** Opset 17: LayerNormalization's first version, so older runtimes (onnxruntime-web in browsers) load it. */
@@ -89,7 +91,9 @@ export function buildHfDecoderModel(c: GptModelConfig, weights: Record<string, H
   if (C % nh) throw new Error(`ONNX export: n_embd ${C} is not divisible by n_head ${nh}`);
   const hd = C / nh;
   const g = new Nodes();
-  const weight = (name: string, shape: number[], optional = false): string | undefined => {
+  const shapes = new Map(gpt2.params({ ...c, bias: true }).map((p) => [p.name, p.shape])); // biases are optional when !c.bias
+  const weight = (name: string, optional = false): string | undefined => {
+    const shape = shapes.get(name)!;
     const w = weights[name];
     if (!w) {
       if (optional) return undefined;
@@ -110,17 +114,17 @@ export function buildHfDecoderModel(c: GptModelConfig, weights: Record<string, H
     });
     return name;
   };
-  const bias = (name: string, n: number) => (c.bias ? weight(name, [n]) : weight(name, [n], true));
-  const linear = (x: string, prefix: string, nIn: number, nOut: number): string => {
-    const y = g.op('MatMul', [x, weight(`${prefix}.weight`, [nIn, nOut])!], {}, prefix);
-    const b = bias(`${prefix}.bias`, nOut);
+  const bias = (prefix: string) => weight(`${prefix}.bias`, !c.bias);
+  const linear = (x: string, prefix: string): string => {
+    const y = g.op('MatMul', [x, weight(`${prefix}.weight`)!], {}, prefix);
+    const b = bias(prefix);
     return b ? g.op('Add', [y, b], {}, prefix) : y;
   };
   const layerNorm = (x: string, prefix: string): string => {
-    const b = bias(`${prefix}.bias`, C);
+    const b = bias(prefix);
     return g.op(
       'LayerNormalization',
-      [x, weight(`${prefix}.weight`, [C])!, ...(b ? [b] : [])],
+      [x, weight(`${prefix}.weight`)!, ...(b ? [b] : [])],
       { axis: -1, epsilon: { f: 1e-5 } },
       prefix,
     );
@@ -173,32 +177,27 @@ export function buildHfDecoderModel(c: GptModelConfig, weights: Record<string, H
     'mask/bias',
   ); // (batch, 1, seq, total)
 
-  const wte = weight('transformer.wte.weight', [c.vocabSize, C])!;
+  const wte = weight(gpt2Names.wte)!;
   let x = g.op(
     'Add',
     [
       g.op('Gather', [wte, 'input_ids'], {}, 'wte'),
-      g.op('Gather', [weight('transformer.wpe.weight', [c.blockSize, C])!, 'position_ids'], {}, 'wpe'),
+      g.op('Gather', [weight(gpt2Names.wpe)!, 'position_ids'], {}, 'wpe'),
     ],
     {},
     'embed',
   ); // (batch, seq, C)
 
   for (let l = 0; l < c.nLayer; l++) {
-    const h = `transformer.h.${l}`;
-    const qkv = linear(layerNorm(x, `${h}.ln_1`), `${h}.attn.c_attn`, C, 3 * C); // (batch, seq, 3C)
+    const n = gpt2Names.layer(l);
+    const qkv = linear(layerNorm(x, n.ln1), n.cAttn); // (batch, seq, 3C)
     const [q, k, v] = g.add('Split', [qkv, split], { axis: 2 }, [
-      `${h}.attn/q`,
-      `${h}.attn/k`,
-      `${h}.attn/v`,
+      `${n.attn}/q`,
+      `${n.attn}/k`,
+      `${n.attn}/v`,
     ]);
     const heads = (t: string) =>
-      g.op(
-        'Transpose',
-        [g.op('Reshape', [t, headShape], {}, `${h}.attn`)],
-        { perm: [0, 2, 1, 3] },
-        `${h}.attn`,
-      ); // (batch, nh, seq, hd)
+      g.op('Transpose', [g.op('Reshape', [t, headShape], {}, n.attn)], { perm: [0, 2, 1, 3] }, n.attn); // (batch, nh, seq, hd)
     const key = g.add('Concat', [`past_key_values.${l}.key`, heads(k)], { axis: 2 }, `present.${l}.key`)[0]; // (batch, nh, total, hd)
     const value = g.add(
       'Concat',
@@ -211,45 +210,35 @@ export function buildHfDecoderModel(c: GptModelConfig, weights: Record<string, H
       [
         g.op(
           'MatMul',
-          [heads(q), g.op('Transpose', [key], { perm: [0, 1, 3, 2] }, `${h}.attn`)],
+          [heads(q), g.op('Transpose', [key], { perm: [0, 1, 3, 2] }, n.attn)],
           {},
-          `${h}.attn/scores`,
+          `${n.attn}/scores`,
         ),
         scale,
       ],
       {},
-      `${h}.attn`,
+      n.attn,
     );
     const probs = g.op(
       'Softmax',
-      [g.op('Add', [scores, attnBias], {}, `${h}.attn/masked`)],
+      [g.op('Add', [scores, attnBias], {}, `${n.attn}/masked`)],
       { axis: -1 },
-      `${h}.attn/probs`,
+      `${n.attn}/probs`,
     ); // (batch, nh, seq, total)
     const y = g.op(
       'Reshape',
       [
-        g.op(
-          'Transpose',
-          [g.op('MatMul', [probs, value], {}, `${h}.attn`)],
-          { perm: [0, 2, 1, 3] },
-          `${h}.attn`,
-        ),
+        g.op('Transpose', [g.op('MatMul', [probs, value], {}, n.attn)], { perm: [0, 2, 1, 3] }, n.attn),
         mergedShape,
       ],
       {},
-      `${h}.attn`,
+      n.attn,
     );
-    x = g.op('Add', [x, linear(y, `${h}.attn.c_proj`, C, C)], {}, `${h}/residual`);
-    const u = linear(layerNorm(x, `${h}.ln_2`), `${h}.mlp.c_fc`, C, 4 * C); // (batch, seq, 4C)
-    x = g.op(
-      'Add',
-      [x, linear(gelu(g, u, c.gelu ?? 'none', `${h}.mlp`), `${h}.mlp.c_proj`, 4 * C, C)],
-      {},
-      `${h}/residual`,
-    );
+    x = g.op('Add', [x, linear(y, n.attnProj)], {}, `${n.h}/residual`);
+    const u = linear(layerNorm(x, n.ln2), n.cFc); // (batch, seq, 4C)
+    x = g.op('Add', [x, linear(gelu(g, u, c.gelu ?? 'none', n.mlp), n.mlpProj)], {}, `${n.h}/residual`);
   }
-  const xf = layerNorm(x, 'transformer.ln_f');
+  const xf = layerNorm(x, gpt2Names.lnF);
   g.add('MatMul', [xf, g.op('Transpose', [wte], { perm: [1, 0] }, 'lm_head')], {}, 'logits', 'lm_head'); // tied lm_head: wteᵀ, folded at load
 
   const f = OnnxDataType.FLOAT;
