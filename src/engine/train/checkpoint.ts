@@ -10,11 +10,12 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { openSafetensors } from '../checkpoint/safetensors';
+import type { TensorInfo } from '../checkpoint/header';
+import { openSafetensors, type SafetensorsFile } from '../checkpoint/safetensors';
 import { writeSafetensorsAtomic, type TensorToWrite } from '../checkpoint/writer';
 import type { GptModelConfig } from '../model/inference';
-import { gptParams } from '../model/gpt';
 import type { HostTensor } from '../runtime/session';
+import { configFromJson, configOfWeights, matchWeights, WEIGHT_DTYPES } from './checkpointConfig';
 import { writeFileAtomic } from './data';
 
 export const TRAINER_FORMAT = 'llm-lens-trainer';
@@ -70,31 +71,6 @@ export function gpt2ConfigJson(
   };
 }
 
-/** The model config back from config.json (ours or a Hugging Face GPT-2's). */
-export function configFromJson(j: Record<string, unknown>, source: string): GptModelConfig {
-  const num = (k: string) => {
-    const v = j[k];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0)
-      throw new Error(`${source}: "${k}" must be a positive integer, got ${JSON.stringify(v)}`);
-    return v;
-  };
-  if (j.model_type !== undefined && j.model_type !== 'gpt2')
-    throw new Error(
-      `${source}: model_type "${String(j.model_type)}" is not gpt2; LLM Lens trains and samples GPT-2-style models`,
-    );
-  const ours = (j.llm_lens ?? {}) as { bias?: boolean };
-  const act = j.activation_function;
-  return {
-    vocabSize: num('vocab_size'),
-    blockSize: num('n_positions'),
-    nLayer: num('n_layer'),
-    nHead: num('n_head'),
-    nEmbd: num('n_embd'),
-    bias: ours.bias ?? true,
-    gelu: act === 'gelu_new' || act === 'gelu_pytorch_tanh' ? 'tanh' : 'none',
-  };
-}
-
 export async function saveCheckpoint(o: {
   runDir: string;
   config: GptModelConfig;
@@ -144,7 +120,7 @@ export async function saveCheckpoint(o: {
 
 /**
  * Loads a checkpoint folder (its model.safetensors), or a safetensors file of any name with config.json
- * beside it; every tensor is checked.
+ * beside it. The weights must be exactly the parameters config.json describes (checkpointConfig.ts).
  */
 export async function loadCheckpoint(dirOrFile: string): Promise<Checkpoint> {
   const isDir = fs.existsSync(dirOrFile) && fs.statSync(dirOrFile).isDirectory();
@@ -163,20 +139,23 @@ export async function loadCheckpoint(dirOrFile: string): Promise<Checkpoint> {
       cause: e,
     });
   }
-  const config = configFromJson(configJson, configFile);
-  const weights = await readF32(modelFile);
-  // transformers' GPT-2 files may carry lm_head (tied) and attention-mask buffers: keep only the parameters
-  const params = gptParams({ ...config, batchSize: 1 });
-  const model: Record<string, HostTensor> = {};
-  for (const p of params) {
-    const w = weights[p.name] ?? weights[p.name.replace(/^transformer\./, '')];
-    if (!w)
-      throw new Error(
-        `${modelFile} lacks ${p.name}: the file does not match config.json (n_layer ${config.nLayer}, bias ${config.bias})`,
-      );
-    if (w.shape.join(',') !== p.shape.join(','))
-      throw new Error(`${modelFile}: ${p.name} has shape [${w.shape}], config.json implies [${p.shape}]`);
-    model[p.name] = w;
+  if (!fs.existsSync(modelFile)) throw new Error(`${modelFile} is missing`);
+  let f: SafetensorsFile;
+  try {
+    f = await openSafetensors(modelFile);
+  } catch (e) {
+    configFromJson(configJson, configFile); // a config.json that is wrong too is the first thing to fix
+    throw e;
+  }
+  let config: GptModelConfig;
+  const weights: Record<string, HostTensor> = {};
+  try {
+    const held = configOfWeights(f.tensors);
+    config = configFromJson(configJson, configFile);
+    const names = matchWeights(f.tensors, config, held, { model: modelFile, config: configFile });
+    for (const [name, t] of names) weights[name] = await readF32(f, t);
+  } finally {
+    await f.close();
   }
   let trainer: TrainerState | undefined;
   let moments: Record<string, HostTensor> = {};
@@ -191,24 +170,24 @@ export async function loadCheckpoint(dirOrFile: string): Promise<Checkpoint> {
       );
     // without the moments the weights still sample and export; resuming says what is missing (train/loop.ts)
     if (fs.existsSync(path.join(dir, 'trainer.safetensors')))
-      moments = await readF32(path.join(dir, 'trainer.safetensors'));
+      moments = await readMoments(path.join(dir, 'trainer.safetensors'));
   }
-  return { dir, config, weights: model, moments, trainer };
+  return { dir, config, weights, moments, trainer };
 }
 
-async function readF32(file: string): Promise<Record<string, HostTensor>> {
-  if (!fs.existsSync(file)) throw new Error(`${file} is missing`);
+async function readF32(f: SafetensorsFile, t: TensorInfo): Promise<HostTensor> {
+  const v = await f.readValues(t.name);
+  const data = v instanceof Float32Array ? v : Float32Array.from(v as ArrayLike<number>);
+  return { dtype: 'f32', shape: [...t.shape], data };
+}
+
+/** trainer.safetensors: adam.m/<name>, adam.v/<name>; the optimizer checks them against its graph. */
+async function readMoments(file: string): Promise<Record<string, HostTensor>> {
   const f = await openSafetensors(file);
   try {
     const out: Record<string, HostTensor> = {};
     for (const t of f.tensors) {
-      if (t.dtype !== 'F32' && t.dtype !== 'F16' && t.dtype !== 'BF16') continue;
-      const v = await f.readValues(t.name);
-      out[t.name] = {
-        dtype: 'f32',
-        shape: [...t.shape],
-        data: v instanceof Float32Array ? v : Float32Array.from(v as ArrayLike<number>),
-      };
+      if (WEIGHT_DTYPES.includes(t.dtype)) out[t.name] = await readF32(f, t);
     }
     return out;
   } finally {

@@ -1,0 +1,138 @@
+/**
+ * A checkpoint's config.json, read against its weights. The weights' shapes say most of the config
+ * (wte is [vocab_size, n_embd], wpe is [n_positions, n_embd], h.0 … h.N-1 are the layers), so every
+ * refusal names the config.json field to change and, where the weights tell, the value to set.
+ *
+ *   const f = await openSafetensors('step-2000/model.safetensors');
+ *   const held = configOfWeights(f.tensors);   // { vocab_size: 65, n_embd: 128, n_positions: 64, n_layer: 4, bias: true }
+ *   const config = configFromJson(JSON.parse(text), 'step-2000/config.json');
+ *   const names = matchWeights(f.tensors, config, held, files);   // parameter → its tensor in the file
+ *
+ * Tensor names are Hugging Face GPT-2's, with or without the `transformer.` prefix (the hub's gpt2 files
+ * have none). The tied lm_head and the attention-mask buffers transformers may save are not parameters.
+ */
+import type { TensorInfo } from '../checkpoint/header';
+import type { GptModelConfig } from '../model/inference';
+import { gptParams } from '../model/gpt';
+
+/** What a file's tensors say about its config, in config.json's field names (absent where no tensor tells). */
+export interface ConfigOfWeights {
+  vocab_size?: number;
+  n_positions?: number;
+  n_embd?: number;
+  n_layer?: number;
+  bias?: boolean;
+}
+
+/** The dtypes a checkpoint's weights load from (as float32). */
+export const WEIGHT_DTYPES: readonly string[] = ['F32', 'F16', 'BF16', 'F64'];
+
+const NOT_PARAMS = /^transformer\.(lm_head\.weight|h\.\d+\.attn\.(masked_)?bias)$/;
+const LAYER = /^transformer\.h\.(\d+)\./;
+
+/** Tensors by their name with the `transformer.` prefix (a name the file holds twice keeps its first). */
+function byParamName(tensors: readonly TensorInfo[]): Map<string, TensorInfo> {
+  const out = new Map<string, TensorInfo>();
+  for (const t of tensors) {
+    const k = t.name.startsWith('transformer.') ? t.name : `transformer.${t.name}`;
+    if (!out.has(k) || k === t.name) out.set(k, t);
+  }
+  return out;
+}
+
+export function configOfWeights(tensors: readonly TensorInfo[]): ConfigOfWeights {
+  const byName = byParamName(tensors);
+  const out: ConfigOfWeights = {};
+  const wte = byName.get('transformer.wte.weight')?.shape;
+  if (wte?.length === 2) [out.vocab_size, out.n_embd] = wte;
+  const wpe = byName.get('transformer.wpe.weight')?.shape;
+  if (wpe?.length === 2) out.n_positions = wpe[0];
+  let layers = 0;
+  for (const k of byName.keys()) layers = Math.max(layers, Number(LAYER.exec(k)?.[1] ?? -1) + 1);
+  if (layers) out.n_layer = layers;
+  if (byName.has('transformer.ln_f.weight')) out.bias = byName.has('transformer.ln_f.bias');
+  return out;
+}
+
+/** The model config back from config.json (ours or a Hugging Face GPT-2's). */
+export function configFromJson(j: Record<string, unknown>, source: string): GptModelConfig {
+  const num = (k: string) => {
+    const v = j[k];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0)
+      throw new Error(`${source}: "${k}" must be a positive integer, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  if (j.model_type !== undefined && j.model_type !== 'gpt2')
+    throw new Error(
+      `${source}: model_type "${String(j.model_type)}" is not gpt2; LLM Lens trains and samples GPT-2-style models`,
+    );
+  const ours = (j.llm_lens ?? {}) as { bias?: boolean };
+  const act = j.activation_function;
+  return {
+    vocabSize: num('vocab_size'),
+    blockSize: num('n_positions'),
+    nLayer: num('n_layer'),
+    nHead: num('n_head'),
+    nEmbd: num('n_embd'),
+    bias: ours.bias ?? true,
+    gelu: act === 'gelu_new' || act === 'gelu_pytorch_tanh' ? 'tanh' : 'none',
+  };
+}
+
+/** A few items of a list, and how many more. */
+export function few(items: readonly string[], n = 3): string {
+  const shown = items.slice(0, n).join(', ');
+  return items.length > n ? `${shown} and ${items.length - n} more` : shown;
+}
+
+const fieldText = (k: keyof ConfigOfWeights, v: unknown) =>
+  k === 'bias' ? `"llm_lens": {"bias": ${String(v)}}` : `"${k}": ${String(v)}`;
+
+/**
+ * Pairs every parameter of `config` with its tensor in the file; throws when the file lacks one, holds one
+ * the config does not use, holds one in another shape, or in a dtype that does not load as float32.
+ */
+export function matchWeights(
+  tensors: readonly TensorInfo[],
+  config: GptModelConfig,
+  held: ConfigOfWeights,
+  files: { model: string; config: string },
+): Map<string, TensorInfo> {
+  const byName = byParamName(tensors);
+  const params = gptParams({ ...config, batchSize: 1 });
+  const wanted = new Set(params.map((p) => p.name));
+  const missing = params.filter((p) => !byName.has(p.name)).map((p) => p.name);
+  const unused = [...byName].filter(([k]) => !wanted.has(k) && !NOT_PARAMS.test(k)).map(([, t]) => t.name);
+  const reshaped = params.flatMap((p) => {
+    const t = byName.get(p.name);
+    return t && t.shape.join(',') !== p.shape.join(',') ? [`${t.name} [${t.shape}], not [${p.shape}]`] : [];
+  });
+  if (missing.length || unused.length || reshaped.length) {
+    const says: Record<keyof ConfigOfWeights, unknown> = {
+      vocab_size: config.vocabSize,
+      n_positions: config.blockSize,
+      n_embd: config.nEmbd,
+      n_layer: config.nLayer,
+      bias: config.bias,
+    };
+    const differ = (Object.keys(says) as (keyof ConfigOfWeights)[]).filter(
+      (k) => held[k] !== undefined && held[k] !== says[k],
+    );
+    const what = [
+      missing.length && `it lacks ${missing.length} weight(s) the config needs (${few(missing)})`,
+      unused.length && `it holds ${unused.length} weight(s) the config does not use (${few(unused)})`,
+      reshaped.length &&
+        `${reshaped.length} weight(s) have other shapes than the config implies (${few(reshaped)})`,
+    ].filter(Boolean);
+    const fix = differ.length
+      ? `config.json says ${differ.map((k) => fieldText(k, says[k])).join(', ')} but the weights hold ${differ.map((k) => fieldText(k, held[k])).join(', ')}: set ${differ.length > 1 ? 'these' : 'it'} in ${files.config}, or use the config.json saved with these weights`
+      : `the file is damaged or holds another model: use the config.json saved with these weights`;
+    throw new Error(`${files.model} does not match ${files.config}: ${what.join('; ')}. ${fix}`);
+  }
+  const odd = params.map((p) => byName.get(p.name)!).filter((t) => !WEIGHT_DTYPES.includes(t.dtype));
+  if (odd.length)
+    throw new Error(
+      `${files.model}: ${few(odd.map((t) => `${t.name} is ${t.dtype}`))}; LLM Lens loads weights of dtype ${WEIGHT_DTYPES.join(', ')}: save the checkpoint again in one of them (e.g. torch: {k: v.float()} with safetensors.torch.save_file)`,
+    );
+  return new Map(params.map((p) => [p.name, byName.get(p.name)!]));
+}
