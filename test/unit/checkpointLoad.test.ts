@@ -95,6 +95,53 @@ test("the hub's GPT-2 layout loads: names without transformer., the tied lm_head
   for (const t of fixture) assert.deepEqual(weights[t.name].data, t.data, t.name);
 });
 
+test('a config.json that is null, a list, or has fields LLM Lens cannot run says the file, the field and the fix', async () => {
+  const cases: [(c: Record<string, unknown>) => unknown, RegExp][] = [
+    [() => null, /config\.json holds null, not an object of GPT2Config fields .*: restore the config\.json/],
+    [() => [], /config\.json holds a list, not an object/],
+    [
+      (c) => ({ ...c, n_head: 3 }),
+      /config\.json: "n_head": 3 does not divide "n_embd": 32 .*a divisor of 32/,
+    ],
+    [
+      (c) => ({ ...c, n_layer: 0 }),
+      /"n_layer" must be a positive integer, got 0: set "n_layer": 2 \(what the weights hold\)/,
+    ],
+    [(c) => ({ ...c, n_layer: -2 }), /"n_layer" must be a positive integer, got -2: set "n_layer": 2/],
+    [(c) => ({ ...c, n_embd: '32' }), /"n_embd" must be a positive integer, got "32": set "n_embd": 32/],
+    [
+      (c) => ({ ...c, vocab_size: 57.5 }),
+      /"vocab_size" must be a positive integer, got 57\.5: set "vocab_size": 58/,
+    ],
+    [
+      (c) => ({ ...c, n_head: undefined }),
+      /"n_head" must be a positive integer, got nothing: set it to the model's number of attention heads/,
+    ],
+    [
+      (c) => ({ ...c, n_positions: undefined, n_ctx: undefined }),
+      /"n_positions" must be a positive integer, got nothing: set "n_positions": 32/,
+    ],
+    [(c) => ({ ...c, n_inner: 64 }), /"n_inner": 64 is not 4 × n_embd \(128\)/],
+    [
+      (c) => ({ ...c, activation_function: 'relu' }),
+      /"activation_function": "relu" is not one LLM Lens computes/,
+    ],
+    [
+      (c) => ({ ...c, llm_lens: { bias: 'no' } }),
+      /"llm_lens": \{"bias": "no"\} must be true or false: set it to false/,
+    ],
+  ];
+  for (const [edit, message] of cases) await assert.rejects(loadCheckpoint(checkpoint(edit)), message);
+});
+
+test("config.json's n_ctx stands for a missing n_positions, and a missing activation is GPT2Config's gelu_new", async () => {
+  const { config } = await loadCheckpoint(
+    checkpoint((c) => ({ ...c, n_positions: undefined, activation_function: undefined })),
+  );
+  assert.equal(config.blockSize, 32);
+  assert.equal(config.gelu, 'tanh');
+});
+
 test('a weight of a dtype LLM Lens does not load is named with its dtype, not reported missing', async () => {
   const d = checkpoint((c) => c);
   const model = path.join(d, 'model.safetensors');

@@ -131,9 +131,9 @@ export async function loadCheckpoint(dirOrFile: string): Promise<Checkpoint> {
     throw new Error(
       `${dir} has no config.json: not a checkpoint folder (expected model.safetensors + config.json)`,
     );
-  let configJson: Record<string, unknown>;
+  let configJson: unknown;
   try {
-    configJson = JSON.parse(fs.readFileSync(configFile, 'utf8')) as Record<string, unknown>;
+    configJson = JSON.parse(fs.readFileSync(configFile, 'utf8'));
   } catch (e) {
     throw new Error(`${configFile} is not valid JSON (${e instanceof Error ? e.message : String(e)})`, {
       cause: e,
@@ -151,7 +151,7 @@ export async function loadCheckpoint(dirOrFile: string): Promise<Checkpoint> {
   const weights: Record<string, HostTensor> = {};
   try {
     const held = configOfWeights(f.tensors);
-    config = configFromJson(configJson, configFile);
+    config = configFromJson(configJson, configFile, held);
     const names = matchWeights(f.tensors, config, held, { model: modelFile, config: configFile });
     for (const [name, t] of names) weights[name] = await readF32(f, t);
   } finally {

@@ -5,7 +5,7 @@
  *
  *   const f = await openSafetensors('step-2000/model.safetensors');
  *   const held = configOfWeights(f.tensors);   // { vocab_size: 65, n_embd: 128, n_positions: 64, n_layer: 4, bias: true }
- *   const config = configFromJson(JSON.parse(text), 'step-2000/config.json');
+ *   const config = configFromJson(JSON.parse(text), 'step-2000/config.json', held);
  *   const names = matchWeights(f.tensors, config, held, files);   // parameter → its tensor in the file
  *
  * Tensor names are Hugging Face GPT-2's, with or without the `transformer.` prefix (the hub's gpt2 files
@@ -54,28 +54,69 @@ export function configOfWeights(tensors: readonly TensorInfo[]): ConfigOfWeights
   return out;
 }
 
-/** The model config back from config.json (ours or a Hugging Face GPT-2's). */
-export function configFromJson(j: Record<string, unknown>, source: string): GptModelConfig {
-  const num = (k: string) => {
-    const v = j[k];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0)
-      throw new Error(`${source}: "${k}" must be a positive integer, got ${JSON.stringify(v)}`);
-    return v;
-  };
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+const ACTIVATIONS: Record<string, 'none' | 'tanh'> = {
+  gelu: 'none',
+  gelu_new: 'tanh',
+  gelu_pytorch_tanh: 'tanh',
+};
+
+/** The model config from config.json (ours or a Hugging Face GPT-2's); `held`: what the weights say, for the hints. */
+export function configFromJson(j: unknown, source: string, held: ConfigOfWeights = {}): GptModelConfig {
+  if (!isObject(j))
+    throw new Error(
+      `${source} holds ${Array.isArray(j) ? 'a list' : JSON.stringify(j)}, not an object of GPT2Config fields (n_layer, n_head, n_embd, n_positions, vocab_size): restore the config.json saved with the weights`,
+    );
   if (j.model_type !== undefined && j.model_type !== 'gpt2')
     throw new Error(
       `${source}: model_type "${String(j.model_type)}" is not gpt2; LLM Lens trains and samples GPT-2-style models`,
     );
-  const ours = (j.llm_lens ?? {}) as { bias?: boolean };
-  const act = j.activation_function;
+  const num = (k: keyof ConfigOfWeights | 'n_head', v = j[k]): number => {
+    if (typeof v === 'number' && Number.isInteger(v) && v > 0) return v;
+    const fix =
+      k !== 'n_head' && held[k] !== undefined
+        ? `set "${k}": ${held[k]} (what the weights hold)`
+        : `set it to the model's ${k === 'n_head' ? 'number of attention heads' : 'size'}`;
+    throw new Error(
+      `${source}: "${k}" must be a positive integer, got ${v === undefined ? 'nothing' : JSON.stringify(v)}: ${fix}`,
+    );
+  };
+  // GPT2Config's n_ctx was n_positions' old name; transformers sizes wpe by n_positions
+  const nPositions = num('n_positions', j.n_positions ?? j.n_ctx);
+  const nEmbd = num('n_embd');
+  const nHead = num('n_head');
+  if (nEmbd % nHead) {
+    const divisors = [...Array(nEmbd).keys()].map((i) => i + 1).filter((d) => nEmbd % d === 0);
+    throw new Error(
+      `${source}: "n_head": ${nHead} does not divide "n_embd": ${nEmbd} (each head would be ${+(nEmbd / nHead).toFixed(3)} wide): set "n_head" to the model's number of heads, a divisor of ${nEmbd} (${divisors.slice(-6).join(', ')} …)`,
+    );
+  }
+  if (j.n_inner !== undefined && j.n_inner !== null && j.n_inner !== 4 * nEmbd)
+    throw new Error(
+      `${source}: "n_inner": ${JSON.stringify(j.n_inner)} is not 4 × n_embd (${4 * nEmbd}), the MLP width LLM Lens builds: set "n_inner": null, or use a model with a 4 × n_embd MLP`,
+    );
+  // transformers' GPT2Config defaults to gelu_new
+  const act = j.activation_function ?? 'gelu_new';
+  const gelu = typeof act === 'string' ? ACTIVATIONS[act] : undefined;
+  if (!gelu)
+    throw new Error(
+      `${source}: "activation_function": ${JSON.stringify(act)} is not one LLM Lens computes (${Object.keys(ACTIVATIONS).join(', ')}): set the activation the model was trained with`,
+    );
+  const ours = isObject(j.llm_lens) ? j.llm_lens : {};
+  if (ours.bias !== undefined && typeof ours.bias !== 'boolean')
+    throw new Error(
+      `${source}: "llm_lens": {"bias": ${JSON.stringify(ours.bias)}} must be true or false: set it to ${held.bias ?? true}${held.bias !== undefined ? ' (what the weights hold)' : ''}`,
+    );
   return {
     vocabSize: num('vocab_size'),
-    blockSize: num('n_positions'),
+    blockSize: nPositions,
     nLayer: num('n_layer'),
-    nHead: num('n_head'),
-    nEmbd: num('n_embd'),
-    bias: ours.bias ?? true,
-    gelu: act === 'gelu_new' || act === 'gelu_pytorch_tanh' ? 'tanh' : 'none',
+    nHead,
+    nEmbd,
+    bias: (ours.bias as boolean | undefined) ?? true,
+    gelu,
   };
 }
 
