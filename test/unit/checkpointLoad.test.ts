@@ -154,3 +154,55 @@ test('a weight of a dtype LLM Lens does not load is named with its dtype, not re
     /model\.safetensors: transformer\.h\.0\.attn\.c_attn\.weight is X99; LLM Lens loads weights of dtype F32, F16, BF16, F64/,
   );
 });
+
+test('a checkpoint path that does not exist is named, with the checkpoints beside it', async () => {
+  const run = fs.mkdtempSync(path.join(tmpdir(), 'llm-lens-load-'));
+  for (const s of [3, 12]) fs.mkdirSync(path.join(run, 'checkpoints', `step-${s}`), { recursive: true });
+  const missing = path.join(run, 'checkpoints', 'step-9');
+  await assert.rejects(
+    loadCheckpoint(missing),
+    (e: Error) =>
+      e.message ===
+      `${missing} does not exist: ${path.join(run, 'checkpoints')} holds step-12, step-3 (newest first)`,
+  );
+  await assert.rejects(
+    loadCheckpoint(path.join(run, 'nowhere', 'step-1')),
+    /step-1 does not exist: give a checkpoint folder/,
+  );
+});
+
+test('a damaged trainer.json still lets the weights load (to sample), and says why it cannot resume', async () => {
+  const d = checkpoint((c) => c);
+  for (const [text, why] of [
+    ['null', /trainer\.json is not an LLM Lens trainer state/],
+    [
+      '{"format": "llm-lens-trainer", "version": 1, "step": -1}',
+      /trainer\.json: "step" must be a whole number ≥ 0, got -1/,
+    ],
+    ['{"format": "llm-lens-trainer", "ver', /trainer\.json is not valid JSON/],
+  ] as const) {
+    fs.writeFileSync(path.join(d, 'trainer.json'), text);
+    const c = await loadCheckpoint(d);
+    assert.equal(c.trainer, undefined);
+    assert.equal(Object.keys(c.weights).length, 2 * PER_LAYER + 3); // + wte, wpe, ln_f
+    assert.match(c.trainerError!, why);
+    assert.match(c.trainerError!, /resume from another checkpoint, or start from these weights/);
+  }
+  const state = {
+    format: 'llm-lens-trainer',
+    version: 1,
+    step: 20,
+    rngState: 7,
+    seed: 1,
+    tokensSeen: 0,
+    elapsedMs: 0,
+  };
+  fs.writeFileSync(path.join(d, 'trainer.json'), JSON.stringify(state));
+  fs.writeFileSync(
+    path.join(d, 'trainer.safetensors'),
+    fs.readFileSync(path.join(FIX, 'step20.safetensors')).subarray(0, 900),
+  );
+  const c = await loadCheckpoint(d);
+  assert.equal(c.trainer, undefined);
+  assert.match(c.trainerError!, /trainer\.safetensors: truncated/);
+});

@@ -130,5 +130,5 @@ test('train refuses bad input with a clear message and a non-zero exit', () => {
   assert.match(u.stderr, /give training text/);
   const s = cli(dir, 'sample', '--checkpoint', path.join(dir, 'nope'));
   assert.equal(s.status, 1);
-  assert.match(s.stderr, /no config.json/);
+  assert.match(s.stderr, /nope does not exist/);
 });

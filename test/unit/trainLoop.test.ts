@@ -362,7 +362,16 @@ test('bad configs are refused with messages that say what to change', async () =
     run(config(tmp(), { model: { nLayer: 2, nHead: 2, nEmbd: 32, blockSize: 100000, bias: false } })),
     /not more than one block/,
   );
-  await assert.rejects(run(config(tmp(), { resumeFrom: path.join(tmp(), 'nothing') })), /no config.json/);
+  await assert.rejects(
+    run(config(tmp(), { resumeFrom: path.join(tmp(), 'nothing') })),
+    /nothing does not exist/,
+  );
+  const damaged = fixtureCheckpoint('step20.safetensors');
+  fs.writeFileSync(path.join(damaged, 'trainer.json'), 'null');
+  await assert.rejects(
+    run(config(tmp(), { resumeFrom: damaged })),
+    /trainer\.json is not an LLM Lens trainer state: resume from another checkpoint/,
+  );
   await assert.rejects(
     run(config(tmp(), { stepsPerRun: 0 })),
     /stepsPerRun must be a positive integer, got 0/,

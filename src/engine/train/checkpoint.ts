@@ -15,7 +15,7 @@ import { openSafetensors, type SafetensorsFile } from '../checkpoint/safetensors
 import { writeSafetensorsAtomic, type TensorToWrite } from '../checkpoint/writer';
 import type { GptModelConfig } from '../model/inference';
 import type { HostTensor } from '../runtime/session';
-import { configFromJson, configOfWeights, matchWeights, WEIGHT_DTYPES } from './checkpointConfig';
+import { configFromJson, configOfWeights, few, matchWeights, WEIGHT_DTYPES } from './checkpointConfig';
 import { writeFileAtomic } from './data';
 
 export const TRAINER_FORMAT = 'llm-lens-trainer';
@@ -43,6 +43,8 @@ export interface Checkpoint {
   /** adam.m/<name>, adam.v/<name>; empty when the checkpoint has no trainer state (e.g. exported weights). */
   moments: Record<string, HostTensor>;
   trainer?: TrainerState;
+  /** Why trainer.json beside the weights could not be read (then `trainer` is undefined). */
+  trainerError?: string;
 }
 
 /** config.json in transformers' GPT2Config fields, plus LLM Lens's own under "llm_lens". */
@@ -123,7 +125,8 @@ export async function saveCheckpoint(o: {
  * beside it. The weights must be exactly the parameters config.json describes (checkpointConfig.ts).
  */
 export async function loadCheckpoint(dirOrFile: string): Promise<Checkpoint> {
-  const isDir = fs.existsSync(dirOrFile) && fs.statSync(dirOrFile).isDirectory();
+  if (!fs.existsSync(dirOrFile)) throw new Error(noCheckpointAt(dirOrFile));
+  const isDir = fs.statSync(dirOrFile).isDirectory();
   const dir = isDir ? dirOrFile : path.dirname(dirOrFile);
   const modelFile = isDir ? path.join(dir, 'model.safetensors') : dirOrFile;
   const configFile = path.join(dir, 'config.json');
@@ -131,15 +134,9 @@ export async function loadCheckpoint(dirOrFile: string): Promise<Checkpoint> {
     throw new Error(
       `${dir} has no config.json: not a checkpoint folder (expected model.safetensors + config.json)`,
     );
-  let configJson: unknown;
-  try {
-    configJson = JSON.parse(fs.readFileSync(configFile, 'utf8'));
-  } catch (e) {
-    throw new Error(`${configFile} is not valid JSON (${e instanceof Error ? e.message : String(e)})`, {
-      cause: e,
-    });
-  }
-  if (!fs.existsSync(modelFile)) throw new Error(`${modelFile} is missing`);
+  const configJson = readJson(configFile, 'restore the config.json saved with the weights');
+  if (!fs.existsSync(modelFile))
+    throw new Error(`${modelFile} is missing: the weights are not beside ${configFile}`);
   let f: SafetensorsFile;
   try {
     f = await openSafetensors(modelFile);
@@ -158,21 +155,65 @@ export async function loadCheckpoint(dirOrFile: string): Promise<Checkpoint> {
     await f.close();
   }
   let trainer: TrainerState | undefined;
+  let trainerError: string | undefined;
   let moments: Record<string, HostTensor> = {};
   const trainerFile = path.join(dir, 'trainer.json');
   // the trainer state beside the folder's model.safetensors is that file's, not another safetensors' in the folder
   if (path.resolve(modelFile) === path.resolve(dir, 'model.safetensors') && fs.existsSync(trainerFile)) {
-    trainer = JSON.parse(fs.readFileSync(trainerFile, 'utf8')) as TrainerState;
-    if (trainer.format !== TRAINER_FORMAT) throw new Error(`${trainerFile} is not an LLM Lens trainer state`);
-    if (trainer.version > TRAINER_FORMAT_VERSION)
-      throw new Error(
-        `${trainerFile} has version ${trainer.version}, newer than this LLM Lens (${TRAINER_FORMAT_VERSION}): update LLM Lens to resume it`,
-      );
-    // without the moments the weights still sample and export; resuming says what is missing (train/loop.ts)
-    if (fs.existsSync(path.join(dir, 'trainer.safetensors')))
-      moments = await readMoments(path.join(dir, 'trainer.safetensors'));
+    // a damaged trainer state, or none, leaves weights that still sample and export; resuming says why not (loop.ts)
+    try {
+      trainer = trainerState(readJson(trainerFile, RESUME_ANOTHER), trainerFile);
+      const momentsFile = path.join(dir, 'trainer.safetensors');
+      if (fs.existsSync(momentsFile)) moments = await readMoments(momentsFile);
+    } catch (e) {
+      [trainer, moments, trainerError] = [undefined, {}, e instanceof Error ? e.message : String(e)];
+    }
   }
-  return { dir, config, weights, moments, trainer };
+  return { dir, config, weights, moments, trainer, trainerError };
+}
+
+const RESUME_ANOTHER =
+  'resume from another checkpoint, or start from these weights with a fresh optimizer (--init-from)';
+
+/** Why there is no checkpoint at `p`, and the checkpoints beside where it was looked for. */
+function noCheckpointAt(p: string): string {
+  const parent = path.dirname(p);
+  const steps = fs.existsSync(parent)
+    ? fs
+        .readdirSync(parent)
+        .filter((n) => /^step-\d+$/.test(n))
+        .sort((a, b) => Number(a.slice(5)) - Number(b.slice(5)))
+    : [];
+  return steps.length
+    ? `${p} does not exist: ${parent} holds ${few(steps.reverse(), 4)} (newest first)`
+    : `${p} does not exist: give a checkpoint folder (…/checkpoints/step-N) or its model.safetensors`;
+}
+
+function readJson(file: string, fix: string): unknown {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`${file} is not valid JSON (${e instanceof Error ? e.message : String(e)}): ${fix}`, {
+      cause: e,
+    });
+  }
+}
+
+/** trainer.json, checked field by field: resuming trusts its step, RNG state and counts. */
+function trainerState(j: unknown, file: string): TrainerState {
+  const t = (typeof j === 'object' && j !== null && !Array.isArray(j) ? j : {}) as Record<string, unknown>;
+  if (t.format !== TRAINER_FORMAT)
+    throw new Error(`${file} is not an LLM Lens trainer state: ${RESUME_ANOTHER}`);
+  if (typeof t.version === 'number' && t.version > TRAINER_FORMAT_VERSION)
+    throw new Error(
+      `${file} has version ${t.version}, newer than this LLM Lens (${TRAINER_FORMAT_VERSION}): update LLM Lens to resume it`,
+    );
+  for (const k of ['version', 'step', 'rngState', 'tokensSeen', 'elapsedMs'] as const)
+    if (typeof t[k] !== 'number' || !Number.isSafeInteger(t[k]) || (t[k] as number) < 0)
+      throw new Error(
+        `${file}: "${k}" must be a whole number ≥ 0, got ${t[k] === undefined ? 'nothing' : JSON.stringify(t[k])}: ${RESUME_ANOTHER}`,
+      );
+  return t as unknown as TrainerState;
 }
 
 async function readF32(f: SafetensorsFile, t: TensorInfo): Promise<HostTensor> {
@@ -187,7 +228,9 @@ async function readMoments(file: string): Promise<Record<string, HostTensor>> {
   try {
     const out: Record<string, HostTensor> = {};
     for (const t of f.tensors) {
-      if (WEIGHT_DTYPES.includes(t.dtype)) out[t.name] = await readF32(f, t);
+      if (!WEIGHT_DTYPES.includes(t.dtype))
+        throw new Error(`${file}: ${t.name} is ${t.dtype}, not a float dtype: ${RESUME_ANOTHER}`);
+      out[t.name] = await readF32(f, t);
     }
     return out;
   } finally {

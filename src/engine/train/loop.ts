@@ -170,7 +170,10 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
   };
   const resume = c.resumeFrom ? await loadCheckpoint(c.resumeFrom) : undefined;
   if (resume && !resume.trainer)
-    throw new Error(`${c.resumeFrom} has no trainer state (trainer.json): it can be sampled, not resumed`);
+    throw new Error(
+      resume.trainerError ??
+        `${c.resumeFrom} has no trainer state (trainer.json): it can be sampled, not resumed`,
+    );
   if (resume && !Object.keys(resume.moments).length)
     throw new Error(
       `${c.resumeFrom} has no optimizer state (trainer.safetensors): it can be sampled, not resumed`,
