@@ -15,7 +15,8 @@ import { openSafetensors, type SafetensorsFile } from '../checkpoint/safetensors
 import { writeSafetensorsAtomic, type TensorToWrite } from '../checkpoint/writer';
 import type { GptModelConfig } from '../model/inference';
 import type { HostTensor } from '../runtime/session';
-import { configFromJson, configOfWeights, few, matchWeights, WEIGHT_DTYPES } from './checkpointConfig';
+import { few } from '../few';
+import { configFromJson, configOfWeights, matchWeights, WEIGHT_DTYPES } from './checkpointConfig';
 import { writeFileAtomic } from './data';
 
 export const TRAINER_FORMAT = 'llm-lens-trainer';

@@ -14,6 +14,7 @@
 import type { TensorInfo } from '../checkpoint/header';
 import type { GptModelConfig } from '../model/inference';
 import { gptParams } from '../model/gpt';
+import { few } from '../few';
 
 /** What a file's tensors say about its config, in config.json's field names (absent where no tensor tells). */
 export interface ConfigOfWeights {
@@ -118,12 +119,6 @@ export function configFromJson(j: unknown, source: string, held: ConfigOfWeights
     bias: (ours.bias as boolean | undefined) ?? true,
     gelu,
   };
-}
-
-/** A few items of a list, and how many more. */
-export function few(items: readonly string[], n = 3): string {
-  const shown = items.slice(0, n).join(', ');
-  return items.length > n ? `${shown} and ${items.length - n} more` : shown;
 }
 
 const fieldText = (k: keyof ConfigOfWeights, v: unknown) =>
