@@ -1,12 +1,13 @@
 /** `llm-lens tokenize` and `llm-lens train-tokenizer`, run as the built CLI (node dist/cli.js). */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { get_encoding, Tiktoken } from 'tiktoken';
 import { hardCorpus } from '../fixtures/tokenizer/corpus';
+import { wordModelJson } from '../fixtures/tokenizer/wordModel';
 
 const cli = (args: string[], input?: string) =>
   spawnSync(process.execPath, ['dist/cli.js', ...args], { input, encoding: 'utf8' });
@@ -66,6 +67,34 @@ test('tokenize refuses a disallowed special token, a binary file and an unknown 
   assert.equal(usage.status, 2);
   assert.match(usage.stderr, /--tokenizer NAME\|PATH is required/);
   assert.match(cli(['--help']).stdout, /llm-lens train-tokenizer --vocab-size N/);
+});
+
+test("tokenize and prepare turn an unknown word into the model's unk_token, or fail naming it when there is none", () => {
+  const vocab = { hello: 0, world: 1, '[UNK]': 2 };
+  const withUnk = join(dir, 'wordlevel-unk.json');
+  const withoutUnk = join(dir, 'wordlevel.json');
+  writeFileSync(withUnk, wordModelJson({ type: 'WordLevel', vocab, unk_token: '[UNK]' }));
+  writeFileSync(withoutUnk, wordModelJson({ type: 'WordLevel', vocab }));
+  const text = join(dir, 'words.txt');
+  writeFileSync(text, 'hello zzz world\n');
+  const known = cli(['tokenize', '--tokenizer', withUnk, text]);
+  assert.equal(known.status, 0, known.stderr);
+  assert.equal(known.stdout, '0 2 1\n'); // hello [UNK] world
+  const unknown = cli(['tokenize', '--tokenizer', withoutUnk, text]);
+  assert.equal(unknown.status, 1);
+  assert.equal(unknown.stdout, '');
+  assert.match(
+    unknown.stderr,
+    /wordlevel\.json: 1 piece\(s\) of the text are not in the vocabulary \("zzz"\)/,
+  );
+  const out = join(dir, 'prepared');
+  const prepare = cli(['prepare', '--tokenizer', withoutUnk, '--out', out, text]);
+  assert.equal(prepare.status, 1);
+  assert.match(
+    prepare.stderr,
+    /words\.txt: .*wordlevel\.json: 1 piece\(s\) .*\("zzz"\), and its model has no "unk_token"/,
+  );
+  assert.ok(!existsSync(out) || !readdirSync(out).some((d) => existsSync(join(out, d, 'meta.json'))));
 });
 
 test('train-tokenizer writes a tokenizer that tokenize loads and tiktoken agrees with', () => {

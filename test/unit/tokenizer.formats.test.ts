@@ -13,6 +13,7 @@ import {
 } from '../../src/engine/tokenizer/huggingface';
 import { CharTokenizer } from '../../src/engine/tokenizer/charLevel';
 import { loadTokenizer, tokenizerKind } from '../../src/engine/tokenizer/load';
+import { wordModelJson } from '../fixtures/tokenizer/wordModel';
 
 const fixtures = join('test', 'fixtures', 'tokenizer');
 const spansOf = (spans: Array<{ start: number; end: number }>) => spans.map((s) => [s.start, s.end]);
@@ -108,6 +109,65 @@ test('SentencePiece-style (Llama) tokenizer.json: ▁ for spaces, byte fallback,
     [2, 8],
     [8, 9],
   ]);
+});
+
+const wordModel = (model: object) =>
+  huggingFaceTokenizerFromJson(wordModelJson(model), 'words', {}, 'words/tokenizer.json');
+
+test("a word the vocabulary lacks becomes the model's unk_token (as in Hugging Face tokenizers), or an error that names it", () => {
+  const text = 'hello zzz world';
+  // WordLevel: an unknown word is unk_token's id, spanning the word (as [UNK] does in the WordPiece test)
+  const words = { type: 'WordLevel', vocab: { hello: 0, world: 1, '[UNK]': 2 }, unk_token: '[UNK]' };
+  const wl = wordModel(words);
+  assert.deepEqual(wl.encode(text), [0, 2, 1]);
+  assert.deepEqual(spansOf(wl.encodeWithOffsets(text)), [
+    [0, 5],
+    [5, 9],
+    [9, 15],
+  ]);
+  // Hugging Face tokenizers fails where there is no unknown token (MissingUnkToken): so does encode, never an id-less token
+  const refusals: [object, RegExp][] = [
+    [
+      { ...words, unk_token: undefined },
+      /words\/tokenizer\.json: 1 piece\(s\) of the text are not in the vocabulary \("zzz"\), and its model has no "unk_token"/,
+    ],
+    [
+      { ...words, vocab: { hello: 0, world: 1 } },
+      /\("zzz"\), and its model's "unk_token" "\[UNK\]" is not in its "vocab"/,
+    ],
+    [
+      { type: 'WordPiece', vocab: { hello: 0, world: 1, '##lo': 2 }, continuing_subword_prefix: '##' },
+      /\("zzz"\), and its model has no "unk_token"/,
+    ],
+    [
+      { type: 'BPE', vocab: { h: 0, e: 1, l: 2, o: 3, w: 4, r: 5, d: 6 }, merges: [], unk_token: '<unk>' },
+      /1 piece\(s\) .* \("zzz"\), and its model's "unk_token" "<unk>" is not in its "vocab"/,
+    ],
+    [
+      {
+        type: 'Unigram',
+        vocab: [
+          ['h', -1],
+          ['e', -1],
+          ['l', -1],
+          ['o', -1],
+          ['w', -1],
+          ['r', -1],
+          ['d', -1],
+        ],
+        unk_id: null,
+      },
+      /\("zzz"\), and its model has no "unk_id"/,
+    ],
+  ];
+  for (const [model, message] of refusals) {
+    const tok = wordModel(model);
+    assert.throws(() => tok.encode(text), message);
+    assert.throws(() => tok.encodeWithOffsets(text), message);
+  }
+  // BPE without unk_token or byte fallback drops characters it lacks, as Hugging Face tokenizers does
+  const bpe = wordModel({ type: 'BPE', vocab: { h: 0, e: 1, l: 2, o: 3, w: 4, r: 5, d: 6 }, merges: [] });
+  assert.deepEqual(bpe.encode(text), [0, 1, 2, 2, 3, 4, 3, 5, 2, 6]);
 });
 
 test('an invalid tokenizer.json gets a message that says what is wrong', () => {

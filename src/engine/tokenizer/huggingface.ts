@@ -22,6 +22,7 @@ import * as path from 'node:path';
 import type { Tokenizer as HfTokenizer } from '@huggingface/tokenizers' with { 'resolution-mode': 'import' };
 import type { EncodeOptions, TokenSpan, Tokenizer } from './tokenizer';
 import { byteStringToBytes, utf8ByteString, utf8LengthAt } from './byteString';
+import { few } from '../few';
 
 // The package is an ES module with a CommonJS build; require() keeps this file CommonJS like the rest.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -91,7 +92,7 @@ export function huggingFaceTokenizerFromJson(
       cause: e,
     });
   }
-  return new HuggingFaceTokenizer(name, hf, json, added);
+  return new HuggingFaceTokenizer(name, hf, json, added, source);
 }
 
 export class HuggingFaceTokenizer implements Tokenizer {
@@ -103,12 +104,18 @@ export class HuggingFaceTokenizer implements Tokenizer {
   private readonly endOfWordSuffix: string;
   /** The model's unknown-word token ([UNK]): it stands for a whole word it could not split. */
   private readonly unkToken: string | undefined;
+  /** Its id; undefined when the model has none, or names one its vocabulary lacks. */
+  private readonly unkId: number | undefined;
+  /** The model's field that names it. */
+  private readonly unkField: 'unk_token' | 'unk_id';
 
   constructor(
     readonly name: string,
     private readonly hf: HfTokenizer,
     json: Record<string, unknown>,
     added: readonly AddedTokenJson[],
+    /** The file, for messages. */
+    private readonly source = 'tokenizer.json',
   ) {
     this.specialTokens = new Map(added.filter((t) => t.special).map((t) => [t.content, t.id]));
     for (const t of added) this.addedIds.set(t.content, t.id);
@@ -122,11 +129,78 @@ export class HuggingFaceTokenizer implements Tokenizer {
       typeof model.continuing_subword_prefix === 'string' ? model.continuing_subword_prefix : defaultPrefix;
     this.endOfWordSuffix = typeof model.end_of_word_suffix === 'string' ? model.end_of_word_suffix : '';
     this.unkToken = typeof model.unk_token === 'string' ? model.unk_token : undefined;
+    this.unkId =
+      this.unkToken === undefined
+        ? undefined
+        : (this.addedIds.get(this.unkToken) ?? hf.token_to_id(this.unkToken));
+    this.unkField = model.type === 'Unigram' ? 'unk_id' : 'unk_token';
   }
 
   encode(text: string, options?: EncodeOptions): number[] {
     this.checkSpecial(text, options);
-    return this.hf.encode(text, { add_special_tokens: false }).ids;
+    return this.encodeKnown(text).ids;
+  }
+
+  /**
+   * The library's ids and tokens, where a piece of the text the vocabulary lacks (the library gives it no
+   * id: WordLevel always, WordPiece and BPE whose unk_token is missing, Unigram without unk_id) becomes the
+   * model's unk_token, as in Hugging Face tokenizers, or, without one, an error that names the pieces.
+   */
+  private encodeKnown(text: string): { ids: number[]; tokens: string[] } {
+    const { ids, tokens } = this.hf.encode(text, { add_special_tokens: false }) as {
+      ids: (number | undefined)[];
+      tokens: (string | undefined)[];
+    };
+    const bad = ids.flatMap((id, i) => (Number.isInteger(id) ? [] : [i]));
+    if (bad.length && this.unkId === undefined) {
+      const unknown = this.unknownPieces(text, ids, tokens, bad);
+      const why =
+        this.unkToken === undefined
+          ? `its model has no "${this.unkField}"`
+          : `its model's "unk_token" ${JSON.stringify(this.unkToken)} is not in its "vocab"`;
+      throw new Error(
+        `${this.source}: ${unknown.length} piece(s) of the text are not in the vocabulary (${few(unknown.map((u) => JSON.stringify(u)))}), and ${why} to stand for them: give the model an unknown token that is in its "vocab", or use a tokenizer that covers the text`,
+      );
+    }
+    for (const i of bad) [ids[i], tokens[i]] = [this.unkId, this.unkToken];
+    return { ids: ids as number[], tokens: tokens as string[] };
+  }
+
+  /** The text of each run of tokens without an id: a token's own text, or what lies between the known tokens around it. */
+  private unknownPieces(
+    text: string,
+    ids: readonly (number | undefined)[],
+    tokens: readonly (string | undefined)[],
+    bad: readonly number[],
+  ): string[] {
+    const input = utf8ByteString(text);
+    const starts: number[] = [];
+    const ends: number[] = [];
+    let cursor = 0;
+    for (let t = 0; t < ids.length; t++) {
+      const token = tokens[t];
+      const surface =
+        Number.isInteger(ids[t]) && token !== undefined ? this.surfaceBytes(token, ids[t]!) : '';
+      const at = findNear(input, surface, cursor);
+      starts.push(at >= 0 ? at : cursor);
+      if (at >= 0) cursor = at + surface.length;
+      ends.push(cursor);
+    }
+    const pieces: string[] = [];
+    for (let k = 0; k < bad.length; k++) {
+      const first = bad[k];
+      while (bad[k + 1] === bad[k] + 1) k++;
+      const run = tokens.slice(first, bad[k] + 1);
+      if (run.every((t) => t !== undefined && t !== this.unkToken)) pieces.push(run.join(''));
+      else {
+        const gap = input.slice(
+          first ? ends[first - 1] : 0,
+          bad[k] + 1 < ids.length ? starts[bad[k] + 1] : input.length,
+        );
+        pieces.push(Buffer.from(gap, 'latin1').toString('utf8').trim());
+      }
+    }
+    return pieces;
   }
 
   decode(ids: readonly number[]): string {
@@ -141,7 +215,7 @@ export class HuggingFaceTokenizer implements Tokenizer {
 
   encodeWithOffsets(text: string, options?: EncodeOptions): TokenSpan[] {
     this.checkSpecial(text, options);
-    const { ids, tokens } = this.hf.encode(text, { add_special_tokens: false });
+    const { ids, tokens } = this.encodeKnown(text);
     const input = utf8ByteString(text);
     const lower = utf8ByteString(text.toLowerCase());
     const lowerAligned = lower.length === input.length;

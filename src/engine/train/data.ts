@@ -209,7 +209,7 @@ export async function prepareDataset(o: PrepareOptions): Promise<Dataset> {
     for (const file of o.files) {
       for (const piece of textPieces(file)) {
         o.signal?.throwIfAborted();
-        const ids = o.tokenizer.encode(piece, { disallowedSpecial: new Set() });
+        const ids = encodeIn(file, piece, o.tokenizer);
         const arr = dtype === 'uint16' ? Uint16Array.from(ids) : Uint32Array.from(ids);
         fs.writeSync(out, new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength));
         tokens += ids.length;
@@ -251,6 +251,15 @@ export async function prepareDataset(o: PrepareOptions): Promise<Dataset> {
     return { dir, meta, cached: false };
   } finally {
     fs.rmSync(tmpAll, { force: true });
+  }
+}
+
+/** A piece of a training file as ids; a tokenizer's refusal names the file. */
+function encodeIn(file: string, piece: string, tokenizer: Tokenizer): number[] {
+  try {
+    return tokenizer.encode(piece, { disallowedSpecial: new Set() });
+  } catch (e) {
+    throw new Error(`${file}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
 }
 
