@@ -12,6 +12,8 @@ import { loadCheckpointTokenizer } from '../../src/engine/train/runTokenizer';
 const CLI = path.resolve('dist/cli.js');
 const cli = (cwd: string, ...args: string[]) =>
   spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8' });
+/** A model that trains in milliseconds a step. */
+const TINY = '--n-layer 1 --n-head 2 --n-embd 16 --block-size 16 --batch-size 4'.split(' ');
 const TEXT = 'To be, or not to be, that is the question:\nWhether tis nobler in the mind to suffer\n'.repeat(
   60,
 );
@@ -24,16 +26,7 @@ test('train prints nanoGPT-like lines and saves a checkpoint; sample --json at t
     'train',
     '--data',
     'input.txt',
-    '--n-layer',
-    '1',
-    '--n-head',
-    '2',
-    '--n-embd',
-    '16',
-    '--block-size',
-    '16',
-    '--batch-size',
-    '4',
+    ...TINY,
     '--max-iters',
     '12',
     '--eval-interval',
@@ -131,4 +124,64 @@ test('train refuses bad input with a clear message and a non-zero exit', () => {
   const s = cli(dir, 'sample', '--checkpoint', path.join(dir, 'nope'));
   assert.equal(s.status, 1);
   assert.match(s.stderr, /nope does not exist/);
+});
+
+test("resume and init-from encode the data with the checkpoint's tokenizer, and refuse data or a tokenizer it cannot take", () => {
+  const dir = fs.mkdtempSync(path.join(tmpdir(), 'llm-lens-cli-'));
+  const train = (args: string) =>
+    cli(
+      dir,
+      'train',
+      ...TINY,
+      ...'--eval-iters 0 --sample-tokens 0 --threads 1'.split(' '),
+      ...args.split(' '),
+    );
+  fs.writeFileSync(path.join(dir, 'a.txt'), TEXT);
+  const first = train('--data a.txt --max-iters 4 --run-dir runs/r');
+  assert.equal(first.status, 0, first.stderr);
+  const ckpt = path.join('runs', 'r', 'checkpoints', 'step-4');
+
+  // the issue's case: as many characters, other ones (each lower-case letter shifted by one)
+  const shifted = TEXT.replace(/[a-z]/g, (c) => String.fromCharCode(((c.charCodeAt(0) - 97 + 1) % 26) + 97));
+  assert.equal(new Set(shifted).size, new Set(TEXT).size);
+  fs.writeFileSync(path.join(dir, 'b.txt'), shifted);
+  const lacking = [...new Set(shifted)].filter((c) => !TEXT.includes(c)).sort();
+  for (const how of [`--resume ${ckpt} --max-iters 8`, `--init-from ${ckpt} --max-iters 4`]) {
+    const r = train(`--data b.txt ${how} --run-dir runs/b`);
+    assert.equal(r.status, 1, how);
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `the training data has ${lacking.length} character\\(s\\) that the vocabulary of ${ckpt.replace(/\\/g, '\\\\')} lacks: "${lacking[0]}" \\(U\\+00[0-9A-F]{2}, in b\\.txt\\)`,
+      ),
+    );
+  }
+
+  // fewer characters than the checkpoint's: the data is encoded with its vocabulary, ids as in training
+  const part = 'To be, or not to be\n'.repeat(40);
+  fs.writeFileSync(path.join(dir, 'part.txt'), part);
+  const resumed = train(`--data part.txt --resume ${ckpt} --max-iters 8 --run-dir runs/r`);
+  assert.equal(resumed.status, 0, resumed.stderr);
+  assert.match(resumed.stdout, /^finished at step 8/m);
+  const vocabFile = path.join(dir, ckpt, 'vocab.char.json');
+  const vocab = JSON.parse(fs.readFileSync(vocabFile, 'utf8')) as { chars: string[] };
+  const dataDir = fs
+    .readdirSync(path.join(dir, 'data'))
+    .map((d) => path.join(dir, 'data', d))
+    .find((d) => fs.readFileSync(path.join(d, 'meta.json'), 'utf8').includes('part.txt'))!;
+  const ids = Buffer.concat(['train.bin', 'val.bin'].map((f) => fs.readFileSync(path.join(dataDir, f))));
+  const decoded = Array.from(
+    new Uint16Array(ids.buffer, ids.byteOffset, ids.length / 2),
+    (id) => vocab.chars[id],
+  );
+  assert.equal(decoded.join(''), part);
+  const saved = path.join(dir, 'runs', 'r', 'checkpoints', 'step-8', 'vocab.char.json');
+  assert.deepEqual(fs.readFileSync(saved), fs.readFileSync(vocabFile));
+
+  const gpt2 = train(`--data a.txt --tokenizer gpt2 --resume ${ckpt} --run-dir runs/r`);
+  assert.equal(gpt2.status, 1);
+  assert.match(
+    gpt2.stderr,
+    /trained with the tokenizer char \(\d+ ids\), and this run asks for gpt2 \(50257 ids\).*--tokenizer char/,
+  );
 });

@@ -126,9 +126,8 @@ export async function saveCheckpoint(o: {
  * beside it. The weights must be exactly the parameters config.json describes (checkpointConfig.ts).
  */
 export async function loadCheckpoint(dirOrFile: string): Promise<Checkpoint> {
-  if (!fs.existsSync(dirOrFile)) throw new Error(noCheckpointAt(dirOrFile));
-  const isDir = fs.statSync(dirOrFile).isDirectory();
-  const dir = isDir ? dirOrFile : path.dirname(dirOrFile);
+  const dir = checkpointFolder(dirOrFile);
+  const isDir = dir === dirOrFile;
   const modelFile = isDir ? path.join(dir, 'model.safetensors') : dirOrFile;
   const configFile = path.join(dir, 'config.json');
   if (!fs.existsSync(configFile))
@@ -175,6 +174,12 @@ export async function loadCheckpoint(dirOrFile: string): Promise<Checkpoint> {
 
 const RESUME_ANOTHER =
   'resume from another checkpoint, or start from these weights with a fresh optimizer (--init-from)';
+
+/** The folder of a checkpoint given as its folder or its safetensors file; throws when there is none. */
+export function checkpointFolder(dirOrFile: string): string {
+  if (!fs.existsSync(dirOrFile)) throw new Error(noCheckpointAt(dirOrFile));
+  return fs.statSync(dirOrFile).isDirectory() ? dirOrFile : path.dirname(dirOrFile);
+}
 
 /** Why there is no checkpoint at `p`, and the checkpoints beside where it was looked for. */
 function noCheckpointAt(p: string): string {

@@ -11,7 +11,7 @@ import { preset } from '../model/presets';
 import type { Tokenizer } from '../tokenizer/tokenizer';
 import { expandInputs, prepareDataset, type DataProgress } from './data';
 import type { TrainConfig } from './loop';
-import { resolveRunTokenizer } from './runTokenizer';
+import { checkpointRunTokenizer, resolveRunTokenizer } from './runTokenizer';
 
 export interface PreparedRun {
   config: TrainConfig;
@@ -52,7 +52,11 @@ export async function prepareRun(
     throw new Error(
       `no text files in ${r.data.join(', ')} (binary files, node_modules and .git are skipped)`,
     );
-  const tok = resolveRunTokenizer(r.tokenizer, files, path.join(r.runDir, 'tokenizer'));
+  const from = r.resumeFrom ?? r.initFrom; // its ids must mean what they meant in training: encode with its tokenizer
+  const tokDir = path.join(r.runDir, 'tokenizer');
+  const tok = from
+    ? checkpointRunTokenizer(from, r.tokenizer, files, tokDir)
+    : resolveRunTokenizer(r.tokenizer, files, tokDir);
   const ds = await prepareDataset({
     files,
     tokenizer: tok.tokenizer,

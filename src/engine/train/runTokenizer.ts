@@ -17,6 +17,8 @@ import { CharTokenizer } from '../tokenizer/charLevel';
 import { loadTokenizer } from '../tokenizer/load';
 import type { Tokenizer } from '../tokenizer/tokenizer';
 import { TRAINED_META_FILE, TRAINED_RANKS_FILE, TRAINED_VOCAB_FILE } from '../tokenizer/trainedFiles';
+import { few } from '../few';
+import { checkpointFolder } from './checkpoint';
 import { textPieces } from './data';
 
 export const CHAR_VOCAB_FILE = 'vocab.char.json';
@@ -35,15 +37,9 @@ export function resolveRunTokenizer(
   outDir: string,
 ): RunTokenizer {
   if (spec === 'char') {
-    const chars = new Set<string>();
-    for (const f of dataFiles) for (const piece of textPieces(f)) for (const ch of piece) chars.add(ch);
+    const chars = dataChars(dataFiles);
     if (!chars.size) throw new Error('the training files hold no text to build a character vocabulary from');
-    const sorted = [...chars].sort((a, b) => a.codePointAt(0)! - b.codePointAt(0)!);
-    const tok = new CharTokenizer('char', sorted);
-    fs.mkdirSync(outDir, { recursive: true });
-    const file = path.join(outDir, CHAR_VOCAB_FILE);
-    fs.writeFileSync(file, tok.toJson());
-    return { tokenizer: tok, id: `char:${sha(tok.toJson())}`, files: [file] };
+    return charRunTokenizer(new CharTokenizer('char', [...chars.keys()].sort(byCodePoint)), outDir);
   }
   if (isBuiltinEncoding(spec)) return { tokenizer: getEncoding(spec), id: spec, files: [] };
   const tokenizer = loadTokenizer(spec);
@@ -66,6 +62,89 @@ export function resolveRunTokenizer(
   const h = createHash('sha256');
   for (const f of files) h.update(fs.readFileSync(f));
   return { tokenizer, id: `file:${h.digest('hex').slice(0, 16)}`, files };
+}
+
+/** Every character of the files, with the first file it is in. */
+function dataChars(files: readonly string[]): Map<string, string> {
+  const chars = new Map<string, string>();
+  for (const f of files)
+    for (const piece of textPieces(f)) for (const ch of piece) if (!chars.has(ch)) chars.set(ch, f);
+  return chars;
+}
+
+const byCodePoint = (a: string, b: string) => a.codePointAt(0)! - b.codePointAt(0)!;
+
+/** A character vocabulary as a run's tokenizer: saved in outDir as vocab.char.json. */
+function charRunTokenizer(tok: CharTokenizer, outDir: string): RunTokenizer {
+  fs.mkdirSync(outDir, { recursive: true });
+  const file = path.join(outDir, CHAR_VOCAB_FILE);
+  fs.writeFileSync(file, tok.toJson());
+  return { tokenizer: tok, id: `char:${sha(tok.toJson())}`, files: [file] };
+}
+
+/**
+ * The tokenizer of a run that starts from a checkpoint (resume, init-from, fine-tuning): the checkpoint's,
+ * so that each id means what the model learnt it to mean. `spec` must name it: 'char' takes the checkpoint's
+ * character vocabulary (the data may use fewer characters, never others); any other spec must load the
+ * same vocabulary as the checkpoint's. Otherwise a message says which tokenizer to give.
+ */
+export function checkpointRunTokenizer(
+  checkpoint: string,
+  spec: string,
+  dataFiles: readonly string[],
+  outDir: string,
+): RunTokenizer {
+  const dir = checkpointFolder(checkpoint);
+  const theirs = loadCheckpointTokenizer(dir);
+  const mismatch = (ours: string) =>
+    new Error(
+      `${dir} was trained with the tokenizer ${theirs.name} (${theirs.vocabSize} ids), and this run asks for ${ours}: the checkpoint's token ids would stand for other text. Give the checkpoint's tokenizer (--tokenizer ${checkpointTokenizerSpec(dir)}), or start a new run`,
+    );
+  if (spec === 'char') {
+    if (!(theirs instanceof CharTokenizer)) throw mismatch('a character vocabulary (char)');
+    const known = new Set(theirs.chars);
+    const lacking = [...dataChars(dataFiles)]
+      .filter(([c]) => !known.has(c))
+      .sort(([a], [b]) => byCodePoint(a, b));
+    if (lacking.length)
+      throw new Error(
+        `the training data has ${lacking.length} character(s) that the vocabulary of ${dir} lacks: ${few(lacking.map(([c, f]) => `${JSON.stringify(c)} (U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}, in ${f})`))}. The model has no ids for them: remove them from the data, or start a new run to build a vocabulary from this data`,
+      );
+    return charRunTokenizer(theirs, outDir);
+  }
+  const ours = resolveRunTokenizer(spec, dataFiles, outDir);
+  if (!sameVocabulary(ours.tokenizer, theirs))
+    throw mismatch(
+      `${spec} (${spec === ours.tokenizer.name ? '' : `${ours.tokenizer.name}, `}${ours.tokenizer.vocabSize} ids)`,
+    );
+  return ours;
+}
+
+/** True when both give every id the same bytes and the same special tokens. */
+export function sameVocabulary(a: Tokenizer, b: Tokenizer): boolean {
+  if (a.vocabSize !== b.vocabSize || a.specialTokens.size !== b.specialTokens.size) return false;
+  for (const [text, id] of a.specialTokens) if (b.specialTokens.get(text) !== id) return false;
+  const bytes = (t: Tokenizer, id: number) => {
+    try {
+      return Buffer.from(t.tokenBytes(id));
+    } catch {
+      return undefined; // an id the vocabulary skips
+    }
+  };
+  for (let id = 0; id < a.vocabSize; id++) {
+    const x = bytes(a, id);
+    const y = bytes(b, id);
+    if (x === undefined ? y !== undefined : y === undefined || !x.equals(y)) return false;
+  }
+  return true;
+}
+
+/** The tokenizer spec that names a checkpoint's tokenizer: char, the folder itself, or a built-in encoding. */
+function checkpointTokenizerSpec(dir: string): string {
+  const at = (f: string) => path.join(dir, f);
+  if (fs.existsSync(at(CHAR_VOCAB_FILE))) return 'char';
+  if (fs.existsSync(at(TRAINED_META_FILE)) || fs.existsSync(at('tokenizer.json'))) return dir;
+  return loadCheckpointTokenizer(dir).name;
 }
 
 /**
