@@ -16,7 +16,11 @@ import type { Tokenizer } from '../engine/tokenizer/tokenizer';
 import { trainGpt, type TrainConfig, type TrainControl } from '../engine/train/loop';
 import type { RunControl } from '../protocol/training';
 import { Rng } from '../engine/train/rng';
-import { loadCheckpointTokenizer, resolveRunTokenizer } from '../engine/train/runTokenizer';
+import {
+  checkDatasetTokenizer,
+  loadCheckpointTokenizer,
+  resolveRunTokenizer,
+} from '../engine/train/runTokenizer';
 import { UsageError } from './main';
 
 /** --flag value pairs, --switches and positional arguments. */
@@ -382,6 +386,7 @@ export async function evalCommand(args: string[]): Promise<number> {
   if (!dir || !data) throw new UsageError('eval: --checkpoint DIR and --data DATASET_DIR are required');
   const ckpt = await loadCheckpoint(dir);
   const meta = readDatasetMeta(data);
+  checkDatasetTokenizer(data, meta.tokenizer, ckpt.dir);
   if (meta.vocabSize > ckpt.config.vocabSize)
     throw new Error(
       `the dataset's vocabulary (${meta.vocabSize}) is larger than the model's (${ckpt.config.vocabSize}): it was prepared with another tokenizer`,

@@ -14,6 +14,9 @@ const cli = (cwd: string, ...args: string[]) =>
   spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8' });
 /** A model that trains in milliseconds a step. */
 const TINY = '--n-layer 1 --n-head 2 --n-embd 16 --block-size 16 --batch-size 4'.split(' ');
+/** Each lower-case letter shifted by one: as many characters as the text has, other ones. */
+const shiftLetters = (text: string) =>
+  text.replace(/[a-z]/g, (c) => String.fromCharCode(((c.charCodeAt(0) - 97 + 1) % 26) + 97));
 const TEXT = 'To be, or not to be, that is the question:\nWhether tis nobler in the mind to suffer\n'.repeat(
   60,
 );
@@ -142,7 +145,7 @@ test("resume and init-from encode the data with the checkpoint's tokenizer, and 
   const ckpt = path.join('runs', 'r', 'checkpoints', 'step-4');
 
   // the issue's case: as many characters, other ones (each lower-case letter shifted by one)
-  const shifted = TEXT.replace(/[a-z]/g, (c) => String.fromCharCode(((c.charCodeAt(0) - 97 + 1) % 26) + 97));
+  const shifted = shiftLetters(TEXT);
   assert.equal(new Set(shifted).size, new Set(TEXT).size);
   fs.writeFileSync(path.join(dir, 'b.txt'), shifted);
   const lacking = [...new Set(shifted)].filter((c) => !TEXT.includes(c)).sort();
@@ -184,4 +187,32 @@ test("resume and init-from encode the data with the checkpoint's tokenizer, and 
     gpt2.stderr,
     /trained with the tokenizer char \(\d+ ids\), and this run asks for gpt2 \(50257 ids\).*--tokenizer char/,
   );
+});
+
+test("eval refuses a dataset prepared with another tokenizer than the checkpoint's, and says how to prepare it", () => {
+  const dir = fs.mkdtempSync(path.join(tmpdir(), 'llm-lens-cli-'));
+  fs.writeFileSync(path.join(dir, 'a.txt'), TEXT);
+  const quiet = '--eval-iters 0 --sample-tokens 0 --threads 1 --max-iters 2'.split(' ');
+  const first = cli(dir, 'train', ...TINY, ...quiet, '--data', 'a.txt', '--run-dir', 'runs/r');
+  assert.equal(first.status, 0, first.stderr);
+  const ckpt = path.join('runs', 'r', 'checkpoints', 'step-2');
+  // as many characters as a.txt, other ones: its own vocabulary has the checkpoint's size, not its meaning
+  fs.writeFileSync(path.join(dir, 'b.txt'), shiftLetters(TEXT));
+  assert.equal(new Set(shiftLetters(TEXT)).size, new Set(TEXT).size);
+  const prepared = (args: string[]) => {
+    const r = cli(dir, 'prepare', '--out', 'prepared', ...args);
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout.split('\n')[0];
+  };
+  const own = prepared(['b.txt']);
+  const refused = cli(dir, 'eval', '--checkpoint', ckpt, '--data', own, '--iters', '1');
+  assert.equal(refused.status, 1);
+  const vocab = path.join(ckpt, 'vocab.char.json');
+  assert.match(refused.stderr, /was prepared with another tokenizer \(char:[0-9a-f]{16} in its meta\.json\)/);
+  assert.ok(refused.stderr.includes(`llm-lens prepare --tokenizer ${vocab} FILES`), refused.stderr);
+  // prepared as it says, the same text the run trained on evaluates
+  const same = prepared(['--tokenizer', vocab, 'a.txt']);
+  const ok = cli(dir, 'eval', '--checkpoint', ckpt, '--data', same, '--iters', '1', '--batch-size', '2');
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.match(ok.stdout, /^train loss \d+\.\d{4}\nval loss \d+\.\d{4}\n$/);
 });

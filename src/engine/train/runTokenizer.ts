@@ -43,6 +43,14 @@ export function resolveRunTokenizer(
   }
   if (isBuiltinEncoding(spec)) return { tokenizer: getEncoding(spec), id: spec, files: [] };
   const tokenizer = loadTokenizer(spec);
+  // a character vocabulary file is the run's vocab.char.json, where checkpoints and datasets look for it
+  if (tokenizer instanceof CharTokenizer) return charRunTokenizer(tokenizer, outDir);
+  const files = specFiles(spec);
+  return { tokenizer, id: filesId(files), files };
+}
+
+/** The files of a tokenizer folder or file that reproduce it. */
+function specFiles(spec: string): string[] {
   const dir = fs.statSync(spec).isDirectory() ? spec : path.dirname(spec);
   const candidates = fs.statSync(spec).isDirectory()
     ? [
@@ -58,11 +66,16 @@ export function resolveRunTokenizer(
           ? [TRAINED_RANKS_FILE, TRAINED_VOCAB_FILE].map((f) => path.join(dir, f))
           : []),
       ];
-  const files = candidates.filter((f) => fs.existsSync(f));
+  return candidates.filter((f) => fs.existsSync(f));
+}
+
+function filesId(files: readonly string[]): string {
   const h = createHash('sha256');
   for (const f of files) h.update(fs.readFileSync(f));
-  return { tokenizer, id: `file:${h.digest('hex').slice(0, 16)}`, files };
+  return `file:${h.digest('hex').slice(0, 16)}`;
 }
+
+const charId = (tok: CharTokenizer) => `char:${sha(tok.toJson())}`;
 
 /** Every character of the files, with the first file it is in. */
 function dataChars(files: readonly string[]): Map<string, string> {
@@ -79,7 +92,7 @@ function charRunTokenizer(tok: CharTokenizer, outDir: string): RunTokenizer {
   fs.mkdirSync(outDir, { recursive: true });
   const file = path.join(outDir, CHAR_VOCAB_FILE);
   fs.writeFileSync(file, tok.toJson());
-  return { tokenizer: tok, id: `char:${sha(tok.toJson())}`, files: [file] };
+  return { tokenizer: tok, id: charId(tok), files: [file] };
 }
 
 /**
@@ -139,12 +152,45 @@ export function sameVocabulary(a: Tokenizer, b: Tokenizer): boolean {
   return true;
 }
 
-/** The tokenizer spec that names a checkpoint's tokenizer: char, the folder itself, or a built-in encoding. */
-function checkpointTokenizerSpec(dir: string): string {
+/**
+ * The tokenizer spec that names a checkpoint's tokenizer: its vocab.char.json ('char' to train on, which
+ * takes the checkpoint's vocabulary), the folder itself (a trained tokenizer, a tokenizer.json), or a
+ * built-in encoding.
+ */
+function checkpointTokenizerSpec(dir: string, o: { toTrain: boolean } = { toTrain: true }): string {
   const at = (f: string) => path.join(dir, f);
-  if (fs.existsSync(at(CHAR_VOCAB_FILE))) return 'char';
+  if (fs.existsSync(at(CHAR_VOCAB_FILE))) return o.toTrain ? 'char' : at(CHAR_VOCAB_FILE);
   if (fs.existsSync(at(TRAINED_META_FILE)) || fs.existsSync(at('tokenizer.json'))) return dir;
   return loadCheckpointTokenizer(dir).name;
+}
+
+/**
+ * Refuses a prepared dataset whose tokenizer is not the checkpoint's (meta.json's tokenizer is the id
+ * resolveRunTokenizer gave it): the model would read its ids as other tokens. A checkpoint without a
+ * tokenizer it can load is not checked.
+ */
+export function checkDatasetTokenizer(dataDir: string, datasetTokenizer: string, checkpoint: string): void {
+  const dir = checkpointFolder(checkpoint);
+  let spec: string;
+  let theirs: string;
+  try {
+    spec = checkpointTokenizerSpec(dir, { toTrain: false });
+    theirs = checkpointTokenizerId(dir, spec);
+  } catch {
+    return; // no tokenizer beside the checkpoint to check against: the weights alone still evaluate
+  }
+  if (datasetTokenizer !== theirs)
+    throw new Error(
+      `${dataDir} was prepared with another tokenizer (${datasetTokenizer} in its meta.json) than ${dir}'s (${theirs}): the model would read its ids as other text. Prepare the data with the checkpoint's tokenizer: llm-lens prepare --tokenizer ${spec} FILES`,
+    );
+}
+
+/** The id resolveRunTokenizer gives the checkpoint's tokenizer (`spec`, from checkpointTokenizerSpec). */
+function checkpointTokenizerId(dir: string, spec: string): string {
+  const tok = loadCheckpointTokenizer(dir);
+  if (tok instanceof CharTokenizer) return charId(tok);
+  if (isBuiltinEncoding(spec)) return spec;
+  return filesId(specFiles(spec));
 }
 
 /**
