@@ -95,6 +95,16 @@ test("the hub's GPT-2 layout loads: names without transformer., the tied lm_head
   for (const t of fixture) assert.deepEqual(weights[t.name].data, t.data, t.name);
 });
 
+test("an lm_head that is not wte is refused: LLM Lens's GPT-2 ties them, this model's output layer is its own", async () => {
+  const fixture = await fixtureTensors();
+  const wte = fixture.find((t) => t.name === 'transformer.wte.weight')!;
+  const untied = (wte.data as Float32Array).map((v) => v + 1);
+  await assert.rejects(
+    loadCheckpoint(checkpoint((c) => c, [...fixture, { ...wte, name: 'lm_head.weight', data: untied }])),
+    /model\.safetensors: lm_head\.weight is not transformer\.wte\.weight: .*"tie_word_embeddings": false/,
+  );
+});
+
 test('a config.json that is null, a list, or has fields LLM Lens cannot run says the file, the field and the fix', async () => {
   const cases: [(c: Record<string, unknown>) => unknown, RegExp][] = [
     [() => null, /config\.json holds null, not an object of GPT2Config fields .*: restore the config\.json/],

@@ -151,6 +151,7 @@ export async function loadCheckpoint(dirOrFile: string): Promise<Checkpoint> {
     config = configFromJson(configJson, configFile, held);
     const names = matchWeights(f.tensors, config, held, { model: modelFile, config: configFile });
     for (const [name, t] of names) weights[name] = await readF32(f, t);
+    await checkTiedHead(f, weights['transformer.wte.weight'], modelFile);
   } finally {
     await f.close();
   }
@@ -220,6 +221,23 @@ function trainerState(j: unknown, file: string): TrainerState {
         `${file}: "${k}" must be a whole number ≥ 0, got ${t[k] === undefined ? 'nothing' : JSON.stringify(t[k])}: ${RESUME_ANOTHER}`,
       );
   return t as unknown as TrainerState;
+}
+
+/**
+ * transformers may save GPT-2's lm_head beside wte; LLM Lens's GPT-2 ties it to wte, so one that differs
+ * (a model trained with tie_word_embeddings false) would be run with the wrong output layer.
+ */
+async function checkTiedHead(f: SafetensorsFile, wte: HostTensor, modelFile: string): Promise<void> {
+  const head = f.tensors.find((t) => t.name === 'lm_head.weight' || t.name === 'transformer.lm_head.weight');
+  if (!head) return;
+  const tied =
+    head.shape.join(',') === wte.shape.join(',') &&
+    WEIGHT_DTYPES.includes(head.dtype) &&
+    (await readF32(f, head)).data.every((v, i) => v === wte.data[i]);
+  if (!tied)
+    throw new Error(
+      `${modelFile}: ${head.name} is not transformer.wte.weight: the model's output layer is not tied to its token embedding (config.json "tie_word_embeddings": false), and LLM Lens's GPT-2 ties them, so it cannot run this model; use a checkpoint trained with tied embeddings`,
+    );
 }
 
 async function readF32(f: SafetensorsFile, t: TensorInfo): Promise<HostTensor> {
