@@ -366,6 +366,10 @@ test('bad configs are refused with messages that say what to change', async () =
     run(config(tmp(), { resumeFrom: path.join(tmp(), 'nothing') })),
     /nothing does not exist/,
   );
+  await assert.rejects(
+    run(config(tmp(), { samplePrompt: 'Ω', sampleInterval: 5, sampleTokens: 5 })),
+    /the sample prompt "Ω" cannot be encoded \(char: character "Ω" .* is not in the vocabulary\): give a prompt \(--prompt\)/,
+  );
   const damaged = fixtureCheckpoint('step20.safetensors');
   fs.writeFileSync(path.join(damaged, 'trainer.json'), 'null');
   await assert.rejects(

@@ -157,11 +157,25 @@ export function validateTrainConfig(
   if (!(c.lr > 0) || !(c.minLr >= 0)) throw new Error(`lr must be > 0 and minLr ≥ 0`);
 }
 
+/** The sample prompt's ids; throws, naming the prompt, when the tokenizer cannot encode it. */
+function samplePrompt(c: TrainConfig, tokenizer: Tokenizer): number[] {
+  if (!c.samplePrompt || !(c.sampleInterval > 0 && c.sampleTokens > 0)) return [];
+  try {
+    return tokenizer.encode(c.samplePrompt, { disallowedSpecial: new Set() });
+  } catch (e) {
+    throw new Error(
+      `the sample prompt ${JSON.stringify(c.samplePrompt)} cannot be encoded (${e instanceof Error ? e.message : String(e)}): give a prompt (--prompt) in the tokenizer's vocabulary, or no samples (--sample-tokens 0)`,
+      { cause: e },
+    );
+  }
+}
+
 /** Runs (or resumes) a training run, yielding events; see the module comment. */
 export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator<TrainEvent> {
   const meta = readDatasetMeta(c.dataDir);
   validateTrainConfig(c, meta.vocabSize, meta.trainTokens, meta.valTokens);
   const config: GptModelConfig = { ...c.model, vocabSize: c.model.vocabSize ?? meta.vocabSize };
+  const prompt = samplePrompt(c, o.tokenizer); // refused before any step, not at the first sample
   fs.mkdirSync(c.runDir, { recursive: true });
   const metrics = path.join(c.runDir, 'metrics.jsonl');
   const log = (e: TrainEvent): TrainEvent => {
@@ -278,7 +292,6 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
   };
   const sample = async (): Promise<TrainEvent> => {
     infer.setWeights(await weightsNow());
-    const prompt = c.samplePrompt ? o.tokenizer.encode(c.samplePrompt, { disallowedSpecial: new Set() }) : [];
     const start = prompt.length ? prompt : [o.tokenizer.specialTokens.values().next().value ?? 0];
     const sampleRng = new Rng((c.seed + 7919 * (step + 1)) >>> 0);
     const ids = await infer.generate(
