@@ -53,6 +53,11 @@ test('a config.json with fewer layers than the weights is refused, naming the un
     loadCheckpoint(more),
     new RegExp(`lacks ${PER_LAYER} weight\\(s\\) the config needs \\(transformer\\.h\\.2\\..*"n_layer": 2`),
   );
+  // as fast for a hostile count: the layers it lacks are named, not listed one by one
+  await assert.rejects(
+    loadCheckpoint(checkpoint((c) => ({ ...c, n_layer: 100_000_000 }))),
+    /lacks the weights of layers 2 to 99999999 \(transformer\.h\.2\..*"n_layer": 100000000 but the weights hold "n_layer": 2/,
+  );
 });
 
 test('weights the GPT-2 does not have, or of another shape, are refused with the config field to change', async () => {

@@ -135,7 +135,9 @@ export function matchWeights(
   files: { model: string; config: string },
 ): Map<string, TensorInfo> {
   const byName = byParamName(tensors);
-  const params = gptParams({ ...config, batchSize: 1 });
+  // one layer past the file's names what is missing: all of "n_layer": 100000000 would take minutes to list
+  const layers = Math.min(config.nLayer, (held.n_layer ?? 0) + 1);
+  const params = gptParams({ ...config, nLayer: layers, batchSize: 1 });
   const wanted = new Set(params.map((p) => p.name));
   const missing = params.filter((p) => !byName.has(p.name)).map((p) => p.name);
   const unused = [...byName].filter(([k]) => !wanted.has(k) && !NOT_PARAMS.test(k)).map(([, t]) => t.name);
@@ -155,7 +157,10 @@ export function matchWeights(
       (k) => held[k] !== undefined && held[k] !== says[k],
     );
     const what = [
-      missing.length && `it lacks ${missing.length} weight(s) the config needs (${few(missing)})`,
+      missing.length &&
+        (layers < config.nLayer
+          ? `it lacks the weights of layers ${layers - 1} to ${config.nLayer - 1} (${few(missing)})`
+          : `it lacks ${missing.length} weight(s) the config needs (${few(missing)})`),
       unused.length && `it holds ${unused.length} weight(s) the config does not use (${few(unused)})`,
       reshaped.length &&
         `${reshaped.length} weight(s) have other shapes than the config implies (${few(reshaped)})`,
