@@ -5,7 +5,12 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { getEncoding } from '../../src/engine/tokenizer/builtin';
-import { checkpointRunTokenizer, sameVocabulary } from '../../src/engine/train/runTokenizer';
+import { CharTokenizer } from '../../src/engine/tokenizer/charLevel';
+import {
+  checkDatasetTokenizer,
+  checkpointRunTokenizer,
+  sameVocabulary,
+} from '../../src/engine/train/runTokenizer';
 
 test("a built-in encoding resumes a checkpoint of the same vocabulary (tiktoken's r50k_base is gpt2), not of another", () => {
   assert.ok(sameVocabulary(getEncoding('gpt2'), getEncoding('r50k_base')));
@@ -23,4 +28,17 @@ test("a built-in encoding resumes a checkpoint of the same vocabulary (tiktoken'
       `${dir.replace(/\\/g, '\\\\')} was trained with the tokenizer gpt2 \\(50257 ids\\), and this run asks for cl100k_base \\(100277 ids\\).*--tokenizer gpt2`,
     ),
   );
+});
+
+test("a checkpoint's tokenizer with more ids than its config.json's vocab_size is named as not the model's", () => {
+  const dir = fs.mkdtempSync(path.join(tmpdir(), 'llm-lens-runtok-'));
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ model_type: 'gpt2', vocab_size: 2 }));
+  fs.writeFileSync(path.join(dir, 'vocab.char.json'), new CharTokenizer('char', ['a', 'b', 'c']).toJson());
+  const data = path.join(dir, 'input.txt');
+  fs.writeFileSync(data, 'abc\n');
+  const notTheModels = new RegExp(
+    `vocab\\.char\\.json has 3 ids, more than the model's vocabulary \\("vocab_size": 2 in .*config\\.json\\): it is not the tokenizer the model was trained with`,
+  );
+  assert.throws(() => checkpointRunTokenizer(dir, 'char', [data], path.join(dir, 'tokenizer')), notTheModels);
+  assert.throws(() => checkDatasetTokenizer('data', 'char:0123456789abcdef', dir), notTheModels);
 });

@@ -108,7 +108,7 @@ export function checkpointRunTokenizer(
   outDir: string,
 ): RunTokenizer {
   const dir = checkpointFolder(checkpoint);
-  const theirs = loadCheckpointTokenizer(dir);
+  const theirs = fitting(loadCheckpointTokenizer(dir), dir);
   const mismatch = (ours: string) =>
     new Error(
       `${dir} was trained with the tokenizer ${theirs.name} (${theirs.vocabSize} ids), and this run asks for ${ours}: the checkpoint's token ids would stand for other text. Give the checkpoint's tokenizer (--tokenizer ${checkpointTokenizerSpec(dir)}), or start a new run`,
@@ -171,26 +171,41 @@ function checkpointTokenizerSpec(dir: string, o: { toTrain: boolean } = { toTrai
  */
 export function checkDatasetTokenizer(dataDir: string, datasetTokenizer: string, checkpoint: string): void {
   const dir = checkpointFolder(checkpoint);
-  let spec: string;
-  let theirs: string;
+  let tok: Tokenizer;
   try {
-    spec = checkpointTokenizerSpec(dir, { toTrain: false });
-    theirs = checkpointTokenizerId(dir, spec);
+    tok = loadCheckpointTokenizer(dir);
   } catch {
     return; // no tokenizer beside the checkpoint to check against: the weights alone still evaluate
   }
+  const spec = checkpointTokenizerSpec(dir, { toTrain: false });
+  const theirs = checkpointTokenizerId(fitting(tok, dir), spec);
   if (datasetTokenizer !== theirs)
     throw new Error(
       `${dataDir} was prepared with another tokenizer (${datasetTokenizer} in its meta.json) than ${dir}'s (${theirs}): the model would read its ids as other text. Prepare the data with the checkpoint's tokenizer: llm-lens prepare --tokenizer ${spec} FILES`,
     );
 }
 
-/** The id resolveRunTokenizer gives the checkpoint's tokenizer (`spec`, from checkpointTokenizerSpec). */
-function checkpointTokenizerId(dir: string, spec: string): string {
-  const tok = loadCheckpointTokenizer(dir);
+/** The id resolveRunTokenizer gives a checkpoint's tokenizer `tok` (`spec`, from checkpointTokenizerSpec). */
+function checkpointTokenizerId(tok: Tokenizer, spec: string): string {
   if (tok instanceof CharTokenizer) return charId(tok);
   if (isBuiltinEncoding(spec)) return spec;
   return filesId(specFiles(spec));
+}
+
+/** A checkpoint's tokenizer, refused when it has more ids than config.json's vocab_size: it is not the model's. */
+function fitting(tok: Tokenizer, dir: string): Tokenizer {
+  const configFile = path.join(dir, 'config.json');
+  let vocabSize: unknown;
+  try {
+    vocabSize = (JSON.parse(fs.readFileSync(configFile, 'utf8')) as { vocab_size?: unknown }).vocab_size;
+  } catch {
+    return tok; // loadCheckpoint says what is wrong with config.json
+  }
+  if (typeof vocabSize === 'number' && tok.vocabSize > vocabSize)
+    throw new Error(
+      `${checkpointTokenizerSpec(dir, { toTrain: false })} has ${tok.vocabSize} ids, more than the model's vocabulary ("vocab_size": ${vocabSize} in ${configFile}): it is not the tokenizer the model was trained with; copy that one beside the checkpoint`,
+    );
+  return tok;
 }
 
 /**
