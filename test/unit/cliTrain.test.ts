@@ -216,3 +216,36 @@ test("eval refuses a dataset prepared with another tokenizer than the checkpoint
   assert.equal(ok.status, 0, ok.stderr);
   assert.match(ok.stdout, /^train loss \d+\.\d{4}\nval loss \d+\.\d{4}\n$/);
 });
+
+test('a tokenizer.json of another name is saved beside checkpoints as tokenizer.json, where sample and resume find it', () => {
+  const dir = fs.mkdtempSync(path.join(tmpdir(), 'llm-lens-cli-'));
+  fs.copyFileSync(
+    path.resolve('test/fixtures/tokenizer/wordpiece/tokenizer.json'),
+    path.join(dir, 'bert.json'),
+  );
+  fs.writeFileSync(path.join(dir, 'w.txt'), 'hello world, the unaffable!\n'.repeat(100));
+  const quiet = '--eval-iters 0 --sample-tokens 0 --threads 1 --tokenizer bert.json --data w.txt'.split(' ');
+  const train = cli(dir, 'train', ...TINY, ...quiet, '--max-iters', '2', '--run-dir', 'runs/r');
+  assert.equal(train.status, 0, train.stderr);
+  const ckpt = path.join(dir, 'runs', 'r', 'checkpoints', 'step-2');
+  assert.deepEqual(
+    fs.readFileSync(path.join(ckpt, 'tokenizer.json')),
+    fs.readFileSync(path.join(dir, 'bert.json')),
+  );
+  const sample = cli(dir, 'sample', '--checkpoint', ckpt, '--max-tokens', '3', '--json');
+  assert.equal(sample.status, 0, sample.stderr);
+  assert.equal((JSON.parse(sample.stdout) as { tokens: unknown[] }).tokens.length, 3);
+  const resume = cli(
+    dir,
+    'train',
+    ...TINY,
+    ...quiet,
+    '--max-iters',
+    '3',
+    '--run-dir',
+    'runs/r',
+    '--resume',
+    ckpt,
+  );
+  assert.equal(resume.status, 0, resume.stderr);
+});

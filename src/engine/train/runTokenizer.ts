@@ -46,6 +46,16 @@ export function resolveRunTokenizer(
   // a character vocabulary file is the run's vocab.char.json, where checkpoints and datasets look for it
   if (tokenizer instanceof CharTokenizer) return charRunTokenizer(tokenizer, outDir);
   const files = specFiles(spec);
+  // likewise a tokenizer.json of another name is the run's tokenizer.json (same content, same id)
+  if (
+    tokenizer instanceof HuggingFaceTokenizer &&
+    files.length === 1 &&
+    path.basename(spec) !== 'tokenizer.json'
+  ) {
+    fs.mkdirSync(outDir, { recursive: true });
+    fs.copyFileSync(spec, path.join(outDir, 'tokenizer.json'));
+    return { tokenizer, id: filesId(files), files: [path.join(outDir, 'tokenizer.json')] };
+  }
   return { tokenizer, id: filesId(files), files };
 }
 
