@@ -5,6 +5,12 @@
  *   resolveRunTokenizer('gpt2', files, tokDir)    // a built-in encoding
  *   resolveRunTokenizer('.llmlens/tokenizers/bpe-4096', …)   // a trained tokenizer (its files are copied)
  *   loadCheckpointTokenizer('runs/x/checkpoints/step-2000')
+ *   checkpointRunTokenizer('runs/x/checkpoints/step-2000', 'char', files, tokDir)  // resume: the checkpoint's vocabulary
+ *   checkDatasetTokenizer('.llmlens/data/3f1c…', meta.tokenizer, 'runs/x/checkpoints/step-2000')  // eval: the same ids?
+ *
+ * A run that starts from a checkpoint encodes its data with the checkpoint's tokenizer, whatever the data
+ * would build: a model's ids mean the tokens it was trained on, and a vocabulary of the same size built
+ * from other text would silently give them other meanings.
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
