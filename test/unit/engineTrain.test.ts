@@ -107,7 +107,7 @@ function timerLateness(): { stop: () => number[] } {
   return { stop: () => (clearInterval(timer), lateness) };
 }
 
-test('a long `run` in the worker does not delay a 5 ms timer on the main thread by more than 20 ms', async () => {
+test('a long `run` in the worker does not delay a 5 ms timer on the main thread by half a run', async () => {
   // 40 chained 384×384 products on (512, 384): ~0.1 s a run, 10 runs ≈ 1 s of native compute in the worker.
   const g = new Graph();
   let x = g.input('x', 'f32', [512, 384]); // (N, C)
@@ -130,7 +130,8 @@ test('a long `run` in the worker does not delay a 5 ms timer on the main thread 
   try {
     // A blocked event loop shows as a delay of a whole run (~100 ms) after every one of the 10 runs, in
     // every attempt. A lone spike can also come from other processes on a shared CI machine: so up to
-    // 3 attempts, each of ~1 s, and the best one must have no tick later than 20 ms.
+    // 3 attempts, each of ~1 s, and the best one must have no tick later than half the median run
+    // (at least 20 ms): a loaded machine slows the runs and the timer alike.
     const attempts: string[] = [];
     for (let attempt = 0; attempt < 3; attempt++) {
       const watch = timerLateness();
@@ -146,10 +147,12 @@ test('a long `run` in the worker does not delay a 5 ms timer on the main thread 
         `the timer fired ${lateness.length} times during ${total.toFixed(0)} ms`,
       );
       const worst = Math.max(...lateness);
+      const limit = Math.max(20, [...r.ms].sort((a, b) => a - b)[r.ms.length >> 1] / 2);
+      const late = lateness.filter((l) => l > limit).length;
       attempts.push(
-        `${worst.toFixed(1)} ms (${lateness.filter((l) => l > 20).length} of ${lateness.length} ticks late)`,
+        `${worst.toFixed(1)} ms, limit ${limit.toFixed(0)} ms (${late} of ${lateness.length} late)`,
       );
-      if (worst <= 20) return;
+      if (worst <= limit) return;
     }
     assert.fail(`worst timer delay per attempt: ${attempts.join(', ')}`);
   } finally {
