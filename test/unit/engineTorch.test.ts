@@ -8,7 +8,6 @@
  * 1% of a tensor's elements may need it.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { emitOnnx } from '../../src/engine/graph/emit';
 import { Graph } from '../../src/engine/graph/graph';
@@ -16,49 +15,7 @@ import { buildGptTrainGraph, gptParams, type GptConfig } from '../../src/engine/
 import { toHost, type HostTensor } from '../../src/engine/runtime/session';
 import { TrainRunner } from '../../src/engine/runtime/trainRunner';
 import { addOptimizer, type TrainStepSpec } from '../../src/engine/train/optim';
-
-interface Fixture {
-  meta: Record<string, string>;
-  get(name: string): HostTensor;
-}
-
-/** Minimal safetensors reader (F32 and I64). */
-function readFixture(file: string): Fixture {
-  const buf = readFileSync(`test/fixtures/engine/${file}`);
-  const n = Number(buf.readBigUInt64LE(0));
-  const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8')) as Record<
-    string,
-    { dtype: string; shape: number[]; data_offsets: [number, number] }
-  >;
-  const base = 8 + n;
-  const meta = (header.__metadata__ ?? {}) as unknown as Record<string, string>;
-  return {
-    meta,
-    get(name) {
-      const h = header[name];
-      if (!h) throw new Error(`fixture ${file} has no tensor ${name}`);
-      const bytes = buf.subarray(base + h.data_offsets[0], base + h.data_offsets[1]);
-      const copy = new Uint8Array(bytes).buffer;
-      return h.dtype === 'I64'
-        ? { dtype: 'i64', shape: h.shape, data: new BigInt64Array(copy) }
-        : { dtype: 'f32', shape: h.shape, data: new Float32Array(copy) };
-    },
-  };
-}
-
-function assertClose(name: string, ours: ArrayLike<number>, ref: ArrayLike<number>, rel = 1e-5): void {
-  assert.equal(ours.length, ref.length, `${name}: length`);
-  let maxRef = 0;
-  let maxDiff = 0;
-  for (let i = 0; i < ref.length; i++) {
-    maxRef = Math.max(maxRef, Math.abs(ref[i]));
-    maxDiff = Math.max(maxDiff, Math.abs(ours[i] - ref[i]));
-  }
-  assert.ok(
-    maxDiff <= rel * maxRef,
-    `${name}: max |engine - torch| = ${maxDiff.toExponential(2)} > ${rel} × max |torch| (${maxRef.toExponential(2)})`,
-  );
-}
+import { assertClose, fixtureGptConfig, readFixture, type Fixture } from '../fixtures/engine/torchFixture';
 
 /**
  * Weights after `steps` AdamW steps. Adam divides each gradient by its running RMS, so an element whose
@@ -206,16 +163,7 @@ for (const foldNorms of ['auto', 'always'] as const)
   test(`one-block GPT training step matches PyTorch (gpt_ref.py) for 3 AdamW steps (LayerNorm folds: ${foldNorms})`, async () => {
     const fx = readFixture('gpt_block.safetensors');
     const m = fx.meta;
-    const c: GptConfig = {
-      vocabSize: +m.vocab,
-      blockSize: +m.block,
-      nLayer: +m.n_layer,
-      nHead: +m.n_head,
-      nEmbd: +m.n_embd,
-      bias: true,
-      batchSize: 2,
-      foldNorms,
-    };
+    const c: GptConfig = { ...fixtureGptConfig(m, 2), foldNorms };
     const { graph, spec } = buildGptTrainGraph(c, {
       kind: 'adamw',
       weightDecay: +m.wd,
