@@ -335,6 +335,24 @@ const cases: Case[] = [
     f: (g, [logits, w]) =>
       g.crossEntropy(g.mul(logits, 2), g.constant([3, -100, 0, 4], 'i64', [4]), { weights: w }),
   },
+  {
+    name: 'SoftmaxCrossEntropyLoss with a 0/1 loss mask (fine-tuning)',
+    dtype: 'f64',
+    params: [{ shape: [5, 4] }],
+    f: (g, [logits]) =>
+      g.crossEntropy(g.mul(logits, 2), g.constant([3, 1, 0, 2, 1], 'i64', [5]), {
+        weights: g.constant([0, 1, 1, 0, 1], 'f64', [5]),
+      }),
+  },
+  {
+    name: 'SoftmaxCrossEntropyLoss with every weight 0 (loss 0, no NaN)',
+    dtype: 'f64',
+    params: [{ shape: [3, 4] }],
+    f: (g, [logits]) =>
+      g.crossEntropy(logits, g.constant([3, 1, 0], 'i64', [3]), {
+        weights: g.constant([0, 0, 0], 'f64', [3]),
+      }),
+  },
 ];
 
 for (const c of cases)

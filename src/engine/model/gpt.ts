@@ -57,19 +57,22 @@ export function gptForward(
 
 /**
  * One training step of a GPT as a graph: inputs idx, targets (B, T) i64, lr, step and the state;
- * outputs loss, grad_norm and the new state (see train/optim.ts).
+ * outputs loss, grad_norm and the new state (see train/optim.ts). `weighted` (fine-tuning) adds the
+ * input weights (B, T) f32, each target's loss weight: loss = Σ w·CE / Σ w (chat/pack.ts's packedBatch).
  */
 export function buildGptTrainGraph(
   c: GptConfig,
   opt: OptimizerOptions,
+  o: { weighted?: boolean } = {},
 ): { graph: Graph; spec: TrainStepSpec } {
   const g = new Graph({ name: 'gpt-train-step', embeddingGrad: c.embeddingGrad ?? 'onehot' });
   const B = c.batchSize;
   const T = c.seqLen ?? c.blockSize;
   const idx = g.input('idx', 'i64', [B, T]); // (B, T)
   const targets = g.input('targets', 'i64', [B, T]); // (B, T)
+  const weights = o.weighted ? g.reshape(g.input('weights', 'f32', [B, T]), [B * T]) : undefined; // (B·T)
   const { logits } = gptForward(g, c, idx, { train: true });
-  const loss = g.crossEntropy(logits, g.reshape(targets, [B * T])); // ()
+  const loss = g.crossEntropy(logits, g.reshape(targets, [B * T]), { weights }); // ()
   const spec = addOptimizer(g, loss, opt);
   return { graph: g, spec };
 }

@@ -259,11 +259,19 @@ const SceOp: OpDef = {
 export interface CrossEntropyOptions {
   /** Targets equal to this are ignored (no loss, no gradient). Default -100, as PyTorch. */
   ignoreIndex?: number;
-  /** Per-token weights (N); the loss is Σ w·l / Σ w over tokens that are not ignored. */
+  /**
+   * Per-token weights (N); the loss is Σ w·l / Σ w over tokens that are not ignored. Fine-tuning gives
+   * 1 to the assistant's tokens and 0 elsewhere, which equals PyTorch's ignore_index on the others.
+   * Σ w = 0 (no token to learn from) gives loss 0 and zero gradients, where PyTorch's mean is NaN.
+   */
   weights?: Tensor;
 }
 
-/** Mean softmax cross-entropy of logits (N, V) against integer targets (N). */
+/**
+ * Mean softmax cross-entropy of logits (N, V) against integer targets (N). Its gradient, from SceOp's
+ * rule and those of the Mul and Div that weigh it: dlogits = (softmax - onehot(t))·w/Σw per row, exactly
+ * zero on rows with weight 0 or an ignored target.
+ */
 export function crossEntropy(g: Graph, logits: Tensor, targets: Tensor, o: CrossEntropyOptions = {}): Tensor {
   needFloat('SoftmaxCrossEntropyLoss', logits);
   if (logits.rank !== 2 || targets.rank !== 1 || targets.shape[0] !== logits.shape[0])
