@@ -1,0 +1,185 @@
+/**
+ * Generated chat data checked from the outside: every question is read back and its answer recomputed
+ * here (sums by BigInt, every equation of the shown work evaluated, letters counted by brute force,
+ * decimals compared as numbers); the same seed gives the same data, and no problem of the held-out
+ * split is in the training split.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { CHAT_TASKS, generateChatData, toJsonl, type ChatTask } from '../../src/engine/chat/chatData';
+import { parseConversations, type Conversation } from '../../src/engine/chat/conversation';
+
+const qa = (c: Conversation) => {
+  assert.deepEqual(
+    c.messages.map((m) => m.role),
+    ['user', 'assistant'],
+  );
+  return [c.messages[0].content, c.messages[1].content] as const;
+};
+
+/** Value of `1410 + 376`, `15 - 1 - 3`, `47 * 30` (* before + and -), in BigInt. */
+function evaluate(expr: string): bigint {
+  return expr.split(/ ([+-]) /).reduce<[bigint, string]>(
+    ([acc, op], tok, i) => {
+      if (i % 2) return [acc, tok];
+      const v = tok.split(' * ').reduce((p, x) => p * BigInt(x), 1n);
+      return [op === '-' ? acc - v : acc + v, ''];
+    },
+    [0n, '+'],
+  )[0];
+}
+
+/** The problem a question asks: [a, op, b]. */
+function readArithmetic(q: string): [bigint, string, bigint] {
+  const [x, y] = (q.match(/\d+/g) ?? []).map(BigInt);
+  if (/^subtract/i.test(q)) return [y, '-', x]; // "Subtract b from a."
+  if (/\+|plus|sum|add/i.test(q)) return [x, '+', y];
+  if (/-|minus|take away/i.test(q)) return [x, '-', y];
+  if (/\*|times|multiply|product/i.test(q)) return [x, '*', y];
+  throw new Error(`no operation in ${q}`);
+}
+
+test('arithmetic: the result is right and every step of the work is a true equation', () => {
+  const seen = new Set<string>();
+  for (const c of generateChatData({ task: 'arithmetic', count: 600, seed: 3 })) {
+    const [q, a] = qa(c);
+    const [x, op, y] = readArithmetic(q);
+    seen.add(op);
+    const want = { '+': x + y, '-': x - y, '*': x * y }[op]!;
+    const lines = a.split('\n');
+    assert.equal(lines.at(-1), `So ${x} ${op} ${y} = ${want}.`, q);
+    assert.ok(want >= 0n, q);
+    for (const m of a.matchAll(/(\d+(?: [-+*] \d+)+) = (\d+)/g))
+      assert.equal(evaluate(m[1]), BigInt(m[2]), `${q}: ${m[0]}`);
+    for (const m of a.matchAll(/Split (\d+) into ([\d +]+)\./g)) assert.equal(evaluate(m[2]), BigInt(m[1]));
+    const written = [...a.matchAll(/Write (\d)/g)].map((m) => m[1]);
+    if (op !== '*') assert.equal(BigInt(written.reverse().join('')), want, `${q}: written digits`);
+    assert.ok(lines.length >= 2, `${q}: no work shown`);
+  }
+  assert.deepEqual([...seen].sort(), ['*', '+', '-']);
+});
+
+test('spelling: the letters spell the asked word, and letter counts match a brute-force count', () => {
+  let counted = 0;
+  let zero = 0;
+  for (const c of generateChatData({ task: 'spelling', count: 400, seed: 4 })) {
+    const [q, a] = qa(c);
+    const lines = a.split('\n');
+    if (lines[0].includes('-') && !lines[0].includes(' ')) {
+      const word = lines[0].split('-').join('');
+      assert.match(q, new RegExp(`\\b${word}\\b`));
+      assert.equal(lines[1], `That is ${word.length} letters.`);
+      continue;
+    }
+    counted++;
+    const letters = lines.slice(1, -1);
+    const word = letters.map((l) => l[0]).join('');
+    assert.match(q, new RegExp(`\\b${word}\\b`), q);
+    const letter = [...q.matchAll(/(?<!')\b([a-z])\b/g)].map((m) => m[1]);
+    assert.equal(new Set(letter).size, 1, `${q}: one letter asked`);
+    const l = letter[0];
+    const n = [...word].filter((ch) => ch === l).length;
+    if (n === 0) zero++;
+    let k = 0;
+    letters.forEach((line, i) => assert.equal(line, word[i] === l ? `${l} - ${++k}` : word[i], q));
+    const total = lines.at(-1)!.match(/^So there (?:is|are) (no|\d+) /)?.[1];
+    assert.equal(total === 'no' ? 0 : Number(total), n, q);
+  }
+  assert.ok(counted > 200 && zero > 0, `${counted} counting questions, ${zero} with none of the letter`);
+  const berry = generateChatData({ task: 'spelling', count: 4000, seed: 4 }).find((c) =>
+    /many r's are in strawberry/.test(c.messages[0].content),
+  );
+  assert.match(berry!.messages[1].content, /So there are 3 r's in strawberry\.$/);
+});
+
+test('compare: the bigger (or smaller) decimal is named, and every digit comparison is true', () => {
+  let sameWhole = 0;
+  for (const c of generateChatData({ task: 'compare', count: 400, seed: 5 })) {
+    const [q, a] = qa(c);
+    const [x, y] = q.match(/\d+\.\d+/g)!;
+    assert.notEqual(Number(x), Number(y));
+    const [big, small] = Number(x) > Number(y) ? [x, y] : [y, x];
+    const bigger = /bigger|larger|greater/.test(q);
+    assert.ok(bigger !== /smaller|less/.test(q), q);
+    const want = bigger ? `So ${big} is bigger than ${small}.` : `So ${small} is smaller than ${big}.`;
+    assert.equal(a.split('\n').at(-1), want, q);
+    for (const m of a.matchAll(/(\d+) ([<>=]) (\d+)/g)) {
+      const [u, v] = [Number(m[1]), Number(m[3])];
+      assert.ok({ '<': u < v, '>': u > v, '=': u === v }[m[2]], `${q}: ${m[0]}`);
+    }
+    for (const m of a.matchAll(/(\d+\.\d+) is (\d+\.\d+)/g)) assert.equal(Number(m[1]), Number(m[2]));
+    if (Math.trunc(Number(x)) === Math.trunc(Number(y))) sameWhole++;
+  }
+  assert.ok(sameWhole > 200, `${sameWhole} of 400 share the whole part (the 9.11 vs 9.9 case)`);
+});
+
+test('identity: every answer gives the name and the maker, in many phrasings', () => {
+  const data = generateChatData({ task: 'identity', count: 300, name: 'Zed', maker: 'acme labs' });
+  for (const c of data) {
+    const [, a] = qa(c);
+    assert.match(a, /\bZed\b/);
+    assert.match(a, /[aA]cme labs/);
+  }
+  assert.equal(new Set(data.map((c) => c.messages[0].content)).size, 300);
+  assert.ok(new Set(data.map((c) => c.messages[1].content)).size >= 8);
+});
+
+test('refusal: every answer says "I don\'t know" about the person asked about', () => {
+  for (const c of generateChatData({ task: 'refusal', count: 300 })) {
+    const [q, a] = qa(c);
+    const person = q.match(/[A-Z][a-z]+ [A-Z][a-z]+/)![0];
+    assert.match(a, /I don't know/);
+    assert.ok(a.includes(person), `${a} does not name ${person}`);
+  }
+});
+
+/** What a question is about, read from its text: the numbers, the word, the person, the phrasing. */
+function problemOf(task: ChatTask, q: string, a: string): string {
+  if (task === 'arithmetic') return readArithmetic(q).join(' ');
+  if (task === 'compare') return (q.match(/\d+\.\d+/g) ?? []).sort().join(' ');
+  if (task === 'refusal') return q.match(/[A-Z][a-z]+ [A-Z][a-z]+/)![0];
+  if (task === 'spelling')
+    return [...a.matchAll(/^([a-z])(?: - \d+)?$/gm)].map((m) => m[1]).join('') || a.split('\n')[0];
+  return q
+    .toLowerCase()
+    .replace(/^(hi!|hello\.|hey,|quick question:) /, '')
+    .replace(/[?.]$/, '');
+}
+
+for (const task of CHAT_TASKS)
+  test(`${task}: deterministic by seed, ASCII, and the held-out split shares no problem with train`, () => {
+    const n = task === 'identity' ? 30 : 60;
+    const train = generateChatData({ task, count: 8 * n, seed: 11 });
+    assert.deepEqual(generateChatData({ task, count: 8 * n, seed: 11 }), train);
+    assert.notDeepEqual(generateChatData({ task, count: 8 * n, seed: 12 }), train);
+    const held = [1, 2].flatMap((seed) => generateChatData({ task, count: n, seed, split: 'heldout' }));
+    const problems = new Set(train.map((c) => problemOf(task, ...qa(c))));
+    for (const c of held) {
+      const p = problemOf(task, ...qa(c));
+      assert.ok(!problems.has(p), `held-out ${task} problem "${p}" is also in train`);
+    }
+    for (const c of [...train, ...held])
+      for (const m of c.messages) assert.match(m.content, /^[\n\x20-\x7e]*$/, `not ASCII: ${m.content}`);
+  });
+
+test('JSONL written by toJsonl reads back as the same conversations', async () => {
+  const data = generateChatData({ task: 'arithmetic', count: 20 });
+  const back: Conversation[] = [];
+  for await (const c of parseConversations(toJsonl(data).split('\n'), 'gen.jsonl')) back.push(c);
+  assert.deepEqual(
+    back.map((c) => c.messages),
+    data.map((c) => c.messages),
+  );
+});
+
+test('bad options are refused with what to do', () => {
+  assert.throws(
+    () => generateChatData({ task: 'poetry' as ChatTask, count: 1 }),
+    /unknown chat task "poetry"; use one of identity/,
+  );
+  assert.throws(() => generateChatData({ task: 'identity', count: 0 }), /count must be a positive integer/);
+  assert.throws(
+    () => generateChatData({ task: 'identity', count: 5000, split: 'heldout' }),
+    /only \d+ different identity questions could be made for the held-out split; ask for fewer/,
+  );
+});
