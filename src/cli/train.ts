@@ -15,6 +15,7 @@ import { prepareRun } from '../engine/train/runConfig';
 import type { Tokenizer } from '../engine/tokenizer/tokenizer';
 import { trainGpt, type TrainConfig, type TrainControl } from '../engine/train/loop';
 import type { RunControl } from '../protocol/training';
+import type { PresetName } from '../protocol/trainOptions';
 import { Rng } from '../engine/train/rng';
 import {
   checkDatasetTokenizer,
@@ -140,7 +141,7 @@ export async function trainConfigFrom(
     {
       data,
       tokenizer: str('tokenizer') ?? 'char',
-      preset: presetName,
+      preset: presetName as PresetName,
       runDir,
       device,
       dataCacheDir: path.join(path.dirname(path.dirname(path.resolve(runDir))), 'data'),

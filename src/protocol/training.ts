@@ -1,36 +1,15 @@
 /** Training runs: the request (also the run file *.llmlens.json), metrics events, control, and the dashboard's messages. */
 
-export type DeviceName = 'cpu' | 'webgpu' | 'cuda';
+import type { TrainOptionValues } from './trainOptions';
 
-/** What a user asks for: data, tokenizer, model preset and overrides. Paths are absolute by the time they reach the worker. */
-export interface TrainRequest {
-  /** Files and folders of training text. */
-  data: string[];
-  /** 'char', a built-in encoding name, or a tokenizer path. */
-  tokenizer: string;
-  preset: string;
-  /** The run folder to create (…/.llmlens/runs/<name>). */
-  runDir: string;
-  /** Where prepared datasets are cached (…/.llmlens/data). */
-  dataCacheDir: string;
-  device: DeviceName;
-  maxIters?: number;
-  batchSize?: number;
-  blockSize?: number;
-  nLayer?: number;
-  nHead?: number;
-  nEmbd?: number;
-  lr?: number;
-  evalInterval?: number;
-  evalIters?: number;
-  sampleInterval?: number;
-  sampleTokens?: number;
-  prompt?: string;
-  checkpointInterval?: number;
-  seed?: number;
-  /** Continue this checkpoint folder instead of starting fresh. */
-  resumeFrom?: string;
-}
+export type { DeviceName } from './trainOptions';
+
+/**
+ * What a user asks for: the options of trainOptions.ts, with the data, tokenizer, preset, device and
+ * folders filled in by the host. Paths are absolute by the time they reach the training process.
+ */
+export type TrainRequest = TrainOptionValues &
+  Required<Pick<TrainOptionValues, 'data' | 'tokenizer' | 'preset' | 'device' | 'runDir' | 'dataCacheDir'>>;
 
 /** One line of metrics.jsonl (the engine's TrainEvent), as the host and dashboard read it. */
 export type RunEvent =

@@ -47,7 +47,7 @@ function config(runDir: string, over: Partial<TrainConfig> = {}): TrainConfig {
     evalIters: 0,
     sampleInterval: 0,
     sampleTokens: 0,
-    samplePrompt: '',
+    prompt: '',
     temperature: 1,
     topK: 0,
     checkpointInterval: 0,
@@ -367,7 +367,7 @@ test('bad configs are refused with messages that say what to change', async () =
     /nothing does not exist/,
   );
   await assert.rejects(
-    run(config(tmp(), { samplePrompt: 'Ω', sampleInterval: 5, sampleTokens: 5 })),
+    run(config(tmp(), { prompt: 'Ω', sampleInterval: 5, sampleTokens: 5 })),
     /the sample prompt "Ω" cannot be encoded \(char: character "Ω" .* is not in the vocabulary\): give a prompt \(--prompt\)/,
   );
   const damaged = fixtureCheckpoint('step20.safetensors');

@@ -20,7 +20,7 @@ import { emitTrainLoop } from './stepLoop';
 import { buildGptTrainGraph, gptParams, initGptWeights } from '../model/gpt';
 import { GptInference, type GptModelConfig } from '../model/inference';
 import type { RunEvent } from '../../protocol/training';
-import type { ExecutionProvider } from '../runtime/ort';
+import type { LoopSettings } from '../../protocol/trainOptions';
 import type { HostTensor } from '../runtime/session';
 import { TrainRunner } from '../runtime/trainRunner';
 import type { Tokenizer } from '../tokenizer/tokenizer';
@@ -35,52 +35,20 @@ import { readDatasetMeta, sampleBatch, TokenFile, writeFileAtomic } from './data
 import { Rng } from './rng';
 import { learningRate } from './schedule';
 
-export interface TrainConfig {
-  /** Run folder (created): config.json, metrics.jsonl, checkpoints/, offsets.i64. */
-  runDir: string;
+/**
+ * A run's settings: the loop's options (LOOP_OPTIONS in src/protocol/trainOptions.ts, which documents
+ * each one) with their defaults, and what prepareRun made of the data, tokenizer and model options.
+ */
+export type TrainConfig = LoopSettings & {
   /** Prepared dataset folder (train.bin, val.bin, meta.json). */
   dataDir: string;
   model: Omit<GptModelConfig, 'vocabSize'> & { vocabSize?: number };
   /** Files that make up the tokenizer (copied into each checkpoint), and how to name it. */
   tokenizerFiles: string[];
   tokenizerId: string;
-  batchSize: number;
-  /** Micro-batches per step; folded into one graph of batchSize × gradAccum rows (same update, more memory). */
-  gradAccum: number;
-  maxIters: number;
-  lr: number;
-  minLr: number;
-  warmupIters: number;
-  lrDecayIters: number;
-  decayLr: boolean;
-  weightDecay: number;
-  beta1: number;
-  beta2: number;
-  gradClip: number;
-  evalInterval: number;
-  evalIters: number;
-  sampleInterval: number;
-  sampleTokens: number;
-  samplePrompt: string;
-  temperature: number;
-  topK: number;
-  checkpointInterval: number;
-  seed: number;
-  device: ExecutionProvider;
-  threads?: number;
-  /** Continue from this checkpoint folder (weights, moments, step, RNG). */
-  resumeFrom?: string;
-  /** Start from these weights (a checkpoint folder) with a fresh optimizer, instead of GPT-2 initialisation. */
-  initFrom?: string;
-  /** Also save a checkpoint of the initial weights (step 0). */
-  saveInitial?: boolean;
-  /** Skip the evaluation at the first step (nanoGPT evaluates there; benchmarks against a peer that doesn't, skip it). */
-  noInitialEval?: boolean;
   /** Stop after this many steps of this session (tests: stop at k, resume, compare). */
   stopAfter?: number;
-  /** Steps per ONNX run on CPU (see the module comment); default `stepsPerRun(typical step time)`. GPU: always 1. */
-  stepsPerRun?: number;
-}
+};
 
 /** How long one run of several steps may take: stop and pause wait for it. */
 export const TARGET_RUN_MS = 5000;
@@ -159,12 +127,12 @@ export function validateTrainConfig(
 
 /** The sample prompt's ids; throws, naming the prompt, when the tokenizer cannot encode it. */
 function samplePrompt(c: TrainConfig, tokenizer: Tokenizer): number[] {
-  if (!c.samplePrompt || !(c.sampleInterval > 0 && c.sampleTokens > 0)) return [];
+  if (!c.prompt || !(c.sampleInterval > 0 && c.sampleTokens > 0)) return [];
   try {
-    return tokenizer.encode(c.samplePrompt, { disallowedSpecial: new Set() });
+    return tokenizer.encode(c.prompt, { disallowedSpecial: new Set() });
   } catch (e) {
     throw new Error(
-      `the sample prompt ${JSON.stringify(c.samplePrompt)} cannot be encoded (${e instanceof Error ? e.message : String(e)}): give a prompt (--prompt) in the tokenizer's vocabulary, or no samples (--sample-tokens 0)`,
+      `the sample prompt ${JSON.stringify(c.prompt)} cannot be encoded (${e instanceof Error ? e.message : String(e)}): give a prompt (--prompt) in the tokenizer's vocabulary, or no samples (--sample-tokens 0)`,
       { cause: e },
     );
   }
@@ -301,7 +269,7 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
       () => sampleRng.next(),
       o.signal,
     );
-    return log({ kind: 'sample', step, prompt: c.samplePrompt, text: o.tokenizer.decode(ids), time: now() });
+    return log({ kind: 'sample', step, prompt: c.prompt, text: o.tokenizer.decode(ids), time: now() });
   };
 
   try {

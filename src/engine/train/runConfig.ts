@@ -7,6 +7,8 @@
  */
 import * as path from 'node:path';
 import type { TrainRequest } from '../../protocol/training';
+import { DATA_OPTIONS, LOOP_OPTIONS, MODEL_OPTIONS, type LoopAutoValues } from '../../protocol/trainOptions';
+import { defaultsOf, pickOptions } from '../options';
 import { preset } from '../model/presets';
 import type { Tokenizer } from '../tokenizer/tokenizer';
 import { expandInputs, prepareDataset, type DataProgress } from './data';
@@ -19,29 +21,8 @@ export interface PreparedRun {
   files: string[];
 }
 
-export interface RunOverrides {
-  gradAccum?: number;
-  minLr?: number;
-  warmupIters?: number;
-  lrDecayIters?: number;
-  decayLr?: boolean;
-  weightDecay?: number;
-  beta1?: number;
-  beta2?: number;
-  gradClip?: number;
-  temperature?: number;
-  topK?: number;
-  threads?: number;
-  bias?: boolean;
-  valFraction?: number;
-  initFrom?: string;
-  saveInitial?: boolean;
-  noInitialEval?: boolean;
-  stepsPerRun?: number;
-}
-
 export async function prepareRun(
-  r: TrainRequest & RunOverrides,
+  r: TrainRequest,
   log: (line: string) => void,
   o: { signal?: AbortSignal; onProgress?: (p: DataProgress) => void } = {},
 ): Promise<PreparedRun> {
@@ -62,7 +43,7 @@ export async function prepareRun(
     tokenizer: tok.tokenizer,
     tokenizerId: tok.id,
     cacheDir: r.dataCacheDir,
-    valFraction: r.valFraction ?? 0.1,
+    valFraction: r.valFraction ?? DATA_OPTIONS.valFraction.default,
     signal: o.signal,
     onProgress: o.onProgress,
   });
@@ -72,47 +53,30 @@ export async function prepareRun(
   const maxIters = r.maxIters ?? p.train.maxIters;
   const evalInterval =
     r.evalInterval ?? Math.min(p.train.evalInterval, Math.max(1, Math.floor(maxIters / 4)));
-  const config: TrainConfig = {
+  // the defaults LOOP_OPTIONS calls `auto`, from the preset and the other options
+  const auto: LoopAutoValues = {
     runDir: r.runDir,
+    batchSize: p.train.batchSize,
+    maxIters,
+    lr: p.train.lr,
+    minLr: p.train.minLr,
+    warmupIters: Math.min(p.train.warmupIters, Math.floor(maxIters / 10)),
+    lrDecayIters: maxIters,
+    weightDecay: p.train.weightDecay,
+    beta2: p.train.beta2,
+    evalInterval,
+    evalIters: p.train.evalIters,
+    sampleInterval: evalInterval,
+    checkpointInterval: evalInterval,
+  };
+  const config: TrainConfig = {
+    ...defaultsOf(LOOP_OPTIONS),
+    ...auto,
+    ...pickOptions(LOOP_OPTIONS, r),
     dataDir: ds.dir,
-    model: {
-      nLayer: r.nLayer ?? p.model.nLayer,
-      nHead: r.nHead ?? p.model.nHead,
-      nEmbd: r.nEmbd ?? p.model.nEmbd,
-      blockSize: r.blockSize ?? p.model.blockSize,
-      bias: r.bias ?? p.model.bias,
-      vocabSize: p.model.vocabSize,
-    },
+    model: { ...p.model, ...pickOptions(MODEL_OPTIONS, r) },
     tokenizerFiles: tok.files,
     tokenizerId: r.tokenizer,
-    batchSize: r.batchSize ?? p.train.batchSize,
-    gradAccum: r.gradAccum ?? 1,
-    maxIters,
-    lr: r.lr ?? p.train.lr,
-    minLr: r.minLr ?? p.train.minLr,
-    warmupIters: r.warmupIters ?? Math.min(p.train.warmupIters, Math.floor(maxIters / 10)),
-    lrDecayIters: r.lrDecayIters ?? maxIters,
-    decayLr: r.decayLr ?? true,
-    weightDecay: r.weightDecay ?? p.train.weightDecay,
-    beta1: r.beta1 ?? 0.9,
-    beta2: r.beta2 ?? p.train.beta2,
-    gradClip: r.gradClip ?? 1,
-    evalInterval,
-    evalIters: r.evalIters ?? p.train.evalIters,
-    sampleInterval: r.sampleInterval ?? evalInterval,
-    sampleTokens: r.sampleTokens ?? 200,
-    samplePrompt: r.prompt ?? '\n',
-    temperature: r.temperature ?? 0.8,
-    topK: r.topK ?? 200,
-    checkpointInterval: r.checkpointInterval ?? evalInterval,
-    seed: r.seed ?? 1337,
-    device: r.device,
-    threads: r.threads,
-    resumeFrom: r.resumeFrom,
-    initFrom: r.initFrom,
-    saveInitial: r.saveInitial,
-    noInitialEval: r.noInitialEval,
-    stepsPerRun: r.stepsPerRun,
   };
   return { config, tokenizer: tok.tokenizer, files };
 }

@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PRESETS } from '../../engine/model/presets';
 import type { DeviceName, TrainRequest } from '../../protocol/training';
+import type { PresetName } from '../../protocol/trainOptions';
 
 const NUMBER_FIELDS = [
   'maxIters',
@@ -92,7 +93,7 @@ export function parseRunFile(text: string, file: string): RunFileRequest {
   return {
     data,
     tokenizer: t,
-    preset: preset as string,
+    preset: preset as PresetName,
     device,
     prompt: o.prompt as string | undefined,
     name: o.name as string | undefined,

@@ -10,6 +10,7 @@ import * as vscode from 'vscode';
 import { PRESETS } from '../../engine/model/presets';
 import type { TokenizerSpec } from '../../protocol/tokenize';
 import type { DeviceName, RunEvent, TrainRequest } from '../../protocol/training';
+import type { PresetName } from '../../protocol/trainOptions';
 import type { WorkerClient } from '../../worker/client';
 import { log } from '../log';
 import { BUILTIN_TOKENIZERS, workspaceChoices } from '../tokenize/choices';
@@ -88,9 +89,9 @@ async function askTokenizer(): Promise<string | undefined> {
   return pick?.value;
 }
 
-async function askPreset(): Promise<string | undefined> {
+async function askPreset(): Promise<PresetName | undefined> {
   const pick = await vscode.window.showQuickPick(
-    PRESETS.map((p) => ({ label: p.name, description: p.description, value: p.name })),
+    PRESETS.map((p) => ({ label: p.name, description: p.description, value: p.name as PresetName })),
     { title: 'Start Training (3/5): model', ignoreFocusOut: true },
   );
   return pick?.value;
