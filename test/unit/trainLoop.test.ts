@@ -378,6 +378,27 @@ test('bad configs are refused with messages that say what to change', async () =
   );
   await assert.rejects(
     run(config(tmp(), { stepsPerRun: 0 })),
-    /stepsPerRun must be a positive integer, got 0/,
+    /stepsPerRun must be a whole number ≥ 1, got 0/,
   );
 });
+
+test(
+  'an interval or count that is not a whole number is refused before any step (it never left step 0)',
+  {
+    timeout: 60_000,
+  },
+  async () => {
+    for (const over of [
+      { evalInterval: 0.5, evalIters: 1 },
+      { sampleInterval: 0.5, sampleTokens: 4 },
+      { checkpointInterval: 0.5 },
+      { stepsPerRun: 0.5 },
+      { maxIters: 2.5 },
+    ]) {
+      const dir = tmp();
+      const [k, v] = Object.entries(over)[0];
+      await assert.rejects(run(config(dir, over)), new RegExp(`${k} must be a whole number ≥ \\d, got ${v}`));
+      assert.ok(!fs.existsSync(path.join(dir, 'checkpoints')), `${k}: nothing written`);
+    }
+  },
+);

@@ -20,7 +20,8 @@ import { emitTrainLoop } from './stepLoop';
 import { buildGptTrainGraph, gptParams, initGptWeights } from '../model/gpt';
 import { GptInference, type GptModelConfig } from '../model/inference';
 import type { RunEvent } from '../../protocol/training';
-import type { LoopSettings } from '../../protocol/trainOptions';
+import { LOOP_OPTIONS, MODEL_OPTIONS, type LoopSettings } from '../../protocol/trainOptions';
+import { checkOptions } from '../options';
 import type { HostTensor } from '../runtime/session';
 import { TrainRunner } from '../runtime/trainRunner';
 import type { Tokenizer } from '../tokenizer/tokenizer';
@@ -97,17 +98,10 @@ export function validateTrainConfig(
   valTokens: number,
 ): void {
   const m = c.model;
-  const pos = (k: string, v: number) => {
-    if (!Number.isInteger(v) || v <= 0) throw new Error(`${k} must be a positive integer, got ${v}`);
-  };
-  pos('nLayer', m.nLayer);
-  pos('nHead', m.nHead);
-  pos('nEmbd', m.nEmbd);
-  pos('blockSize', m.blockSize);
-  pos('batchSize', c.batchSize);
-  pos('gradAccum', c.gradAccum);
-  pos('maxIters', c.maxIters);
-  if (c.stepsPerRun !== undefined) pos('stepsPerRun', c.stepsPerRun);
+  const problems = [...checkOptions(LOOP_OPTIONS, c, true), ...checkOptions(MODEL_OPTIONS, m, true)];
+  if (c.stopAfter !== undefined && !(Number.isSafeInteger(c.stopAfter) && c.stopAfter >= 0))
+    problems.push(`stopAfter must be a whole number ≥ 0, got ${c.stopAfter}`);
+  if (problems.length) throw new Error(problems.join('; '));
   if (m.nEmbd % m.nHead)
     throw new Error(
       `nEmbd ${m.nEmbd} is not divisible by nHead ${m.nHead}: pick nEmbd a multiple of nHead (e.g. ${m.nHead * Math.ceil(m.nEmbd / m.nHead)})`,
@@ -122,7 +116,6 @@ export function validateTrainConfig(
     throw new Error(
       `the validation split has ${valTokens} tokens, not more than one block (${m.blockSize}): add data, lower blockSize or set evalIters to 0`,
     );
-  if (!(c.lr > 0) || !(c.minLr >= 0)) throw new Error(`lr must be > 0 and minLr ≥ 0`);
 }
 
 /** The sample prompt's ids; throws, naming the prompt, when the tokenizer cannot encode it. */
