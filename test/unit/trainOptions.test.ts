@@ -1,13 +1,18 @@
-/** The option tables (src/protocol/trainOptions.ts) and what the engine makes of them: flags, defaults. */
+/**
+ * The option tables (src/protocol/trainOptions.ts): the command line, run files and prepareRun's
+ * defaults all come from them, so they cannot drift apart.
+ */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { PRESETS } from '../../src/engine/model/presets';
-import { parseFlags } from '../../src/engine/options';
+import { flagOf, parseFlags } from '../../src/engine/options';
 import { BUILTIN_ENCODINGS } from '../../src/engine/tokenizer/builtin';
 import { prepareRun } from '../../src/engine/train/runConfig';
+import { parseRunFileOptions } from '../../src/engine/train/runFile';
+import type { OptionSpec } from '../../src/protocol/options';
 import { PRESET_NAMES, TOKENIZER_NAMES, TRAIN_OPTIONS } from '../../src/protocol/trainOptions';
 
 const tmp = () => fs.mkdtempSync(path.join(tmpdir(), 'llm-lens-options-'));
@@ -18,6 +23,57 @@ test('the tables name the presets and built-in tokenizers the engine has', () =>
     PRESETS.map((p) => p.name),
   );
   assert.deepEqual([...TOKENIZER_NAMES], ['char', ...BUILTIN_ENCODINGS]);
+});
+
+/** A valid value of an option that is not its default, chosen from its range. */
+function someValue(name: string, s: OptionSpec): unknown {
+  switch (s.type) {
+    case 'int':
+      return (s.min ?? 0) + 2;
+    case 'num':
+      return (s.min ?? s.gt ?? 0) + 0.5;
+    case 'bool':
+      return true;
+    case 'enum':
+      return s.values![1];
+    case 'list':
+      return ['a.txt', 'b.txt'];
+    case 'str':
+      return s.names?.[1] ?? (s.pattern ? 'run-1' : `some ${name}`);
+  }
+}
+
+test('every option a run file takes, the command line takes too, and both read the same value', () => {
+  const dir = tmp();
+  for (const f of ['a.txt', 'b.txt']) fs.writeFileSync(path.join(dir, f), 'text\n');
+  const file = path.join(dir, 'r.llmlens.json');
+  const flags = new Set<string>();
+  for (const [k, s] of Object.entries(TRAIN_OPTIONS) as [string, OptionSpec][]) {
+    const v = someValue(k, s);
+    const flag = flagOf(k, s);
+    assert.ok(flag, `${k} has a flag`);
+    assert.ok(!flags.has(flag), `--${flag} is the flag of one option`);
+    flags.add(flag);
+    const args = s.type === 'bool' ? [`--${flag}`] : [v].flat().flatMap((x) => [`--${flag}`, String(x)]);
+    const cli = parseFlags(args, TRAIN_OPTIONS);
+    assert.deepEqual(cli.problems, [], k);
+    assert.deepEqual((cli.values as Record<string, unknown>)[k], v, `--${flag}`);
+    if (s.file === false) {
+      assert.throws(
+        () => parseRunFileOptions(JSON.stringify({ data: 'a.txt', [k]: v }), file),
+        new RegExp(`"${k}" is not a run-file field \\(it is --${flag} of llm-lens train\\)`),
+      );
+      continue;
+    }
+    const fromFile: Record<string, unknown> = parseRunFileOptions(
+      JSON.stringify({ data: 'a.txt', [k]: v }),
+      file,
+    );
+    // paths are relative to the run file, names (char, gpt2, …) are not paths
+    const resolve = (x: unknown) => (s.names?.includes(x as string) ? x : path.join(dir, x as string));
+    const expected = [v].flat().map((x) => (s.path ? resolve(x) : x));
+    assert.deepEqual(fromFile[k], Array.isArray(v) ? expected : expected[0], `"${k}" in a run file`);
+  }
 });
 
 test('command-line flags: whole numbers only where the table says so, --no- switches, lists, every problem', () => {

@@ -84,6 +84,7 @@ test('metrics.jsonl parsing skips a torn last line; the tail hands it over once 
 test('run files: relative paths resolve against the file; every problem is reported', () => {
   const dir = fs.mkdtempSync(path.join(tmpdir(), 'llm-lens-runfile-'));
   fs.mkdirSync(path.join(dir, 'docs'));
+  fs.writeFileSync(path.join(dir, 'x.txt'), 'text\n');
   const file = path.join(dir, 'shakespeare.llmlens.json');
   const r = parseRunFile(JSON.stringify({ data: ['docs'], preset: 'tiny', maxIters: 100, lr: 3e-4 }), file);
   assert.deepEqual(r.data, [path.join(dir, 'docs')]);
@@ -98,6 +99,27 @@ test('run files: relative paths resolve against the file; every problem is repor
       /"maxIters" must be a whole number/.test(e.message),
   );
   assert.throws(() => parseRunFile('{ "data": [', file), /not valid JSON/);
+});
+
+test('run files: one path is a list of one; maxIters 0 and fractional intervals are refused, naming file and field', () => {
+  const dir = fs.mkdtempSync(path.join(tmpdir(), 'llm-lens-runfile-'));
+  fs.writeFileSync(path.join(dir, 'x.txt'), 'text\n');
+  const file = path.join(dir, 'quick.llmlens.json');
+  // the old parser refused a string; the CLI's --config spread it into characters ("no such file or folder: x")
+  assert.deepEqual(parseRunFile(JSON.stringify({ data: 'x.txt' }), file).data, [path.join(dir, 'x.txt')]);
+  assert.throws(
+    () => parseRunFile(JSON.stringify({ data: 'x.txt', maxIters: 0 }), file),
+    /^Error: quick\.llmlens\.json: "maxIters" must be a whole number ≥ 1, got 0$/,
+  );
+  assert.throws(
+    () => parseRunFile(JSON.stringify({ data: 'y.txt', checkpointInterval: 0.5, runDir: 'r' }), file),
+    (e: Error) =>
+      e.message.startsWith('quick.llmlens.json: ') &&
+      e.message.includes('"checkpointInterval" must be a whole number ≥ 0, got 0.5') &&
+      e.message.includes('"runDir" is not a run-file field') &&
+      e.message.includes('"data": y.txt does not exist (paths are relative to quick.llmlens.json)'),
+  );
+  assert.throws(() => parseRunFile(JSON.stringify({ preset: 'tiny' }), file), /"data" is missing/);
 });
 
 test('dashboard messages are validated', () => {
