@@ -25,17 +25,16 @@ Usage:
   llm-lens prepare [--tokenizer char|NAME|PATH] [--out DIR] FILES|FOLDERS...
                             tokenize text into train.bin / val.bin (nanoGPT format) + meta.json
   llm-lens train --data FILES|FOLDERS [--preset tiny|shakespeare-char|gpt2-124m] [--tokenizer char|NAME|PATH]
-                 [--config RUN.json] [--run-dir DIR] [--resume CHECKPOINT_DIR] [--max-iters N] [--batch-size N]
-                 [--block-size N] [--n-layer N] [--n-head N] [--n-embd N] [--lr X] [--eval-interval N]
-                 [--eval-iters N] [--sample-interval N] [--prompt TEXT] [--seed N] [--device cpu|webgpu|cuda]
-                 [--steps-per-run N]
+                 [--config RUN.json] [--run-dir DIR] [--resume CHECKPOINT_DIR] [--max-iters N] [options]
                             train a GPT, printing loss, evals and samples; checkpoints in DIR/checkpoints/
-                            (on CPU several steps per ONNX run, ~5 s; Ctrl+C stops after them)
+                            (on CPU several steps per ONNX run, ~5 s; Ctrl+C stops after them);
+                            llm-lens train --help lists every option
   llm-lens sample --checkpoint DIR [--prompt TEXT] [--max-tokens N] [--temperature X] [--top-k N]
                   [--top-p X] [--seed N] [--num-samples N] [--json]
                             generate text; --json prints each token with its top probabilities
   llm-lens eval --checkpoint DIR --data DATASET_DIR [--iters N]
                             mean loss on the train and val splits
+  llm-lens COMMAND --help   the options of prepare and train, with ranges and defaults
   llm-lens --version
   llm-lens --help
 `;

@@ -1,21 +1,25 @@
 /**
  * llm-lens prepare | train | sample | eval: pretraining from the command line, printing what nanoGPT prints.
+ * The flags of train and prepare come from the option table (src/protocol/trainOptions.ts), which also
+ * makes their --help.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { GptInference } from '../engine/model/inference';
 import { PRESETS } from '../engine/model/presets';
-import type { ExecutionProvider } from '../engine/runtime/ort';
+import { defaultsOf, flagHelp, parseFlags } from '../engine/options';
 import { flushDenormalsToZero } from '../engine/runtime/session';
 import { KvCacheModel } from '../engine/model/kvCache';
 import { generateTokens, preparePrompt } from '../engine/sample/generate';
 import { loadCheckpoint } from '../engine/train/checkpoint';
 import { expandInputs, prepareDataset, readDatasetMeta, sampleBatch, TokenFile } from '../engine/train/data';
 import { prepareRun } from '../engine/train/runConfig';
+import { readRunFileOptions } from '../engine/train/runFile';
 import type { Tokenizer } from '../engine/tokenizer/tokenizer';
 import { trainGpt, type TrainConfig, type TrainControl } from '../engine/train/loop';
+import type { OptionTable, OptionValues } from '../protocol/options';
 import type { RunControl } from '../protocol/training';
-import type { PresetName } from '../protocol/trainOptions';
+import { DATA_OPTIONS, TRAIN_OPTIONS } from '../protocol/trainOptions';
 import { Rng } from '../engine/train/rng';
 import {
   checkDatasetTokenizer,
@@ -23,6 +27,25 @@ import {
   resolveRunTokenizer,
 } from '../engine/train/runTokenizer';
 import { UsageError } from './main';
+
+/**
+ * A command's flags from its table, or its --help: `help` is printed and undefined returned when the
+ * arguments ask for it; problems end in a UsageError that lists them all.
+ */
+function flagsOf<T extends OptionTable>(
+  cmd: string,
+  args: string[],
+  table: T,
+  help: string,
+): { values: OptionValues<T>; rest: string[] } | undefined {
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(`${help}\nOptions:\n${flagHelp(table).join('\n')}\n`);
+    return undefined;
+  }
+  const { values, rest, problems } = parseFlags(args, table);
+  if (problems.length) throw new UsageError(`${cmd}: ${problems.join('; ')}`);
+  return { values, rest };
+}
 
 /** --flag value pairs, --switches and positional arguments. */
 function parseArgs(
@@ -62,126 +85,44 @@ function fmtMs(ms: number): string {
   return `${(ms / 1000).toFixed(0)} s`;
 }
 
-const TRAIN_FLAGS = [
-  'data',
-  'tokenizer',
-  'preset',
-  'run-dir',
-  'config',
-  'resume',
-  'max-iters',
-  'batch-size',
-  'grad-accum',
-  'block-size',
-  'n-layer',
-  'n-head',
-  'n-embd',
-  'lr',
-  'min-lr',
-  'warmup-iters',
-  'lr-decay-iters',
-  'weight-decay',
-  'beta1',
-  'beta2',
-  'grad-clip',
-  'eval-interval',
-  'eval-iters',
-  'sample-interval',
-  'sample-tokens',
-  'prompt',
-  'temperature',
-  'top-k',
-  'checkpoint-interval',
-  'seed',
-  'device',
-  'threads',
-  'log-interval',
-  'init-from',
-  'val-fraction',
-  'control',
-  'steps-per-run',
-];
+/** Flags of `llm-lens train` that steer the process, not the run. */
+// prettier-ignore
+const PROCESS_OPTIONS = {
+  config: { type: 'str', path: true, meta: 'RUN.json', doc: 'Read options from a run file (*.llmlens.json); flags win.' },
+  control: { type: 'str', path: true, meta: 'FILE', doc: "Follow pause and checkpoint requests in this file (a run's control.json)." },
+} as const satisfies OptionTable;
 
-/** Builds a TrainConfig from a JSON run file and flags (flags win); prepares the data. */
+const TRAIN_FLAGS = { ...TRAIN_OPTIONS, ...PROCESS_OPTIONS };
+
+const TRAIN_HELP = `llm-lens train --data FILES|FOLDERS [options]      (or: llm-lens train [options] FILES|FOLDERS)
+
+Trains a GPT, printing loss, evals and samples; checkpoints go to RUN_DIR/checkpoints/. On CPU several
+steps run in one ONNX run (about 5 s); Ctrl+C stops after them, with a checkpoint. Each option is also a
+field of a run file (--max-iters is "maxIters"), but --config, --control, --run-dir, --data-cache-dir
+and --log-interval.
+`;
+
+/** Builds a TrainConfig from a run file (--config) and flags (flags win); prepares the data. */
 export async function trainConfigFrom(
   args: string[],
   log: (s: string) => void,
-): Promise<{ config: TrainConfig; tokenizer: Tokenizer; logInterval: number }> {
-  const { opts, rest } = parseArgs('train', args, TRAIN_FLAGS, [
-    'no-decay',
-    'no-bias',
-    'save-initial',
-    'no-initial-eval',
-  ]);
-  const file = opts.get('config')?.at(-1);
-  const runFile = file ? (JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
-  const fromFile = (k: string) => runFile[k.replace(/-(\w)/g, (_, c: string) => c.toUpperCase())];
-  const opt = (k: string): number | undefined => {
-    const v = opts.get(k)?.at(-1) ?? fromFile(k);
-    if (v === undefined) return undefined;
-    const n = Number(v);
-    if (!Number.isFinite(n)) throw new UsageError(`train: --${k} must be a number, got ${String(v)}`);
-    return n;
+): Promise<{ config: TrainConfig; tokenizer: Tokenizer; logInterval: number; control?: string } | undefined> {
+  const parsed = flagsOf('train', args, TRAIN_FLAGS, TRAIN_HELP);
+  if (!parsed) return undefined;
+  const { config: file, control, ...flags } = parsed.values;
+  const data = [...(flags.data ?? []), ...parsed.rest];
+  const r = {
+    ...defaultsOf(TRAIN_OPTIONS),
+    ...(file ? readRunFileOptions(file, { request: true }) : {}),
+    ...flags,
+    ...(data.length ? { data } : {}),
   };
-  const str = (k: string): string | undefined => opts.get(k)?.at(-1) ?? (fromFile(k) as string | undefined);
-  const presetName = str('preset') ?? 'tiny';
-  const data = [...(opts.get('data') ?? []), ...rest, ...((fromFile('data') as string[] | undefined) ?? [])];
-  if (!data.length) throw new UsageError('train: give training text: --data FILE|FOLDER (or FILES…)');
-  const runDir =
-    str('run-dir') ??
-    path.join(
-      '.llmlens',
-      'runs',
-      `${presetName}-${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}`,
-    );
-  const device = (str('device') ?? 'cpu') as ExecutionProvider;
-  if (!['cpu', 'webgpu', 'cuda'].includes(device))
-    throw new UsageError(`train: --device must be cpu, webgpu or cuda, got ${device}`);
-  const { config, tokenizer } = await prepareRun(
-    {
-      data,
-      tokenizer: str('tokenizer') ?? 'char',
-      preset: presetName as PresetName,
-      runDir,
-      device,
-      dataCacheDir: path.join(path.dirname(path.dirname(path.resolve(runDir))), 'data'),
-      maxIters: opt('max-iters'),
-      batchSize: opt('batch-size'),
-      blockSize: opt('block-size'),
-      nLayer: opt('n-layer'),
-      nHead: opt('n-head'),
-      nEmbd: opt('n-embd'),
-      lr: opt('lr'),
-      evalInterval: opt('eval-interval'),
-      evalIters: opt('eval-iters'),
-      sampleInterval: opt('sample-interval'),
-      sampleTokens: opt('sample-tokens'),
-      prompt: str('prompt'),
-      checkpointInterval: opt('checkpoint-interval'),
-      seed: opt('seed'),
-      resumeFrom: str('resume') ?? (fromFile('resumeFrom') as string | undefined),
-      gradAccum: opt('grad-accum'),
-      minLr: opt('min-lr'),
-      warmupIters: opt('warmup-iters'),
-      lrDecayIters: opt('lr-decay-iters'),
-      decayLr: opts.has('no-decay') ? false : undefined,
-      weightDecay: opt('weight-decay'),
-      beta1: opt('beta1'),
-      beta2: opt('beta2'),
-      gradClip: opt('grad-clip'),
-      temperature: opt('temperature'),
-      topK: opt('top-k'),
-      threads: opt('threads'),
-      bias: opts.has('no-bias') ? false : undefined,
-      valFraction: opt('val-fraction'),
-      initFrom: str('init-from'),
-      saveInitial: opts.has('save-initial') || fromFile('saveInitial') === true,
-      noInitialEval: opts.has('no-initial-eval') || fromFile('noInitialEval') === true,
-      stepsPerRun: opt('steps-per-run'),
-    },
-    log,
-  );
-  return { config, tokenizer, logInterval: opt('log-interval') ?? 10 };
+  if (!r.data?.length) throw new UsageError('train: give training text: --data FILE|FOLDER (or FILES…)');
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
+  const runDir = r.runDir ?? path.join('.llmlens', 'runs', `${r.name ?? r.preset}-${stamp}`);
+  const dataCacheDir = r.dataCacheDir ?? path.join(path.dirname(path.dirname(path.resolve(runDir))), 'data');
+  const { config, tokenizer } = await prepareRun({ ...r, data: r.data, runDir, dataCacheDir }, log);
+  return { config, tokenizer, logInterval: r.logInterval, control };
 }
 
 /**
@@ -208,15 +149,9 @@ function followControlFile(file: string, control: TrainControl): () => void {
 
 export async function trainCommand(args: string[]): Promise<number> {
   const out = (s: string) => process.stdout.write(s + '\n');
-  const controlFile = parseArgs('train', args, TRAIN_FLAGS, [
-    'no-decay',
-    'no-bias',
-    'save-initial',
-    'no-initial-eval',
-  ])
-    .opts.get('control')
-    ?.at(-1);
-  const { config, tokenizer, logInterval } = await trainConfigFrom(args, out);
+  const prepared = await trainConfigFrom(args, out);
+  if (!prepared) return 0;
+  const { config, tokenizer, logInterval, control: controlFile } = prepared;
   const abort = new AbortController();
   const onSigint = () => {
     out('stopping after the steps under way (Ctrl+C again to quit now)…');
@@ -271,22 +206,31 @@ export async function trainCommand(args: string[]): Promise<number> {
   return failed ? 1 : 0;
 }
 
+// prettier-ignore
+const PREPARE_OPTIONS = {
+  tokenizer: DATA_OPTIONS.tokenizer,
+  out: { type: 'str', path: true, default: '.llmlens/data', doc: 'Where the dataset folders go (one per data and tokenizer).' },
+  valFraction: DATA_OPTIONS.valFraction,
+} as const satisfies OptionTable;
+
+const PREPARE_HELP = `llm-lens prepare [options] FILES|FOLDERS
+
+Tokenizes text into train.bin / val.bin (nanoGPT's format) and meta.json; llm-lens train does this itself.
+`;
+
 export async function prepareCommand(args: string[]): Promise<number> {
-  const { opts, rest } = parseArgs('prepare', args, ['tokenizer', 'out', 'val-fraction']);
-  if (!rest.length) throw new UsageError('prepare: give FILES or FOLDERS to tokenize');
-  const files = expandInputs(rest);
-  const out = opts.get('out')?.at(-1) ?? path.join('.llmlens', 'data');
-  const tok = resolveRunTokenizer(
-    opts.get('tokenizer')?.at(-1) ?? 'char',
-    files,
-    path.join(out, 'tokenizers'),
-  );
+  const parsed = flagsOf('prepare', args, PREPARE_OPTIONS, PREPARE_HELP);
+  if (!parsed) return 0;
+  const o = { ...defaultsOf(PREPARE_OPTIONS), ...parsed.values };
+  if (!parsed.rest.length) throw new UsageError('prepare: give FILES or FOLDERS to tokenize');
+  const files = expandInputs(parsed.rest);
+  const tok = resolveRunTokenizer(o.tokenizer, files, path.join(o.out, 'tokenizers'));
   const ds = await prepareDataset({
     files,
     tokenizer: tok.tokenizer,
     tokenizerId: tok.id,
-    cacheDir: out,
-    valFraction: num('prepare', opts, 'val-fraction', 0.1),
+    cacheDir: o.out,
+    valFraction: o.valFraction,
   });
   process.stdout.write(
     `${ds.dir}\ntrain ${ds.meta.trainTokens} tokens, val ${ds.meta.valTokens} tokens, ${ds.meta.dtype}, vocab ${ds.meta.vocabSize}${ds.cached ? ' (cached)' : ''}\n`,

@@ -6,8 +6,11 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { GptInference } from '../../src/engine/model/inference';
+import { flagOf } from '../../src/engine/options';
 import { loadCheckpoint } from '../../src/engine/train/checkpoint';
 import { loadCheckpointTokenizer } from '../../src/engine/train/runTokenizer';
+import type { OptionSpec } from '../../src/protocol/options';
+import { TRAIN_OPTIONS } from '../../src/protocol/trainOptions';
 
 const CLI = path.resolve('dist/cli.js');
 const cli = (cwd: string, ...args: string[]) =>
@@ -248,4 +251,72 @@ test('a tokenizer.json of another name is saved beside checkpoints as tokenizer.
     ckpt,
   );
   assert.equal(resume.status, 0, resume.stderr);
+});
+
+test('train refuses an interval or count that is not a whole number, before anything runs', () => {
+  const dir = fs.mkdtempSync(path.join(tmpdir(), 'llm-lens-cli-'));
+  fs.writeFileSync(path.join(dir, 'input.txt'), TEXT);
+  for (const flag of [
+    'eval-interval',
+    'checkpoint-interval',
+    'sample-interval',
+    'log-interval',
+    'steps-per-run',
+    'max-iters',
+  ]) {
+    // the old CLI took 0.5 and evaluated, sampled and rewrote step-0 forever: the timeout ends it
+    const r = spawnSync(
+      process.execPath,
+      [CLI, 'train', 'input.txt', '--run-dir', 'runs/x', '--max-iters', '4', `--${flag}`, '0.5'],
+      { cwd: dir, encoding: 'utf8', timeout: 20_000 },
+    );
+    assert.equal(r.status, 2, `--${flag} 0.5: ${r.stderr}`);
+    assert.match(
+      r.stderr,
+      new RegExp(`^llm-lens: train: --${flag} must be a whole number ≥ \\d, got 0\\.5$`, 'm'),
+    );
+    assert.ok(!fs.existsSync(path.join(dir, 'runs')), `--${flag} 0.5: nothing runs`);
+  }
+});
+
+test('train --help lists every option of the table with its default', () => {
+  const r = cli(tmpdir(), 'train', '--help');
+  assert.equal(r.status, 0, r.stderr);
+  for (const [k, s] of Object.entries(TRAIN_OPTIONS) as [string, OptionSpec][]) {
+    const flag = flagOf(k, s)!;
+    const shown = s.type === 'bool' && !flag.startsWith('no-') ? `--[no-]${flag}` : `--${flag}`;
+    assert.match(r.stdout, new RegExp(`^  ${shown.replace(/[[\]]/g, '\\$&')}\\b`, 'm'), `${k} is listed`);
+  }
+  assert.match(
+    r.stdout,
+    /^ {2}--max-iters N +Optimizer steps\. A whole number ≥ 1; default: the preset's\.$/m,
+  );
+});
+
+test('train --config takes a run file as the extension does: one path for data, saveInitial, paths relative to it', () => {
+  const dir = fs.mkdtempSync(path.join(tmpdir(), 'llm-lens-cli-'));
+  fs.mkdirSync(path.join(dir, 'conf'));
+  fs.writeFileSync(path.join(dir, 'conf', 'input.txt'), TEXT);
+  const file = path.join(dir, 'conf', 'tiny.llmlens.json');
+  const run = {
+    nLayer: 1,
+    nHead: 2,
+    nEmbd: 16,
+    blockSize: 16,
+    batchSize: 4,
+    maxIters: 4,
+    checkpointInterval: 4,
+  };
+  fs.writeFileSync(file, JSON.stringify({ data: 'input.txt', saveInitial: true, sampleTokens: 0, ...run }));
+  const r = cli(dir, 'train', '--config', file, '--run-dir', 'runs/c', '--threads', '1');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^finished at step 4/m);
+  assert.deepEqual(fs.readdirSync(path.join(dir, 'runs', 'c', 'checkpoints')).sort(), ['step-0', 'step-4']);
+  fs.writeFileSync(file, JSON.stringify({ data: 'input.txt', maxIters: 0, evalInterval: 2.5 }));
+  const bad = cli(dir, 'train', '--config', file);
+  assert.equal(bad.status, 1);
+  assert.match(
+    bad.stderr,
+    /tiny\.llmlens\.json: "maxIters" must be a whole number ≥ 1, got 0; "evalInterval" must be a whole number ≥ 0, got 2\.5/,
+  );
 });
