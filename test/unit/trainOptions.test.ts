@@ -1,6 +1,6 @@
 /**
- * The option tables (src/protocol/trainOptions.ts): the command line, run files and prepareRun's
- * defaults all come from them, so they cannot drift apart.
+ * The option tables (src/protocol/trainOptions.ts): the command line, run files, the JSON schema and
+ * prepareRun's defaults all come from them, so they cannot drift apart.
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -11,7 +11,7 @@ import { PRESETS } from '../../src/engine/model/presets';
 import { flagOf, parseFlags } from '../../src/engine/options';
 import { BUILTIN_ENCODINGS } from '../../src/engine/tokenizer/builtin';
 import { prepareRun } from '../../src/engine/train/runConfig';
-import { parseRunFileOptions } from '../../src/engine/train/runFile';
+import { parseRunFileOptions, runFileSchema } from '../../src/engine/train/runFile';
 import type { OptionSpec } from '../../src/protocol/options';
 import { PRESET_NAMES, TOKENIZER_NAMES, TRAIN_OPTIONS } from '../../src/protocol/trainOptions';
 
@@ -23,6 +23,15 @@ test('the tables name the presets and built-in tokenizers the engine has', () =>
     PRESETS.map((p) => p.name),
   );
   assert.deepEqual([...TOKENIZER_NAMES], ['char', ...BUILTIN_ENCODINGS]);
+});
+
+test('media/llmlens.schema.json is the schema made from the table', () => {
+  const committed = JSON.parse(fs.readFileSync('media/llmlens.schema.json', 'utf8')) as unknown;
+  assert.deepEqual(
+    committed,
+    runFileSchema(),
+    'media/llmlens.schema.json differs from the option table: run npm run gen:schema',
+  );
 });
 
 /** A valid value of an option that is not its default, chosen from its range. */

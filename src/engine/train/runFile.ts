@@ -11,8 +11,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { OptionTable } from '../../protocol/options';
 import { TRAIN_OPTIONS, type TrainOptionValues } from '../../protocol/trainOptions';
-import { readOptions } from '../options';
+import { jsonSchemaOf, readOptions } from '../options';
 
 /** Parses and checks a run file; the error names the file and lists every problem with its field. */
 export function parseRunFileOptions(
@@ -54,4 +55,23 @@ export function readRunFileOptions(file: string, o: { request?: boolean } = {}):
     });
   }
   return parseRunFileOptions(text, file, o);
+}
+
+/** The JSON schema of run files (media/llmlens.schema.json, written by `npm run gen:schema`). */
+export function runFileSchema(): Record<string, unknown> {
+  const fields = Object.entries(TRAIN_OPTIONS as OptionTable).filter(([, s]) => s.file !== false);
+  return {
+    $schema: 'http://json-schema.org/draft-07/schema#',
+    title: 'LLM Lens run file',
+    description:
+      'A training run for LLM Lens: data, tokenizer, model preset and overrides. Paths are relative to this file.',
+    $comment: 'Made from src/protocol/trainOptions.ts by npm run gen:schema: edit the table, not this file.',
+    type: 'object',
+    additionalProperties: false,
+    required: fields.filter(([, s]) => s.required).map(([k]) => k),
+    properties: {
+      $schema: { type: 'string' },
+      ...Object.fromEntries(fields.map(([k, s]) => [k, jsonSchemaOf(s)])),
+    },
+  };
 }
