@@ -57,6 +57,13 @@ test('Start Training… from the palette trains a tiny model and the dashboard s
   await vs.pick('This workspace');
   await vs.pick('char');
   await vs.pick('tiny');
+  // the steps box takes its range from the option table
+  await vs.page.locator('.quick-input-widget input').fill('0.5');
+  await vs.page
+    .locator('.quick-input-widget .quick-input-message', {
+      hasText: 'Steps must be a whole number ≥ 1, got 0.5',
+    })
+    .waitFor({ timeout: 10_000 });
   await vs.input('400');
   for (let i = 0; i < 60 && !(fs.existsSync(runsDir()) && fs.readdirSync(runsDir()).length); i++)
     await new Promise((r) => setTimeout(r, 500));

@@ -8,9 +8,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { PRESETS } from '../../engine/model/presets';
+import { problemWith } from '../../engine/options';
 import type { TokenizerSpec } from '../../protocol/tokenize';
 import type { DeviceName, RunEvent, TrainRequest } from '../../protocol/training';
-import type { PresetName } from '../../protocol/trainOptions';
+import { LOOP_OPTIONS, type PresetName } from '../../protocol/trainOptions';
 import type { WorkerClient } from '../../worker/client';
 import { log } from '../log';
 import { BUILTIN_TOKENIZERS, workspaceChoices } from '../tokenize/choices';
@@ -103,10 +104,10 @@ async function askSteps(preset: string): Promise<number | undefined> {
     prompt: 'Optimizer steps to train for',
     value: String(DEFAULT_STEPS[preset] ?? 1000),
     ignoreFocusOut: true,
-    validateInput: (s) =>
-      /^\d+$/.test(s.trim()) && +s > 0 && +s <= 10_000_000
-        ? undefined
-        : 'A whole number of steps, at least 1',
+    validateInput: (s) => {
+      const problem = problemWith(LOOP_OPTIONS.maxIters, s.trim() ? Number(s) : NaN, s.trim());
+      return problem && `Steps ${problem}`;
+    },
   });
   return v === undefined ? undefined : Number(v.trim());
 }
