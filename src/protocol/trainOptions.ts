@@ -72,6 +72,7 @@ export const LOOP_OPTIONS = {
   temperature: SAMPLING_OPTIONS.temperature,
   topK: SAMPLING_OPTIONS.topK,
   checkpointInterval: { type: 'int', min: 0, auto: 'evalInterval', doc: 'Steps between checkpoints; 0: at the end.' },
+  keepCheckpoints: { type: 'int', min: 0, default: 3, doc: 'Keep the last N checkpoints and the best by val loss; 0: all.' },
   seed: { type: 'int', min: 0, max: 2 ** 32 - 1, default: 1337, doc: 'Seed of the weights, batches and samples.' },
   resumeFrom: { type: 'str', path: true, flag: 'resume', doc: 'Continue from this checkpoint exactly.' },
   initFrom: { type: 'str', path: true, doc: "Start from a checkpoint's weights with a new optimizer." },

@@ -263,6 +263,7 @@ test('train refuses an interval or count that is not a whole number, before anyt
     'log-interval',
     'steps-per-run',
     'max-iters',
+    'keep-checkpoints',
   ]) {
     // the old CLI took 0.5 and evaluated, sampled and rewrote step-0 forever: the timeout ends it
     const r = spawnSync(
@@ -291,6 +292,8 @@ test('train --help lists every option of the table with its default', () => {
     r.stdout,
     /^ {2}--max-iters N +Optimizer steps\. A whole number ≥ 1; default: the preset's\.$/m,
   );
+  // long lines wrap under the doc column
+  assert.match(r.stdout, /^ {2}--keep-checkpoints N +Keep the last N .*;\s+default: 3\.$/ms);
 });
 
 test('train --config takes a run file as the extension does: one path for data, saveInitial, paths relative to it', () => {

@@ -18,6 +18,7 @@ import {
   type TrainConfig,
   type TrainEvent,
 } from '../../src/engine/train/loop';
+import { checkpointsToDelete } from '../../src/engine/train/retention';
 import { TrainRunner } from '../../src/engine/runtime/trainRunner';
 
 const FIX = path.resolve('test/fixtures/train');
@@ -51,6 +52,7 @@ function config(runDir: string, over: Partial<TrainConfig> = {}): TrainConfig {
     temperature: 1,
     topK: 0,
     checkpointInterval: 0,
+    keepCheckpoints: 3,
     seed: 1337,
     device: 'cpu',
     threads: 1,
@@ -258,6 +260,7 @@ test('steps taken several per ONNX run equal one step per run, bit for bit, and 
     evalInterval: 10,
     evalIters: 1,
     checkpointInterval: 6,
+    keepCheckpoints: 0,
     sampleInterval: 8,
     sampleTokens: 6,
   };
@@ -394,6 +397,7 @@ test(
       { checkpointInterval: 0.5 },
       { stepsPerRun: 0.5 },
       { maxIters: 2.5 },
+      { keepCheckpoints: 1.5 },
     ]) {
       const dir = tmp();
       const [k, v] = Object.entries(over)[0];
@@ -402,3 +406,52 @@ test(
     }
   },
 );
+
+const checkpointSteps = (dir: string) =>
+  fs
+    .readdirSync(path.join(dir, 'checkpoints'))
+    .flatMap((n) => (/^step-\d+$/.test(n) ? [Number(n.slice(5))] : []))
+    .sort((a, b) => a - b);
+
+test('which checkpoints go: all but the last N, the best by val loss and the protected; 0 keeps all', () => {
+  const val = new Map([
+    [4, 1.2],
+    [8, 1.5],
+    [10, 1.3],
+  ]);
+  assert.deepEqual(checkpointsToDelete([10, 2, 8, 6, 4], 2, val, new Set()), [2, 6]);
+  assert.deepEqual(checkpointsToDelete([2, 4, 6, 8, 10], 1, val, new Set([2])), [6, 8]);
+  assert.deepEqual(checkpointsToDelete([2, 4, 6, 8, 10], 1, new Map(), new Set()), [2, 4, 6, 8]);
+  assert.deepEqual(checkpointsToDelete([2, 4, 6, 8, 10], 0, val, new Set()), []);
+});
+
+test('a run keeps its last keepCheckpoints checkpoints and the best by val loss; a resumed run keeps the one it resumed from', async () => {
+  const dir = tmp();
+  const over = { checkpointInterval: 2, evalInterval: 4, evalIters: 2, keepCheckpoints: 2 };
+  const step = (n: number) => path.join(dir, 'checkpoints', `step-${n}`);
+  const valAt = (events: TrainEvent[]) =>
+    new Map(events.flatMap((e) => (e.kind === 'eval' ? [[e.step, e.valLoss] as const] : [])));
+  // 1: twelve steps, a checkpoint every 2 and an eval every 4; the val loss falls, so the best is the last
+  const first = await run(config(dir, { ...over, maxIters: 12 }));
+  assert.deepEqual(
+    first.flatMap((e) => (e.kind === 'checkpoint' ? [e.step] : [])),
+    [2, 4, 6, 8, 10, 12],
+  );
+  const v1 = valAt(first);
+  assert.ok(v1.get(12)! < v1.get(8)! && v1.get(8)! < v1.get(4)!, JSON.stringify([...v1]));
+  assert.deepEqual(checkpointSteps(dir), [10, 12]);
+  // 2: on from step-12 with a learning rate that makes the val loss worse, keeping 1: step-12, the best
+  // (its val loss is in the first session's metrics), stays beside the last
+  const worse = { ...over, keepCheckpoints: 1, lr: 0.3, minLr: 0.3 };
+  const second = await run(config(dir, { ...worse, maxIters: 20, resumeFrom: step(12) }));
+  const v2 = valAt(second);
+  assert.ok(v1.get(12)! < Math.min(v2.get(16)!, v2.get(20)!), JSON.stringify([...v2]));
+  assert.deepEqual(checkpointSteps(dir), [12, 20]);
+  // 3: on from step-20, neither the last nor the best: it stays as the run's origin
+  await run(config(dir, { ...worse, maxIters: 24, resumeFrom: step(20) }));
+  assert.deepEqual(checkpointSteps(dir), [12, 20, 24]);
+  // 0 keeps all
+  const keepAll = tmp();
+  await run(config(keepAll, { ...over, maxIters: 12, keepCheckpoints: 0 }));
+  assert.deepEqual(checkpointSteps(keepAll), [2, 4, 6, 8, 10, 12]);
+});

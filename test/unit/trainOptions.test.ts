@@ -164,6 +164,7 @@ test("prepareRun fills every option's default: the fixed ones from the table, th
     temperature: 0.8,
     topK: 200,
     checkpointInterval: 10,
+    keepCheckpoints: 3,
     seed: 1337,
   });
 });

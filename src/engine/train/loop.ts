@@ -1,6 +1,7 @@
 /**
  * nanoGPT's training loop on the engine: warmup + cosine lr, AdamW (decay on 2-D weights), gradient
- * clipping, eval on train and val every N steps, samples every N steps, checkpoints, resume.
+ * clipping, eval on train and val every N steps, samples every N steps, checkpoints (the last few and
+ * the best kept: retention.ts), resume.
  *
  *   for await (const e of trainGpt(config, { signal })) console.log(e);
  *
@@ -33,6 +34,7 @@ import {
   type TrainerState,
 } from './checkpoint';
 import { readDatasetMeta, sampleBatch, TokenFile, writeFileAtomic } from './data';
+import { pruneCheckpoints, valLossesOf } from './retention';
 import { Rng } from './rng';
 import { learningRate } from './schedule';
 
@@ -144,6 +146,12 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
     return e;
   };
   const resume = c.resumeFrom ? await loadCheckpoint(c.resumeFrom) : undefined;
+  /** Val loss by step, for keepCheckpoints' best: this session's evals and, resuming, the earlier ones. */
+  const valLossAt = resume?.trainer ? valLossesOf(metrics, resume.trainer.step) : new Map<number, number>();
+  let lastCheckpoint: string | undefined;
+  // after each checkpoint, and after each eval (it may find a new best)
+  const prune = () =>
+    pruneCheckpoints(c.runDir, c.keepCheckpoints, valLossAt, [lastCheckpoint, c.resumeFrom]);
   if (resume && !resume.trainer)
     throw new Error(
       resume.trainerError ??
@@ -232,6 +240,8 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
       tokenizerFiles: c.tokenizerFiles,
       configExtra: { tokenizer: c.tokenizerId },
     });
+    lastCheckpoint = dir;
+    prune();
     return log({ kind: 'checkpoint', step, dir, time: now() });
   };
   const evaluate = async (): Promise<TrainEvent> => {
@@ -249,6 +259,8 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
     };
     const trainLoss = await losses(train);
     lastVal = await losses(val);
+    valLossAt.set(step, lastVal);
+    prune();
     return log({ kind: 'eval', step, trainLoss, valLoss: lastVal, time: now() });
   };
   const sample = async (): Promise<TrainEvent> => {
