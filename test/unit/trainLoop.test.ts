@@ -3,6 +3,7 @@
  * promises: resume equals an uninterrupted run, checkpoints load back bit-identical, bad input is refused.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -454,4 +455,19 @@ test('a run keeps its last keepCheckpoints checkpoints and the best by val loss;
   const keepAll = tmp();
   await run(config(keepAll, { ...over, maxIters: 12, keepCheckpoints: 0 }));
   assert.deepEqual(checkpointSteps(keepAll), [2, 4, 6, 8, 10, 12]);
+});
+
+test('a run removes the checkpoint temp folders of a killed process, not those of a living one', async () => {
+  const dir = tmp();
+  const dead = spawnSync(process.execPath, ['-e', '']).pid!; // a process that has ended
+  const left = path.join(dir, 'checkpoints', `.step-8.tmp-${dead}-1700000000000`);
+  const living = path.join(dir, 'checkpoints', `.step-9.tmp-${process.pid}-1700000000000`);
+  for (const d of [left, living]) {
+    fs.mkdirSync(d, { recursive: true });
+    fs.writeFileSync(path.join(d, 'model.safetensors'), 'half a file');
+  }
+  await run(config(dir, { maxIters: 2 }));
+  assert.ok(!fs.existsSync(left), 'the dead process left it: removed');
+  assert.ok(fs.existsSync(living), 'a living process may be writing it: kept');
+  assert.deepEqual(checkpointSteps(dir), [2]);
 });

@@ -34,7 +34,7 @@ import {
   type TrainerState,
 } from './checkpoint';
 import { readDatasetMeta, sampleBatch, TokenFile, writeFileAtomic } from './data';
-import { pruneCheckpoints, valLossesOf } from './retention';
+import { pruneCheckpoints, removeDeadCheckpointTemps, valLossesOf } from './retention';
 import { Rng } from './rng';
 import { learningRate } from './schedule';
 
@@ -140,6 +140,7 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
   const config: GptModelConfig = { ...c.model, vocabSize: c.model.vocabSize ?? meta.vocabSize };
   const prompt = samplePrompt(c, o.tokenizer); // refused before any step, not at the first sample
   fs.mkdirSync(c.runDir, { recursive: true });
+  removeDeadCheckpointTemps(c.runDir); // a checkpoint write cut short by a kill (retention.ts)
   const metrics = path.join(c.runDir, 'metrics.jsonl');
   const log = (e: TrainEvent): TrainEvent => {
     fs.appendFileSync(metrics, JSON.stringify(e) + '\n');

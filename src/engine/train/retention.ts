@@ -6,6 +6,10 @@
  * protects: the one just written and the one the run resumed from. 0 keeps all.
  *
  *   checkpointsToDelete([2, 4, 6, 8, 10], 2, new Map([[4, 1.2], [8, 1.5]]), new Set())   // [2, 6]: 8, 10 and the best, 4, stay
+ *
+ * A checkpoint is written as .step-N.tmp-PID-TIME and renamed into place (checkpoint.ts); a process
+ * killed meanwhile leaves that folder. When a run starts or resumes, the temp folders of processes that
+ * no longer live are removed; a living process's are left alone, since it may be writing one now.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -84,4 +88,27 @@ export function valLossesOf(metricsFile: string, upTo: number): Map<number, numb
     }
   }
   return out;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'; // it lives, as another user
+  }
+}
+
+/** Removes checkpoints/.step-N.tmp-PID-… folders whose process is gone; returns them. */
+export function removeDeadCheckpointTemps(runDir: string): string[] {
+  const root = path.join(runDir, 'checkpoints');
+  if (!fs.existsSync(root)) return [];
+  const removed: string[] = [];
+  for (const name of fs.readdirSync(root)) {
+    const m = /^\.step-\d+\.tmp-(\d+)-/.exec(name);
+    if (!m || Number(m[1]) === process.pid || alive(Number(m[1]))) continue;
+    fs.rmSync(path.join(root, name), { recursive: true, force: true });
+    removed.push(path.join(root, name));
+  }
+  return removed;
 }
