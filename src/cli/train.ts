@@ -1,7 +1,7 @@
 /**
  * llm-lens prepare | train | sample | eval: pretraining from the command line, printing what nanoGPT prints.
- * The flags of train and prepare come from the option table (src/protocol/trainOptions.ts), which also
- * makes their --help.
+ * Each command's flags come from an option table (src/protocol/trainOptions.ts for train, the sampling
+ * table for sample), which also makes its --help.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -18,6 +18,7 @@ import { readRunFileOptions } from '../engine/train/runFile';
 import type { Tokenizer } from '../engine/tokenizer/tokenizer';
 import { trainGpt, type TrainConfig, type TrainControl } from '../engine/train/loop';
 import type { OptionTable, OptionValues } from '../protocol/options';
+import { SAMPLING_OPTIONS } from '../protocol/samplingOptions';
 import type { RunControl } from '../protocol/training';
 import { DATA_OPTIONS, TRAIN_OPTIONS } from '../protocol/trainOptions';
 import { Rng } from '../engine/train/rng';
@@ -45,38 +46,6 @@ function flagsOf<T extends OptionTable>(
   const { values, rest, problems } = parseFlags(args, table);
   if (problems.length) throw new UsageError(`${cmd}: ${problems.join('; ')}`);
   return { values, rest };
-}
-
-/** --flag value pairs, --switches and positional arguments. */
-function parseArgs(
-  cmd: string,
-  args: string[],
-  valued: string[],
-  switches: string[] = [],
-): { opts: Map<string, string[]>; rest: string[] } {
-  const opts = new Map<string, string[]>();
-  const rest: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    if (a.startsWith('--')) {
-      const [k, inline] = a.slice(2).split(/=(.*)/s, 2);
-      if (switches.includes(k)) opts.set(k, ['true']);
-      else if (valued.includes(k)) {
-        const v = inline ?? args[++i];
-        if (v === undefined) throw new UsageError(`${cmd}: --${k} needs a value`);
-        opts.set(k, [...(opts.get(k) ?? []), v]);
-      } else throw new UsageError(`${cmd}: unknown option --${k}`);
-    } else rest.push(a);
-  }
-  return { opts, rest };
-}
-
-function num(cmd: string, opts: Map<string, string[]>, k: string, def: number): number {
-  const v = opts.get(k)?.at(-1);
-  if (v === undefined) return def;
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new UsageError(`${cmd}: --${k} must be a number, got ${v}`);
-  return n;
 }
 
 function fmtMs(ms: number): string {
@@ -238,27 +207,38 @@ export async function prepareCommand(args: string[]): Promise<number> {
   return 0;
 }
 
+// prettier-ignore
+const SAMPLE_OPTIONS = {
+  checkpoint: { type: 'str', path: true, meta: 'DIR', doc: 'A run checkpoint or a Hugging Face GPT-2 folder (or give it first).' },
+  prompt: { type: 'str', default: '', doc: 'Text to continue (empty: from the end-of-text token).' },
+  ...SAMPLING_OPTIONS,
+  numSamples: { type: 'int', min: 1, default: 1, doc: 'Samples, the nth with seed + n.' },
+  stop: { type: 'list', doc: 'End a sample once its text holds this.' },
+  json: { type: 'bool', doc: 'One JSON line per sample: each token with its top candidates.' },
+  top: { type: 'int', min: 1, default: 5, doc: 'Candidates per token in --json.' },
+} as const satisfies OptionTable;
+
+const SAMPLE_HELP = `llm-lens sample --checkpoint DIR [options]
+
+Generates text from a checkpoint on the KV cache; --json prints each token with its top probabilities.
+`;
+
 export async function sampleCommand(args: string[]): Promise<number> {
-  const { opts, rest } = parseArgs(
-    'sample',
-    args,
-    [
-      'checkpoint',
-      'prompt',
-      'max-tokens',
-      'temperature',
-      'top-k',
-      'top-p',
-      'min-p',
-      'repetition-penalty',
-      'seed',
-      'top',
-      'num-samples',
-      'stop',
-    ],
-    ['json'],
-  );
-  const dir = opts.get('checkpoint')?.at(-1) ?? rest[0];
+  const parsed = flagsOf('sample', args, SAMPLE_OPTIONS, SAMPLE_HELP);
+  if (!parsed) return 0;
+  const {
+    checkpoint,
+    prompt,
+    numSamples: samples,
+    seed,
+    json,
+    top: topN,
+    ...o
+  } = {
+    ...defaultsOf(SAMPLE_OPTIONS),
+    ...parsed.values,
+  };
+  const dir = checkpoint ?? parsed.rest[0];
   if (!dir)
     throw new UsageError(
       'sample: --checkpoint DIR is required (a run checkpoint or a Hugging Face GPT-2 folder)',
@@ -270,20 +250,6 @@ export async function sampleCommand(args: string[]): Promise<number> {
       `the tokenizer beside ${dir} has ${tokenizer.vocabSize} tokens but the model only ${ckpt.config.vocabSize}: copy the tokenizer it was trained with beside it`,
     );
   const m = await KvCacheModel.create(ckpt.config, ckpt.weights);
-  const prompt = opts.get('prompt')?.at(-1) ?? '';
-  const json = opts.has('json');
-  const o = {
-    temperature: num('sample', opts, 'temperature', 0.8),
-    topK: num('sample', opts, 'top-k', 200),
-    topP: num('sample', opts, 'top-p', 1),
-    minP: num('sample', opts, 'min-p', 0),
-    repetitionPenalty: num('sample', opts, 'repetition-penalty', 1),
-    maxTokens: num('sample', opts, 'max-tokens', 200),
-    topN: num('sample', opts, 'top', 5),
-    stop: opts.get('stop'),
-  };
-  const samples = num('sample', opts, 'num-samples', 1);
-  const seed = num('sample', opts, 'seed', 1337);
   try {
     const eot = tokenizer.specialTokens.get('<|endoftext|>');
     const p = preparePrompt(
@@ -300,7 +266,7 @@ export async function sampleCommand(args: string[]): Promise<number> {
       for await (const t of generateTokens(
         m,
         p.ids,
-        { ...o, seed: seed + n },
+        { ...o, topN, seed: seed + n },
         { decode: (ids) => tokenizer.decode(ids) },
       )) {
         text += t.text;
@@ -324,10 +290,30 @@ export async function sampleCommand(args: string[]): Promise<number> {
   return 0;
 }
 
+// prettier-ignore
+const EVAL_OPTIONS = {
+  checkpoint: { type: 'str', path: true, meta: 'DIR', doc: 'The checkpoint to evaluate.' },
+  data: { type: 'str', path: true, meta: 'DATASET_DIR', doc: 'A prepared dataset folder (llm-lens prepare).' },
+  iters: { type: 'int', min: 1, default: 20, doc: 'Batches per split.' },
+  batchSize: { type: 'int', min: 1, default: 8, doc: 'Sequences per batch.' },
+  seed: { type: 'int', min: 0, max: 2 ** 32 - 1, default: 1, doc: 'Seed of the batches.' },
+} as const satisfies OptionTable;
+
+const EVAL_HELP = `llm-lens eval --checkpoint DIR --data DATASET_DIR [options]
+
+Prints the mean loss of a checkpoint on the train and val splits of a dataset.
+`;
+
 export async function evalCommand(args: string[]): Promise<number> {
-  const { opts } = parseArgs('eval', args, ['checkpoint', 'data', 'iters', 'batch-size', 'seed']);
-  const dir = opts.get('checkpoint')?.at(-1);
-  const data = opts.get('data')?.at(-1);
+  const parsed = flagsOf('eval', args, EVAL_OPTIONS, EVAL_HELP);
+  if (!parsed) return 0;
+  const {
+    checkpoint: dir,
+    data,
+    iters,
+    batchSize: B,
+    seed,
+  } = { ...defaultsOf(EVAL_OPTIONS), ...parsed.values };
   if (!dir || !data) throw new UsageError('eval: --checkpoint DIR and --data DATASET_DIR are required');
   const ckpt = await loadCheckpoint(dir);
   const meta = readDatasetMeta(data);
@@ -337,9 +323,7 @@ export async function evalCommand(args: string[]): Promise<number> {
       `the dataset's vocabulary (${meta.vocabSize}) is larger than the model's (${ckpt.config.vocabSize}): it was prepared with another tokenizer`,
     );
   const m = await GptInference.create(ckpt.config, ckpt.weights);
-  const B = num('eval', opts, 'batch-size', 8);
-  const iters = num('eval', opts, 'iters', 20);
-  const rng = new Rng(num('eval', opts, 'seed', 1));
+  const rng = new Rng(seed);
   const T = ckpt.config.blockSize;
   try {
     for (const split of ['train', 'val'] as const) {

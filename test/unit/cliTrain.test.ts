@@ -323,3 +323,24 @@ test('train --config takes a run file as the extension does: one path for data, 
     /tiny\.llmlens\.json: "maxIters" must be a whole number ≥ 1, got 0; "evalInterval" must be a whole number ≥ 0, got 2\.5/,
   );
 });
+
+test('sample and eval refuse out-of-range options before loading anything', () => {
+  const dir = fs.mkdtempSync(path.join(tmpdir(), 'llm-lens-cli-'));
+  const refused: [string[], string][] = [
+    [['--min-p', '2'], '--min-p must be a number ≥ 0 and ≤ 1, got 2'], // picked the last token every time
+    [['--top-p', '0'], '--top-p must be a number > 0 and ≤ 1, got 0'],
+    [['--top-p', '1.5'], '--top-p must be a number > 0 and ≤ 1, got 1.5'],
+    [['--top-k', '-1'], '--top-k must be a whole number ≥ 0 and ≤ 10000000, got -1'],
+    [['--max-tokens', '0'], '--max-tokens must be a whole number ≥ 1, got 0'],
+    [['--num-samples', '0'], '--num-samples must be a whole number ≥ 1, got 0'],
+    [['--temperature', '-1'], '--temperature must be a number ≥ 0 and ≤ 10, got -1'],
+  ];
+  for (const [args, message] of refused) {
+    const r = cli(dir, 'sample', '--checkpoint', 'nowhere', ...args);
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`^llm-lens: sample: ${message.replace(/[.+]/g, '\\$&')}$`, 'm'));
+  }
+  const e = cli(dir, 'eval', '--checkpoint', 'nowhere', '--data', 'nowhere', '--iters', '0'); // printed NaN
+  assert.equal(e.status, 2, e.stderr);
+  assert.match(e.stderr, /^llm-lens: eval: --iters must be a whole number ≥ 1, got 0$/m);
+});

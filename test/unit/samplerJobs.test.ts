@@ -212,6 +212,8 @@ test('the Sampler webview validator accepts exactly the protocol', () => {
     { type: 'generate', prompt: 'hi', params, streams: 9 },
     { type: 'generate', prompt: 'hi', params: { ...params, temperature: -1 }, streams: 1 },
     { type: 'generate', prompt: 'hi', params: { ...params, topP: 0 }, streams: 1 },
+    { type: 'generate', prompt: 'hi', params: { ...params, minP: 2 }, streams: 1 },
+    { type: 'generate', prompt: 'hi', params: { ...params, topK: 2.5 }, streams: 1 },
     { type: 'generate', prompt: 'hi', params: { ...params, maxTokens: 1e6 }, streams: 1 },
     { type: 'generate', prompt: 'hi', params: { ...params, stop: [1] }, streams: 1 },
     { type: 'generate', prompt: 'hi', params: { ...params, extra: true }, streams: 1 },

@@ -1,5 +1,7 @@
 /** Runtime validation of the Sampler webview's messages: they are untrusted input. */
+import { isValue } from '../../engine/options';
 import type { SamplerParams, SamplerWebviewMessage } from '../../protocol/sampler';
+import { SAMPLING_OPTIONS } from '../../protocol/samplingOptions';
 
 const isRecord = (x: unknown): x is Record<string, unknown> =>
   typeof x === 'object' && x !== null && !Array.isArray(x);
@@ -7,37 +9,18 @@ const hasExactKeys = (x: Record<string, unknown>, keys: string[]) =>
   Object.keys(x).length === keys.length && keys.every((k) => k in x);
 const isInt = (v: unknown, min: number, max: number): v is number =>
   typeof v === 'number' && Number.isSafeInteger(v) && v >= min && v <= max;
-const isNum = (v: unknown, min: number, max: number): v is number =>
-  typeof v === 'number' && Number.isFinite(v) && v >= min && v <= max;
 
 /** Limits of the sampling controls. */
 export const SAMPLER_LIMITS = { maxTokens: 2048, streams: 8, stops: 8, stopLength: 64, prompt: 200_000 };
 
-/** True for a complete, in-range SamplerParams. */
+const NUMBERS = ['temperature', 'topK', 'topP', 'minP', 'repetitionPenalty', 'seed', 'maxTokens'] as const;
+
+/** True for a complete, in-range SamplerParams: the ranges of SAMPLING_OPTIONS, at most maxTokens tokens. */
 export function isSamplerParams(x: unknown): x is SamplerParams {
-  if (
-    !isRecord(x) ||
-    !hasExactKeys(x, [
-      'temperature',
-      'topK',
-      'topP',
-      'minP',
-      'repetitionPenalty',
-      'seed',
-      'maxTokens',
-      'stop',
-    ])
-  )
-    return false;
+  if (!isRecord(x) || !hasExactKeys(x, [...NUMBERS, 'stop'])) return false;
   return (
-    isNum(x.temperature, 0, 10) &&
-    isInt(x.topK, 0, 1e7) &&
-    isNum(x.topP, 0, 1) &&
-    x.topP > 0 &&
-    isNum(x.minP, 0, 1) &&
-    isNum(x.repetitionPenalty, 0.1, 10) &&
-    isInt(x.seed, 0, 2 ** 32 - 1) &&
-    isInt(x.maxTokens, 1, SAMPLER_LIMITS.maxTokens) &&
+    NUMBERS.every((k) => isValue(SAMPLING_OPTIONS[k], x[k])) &&
+    (x.maxTokens as number) <= SAMPLER_LIMITS.maxTokens &&
     Array.isArray(x.stop) &&
     x.stop.length <= SAMPLER_LIMITS.stops &&
     x.stop.every((s) => typeof s === 'string' && s.length <= SAMPLER_LIMITS.stopLength)
