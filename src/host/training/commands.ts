@@ -8,7 +8,8 @@ import { RunItem, RunsTreeProvider } from '../runsView';
 import { RunFileCodeLens } from './codeLens';
 import { DashboardPanel, runRequest } from './dashboardPanel';
 import { listCheckpoints } from './runFiles';
-import { readPid, RunManager } from './runManager';
+import { RunManager } from './runManager';
+import { readPid } from './runProcess';
 import { launchRun, startTrainingCommand } from './startTraining';
 import { TrainingStatusBar } from './statusBar';
 

@@ -8,55 +8,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { trainingProcessEnv } from '../../engine/train/processEnv';
-import type { RunControl, RunEvent, RunStatus, TrainRequest } from '../../protocol/training';
+import type { RunStatus, TrainRequest } from '../../protocol/training';
 import { log } from '../log';
 import { readRunEvents, summarizeRun } from './runFiles';
+import { CONTROL_FILE, readControl, readPid, recordExit, writeControl, writePid } from './runProcess';
 
-export const PID_FILE = 'run.pid.json';
-export const CONTROL_FILE = 'control.json';
 export const REQUEST_FILE = 'run.llmlens.json';
-
-interface PidInfo {
-  pid: number;
-  device: string;
-  startedAt: number;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-export function readPid(runDir: string): PidInfo | undefined {
-  try {
-    const p = JSON.parse(fs.readFileSync(path.join(runDir, PID_FILE), 'utf8')) as PidInfo;
-    return alive(p.pid) ? p : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-export function readControl(runDir: string): RunControl {
-  try {
-    return {
-      paused: false,
-      checkpointRequest: 0,
-      ...(JSON.parse(fs.readFileSync(path.join(runDir, CONTROL_FILE), 'utf8')) as Partial<RunControl>),
-    };
-  } catch {
-    return { paused: false, checkpointRequest: 0 };
-  }
-}
-
-function writeControl(runDir: string, c: RunControl): void {
-  const tmp = path.join(runDir, `.${CONTROL_FILE}.${process.pid}.tmp`);
-  fs.writeFileSync(tmp, JSON.stringify(c));
-  fs.renameSync(tmp, path.join(runDir, CONTROL_FILE));
-}
 
 export class RunManager implements vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<string>();
@@ -113,10 +70,7 @@ export class RunManager implements vscode.Disposable {
     );
     fs.closeSync(out);
     if (child.pid === undefined) throw new Error('the training process did not start');
-    fs.writeFileSync(
-      path.join(runDir, PID_FILE),
-      JSON.stringify({ pid: child.pid, device: request.device, startedAt: Date.now() } satisfies PidInfo),
-    );
+    writePid(runDir, { pid: child.pid, device: request.device, startedAt: Date.now() });
     child.disconnect?.();
     child.unref();
     log().info(`Training started: ${runDir} (pid ${child.pid}, ${request.preset}, ${request.device})`);
@@ -132,31 +86,8 @@ export class RunManager implements vscode.Disposable {
   }
 
   private onExit(runDir: string, code: number, signal: NodeJS.Signals | null): void {
-    fs.rmSync(path.join(runDir, PID_FILE), { force: true });
-    const events = readRunEvents(runDir);
-    const last = events.at(-1);
-    if (!last || (last.kind !== 'done' && last.kind !== 'error')) {
-      const tail = (() => {
-        try {
-          return fs
-            .readFileSync(path.join(runDir, 'train.log'), 'utf8')
-            .trim()
-            .split('\n')
-            .slice(-3)
-            .join(' | ');
-        } catch {
-          return '';
-        }
-      })();
-      const step =
-        [...events].reverse().find((e): e is Extract<RunEvent, { step: number }> => 'step' in e)?.step ?? 0;
-      const message = `The training process exited ${signal ? `on ${signal}` : `with code ${code}`} before finishing${tail ? `: ${tail}` : ''}. Checkpoints already saved are kept.`;
-      fs.appendFileSync(
-        path.join(runDir, 'metrics.jsonl'),
-        JSON.stringify({ kind: 'error', step, message, time: Date.now() } satisfies RunEvent) + '\n',
-      );
-      log().error(`${runDir}: ${message}`);
-    }
+    const message = recordExit(runDir, code, signal);
+    if (message) log().error(`${runDir}: ${message}`);
     this.changed.fire(runDir);
   }
 

@@ -3,7 +3,8 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { RunEvent } from '../../protocol/training';
 import { listRuns } from './runFiles';
-import { readPid, type RunManager } from './runManager';
+import type { RunManager } from './runManager';
+import { readPid } from './runProcess';
 import { MetricsTail } from './tail';
 
 export class TrainingStatusBar implements vscode.Disposable {
