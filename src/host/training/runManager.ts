@@ -11,7 +11,7 @@ import { trainingProcessEnv } from '../../engine/train/processEnv';
 import type { RunStatus, TrainRequest } from '../../protocol/training';
 import { log } from '../log';
 import { readRunEvents, summarizeRun } from './runFiles';
-import { CONTROL_FILE, readControl, readPid, recordExit, writeControl, writePid } from './runProcess';
+import { readControl, readPid, recordExit, signalRun, trainArgs, writeControl, writePid } from './runProcess';
 
 export const REQUEST_FILE = 'run.llmlens.json';
 
@@ -48,29 +48,15 @@ export class RunManager implements vscode.Disposable {
     fs.writeFileSync(path.join(runDir, REQUEST_FILE), JSON.stringify(request, null, 2) + '\n');
     writeControl(runDir, { paused: false, checkpointRequest: 0 });
     const out = fs.openSync(path.join(runDir, 'train.log'), 'a');
-    const child = fork(
-      this.cliPath,
-      [
-        'train',
-        '--config',
-        path.join(runDir, REQUEST_FILE),
-        '--run-dir',
-        runDir,
-        '--control',
-        path.join(runDir, CONTROL_FILE),
-        '--log-interval',
-        '1',
-      ],
-      {
-        cwd: runDir,
-        detached: true,
-        stdio: ['ignore', out, out, 'ipc'],
-        env: trainingProcessEnv({ ...process.env, ELECTRON_RUN_AS_NODE: '1' }),
-      },
-    );
+    const child = fork(this.cliPath, trainArgs(runDir, path.join(runDir, REQUEST_FILE)), {
+      cwd: runDir,
+      detached: true,
+      stdio: ['ignore', out, out, 'ipc'],
+      env: trainingProcessEnv({ ...process.env, ELECTRON_RUN_AS_NODE: '1' }),
+    });
     fs.closeSync(out);
     if (child.pid === undefined) throw new Error('the training process did not start');
-    writePid(runDir, { pid: child.pid, device: request.device, startedAt: Date.now() });
+    writePid(runDir, child.pid, request.device);
     child.disconnect?.();
     child.unref();
     log().info(`Training started: ${runDir} (pid ${child.pid}, ${request.preset}, ${request.device})`);
@@ -112,7 +98,7 @@ export class RunManager implements vscode.Disposable {
     const key = `${runDir}\0${p.pid}`;
     if (!this.stopping.has(key)) {
       this.stopping.add(key);
-      process.kill(p.pid, 'SIGINT');
+      signalRun(runDir, 'SIGINT');
     }
     return true;
   }
