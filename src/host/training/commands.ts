@@ -7,7 +7,7 @@ import type { WorkerClient } from '../../worker/client';
 import { RunItem, RunsTreeProvider } from '../runsView';
 import { RunFileCodeLens } from './codeLens';
 import { DashboardPanel, runRequest } from './dashboardPanel';
-import { listCheckpoints } from './runFiles';
+import { deleteRunFolder, listCheckpoints } from './runFiles';
 import { RunManager } from './runManager';
 import { readPid } from './runProcess';
 import { launchRun, startTrainingCommand } from './startTraining';
@@ -87,9 +87,11 @@ export function registerTraining(context: vscode.ExtensionContext, worker: Worke
         'Delete',
       );
       if (ok !== 'Delete') return;
-      await vscode.workspace.fs
-        .delete(vscode.Uri.file(dir), { recursive: true, useTrash: true })
-        .then(undefined, () => fs.rmSync(dir, { recursive: true, force: true }));
+      await deleteRunFolder(dir, {
+        moveToTrash: (d) =>
+          vscode.workspace.fs.delete(vscode.Uri.file(d), { recursive: true, useTrash: true }),
+        removePermanently: (d) => fs.rmSync(d, { recursive: true, force: true }),
+      });
       runs.refresh();
     }),
     vscode.commands.registerCommand('llmLens.revealRun', (arg?: unknown) => {

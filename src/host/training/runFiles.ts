@@ -94,3 +94,20 @@ export function listRuns(runsRoot: string): string[] {
       .sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)
   );
 }
+
+/** How Delete Run reaches the disk and the user (vscode's trash and a modal question in the extension). */
+export interface DeleteRunOps {
+  moveToTrash(dir: string): Thenable<void>;
+  removePermanently(dir: string): void;
+}
+
+/** Deletes a run folder: to the trash, else for good. */
+export async function deleteRunFolder(dir: string, ops: DeleteRunOps): Promise<'trashed' | 'deleted'> {
+  try {
+    await ops.moveToTrash(dir);
+    return 'trashed';
+  } catch {
+    ops.removePermanently(dir);
+    return 'deleted';
+  }
+}
