@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { isDashboardWebviewMessage } from '../../src/host/panels/validate';
 import { Batcher } from '../../src/host/training/batcher';
 import { parseRunFile } from '../../src/host/training/runFile';
-import { parseMetrics, summarizeRun } from '../../src/host/training/runFiles';
+import { deleteRunFolder, parseMetrics, summarizeRun } from '../../src/host/training/runFiles';
 import { MetricsTail } from '../../src/host/training/tail';
 import type { RunEvent } from '../../src/protocol/training';
 
@@ -140,4 +140,40 @@ test('dashboard messages are validated', () => {
   ]) {
     assert.equal(isDashboardWebviewMessage(m), false, JSON.stringify(m));
   }
+});
+
+test('Delete Run moves the run to the trash, and deletes it for good only when the user says so', async () => {
+  const root = fs.mkdtempSync(path.join(tmpdir(), 'llm-lens-delete-'));
+  const run = (name: string) => {
+    const d = path.join(root, name);
+    fs.mkdirSync(path.join(d, 'checkpoints', 'step-10'), { recursive: true });
+    fs.writeFileSync(path.join(d, 'metrics.jsonl'), '{"kind":"done"}\n');
+    return d;
+  };
+  const questions: string[] = [];
+  const ops = (trash: 'works' | 'fails', answer: boolean) => ({
+    moveToTrash: async (d: string) => {
+      if (trash === 'fails') throw new Error('EXDEV: the trash is on another device');
+      fs.renameSync(d, `${d}.trashed`);
+    },
+    confirmPermanent: async (reason: string) => {
+      questions.push(reason);
+      return answer;
+    },
+    removePermanently: (d: string) => fs.rmSync(d, { recursive: true, force: true }),
+  });
+
+  const a = run('a');
+  assert.equal(await deleteRunFolder(a, ops('works', true)), 'trashed');
+  assert.deepEqual([fs.existsSync(a), fs.existsSync(`${a}.trashed`), questions], [false, true, []]);
+
+  const b = run('b');
+  assert.equal(await deleteRunFolder(b, ops('fails', false)), 'kept');
+  assert.deepEqual(questions, ['EXDEV: the trash is on another device'], 'asked once, with the reason');
+  assert.ok(fs.existsSync(path.join(b, 'checkpoints', 'step-10')), 'declined: the run is kept');
+
+  const c = run('c');
+  assert.equal(await deleteRunFolder(c, ops('fails', true)), 'deleted');
+  assert.equal(questions.length, 2);
+  assert.equal(fs.existsSync(c), false, 'confirmed: deleted for good');
 });

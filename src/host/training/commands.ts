@@ -90,6 +90,12 @@ export function registerTraining(context: vscode.ExtensionContext, worker: Worke
       await deleteRunFolder(dir, {
         moveToTrash: (d) =>
           vscode.workspace.fs.delete(vscode.Uri.file(d), { recursive: true, useTrash: true }),
+        confirmPermanent: async (reason) =>
+          (await vscode.window.showWarningMessage(
+            `Could not move ${path.basename(dir)} to the trash: ${reason.replace(/\.$/, '')}. Delete it permanently?`,
+            { modal: true, detail: dir },
+            'Delete Permanently',
+          )) === 'Delete Permanently',
         removePermanently: (d) => fs.rmSync(d, { recursive: true, force: true }),
       });
       runs.refresh();

@@ -98,15 +98,21 @@ export function listRuns(runsRoot: string): string[] {
 /** How Delete Run reaches the disk and the user (vscode's trash and a modal question in the extension). */
 export interface DeleteRunOps {
   moveToTrash(dir: string): Thenable<void>;
+  /** Asked when the trash failed, with why; true deletes the run for good. */
+  confirmPermanent(reason: string): Thenable<boolean>;
   removePermanently(dir: string): void;
 }
 
-/** Deletes a run folder: to the trash, else for good. */
-export async function deleteRunFolder(dir: string, ops: DeleteRunOps): Promise<'trashed' | 'deleted'> {
+/** Deletes a run folder: to the trash, or, when that fails and the user agrees, for good. */
+export async function deleteRunFolder(
+  dir: string,
+  ops: DeleteRunOps,
+): Promise<'trashed' | 'deleted' | 'kept'> {
   try {
     await ops.moveToTrash(dir);
     return 'trashed';
-  } catch {
+  } catch (e) {
+    if (!(await ops.confirmPermanent(e instanceof Error ? e.message : String(e)))) return 'kept';
     ops.removePermanently(dir);
     return 'deleted';
   }
