@@ -4,30 +4,14 @@
  * (a dist/cli.js that waits for SIGINT) started with the arguments the host gives the real one.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { psFacts, readPid, signalRun, trainArgs } from '../../src/host/training/runProcess';
+import { fakeTrainer, killAndWait, sigintRecorder } from './fakeTrainer';
 
 const root = fs.mkdtempSync(path.join(tmpdir(), 'llm-lens-pid-'));
-const children: ChildProcess[] = [];
-after(() => children.forEach((c) => c.kill('SIGKILL')));
-
-/** A process that records a SIGINT in <dir>/sigint and exits; waits until it is listening. */
-async function sigintRecorder(script: string, args: string[], dir: string): Promise<ChildProcess> {
-  fs.mkdirSync(path.dirname(script), { recursive: true });
-  fs.writeFileSync(
-    script,
-    `process.on('SIGINT', () => { require('fs').writeFileSync(${JSON.stringify(path.join(dir, 'sigint'))}, ''); process.exit(0); });
-     setInterval(() => {}, 1000); process.send?.('ready');`,
-  );
-  const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-  children.push(child);
-  await new Promise((resolve) => child.once('message', resolve));
-  return child;
-}
 
 function runDir(name: string): string {
   const d = path.join(root, name);
@@ -49,11 +33,7 @@ const linux = process.platform === 'linux';
 
 test('pid files that name no trainer of this run do not make it running', { skip: !linux }, async () => {
   const other = runDir('other');
-  const trainerOfOther = await sigintRecorder(
-    path.join(root, 'ext', 'dist', 'cli.js'),
-    trainArgs(other),
-    other,
-  );
+  const trainerOfOther = await fakeTrainer(root, other);
   const unrelatedDir = runDir('unrelated');
   const unrelated = await sigintRecorder(path.join(root, 'unrelated.js'), [], unrelatedDir);
   const cases: [string, object][] = [
@@ -81,7 +61,7 @@ test(
   { skip: !linux },
   async () => {
     const dir = runDir('mine');
-    const trainer = await sigintRecorder(path.join(root, 'ext', 'dist', 'cli.js'), trainArgs(dir), dir);
+    const trainer = await fakeTrainer(root, dir);
     const start = kernelStart(trainer.pid!);
     // macOS reads the same through ps: the arguments, and the start time to the second
     const ps = psFacts(trainer.pid!);
@@ -98,10 +78,14 @@ test(
     writePidFile(dir, { pid: trainer.pid, device: 'cpu', startedAt: Date.now(), procStart: start + 1 });
     assert.equal(readPid(dir), undefined, 'the pid was reused by a process started at another time');
     writePidFile(dir, { pid: trainer.pid, device: 'cpu', startedAt: Date.now(), procStart: start });
-    const exited = new Promise((resolve) => trainer.once('exit', resolve));
-    trainer.kill('SIGKILL');
-    await exited;
+    await killAndWait(trainer);
     assert.equal(readPid(dir), undefined, 'after it exited');
+
+    // forked with the extension host's node options before the script
+    const withOptions = await fakeTrainer(root, dir, ['--no-warnings', '--max-old-space-size=512']);
+    writePidFile(dir, { pid: withOptions.pid, device: 'cpu', startedAt: Date.now() });
+    assert.equal(readPid(dir)?.pid, withOptions.pid, 'node options before the script');
+    await killAndWait(withOptions);
   },
 );
 
@@ -130,7 +114,7 @@ test("Stop signals this run's trainer and nothing else", { skip: !linux }, async
   );
 
   const dir = runDir('stop-mine');
-  const trainer = await sigintRecorder(path.join(root, 'ext', 'dist', 'cli.js'), trainArgs(dir), dir);
+  const trainer = await fakeTrainer(root, dir);
   writePidFile(dir, { pid: trainer.pid, device: 'cpu', startedAt: 0, procStart: kernelStart(trainer.pid!) });
   const exited = new Promise((resolve) => trainer.once('exit', resolve));
   assert.equal(signalRun(dir, 'SIGINT'), true);

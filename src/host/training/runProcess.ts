@@ -86,16 +86,15 @@ export function processStart(pid: number): number | undefined {
   return process.platform === 'linux' ? procFacts(pid)?.procStart : undefined;
 }
 
-/** Whether argv is `<node or electron> …/cli.js train … --control <runDir>/control.json …`. */
+/**
+ * Whether argv is `<node or electron> [its options] …/cli.js train … --control <runDir>/control.json …`
+ * (fork passes the parent's execArgv before the script).
+ */
 function isTrainerOf(argv: string[], runDir: string): boolean {
-  const control = argv.indexOf('--control');
-  return (
-    argv.length > 2 &&
-    path.basename(argv[1]) === 'cli.js' &&
-    argv[2] === 'train' &&
-    control > 0 &&
-    path.resolve(argv[control + 1] ?? '') === path.resolve(runDir, CONTROL_FILE)
-  );
+  const cli = argv.findIndex((a, i) => i > 0 && path.basename(a) === 'cli.js' && argv[i + 1] === 'train');
+  if (cli < 0) return false;
+  const control = argv.indexOf('--control', cli);
+  return control > 0 && path.resolve(argv[control + 1] ?? '') === path.resolve(runDir, CONTROL_FILE);
 }
 
 /**
