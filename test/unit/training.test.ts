@@ -1,4 +1,4 @@
-/** Host-side training pieces without VS Code: event batching, metrics parsing and tailing, run files, messages. */
+/** Host-side training pieces without VS Code: event batching, run files, messages, deleting a run. */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,9 +7,7 @@ import { test } from 'node:test';
 import { isDashboardWebviewMessage } from '../../src/host/panels/validate';
 import { Batcher } from '../../src/host/training/batcher';
 import { parseRunFile } from '../../src/host/training/runFile';
-import { deleteRunFolder, parseMetrics, summarizeRun } from '../../src/host/training/runFiles';
-import { MetricsTail } from '../../src/host/training/tail';
-import type { RunEvent } from '../../src/protocol/training';
+import { deleteRunFolder } from '../../src/host/training/runFiles';
 
 test('the batcher sends at most ~10 messages a second and loses no event, the last included', async () => {
   const sent: number[][] = [];
@@ -35,50 +33,6 @@ test('the batcher sends at most ~10 messages a second and loses no event, the la
     Array.from({ length: i }, (_, k) => k),
     'every event, in order, exactly once',
   );
-});
-
-test('metrics.jsonl parsing skips a torn last line; the tail hands it over once complete', () => {
-  const dir = fs.mkdtempSync(path.join(tmpdir(), 'llm-lens-tail-'));
-  const file = path.join(dir, 'metrics.jsonl');
-  const step = (s: number): RunEvent => ({
-    kind: 'step',
-    step: s,
-    loss: 4 - s / 10,
-    lr: 1e-3,
-    gradNorm: 1,
-    ms: 10,
-    tokPerSec: 100,
-    tokensSeen: s * 10,
-    elapsedMs: s,
-    etaMs: 0,
-    time: s,
-  });
-  fs.writeFileSync(file, JSON.stringify(step(1)) + '\n' + JSON.stringify(step(2)).slice(0, 20));
-  assert.deepEqual(
-    parseMetrics(fs.readFileSync(file, 'utf8')).map((e) => (e as { step: number }).step),
-    [1],
-  );
-  const got: RunEvent[] = [];
-  const tail = new MetricsTail(dir, (es) => got.push(...es), 10_000);
-  got.push(...tail.start());
-  assert.equal(got.length, 1);
-  fs.writeFileSync(
-    file,
-    JSON.stringify(step(1)) +
-      '\n' +
-      JSON.stringify(step(2)) +
-      '\n' +
-      JSON.stringify({ kind: 'done', step: 2, reason: 'finished', elapsedMs: 2, time: 3 }) +
-      '\n',
-  );
-  got.push(...tail.read());
-  tail.dispose();
-  assert.deepEqual(
-    got.map((e) => e.kind),
-    ['step', 'step', 'done'],
-  );
-  const s = summarizeRun(dir, got);
-  assert.deepEqual([s.status, s.step, s.loss], ['finished', 2, 3.8]);
 });
 
 test('run files: relative paths resolve against the file; every problem is reported', () => {

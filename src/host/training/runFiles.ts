@@ -1,25 +1,8 @@
-/** Reading runs from disk: metrics.jsonl → events → a summary with status, step, losses and checkpoints. No vscode here. */
+/** A run folder on disk: its events, checkpoints, the runs of a workspace, deleting one. No vscode here. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { RunEvent, RunStatus, RunSummary } from '../../protocol/training';
-
-/** Parses metrics.jsonl, skipping a torn last line (a writer mid-append) and lines that are not events. */
-export function parseMetrics(text: string): RunEvent[] {
-  const out: RunEvent[] = [];
-  for (const line of text.split('\n')) {
-    if (!line.trim()) continue;
-    try {
-      const e = JSON.parse(line) as RunEvent & { config?: unknown };
-      if (typeof e === 'object' && e && typeof e.kind === 'string') {
-        delete e.config;
-        out.push(e);
-      }
-    } catch {
-      /* torn or foreign line */
-    }
-  }
-  return out;
-}
+import type { RunEvent } from '../../protocol/training';
+import { parseMetrics } from './runState';
 
 export function readRunEvents(runDir: string): RunEvent[] {
   const file = path.join(runDir, 'metrics.jsonl');
@@ -35,47 +18,6 @@ export function listCheckpoints(runDir: string): { step: number; dir: string }[]
     .filter((m): m is RegExpExecArray => !!m && fs.existsSync(path.join(root, m[0], 'model.safetensors')))
     .map((m) => ({ step: Number(m[1]), dir: path.join(root, m[0]) }))
     .sort((a, b) => a.step - b.step);
-}
-
-/**
- * Status from the last events: done → finished/stopped, error → failed; otherwise running when this window
- * trains it (`active`) or another process appended within the last minute, else unknown (interrupted).
- */
-export function summarizeRun(runDir: string, events: RunEvent[], active?: RunStatus): RunSummary {
-  let status: RunStatus = 'unknown';
-  let step = 0;
-  let loss: number | undefined;
-  let valLoss: number | undefined;
-  let params: number | undefined;
-  let maxIters: number | undefined;
-  for (const e of events) {
-    if (e.kind === 'start') {
-      params = e.params;
-      maxIters = e.maxIters;
-      status = 'unknown';
-    } else if (e.kind === 'step') {
-      step = e.step;
-      loss = e.loss;
-    } else if (e.kind === 'eval') valLoss = e.valLoss;
-    else if (e.kind === 'done') status = e.reason;
-    else if (e.kind === 'error') status = 'failed';
-  }
-  if (active) status = active;
-  else if (status === 'unknown') {
-    const file = path.join(runDir, 'metrics.jsonl');
-    if (fs.existsSync(file) && Date.now() - fs.statSync(file).mtimeMs < 60_000) status = 'running';
-  }
-  return {
-    runDir,
-    name: path.basename(runDir),
-    status,
-    step,
-    maxIters,
-    loss,
-    valLoss,
-    params,
-    checkpoints: listCheckpoints(runDir),
-  };
 }
 
 /** Runs under a workspace's .llmlens/runs, newest first. */

@@ -1,16 +1,17 @@
 /**
  * Starts and controls training runs. Each run is its own process (`dist/cli.js train`, forked and
  * detached), so a window reload neither kills nor loses it: the run writes metrics.jsonl and checkpoints
- * in its folder, the extension tails the file and steers it through control.json and SIGINT.
+ * in its folder, the run's model (runModel.ts) follows the file, and the manager steers the process through
+ * control.json and SIGINT.
  */
 import { fork } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { trainingProcessEnv } from '../../engine/train/processEnv';
-import type { RunStatus, TrainRequest } from '../../protocol/training';
+import type { TrainRequest } from '../../protocol/training';
 import { log } from '../log';
-import { readRunEvents, summarizeRun } from './runFiles';
+import { RunModels } from './runModel';
 import { readControl, readPid, recordExit, signalRun, trainArgs, writeControl, writePid } from './runProcess';
 
 export const REQUEST_FILE = 'run.llmlens.json';
@@ -21,15 +22,13 @@ export class RunManager implements vscode.Disposable {
   private readonly stopping = new Set<string>();
   /** Fires with a run folder whenever its process starts, ends or is steered. */
   readonly onDidChange = this.changed.event;
+  /** The one model of each run that views follow; it hears this manager's notices first. */
+  readonly models = new RunModels(
+    { onDidChange: this.onDidChange },
+    { onListenerError: (e) => log().error(e instanceof Error ? e : String(e)) },
+  );
 
   constructor(private readonly cliPath: string) {}
-
-  /** The live status of a run: running/paused while its process lives, else from its events. */
-  status(runDir: string): RunStatus {
-    const pid = readPid(runDir);
-    if (pid) return readControl(runDir).paused ? 'paused' : 'running';
-    return summarizeRun(runDir, readRunEvents(runDir)).status;
-  }
 
   /** Runs training on `device` now, in any window (their pid files). */
   activeOn(device: string, runsRoot: string): string | undefined {
@@ -104,6 +103,7 @@ export class RunManager implements vscode.Disposable {
   }
 
   dispose(): void {
+    this.models.dispose();
     this.changed.dispose();
   }
 }
