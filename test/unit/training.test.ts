@@ -1,4 +1,4 @@
-/** Host-side training pieces without VS Code: event batching, run files, messages, deleting a run. */
+/** Host-side training pieces without VS Code: event batching, run files, messages, a run's request, deleting a run. */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,7 +7,9 @@ import { test } from 'node:test';
 import { isDashboardWebviewMessage } from '../../src/host/panels/validate';
 import { Batcher } from '../../src/host/training/batcher';
 import { parseRunFile } from '../../src/host/training/runFile';
-import { deleteRunFolder } from '../../src/host/training/runFiles';
+import { isRunCheckpoint } from '../../src/host/checkpoint/inspector';
+import { deleteRunFolder, listRuns, readRunRequest } from '../../src/host/training/runFiles';
+import { trainArgs } from '../../src/host/training/runProcess';
 
 test('the batcher sends at most ~10 messages a second and loses no event, the last included', async () => {
   const sent: number[][] = [];
@@ -130,4 +132,49 @@ test('Delete Run moves the run to the trash, and deletes it for good only when t
   assert.equal(await deleteRunFolder(c, ops('fails', true)), 'deleted');
   assert.equal(questions.length, 2);
   assert.equal(fs.existsSync(c), false, 'confirmed: deleted for good');
+});
+
+test("a run's request is request.json, out of the run files' way; runs written before keep theirs", () => {
+  const root = fs.mkdtempSync(path.join(tmpdir(), 'llm-lens-request-'));
+  const run = (name: string, files: Record<string, object>) => {
+    const d = path.join(root, name);
+    const step = path.join(d, 'checkpoints', 'step-5');
+    fs.mkdirSync(step, { recursive: true });
+    fs.writeFileSync(path.join(step, 'model.safetensors'), '');
+    fs.writeFileSync(path.join(step, 'trainer.json'), '{}');
+    for (const [f, json] of Object.entries(files)) fs.writeFileSync(path.join(d, f), JSON.stringify(json));
+    return d;
+  };
+  const fresh = run('fresh', { 'request.json': { preset: 'tiny' } });
+  const before = run('before', { 'run.llmlens.json': { preset: 'shakespeare-char' } });
+  const both = run('both', { 'request.json': { preset: 'tiny' }, 'run.llmlens.json': { preset: 'old' } });
+  const none = run('none', {});
+  assert.deepEqual(
+    [fresh, before, both, none].map((d) => readRunRequest(d)?.preset),
+    ['tiny', 'shakespeare-char', 'tiny', undefined],
+  );
+  assert.deepEqual(listRuns(root).sort(), [before, both, fresh]);
+  assert.deepEqual(
+    [fresh, before, none].map((d) =>
+      isRunCheckpoint(path.join(d, 'checkpoints', 'step-5', 'model.safetensors')),
+    ),
+    [true, true, false],
+    'Continue training is offered for the checkpoints of both',
+  );
+  const args = trainArgs(fresh);
+  assert.equal(args[args.indexOf('--config') + 1], path.join(fresh, 'request.json'));
+  // the run-file schema and CodeLens apply to *.llmlens.json, which request.json is not
+  const pkg = JSON.parse(fs.readFileSync('package.json', 'utf8')) as {
+    contributes: { jsonValidation: { fileMatch: string }[] };
+  };
+  const globs = [...pkg.contributes.jsonValidation.map((j) => j.fileMatch), '**/*.llmlens.json'];
+  const matches = (glob: string, file: string) =>
+    new RegExp(
+      `^${glob
+        .replace(/\*\*\//g, '(.*/)?')
+        .replace(/\./g, '\\.')
+        .replace(/\*/g, '[^/]*')}$`,
+    ).test(file);
+  assert.equal(matches('*.llmlens.json', 'run.llmlens.json'), true, 'the glob check itself');
+  for (const g of globs) assert.equal(matches(g, 'request.json'), false, g);
 });

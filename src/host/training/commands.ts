@@ -6,8 +6,8 @@ import type { TrainRequest } from '../../protocol/training';
 import type { WorkerClient } from '../../worker/client';
 import { RunItem, RunsTreeProvider } from '../runsView';
 import { RunFileCodeLens } from './codeLens';
-import { DashboardPanel, runRequest } from './dashboardPanel';
-import { deleteRunFolder, listCheckpoints } from './runFiles';
+import { DashboardPanel } from './dashboardPanel';
+import { deleteRunFolder, listCheckpoints, readRunRequest } from './runFiles';
 import { RunManager } from './runManager';
 import { readPid } from './runProcess';
 import { launchRun, startTrainingCommand } from './startTraining';
@@ -67,7 +67,7 @@ export function registerTraining(context: vscode.ExtensionContext, worker: Worke
       const cps = listCheckpoints(dir);
       const last =
         typeof fromCheckpoint === 'string' ? cps.find((c) => c.dir === fromCheckpoint) : cps.at(-1);
-      const request = runRequest(dir) as TrainRequest | undefined;
+      const request = readRunRequest(dir) as TrainRequest | undefined;
       if (!last || !request) {
         void vscode.window.showErrorMessage(
           `${path.basename(dir)} has ${last ? 'no run request (it was not started by the extension)' : 'no checkpoint'} to resume from.`,

@@ -16,7 +16,7 @@ import { isDashboardWebviewMessage } from '../panels/validate';
 import { webviewHtml, webviewOptions } from '../webviewHtml';
 import { Batcher } from './batcher';
 import { listCheckpoints, listRuns, readRunEvents } from './runFiles';
-import { REQUEST_FILE, type RunManager } from './runManager';
+import type { RunManager } from './runManager';
 import type { RunModel, RunModelRef } from './runModel';
 
 export class DashboardPanel {
@@ -222,13 +222,4 @@ function statusKey(model: RunModel): string {
 
 function summaryLine(s: RunSummary): string {
   return `${s.status} · step ${s.step}${s.loss !== undefined ? ` · loss ${s.loss.toFixed(3)}` : ''}`;
-}
-
-/** The request a run was started with (run.llmlens.json in its folder), if the extension started it. */
-export function runRequest(runDir: string): Record<string, unknown> | undefined {
-  try {
-    return JSON.parse(fs.readFileSync(path.join(runDir, REQUEST_FILE), 'utf8')) as Record<string, unknown>;
-  } catch {
-    return undefined;
-  }
 }

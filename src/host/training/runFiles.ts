@@ -4,6 +4,29 @@ import * as path from 'node:path';
 import type { RunEvent } from '../../protocol/training';
 import { parseMetrics } from './runState';
 
+/**
+ * The request a run was started with, in its folder: what Resume starts again. Its own name, so that the
+ * run-file schema and CodeLens of `*.llmlens.json` do not take it for a run file (its runDir field is not one).
+ */
+export const REQUEST_FILE = 'request.json';
+/** The request's name in runs written before (read when REQUEST_FILE is missing). */
+export const OLD_REQUEST_FILE = 'run.llmlens.json';
+
+/** The request file of a run: REQUEST_FILE, else the one a run written before has; undefined without either. */
+export function requestFileOf(runDir: string): string | undefined {
+  return [REQUEST_FILE, OLD_REQUEST_FILE].map((f) => path.join(runDir, f)).find((f) => fs.existsSync(f));
+}
+
+/** The request a run was started with, if the extension started it. */
+export function readRunRequest(runDir: string): Record<string, unknown> | undefined {
+  const file = requestFileOf(runDir);
+  try {
+    return file ? (JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function readRunEvents(runDir: string): RunEvent[] {
   const file = path.join(runDir, 'metrics.jsonl');
   return fs.existsSync(file) ? parseMetrics(fs.readFileSync(file, 'utf8')) : [];
@@ -27,11 +50,12 @@ export function listRuns(runsRoot: string): string[] {
     fs
       .readdirSync(runsRoot)
       .map((n) => path.join(runsRoot, n))
-      // a run started from VS Code has its request (run.llmlens.json) before the process writes anything
+      // a run started from VS Code has its request before the process writes anything
       .filter(
         (d) =>
           fs.statSync(d).isDirectory() &&
-          ['metrics.jsonl', 'config.json', 'run.llmlens.json'].some((f) => fs.existsSync(path.join(d, f))),
+          (['metrics.jsonl', 'config.json'].some((f) => fs.existsSync(path.join(d, f))) ||
+            requestFileOf(d) !== undefined),
       )
       .sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)
   );

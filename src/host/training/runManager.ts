@@ -11,10 +11,9 @@ import * as vscode from 'vscode';
 import { trainingProcessEnv } from '../../engine/train/processEnv';
 import type { TrainRequest } from '../../protocol/training';
 import { log } from '../log';
+import { REQUEST_FILE } from './runFiles';
 import { RunModels } from './runModel';
 import { readControl, readPid, recordExit, signalRun, trainArgs, writeControl, writePid } from './runProcess';
-
-export const REQUEST_FILE = 'run.llmlens.json';
 
 export class RunManager implements vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<string>();
@@ -47,7 +46,7 @@ export class RunManager implements vscode.Disposable {
     fs.writeFileSync(path.join(runDir, REQUEST_FILE), JSON.stringify(request, null, 2) + '\n');
     writeControl(runDir, { paused: false, checkpointRequest: 0 });
     const out = fs.openSync(path.join(runDir, 'train.log'), 'a');
-    const child = fork(this.cliPath, trainArgs(runDir, path.join(runDir, REQUEST_FILE)), {
+    const child = fork(this.cliPath, trainArgs(runDir), {
       cwd: runDir,
       detached: true,
       stdio: ['ignore', out, out, 'ipc'],

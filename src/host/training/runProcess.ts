@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { RunControl, RunEvent } from '../../protocol/training';
-import { readRunEvents } from './runFiles';
+import { readRunEvents, REQUEST_FILE } from './runFiles';
 
 export const PID_FILE = 'run.pid.json';
 export const CONTROL_FILE = 'control.json';
@@ -128,11 +128,11 @@ export function readPid(runDir: string): PidInfo | undefined {
 }
 
 /** The arguments of `cli.js` that train the run in `runDir` (its request, folder and control file). */
-export function trainArgs(runDir: string, requestFile = path.join(runDir, 'run.llmlens.json')): string[] {
+export function trainArgs(runDir: string): string[] {
   return [
     'train',
     '--config',
-    requestFile,
+    path.join(runDir, REQUEST_FILE),
     '--run-dir',
     runDir,
     '--control',
