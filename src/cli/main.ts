@@ -42,7 +42,15 @@ Usage:
 /** A command's exit status; thrown errors print their message and exit 1. */
 type Command = (args: string[]) => Promise<number>;
 
-export class UsageError extends Error {}
+/** A command line that cannot run; `showUsage`: print the whole usage (an unknown command). */
+export class UsageError extends Error {
+  constructor(
+    message: string,
+    readonly showUsage = false,
+  ) {
+    super(message);
+  }
+}
 
 async function envCommand(args: string[]): Promise<number> {
   const json = args.includes('--json');
@@ -78,6 +86,9 @@ const commands: Record<string, Command> = {
   eval: evalCommand,
 };
 
+/** Commands whose options the usage above lists in full: their --help prints it. */
+const HELP_IN_USAGE = new Set(['env', 'tokenize', 'train-tokenizer']);
+
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
@@ -89,15 +100,21 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const run = commands[cmd];
-  if (!run) throw new UsageError(`unknown command '${cmd}'`);
+  if (!run) throw new UsageError(`unknown command '${cmd}'`, true);
+  if (HELP_IN_USAGE.has(cmd) && (rest.includes('--help') || rest.includes('-h'))) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
   return run(rest);
 }
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e: unknown) => {
-    if (e instanceof UsageError) process.stderr.write(`llm-lens: ${e.message}\n\n${USAGE}`);
-    else process.stderr.write(`llm-lens: ${e instanceof Error ? e.message : String(e)}\n`);
+    if (e instanceof UsageError) {
+      const hint = `Run 'llm-lens ${process.argv[2]} --help' for its options.\n`;
+      process.stderr.write(`llm-lens: ${e.message}\n${e.showUsage ? `\n${USAGE}` : hint}`);
+    } else process.stderr.write(`llm-lens: ${e instanceof Error ? e.message : String(e)}\n`);
     process.exit(e instanceof UsageError ? 2 : 1);
   },
 );
