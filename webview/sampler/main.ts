@@ -15,6 +15,7 @@ import type {
   SamplerWebviewMessage,
 } from '../../src/protocol/sampler';
 import { el } from '../common/dom';
+import { samplingControls } from '../common/samplingControls';
 import { hostBridge } from '../common/vscode';
 import { renderDistribution } from './distribution';
 import { InspectPanel } from './inspectView';
@@ -26,36 +27,6 @@ const host = hostBridge<SamplerWebviewMessage, SamplerHostMessage, State>();
 const app = document.getElementById('app')!;
 
 type Field = HTMLElement & { value: string };
-const FIELDS: { key: keyof SamplerParams | 'streams'; label: string; title: string; step?: number }[] = [
-  {
-    key: 'temperature',
-    label: 'Temperature',
-    title: '0 = greedy (always the most likely token)',
-    step: 0.05,
-  },
-  { key: 'topK', label: 'Top-k', title: 'keep the k most likely tokens (0 = all)' },
-  {
-    key: 'topP',
-    label: 'Top-p',
-    title: 'keep the smallest set reaching this probability (1 = all)',
-    step: 0.01,
-  },
-  {
-    key: 'minP',
-    label: 'Min-p',
-    title: 'drop tokens below min-p × the top probability (0 = off)',
-    step: 0.01,
-  },
-  {
-    key: 'repetitionPenalty',
-    label: 'Repetition penalty',
-    title: '> 1 makes tokens already in the text less likely (1 = off)',
-    step: 0.05,
-  },
-  { key: 'seed', label: 'Seed', title: 'universe i uses seed + i' },
-  { key: 'maxTokens', label: 'Max tokens', title: 'new tokens per universe' },
-  { key: 'streams', label: 'Universes', title: 'parallel samples of the same prompt (1–8)' },
-];
 
 let model: SamplerModelInfo | undefined;
 const universes = new Map<
@@ -72,23 +43,11 @@ const promptBox = el('vscode-textarea', {
   placeholder: 'Prompt (empty: start from the end-of-text token)',
   resize: 'vertical',
 }) as Field;
-const fields = new Map<string, Field>();
-const controls = el(
-  'div',
-  { class: 'controls', id: 'controls' },
-  ...FIELDS.map((f) => {
-    const input = el('vscode-textfield', {
-      id: `p-${f.key}`,
-      type: 'number',
-      step: f.step ?? 1,
-      min: 0,
-      title: f.title,
-      'aria-label': f.label,
-    }) as Field;
-    fields.set(f.key, input);
-    return el('label', { class: 'control', title: f.title }, f.label, input);
-  }),
-);
+const controls = samplingControls({
+  key: 'streams',
+  label: 'Universes',
+  title: 'parallel samples of the same prompt (1–8)',
+});
 const stopField = el('vscode-textfield', {
   id: 'p-stop',
   placeholder: 'Stop strings, separated by |  (\\n = newline)',
@@ -109,7 +68,7 @@ const inspect = new InspectPanel(inspectRoot, (layer, head) => host.post({ type:
 app.append(
   el('header', { class: 'toolbar' }, title, change),
   promptBox,
-  controls,
+  controls.element,
   el('div', { class: 'toolbar' }, stopField, generateBtn, stopBtn),
   status,
   notes,
@@ -124,31 +83,17 @@ function setStatus(text: string, state: string): void {
 }
 
 function params(): SamplerParams {
-  const num = (k: string, d: number) => {
-    const v = Number(fields.get(k)!.value);
-    return Number.isFinite(v) && fields.get(k)!.value !== '' ? v : d;
-  };
-  const stop = stopField.value
-    .split('|')
-    .map((s) => s.replace(/\\n/g, '\n'))
-    .filter((s) => s.length > 0)
-    .slice(0, 8);
-  return {
-    temperature: Math.min(10, Math.max(0, num('temperature', 0.8))),
-    topK: Math.max(0, Math.round(num('topK', 0))),
-    topP: Math.min(1, Math.max(0.001, num('topP', 1))),
-    minP: Math.min(1, Math.max(0, num('minP', 0))),
-    repetitionPenalty: Math.min(10, Math.max(0.1, num('repetitionPenalty', 1))),
-    seed: Math.max(0, Math.round(num('seed', 1337))) >>> 0,
-    maxTokens: Math.min(2048, Math.max(1, Math.round(num('maxTokens', 100)))),
-    stop,
-  };
+  return controls.params(
+    stopField.value
+      .split('|')
+      .map((s) => s.replace(/\\n/g, '\n'))
+      .filter((s) => s.length > 0),
+  );
 }
 
 generateBtn.addEventListener('click', () => {
   if (!model) return setStatus('Open a checkpoint first (Checkpoint…).', 'error');
-  const streams = Math.min(8, Math.max(1, Math.round(Number(fields.get('streams')!.value) || 1)));
-  host.post({ type: 'generate', prompt: promptBox.value ?? '', params: params(), streams });
+  host.post({ type: 'generate', prompt: promptBox.value ?? '', params: params(), streams: controls.count() });
   setStatus('Generating…', 'running');
 });
 stopBtn.addEventListener('click', () => host.post({ type: 'stop' }));
@@ -222,9 +167,7 @@ host.onMessage((m) => {
       model = m.model;
       host.setState({ checkpoint: m.model.checkpoint });
       title.textContent = `${m.model.label} — ${m.model.nLayer} layers, ${m.model.nHead} heads, ${m.model.nEmbd} wide, block ${m.model.blockSize}, vocabulary ${m.model.vocabSize} (${m.model.tokenizer})`;
-      for (const f of FIELDS)
-        if (!fields.get(f.key)!.value)
-          fields.get(f.key)!.value = String(f.key === 'streams' ? 3 : m.params[f.key as keyof SamplerParams]);
+      controls.fill(m.params, 3);
       setStatus(`Ready. An empty prompt starts from ${m.model.startToken}.`, 'ready');
       break;
     }
