@@ -63,6 +63,9 @@ export class SamplerPanel {
   private readonly universes = new Map<number, Universe>();
   private nextUniverse = 1;
   private generation = 0;
+  /** Resolves once the webview listens: what is posted before is lost. */
+  private readonly ready: Promise<void>;
+  private onReady = () => {};
 
   /**
    * Opens (or reveals) the panel on a checkpoint folder or model.safetensors; asks for one without `uri`.
@@ -82,7 +85,10 @@ export class SamplerPanel {
       p = new SamplerPanel(createPanel(context, SamplerPanel.viewType, 'LLM Lens: Sampler'), context, worker);
     }
     await p.load(dir);
-    if (prompt && p.model) await p.generate(prompt, DEFAULT_PARAMS, 1);
+    if (prompt && p.model) {
+      await p.ready;
+      await p.generate(prompt, DEFAULT_PARAMS, 1);
+    }
     return p;
   }
 
@@ -110,6 +116,7 @@ export class SamplerPanel {
     private readonly worker: WorkerClient,
   ) {
     SamplerPanel.current = this;
+    this.ready = new Promise((resolve) => (this.onReady = resolve));
     this.host = new PanelHost(panel, context, 'sampler', 'LLM Lens: Sampler', {
       message: (m) => this.onMessage(m),
       dispose: () => this.dispose(),
@@ -150,6 +157,7 @@ export class SamplerPanel {
       switch (m.type) {
         case 'ready':
           if (this.model) this.post({ type: 'model', model: this.model, params: DEFAULT_PARAMS });
+          this.onReady();
           break;
         case 'generate':
           await this.generate({ text: m.prompt }, m.params, m.streams);
