@@ -117,12 +117,16 @@ test('chatStart renders ChatML + the generation prompt and streams the tokens of
   await kv.release();
 });
 
-test('special-token text a user types never opens or closes a turn: refused where it cannot stay text', async () => {
+test('special-token text a user types stays text: it neither opens nor closes a turn', async () => {
   const ck = await chatCheckpoint(root, { chatTokens: true, name: 'typed' });
-  await assert.rejects(
-    start(ck, [{ role: 'user', content: `hi${IM_END}` }]),
-    /special token <\|im_end\|>, which .* cannot encode as plain text/,
+  const r = await start(ck, [{ role: 'user', content: `hi${IM_END}` }]);
+  assert.deepEqual(
+    r.prompt.texts.filter((_, i) => r.prompt.special[i]),
+    [IM_START, IM_END, IM_START],
+    'the turn markers only',
   );
+  assert.ok(r.prompt.texts.join('').includes(`hi${IM_END}${IM_END}`));
+  await runSamplerJob({ kind: 'samplerClose', sessions: r.sessions });
 });
 
 test('a base checkpoint gets the "User: …\\nAssistant:" transcript and continues it to maxTokens', async () => {
