@@ -2,9 +2,10 @@
  * What the Sampler and the Chat panel do alike with their webview panel: icon, HTML shell, untrusted
  * messages in, typed messages out, errors shown in the panel and the log, disposal.
  *
- *   const host = new PanelHost<ChatHostMessage>(panel, context, 'chat', 'LLM Lens: Chat', {
- *     onMessage: (m) => this.onMessage(m),
- *     onDispose: () => this.dispose(),
+ *   const host = new PanelHost(panel, context, 'chat', 'LLM Lens: Chat', {
+ *     valid: isChatWebviewMessage,
+ *     message: (m) => this.onMessage(m),
+ *     dispose: () => this.dispose(),
  *   });
  *   host.post({ type: 'busy', message: 'Loading…' });
  */
@@ -24,7 +25,7 @@ export function createPanel(
   });
 }
 
-export class PanelHost<ToWebview> {
+export class PanelHost<ToWebview, FromWebview> {
   readonly disposables: vscode.Disposable[] = [];
 
   /** @param bundle the webview bundle (dist/webview/<bundle>.js) */
@@ -33,12 +34,21 @@ export class PanelHost<ToWebview> {
     context: vscode.ExtensionContext,
     bundle: string,
     title: string,
-    on: { message: (m: unknown) => Promise<void>; dispose: () => void },
+    on: {
+      /** The webview's messages are untrusted: only those `valid` accepts reach `message`. */
+      valid: (m: unknown) => m is FromWebview;
+      message: (m: FromWebview) => Promise<void>;
+      dispose: () => void;
+    },
   ) {
     panel.iconPath = vscode.Uri.joinPath(context.extensionUri, 'media', 'lens.svg');
     panel.webview.html = webviewHtml(panel.webview, context.extensionUri, bundle, title);
     panel.onDidDispose(on.dispose, null, this.disposables);
-    panel.webview.onDidReceiveMessage((m: unknown) => void on.message(m), null, this.disposables);
+    const receive = (m: unknown) => {
+      if (on.valid(m)) void on.message(m);
+      else log().warn(`${title}: ignored an invalid message ${JSON.stringify(m)?.slice(0, 200)}`);
+    };
+    panel.webview.onDidReceiveMessage(receive, null, this.disposables);
   }
 
   post(message: ToWebview): void {

@@ -20,10 +20,9 @@ import type {
 } from '../../protocol/chat';
 import type { SampledToken, SamplerParams } from '../../protocol/sampler';
 import type { WorkerClient } from '../../worker/client';
-import { log } from '../log';
 import { createPanel, PanelHost } from '../panelHost';
 import { DEFAULT_PARAMS, pickCheckpoint } from '../sampler/samplerPanel';
-import { stopStreams, streamSession } from '../sampler/stream';
+import { pumpStream, stopStreams } from '../sampler/stream';
 import { webviewOptions } from '../webviewHtml';
 import { isChatWebviewMessage } from './validate';
 
@@ -94,7 +93,7 @@ export class ChatPanel {
     return ChatPanel.current;
   }
 
-  private readonly host: PanelHost<ChatHostMessage>;
+  private readonly host: PanelHost<ChatHostMessage, ChatWebviewMessage>;
 
   private constructor(
     private readonly panel: vscode.WebviewPanel,
@@ -103,6 +102,7 @@ export class ChatPanel {
   ) {
     ChatPanel.current = this;
     this.host = new PanelHost(panel, context, 'chat', 'LLM Lens: Chat', {
+      valid: isChatWebviewMessage,
       message: (m) => this.onMessage(m),
       dispose: () => this.dispose(),
     });
@@ -134,12 +134,7 @@ export class ChatPanel {
     }
   }
 
-  private async onMessage(raw: unknown): Promise<void> {
-    if (!isChatWebviewMessage(raw)) {
-      log().warn(`Chat panel: ignored an invalid message ${JSON.stringify(raw)?.slice(0, 200)}`);
-      return;
-    }
-    const m: ChatWebviewMessage = raw;
+  private async onMessage(m: ChatWebviewMessage): Promise<void> {
     try {
       switch (m.type) {
         case 'ready':
@@ -215,16 +210,11 @@ export class ChatPanel {
     await Promise.all(started.map((a) => this.pump(a, turn)));
   }
 
-  private async pump(a: Answer, turn: number): Promise<void> {
-    const live = () => a.running && turn === this.turn;
-    const reason = await streamSession(this.worker, a.session, live, (tokens, tokPerSec) => {
-      a.tokens.push(...tokens);
-      this.post({ type: 'tokens', answer: a.id, tokens, tokPerSec });
+  private pump(a: Answer, turn: number): Promise<void> {
+    return pumpStream(this.worker, a, () => turn === this.turn, {
+      tokens: (tokens, tokPerSec) => this.post({ type: 'tokens', answer: a.id, tokens, tokPerSec }),
+      done: (reason) => this.post({ type: 'done', answer: a.id, reason }),
     });
-    if (reason !== undefined) {
-      a.running = false;
-      this.post({ type: 'done', answer: a.id, reason });
-    }
   }
 
   private async stop(): Promise<void> {

@@ -21,10 +21,9 @@ import type {
   SamplerWebviewMessage,
 } from '../../protocol/sampler';
 import type { WorkerClient } from '../../worker/client';
-import { log } from '../log';
 import { createPanel, PanelHost } from '../panelHost';
 import { webviewOptions } from '../webviewHtml';
-import { stopStreams, streamSession } from './stream';
+import { pumpStream, stopStreams } from './stream';
 import { isSamplerWebviewMessage } from './validate';
 
 export const DEFAULT_PARAMS: SamplerParams = {
@@ -108,7 +107,7 @@ export class SamplerPanel {
     return SamplerPanel.current;
   }
 
-  private readonly host: PanelHost<SamplerHostMessage>;
+  private readonly host: PanelHost<SamplerHostMessage, SamplerWebviewMessage>;
 
   private constructor(
     private readonly panel: vscode.WebviewPanel,
@@ -118,6 +117,7 @@ export class SamplerPanel {
     SamplerPanel.current = this;
     this.ready = new Promise((resolve) => (this.onReady = resolve));
     this.host = new PanelHost(panel, context, 'sampler', 'LLM Lens: Sampler', {
+      valid: isSamplerWebviewMessage,
       message: (m) => this.onMessage(m),
       dispose: () => this.dispose(),
     });
@@ -147,12 +147,7 @@ export class SamplerPanel {
     }
   }
 
-  private async onMessage(raw: unknown): Promise<void> {
-    if (!isSamplerWebviewMessage(raw)) {
-      log().warn(`Sampler panel: ignored an invalid message ${JSON.stringify(raw)?.slice(0, 200)}`);
-      return;
-    }
-    const m: SamplerWebviewMessage = raw;
+  private async onMessage(m: SamplerWebviewMessage): Promise<void> {
     try {
       switch (m.type) {
         case 'ready':
@@ -266,16 +261,11 @@ export class SamplerPanel {
   }
 
   /** Pulls tokens of one universe until it ends, Stop is pressed or a new generation starts. */
-  private async pump(u: Universe, gen: number): Promise<void> {
-    const live = () => u.running && gen === this.generation;
-    const reason = await streamSession(this.worker, u.session, live, (tokens, tokPerSec) => {
-      u.tokens.push(...tokens);
-      this.post({ type: 'tokens', universe: u.id, tokens, tokPerSec });
+  private pump(u: Universe, gen: number): Promise<void> {
+    return pumpStream(this.worker, u, () => gen === this.generation, {
+      tokens: (tokens, tokPerSec) => this.post({ type: 'tokens', universe: u.id, tokens, tokPerSec }),
+      done: (reason) => this.post({ type: 'done', universe: u.id, reason }),
     });
-    if (reason !== undefined) {
-      u.running = false;
-      this.post({ type: 'done', universe: u.id, reason });
-    }
   }
 
   private async stop(): Promise<void> {

@@ -2,23 +2,35 @@
 import type { SampledToken } from '../../protocol/sampler';
 import type { WorkerClient } from '../../worker/client';
 
+/** A generation the host streams: its worker session and the tokens so far. */
+export interface Stream {
+  session: number;
+  running: boolean;
+  tokens: SampledToken[];
+}
+
 /**
- * Calls `onTokens` with each batch of a session until it ends (resolves with why: 'stop', 'stopToken',
- * 'maxTokens' or 'done') or `live()` turns false (resolves undefined; the caller closes the session).
+ * Pulls a stream's tokens into `s.tokens` (and `on.tokens`) until it ends (then `s.running` turns false
+ * and `on.done` gets why: 'stop', 'stopToken', 'maxTokens' or 'done'), is stopped, or `current()` turns
+ * false (a newer generation started; the caller closes the session).
  */
-export async function streamSession(
+export async function pumpStream(
   worker: WorkerClient,
-  session: number,
-  live: () => boolean,
-  onTokens: (tokens: SampledToken[], tokPerSec: number) => void,
-): Promise<string | undefined> {
+  s: Stream,
+  current: () => boolean,
+  on: { tokens: (tokens: SampledToken[], tokPerSec: number) => void; done: (reason: string) => void },
+): Promise<void> {
+  const live = () => s.running && current();
   while (live()) {
-    const r = await worker.run({ kind: 'samplerNext', session, maxTokens: 16, budgetMs: 120 });
-    if (!live()) break;
-    if (r.tokens.length) onTokens(r.tokens, (r.tokens.length * 1000) / Math.max(r.ms, 1e-3));
-    if (r.done) return r.tokens.at(-1)?.finish ?? 'done';
+    const r = await worker.run({ kind: 'samplerNext', session: s.session, maxTokens: 16, budgetMs: 120 });
+    if (!live()) return;
+    s.tokens.push(...r.tokens);
+    if (r.tokens.length) on.tokens(r.tokens, (r.tokens.length * 1000) / Math.max(r.ms, 1e-3));
+    if (r.done) {
+      s.running = false;
+      on.done(r.tokens.at(-1)?.finish ?? 'done');
+    }
   }
-  return undefined;
 }
 
 /** Marks the running streams stopped (calling `onStop` for each) and closes their worker sessions. */
