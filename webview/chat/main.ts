@@ -18,6 +18,7 @@ import type {
 import type { SampledToken } from '../../src/protocol/sampler';
 import { el } from '../common/dom';
 import { samplingControls } from '../common/samplingControls';
+import { streamCard, type StreamCard } from '../common/streamCard';
 import { hostBridge } from '../common/vscode';
 
 interface State {
@@ -35,10 +36,7 @@ const state: State = { system: saved?.system ?? '', messages: saved?.messages ??
 const models: Partial<Record<ChatSlot, ChatModelInfo>> = {};
 interface Answer {
   slot: ChatSlot;
-  tokens: SampledToken[];
-  box: HTMLElement;
-  text: HTMLElement;
-  meta: HTMLElement;
+  card: StreamCard;
 }
 const answers = new Map<number, Answer>();
 let chosen: number | undefined;
@@ -133,7 +131,7 @@ function withSystem(messages: ChatMessage[]): ChatMessage[] {
 
 /** The chosen answer's text, without its closing special token. */
 function answerText(a: Answer): string {
-  return a.tokens
+  return a.card.tokens
     .filter((t) => t.finish !== 'stopToken')
     .map((t) => t.text)
     .join('');
@@ -213,49 +211,32 @@ function column(slot: ChatSlot): HTMLElement {
 
 function choose(id: number): void {
   chosen = id;
-  for (const [i, a] of answers) a.box.classList.toggle('chosen', i === id);
+  for (const [i, a] of answers) a.card.box.classList.toggle('chosen', i === id);
   renderRaw();
 }
 
 function addAnswer(id: number, slot: ChatSlot, label: string): void {
-  const text = el('div', { class: 'utext' });
-  const meta = el('span', { class: 'umeta' });
   const keep = el(
     'vscode-button',
     { secondary: true, class: 'choose-btn', title: 'Continue the conversation with this answer' },
     'Use this answer',
   );
   keep.addEventListener('click', () => choose(id));
-  const box = el(
-    'article',
-    { class: 'universe answer', 'data-answer': id, 'data-slot': slot, 'data-state': 'running' },
-    el('header', {}, el('strong', {}, `#${id} ${label}`), meta, slot === 'main' ? keep : ''),
-    text,
+  const card = streamCard(
+    { class: 'universe answer', 'data-answer': id, 'data-slot': slot },
+    `#${id} ${label}`,
+    slot === 'main' ? [keep] : [],
   );
-  answers.set(id, { slot, tokens: [], box, text, meta });
-  column(slot).append(box);
+  answers.set(id, { slot, card });
+  column(slot).append(card.box);
 }
 
+/** The stop token that ends an answer (<|im_end|>) is a special token. */
+const special = (t: SampledToken) => (t.finish === 'stopToken' ? ' special' : '');
+
 function appendTokens(id: number, tokens: SampledToken[]): void {
-  const a = answers.get(id);
-  if (!a) return;
-  for (const t of tokens) {
-    const index = a.tokens.length;
-    a.tokens.push(t);
-    const special = t.finish === 'stopToken';
-    const span = el(
-      'span',
-      {
-        class: `tok gen${special ? ' special' : ''}`,
-        'data-index': index,
-        title: `p ${(t.prob * 100).toFixed(1)}%, rank ${t.rank}. Click: the Sampler on the context before this token`,
-      },
-      shown(t.text),
-    );
-    span.style.setProperty('--p', t.prob.toFixed(3));
-    span.addEventListener('click', () => host.post({ type: 'openInSampler', answer: id, index }));
-    a.text.append(span);
-  }
+  const onClick = (index: number) => host.post({ type: 'openInSampler', answer: id, index });
+  answers.get(id)?.card.append(tokens, onClick, special);
   if (chosen === id) renderRaw();
 }
 
@@ -280,15 +261,8 @@ function renderRaw(): void {
         shown(p.texts[i]),
       ),
     );
-    const gen = (a?.tokens ?? []).map((t) =>
-      el(
-        'span',
-        {
-          class: `tok gen${t.finish === 'stopToken' ? ' special' : ''}`,
-          title: `id ${t.id} · generated`,
-        },
-        shown(t.text),
-      ),
+    const gen = (a?.card.tokens ?? []).map((t) =>
+      el('span', { class: `tok gen${special(t)}`, title: `id ${t.id} · generated` }, shown(t.text)),
     );
     const m = models[slot];
     const head = `${m?.label ?? slot}: ${p.ids.length} prompt tokens, ${p.format === 'chatml' ? 'ChatML' : 'plain transcript (no chat tokens)'}`;
@@ -322,7 +296,7 @@ const READY = {
 };
 
 function running(): boolean {
-  return [...answers.values()].some((a) => a.box.dataset.state === 'running');
+  return [...answers.values()].some((a) => a.card.running);
 }
 
 host.onMessage((m) => {
@@ -351,16 +325,11 @@ host.onMessage((m) => {
     }
     case 'tokens': {
       appendTokens(m.answer, m.tokens);
-      const a = answers.get(m.answer);
-      if (a) a.meta.textContent = ` ${a.tokens.length} tokens · ${m.tokPerSec.toFixed(0)} tok/s`;
+      answers.get(m.answer)?.card.rate(m.tokPerSec);
       break;
     }
     case 'done': {
-      const a = answers.get(m.answer);
-      if (a) {
-        a.box.dataset.state = 'done';
-        a.meta.textContent = ` ${a.tokens.length} tokens · ${m.reason === 'stopToken' ? 'end of turn' : m.reason}`;
-      }
+      answers.get(m.answer)?.card.finish(m.reason === 'stopToken' ? 'end of turn' : m.reason);
       if (!running()) {
         stopBtn.setAttribute('disabled', '');
         setStatus('Done. Click a token to open the Sampler on the context before it.', 'done');

@@ -16,6 +16,7 @@ import type {
 } from '../../src/protocol/sampler';
 import { el } from '../common/dom';
 import { samplingControls } from '../common/samplingControls';
+import { streamCard, tokenSpan, type StreamCard } from '../common/streamCard';
 import { hostBridge } from '../common/vscode';
 import { renderDistribution } from './distribution';
 import { InspectPanel } from './inspectView';
@@ -29,10 +30,7 @@ const app = document.getElementById('app')!;
 type Field = HTMLElement & { value: string };
 
 let model: SamplerModelInfo | undefined;
-const universes = new Map<
-  number,
-  { prompt: PromptTokens; tokens: SampledToken[]; box: HTMLElement; text: HTMLElement; meta: HTMLElement }
->();
+const universes = new Map<number, { prompt: PromptTokens; card: StreamCard }>();
 
 const title = el('span', { id: 'model', class: 'model' }, 'No checkpoint');
 const change = el('vscode-button', { id: 'change', secondary: true }, 'Checkpoint…');
@@ -98,67 +96,44 @@ generateBtn.addEventListener('click', () => {
 });
 stopBtn.addEventListener('click', () => host.post({ type: 'stop' }));
 
-function tokenSpan(
-  t: { text: string },
-  cls: string,
-  attrs: Record<string, string | number> = {},
-): HTMLElement {
-  return el('span', { class: `tok ${cls}`, ...attrs }, t.text === '' ? '∅' : t.text);
-}
-
 function addUniverse(id: number, label: string, prompt: PromptTokens): void {
   const text = el(
     'div',
     { class: 'utext' },
-    ...prompt.texts.map((t, i) => tokenSpan({ text: t }, 'prompt', { title: `prompt token ${i}` })),
+    ...prompt.texts.map((t, i) => tokenSpan(t, 'prompt', { title: `prompt token ${i}` })),
   );
-  const meta = el('span', { class: 'umeta' });
   const insp = el(
     'vscode-button',
     { secondary: true, class: 'inspect-btn', title: 'Attention maps and logit lens of this text' },
     'Inspect',
   );
   insp.addEventListener('click', () => host.post({ type: 'inspect', universe: id }));
-  const box = el(
-    'article',
-    { class: 'universe', 'data-universe': id, 'data-state': 'running' },
-    el('header', {}, el('strong', {}, `#${id} ${label}`), meta, insp),
-    text,
-  );
-  universes.set(id, { prompt, tokens: [], box, text, meta });
-  board.append(box);
+  const card = streamCard({ 'data-universe': id }, `#${id} ${label}`, [insp], text);
+  universes.set(id, { prompt, card });
+  board.append(card.box);
 }
 
 function appendTokens(id: number, tokens: SampledToken[]): void {
-  const u = universes.get(id);
-  if (!u) return;
-  for (const t of tokens) {
-    const index = u.tokens.length;
-    u.tokens.push(t);
-    const span = tokenSpan(t, `gen${t.forced ? ' forced' : ''}`, {
-      'data-index': index,
-      title: `p ${(t.prob * 100).toFixed(1)}%, rank ${t.rank}`,
-    });
-    span.style.setProperty('--p', t.prob.toFixed(3));
-    span.addEventListener('click', () => selectToken(id, index));
-    u.text.append(span);
-  }
-  u.text.scrollTop = u.text.scrollHeight;
+  universes.get(id)?.card.append(
+    tokens,
+    (index) => selectToken(id, index),
+    (t) => (t.forced ? ' forced' : ''),
+  );
 }
 
 function selectToken(universe: number, index: number): void {
   const u = universes.get(universe);
-  const step = u?.tokens[index];
+  const step = u?.card.tokens[index];
   if (!u || !step) return;
   for (const s of board.querySelectorAll('.tok.selected')) s.classList.remove('selected');
-  u.text.querySelector(`.tok.gen[data-index="${index}"]`)?.classList.add('selected');
+  u.card.text.querySelector(`.tok.gen[data-index="${index}"]`)?.classList.add('selected');
   renderDistribution(dist, step, `Universe #${universe}, token ${index + 1}`, (tokenId) =>
     host.post({ type: 'branch', universe, index, tokenId, params: params() }),
   );
 }
 
 function running(): boolean {
-  return [...universes.values()].some((u) => u.box.dataset.state === 'running');
+  return [...universes.values()].some((u) => u.card.running);
 }
 
 host.onMessage((m) => {
@@ -186,16 +161,11 @@ host.onMessage((m) => {
     }
     case 'tokens': {
       appendTokens(m.universe, m.tokens);
-      const u = universes.get(m.universe);
-      if (u) u.meta.textContent = ` ${u.tokens.length} tokens · ${m.tokPerSec.toFixed(0)} tok/s`;
+      universes.get(m.universe)?.card.rate(m.tokPerSec);
       break;
     }
     case 'done': {
-      const u = universes.get(m.universe);
-      if (u) {
-        u.box.dataset.state = 'done';
-        u.meta.textContent = ` ${u.tokens.length} tokens · ${m.reason}`;
-      }
+      universes.get(m.universe)?.card.finish(m.reason);
       if (!running()) {
         stopBtn.setAttribute('disabled', '');
         setStatus(
