@@ -96,3 +96,23 @@ test("clicking an answer's token opens the Sampler on the context before it", as
   assert.ok(prompt.endsWith('<|im_start|>assistant\n'), JSON.stringify(prompt.slice(-40)));
   await vs.screenshot('chat-sampler');
 });
+
+test('after a window reload the Chat panel comes back with its checkpoints and conversation', async () => {
+  // VS Code's own reload, as in training.e2e.ts: it saves its editors before it goes
+  const reloaded = vs.page.waitForEvent('framenavigated', {
+    predicate: (f) => f === vs.page.mainFrame(),
+    timeout: 60_000,
+  });
+  await vs.runCommand('Developer: Reload Window');
+  await reloaded;
+  await vs.page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+  const view = await chat();
+  await view.locator('#compare-model', { hasText: 'base/step-5' }).waitFor({ timeout: 60_000 });
+  assert.match(await view.locator('#model').innerText(), /chat\/step-5/);
+  assert.equal(await view.locator('.msg').count(), 3, 'user, the kept answer, user');
+  assert.equal(await view.locator('#system input').inputValue(), 'You are a tiny model.');
+  await view.locator('#regenerate').click();
+  await view.locator('#status[data-state="done"]').waitFor({ state: 'attached', timeout: 60_000 });
+  assert.equal(await view.locator('.answers[data-slot="compare"] .answer').count(), 1);
+  await vs.screenshot('chat-after-reload');
+});
