@@ -5,19 +5,13 @@
  * simply continues.
  */
 import { baseChatPieces } from '../engine/chat/baseChat';
-import { IM_END, IM_START, renderChatML, type ChatTokens } from '../engine/chat/chatml';
+import { renderChatML } from '../engine/chat/chatml';
+import { chatTokensOf } from '../engine/chat/chatTokenizer';
 import type { Role } from '../engine/chat/conversation';
 import { preparePrompt } from '../engine/sample/generate';
 import type { Tokenizer } from '../engine/tokenizer/tokenizer';
 import type { ChatJob, ChatJobResult, ChatMessage, ChatPrompt } from '../protocol/chat';
 import { loadModel, startSessions, type LoadedModel } from './samplerJobs';
-
-/** The chat tokens of a tokenizer: its special tokens <|im_start|> and <|im_end|>, if it has both. */
-export function chatTokensOf(tokenizer: Tokenizer): ChatTokens | undefined {
-  const imStart = tokenizer.specialTokens.get(IM_START);
-  const imEnd = tokenizer.specialTokens.get(IM_END);
-  return imStart !== undefined && imEnd !== undefined ? { imStart, imEnd } : undefined;
-}
 
 /**
  * Special-token text typed by a user stays text: it must not open or close a turn. A tokenizer that
