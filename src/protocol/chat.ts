@@ -14,7 +14,7 @@ export interface ChatMessage {
 
 /** The model a chat runs, and whether its tokenizer has chat tokens. */
 export interface ChatModelInfo extends SamplerModelInfo {
-  /** True when the tokenizer has <|im_start|> and <|im_end|>; false for a base model (fallback rendering). */
+  /** True when the tokenizer has <|im_start|> and <|im_end|> or its own chat template; false for a base model. */
   chatTokens: boolean;
 }
 
@@ -26,8 +26,11 @@ export interface ChatPrompt {
   special: boolean[];
   /** The role of the turn each token belongs to. */
   roles: ChatRole[];
-  /** 'chatml': rendered with the chat tokens; 'base': "User: …\nAssistant:" text for a base model. */
-  format: 'chatml' | 'base';
+  /**
+   * 'chatml': rendered with the chat tokens; 'template': with a tokenizer.json's own chat template;
+   * 'base': "User: …\nAssistant:" text for a base model.
+   */
+  format: 'chatml' | 'template' | 'base';
   /** Cropped to the block: said to the user. */
   notes: string[];
 }

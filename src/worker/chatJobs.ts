@@ -1,14 +1,17 @@
 /**
  * Chat jobs inside the worker: a conversation rendered for a checkpoint, answered by sampler sessions.
  * With chat tokens it is ChatML with the generation prompt `<|im_start|>assistant\n`, and answers end at
- * `<|im_end|>`; without them (a base model) it is a "User: …\nAssistant:" transcript that the model
- * simply continues.
+ * `<|im_end|>`; a tokenizer.json with its own chat template renders with it (as transformers.js does),
+ * and answers end at its eos_token; without either (a base model) it is a "User: …\nAssistant:"
+ * transcript that the model simply continues.
  */
 import { baseChatPieces } from '../engine/chat/baseChat';
 import { renderChatML } from '../engine/chat/chatml';
+import { chatTemplateOf, renderChatTemplateTokens, templateSpecialTokens } from '../engine/chat/chatTemplate';
 import { chatTokensOf } from '../engine/chat/chatTokenizer';
-import type { Role } from '../engine/chat/conversation';
+import type { RenderedChat } from '../engine/chat/chatml';
 import { preparePrompt } from '../engine/sample/generate';
+import { HuggingFaceTokenizer } from '../engine/tokenizer/huggingface';
 import type { Tokenizer } from '../engine/tokenizer/tokenizer';
 import type { ChatJob, ChatJobResult, ChatMessage, ChatPrompt } from '../protocol/chat';
 import { loadModel, startSessions, type LoadedModel } from './samplerJobs';
@@ -30,34 +33,54 @@ const encoder = (tok: Tokenizer) => {
   };
 };
 
+/**
+ * A tokenizer.json's own chat template, its special tokens (eos_token…) and the id answers end at. The
+ * rendered text is tokenized with every special token allowed, as transformers.js does.
+ */
+function hubTemplate(tok: Tokenizer) {
+  if (!(tok instanceof HuggingFaceTokenizer)) return undefined;
+  const template = chatTemplateOf({ ...tok.config });
+  if (!template) return undefined;
+  const specialTokens = templateSpecialTokens({ ...tok.config });
+  const eos = specialTokens.eos_token;
+  return { template, specialTokens, stop: eos === undefined ? undefined : tok.specialTokens.get(eos) };
+}
+
+type Rendered = Pick<RenderedChat, 'ids' | 'roles'> & { format: ChatPrompt['format'] };
+
+function render(tok: Tokenizer, messages: readonly ChatMessage[]): Rendered {
+  const encode = encoder(tok);
+  const chat = chatTokensOf(tok);
+  if (chat)
+    return { ...renderChatML(messages, chat, encode, { addGenerationPrompt: true }), format: 'chatml' };
+  const hub = hubTemplate(tok);
+  if (hub) {
+    const o = { addGenerationPrompt: true, specialTokens: hub.specialTokens };
+    return { ...renderChatTemplateTokens(hub.template, messages, tok, o), format: 'template' };
+  }
+  const out: Rendered = { ids: [], roles: [], format: 'base' };
+  for (const p of baseChatPieces(messages))
+    for (const id of encode(p.text)) {
+      out.ids.push(id);
+      out.roles.push(p.role);
+    }
+  return out;
+}
+
 /** The conversation + generation prompt as the model sees it (the last blockSize tokens). */
 export function renderChat(m: LoadedModel, messages: readonly ChatMessage[]): ChatPrompt {
-  const encode = encoder(m.tokenizer);
-  const chat = chatTokensOf(m.tokenizer);
-  let ids: number[];
-  let roles: Role[];
-  if (chat) ({ ids, roles } = renderChatML(messages, chat, encode, { addGenerationPrompt: true }));
-  else {
-    ids = [];
-    roles = [];
-    for (const p of baseChatPieces(messages))
-      for (const id of encode(p.text)) {
-        ids.push(id);
-        roles.push(p.role);
-      }
-  }
+  const { ids, roles, format } = render(m.tokenizer, messages);
   for (const id of ids)
     if (id >= m.info.vocabSize)
       throw new Error(`token id ${id} is outside the model's vocabulary (${m.info.vocabSize})`);
   const p = preparePrompt(ids, m.info.blockSize, m.start);
-  const kept = roles.slice(-p.ids.length);
   const specials = new Set(m.tokenizer.specialTokens.values());
   return {
     ids: p.ids,
     texts: p.ids.map((id) => m.tokenizer.decode([id])),
     special: p.ids.map((id) => specials.has(id)),
-    roles: kept,
-    format: chat ? 'chatml' : 'base',
+    roles: roles.slice(-p.ids.length),
+    format,
     notes: p.notes,
   };
 }
@@ -66,11 +89,15 @@ export async function runChatJob(job: ChatJob): Promise<ChatJobResult> {
   const m = await loadModel(job.checkpoint);
   switch (job.kind) {
     case 'chatLoad':
-      return { kind: 'chatLoad', model: { ...m.info, chatTokens: chatTokensOf(m.tokenizer) !== undefined } };
+      return {
+        kind: 'chatLoad',
+        model: { ...m.info, chatTokens: !!(chatTokensOf(m.tokenizer) ?? hubTemplate(m.tokenizer)) },
+      };
     case 'chatStart': {
       const prompt = renderChat(m, job.messages);
       const eot = m.tokenizer.specialTokens.get('<|endoftext|>');
-      const stops = [chatTokensOf(m.tokenizer)?.imEnd, eot].filter((id) => id !== undefined);
+      const ends = [chatTokensOf(m.tokenizer)?.imEnd, hubTemplate(m.tokenizer)?.stop, eot];
+      const stops = [...new Set(ends.filter((id) => id !== undefined))];
       const sessions = startSessions(m, prompt.ids, job.params, job.streams, stops);
       return { kind: 'chatStart', sessions, prompt };
     }

@@ -18,7 +18,13 @@ import type { ChatMessage } from '../../src/protocol/chat';
 import type { SampledToken, SamplerParams } from '../../src/protocol/sampler';
 import { runChatJob } from '../../src/worker/chatJobs';
 import { runSamplerJob } from '../../src/worker/samplerJobs';
-import { CHAT_CHARS, chatCheckpoint, chatConfig, randomWeights } from '../fixtures/chat/chatCheckpoint';
+import {
+  CHAT_CHARS,
+  chatCheckpoint,
+  chatConfig,
+  randomWeights,
+  templateTokenizer,
+} from '../fixtures/chat/chatCheckpoint';
 
 const root = fs.mkdtempSync(path.join(tmpdir(), 'llm-lens-chat-'));
 const params: SamplerParams = {
@@ -141,6 +147,27 @@ test('a base checkpoint gets the "User: …\\nAssistant:" transcript and continu
   const got = await drain(r.sessions[0]);
   assert.equal(got.length, 12);
   assert.equal(got.at(-1)!.finish, 'maxTokens');
+});
+
+test('a tokenizer.json with its own chat template renders with it, and answers end at its eos_token', async () => {
+  const template =
+    "{% for m in messages %}{{ '<s>' + m['role'] + ': ' + m['content'] + '</s>' }}{% endfor %}" +
+    "{% if add_generation_prompt %}{{ '<s>assistant: ' }}{% endif %}";
+  const tokenizer = templateTokenizer(template);
+  const ck = await chatCheckpoint(root, { chatTokens: false, tokenizer, name: 'hub' });
+  const loaded = await runChatJob({ kind: 'chatLoad', checkpoint: ck });
+  assert.ok(loaded.kind === 'chatLoad' && loaded.model.chatTokens, 'not a base model');
+  const r = await start(ck, conversation);
+  assert.equal(r.prompt.format, 'template');
+  assert.equal(r.prompt.texts.join(''), '<s>system: Be brief.</s><s>user: Who are you?</s><s>assistant: ');
+  assert.deepEqual(
+    r.prompt.texts.filter((_, i) => r.prompt.special[i]),
+    ['<s>', '</s>', '<s>', '</s>', '<s>'],
+  );
+  assert.equal(r.prompt.roles.at(-1), 'assistant');
+  const got = await drain(r.sessions[0]);
+  const eos = CHAT_CHARS.length + 1;
+  assert.ok(got.every((t, i) => (t.id === eos) === (i === got.length - 1 && t.finish === 'stopToken')));
 });
 
 test('a conversation longer than the block: the model sees its last blockSize tokens, and is told so', async () => {

@@ -240,6 +240,12 @@ function appendTokens(id: number, tokens: SampledToken[]): void {
   if (chosen === id) renderRaw();
 }
 
+const FORMATS: Record<ChatPrompt['format'], string> = {
+  chatml: 'ChatML',
+  template: "the tokenizer's chat template",
+  base: 'plain transcript (no chat tokens)',
+};
+
 const ROLE_CLASS: Record<string, string> = { system: 'c4', user: 'c1', assistant: 'c3' };
 
 /** Each slot's prompt tokens, then the chosen answer's (or the slot's first), each a span. */
@@ -265,7 +271,7 @@ function renderRaw(): void {
       el('span', { class: `tok gen${special(t)}`, title: `id ${t.id} · generated` }, shown(t.text)),
     );
     const m = models[slot];
-    const head = `${m?.label ?? slot}: ${p.ids.length} prompt tokens, ${p.format === 'chatml' ? 'ChatML' : 'plain transcript (no chat tokens)'}`;
+    const head = `${m?.label ?? slot}: ${p.ids.length} prompt tokens, ${FORMATS[p.format]}`;
     raw.append(
       el('h4', {}, head),
       el('p', { class: 'status' }, p.notes.join(' · ')),
