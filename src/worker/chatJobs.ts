@@ -59,11 +59,19 @@ function render(tok: Tokenizer, messages: readonly ChatMessage[]): Rendered {
     return { ...renderChatTemplateTokens(hub.template, messages, tok, o), format: 'template' };
   }
   const out: Rendered = { ids: [], roles: [], format: 'base' };
-  for (const p of baseChatPieces(messages))
-    for (const id of encode(p.text)) {
-      out.ids.push(id);
-      out.roles.push(p.role);
-    }
+  try {
+    for (const p of baseChatPieces(messages))
+      for (const id of encode(p.text)) {
+        out.ids.push(id);
+        out.roles.push(p.role);
+      }
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    throw new Error(
+      `this base model has no chat tokens, so it gets the conversation as a "User: …\\nAssistant:" transcript, which its tokenizer cannot encode: ${why}`,
+      { cause: e },
+    );
+  }
   return out;
 }
 

@@ -12,6 +12,7 @@ import { baseChatText } from '../../src/engine/chat/baseChat';
 import { IM_END, IM_START, renderChatML } from '../../src/engine/chat/chatml';
 import { KvCacheModel } from '../../src/engine/model/kvCache';
 import { generateTokens } from '../../src/engine/sample/generate';
+import { CharTokenizer } from '../../src/engine/tokenizer/charLevel';
 import { loadCheckpointTokenizer } from '../../src/engine/train/runTokenizer';
 import { isChatWebviewMessage } from '../../src/host/chat/validate';
 import type { ChatMessage } from '../../src/protocol/chat';
@@ -168,6 +169,15 @@ test('a tokenizer.json with its own chat template renders with it, and answers e
   const got = await drain(r.sessions[0]);
   const eos = CHAT_CHARS.length + 1;
   assert.ok(got.every((t, i) => (t.id === eos) === (i === got.length - 1 && t.finish === 'stopToken')));
+});
+
+test('a base vocabulary that cannot spell the transcript is told why', async () => {
+  const tokenizer = new CharTokenizer('lowercase', [...'\n abcdefghijklmnopqrstuvwxyz?']);
+  const ck = await chatCheckpoint(root, { chatTokens: false, tokenizer, name: 'lowercase' });
+  await assert.rejects(
+    start(ck, [{ role: 'user', content: 'who are you?' }]),
+    /no chat tokens, so it gets the conversation as a "User: …\\nAssistant:" transcript, which its tokenizer cannot encode: .*"U"/,
+  );
 });
 
 test('a conversation longer than the block: the model sees its last blockSize tokens, and is told so', async () => {

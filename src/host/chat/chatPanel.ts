@@ -174,28 +174,21 @@ export class ChatPanel {
     const turn = ++this.turn;
     const started: Answer[] = [];
     const prompts: Partial<Record<ChatSlot, ChatPrompt>> = {};
+    const sessions = () => started.map((a) => a.session);
     for (const slot of ['main', 'compare'] as const) {
       const model = this.models[slot];
       if (!model) continue;
-      const r = await this.worker.run({
-        kind: 'chatStart',
-        checkpoint: model.checkpoint,
-        messages,
-        params,
-        streams: count,
-      });
-      if (turn !== this.turn) return void this.close(r.sessions);
-      prompts[slot] = r.prompt;
-      for (const session of r.sessions)
-        started.push({
-          id: this.nextAnswer++,
-          slot,
-          checkpoint: model.checkpoint,
-          session,
-          prompt: r.prompt,
-          tokens: [],
-          running: true,
+      const r = await this.worker
+        .run({ kind: 'chatStart', checkpoint: model.checkpoint, messages, params, streams: count })
+        .catch(async (e: unknown) => {
+          await this.close(sessions()); // the other checkpoint's answers of this turn
+          throw new Error(`${model.label}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
         });
+      const answer = { slot, checkpoint: model.checkpoint, prompt: r.prompt, running: true };
+      for (const session of r.sessions)
+        started.push({ ...answer, id: this.nextAnswer++, session, tokens: [] });
+      if (turn !== this.turn) return void (await this.close(sessions())); // a newer turn began meanwhile
+      prompts[slot] = r.prompt;
     }
     for (const a of started) this.answers.set(a.id, a);
     this.post({
