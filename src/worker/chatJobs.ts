@@ -5,10 +5,11 @@
  * and answers end at its eos_token; without either (a base model) it is a "User: …\nAssistant:"
  * transcript that the model simply continues.
  */
-import { baseChatPieces } from '../engine/chat/baseChat';
+import { plainChatText } from '../engine/chat/chatPrompt';
 import { renderChatML } from '../engine/chat/chatml';
 import { chatTemplateOf, renderChatTemplateTokens, templateSpecialTokens } from '../engine/chat/chatTemplate';
 import { chatTokensOf } from '../engine/chat/chatTokenizer';
+import type { Role } from '../engine/chat/conversation';
 import type { RenderedChat } from '../engine/chat/chatml';
 import { preparePrompt } from '../engine/sample/generate';
 import { HuggingFaceTokenizer } from '../engine/tokenizer/huggingface';
@@ -58,13 +59,8 @@ function render(tok: Tokenizer, messages: readonly ChatMessage[]): Rendered {
     const o = { addGenerationPrompt: true, specialTokens: hub.specialTokens };
     return { ...renderChatTemplateTokens(hub.template, messages, tok, o), format: 'template' };
   }
-  const out: Rendered = { ids: [], roles: [], format: 'base' };
   try {
-    for (const p of baseChatPieces(messages))
-      for (const id of encode(p.text)) {
-        out.ids.push(id);
-        out.roles.push(p.role);
-      }
+    return { ...plainChat(tok, messages), format: 'base' };
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
     throw new Error(
@@ -72,7 +68,22 @@ function render(tok: Tokenizer, messages: readonly ChatMessage[]): Rendered {
       { cause: e },
     );
   }
-  return out;
+}
+
+/**
+ * The plain transcript a base model continues (plainChatText, as `llm-lens chat` gives it), with the
+ * role of the message each token starts in: message i starts where the transcript of the ones before
+ * it ends, less its closing "Assistant:".
+ */
+function plainChat(tok: Tokenizer, messages: readonly ChatMessage[]): Pick<RenderedChat, 'ids' | 'roles'> {
+  const prompt = 'Assistant:'.length;
+  const starts = messages.map((_, i) => plainChatText(messages.slice(0, i)).length - prompt);
+  const end = plainChatText(messages).length - prompt;
+  const spans = tok.encodeWithOffsets(plainChatText(messages), { disallowedSpecial: new Set() });
+  // starts never decrease: the message a position is in is the last one starting at or before it
+  const roleAt = (at: number): Role =>
+    at >= end ? 'assistant' : messages[Math.max(0, starts.filter((s) => s <= at).length - 1)].role;
+  return { ids: spans.map((s) => s.id), roles: spans.map((s) => roleAt(s.start)) };
 }
 
 /** The conversation + generation prompt as the model sees it (the last blockSize tokens). */
