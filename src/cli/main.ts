@@ -6,6 +6,7 @@
 import * as os from 'node:os';
 import { probeRuntime } from '../engine/runtime/probe';
 import type { RuntimeReport } from '../protocol/environment';
+import { chatCommand, chatDataCommand } from './chat';
 import { tokenizeCommand, trainTokenizerCommand } from './tokenize';
 import { evalCommand, prepareCommand, sampleCommand, trainCommand } from './train';
 
@@ -34,6 +35,17 @@ Usage:
                             generate text; --json prints each token with its top probabilities
   llm-lens eval --checkpoint DIR --data DATASET_DIR [--iters N]
                             mean loss on the train and val splits
+  llm-lens chat-data --task identity|arithmetic|spelling|compare|refusal --count N --out FILE.jsonl
+                     [--name NAME] [--maker M] [--seed S] [--split train|heldout]
+                            generate conversations for fine-tuning, one {"messages": …} a line; identity
+                            needs --name (the assistant's) and takes --maker; held-out problems never
+                            appear in train (default seed 1337, split train)
+  llm-lens chat --checkpoint DIR [--system TEXT] [--prompt TEXT] [--num-samples N] [--max-tokens N]
+                [--temperature X] [--top-k N] [--seed N] [--json]
+                            answer a message (--prompt, or standard input) as the checkpoint's assistant:
+                            ChatML with <|im_start|>/<|im_end|>, stopping at <|im_end|>; a base model
+                            without chat tokens gets "User: …\\nAssistant:" and continues the document;
+                            --json prints the prompt's ids and each answer token
   llm-lens COMMAND --help   the options of prepare, train, sample and eval, with ranges and defaults
   llm-lens --version
   llm-lens --help
@@ -84,6 +96,8 @@ const commands: Record<string, Command> = {
   train: trainCommand,
   sample: sampleCommand,
   eval: evalCommand,
+  'chat-data': chatDataCommand,
+  chat: chatCommand,
 };
 
 /** Commands whose options the usage above lists in full: their --help prints it. */

@@ -2,6 +2,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { WorkerClient } from '../worker/client';
+import { registerChat } from './chat/chatPanel';
 import { registerCheckpointEditors } from './checkpoint/checkpointEditor';
 import { registerSampler } from './sampler/samplerPanel';
 import { probeEnvironment } from './environment';
@@ -25,6 +26,7 @@ export function activate(context: vscode.ExtensionContext): void {
 
   registerCheckpointEditors(context);
   registerSampler(context, worker);
+  registerChat(context, worker);
 
   registerTraining(context, worker);
 

@@ -1,4 +1,5 @@
 /** Messages between the extension host (or CLI) and a job worker_thread. */
+import type { ChatJob, ChatJobResult } from './chat';
 import type { ExecutionProviderName, RuntimeReport } from './environment';
 import type { SamplerJob, SamplerJobResult } from './sampler';
 import type { TokenizerJob, TokenizerJobResult } from './tokenize';
@@ -13,6 +14,8 @@ export type WorkerRequest =
   | ({ id: number } & TokenizerJob)
   /** Generate on the KV cache, inspect attention and the logit lens (src/worker/samplerJobs.ts). */
   | ({ id: number } & SamplerJob)
+  /** Render a conversation and start answering it on the KV cache (src/worker/chatJobs.ts). */
+  | ({ id: number } & ChatJob)
   /** Stop the job with this id (AbortSignal inside the worker). */
   | { id: number; kind: 'cancel' };
 
@@ -23,7 +26,11 @@ export type WorkerReply =
   | { id: number; kind: 'progress'; message: string; fraction?: number };
 
 export type WorkerResult =
-  { kind: 'probeRuntime'; report: RuntimeReport } | TokenizerJobResult | EngineJobResult | SamplerJobResult;
+  | { kind: 'probeRuntime'; report: RuntimeReport }
+  | TokenizerJobResult
+  | EngineJobResult
+  | SamplerJobResult
+  | ChatJobResult;
 
 /** A tensor crossing the thread boundary: a typed array (f16 as Uint16Array bits, bool as Uint8Array) and its shape. */
 export interface TensorMessage {

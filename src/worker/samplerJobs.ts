@@ -19,10 +19,11 @@ import type {
   SamplerJob,
   SamplerJobResult,
   SamplerModelInfo,
+  SamplerParams,
   TokenChoice,
 } from '../protocol/sampler';
 
-interface LoadedModel {
+export interface LoadedModel {
   info: SamplerModelInfo;
   kv: KvCacheModel;
   inspector: GptInspector;
@@ -40,7 +41,8 @@ export function checkpointDir(p: string): string {
   return fs.existsSync(p) && fs.statSync(p).isFile() ? path.dirname(p) : p;
 }
 
-async function loadModel(checkpoint: string): Promise<LoadedModel> {
+/** A checkpoint's model, caches and tokenizer, loaded once per folder. */
+export async function loadModel(checkpoint: string): Promise<LoadedModel> {
   const dir = path.resolve(checkpointDir(checkpoint));
   let m = models.get(dir);
   if (!m) {
@@ -182,6 +184,34 @@ async function next(session: number, maxTokens: number, budgetMs: number): Promi
   return { kind: 'samplerNext', tokens, done, ms: performance.now() - t0 };
 }
 
+/**
+ * Starts `streams` generations from ids (seeds seed, seed+1, …) for samplerNext to pull; each ends at
+ * one of `stopTokens` (the token is kept), a stop string or maxTokens.
+ */
+export function startSessions(
+  m: LoadedModel,
+  ids: readonly number[],
+  p: SamplerParams,
+  streams: number,
+  stopTokens: number[],
+): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < Math.max(1, Math.min(streams, 8)); i++) {
+    const id = nextSession++;
+    const options = {
+      ...p,
+      seed: p.seed + i,
+      stop: p.stop.filter(Boolean),
+      stopTokens,
+      vocabLimit: m.tokenizer.vocabSize,
+    };
+    const gen = generateTokens(m.kv, ids, options, { decode: (x) => m.tokenizer.decode(x) });
+    sessions.set(id, { gen, model: m });
+    out.push(id);
+  }
+  return out;
+}
+
 export async function runSamplerJob(job: SamplerJob): Promise<SamplerJobResult> {
   switch (job.kind) {
     case 'samplerLoad':
@@ -189,22 +219,8 @@ export async function runSamplerJob(job: SamplerJob): Promise<SamplerJobResult> 
     case 'samplerStart': {
       const m = await loadModel(job.checkpoint);
       const prompt = encodePrompt(m, job.prompt);
-      const p = job.params;
       const eot = m.tokenizer.specialTokens.get('<|endoftext|>');
-      const ids: number[] = [];
-      for (let i = 0; i < Math.max(1, Math.min(job.streams, 8)); i++) {
-        const id = nextSession++;
-        const options = {
-          ...p,
-          seed: p.seed + i,
-          stop: p.stop.filter(Boolean),
-          stopTokens: eot !== undefined ? [eot] : [],
-          vocabLimit: m.tokenizer.vocabSize,
-        };
-        const gen = generateTokens(m.kv, prompt.ids, options, { decode: (x) => m.tokenizer.decode(x) });
-        sessions.set(id, { gen, model: m });
-        ids.push(id);
-      }
+      const ids = startSessions(m, prompt.ids, job.params, job.streams, eot !== undefined ? [eot] : []);
       return { kind: 'samplerStart', sessions: ids, prompt };
     }
     case 'samplerNext':

@@ -6,6 +6,7 @@ import { parentPort } from 'node:worker_threads';
 import { runEngineJob } from '../engine/runtime/jobs';
 import { probeRuntime } from '../engine/runtime/probe';
 import type { WorkerReply, WorkerRequest } from '../protocol/worker';
+import { runChatJob } from './chatJobs';
 import { runSamplerJob } from './samplerJobs';
 import { runTokenizerJob } from './tokenizerJobs';
 
@@ -60,6 +61,12 @@ async function handle(req: WorkerRequest): Promise<void> {
       case 'samplerAttention': {
         const { id, ...job } = req;
         post({ id, kind: 'result', result: await runSamplerJob(job) });
+        break;
+      }
+      case 'chatLoad':
+      case 'chatStart': {
+        const { id, ...job } = req;
+        post({ id, kind: 'result', result: await runChatJob(job) });
         break;
       }
       default: {

@@ -13,7 +13,6 @@ import type { GptModelConfig } from '../../src/engine/model/inference';
 import { GptInspector } from '../../src/engine/model/inspect';
 import { KvCacheModel } from '../../src/engine/model/kvCache';
 import { generateTokens } from '../../src/engine/sample/generate';
-import type { HostTensor } from '../../src/engine/runtime/session';
 import { CharTokenizer } from '../../src/engine/tokenizer/charLevel';
 import { writeSafetensorsAtomic } from '../../src/engine/checkpoint/writer';
 import { getEncoding } from '../../src/engine/tokenizer/builtin';
@@ -21,6 +20,7 @@ import { loadCheckpoint, saveCheckpoint } from '../../src/engine/train/checkpoin
 import { Rng } from '../../src/engine/train/rng';
 import type { SampledToken, SamplerJobResult, SamplerParams } from '../../src/protocol/sampler';
 import { runSamplerJob } from '../../src/worker/samplerJobs';
+import { randomWeights } from '../fixtures/chat/chatCheckpoint';
 
 const CHARS = [...'\n abcdefghijklmnopqrstuvwxyz.,'];
 const config: GptModelConfig = {
@@ -42,22 +42,7 @@ const params: SamplerParams = {
   stop: [],
 };
 
-function weights(): Record<string, HostTensor> {
-  const rng = new Rng(11);
-  const out: Record<string, HostTensor> = {};
-  for (const p of gptParams({ ...config, batchSize: 1 })) {
-    const n = p.shape.reduce((a, b) => a * b, 1);
-    const ln = /ln_\d\.weight$|ln_f\.weight$/.test(p.name);
-    out[p.name] = {
-      dtype: 'f32',
-      shape: p.shape,
-      data: Float32Array.from({ length: n }, () => (ln ? 1 : (rng.next() - 0.5) * 0.5)),
-    };
-  }
-  return out;
-}
-
-const W = weights();
+const W = randomWeights(config);
 
 async function checkpoint(
   withTokenizer = true,

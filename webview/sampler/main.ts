@@ -15,6 +15,8 @@ import type {
   SamplerWebviewMessage,
 } from '../../src/protocol/sampler';
 import { el } from '../common/dom';
+import { samplingControls } from '../common/samplingControls';
+import { streamCard, tokenSpan, type StreamCard } from '../common/streamCard';
 import { hostBridge } from '../common/vscode';
 import { renderDistribution } from './distribution';
 import { InspectPanel } from './inspectView';
@@ -26,42 +28,9 @@ const host = hostBridge<SamplerWebviewMessage, SamplerHostMessage, State>();
 const app = document.getElementById('app')!;
 
 type Field = HTMLElement & { value: string };
-const FIELDS: { key: keyof SamplerParams | 'streams'; label: string; title: string; step?: number }[] = [
-  {
-    key: 'temperature',
-    label: 'Temperature',
-    title: '0 = greedy (always the most likely token)',
-    step: 0.05,
-  },
-  { key: 'topK', label: 'Top-k', title: 'keep the k most likely tokens (0 = all)' },
-  {
-    key: 'topP',
-    label: 'Top-p',
-    title: 'keep the smallest set reaching this probability (1 = all)',
-    step: 0.01,
-  },
-  {
-    key: 'minP',
-    label: 'Min-p',
-    title: 'drop tokens below min-p × the top probability (0 = off)',
-    step: 0.01,
-  },
-  {
-    key: 'repetitionPenalty',
-    label: 'Repetition penalty',
-    title: '> 1 makes tokens already in the text less likely (1 = off)',
-    step: 0.05,
-  },
-  { key: 'seed', label: 'Seed', title: 'universe i uses seed + i' },
-  { key: 'maxTokens', label: 'Max tokens', title: 'new tokens per universe' },
-  { key: 'streams', label: 'Universes', title: 'parallel samples of the same prompt (1–8)' },
-];
 
 let model: SamplerModelInfo | undefined;
-const universes = new Map<
-  number,
-  { prompt: PromptTokens; tokens: SampledToken[]; box: HTMLElement; text: HTMLElement; meta: HTMLElement }
->();
+const universes = new Map<number, { prompt: PromptTokens; card: StreamCard }>();
 
 const title = el('span', { id: 'model', class: 'model' }, 'No checkpoint');
 const change = el('vscode-button', { id: 'change', secondary: true }, 'Checkpoint…');
@@ -72,23 +41,11 @@ const promptBox = el('vscode-textarea', {
   placeholder: 'Prompt (empty: start from the end-of-text token)',
   resize: 'vertical',
 }) as Field;
-const fields = new Map<string, Field>();
-const controls = el(
-  'div',
-  { class: 'controls', id: 'controls' },
-  ...FIELDS.map((f) => {
-    const input = el('vscode-textfield', {
-      id: `p-${f.key}`,
-      type: 'number',
-      step: f.step ?? 1,
-      min: 0,
-      title: f.title,
-      'aria-label': f.label,
-    }) as Field;
-    fields.set(f.key, input);
-    return el('label', { class: 'control', title: f.title }, f.label, input);
-  }),
-);
+const controls = samplingControls({
+  key: 'streams',
+  label: 'Universes',
+  title: 'parallel samples of the same prompt (1–8)',
+});
 const stopField = el('vscode-textfield', {
   id: 'p-stop',
   placeholder: 'Stop strings, separated by |  (\\n = newline)',
@@ -109,7 +66,7 @@ const inspect = new InspectPanel(inspectRoot, (layer, head) => host.post({ type:
 app.append(
   el('header', { class: 'toolbar' }, title, change),
   promptBox,
-  controls,
+  controls.element,
   el('div', { class: 'toolbar' }, stopField, generateBtn, stopBtn),
   status,
   notes,
@@ -124,96 +81,59 @@ function setStatus(text: string, state: string): void {
 }
 
 function params(): SamplerParams {
-  const num = (k: string, d: number) => {
-    const v = Number(fields.get(k)!.value);
-    return Number.isFinite(v) && fields.get(k)!.value !== '' ? v : d;
-  };
-  const stop = stopField.value
-    .split('|')
-    .map((s) => s.replace(/\\n/g, '\n'))
-    .filter((s) => s.length > 0)
-    .slice(0, 8);
-  return {
-    temperature: Math.min(10, Math.max(0, num('temperature', 0.8))),
-    topK: Math.max(0, Math.round(num('topK', 0))),
-    topP: Math.min(1, Math.max(0.001, num('topP', 1))),
-    minP: Math.min(1, Math.max(0, num('minP', 0))),
-    repetitionPenalty: Math.min(10, Math.max(0.1, num('repetitionPenalty', 1))),
-    seed: Math.max(0, Math.round(num('seed', 1337))) >>> 0,
-    maxTokens: Math.min(2048, Math.max(1, Math.round(num('maxTokens', 100)))),
-    stop,
-  };
+  return controls.params(
+    stopField.value
+      .split('|')
+      .map((s) => s.replace(/\\n/g, '\n'))
+      .filter((s) => s.length > 0),
+  );
 }
 
 generateBtn.addEventListener('click', () => {
   if (!model) return setStatus('Open a checkpoint first (Checkpoint…).', 'error');
-  const streams = Math.min(8, Math.max(1, Math.round(Number(fields.get('streams')!.value) || 1)));
-  host.post({ type: 'generate', prompt: promptBox.value ?? '', params: params(), streams });
+  host.post({ type: 'generate', prompt: promptBox.value ?? '', params: params(), streams: controls.count() });
   setStatus('Generating…', 'running');
 });
 stopBtn.addEventListener('click', () => host.post({ type: 'stop' }));
-
-function tokenSpan(
-  t: { text: string },
-  cls: string,
-  attrs: Record<string, string | number> = {},
-): HTMLElement {
-  return el('span', { class: `tok ${cls}`, ...attrs }, t.text === '' ? '∅' : t.text);
-}
 
 function addUniverse(id: number, label: string, prompt: PromptTokens): void {
   const text = el(
     'div',
     { class: 'utext' },
-    ...prompt.texts.map((t, i) => tokenSpan({ text: t }, 'prompt', { title: `prompt token ${i}` })),
+    ...prompt.texts.map((t, i) => tokenSpan(t, 'prompt', { title: `prompt token ${i}` })),
   );
-  const meta = el('span', { class: 'umeta' });
   const insp = el(
     'vscode-button',
     { secondary: true, class: 'inspect-btn', title: 'Attention maps and logit lens of this text' },
     'Inspect',
   );
   insp.addEventListener('click', () => host.post({ type: 'inspect', universe: id }));
-  const box = el(
-    'article',
-    { class: 'universe', 'data-universe': id, 'data-state': 'running' },
-    el('header', {}, el('strong', {}, `#${id} ${label}`), meta, insp),
-    text,
-  );
-  universes.set(id, { prompt, tokens: [], box, text, meta });
-  board.append(box);
+  const card = streamCard({ 'data-universe': id }, `#${id} ${label}`, [insp], text);
+  universes.set(id, { prompt, card });
+  board.append(card.box);
 }
 
 function appendTokens(id: number, tokens: SampledToken[]): void {
-  const u = universes.get(id);
-  if (!u) return;
-  for (const t of tokens) {
-    const index = u.tokens.length;
-    u.tokens.push(t);
-    const span = tokenSpan(t, `gen${t.forced ? ' forced' : ''}`, {
-      'data-index': index,
-      title: `p ${(t.prob * 100).toFixed(1)}%, rank ${t.rank}`,
-    });
-    span.style.setProperty('--p', t.prob.toFixed(3));
-    span.addEventListener('click', () => selectToken(id, index));
-    u.text.append(span);
-  }
-  u.text.scrollTop = u.text.scrollHeight;
+  universes.get(id)?.card.append(
+    tokens,
+    (index) => selectToken(id, index),
+    (t) => (t.forced ? ' forced' : ''),
+  );
 }
 
 function selectToken(universe: number, index: number): void {
   const u = universes.get(universe);
-  const step = u?.tokens[index];
+  const step = u?.card.tokens[index];
   if (!u || !step) return;
   for (const s of board.querySelectorAll('.tok.selected')) s.classList.remove('selected');
-  u.text.querySelector(`.tok.gen[data-index="${index}"]`)?.classList.add('selected');
+  u.card.text.querySelector(`.tok.gen[data-index="${index}"]`)?.classList.add('selected');
   renderDistribution(dist, step, `Universe #${universe}, token ${index + 1}`, (tokenId) =>
     host.post({ type: 'branch', universe, index, tokenId, params: params() }),
   );
 }
 
 function running(): boolean {
-  return [...universes.values()].some((u) => u.box.dataset.state === 'running');
+  return [...universes.values()].some((u) => u.card.running);
 }
 
 host.onMessage((m) => {
@@ -222,9 +142,7 @@ host.onMessage((m) => {
       model = m.model;
       host.setState({ checkpoint: m.model.checkpoint });
       title.textContent = `${m.model.label} — ${m.model.nLayer} layers, ${m.model.nHead} heads, ${m.model.nEmbd} wide, block ${m.model.blockSize}, vocabulary ${m.model.vocabSize} (${m.model.tokenizer})`;
-      for (const f of FIELDS)
-        if (!fields.get(f.key)!.value)
-          fields.get(f.key)!.value = String(f.key === 'streams' ? 3 : m.params[f.key as keyof SamplerParams]);
+      controls.fill(m.params, 3);
       setStatus(`Ready. An empty prompt starts from ${m.model.startToken}.`, 'ready');
       break;
     }
@@ -243,16 +161,11 @@ host.onMessage((m) => {
     }
     case 'tokens': {
       appendTokens(m.universe, m.tokens);
-      const u = universes.get(m.universe);
-      if (u) u.meta.textContent = ` ${u.tokens.length} tokens · ${m.tokPerSec.toFixed(0)} tok/s`;
+      universes.get(m.universe)?.card.rate(m.tokPerSec);
       break;
     }
     case 'done': {
-      const u = universes.get(m.universe);
-      if (u) {
-        u.box.dataset.state = 'done';
-        u.meta.textContent = ` ${u.tokens.length} tokens · ${m.reason}`;
-      }
+      universes.get(m.universe)?.card.finish(m.reason);
       if (!running()) {
         stopBtn.setAttribute('disabled', '');
         setStatus(

@@ -4,6 +4,8 @@
  * (attention grid, one head large, logit lens) over prompt + generated tokens.
  *
  *   await vscode.commands.executeCommand('llmLens.openSampler', vscode.Uri.file('/runs/x/checkpoints/step-200'));
+ *   // and generate at once from a context (the Chat panel's "open this token in the Sampler"):
+ *   await vscode.commands.executeCommand('llmLens.openSampler', uri, { promptIds: [3, 1, 4] });
  *
  * Generation is pulled from the worker a few tokens at a time (samplerNext), so Stop is immediate and
  * several universes interleave on the one worker thread.
@@ -19,8 +21,9 @@ import type {
   SamplerWebviewMessage,
 } from '../../protocol/sampler';
 import type { WorkerClient } from '../../worker/client';
-import { log } from '../log';
-import { webviewHtml, webviewOptions } from '../webviewHtml';
+import { createPanel, PanelHost } from '../panelHost';
+import { webviewOptions } from '../webviewHtml';
+import { pumpStream, stopStreams } from './stream';
 import { isSamplerWebviewMessage } from './validate';
 
 export const DEFAULT_PARAMS: SamplerParams = {
@@ -33,6 +36,9 @@ export const DEFAULT_PARAMS: SamplerParams = {
   maxTokens: 100,
   stop: [],
 };
+
+/** A prompt as text, or as exact token ids (special tokens included). */
+type SamplerPrompt = { text: string } | { ids: number[] };
 
 interface Universe {
   id: number;
@@ -56,28 +62,32 @@ export class SamplerPanel {
   private readonly universes = new Map<number, Universe>();
   private nextUniverse = 1;
   private generation = 0;
-  private readonly disposables: vscode.Disposable[] = [];
+  /** Resolves once the webview listens: what is posted before is lost. */
+  private readonly ready: Promise<void>;
+  private onReady = () => {};
 
-  /** Opens (or reveals) the panel on a checkpoint folder or model.safetensors; asks for one without `uri`. */
+  /**
+   * Opens (or reveals) the panel on a checkpoint folder or model.safetensors; asks for one without `uri`.
+   * With `prompt`, generates from it at once.
+   */
   static async open(
     context: vscode.ExtensionContext,
     worker: WorkerClient,
     uri?: vscode.Uri,
+    prompt?: SamplerPrompt,
   ): Promise<SamplerPanel | undefined> {
     const dir = uri?.fsPath ?? (await pickCheckpoint());
     if (!dir) return undefined;
     let p = SamplerPanel.current;
     if (p) p.panel.reveal(vscode.ViewColumn.Active);
     else {
-      const panel = vscode.window.createWebviewPanel(
-        SamplerPanel.viewType,
-        'LLM Lens: Sampler',
-        vscode.ViewColumn.Active,
-        { ...webviewOptions(context.extensionUri), retainContextWhenHidden: true },
-      );
-      p = new SamplerPanel(panel, context, worker);
+      p = new SamplerPanel(createPanel(context, SamplerPanel.viewType, 'LLM Lens: Sampler'), context, worker);
     }
     await p.load(dir);
+    if (prompt && p.model) {
+      await p.ready;
+      await p.generate(prompt, DEFAULT_PARAMS, 1);
+    }
     return p;
   }
 
@@ -97,16 +107,20 @@ export class SamplerPanel {
     return SamplerPanel.current;
   }
 
+  private readonly host: PanelHost<SamplerHostMessage, SamplerWebviewMessage>;
+
   private constructor(
     private readonly panel: vscode.WebviewPanel,
     context: vscode.ExtensionContext,
     private readonly worker: WorkerClient,
   ) {
     SamplerPanel.current = this;
-    panel.iconPath = vscode.Uri.joinPath(context.extensionUri, 'media', 'lens.svg');
-    panel.webview.html = webviewHtml(panel.webview, context.extensionUri, 'sampler', 'LLM Lens: Sampler');
-    panel.onDidDispose(() => this.dispose(), null, this.disposables);
-    panel.webview.onDidReceiveMessage((m: unknown) => void this.onMessage(m), null, this.disposables);
+    this.ready = new Promise((resolve) => (this.onReady = resolve));
+    this.host = new PanelHost(panel, context, 'sampler', 'LLM Lens: Sampler', {
+      valid: isSamplerWebviewMessage,
+      message: (m) => this.onMessage(m),
+      dispose: () => this.dispose(),
+    });
   }
 
   get summary(): SamplerSummary {
@@ -133,16 +147,12 @@ export class SamplerPanel {
     }
   }
 
-  private async onMessage(raw: unknown): Promise<void> {
-    if (!isSamplerWebviewMessage(raw)) {
-      log().warn(`Sampler panel: ignored an invalid message ${JSON.stringify(raw)?.slice(0, 200)}`);
-      return;
-    }
-    const m: SamplerWebviewMessage = raw;
+  private async onMessage(m: SamplerWebviewMessage): Promise<void> {
     try {
       switch (m.type) {
         case 'ready':
           if (this.model) this.post({ type: 'model', model: this.model, params: DEFAULT_PARAMS });
+          this.onReady();
           break;
         case 'generate':
           await this.generate({ text: m.prompt }, m.params, m.streams);
@@ -172,7 +182,7 @@ export class SamplerPanel {
     }
   }
 
-  private async generate(prompt: { text: string }, params: SamplerParams, streams: number): Promise<void> {
+  private async generate(prompt: SamplerPrompt, params: SamplerParams, streams: number): Promise<void> {
     if (!this.model) return;
     await this.stop();
     this.universes.clear();
@@ -251,38 +261,17 @@ export class SamplerPanel {
   }
 
   /** Pulls tokens of one universe until it ends, Stop is pressed or a new generation starts. */
-  private async pump(u: Universe, gen: number): Promise<void> {
-    while (u.running && gen === this.generation) {
-      const r = await this.worker.run({
-        kind: 'samplerNext',
-        session: u.session,
-        maxTokens: 16,
-        budgetMs: 120,
-      });
-      if (!u.running || gen !== this.generation) break;
-      u.tokens.push(...r.tokens);
-      if (r.tokens.length)
-        this.post({
-          type: 'tokens',
-          universe: u.id,
-          tokens: r.tokens,
-          tokPerSec: (r.tokens.length * 1000) / Math.max(r.ms, 1e-3),
-        });
-      if (r.done) {
-        u.running = false;
-        this.post({ type: 'done', universe: u.id, reason: r.tokens.at(-1)?.finish ?? 'done' });
-      }
-    }
+  private pump(u: Universe, gen: number): Promise<void> {
+    return pumpStream(this.worker, u, () => gen === this.generation, {
+      tokens: (tokens, tokPerSec) => this.post({ type: 'tokens', universe: u.id, tokens, tokPerSec }),
+      done: (reason) => this.post({ type: 'done', universe: u.id, reason }),
+    });
   }
 
   private async stop(): Promise<void> {
-    const running = [...this.universes.values()].filter((u) => u.running);
-    for (const u of running) {
-      u.running = false;
-      this.post({ type: 'done', universe: u.id, reason: 'stopped' });
-    }
-    if (running.length)
-      await this.worker.run({ kind: 'samplerClose', sessions: running.map((u) => u.session) });
+    await stopStreams(this.worker, this.universes.values(), (x) =>
+      this.post({ type: 'done', universe: x.id, reason: 'stopped' }),
+    );
   }
 
   private async inspect(universe: number): Promise<void> {
@@ -300,19 +289,17 @@ export class SamplerPanel {
   }
 
   private fail(what: string, e: unknown): void {
-    const message = e instanceof Error ? e.message : String(e);
-    log().error(`${what}: ${message}`);
-    this.post({ type: 'error', message });
+    this.post({ type: 'error', message: PanelHost.errorText(what, e) });
   }
 
   private post(message: SamplerHostMessage): void {
-    void this.panel.webview.postMessage(message);
+    this.host.post(message);
   }
 
   private dispose(): void {
     void this.stop();
     if (SamplerPanel.current === this) SamplerPanel.current = undefined;
-    for (const d of this.disposables.splice(0)) d.dispose();
+    this.host.dispose();
   }
 }
 
@@ -332,7 +319,10 @@ function emptyStep(): SampledToken {
 }
 
 /** Quick pick of the workspace's checkpoints (folders with a model.safetensors), or a folder/file dialog. */
-export async function pickCheckpoint(): Promise<string | undefined> {
+export async function pickCheckpoint(
+  title = 'LLM Lens: Open Sampler',
+  placeHolder = 'Pick a checkpoint to sample from',
+): Promise<string | undefined> {
   const found = await vscode.workspace.findFiles('**/model.safetensors', '**/node_modules/**', 200);
   const dirs = [...new Set(found.map((f) => path.dirname(f.fsPath)))].sort().reverse();
   const browse = {
@@ -348,12 +338,7 @@ export async function pickCheckpoint(): Promise<string | undefined> {
     })),
     browse,
   ];
-  const pick = dirs.length
-    ? await vscode.window.showQuickPick(items, {
-        title: 'LLM Lens: Open Sampler',
-        placeHolder: 'Pick a checkpoint to sample from',
-      })
-    : browse;
+  const pick = dirs.length ? await vscode.window.showQuickPick(items, { title, placeHolder }) : browse;
   if (!pick) return undefined;
   if (pick.dir) return pick.dir;
   const uris = await vscode.window.showOpenDialog({
@@ -366,13 +351,29 @@ export async function pickCheckpoint(): Promise<string | undefined> {
   return uris?.[0]?.fsPath;
 }
 
+/** The prompt of openSampler's options: ids (whole numbers) or text; anything else is none. */
+function samplerPrompt(o?: { promptIds?: unknown; prompt?: unknown }): SamplerPrompt | undefined {
+  const ids = o?.promptIds;
+  if (Array.isArray(ids) && ids.length && ids.every((i) => Number.isSafeInteger(i) && i >= 0))
+    return { ids: ids as number[] };
+  return typeof o?.prompt === 'string' ? { text: o.prompt } : undefined;
+}
+
 /** Registers LLM Lens: Open Sampler… (with an optional Uri argument) and the panel serializer. */
 export function registerSampler(context: vscode.ExtensionContext, worker: WorkerClient): void {
   context.subscriptions.push(
-    vscode.commands.registerCommand('llmLens.openSampler', async (uri?: vscode.Uri) => {
-      const p = await SamplerPanel.open(context, worker, uri instanceof vscode.Uri ? uri : undefined);
-      return p?.summary;
-    }),
+    vscode.commands.registerCommand(
+      'llmLens.openSampler',
+      async (uri?: vscode.Uri, o?: { promptIds?: unknown; prompt?: unknown }) => {
+        const p = await SamplerPanel.open(
+          context,
+          worker,
+          uri instanceof vscode.Uri ? uri : undefined,
+          samplerPrompt(o),
+        );
+        return p?.summary;
+      },
+    ),
     vscode.commands.registerCommand('llmLens.samplerSummary', () => SamplerPanel.instance?.summary),
     vscode.window.registerWebviewPanelSerializer(SamplerPanel.viewType, {
       deserializeWebviewPanel: async (panel, state) => SamplerPanel.revive(panel, context, worker, state),

@@ -3,11 +3,11 @@ import { isValue } from '../../engine/options';
 import type { SamplerParams, SamplerWebviewMessage } from '../../protocol/sampler';
 import { SAMPLING_OPTIONS } from '../../protocol/samplingOptions';
 
-const isRecord = (x: unknown): x is Record<string, unknown> =>
+export const isRecord = (x: unknown): x is Record<string, unknown> =>
   typeof x === 'object' && x !== null && !Array.isArray(x);
-const hasExactKeys = (x: Record<string, unknown>, keys: string[]) =>
+export const hasExactKeys = (x: Record<string, unknown>, keys: string[]) =>
   Object.keys(x).length === keys.length && keys.every((k) => k in x);
-const isInt = (v: unknown, min: number, max: number): v is number =>
+export const isInt = (v: unknown, min: number, max: number): v is number =>
   typeof v === 'number' && Number.isSafeInteger(v) && v >= min && v <= max;
 
 /** Limits of the sampling controls. */

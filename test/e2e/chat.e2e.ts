@@ -1,0 +1,118 @@
+/**
+ * The Chat panel as a person uses it in a real VS Code, on tiny checkpoints written here (random
+ * weights, a character vocabulary with and without the chat tokens): LLM Lens: Open Chat… on the one
+ * with chat tokens, send a message, answers stream in, the raw view shows the <|im_start|> tokens the
+ * model sees; Compare with… a base checkpoint, which says it has no chat tokens and gets the plain
+ * transcript; click an answer's token and the Sampler opens on that context. Screenshots go to test-results/.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type { FrameLocator } from 'playwright-core';
+import { chatCheckpoint } from '../fixtures/chat/chatCheckpoint';
+import { makeWorkspace } from './harness/codeServer';
+import { installedVsix } from './harness/vsix';
+import { openVSCode, type VSCodeSession } from './harness/workbench';
+
+const MAX_TOKENS = 24;
+let vs: VSCodeSession;
+
+before(async () => {
+  const ws = makeWorkspace({ 'README.md': 'chat checkpoints\n' });
+  await chatCheckpoint(join(ws, 'runs'), { chatTokens: true, name: 'chat', blockSize: 256 });
+  await chatCheckpoint(join(ws, 'runs'), { chatTokens: false, name: 'base', blockSize: 256 });
+  vs = await openVSCode({ workspace: ws, vsix: installedVsix() });
+});
+after(async () => vs?.close());
+
+async function chat(): Promise<FrameLocator> {
+  return vs.webview('Chat: ');
+}
+
+async function send(view: FrameLocator, text: string): Promise<void> {
+  await view.locator('#message textarea').fill(text);
+  await view.locator('#send').click();
+  await view.locator('#status[data-state="running"]').waitFor({ state: 'attached', timeout: 30_000 });
+  await view.locator('#status[data-state="done"]').waitFor({ state: 'attached', timeout: 60_000 });
+}
+
+test('Open Chat… on a checkpoint with chat tokens: answers stream in; the raw view shows <|im_start|>', async () => {
+  await vs.runCommand('LLM Lens: Open Chat…');
+  await vs.pick('runs/chat');
+  const view = await chat();
+  await view.locator('#status[data-state="ready"]').waitFor({ state: 'attached', timeout: 60_000 });
+  assert.match(await view.locator('#model').innerText(), /chat\/step-5/);
+  assert.equal(await view.locator('#base-note').isVisible(), false);
+  await view.locator('#system input').fill('You are a tiny model.');
+  await view.locator('#p-maxTokens input').fill(String(MAX_TOKENS));
+  await view.locator('#p-answers input').fill('2');
+  await send(view, 'Who are you?');
+  assert.equal(await view.locator('.msg[data-role="user"]').count(), 1);
+  const answers = view.locator('.answers[data-slot="main"] .answer');
+  assert.equal(await answers.count(), 2);
+  for (let i = 0; i < 2; i++) {
+    const n = await answers.nth(i).locator('.tok.gen').count();
+    assert.ok(n >= 1 && n <= MAX_TOKENS, `answer ${i}: ${n} tokens`);
+  }
+  await view.locator('#raw-view summary').click();
+  const special = view.locator('#raw .tokens[data-slot="main"] .tok.special');
+  assert.equal(await special.first().innerText(), '<|im_start|>');
+  const texts = await special.allInnerTexts();
+  assert.deepEqual(
+    texts.slice(0, 5),
+    ['<|im_start|>', '<|im_end|>', '<|im_start|>', '<|im_end|>', '<|im_start|>'],
+    'system, user, then the generation prompt',
+  );
+  assert.match(await view.locator('#raw').innerText(), /ChatML/);
+  await vs.screenshot('chat-answer');
+});
+
+test('Compare with… a base checkpoint: it says it has no chat tokens and continues the transcript', async () => {
+  const view = await chat();
+  await view.locator('#compare').click();
+  await vs.pick('runs/base');
+  await view.locator('#base-note').waitFor({ state: 'visible', timeout: 60_000 });
+  assert.match(await view.locator('#base-note').innerText(), /this is a base model: no chat tokens/);
+  await view.locator('#p-answers input').fill('1');
+  await view.locator('.answers[data-slot="main"] .answer').first().locator('.choose-btn').click();
+  await send(view, 'And what can you do?');
+  assert.equal(await view.locator('.msg[data-role="assistant"]').count(), 1, 'the chosen answer was kept');
+  assert.equal(await view.locator('.answers[data-slot="main"] .answer').count(), 1);
+  assert.equal(await view.locator('.answers[data-slot="compare"] .answer').count(), 1);
+  assert.match(await view.locator('#raw .tokens[data-slot="compare"]').innerText(), /User: Who are you\?/);
+  assert.equal(await view.locator('#raw .tokens[data-slot="compare"] .tok.special').count(), 0);
+  assert.match(await view.locator('#raw').innerText(), /plain transcript \(no chat tokens\)/);
+  await vs.screenshot('chat-compare');
+});
+
+test("clicking an answer's token opens the Sampler on the context before it", async () => {
+  const view = await chat();
+  await view.locator('.answers[data-slot="main"] .answer').first().locator('.tok.gen').first().click();
+  const sampler = await vs.webview('Sampler');
+  const universe = sampler.locator('.universe').first();
+  await universe.waitFor({ timeout: 60_000 });
+  assert.equal(await universe.locator('.tok.prompt').first().innerText(), '<|im_start|>');
+  const prompt = (await universe.locator('.tok.prompt').allInnerTexts()).join('');
+  assert.ok(prompt.endsWith('<|im_start|>assistant\n'), JSON.stringify(prompt.slice(-40)));
+  await vs.screenshot('chat-sampler');
+});
+
+test('after a window reload the Chat panel comes back with its checkpoints and conversation', async () => {
+  // VS Code's own reload, as in training.e2e.ts: it saves its editors before it goes
+  const reloaded = vs.page.waitForEvent('framenavigated', {
+    predicate: (f) => f === vs.page.mainFrame(),
+    timeout: 60_000,
+  });
+  await vs.runCommand('Developer: Reload Window');
+  await reloaded;
+  await vs.page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+  const view = await chat();
+  await view.locator('#compare-model', { hasText: 'base/step-5' }).waitFor({ timeout: 60_000 });
+  assert.match(await view.locator('#model').innerText(), /chat\/step-5/);
+  assert.equal(await view.locator('.msg').count(), 3, 'user, the kept answer, user');
+  assert.equal(await view.locator('#system input').inputValue(), 'You are a tiny model.');
+  await view.locator('#regenerate').click();
+  await view.locator('#status[data-state="done"]').waitFor({ state: 'attached', timeout: 60_000 });
+  assert.equal(await view.locator('.answers[data-slot="compare"] .answer').count(), 1);
+  await vs.screenshot('chat-after-reload');
+});
