@@ -59,16 +59,9 @@ export function bpeToHuggingFaceJson(tok: BpeTokenizer): string {
   const specials = [...tok.specialTokens].sort((a, b) => a[1] - b[1]);
   lines.push('  "added_tokens": [' + (specials.length ? '' : ']'));
   specials.forEach(([content, id], i) => {
-    const t = {
-      id,
-      content,
-      single_word: false,
-      lstrip: false,
-      rstrip: false,
-      normalized: false,
-      special: true,
-    };
-    lines.push('    ' + JSON.stringify(t) + (i < specials.length - 1 ? ',' : ''));
+    lines.push(
+      '    ' + JSON.stringify(specialAddedToken(content, id)) + (i < specials.length - 1 ? ',' : ''),
+    );
   });
   if (specials.length) lines.push('  ],');
   else lines[lines.length - 1] += ',';
@@ -119,6 +112,11 @@ export function bpeToHuggingFaceJson(tok: BpeTokenizer): string {
   );
   lines.push('    ]', '  }', '}', '');
   return lines.join('\n');
+}
+
+/** A special token as an entry of tokenizer.json's added_tokens, matched as written (not normalized, not stripped). */
+export function specialAddedToken(content: string, id: number) {
+  return { id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true };
 }
 
 /**

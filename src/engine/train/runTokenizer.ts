@@ -19,15 +19,13 @@ import { BpeTokenizer } from '../tokenizer/bpe';
 import { isBuiltinEncoding, getEncoding } from '../tokenizer/builtin';
 import { HuggingFaceTokenizer } from '../tokenizer/huggingface';
 import { bpeToHuggingFaceJson, huggingFaceTokenizerConfig } from '../tokenizer/toHuggingFace';
-import { CharTokenizer } from '../tokenizer/charLevel';
+import { CHAR_VOCAB_FILE, CharTokenizer } from '../tokenizer/charLevel';
 import { loadTokenizer } from '../tokenizer/load';
 import type { Tokenizer } from '../tokenizer/tokenizer';
 import { TRAINED_META_FILE, TRAINED_RANKS_FILE, TRAINED_VOCAB_FILE } from '../tokenizer/trainedFiles';
 import { few } from '../few';
 import { checkpointFolder } from './checkpoint';
 import { textPieces } from './data';
-
-export const CHAR_VOCAB_FILE = 'vocab.char.json';
 
 export interface RunTokenizer {
   tokenizer: Tokenizer;
