@@ -24,7 +24,7 @@ import { splitSpecial } from './specialSplit';
 export interface BpeDefinition {
   name: string;
   /** Token bytes (as a byte string, see byteString.ts) → rank; the rank is the token id. */
-  ranks: Map<string, number>;
+  ranks: ReadonlyMap<string, number>;
   /** Special token text → id (ids not used by ranks). */
   specialTokens: ReadonlyMap<string, number>;
   /** Split pattern in tiktoken's (Rust regex) syntax, e.g. GPT4_SPLIT_PATTERN. */
