@@ -29,7 +29,11 @@ import {
   TRAINED_META_FILE,
   TRAINED_RANKS_FILE,
 } from '../../src/engine/tokenizer/trainedFiles';
-import { loadCheckpointTokenizer, sameVocabulary } from '../../src/engine/train/runTokenizer';
+import {
+  huggingFaceTokenizerFiles,
+  loadCheckpointTokenizer,
+  sameVocabulary,
+} from '../../src/engine/train/runTokenizer';
 
 const conversation: Message[] = [
   { role: 'system', content: 'You are Lens.' },
@@ -246,4 +250,36 @@ test('tokenizers that cannot take the chat tokens say which and what to do', () 
     encodeWithOffsets: () => [],
   };
   assert.throws(() => withChatTokens(custom), /custom cannot take new tokens: .*pretrain with one of those/);
+});
+
+test("a chat checkpoint's tokenizer exported for Hugging Face carries the ChatML template that transformers.js renders", async () => {
+  const corpus = conversation.map((m) => m.content + m.role).join('\n') + 'im_end assistant\n';
+  const bpe = trainedTokenizer(await trainBpe(corpus.repeat(20), { vocabSize: 280 }));
+  const root = tmp();
+  const lib = await import('@huggingface/transformers');
+  lib.env.allowRemoteModels = false;
+  lib.env.localModelPath = root;
+  const clean = conversation.map((m) => ({ ...m, content: m.content.replace(IM_END, 'im_end') }));
+  for (const [kind, base] of [
+    ['char', CharTokenizer.fromText(corpus)],
+    ['bpe', bpe],
+  ] as const) {
+    const { tokenizer, chat } = withChatTokens(base);
+    const ckpt = join(root, `${kind}-checkpoint`);
+    saveTokenizer(tokenizer, ckpt);
+    const files = huggingFaceTokenizerFiles(ckpt, tokenizer.vocabSize, 256);
+    assert.equal(files.how, 'converted');
+    mkdirSync(join(root, kind));
+    for (const [name, data] of files.how === 'converted' ? files.files : [])
+      writeFileSync(join(root, kind, name), data);
+    const tjs = (await lib.AutoTokenizer.from_pretrained(kind, { local_files_only: true })) as unknown as {
+      apply_chat_template(m: Message[], o: object): number[];
+    };
+    const plain = (t: string) => tokenizer.encode(t, { disallowedSpecial: new Set() });
+    assert.deepEqual(
+      tjs.apply_chat_template(clean, { tokenize: true, return_tensor: false, return_dict: false }),
+      renderChatML(clean, chat, plain).ids,
+      kind,
+    );
+  }
 });

@@ -122,12 +122,18 @@ export function specialAddedToken(content: string, id: number) {
 /**
  * tokenizer_config.json for the same folder: transformers.js will not load a tokenizer.json without
  * it, and clean_up_tokenization_spaces must be off (it would turn ' .' into '.' when decoding).
+ * `extra` adds fields (a chat_template).
  */
-export function huggingFaceTokenizerConfig(tok: BpeTokenizer, modelMaxLength: number): string {
+export function huggingFaceTokenizerConfig(
+  tok: BpeTokenizer,
+  modelMaxLength: number,
+  extra: Record<string, unknown> = {},
+): string {
   const config: Record<string, unknown> = {
     tokenizer_class: 'PreTrainedTokenizerFast',
     clean_up_tokenization_spaces: false,
     model_max_length: modelMaxLength,
+    ...extra,
   };
   if (tok.specialTokens.has('<|endoftext|>')) {
     config.bos_token = '<|endoftext|>';
