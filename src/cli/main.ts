@@ -6,7 +6,7 @@
 import * as os from 'node:os';
 import { probeRuntime } from '../engine/runtime/probe';
 import type { RuntimeReport } from '../protocol/environment';
-import { chatDataCommand } from './chat';
+import { chatCommand, chatDataCommand } from './chat';
 import { tokenizeCommand, trainTokenizerCommand } from './tokenize';
 import { evalCommand, prepareCommand, sampleCommand, trainCommand } from './train';
 
@@ -40,6 +40,12 @@ Usage:
                             generate conversations for fine-tuning, one {"messages": …} a line; identity
                             needs --name (the assistant's) and takes --maker; held-out problems never
                             appear in train (default seed 1337, split train)
+  llm-lens chat --checkpoint DIR [--system TEXT] [--prompt TEXT] [--num-samples N] [--max-tokens N]
+                [--temperature X] [--top-k N] [--seed N] [--json]
+                            answer a message (--prompt, or standard input) as the checkpoint's assistant:
+                            ChatML with <|im_start|>/<|im_end|>, stopping at <|im_end|>; a base model
+                            without chat tokens gets "User: …\\nAssistant:" and continues the document;
+                            --json prints the prompt's ids and each answer token
   llm-lens COMMAND --help   the options of prepare, train, sample and eval, with ranges and defaults
   llm-lens --version
   llm-lens --help
@@ -91,10 +97,11 @@ const commands: Record<string, Command> = {
   sample: sampleCommand,
   eval: evalCommand,
   'chat-data': chatDataCommand,
+  chat: chatCommand,
 };
 
 /** Commands whose options the usage above lists in full: their --help prints it. */
-const HELP_IN_USAGE = new Set(['env', 'tokenize', 'train-tokenizer', 'chat-data']);
+const HELP_IN_USAGE = new Set(['env', 'tokenize', 'train-tokenizer', 'chat-data', 'chat']);
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
