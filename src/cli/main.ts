@@ -40,8 +40,8 @@ Usage:
                             generate conversations for fine-tuning, one {"messages": …} a line; identity
                             needs --name (the assistant's) and takes --maker; held-out problems never
                             appear in train (default seed 1337, split train)
-  llm-lens chat --checkpoint DIR [--system TEXT] [--prompt TEXT] [--num-samples N] [--max-tokens N]
-                [--temperature X] [--top-k N] [--seed N] [--json]
+  llm-lens chat --checkpoint DIR [--system TEXT] [--prompt TEXT] [--num-samples N] [--json] [--max-tokens N]
+                [--temperature X] [--top-k N] [--top-p X] [--min-p X] [--repetition-penalty X] [--seed N]
                             answer a message (--prompt, or standard input) as the checkpoint's assistant:
                             ChatML with <|im_start|>/<|im_end|>, stopping at <|im_end|>; a base model
                             without chat tokens gets "User: …\\nAssistant:" and continues the document;
@@ -101,7 +101,7 @@ const commands: Record<string, Command> = {
 };
 
 /** Commands whose options the usage above lists in full: their --help prints it. */
-const HELP_IN_USAGE = new Set(['env', 'tokenize', 'train-tokenizer']);
+const HELP_IN_USAGE = new Set(['env', 'tokenize', 'train-tokenizer', 'chat-data', 'chat']);
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;

@@ -39,7 +39,7 @@ test('chat-data writes the generated conversations as JSONL and refuses counts t
   const dir = tmp();
   const r = cli(dir, 'chat-data', '--task', 'identity', '--name', 'Quill', '--maker', 'Ada', '--count', '25');
   assert.equal(r.status, 2);
-  assert.match(r.stderr, /--out FILE\.jsonl is required/);
+  assert.match(r.stderr, /chat-data: --out is required/);
   const ok = cli(
     dir,
     'chat-data',
@@ -67,25 +67,32 @@ test('chat-data writes the generated conversations as JSONL and refuses counts t
   assert.deepEqual(fs.readdirSync(path.join(dir, 'out')), ['id.jsonl']); // no temporary file left
 
   for (const [args, message] of [
-    ['--task arithmetic --count 0', /--count must be a positive integer, got "0"/],
-    ['--task arithmetic --count 2.5', /--count must be a positive integer, got "2\.5"/],
-    ['--task arithmetic --count -3', /--count must be a positive integer, got "-3"/],
-    ['--task arithmetic --count ten', /--count must be a positive integer, got "ten"/],
-    ['--task arithmetic', /--count N is required/],
+    ['--task arithmetic --count 0', /--count must be a whole number ≥ 1, got 0/],
+    ['--task arithmetic --count 2.5', /--count must be a whole number ≥ 1, got 2\.5/],
+    ['--task arithmetic --count -3', /--count must be a whole number ≥ 1, got -3/],
+    ['--task arithmetic --count ten', /--count must be a whole number ≥ 1, got ten/],
+    ['--task arithmetic', /chat-data: --count is required/],
     [
       '--task poetry --count 3',
-      /--task must be one of identity, arithmetic, spelling, compare, refusal, got "poetry"/,
+      /--task must be one of identity, arithmetic, spelling, compare, refusal, got poetry/,
     ],
     ['--task identity --count 3', /--task identity needs --name NAME/],
     ['--task compare --count 3 --name X', /--name and --maker are for --task identity only/],
-    ['--task compare --count 3 --split test', /--split must be train or heldout, got "test"/],
-    ['--task compare --count 3 --seed 1.5', /--seed must be an integer ≥ 0, got "1\.5"/],
+    ['--task compare --count 3 --split test', /--split must be one of train, heldout, got test/],
+    ['--task compare --count 3 --seed 1.5', /--seed must be a whole number ≥ 0 and ≤ 4294967295, got 1\.5/],
+    ['--task compare --count 3 extra', /unexpected argument extra/],
   ] as const) {
     const bad = cli(dir, 'chat-data', ...args.split(' '), '--out', 'bad.jsonl');
     assert.equal(bad.status, 2, args);
     assert.match(bad.stderr, message, args);
   }
   assert.ok(!fs.existsSync(path.join(dir, 'bad.jsonl')));
+  const help = cli(dir, 'chat-data', '--help');
+  assert.equal(help.status, 0);
+  assert.match(
+    help.stdout,
+    /llm-lens chat-data --task identity\|arithmetic\|spelling\|compare\|refusal --count N/,
+  );
 });
 
 /** Weights whose answer after a prompt of P tokens is `o` repeated (Q - P + 1) times, then <|im_end|>. */
@@ -219,6 +226,16 @@ test('chat: a base model continues "User: …\\nAssistant:"; with chat tokens it
     assert.equal(cj.finish, 'stopToken');
     assert.ok(!cj.answer.includes(IM_END));
   }
+  const bad = cli(dir, 'chat', ...args, '--top-k', '-1', '--num-samples', '0');
+  assert.equal(bad.status, 2);
+  assert.match(
+    bad.stderr,
+    /chat: --top-k must be a whole number ≥ 0.*, got -1; --num-samples must be a whole number ≥ 1, got 0/,
+  );
+  assert.match(
+    cli(dir, 'chat', '--help').stdout,
+    /llm-lens chat --checkpoint DIR \[--system TEXT\] \[--prompt TEXT\]/,
+  );
   const plain = cli(dir, 'chat', ...args, '--temperature', '0', '--num-samples', '2');
   assert.equal(plain.status, 0, plain.stderr);
   assert.equal(plain.stdout, `${'o'.repeat(4)}\n---------------\n`.repeat(2));
