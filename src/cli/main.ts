@@ -6,6 +6,7 @@
 import * as os from 'node:os';
 import { probeRuntime } from '../engine/runtime/probe';
 import type { RuntimeReport } from '../protocol/environment';
+import { chatDataCommand } from './chat';
 import { tokenizeCommand, trainTokenizerCommand } from './tokenize';
 import { evalCommand, prepareCommand, sampleCommand, trainCommand } from './train';
 
@@ -34,6 +35,11 @@ Usage:
                             generate text; --json prints each token with its top probabilities
   llm-lens eval --checkpoint DIR --data DATASET_DIR [--iters N]
                             mean loss on the train and val splits
+  llm-lens chat-data --task identity|arithmetic|spelling|compare|refusal --count N --out FILE.jsonl
+                     [--name NAME] [--maker M] [--seed S] [--split train|heldout]
+                            generate conversations for fine-tuning, one {"messages": …} a line; identity
+                            needs --name (the assistant's) and takes --maker; held-out problems never
+                            appear in train (default seed 1337, split train)
   llm-lens COMMAND --help   the options of prepare, train, sample and eval, with ranges and defaults
   llm-lens --version
   llm-lens --help
@@ -76,6 +82,7 @@ const commands: Record<string, Command> = {
   train: trainCommand,
   sample: sampleCommand,
   eval: evalCommand,
+  'chat-data': chatDataCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

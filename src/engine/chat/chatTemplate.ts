@@ -19,9 +19,12 @@ import type { Tokenizer } from '../tokenizer/tokenizer';
 import type { Message, Role } from './conversation';
 import type { RenderedChat } from './chatml';
 
-// The package is an ES module with a CommonJS build; require() keeps this file CommonJS like the rest.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { Template }: { Template: typeof JinjaTemplate } = require('@huggingface/jinja');
+/** Loaded on first render: reading a config's template (chatTemplateOf) needs no Jinja. */
+function jinja(): typeof JinjaTemplate {
+  // The package is an ES module with a CommonJS build; require() keeps this file CommonJS like the rest.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('@huggingface/jinja') as { Template: typeof JinjaTemplate }).Template;
+}
 
 /** The special tokens transformers.js hands a template (its SPECIAL_TOKEN_ATTRIBUTES). */
 const SPECIAL_TOKEN_KEYS = [
@@ -71,7 +74,7 @@ export function renderChatTemplate(
   o: TemplateOptions = {},
 ): string {
   let t = compiled.get(template);
-  if (!t) compiled.set(template, (t = new Template(template)));
+  if (!t) compiled.set(template, (t = new (jinja())(template)));
   return t.render({
     messages,
     add_generation_prompt: !!o.addGenerationPrompt,

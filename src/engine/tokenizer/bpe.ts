@@ -19,11 +19,12 @@ import type { EncodeOptions, TokenSpan, Tokenizer } from './tokenizer';
 import { bytePairEncode, makeRankTables, type RankMap, type RankTables } from './bpeMerge';
 import { byteStringToBytes, utf8ByteString, utf8LengthAt } from './byteString';
 import { toJsRegExp } from './splitPattern';
+import { splitSpecial } from './specialSplit';
 
 export interface BpeDefinition {
   name: string;
   /** Token bytes (as a byte string, see byteString.ts) → rank; the rank is the token id. */
-  ranks: Map<string, number>;
+  ranks: ReadonlyMap<string, number>;
   /** Special token text → id (ids not used by ranks). */
   specialTokens: ReadonlyMap<string, number>;
   /** Split pattern in tiktoken's (Rust regex) syntax, e.g. GPT4_SPLIT_PATTERN. */
@@ -150,36 +151,14 @@ export class BpeTokenizer implements Tokenizer {
     out: number[],
     spans: TokenSpan[] | null,
   ): void {
-    const all = [...this.specialTokens.keys()];
-    const allowed = options?.allowedSpecial === 'all' ? new Set(all) : new Set(options?.allowedSpecial ?? []);
-    const disallowedOption = options?.disallowedSpecial ?? 'all';
-    const disallowed =
-      disallowedOption === 'all' ? all.filter((t) => !allowed.has(t)) : [...disallowedOption];
-    for (const token of disallowed) {
-      const at = text.indexOf(token);
-      if (at >= 0) {
-        throw new Error(
-          `the text contains the special token ${token} (at character ${at}), which is not allowed here. ` +
-            `Allow it (allowedSpecial) to encode it as one special token, or pass an empty disallowedSpecial to encode it as plain text.`,
-        );
+    for (const s of splitSpecial(text, this.specialTokens, options)) {
+      if (s.id === undefined) {
+        this.encodeText(text.substring(s.start, s.end), s.start, out, spans);
+        continue;
       }
+      out.push(s.id);
+      spans?.push({ id: s.id, start: s.start, end: s.end, partial: false, special: true });
     }
-    let start = 0;
-    if (allowed.size) {
-      const alternation = [...allowed]
-        .sort((a, b) => b.length - a.length)
-        .map(escapeRegExp)
-        .join('|');
-      const special = new RegExp(alternation, 'g');
-      for (let m; (m = special.exec(text)) !== null;) {
-        this.encodeText(text.substring(start, m.index), start, out, spans);
-        const id = this.specialTokens.get(m[0]) as number;
-        out.push(id);
-        spans?.push({ id, start: m.index, end: m.index + m[0].length, partial: false, special: true });
-        start = m.index + m[0].length;
-      }
-    }
-    this.encodeText(start ? text.substring(start) : text, start, out, spans);
   }
 
   /** Encodes ordinary text (no special tokens); `offset` is where `text` starts in the caller's string. */
@@ -292,8 +271,4 @@ function pushSpans(
     });
     at = end;
   }
-}
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
 }

@@ -13,22 +13,24 @@
  * next token, so spans always tile the text; a token whose text a normalizer changed beyond lower
  * case (accents stripped, NFKC) gets an empty span where it could not be found.
  *
- * Special tokens are the `added_tokens` marked `special`. As with tiktoken, a special token in the text
- * throws unless allowed; once allowed, the library always matches it as one token (it has no
- * "encode as plain text" mode).
+ * Special tokens are the `added_tokens` marked `special`, under tiktoken's rules (specialSplit.ts): a
+ * special token in the text throws unless allowed, or is encoded as plain text with an empty
+ * disallowedSpecial. The library itself always matches added tokens, so plain text goes through a second
+ * instance built without the special ones (what transformers calls split_special_tokens).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Tokenizer as HfTokenizer } from '@huggingface/tokenizers' with { 'resolution-mode': 'import' };
 import type { EncodeOptions, TokenSpan, Tokenizer } from './tokenizer';
 import { byteStringToBytes, utf8ByteString, utf8LengthAt } from './byteString';
+import { allowedSpecials, splitSpecial, type Segment } from './specialSplit';
 import { few } from '../few';
 
 // The package is an ES module with a CommonJS build; require() keeps this file CommonJS like the rest.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { Tokenizer: HfTokenizerClass }: { Tokenizer: typeof HfTokenizer } = require('@huggingface/tokenizers');
 
-interface AddedTokenJson {
+export interface AddedTokenJson {
   id: number;
   content: string;
   special?: boolean;
@@ -43,7 +45,7 @@ export function loadHuggingFaceTokenizer(file: string, name?: string): HuggingFa
     throw new Error(`cannot read ${file}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
   const configFile = path.join(path.dirname(file), 'tokenizer_config.json');
-  let config: object = {};
+  let config: Record<string, unknown> = {};
   if (fs.existsSync(configFile)) {
     try {
       config = JSON.parse(fs.readFileSync(configFile, 'utf8'));
@@ -63,7 +65,7 @@ export function loadHuggingFaceTokenizer(file: string, name?: string): HuggingFa
 export function huggingFaceTokenizerFromJson(
   text: string,
   name: string,
-  config: object = {},
+  config: Record<string, unknown> = {},
   source = 'tokenizer.json',
 ): HuggingFaceTokenizer {
   let json: Record<string, unknown>;
@@ -92,7 +94,7 @@ export function huggingFaceTokenizerFromJson(
       cause: e,
     });
   }
-  return new HuggingFaceTokenizer(name, hf, json, added, source);
+  return new HuggingFaceTokenizer(name, hf, json, added, source, config);
 }
 
 export class HuggingFaceTokenizer implements Tokenizer {
@@ -108,14 +110,19 @@ export class HuggingFaceTokenizer implements Tokenizer {
   private readonly unkId: number | undefined;
   /** The model's field that names it. */
   private readonly unkField: 'unk_token' | 'unk_id';
+  /** The same tokenizer without its special added tokens, for special-token text encoded as plain text. */
+  private plainHf: HfTokenizer | undefined;
 
   constructor(
     readonly name: string,
     private readonly hf: HfTokenizer,
-    json: Record<string, unknown>,
-    added: readonly AddedTokenJson[],
+    /** tokenizer.json, parsed. */
+    readonly json: Readonly<Record<string, unknown>>,
+    readonly added: readonly AddedTokenJson[],
     /** The file, for messages. */
-    private readonly source = 'tokenizer.json',
+    readonly source = 'tokenizer.json',
+    /** tokenizer_config.json beside it ({} when there is none). */
+    readonly config: Readonly<Record<string, unknown>> = {},
   ) {
     this.specialTokens = new Map(added.filter((t) => t.special).map((t) => [t.content, t.id]));
     for (const t of added) this.addedIds.set(t.content, t.id);
@@ -137,8 +144,30 @@ export class HuggingFaceTokenizer implements Tokenizer {
   }
 
   encode(text: string, options?: EncodeOptions): number[] {
-    this.checkSpecial(text, options);
-    return this.encodeKnown(text).ids;
+    const segments = this.plainSegments(text, options);
+    if (!segments) return this.encodeKnown(text, this.hf).ids;
+    return segments.flatMap((s) =>
+      s.id !== undefined ? [s.id] : this.encodeKnown(text.substring(s.start, s.end), this.plain()).ids,
+    );
+  }
+
+  /**
+   * Undefined when the library may encode the whole text (it holds no special token that is to be plain
+   * text); otherwise the text cut at its allowed special tokens. Throws on a disallowed one.
+   */
+  private plainSegments(text: string, options?: EncodeOptions): Segment[] | undefined {
+    const segments = splitSpecial(text, this.specialTokens, options);
+    const allowed = allowedSpecials(this.specialTokens, options);
+    for (const t of this.specialTokens.keys()) if (!allowed.has(t) && text.includes(t)) return segments;
+    return undefined;
+  }
+
+  private plain(): HfTokenizer {
+    this.plainHf ??= new HfTokenizerClass(
+      { ...this.json, added_tokens: this.added.filter((t) => !t.special) },
+      this.config,
+    );
+    return this.plainHf;
   }
 
   /**
@@ -146,8 +175,8 @@ export class HuggingFaceTokenizer implements Tokenizer {
    * id: WordLevel always, WordPiece and BPE whose unk_token is missing, Unigram without unk_id) becomes the
    * model's unk_token, as in Hugging Face tokenizers, or, without one, an error that names the pieces.
    */
-  private encodeKnown(text: string): { ids: number[]; tokens: string[] } {
-    const { ids, tokens } = this.hf.encode(text, { add_special_tokens: false }) as {
+  private encodeKnown(text: string, hf: HfTokenizer): { ids: number[]; tokens: string[] } {
+    const { ids, tokens } = hf.encode(text, { add_special_tokens: false }) as {
       ids: (number | undefined)[];
       tokens: (string | undefined)[];
     };
@@ -214,8 +243,22 @@ export class HuggingFaceTokenizer implements Tokenizer {
   }
 
   encodeWithOffsets(text: string, options?: EncodeOptions): TokenSpan[] {
-    this.checkSpecial(text, options);
-    const { ids, tokens } = this.encodeKnown(text);
+    const segments = this.plainSegments(text, options);
+    if (!segments) return this.spansOf(text, this.hf);
+    return segments.flatMap((s) =>
+      s.id !== undefined
+        ? [{ id: s.id, start: s.start, end: s.end, partial: false, special: true }]
+        : this.spansOf(text.substring(s.start, s.end), this.plain()).map((x) => ({
+            ...x,
+            start: x.start + s.start,
+            end: x.end + s.start,
+          })),
+    );
+  }
+
+  /** The library's tokens of `text` with their UTF-16 spans. */
+  private spansOf(text: string, hf: HfTokenizer): TokenSpan[] {
+    const { ids, tokens } = this.encodeKnown(text, hf);
     const input = utf8ByteString(text);
     const lower = utf8ByteString(text.toLowerCase());
     const lowerAligned = lower.length === input.length;
@@ -235,22 +278,6 @@ export class HuggingFaceTokenizer implements Tokenizer {
     }
     if (ends.length) ends[ends.length - 1] = input.length;
     return spansFromByteEnds(text, input.length, ids, ends, this.specialTokens);
-  }
-
-  private checkSpecial(text: string, options?: EncodeOptions): void {
-    const allowed =
-      options?.allowedSpecial === 'all'
-        ? new Set(this.specialTokens.keys())
-        : new Set(options?.allowedSpecial ?? []);
-    const disallowed = options?.disallowedSpecial ?? 'all';
-    for (const token of disallowed === 'all' ? this.specialTokens.keys() : disallowed) {
-      if (allowed.has(token)) continue;
-      const at = text.indexOf(token);
-      if (at >= 0)
-        throw new Error(
-          `the text contains the special token ${token} (at character ${at}), which is not allowed here; allow it (allowedSpecial) to encode it`,
-        );
-    }
   }
 
   private tokenText(id: number): string {

@@ -59,16 +59,9 @@ export function bpeToHuggingFaceJson(tok: BpeTokenizer): string {
   const specials = [...tok.specialTokens].sort((a, b) => a[1] - b[1]);
   lines.push('  "added_tokens": [' + (specials.length ? '' : ']'));
   specials.forEach(([content, id], i) => {
-    const t = {
-      id,
-      content,
-      single_word: false,
-      lstrip: false,
-      rstrip: false,
-      normalized: false,
-      special: true,
-    };
-    lines.push('    ' + JSON.stringify(t) + (i < specials.length - 1 ? ',' : ''));
+    lines.push(
+      '    ' + JSON.stringify(specialAddedToken(content, id)) + (i < specials.length - 1 ? ',' : ''),
+    );
   });
   if (specials.length) lines.push('  ],');
   else lines[lines.length - 1] += ',';
@@ -121,15 +114,26 @@ export function bpeToHuggingFaceJson(tok: BpeTokenizer): string {
   return lines.join('\n');
 }
 
+/** A special token as an entry of tokenizer.json's added_tokens, matched as written (not normalized, not stripped). */
+export function specialAddedToken(content: string, id: number) {
+  return { id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true };
+}
+
 /**
  * tokenizer_config.json for the same folder: transformers.js will not load a tokenizer.json without
  * it, and clean_up_tokenization_spaces must be off (it would turn ' .' into '.' when decoding).
+ * `extra` adds fields (a chat_template).
  */
-export function huggingFaceTokenizerConfig(tok: BpeTokenizer, modelMaxLength: number): string {
+export function huggingFaceTokenizerConfig(
+  tok: BpeTokenizer,
+  modelMaxLength: number,
+  extra: Record<string, unknown> = {},
+): string {
   const config: Record<string, unknown> = {
     tokenizer_class: 'PreTrainedTokenizerFast',
     clean_up_tokenization_spaces: false,
     model_max_length: modelMaxLength,
+    ...extra,
   };
   if (tok.specialTokens.has('<|endoftext|>')) {
     config.bos_token = '<|endoftext|>';

@@ -8,10 +8,15 @@
  *
  * The ranks file loads in tiktoken itself (`new Tiktoken(ranksText, specialTokens, pattern)`). Every
  * file is written to a temporary name and renamed, so a crash never leaves half a tokenizer.
+ *
+ * Any BpeTokenizer saves to the same three files (saveBpeTokenizer): a built-in encoding given chat
+ * tokens, say, or a trained one loaded back. Its vocab.txt then shows each token as one split into two
+ * earlier tokens (a merge that makes it), since the ranks alone do not say which merge training took.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BpeTokenizer } from './bpe';
+import { GPT2_SPLIT_PATTERN, GPT4O_SPLIT_PATTERN, GPT4_SPLIT_PATTERN } from './splitPattern';
 import type { TrainedBpe } from './train';
 
 export const TRAINED_FORMAT = 'llm-lens-bpe';
@@ -60,6 +65,41 @@ export function parseRanksFile(text: string, source = 'ranks file'): Map<string,
 
 /** Writes the three files into `dir` (created if needed). */
 export function saveTrainedTokenizer(dir: string, t: TrainedBpe): void {
+  writeBpeFolder(
+    dir,
+    { name: t.name, patternName: t.patternName, pattern: t.pattern, specialTokens: t.specialTokens },
+    ranksFileText(t.vocab),
+    t.vocab.length,
+    vocabText(t),
+  );
+}
+
+/** Writes any BPE as a trained tokenizer's three files into `dir`; returns their paths. */
+export function saveBpeTokenizer(dir: string, tok: BpeTokenizer): string[] {
+  const byRank = [...tok.ranks].sort((a, b) => a[1] - b[1]);
+  const patternName = PATTERN_NAMES.get(tok.pattern) ?? 'custom';
+  return writeBpeFolder(
+    dir,
+    { name: tok.name, patternName, pattern: tok.pattern, specialTokens: tok.specialTokens },
+    byRank.map(([bytes, id]) => `${btoa(bytes)} ${id}\n`).join(''),
+    byRank.length,
+    bpeVocabText(tok.ranks, byRank, tok.specialTokens),
+  );
+}
+
+const PATTERN_NAMES = new Map([
+  [GPT2_SPLIT_PATTERN, 'gpt2'],
+  [GPT4_SPLIT_PATTERN, 'gpt4'],
+  [GPT4O_SPLIT_PATTERN, 'gpt4o'],
+]);
+
+function writeBpeFolder(
+  dir: string,
+  t: { name: string; patternName: string; pattern: string; specialTokens: ReadonlyMap<string, number> },
+  ranksText: string,
+  nRanks: number,
+  vocab: string,
+): string[] {
   fs.mkdirSync(dir, { recursive: true });
   const meta: TrainedMeta = {
     format: TRAINED_FORMAT,
@@ -67,13 +107,15 @@ export function saveTrainedTokenizer(dir: string, t: TrainedBpe): void {
     name: t.name,
     patternName: t.patternName,
     pattern: t.pattern,
-    vocabSize: t.vocab.length,
+    vocabSize: nRanks,
     specialTokens: Object.fromEntries(t.specialTokens),
     ranksFile: TRAINED_RANKS_FILE,
   };
-  writeAtomic(path.join(dir, TRAINED_RANKS_FILE), ranksFileText(t.vocab));
-  writeAtomic(path.join(dir, TRAINED_VOCAB_FILE), vocabText(t));
-  writeAtomic(path.join(dir, TRAINED_META_FILE), JSON.stringify(meta, null, 2) + '\n');
+  const files = [TRAINED_RANKS_FILE, TRAINED_VOCAB_FILE, TRAINED_META_FILE].map((f) => path.join(dir, f));
+  writeAtomic(files[0], ranksText);
+  writeAtomic(files[1], vocab);
+  writeAtomic(files[2], JSON.stringify(meta, null, 2) + '\n');
+  return files;
 }
 
 /** Loads a trained tokenizer from its folder or its llmlens-tokenizer.json. */
@@ -143,6 +185,24 @@ export function vocabText(t: TrainedBpe): string {
   return lines.join('\n') + '\n';
 }
 
+/** vocab.txt of ranks without their merges: each token as its first split into two lower-ranked tokens. */
+function bpeVocabText(
+  ranks: ReadonlyMap<string, number>,
+  byRank: readonly [string, number][],
+  specialTokens: ReadonlyMap<string, number>,
+): string {
+  const lines = byRank.map(([bytes, id]) => {
+    for (let i = 1; i < bytes.length; i++) {
+      const [left, right] = [bytes.slice(0, i), bytes.slice(i)];
+      if ((ranks.get(left) ?? id) < id && (ranks.get(right) ?? id) < id)
+        return `[${renderToken(left)}][${renderToken(right)}] -> [${renderToken(bytes)}] ${id}`;
+    }
+    return `[${renderToken(bytes)}] ${id}`;
+  });
+  for (const [text, id] of specialTokens) lines.push(`special [${text}] ${id}`);
+  return lines.join('\n') + '\n';
+}
+
 /** A token's bytes for display: UTF-8 decoded (invalid bytes as U+FFFD), control characters as \uXXXX. */
 export function renderToken(bytes: string): string {
   const text = new TextDecoder('utf-8', { ignoreBOM: true }).decode(
@@ -151,7 +211,8 @@ export function renderToken(bytes: string): string {
   return text.replace(/[\p{Cc}]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
-function writeAtomic(file: string, text: string): void {
+/** Writes `text` to a temporary file, syncs it and renames it to `file`. */
+export function writeAtomic(file: string, text: string): void {
   const tmp = `${file}.tmp-${process.pid}`;
   const fd = fs.openSync(tmp, 'w');
   try {

@@ -19,15 +19,15 @@ import { BpeTokenizer } from '../tokenizer/bpe';
 import { isBuiltinEncoding, getEncoding } from '../tokenizer/builtin';
 import { HuggingFaceTokenizer } from '../tokenizer/huggingface';
 import { bpeToHuggingFaceJson, huggingFaceTokenizerConfig } from '../tokenizer/toHuggingFace';
-import { CharTokenizer } from '../tokenizer/charLevel';
+import { CHAR_VOCAB_FILE, CharTokenizer } from '../tokenizer/charLevel';
 import { loadTokenizer } from '../tokenizer/load';
 import type { Tokenizer } from '../tokenizer/tokenizer';
 import { TRAINED_META_FILE, TRAINED_RANKS_FILE, TRAINED_VOCAB_FILE } from '../tokenizer/trainedFiles';
 import { few } from '../few';
+import { CHATML_TEMPLATE } from '../chat/chatml';
+import { chatTokensOf } from '../chat/chatTokenizer';
 import { checkpointFolder } from './checkpoint';
 import { textPieces } from './data';
-
-export const CHAR_VOCAB_FILE = 'vocab.char.json';
 
 export interface RunTokenizer {
   tokenizer: Tokenizer;
@@ -277,13 +277,15 @@ export function huggingFaceTokenizerFiles(
       how: 'none',
       why: `the tokenizer found (${tok.name}, ${tok.vocabSize} ids) has more ids than the model's ${vocabSize}`,
     };
-  const config = (extra: object = {}) =>
+  // a tokenizer with the chat tokens renders conversations as it was fine-tuned on them (apply_chat_template)
+  const template = chatTokensOf(tok) ? { chat_template: CHATML_TEMPLATE } : {};
+  const config = () =>
     JSON.stringify(
       {
         tokenizer_class: 'PreTrainedTokenizerFast',
         model_max_length: modelMaxLength,
         clean_up_tokenization_spaces: false,
-        ...extra,
+        ...template,
       },
       null,
       2,
@@ -311,7 +313,7 @@ export function huggingFaceTokenizerFiles(
       how: 'converted',
       files: [
         ['tokenizer.json', bpeToHuggingFaceJson(tok)],
-        ['tokenizer_config.json', huggingFaceTokenizerConfig(tok, modelMaxLength)],
+        ['tokenizer_config.json', huggingFaceTokenizerConfig(tok, modelMaxLength, template)],
       ],
     };
   return { how: 'none', why: `${tok.name} has no Hugging Face form` };
