@@ -6,7 +6,7 @@
 import * as os from 'node:os';
 import { probeRuntime } from '../engine/runtime/probe';
 import type { RuntimeReport } from '../protocol/environment';
-import { chatDataCommand } from './chat';
+import { chatCommand, chatDataCommand } from './chat';
 import { tokenizeCommand, trainTokenizerCommand } from './tokenize';
 import { evalCommand, prepareCommand, sampleCommand, sftCommand, trainCommand } from './train';
 
@@ -43,6 +43,12 @@ Usage:
                             generate conversations for fine-tuning, one {"messages": …} a line; identity
                             needs --name (the assistant's) and takes --maker; held-out problems never
                             appear in train (default seed 1337, split train)
+  llm-lens chat --checkpoint DIR [--system TEXT] [--prompt TEXT] [--num-samples N] [--json] [--max-tokens N]
+                [--temperature X] [--top-k N] [--top-p X] [--min-p X] [--repetition-penalty X] [--seed N]
+                            answer a message (--prompt, or standard input) as the checkpoint's assistant:
+                            ChatML with <|im_start|>/<|im_end|>, stopping at <|im_end|>; a base model
+                            without chat tokens gets "User: …\\nAssistant:" and continues the document;
+                            --json prints the prompt's ids and each answer token
   llm-lens COMMAND --help   the options of prepare, train, sample and eval, with ranges and defaults
   llm-lens --version
   llm-lens --help
@@ -51,7 +57,15 @@ Usage:
 /** A command's exit status; thrown errors print their message and exit 1. */
 type Command = (args: string[]) => Promise<number>;
 
-export class UsageError extends Error {}
+/** A command line that cannot run; `showUsage`: print the whole usage (an unknown command). */
+export class UsageError extends Error {
+  constructor(
+    message: string,
+    readonly showUsage = false,
+  ) {
+    super(message);
+  }
+}
 
 async function envCommand(args: string[]): Promise<number> {
   const json = args.includes('--json');
@@ -87,7 +101,11 @@ const commands: Record<string, Command> = {
   sample: sampleCommand,
   eval: evalCommand,
   'chat-data': chatDataCommand,
+  chat: chatCommand,
 };
+
+/** Commands whose options the usage above lists in full: their --help prints it. */
+const HELP_IN_USAGE = new Set(['env', 'tokenize', 'train-tokenizer', 'chat-data', 'chat']);
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -100,15 +118,21 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const run = commands[cmd];
-  if (!run) throw new UsageError(`unknown command '${cmd}'`);
+  if (!run) throw new UsageError(`unknown command '${cmd}'`, true);
+  if (HELP_IN_USAGE.has(cmd) && (rest.includes('--help') || rest.includes('-h'))) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
   return run(rest);
 }
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e: unknown) => {
-    if (e instanceof UsageError) process.stderr.write(`llm-lens: ${e.message}\n\n${USAGE}`);
-    else process.stderr.write(`llm-lens: ${e instanceof Error ? e.message : String(e)}\n`);
+    if (e instanceof UsageError) {
+      const hint = `Run 'llm-lens ${process.argv[2]} --help' for its options.\n`;
+      process.stderr.write(`llm-lens: ${e.message}\n${e.showUsage ? `\n${USAGE}` : hint}`);
+    } else process.stderr.write(`llm-lens: ${e instanceof Error ? e.message : String(e)}\n`);
     process.exit(e instanceof UsageError ? 2 : 1);
   },
 );

@@ -287,7 +287,7 @@ export async function sampleCommand(args: string[]): Promise<number> {
       for await (const t of generateTokens(
         m,
         p.ids,
-        { ...o, topN, seed: seed + n },
+        { ...o, topN, seed: seed + n, vocabLimit: tokenizer.vocabSize },
         { decode: (ids) => tokenizer.decode(ids) },
       )) {
         text += t.text;

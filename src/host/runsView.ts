@@ -1,23 +1,21 @@
 /** The Runs view: the workspace's training runs (.llmlens/runs/*) with status, step and loss; their checkpoints below. */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { RunStatus } from '../protocol/training';
-import { listRuns, readRunEvents, summarizeRun } from './training/runFiles';
+import type { RunStatus, RunSummary } from '../protocol/training';
+import { listCheckpoints, listRuns } from './training/runFiles';
 import type { RunManager } from './training/runManager';
 
 export class RunItem extends vscode.TreeItem {
-  constructor(
-    readonly runDir: string,
-    readonly status: RunStatus,
-    step: number,
-    maxIters: number | undefined,
-    loss: number | undefined,
-    hasCheckpoints: boolean,
-  ) {
+  readonly runDir: string;
+  readonly status: RunStatus;
+
+  constructor({ runDir, status, step, maxIters, loss, checkpoints }: RunSummary) {
     super(
       path.basename(runDir),
-      hasCheckpoints ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None,
+      checkpoints.length ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None,
     );
+    this.runDir = runDir;
+    this.status = status;
     const icon: Record<RunStatus, string> = {
       running: 'sync~spin',
       paused: 'debug-pause',
@@ -60,7 +58,12 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<vscode.TreeItem
   private timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly manager: RunManager) {
-    this.disposables.push(manager.onDidChange(() => this.refresh()));
+    // runs this window follows say when they change; a folder made, deleted or written by another process
+    // (the CLI, another window) shows in the file watcher
+    this.disposables.push(
+      manager.onDidChange(() => this.refresh()),
+      manager.models.onDidChangeRun(() => this.refresh()),
+    );
     const watcher = vscode.workspace.createFileSystemWatcher('**/.llmlens/runs/**');
     this.disposables.push(
       watcher,
@@ -81,16 +84,13 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<vscode.TreeItem
 
   getChildren(parent?: vscode.TreeItem): vscode.TreeItem[] {
     if (parent instanceof RunItem)
-      return summarizeRun(parent.runDir, [])
-        .checkpoints.map((c) => new CheckpointItem(c.dir, c.step))
+      return listCheckpoints(parent.runDir)
+        .map((c) => new CheckpointItem(c.dir, c.step))
         .reverse();
-    return RunsTreeProvider.roots()
-      .flatMap(listRuns)
-      .map((dir) => {
-        const s = summarizeRun(dir, readRunEvents(dir));
-        const status = this.manager.status(dir);
-        return new RunItem(dir, status, s.step, s.maxIters, s.loss, s.checkpoints.length > 0);
-      });
+    // each run's summary comes from its model, or from the bytes its metrics.jsonl gained since the last look
+    return this.manager.models
+      .summaries(RunsTreeProvider.roots().flatMap(listRuns))
+      .map((s) => new RunItem(s));
   }
 
   /** Debounced: metrics.jsonl changes several times a second while a run trains. */

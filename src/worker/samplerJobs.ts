@@ -199,6 +199,7 @@ export async function runSamplerJob(job: SamplerJob): Promise<SamplerJobResult> 
           seed: p.seed + i,
           stop: p.stop.filter(Boolean),
           stopTokens: eot !== undefined ? [eot] : [],
+          vocabLimit: m.tokenizer.vocabSize,
         };
         const gen = generateTokens(m.kv, prompt.ids, options, { decode: (x) => m.tokenizer.decode(x) });
         sessions.set(id, { gen, model: m });

@@ -77,6 +77,20 @@ test('llm-lens env --json prints the runtime report; bad usage exits 2 with help
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /unknown command 'frobnicate'/);
   assert.match(bad.stderr, /Usage:/);
+  // a command's bad option: its message and where to look, not the whole usage over it
+  const badOption = spawnSync(process.execPath, ['dist/cli.js', 'sample', '--top-p', '0'], {
+    encoding: 'utf8',
+  });
+  assert.equal(badOption.status, 2);
+  assert.equal(
+    badOption.stderr,
+    "llm-lens: sample: --top-p must be a number > 0 and ≤ 1, got 0\nRun 'llm-lens sample --help' for its options.\n",
+  );
+  const tokenizeHelp = spawnSync(process.execPath, ['dist/cli.js', 'tokenize', '--help'], {
+    encoding: 'utf8',
+  });
+  assert.equal(tokenizeHelp.status, 0);
+  assert.match(tokenizeHelp.stdout, /llm-lens tokenize --tokenizer NAME\|PATH/);
   const version = spawnSync(process.execPath, ['dist/cli.js', '--version'], { encoding: 'utf8' });
   assert.equal(
     version.stdout.trim(),

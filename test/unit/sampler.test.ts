@@ -263,6 +263,25 @@ test('nextTokenProbs: top-p, min-p, top-k, temperature and repetition penalty eq
   }
 });
 
+test('nextTokenProbs: vocabLimit gives ids past it probability 0 and the rest as if the logits ended there', () => {
+  const rng = new Rng(7);
+  for (let trial = 0; trial < 100; trial++) {
+    const V = 2 + rng.randint(60);
+    const limit = 1 + rng.randint(V - 1); // < V
+    const logits = Float32Array.from({ length: V }, (_, i) => (i >= limit ? 50 : (rng.next() - 0.5) * 8));
+    const ctx = Array.from({ length: rng.randint(10) }, () => rng.randint(V));
+    const o: SamplingOptions = { temperature: [0, 0.7, 1][rng.randint(3)], topK: rng.randint(2) ? 0 : 3 };
+    const got = nextTokenProbs(logits, { ...o, vocabLimit: limit }, ctx);
+    const kept = bruteProbs(Array.from(logits.subarray(0, limit)), o, ctx);
+    assert.equal(got.length, V);
+    assert.ok(
+      maxDiff(got, [...kept, ...new Array<number>(V - limit).fill(0)]) < 1e-9,
+      `V ${V}, limit ${limit}`,
+    );
+  }
+  assert.throws(() => nextTokenProbs([1, 2, 3], { vocabLimit: 0.5 }), /vocabLimit/);
+});
+
 test('repetition penalty divides positive and multiplies negative logits of context tokens only', () => {
   assert.deepEqual(Array.from(applyRepetitionPenalty([2, -1, 0.5], [0, 1, 1], 2)), [1, -2, 0.5]);
   assert.deepEqual(Array.from(applyRepetitionPenalty([2, -1], [], 2)), [2, -1]);

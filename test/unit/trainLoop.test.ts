@@ -473,3 +473,25 @@ test('a run removes the checkpoint temp folders of a killed process, not those o
   assert.ok(fs.existsSync(living), 'a living process may be writing it: kept');
   assert.deepEqual(checkpointSteps(dir), [2]);
 });
+
+test("samples of a model with more rows than the tokenizer's vocabulary draw only the tokenizer's ids", async () => {
+  // gpt2-124m's 50257 rows under a character tokenizer: an untrained model's near-uniform logits put
+  // 40 of every ~100 draws past the tokenizer, whose decode refused them ("no token with id").
+  const c = config(tmp(), {
+    model: {
+      nLayer: 1,
+      nHead: 2,
+      nEmbd: 16,
+      blockSize: 32,
+      bias: false,
+      vocabSize: tokenizer.vocabSize + 40,
+    },
+    maxIters: 2,
+    lrDecayIters: 2,
+    sampleInterval: 1,
+    sampleTokens: 60,
+  });
+  const samples = (await run(c)).flatMap((e) => (e.kind === 'sample' ? [e.text] : []));
+  assert.equal(samples.length, 3); // steps 0, 1 and 2
+  for (const text of samples) assert.equal([...text].length, 60);
+});

@@ -1,4 +1,4 @@
-/** Host-side training pieces without VS Code: event batching, metrics parsing and tailing, run files, messages. */
+/** Host-side training pieces without VS Code: event batching, run files, messages, a run's request, deleting a run. */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,9 +7,9 @@ import { test } from 'node:test';
 import { isDashboardWebviewMessage } from '../../src/host/panels/validate';
 import { Batcher } from '../../src/host/training/batcher';
 import { parseRunFile } from '../../src/host/training/runFile';
-import { parseMetrics, summarizeRun } from '../../src/host/training/runFiles';
-import { MetricsTail } from '../../src/host/training/tail';
-import type { RunEvent } from '../../src/protocol/training';
+import { isRunCheckpoint } from '../../src/host/checkpoint/inspector';
+import { deleteRunFolder, listRuns, readRunRequest } from '../../src/host/training/runFiles';
+import { trainArgs } from '../../src/host/training/runProcess';
 
 test('the batcher sends at most ~10 messages a second and loses no event, the last included', async () => {
   const sent: number[][] = [];
@@ -35,50 +35,6 @@ test('the batcher sends at most ~10 messages a second and loses no event, the la
     Array.from({ length: i }, (_, k) => k),
     'every event, in order, exactly once',
   );
-});
-
-test('metrics.jsonl parsing skips a torn last line; the tail hands it over once complete', () => {
-  const dir = fs.mkdtempSync(path.join(tmpdir(), 'llm-lens-tail-'));
-  const file = path.join(dir, 'metrics.jsonl');
-  const step = (s: number): RunEvent => ({
-    kind: 'step',
-    step: s,
-    loss: 4 - s / 10,
-    lr: 1e-3,
-    gradNorm: 1,
-    ms: 10,
-    tokPerSec: 100,
-    tokensSeen: s * 10,
-    elapsedMs: s,
-    etaMs: 0,
-    time: s,
-  });
-  fs.writeFileSync(file, JSON.stringify(step(1)) + '\n' + JSON.stringify(step(2)).slice(0, 20));
-  assert.deepEqual(
-    parseMetrics(fs.readFileSync(file, 'utf8')).map((e) => (e as { step: number }).step),
-    [1],
-  );
-  const got: RunEvent[] = [];
-  const tail = new MetricsTail(dir, (es) => got.push(...es), 10_000);
-  got.push(...tail.start());
-  assert.equal(got.length, 1);
-  fs.writeFileSync(
-    file,
-    JSON.stringify(step(1)) +
-      '\n' +
-      JSON.stringify(step(2)) +
-      '\n' +
-      JSON.stringify({ kind: 'done', step: 2, reason: 'finished', elapsedMs: 2, time: 3 }) +
-      '\n',
-  );
-  got.push(...tail.read());
-  tail.dispose();
-  assert.deepEqual(
-    got.map((e) => e.kind),
-    ['step', 'step', 'done'],
-  );
-  const s = summarizeRun(dir, got);
-  assert.deepEqual([s.status, s.step, s.loss], ['finished', 2, 3.8]);
 });
 
 test('run files: relative paths resolve against the file; every problem is reported', () => {
@@ -140,4 +96,85 @@ test('dashboard messages are validated', () => {
   ]) {
     assert.equal(isDashboardWebviewMessage(m), false, JSON.stringify(m));
   }
+});
+
+test('Delete Run moves the run to the trash, and deletes it for good only when the user says so', async () => {
+  const root = fs.mkdtempSync(path.join(tmpdir(), 'llm-lens-delete-'));
+  const run = (name: string) => {
+    const d = path.join(root, name);
+    fs.mkdirSync(path.join(d, 'checkpoints', 'step-10'), { recursive: true });
+    fs.writeFileSync(path.join(d, 'metrics.jsonl'), '{"kind":"done"}\n');
+    return d;
+  };
+  const questions: string[] = [];
+  const ops = (trash: 'works' | 'fails', answer: boolean) => ({
+    moveToTrash: async (d: string) => {
+      if (trash === 'fails') throw new Error('EXDEV: the trash is on another device');
+      fs.renameSync(d, `${d}.trashed`);
+    },
+    confirmPermanent: async (reason: string) => {
+      questions.push(reason);
+      return answer;
+    },
+    removePermanently: (d: string) => fs.rmSync(d, { recursive: true, force: true }),
+  });
+
+  const a = run('a');
+  assert.equal(await deleteRunFolder(a, ops('works', true)), 'trashed');
+  assert.deepEqual([fs.existsSync(a), fs.existsSync(`${a}.trashed`), questions], [false, true, []]);
+
+  const b = run('b');
+  assert.equal(await deleteRunFolder(b, ops('fails', false)), 'kept');
+  assert.deepEqual(questions, ['EXDEV: the trash is on another device'], 'asked once, with the reason');
+  assert.ok(fs.existsSync(path.join(b, 'checkpoints', 'step-10')), 'declined: the run is kept');
+
+  const c = run('c');
+  assert.equal(await deleteRunFolder(c, ops('fails', true)), 'deleted');
+  assert.equal(questions.length, 2);
+  assert.equal(fs.existsSync(c), false, 'confirmed: deleted for good');
+});
+
+test("a run's request is request.json, out of the run files' way; runs written before keep theirs", () => {
+  const root = fs.mkdtempSync(path.join(tmpdir(), 'llm-lens-request-'));
+  const run = (name: string, files: Record<string, object>) => {
+    const d = path.join(root, name);
+    const step = path.join(d, 'checkpoints', 'step-5');
+    fs.mkdirSync(step, { recursive: true });
+    fs.writeFileSync(path.join(step, 'model.safetensors'), '');
+    fs.writeFileSync(path.join(step, 'trainer.json'), '{}');
+    for (const [f, json] of Object.entries(files)) fs.writeFileSync(path.join(d, f), JSON.stringify(json));
+    return d;
+  };
+  const fresh = run('fresh', { 'request.json': { preset: 'tiny' } });
+  const before = run('before', { 'run.llmlens.json': { preset: 'shakespeare-char' } });
+  const both = run('both', { 'request.json': { preset: 'tiny' }, 'run.llmlens.json': { preset: 'old' } });
+  const none = run('none', {});
+  assert.deepEqual(
+    [fresh, before, both, none].map((d) => readRunRequest(d)?.preset),
+    ['tiny', 'shakespeare-char', 'tiny', undefined],
+  );
+  assert.deepEqual(listRuns(root).sort(), [before, both, fresh]);
+  assert.deepEqual(
+    [fresh, before, none].map((d) =>
+      isRunCheckpoint(path.join(d, 'checkpoints', 'step-5', 'model.safetensors')),
+    ),
+    [true, true, false],
+    'Continue training is offered for the checkpoints of both',
+  );
+  const args = trainArgs(fresh);
+  assert.equal(args[args.indexOf('--config') + 1], path.join(fresh, 'request.json'));
+  // the run-file schema and CodeLens apply to *.llmlens.json, which request.json is not
+  const pkg = JSON.parse(fs.readFileSync('package.json', 'utf8')) as {
+    contributes: { jsonValidation: { fileMatch: string }[] };
+  };
+  const globs = [...pkg.contributes.jsonValidation.map((j) => j.fileMatch), '**/*.llmlens.json'];
+  const matches = (glob: string, file: string) =>
+    new RegExp(
+      `^${glob
+        .replace(/\*\*\//g, '(.*/)?')
+        .replace(/\./g, '\\.')
+        .replace(/\*/g, '[^/]*')}$`,
+    ).test(file);
+  assert.equal(matches('*.llmlens.json', 'run.llmlens.json'), true, 'the glob check itself');
+  for (const g of globs) assert.equal(matches(g, 'request.json'), false, g);
 });

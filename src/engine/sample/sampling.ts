@@ -20,6 +20,11 @@ export interface SamplingOptions {
   minP?: number;
   /** > 1 makes tokens already in the context less likely: positive logits ÷ penalty, negative × penalty (CTRL). Default 1. */
   repetitionPenalty?: number;
+  /**
+   * Only ids below this can be drawn: the tokenizer's vocabulary when the model's is larger (GPT-2's
+   * 50257 rows under a character tokenizer, or nanoGPT's padding to 50304). Default: every logit.
+   */
+  vocabLimit?: number;
 }
 
 /**
@@ -58,6 +63,14 @@ export function nextTokenProbs(
   o: SamplingOptions = {},
   context: readonly number[] = [],
 ): Float64Array {
+  if (o.vocabLimit !== undefined && o.vocabLimit < raw.length) {
+    if (!(Number.isInteger(o.vocabLimit) && o.vocabLimit > 0))
+      throw new Error(`vocabLimit must be a whole number ≥ 1, got ${o.vocabLimit}`);
+    const probs = new Float64Array(raw.length); // ids ≥ vocabLimit keep probability 0
+    const kept = Float64Array.from({ length: o.vocabLimit }, (_, i) => raw[i]);
+    probs.set(nextTokenProbs(kept, { ...o, vocabLimit: undefined }, context));
+    return probs;
+  }
   const logits =
     o.repetitionPenalty !== undefined && o.repetitionPenalty !== 1
       ? applyRepetitionPenalty(raw, context, o.repetitionPenalty)

@@ -313,7 +313,7 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
     const ids = await infer.generate(
       start,
       c.sampleTokens,
-      { temperature: c.temperature, topK: c.topK },
+      { temperature: c.temperature, topK: c.topK, vocabLimit: o.tokenizer.vocabSize },
       () => sampleRng.next(),
       o.signal,
     );

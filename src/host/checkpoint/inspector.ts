@@ -34,6 +34,7 @@ import type {
   TensorStatsView,
   TrainingInfo,
 } from '../../protocol/checkpoint';
+import { requestFileOf } from '../training/runFiles';
 import { readJsonObject } from './hfExport';
 
 /** Bins of every histogram. */
@@ -155,7 +156,7 @@ export function isRunCheckpoint(file: string): boolean {
     /^step-\d+$/.test(basename(dir)) &&
     basename(dirname(dir)) === 'checkpoints' &&
     existsSync(join(dir, 'trainer.json')) &&
-    existsSync(join(dirname(dirname(dir)), 'run.llmlens.json'))
+    requestFileOf(dirname(dirname(dir))) !== undefined
   );
 }
 

@@ -6,9 +6,10 @@ import type { TrainRequest } from '../../protocol/training';
 import type { WorkerClient } from '../../worker/client';
 import { RunItem, RunsTreeProvider } from '../runsView';
 import { RunFileCodeLens } from './codeLens';
-import { DashboardPanel, runRequest } from './dashboardPanel';
-import { listCheckpoints } from './runFiles';
-import { readPid, RunManager } from './runManager';
+import { DashboardPanel } from './dashboardPanel';
+import { deleteRunFolder, listCheckpoints, readRunRequest } from './runFiles';
+import { RunManager } from './runManager';
+import { readPid } from './runProcess';
 import { launchRun, startTrainingCommand } from './startTraining';
 import { TrainingStatusBar } from './statusBar';
 
@@ -66,7 +67,7 @@ export function registerTraining(context: vscode.ExtensionContext, worker: Worke
       const cps = listCheckpoints(dir);
       const last =
         typeof fromCheckpoint === 'string' ? cps.find((c) => c.dir === fromCheckpoint) : cps.at(-1);
-      const request = runRequest(dir) as TrainRequest | undefined;
+      const request = readRunRequest(dir) as TrainRequest | undefined;
       if (!last || !request) {
         void vscode.window.showErrorMessage(
           `${path.basename(dir)} has ${last ? 'no run request (it was not started by the extension)' : 'no checkpoint'} to resume from.`,
@@ -86,9 +87,17 @@ export function registerTraining(context: vscode.ExtensionContext, worker: Worke
         'Delete',
       );
       if (ok !== 'Delete') return;
-      await vscode.workspace.fs
-        .delete(vscode.Uri.file(dir), { recursive: true, useTrash: true })
-        .then(undefined, () => fs.rmSync(dir, { recursive: true, force: true }));
+      await deleteRunFolder(dir, {
+        moveToTrash: (d) =>
+          vscode.workspace.fs.delete(vscode.Uri.file(d), { recursive: true, useTrash: true }),
+        confirmPermanent: async (reason) =>
+          (await vscode.window.showWarningMessage(
+            `Could not move ${path.basename(dir)} to the trash: ${reason.replace(/\.$/, '')}. Delete it permanently?`,
+            { modal: true, detail: dir },
+            'Delete Permanently',
+          )) === 'Delete Permanently',
+        removePermanently: (d) => fs.rmSync(d, { recursive: true, force: true }),
+      });
       runs.refresh();
     }),
     vscode.commands.registerCommand('llmLens.revealRun', (arg?: unknown) => {

@@ -1,26 +1,33 @@
 /**
- * The training dashboard: one panel per run, fed by the run's metrics.jsonl (live, finished, or written by
- * another process), at most ~10 messages a second. Restored after a window reload by its serializer.
+ * The training dashboard: one panel per run, fed by the run's model (live, finished, or written by another
+ * process), at most ~10 messages a second. Restored after a window reload by its serializer.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { DashboardHostMessage, DashboardWebviewMessage, RunEvent } from '../../protocol/training';
+import type {
+  DashboardHostMessage,
+  DashboardWebviewMessage,
+  RunEvent,
+  RunSummary,
+} from '../../protocol/training';
 import { log } from '../log';
 import { isDashboardWebviewMessage } from '../panels/validate';
 import { webviewHtml, webviewOptions } from '../webviewHtml';
 import { Batcher } from './batcher';
-import { listCheckpoints, listRuns, readRunEvents, summarizeRun } from './runFiles';
-import { REQUEST_FILE, type RunManager } from './runManager';
-import { MetricsTail } from './tail';
+import { listCheckpoints, listRuns, readRunEvents } from './runFiles';
+import type { RunManager } from './runManager';
+import type { RunModel, RunModelRef } from './runModel';
 
 export class DashboardPanel {
   static readonly viewType = 'llmLens.dashboard';
   private static readonly panels = new Map<string, DashboardPanel>();
   private readonly disposables: vscode.Disposable[] = [];
-  private readonly tail: MetricsTail;
+  private readonly ref: RunModelRef;
   private readonly batcher: Batcher<RunEvent>;
   private compare: string[] = [];
+  /** The status and checkpoint count last posted, to post a change once. */
+  private posted = '';
 
   static show(context: vscode.ExtensionContext, manager: RunManager, runDir: string): DashboardPanel {
     const existing = DashboardPanel.panels.get(runDir);
@@ -69,40 +76,48 @@ export class DashboardPanel {
     DashboardPanel.panels.set(runDir, this);
     panel.iconPath = vscode.Uri.joinPath(context.extensionUri, 'media', 'lens.svg');
     panel.webview.html = webviewHtml(panel.webview, context.extensionUri, 'dashboard', panel.title);
-    this.batcher = new Batcher(
-      (events) => this.post({ type: 'events', events, status: this.manager.status(runDir) }),
-      10,
-    );
-    this.tail = new MetricsTail(runDir, (events) => events.forEach((e) => this.batcher.push(e)));
+    this.ref = manager.models.acquire(runDir);
+    const model = this.ref.model;
+    this.batcher = new Batcher((events) => this.post({ type: 'events', events, status: model.status }), 10);
     panel.onDidDispose(() => this.dispose(), null, this.disposables);
     panel.webview.onDidReceiveMessage((m: unknown) => void this.onMessage(m), null, this.disposables);
-    manager.onDidChange((dir) => dir === runDir && this.batcher.flush(), null, this.disposables);
-    manager.onDidChange(
-      (dir) =>
-        dir === runDir &&
-        this.post({
-          type: 'status',
-          status: this.manager.status(runDir),
-          checkpoints: listCheckpoints(runDir).length,
-        }),
-      null,
-      this.disposables,
-    );
+    model.onEvents((events) => events.forEach((e) => this.batcher.push(e)), null, this.disposables);
+    model.onDidReset(() => this.init(), null, this.disposables);
+    model.onDidChange(() => this.postStatus(model), null, this.disposables);
   }
 
+  private get model(): RunModel {
+    return this.ref.model;
+  }
+
+  /** Everything so far (the view starts over): what the batcher still holds is in `events` already. */
   private init(): void {
-    this.tail.dispose();
-    const events = this.tail.start();
-    const summary = summarizeRun(this.runDir, events, undefined);
+    this.batcher.flush();
+    this.posted = statusKey(this.model);
+    const models = this.manager.models;
     this.post({
       type: 'init',
-      run: { ...summary, status: this.manager.status(this.runDir) },
-      events,
+      run: this.model.summary(),
+      events: [...this.model.events],
       compare: this.compare.map((dir) => ({
-        run: summarizeRun(dir, readRunEvents(dir)),
-        events: readRunEvents(dir),
+        run: models.summary(dir),
+        events: [...(models.get(dir)?.events ?? readRunEvents(dir))],
       })),
       live: true,
+    });
+  }
+
+  /** A new status or checkpoint count, after the events that led to it; a failed run's says why. */
+  private postStatus(model: RunModel): void {
+    const key = statusKey(model);
+    if (key === this.posted) return;
+    this.batcher.flush();
+    this.posted = key;
+    this.post({
+      type: 'status',
+      status: model.status,
+      checkpoints: model.checkpoints.length,
+      message: model.status === 'failed' ? model.progress.error : undefined,
     });
   }
 
@@ -170,7 +185,7 @@ export class DashboardPanel {
     const roots = (vscode.workspace.workspaceFolders ?? []).map((f) =>
       path.join(f.uri.fsPath, '.llmlens', 'runs'),
     );
-    const others = roots.flatMap(listRuns).filter((d) => d !== this.runDir);
+    const others = roots.flatMap(listRuns).filter((d) => path.resolve(d) !== this.model.runDir);
     if (!others.length) {
       void vscode.window.showInformationMessage('There is no other run in this workspace to compare with.');
       return;
@@ -178,7 +193,7 @@ export class DashboardPanel {
     const picks = await vscode.window.showQuickPick(
       others.map((d) => ({
         label: path.basename(d),
-        description: summaryLine(d),
+        description: summaryLine(this.manager.models.summary(d)),
         picked: this.compare.includes(d),
         dir: d,
       })),
@@ -195,22 +210,16 @@ export class DashboardPanel {
 
   private dispose(): void {
     DashboardPanel.panels.delete(this.runDir);
-    this.tail.dispose();
     this.batcher.dispose();
     for (const d of this.disposables.splice(0)) d.dispose();
+    this.ref.dispose();
   }
 }
 
-function summaryLine(dir: string): string {
-  const s = summarizeRun(dir, readRunEvents(dir));
+function statusKey(model: RunModel): string {
+  return `${model.status} ${model.checkpoints.length}`;
+}
+
+function summaryLine(s: RunSummary): string {
   return `${s.status} · step ${s.step}${s.loss !== undefined ? ` · loss ${s.loss.toFixed(3)}` : ''}`;
-}
-
-/** The request a run was started with (run.llmlens.json in its folder), if the extension started it. */
-export function runRequest(runDir: string): Record<string, unknown> | undefined {
-  try {
-    return JSON.parse(fs.readFileSync(path.join(runDir, REQUEST_FILE), 'utf8')) as Record<string, unknown>;
-  } catch {
-    return undefined;
-  }
 }

@@ -1,62 +1,19 @@
 /**
  * Starts and controls training runs. Each run is its own process (`dist/cli.js train`, forked and
  * detached), so a window reload neither kills nor loses it: the run writes metrics.jsonl and checkpoints
- * in its folder, the extension tails the file and steers it through control.json and SIGINT.
+ * in its folder, the run's model (runModel.ts) follows the file, and the manager steers the process through
+ * control.json and SIGINT.
  */
 import { fork } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { trainingProcessEnv } from '../../engine/train/processEnv';
-import type { RunControl, RunEvent, RunStatus, TrainRequest } from '../../protocol/training';
+import type { TrainRequest } from '../../protocol/training';
 import { log } from '../log';
-import { readRunEvents, summarizeRun } from './runFiles';
-
-export const PID_FILE = 'run.pid.json';
-export const CONTROL_FILE = 'control.json';
-export const REQUEST_FILE = 'run.llmlens.json';
-
-interface PidInfo {
-  pid: number;
-  device: string;
-  startedAt: number;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-export function readPid(runDir: string): PidInfo | undefined {
-  try {
-    const p = JSON.parse(fs.readFileSync(path.join(runDir, PID_FILE), 'utf8')) as PidInfo;
-    return alive(p.pid) ? p : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-export function readControl(runDir: string): RunControl {
-  try {
-    return {
-      paused: false,
-      checkpointRequest: 0,
-      ...(JSON.parse(fs.readFileSync(path.join(runDir, CONTROL_FILE), 'utf8')) as Partial<RunControl>),
-    };
-  } catch {
-    return { paused: false, checkpointRequest: 0 };
-  }
-}
-
-function writeControl(runDir: string, c: RunControl): void {
-  const tmp = path.join(runDir, `.${CONTROL_FILE}.${process.pid}.tmp`);
-  fs.writeFileSync(tmp, JSON.stringify(c));
-  fs.renameSync(tmp, path.join(runDir, CONTROL_FILE));
-}
+import { REQUEST_FILE } from './runFiles';
+import { RunModels } from './runModel';
+import { readControl, readPid, recordExit, signalRun, trainArgs, writeControl, writePid } from './runProcess';
 
 export class RunManager implements vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<string>();
@@ -64,15 +21,13 @@ export class RunManager implements vscode.Disposable {
   private readonly stopping = new Set<string>();
   /** Fires with a run folder whenever its process starts, ends or is steered. */
   readonly onDidChange = this.changed.event;
+  /** The one model of each run that views follow; it hears this manager's notices first. */
+  readonly models = new RunModels(
+    { onDidChange: this.onDidChange },
+    { onListenerError: (e) => log().error(e instanceof Error ? e : String(e)) },
+  );
 
   constructor(private readonly cliPath: string) {}
-
-  /** The live status of a run: running/paused while its process lives, else from its events. */
-  status(runDir: string): RunStatus {
-    const pid = readPid(runDir);
-    if (pid) return readControl(runDir).paused ? 'paused' : 'running';
-    return summarizeRun(runDir, readRunEvents(runDir)).status;
-  }
 
   /** Runs training on `device` now, in any window (their pid files). */
   activeOn(device: string, runsRoot: string): string | undefined {
@@ -91,32 +46,15 @@ export class RunManager implements vscode.Disposable {
     fs.writeFileSync(path.join(runDir, REQUEST_FILE), JSON.stringify(request, null, 2) + '\n');
     writeControl(runDir, { paused: false, checkpointRequest: 0 });
     const out = fs.openSync(path.join(runDir, 'train.log'), 'a');
-    const child = fork(
-      this.cliPath,
-      [
-        'train',
-        '--config',
-        path.join(runDir, REQUEST_FILE),
-        '--run-dir',
-        runDir,
-        '--control',
-        path.join(runDir, CONTROL_FILE),
-        '--log-interval',
-        '1',
-      ],
-      {
-        cwd: runDir,
-        detached: true,
-        stdio: ['ignore', out, out, 'ipc'],
-        env: trainingProcessEnv({ ...process.env, ELECTRON_RUN_AS_NODE: '1' }),
-      },
-    );
+    const child = fork(this.cliPath, trainArgs(runDir), {
+      cwd: runDir,
+      detached: true,
+      stdio: ['ignore', out, out, 'ipc'],
+      env: trainingProcessEnv({ ...process.env, ELECTRON_RUN_AS_NODE: '1' }),
+    });
     fs.closeSync(out);
     if (child.pid === undefined) throw new Error('the training process did not start');
-    fs.writeFileSync(
-      path.join(runDir, PID_FILE),
-      JSON.stringify({ pid: child.pid, device: request.device, startedAt: Date.now() } satisfies PidInfo),
-    );
+    writePid(runDir, child.pid, request.device);
     child.disconnect?.();
     child.unref();
     log().info(`Training started: ${runDir} (pid ${child.pid}, ${request.preset}, ${request.device})`);
@@ -132,31 +70,8 @@ export class RunManager implements vscode.Disposable {
   }
 
   private onExit(runDir: string, code: number, signal: NodeJS.Signals | null): void {
-    fs.rmSync(path.join(runDir, PID_FILE), { force: true });
-    const events = readRunEvents(runDir);
-    const last = events.at(-1);
-    if (!last || (last.kind !== 'done' && last.kind !== 'error')) {
-      const tail = (() => {
-        try {
-          return fs
-            .readFileSync(path.join(runDir, 'train.log'), 'utf8')
-            .trim()
-            .split('\n')
-            .slice(-3)
-            .join(' | ');
-        } catch {
-          return '';
-        }
-      })();
-      const step =
-        [...events].reverse().find((e): e is Extract<RunEvent, { step: number }> => 'step' in e)?.step ?? 0;
-      const message = `The training process exited ${signal ? `on ${signal}` : `with code ${code}`} before finishing${tail ? `: ${tail}` : ''}. Checkpoints already saved are kept.`;
-      fs.appendFileSync(
-        path.join(runDir, 'metrics.jsonl'),
-        JSON.stringify({ kind: 'error', step, message, time: Date.now() } satisfies RunEvent) + '\n',
-      );
-      log().error(`${runDir}: ${message}`);
-    }
+    const message = recordExit(runDir, code, signal);
+    if (message) log().error(`${runDir}: ${message}`);
     this.changed.fire(runDir);
   }
 
@@ -181,12 +96,13 @@ export class RunManager implements vscode.Disposable {
     const key = `${runDir}\0${p.pid}`;
     if (!this.stopping.has(key)) {
       this.stopping.add(key);
-      process.kill(p.pid, 'SIGINT');
+      signalRun(runDir, 'SIGINT');
     }
     return true;
   }
 
   dispose(): void {
+    this.models.dispose();
     this.changed.dispose();
   }
 }

@@ -18,7 +18,6 @@ import { BUILTIN_TOKENIZERS, workspaceChoices } from '../tokenize/choices';
 import { DashboardPanel } from './dashboardPanel';
 import { parseRunFile, type RunFileRequest } from './runFile';
 import type { RunManager } from './runManager';
-import { MetricsTail } from './tail';
 
 /** Steps that train something visible in a few minutes on a laptop CPU, per preset. */
 const DEFAULT_STEPS: Record<string, number> = { tiny: 600, 'shakespeare-char': 2000, 'gpt2-124m': 5000 };
@@ -181,7 +180,10 @@ export async function launchRun(
   return started.runDir;
 }
 
-/** A cancellable notification that follows the run until it ends; Cancel stops it with a checkpoint. */
+/**
+ * A cancellable notification fed by the run's model until the run's process exits; Cancel stops the run
+ * with a checkpoint.
+ */
 function trackProgress(
   manager: RunManager,
   runDir: string,
@@ -196,9 +198,11 @@ function trackProgress(
     },
     (progress, token) =>
       new Promise<void>((resolve) => {
+        const ref = manager.models.acquire(runDir);
+        const subs: vscode.Disposable[] = [];
         let last = 0;
         let total = maxIters;
-        const tail = new MetricsTail(runDir, (events: RunEvent[]) => {
+        const report = (events: readonly RunEvent[]) => {
           for (const e of events) {
             if (e.kind === 'start') total = e.maxIters;
             if (e.kind === 'step' && total) {
@@ -212,12 +216,14 @@ function trackProgress(
             if (e.kind === 'error')
               void vscode.window.showErrorMessage(`Training ${path.basename(runDir)} failed: ${e.message}`);
           }
-        });
-        tail.start();
-        token.onCancellationRequested(() => manager.stop(runDir));
+        };
+        // events from now on (a resumed run's folder holds its earlier ones)
+        ref.model.onEvents(report, null, subs);
+        token.onCancellationRequested(() => manager.stop(runDir), null, subs);
+        // the manager tells the model of the exit first, so the error event it appends has reached report()
         void exited.then(() => {
-          tail.read();
-          tail.dispose();
+          for (const d of subs.splice(0)) d.dispose();
+          ref.dispose();
           resolve();
         });
       }),

@@ -1,10 +1,10 @@
 /** Status bar: the training run of this workspace — step, loss, tokens/s; click opens its dashboard. */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { RunEvent } from '../../protocol/training';
 import { listRuns } from './runFiles';
-import { readPid, type RunManager } from './runManager';
-import { MetricsTail } from './tail';
+import type { RunManager } from './runManager';
+import type { RunModel, RunModelRef } from './runModel';
+import { readPid } from './runProcess';
 
 export class TrainingStatusBar implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem(
@@ -12,10 +12,8 @@ export class TrainingStatusBar implements vscode.Disposable {
     vscode.StatusBarAlignment.Left,
     50,
   );
-  private tail: MetricsTail | undefined;
-  private runDir: string | undefined;
-  /** Checks every second whether the shown run's process still lives; only while one is shown. */
-  private timer: ReturnType<typeof setInterval> | undefined;
+  /** The shown run's model, and this view's subscriptions to it. */
+  private shown: { ref: RunModelRef; subs: vscode.Disposable[] } | undefined;
   private readonly subs: vscode.Disposable[] = [];
 
   constructor(
@@ -23,57 +21,55 @@ export class TrainingStatusBar implements vscode.Disposable {
     private readonly roots: () => string[],
   ) {
     this.item.name = 'LLM Lens Training';
-    // runs start and end here (manager) or in another window / the CLI (their pid files)
+    // runs start here (manager) or in another window (their pid files); the shown run's model says when it ends
     const pids = vscode.workspace.createFileSystemWatcher('**/.llmlens/runs/*/run.pid.json');
     this.subs.push(
-      manager.onDidChange(() => this.poll()),
+      manager.onDidChange(() => this.find()),
       pids,
-      pids.onDidCreate(() => this.poll()),
-      pids.onDidDelete(() => this.poll()),
+      pids.onDidCreate(() => this.find()),
+      pids.onDidDelete(() => this.find()),
     );
-    this.poll();
+    this.find();
   }
 
-  private poll(): void {
+  /** Shows the newest run whose trainer runs now, if any. */
+  private find(): void {
     const active = this.roots()
       .flatMap(listRuns)
       .find((d) => readPid(d));
-    if (active !== this.runDir) {
-      this.tail?.dispose();
-      this.tail = undefined;
-      this.runDir = active;
-      clearInterval(this.timer);
-      this.timer = undefined;
-      if (!active) {
-        this.item.hide();
-        return;
-      }
-      this.timer = setInterval(() => this.poll(), 1000);
-      this.item.command = { command: 'llmLens.openDashboard', title: 'Open Dashboard', arguments: [active] };
-      this.tail = new MetricsTail(active, (events) => this.show(events));
-      this.show(this.tail.start());
-      this.item.text = `$(sync~spin) ${path.basename(active)}: starting…`;
-      this.item.show();
+    if (active && path.resolve(active) === this.shown?.ref.model.runDir) return;
+    this.release();
+    if (!active) {
+      this.item.hide();
+      return;
     }
+    const ref = this.manager.models.acquire(active);
+    this.shown = { ref, subs: [] };
+    ref.model.onDidChange((m) => (m.live ? this.show(m) : this.find()), null, this.shown.subs);
+    this.item.command = { command: 'llmLens.openDashboard', title: 'Open Dashboard', arguments: [active] };
+    this.item.text = `$(sync~spin) ${path.basename(active)}: starting…`;
+    this.show(ref.model);
+    this.item.show();
   }
 
-  private maxIters = 0;
+  private show(model: RunModel): void {
+    const p = model.progress;
+    if (p.loss === undefined) return;
+    const paused = model.status === 'paused';
+    this.item.text = `$(${paused ? 'debug-pause' : 'sync~spin'}) step ${p.step}/${p.maxIters ?? 0} · loss ${p.loss.toFixed(3)} · ${Math.round(p.tokPerSec ?? 0).toLocaleString('en-US')} tok/s`;
+    this.item.tooltip = `LLM Lens is training ${path.basename(model.runDir)}${paused ? ' (paused)' : ''}. Click to open its dashboard.`;
+  }
 
-  private show(events: RunEvent[]): void {
-    for (const e of events) if (e.kind === 'start') this.maxIters = e.maxIters;
-    const step = [...events]
-      .reverse()
-      .find((e): e is Extract<RunEvent, { kind: 'step' }> => e.kind === 'step');
-    if (!step || !this.runDir) return;
-    const paused = this.manager.status(this.runDir) === 'paused';
-    this.item.text = `$(${paused ? 'debug-pause' : 'sync~spin'}) step ${step.step}/${this.maxIters} · loss ${step.loss.toFixed(3)} · ${Math.round(step.tokPerSec).toLocaleString('en-US')} tok/s`;
-    this.item.tooltip = `LLM Lens is training ${path.basename(this.runDir)}${paused ? ' (paused)' : ''}. Click to open its dashboard.`;
+  private release(): void {
+    if (!this.shown) return;
+    for (const d of this.shown.subs.splice(0)) d.dispose();
+    this.shown.ref.dispose();
+    this.shown = undefined;
   }
 
   dispose(): void {
-    clearInterval(this.timer);
     for (const d of this.subs.splice(0)) d.dispose();
-    this.tail?.dispose();
+    this.release();
     this.item.dispose();
   }
 }
