@@ -103,21 +103,19 @@ export class GptInference {
     return logits.slice((ctx.length - 1) * V, ctx.length * V);
   }
 
-  /** Appends up to `maxNew` sampled tokens to `prompt`; a token in `stopTokens` ends it (and is kept). */
+  /** Appends up to `maxNew` sampled tokens to `prompt`; `stop(id)` ends early. */
   async generate(
     prompt: readonly number[],
     maxNew: number,
     s: SamplingOptions,
     random: () => number,
     signal?: AbortSignal,
-    stopTokens: readonly number[] = [],
   ): Promise<number[]> {
     const out = [...prompt];
     for (let i = 0; i < maxNew; i++) {
       signal?.throwIfAborted();
       const logits = await this.nextLogits(out);
       out.push(sampleFrom(nextTokenProbs(logits, s), random()));
-      if (stopTokens.includes(out[out.length - 1])) break;
     }
     return out.slice(prompt.length);
   }

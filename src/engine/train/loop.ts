@@ -20,6 +20,8 @@ import { emitOnnx } from '../graph/emit';
 import { emitTrainLoop } from './stepLoop';
 import { buildGptTrainGraph, gptParams, initGptWeights } from '../model/gpt';
 import { GptInference, type GptModelConfig } from '../model/inference';
+import { KvCacheModel } from '../model/kvCache';
+import { generateTokens } from '../sample/generate';
 import type { RunEvent } from '../../protocol/training';
 import { LOOP_OPTIONS, MODEL_OPTIONS, type LoopSettings } from '../../protocol/trainOptions';
 import { checkOptions } from '../options';
@@ -290,17 +292,23 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
     prune();
     return log({ kind: 'eval', step, trainLoss, valLoss: lastVal, time: now() });
   };
-  /** sft: answers to the first held-out prompts, each sampled until <|im_end|>. */
+  let kv: KvCacheModel | undefined; // sft's answers: made at the first sample, released at the end
+  /** sft: answers to the first held-out prompts, each sampled on the KV cache until <|im_end|>. */
   const answers = async (): Promise<TrainEvent[]> => {
-    infer.setWeights(await weightsNow());
+    const w = await weightsNow();
+    if (kv) kv.setWeights(w);
+    else kv = await KvCacheModel.create(config, w, { ep: c.device, threads: c.threads });
     const encode = (text: string) => o.tokenizer.encode(text, { disallowedSpecial: new Set() });
     const events: TrainEvent[] = [];
     for (const [k, messages] of prompts.entries()) {
-      const ids = renderChatML(messages, chat!, encode, { addGenerationPrompt: true }).ids;
-      const sampleRng = new Rng((c.seed + 7919 * (step + 1) + 104729 * k) >>> 0);
-      const max = Math.min(c.sampleTokens, T);
-      const out = await infer.generate(ids, max, c, () => sampleRng.next(), o.signal, [chat!.imEnd]);
-      const text = o.tokenizer.decode(out.at(-1) === chat!.imEnd ? out.slice(0, -1) : out);
+      const prompt = renderChatML(messages, chat!, encode, { addGenerationPrompt: true }).ids;
+      const out: number[] = [];
+      const seed = (c.seed + 7919 * (step + 1) + 104729 * k) >>> 0;
+      const sampling = { temperature: c.temperature, topK: c.topK, seed, maxTokens: c.sampleTokens };
+      const opts = { ...sampling, stopTokens: [chat!.imEnd] };
+      for await (const t of generateTokens(kv, prompt, opts, { signal: o.signal }))
+        if (t.finish !== 'stopToken') out.push(t.id);
+      const text = o.tokenizer.decode(out);
       const asked = messages.filter((m) => m.role === 'user').at(-1)?.content ?? '';
       events.push(log({ kind: 'sample', step, prompt: asked, text, time: now() }));
     }
@@ -478,6 +486,7 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
     val?.close();
     await runner.release();
     await infer.release();
+    await kv?.release();
   }
 }
 
