@@ -8,7 +8,7 @@ import { probeRuntime } from '../engine/runtime/probe';
 import type { RuntimeReport } from '../protocol/environment';
 import { chatCommand, chatDataCommand } from './chat';
 import { tokenizeCommand, trainTokenizerCommand } from './tokenize';
-import { evalCommand, prepareCommand, sampleCommand, trainCommand } from './train';
+import { evalCommand, prepareCommand, sampleCommand, sftCommand, trainCommand } from './train';
 
 declare const LLM_LENS_VERSION: string | undefined;
 const VERSION = typeof LLM_LENS_VERSION === 'string' ? LLM_LENS_VERSION : 'dev';
@@ -30,6 +30,9 @@ Usage:
                             train a GPT, printing loss, evals and samples; checkpoints in DIR/checkpoints/
                             (on CPU several steps per ONNX run, ~5 s; Ctrl+C stops after them);
                             llm-lens train --help lists every option
+  llm-lens sft --from CHECKPOINT_DIR --data FILE.jsonl [--run-dir DIR] [--heldout FILE.jsonl] [options]
+                            fine-tune a checkpoint on conversations (loss on the answers only); the
+                            tokenizer gains <|im_start|> <|im_end|>; llm-lens sft --help lists every option
   llm-lens sample --checkpoint DIR [--prompt TEXT] [--max-tokens N] [--temperature X] [--top-k N]
                   [--top-p X] [--seed N] [--num-samples N] [--json]
                             generate text; --json prints each token with its top probabilities
@@ -94,6 +97,7 @@ const commands: Record<string, Command> = {
   'train-tokenizer': trainTokenizerCommand,
   prepare: prepareCommand,
   train: trainCommand,
+  sft: sftCommand,
   sample: sampleCommand,
   eval: evalCommand,
   'chat-data': chatDataCommand,

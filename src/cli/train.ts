@@ -144,14 +144,15 @@ export async function trainCommand(args: string[]): Promise<number> {
         case 'step':
           if (e.step % logInterval === 0 || e.step === config.maxIters)
             out(
-              `iter ${e.step}: loss ${e.loss.toFixed(4)}, time ${e.ms < 10 ? e.ms.toFixed(1) : e.ms.toFixed(0)}ms, lr ${e.lr.toExponential(2)}, ${Math.round(e.tokPerSec)} tok/s, eta ${fmtMs(e.etaMs)}`,
+              `iter ${e.step}: loss ${e.loss.toFixed(4)}, time ${e.ms < 10 ? e.ms.toFixed(1) : e.ms.toFixed(0)}ms, lr ${e.lr.toExponential(2)}, ${Math.round(e.tokPerSec)} tok/s${e.lossTokens !== undefined ? `, ${e.lossTokens} with loss` : ''}, eta ${fmtMs(e.etaMs)}`,
             );
           break;
         case 'eval':
           out(`step ${e.step}: train loss ${e.trainLoss.toFixed(4)}, val loss ${e.valLoss.toFixed(4)}`);
           break;
         case 'sample':
-          out(`--- sample at step ${e.step} ---\n${e.prompt}${e.text}\n---`);
+          if (config.stage === 'sft') out(`--- answer at step ${e.step} ---\n> ${e.prompt}\n${e.text}\n---`);
+          else out(`--- sample at step ${e.step} ---\n${e.prompt}${e.text}\n---`);
           break;
         case 'checkpoint':
           out(`saved checkpoint ${e.dir}`);
@@ -173,6 +174,26 @@ export async function trainCommand(args: string[]): Promise<number> {
     process.off('SIGTERM', onSigint);
   }
   return failed ? 1 : 0;
+}
+
+const SFT_HELP = `llm-lens sft --from CHECKPOINT_DIR --data FILE.jsonl [--run-dir DIR] [options]
+
+Fine-tunes a base checkpoint into a chat assistant (supervised fine-tuning): llm-lens train with
+--stage sft and --init-from. The data is conversations JSONL ({"messages": [{"role", "content"}, …]} a
+line); the base tokenizer gains <|im_start|> and <|im_end|>, the embedding grows rows for them, and the
+loss counts the assistant's tokens only. Samples are answers to held-out prompts. Resume with --resume.
+`;
+
+/** `llm-lens sft`: train with stage sft; --from is --init-from. */
+export async function sftCommand(args: string[]): Promise<number> {
+  if (args.includes('--help') || args.includes('-h')) {
+    const flags = flagHelp(TRAIN_FLAGS).filter((l) => !/^\s*--(stage|init-from|preset|tokenizer)\b/.test(l));
+    process.stdout.write(`${SFT_HELP}\nOptions:\n  --from DIR  The base checkpoint.\n${flags.join('\n')}\n`);
+    return 0;
+  }
+  const fromFlag = (a: string) => (a.startsWith('--from=') ? `--init-from=${a.slice(7)}` : a);
+  const mapped = args.map((a) => (a === '--from' ? '--init-from' : fromFlag(a)));
+  return trainCommand(['--stage', 'sft', ...mapped]);
 }
 
 // prettier-ignore

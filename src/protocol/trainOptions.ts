@@ -35,6 +35,7 @@ export const DATA_OPTIONS = {
   data: { type: 'list', path: true, required: true, meta: 'FILES|FOLDERS', doc: 'Text files or folders to train on.' },
   tokenizer: { type: 'str', path: true, names: TOKENIZER_NAMES, default: 'char', doc: 'char, a built-in encoding, or a path.' },
   valFraction: { type: 'num', min: 0, lt: 1, default: 0.1, doc: 'Share of the tokens held out for validation.' },
+  heldout: { type: 'str', path: true, meta: 'FILE.jsonl', doc: 'sft: held-out conversations (default: valFraction of data).' },
   dataCacheDir: { type: 'str', path: true, file: false, auto: 'data/ beside runs/', doc: 'Where prepared datasets are cached.' },
 } as const satisfies OptionTable;
 
@@ -49,6 +50,7 @@ export const MODEL_OPTIONS = {
 
 // prettier-ignore
 export const LOOP_OPTIONS = {
+  stage: { type: 'enum', values: ['pretrain', 'sft'], default: 'pretrain', doc: 'pretrain on text, or sft: fine-tune initFrom on conversations JSONL.' },
   runDir: { type: 'str', path: true, file: false, auto: '.llmlens/runs/<name or preset>-<time>', doc: 'The run folder.' },
   device: { type: 'enum', values: ['cpu', 'webgpu', 'cuda'], default: 'cpu', doc: 'Where to train.' },
   threads: { type: 'int', min: 1, doc: "CPU threads (default: onnxruntime's choice)." },
@@ -69,6 +71,7 @@ export const LOOP_OPTIONS = {
   sampleInterval: { type: 'int', min: 0, auto: 'evalInterval', doc: 'Steps between samples; 0: none.' },
   sampleTokens: { type: 'int', min: 0, default: 200, doc: 'Tokens per sample; 0: no samples.' },
   prompt: { type: 'str', default: '\n', doc: 'Text the samples start from.' },
+  answerPrompts: { type: 'int', min: 0, default: 3, doc: 'sft: held-out prompts answered in each sample.' },
   temperature: SAMPLING_OPTIONS.temperature,
   topK: SAMPLING_OPTIONS.topK,
   checkpointInterval: { type: 'int', min: 0, auto: 'evalInterval', doc: 'Steps between checkpoints; 0: at the end.' },

@@ -31,6 +31,8 @@ export type RunEvent =
       ms: number;
       tokPerSec: number;
       tokensSeen: number;
+      /** sft: the step's tokens that carry loss (Σ weights). */
+      lossTokens?: number;
       elapsedMs: number;
       etaMs: number;
       time: number;

@@ -57,6 +57,8 @@ function config(runDir: string, over: Partial<TrainConfig> = {}): TrainConfig {
     seed: 1337,
     device: 'cpu',
     threads: 1,
+    stage: 'pretrain',
+    answerPrompts: 3,
     ...over,
   };
 }

@@ -143,6 +143,8 @@ test("prepareRun fills every option's default: the fixed ones from the table, th
     runDir: path.join(dir, 'runs', 'r'),
     tokenizerId: 'char',
     model: { nLayer: 4, nHead: 4, nEmbd: 128, blockSize: 64, bias: true },
+    stage: 'pretrain',
+    answerPrompts: 3,
     device: 'cpu',
     batchSize: 12,
     gradAccum: 1,

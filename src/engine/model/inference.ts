@@ -54,7 +54,7 @@ export class GptInference {
     this.weights = weights;
   }
 
-  private runner(kind: 'loss' | 'logits', B: number, T: number): Promise<GraphRunner> {
+  private runner(kind: 'loss' | 'wloss' | 'logits', B: number, T: number): Promise<GraphRunner> {
     const key = `${kind}:${B}x${T}`;
     let r = this.runners.get(key);
     if (!r) {
@@ -62,9 +62,10 @@ export class GptInference {
       const c: GptConfig = { ...this.config, batchSize: B, seqLen: T };
       const idx = g.input('idx', 'i64', [B, T]); // (B, T)
       const { logits } = gptForward(g, c, idx); // (B·T, V)
-      if (kind === 'loss') {
+      if (kind !== 'logits') {
         const targets = g.input('targets', 'i64', [B, T]); // (B, T)
-        g.output('loss', g.crossEntropy(logits, g.reshape(targets, [B * T]))); // ()
+        const weights = kind === 'wloss' ? g.reshape(g.input('weights', 'f32', [B, T]), [B * T]) : undefined; // (B·T)
+        g.output('loss', g.crossEntropy(logits, g.reshape(targets, [B * T]), { weights })); // ()
       } else g.output('logits', logits);
       r = GraphRunner.create(emitOnnx(g), { ep: this.o.ep, threads: this.o.threads });
       this.runners.set(key, r);
@@ -72,17 +73,18 @@ export class GptInference {
     return r;
   }
 
-  /** Mean cross-entropy of a (B, T) batch. */
+  /** Mean cross-entropy of a (B, T) batch; with `weights` (B, T), Σ w·CE / Σ w (fine-tuning's loss). */
   async evalLoss(
-    batch: { idx: BigInt64Array; targets: BigInt64Array },
+    batch: { idx: BigInt64Array; targets: BigInt64Array; weights?: Float32Array },
     B: number,
     T: number,
   ): Promise<number> {
-    const r = await this.runner('loss', B, T);
+    const r = await this.runner(batch.weights ? 'wloss' : 'loss', B, T);
     const out = await r.run({
       ...this.weights,
       idx: { dtype: 'i64', shape: [B, T], data: batch.idx },
       targets: { dtype: 'i64', shape: [B, T], data: batch.targets },
+      ...(batch.weights ? { weights: { dtype: 'f32' as const, shape: [B, T], data: batch.weights } } : {}),
     });
     return Number((await toHost(out.loss)).data[0]);
   }

@@ -139,7 +139,7 @@ export class KvCacheModel {
 
   private constructor(
     readonly config: GptModelConfig,
-    readonly weights: Record<string, HostTensor>,
+    public weights: Record<string, HostTensor>,
     private readonly o: KvCacheOptions,
   ) {
     this.slideKeep = o.slideKeep ?? Math.max(1, Math.floor((config.blockSize * 3) / 4));
@@ -154,6 +154,17 @@ export class KvCacheModel {
   ): Promise<KvCacheModel> {
     for (const p of gpt2.params(config)) if (!weights[p.name]) throw new Error(`GPT weights lack ${p.name}`);
     return new KvCacheModel(config, weights, o);
+  }
+
+  /** Other weights of the same shapes, keeping the compiled graphs (a training run's samples). */
+  setWeights(weights: Record<string, HostTensor>): void {
+    for (const p of gpt2.params(this.config)) {
+      const w = weights[p.name];
+      if (!w) throw new Error(`GPT weights lack ${p.name}`);
+      if (w.data.length !== p.shape.reduce((x, y) => x * y, 1))
+        throw new Error(`GPT weight ${p.name} has ${w.data.length} values, expected [${p.shape.join(', ')}]`);
+    }
+    this.weights = weights;
   }
 
   /** Key/value heads per layer and their size. */

@@ -20,6 +20,8 @@ import { emitOnnx } from '../graph/emit';
 import { emitTrainLoop } from './stepLoop';
 import { buildGptTrainGraph, gptParams, initGptWeights } from '../model/gpt';
 import { GptInference, type GptModelConfig } from '../model/inference';
+import { KvCacheModel } from '../model/kvCache';
+import { generateTokens } from '../sample/generate';
 import type { RunEvent } from '../../protocol/training';
 import { LOOP_OPTIONS, MODEL_OPTIONS, type LoopSettings } from '../../protocol/trainOptions';
 import { checkOptions } from '../options';
@@ -34,6 +36,11 @@ import {
   type TrainerState,
 } from './checkpoint';
 import { readDatasetMeta, sampleBatch, TokenFile, writeFileAtomic } from './data';
+import { chatModel } from '../chat/chatModel';
+import { chatTokensOf } from '../chat/chatTokenizer';
+import { renderChatML } from '../chat/chatml';
+import { loadCheckpointTokenizer } from './runTokenizer';
+import { readSftMeta, SftRows } from './sftData';
 import { pruneCheckpoints, removeDeadCheckpointTemps, valLossesOf } from './retention';
 import { Rng } from './rng';
 import { learningRate } from './schedule';
@@ -43,12 +50,14 @@ import { learningRate } from './schedule';
  * each one) with their defaults, and what prepareRun made of the data, tokenizer and model options.
  */
 export type TrainConfig = LoopSettings & {
-  /** Prepared dataset folder (train.bin, val.bin, meta.json). */
+  /** Prepared dataset folder (train.bin, val.bin, meta.json; sft: sftData.ts's packed rows). */
   dataDir: string;
   model: Omit<GptModelConfig, 'vocabSize'> & { vocabSize?: number };
   /** Files that make up the tokenizer (copied into each checkpoint), and how to name it. */
   tokenizerFiles: string[];
   tokenizerId: string;
+  /** Written into each checkpoint's config.json beside the tokenizer (sft: the chat template). */
+  configExtra?: Record<string, unknown>;
   /** Stop after this many steps of this session (tests: stop at k, resume, compare). */
   stopAfter?: number;
 };
@@ -135,10 +144,24 @@ function samplePrompt(c: TrainConfig, tokenizer: Tokenizer): number[] {
 
 /** Runs (or resumes) a training run, yielding events; see the module comment. */
 export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator<TrainEvent> {
-  const meta = readDatasetMeta(c.dataDir);
-  validateTrainConfig(c, meta.vocabSize, meta.trainTokens, meta.valTokens);
+  const sft = c.stage === 'sft';
+  const meta = sft ? readSftMeta(c.dataDir) : readDatasetMeta(c.dataDir);
+  if (meta.format === 'llm-lens-sft-data') {
+    // rows of T + 1 tokens stand in for tokens: more than one block ⇔ at least one row
+    const R = meta.blockSize + 1;
+    validateTrainConfig(c, meta.vocabSize, meta.train.rows * R, meta.val.rows * R);
+    if (meta.blockSize !== c.model.blockSize)
+      throw new Error(
+        `${c.dataDir} was packed for blocks of ${meta.blockSize}, the model's are ${c.model.blockSize}`,
+      );
+  } else validateTrainConfig(c, meta.vocabSize, meta.trainTokens, meta.valTokens);
   const config: GptModelConfig = { ...c.model, vocabSize: c.model.vocabSize ?? meta.vocabSize };
-  const prompt = samplePrompt(c, o.tokenizer); // refused before any step, not at the first sample
+  const chat = sft ? chatTokensOf(o.tokenizer) : undefined;
+  if (sft && !chat)
+    throw new Error(`fine-tuning needs a tokenizer with the chat tokens; ${o.tokenizer.name} lacks them`);
+  if (sft && !c.initFrom && !c.resumeFrom)
+    throw new Error('fine-tuning (stage sft) starts from a base checkpoint: give initFrom (--from)');
+  const prompt = sft ? [] : samplePrompt(c, o.tokenizer); // refused before any step, not at the first sample
   fs.mkdirSync(c.runDir, { recursive: true });
   removeDeadCheckpointTemps(c.runDir); // a checkpoint write cut short by a kill (retention.ts)
   const metrics = path.join(c.runDir, 'metrics.jsonl');
@@ -176,14 +199,14 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
   const rows = c.batchSize * c.gradAccum;
   const T = config.blockSize;
   const graphConfig = { ...config, batchSize: rows, seqLen: T };
-  const { graph, spec } = buildGptTrainGraph(graphConfig, {
-    kind: 'adamw',
-    beta1: c.beta1,
-    beta2: c.beta2,
-    weightDecay: c.weightDecay,
-    clip: c.gradClip,
-  });
-  const initial = c.initFrom && !resume ? await loadCheckpoint(c.initFrom) : undefined;
+  const { graph, spec } = buildGptTrainGraph(
+    graphConfig,
+    { kind: 'adamw', beta1: c.beta1, beta2: c.beta2, weightDecay: c.weightDecay, clip: c.gradClip },
+    { weighted: sft },
+  );
+  const base = c.initFrom && !resume ? await loadCheckpoint(c.initFrom) : undefined;
+  // fine-tuning: the base's embedding grows rows for the chat tokens its tokenizer lacks (chatModel.ts)
+  const initial = base && sft ? { ...base, ...chatModel(base, loadCheckpointTokenizer(base.dir)) } : base;
   if (initial && !sameModel(initial.config, config))
     throw new Error(
       `${c.initFrom} has a different model config (${describe(initial.config)}) than this run asks for (${describe(config)})`,
@@ -199,8 +222,12 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
     resume ? { moments: resume.moments, steps: resume.trainer!.step } : undefined,
   );
   const infer = await GptInference.create(config, init, { ep: c.device, threads: c.threads });
-  const train = new TokenFile(path.join(c.dataDir, 'train.bin'), meta.dtype);
-  const val = new TokenFile(path.join(c.dataDir, 'val.bin'), meta.dtype);
+  const dtype = meta.format === 'llm-lens-data' ? meta.dtype : 'uint32';
+  const train = sft ? undefined : new TokenFile(path.join(c.dataDir, 'train.bin'), dtype);
+  const val = sft ? undefined : new TokenFile(path.join(c.dataDir, 'val.bin'), dtype);
+  const trainRows = sft ? new SftRows(c.dataDir, 'train') : undefined;
+  const valRows = sft ? new SftRows(c.dataDir, 'val') : undefined;
+  const prompts = meta.format === 'llm-lens-sft-data' ? meta.prompts.slice(0, c.answerPrompts) : [];
   const offsetsFd = fs.openSync(path.join(c.runDir, 'offsets.i64'), resume ? 'a' : 'w');
   const params = gptParams(graphConfig).reduce((s, p) => s + p.shape.reduce((a, b) => a * b, 1), 0);
   const tokensPerStep = rows * T;
@@ -239,7 +266,7 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
       moments: await momentsNow(),
       trainer,
       tokenizerFiles: c.tokenizerFiles,
-      configExtra: { tokenizer: c.tokenizerId },
+      configExtra: { tokenizer: c.tokenizerId, ...c.configExtra },
     });
     lastCheckpoint = dir;
     prune();
@@ -248,21 +275,44 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
   const evaluate = async (): Promise<TrainEvent> => {
     infer.setWeights(await weightsNow());
     const evalRng = new Rng((c.seed ^ Math.imul(step + 1, 0x9e3779b1)) >>> 0);
-    const losses = async (data: TokenFile) => {
+    const losses = async (data: TokenFile | undefined, rows: SftRows | undefined) => {
+      if (rows) return weightedLoss(infer, rows, c.batchSize, c.evalIters);
       let sum = 0;
       for (let i = 0; i < c.evalIters; i++)
         sum += await infer.evalLoss(
-          sampleBatch(data, c.batchSize, T, (n) => evalRng.randint(n)),
+          sampleBatch(data!, c.batchSize, T, (n) => evalRng.randint(n)),
           c.batchSize,
           T,
         );
       return sum / c.evalIters;
     };
-    const trainLoss = await losses(train);
-    lastVal = await losses(val);
+    const trainLoss = await losses(train, trainRows);
+    lastVal = await losses(val, valRows);
     valLossAt.set(step, lastVal);
     prune();
     return log({ kind: 'eval', step, trainLoss, valLoss: lastVal, time: now() });
+  };
+  let kv: KvCacheModel | undefined; // sft's answers: made at the first sample, released at the end
+  /** sft: answers to the first held-out prompts, each sampled on the KV cache until <|im_end|>. */
+  const answers = async (): Promise<TrainEvent[]> => {
+    const w = await weightsNow();
+    if (kv) kv.setWeights(w);
+    else kv = await KvCacheModel.create(config, w, { ep: c.device, threads: c.threads });
+    const encode = (text: string) => o.tokenizer.encode(text, { disallowedSpecial: new Set() });
+    const events: TrainEvent[] = [];
+    for (const [k, messages] of prompts.entries()) {
+      const prompt = renderChatML(messages, chat!, encode, { addGenerationPrompt: true }).ids;
+      const out: number[] = [];
+      const seed = (c.seed + 7919 * (step + 1) + 104729 * k) >>> 0;
+      const sampling = { temperature: c.temperature, topK: c.topK, seed, maxTokens: c.sampleTokens };
+      const opts = { ...sampling, stopTokens: [chat!.imEnd] };
+      for await (const t of generateTokens(kv, prompt, opts, { signal: o.signal }))
+        if (t.finish !== 'stopToken') out.push(t.id);
+      const text = o.tokenizer.decode(out);
+      const asked = messages.filter((m) => m.role === 'user').at(-1)?.content ?? '';
+      events.push(log({ kind: 'sample', step, prompt: asked, text, time: now() }));
+    }
+    return events;
   };
   const sample = async (): Promise<TrainEvent> => {
     infer.setWeights(await weightsNow());
@@ -301,8 +351,10 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
         !(initial && c.noInitialEval)
       )
         yield await evaluate();
-      if (c.sampleInterval > 0 && c.sampleTokens > 0 && (step % c.sampleInterval === 0 || atEnd))
-        yield await sample();
+      if (c.sampleInterval > 0 && c.sampleTokens > 0 && (step % c.sampleInterval === 0 || atEnd)) {
+        if (sft) yield* await answers();
+        else yield await sample();
+      }
       if (atEnd || stopped) break;
       if (o.signal?.aborted || (c.stopAfter !== undefined && step - startStep >= c.stopAfter)) {
         stopped = true;
@@ -335,14 +387,30 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
           lrDecayIters: c.lrDecayIters,
           decay: c.decayLr,
         });
-        const batch = sampleBatch(train, rows, T, (n) => rng.randint(n));
+        if (trainRows) {
+          // fine-tuning: packed rows drawn with replacement; every row carries loss (sftData.ts), so Σw > 0
+          const picked = Array.from({ length: rows }, () => rng.randint(trainRows.rows));
+          const b = trainRows.batch(picked);
+          return {
+            lr,
+            offsets: picked,
+            lossTokens: b.weights.reduce((s, w) => s + w, 0),
+            data: {
+              idx: { dtype: 'i64' as const, shape: [rows, T], data: b.idx },
+              targets: { dtype: 'i64' as const, shape: [rows, T], data: b.targets },
+              weights: { dtype: 'f32' as const, shape: [rows, T], data: b.weights },
+            },
+          };
+        }
+        const batch = sampleBatch(train!, rows, T, (n) => rng.randint(n));
         return {
           lr,
           offsets: batch.offsets,
+          lossTokens: undefined as number | undefined,
           data: {
             idx: { dtype: 'i64' as const, shape: [rows, T], data: batch.idx },
             targets: { dtype: 'i64' as const, shape: [rows, T], data: batch.targets },
-          },
+          } as Record<string, HostTensor>,
         };
       });
       const results = await runner.runSteps(inputs);
@@ -376,6 +444,7 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
           ms,
           tokPerSec: tokensPerStep / (ms / 1000),
           tokensSeen,
+          ...(inputs[i].lossTokens !== undefined ? { lossTokens: inputs[i].lossTokens } : {}),
           elapsedMs: elapsedBefore + at - t0,
           etaMs: last[last.length >> 1] * (c.maxIters - step),
           time: at,
@@ -413,9 +482,36 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
     yield log({ kind: 'error', step, message, time: now() });
   } finally {
     fs.closeSync(offsetsFd);
-    train.close();
-    val.close();
+    train?.close();
+    val?.close();
     await runner.release();
     await infer.release();
+    await kv?.release();
   }
+}
+
+/**
+ * Fine-tuning's eval loss: Σ w·CE / Σ w over the first `batches` batches of `rows` in order (all of them
+ * when fewer), so it counts the answer tokens only and each once. A last partial batch is filled with
+ * row 0 at weight 0.
+ */
+export async function weightedLoss(
+  infer: GptInference,
+  rows: SftRows,
+  B: number,
+  batches: number,
+): Promise<number> {
+  let sum = 0;
+  let weight = 0;
+  for (let b = 0; b < batches && b * B < rows.rows; b++) {
+    const picked = Array.from({ length: B }, (_, i) => (b * B + i < rows.rows ? b * B + i : -1));
+    const batch = rows.batch(picked.map((r) => Math.max(r, 0)));
+    const T = rows.packed.blockSize;
+    picked.forEach((r, i) => r < 0 && batch.weights.fill(0, i * T, (i + 1) * T));
+    const w = batch.weights.reduce((s, x) => s + x, 0);
+    if (!w) continue;
+    sum += (await infer.evalLoss(batch, B, T)) * w;
+    weight += w;
+  }
+  return weight ? sum / weight : NaN;
 }

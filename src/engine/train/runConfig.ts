@@ -5,7 +5,14 @@
  *   const { config, tokenizer } = await prepareRun({ data: ['input.txt'], tokenizer: 'char', preset: 'tiny',
  *     runDir: '.llmlens/runs/tiny-1', dataCacheDir: '.llmlens/data', device: 'cpu' }, console.log);
  */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { CHATML_TEMPLATE } from '../chat/chatml';
+import { withChatTokens } from '../chat/chatTokenizer';
+import { saveTokenizer } from '../tokenizer/save';
+import { checkpointFolder, loadCheckpoint } from './checkpoint';
+import { prepareSftData } from './sftData';
 import type { TrainRequest } from '../../protocol/training';
 import { DATA_OPTIONS, LOOP_OPTIONS, MODEL_OPTIONS, type LoopAutoValues } from '../../protocol/trainOptions';
 import { defaultsOf, pickOptions } from '../options';
@@ -13,7 +20,7 @@ import { preset } from '../model/presets';
 import type { Tokenizer } from '../tokenizer/tokenizer';
 import { expandInputs, prepareDataset, type DataProgress } from './data';
 import type { TrainConfig } from './loop';
-import { checkpointRunTokenizer, resolveRunTokenizer } from './runTokenizer';
+import { checkpointRunTokenizer, loadCheckpointTokenizer, resolveRunTokenizer } from './runTokenizer';
 
 export interface PreparedRun {
   config: TrainConfig;
@@ -26,6 +33,7 @@ export async function prepareRun(
   log: (line: string) => void,
   o: { signal?: AbortSignal; onProgress?: (p: DataProgress) => void } = {},
 ): Promise<PreparedRun> {
+  if (r.stage === 'sft') return prepareSftRun(r, log, o);
   const p = preset(r.preset);
   if (!r.data.length) throw new Error('no training data: pick text files or folders');
   const files = expandInputs(r.data);
@@ -50,6 +58,21 @@ export async function prepareRun(
   log(
     `data: ${files.length} file(s), ${ds.meta.trainTokens.toLocaleString('en-US')} train + ${ds.meta.valTokens.toLocaleString('en-US')} val tokens (${tok.tokenizer.name}, vocab ${tok.tokenizer.vocabSize})${ds.cached ? ', cached' : ''} in ${ds.dir}`,
   );
+  const config = loopConfig(r, {
+    dataDir: ds.dir,
+    model: { ...p.model, ...pickOptions(MODEL_OPTIONS, r) },
+    tokenizerFiles: tok.files,
+    tokenizerId: r.tokenizer,
+  });
+  return { config, tokenizer: tok.tokenizer, files };
+}
+
+/** The loop's settings: the options asked for, else the preset's and the computed (`auto`) defaults. */
+function loopConfig(
+  r: TrainRequest,
+  rest: Pick<TrainConfig, 'dataDir' | 'model' | 'tokenizerFiles' | 'tokenizerId' | 'configExtra'>,
+): TrainConfig {
+  const p = preset(r.preset);
   const maxIters = r.maxIters ?? p.train.maxIters;
   const evalInterval =
     r.evalInterval ?? Math.min(p.train.evalInterval, Math.max(1, Math.floor(maxIters / 4)));
@@ -69,14 +92,60 @@ export async function prepareRun(
     sampleInterval: evalInterval,
     checkpointInterval: evalInterval,
   };
-  const config: TrainConfig = {
-    ...defaultsOf(LOOP_OPTIONS),
-    ...auto,
-    ...pickOptions(LOOP_OPTIONS, r),
+  return { ...defaultsOf(LOOP_OPTIONS), ...auto, ...pickOptions(LOOP_OPTIONS, r), ...rest };
+}
+
+/**
+ * Fine-tuning (stage sft): the model is the base checkpoint's (initFrom, or resumeFrom to continue), its
+ * tokenizer gains the chat tokens (saved in the run folder and so in every checkpoint, with the ChatML
+ * template in config.json), and `data` (+ `heldout`) are conversations JSONL packed into rows (sftData.ts).
+ */
+async function prepareSftRun(
+  r: TrainRequest,
+  log: (line: string) => void,
+  o: { signal?: AbortSignal },
+): Promise<PreparedRun> {
+  const from = r.resumeFrom ?? r.initFrom;
+  if (!from) throw new Error('fine-tuning starts from a base checkpoint: give --from (initFrom)');
+  if (!r.data.length) throw new Error('no conversations: give a JSONL file (--data)');
+  for (const f of [...r.data, ...(r.heldout ? [r.heldout] : [])])
+    if (!fs.existsSync(f) || !fs.statSync(f).isFile())
+      throw new Error(`${f} is not a file: fine-tuning data is conversations JSONL, one file each`);
+  const dir = checkpointFolder(from);
+  const base = await loadCheckpoint(dir);
+  const { tokenizer, chat, added } = withChatTokens(loadCheckpointTokenizer(dir));
+  const tokenizerFiles = saveTokenizer(tokenizer, path.join(r.runDir, 'tokenizer'));
+  const h = createHash('sha256');
+  for (const f of tokenizerFiles) h.update(fs.readFileSync(f));
+  const tokenizerId = `${tokenizer.name}:${h.digest('hex').slice(0, 16)}`;
+  const { gelu, ...model } = base.config;
+  const asked = pickOptions(MODEL_OPTIONS, r) as Record<string, unknown>;
+  const differ = Object.entries(asked).filter(([k, v]) => (model as Record<string, unknown>)[k] !== v);
+  if (differ.length)
+    throw new Error(
+      `fine-tuning keeps the base model's shape; ${differ.map(([k]) => `${k} ${String((model as Record<string, unknown>)[k])}`).join(', ')} in ${dir}: leave those options out`,
+    );
+  const ds = await prepareSftData({
+    files: r.data,
+    heldout: r.heldout,
+    tokenizer,
+    chat,
+    tokenizerId,
+    blockSize: model.blockSize,
+    valFraction: r.valFraction ?? DATA_OPTIONS.valFraction.default,
+    cacheDir: r.dataCacheDir,
+    signal: o.signal,
+  });
+  const m = ds.meta;
+  log(
+    `data: ${m.train.conversations} train + ${m.val.conversations} held-out conversations in ${m.train.rows} + ${m.val.rows} rows of ${m.blockSize + 1}, ${m.train.lossTokens.toLocaleString('en-US')} train tokens carry loss (${tokenizer.name}, vocab ${tokenizer.vocabSize}${added ? `, ${added} chat tokens added` : ''})${ds.cached ? ', cached' : ''} in ${ds.dir}`,
+  );
+  const config = loopConfig(r, {
     dataDir: ds.dir,
-    model: { ...p.model, ...pickOptions(MODEL_OPTIONS, r) },
-    tokenizerFiles: tok.files,
-    tokenizerId: r.tokenizer,
-  };
-  return { config, tokenizer: tok.tokenizer, files };
+    model: { ...model, ...(gelu ? { gelu } : {}), vocabSize: Math.max(model.vocabSize, tokenizer.vocabSize) },
+    tokenizerFiles,
+    tokenizerId,
+    configExtra: { stage: 'sft', chatTemplate: CHATML_TEMPLATE },
+  });
+  return { config: { ...config, stage: 'sft' }, tokenizer, files: r.data };
 }
