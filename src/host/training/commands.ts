@@ -7,6 +7,7 @@ import type { WorkerClient } from '../../worker/client';
 import { RunItem, RunsTreeProvider } from '../runsView';
 import { RunFileCodeLens } from './codeLens';
 import { DashboardPanel } from './dashboardPanel';
+import { fineTuneCommand } from './fineTune';
 import { deleteRunFolder, listCheckpoints, readRunRequest } from './runFiles';
 import { RunManager } from './runManager';
 import { readPid } from './runProcess';
@@ -49,6 +50,9 @@ export function registerTraining(context: vscode.ExtensionContext, worker: Worke
     vscode.languages.registerCodeLensProvider({ pattern: '**/*.llmlens.json' }, new RunFileCodeLens()),
     vscode.commands.registerCommand('llmLens.startTraining', (uri?: vscode.Uri, uris?: vscode.Uri[]) =>
       startTrainingCommand(context, manager, worker, uri instanceof vscode.Uri ? uri : undefined, uris),
+    ),
+    vscode.commands.registerCommand('llmLens.fineTune', (arg?: unknown) =>
+      fineTuneCommand(context, manager, worker, arg),
     ),
     vscode.commands.registerCommand('llmLens.openDashboard', async (arg?: unknown) => {
       const dir = runDirOf(arg) ?? (await pickRun('Open the dashboard of'));

@@ -22,7 +22,7 @@ import type { RunManager } from './runManager';
 /** Steps that train something visible in a few minutes on a laptop CPU, per preset. */
 const DEFAULT_STEPS: Record<string, number> = { tiny: 600, 'shakespeare-char': 2000, 'gpt2-124m': 5000 };
 
-function workspaceRoot(): string | undefined {
+export function workspaceRoot(): string | undefined {
   return vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
 }
 
@@ -97,11 +97,14 @@ async function askPreset(): Promise<PresetName | undefined> {
   return pick?.value;
 }
 
-async function askSteps(preset: string): Promise<number | undefined> {
+export async function askSteps(
+  defaultSteps: number,
+  title = 'Start Training (4/5): steps',
+): Promise<number | undefined> {
   const v = await vscode.window.showInputBox({
-    title: 'Start Training (4/5): steps',
+    title,
     prompt: 'Optimizer steps to train for',
-    value: String(DEFAULT_STEPS[preset] ?? 1000),
+    value: String(defaultSteps),
     ignoreFocusOut: true,
     validateInput: (s) => {
       const problem = problemWith(LOOP_OPTIONS.maxIters, s.trim() ? Number(s) : NaN, s.trim());
@@ -111,7 +114,7 @@ async function askSteps(preset: string): Promise<number | undefined> {
   return v === undefined ? undefined : Number(v.trim());
 }
 
-async function askDevice(worker: WorkerClient): Promise<DeviceName | undefined> {
+export async function askDevice(worker: WorkerClient): Promise<DeviceName | undefined> {
   let working: DeviceName[] = ['cpu'];
   try {
     const { report } = await worker.run({ kind: 'probeRuntime', cpus: os.availableParallelism() });
@@ -143,7 +146,7 @@ async function providerProblem(worker: WorkerClient, device: DeviceName): Promis
   }
 }
 
-function runName(preset: string, name?: string): string {
+export function runName(preset: string, name?: string): string {
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
   return `${name ?? preset}-${stamp}`;
 }
@@ -264,7 +267,9 @@ export async function startTrainingCommand(
   if (!tokenizer) return;
   const preset = fromFile?.preset ?? (await askPreset());
   if (!preset) return;
-  const maxIters = fromFile ? (fromFile.maxIters ?? DEFAULT_STEPS[preset]) : await askSteps(preset);
+  const maxIters = fromFile
+    ? (fromFile.maxIters ?? DEFAULT_STEPS[preset])
+    : await askSteps(DEFAULT_STEPS[preset] ?? 1000);
   if (!maxIters) return;
   let device = fromFile?.device ?? (await askDevice(worker));
   if (!device) return;
