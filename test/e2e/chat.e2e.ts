@@ -6,19 +6,31 @@
  * transcript; click an answer's token and the Sampler opens on that context. Screenshots go to test-results/.
  */
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { FrameLocator } from 'playwright-core';
-import { chatCheckpoint } from '../fixtures/chat/chatCheckpoint';
+import { CHAT_CHARS, chatCheckpoint } from '../fixtures/chat/chatCheckpoint';
 import { makeWorkspace } from './harness/codeServer';
 import { installedVsix } from './harness/vsix';
 import { openVSCode, type VSCodeSession } from './harness/workbench';
 
 const MAX_TOKENS = 24;
 let vs: VSCodeSession;
+let ws: string;
+
+/** Conversations in the characters of the tiny checkpoints' vocabulary (fixtures/chat/chatCheckpoint.ts). */
+const CONVERSATIONS = Array.from({ length: 20 }, (_, i) =>
+  JSON.stringify({
+    messages: [
+      { role: 'user', content: ['Who are you?', 'What is your name?'][i % 2] },
+      { role: 'assistant', content: 'I am Lumo, an assistant.' },
+    ],
+  }),
+).join('\n');
 
 before(async () => {
-  const ws = makeWorkspace({ 'README.md': 'chat checkpoints\n' });
+  ws = makeWorkspace({ 'README.md': 'chat checkpoints\n', 'convs.jsonl': CONVERSATIONS + '\n' });
   await chatCheckpoint(join(ws, 'runs'), { chatTokens: true, name: 'chat', blockSize: 256 });
   await chatCheckpoint(join(ws, 'runs'), { chatTokens: false, name: 'base', blockSize: 256 });
   vs = await openVSCode({ workspace: ws, vsix: installedVsix() });
@@ -115,4 +127,41 @@ test('after a window reload the Chat panel comes back with its checkpoints and c
   await view.locator('#status[data-state="done"]').waitFor({ state: 'attached', timeout: 60_000 });
   assert.equal(await view.locator('.answers[data-slot="compare"] .answer').count(), 1);
   await vs.screenshot('chat-after-reload');
+});
+
+test('Fine-Tune Checkpoint… on the base checkpoint runs SFT to the end; its checkpoint has the chat tokens', async () => {
+  await vs.runCommand('LLM Lens: Fine-Tune Checkpoint…');
+  await vs.pick('runs/base');
+  await vs.pick('convs.jsonl');
+  await vs.input('12');
+  const runs = join(ws, '.llmlens', 'runs');
+  const sftRun = () => (existsSync(runs) ? readdirSync(runs).find((n) => n.startsWith('sft-')) : undefined);
+  for (let i = 0; i < 60 && !sftRun(); i++) await new Promise((r) => setTimeout(r, 500));
+  const name = sftRun();
+  assert.ok(name, 'the fine-tuning run folder');
+  const view = await vs.webview(`Training: ${name}`);
+  await view.locator('body[data-status="finished"]').waitFor({ state: 'attached', timeout: 180_000 });
+  await view.locator('#samples .sample').first().waitFor({ timeout: 10_000 });
+  await vs.screenshot('fine-tune-dashboard');
+  // the reference: what the run wrote
+  const events = readFileSync(join(runs, name, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { kind: string; lossTokens?: number; prompt?: string });
+  const steps = events.filter((e) => e.kind === 'step');
+  assert.equal(steps.length, 12);
+  assert.ok(
+    steps.every((e) => (e.lossTokens ?? 0) > 0),
+    'every step trains on answer tokens',
+  );
+  assert.ok(
+    events.some((e) => e.kind === 'sample' && /Who are you\?|What is your name\?/.test(e.prompt ?? '')),
+  );
+  const ckpt = join(runs, name, 'checkpoints', 'step-12');
+  const config = JSON.parse(readFileSync(join(ckpt, 'config.json'), 'utf8')) as {
+    vocab_size: number;
+    llm_lens: { stage?: string };
+  };
+  assert.equal(config.llm_lens.stage, 'sft');
+  assert.equal(config.vocab_size, CHAT_CHARS.length + 2, 'the base vocabulary and <|im_start|>, <|im_end|>');
 });
