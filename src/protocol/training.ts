@@ -20,6 +20,8 @@ export type RunEvent =
       tokensPerStep: number;
       startStep: number;
       maxIters: number;
+      /** sft: fine-tuning on conversations (samples are answers to held-out prompts). */
+      stage?: 'pretrain' | 'sft';
       time: number;
     }
   | {

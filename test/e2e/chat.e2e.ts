@@ -141,7 +141,11 @@ test('Fine-Tune Checkpoint… on the base checkpoint runs SFT to the end; its ch
   assert.ok(name, 'the fine-tuning run folder');
   const view = await vs.webview(`Training: ${name}`);
   await view.locator('body[data-status="finished"]').waitFor({ state: 'attached', timeout: 180_000 });
-  await view.locator('#samples .sample').first().waitFor({ timeout: 10_000 });
+  // samples are answers to held-out questions, and the steps count the answer tokens that carry loss
+  const sample = view.locator('#samples .sample').first();
+  await sample.waitFor({ timeout: 10_000 });
+  assert.match(await sample.locator('.sample-prompt').innerText(), /^> (Who are you\?|What is your name\?)$/);
+  const answerTokens = Number((await view.locator('#stat-answer-tokens').innerText()).replace(/,/g, ''));
   await vs.screenshot('fine-tune-dashboard');
   // the reference: what the run wrote
   const events = readFileSync(join(runs, name, 'metrics.jsonl'), 'utf8')
@@ -154,6 +158,7 @@ test('Fine-Tune Checkpoint… on the base checkpoint runs SFT to the end; its ch
     steps.every((e) => (e.lossTokens ?? 0) > 0),
     'every step trains on answer tokens',
   );
+  assert.equal(answerTokens, steps.at(-1)!.lossTokens);
   assert.ok(
     events.some((e) => e.kind === 'sample' && /Who are you\?|What is your name\?/.test(e.prompt ?? '')),
   );

@@ -74,6 +74,8 @@ let status: RunStatus = 'unknown';
 let maxIters = 0;
 let params = 0;
 let tokensPerStep = 0;
+/** A fine-tuning run (its start event says stage sft). */
+let sft = false;
 let startTime = 0;
 const steps: StepEvent[] = [];
 const evals: EvalEvent[] = [];
@@ -133,6 +135,7 @@ const stats = el(
   stat('tps', 'tokens/s'),
   stat('eta', 'time left'),
   stat('elapsed', 'elapsed'),
+  stat('answer-tokens', 'answer tokens / step'),
   stat('tokens', 'tokens seen'),
   stat('params', 'parameters'),
 );
@@ -456,6 +459,10 @@ function renderStats(): void {
   setStat('elapsed', s ? fmtTime(s.elapsedMs) : '–');
   setStat('tokens', s ? s.tokensSeen.toLocaleString('en-US') : '0');
   setStat('params', params ? `${(params / 1e6).toFixed(2)}M` : '–');
+  // fine-tuning: only the assistant's tokens carry loss
+  const answerTokens = document.getElementById('stat-answer-tokens')!.parentElement!;
+  answerTokens.hidden = s?.lossTokens === undefined;
+  setStat('answer-tokens', s?.lossTokens?.toLocaleString('en-US') ?? '–');
 }
 
 function addSample(e: SampleEvent): void {
@@ -463,7 +470,10 @@ function addSample(e: SampleEvent): void {
     'div',
     { class: 'sample', 'data-step': e.step, tabindex: 0, role: 'button', title: 'Open in the sampler' },
     el('div', { class: 'sample-step' }, `step ${e.step.toLocaleString('en-US')}`),
-    el('pre', { class: 'sample-text' }, e.prompt + e.text),
+    // fine-tuning samples answer a held-out prompt: the question, then the answer
+    ...(sft
+      ? [el('div', { class: 'sample-prompt' }, `> ${e.prompt}`), el('pre', { class: 'sample-text' }, e.text)]
+      : [el('pre', { class: 'sample-text' }, e.prompt + e.text)]),
   );
   item.addEventListener('click', () => host.post({ type: 'openSample', step: e.step }));
   sampleList.prepend(item);
@@ -493,6 +503,7 @@ function ingest(events: RunEvent[]): void {
         maxIters = e.maxIters;
         params = e.params;
         tokensPerStep = e.tokensPerStep;
+        sft = e.stage === 'sft';
         if (!startTime) startTime = e.time;
         break;
       case 'step':
@@ -524,6 +535,7 @@ host.onMessage((m) => {
       steps.length = evals.length = samples.length = 0;
       sampleList.replaceChildren();
       startTime = 0;
+      sft = false;
       title.textContent = m.run.name;
       status = m.run.status;
       ingest(m.events);

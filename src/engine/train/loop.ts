@@ -336,6 +336,7 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
       tokensPerStep,
       startStep,
       maxIters: c.maxIters,
+      stage: c.stage,
       config: c,
       time: now(),
     });
