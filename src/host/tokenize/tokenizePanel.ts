@@ -27,6 +27,17 @@ export function currentTokenizerKey(context: vscode.ExtensionContext): string {
   return name.includes(':') ? name : `builtin:${name}`;
 }
 
+/** A selection that is one JSONL line with a "messages" list is shown as a conversation. */
+function looksLikeConversation(text: string): boolean {
+  const t = text.trim();
+  return t.startsWith('{') && t.endsWith('}') && !t.includes('\n') && t.includes('"messages"');
+}
+
+/** The 1-based line of the document where the source text starts. */
+function lineOf(src: SourceText): number {
+  return src.document.positionAt(src.offset).line + 1;
+}
+
 export class TokenizePanel {
   static readonly viewType = 'llmLens.tokenize';
   private static current: TokenizePanel | undefined;
@@ -146,6 +157,8 @@ export class TokenizePanel {
 
   private async tokenize(src: SourceText): Promise<void> {
     this.source = src;
+    if (looksLikeConversation(src.text))
+      return this.chat(src.text, src.label, src.document.fileName, lineOf(src));
     const gen = ++this.generation;
     this.post({ type: 'busy', label: src.label });
     try {
@@ -177,6 +190,26 @@ export class TokenizePanel {
       this.post({ type: 'error', message });
     }
   }
+
+  /** Shows one JSONL line as a ChatML conversation with the first selected tokenizer. */
+  async chat(text: string, label: string, file = 'pasted', line = 1): Promise<void> {
+    const gen = ++this.generation;
+    this.post({ type: 'busy', label });
+    try {
+      const c = this.choices.find((c) => c.key === this.selected[0])!;
+      const r = await this.worker.run({ kind: 'chatView', key: c.key, spec: c.spec, text, file, line });
+      if (gen !== this.generation) return;
+      this.lastView = { label, counts: [{ key: c.key, tokens: r.result.ids.length }] };
+      this.lastChat = { tokens: r.result.ids.length, lossTokens: r.result.lossTokens };
+      this.post({ type: 'chat', label, result: r.result });
+    } catch (e) {
+      if (gen !== this.generation) return;
+      this.post({ type: 'error', message: e instanceof Error ? e.message : String(e) });
+    }
+  }
+
+  /** Counts of the conversation shown last (for tests and scripts). */
+  lastChat: { tokens: number; lossTokens: number } | undefined;
 
   private onSelection(e: vscode.TextEditorSelectionChangeEvent): void {
     if (e.textEditor.document.uri.scheme === 'output' || !this.panel.visible) return;
@@ -224,6 +257,9 @@ export class TokenizePanel {
         break;
       case 'copyIds':
         await this.copyIds(m.key);
+        break;
+      case 'chat':
+        await this.chat(m.text, 'pasted conversation');
         break;
     }
   }
