@@ -136,6 +136,7 @@ export class TokenizePanel {
   /** Shows the editor's selection (or document) and keeps following it. */
   track(editor: vscode.TextEditor): void {
     this.editor = editor;
+    this.pasted = undefined;
     const src = sourceText(editor);
     if ('error' in src) {
       this.post({ type: 'error', message: src.error });
@@ -208,6 +209,15 @@ export class TokenizePanel {
     }
   }
 
+  /** A conversation line pasted into the panel, shown until the editor's selection is tracked again. */
+  private pasted: string | undefined;
+
+  /** Shows the pasted conversation, else the source text, again (another tokenizer was picked). */
+  private async refresh(): Promise<void> {
+    if (this.pasted !== undefined) await this.chat(this.pasted, 'pasted conversation');
+    else if (this.source) await this.tokenize(this.source);
+  }
+
   /** Counts of the conversation shown last (for tests and scripts). */
   lastChat: { tokens: number; lossTokens: number } | undefined;
 
@@ -229,7 +239,7 @@ export class TokenizePanel {
     switch (m.type) {
       case 'ready':
         this.post({ type: 'choices', choices: this.choices, selected: this.selected, compare: this.compare });
-        if (this.source) await this.tokenize(this.source);
+        await this.refresh();
         break;
       case 'select': {
         const keys = m.keys.filter((k) => this.choices.some((c) => c.key === k));
@@ -237,7 +247,7 @@ export class TokenizePanel {
         await this.context.workspaceState.update(SELECTED_KEY, keys);
         TokenizePanel.onDidChangeTokenizer.fire();
         this.post({ type: 'choices', choices: this.choices, selected: this.selected, compare: this.compare });
-        if (this.source) await this.tokenize(this.source);
+        await this.refresh();
         break;
       }
       case 'compare': {
@@ -249,7 +259,7 @@ export class TokenizePanel {
           await this.context.workspaceState.update(SELECTED_KEY, keys);
         }
         this.post({ type: 'choices', choices: this.choices, selected: this.selected, compare: this.compare });
-        if (this.source) await this.tokenize(this.source);
+        await this.refresh();
         break;
       }
       case 'reveal':
@@ -259,7 +269,8 @@ export class TokenizePanel {
         await this.copyIds(m.key);
         break;
       case 'chat':
-        await this.chat(m.text, 'pasted conversation');
+        this.pasted = m.text;
+        await this.refresh();
         break;
     }
   }
