@@ -34,10 +34,32 @@ export interface TokenizeResult {
   ms: number;
 }
 
+/** Roles in ChatViewResult.roles, by index (the engine's ROLES). */
+export const CHAT_ROLES = ['system', 'user', 'assistant'] as const;
+
+/** A conversation rendered as ChatML with one tokenizer plus the chat tokens. Arrays are parallel, one entry per token. */
+export interface ChatViewResult {
+  key: string;
+  /** The tokenizer's name with the chat tokens ("cl100k_base+chatml"). */
+  name: string;
+  ids: Uint32Array;
+  /** Loss weight: 1 on the assistant's content and its closing <|im_end|>, 0 elsewhere. */
+  weights: Uint8Array;
+  /** Index into CHAT_ROLES of the turn the token belongs to. */
+  roles: Uint8Array;
+  /** Each token's own text ("<|im_start|>" for the chat tokens; "⟨f0 9f⟩" for part of a character). */
+  texts: string[];
+  /** How many tokens carry loss (weight 1). */
+  lossTokens: number;
+  ms: number;
+}
+
 /** Tokenizer jobs the worker runs. */
 export type TokenizerJob =
   /** Encode text with one tokenizer (special tokens are shown as text unless allowSpecial). */
   | { kind: 'tokenize'; key: string; spec: TokenizerSpec; text: string; allowSpecial: boolean }
+  /** Parse one JSONL line as a conversation and render it as ChatML (file and line name it in errors). */
+  | { kind: 'chatView'; key: string; spec: TokenizerSpec; text: string; file: string; line: number }
   /** Only the token count (the status bar). */
   | { kind: 'countTokens'; spec: TokenizerSpec; text: string }
   /** Train a byte-level BPE tokenizer on files and save it into outDir. */
@@ -53,6 +75,7 @@ export type TokenizerJob =
 
 export type TokenizerJobResult =
   | { kind: 'tokenize'; result: TokenizeResult }
+  | { kind: 'chatView'; result: ChatViewResult }
   | { kind: 'countTokens'; count: number }
   /** vocabSize counts the byte and merged tokens; special tokens come on top. */
   | { kind: 'trainTokenizer'; dir: string; vocabSize: number; merges: number; ms: number };
@@ -73,6 +96,8 @@ export type TokenizeHostMessage =
   /** Encoding has started for this text. */
   | { type: 'busy'; label: string }
   | { type: 'view'; view: TokenizeView }
+  /** A conversation (one JSONL line) rendered with chat tokens, coloured by role, loss marked. */
+  | { type: 'chat'; label: string; result: ChatViewResult }
   | { type: 'error'; message: string };
 
 /** Tokenize webview -> host. */
@@ -83,5 +108,7 @@ export type TokenizeWebviewMessage =
   | { type: 'compare'; on: boolean }
   /** Select [start, end) (UTF-16 offsets into the view's text) in the editor. */
   | { type: 'reveal'; start: number; end: number }
+  /** Show this pasted JSONL line as a conversation. */
+  | { type: 'chat'; text: string }
   /** Copy one result's ids to the clipboard. */
   | { type: 'copyIds'; key: string };

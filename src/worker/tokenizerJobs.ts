@@ -4,6 +4,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
+import { renderChatML } from '../engine/chat/chatml';
+import { withChatTokens, type ChatTokenizer } from '../engine/chat/chatTokenizer';
+import { parseConversation } from '../engine/chat/conversation';
 import { getEncoding } from '../engine/tokenizer/builtin';
 import { loadHuggingFaceTokenizer } from '../engine/tokenizer/huggingface';
 import { tokenizerSpecKey } from '../engine/tokenizer/load';
@@ -12,7 +15,9 @@ import type { Tokenizer, TokenizerProgress } from '../engine/tokenizer/tokenizer
 import { trainBpe } from '../engine/tokenizer/train';
 import { loadTrainedTokenizer, saveTrainedTokenizer } from '../engine/tokenizer/trainedFiles';
 import {
+  CHAT_ROLES,
   TOKEN_PARTIAL,
+  type ChatViewResult,
   TOKEN_SPECIAL,
   type TokenizerJob,
   type TokenizerJobResult,
@@ -92,6 +97,51 @@ export function tokenizeToResult(
   };
 }
 
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A token's own text; a token that holds part of a character is shown as ⟨its bytes in hex⟩. */
+function tokenText(tok: Tokenizer, id: number): string {
+  const bytes = tok.tokenBytes(id);
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return `⟨${hex(bytes)}⟩`;
+  }
+}
+
+const chatCache = new WeakMap<Tokenizer, ChatTokenizer>();
+
+/**
+ * One JSONL line as the model sees it in fine-tuning: ChatML with `tok` plus the chat tokens, each
+ * token's role and loss weight (renderChatML). Bad lines and tokenizers that cannot take the chat
+ * tokens throw with the message to show.
+ */
+export function chatViewResult(
+  tok: Tokenizer,
+  key: string,
+  text: string,
+  file: string,
+  line: number,
+): ChatViewResult {
+  const t0 = performance.now();
+  const { messages } = parseConversation(text, file, line);
+  let chat = chatCache.get(tok);
+  if (!chat) chatCache.set(tok, (chat = withChatTokens(tok)));
+  const ct = chat.tokenizer;
+  const r = renderChatML(messages, chat.chat, (s) => ct.encode(s, { disallowedSpecial: new Set() }));
+  const weights = Uint8Array.from(r.weights);
+  return {
+    key,
+    name: ct.name,
+    ids: Uint32Array.from(r.ids),
+    weights,
+    roles: Uint8Array.from(r.roles, (role) => CHAT_ROLES.indexOf(role)),
+    texts: r.ids.map((id) => tokenText(ct, id)),
+    lossTokens: weights.reduce((a, w) => a + w, 0),
+    ms: performance.now() - t0,
+  };
+}
+
 export async function runTokenizerJob(
   job: TokenizerJob,
   signal: AbortSignal,
@@ -101,6 +151,10 @@ export async function runTokenizerJob(
     case 'tokenize': {
       const tok = await loadTokenizer(job.spec);
       return { kind: 'tokenize', result: tokenizeToResult(tok, job.key, job.text, job.allowSpecial) };
+    }
+    case 'chatView': {
+      const tok = await loadTokenizer(job.spec);
+      return { kind: 'chatView', result: chatViewResult(tok, job.key, job.text, job.file, job.line) };
     }
     case 'countTokens': {
       const tok = await loadTokenizer(job.spec);

@@ -44,6 +44,7 @@ async function handle(req: WorkerRequest): Promise<void> {
         break;
       }
       case 'tokenize':
+      case 'chatView':
       case 'countTokens':
       case 'trainTokenizer': {
         const { id, ...job } = req;

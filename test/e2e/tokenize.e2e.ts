@@ -18,6 +18,12 @@ const NOTES = [
   'naïve café — 1,234,567 tokens',
 ].join('\n');
 const FIRST_LINE = NOTES.split('\n')[0];
+/** One fine-tuning conversation, a line of chat.jsonl. */
+const CHAT = [
+  { role: 'system', content: 'You are Lens.' },
+  { role: 'user', content: 'Who are you?' },
+  { role: 'assistant', content: 'I am Lens, a small model made by the LLM Lens team.' },
+];
 /** About 1 MB of varied text (the corpus generator below, repeated with different seeds). */
 const BIG = Array.from({ length: 52 }, (_, i) => corpus(100 + i)).join('\n');
 
@@ -67,6 +73,7 @@ before(async () => {
       'corpus/b.md': corpus(2),
       'bert.txt': 'Hello, unaffable world!',
       'big.txt': BIG,
+      'chat.jsonl': `${JSON.stringify({ messages: CHAT })}\n`,
       // a tiny WordPiece tokenizer.json (test/fixtures/tokenizer/wordpiece), found by the picker
       'models/tiny-bert/tokenizer.json': readFileSync(
         join(__dirname, '..', '..', '..', 'test', 'fixtures', 'tokenizer', 'wordpiece', 'tokenizer.json'),
@@ -217,4 +224,36 @@ test('1 MB of text: encoded in the worker, the right count, rendered lazily in c
     await vs.runCommand('LLM Lens: Show Log');
     await vs.page.locator('.part.panel .view-lines').first().waitFor({ timeout: 10_000 });
     await vs.screenshot('tokenize-1mb');
+  }));
+
+test('a conversation line shows as ChatML tokens coloured by role, the answer carrying loss', () =>
+  vs.step('conversation', async () => {
+    await vs.page.locator('.editor-instance .monaco-editor .view-lines').first().click();
+    await vs.openFile('chat.jsonl');
+    await vs.selectAll();
+    await vs.runCommand('LLM Lens: Tokenize Selection');
+    const view = await vs.webview('LLM Lens: Tokens');
+    // expected from tiktoken: per turn <|im_start|> role\n content <|im_end|> \n; loss on the answer + <|im_end|>
+    const turn = (m: { role: string; content: string }) =>
+      2 + count('cl100k_base', `${m.role}\n`) + count('cl100k_base', m.content) + count('cl100k_base', '\n');
+    const tokens = CHAT.reduce((a, m) => a + turn(m), 0);
+    const loss = count('cl100k_base', CHAT[2].content) + 1;
+    await view
+      .locator('.chat-result [data-count=loss]', { hasText: new RegExp(`^${loss}$`) })
+      .waitFor({ timeout: 60_000 });
+    assert.equal(await view.locator('.chat-result [data-count=tokens]').innerText(), String(tokens));
+    assert.match(await view.locator('.chat-result h2').innerText(), /cl100k_base\+chatml/);
+    const chat = view.locator('.tokens.chat');
+    for (const role of ['system', 'user', 'assistant'])
+      assert.ok((await chat.locator(`.tok.role-${role}`).count()) > 0, role);
+    assert.equal(await chat.locator('.tok.loss').count(), loss);
+    assert.equal(await chat.locator('.tok.loss').last().innerText(), '<|im_end|>');
+    await vs.screenshot('tokenize-conversation');
+    // a pasted line that is not a conversation: its message, with where and why
+    await view.locator('.chat-bar summary').click();
+    await view.locator('#chat-input').fill('{"messages": []}');
+    await view.locator('#chat-show').click();
+    await view
+      .locator('#status[data-state="error"]', { hasText: /pasted:1: .*empty/ })
+      .waitFor({ timeout: 20_000 });
   }));

@@ -9,6 +9,8 @@ import '@vscode-elements/elements/dist/vscode-option/index.js';
 import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
 import {
+  CHAT_ROLES,
+  type ChatViewResult,
   TOKEN_PARTIAL,
   TOKEN_SPECIAL,
   type TokenizeHostMessage,
@@ -46,7 +48,30 @@ const status = el(
 const results = el('main', { id: 'results', class: 'results' });
 const tooltip = el('div', { id: 'tooltip', class: 'tooltip', role: 'tooltip' });
 tooltip.hidden = true;
-app.append(el('header', { class: 'toolbar' }, pickers, compareBox), source, status, results, tooltip);
+const chatInput = el('textarea', {
+  id: 'chat-input',
+  class: 'chat-input',
+  rows: 2,
+  placeholder:
+    'Paste a JSONL line {"messages": [{"role": …, "content": …}, …]} to see it as the model is fine-tuned on it',
+}) as HTMLTextAreaElement;
+const chatButton = el('vscode-button', { id: 'chat-show', secondary: true }, 'Show conversation');
+chatButton.addEventListener('click', () => host.post({ type: 'chat', text: chatInput.value }));
+const chatBar = el(
+  'details',
+  { class: 'chat-bar' },
+  el('summary', {}, 'Conversation'),
+  chatInput,
+  chatButton,
+);
+app.append(
+  el('header', { class: 'toolbar' }, pickers, compareBox),
+  chatBar,
+  source,
+  status,
+  results,
+  tooltip,
+);
 
 function renderPickers(): void {
   const makeSelect = (index: number, value: string) => {
@@ -269,6 +294,44 @@ function renderView(v: TokenizeView): void {
   status.dataset.state = 'done';
 }
 
+/** A conversation: every token coloured by its turn's role, the tokens that carry loss underlined. */
+function renderChat(label: string, r: ChatViewResult): void {
+  view = undefined;
+  source.textContent = label;
+  const tokens = el('div', { class: 'tokens chat', 'data-key': r.key });
+  for (let i = 0; i < r.ids.length; i++) {
+    const role = CHAT_ROLES[r.roles[i]];
+    const span = el('span', {
+      class: `tok role-${role}${r.weights[i] ? ' loss' : ''}`,
+      'data-i': i,
+      'data-role': role,
+      title: `id ${r.ids[i]} · ${role}${r.weights[i] ? ' · carries loss' : ''}`,
+    });
+    visibleText(r.texts[i], span);
+    tokens.append(span);
+  }
+  const n = r.ids.length;
+  const counts = el(
+    'div',
+    { class: 'counts' },
+    el('span', { class: 'count', 'data-count': 'tokens' }, n.toLocaleString('en-US')),
+    ' tokens · ',
+    el('span', { 'data-count': 'loss' }, r.lossTokens.toLocaleString('en-US')),
+    " carry loss (underlined: the assistant's answers and their <|im_end|>)",
+  );
+  const legend = el(
+    'div',
+    { class: 'legend' },
+    ...CHAT_ROLES.map((role) => el('span', { class: `tok role-${role}` }, role)),
+    el('span', { class: 'tok loss' }, 'loss'),
+  );
+  const title = el('h2', {}, r.name);
+  results.className = 'results cols-1';
+  results.replaceChildren(el('section', { class: 'result chat-result' }, title, counts, legend, tokens));
+  status.textContent = `Rendered as ChatML in ${r.ms < 1 ? '<1' : r.ms.toFixed(0)} ms.`;
+  status.dataset.state = 'done';
+}
+
 host.onMessage((m) => {
   switch (m.type) {
     case 'choices':
@@ -283,6 +346,9 @@ host.onMessage((m) => {
       break;
     case 'view':
       renderView(m.view);
+      break;
+    case 'chat':
+      renderChat(m.label, m.result);
       break;
     case 'error':
       status.textContent = m.message;

@@ -20,6 +20,9 @@ function hasExactKeys(x: Record<string, unknown>, keys: string[]): boolean {
 
 const isOffset = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 
+/** The longest JSONL line the Tokens panel's conversation view takes from the webview (UTF-16 units). */
+export const MAX_CHAT_LINE = 1_000_000;
+
 /** True for exactly the shapes in TokenizeWebviewMessage. */
 export function isTokenizeWebviewMessage(x: unknown): x is TokenizeWebviewMessage {
   if (!isRecord(x)) return false;
@@ -42,6 +45,10 @@ export function isTokenizeWebviewMessage(x: unknown): x is TokenizeWebviewMessag
       );
     case 'copyIds':
       return hasExactKeys(x, ['type', 'key']) && typeof x.key === 'string' && x.key.length < 4096;
+    case 'chat':
+      return (
+        hasExactKeys(x, ['type', 'text']) && typeof x.text === 'string' && x.text.length <= MAX_CHAT_LINE
+      );
     default:
       return false;
   }

@@ -27,6 +27,17 @@ export function currentTokenizerKey(context: vscode.ExtensionContext): string {
   return name.includes(':') ? name : `builtin:${name}`;
 }
 
+/** A selection that is one JSONL line with a "messages" list is shown as a conversation. */
+function looksLikeConversation(text: string): boolean {
+  const t = text.trim();
+  return t.startsWith('{') && t.endsWith('}') && !t.includes('\n') && t.includes('"messages"');
+}
+
+/** The 1-based line of the document where the source text starts. */
+function lineOf(src: SourceText): number {
+  return src.document.positionAt(src.offset).line + 1;
+}
+
 export class TokenizePanel {
   static readonly viewType = 'llmLens.tokenize';
   private static current: TokenizePanel | undefined;
@@ -125,6 +136,7 @@ export class TokenizePanel {
   /** Shows the editor's selection (or document) and keeps following it. */
   track(editor: vscode.TextEditor): void {
     this.editor = editor;
+    this.pasted = undefined;
     const src = sourceText(editor);
     if ('error' in src) {
       this.post({ type: 'error', message: src.error });
@@ -146,6 +158,8 @@ export class TokenizePanel {
 
   private async tokenize(src: SourceText): Promise<void> {
     this.source = src;
+    if (looksLikeConversation(src.text))
+      return this.chat(src.text, src.label, src.document.fileName, lineOf(src));
     const gen = ++this.generation;
     this.post({ type: 'busy', label: src.label });
     try {
@@ -178,6 +192,35 @@ export class TokenizePanel {
     }
   }
 
+  /** Shows one JSONL line as a ChatML conversation with the first selected tokenizer. */
+  async chat(text: string, label: string, file = 'pasted', line = 1): Promise<void> {
+    const gen = ++this.generation;
+    this.post({ type: 'busy', label });
+    try {
+      const c = this.choices.find((c) => c.key === this.selected[0])!;
+      const r = await this.worker.run({ kind: 'chatView', key: c.key, spec: c.spec, text, file, line });
+      if (gen !== this.generation) return;
+      this.lastView = { label, counts: [{ key: c.key, tokens: r.result.ids.length }] };
+      this.lastChat = { tokens: r.result.ids.length, lossTokens: r.result.lossTokens };
+      this.post({ type: 'chat', label, result: r.result });
+    } catch (e) {
+      if (gen !== this.generation) return;
+      this.post({ type: 'error', message: e instanceof Error ? e.message : String(e) });
+    }
+  }
+
+  /** A conversation line pasted into the panel, shown until the editor's selection is tracked again. */
+  private pasted: string | undefined;
+
+  /** Shows the pasted conversation, else the source text, again (another tokenizer was picked). */
+  private async refresh(): Promise<void> {
+    if (this.pasted !== undefined) await this.chat(this.pasted, 'pasted conversation');
+    else if (this.source) await this.tokenize(this.source);
+  }
+
+  /** Counts of the conversation shown last (for tests and scripts). */
+  lastChat: { tokens: number; lossTokens: number } | undefined;
+
   private onSelection(e: vscode.TextEditorSelectionChangeEvent): void {
     if (e.textEditor.document.uri.scheme === 'output' || !this.panel.visible) return;
     if (e.kind === vscode.TextEditorSelectionChangeKind.Command && this.revealing) return;
@@ -196,7 +239,7 @@ export class TokenizePanel {
     switch (m.type) {
       case 'ready':
         this.post({ type: 'choices', choices: this.choices, selected: this.selected, compare: this.compare });
-        if (this.source) await this.tokenize(this.source);
+        await this.refresh();
         break;
       case 'select': {
         const keys = m.keys.filter((k) => this.choices.some((c) => c.key === k));
@@ -204,7 +247,7 @@ export class TokenizePanel {
         await this.context.workspaceState.update(SELECTED_KEY, keys);
         TokenizePanel.onDidChangeTokenizer.fire();
         this.post({ type: 'choices', choices: this.choices, selected: this.selected, compare: this.compare });
-        if (this.source) await this.tokenize(this.source);
+        await this.refresh();
         break;
       }
       case 'compare': {
@@ -216,7 +259,7 @@ export class TokenizePanel {
           await this.context.workspaceState.update(SELECTED_KEY, keys);
         }
         this.post({ type: 'choices', choices: this.choices, selected: this.selected, compare: this.compare });
-        if (this.source) await this.tokenize(this.source);
+        await this.refresh();
         break;
       }
       case 'reveal':
@@ -224,6 +267,10 @@ export class TokenizePanel {
         break;
       case 'copyIds':
         await this.copyIds(m.key);
+        break;
+      case 'chat':
+        this.pasted = m.text;
+        await this.refresh();
         break;
     }
   }
