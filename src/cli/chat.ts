@@ -21,7 +21,7 @@ import { defaultsOf, parseFlags } from '../engine/options';
 import { generateTokens, preparePrompt } from '../engine/sample/generate';
 import { loadCheckpoint } from '../engine/train/checkpoint';
 import { writeFileAtomic } from '../engine/train/data';
-import { loadCheckpointTokenizer } from '../engine/train/runTokenizer';
+import { loadModelTokenizer } from '../engine/train/runTokenizer';
 import type { OptionTable, OptionValues } from '../protocol/options';
 import { SAMPLING_OPTIONS } from '../protocol/samplingOptions';
 
@@ -93,11 +93,7 @@ export async function chatCommand(args: string[]): Promise<number> {
     throw new UsageError(`${cmd}: give the user's message: --prompt TEXT (or on standard input)`);
 
   const ckpt = await loadCheckpoint(dir);
-  const tok = loadCheckpointTokenizer(ckpt.dir);
-  if (tok.vocabSize > ckpt.config.vocabSize)
-    throw new Error(
-      `the tokenizer beside ${dir} has ${tok.vocabSize} ids but the model only ${ckpt.config.vocabSize} rows: copy the tokenizer it was trained with beside it`,
-    );
+  const tok = loadModelTokenizer(ckpt);
   const messages: Message[] = [
     ...(system !== undefined ? [{ role: 'system' as const, content: system }] : []),
     { role: 'user', content: prompt },

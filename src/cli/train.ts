@@ -22,11 +22,7 @@ import { SAMPLING_OPTIONS } from '../protocol/samplingOptions';
 import type { RunControl } from '../protocol/training';
 import { DATA_OPTIONS, TRAIN_OPTIONS } from '../protocol/trainOptions';
 import { Rng } from '../engine/train/rng';
-import {
-  checkDatasetTokenizer,
-  loadCheckpointTokenizer,
-  resolveRunTokenizer,
-} from '../engine/train/runTokenizer';
+import { checkDatasetTokenizer, loadModelTokenizer, resolveRunTokenizer } from '../engine/train/runTokenizer';
 import { UsageError } from './main';
 
 /**
@@ -265,11 +261,7 @@ export async function sampleCommand(args: string[]): Promise<number> {
       'sample: --checkpoint DIR is required (a run checkpoint or a Hugging Face GPT-2 folder)',
     );
   const ckpt = await loadCheckpoint(dir);
-  const tokenizer = loadCheckpointTokenizer(ckpt.dir);
-  if (tokenizer.vocabSize > ckpt.config.vocabSize)
-    throw new Error(
-      `the tokenizer beside ${dir} has ${tokenizer.vocabSize} tokens but the model only ${ckpt.config.vocabSize}: copy the tokenizer it was trained with beside it`,
-    );
+  const tokenizer = loadModelTokenizer(ckpt);
   const m = await KvCacheModel.create(ckpt.config, ckpt.weights);
   try {
     const eot = tokenizer.specialTokens.get('<|endoftext|>');

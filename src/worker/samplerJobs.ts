@@ -11,7 +11,7 @@ import { generateTokens, preparePrompt, type GeneratedToken } from '../engine/sa
 import type { TokenProb } from '../engine/sample/stepStats';
 import type { Tokenizer } from '../engine/tokenizer/tokenizer';
 import { loadCheckpoint } from '../engine/train/checkpoint';
-import { loadCheckpointTokenizer } from '../engine/train/runTokenizer';
+import { loadModelTokenizer } from '../engine/train/runTokenizer';
 import type {
   InspectionView,
   PromptTokens,
@@ -48,11 +48,7 @@ export async function loadModel(checkpoint: string): Promise<LoadedModel> {
   if (!m) {
     m = (async () => {
       const ckpt = await loadCheckpoint(dir);
-      const tokenizer = loadCheckpointTokenizer(ckpt.dir);
-      if (tokenizer.vocabSize > ckpt.config.vocabSize)
-        throw new Error(
-          `${ckpt.dir}: its tokenizer (${tokenizer.name}, ${tokenizer.vocabSize} tokens) does not fit the model's vocabulary of ${ckpt.config.vocabSize}: copy the tokenizer files the model was trained with beside the checkpoint`,
-        );
+      const tokenizer = loadModelTokenizer(ckpt);
       const eot = tokenizer.specialTokens.get('<|endoftext|>');
       const start =
         eot !== undefined

@@ -110,14 +110,7 @@ test("clicking an answer's token opens the Sampler on the context before it", as
 });
 
 test('after a window reload the Chat panel comes back with its checkpoints and conversation', async () => {
-  // VS Code's own reload, as in training.e2e.ts: it saves its editors before it goes
-  const reloaded = vs.page.waitForEvent('framenavigated', {
-    predicate: (f) => f === vs.page.mainFrame(),
-    timeout: 60_000,
-  });
-  await vs.runCommand('Developer: Reload Window');
-  await reloaded;
-  await vs.page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+  await vs.reloadWindow();
   const view = await chat();
   await view.locator('#compare-model', { hasText: 'base/step-5' }).waitFor({ timeout: 60_000 });
   assert.match(await view.locator('#model').innerText(), /chat\/step-5/);

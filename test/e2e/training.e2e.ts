@@ -140,15 +140,7 @@ test('after a window reload the dashboard comes back with the run', () =>
   vs.step('reload', async () => {
     const name = fs.readdirSync(runsDir())[0];
     const before = Number(await bodyData('points'));
-    // VS Code's own reload (as a person does it): the workbench saves its editors before it goes, where a
-    // bare page reload races that save and sometimes comes back without them
-    const reloaded = vs.page.waitForEvent('framenavigated', {
-      predicate: (f) => f === vs.page.mainFrame(),
-      timeout: 60_000,
-    });
-    await vs.runCommand('Developer: Reload Window');
-    await reloaded;
-    await vs.page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+    await vs.reloadWindow();
     const view = await vs.webview(`Training: ${name}`);
     await view.locator('body[data-points]').waitFor({ state: 'attached', timeout: 60_000 });
     assert.equal(Number(await view.locator('body').getAttribute('data-points')), before);

@@ -21,6 +21,7 @@ import { Rng } from '../../src/engine/train/rng';
 import type { SampledToken, SamplerJobResult, SamplerParams } from '../../src/protocol/sampler';
 import { runSamplerJob } from '../../src/worker/samplerJobs';
 import { randomWeights } from '../fixtures/chat/chatCheckpoint';
+import { STEP5_TRAINER } from '../fixtures/chat/chatCheckpoint';
 
 const CHARS = [...'\n abcdefghijklmnopqrstuvwxyz.,'];
 const config: GptModelConfig = {
@@ -51,21 +52,12 @@ async function checkpoint(
   const dir = fs.mkdtempSync(path.join(tmpdir(), 'llm-lens-sampler-'));
   const vocab = path.join(dir, 'vocab.char.json');
   fs.writeFileSync(vocab, new CharTokenizer('char', CHARS).toJson());
-  const trainer = {
-    format: 'llm-lens-trainer' as const,
-    version: 1,
-    step: 5,
-    rngState: 1,
-    seed: 1,
-    tokensSeen: 0,
-    elapsedMs: 0,
-  };
   const out = await saveCheckpoint({
     runDir: path.join(dir, 'run'),
     config,
     weights: W,
     moments: {},
-    trainer,
+    trainer: STEP5_TRAINER,
     tokenizerFiles: withTokenizer ? [vocab] : [],
     configExtra: llmLens,
   });

@@ -250,6 +250,19 @@ export function loadCheckpointTokenizer(dir: string): Tokenizer {
   return getEncoding(name);
 }
 
+/**
+ * The tokenizer of a loaded checkpoint, for sampling and chat: refused when it has more ids than the
+ * model has rows (it is not the tokenizer the model was trained with).
+ */
+export function loadModelTokenizer(ckpt: { dir: string; config: { vocabSize: number } }): Tokenizer {
+  const tokenizer = loadCheckpointTokenizer(ckpt.dir);
+  if (tokenizer.vocabSize > ckpt.config.vocabSize)
+    throw new Error(
+      `${ckpt.dir}: its tokenizer (${tokenizer.name}, ${tokenizer.vocabSize} tokens) does not fit the model's vocabulary of ${ckpt.config.vocabSize}: copy the tokenizer files the model was trained with beside the checkpoint`,
+    );
+  return tokenizer;
+}
+
 /** A checkpoint's tokenizer as Hugging Face files, or why there are none. */
 export type HuggingFaceTokenizerFiles =
   | { how: 'converted' | 'copied'; files: [name: string, data: string | Uint8Array][] }

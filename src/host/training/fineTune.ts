@@ -16,7 +16,7 @@ import { writeFileAtomic } from '../../engine/train/data';
 import type { WorkerClient } from '../../worker/client';
 import { pickCheckpoint } from '../sampler/samplerPanel';
 import type { RunManager } from './runManager';
-import { askDevice, askSteps, launchRun, runName, workspaceRoot } from './startTraining';
+import { askDevice, askSteps, launchRun, runName, runsWorkspace } from './startTraining';
 
 const TITLE = 'Fine-Tune Checkpoint';
 /** Steps of a fine-tuning run unless the user says otherwise: the demo's identity run needs about 1500. */
@@ -82,13 +82,8 @@ export async function fineTuneCommand(
   worker: WorkerClient,
   arg?: unknown,
 ): Promise<string | undefined> {
-  const root = workspaceRoot();
-  if (!root) {
-    void vscode.window.showErrorMessage(
-      'Open a folder first: runs are saved in the workspace (.llmlens/runs/).',
-    );
-    return;
-  }
+  const root = runsWorkspace();
+  if (!root) return;
   const from = checkpointArg(arg) ?? (await pickCheckpoint(`${TITLE} (1/4)`, 'Pick the base checkpoint'));
   if (!from) return;
   const data = await askConversations(root);

@@ -22,8 +22,14 @@ import type { RunManager } from './runManager';
 /** Steps that train something visible in a few minutes on a laptop CPU, per preset. */
 const DEFAULT_STEPS: Record<string, number> = { tiny: 600, 'shakespeare-char': 2000, 'gpt2-124m': 5000 };
 
-export function workspaceRoot(): string | undefined {
-  return vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+/** The workspace folder runs are saved in; says why not when no folder is open. */
+export function runsWorkspace(): string | undefined {
+  const root = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+  if (!root)
+    void vscode.window.showErrorMessage(
+      'Open a folder first: runs are saved in the workspace (.llmlens/runs/).',
+    );
+  return root;
 }
 
 async function askData(root: string): Promise<string[] | undefined> {
@@ -241,13 +247,8 @@ export async function startTrainingCommand(
   uri?: vscode.Uri,
   uris?: vscode.Uri[],
 ): Promise<string | undefined> {
-  const root = workspaceRoot();
-  if (!root) {
-    void vscode.window.showErrorMessage(
-      'Open a folder first: runs are saved in the workspace (.llmlens/runs/).',
-    );
-    return;
-  }
+  const root = runsWorkspace();
+  if (!root) return;
   let fromFile: RunFileRequest | undefined;
   let data: string[] | undefined;
   const targets = uris?.length ? uris : [uri].filter((u) => u !== undefined);

@@ -42,6 +42,11 @@ export interface VSCodeSession {
   notification(text: string | RegExp, timeoutMs?: number): Promise<string>;
   /** Saves a PNG of the whole window into test-results/NAME.png. */
   screenshot(name: string): Promise<string>;
+  /**
+   * VS Code's own Reload Window, as a person does it: the workbench saves its editors before it goes (a
+   * bare page reload races that save); resolves once the new workbench is up.
+   */
+  reloadWindow(): Promise<void>;
   /** Runs a test step; when it throws, saves test-results/failed-NAME.png first (the error is rethrown). */
   step<T>(name: string, fn: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
@@ -203,6 +208,15 @@ export async function openVSCode(opts: OpenOptions): Promise<VSCodeSession> {
       const file = join(RESULTS, `${name}.png`);
       await page.screenshot({ path: file });
       return file;
+    },
+    async reloadWindow() {
+      const reloaded = page.waitForEvent('framenavigated', {
+        predicate: (f) => f === page.mainFrame(),
+        timeout: 60_000,
+      });
+      await session.runCommand('Developer: Reload Window');
+      await reloaded;
+      await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
     },
     async step(name, fn) {
       try {
