@@ -4,7 +4,7 @@
  */
 import type { SampledToken, SamplerModelInfo, SamplerParams } from './sampler';
 
-export type ChatRole = 'system' | 'user' | 'assistant';
+export type ChatRole = 'system' | 'user' | 'assistant' | 'tool';
 
 /** One turn of a conversation (src/engine/chat/conversation.ts Message). */
 export interface ChatMessage {

@@ -35,7 +35,7 @@ export interface TokenizeResult {
 }
 
 /** Roles in ChatViewResult.roles, by index (the engine's ROLES). */
-export const CHAT_ROLES = ['system', 'user', 'assistant'] as const;
+export const CHAT_ROLES = ['system', 'user', 'assistant', 'tool'] as const;
 
 /** A conversation rendered as ChatML with one tokenizer plus the chat tokens. Arrays are parallel, one entry per token. */
 export interface ChatViewResult {

@@ -125,8 +125,9 @@ export function chatViewResult(
 ): ChatViewResult {
   const t0 = performance.now();
   const { messages } = parseConversation(text, file, line);
+  const tools = messages.some((m) => m.role === 'tool');
   let chat = chatCache.get(tok);
-  if (!chat) chatCache.set(tok, (chat = withChatTokens(tok)));
+  if (!chat || (tools && !chat.chat.tools)) chatCache.set(tok, (chat = withChatTokens(tok, { tools })));
   const ct = chat.tokenizer;
   const r = renderChatML(messages, chat.chat, (s) => ct.encode(s, { disallowedSpecial: new Set() }));
   const weights = Uint8Array.from(r.weights);

@@ -47,9 +47,14 @@ const bad: [string, string, RegExp][] = [
   ['empty messages', line([]), /"messages" is empty/],
   ['unknown role', line([{ role: 'bot', content: 'x' }]), /message 1 has unknown role "bot"/],
   [
-    'tool role',
-    line([{ role: 'tool', content: 'x' }]),
-    /message 1 has role "tool": tool messages are not supported yet/,
+    'tool output with no call',
+    line([{ role: 'user', content: 'x' }, { role: 'tool', content: '4' }, good[1]]),
+    /message 2 is a tool output with no tool call before it/,
+  ],
+  [
+    'function role',
+    line([{ role: 'function', content: 'x' }]),
+    /message 1 has role "function": write a tool's output as a message with role "tool"/,
   ],
   ['no role', line([{ content: 'x' }]), /message 1 has no "role"/],
   [

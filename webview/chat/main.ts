@@ -246,7 +246,7 @@ const FORMATS: Record<ChatPrompt['format'], string> = {
   base: 'plain transcript (no chat tokens)',
 };
 
-const ROLE_CLASS: Record<string, string> = { system: 'c4', user: 'c1', assistant: 'c3' };
+const ROLE_CLASS: Record<string, string> = { system: 'c4', user: 'c1', assistant: 'c3', tool: 'c2' };
 
 /** Each slot's prompt tokens, then the chosen answer's (or the slot's first), each a span. */
 function renderRaw(): void {

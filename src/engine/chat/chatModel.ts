@@ -24,7 +24,7 @@ import type { GptModelConfig } from '../model/inference';
 import { gpt2Names } from '../model/gpt2';
 import type { HostTensor } from '../runtime/session';
 import type { Tokenizer } from '../tokenizer/tokenizer';
-import { IM_END, IM_START } from './chatml';
+import { IM_END, IM_START, TOOL_TOKEN_TEXTS } from './chatml';
 import { withChatTokens, type ChatTokenizer } from './chatTokenizer';
 
 /** A model's config and weights in Hugging Face GPT-2 naming (a loaded Checkpoint is one). */
@@ -69,11 +69,15 @@ export function growEmbedding(
   };
 }
 
-/** The model and its tokenizer with the chat tokens (both as they were when the tokenizer has them). */
-export function chatModel(m: ModelWeights, tokenizer: Tokenizer): ModelWeights & ChatTokenizer {
-  const t = withChatTokens(tokenizer);
-  const added = [IM_START, IM_END]
-    .filter((s) => !tokenizer.specialTokens.has(s))
+/** The model and its tokenizer with the chat tokens, and the tool tokens with `tools` (as they were when it has them). */
+export function chatModel(
+  m: ModelWeights,
+  tokenizer: Tokenizer,
+  o: { tools?: boolean } = {},
+): ModelWeights & ChatTokenizer {
+  const t = withChatTokens(tokenizer, o);
+  const added = [IM_START, IM_END, ...TOOL_TOKEN_TEXTS]
+    .filter((s) => !tokenizer.specialTokens.has(s) && t.tokenizer.specialTokens.has(s))
     .map((s) => t.tokenizer.specialTokens.get(s)!);
   const vocabSize = Math.max(m.config.vocabSize, t.tokenizer.vocabSize);
   if (!added.length && vocabSize === m.config.vocabSize) return { ...m, ...t };

@@ -15,6 +15,10 @@
  * a vocabulary in which "<|im_start|>" is already an ordinary token, a tokenizer.json that carries its
  * own chat template (fine-tune with that template), a kind of tokenizer LLM Lens does not extend.
  *
+ * `withChatTokens(tok, { tools: true })` also adds the four tool tokens (<|tool_start|>, <|tool_end|>,
+ * <|output_start|>, <|output_end|>; chatml.ts), after the chat tokens, for data with tool calls; a
+ * chat tokenizer without them gains them the same way.
+ *
  * Why not OpenAI's cl100k ids (100264, 100265, in the gap below <|endofprompt|>): a model pretrained
  * here has rows for those ids that training only ever pushed down (never a target), so they would start
  * as the least likely tokens; fresh rows after the largest id start at the mean (growEmbedding.ts).
@@ -25,7 +29,14 @@ import { HuggingFaceTokenizer, huggingFaceTokenizerFromJson } from '../tokenizer
 import { specialAddedToken } from '../tokenizer/toHuggingFace';
 import type { Tokenizer } from '../tokenizer/tokenizer';
 import { chatTemplateOf } from './chatTemplate';
-import { CHATML_TEMPLATE, IM_END, IM_START, type ChatTokens } from './chatml';
+import {
+  CHATML_TEMPLATE,
+  CHATML_TOOLS_TEMPLATE,
+  IM_END,
+  IM_START,
+  TOOL_TOKEN_TEXTS,
+  type ChatTokens,
+} from './chatml';
 
 export interface ChatTokenizer {
   /** The tokenizer with both chat tokens. */
@@ -35,18 +46,26 @@ export interface ChatTokenizer {
   added: number;
 }
 
-/** The ids of the chat tokens, when the tokenizer has both as special tokens. */
+/** The ids of the chat tokens, when the tokenizer has both as special tokens (and of the tool tokens, with all four). */
 export function chatTokensOf(tok: Pick<Tokenizer, 'specialTokens'>): ChatTokens | undefined {
   const imStart = tok.specialTokens.get(IM_START);
   const imEnd = tok.specialTokens.get(IM_END);
-  return imStart === undefined || imEnd === undefined ? undefined : { imStart, imEnd };
+  if (imStart === undefined || imEnd === undefined) return undefined;
+  const [toolStart, toolEnd, outputStart, outputEnd] = TOOL_TOKEN_TEXTS.map((t) => tok.specialTokens.get(t));
+  if ([toolStart, toolEnd, outputStart, outputEnd].some((id) => id === undefined)) return { imStart, imEnd };
+  return {
+    imStart,
+    imEnd,
+    tools: { toolStart: toolStart!, toolEnd: toolEnd!, outputStart: outputStart!, outputEnd: outputEnd! },
+  };
 }
 
-/** `tok` with the chat tokens (see the file's header). */
-export function withChatTokens(tok: Tokenizer): ChatTokenizer {
+/** `tok` with the chat tokens, and the tool tokens with `tools` (see the file's header). */
+export function withChatTokens(tok: Tokenizer, o: { tools?: boolean } = {}): ChatTokenizer {
   const have = chatTokensOf(tok);
-  if (have) return { tokenizer: tok, chat: have, added: 0 };
-  const missing = [IM_START, IM_END].filter((t) => !tok.specialTokens.has(t));
+  if (have && (have.tools || !o.tools)) return { tokenizer: tok, chat: have, added: 0 };
+  const wanted = [IM_START, IM_END, ...(o.tools ? TOOL_TOKEN_TEXTS : [])];
+  const missing = wanted.filter((t) => !tok.specialTokens.has(t));
   for (const t of missing) refuseOrdinary(tok, t);
   const added = new Map(missing.map((t, i) => [t, tok.vocabSize + i]));
   const specials = new Map([...tok.specialTokens, ...added]);
@@ -84,7 +103,7 @@ function huggingFaceWithTokens(
   added: ReadonlyMap<string, number>,
 ): HuggingFaceTokenizer {
   const own = chatTemplateOf(tok.config);
-  if (own !== undefined && own !== CHATML_TEMPLATE)
+  if (own !== undefined && own !== CHATML_TEMPLATE && own !== CHATML_TOOLS_TEMPLATE)
     throw new Error(
       `${tok.source} has its own chat template (chat_template in tokenizer_config.json) and not the ChatML tokens ${IM_START} and ${IM_END}: fine-tune with its template, or remove chat_template from tokenizer_config.json to use ChatML`,
     );
@@ -92,6 +111,7 @@ function huggingFaceWithTokens(
     ...tok.json,
     added_tokens: [...tok.added, ...[...added].map(([content, id]) => specialAddedToken(content, id))],
   };
-  const config = { ...tok.config, chat_template: CHATML_TEMPLATE };
+  const tools = TOOL_TOKEN_TEXTS.every((t) => tok.specialTokens.has(t) || added.has(t));
+  const config = { ...tok.config, chat_template: tools ? CHATML_TOOLS_TEMPLATE : CHATML_TEMPLATE };
   return huggingFaceTokenizerFromJson(JSON.stringify(json), name, config, `${tok.source} + chat tokens`);
 }

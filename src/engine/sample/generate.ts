@@ -10,6 +10,12 @@
  *
  * Every step draws exactly one uniform number from the seeded RNG (greedy too), so a fixed seed gives
  * the same tokens as GptInference.generate with `new Rng(seed).next`.
+ *
+ * Tools (tools/toolLoop.ts) hook in with `hooks.force`: after each sampled token it may return tokens to
+ * force into the context (a tool's output), which are appended one by one without a draw and yielded
+ * with `forced: true` (and what the model would have given them: their probability under the plain
+ * softmax), the first carrying `tool`, the call's record. Forced tokens do not count towards maxTokens.
+ * `bannedTokens` are never drawn (the tool-call token when tools are off).
  */
 import type { KvCache, KvCacheModel } from '../model/kvCache';
 import { Rng } from '../train/rng';
@@ -27,6 +33,23 @@ export interface GenerateOptions extends SamplingOptions {
   stopTokens?: number[];
   /** Tokens listed in each step's summary (default 20). */
   topN?: number;
+  /** Token ids never drawn (probability 0), e.g. <|tool_start|> when tools are off. */
+  bannedTokens?: number[];
+}
+
+/** Tokens a hook forces into the context, and the record of the tool call that produced them. */
+export interface ForcedTokens {
+  ids: number[];
+  tool?: ToolCallRecord;
+}
+
+/** One tool call as it ran: what the model asked for and what went back into its context. */
+export interface ToolCallRecord {
+  name: string;
+  input: string;
+  ok: boolean;
+  output: string;
+  ms: number;
 }
 
 export interface GenerateHooks {
@@ -37,6 +60,8 @@ export interface GenerateHooks {
   cache?: KvCache;
   /** The logits after the prompt when `cache` is given. */
   logits?: Float32Array;
+  /** After each sampled token that does not end generation: tokens to force next (see the file's header). */
+  force?: (generated: readonly number[]) => Promise<ForcedTokens | undefined>;
 }
 
 export interface GeneratedToken extends StepSummary {
@@ -50,6 +75,10 @@ export interface GeneratedToken extends StepSummary {
   finish?: 'stop' | 'stopToken' | 'maxTokens';
   /** True when the context slid (the cache was refilled) to make room for this token's successor. */
   slid?: boolean;
+  /** Put into the context by a hook (a tool's output), not drawn. */
+  forced?: true;
+  /** On the first forced token of a tool's output: the call. */
+  tool?: ToolCallRecord;
 }
 
 /** A prompt ready for the model, with what was done to it (for the user). */
@@ -90,27 +119,39 @@ export async function* generateTokens(
   const cache = hooks.cache ?? m.newCache();
   let logits = hooks.cache ? hooks.logits : undefined;
   if (!logits) logits = await m.prefill(cache, prompt.slice(-m.config.blockSize), prompt);
-  const start = cache.tokens.length;
   const maxTokens = o.maxTokens ?? 100;
+  const generated: number[] = [];
   let text = '';
+  let index = 0;
+  /** The text `id` adds to the decoded output. */
+  const piece = (id: number) => {
+    generated.push(id);
+    const next = hooks.decode ? hooks.decode(generated) : '';
+    const added = next.startsWith(text) ? next.slice(text.length) : next;
+    text = next;
+    return added;
+  };
   for (let i = 0; i < maxTokens; i++) {
     hooks.signal?.throwIfAborted();
-    const penalised =
+    let penalised: ArrayLike<number> =
       o.repetitionPenalty && o.repetitionPenalty !== 1
         ? applyRepetitionPenalty(logits, cache.tokens, o.repetitionPenalty)
         : logits;
+    if (o.bannedTokens?.length) {
+      const banned = Float64Array.from(penalised);
+      for (const b of o.bannedTokens) if (b >= 0 && b < banned.length) banned[b] = -Infinity;
+      penalised = banned;
+    }
     const probs = nextTokenProbs(penalised, { ...o, repetitionPenalty: 1 });
     const id = sampleFrom(probs, rng.next());
     const step = summarizeStep(logits, probs, id, o.topN ?? 20);
-    const generated = [...cache.tokens.slice(start), id];
-    const next = hooks.decode ? hooks.decode(generated) : '';
-    const piece = next.startsWith(text) ? next.slice(text.length) : next;
-    text = next;
+    const position = cache.tokens.length;
+    const added = piece(id);
     const finish = finishReason(o, id, text, i === maxTokens - 1);
     const token: GeneratedToken = {
-      index: i,
-      position: cache.tokens.length,
-      text: piece,
+      index: index++,
+      position,
+      text: added,
       ...step,
       ...(finish ? { finish } : {}),
     };
@@ -122,6 +163,23 @@ export async function* generateTokens(
     logits = await m.append(cache, id);
     if (cache.slides !== slides) token.slid = true;
     yield token;
+    const forced = hooks.force ? await hooks.force(generated) : undefined;
+    for (const [j, fid] of (forced?.ids ?? []).entries()) {
+      hooks.signal?.throwIfAborted();
+      const plain = nextTokenProbs(logits, {});
+      const t: GeneratedToken = {
+        index: index++,
+        position: cache.tokens.length,
+        text: piece(fid),
+        ...summarizeStep(logits, plain, fid, o.topN ?? 20),
+        forced: true,
+        ...(j === 0 && forced!.tool ? { tool: forced!.tool } : {}),
+      };
+      const before = cache.slides;
+      logits = await m.append(cache, fid);
+      if (cache.slides !== before) t.slid = true;
+      yield t;
+    }
   }
 }
 

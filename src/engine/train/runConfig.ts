@@ -8,7 +8,8 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CHATML_TEMPLATE } from '../chat/chatml';
+import { CHATML_TEMPLATE, CHATML_TOOLS_TEMPLATE } from '../chat/chatml';
+import { conversationsUseTools } from '../chat/conversation';
 import { withChatTokens } from '../chat/chatTokenizer';
 import { saveTokenizer } from '../tokenizer/save';
 import { checkpointFolder, loadCheckpoint } from './checkpoint';
@@ -113,7 +114,8 @@ async function prepareSftRun(
       throw new Error(`${f} is not a file: fine-tuning data is conversations JSONL, one file each`);
   const dir = checkpointFolder(from);
   const base = await loadCheckpoint(dir);
-  const { tokenizer, chat, added } = withChatTokens(loadCheckpointTokenizer(dir));
+  const tools = await conversationsUseTools([...r.data, ...(r.heldout ? [r.heldout] : [])], o);
+  const { tokenizer, chat, added } = withChatTokens(loadCheckpointTokenizer(dir), { tools });
   const tokenizerFiles = saveTokenizer(tokenizer, path.join(r.runDir, 'tokenizer'));
   const h = createHash('sha256');
   for (const f of tokenizerFiles) h.update(fs.readFileSync(f));
@@ -145,7 +147,7 @@ async function prepareSftRun(
     model: { ...model, ...(gelu ? { gelu } : {}), vocabSize: Math.max(model.vocabSize, tokenizer.vocabSize) },
     tokenizerFiles,
     tokenizerId,
-    configExtra: { stage: 'sft', chatTemplate: CHATML_TEMPLATE },
+    configExtra: { stage: 'sft', chatTemplate: chat.tools ? CHATML_TOOLS_TEMPLATE : CHATML_TEMPLATE },
   });
   return { config: { ...config, stage: 'sft' }, tokenizer, files: r.data };
 }

@@ -24,7 +24,7 @@ import { loadTokenizer } from '../tokenizer/load';
 import type { Tokenizer } from '../tokenizer/tokenizer';
 import { TRAINED_META_FILE, TRAINED_RANKS_FILE, TRAINED_VOCAB_FILE } from '../tokenizer/trainedFiles';
 import { few } from '../few';
-import { CHATML_TEMPLATE } from '../chat/chatml';
+import { CHATML_TEMPLATE, CHATML_TOOLS_TEMPLATE } from '../chat/chatml';
 import { chatTokensOf } from '../chat/chatTokenizer';
 import { checkpointFolder } from './checkpoint';
 import { textPieces } from './data';
@@ -291,7 +291,8 @@ export function huggingFaceTokenizerFiles(
       why: `the tokenizer found (${tok.name}, ${tok.vocabSize} ids) has more ids than the model's ${vocabSize}`,
     };
   // a tokenizer with the chat tokens renders conversations as it was fine-tuned on them (apply_chat_template)
-  const template = chatTokensOf(tok) ? { chat_template: CHATML_TEMPLATE } : {};
+  const chat = chatTokensOf(tok);
+  const template = chat ? { chat_template: chat.tools ? CHATML_TOOLS_TEMPLATE : CHATML_TEMPLATE } : {};
   const config = () =>
     JSON.stringify(
       {
