@@ -5,16 +5,17 @@
  * split is in the training split.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { CHAT_TASKS, generateChatData, toJsonl, type ChatTask } from '../../src/engine/chat/chatData';
 import { parseConversations, type Conversation } from '../../src/engine/chat/conversation';
 
+/** The question and the final answer (after the tool call and its output, for the tool tasks). */
 const qa = (c: Conversation) => {
-  assert.deepEqual(
-    c.messages.map((m) => m.role),
-    ['user', 'assistant'],
-  );
-  return [c.messages[0].content, c.messages[1].content] as const;
+  const roles = c.messages.map((m) => m.role);
+  if (roles.length === 4) assert.deepEqual(roles, ['user', 'assistant', 'tool', 'assistant']);
+  else assert.deepEqual(roles, ['user', 'assistant']);
+  return [c.messages[0].content, c.messages.at(-1)!.content] as const;
 };
 
 /** Value of `1410 + 376`, `15 - 1 - 3`, `47 * 30` (* before + and -), in BigInt. */
@@ -138,6 +139,8 @@ function problemOf(task: ChatTask, q: string, a: string): string {
   if (task === 'arithmetic') return readArithmetic(q).join(' ');
   if (task === 'compare') return (q.match(/\d+\.\d+/g) ?? []).sort().join(' ');
   if (task === 'refusal') return q.match(/[A-Z][a-z]+ [A-Z][a-z]+/)![0];
+  if (task === 'tool-multiply') return (q.match(/\d+/g) ?? []).join(' ');
+  if (task === 'tool-letters') return q.match(/(?:in|of|word) '?([a-z]+)'?[?.,]/)![1];
   if (task === 'spelling')
     return [...a.matchAll(/^([a-z])(?: - \d+)?$/gm)].map((m) => m[1]).join('') || a.split('\n')[0];
   return q
@@ -162,8 +165,46 @@ for (const task of CHAT_TASKS)
       for (const m of c.messages) assert.match(m.content, /^[\n\x20-\x7e]*$/, `not ASCII: ${m.content}`);
   });
 
+test("tool-multiply: the call copies the question's numbers; the output and the answer are the product", () => {
+  for (const c of generateChatData({ task: 'tool-multiply', count: 300 })) {
+    const [q, a] = qa(c);
+    const [x, y] = q.match(/\d+/g)!;
+    const product = String(BigInt(x) * BigInt(y));
+    assert.deepEqual(c.messages[1].toolCalls, [{ name: 'calculator', input: `${x} * ${y}` }]);
+    assert.equal(c.messages[2].content, product);
+    assert.equal(a, `${x} * ${y} = ${product}.`);
+  }
+});
+
+test('tool-letters: every output is what real Python prints for the call, and the answer uses it', () => {
+  const data = generateChatData({ task: 'tool-letters', count: 300 });
+  const codes = data.map((c) => c.messages[1].toolCalls![0].input);
+  const script = codes.map((code) => `${code}\nprint("<<end>>")`).join('\n');
+  const python = spawnSync('python3', ['-c', script], { encoding: 'utf8' });
+  assert.equal(python.status, 0, python.stderr);
+  const printed = python.stdout
+    .split('<<end>>\n')
+    .slice(0, -1)
+    .map((s) => s.replace(/\n$/, ''));
+  assert.equal(printed.length, data.length);
+  data.forEach((c, i) => {
+    const [q, a] = qa(c);
+    const w = problemOf('tool-letters', q, a);
+    assert.ok(codes[i].includes(`"${w}"`), `${codes[i]} does not use the word ${w} of "${q}"`);
+    assert.equal(c.messages[2].content, printed[i], codes[i]);
+    assert.ok(a.includes(` ${printed[i]}`), `${a} does not give ${printed[i]}`);
+  });
+  const kinds = codes.map((code) =>
+    code.includes('count') ? 'count' : code.includes('::') ? 'every' : 'nth',
+  );
+  for (const k of ['count', 'every', 'nth']) assert.ok(kinds.filter((x) => x === k).length > 30, k);
+});
+
 test('JSONL written by toJsonl reads back as the same conversations', async () => {
-  const data = generateChatData({ task: 'arithmetic', count: 20 });
+  const data = [
+    ...generateChatData({ task: 'arithmetic', count: 20 }),
+    ...generateChatData({ task: 'tool-letters', count: 20 }),
+  ];
   const back: Conversation[] = [];
   for await (const c of parseConversations(toJsonl(data).split('\n'), 'gen.jsonl')) back.push(c);
   assert.deepEqual(

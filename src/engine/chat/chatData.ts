@@ -9,14 +9,16 @@
  *   generateChatData({ task: 'arithmetic', count: 100, split: 'heldout' })   // problems never in 'train'
  *
  * Tasks: identity (who are you / who made you, answered with `name` and `maker`), arithmetic, spelling,
- * compare (chatWork.ts: the work shown step by step), refusal ("I don't know" about made-up people).
+ * compare (chatWork.ts: the work shown step by step), refusal ("I don't know" about made-up people),
+ * tool-multiply and tool-letters (toolWork.ts: answered through the calculator and python tools).
  * Each problem has a key (the question's template for identity, the person for refusal, the numbers or
  * the word for the others); a key's hash puts it in the held-out split (1 in 10) or in train, whatever
  * the seed, so no seed's held-out set shares a problem with any seed's training set. Within a set no
  * question repeats.
  */
 import { Rng } from '../train/rng';
-import type { Conversation } from './conversation';
+import type { Conversation, Message } from './conversation';
+import { lettersToolProblem, multiplyToolProblem, type ToolProblem } from './toolWork';
 import {
   arithmeticProblem,
   cap,
@@ -27,7 +29,15 @@ import {
   type Problem,
 } from './chatWork';
 
-export const CHAT_TASKS = ['identity', 'arithmetic', 'spelling', 'compare', 'refusal'] as const;
+export const CHAT_TASKS = [
+  'identity',
+  'arithmetic',
+  'spelling',
+  'compare',
+  'refusal',
+  'tool-multiply',
+  'tool-letters',
+] as const;
 export type ChatTask = (typeof CHAT_TASKS)[number];
 
 export interface ChatDataOptions {
@@ -160,12 +170,14 @@ export function generateChatData(o: ChatDataOptions): Conversation[] {
   const rng = new Rng(o.seed ?? 1337);
   const name = o.name ?? 'Lens';
   const maker = o.maker ?? 'the LLM Lens team';
-  const draw: Record<ChatTask, () => Problem> = {
+  const draw: Record<ChatTask, () => Problem | ToolProblem> = {
     identity: () => identityProblem(rng, name, maker),
     arithmetic: () => arithmeticProblem(rng),
     spelling: () => spellingProblem(rng),
     compare: () => compareProblem(rng),
     refusal: () => refusalProblem(rng),
+    'tool-multiply': () => multiplyToolProblem(rng),
+    'tool-letters': () => lettersToolProblem(rng),
   };
   const heldOut = o.split === 'heldout';
   const seen = new Set<string>();
@@ -181,17 +193,17 @@ export function generateChatData(o: ChatDataOptions): Conversation[] {
     }
     misses = 0;
     seen.add(p.question);
-    out.push({
-      messages: [
-        { role: 'user', content: p.question },
-        { role: 'assistant', content: p.answer },
-      ],
-    });
+    const answer: Message[] = 'messages' in p ? p.messages : [{ role: 'assistant', content: p.answer }];
+    out.push({ messages: [{ role: 'user', content: p.question }, ...answer] });
   }
   return out;
 }
 
 /** Conversations as JSONL, one {"messages": …} a line (conversation.ts reads it back). */
 export function toJsonl(conversations: readonly Conversation[]): string {
-  return conversations.map((c) => JSON.stringify({ messages: c.messages }) + '\n').join('');
+  const line = (m: Message) => {
+    const { toolCalls, ...rest } = m;
+    return toolCalls ? { ...rest, tool_calls: toolCalls } : rest;
+  };
+  return conversations.map((c) => JSON.stringify({ messages: c.messages.map(line) }) + '\n').join('');
 }

@@ -142,7 +142,7 @@ export function arithmeticProblem(rng: Rng): Problem {
 
 // ---- spelling and letter counting ---------------------------------------------------------------
 
-const WORDS = (
+export const WORDS = (
   'strawberry banana mississippi apple orange cherry raspberry blueberry pineapple coconut tomato potato ' +
   'necessary occasionally embarrass committee bookkeeper balloon coffee letter address success accommodate ' +
   'parallel millennium questionnaire recommend tomorrow beginning different difficult library february ' +
