@@ -72,7 +72,7 @@ const EVERY = [
   "Write every {n} letter of the word '{w}'.",
 ];
 
-const ordinal = (n: number) => `${n}${n === 1 ? 'st' : n === 2 ? 'nd' : n === 3 ? 'rd' : 'th'}`;
+const ordinal = (n: number) => `${n}${['th', 'st', 'nd', 'rd'][n] ?? 'th'}`;
 const SYLLABLES =
   'ba be bi bo bu ka ke ki ko ru ra ri lo la li mo ma mi na ne no ta te to sa se so pe pi po zu za do de ga go ve vi fa fu'.split(
     ' ',
