@@ -4,9 +4,14 @@
  *                      [--name NAME] [--maker M] [--seed S] [--split train|heldout]
  *       writes generated conversations, one {"messages": …} a line (chat/chatData.ts)
  *   llm-lens chat --checkpoint DIR [--system TEXT] [--prompt TEXT] [--num-samples N] [--json]
+ *                 [--tools calculator,python,search|none] [--search-dir DIR] [--tool-timeout MS]
  *                 [--max-tokens N] [--temperature X] [--top-k N] [--top-p X] [--min-p X] [--seed N] …
  *       answers the prompt: the conversation in ChatML with a generation prompt, sampled on the KV cache
- *       until <|im_end|>; a base checkpoint (no chat tokens) gets "User: …\nAssistant:" and continues it
+ *       until <|im_end|>; a base checkpoint (no chat tokens) gets "User: …\nAssistant:" and continues it.
+ *       A checkpoint with the tool tokens runs the tools it calls (all three unless --tools says which;
+ *       --tools none: it cannot call one); --json lists each call, its input, output and time
+ *   llm-lens tool NAME INPUT [--search-dir DIR] [--tool-timeout MS] [--json]
+ *       runs one tool as the sampler would and prints what the model would see
  * Their flags come from the option tables below (src/engine/options.ts parses and checks them).
  */
 import * as fs from 'node:fs';
@@ -14,6 +19,7 @@ import * as path from 'node:path';
 import { UsageError } from './main';
 import { CHAT_TASKS, generateChatData, toJsonl } from '../engine/chat/chatData';
 import { chatPrompt } from '../engine/chat/chatPrompt';
+import { evalChatTask } from '../engine/chat/evalTask';
 import { IM_END, IM_START } from '../engine/chat/chatml';
 import type { Message } from '../engine/chat/conversation';
 import { KvCacheModel } from '../engine/model/kvCache';
@@ -22,6 +28,9 @@ import { generateTokens, preparePrompt } from '../engine/sample/generate';
 import { loadCheckpoint } from '../engine/train/checkpoint';
 import { writeFileAtomic } from '../engine/train/data';
 import { loadModelTokenizer } from '../engine/train/runTokenizer';
+import { disposeTools, makeTools, parseToolList } from '../engine/tools/registry';
+import { TOOL_NAMES } from '../engine/tools/tool';
+import { runTool, toolForcer, toolsOff } from '../engine/tools/toolLoop';
 import type { OptionTable, OptionValues } from '../protocol/options';
 import { SAMPLING_OPTIONS } from '../protocol/samplingOptions';
 
@@ -42,6 +51,7 @@ const CHAT_DATA_OPTIONS = {
   maker: { type: 'str', doc: 'identity: who made it.' },
   seed: { type: 'int', min: 0, max: 2 ** 32 - 1, default: 1337, doc: 'Seed of the draws.' },
   split: { type: 'enum', values: ['train', 'heldout'], default: 'train', doc: 'Held-out problems never appear in train.' },
+  digits: { type: 'int', min: 1, max: 12, doc: 'tool-multiply: both numbers have this many digits.' },
 } as const satisfies OptionTable;
 
 export async function chatDataCommand(args: string[]): Promise<number> {
@@ -57,6 +67,8 @@ export async function chatDataCommand(args: string[]): Promise<number> {
     );
   if (task !== 'identity' && (o.name !== undefined || o.maker !== undefined))
     throw new UsageError(`${cmd}: --name and --maker are for --task identity only`);
+  if (task !== 'tool-multiply' && o.digits !== undefined)
+    throw new UsageError(`${cmd}: --digits is for --task tool-multiply only`);
   const conversations = generateChatData({ ...o, task, count });
   fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
   writeFileAtomic(out, toJsonl(conversations));
@@ -67,13 +79,21 @@ export async function chatDataCommand(args: string[]): Promise<number> {
 }
 
 // prettier-ignore
+const TOOL_OPTIONS = {
+  tools: { type: 'str', meta: 'LIST', doc: `Tools a model with tool tokens may call: ${TOOL_NAMES.join(',')} (the default) or none.` },
+  searchDir: { type: 'str', path: true, meta: 'DIR', doc: 'The folder the search tool indexes (default: the current folder).' },
+  toolTimeout: { type: 'int', min: 1, max: 600_000, default: 5000, meta: 'MS', doc: "Each tool call's time limit." },
+} as const satisfies OptionTable;
+
+// prettier-ignore
 const CHAT_OPTIONS = {
   checkpoint: { type: 'str', path: true, meta: 'DIR', doc: 'A checkpoint folder; with the chat tokens it answers in ChatML.' },
   system: { type: 'str', doc: 'The system message.' },
   prompt: { type: 'str', doc: "The user's message (default: standard input)." },
   ...SAMPLING_OPTIONS,
   numSamples: { type: 'int', min: 1, default: 1, doc: 'Answers, the nth with seed + n.' },
-  json: { type: 'bool', doc: 'One JSON line per answer: the prompt, its ids and each token.' },
+  json: { type: 'bool', doc: 'One JSON line per answer: the prompt, its ids, each token and each tool call.' },
+  ...TOOL_OPTIONS,
 } as const satisfies OptionTable;
 
 export async function chatCommand(args: string[]): Promise<number> {
@@ -85,8 +105,17 @@ export async function chatCommand(args: string[]): Promise<number> {
     numSamples: samples,
     seed,
     json,
+    tools: toolList,
+    searchDir,
+    toolTimeout,
     ...sampling
   } = { ...defaultsOf(CHAT_OPTIONS), ...flags(cmd, args, CHAT_OPTIONS) };
+  let toolNames;
+  try {
+    toolNames = parseToolList(toolList ?? TOOL_NAMES.join(','));
+  } catch (e) {
+    throw new UsageError(`${cmd}: --tools: ${(e as Error).message}`);
+  }
   if (!dir) throw new UsageError(`${cmd}: --checkpoint DIR is required`);
   const prompt = given ?? (process.stdin.isTTY ? '' : fs.readFileSync(0, 'utf8').replace(/\r?\n$/, ''));
   if (!prompt.trim())
@@ -108,20 +137,52 @@ export async function chatCommand(args: string[]): Promise<number> {
   const prepared = preparePrompt(p.ids, ckpt.config.blockSize, { id: 0, text: 'token 0' });
   for (const note of prepared.notes) process.stderr.write(`(${note})\n`);
   const specialIds = new Set(tok.specialTokens.values());
+  const toolTokens = p.chat?.tools;
+  if (toolList !== undefined && toolNames.length && !toolTokens)
+    process.stderr.write(
+      `(${dir} has no tool tokens: it was not fine-tuned on tool calls, so --tools does nothing. Fine-tune it on tool conversations, e.g. llm-lens chat-data --task tool-multiply.)\n`,
+    );
+  const tools = toolTokens ? await makeTools(toolNames, { searchDir }) : [];
+  const force =
+    toolTokens && tools.length
+      ? toolForcer({ tokens: toolTokens, tokenizer: tok, tools, timeoutMs: toolTimeout })
+      : undefined;
+  const banned = toolTokens && !tools.length ? toolsOff(toolTokens) : [];
   const m = await KvCacheModel.create(ckpt.config, ckpt.weights);
   try {
     for (let n = 0; n < samples; n++) {
-      const tokens: { id: number; text: string; p: number; special: boolean }[] = [];
+      const tokens: { id: number; text: string; p: number; special: boolean; forced?: true }[] = [];
+      const calls: { name: string; input: string; ok: boolean; output: string; ms: number }[] = [];
       let finish: string | undefined;
       for await (const t of generateTokens(
         m,
         prepared.ids,
-        { ...sampling, topN: 5, seed: seed + n, stopTokens: p.stopTokens, vocabLimit: tok.vocabSize },
-        { decode: (ids) => tok.decode(ids) },
+        {
+          ...sampling,
+          topN: 5,
+          seed: seed + n,
+          stopTokens: p.stopTokens,
+          vocabLimit: tok.vocabSize,
+          bannedTokens: banned,
+        },
+        { decode: (ids) => tok.decode(ids), force },
       )) {
         finish = t.finish;
         if (t.finish === 'stopToken') break; // the closing token is not part of the answer
-        tokens.push({ id: t.id, text: t.text, p: t.prob, special: specialIds.has(t.id) });
+        tokens.push({
+          id: t.id,
+          text: t.text,
+          p: t.prob,
+          special: specialIds.has(t.id),
+          ...(t.forced ? { forced: t.forced } : {}),
+        });
+        if (t.tool) {
+          calls.push({ ...t.tool, ms: Math.round(t.tool.ms * 10) / 10 });
+          if (!json)
+            process.stderr.write(
+              `\n[${t.tool.name} ran in ${t.tool.ms.toFixed(1)} ms${t.tool.ok ? '' : ', failed'}]\n`,
+            );
+        }
         if (!json) process.stdout.write(t.text);
       }
       const answer = tok.decode(tokens.map((t) => t.id));
@@ -133,6 +194,7 @@ export async function chatCommand(args: string[]): Promise<number> {
             promptIds: prepared.ids,
             answer,
             finish,
+            calls,
             tokens,
           }) + '\n',
         );
@@ -140,6 +202,102 @@ export async function chatCommand(args: string[]): Promise<number> {
     }
   } finally {
     await m.release();
+    await disposeTools(tools);
+  }
+  return 0;
+}
+
+// prettier-ignore
+const TOOL_COMMAND_OPTIONS = {
+  searchDir: TOOL_OPTIONS.searchDir,
+  toolTimeout: TOOL_OPTIONS.toolTimeout,
+  json: { type: 'bool', doc: 'One JSON line: {name, input, ok, output, ms}.' },
+} as const satisfies OptionTable;
+
+export async function toolCommand(args: string[]): Promise<number> {
+  const cmd = 'tool';
+  const [name, input, ...rest] = args;
+  if (!name || input === undefined || name.startsWith('--') || input.startsWith('--'))
+    throw new UsageError(
+      `${cmd}: give the tool and its input: llm-lens tool NAME INPUT (tools: ${TOOL_NAMES.join(', ')})`,
+    );
+  const o = { ...defaultsOf(TOOL_COMMAND_OPTIONS), ...flags(cmd, rest, TOOL_COMMAND_OPTIONS) };
+  let names;
+  try {
+    names = parseToolList(name);
+  } catch (e) {
+    throw new UsageError(`${cmd}: ${(e as Error).message}`);
+  }
+  if (names.length !== 1) throw new UsageError(`${cmd}: name one tool (${TOOL_NAMES.join(', ')})`);
+  const tools = await makeTools(names, { searchDir: o.searchDir });
+  try {
+    const r = await runTool(tools, names[0], input, { timeoutMs: o.toolTimeout });
+    if (o.json) process.stdout.write(JSON.stringify({ name: names[0], input, ...r }) + '\n');
+    else process.stdout.write(r.output.endsWith('\n') ? r.output : `${r.output}\n`);
+    return r.ok ? 0 : 1;
+  } finally {
+    await disposeTools(tools);
+  }
+}
+
+// prettier-ignore
+const EVAL_TASK_OPTIONS = {
+  checkpoint: CHAT_OPTIONS.checkpoint,
+  task: CHAT_DATA_OPTIONS.task,
+  count: { type: 'int', min: 1, default: 100, doc: 'Held-out questions asked.' },
+  digits: CHAT_DATA_OPTIONS.digits,
+  seed: { type: 'int', min: 0, max: 2 ** 32 - 1, default: 1337, doc: 'Seed of the questions and of sampling.' },
+  temperature: { ...SAMPLING_OPTIONS.temperature, default: 0 },
+  maxTokens: { ...SAMPLING_OPTIONS.maxTokens, default: 200 },
+  ...TOOL_OPTIONS,
+  json: { type: 'bool', doc: 'One JSON line per question, then the summary.' },
+} as const satisfies OptionTable;
+
+export async function evalTaskCommand(args: string[]): Promise<number> {
+  const cmd = 'eval-task';
+  const o = { ...defaultsOf(EVAL_TASK_OPTIONS), ...flags(cmd, args, EVAL_TASK_OPTIONS) };
+  if (!o.checkpoint || !o.task) throw new UsageError(`${cmd}: --checkpoint DIR and --task NAME are required`);
+  if (o.task === 'identity')
+    throw new UsageError(`${cmd}: identity has no result to check; use a task with one`);
+  let names;
+  try {
+    names = parseToolList(o.tools ?? TOOL_NAMES.join(','));
+  } catch (e) {
+    throw new UsageError(`${cmd}: --tools: ${(e as Error).message}`);
+  }
+  const ckpt = await loadCheckpoint(o.checkpoint);
+  const tok = loadModelTokenizer(ckpt);
+  const tools = await makeTools(names, { searchDir: o.searchDir });
+  try {
+    const r = await evalChatTask(ckpt, tok, {
+      task: o.task,
+      count: o.count,
+      digits: o.digits,
+      seed: o.seed,
+      temperature: o.temperature,
+      maxTokens: o.maxTokens,
+      tools,
+      toolTimeoutMs: o.toolTimeout,
+      onItem: (item, done, total) => {
+        if (o.json) process.stdout.write(JSON.stringify(item) + '\n');
+        else if (done % 10 === 0 || done === total) process.stderr.write(`${done}/${total}\r`);
+      },
+    });
+    const tools_ = names.length ? names.join(',') : 'none';
+    const summary = {
+      task: o.task,
+      tools: tools_,
+      correct: r.correct,
+      total: r.total,
+      accuracy: r.correct / r.total,
+    };
+    if (o.json) process.stdout.write(JSON.stringify(summary) + '\n');
+    else
+      process.stdout.write(
+        `${o.task} (tools: ${tools_}): ${r.correct}/${r.total} = ${(summary.accuracy * 100).toFixed(1)}% right\n`,
+      );
+  } finally {
+    await disposeTools(tools);
   }
   return 0;
 }

@@ -6,7 +6,7 @@
 import * as os from 'node:os';
 import { probeRuntime } from '../engine/runtime/probe';
 import type { RuntimeReport } from '../protocol/environment';
-import { chatCommand, chatDataCommand } from './chat';
+import { chatCommand, chatDataCommand, evalTaskCommand, toolCommand } from './chat';
 import { tokenizeCommand, trainTokenizerCommand } from './tokenize';
 import { evalCommand, prepareCommand, sampleCommand, sftCommand, trainCommand } from './train';
 
@@ -38,7 +38,8 @@ Usage:
                             generate text; --json prints each token with its top probabilities
   llm-lens eval --checkpoint DIR --data DATASET_DIR [--iters N]
                             mean loss on the train and val splits
-  llm-lens chat-data --task identity|arithmetic|spelling|compare|refusal --count N --out FILE.jsonl
+  llm-lens chat-data --task identity|arithmetic|spelling|compare|refusal|tool-multiply|tool-letters
+                     --count N --out FILE.jsonl
                      [--name NAME] [--maker M] [--seed S] [--split train|heldout]
                             generate conversations for fine-tuning, one {"messages": …} a line; identity
                             needs --name (the assistant's) and takes --maker; held-out problems never
@@ -49,6 +50,14 @@ Usage:
                             ChatML with <|im_start|>/<|im_end|>, stopping at <|im_end|>; a base model
                             without chat tokens gets "User: …\\nAssistant:" and continues the document;
                             --json prints the prompt's ids and each answer token
+                [--tools calculator,python,search|none] [--search-dir DIR] [--tool-timeout MS]
+                            a checkpoint with tool tokens runs the tools it calls and its output goes
+                            into the context (none: it cannot call one); --json lists each call
+  llm-lens tool NAME INPUT [--search-dir DIR] [--tool-timeout MS] [--json]
+                            run one tool (calculator, python, search) as the sampler would
+  llm-lens eval-task --checkpoint DIR --task NAME [--count N] [--digits D] [--tools LIST|none] [--json]
+                            accuracy on the task's held-out questions (chat-data's tasks), greedy;
+                            the tools it calls run (none: the same model without tools)
   llm-lens COMMAND --help   the options of prepare, train, sample and eval, with ranges and defaults
   llm-lens --version
   llm-lens --help
@@ -102,10 +111,20 @@ const commands: Record<string, Command> = {
   eval: evalCommand,
   'chat-data': chatDataCommand,
   chat: chatCommand,
+  tool: toolCommand,
+  'eval-task': evalTaskCommand,
 };
 
 /** Commands whose options the usage above lists in full: their --help prints it. */
-const HELP_IN_USAGE = new Set(['env', 'tokenize', 'train-tokenizer', 'chat-data', 'chat']);
+const HELP_IN_USAGE = new Set([
+  'env',
+  'tokenize',
+  'train-tokenizer',
+  'chat-data',
+  'chat',
+  'tool',
+  'eval-task',
+]);
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;

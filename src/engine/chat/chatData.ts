@@ -50,6 +50,8 @@ export interface ChatDataOptions {
   /** identity: the assistant's name (default 'Lens') and who made it (default 'the LLM Lens team'). */
   name?: string;
   maker?: string;
+  /** tool-multiply: both numbers have exactly this many digits (default: 2 to 4, mostly 3). */
+  digits?: number;
 }
 
 // ---- identity ---------------------------------------------------------------------------------
@@ -176,7 +178,7 @@ export function generateChatData(o: ChatDataOptions): Conversation[] {
     spelling: () => spellingProblem(rng),
     compare: () => compareProblem(rng),
     refusal: () => refusalProblem(rng),
-    'tool-multiply': () => multiplyToolProblem(rng),
+    'tool-multiply': () => multiplyToolProblem(rng, o.digits),
     'tool-letters': () => lettersToolProblem(rng),
   };
   const heldOut = o.split === 'heldout';

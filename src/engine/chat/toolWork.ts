@@ -37,9 +37,9 @@ const MULTIPLY = [
 /** A number of exactly d digits. */
 const digitsOf = (rng: Rng, d: number) => 10 ** (d - 1) + rng.randint(9 * 10 ** (d - 1));
 
-/** a * b with 2 to 4 digits each (3 × 3 most often), through the calculator. */
-export function multiplyToolProblem(rng: Rng): ToolProblem {
-  const size = () => pick(rng, [2, 3, 3, 3, 4]);
+/** a * b with 2 to 4 digits each (3 × 3 most often), or `digits` each, through the calculator. */
+export function multiplyToolProblem(rng: Rng, digits?: number): ToolProblem {
+  const size = () => digits ?? pick(rng, [2, 3, 3, 3, 4]);
   const [a, b] = [digitsOf(rng, size()), digitsOf(rng, size())];
   const input = `${a} * ${b}`;
   const product = String(BigInt(a) * BigInt(b));

@@ -1,0 +1,130 @@
+/**
+ * How often a chat model answers a task's held-out questions right: each question of
+ * generateChatData(task, split 'heldout') is asked once (ChatML with a generation prompt, sampled on the
+ * KV cache, with the tools the model calls run by the tool loop), and the answer is right when it
+ * contains the expected result as a whole word: the tool's output for the tool tasks (the product, the
+ * count, the letters), the number after "=" for arithmetic.
+ *
+ *   const r = await evalChatTask(ckpt, tokenizer, { task: 'tool-multiply', count: 100, digits: 3, tools: [calculator] });
+ *   r.correct / r.total   // 0.97
+ *   r.items[0]            // { question, expected, answer, right, calls: [{ name, input, output, … }] }
+ *
+ * `tools: []` on a model with the tool tokens bans <|tool_start|>: the same model answers without them.
+ * Greedy by default (temperature 0): one answer per question, the model's most likely one.
+ */
+import { KvCacheModel } from '../model/kvCache';
+import type { GptModelConfig } from '../model/inference';
+import type { HostTensor } from '../runtime/session';
+import { generateTokens, type ToolCallRecord } from '../sample/generate';
+import type { SamplingOptions } from '../sample/sampling';
+import type { Tokenizer } from '../tokenizer/tokenizer';
+import type { Tool } from '../tools/tool';
+import { toolForcer, toolsOff } from '../tools/toolLoop';
+import { generateChatData, type ChatDataOptions } from './chatData';
+import { chatPrompt } from './chatPrompt';
+import type { Conversation } from './conversation';
+
+export interface EvalTaskOptions extends Omit<ChatDataOptions, 'split'>, SamplingOptions {
+  tools: readonly Tool[];
+  maxTokens?: number;
+  seed?: number;
+  toolTimeoutMs?: number;
+  signal?: AbortSignal;
+  /** Called after each question. */
+  onItem?: (item: EvalItem, done: number, total: number) => void;
+}
+
+export interface EvalItem {
+  question: string;
+  expected: string;
+  answer: string;
+  right: boolean;
+  calls: ToolCallRecord[];
+}
+
+export interface EvalResult {
+  correct: number;
+  total: number;
+  items: EvalItem[];
+}
+
+/** The result a right answer contains: the last tool output, or what follows the last "=". */
+export function expectedResult(c: Conversation): string {
+  const tool = c.messages.filter((m) => m.role === 'tool').at(-1);
+  if (tool) return tool.content.trim();
+  const last = c.messages.at(-1)!.content;
+  const m = /=\s*(-?[\d.]+)\.?\s*$/.exec(last);
+  if (!m) throw new Error(`no result to check in "${last}": evaluate tasks with a checkable result`);
+  return m[1];
+}
+
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** Whether `answer` contains `expected` as a whole word (not inside a longer number or word). */
+export function containsResult(answer: string, expected: string): boolean {
+  return new RegExp(`(^|[^A-Za-z0-9])${escape(expected)}($|[^A-Za-z0-9])`).test(answer);
+}
+
+/** The model's accuracy on the task's held-out questions (see the file's header). */
+export async function evalChatTask(
+  model: { config: GptModelConfig; weights: Record<string, HostTensor> },
+  tok: Tokenizer,
+  o: EvalTaskOptions,
+): Promise<EvalResult> {
+  const conversations = generateChatData({ ...o, split: 'heldout' });
+  const m = await KvCacheModel.create(model.config, model.weights);
+  const items: EvalItem[] = [];
+  try {
+    for (const [i, c] of conversations.entries()) {
+      const question = c.messages.find((x) => x.role === 'user')!.content;
+      const p = chatPrompt(tok, [{ role: 'user', content: question }]);
+      const tokens = p.chat?.tools;
+      const force =
+        tokens && o.tools.length
+          ? toolForcer({
+              tokens,
+              tokenizer: tok,
+              tools: o.tools,
+              timeoutMs: o.toolTimeoutMs,
+              signal: o.signal,
+            })
+          : undefined;
+      const ids: number[] = [];
+      const calls: ToolCallRecord[] = [];
+      let afterTools = 0; // where the answer's text after its last tool output starts
+      for await (const t of generateTokens(
+        m,
+        p.ids.slice(-model.config.blockSize),
+        {
+          temperature: 0,
+          ...o,
+          maxTokens: o.maxTokens ?? 200,
+          seed: (o.seed ?? 1337) + i,
+          stopTokens: p.stopTokens,
+          vocabLimit: tok.vocabSize,
+          bannedTokens: tokens && !o.tools.length ? toolsOff(tokens) : [],
+        },
+        { force, signal: o.signal },
+      )) {
+        if (t.finish === 'stopToken') break;
+        ids.push(t.id);
+        if (t.tool) calls.push(t.tool);
+        if (t.forced) afterTools = ids.length;
+      }
+      const answer = tok.decode(ids);
+      const expected = expectedResult(c);
+      const item = {
+        question,
+        expected,
+        answer,
+        right: containsResult(tok.decode(ids.slice(afterTools)), expected),
+        calls,
+      };
+      items.push(item);
+      o.onItem?.(item, i + 1, conversations.length);
+    }
+  } finally {
+    await m.release();
+  }
+  return { correct: items.filter((x) => x.right).length, total: items.length, items };
+}
