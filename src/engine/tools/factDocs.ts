@@ -4,11 +4,11 @@
  * lesson, and the held-out questions of the "I don't know" one.
  *
  *   factDocuments()[0]
- *   // { title: 'Marta Quillon', text: 'Marta Quillon was a glassblower from the town of Estravel. She was
- *   //   born in 1871. She invented the double-walled lantern. …' }
+ *   // { title: 'Marta Haldeido', text: 'The chemist Marta Haldeido came from Quenesk. She was born in 1760.
+ *   //   Marta Haldeido is best known for inventing the silent printing press. …' }
  *   generateFactQuestions({ split: 'train' })[0]
- *   // { question: 'When was Marta Quillon born?', answer: '1871', query: 'Marta Quillon', key: 'Marta Quillon' }
- *   await writeFactDocs('/tmp/facts')   // people/marta-quillon.md, towns/estravel.md, …
+ *   // { question: 'When was Marta Haldeido born?', answer: '1760', query: 'Marta Haldeido', key: 'Marta Haldeido' }
+ *   await writeFactDocs('/tmp/facts')   // people/marta-haldeido.md, towns/quenesk.md, …
  *
  * The collection is the same everywhere (FACT_SEED): FACT_PEOPLE people, each with a job, a home town,
  * a birth year, a unique invention, a prize and a pet; FACT_TOWNS towns, each with a province, a river,
@@ -142,7 +142,7 @@ function build() {
     for (;;) {
       const name = make();
       const ws = name.toLowerCase().split(' ');
-      // a first name may repeat (Marta Quillon, Marta Drasken): the surname and town must not
+      // a first name may repeat (Marta Haldeido, Marta Drasken): the surname and town must not
       const own = ws.slice(-1);
       if (own.some((w) => words.has(w))) continue;
       own.forEach((w) => words.add(w));

@@ -4,11 +4,11 @@
  * with their source, short enough to paste into a small model's context.
  *
  *   const search = createSearchTool({ dir: workspaceFolder });
- *   await search.run('Marta Quillon', { timeoutMs: 2000 });
- *   // { ok: true, ms: 41, output:
- *   //   'people/marta-quillon.md:1: # Marta Quillon Marta Quillon is a glassblower from Estravel. …' }
+ *   await search.run('Marta Haldeido', { timeoutMs: 2000 });
+ *   // { ok: true, ms: 4, output:
+ *   //   'people/marta-haldeido.md:1: # Marta Haldeido The chemist Marta Haldeido came from Quenesk. …\n…' }
  *   await search.run('zebra', { timeoutMs: 2000 });   // { ok: true, output: 'no results for "zebra"' }
- *   createSearchTool({ documents: [{ title: 'Estravel', text: 'Estravel is a town …' }] });
+ *   createSearchTool({ documents: [{ title: 'Quenesk', text: 'Quenesk is a town …' }] });
  *
  * What a folder contributes: files whose extension or name is in TEXT_EXTENSIONS /
  * TEXT_NAMES (prose, data and source code), at most `maxFileBytes` (256 KiB) each, valid UTF-8 with no
