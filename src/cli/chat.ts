@@ -17,9 +17,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UsageError } from './main';
-import { CHAT_TASKS, generateChatData, toJsonl } from '../engine/chat/chatData';
+import { CHAT_TASKS, generateChatDataAsync, toJsonl } from '../engine/chat/chatData';
 import { chatPrompt } from '../engine/chat/chatPrompt';
 import { evalChatTask } from '../engine/chat/evalTask';
+import { FACT_SEARCH_OPTIONS } from '../engine/chat/toolWork';
+import { factDocuments } from '../engine/tools/factDocs';
 import { IM_END, IM_START } from '../engine/chat/chatml';
 import type { Message } from '../engine/chat/conversation';
 import { KvCacheModel } from '../engine/model/kvCache';
@@ -69,7 +71,7 @@ export async function chatDataCommand(args: string[]): Promise<number> {
     throw new UsageError(`${cmd}: --name and --maker are for --task identity only`);
   if (task !== 'tool-multiply' && o.digits !== undefined)
     throw new UsageError(`${cmd}: --digits is for --task tool-multiply only`);
-  const conversations = generateChatData({ ...o, task, count });
+  const conversations = await generateChatDataAsync({ ...o, task, count });
   fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
   writeFileAtomic(out, toJsonl(conversations));
   process.stderr.write(
@@ -267,7 +269,10 @@ export async function evalTaskCommand(args: string[]): Promise<number> {
   }
   const ckpt = await loadCheckpoint(o.checkpoint);
   const tok = loadModelTokenizer(ckpt);
-  const tools = await makeTools(names, { searchDir: o.searchDir });
+  // the facts task searches its own collection, as in its training data
+  const facts =
+    o.task === 'tool-facts' ? { searchDocuments: factDocuments(), searchOptions: FACT_SEARCH_OPTIONS } : {};
+  const tools = await makeTools(names, { searchDir: o.searchDir, ...facts });
   try {
     const r = await evalChatTask(ckpt, tok, {
       task: o.task,

@@ -7,7 +7,13 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
-import { CHAT_TASKS, generateChatData, toJsonl, type ChatTask } from '../../src/engine/chat/chatData';
+import {
+  CHAT_TASKS,
+  generateChatData,
+  generateChatDataAsync,
+  toJsonl,
+  type ChatTask,
+} from '../../src/engine/chat/chatData';
 import { parseConversations, type Conversation } from '../../src/engine/chat/conversation';
 
 /** The question and the final answer (after the tool call and its output, for the tool tasks). */
@@ -149,16 +155,24 @@ function problemOf(task: ChatTask, q: string, a: string): string {
     .replace(/[?.]$/, '');
 }
 
+/** problemOf, or for tool-facts the search the question asks for (its entity's name or invention). */
+const problem = (task: ChatTask, c: Conversation) =>
+  task === 'tool-facts' ? c.messages[1].toolCalls![0].input : problemOf(task, ...qa(c));
+
 for (const task of CHAT_TASKS)
-  test(`${task}: deterministic by seed, ASCII, and the held-out split shares no problem with train`, () => {
+  test(`${task}: deterministic by seed, ASCII, and the held-out split shares no problem with train`, async () => {
     const n = task === 'identity' ? 30 : 60;
-    const train = generateChatData({ task, count: 8 * n, seed: 11 });
-    assert.deepEqual(generateChatData({ task, count: 8 * n, seed: 11 }), train);
-    assert.notDeepEqual(generateChatData({ task, count: 8 * n, seed: 12 }), train);
-    const held = [1, 2].flatMap((seed) => generateChatData({ task, count: n, seed, split: 'heldout' }));
-    const problems = new Set(train.map((c) => problemOf(task, ...qa(c))));
+    const gen = generateChatDataAsync;
+    const train = await gen({ task, count: 8 * n, seed: 11 });
+    assert.deepEqual(await gen({ task, count: 8 * n, seed: 11 }), train);
+    assert.notDeepEqual(await gen({ task, count: 8 * n, seed: 12 }), train);
+    const held = [
+      ...(await gen({ task, count: n, seed: 1, split: 'heldout' })),
+      ...(await gen({ task, count: n, seed: 2, split: 'heldout' })),
+    ];
+    const problems = new Set(train.map((c) => problem(task, c)));
     for (const c of held) {
-      const p = problemOf(task, ...qa(c));
+      const p = problem(task, c);
       assert.ok(!problems.has(p), `held-out ${task} problem "${p}" is also in train`);
     }
     for (const c of [...train, ...held])
@@ -196,6 +210,20 @@ test('tool-letters: every output is what real Python prints for the call, and th
   });
   const count = (re: RegExp) => codes.filter((code) => re.test(code)).length;
   for (const kind of [/\.count\(/, /::/, /\[\d+\]\)$/]) assert.ok(count(kind) > 30, String(kind));
+});
+
+test('tool-facts: the call searches a name of the question, and the output it pastes holds the answer', async () => {
+  const data = await generateChatDataAsync({ task: 'tool-facts', count: 200 });
+  assert.throws(() => generateChatData({ task: 'tool-facts', count: 1 }), /use generateChatDataAsync/);
+  for (const c of data) {
+    const [q, a] = qa(c);
+    const call = c.messages[1].toolCalls![0];
+    assert.equal(call.name, 'search');
+    assert.ok(q.includes(call.input), `${call.input} is not copied from "${q}"`);
+    const answer = a.slice(a.indexOf(': ') + 2, -1);
+    assert.ok(c.messages[2].content.includes(answer), `${c.messages[2].content} lacks ${answer}`);
+    assert.ok(c.messages[2].content.length <= 320);
+  }
 });
 
 test('JSONL written by toJsonl reads back as the same conversations', async () => {

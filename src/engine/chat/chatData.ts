@@ -10,7 +10,9 @@
  *
  * Tasks: identity (who are you / who made you, answered with `name` and `maker`), arithmetic, spelling,
  * compare (chatWork.ts: the work shown step by step), refusal ("I don't know" about made-up people),
- * tool-multiply and tool-letters (toolWork.ts: answered through the calculator and python tools).
+ * tool-multiply and tool-letters (toolWork.ts: answered through the calculator and python tools), and
+ * tool-facts (questions about a made-up fact collection answered through search), which runs the search
+ * tool and so only generateChatDataAsync makes.
  * Each problem has a key (the question's template for identity, the person for refusal, the numbers or
  * the word for the others); a key's hash puts it in the held-out split (1 in 10) or in train, whatever
  * the seed, so no seed's held-out set shares a problem with any seed's training set. Within a set no
@@ -18,7 +20,7 @@
  */
 import { Rng } from '../train/rng';
 import type { Conversation, Message } from './conversation';
-import { lettersToolProblem, multiplyToolProblem, type ToolProblem } from './toolWork';
+import { factToolConversations, lettersToolProblem, multiplyToolProblem, type ToolProblem } from './toolWork';
 import {
   arithmeticProblem,
   cap,
@@ -37,6 +39,7 @@ export const CHAT_TASKS = [
   'refusal',
   'tool-multiply',
   'tool-letters',
+  'tool-facts',
 ] as const;
 export type ChatTask = (typeof CHAT_TASKS)[number];
 
@@ -180,6 +183,9 @@ export function generateChatData(o: ChatDataOptions): Conversation[] {
     refusal: () => refusalProblem(rng),
     'tool-multiply': () => multiplyToolProblem(rng, o.digits),
     'tool-letters': () => lettersToolProblem(rng),
+    'tool-facts': () => {
+      throw new Error('tool-facts runs the search tool: use generateChatDataAsync');
+    },
   };
   const heldOut = o.split === 'heldout';
   const seen = new Set<string>();
@@ -199,6 +205,14 @@ export function generateChatData(o: ChatDataOptions): Conversation[] {
     out.push({ messages: [{ role: 'user', content: p.question }, ...answer] });
   }
   return out;
+}
+
+/** generateChatData for every task, tool-facts included (its outputs come from running the search tool). */
+export async function generateChatDataAsync(o: ChatDataOptions): Promise<Conversation[]> {
+  if (o.task !== 'tool-facts') return generateChatData(o);
+  if (!Number.isInteger(o.count) || o.count < 1)
+    throw new Error(`count must be a positive integer, got ${o.count}`);
+  return factToolConversations(o);
 }
 
 /** Conversations as JSONL, one {"messages": …} a line (conversation.ts reads it back). */

@@ -3,7 +3,7 @@
  * generateChatData(task, split 'heldout') is asked once (ChatML with a generation prompt, sampled on the
  * KV cache, with the tools the model calls run by the tool loop), and the answer is right when it
  * contains the expected result as a whole word: the tool's output for the tool tasks (the product, the
- * count, the letters), the number after "=" for arithmetic.
+ * count, the letters), the fact for tool-facts, the number after "=" for arithmetic.
  *
  *   const r = await evalChatTask(ckpt, tokenizer, { task: 'tool-multiply', count: 100, digits: 3, tools: [calculator] });
  *   r.correct / r.total   // 0.97
@@ -20,7 +20,7 @@ import type { SamplingOptions } from '../sample/sampling';
 import type { Tokenizer } from '../tokenizer/tokenizer';
 import type { Tool } from '../tools/tool';
 import { toolForcer, toolsOff } from '../tools/toolLoop';
-import { generateChatData, type ChatDataOptions } from './chatData';
+import { generateChatDataAsync, type ChatDataOptions, type ChatTask } from './chatData';
 import { chatPrompt } from './chatPrompt';
 import type { Conversation } from './conversation';
 
@@ -48,8 +48,15 @@ export interface EvalResult {
   items: EvalItem[];
 }
 
-/** The result a right answer contains: the last tool output, or what follows the last "=". */
-export function expectedResult(c: Conversation): string {
+/**
+ * The result a right answer contains: for tool-facts the answer after "…: ", for the other tool tasks the
+ * last tool output, otherwise what follows the last "=".
+ */
+export function expectedResult(c: Conversation, task?: ChatTask): string {
+  if (task === 'tool-facts') {
+    const last = c.messages.at(-1)!.content;
+    return last.slice(last.indexOf(': ') + 2).replace(/\.$/, '');
+  }
   const tool = c.messages.filter((m) => m.role === 'tool').at(-1);
   if (tool) return tool.content.trim();
   const last = c.messages.at(-1)!.content;
@@ -71,7 +78,7 @@ export async function evalChatTask(
   tok: Tokenizer,
   o: EvalTaskOptions,
 ): Promise<EvalResult> {
-  const conversations = generateChatData({ ...o, split: 'heldout' });
+  const conversations = await generateChatDataAsync({ ...o, split: 'heldout' });
   const m = await KvCacheModel.create(model.config, model.weights);
   const items: EvalItem[] = [];
   try {
@@ -112,7 +119,7 @@ export async function evalChatTask(
         if (t.forced) afterTools = ids.length;
       }
       const answer = tok.decode(ids);
-      const expected = expectedResult(c);
+      const expected = expectedResult(c, o.task);
       const item = {
         question,
         expected,

@@ -10,13 +10,16 @@
  *   //  { role: 'assistant', content: '347 * 582 = 201954.' }]
  *   lettersToolProblem(rng)   // "How many r's are in strawberry?" → python: print("strawberry".count("r")) → 3
  *                             // "What is every 3rd letter of 'ubiquitous'?" → print("ubiquitous"[2::3]) → iiu
+ *   await factToolConversations({ count: 100 })   // "When was Marta Haldeido born?" → search: Marta Haldeido
  *
  * Words are real words (chatWork.ts's list and more) and made-up ones, so the model learns to copy any
  * word into its code; the split key is the word (the numbers for multiplication).
  */
-import type { Rng } from '../train/rng';
+import { Rng } from '../train/rng';
+import { factDocuments, generateFactQuestions } from '../tools/factDocs';
+import { createSearchTool } from '../tools/search';
 import { fill, pick, WORDS, type Problem } from './chatWork';
-import type { Message } from './conversation';
+import type { Conversation, Message } from './conversation';
 
 /** A problem whose answer is the assistant's messages after the question (tool calls and outputs included). */
 export interface ToolProblem extends Omit<Problem, 'answer'> {
@@ -123,4 +126,41 @@ export function lettersToolProblem(rng: Rng): ToolProblem {
       { role: 'assistant', content: answer(output) },
     ],
   };
+}
+
+/** The search tool as the facts task uses it: the fact collection, the best passage (a whole document: ≤ 300 characters). */
+export const FACT_SEARCH_OPTIONS = { topK: 1, maxOutputChars: 320 } as const;
+
+const FROM_SEARCH = ['From the search: {a}.', 'The search says: {a}.', 'According to the documents: {a}.'];
+
+/**
+ * Questions about the made-up fact collection (factDocs.ts) answered through the search tool: the
+ * output in each conversation is what the tool returns for the query, so the model sees at sampling
+ * time what it saw in training.
+ */
+export async function factToolConversations(o: {
+  count: number;
+  seed?: number;
+  split?: 'train' | 'heldout';
+}): Promise<Conversation[]> {
+  const rng = new Rng((o.seed ?? 1337) ^ 0x5eed);
+  const search = createSearchTool({ documents: factDocuments() }, FACT_SEARCH_OPTIONS);
+  const out: Conversation[] = [];
+  try {
+    for (const q of generateFactQuestions({ split: o.split ?? 'train', seed: o.seed, count: o.count })) {
+      const r = await search.run(q.query, { timeoutMs: 60_000 });
+      if (!r.ok) throw new Error(`the fact search failed for "${q.query}": ${r.output}`);
+      out.push({
+        messages: [
+          { role: 'user', content: q.question },
+          { role: 'assistant', content: '', toolCalls: [{ name: 'search', input: q.query }] },
+          { role: 'tool', content: r.output },
+          { role: 'assistant', content: fill(pick(rng, FROM_SEARCH), { a: q.answer }) },
+        ],
+      });
+    }
+  } finally {
+    await search.dispose?.();
+  }
+  return out;
 }

@@ -9,11 +9,15 @@
  *   parseToolList('none')                // []
  */
 import { calculator } from './calculator';
+import { createSearchTool, type SearchDocument, type SearchOptions } from './search';
 import { TOOL_NAMES, type Tool, type ToolName } from './tool';
 
 export interface MakeToolsOptions {
   /** The folder the search tool indexes (default: the current folder). */
   searchDir?: string;
+  /** Documents the search tool indexes instead of a folder (a task's own collection). */
+  searchDocuments?: readonly SearchDocument[];
+  searchOptions?: SearchOptions;
 }
 
 /** Names from a comma-separated list ("none" or "" for none); unknown names are refused. */
@@ -33,7 +37,12 @@ export async function makeTools(names: readonly ToolName[], o: MakeToolsOptions 
   const out: Tool[] = [];
   for (const name of names) {
     if (name === 'calculator') out.push(calculator);
-    else throw new Error(`the ${name} tool is not available in this build (searchDir ${o.searchDir ?? '.'})`);
+    else if (name === 'search') {
+      const source = o.searchDocuments
+        ? { documents: o.searchDocuments }
+        : { dir: o.searchDir ?? process.cwd() };
+      out.push(createSearchTool(source, o.searchOptions));
+    } else throw new Error(`the ${name} tool is not available in this build`);
   }
   return out;
 }

@@ -7,8 +7,8 @@
  *   for await (const t of generateTokens(kv, prompt, { stopTokens: [chat.imEnd] }, { decode, force }))
  *     if (t.tool) console.log(t.tool)   // { name: 'calculator', input: '347 * 582', ok: true, output: '201954', ms: 0.1 }
  *
- * What the model sees is what a tool returns, limited to `maxOutputChars` (default 400) with "…" after
- * a cut, and with characters its tokenizer cannot spell replaced by "?" (or left out when "?" cannot be
+ * What the model sees is what a tool returns without trailing white space (python's print ends in a
+ * newline), limited to `maxOutputChars` (default 400) with "…" after a cut, and with characters its tokenizer cannot spell replaced by "?" (or left out when "?" cannot be
  * spelled either: a character vocabulary from a corpus without them). Every failure goes into the context
  * as "Error: …", so the model sees it and goes on: a tool it does not have, a call with no
  * <|tool_start|>, a tool's own error, its time limit. Stopping (the signal) is the one thing that ends
@@ -103,7 +103,7 @@ export function toolForcer(
       start < 0
         ? toolError('the call has no <|tool_start|>', 0)
         : await runTool(o.tools, name, input, { timeoutMs: o.timeoutMs ?? 5000, signal: o.signal });
-    const output = clip(result.output, o.maxOutputChars ?? 400);
+    const output = clip(result.output.replace(/\s+$/, ''), o.maxOutputChars ?? 400);
     const tool: ToolCallRecord = { name, input, ok: result.ok, output, ms: result.ms };
     return { ids: [outputStart, ...encodeLossy(o.tokenizer, output), outputEnd], tool };
   };

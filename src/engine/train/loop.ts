@@ -206,7 +206,9 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
   );
   const base = c.initFrom && !resume ? await loadCheckpoint(c.initFrom) : undefined;
   // fine-tuning: the base's embedding grows rows for the chat tokens its tokenizer lacks (chatModel.ts)
-  const initial = base && sft ? { ...base, ...chatModel(base, loadCheckpointTokenizer(base.dir)) } : base;
+  const tools = !!chat?.tools; // and for the tool tokens when the run's tokenizer has them
+  const initial =
+    base && sft ? { ...base, ...chatModel(base, loadCheckpointTokenizer(base.dir), { tools }) } : base;
   if (initial && !sameModel(initial.config, config))
     throw new Error(
       `${c.initFrom} has a different model config (${describe(initial.config)}) than this run asks for (${describe(config)})`,
