@@ -14,7 +14,7 @@ import { GptInference } from '../../src/engine/model/inference';
 import { loadCheckpoint } from '../../src/engine/train/checkpoint';
 import { trainGpt, weightedLoss, type TrainConfig, type TrainEvent } from '../../src/engine/train/loop';
 import { prepareRun } from '../../src/engine/train/runConfig';
-import { loadCheckpointTokenizer } from '../../src/engine/train/runTokenizer';
+import { loadCheckpointTokenizer, loadModelTokenizer } from '../../src/engine/train/runTokenizer';
 import { SftRows } from '../../src/engine/train/sftData';
 import type { Tokenizer } from '../../src/engine/tokenizer/tokenizer';
 import type { TrainRequest } from '../../src/protocol/training';
@@ -218,4 +218,74 @@ test('llm-lens sft fine-tunes a checkpoint end to end: answers, loss tokens, a c
   });
   assert.match(help.stdout, /--from DIR/);
   assert.match(help.stdout, /--answer-prompts/);
+});
+
+test('sft on tool conversations adds the six chat and tool tokens; the loss counts the calls, not the outputs', async () => {
+  const dir = tmp();
+  const calls: [number, number][] = [
+    [12, 34],
+    [7, 89],
+    [56, 3],
+  ];
+  const convs = calls.map(([a, b]) => ({
+    messages: [
+      { role: 'user', content: `What is ${a} * ${b}?` },
+      { role: 'assistant', content: '', tool_calls: [{ name: 'calculator', input: `${a} * ${b}` }] },
+      { role: 'tool', content: String(a * b) },
+      { role: 'assistant', content: `${a} * ${b} = ${a * b}.` },
+    ],
+  }));
+  fs.writeFileSync(path.join(dir, 'tools.jsonl'), convs.map((c) => JSON.stringify(c)).join('\n') + '\n');
+  fs.writeFileSync(
+    path.join(dir, 'base.txt'),
+    ('What is 0123456789 * = ?. calculator user assistant system\n' + BASE_TEXT).repeat(2),
+  );
+  const { config, tokenizer } = await prepareRun(
+    request(dir, {
+      data: [path.join(dir, 'base.txt')],
+      runDir: path.join(dir, 'base'),
+      maxIters: 2,
+      ...TINY,
+      blockSize: 96,
+    }),
+    () => undefined,
+  );
+  await run(config, tokenizer);
+  const baseCkpt = path.join(dir, 'base', 'checkpoints', 'step-2');
+  const logged: string[] = [];
+  const s = await prepareRun(
+    request(dir, {
+      stage: 'sft',
+      initFrom: baseCkpt,
+      data: [path.join(dir, 'tools.jsonl')],
+      valFraction: 0,
+      maxIters: 2,
+      runDir: path.join(dir, 'sft'),
+    }),
+    (l) => logged.push(l),
+  );
+  // by hand, one character a token: the call (<|tool_start|> "calculator\n{a} * {b}" <|tool_end|>) and the
+  // answer with its <|im_end|>; the forced output and the prompt carry none
+  const want = calls.reduce((n, [a, b]) => {
+    const call = 1 + `calculator\n${a} * ${b}`.length + 1;
+    return n + call + `${a} * ${b} = ${a * b}.`.length + 1;
+  }, 0);
+  const carried = /([\d,]+) train tokens carry loss/.exec(logged.join('\n'))!;
+  assert.equal(Number(carried[1].replace(/,/g, '')), want);
+  await run(s.config, s.tokenizer);
+  const out = path.join(dir, 'sft', 'checkpoints', 'step-2');
+  const ckpt = await loadCheckpoint(out);
+  assert.equal(ckpt.config.vocabSize, (await loadCheckpoint(baseCkpt)).config.vocabSize + 6);
+  const cfg = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8'));
+  assert.match(cfg.llm_lens.chatTemplate, /<\|tool_start\|>/);
+  const tok = loadModelTokenizer(ckpt);
+  for (const t of [
+    '<|im_start|>',
+    '<|im_end|>',
+    '<|tool_start|>',
+    '<|tool_end|>',
+    '<|output_start|>',
+    '<|output_end|>',
+  ])
+    assert.ok(tok.specialTokens.has(t), t);
 });
