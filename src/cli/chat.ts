@@ -12,6 +12,11 @@
  *       --tools none: it cannot call one); --json lists each call, its input, output and time
  *   llm-lens tool NAME INPUT [--search-dir DIR] [--tool-timeout MS] [--json]
  *       runs one tool as the sampler would and prints what the model would see
+ *   llm-lens eval-task --checkpoint DIR --task NAME [--count N] [--tools LIST|none] [--json]
+ *       accuracy on a task's held-out questions (chat/evalTask.ts)
+ *   llm-lens probe --checkpoint DIR (--questions FILE.jsonl | --task NAME) [--samples N] [--out FILE.jsonl]
+ *       asks each question N times, groups the answers, and writes refusals where the model is unsure
+ *       (chat/probe.ts)
  * Their flags come from the option tables below (src/engine/options.ts parses and checks them).
  */
 import * as fs from 'node:fs';
@@ -19,11 +24,12 @@ import * as path from 'node:path';
 import { UsageError } from './main';
 import { CHAT_TASKS, generateChatDataAsync, toJsonl } from '../engine/chat/chatData';
 import { chatPrompt } from '../engine/chat/chatPrompt';
-import { evalChatTask } from '../engine/chat/evalTask';
+import { evalChatTask, expectedResult } from '../engine/chat/evalTask';
+import { probeConversations, probeKnowledge, type ProbeQuestion } from '../engine/chat/probe';
 import { FACT_SEARCH_OPTIONS } from '../engine/chat/toolWork';
 import { factDocuments } from '../engine/tools/factDocs';
 import { IM_END, IM_START } from '../engine/chat/chatml';
-import type { Message } from '../engine/chat/conversation';
+import { parseConversation, type Message } from '../engine/chat/conversation';
 import { KvCacheModel } from '../engine/model/kvCache';
 import { defaultsOf, parseFlags } from '../engine/options';
 import { generateTokens, preparePrompt } from '../engine/sample/generate';
@@ -304,5 +310,99 @@ export async function evalTaskCommand(args: string[]): Promise<number> {
   } finally {
     await disposeTools(tools);
   }
+  return 0;
+}
+
+// prettier-ignore
+const PROBE_OPTIONS = {
+  checkpoint: CHAT_OPTIONS.checkpoint,
+  questions: { type: 'str', path: true, meta: 'FILE.jsonl', doc: 'One {"question", "answer"?} a line, or conversations (the first user message, the last answer).' },
+  task: { ...CHAT_DATA_OPTIONS.task, doc: 'Or ask the held-out questions of a chat-data task.' },
+  count: { type: 'int', min: 1, default: 50, doc: 'With --task: how many questions.' },
+  samples: { type: 'int', min: 2, max: 1000, default: 8, doc: 'Answers per question.' },
+  temperature: { ...SAMPLING_OPTIONS.temperature, default: 1 },
+  threshold: { type: 'num', min: 0.01, max: 1, default: 0.5, doc: "Share of answers that must agree for 'knows'." },
+  maxTokens: { ...SAMPLING_OPTIONS.maxTokens, default: 100 },
+  seed: { type: 'int', min: 0, max: 2 ** 32 - 1, default: 1337, doc: 'Seed of sampling.' },
+  out: { type: 'str', path: true, meta: 'FILE.jsonl', doc: 'Write the fine-tuning conversations: refusals where unsure.' },
+  json: { type: 'bool', doc: 'One JSON line per question: its answers, groups, agreement and verdict.' },
+} as const satisfies OptionTable;
+
+/** Questions of a JSONL file: {"question", "answer"?} lines, or conversations. */
+async function readProbeQuestions(file: string): Promise<ProbeQuestion[]> {
+  const out: ProbeQuestion[] = [];
+  const lines = fs.readFileSync(file, 'utf8').split(/\r?\n/);
+  for (const [i, raw] of lines.entries()) {
+    if (!raw.trim()) continue;
+    let v: { question?: unknown; answer?: unknown; messages?: unknown };
+    try {
+      v = JSON.parse(raw) as typeof v;
+    } catch (e) {
+      throw new UsageError(`${file}:${i + 1}: not valid JSON (${(e as Error).message})`);
+    }
+    if (v && typeof v === 'object' && 'messages' in v) {
+      const c = parseConversation(raw, file, i + 1);
+      const question = c.messages.find((m) => m.role === 'user')?.content;
+      if (question === undefined)
+        throw new UsageError(`${file}:${i + 1}: the conversation has no user message`);
+      out.push({ question, answer: c.messages.at(-1)!.content });
+    } else if (
+      v &&
+      typeof v.question === 'string' &&
+      (v.answer === undefined || typeof v.answer === 'string')
+    )
+      out.push({ question: v.question, ...(v.answer !== undefined ? { answer: v.answer as string } : {}) });
+    else
+      throw new UsageError(
+        `${file}:${i + 1}: expected {"question": "…", "answer": "…" (optional)} or {"messages": […]}`,
+      );
+  }
+  if (!out.length) throw new UsageError(`${file}: no questions`);
+  return out;
+}
+
+export async function probeCommand(args: string[]): Promise<number> {
+  const cmd = 'probe';
+  const o = { ...defaultsOf(PROBE_OPTIONS), ...flags(cmd, args, PROBE_OPTIONS) };
+  if (!o.checkpoint) throw new UsageError(`${cmd}: --checkpoint DIR is required`);
+  if ((o.questions === undefined) === (o.task === undefined))
+    throw new UsageError(`${cmd}: give the questions: --questions FILE.jsonl or --task NAME (one of them)`);
+  let questions: ProbeQuestion[];
+  if (o.questions) questions = await readProbeQuestions(o.questions);
+  else {
+    const convs = await generateChatDataAsync({
+      task: o.task!,
+      count: o.count,
+      split: 'heldout',
+      seed: o.seed,
+    });
+    questions = convs.map((c) => ({
+      question: c.messages[0].content,
+      ...(o.task === 'refusal' ? {} : { answer: expectedResult(c, o.task) }),
+    }));
+  }
+  const ckpt = await loadCheckpoint(o.checkpoint);
+  const tok = loadModelTokenizer(ckpt);
+  const results = await probeKnowledge(ckpt, tok, questions, {
+    samples: o.samples,
+    temperature: o.temperature,
+    threshold: o.threshold,
+    maxTokens: o.maxTokens,
+    seed: o.seed,
+    onResult: (r, done, total) => {
+      if (o.json) process.stdout.write(JSON.stringify(r) + '\n');
+      else process.stderr.write(`${done}/${total}\r`);
+    },
+  });
+  const count = (v: string) => results.filter((r) => r.verdict === v).length;
+  const summary = `${results.length} questions: ${count('knows')} known, ${count('wrong')} answered wrongly with agreement, ${count('unsure')} unsure (agreement < ${o.threshold})`;
+  if (o.out) {
+    const convs = probeConversations(results, { seed: o.seed });
+    fs.mkdirSync(path.dirname(path.resolve(o.out)), { recursive: true });
+    writeFileAtomic(o.out, toJsonl(convs));
+    process.stderr.write(
+      `${summary}\nwrote ${convs.length} conversations (refusals where unsure) to ${o.out}\n`,
+    );
+  } else process.stderr.write(`${summary}\n`);
   return 0;
 }

@@ -6,7 +6,7 @@
 import * as os from 'node:os';
 import { probeRuntime } from '../engine/runtime/probe';
 import type { RuntimeReport } from '../protocol/environment';
-import { chatCommand, chatDataCommand, evalTaskCommand, toolCommand } from './chat';
+import { chatCommand, chatDataCommand, evalTaskCommand, probeCommand, toolCommand } from './chat';
 import { tokenizeCommand, trainTokenizerCommand } from './tokenize';
 import { evalCommand, prepareCommand, sampleCommand, sftCommand, trainCommand } from './train';
 
@@ -58,6 +58,11 @@ Usage:
   llm-lens eval-task --checkpoint DIR --task NAME [--count N] [--digits D] [--tools LIST|none] [--json]
                             accuracy on the task's held-out questions (chat-data's tasks), greedy;
                             the tools it calls run (none: the same model without tools)
+  llm-lens probe --checkpoint DIR (--questions FILE.jsonl | --task NAME [--count N]) [--samples N]
+                 [--temperature X] [--threshold X] [--out FILE.jsonl] [--json]
+                            ask each question N times and group the answers: where they disagree the
+                            model does not know; --out writes fine-tuning data answering those with
+                            "I don't know" and keeping what it knows
   llm-lens COMMAND --help   the options of prepare, train, sample and eval, with ranges and defaults
   llm-lens --version
   llm-lens --help
@@ -113,6 +118,7 @@ const commands: Record<string, Command> = {
   chat: chatCommand,
   tool: toolCommand,
   'eval-task': evalTaskCommand,
+  probe: probeCommand,
 };
 
 /** Commands whose options the usage above lists in full: their --help prints it. */
