@@ -16,6 +16,8 @@ export interface ChatMessage {
 export interface ChatModelInfo extends SamplerModelInfo {
   /** True when the tokenizer has <|im_start|> and <|im_end|> or its own chat template; false for a base model. */
   chatTokens: boolean;
+  /** True when it also has the tool tokens: it was fine-tuned to call tools. */
+  tools: boolean;
 }
 
 /** The exact token stream the model sees for one turn. */
@@ -48,7 +50,14 @@ export type ChatJob =
       messages: ChatMessage[];
       params: SamplerParams;
       streams: number;
+      /** Tools the model may call (none: it cannot open a call); ignored without tool tokens. */
+      tools?: ToolNameMsg[];
+      /** The folder the search tool indexes. */
+      searchDir?: string;
     };
+
+/** A tool's name (src/engine/tools/tool.ts TOOL_NAMES). */
+export type ToolNameMsg = 'calculator' | 'python' | 'search';
 
 export type ChatJobResult =
   { kind: 'chatLoad'; model: ChatModelInfo } | { kind: 'chatStart'; sessions: number[]; prompt: ChatPrompt };
@@ -72,7 +81,7 @@ export type ChatHostMessage =
 export type ChatWebviewMessage =
   | { type: 'ready' }
   /** Answer the last user message of `messages` (after an optional system message) `answers` times. */
-  | { type: 'send'; messages: ChatMessage[]; params: SamplerParams; answers: number }
+  | { type: 'send'; messages: ChatMessage[]; params: SamplerParams; answers: number; tools?: boolean }
   | { type: 'stop' }
   | { type: 'pickCheckpoint'; slot: ChatSlot }
   | { type: 'endCompare' }

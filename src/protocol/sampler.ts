@@ -67,11 +67,25 @@ export interface StepSummaryOf<T extends TokenProb> {
 }
 
 /** One generated token and what the model thought when it was drawn. */
+/** A tool call the sampler ran while the model answered (src/engine/sample/generate.ts ToolCallRecord). */
+export interface ToolCallInfo {
+  name: string;
+  input: string;
+  ok: boolean;
+  /** What went into the context (cut and cleaned as the model sees it). */
+  output: string;
+  ms: number;
+}
+
 export interface SampledToken extends StepSummaryOf<TokenChoice> {
   /** Text the token added. */
   text: string;
   /** Set on a token chosen by hand (a branch). */
   forced?: boolean;
+  /** Set on the tokens of a tool's output, which the sampler put into the context (not drawn). */
+  toolOutput?: true;
+  /** On the first token of a tool's output: the call. */
+  tool?: ToolCallInfo;
   finish?: 'stop' | 'stopToken' | 'maxTokens';
 }
 

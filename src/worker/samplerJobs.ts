@@ -7,7 +7,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { GptInspector, type Inspection } from '../engine/model/inspect';
 import { KvCacheModel } from '../engine/model/kvCache';
-import { generateTokens, preparePrompt, type GeneratedToken } from '../engine/sample/generate';
+import {
+  generateTokens,
+  preparePrompt,
+  type GeneratedToken,
+  type GenerateHooks,
+} from '../engine/sample/generate';
 import type { TokenProb } from '../engine/sample/stepStats';
 import type { Tokenizer } from '../engine/tokenizer/tokenizer';
 import { loadCheckpoint } from '../engine/train/checkpoint';
@@ -108,6 +113,8 @@ function toMessage(t: GeneratedToken, tok: Tokenizer): SampledToken {
     top: t.top.map(choice(tok)),
     topRaw: t.topRaw.map(choice(tok)),
     ...(finish ? { finish } : {}),
+    ...(t.forced ? { toolOutput: true as const } : {}),
+    ...(t.tool ? { tool: t.tool } : {}),
   };
 }
 
@@ -182,7 +189,8 @@ async function next(session: number, maxTokens: number, budgetMs: number): Promi
 
 /**
  * Starts `streams` generations from ids (seeds seed, seed+1, …) for samplerNext to pull; each ends at
- * one of `stopTokens` (the token is kept), a stop string or maxTokens.
+ * one of `stopTokens` (the token is kept), a stop string or maxTokens. `tools` hooks the tool loop in
+ * (its force hook, a new one per stream) and bans tokens (the tool-call token when tools are off).
  */
 export function startSessions(
   m: LoadedModel,
@@ -190,6 +198,7 @@ export function startSessions(
   p: SamplerParams,
   streams: number,
   stopTokens: number[],
+  tools: { force?: () => GenerateHooks['force']; banned?: number[] } = {},
 ): number[] {
   const out: number[] = [];
   for (let i = 0; i < Math.max(1, Math.min(streams, 8)); i++) {
@@ -200,8 +209,10 @@ export function startSessions(
       stop: p.stop.filter(Boolean),
       stopTokens,
       vocabLimit: m.tokenizer.vocabSize,
+      bannedTokens: tools.banned,
     };
-    const gen = generateTokens(m.kv, ids, options, { decode: (x) => m.tokenizer.decode(x) });
+    const hooks = { decode: (x: readonly number[]) => m.tokenizer.decode(x), force: tools.force?.() };
+    const gen = generateTokens(m.kv, ids, options, hooks);
     sessions.set(id, { gen, model: m });
     out.push(id);
   }
