@@ -100,6 +100,12 @@ test('nothing a call defines reaches the next call', async () => {
     ].join('\n'),
   );
   assert.equal(r2.output, 'False False False False\nFalse False False /home/pyodide\n');
+  // A task left on the event loop would run between calls, outside any time limit.
+  const spin = await run(
+    'import asyncio\nasync def spin():\n    while True: pass\nasyncio.ensure_future(spin())\nNone',
+  );
+  assert.equal(spin.ok, true, spin.output);
+  assert.equal((await run('print("free")', 3000)).output, 'free\n');
 });
 
 test('an infinite loop is stopped at the time limit and the next call works', async () => {
@@ -118,6 +124,8 @@ test('a program that needs more memory than the limit gets MemoryError, and the 
     false,
     'Error: MemoryError: the program needed more than the 256 MB memory limit (line 3)',
   ]);
+  assert.equal((await run('len(bytearray(150 * 10**6))')).output, '150000000\n');
+  assert.match((await run('bytearray(300 * 10**6)')).output, /^Error: MemoryError: /);
   const huge = await run('x = [0] * 10**9', 30_000);
   assert.match(huge.output, /^Error: MemoryError: /);
   assert.ok(process.memoryUsage().rss - before < 100e6, 'the host process grew');
@@ -128,6 +136,7 @@ test('host files cannot be read or written', async () => {
   const repoFile = path.resolve('package.json');
   assert.ok(fs.existsSync(repoFile));
   const outside = fs.mkdtempSync(path.join(tmpdir(), 'llm-lens-py-'));
+  assert.equal((await run('print("sandbox up")')).output, 'sandbox up\n');
   for (const code of [
     `print(open('/etc/passwd').read())`,
     `print(open(${JSON.stringify(repoFile)}).read())`,
@@ -188,6 +197,7 @@ test('neither js nor pyodide_js leads to Node', async () => {
 });
 
 test('no processes, no sockets, no HTTP, no packages from the network', async () => {
+  fs.rmSync('/tmp/llm-lens-pwned', { force: true });
   const cases: [string, RegExp][] = [
     ['import subprocess\nsubprocess.run(["ls"])', /^Error: OSError: .*does not support processes/],
     ['import os\nos.fork()', /^Error: OSError: /],
