@@ -19,6 +19,7 @@ const nodeExternals = [
   'mocha',
   'yauzl',
   '@huggingface/transformers',
+  'pyodide',
 ];
 
 const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
@@ -62,6 +63,7 @@ const builds = [
       { in: 'src/host/extension.ts', out: 'extension' },
       { in: 'src/worker/worker.ts', out: 'worker' },
       { in: 'src/cli/main.ts', out: 'cli' },
+      { in: 'src/engine/tools/pythonChild.ts', out: 'pythonChild' },
     ],
     outdir: 'dist',
     platform: 'node',

@@ -1,12 +1,14 @@
 /**
  * Opens the VSIX that `npm run package` built for linux-x64 and checks what a user would install:
- * the bundles and this platform's onnxruntime binary, and nothing else.
+ * the bundles, this platform's onnxruntime binary and the Pyodide files the python tool loads offline,
+ * and nothing else.
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import yauzl from 'yauzl';
+import { PYODIDE_FILES } from '../../src/engine/tools/python';
 
 const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as {
   name: string;
@@ -42,6 +44,8 @@ test('the linux-x64 VSIX holds the bundles and only linux-x64 onnxruntime binari
   has('extension/dist/extension.js');
   has('extension/dist/worker.js');
   has('extension/dist/cli.js');
+  has('extension/dist/pythonChild.js');
+  for (const f of PYODIDE_FILES) has(`extension/node_modules/pyodide/${f}`);
   for (const panel of readdirSync('webview').filter(
     (d) => d !== 'common' && statSync(join('webview', d)).isDirectory(),
   )) {
@@ -79,7 +83,7 @@ test('the linux-x64 VSIX holds the bundles and only linux-x64 onnxruntime binari
   );
   assert.deepEqual(
     [...modules].sort(),
-    ['onnxruntime-common', 'onnxruntime-node'],
+    ['onnxruntime-common', 'onnxruntime-node', 'pyodide'],
     'unexpected runtime modules in the VSIX',
   );
 });
