@@ -9,6 +9,7 @@
  *   parseToolList('none')                // []
  */
 import { calculator } from './calculator';
+import { createPythonTool } from './python';
 import { createSearchTool, type SearchDocument, type SearchOptions } from './search';
 import { TOOL_NAMES, type Tool, type ToolName } from './tool';
 
@@ -37,12 +38,13 @@ export async function makeTools(names: readonly ToolName[], o: MakeToolsOptions 
   const out: Tool[] = [];
   for (const name of names) {
     if (name === 'calculator') out.push(calculator);
+    else if (name === 'python') out.push(createPythonTool());
     else if (name === 'search') {
       const source = o.searchDocuments
         ? { documents: o.searchDocuments }
         : { dir: o.searchDir ?? process.cwd() };
       out.push(createSearchTool(source, o.searchOptions));
-    } else throw new Error(`the ${name} tool is not available in this build`);
+    }
   }
   return out;
 }
