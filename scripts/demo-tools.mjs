@@ -4,7 +4,7 @@
 //  2. generates conversations answered with tool calls (llm-lens chat-data --task tool-multiply: the
 //     calculator; --task tool-letters: python) and fine-tunes the base on them (llm-lens sft);
 //  3. asks 100 held-out 3-digit x 3-digit multiplications with the calculator and without any tool (the
-//     same model, its tool-call token banned), and 100 held-out letter questions with python
+//     same model, its tool-call token banned), and 100 held-out letter-counting questions with python
 //     (llm-lens eval-task), and prints a few answers.
 // Ends with one line: RESULT tools multiply_with X.XX multiply_without X.XX letters_with X.XX.
 // DEMO_BASE_ITERS, DEMO_SFT_ITERS change the steps; a base already trained in .llmlens/demo-tools is reused.
@@ -160,7 +160,14 @@ const without = evalTask('the same questions without tools (the tool-call token 
   '--tools',
   'none',
 ]);
-const lettersWith = evalTask('letter questions with python', ['--task', 'tool-letters', '--tools', 'python']);
+const lettersWith = evalTask('letter counting with python', [
+  '--task',
+  'tool-letters',
+  '--letters',
+  'count',
+  '--tools',
+  'python',
+]);
 say('done');
 console.log(
   `RESULT tools multiply_with ${withCalc.toFixed(2)} multiply_without ${without.toFixed(2)} letters_with ${lettersWith.toFixed(2)}`,

@@ -26,7 +26,7 @@ import { CHAT_TASKS, generateChatDataAsync, toJsonl } from '../engine/chat/chatD
 import { chatPrompt } from '../engine/chat/chatPrompt';
 import { evalChatTask, expectedResult } from '../engine/chat/evalTask';
 import { probeConversations, probeKnowledge, type ProbeQuestion } from '../engine/chat/probe';
-import { FACT_SEARCH_OPTIONS } from '../engine/chat/toolWork';
+import { FACT_SEARCH_OPTIONS, LETTER_KINDS } from '../engine/chat/toolWork';
 import { factDocuments } from '../engine/tools/factDocs';
 import { IM_END, IM_START } from '../engine/chat/chatml';
 import { parseConversation, type Message } from '../engine/chat/conversation';
@@ -60,6 +60,7 @@ const CHAT_DATA_OPTIONS = {
   seed: { type: 'int', min: 0, max: 2 ** 32 - 1, default: 1337, doc: 'Seed of the draws.' },
   split: { type: 'enum', values: ['train', 'heldout'], default: 'train', doc: 'Held-out problems never appear in train.' },
   digits: { type: 'int', min: 1, max: 12, doc: 'tool-multiply: both numbers have this many digits.' },
+  letters: { type: 'enum', values: LETTER_KINDS, doc: 'tool-letters: only this kind of question.' },
 } as const satisfies OptionTable;
 
 export async function chatDataCommand(args: string[]): Promise<number> {
@@ -77,6 +78,8 @@ export async function chatDataCommand(args: string[]): Promise<number> {
     throw new UsageError(`${cmd}: --name and --maker are for --task identity only`);
   if (task !== 'tool-multiply' && o.digits !== undefined)
     throw new UsageError(`${cmd}: --digits is for --task tool-multiply only`);
+  if (task !== 'tool-letters' && o.letters !== undefined)
+    throw new UsageError(`${cmd}: --letters is for --task tool-letters only`);
   const conversations = await generateChatDataAsync({ ...o, task, count });
   fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
   writeFileAtomic(out, toJsonl(conversations));
@@ -254,6 +257,7 @@ const EVAL_TASK_OPTIONS = {
   task: CHAT_DATA_OPTIONS.task,
   count: { type: 'int', min: 1, default: 100, doc: 'Held-out questions asked.' },
   digits: CHAT_DATA_OPTIONS.digits,
+  letters: CHAT_DATA_OPTIONS.letters,
   seed: { type: 'int', min: 0, max: 2 ** 32 - 1, default: 1337, doc: 'Seed of the questions and of sampling.' },
   temperature: { ...SAMPLING_OPTIONS.temperature, default: 0 },
   maxTokens: { ...SAMPLING_OPTIONS.maxTokens, default: 200 },
@@ -284,6 +288,7 @@ export async function evalTaskCommand(args: string[]): Promise<number> {
       task: o.task,
       count: o.count,
       digits: o.digits,
+      letters: o.letters,
       seed: o.seed,
       temperature: o.temperature,
       maxTokens: o.maxTokens,

@@ -20,7 +20,13 @@
  */
 import { Rng } from '../train/rng';
 import type { Conversation, Message } from './conversation';
-import { factToolConversations, lettersToolProblem, multiplyToolProblem, type ToolProblem } from './toolWork';
+import {
+  factToolConversations,
+  lettersToolProblem,
+  multiplyToolProblem,
+  type LetterKind,
+  type ToolProblem,
+} from './toolWork';
 import {
   arithmeticProblem,
   cap,
@@ -55,6 +61,8 @@ export interface ChatDataOptions {
   maker?: string;
   /** tool-multiply: both numbers have exactly this many digits (default: 2 to 4, mostly 3). */
   digits?: number;
+  /** tool-letters: only this kind of question (default: all three). */
+  letters?: LetterKind;
 }
 
 // ---- identity ---------------------------------------------------------------------------------
@@ -182,7 +190,7 @@ export function generateChatData(o: ChatDataOptions): Conversation[] {
     compare: () => compareProblem(rng),
     refusal: () => refusalProblem(rng),
     'tool-multiply': () => multiplyToolProblem(rng, o.digits),
-    'tool-letters': () => lettersToolProblem(rng),
+    'tool-letters': () => lettersToolProblem(rng, o.letters),
     'tool-facts': () => {
       throw new Error('tool-facts runs the search tool: use generateChatDataAsync');
     },

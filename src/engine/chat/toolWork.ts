@@ -92,10 +92,14 @@ function word(rng: Rng): string {
   return w;
 }
 
-/** Letter counting, the n-th letter, or every n-th letter of a word, through python. */
-export function lettersToolProblem(rng: Rng): ToolProblem {
+export const LETTER_KINDS = ['count', 'nth', 'every'] as const;
+export type LetterKind = (typeof LETTER_KINDS)[number];
+
+/** Letter counting, the n-th letter, or every n-th letter of a word (or only `only`), through python. */
+export function lettersToolProblem(rng: Rng, only?: LetterKind): ToolProblem {
   const w = word(rng);
-  const kind = rng.next();
+  const draw = rng.next();
+  const kind = only ? { count: 0, nth: 0.7, every: 0.9 }[only] : draw;
   let question: string, code: string, output: string, answer: (out: string) => string;
   if (kind < 0.6) {
     const l = rng.next() < 0.85 ? pick(rng, [...w]) : pick(rng, [...'abcdefghijklmnopqrstuvwxyz']);
