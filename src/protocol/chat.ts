@@ -85,5 +85,8 @@ export type ChatWebviewMessage =
   | { type: 'stop' }
   | { type: 'pickCheckpoint'; slot: ChatSlot }
   | { type: 'endCompare' }
-  /** Open the Sampler on an answer's context up to (not including) its token `index`. */
+  /**
+   * Open the Sampler on an answer with its token `index` selected: the distribution it was drawn from
+   * and the attention of the position that predicted it.
+   */
   | { type: 'openInSampler'; answer: number; index: number };

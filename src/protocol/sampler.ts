@@ -154,7 +154,10 @@ export type SamplerHostMessage =
     }
   | { type: 'tokens'; universe: number; tokens: SampledToken[]; tokPerSec: number }
   | { type: 'done'; universe: number; reason: string }
-  | { type: 'inspection'; universe: number; view: InspectionView }
+  /** An inspection; `from`: the position (in view) whose attention row to show at once. */
+  | { type: 'inspection'; universe: number; view: InspectionView; from?: number }
+  /** Select a universe's generated token `index`: its distribution (as a click on it does). */
+  | { type: 'select'; universe: number; index: number }
   | { type: 'attention'; layer: number; head: number; n: number; weights: Float32Array }
   | { type: 'busy'; message: string }
   | { type: 'error'; message: string };

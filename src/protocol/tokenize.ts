@@ -47,12 +47,17 @@ export interface ChatViewResult {
   weights: Uint8Array;
   /** Index into CHAT_ROLES of the turn the token belongs to. */
   roles: Uint8Array;
+  /** 1 on special tokens (<|im_start|>, <|im_end|>, <|endoftext|> …; never text that only spells one). */
+  special: Uint8Array;
   /** Each token's own text ("<|im_start|>" for the chat tokens; "⟨f0 9f⟩" for part of a character). */
   texts: string[];
   /** How many tokens carry loss (weight 1). */
   lossTokens: number;
   ms: number;
 }
+
+/** One tokenizer's column of the conversation view: its rendering, or why it has none. */
+export type ChatViewColumn = ChatViewResult | { key: string; name: string; error: string };
 
 /** Tokenizer jobs the worker runs. */
 export type TokenizerJob =
@@ -96,8 +101,8 @@ export type TokenizeHostMessage =
   /** Encoding has started for this text. */
   | { type: 'busy'; label: string }
   | { type: 'view'; view: TokenizeView }
-  /** A conversation (one JSONL line) rendered with chat tokens, coloured by role, loss marked. */
-  | { type: 'chat'; label: string; result: ChatViewResult }
+  /** A conversation (one JSONL line) rendered with chat tokens by each selected tokenizer. */
+  | { type: 'chat'; label: string; results: ChatViewColumn[] }
   | { type: 'error'; message: string };
 
 /** Tokenize webview -> host. */

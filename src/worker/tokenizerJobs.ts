@@ -113,8 +113,8 @@ const chatCache = new WeakMap<Tokenizer, ChatTokenizer>();
 
 /**
  * One JSONL line as the model sees it in fine-tuning: ChatML with `tok` plus the chat tokens, each
- * token's role and loss weight (renderChatML). Bad lines and tokenizers that cannot take the chat
- * tokens throw with the message to show.
+ * token's role, loss weight (renderChatML) and whether it is a special token. Bad lines and tokenizers
+ * that cannot take the chat tokens throw with the message to show.
  */
 export function chatViewResult(
   tok: Tokenizer,
@@ -131,12 +131,14 @@ export function chatViewResult(
   const ct = chat.tokenizer;
   const r = renderChatML(messages, chat.chat, (s) => ct.encode(s, { disallowedSpecial: new Set() }));
   const weights = Uint8Array.from(r.weights);
+  const specials = new Set(ct.specialTokens.values());
   return {
     key,
     name: ct.name,
     ids: Uint32Array.from(r.ids),
     weights,
     roles: Uint8Array.from(r.roles, (role) => CHAT_ROLES.indexOf(role)),
+    special: Uint8Array.from(r.ids, (id) => (specials.has(id) ? 1 : 0)),
     texts: r.ids.map((id) => tokenText(ct, id)),
     lossTokens: weights.reduce((a, w) => a + w, 0),
     ms: performance.now() - t0,

@@ -3,7 +3,8 @@
  * weights, a character vocabulary with and without the chat tokens): LLM Lens: Open Chat… on the one
  * with chat tokens, send a message, answers stream in, the raw view shows the <|im_start|> tokens the
  * model sees; Compare with… a base checkpoint, which says it has no chat tokens and gets the plain
- * transcript; click an answer's token and the Sampler opens on that context. Screenshots go to test-results/.
+ * transcript; click an answer's token and the Sampler opens with it selected: its distribution, and the
+ * attention of the position that predicted it. Screenshots go to test-results/.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
@@ -97,15 +98,66 @@ test('Compare with… a base checkpoint: it says it has no chat tokens and conti
   await vs.screenshot('chat-compare');
 });
 
-test("clicking an answer's token opens the Sampler on the context before it", async () => {
+test("clicking an answer's token opens it in the Sampler: its distribution and attention", async () => {
   const view = await chat();
-  await view.locator('.answers[data-slot="main"] .answer').first().locator('.tok.gen').first().click();
+  const answer = view.locator('.answers[data-slot="main"] .answer').first();
+  const n = await answer.locator('.tok.gen').count();
+  const k = Math.min(2, n - 1);
+  const token = answer.locator('.tok.gen').nth(k);
+  const chatTitle = (await token.getAttribute('title'))!; // "p 12.3%, rank 4"
+  const chatP = Number(/^p ([\d.]+)%/.exec(chatTitle)![1]) / 100;
+  // the raw view shows the first answer of the turn: its prompt tokens, then its tokens with their ids
+  const raw = view.locator('#raw .tokens[data-slot="main"]');
+  const promptLength = await raw.locator('.tok:not(.gen)').count();
+  const id = Number(/^id (\d+)/.exec((await raw.locator('.tok.gen').nth(k).getAttribute('title'))!)![1]);
+  await token.click();
+
   const sampler = await vs.webview('Sampler');
-  const universe = sampler.locator('.universe').first();
-  await universe.waitFor({ timeout: 60_000 });
-  assert.equal(await universe.locator('.tok.prompt').first().innerText(), '<|im_start|>');
+  await sampler.locator('#status[data-state="inspected"]').waitFor({ state: 'attached', timeout: 60_000 });
+  const universe = sampler.locator('.universe');
+  assert.equal(await universe.count(), 1);
+  assert.equal(await universe.locator('.tok.prompt').count(), promptLength);
   const prompt = (await universe.locator('.tok.prompt').allInnerTexts()).join('');
   assert.ok(prompt.endsWith('<|im_start|>assistant\n'), JSON.stringify(prompt.slice(-40)));
+  assert.equal(await universe.locator('.tok.gen').count(), n, 'the whole answer');
+  // the token is selected, and its distribution is the one the chat drew it from
+  const selected = universe.locator('.tok.gen.selected');
+  assert.equal(await selected.count(), 1);
+  assert.equal(await selected.getAttribute('data-index'), String(k));
+  assert.equal(await selected.getAttribute('title'), chatTitle);
+  assert.match(
+    await sampler.locator('#dist-info').innerText(),
+    new RegExp(`: chose .* \\(id ${id}\\) with p`),
+  );
+  const chosen = sampler.locator('#dist-table tr.chosen'); // a top-20 row, or its own row below them
+  assert.equal(await chosen.getAttribute('data-id'), String(id));
+  const p = Number(await chosen.getAttribute('data-p'));
+  assert.ok(Math.abs(p - chatP) <= 0.0005 + 1e-9, `Sampler p ${p}, chat ${chatTitle}`);
+  // attention: the context it was drawn from, from its last position (the one that predicted the token)
+  const strip = sampler.locator('#att-text .tok');
+  assert.equal(await strip.count(), promptLength + k);
+  await sampler.locator('#att-big[data-layer="0"][data-head="0"]').waitFor({ timeout: 20_000 });
+  assert.equal(
+    await sampler.locator('#att-text .tok.query').getAttribute('data-pos'),
+    String(promptLength + k - 1),
+  );
+  // reference: the inspection pass's last row at that position is the model's own next-token
+  // distribution: its top probability equals the largest model probability of the sampled step
+  const raws = (await sampler
+    .locator('#dist-table tr.dist-row')
+    .evaluateAll((rows) => rows.map((r) => Number(r.getAttribute('data-raw'))))) as number[];
+  const lens = Number(
+    await sampler
+      .locator('#lens-table tbody tr')
+      .last()
+      .locator('td.lens-cell')
+      .last()
+      .getAttribute('data-p'),
+  );
+  assert.ok(
+    Math.abs(lens - Math.max(...raws)) < 1e-5,
+    `logit lens ${lens}, sampled step ${Math.max(...raws)}`,
+  );
   await vs.screenshot('chat-sampler');
 });
 

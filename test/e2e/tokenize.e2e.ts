@@ -248,7 +248,44 @@ test('a conversation line shows as ChatML tokens coloured by role, the answer ca
       assert.ok((await chat.locator(`.tok.role-${role}`).count()) > 0, role);
     assert.equal(await chat.locator('.tok.loss').count(), loss);
     assert.equal(await chat.locator('.tok.loss').last().innerText(), '<|im_end|>');
+    // the chat tokens are styled as special tokens, as in the plain view: one pair per turn
+    assert.deepEqual(
+      await chat.locator('.tok.special').allInnerTexts(),
+      CHAT.flatMap(() => ['<|im_start|>', '<|im_end|>']),
+    );
     await vs.screenshot('tokenize-conversation');
+    // compare mode renders the conversation with each tokenizer, side by side
+    await view.locator('#compare').click();
+    const o200k = CHAT.reduce(
+      (a, m) =>
+        a +
+        2 +
+        count('o200k_base', `${m.role}\n`) +
+        count('o200k_base', m.content) +
+        count('o200k_base', '\n'),
+      0,
+    );
+    const second = view.locator('.chat-result[data-key="builtin:o200k_base"]');
+    await second
+      .locator('[data-count=tokens]', { hasText: new RegExp(`^${o200k}$`) })
+      .waitFor({ timeout: 60_000 });
+    const keys = await view
+      .locator('.chat-result')
+      .evaluateAll((els) => els.map((e) => e.getAttribute('data-key')));
+    assert.deepEqual(keys, ['builtin:cl100k_base', 'builtin:o200k_base']);
+    assert.equal(
+      await view.locator('.chat-result[data-key="builtin:cl100k_base"] [data-count=tokens]').innerText(),
+      String(tokens),
+    );
+    assert.match(await second.locator('h2').innerText(), /o200k_base\+chatml/);
+    assert.equal(
+      await second.locator('[data-count=loss]').innerText(),
+      String(count('o200k_base', CHAT[2].content) + 1),
+    );
+    assert.equal(await second.locator('.tok.special').count(), 2 * CHAT.length);
+    await vs.screenshot('tokenize-conversation-compare');
+    await view.locator('#compare').click();
+    await view.locator('.chat-result').nth(1).waitFor({ state: 'detached', timeout: 30_000 });
     // a pasted line that is not a conversation: its message, with where and why
     await view.locator('.chat-bar summary').click();
     await view.locator('#chat-input').fill('{"messages": []}');

@@ -65,6 +65,40 @@ for (const name of ['cl100k_base', 'gpt2']) {
   });
 }
 
+for (const name of ['cl100k_base', 'o200k_base', 'gpt2']) {
+  test(`chatViewResult (${name}): exactly the chat tokens are special, not text that spells one`, () => {
+    const tok = getEncoding(name);
+    const r = chatViewResult(tok, `builtin:${name}`, LINE, 'chat.jsonl', 1);
+    const { imStart, imEnd } = withChatTokens(tok).chat;
+    // reference: the chat token ids of the extended tokenizer, one <|im_start|> and <|im_end|> per turn
+    const want = Array.from(r.ids, (id) => (id === imStart || id === imEnd ? 1 : 0));
+    assert.deepEqual(Array.from(r.special), want);
+    assert.equal(want.filter((w) => w === 1).length, 2 * messages.length);
+    assert.deepEqual(
+      r.texts.filter((_, i) => r.special[i]),
+      messages.flatMap(() => ['<|im_start|>', '<|im_end|>']),
+    );
+    // the user typed "<|im_end|>" and "<|endoftext|>": ordinary text tokens
+    const typed = chatViewResult(
+      tok,
+      'k',
+      JSON.stringify({
+        messages: [
+          { role: 'user', content: 'a <|endoftext|> b <|im_end|>' },
+          { role: 'assistant', content: 'ok' },
+        ],
+      }),
+      'chat.jsonl',
+      1,
+    );
+    assert.equal(
+      typed.special.reduce((a, b) => a + b, 0),
+      4,
+    );
+    assert.ok(!typed.ids.includes(tok.specialTokens.get('<|endoftext|>')!));
+  });
+}
+
 test('chatViewResult: a bad line names file:line and the reason; a tokenizer that cannot take chat tokens says so', () => {
   const tok = getEncoding('cl100k_base');
   assert.throws(

@@ -2,7 +2,7 @@
  * The Chat panel: a system prompt, the conversation, a message box; the answers of the last turn stream
  * in token by token (several per turn: parallel universes; a second checkpoint's beside them when
  * comparing); the raw view shows the exact tokens each model sees, special tokens marked. Clicking an
- * answer's token opens the Sampler on the context before it.
+ * answer's token opens it in the Sampler: the distribution it was drawn from, and attention.
  */
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-textarea/index.js';
@@ -338,7 +338,7 @@ host.onMessage((m) => {
       answers.get(m.answer)?.card.finish(m.reason === 'stopToken' ? 'end of turn' : m.reason);
       if (!running()) {
         stopBtn.setAttribute('disabled', '');
-        setStatus('Done. Click a token to open the Sampler on the context before it.', 'done');
+        setStatus('Done. Click a token for its distribution and attention in the Sampler.', 'done');
       }
       break;
     }

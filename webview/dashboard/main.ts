@@ -29,6 +29,7 @@ import type {
 } from '../../src/protocol/training';
 import { el } from '../common/dom';
 import { hostBridge } from '../common/vscode';
+import { errorAfter } from './runError';
 
 Chart.register(
   LineController,
@@ -496,6 +497,16 @@ function renderStatus(message?: string): void {
   statusLine.textContent = message ?? (stopRequested ? stopping : STATUS_TEXT[status]);
 }
 
+/** The run's error, until it starts again (runError.ts). */
+let error: string | undefined;
+
+/** The status line: the run's error while it stands, else its status. */
+function renderRunStatus(): void {
+  renderStatus(error);
+  if (error === undefined) delete statusLine.dataset.state;
+  else statusLine.dataset.state = 'error';
+}
+
 function ingest(events: RunEvent[]): void {
   for (const e of events) {
     switch (e.kind) {
@@ -518,10 +529,6 @@ function ingest(events: RunEvent[]): void {
         samples.push(e);
         addSample(e);
         break;
-      case 'error':
-        renderStatus(e.message);
-        statusLine.dataset.state = 'error';
-        break;
     }
   }
 }
@@ -539,26 +546,28 @@ host.onMessage((m) => {
       title.textContent = m.run.name;
       status = m.run.status;
       ingest(m.events);
+      error = errorAfter(undefined, m.events);
       compare = m.compare.map((c) => ({
         run: c.run,
         steps: c.events.filter((e): e is StepEvent => e.kind === 'step'),
         evals: c.events.filter((e): e is EvalEvent => e.kind === 'eval'),
       }));
-      if (statusLine.dataset.state !== 'error') renderStatus();
+      renderRunStatus();
       renderStats();
       redraw();
       break;
     case 'events':
       status = m.status;
       ingest(m.events);
-      if (statusLine.dataset.state !== 'error') renderStatus();
+      error = errorAfter(error, m.events);
+      renderRunStatus();
       renderStats();
       redraw();
       break;
     case 'status':
       status = m.status;
       if (run) run.checkpoints.length = m.checkpoints;
-      renderStatus(m.message);
+      renderStatus(m.message ?? error);
       renderStats();
       break;
   }

@@ -1,7 +1,8 @@
 /**
  * One generated position's distribution: a chart.js bar chart of the top 20 tokens (after the sampling
  * transform, with the raw model's probability beside it; the chosen token highlighted) and a table of
- * the same numbers whose rows branch the generation.
+ * the same numbers whose rows branch the generation (the chosen token gets a last row of its own when
+ * it is not among them).
  *
  *   renderDistribution(box, step, (tokenId) => branch(tokenId));
  */
@@ -41,6 +42,7 @@ export function renderDistribution(
         class: `dist-row${t.id === step.id ? ' chosen' : ''}`,
         'data-id': t.id,
         'data-p': t.p,
+        'data-raw': t.raw,
         'data-logit': t.logit,
       },
       el('td', { class: 'tok-cell' }, visible(t.text)),
@@ -66,7 +68,7 @@ export function renderDistribution(
         el('th', {}, ''),
       ),
     ),
-    el('tbody', {}, ...rows),
+    el('tbody', {}, ...rows, ...(step.top.some((t) => t.id === step.id) ? [] : [outsideRow(step)])),
   );
   box.replaceChildren(info, el('div', { class: 'chart-box' }, canvas), table);
   const blue = cssVar('--vscode-charts-blue', '#3794ff');
@@ -108,6 +110,26 @@ export function renderDistribution(
       },
     },
   });
+}
+
+/** The chosen token's row when it is not in the top list (an unlikely draw): its numbers and rank. */
+function outsideRow(step: SampledToken): HTMLElement {
+  return el(
+    'tr',
+    {
+      class: 'chosen outside',
+      'data-id': step.id,
+      'data-p': step.prob,
+      'data-raw': step.rawProb,
+      'data-logit': step.logit,
+      title: `not in the top ${step.top.length}: rank ${step.rank} under the model`,
+    },
+    el('td', { class: 'tok-cell' }, visible(step.text)),
+    el('td', { class: 'num' }, pct(step.prob)),
+    el('td', { class: 'num' }, pct(step.rawProb)),
+    el('td', { class: 'num' }, step.logit.toFixed(3)),
+    el('td', {}, `rank ${step.rank}`),
+  );
 }
 
 function branchButton(id: number, chosen: boolean, onBranch: (id: number) => void): HTMLElement {

@@ -120,7 +120,7 @@ export class InspectPanel {
   }
 
   /** Colours the text by how much token q attends to each token (in the open head, else layer 0 head 0). */
-  private fromToken(q: number): void {
+  fromToken(q: number): void {
     this.query = q;
     const v = this.view;
     if (!v) return;

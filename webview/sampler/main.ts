@@ -177,8 +177,18 @@ host.onMessage((m) => {
     }
     case 'inspection':
       inspect.show(m.view);
-      inspectRoot.scrollIntoView({ block: 'start' });
-      setStatus(`Inspected universe #${m.universe}.`, 'inspected');
+      if (m.from !== undefined) inspect.fromToken(m.from);
+      else inspectRoot.scrollIntoView({ block: 'start' });
+      setStatus(
+        m.from === undefined
+          ? `Inspected universe #${m.universe}.`
+          : `Inspected universe #${m.universe} up to the selected token: the attention of the position that predicted it is shown.`,
+        'inspected',
+      );
+      break;
+    case 'select':
+      selectToken(m.universe, m.index);
+      dist.scrollIntoView({ block: 'start' });
       break;
     case 'attention':
       inspect.showHead(m.layer, m.head, m.n, m.weights);

@@ -10,6 +10,7 @@ import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
 import {
   CHAT_ROLES,
+  type ChatViewColumn,
   type ChatViewResult,
   TOKEN_PARTIAL,
   TOKEN_SPECIAL,
@@ -294,18 +295,18 @@ function renderView(v: TokenizeView): void {
   status.dataset.state = 'done';
 }
 
-/** A conversation: every token coloured by its turn's role, the tokens that carry loss underlined. */
-function renderChat(label: string, r: ChatViewResult): void {
-  view = undefined;
-  source.textContent = label;
+/** A conversation: tokens coloured by their turn's role, special tokens marked, those carrying loss underlined. */
+function renderChatResult(r: ChatViewResult): HTMLElement {
   const tokens = el('div', { class: 'tokens chat', 'data-key': r.key });
   for (let i = 0; i < r.ids.length; i++) {
     const role = CHAT_ROLES[r.roles[i]];
     const span = el('span', {
-      class: `tok role-${role}${r.weights[i] ? ' loss' : ''}`,
+      class: `tok role-${role}${r.special[i] ? ' special' : ''}${r.weights[i] ? ' loss' : ''}`,
       'data-i': i,
       'data-role': role,
-      title: `id ${r.ids[i]} · ${role}${r.weights[i] ? ' · carries loss' : ''}`,
+      title: [`id ${r.ids[i]}`, role, r.special[i] && 'special token', r.weights[i] && 'carries loss']
+        .filter(Boolean)
+        .join(' · '),
     });
     visibleText(r.texts[i], span);
     tokens.append(span);
@@ -326,9 +327,28 @@ function renderChat(label: string, r: ChatViewResult): void {
     el('span', { class: 'tok loss' }, 'loss'),
   );
   const title = el('h2', {}, r.name);
-  results.className = 'results cols-1';
-  results.replaceChildren(el('section', { class: 'result chat-result' }, title, counts, legend, tokens));
-  status.textContent = `Rendered as ChatML in ${r.ms < 1 ? '<1' : r.ms.toFixed(0)} ms.`;
+  return el('section', { class: 'result chat-result', 'data-key': r.key }, title, counts, legend, tokens);
+}
+
+/** The conversation as each selected tokenizer renders it (side by side in compare mode). */
+function renderChat(label: string, columns: ChatViewColumn[]): void {
+  view = undefined;
+  source.textContent = label;
+  results.className = `results cols-${columns.length}`;
+  results.replaceChildren(
+    ...columns.map((c) =>
+      'error' in c
+        ? el(
+            'section',
+            { class: 'result chat-result', 'data-key': c.key, 'data-state': 'error' },
+            el('h2', {}, c.name),
+            el('p', { class: 'status', 'data-state': 'error' }, c.error),
+          )
+        : renderChatResult(c),
+    ),
+  );
+  const slowest = Math.max(...columns.map((c) => ('error' in c ? 0 : c.ms)));
+  status.textContent = `Rendered as ChatML in ${slowest < 1 ? '<1' : slowest.toFixed(0)} ms.`;
   status.dataset.state = 'done';
 }
 
@@ -348,7 +368,7 @@ host.onMessage((m) => {
       renderView(m.view);
       break;
     case 'chat':
-      renderChat(m.label, m.result);
+      renderChat(m.label, m.results);
       break;
     case 'error':
       status.textContent = m.message;

@@ -7,7 +7,7 @@
  *   await vscode.commands.executeCommand('llmLens.openChat', vscode.Uri.file('/runs/sft/checkpoints/step-300'));
  *
  * The webview holds the conversation (and keeps it across reloads); the host holds the checkpoints
- * and the running answers, and opens the Sampler on an answer's context.
+ * and the running answers, and opens the Sampler on an answer's token.
  */
 import * as vscode from 'vscode';
 import type {
@@ -21,7 +21,7 @@ import type {
 import type { SampledToken, SamplerParams } from '../../protocol/sampler';
 import type { WorkerClient } from '../../worker/client';
 import { createPanel, PanelHost } from '../panelHost';
-import { DEFAULT_PARAMS, pickCheckpoint } from '../sampler/samplerPanel';
+import { DEFAULT_PARAMS, pickCheckpoint, SamplerPanel } from '../sampler/samplerPanel';
 import { pumpStream, stopStreams } from '../sampler/stream';
 import { webviewOptions } from '../webviewHtml';
 import { isChatWebviewMessage } from './validate';
@@ -97,7 +97,7 @@ export class ChatPanel {
 
   private constructor(
     private readonly panel: vscode.WebviewPanel,
-    context: vscode.ExtensionContext,
+    private readonly context: vscode.ExtensionContext,
     private readonly worker: WorkerClient,
   ) {
     ChatPanel.current = this;
@@ -220,12 +220,20 @@ export class ChatPanel {
     if (sessions.length) await this.worker.run({ kind: 'samplerClose', sessions });
   }
 
-  /** The Sampler on the answer's context: the prompt and the answer's tokens before `index`. */
+  /**
+   * The Sampler on the answer with its token `index` selected: the distribution it was drawn from (the
+   * one this answer was sampled with) and the attention of the position that predicted it.
+   */
   private async openInSampler(answer: number, index: number): Promise<void> {
     const a = this.answers.get(answer);
-    if (!a || index > a.tokens.length) return;
-    const promptIds = [...a.prompt.ids, ...a.tokens.slice(0, index).map((t) => t.id)];
-    await vscode.commands.executeCommand('llmLens.openSampler', vscode.Uri.file(a.checkpoint), { promptIds });
+    if (!a || index >= a.tokens.length) return;
+    const { ids, texts, notes } = a.prompt;
+    await SamplerPanel.open(this.context, this.worker, vscode.Uri.file(a.checkpoint), {
+      prompt: { ids, texts, notes },
+      tokens: a.tokens,
+      label: `chat answer #${a.id}`,
+      select: index,
+    });
   }
 
   private fail(what: string, e: unknown): void {

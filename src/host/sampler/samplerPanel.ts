@@ -4,8 +4,10 @@
  * (attention grid, one head large, logit lens) over prompt + generated tokens.
  *
  *   await vscode.commands.executeCommand('llmLens.openSampler', vscode.Uri.file('/runs/x/checkpoints/step-200'));
- *   // and generate at once from a context (the Chat panel's "open this token in the Sampler"):
+ *   // and generate at once from a context:
  *   await vscode.commands.executeCommand('llmLens.openSampler', uri, { promptIds: [3, 1, 4] });
+ *   // or show a finished text with one token selected (the Chat panel's "open this token in the Sampler"):
+ *   await SamplerPanel.open(context, worker, uri, { prompt, tokens, label: 'chat answer #2', select: 5 });
  *
  * Generation is pulled from the worker a few tokens at a time (samplerNext), so Stop is immediate and
  * several universes interleave on the one worker thread.
@@ -40,6 +42,17 @@ export const DEFAULT_PARAMS: SamplerParams = {
 /** A prompt as text, or as exact token ids (special tokens included). */
 type SamplerPrompt = { text: string } | { ids: number[] };
 
+/**
+ * A text generated elsewhere (a Chat answer) shown as a finished universe with its token `select`
+ * selected: the distribution it was drawn from, and the attention of the position that predicted it.
+ */
+export interface SamplerShow {
+  prompt: PromptTokens;
+  tokens: SampledToken[];
+  label: string;
+  select: number;
+}
+
 interface Universe {
   id: number;
   session: number;
@@ -68,13 +81,13 @@ export class SamplerPanel {
 
   /**
    * Opens (or reveals) the panel on a checkpoint folder or model.safetensors; asks for one without `uri`.
-   * With `prompt`, generates from it at once.
+   * With a prompt, generates from it at once; with a SamplerShow, shows it with its token selected.
    */
   static async open(
     context: vscode.ExtensionContext,
     worker: WorkerClient,
     uri?: vscode.Uri,
-    prompt?: SamplerPrompt,
+    then?: SamplerPrompt | SamplerShow,
   ): Promise<SamplerPanel | undefined> {
     const dir = uri?.fsPath ?? (await pickCheckpoint());
     if (!dir) return undefined;
@@ -84,9 +97,10 @@ export class SamplerPanel {
       p = new SamplerPanel(createPanel(context, SamplerPanel.viewType, 'LLM Lens: Sampler'), context, worker);
     }
     await p.load(dir);
-    if (prompt && p.model) {
+    if (then && p.model) {
       await p.ready;
-      await p.generate(prompt, DEFAULT_PARAMS, 1);
+      if ('tokens' in then) await p.show(then);
+      else await p.generate(then, DEFAULT_PARAMS, 1);
     }
     return p;
   }
@@ -260,6 +274,31 @@ export class SamplerPanel {
     await this.pump(u, this.generation);
   }
 
+  /** Shows a finished text as the one universe, selects its token and inspects the context it was drawn from. */
+  private async show(s: SamplerShow): Promise<void> {
+    if (!this.model || s.select < 0 || s.select >= s.tokens.length) return;
+    await this.stop();
+    this.universes.clear();
+    ++this.generation;
+    const u: Universe = {
+      id: this.nextUniverse++,
+      session: -1, // no worker session: nothing more is generated
+      prompt: s.prompt,
+      tokens: [...s.tokens],
+      running: false,
+    };
+    this.universes.set(u.id, u);
+    this.post({
+      type: 'started',
+      universes: [{ id: u.id, label: s.label }],
+      prompt: s.prompt,
+      keep: { universe: u.id, tokens: u.tokens },
+    });
+    this.post({ type: 'done', universe: u.id, reason: 'done' });
+    this.post({ type: 'select', universe: u.id, index: s.select });
+    await this.inspect(u.id, s.select);
+  }
+
   /** Pulls tokens of one universe until it ends, Stop is pressed or a new generation starts. */
   private pump(u: Universe, gen: number): Promise<void> {
     return pumpStream(this.worker, u, () => gen === this.generation, {
@@ -274,18 +313,23 @@ export class SamplerPanel {
     );
   }
 
-  private async inspect(universe: number): Promise<void> {
+  /**
+   * Inspects a universe's prompt + generated tokens; with `before`, only the context its token `before`
+   * was drawn from, with the attention row of its last position (the one that predicted the token).
+   */
+  private async inspect(universe: number, before?: number): Promise<void> {
     const u = this.universes.get(universe);
     if (!u || !this.model) return;
     this.post({ type: 'busy', message: 'Inspecting attention and the logit lens…' });
-    const ids = [...u.prompt.ids, ...u.tokens.map((t) => t.id)];
+    const ids = [...u.prompt.ids, ...u.tokens.slice(0, before).map((t) => t.id)];
     const r = await this.worker.run({
       kind: 'samplerInspect',
       checkpoint: this.model.checkpoint,
       ids,
       thumbSize: 48,
     });
-    this.post({ type: 'inspection', universe, view: r.view });
+    const from = before === undefined ? undefined : r.view.ids.length - 1;
+    this.post({ type: 'inspection', universe, view: r.view, ...(from === undefined ? {} : { from }) });
   }
 
   private fail(what: string, e: unknown): void {

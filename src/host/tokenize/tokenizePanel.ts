@@ -4,6 +4,8 @@
  */
 import * as vscode from 'vscode';
 import type {
+  ChatViewColumn,
+  ChatViewResult,
   TokenizeHostMessage,
   TokenizeResult,
   TokenizerChoice,
@@ -192,21 +194,37 @@ export class TokenizePanel {
     }
   }
 
-  /** Shows one JSONL line as a ChatML conversation with the first selected tokenizer. */
+  /**
+   * Shows one JSONL line as a ChatML conversation with each selected tokenizer (side by side in compare
+   * mode). A tokenizer that cannot render it gets its reason in its column; when none can (a bad line),
+   * the panel shows the error.
+   */
   async chat(text: string, label: string, file = 'pasted', line = 1): Promise<void> {
     const gen = ++this.generation;
     this.post({ type: 'busy', label });
-    try {
-      const c = this.choices.find((c) => c.key === this.selected[0])!;
-      const r = await this.worker.run({ kind: 'chatView', key: c.key, spec: c.spec, text, file, line });
+    const columns: ChatViewColumn[] = [];
+    for (const c of this.selected.map((k) => this.choices.find((c) => c.key === k)!)) {
+      try {
+        const r = await this.worker.run({ kind: 'chatView', key: c.key, spec: c.spec, text, file, line });
+        columns.push(r.result);
+      } catch (e) {
+        columns.push({ key: c.key, name: c.label, error: e instanceof Error ? e.message : String(e) });
+      }
       if (gen !== this.generation) return;
-      this.lastView = { label, counts: [{ key: c.key, tokens: r.result.ids.length }] };
-      this.lastChat = { tokens: r.result.ids.length, lossTokens: r.result.lossTokens };
-      this.post({ type: 'chat', label, result: r.result });
-    } catch (e) {
-      if (gen !== this.generation) return;
-      this.post({ type: 'error', message: e instanceof Error ? e.message : String(e) });
     }
+    const shown = columns.filter((c): c is ChatViewResult => !('error' in c));
+    if (!shown.length) {
+      const errors = [...new Set(columns.map((c) => ('error' in c ? c.error : '')))];
+      const message =
+        errors.length === 1
+          ? errors[0]
+          : columns.map((c) => `${c.name}: ${'error' in c ? c.error : ''}`).join('\n');
+      this.post({ type: 'error', message });
+      return;
+    }
+    this.lastView = { label, counts: shown.map((r) => ({ key: r.key, tokens: r.ids.length })) };
+    this.lastChat = { tokens: shown[0].ids.length, lossTokens: shown[0].lossTokens };
+    this.post({ type: 'chat', label, results: columns });
   }
 
   /** A conversation line pasted into the panel, shown until the editor's selection is tracked again. */
