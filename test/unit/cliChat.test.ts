@@ -74,7 +74,7 @@ test('chat-data writes the generated conversations as JSONL and refuses counts t
     ['--task arithmetic', /chat-data: --count is required/],
     [
       '--task poetry --count 3',
-      /--task must be one of identity, arithmetic, spelling, compare, refusal, got poetry/,
+      /--task must be one of identity, arithmetic, spelling, compare, refusal, tool-multiply, tool-letters, tool-facts, got poetry/,
     ],
     ['--task identity --count 3', /--task identity needs --name NAME/],
     ['--task compare --count 3 --name X', /--name and --maker are for --task identity only/],
