@@ -20,7 +20,7 @@ import { preset } from '../model/presets';
 import type { Tokenizer } from '../tokenizer/tokenizer';
 import { expandInputs, prepareDataset, type DataProgress } from './data';
 import type { TrainConfig } from './loop';
-import { checkpointRunTokenizer, loadCheckpointTokenizer, resolveRunTokenizer } from './runTokenizer';
+import { checkpointRunTokenizer, loadModelTokenizer, resolveRunTokenizer } from './runTokenizer';
 
 export interface PreparedRun {
   config: TrainConfig;
@@ -113,7 +113,8 @@ async function prepareSftRun(
       throw new Error(`${f} is not a file: fine-tuning data is conversations JSONL, one file each`);
   const dir = checkpointFolder(from);
   const base = await loadCheckpoint(dir);
-  const { tokenizer, chat, added } = withChatTokens(loadCheckpointTokenizer(dir));
+  // a tokenizer with more ids than the model's rows is not the one it was trained with: refused
+  const { tokenizer, chat, added } = withChatTokens(loadModelTokenizer(base));
   const tokenizerFiles = saveTokenizer(tokenizer, path.join(r.runDir, 'tokenizer'));
   const h = createHash('sha256');
   for (const f of tokenizerFiles) h.update(fs.readFileSync(f));
