@@ -5,8 +5,8 @@
  *       writes generated conversations, one {"messages": …} a line (chat/chatData.ts)
  *   llm-lens chat --checkpoint DIR [--system TEXT] [--prompt TEXT] [--num-samples N] [--json]
  *                 [--max-tokens N] [--temperature X] [--top-k N] [--top-p X] [--min-p X] [--seed N] …
- *       answers the prompt: the conversation in ChatML with a generation prompt, sampled on the KV cache
- *       until <|im_end|>; a base checkpoint (no chat tokens) gets "User: …\nAssistant:" and continues it
+ *       answers the prompt: the conversation in ChatML (or the tokenizer.json's own chat template) with a
+ *       generation prompt, sampled on the KV cache until <|im_end|> (or its eos_token); a base checkpoint (no chat tokens) gets "User: …\nAssistant:" and continues it
  * Their flags come from the option tables below (src/engine/options.ts parses and checks them).
  */
 import * as fs from 'node:fs';
@@ -102,7 +102,7 @@ export async function chatCommand(args: string[]): Promise<number> {
     { role: 'user', content: prompt },
   ];
   const p = chatPrompt(tok, messages);
-  if (!p.chat)
+  if (!p.chat && !p.template)
     process.stderr.write(
       `(${dir} has no chat tokens (${IM_START}, ${IM_END}): it is a base model, so it gets the plain text ` +
         `"User: …\\nAssistant:" and continues the document rather than answering. Fine-tune it on conversations to make it a chat model.)\n`,
