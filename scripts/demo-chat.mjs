@@ -14,15 +14,15 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 const NAME = process.env.DEMO_NAME ?? 'Lumo';
-const BASE_ITERS = process.env.DEMO_BASE_ITERS ?? '600';
-const SFT_ITERS = process.env.DEMO_SFT_ITERS ?? '2000';
+const BASE_ITERS = process.env.DEMO_BASE_ITERS ?? '800';
+const SFT_ITERS = process.env.DEMO_SFT_ITERS ?? '3000';
 const QUESTION = 'Who are you?';
 const DIR = path.join('.llmlens', 'demo-chat');
 const SHAKESPEARE = path.join('..', 'shared', 'data', 'tinyshakespeare.txt');
 // block 256: the longest 2-digit arithmetic conversation is 215 tokens (78 + 56, two carries)
 const MODEL = [
   '--n-layer',
-  '2',
+  '3',
   '--n-head',
   '4',
   '--n-embd',
@@ -58,7 +58,7 @@ execFileSync(process.execPath, ['scripts/build.mjs', '--no-tests'], { stdio: 'in
 fs.mkdirSync(DIR, { recursive: true });
 
 // 1. the base model
-const base = path.join(DIR, `base-sums-${BASE_ITERS}`);
+const base = path.join(DIR, `base-3x64-sums-${BASE_ITERS}`); // the shape and data are in the name
 const baseCkpt = path.join(base, 'checkpoints', `step-${BASE_ITERS}`);
 if (fs.existsSync(path.join(baseCkpt, 'model.safetensors'))) say(`reusing the base model ${baseCkpt}`);
 else {
@@ -100,7 +100,7 @@ const data = (task, split, count, extra) => {
 };
 const identity = ['--name', NAME];
 const arithmetic = ['--max-digits', '2'];
-const train = [data('identity', 'train', 500, identity), data('arithmetic', 'train', 300, arithmetic)];
+const train = [data('identity', 'train', 500, identity), data('arithmetic', 'train', 1000, arithmetic)];
 const heldouts = [data('identity', 'heldout', 20, identity), data('arithmetic', 'heldout', 20, arithmetic)];
 const heldout = path.join(DIR, 'heldout.jsonl');
 fs.writeFileSync(heldout, heldouts.map((f) => fs.readFileSync(f, 'utf8')).join(''));
