@@ -1,12 +1,12 @@
 /**
  * Chat commands of the llm-lens CLI:
  *   llm-lens chat-data --task identity|arithmetic|spelling|compare|refusal --count N --out FILE.jsonl
- *                      [--name NAME] [--maker M] [--seed S] [--split train|heldout]
+ *                      [--name NAME] [--maker M] [--max-digits D] [--seed S] [--split train|heldout]
  *       writes generated conversations, one {"messages": …} a line (chat/chatData.ts)
  *   llm-lens chat --checkpoint DIR [--system TEXT] [--prompt TEXT] [--num-samples N] [--json]
  *                 [--max-tokens N] [--temperature X] [--top-k N] [--top-p X] [--min-p X] [--seed N] …
- *       answers the prompt: the conversation in ChatML with a generation prompt, sampled on the KV cache
- *       until <|im_end|>; a base checkpoint (no chat tokens) gets "User: …\nAssistant:" and continues it
+ *       answers the prompt: the conversation in ChatML (or the tokenizer.json's own chat template) with a
+ *       generation prompt, sampled on the KV cache until <|im_end|> (or its eos_token); a base checkpoint (no chat tokens) gets "User: …\nAssistant:" and continues it
  * Their flags come from the option tables below (src/engine/options.ts parses and checks them).
  */
 import * as fs from 'node:fs';
@@ -40,6 +40,7 @@ const CHAT_DATA_OPTIONS = {
   out: { type: 'str', path: true, meta: 'FILE.jsonl', doc: 'The file to write, one {"messages": …} a line.' },
   name: { type: 'str', doc: "identity: the assistant's name." },
   maker: { type: 'str', doc: 'identity: who made it.' },
+  maxDigits: { type: 'int', min: 1, max: 4, doc: 'arithmetic: the most digits of a number (default 4; 2 keeps answers short).' },
   seed: { type: 'int', min: 0, max: 2 ** 32 - 1, default: 1337, doc: 'Seed of the draws.' },
   split: { type: 'enum', values: ['train', 'heldout'], default: 'train', doc: 'Held-out problems never appear in train.' },
 } as const satisfies OptionTable;
@@ -57,6 +58,8 @@ export async function chatDataCommand(args: string[]): Promise<number> {
     );
   if (task !== 'identity' && (o.name !== undefined || o.maker !== undefined))
     throw new UsageError(`${cmd}: --name and --maker are for --task identity only`);
+  if (task !== 'arithmetic' && o.maxDigits !== undefined)
+    throw new UsageError(`${cmd}: --max-digits is for --task arithmetic only`);
   const conversations = generateChatData({ ...o, task, count });
   fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
   writeFileAtomic(out, toJsonl(conversations));
@@ -99,7 +102,7 @@ export async function chatCommand(args: string[]): Promise<number> {
     { role: 'user', content: prompt },
   ];
   const p = chatPrompt(tok, messages);
-  if (!p.chat)
+  if (!p.chat && !p.template)
     process.stderr.write(
       `(${dir} has no chat tokens (${IM_START}, ${IM_END}): it is a base model, so it gets the plain text ` +
         `"User: …\\nAssistant:" and continues the document rather than answering. Fine-tune it on conversations to make it a chat model.)\n`,
