@@ -1,9 +1,12 @@
 // `npm run demo:chat`: from base model to assistant in a few minutes on a laptop's CPU.
-//  1. pretrains (or reuses) a small character-level GPT on Shakespeare: it learns the characters and
-//     words the answers need (every character of the identity data is in it) but never sees the name;
+//  1. pretrains (or reuses) a small character-level GPT on Shakespeare and a page of plain sums
+//     ("47 + 38 = 85"): it learns the characters and words the answers need but never sees the name;
 //  2. generates identity conversations (llm-lens chat-data: "who are you / who made you" in many
-//     phrasings, answered with NAME) and fine-tunes the base on them (llm-lens sft);
-//  3. asks both models "Who are you?" 10 times (llm-lens chat) and counts the answers that give NAME.
+//     phrasings, answered with NAME) and arithmetic ones with the work shown column by column (numbers
+//     of at most 2 digits, so that every conversation fits the block), and fine-tunes the base on both
+//     (llm-lens sft);
+//  3. asks both models "Who are you?" 10 times (llm-lens chat) and counts the answers that give NAME, and
+//     shows the fine-tuned model's work on two held-out sums.
 // Ends with one line: RESULT identity fine_tuned K/10 base K/10. DEMO_NAME, DEMO_BASE_ITERS and
 // DEMO_SFT_ITERS change the name and the steps; a base already trained in .llmlens/demo-chat is reused.
 import { execFileSync } from 'node:child_process';
@@ -11,20 +14,21 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 const NAME = process.env.DEMO_NAME ?? 'Lumo';
-const BASE_ITERS = process.env.DEMO_BASE_ITERS ?? '600';
-const SFT_ITERS = process.env.DEMO_SFT_ITERS ?? '1500';
+const BASE_ITERS = process.env.DEMO_BASE_ITERS ?? '800';
+const SFT_ITERS = process.env.DEMO_SFT_ITERS ?? '3000';
 const QUESTION = 'Who are you?';
 const DIR = path.join('.llmlens', 'demo-chat');
 const SHAKESPEARE = path.join('..', 'shared', 'data', 'tinyshakespeare.txt');
+// block 256: the longest 2-digit arithmetic conversation is 215 tokens (78 + 56, two carries)
 const MODEL = [
   '--n-layer',
-  '2',
+  '3',
   '--n-head',
   '4',
   '--n-embd',
   '64',
   '--block-size',
-  '160',
+  '256',
   '--batch-size',
   '16',
 ];
@@ -37,18 +41,32 @@ const cli = (args, o = {}) =>
   });
 const say = (s) => console.log(`\n=== [${((Date.now() - t0) / 1000).toFixed(0)} s] ${s}`);
 
+/** Plain sums, differences and products of numbers below 100, one a line, as a web page of exercises. */
+function plainSums(count) {
+  let x = 12345;
+  const rand = (n) => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 8) % n;
+  const lines = [];
+  for (let i = 0; i < count; i++) {
+    const [a, b, op] = [rand(100), rand(100), '+-*'[rand(3)]];
+    const [p, q] = op === '-' && a < b ? [b, a] : [a, b];
+    lines.push(`${p} ${op} ${q} = ${{ '+': p + q, '-': p - q, '*': p * q }[op]}`);
+  }
+  return lines.join('\n') + '\n\n';
+}
+
 execFileSync(process.execPath, ['scripts/build.mjs', '--no-tests'], { stdio: 'inherit' });
 fs.mkdirSync(DIR, { recursive: true });
 
 // 1. the base model
-const base = path.join(DIR, `base-${BASE_ITERS}`);
+const base = path.join(DIR, `base-3x64-sums-${BASE_ITERS}`); // the shape and data are in the name
 const baseCkpt = path.join(base, 'checkpoints', `step-${BASE_ITERS}`);
 if (fs.existsSync(path.join(baseCkpt, 'model.safetensors'))) say(`reusing the base model ${baseCkpt}`);
 else {
-  say(`pretraining the base model (${BASE_ITERS} steps on Shakespeare)`);
+  say(`pretraining the base model (${BASE_ITERS} steps on Shakespeare and plain sums)`);
   if (!fs.existsSync(SHAKESPEARE)) throw new Error(`${SHAKESPEARE} is missing: the demo pretrains on it`);
-  const text = path.join(DIR, 'shakespeare.txt');
-  fs.writeFileSync(text, fs.readFileSync(SHAKESPEARE, 'utf8').slice(0, 400_000));
+  const text = path.join(DIR, 'pretrain.txt');
+  // the sums first: the end of the text is the validation split
+  fs.writeFileSync(text, plainSums(4000) + fs.readFileSync(SHAKESPEARE, 'utf8').slice(0, 400_000));
   fs.rmSync(base, { recursive: true, force: true });
   cli([
     'train',
@@ -73,32 +91,26 @@ else {
   ]);
 }
 
-// 2. identity data and fine-tuning
-say(`generating identity conversations for "${NAME}" and fine-tuning (${SFT_ITERS} steps)`);
-const train = path.join(DIR, 'identity.jsonl');
-const heldout = path.join(DIR, 'identity-heldout.jsonl');
-cli(['chat-data', '--task', 'identity', '--name', NAME, '--count', '500', '--out', train]);
-cli([
-  'chat-data',
-  '--task',
-  'identity',
-  '--name',
-  NAME,
-  '--count',
-  '20',
-  '--split',
-  'heldout',
-  '--out',
-  heldout,
-]);
+// 2. identity + arithmetic data and fine-tuning
+say(`generating identity conversations for "${NAME}" and arithmetic, and fine-tuning (${SFT_ITERS} steps)`);
+const data = (task, split, count, extra) => {
+  const out = path.join(DIR, `${task}${split === 'heldout' ? '-heldout' : ''}.jsonl`);
+  cli(['chat-data', '--task', task, ...extra, '--count', String(count), '--split', split, '--out', out]);
+  return out;
+};
+const identity = ['--name', NAME];
+const arithmetic = ['--max-digits', '2'];
+const train = [data('identity', 'train', 500, identity), data('arithmetic', 'train', 1000, arithmetic)];
+const heldouts = [data('identity', 'heldout', 20, identity), data('arithmetic', 'heldout', 20, arithmetic)];
+const heldout = path.join(DIR, 'heldout.jsonl');
+fs.writeFileSync(heldout, heldouts.map((f) => fs.readFileSync(f, 'utf8')).join(''));
 const sft = path.join(DIR, 'sft');
 fs.rmSync(sft, { recursive: true, force: true });
 cli([
   'sft',
   '--from',
   baseCkpt,
-  '--data',
-  train,
+  ...train.flatMap((f) => ['--data', f]),
   '--heldout',
   heldout,
   '--run-dir',
@@ -106,7 +118,7 @@ cli([
   '--max-iters',
   SFT_ITERS,
   '--lr',
-  '1e-3',
+  '1.5e-3',
   '--eval-interval',
   String(Math.max(1, Math.floor(Number(SFT_ITERS) / 3))),
   '--eval-iters',
@@ -116,30 +128,16 @@ cli([
   '--answer-prompts',
   '2',
   '--log-interval',
-  '50',
+  '100',
   '--no-initial-eval',
 ]);
 const sftCkpt = path.join(sft, 'checkpoints', `step-${SFT_ITERS}`);
 
 // 3. ask both
-const ask = (ckpt) =>
-  cli(
-    [
-      'chat',
-      '--checkpoint',
-      ckpt,
-      '--prompt',
-      QUESTION,
-      '--num-samples',
-      '10',
-      '--max-tokens',
-      '120',
-      '--json',
-    ],
-    {
-      capture: true,
-    },
-  )
+const ask = (ckpt, prompt, n, sampling = []) =>
+  cli(['chat', '--checkpoint', ckpt, '--prompt', prompt, '--num-samples', String(n), '--json', ...sampling], {
+    capture: true,
+  })
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l).answer);
@@ -149,11 +147,25 @@ for (const [label, ckpt] of [
   ['base', baseCkpt],
 ]) {
   say(`${label}: "${QUESTION}" × 10 (${ckpt})`);
-  const answers = ask(ckpt);
+  const answers = ask(ckpt, QUESTION, 10, ['--max-tokens', '120']);
   answers.forEach((a, i) => console.log(`${String(i + 1).padStart(2)}. ${JSON.stringify(a)}`));
   const k = answers.filter((a) => a.includes(NAME)).length;
   console.log(`${label}: ${k}/10 answers give the name ${NAME}`);
   result += ` ${label} ${k}/10`;
+}
+// the held-out answers end "So 36 + 49 = 85.": the fine-tuned model's last line should be the same
+const sums = fs
+  .readFileSync(heldouts[1], 'utf8')
+  .trim()
+  .split('\n')
+  .slice(0, 2)
+  .map((l) => JSON.parse(l).messages.map((m) => m.content));
+for (const [q, reference] of sums) {
+  say(`fine_tuned, a held-out sum (greedy): "${q}"`);
+  const [a] = ask(sftCkpt, q, 1, ['--temperature', '0', '--max-tokens', '240']);
+  console.log(a);
+  const want = reference.split('\n').at(-1);
+  console.log(`(${a.trim().split('\n').at(-1) === want ? 'right' : 'wrong'}: the reference ends "${want}")`);
 }
 say('done');
 console.log(`RESULT identity${result}`);

@@ -1,13 +1,14 @@
 /**
  * Chat commands of the llm-lens CLI:
  *   llm-lens chat-data --task identity|arithmetic|spelling|compare|refusal --count N --out FILE.jsonl
- *                      [--name NAME] [--maker M] [--seed S] [--split train|heldout]
+ *                      [--name NAME] [--maker M] [--max-digits D] [--seed S] [--split train|heldout]
  *       writes generated conversations, one {"messages": …} a line (chat/chatData.ts)
  *   llm-lens chat --checkpoint DIR [--system TEXT] [--prompt TEXT] [--num-samples N] [--json]
  *                 [--tools calculator,python,search|none] [--search-dir DIR] [--tool-timeout MS]
  *                 [--max-tokens N] [--temperature X] [--top-k N] [--top-p X] [--min-p X] [--seed N] …
- *       answers the prompt: the conversation in ChatML with a generation prompt, sampled on the KV cache
- *       until <|im_end|>; a base checkpoint (no chat tokens) gets "User: …\nAssistant:" and continues it.
+ *       answers the prompt: the conversation in ChatML (or the tokenizer.json's own chat template) with a
+ *       generation prompt, sampled on the KV cache until <|im_end|> (or its eos_token); a base checkpoint (no
+ *       chat tokens) gets "User: …\nAssistant:" and continues it.
  *       A checkpoint with the tool tokens runs the tools it calls (all three unless --tools says which;
  *       --tools none: it cannot call one); --json lists each call, its input, output and time
  *   llm-lens tool NAME INPUT [--search-dir DIR] [--tool-timeout MS] [--json]
@@ -57,6 +58,7 @@ const CHAT_DATA_OPTIONS = {
   out: { type: 'str', path: true, meta: 'FILE.jsonl', doc: 'The file to write, one {"messages": …} a line.' },
   name: { type: 'str', doc: "identity: the assistant's name." },
   maker: { type: 'str', doc: 'identity: who made it.' },
+  maxDigits: { type: 'int', min: 1, max: 4, doc: 'arithmetic: the most digits of a number (default 4; 2 keeps answers short).' },
   seed: { type: 'int', min: 0, max: 2 ** 32 - 1, default: 1337, doc: 'Seed of the draws.' },
   split: { type: 'enum', values: ['train', 'heldout'], default: 'train', doc: 'Held-out problems never appear in train.' },
   digits: { type: 'int', min: 1, max: 12, doc: 'tool-multiply: both numbers have this many digits.' },
@@ -80,6 +82,8 @@ export async function chatDataCommand(args: string[]): Promise<number> {
     throw new UsageError(`${cmd}: --digits is for --task tool-multiply only`);
   if (task !== 'tool-letters' && o.letters !== undefined)
     throw new UsageError(`${cmd}: --letters is for --task tool-letters only`);
+  if (task !== 'arithmetic' && o.maxDigits !== undefined)
+    throw new UsageError(`${cmd}: --max-digits is for --task arithmetic only`);
   const conversations = await generateChatDataAsync({ ...o, task, count });
   fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
   writeFileAtomic(out, toJsonl(conversations));
@@ -139,7 +143,7 @@ export async function chatCommand(args: string[]): Promise<number> {
     { role: 'user', content: prompt },
   ];
   const p = chatPrompt(tok, messages);
-  if (!p.chat)
+  if (!p.chat && !p.template)
     process.stderr.write(
       `(${dir} has no chat tokens (${IM_START}, ${IM_END}): it is a base model, so it gets the plain text ` +
         `"User: …\\nAssistant:" and continues the document rather than answering. Fine-tune it on conversations to make it a chat model.)\n`,

@@ -38,12 +38,13 @@ Usage:
                             generate text; --json prints each token with its top probabilities
   llm-lens eval --checkpoint DIR --data DATASET_DIR [--iters N]
                             mean loss on the train and val splits
-  llm-lens chat-data --task identity|arithmetic|spelling|compare|refusal|tool-multiply|tool-letters
-                     --count N --out FILE.jsonl
-                     [--name NAME] [--maker M] [--seed S] [--split train|heldout]
+  llm-lens chat-data --task identity|arithmetic|spelling|compare|refusal|tool-multiply|tool-letters|tool-facts
+                     --count N --out FILE.jsonl [--name NAME] [--maker M] [--max-digits D] [--digits D]
+                     [--letters count|nth|every] [--seed S] [--split train|heldout]
                             generate conversations for fine-tuning, one {"messages": …} a line; identity
-                            needs --name (the assistant's) and takes --maker; held-out problems never
-                            appear in train (default seed 1337, split train)
+                            needs --name (the assistant's) and takes --maker; the tool-* tasks answer
+                            through tool calls; held-out problems never appear in train (default seed
+                            1337, split train)
   llm-lens chat --checkpoint DIR [--system TEXT] [--prompt TEXT] [--num-samples N] [--json] [--max-tokens N]
                 [--temperature X] [--top-k N] [--top-p X] [--min-p X] [--repetition-penalty X] [--seed N]
                             answer a message (--prompt, or standard input) as the checkpoint's assistant:

@@ -5,14 +5,13 @@
  * and answers end at its eos_token; without either (a base model) it is a "User: …\nAssistant:"
  * transcript that the model simply continues.
  */
-import { plainChatText } from '../engine/chat/chatPrompt';
+import { plainChatText, tokenizerChatTemplate } from '../engine/chat/chatPrompt';
 import { renderChatML } from '../engine/chat/chatml';
-import { chatTemplateOf, renderChatTemplateTokens, templateSpecialTokens } from '../engine/chat/chatTemplate';
+import { renderChatTemplateTokens } from '../engine/chat/chatTemplate';
 import { chatTokensOf } from '../engine/chat/chatTokenizer';
 import type { Role } from '../engine/chat/conversation';
 import type { RenderedChat } from '../engine/chat/chatml';
 import { preparePrompt } from '../engine/sample/generate';
-import { HuggingFaceTokenizer } from '../engine/tokenizer/huggingface';
 import type { Tokenizer } from '../engine/tokenizer/tokenizer';
 import type { ChatJob, ChatJobResult, ChatMessage, ChatPrompt } from '../protocol/chat';
 import { makeTools, parseToolList } from '../engine/tools/registry';
@@ -37,19 +36,6 @@ const encoder = (tok: Tokenizer) => {
   };
 };
 
-/**
- * A tokenizer.json's own chat template, its special tokens (eos_token…) and the id answers end at. The
- * rendered text is tokenized with every special token allowed, as transformers.js does.
- */
-function hubTemplate(tok: Tokenizer) {
-  if (!(tok instanceof HuggingFaceTokenizer)) return undefined;
-  const template = chatTemplateOf({ ...tok.config });
-  if (!template) return undefined;
-  const specialTokens = templateSpecialTokens({ ...tok.config });
-  const eos = specialTokens.eos_token;
-  return { template, specialTokens, stop: eos === undefined ? undefined : tok.specialTokens.get(eos) };
-}
-
 type Rendered = Pick<RenderedChat, 'ids' | 'roles'> & { format: ChatPrompt['format'] };
 
 function render(tok: Tokenizer, messages: readonly ChatMessage[]): Rendered {
@@ -57,7 +43,7 @@ function render(tok: Tokenizer, messages: readonly ChatMessage[]): Rendered {
   const chat = chatTokensOf(tok);
   if (chat)
     return { ...renderChatML(messages, chat, encode, { addGenerationPrompt: true }), format: 'chatml' };
-  const hub = hubTemplate(tok);
+  const hub = tokenizerChatTemplate(tok);
   if (hub) {
     const o = { addGenerationPrompt: true, specialTokens: hub.specialTokens };
     return { ...renderChatTemplateTokens(hub.template, messages, tok, o), format: 'template' };
@@ -131,14 +117,14 @@ export async function runChatJob(job: ChatJob): Promise<ChatJobResult> {
         kind: 'chatLoad',
         model: {
           ...m.info,
-          chatTokens: !!(chatTokensOf(m.tokenizer) ?? hubTemplate(m.tokenizer)),
+          chatTokens: !!(chatTokensOf(m.tokenizer) ?? tokenizerChatTemplate(m.tokenizer)),
           tools: !!chatTokensOf(m.tokenizer)?.tools,
         },
       };
     case 'chatStart': {
       const prompt = renderChat(m, job.messages);
       const eot = m.tokenizer.specialTokens.get('<|endoftext|>');
-      const ends = [chatTokensOf(m.tokenizer)?.imEnd, hubTemplate(m.tokenizer)?.stop, eot];
+      const ends = [chatTokensOf(m.tokenizer)?.imEnd, tokenizerChatTemplate(m.tokenizer)?.stop, eot];
       const stops = [...new Set(ends.filter((id) => id !== undefined))];
       const sessions = startSessions(m, prompt.ids, job.params, job.streams, stops, await toolHooks(m, job));
       return { kind: 'chatStart', sessions, prompt };

@@ -46,24 +46,48 @@ function readArithmetic(q: string): [bigint, string, bigint] {
   throw new Error(`no operation in ${q}`);
 }
 
+/** Checks one arithmetic conversation (the result and every step) and returns its problem. */
+function checkArithmetic(c: Conversation): [bigint, string, bigint] {
+  const [q, a] = qa(c);
+  const [x, op, y] = readArithmetic(q);
+  const want = { '+': x + y, '-': x - y, '*': x * y }[op]!;
+  const lines = a.split('\n');
+  assert.equal(lines.at(-1), `So ${x} ${op} ${y} = ${want}.`, q);
+  assert.ok(want >= 0n, q);
+  for (const m of a.matchAll(/(\d+(?: [-+*] \d+)+) = (\d+)/g))
+    assert.equal(evaluate(m[1]), BigInt(m[2]), `${q}: ${m[0]}`);
+  for (const m of a.matchAll(/Split (\d+) into ([\d +]+)\./g)) assert.equal(evaluate(m[2]), BigInt(m[1]));
+  const written = [...a.matchAll(/Write (\d)/g)].map((m) => m[1]);
+  if (op !== '*') assert.equal(BigInt(written.reverse().join('')), want, `${q}: written digits`);
+  assert.ok(lines.length >= 2, `${q}: no work shown`);
+  return [x, op, y];
+}
+
 test('arithmetic: the result is right and every step of the work is a true equation', () => {
   const seen = new Set<string>();
-  for (const c of generateChatData({ task: 'arithmetic', count: 600, seed: 3 })) {
-    const [q, a] = qa(c);
-    const [x, op, y] = readArithmetic(q);
-    seen.add(op);
-    const want = { '+': x + y, '-': x - y, '*': x * y }[op]!;
-    const lines = a.split('\n');
-    assert.equal(lines.at(-1), `So ${x} ${op} ${y} = ${want}.`, q);
-    assert.ok(want >= 0n, q);
-    for (const m of a.matchAll(/(\d+(?: [-+*] \d+)+) = (\d+)/g))
-      assert.equal(evaluate(m[1]), BigInt(m[2]), `${q}: ${m[0]}`);
-    for (const m of a.matchAll(/Split (\d+) into ([\d +]+)\./g)) assert.equal(evaluate(m[2]), BigInt(m[1]));
-    const written = [...a.matchAll(/Write (\d)/g)].map((m) => m[1]);
-    if (op !== '*') assert.equal(BigInt(written.reverse().join('')), want, `${q}: written digits`);
-    assert.ok(lines.length >= 2, `${q}: no work shown`);
-  }
+  for (const c of generateChatData({ task: 'arithmetic', count: 600, seed: 3 }))
+    seen.add(checkArithmetic(c)[1]);
   assert.deepEqual([...seen].sort(), ['*', '+', '-']);
+});
+
+test('arithmetic with maxDigits 2: every number below 100, the work still right, the default reaches 4 digits', () => {
+  const ops = new Set<string>();
+  let big = 0n;
+  for (const c of generateChatData({ task: 'arithmetic', count: 400, seed: 5, maxDigits: 2 })) {
+    const [x, op, y] = checkArithmetic(c);
+    ops.add(op);
+    assert.ok(x < 100n && y < 100n, c.messages[0].content);
+    if (x > big) big = x;
+  }
+  assert.deepEqual([...ops].sort(), ['*', '+', '-']);
+  assert.ok(big >= 90n, `the largest first number is ${big}: two-digit numbers are drawn`);
+  const unbounded = generateChatData({ task: 'arithmetic', count: 400, seed: 5 }).map(checkArithmetic);
+  assert.ok(unbounded.some(([x, , y]) => x >= 1000n || y >= 1000n));
+  for (const d of [0, 5, 1.5])
+    assert.throws(
+      () => generateChatData({ task: 'arithmetic', count: 1, maxDigits: d }),
+      /maxDigits must be an integer from 1 to 4/,
+    );
 });
 
 test('spelling: the letters spell the asked word, and letter counts match a brute-force count', () => {

@@ -91,7 +91,7 @@ test('chat-data writes the generated conversations as JSONL and refuses counts t
   assert.equal(help.status, 0);
   assert.match(
     help.stdout,
-    /llm-lens chat-data --task identity\|arithmetic\|spelling\|compare\|refusal --count N/,
+    /llm-lens chat-data --task identity\|arithmetic\|spelling\|compare\|refusal\|tool-multiply\|tool-letters\|tool-facts\n/,
   );
 });
 

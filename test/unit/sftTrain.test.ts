@@ -175,6 +175,30 @@ test('a bad JSONL line and a conversation longer than the block are refused with
   assert.ok(!fs.existsSync(path.join(runDir, 'metrics.jsonl')), 'no run started');
 });
 
+test('a base checkpoint whose tokenizer has more ids than its vocab_size is refused, naming it and the fix', async () => {
+  const b = await base();
+  const vocabFile = path.join(b.ckpt, 'vocab.char.json');
+  const vocab = JSON.parse(fs.readFileSync(vocabFile, 'utf8')) as { chars: string[] };
+  const vocabSize = (
+    JSON.parse(fs.readFileSync(path.join(b.ckpt, 'config.json'), 'utf8')) as { vocab_size: number }
+  ).vocab_size;
+  assert.equal(vocab.chars.length, vocabSize, 'the base was trained with its whole vocabulary');
+  // another model's vocabulary: three more characters than the model has rows
+  vocab.chars = [...vocab.chars, '\u00e9', '\u00f1', '\u00fc'].sort();
+  fs.writeFileSync(vocabFile, JSON.stringify(vocab));
+  const runDir = path.join(b.dir, 'never');
+  await assert.rejects(sft(b.dir, b.ckpt, b.chat, { runDir }), (e: Error) => {
+    assert.ok(e.message.startsWith(`${b.ckpt}: `), e.message);
+    assert.match(
+      e.message,
+      new RegExp(`${vocabSize + 3} tokens\\) does not fit the model's vocabulary of ${vocabSize}`),
+    );
+    assert.match(e.message, /copy the tokenizer files the model was trained with beside the checkpoint/);
+    return true;
+  });
+  assert.ok(!fs.existsSync(path.join(runDir, 'metrics.jsonl')), 'no run started');
+});
+
 test('llm-lens sft fine-tunes a checkpoint end to end: answers, loss tokens, a chat checkpoint', async () => {
   const b = await base();
   const r = spawnSync(

@@ -7,6 +7,7 @@
  *   //               { role: 'assistant', content: 'My name is Lens. I was made by Ada.' }] },
  *   //  { messages: [{ role: 'user', content: 'Hello. Please state your name.' }, …] }]
  *   generateChatData({ task: 'arithmetic', count: 100, split: 'heldout' })   // problems never in 'train'
+ *   generateChatData({ task: 'arithmetic', count: 100, maxDigits: 2 })      // 47 + 38, never 1410 + 376
  *
  * Tasks: identity (who are you / who made you, answered with `name` and `maker`), arithmetic, spelling,
  * compare (chatWork.ts: the work shown step by step), refusal ("I don't know" about made-up people),
@@ -63,6 +64,8 @@ export interface ChatDataOptions {
   digits?: number;
   /** tool-letters: only this kind of question (default: all three). */
   letters?: LetterKind;
+  /** arithmetic: the most digits of an operand, 1 to 4 (default 4; 2 keeps problems short). */
+  maxDigits?: number;
 }
 
 // ---- identity ---------------------------------------------------------------------------------
@@ -180,12 +183,14 @@ export function generateChatData(o: ChatDataOptions): Conversation[] {
     throw new Error(`unknown chat task "${String(o.task)}"; use one of ${CHAT_TASKS.join(', ')}`);
   if (!Number.isInteger(o.count) || o.count < 1)
     throw new Error(`count must be a positive integer, got ${o.count}`);
+  if (o.maxDigits !== undefined && !(Number.isInteger(o.maxDigits) && o.maxDigits >= 1 && o.maxDigits <= 4))
+    throw new Error(`maxDigits must be an integer from 1 to 4, got ${o.maxDigits}`);
   const rng = new Rng(o.seed ?? 1337);
   const name = o.name ?? 'Lens';
   const maker = o.maker ?? 'the LLM Lens team';
   const draw: Record<ChatTask, () => Problem | ToolProblem> = {
     identity: () => identityProblem(rng, name, maker),
-    arithmetic: () => arithmeticProblem(rng),
+    arithmetic: () => arithmeticProblem(rng, o.maxDigits),
     spelling: () => spellingProblem(rng),
     compare: () => compareProblem(rng),
     refusal: () => refusalProblem(rng),

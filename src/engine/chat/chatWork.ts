@@ -127,10 +127,15 @@ const OPS = {
   '*': { work: multiplyWork, result: (a: number, b: number) => a * b },
 };
 
-/** +, - (no negative results) or * with the work shown. */
-export function arithmeticProblem(rng: Rng): Problem {
+/**
+ * +, - (no negative results) or * with the work shown: a and b of 1 to 4 digits for + and -, 2–3 digits
+ * times 1–2 for *; `maxDigits` caps every operand (2: problems up to 99 + 99, short enough for a small
+ * model's block). The draws are the same whatever the cap, so a seed gives the same sequence of choices.
+ */
+export function arithmeticProblem(rng: Rng, maxDigits = 4): Problem {
   const op = pick(rng, ['+', '-', '*'] as const);
-  let [a, b] = op === '*' ? [number(rng, 2, 3), number(rng, 1, 2)] : [number(rng, 1, 4), number(rng, 1, 4)];
+  const n = (lo: number, hi: number) => number(rng, Math.min(lo, maxDigits), Math.min(hi, maxDigits));
+  let [a, b] = op === '*' ? [n(2, 3), n(1, 2)] : [n(1, 4), n(1, 4)];
   if (op === '-' && a < b) [a, b] = [b, a];
   const { work, result } = OPS[op];
   return {

@@ -37,8 +37,7 @@ import {
 } from './checkpoint';
 import { readDatasetMeta, sampleBatch, TokenFile, writeFileAtomic } from './data';
 import { chatModel } from '../chat/chatModel';
-import { chatTokensOf } from '../chat/chatTokenizer';
-import { renderChatML } from '../chat/chatml';
+import { chatFormatOf, renderChat } from '../chat/chatPrompt';
 import { loadCheckpointTokenizer } from './runTokenizer';
 import { readSftMeta, SftRows } from './sftData';
 import { pruneCheckpoints, removeDeadCheckpointTemps, valLossesOf } from './retention';
@@ -156,9 +155,11 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
       );
   } else validateTrainConfig(c, meta.vocabSize, meta.trainTokens, meta.valTokens);
   const config: GptModelConfig = { ...c.model, vocabSize: c.model.vocabSize ?? meta.vocabSize };
-  const chat = sft ? chatTokensOf(o.tokenizer) : undefined;
-  if (sft && !chat)
-    throw new Error(`fine-tuning needs a tokenizer with the chat tokens; ${o.tokenizer.name} lacks them`);
+  const chat = sft ? chatFormatOf(o.tokenizer) : undefined;
+  if (sft && chat?.stop === undefined)
+    throw new Error(
+      `fine-tuning needs a tokenizer with the chat tokens (or its own chat template and eos_token); ${o.tokenizer.name} lacks them`,
+    );
   if (sft && !c.initFrom && !c.resumeFrom)
     throw new Error('fine-tuning (stage sft) starts from a base checkpoint: give initFrom (--from)');
   const prompt = sft ? [] : samplePrompt(c, o.tokenizer); // refused before any step, not at the first sample
@@ -205,10 +206,13 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
     { weighted: sft },
   );
   const base = c.initFrom && !resume ? await loadCheckpoint(c.initFrom) : undefined;
-  // fine-tuning: the base's embedding grows rows for the chat tokens its tokenizer lacks (chatModel.ts)
-  const tools = !!chat?.tools; // and for the tool tokens when the run's tokenizer has them
-  const initial =
-    base && sft ? { ...base, ...chatModel(base, loadCheckpointTokenizer(base.dir), { tools }) } : base;
+  // fine-tuning: the base's embedding grows rows for the chat tokens its tokenizer lacks (chatModel.ts),
+  // and for the tool tokens when the run's tokenizer has them, unless it renders with its own chat
+  // template (a tokenizer.json's): then its ids stay as they are
+  const baseTok = base && sft ? loadCheckpointTokenizer(base.dir) : undefined;
+  const own = baseTok && chatFormatOf(baseTok)?.kind === 'template';
+  const tools = chat?.kind === 'chatml' && !!chat.chat.tools;
+  const initial = base && baseTok && !own ? { ...base, ...chatModel(base, baseTok, { tools }) } : base;
   if (initial && !sameModel(initial.config, config))
     throw new Error(
       `${c.initFrom} has a different model config (${describe(initial.config)}) than this run asks for (${describe(config)})`,
@@ -295,19 +299,18 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
     return log({ kind: 'eval', step, trainLoss, valLoss: lastVal, time: now() });
   };
   let kv: KvCacheModel | undefined; // sft's answers: made at the first sample, released at the end
-  /** sft: answers to the first held-out prompts, each sampled on the KV cache until <|im_end|>. */
+  /** sft: answers to the first held-out prompts, sampled on the KV cache until <|im_end|> or the eos_token. */
   const answers = async (): Promise<TrainEvent[]> => {
     const w = await weightsNow();
     if (kv) kv.setWeights(w);
     else kv = await KvCacheModel.create(config, w, { ep: c.device, threads: c.threads });
-    const encode = (text: string) => o.tokenizer.encode(text, { disallowedSpecial: new Set() });
     const events: TrainEvent[] = [];
     for (const [k, messages] of prompts.entries()) {
-      const prompt = renderChatML(messages, chat!, encode, { addGenerationPrompt: true }).ids;
+      const prompt = renderChat(chat!, messages, o.tokenizer, { addGenerationPrompt: true }).ids;
       const out: number[] = [];
       const seed = (c.seed + 7919 * (step + 1) + 104729 * k) >>> 0;
       const sampling = { temperature: c.temperature, topK: c.topK, seed, maxTokens: c.sampleTokens };
-      const opts = { ...sampling, stopTokens: [chat!.imEnd] };
+      const opts = { ...sampling, stopTokens: [chat!.stop!] };
       for await (const t of generateTokens(kv, prompt, opts, { signal: o.signal }))
         if (t.finish !== 'stopToken') out.push(t.id);
       const text = o.tokenizer.decode(out);

@@ -10,7 +10,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CHATML_TEMPLATE, CHATML_TOOLS_TEMPLATE } from '../chat/chatml';
 import { conversationsUseTools } from '../chat/conversation';
-import { withChatTokens } from '../chat/chatTokenizer';
+import { chatTokensOf, withChatTokens } from '../chat/chatTokenizer';
+import { tokenizerChatTemplate, type ChatFormat } from '../chat/chatPrompt';
 import { saveTokenizer } from '../tokenizer/save';
 import { checkpointFolder, loadCheckpoint } from './checkpoint';
 import { prepareSftData } from './sftData';
@@ -21,7 +22,7 @@ import { preset } from '../model/presets';
 import type { Tokenizer } from '../tokenizer/tokenizer';
 import { expandInputs, prepareDataset, type DataProgress } from './data';
 import type { TrainConfig } from './loop';
-import { checkpointRunTokenizer, loadCheckpointTokenizer, resolveRunTokenizer } from './runTokenizer';
+import { checkpointRunTokenizer, loadModelTokenizer, resolveRunTokenizer } from './runTokenizer';
 
 export interface PreparedRun {
   config: TrainConfig;
@@ -96,11 +97,44 @@ function loopConfig(
   return { ...defaultsOf(LOOP_OPTIONS), ...auto, ...pickOptions(LOOP_OPTIONS, r), ...rest };
 }
 
+/** The tokenizer fine-tuning renders with, and how (see prepareSftRun); `dir` is the base checkpoint's. */
+function sftTokenizer(
+  tok: Tokenizer,
+  dir: string,
+  tools: boolean,
+): { tokenizer: Tokenizer; format: ChatFormat; added: number } {
+  const own = chatTokensOf(tok) ? undefined : tokenizerChatTemplate(tok);
+  if (!own) {
+    const { tokenizer, chat, added } = withChatTokens(tok, { tools });
+    return { tokenizer, format: { kind: 'chatml', chat, stop: chat.imEnd }, added };
+  }
+  if (tools)
+    throw new Error(
+      `${dir}'s tokenizer renders conversations with its own chat template, and LLM Lens writes tool calls with its ChatML tool tokens only: fine-tune on conversations without tool calls, or remove chat_template from tokenizer_config.json to use ChatML`,
+    );
+  const eos = own.specialTokens.eos_token;
+  if (own.stop === undefined)
+    throw new Error(
+      eos === undefined
+        ? `${dir}/tokenizer_config.json has a chat_template but no eos_token, so a fine-tuned answer could never end: add "eos_token" (the token its template closes an answer with)`
+        : `${dir}/tokenizer_config.json: its eos_token ${JSON.stringify(eos)} is not a special token of tokenizer.json, so an answer could not end at one id: add it to tokenizer.json's added_tokens with "special": true`,
+    );
+  return { tokenizer: tok, format: { kind: 'template', ...own }, added: 0 };
+}
+
 /**
  * Fine-tuning (stage sft): the model is the base checkpoint's (initFrom, or resumeFrom to continue), its
  * tokenizer gains the chat tokens (saved in the run folder and so in every checkpoint, with the ChatML
  * template in config.json), and `data` (+ `heldout`) are conversations JSONL packed into rows (sftData.ts).
+ * A tokenizer.json with its own chat template and without the chat tokens keeps its ids: conversations
+ * are rendered with its template and answers end at its eos_token, as the Chat panel renders them.
  */
+/** The chat template a fine-tuned checkpoint records: its own, or ChatML (with tool calls when it has the tool tokens). */
+function chatTemplateOf(format: ChatFormat): string {
+  if (format.kind === 'template') return format.template;
+  return format.chat.tools ? CHATML_TOOLS_TEMPLATE : CHATML_TEMPLATE;
+}
+
 async function prepareSftRun(
   r: TrainRequest,
   log: (line: string) => void,
@@ -115,7 +149,8 @@ async function prepareSftRun(
   const dir = checkpointFolder(from);
   const base = await loadCheckpoint(dir);
   const tools = await conversationsUseTools([...r.data, ...(r.heldout ? [r.heldout] : [])], o);
-  const { tokenizer, chat, added } = withChatTokens(loadCheckpointTokenizer(dir), { tools });
+  // a tokenizer with more ids than the model's rows is not the one it was trained with: refused
+  const { tokenizer, format, added } = sftTokenizer(loadModelTokenizer(base), dir, tools);
   const tokenizerFiles = saveTokenizer(tokenizer, path.join(r.runDir, 'tokenizer'));
   const h = createHash('sha256');
   for (const f of tokenizerFiles) h.update(fs.readFileSync(f));
@@ -131,7 +166,7 @@ async function prepareSftRun(
     files: r.data,
     heldout: r.heldout,
     tokenizer,
-    chat,
+    format,
     tokenizerId,
     blockSize: model.blockSize,
     valFraction: r.valFraction ?? DATA_OPTIONS.valFraction.default,
@@ -140,14 +175,17 @@ async function prepareSftRun(
   });
   const m = ds.meta;
   log(
-    `data: ${m.train.conversations} train + ${m.val.conversations} held-out conversations in ${m.train.rows} + ${m.val.rows} rows of ${m.blockSize + 1}, ${m.train.lossTokens.toLocaleString('en-US')} train tokens carry loss (${tokenizer.name}, vocab ${tokenizer.vocabSize}${added ? `, ${added} chat tokens added` : ''})${ds.cached ? ', cached' : ''} in ${ds.dir}`,
+    `data: ${m.train.conversations} train + ${m.val.conversations} held-out conversations in ${m.train.rows} + ${m.val.rows} rows of ${m.blockSize + 1}, ${m.train.lossTokens.toLocaleString('en-US')} train tokens carry loss (${tokenizer.name}, vocab ${tokenizer.vocabSize}${added ? `, ${added} chat tokens added` : ''}${format.kind === 'template' ? ', its own chat template' : ''})${ds.cached ? ', cached' : ''} in ${ds.dir}`,
   );
   const config = loopConfig(r, {
     dataDir: ds.dir,
     model: { ...model, ...(gelu ? { gelu } : {}), vocabSize: Math.max(model.vocabSize, tokenizer.vocabSize) },
     tokenizerFiles,
     tokenizerId,
-    configExtra: { stage: 'sft', chatTemplate: chat.tools ? CHATML_TOOLS_TEMPLATE : CHATML_TEMPLATE },
+    configExtra: {
+      stage: 'sft',
+      chatTemplate: chatTemplateOf(format),
+    },
   });
   return { config: { ...config, stage: 'sft' }, tokenizer, files: r.data };
 }

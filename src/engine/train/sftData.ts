@@ -1,10 +1,12 @@
 /**
- * Fine-tuning data: conversations JSONL → ChatML ids with loss weights (chat/chatml.ts) → packed rows of
- * T + 1 tokens (chat/pack.ts), a train and a held-out set, cached like pretraining data (data.ts) under
- * a hash of the format, the tokenizer, the block size, the split and every file's content.
+ * Fine-tuning data: conversations JSONL → ids with loss weights → packed rows of T + 1 tokens
+ * (chat/pack.ts), a train and a held-out set, cached like pretraining data (data.ts) under a hash of the
+ * format, the tokenizer, the block size, the split and every file's content. The ids are ChatML's
+ * (chat/chatml.ts), or a tokenizer.json's own chat template's (chat/chatTemplate.ts) when `format` says
+ * so: rows are padded with <|im_end|> or the template's eos_token (weight 0 either way).
  *
- *   const ds = await prepareSftData({ files: ['chat.jsonl'], tokenizer, chat, tokenizerId, blockSize: 64,
- *     valFraction: 0.1, cacheDir: '.llmlens/data' });
+ *   const ds = await prepareSftData({ files: ['chat.jsonl'], tokenizer, format: chatFormatOf(tokenizer)!,
+ *     tokenizerId, blockSize: 64, valFraction: 0.1, cacheDir: '.llmlens/data' });
  *   ds.dir                       // .llmlens/data/sft-3f1c…/ with train.ids, train.weights, val.*, meta.json
  *   const rows = new SftRows(ds.dir, 'train');
  *   rows.batch([0, 3])           // { idx, targets, weights } (B, T) each, packedBatch's
@@ -14,13 +16,13 @@
  * is `heldout`'s conversations when given, else every k-th conversation (spread evenly, valFraction of
  * them). Its prompts (the messages before the first answer) are kept in meta.json for the samples.
  * Without splitting (never asked for here) every row holds a whole conversation, and each has an
- * assistant message whose closing <|im_end|> carries weight 1: no row has Σw = 0.
+ * assistant message whose closing <|im_end|> (or the template's closing text) carries weight 1: no row has
+ * Σw = 0.
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { ChatTokens } from '../chat/chatml';
-import { renderChatML } from '../chat/chatml';
+import { renderChat, type ChatFormat } from '../chat/chatPrompt';
 import { readConversations, type Conversation, type Message } from '../chat/conversation';
 import { packConversations, packedBatch, type Packed, type PackItem } from '../chat/pack';
 import type { Tokenizer } from '../tokenizer/tokenizer';
@@ -59,7 +61,8 @@ export interface SftPrepareOptions {
   /** Held-out conversations; default: valFraction of `files`' conversations. */
   heldout?: string;
   tokenizer: Tokenizer;
-  chat: ChatTokens;
+  /** ChatML with the chat tokens, or the tokenizer's own template (chatFormatOf); padding is its `stop`. */
+  format: ChatFormat;
   tokenizerId: string;
   blockSize: number;
   valFraction: number;
@@ -70,6 +73,8 @@ export interface SftPrepareOptions {
 function hashOf(o: SftPrepareOptions): string {
   const h = createHash('sha256');
   h.update(JSON.stringify([SFT_DATA_FORMAT_VERSION, o.tokenizerId, o.blockSize, o.valFraction]));
+  const f = o.format;
+  if (f.kind === 'template') h.update(JSON.stringify([f.kind, f.template, f.specialTokens, f.stop]));
   for (const f of [...o.files, ...(o.heldout ? ['--heldout', o.heldout] : [])]) {
     h.update(`\0${f.startsWith('--') ? f : ''}\0`);
     if (!f.startsWith('--')) h.update(fs.readFileSync(f));
@@ -83,13 +88,20 @@ async function readAll(files: readonly string[], signal?: AbortSignal): Promise<
   return out;
 }
 
-/** A conversation's ids and weights; a character the tokenizer cannot encode is named with file:line. */
-function render(c: Conversation, tok: Tokenizer, chat: ChatTokens): PackItem {
-  const encode = (text: string) => tok.encode(text, { disallowedSpecial: new Set() });
+/**
+ * A conversation's ids and weights; a character the tokenizer cannot encode, or a conversation the
+ * template refuses, is named with file:line.
+ */
+function render(c: Conversation, tok: Tokenizer, format: ChatFormat): PackItem {
   try {
-    return { ...renderChatML(c.messages, chat, encode), source: c.source };
+    return { ...renderChat(format, c.messages, tok), source: c.source };
   } catch (e) {
     const where = c.source ? `${c.source.file}:${c.source.line}` : 'a conversation';
+    if (format.kind === 'template')
+      throw new Error(
+        `${where}: the chat template of ${tok.name} cannot render it (${e instanceof Error ? e.message : String(e)}); fix or remove the conversation`,
+        { cause: e },
+      );
     throw new Error(
       `${where}: the tokenizer ${tok.name} cannot encode it (${e instanceof Error ? e.message : String(e)}); the base model has no ids for that text: remove it, or pretrain with a tokenizer that has them`,
       { cause: e },
@@ -122,8 +134,8 @@ export async function prepareSftData(
   if (!train.length) throw new Error(`${o.files.join(', ')}: no conversation is left to train on`);
   const pack = (cs: Conversation[]) =>
     packConversations(
-      cs.map((c) => render(c, o.tokenizer, o.chat)),
-      { blockSize: o.blockSize, padId: o.chat.imEnd },
+      cs.map((c) => render(c, o.tokenizer, o.format)),
+      { blockSize: o.blockSize, padId: o.format.stop ?? 0 },
     );
   const trainPacked = pack(train);
   const valPacked = pack(val);
