@@ -125,7 +125,12 @@ app.append(
   el('header', { class: 'toolbar' }, title, change, compareBtn, compareTitle, endCompare),
   baseNote,
   systemBox,
-  el('div', { class: 'toolbar' }, controls.element, toolsBox, toolsNote),
+  el(
+    'div',
+    { class: 'toolbar' },
+    controls.element,
+    el('div', { class: 'tools-toggle' }, toolsBox, toolsNote),
+  ),
   conversation,
   messageBox,
   el('div', { class: 'toolbar' }, sendBtn, regenerateBtn, stopBtn, newChat),
