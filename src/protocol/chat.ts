@@ -2,7 +2,9 @@
  * Chat jobs (worker) and the Chat panel's messages (host <-> webview). Generation runs as sampler
  * sessions: chatStart renders the conversation and starts them, samplerNext / samplerClose pull and end them.
  */
-import type { SampledToken, SamplerModelInfo, SamplerParams } from './sampler';
+import type { SampledToken, SamplerModelInfo, SamplerParams, ToolNameMsg, ToolOffer } from './sampler';
+
+export type { ToolNameMsg } from './sampler';
 
 export type ChatRole = 'system' | 'user' | 'assistant' | 'tool';
 
@@ -16,8 +18,6 @@ export interface ChatMessage {
 export interface ChatModelInfo extends SamplerModelInfo {
   /** True when the tokenizer has <|im_start|> and <|im_end|> or its own chat template; false for a base model. */
   chatTokens: boolean;
-  /** True when it also has the tool tokens: it was fine-tuned to call tools. */
-  tools: boolean;
 }
 
 /** The exact token stream the model sees for one turn. */
@@ -56,9 +56,6 @@ export type ChatJob =
       searchDir?: string;
     };
 
-/** A tool's name (src/engine/tools/tool.ts TOOL_NAMES). */
-export type ToolNameMsg = 'calculator' | 'python' | 'search';
-
 export type ChatJobResult =
   { kind: 'chatLoad'; model: ChatModelInfo } | { kind: 'chatStart'; sessions: number[]; prompt: ChatPrompt };
 
@@ -66,6 +63,8 @@ export type ChatJobResult =
 export type ChatHostMessage =
   /** A checkpoint was loaded into a slot (compare: undefined when the comparison ends). */
   | { type: 'model'; slot: ChatSlot; model?: ChatModelInfo; params: SamplerParams }
+  /** The tools a model with tool tokens may use here (sent with each model and when trust changes). */
+  | { type: 'tools'; offer: ToolOffer }
   /** The answers of a turn begin: one prompt per slot, the same for every answer of that slot. */
   | {
       type: 'started';
@@ -80,7 +79,10 @@ export type ChatHostMessage =
 /** Chat webview -> host. */
 export type ChatWebviewMessage =
   | { type: 'ready' }
-  /** Answer the last user message of `messages` (after an optional system message) `answers` times. */
+  /**
+   * Answer the last user message of `messages` (after an optional system message) `answers` times.
+   * `tools`: the Tools toggle (models with tool tokens only): run the offered tools, or ban calls.
+   */
   | { type: 'send'; messages: ChatMessage[]; params: SamplerParams; answers: number; tools?: boolean }
   | { type: 'stop' }
   | { type: 'pickCheckpoint'; slot: ChatSlot }

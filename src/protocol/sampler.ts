@@ -31,6 +31,18 @@ export interface SamplerModelInfo {
   tokenizer: string;
   /** What an empty prompt starts from: '<|endoftext|>' or a character vocabulary's token 0. */
   startToken: string;
+  /** True when the tokenizer has the tool tokens (<|tool_start|> …): the model was fine-tuned to call tools. */
+  tools: boolean;
+}
+
+/** A tool's name (src/engine/tools/tool.ts TOOL_NAMES). */
+export type ToolNameMsg = 'calculator' | 'python' | 'search';
+
+/** The tools the host offers a model with tool tokens, and why any is missing (Workspace Trust). */
+export interface ToolOffer {
+  names: ToolNameMsg[];
+  /** Said beside the Tools toggle: why python is off, say; empty when every tool is offered. */
+  note: string;
 }
 
 /** A candidate next token: probability p (raw, or after the transform, per list) and its raw logit. */
@@ -125,6 +137,13 @@ export type SamplerJob =
       prompt: { text: string } | { ids: number[] };
       params: SamplerParams;
       streams: number;
+      /**
+       * Tools the model may call (the tool loop runs them); [] bans the call token; absent, the model
+       * samples raw (a call is just tokens, nothing runs). Ignored without tool tokens.
+       */
+      tools?: ToolNameMsg[];
+      /** The folder the search tool indexes. */
+      searchDir?: string;
     }
   /** Up to `maxTokens` more tokens of a session (fewer when `budgetMs` passes). */
   | { kind: 'samplerNext'; session: number; maxTokens: number; budgetMs: number }
@@ -145,6 +164,8 @@ export type SamplerJobResult =
 /** Host -> Sampler webview. */
 export type SamplerHostMessage =
   | { type: 'model'; model: SamplerModelInfo; params: SamplerParams }
+  /** The tools a model with tool tokens may use here (sent with each model and when trust changes). */
+  | { type: 'tools'; offer: ToolOffer }
   /** New universes: their prompt tokens (the same for all, except a branch). */
   | {
       type: 'started';
@@ -165,10 +186,18 @@ export type SamplerHostMessage =
 /** Sampler webview -> host. */
 export type SamplerWebviewMessage =
   | { type: 'ready' }
-  | { type: 'generate'; prompt: string; params: SamplerParams; streams: number }
+  /** `tools`: the Tools toggle (models with tool tokens only): run the offered tools, or ban calls. */
+  | { type: 'generate'; prompt: string; params: SamplerParams; streams: number; tools?: boolean }
   | { type: 'stop' }
   /** Continue universe `universe` from its token `index` replaced by `tokenId`. */
-  | { type: 'branch'; universe: number; index: number; tokenId: number; params: SamplerParams }
+  | {
+      type: 'branch';
+      universe: number;
+      index: number;
+      tokenId: number;
+      params: SamplerParams;
+      tools?: boolean;
+    }
   /** Attention and logit lens over a universe's prompt + generated tokens. */
   | { type: 'inspect'; universe: number }
   | { type: 'attention'; layer: number; head: number }

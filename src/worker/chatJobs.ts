@@ -14,10 +14,7 @@ import type { RenderedChat } from '../engine/chat/chatml';
 import { preparePrompt } from '../engine/sample/generate';
 import type { Tokenizer } from '../engine/tokenizer/tokenizer';
 import type { ChatJob, ChatJobResult, ChatMessage, ChatPrompt } from '../protocol/chat';
-import { makeTools, parseToolList } from '../engine/tools/registry';
-import type { Tool } from '../engine/tools/tool';
-import { toolForcer, toolsOff } from '../engine/tools/toolLoop';
-import { loadModel, startSessions, type LoadedModel } from './samplerJobs';
+import { loadModel, startSessions, toolHooks, type LoadedModel } from './samplerJobs';
 
 /**
  * Special-token text typed by a user stays text: it must not open or close a turn. A tokenizer that
@@ -93,22 +90,6 @@ export function renderChat(m: LoadedModel, messages: readonly ChatMessage[]): Ch
   };
 }
 
-/** Tools made once per list and folder, and kept warm (the python interpreter, the search index). */
-const toolCache = new Map<string, Promise<Tool[]>>();
-
-/** The tool loop's hooks for a chat with tool tokens: a forcer per stream, or the call token banned. */
-async function toolHooks(m: LoadedModel, job: Extract<ChatJob, { kind: 'chatStart' }>) {
-  const tokens = chatTokensOf(m.tokenizer)?.tools;
-  if (!tokens) return {};
-  if (!job.tools?.length) return { banned: toolsOff(tokens) };
-  const names = parseToolList(job.tools.join(','));
-  const key = `${names.join(',')}\0${job.searchDir ?? ''}`;
-  let made = toolCache.get(key);
-  if (!made) toolCache.set(key, (made = makeTools(names, { searchDir: job.searchDir })));
-  const tools = await made;
-  return { force: () => toolForcer({ tokens, tokenizer: m.tokenizer, tools }) };
-}
-
 export async function runChatJob(job: ChatJob): Promise<ChatJobResult> {
   const m = await loadModel(job.checkpoint);
   switch (job.kind) {
@@ -118,7 +99,6 @@ export async function runChatJob(job: ChatJob): Promise<ChatJobResult> {
         model: {
           ...m.info,
           chatTokens: !!(chatTokensOf(m.tokenizer) ?? tokenizerChatTemplate(m.tokenizer)),
-          tools: !!chatTokensOf(m.tokenizer)?.tools,
         },
       };
     case 'chatStart': {
@@ -126,7 +106,9 @@ export async function runChatJob(job: ChatJob): Promise<ChatJobResult> {
       const eot = m.tokenizer.specialTokens.get('<|endoftext|>');
       const ends = [chatTokensOf(m.tokenizer)?.imEnd, tokenizerChatTemplate(m.tokenizer)?.stop, eot];
       const stops = [...new Set(ends.filter((id) => id !== undefined))];
-      const sessions = startSessions(m, prompt.ids, job.params, job.streams, stops, await toolHooks(m, job));
+      // a chat without tools bans the call token: the same model answers on its own
+      const hooks = await toolHooks(m, job.tools ?? [], job.searchDir);
+      const sessions = startSessions(m, prompt.ids, job.params, job.streams, stops, hooks);
       return { kind: 'chatStart', sessions, prompt };
     }
   }

@@ -14,6 +14,10 @@ import {
   type GenerateHooks,
 } from '../engine/sample/generate';
 import type { TokenProb } from '../engine/sample/stepStats';
+import { chatTokensOf } from '../engine/chat/chatTokenizer';
+import { makeTools, parseToolList } from '../engine/tools/registry';
+import type { Tool } from '../engine/tools/tool';
+import { toolForcer, toolsOff } from '../engine/tools/toolLoop';
 import type { Tokenizer } from '../engine/tokenizer/tokenizer';
 import { loadCheckpoint } from '../engine/train/checkpoint';
 import { loadModelTokenizer } from '../engine/train/runTokenizer';
@@ -26,6 +30,7 @@ import type {
   SamplerModelInfo,
   SamplerParams,
   TokenChoice,
+  ToolNameMsg,
 } from '../protocol/sampler';
 
 export interface LoadedModel {
@@ -74,6 +79,7 @@ export async function loadModel(checkpoint: string): Promise<LoadedModel> {
         nEmbd: c.nEmbd,
         tokenizer: tokenizer.name,
         startToken: start.text,
+        tools: !!chatTokensOf(tokenizer)?.tools,
       };
       return {
         info,
@@ -198,7 +204,7 @@ export function startSessions(
   p: SamplerParams,
   streams: number,
   stopTokens: number[],
-  tools: { force?: () => GenerateHooks['force']; banned?: number[] } = {},
+  tools: ToolHooks = {},
 ): number[] {
   const out: number[] = [];
   for (let i = 0; i < Math.max(1, Math.min(streams, 8)); i++) {
@@ -219,6 +225,35 @@ export function startSessions(
   return out;
 }
 
+/** Tools made once per list and folder, and kept warm (the python interpreter, the search index). */
+const toolCache = new Map<string, Promise<Tool[]>>();
+
+/** What startSessions gets to run tools: a forcer per stream, or the banned call token. */
+export type ToolHooks = { force?: () => GenerateHooks['force']; banned?: number[] };
+
+/**
+ * The tool loop's hooks for a model with tool tokens: `tools` with names runs them, [] bans the call
+ * token (the model answers without tools), undefined hooks nothing in. A model without tool tokens gets none.
+ */
+export async function toolHooks(
+  m: LoadedModel,
+  tools: readonly ToolNameMsg[] | undefined,
+  searchDir?: string,
+): Promise<ToolHooks> {
+  const tokens = chatTokensOf(m.tokenizer)?.tools;
+  if (!tokens || !tools) return {};
+  if (!tools.length) return { banned: toolsOff(tokens) };
+  const names = parseToolList(tools.join(','));
+  const key = `${names.join(',')}\0${searchDir ?? ''}`;
+  let made = toolCache.get(key);
+  if (!made) {
+    toolCache.set(key, (made = makeTools(names, { searchDir })));
+    made.catch(() => toolCache.delete(key));
+  }
+  const ready = await made;
+  return { force: () => toolForcer({ tokens, tokenizer: m.tokenizer, tools: ready }) };
+}
+
 export async function runSamplerJob(job: SamplerJob): Promise<SamplerJobResult> {
   switch (job.kind) {
     case 'samplerLoad':
@@ -227,7 +262,9 @@ export async function runSamplerJob(job: SamplerJob): Promise<SamplerJobResult> 
       const m = await loadModel(job.checkpoint);
       const prompt = encodePrompt(m, job.prompt);
       const eot = m.tokenizer.specialTokens.get('<|endoftext|>');
-      const ids = startSessions(m, prompt.ids, job.params, job.streams, eot !== undefined ? [eot] : []);
+      const stops = eot !== undefined ? [eot] : [];
+      const hooks = await toolHooks(m, job.tools, job.searchDir);
+      const ids = startSessions(m, prompt.ids, job.params, job.streams, stops, hooks);
       return { kind: 'samplerStart', sessions: ids, prompt };
     }
     case 'samplerNext':

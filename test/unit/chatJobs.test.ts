@@ -208,6 +208,8 @@ test('the Chat webview validator accepts exactly the protocol', () => {
     { type: 'pickCheckpoint', slot: 'main' },
     { type: 'pickCheckpoint', slot: 'compare' },
     { type: 'openInSampler', answer: 3, index: 0 },
+    { ...send, tools: true },
+    { ...send, tools: false },
   ];
   for (const m of good) assert.ok(isChatWebviewMessage(m), JSON.stringify(m));
   const bad: unknown[] = [
@@ -216,6 +218,11 @@ test('the Chat webview validator accepts exactly the protocol', () => {
     [],
     { type: 'nope' },
     { type: 'ready', extra: 1 },
+    { ...send, tools: 'yes' },
+    { ...send, tools: ['python'] },
+    { ...send, tools: 1 },
+    { ...send, tools: null },
+    { ...send, toolz: true },
     { ...send, answers: 0 },
     { ...send, answers: 9 },
     { ...send, answers: 1.5 },

@@ -177,6 +177,8 @@ test('the Sampler webview validator accepts exactly the protocol', () => {
     { type: 'pickCheckpoint' },
     { type: 'generate', prompt: 'hi', params, streams: 3 },
     { type: 'branch', universe: 1, index: 4, tokenId: 7, params },
+    { type: 'generate', prompt: 'hi', params, streams: 1, tools: true },
+    { type: 'branch', universe: 1, index: 4, tokenId: 7, params, tools: false },
     { type: 'inspect', universe: 2 },
     { type: 'attention', layer: 0, head: 5 },
   ];
@@ -196,6 +198,10 @@ test('the Sampler webview validator accepts exactly the protocol', () => {
     { type: 'generate', prompt: 'hi', params: { ...params, extra: true }, streams: 1 },
     { type: 'generate', prompt: 7, params, streams: 1 },
     { type: 'branch', universe: -1, index: 0, tokenId: 0, params },
+    { type: 'generate', prompt: 'hi', params, streams: 1, tools: ['calculator'] },
+    { type: 'generate', prompt: 'hi', params, streams: 1, tools: 'on' },
+    { type: 'branch', universe: 1, index: 4, tokenId: 7, params, tools: 0 },
+    { type: 'generate', prompt: 'hi', params, streams: 1, searchDir: '/' },
     { type: 'attention', layer: 0.5, head: 0 },
   ];
   for (const m of bad) assert.ok(!isSamplerWebviewMessage(m), JSON.stringify(m));

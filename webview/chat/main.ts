@@ -5,6 +5,7 @@
  * answer's token opens it in the Sampler: the distribution it was drawn from, and attention.
  */
 import '@vscode-elements/elements/dist/vscode-button/index.js';
+import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
 import '@vscode-elements/elements/dist/vscode-textarea/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 import type {
@@ -15,10 +16,10 @@ import type {
   ChatSlot,
   ChatWebviewMessage,
 } from '../../src/protocol/chat';
-import type { SampledToken } from '../../src/protocol/sampler';
+import type { SampledToken, ToolOffer } from '../../src/protocol/sampler';
 import { el } from '../common/dom';
 import { samplingControls } from '../common/samplingControls';
-import { streamCard, type StreamCard } from '../common/streamCard';
+import { streamCard, TOOL_OUT_TITLE, toolSpecial, type StreamCard } from '../common/streamCard';
 import { hostBridge } from '../common/vscode';
 
 interface State {
@@ -26,13 +27,20 @@ interface State {
   compare?: string;
   system: string;
   messages: ChatMessage[];
+  /** The Tools toggle (on unless turned off). */
+  tools?: boolean;
 }
 const host = hostBridge<ChatWebviewMessage, ChatHostMessage, State>();
 const app = document.getElementById('app')!;
 type Field = HTMLElement & { value: string };
 
 const saved = host.getState();
-const state: State = { system: saved?.system ?? '', messages: saved?.messages ?? [], ...pick(saved) };
+const state: State = {
+  system: saved?.system ?? '',
+  messages: saved?.messages ?? [],
+  tools: saved?.tools ?? true,
+  ...pick(saved),
+};
 const models: Partial<Record<ChatSlot, ChatModelInfo>> = {};
 interface Answer {
   slot: ChatSlot;
@@ -74,6 +82,18 @@ const controls = samplingControls({
   label: 'Answers',
   title: 'parallel answers to the same turn (1–8)',
 });
+const toolsBox = el('vscode-checkbox', {
+  id: 'tools',
+  label: 'Tools',
+  checked: state.tools !== false,
+  hidden: true,
+}) as HTMLElement & { checked: boolean };
+const toolsNote = el('span', { id: 'tools-note', class: 'status', hidden: true });
+toolsBox.addEventListener('change', () => {
+  state.tools = toolsBox.checked;
+  save();
+});
+let offer: ToolOffer = { names: [], note: '' };
 const conversation = el('main', { id: 'conversation', class: 'conversation' });
 const messageBox = el('vscode-textarea', {
   id: 'message',
@@ -105,7 +125,12 @@ app.append(
   el('header', { class: 'toolbar' }, title, change, compareBtn, compareTitle, endCompare),
   baseNote,
   systemBox,
-  controls.element,
+  el(
+    'div',
+    { class: 'toolbar' },
+    controls.element,
+    el('div', { class: 'tools-toggle' }, toolsBox, toolsNote),
+  ),
   conversation,
   messageBox,
   el('div', { class: 'toolbar' }, sendBtn, regenerateBtn, stopBtn, newChat),
@@ -129,12 +154,33 @@ function withSystem(messages: ChatMessage[]): ChatMessage[] {
   return system ? [{ role: 'system', content: system }, ...messages] : messages;
 }
 
-/** The chosen answer's text, without its closing special token. */
+/**
+ * The chosen answer's text as the next turn's assistant message: without its closing special token and
+ * without its tool calls (their call and output tokens), which a plain message cannot hold.
+ */
 function answerText(a: Answer): string {
-  return a.card.tokens
-    .filter((t) => t.finish !== 'stopToken')
-    .map((t) => t.text)
-    .join('');
+  let inCall = false;
+  const kept = a.card.tokens.filter((t) => {
+    if (t.text === '<|tool_start|>') inCall = true;
+    const keep = !inCall && !t.toolOutput && t.finish !== 'stopToken';
+    if (t.text === '<|tool_end|>') inCall = false;
+    return keep;
+  });
+  return kept.map((t) => t.text).join('');
+}
+
+/** True when a loaded checkpoint has the tool tokens: the Tools toggle applies. */
+function hasTools(): boolean {
+  return !!(models.main?.tools || models.compare?.tools);
+}
+
+/** The Tools toggle, shown for models with tool tokens, and what it runs. */
+function showTools(): void {
+  const on = hasTools();
+  toolsBox.hidden = !on;
+  toolsNote.hidden = !on || !offer.note;
+  toolsNote.textContent = offer.note;
+  toolsBox.title = `Let the model call tools: ${offer.names.join(', ')}${offer.note ? ` (${offer.note})` : ''}. Off: the same prompt without tools (the call token is banned).`;
 }
 
 function ask(): void {
@@ -145,6 +191,7 @@ function ask(): void {
     messages: withSystem(state.messages),
     params: controls.params([]),
     answers: controls.count(),
+    ...(hasTools() ? { tools: toolsBox.checked } : {}),
   });
   setStatus('Answering…', 'running');
 }
@@ -231,8 +278,8 @@ function addAnswer(id: number, slot: ChatSlot, label: string): void {
   column(slot).append(card.box);
 }
 
-/** The stop token that ends an answer (<|im_end|>) is a special token. */
-const special = (t: SampledToken) => (t.finish === 'stopToken' ? ' special' : '');
+/** The stop token that ends an answer (<|im_end|>) and a tool call's markup are special tokens. */
+const special = (t: SampledToken) => (t.finish === 'stopToken' ? ' special' : toolSpecial(t));
 
 function appendTokens(id: number, tokens: SampledToken[]): void {
   const onClick = (index: number) => host.post({ type: 'openInSampler', answer: id, index });
@@ -268,7 +315,14 @@ function renderRaw(): void {
       ),
     );
     const gen = (a?.card.tokens ?? []).map((t) =>
-      el('span', { class: `tok gen${special(t)}`, title: `id ${t.id} · generated` }, shown(t.text)),
+      el(
+        'span',
+        {
+          class: `tok gen${special(t)}${t.toolOutput ? ' tool-out' : ''}`,
+          title: `id ${t.id} · ${t.toolOutput ? TOOL_OUT_TITLE : 'generated'}`,
+        },
+        shown(t.text),
+      ),
     );
     const m = models[slot];
     const head = `${m?.label ?? slot}: ${p.ids.length} prompt tokens, ${FORMATS[p.format]}`;
@@ -313,10 +367,15 @@ host.onMessage((m) => {
       state[m.slot === 'main' ? 'checkpoint' : 'compare'] = m.model?.checkpoint;
       save();
       showModels();
+      showTools();
       controls.fill(m.params, 1);
       setStatus(READY[m.model ? m.slot : 'ended'], 'ready');
       break;
     }
+    case 'tools':
+      offer = m.offer;
+      showTools();
+      break;
     case 'started': {
       answers.clear();
       chosen = undefined;

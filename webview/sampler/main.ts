@@ -1,9 +1,11 @@
 /**
  * The Sampler panel: prompt, sampling controls, Generate / Stop, N universes side by side as token
  * spans; a token's distribution (bar chart + table, branch from any candidate); the inspection of a
- * universe (attention grid, one head large, "from this token", logit lens).
+ * universe (attention grid, one head large, "from this token", logit lens). A checkpoint with tool tokens
+ * gets a Tools toggle; a tool's output is a block in the universe's text (not clickable: not drawn).
  */
 import '@vscode-elements/elements/dist/vscode-button/index.js';
+import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
 import '@vscode-elements/elements/dist/vscode-textarea/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 import type {
@@ -13,10 +15,11 @@ import type {
   SamplerModelInfo,
   SamplerParams,
   SamplerWebviewMessage,
+  ToolOffer,
 } from '../../src/protocol/sampler';
 import { el } from '../common/dom';
 import { samplingControls } from '../common/samplingControls';
-import { streamCard, tokenSpan, type StreamCard } from '../common/streamCard';
+import { streamCard, tokenSpan, toolSpecial, type StreamCard } from '../common/streamCard';
 import { hostBridge } from '../common/vscode';
 import { renderDistribution } from './distribution';
 import { InspectPanel } from './inspectView';
@@ -51,6 +54,16 @@ const stopField = el('vscode-textfield', {
   placeholder: 'Stop strings, separated by |  (\\n = newline)',
   title: 'generation ends once the text contains one of these',
 }) as Field;
+const toolsBox = el('vscode-checkbox', {
+  id: 'tools',
+  label: 'Tools',
+  checked: true,
+  hidden: true,
+}) as HTMLElement & {
+  checked: boolean;
+};
+const toolsNote = el('span', { id: 'tools-note', class: 'status', hidden: true });
+let offer: ToolOffer = { names: [], note: '' };
 const generateBtn = el('vscode-button', { id: 'generate' }, 'Generate');
 const stopBtn = el('vscode-button', { id: 'stop', secondary: true, disabled: true }, 'Stop');
 const status = el(
@@ -67,7 +80,8 @@ app.append(
   el('header', { class: 'toolbar' }, title, change),
   promptBox,
   controls.element,
-  el('div', { class: 'toolbar' }, stopField, generateBtn, stopBtn),
+  el('div', { class: 'toolbar' }, stopField, toolsBox, generateBtn, stopBtn),
+  toolsNote,
   status,
   notes,
   board,
@@ -89,9 +103,25 @@ function params(): SamplerParams {
   );
 }
 
+/** The Tools toggle, for a model with tool tokens only. */
+const toolsToggle = () => (model?.tools ? { tools: toolsBox.checked } : {});
+
+function showTools(): void {
+  toolsBox.hidden = !model?.tools;
+  toolsNote.hidden = !model?.tools || !offer.note;
+  toolsNote.textContent = offer.note;
+  toolsBox.title = `Let the model call tools: ${offer.names.join(', ')}${offer.note ? ` (${offer.note})` : ''}. Off: it cannot open a call.`;
+}
+
 generateBtn.addEventListener('click', () => {
   if (!model) return setStatus('Open a checkpoint first (Checkpoint…).', 'error');
-  host.post({ type: 'generate', prompt: promptBox.value ?? '', params: params(), streams: controls.count() });
+  host.post({
+    type: 'generate',
+    prompt: promptBox.value ?? '',
+    params: params(),
+    streams: controls.count(),
+    ...toolsToggle(),
+  });
   setStatus('Generating…', 'running');
 });
 stopBtn.addEventListener('click', () => host.post({ type: 'stop' }));
@@ -117,18 +147,18 @@ function appendTokens(id: number, tokens: SampledToken[]): void {
   universes.get(id)?.card.append(
     tokens,
     (index) => selectToken(id, index),
-    (t) => (t.forced ? ' forced' : ''),
+    (t) => `${t.forced ? ' forced' : ''}${toolSpecial(t)}`,
   );
 }
 
 function selectToken(universe: number, index: number): void {
   const u = universes.get(universe);
   const step = u?.card.tokens[index];
-  if (!u || !step) return;
+  if (!u || !step || step.toolOutput) return;
   for (const s of board.querySelectorAll('.tok.selected')) s.classList.remove('selected');
   u.card.text.querySelector(`.tok.gen[data-index="${index}"]`)?.classList.add('selected');
   renderDistribution(dist, step, `Universe #${universe}, token ${index + 1}`, (tokenId) =>
-    host.post({ type: 'branch', universe, index, tokenId, params: params() }),
+    host.post({ type: 'branch', universe, index, tokenId, params: params(), ...toolsToggle() }),
   );
 }
 
@@ -143,9 +173,14 @@ host.onMessage((m) => {
       host.setState({ checkpoint: m.model.checkpoint });
       title.textContent = `${m.model.label} — ${m.model.nLayer} layers, ${m.model.nHead} heads, ${m.model.nEmbd} wide, block ${m.model.blockSize}, vocabulary ${m.model.vocabSize} (${m.model.tokenizer})`;
       controls.fill(m.params, 3);
+      showTools();
       setStatus(`Ready. An empty prompt starts from ${m.model.startToken}.`, 'ready');
       break;
     }
+    case 'tools':
+      offer = m.offer;
+      showTools();
+      break;
     case 'started': {
       if (!m.universes.some((u) => u.branchOf)) {
         universes.clear();

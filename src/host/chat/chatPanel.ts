@@ -7,7 +7,9 @@
  *   await vscode.commands.executeCommand('llmLens.openChat', vscode.Uri.file('/runs/sft/checkpoints/step-300'));
  *
  * The webview holds the conversation (and keeps it across reloads); the host holds the checkpoints
- * and the running answers, and opens the Sampler on an answer's token.
+ * and the running answers, and opens the Sampler on an answer's token. A checkpoint with tool tokens
+ * answers with the tools the window allows (toolPermission.ts: calculator, search over the first
+ * workspace folder, python in a trusted workspace once allowed) while the panel's Tools toggle is on.
  */
 import * as vscode from 'vscode';
 import type {
@@ -18,11 +20,12 @@ import type {
   ChatSlot,
   ChatWebviewMessage,
 } from '../../protocol/chat';
-import type { SampledToken, SamplerParams } from '../../protocol/sampler';
+import type { SampledToken, SamplerParams, ToolNameMsg } from '../../protocol/sampler';
 import type { WorkerClient } from '../../worker/client';
 import { createPanel, PanelHost } from '../panelHost';
 import { DEFAULT_PARAMS, pickCheckpoint, SamplerPanel } from '../sampler/samplerPanel';
 import { pumpStream, stopStreams } from '../sampler/stream';
+import { currentToolOffer, onToolOfferChange, toolsForRun } from '../tools/toolPermission';
 import { webviewOptions } from '../webviewHtml';
 import { isChatWebviewMessage } from './validate';
 
@@ -94,6 +97,7 @@ export class ChatPanel {
   }
 
   private readonly host: PanelHost<ChatHostMessage, ChatWebviewMessage>;
+  private readonly offerChange: vscode.Disposable;
 
   private constructor(
     private readonly panel: vscode.WebviewPanel,
@@ -106,6 +110,7 @@ export class ChatPanel {
       message: (m) => this.onMessage(m),
       dispose: () => this.dispose(),
     });
+    this.offerChange = onToolOfferChange(() => this.postTools());
   }
 
   get summary(): ChatSummary {
@@ -129,6 +134,7 @@ export class ChatPanel {
       this.models[slot] = r.model;
       if (slot === 'main') this.panel.title = `Chat: ${r.model.label}`;
       this.post({ type: 'model', slot, model: r.model, params: DEFAULT_PARAMS });
+      this.postTools();
     } catch (e) {
       this.fail('Could not load the checkpoint', e);
     }
@@ -141,9 +147,10 @@ export class ChatPanel {
           for (const slot of ['main', 'compare'] as const)
             if (this.models[slot])
               this.post({ type: 'model', slot, model: this.models[slot], params: DEFAULT_PARAMS });
+          this.postTools();
           break;
         case 'send':
-          await this.send(m.messages, m.params, m.answers);
+          await this.send(m.messages, m.params, m.answers, m.tools === true);
           break;
         case 'stop':
           await this.stop();
@@ -166,10 +173,28 @@ export class ChatPanel {
     }
   }
 
-  /** Starts `count` answers of the conversation on each loaded checkpoint and streams them. */
-  private async send(messages: ChatMessage[], params: SamplerParams, count: number): Promise<void> {
+  /** The tools a model with tool tokens may use here, for the Tools toggle's note. */
+  private postTools(): void {
+    this.post({ type: 'tools', offer: currentToolOffer(this.context) });
+  }
+
+  /**
+   * Starts `count` answers of the conversation on each loaded checkpoint and streams them; with `tools`,
+   * a checkpoint with tool tokens runs the tools this window allows (the first time, python is asked about).
+   */
+  private async send(
+    messages: ChatMessage[],
+    params: SamplerParams,
+    count: number,
+    tools: boolean,
+  ): Promise<void> {
     if (!this.models.main) return this.post({ type: 'error', message: 'Open a checkpoint first.' });
     await this.stop();
+    let run: { tools: ToolNameMsg[]; searchDir?: string } = { tools: [] };
+    if (tools && (this.models.main.tools || this.models.compare?.tools)) {
+      run = await toolsForRun(this.context);
+      this.postTools(); // the answer about python changes what is offered
+    }
     this.answers.clear();
     const turn = ++this.turn;
     const started: Answer[] = [];
@@ -179,7 +204,7 @@ export class ChatPanel {
       const model = this.models[slot];
       if (!model) continue;
       const r = await this.worker
-        .run({ kind: 'chatStart', checkpoint: model.checkpoint, messages, params, streams: count })
+        .run({ kind: 'chatStart', checkpoint: model.checkpoint, messages, params, streams: count, ...run })
         .catch(async (e: unknown) => {
           await this.close(sessions()); // the other checkpoint's answers of this turn
           throw new Error(`${model.label}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
@@ -246,6 +271,7 @@ export class ChatPanel {
 
   private dispose(): void {
     void this.stop();
+    this.offerChange.dispose();
     if (ChatPanel.current === this) ChatPanel.current = undefined;
     this.host.dispose();
   }

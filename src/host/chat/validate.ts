@@ -1,6 +1,14 @@
 /** Runtime validation of the Chat webview's messages: they are untrusted input. */
 import type { ChatMessage, ChatWebviewMessage } from '../../protocol/chat';
-import { hasExactKeys, isInt, isRecord, isSamplerParams, SAMPLER_LIMITS } from '../sampler/validate';
+import {
+  hasExactKeys,
+  hasKeys,
+  isInt,
+  isRecord,
+  isSamplerParams,
+  isToolsToggle,
+  SAMPLER_LIMITS,
+} from '../sampler/validate';
 
 /** Limits of a conversation the panel sends. */
 export const CHAT_LIMITS = { messages: 200, content: 100_000, answers: SAMPLER_LIMITS.streams };
@@ -36,7 +44,8 @@ export function isChatWebviewMessage(x: unknown): x is ChatWebviewMessage {
       return hasExactKeys(x, ['type']);
     case 'send':
       return (
-        hasExactKeys(x, ['type', 'messages', 'params', 'answers']) &&
+        hasKeys(x, ['type', 'messages', 'params', 'answers'], ['tools']) &&
+        isToolsToggle(x.tools) &&
         isConversation(x.messages) &&
         isSamplerParams(x.params) &&
         isInt(x.answers, 1, CHAT_LIMITS.answers)

@@ -10,7 +10,9 @@
  *   await SamplerPanel.open(context, worker, uri, { prompt, tokens, label: 'chat answer #2', select: 5 });
  *
  * Generation is pulled from the worker a few tokens at a time (samplerNext), so Stop is immediate and
- * several universes interleave on the one worker thread.
+ * several universes interleave on the one worker thread. A checkpoint with tool tokens runs the tools
+ * this window allows (toolPermission.ts) while the Tools toggle is on, and cannot open a call while it is
+ * off; a prompt given by a command samples raw (a call is just tokens).
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -21,9 +23,11 @@ import type {
   SamplerModelInfo,
   SamplerParams,
   SamplerWebviewMessage,
+  ToolNameMsg,
 } from '../../protocol/sampler';
 import type { WorkerClient } from '../../worker/client';
 import { createPanel, PanelHost } from '../panelHost';
+import { currentToolOffer, onToolOfferChange, toolsForRun } from '../tools/toolPermission';
 import { webviewOptions } from '../webviewHtml';
 import { pumpStream, stopStreams } from './stream';
 import { isSamplerWebviewMessage } from './validate';
@@ -122,10 +126,11 @@ export class SamplerPanel {
   }
 
   private readonly host: PanelHost<SamplerHostMessage, SamplerWebviewMessage>;
+  private readonly offerChange: vscode.Disposable;
 
   private constructor(
     private readonly panel: vscode.WebviewPanel,
-    context: vscode.ExtensionContext,
+    private readonly context: vscode.ExtensionContext,
     private readonly worker: WorkerClient,
   ) {
     SamplerPanel.current = this;
@@ -135,6 +140,7 @@ export class SamplerPanel {
       message: (m) => this.onMessage(m),
       dispose: () => this.dispose(),
     });
+    this.offerChange = onToolOfferChange(() => this.postTools());
   }
 
   get summary(): SamplerSummary {
@@ -156,6 +162,7 @@ export class SamplerPanel {
       this.model = r.model;
       this.panel.title = `Sampler: ${r.model.label}`;
       this.post({ type: 'model', model: r.model, params: DEFAULT_PARAMS });
+      this.postTools();
     } catch (e) {
       this.fail('Could not load the checkpoint', e);
     }
@@ -166,16 +173,17 @@ export class SamplerPanel {
       switch (m.type) {
         case 'ready':
           if (this.model) this.post({ type: 'model', model: this.model, params: DEFAULT_PARAMS });
+          this.postTools();
           this.onReady();
           break;
         case 'generate':
-          await this.generate({ text: m.prompt }, m.params, m.streams);
+          await this.generate({ text: m.prompt }, m.params, m.streams, await this.tools(m.tools));
           break;
         case 'stop':
           await this.stop();
           break;
         case 'branch':
-          await this.branch(m.universe, m.index, m.tokenId, m.params);
+          await this.branch(m.universe, m.index, m.tokenId, m.params, await this.tools(m.tools));
           break;
         case 'inspect':
           await this.inspect(m.universe);
@@ -196,7 +204,28 @@ export class SamplerPanel {
     }
   }
 
-  private async generate(prompt: SamplerPrompt, params: SamplerParams, streams: number): Promise<void> {
+  private postTools(): void {
+    this.post({ type: 'tools', offer: currentToolOffer(this.context) });
+  }
+
+  /**
+   * What samplerStart gets for the Tools toggle of a model with tool tokens: the tools this window allows
+   * (the first time, python is asked about) when on, none (the call token banned) when off.
+   */
+  private async tools(toggle: boolean | undefined): Promise<{ tools?: ToolNameMsg[]; searchDir?: string }> {
+    if (!this.model?.tools || toggle === undefined) return {};
+    if (!toggle) return { tools: [] };
+    const run = await toolsForRun(this.context);
+    this.postTools(); // the answer about python changes what is offered
+    return run;
+  }
+
+  private async generate(
+    prompt: SamplerPrompt,
+    params: SamplerParams,
+    streams: number,
+    tools: { tools?: ToolNameMsg[]; searchDir?: string } = {},
+  ): Promise<void> {
     if (!this.model) return;
     await this.stop();
     this.universes.clear();
@@ -207,6 +236,7 @@ export class SamplerPanel {
       prompt,
       params,
       streams,
+      ...tools,
     });
     const us = r.sessions.map((session, i) => ({
       id: this.nextUniverse++,
@@ -230,10 +260,12 @@ export class SamplerPanel {
     index: number,
     tokenId: number,
     params: SamplerParams,
+    tools: { tools?: ToolNameMsg[]; searchDir?: string },
   ): Promise<void> {
     const parent = this.universes.get(universe);
     if (!this.model || !parent || index > parent.tokens.length || tokenId >= this.model.vocabSize) return;
     const step = parent.tokens[index];
+    if (step?.toolOutput) return; // put there by a tool, not drawn: there is no choice to replace
     const kept = parent.tokens.slice(0, index);
     const alt = step?.top.find((t) => t.id === tokenId) ?? step?.topRaw.find((t) => t.id === tokenId);
     const forced: SampledToken = {
@@ -254,6 +286,7 @@ export class SamplerPanel {
       prompt: { ids },
       params: { ...params, maxTokens: remaining },
       streams: 1,
+      ...tools,
     });
     const u: Universe = {
       id: this.nextUniverse++,
@@ -342,6 +375,7 @@ export class SamplerPanel {
 
   private dispose(): void {
     void this.stop();
+    this.offerChange.dispose();
     if (SamplerPanel.current === this) SamplerPanel.current = undefined;
     this.host.dispose();
   }

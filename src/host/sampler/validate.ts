@@ -7,6 +7,11 @@ export const isRecord = (x: unknown): x is Record<string, unknown> =>
   typeof x === 'object' && x !== null && !Array.isArray(x);
 export const hasExactKeys = (x: Record<string, unknown>, keys: string[]) =>
   Object.keys(x).length === keys.length && keys.every((k) => k in x);
+/** All of `keys`, and nothing but them and `optional`. */
+export const hasKeys = (x: Record<string, unknown>, keys: string[], optional: string[]) =>
+  keys.every((k) => k in x) && Object.keys(x).every((k) => keys.includes(k) || optional.includes(k));
+/** The Tools toggle: absent (a model without tool tokens) or a boolean. */
+export const isToolsToggle = (v: unknown) => v === undefined || typeof v === 'boolean';
 export const isInt = (v: unknown, min: number, max: number): v is number =>
   typeof v === 'number' && Number.isSafeInteger(v) && v >= min && v <= max;
 
@@ -37,7 +42,8 @@ export function isSamplerWebviewMessage(x: unknown): x is SamplerWebviewMessage 
       return hasExactKeys(x, ['type']);
     case 'generate':
       return (
-        hasExactKeys(x, ['type', 'prompt', 'params', 'streams']) &&
+        hasKeys(x, ['type', 'prompt', 'params', 'streams'], ['tools']) &&
+        isToolsToggle(x.tools) &&
         typeof x.prompt === 'string' &&
         x.prompt.length <= SAMPLER_LIMITS.prompt &&
         isSamplerParams(x.params) &&
@@ -45,7 +51,8 @@ export function isSamplerWebviewMessage(x: unknown): x is SamplerWebviewMessage 
       );
     case 'branch':
       return (
-        hasExactKeys(x, ['type', 'universe', 'index', 'tokenId', 'params']) &&
+        hasKeys(x, ['type', 'universe', 'index', 'tokenId', 'params'], ['tools']) &&
+        isToolsToggle(x.tools) &&
         isInt(x.universe, 0, 1e9) &&
         isInt(x.index, 0, 1e6) &&
         isInt(x.tokenId, 0, 1e7) &&
