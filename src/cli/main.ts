@@ -131,6 +131,7 @@ const HELP_IN_USAGE = new Set([
   'chat',
   'tool',
   'eval-task',
+  'probe',
 ]);
 
 async function main(argv: string[]): Promise<number> {
