@@ -17,6 +17,7 @@ import { gradients } from '../../src/engine/graph/autodiff';
 import { emitOnnx } from '../../src/engine/graph/emit';
 import { Graph } from '../../src/engine/graph/graph';
 import type { DType, Tensor } from '../../src/engine/graph/tensor';
+import { policyLoss } from '../../src/engine/rl/policyLoss';
 import { GraphRunner, toHost, type HostTensor } from '../../src/engine/runtime/session';
 
 /** Deterministic uniform [0, 1): the engine's mulberry32. */
@@ -352,6 +353,44 @@ const cases: Case[] = [
       g.crossEntropy(logits, g.constant([3, 1, 0], 'i64', [3]), {
         weights: g.constant([0, 0, 0], 'f64', [3]),
       }),
+  },
+  {
+    name: 'tokenLogProbs (−CE per token) with an ignored target',
+    dtype: 'f64',
+    params: [{ shape: [4, 5] }],
+    f: (g, [logits]) => g.tokenLogProbs(g.mul(logits, 2), g.constant([3, -100, 0, 4], 'i64', [4])),
+  },
+  // policy-gradient loss (rl/policyLoss.ts): ratios exp(logp − old) of e^±0.4, e^±0.1 … on both clip sides
+  {
+    name: 'policyLoss plain −Σ w·A·logp',
+    dtype: 'f64',
+    params: [{ shape: [6] }],
+    f: (g, [logp]) =>
+      policyLoss(g, {
+        logp,
+        advantages: g.constant([0.5, -0.5, 1, 0, -1, 0.5], 'f64', [6]),
+        weights: g.constant([0.2, 0.2, 0.2, 0, 0.2, 0.2], 'f64', [6]),
+      }).loss,
+  },
+  {
+    name: 'policyLoss with ratio clipping (ε 0.2) and the k3 KL penalty (β 0.3)',
+    dtype: 'f64',
+    params: [{ shape: [8] }],
+    f: (g, [p]) => {
+      const logp = g.mul(p, 0.3); // (8) ratios exp(logp) in [0.74, 1.35]: inside and outside [0.8, 1.2]
+      const { loss, kl } = policyLoss(
+        g,
+        {
+          logp,
+          advantages: g.constant([0.5, -0.5, 0.5, -1, 0.5, -1, 0.5, -0.25], 'f64', [8]),
+          weights: g.constant([0.1, 0.2, 0.1, 0.1, 0.2, 0.1, 0, 0.2], 'f64', [8]),
+          old: g.constant(new Array<number>(8).fill(0), 'f64', [8]),
+          ref: g.constant([0.3, -0.2, 0.5, 0.1, -0.6, 0.2, 0.4, -0.1], 'f64', [8]),
+        },
+        { clipEps: 0.2, klBeta: 0.3 },
+      );
+      return g.concat([g.reshape(loss, [1]), g.reshape(kl!, [1])], 0); // (2)
+    },
   },
 ];
 

@@ -344,6 +344,9 @@ export class Graph {
   crossEntropy(logits: Tensor, targets: Tensor, o?: nn.CrossEntropyOptions): Tensor {
     return nn.crossEntropy(this, logits, targets, o);
   }
+  tokenLogProbs(logits: Tensor, targets: Tensor, ignoreIndex = -100): Tensor {
+    return nn.tokenLogProbs(this, logits, targets, ignoreIndex);
+  }
 }
 
 /** IEEE half-precision bits of a number (round to nearest even). */

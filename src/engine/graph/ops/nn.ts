@@ -1,6 +1,7 @@
 /**
  * Neural-network ops: Softmax, LogSoftmax, LayerNormalization, RMS norm, Gelu (exact and tanh),
- * Trilu, the causal mask, and softmax cross-entropy with an ignore index and per-token weights.
+ * Trilu, the causal mask, softmax cross-entropy with an ignore index and per-token weights, and the
+ * per-token log-probability of the targets (policy-gradient losses, rl/policyLoss.ts).
  */
 import type { Graph } from '../graph';
 import { fmt, GraphError, isFloat, normAxis, sameShape, type OpDef, type Tensor } from '../tensor';
@@ -300,4 +301,27 @@ export function crossEntropy(g: Graph, logits: Tensor, targets: Tensor, o: Cross
   }
   const total = g.reduceSum(g.mul(perToken, w)); // ()
   return g.div(total, g.max(g.reduceSum(w), 1e-12)); // () mean over weighted tokens
+}
+
+/**
+ * Log-probability of each target under softmax(logits): logits (N, V), targets (N) → (N), i.e. −CE per
+ * token (ORT's SoftmaxCrossEntropyLoss with reduction 'none', whose rule gives d logp/d logits =
+ * onehot(t) − softmax). A target equal to `ignoreIndex` (default -100) gets 0 and no gradient.
+ *
+ *   const logp = g.tokenLogProbs(logits, g.reshape(targets, [B * T]));   // (B·T)
+ */
+export function tokenLogProbs(g: Graph, logits: Tensor, targets: Tensor, ignoreIndex = -100): Tensor {
+  needFloat('SoftmaxCrossEntropyLoss', logits);
+  if (logits.rank !== 2 || targets.rank !== 1 || targets.shape[0] !== logits.shape[0])
+    throw new GraphError(
+      `tokenLogProbs: expects logits (N, V) and targets (N), got ${fmt(logits)} and ${fmt(targets)}; reshape to (B·T, V) and (B·T)`,
+    );
+  if (targets.dtype !== 'i64' && targets.dtype !== 'i32')
+    throw new GraphError(`tokenLogProbs: targets must be i64 or i32, got ${fmt(targets)}`);
+  const [N] = targets.shape;
+  const [perToken] = g.node(SceOp, [logits, targets], { reduction: 'none', ignore_index: ignoreIndex }, [
+    { dtype: logits.dtype, shape: [N] },
+    { dtype: logits.dtype, shape: logits.shape },
+  ]); // (N) −log p(target), (N, V) log-probabilities
+  return g.neg(perToken); // (N)
 }
