@@ -110,6 +110,16 @@ test('the worker job gives what probeKnowledge gives, with progress per question
         4,
       );
     }
+    // a question the vocabulary cannot encode fails before any question is sampled
+    const early: string[] = [];
+    await assert.rejects(
+      client.run(
+        { kind: 'probe', checkpoint: dir, questions: [QUESTIONS[0], { question: 'Who is 007?' }], ...o },
+        { onProgress: (m) => early.push(m) },
+      ),
+      /question 2 \("Who is 007\?"\): .*"0" .* not in the vocabulary/,
+    );
+    assert.deepEqual(early, ['0/2 questions']);
     // bad settings are refused before the checkpoint is read
     await assert.rejects(
       client.run({ kind: 'probe', checkpoint: '/nowhere', questions: QUESTIONS, ...o, samples: 1 }),

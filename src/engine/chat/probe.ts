@@ -96,11 +96,21 @@ export async function probeKnowledge(
     throw new Error(`samples must be an integer ≥ 2 (agreement needs several answers), got ${samples}`);
   const threshold = o.threshold ?? 0.5;
   if (!(threshold > 0 && threshold <= 1)) throw new Error(`threshold must be in (0, 1], got ${threshold}`);
+  // every prompt first: a question the tokenizer cannot encode fails before any sampling
+  const prompts = questions.map((q, i) => {
+    try {
+      return chatPrompt(tok, [{ role: 'user', content: q.question }]);
+    } catch (e) {
+      throw new Error(`question ${i + 1} ("${q.question.slice(0, 60)}"): ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
+  });
   const m = await KvCacheModel.create(model.config, model.weights);
   const out: ProbeResult[] = [];
   try {
     for (const [i, q] of questions.entries()) {
-      const p = chatPrompt(tok, [{ role: 'user', content: q.question }]);
+      const p = prompts[i];
       const answers: string[] = [];
       for (let n = 0; n < samples; n++) {
         const ids: number[] = [];
