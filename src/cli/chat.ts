@@ -18,6 +18,9 @@
  *   llm-lens probe --checkpoint DIR (--questions FILE.jsonl | --task NAME) [--samples N] [--out FILE.jsonl]
  *       asks each question N times, groups the answers, and writes refusals where the model is unsure
  *       (chat/probe.ts)
+ *   llm-lens eval-refusal --checkpoint DIR (--unknown FILE.jsonl | --task refusal) --known FILE.jsonl
+ *                         [--samples N] [--json]
+ *       prints "made_up X.XX answered_known Y.YY": the shares of sampled answers that do not refuse
  * Their flags come from the option tables below (src/engine/options.ts parses and checks them).
  */
 import * as fs from 'node:fs';
@@ -25,12 +28,13 @@ import * as path from 'node:path';
 import { UsageError } from './main';
 import { CHAT_TASKS, generateChatDataAsync, toJsonl } from '../engine/chat/chatData';
 import { chatPrompt } from '../engine/chat/chatPrompt';
-import { evalChatTask, expectedResult } from '../engine/chat/evalTask';
-import { probeConversations, probeKnowledge, type ProbeQuestion } from '../engine/chat/probe';
+import { evalChatTask } from '../engine/chat/evalTask';
+import { evalRefusal, probeConversations, probeKnowledge, type ProbeQuestion } from '../engine/chat/probe';
+import { parseProbeQuestions, taskProbeQuestions } from '../engine/chat/probeInput';
 import { FACT_SEARCH_OPTIONS, LETTER_KINDS } from '../engine/chat/toolWork';
 import { factDocuments } from '../engine/tools/factDocs';
 import { IM_END, IM_START } from '../engine/chat/chatml';
-import { parseConversation, type Message } from '../engine/chat/conversation';
+import type { Message } from '../engine/chat/conversation';
 import { KvCacheModel } from '../engine/model/kvCache';
 import { defaultsOf, parseFlags } from '../engine/options';
 import { generateTokens, preparePrompt } from '../engine/sample/generate';
@@ -337,37 +341,13 @@ const PROBE_OPTIONS = {
   json: { type: 'bool', doc: 'One JSON line per question: its answers, groups, agreement and verdict.' },
 } as const satisfies OptionTable;
 
-/** Questions of a JSONL file: {"question", "answer"?} lines, or conversations. */
-async function readProbeQuestions(file: string): Promise<ProbeQuestion[]> {
-  const out: ProbeQuestion[] = [];
-  const lines = fs.readFileSync(file, 'utf8').split(/\r?\n/);
-  for (const [i, raw] of lines.entries()) {
-    if (!raw.trim()) continue;
-    let v: { question?: unknown; answer?: unknown; messages?: unknown };
-    try {
-      v = JSON.parse(raw) as typeof v;
-    } catch (e) {
-      throw new UsageError(`${file}:${i + 1}: not valid JSON (${(e as Error).message})`);
-    }
-    if (v && typeof v === 'object' && 'messages' in v) {
-      const c = parseConversation(raw, file, i + 1);
-      const question = c.messages.find((m) => m.role === 'user')?.content;
-      if (question === undefined)
-        throw new UsageError(`${file}:${i + 1}: the conversation has no user message`);
-      out.push({ question, answer: c.messages.at(-1)!.content });
-    } else if (
-      v &&
-      typeof v.question === 'string' &&
-      (v.answer === undefined || typeof v.answer === 'string')
-    )
-      out.push({ question: v.question, ...(v.answer !== undefined ? { answer: v.answer as string } : {}) });
-    else
-      throw new UsageError(
-        `${file}:${i + 1}: expected {"question": "…", "answer": "…" (optional)} or {"messages": […]}`,
-      );
+/** Questions of a JSONL file (chat/probeInput.ts), its errors as usage errors. */
+function readProbeQuestions(file: string): ProbeQuestion[] {
+  try {
+    return parseProbeQuestions(fs.readFileSync(file, 'utf8'), file);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
   }
-  if (!out.length) throw new UsageError(`${file}: no questions`);
-  return out;
 }
 
 export async function probeCommand(args: string[]): Promise<number> {
@@ -377,19 +357,8 @@ export async function probeCommand(args: string[]): Promise<number> {
   if ((o.questions === undefined) === (o.task === undefined))
     throw new UsageError(`${cmd}: give the questions: --questions FILE.jsonl or --task NAME (one of them)`);
   let questions: ProbeQuestion[];
-  if (o.questions) questions = await readProbeQuestions(o.questions);
-  else {
-    const convs = await generateChatDataAsync({
-      task: o.task!,
-      count: o.count,
-      split: 'heldout',
-      seed: o.seed,
-    });
-    questions = convs.map((c) => ({
-      question: c.messages[0].content,
-      ...(o.task === 'refusal' ? {} : { answer: expectedResult(c, o.task) }),
-    }));
-  }
+  if (o.questions) questions = readProbeQuestions(o.questions);
+  else questions = await taskProbeQuestions(o.task!, o.count, o.seed);
   const ckpt = await loadCheckpoint(o.checkpoint);
   const tok = loadModelTokenizer(ckpt);
   const results = await probeKnowledge(ckpt, tok, questions, {
@@ -413,5 +382,56 @@ export async function probeCommand(args: string[]): Promise<number> {
       `${summary}\nwrote ${convs.length} conversations (refusals where unsure) to ${o.out}\n`,
     );
   } else process.stderr.write(`${summary}\n`);
+  return 0;
+}
+
+// prettier-ignore
+const EVAL_REFUSAL_OPTIONS = {
+  checkpoint: CHAT_OPTIONS.checkpoint,
+  unknown: { type: 'str', path: true, meta: 'FILE.jsonl', doc: 'Questions it cannot know (made-up people), as probe --questions.' },
+  task: { ...CHAT_DATA_OPTIONS.task, doc: 'Or the unknown questions from a chat-data task: refusal (held-out made-up people).' },
+  known: { type: 'str', path: true, meta: 'FILE.jsonl', doc: 'Questions it should know and answer, as probe --questions.' },
+  count: { type: 'int', min: 1, default: 50, doc: 'With --task: how many questions.' },
+  samples: PROBE_OPTIONS.samples,
+  temperature: PROBE_OPTIONS.temperature,
+  maxTokens: PROBE_OPTIONS.maxTokens,
+  seed: PROBE_OPTIONS.seed,
+  json: { type: 'bool', doc: 'One JSON line per question (set, question, answers), then the summary.' },
+} as const satisfies OptionTable;
+
+/**
+ * eval-refusal: samples each question N times; made_up = the share of answers to the unknown questions
+ * that do not refuse (chat/probe.ts refuses), answered_known = the same share on the known questions.
+ */
+export async function evalRefusalCommand(args: string[]): Promise<number> {
+  const cmd = 'eval-refusal';
+  const o = { ...defaultsOf(EVAL_REFUSAL_OPTIONS), ...flags(cmd, args, EVAL_REFUSAL_OPTIONS) };
+  if (!o.checkpoint) throw new UsageError(`${cmd}: --checkpoint DIR is required`);
+  if ((o.unknown === undefined) === (o.task === undefined))
+    throw new UsageError(
+      `${cmd}: give the unknown questions: --unknown FILE.jsonl or --task refusal (one of them)`,
+    );
+  if (!o.known)
+    throw new UsageError(`${cmd}: --known FILE.jsonl is required (questions the model should answer)`);
+  const unknown = o.unknown
+    ? readProbeQuestions(o.unknown)
+    : await taskProbeQuestions(o.task!, o.count, o.seed);
+  const known = readProbeQuestions(o.known);
+  const ckpt = await loadCheckpoint(o.checkpoint);
+  const tok = loadModelTokenizer(ckpt);
+  const r = await evalRefusal(ckpt, tok, unknown, known, {
+    samples: o.samples,
+    temperature: o.temperature,
+    maxTokens: o.maxTokens,
+    seed: o.seed,
+  });
+  if (o.json)
+    for (const [set, rs] of [
+      ['unknown', r.unknown],
+      ['known', r.known],
+    ] as const)
+      for (const x of rs)
+        process.stdout.write(JSON.stringify({ set, question: x.question, answers: x.answers }) + '\n');
+  process.stdout.write(`made_up ${r.madeUp.toFixed(2)} answered_known ${r.answeredKnown.toFixed(2)}\n`);
   return 0;
 }

@@ -6,7 +6,14 @@
 import * as os from 'node:os';
 import { probeRuntime } from '../engine/runtime/probe';
 import type { RuntimeReport } from '../protocol/environment';
-import { chatCommand, chatDataCommand, evalTaskCommand, probeCommand, toolCommand } from './chat';
+import {
+  chatCommand,
+  chatDataCommand,
+  evalRefusalCommand,
+  evalTaskCommand,
+  probeCommand,
+  toolCommand,
+} from './chat';
 import { tokenizeCommand, trainTokenizerCommand } from './tokenize';
 import { evalCommand, prepareCommand, sampleCommand, sftCommand, trainCommand } from './train';
 
@@ -64,6 +71,10 @@ Usage:
                             ask each question N times and group the answers: where they disagree the
                             model does not know; --out writes fine-tuning data answering those with
                             "I don't know" and keeping what it knows
+  llm-lens eval-refusal --checkpoint DIR (--unknown FILE.jsonl | --task refusal) --known FILE.jsonl
+                        [--samples N] [--temperature X] [--json]
+                            the effect of "I don't know" training: made_up = share of answers about
+                            made-up people that do not refuse, answered_known = same on known facts
   llm-lens COMMAND --help   the options of prepare, train, sample and eval, with ranges and defaults
   llm-lens --version
   llm-lens --help
@@ -120,6 +131,7 @@ const commands: Record<string, Command> = {
   tool: toolCommand,
   'eval-task': evalTaskCommand,
   probe: probeCommand,
+  'eval-refusal': evalRefusalCommand,
 };
 
 /** Commands whose options the usage above lists in full: their --help prints it. */

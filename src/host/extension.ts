@@ -8,6 +8,7 @@ import { registerSampler } from './sampler/samplerPanel';
 import { probeEnvironment } from './environment';
 import { initLog } from './log';
 import { EnvironmentPanel } from './panels/environmentPanel';
+import { probeKnowledgeCommand } from './probe/probeCommand';
 import { TokenCountStatusBar } from './tokenize/statusBar';
 import { commandTextEditor } from './tokenize/text';
 import { TokenizePanel } from './tokenize/tokenizePanel';
@@ -37,6 +38,9 @@ export function activate(context: vscode.ExtensionContext): void {
       return panel.currentReport;
     }),
     vscode.commands.registerCommand('llmLens.showLog', () => log.show()),
+    vscode.commands.registerCommand('llmLens.probeKnowledge', (arg?: unknown) =>
+      probeKnowledgeCommand(context, worker, arg),
+    ),
     vscode.commands.registerCommand('llmLens.tokenizeSelection', async () => {
       const editor = commandTextEditor(TokenizePanel.instance?.trackedEditor);
       const panel = await TokenizePanel.show(context, worker, editor);

@@ -1,5 +1,6 @@
 /** Messages between the extension host (or CLI) and a job worker_thread. */
 import type { ChatJob, ChatJobResult } from './chat';
+import type { ProbeJob, ProbeJobResult } from './probe';
 import type { ExecutionProviderName, RuntimeReport } from './environment';
 import type { SamplerJob, SamplerJobResult } from './sampler';
 import type { TokenizerJob, TokenizerJobResult } from './tokenize';
@@ -16,6 +17,8 @@ export type WorkerRequest =
   | ({ id: number } & SamplerJob)
   /** Render a conversation and start answering it on the KV cache (src/worker/chatJobs.ts). */
   | ({ id: number } & ChatJob)
+  /** Ask questions many times and judge the agreement of the answers (src/worker/probeJobs.ts). */
+  | ({ id: number } & ProbeJob)
   /** Stop the job with this id (AbortSignal inside the worker). */
   | { id: number; kind: 'cancel' };
 
@@ -30,7 +33,8 @@ export type WorkerResult =
   | TokenizerJobResult
   | EngineJobResult
   | SamplerJobResult
-  | ChatJobResult;
+  | ChatJobResult
+  | ProbeJobResult;
 
 /** A tensor crossing the thread boundary: a typed array (f16 as Uint16Array bits, bool as Uint8Array) and its shape. */
 export interface TensorMessage {

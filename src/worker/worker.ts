@@ -7,6 +7,7 @@ import { runEngineJob } from '../engine/runtime/jobs';
 import { probeRuntime } from '../engine/runtime/probe';
 import type { WorkerReply, WorkerRequest } from '../protocol/worker';
 import { runChatJob } from './chatJobs';
+import { runProbeJob } from './probeJobs';
 import { runSamplerJob } from './samplerJobs';
 import { runTokenizerJob } from './tokenizerJobs';
 
@@ -68,6 +69,14 @@ async function handle(req: WorkerRequest): Promise<void> {
       case 'chatStart': {
         const { id, ...job } = req;
         post({ id, kind: 'result', result: await runChatJob(job) });
+        break;
+      }
+      case 'probe': {
+        const { id, ...job } = req;
+        const result = await runProbeJob(job, abort.signal, (message, fraction) =>
+          post({ id, kind: 'progress', message, fraction }),
+        );
+        post({ id, kind: 'result', result });
         break;
       }
       default: {

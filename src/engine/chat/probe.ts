@@ -96,11 +96,21 @@ export async function probeKnowledge(
     throw new Error(`samples must be an integer ≥ 2 (agreement needs several answers), got ${samples}`);
   const threshold = o.threshold ?? 0.5;
   if (!(threshold > 0 && threshold <= 1)) throw new Error(`threshold must be in (0, 1], got ${threshold}`);
+  // every prompt first: a question the tokenizer cannot encode fails before any sampling
+  const prompts = questions.map((q, i) => {
+    try {
+      return chatPrompt(tok, [{ role: 'user', content: q.question }]);
+    } catch (e) {
+      throw new Error(`question ${i + 1} ("${q.question.slice(0, 60)}"): ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
+  });
   const m = await KvCacheModel.create(model.config, model.weights);
   const out: ProbeResult[] = [];
   try {
     for (const [i, q] of questions.entries()) {
-      const p = chatPrompt(tok, [{ role: 'user', content: q.question }]);
+      const p = prompts[i];
       const answers: string[] = [];
       for (let n = 0; n < samples; n++) {
         const ids: number[] = [];
@@ -169,3 +179,32 @@ export function probeConversations(
 /** Whether an answer refuses ("I don't know", "not sure", …). */
 export const refuses = (answer: string): boolean =>
   /\b(i don'?t know|i do not know|not sure|can'?t answer|no reliable information)\b/i.test(answer);
+
+/** The effect of "I don't know" training: how often a model makes up answers, and how often it still answers. */
+export interface RefusalEval {
+  /** Share of the answers to questions it cannot know (made-up people) that do not refuse. */
+  madeUp: number;
+  /** Share of the answers to questions it should know that do not refuse. */
+  answeredKnown: number;
+  unknown: ProbeResult[];
+  known: ProbeResult[];
+}
+
+/** Share of all sampled answers that do not refuse (0 with no answers). */
+export function answeredShare(results: readonly ProbeResult[]): number {
+  const all = results.flatMap((r) => r.answers);
+  return all.length ? all.filter((a) => !refuses(a)).length / all.length : 0;
+}
+
+/** Samples each question `samples` times (as probeKnowledge) and counts the answers that do not refuse. */
+export async function evalRefusal(
+  model: { config: GptModelConfig; weights: Record<string, HostTensor> },
+  tok: Tokenizer,
+  unknown: readonly ProbeQuestion[],
+  known: readonly ProbeQuestion[],
+  o: ProbeOptions = {},
+): Promise<RefusalEval> {
+  const u = await probeKnowledge(model, tok, unknown, o);
+  const k = await probeKnowledge(model, tok, known, o);
+  return { madeUp: answeredShare(u), answeredKnown: answeredShare(k), unknown: u, known: k };
+}

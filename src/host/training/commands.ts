@@ -51,8 +51,8 @@ export function registerTraining(context: vscode.ExtensionContext, worker: Worke
     vscode.commands.registerCommand('llmLens.startTraining', (uri?: vscode.Uri, uris?: vscode.Uri[]) =>
       startTrainingCommand(context, manager, worker, uri instanceof vscode.Uri ? uri : undefined, uris),
     ),
-    vscode.commands.registerCommand('llmLens.fineTune', (arg?: unknown) =>
-      fineTuneCommand(context, manager, worker, arg),
+    vscode.commands.registerCommand('llmLens.fineTune', (arg?: unknown, preset?: unknown) =>
+      fineTuneCommand(context, manager, worker, arg, preset),
     ),
     vscode.commands.registerCommand('llmLens.openDashboard', async (arg?: unknown) => {
       const dir = runDirOf(arg) ?? (await pickRun('Open the dashboard of'));
