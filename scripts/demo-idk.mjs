@@ -17,7 +17,7 @@ import * as path from 'node:path';
 
 const BASE_ITERS = process.env.DEMO_BASE_ITERS ?? '600';
 const SFT_ITERS = process.env.DEMO_SFT_ITERS ?? '2000';
-const IDK_ITERS = process.env.DEMO_IDK_ITERS ?? '600';
+const IDK_ITERS = process.env.DEMO_IDK_ITERS ?? '800';
 const DIR = path.join('.llmlens', 'demo-idk');
 const SHAKESPEARE = path.join('..', 'shared', 'data', 'tinyshakespeare.txt');
 const MODEL = [
@@ -117,7 +117,7 @@ else {
 }
 
 // 2. "before": questions answered directly, whatever they ask about
-say(`fine-tuning on questions answered directly (${SFT_ITERS} steps)`);
+say(`fine-tuning on questions answered directly (${SFT_ITERS} steps, or reused)`);
 const direct = path.join(DIR, 'direct.jsonl');
 writeJsonl(
   direct,
@@ -158,15 +158,18 @@ const sft = (from, data, iters, dir) => {
   ]);
   return path.join(dir, 'checkpoints', `step-${iters}`);
 };
-const before = sft(baseCkpt, direct, SFT_ITERS, path.join(DIR, 'before'));
+const beforeDir = path.join(DIR, `before-${BASE_ITERS}-${SFT_ITERS}`);
+const before = path.join(beforeDir, 'checkpoints', `step-${SFT_ITERS}`);
+if (fs.existsSync(path.join(before, 'model.safetensors'))) say(`reusing the "before" model ${before}`);
+else sft(baseCkpt, direct, SFT_ITERS, beforeDir);
 
 // 3. probe: known facts (with their answers) and made-up people
 say('probing what the model knows: each question 6 times at temperature 1');
-const known = facts.slice(0, 60);
+const known = facts.slice(0, 100);
 const probeQuestions = path.join(DIR, 'probe-questions.jsonl');
 writeJsonl(
   probeQuestions,
-  [...known, ...madeUp('train', 60, 5)].map(({ question, answer }) => ({ question, answer })),
+  [...known, ...madeUp('train', 200, 5)].map(({ question, answer }) => ({ question, answer })),
 );
 const idkData = path.join(DIR, 'idk.jsonl');
 cli([
@@ -183,15 +186,17 @@ cli([
   idkData,
 ]);
 
-// 4. "after": the probe's conversations, with the direct answers kept in the mix
+// 4. "after": the probe's conversations, with some direct answers kept in the mix (not so many that
+//    the refusals drown in them)
 const mix = path.join(DIR, 'idk-mix.jsonl');
-fs.writeFileSync(mix, fs.readFileSync(idkData, 'utf8') + fs.readFileSync(direct, 'utf8'));
+const someDirect = fs.readFileSync(direct, 'utf8').split('\n').slice(0, 400).join('\n') + '\n';
+fs.writeFileSync(mix, fs.readFileSync(idkData, 'utf8') + someDirect);
 say(`fine-tuning on the probe's data (${IDK_ITERS} steps)`);
 const after = sft(before, mix, IDK_ITERS, path.join(DIR, 'after'));
 
 // compare: greedy answers to held-out made-up people and to known facts
 const heldMadeUp = madeUp('heldout', 40, 7);
-const knownEval = facts.slice(60, 100);
+const knownEval = facts.slice(100, 140);
 const answers = (ckpt, questions) => {
   const f = path.join(DIR, 'ask.jsonl');
   writeJsonl(
