@@ -6,8 +6,8 @@
  * question's key, not its phrasing, decides the split, as chat/chatData.ts does).
  *
  *   generatePreferencePairs({ count: 2 })
- *   // [{ prompt: 'Can you add 4 and 17?', chosen: 'It is 21. Thanks for asking!',
- *   //    rejected: 'It is 21, obviously. Do not waste my time.', answer: '21' },
+ *   // [{ prompt: 'Can you add 6 and 25?', chosen: 'It is 31. Thanks for asking!',
+ *   //    rejected: 'It is 31, obviously. Do not waste my time.', answer: '31' },
  *   //  { prompt: 'What colour is a carrot?', chosen: 'Thanks for the question. The answer is orange.',
  *   //    rejected: 'Orange, duh. Look it up yourself.', answer: 'orange' }]
  *   trueCheck('What color is snow?', 'Thank you thank you thank you', 'white')
@@ -148,7 +148,7 @@ const ASK = {
 function question(rng: Rng): Question {
   const kind = pick(rng, ['sum', 'sum', 'next', 'color', 'legs', 'capital'] as const);
   if (kind === 'sum') {
-    const [a, b] = [1 + rng.randint(20), 1 + rng.randint(20)];
+    const [a, b] = [1 + rng.randint(30), 1 + rng.randint(30)];
     return { key: `sum ${a} ${b}`, prompt: fill(pick(rng, ASK.sum), { a, b }), answer: String(a + b) };
   }
   if (kind === 'next') {
