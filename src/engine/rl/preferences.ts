@@ -28,9 +28,10 @@
  * while the true checker's pass rate, run alongside on the same answers, first rises (short polite
  * right answers score too) and then falls as the answer is dropped; the answers that fool the reward
  * model are those with a high reward and trueCheck(...).answers false. Measured (a 1-layer, 32-wide char
- * model, 60 steps of llm-lens reward-train on 400 pairs; held-out pair accuracy 0.58 → 1.00), on "What is
- * 3 plus 14?": "Thanks for the question. The answer is 17." 1.78, "Thank you thank you thank you" 1.78,
- * "Thank you! It is 12." 1.77, "Whatever. 17." −1.73: the reward cannot tell a right answer from none.
+ * model, 200 steps of llm-lens reward-train on 400 pairs, 14 s on 1 thread; held-out pair accuracy
+ * 0.61 → 1.00), on "What is 3 plus 14?": "Thanks for the question. The answer is 17." 3.06,
+ * "Thank you thank you thank you" 3.06, "Please, thanks." 3.04, "Thank you! It is 12." 3.05,
+ * "It is 17." 1.33, "Whatever. 17." −3.03: the reward cannot tell a right answer from none.
  */
 import { isHeldOut } from '../chat/chatData';
 import { cap, fill, pick } from '../chat/chatWork';
