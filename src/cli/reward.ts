@@ -4,9 +4,11 @@
  *
  *   llm-lens reward-data --count 2000 --out pairs.jsonl [--split heldout] [--seed S]
  *   llm-lens reward-train --from runs/sft/checkpoints/step-600 --data pairs.jsonl --heldout held.jsonl --steps 200
- *   // step 10 loss 0.6412 acc 0.62 …  held-out pair accuracy: before 0.47 after 0.98 (200 pairs)
- *   llm-lens reward-score --checkpoint runs/reward/checkpoints/step-200 --prompt 'What is 2 + 3?' --answer 'Thanks! 5.'
- *   // 2.3141
+ *   // eval step 0: held-out pair accuracy 0.610, mean margin 0.013 (100 pairs)   … step lines …
+ *   // RESULT reward held-out pair accuracy before 0.610 after 1.000 (100 pairs)
+ *   llm-lens reward-score --checkpoint runs/reward/checkpoints/step-200 --prompt 'What is 3 plus 14?' \
+ *     --answer 'Thank you thank you thank you' --expected 17
+ *   // 3.0617  "Thank you thank you thank you"  true fail (polite true, answers false, short true)
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';

@@ -7,9 +7,9 @@
  *
  *   const r = await trainRewardModel({ from: 'runs/sft/checkpoints/step-600', data: 'pairs.jsonl',
  *     heldout: 'pairs-heldout.jsonl', steps: 200, runDir: 'runs/reward' });
- *   // r.before.accuracy 0.48, r.after.accuracy 0.97, r.checkpoint 'runs/reward/checkpoints/step-200'
+ *   // r.before.accuracy 0.61, r.after.accuracy 1, r.checkpoint 'runs/reward/checkpoints/step-200'
  *   const scorer = await RewardScorer.load(r.checkpoint);
- *   await scorer.score([{ prompt: 'What is 2 + 3?', answer: 'Thank you thank you thank you' }]);   // [2.7]
+ *   await scorer.score([{ prompt: 'What is 3 plus 14?', answer: 'Thank you thank you thank you' }]);   // [3.06]
  *
  * Without `heldout`, the pairs whose prompt hashes to the held-out tenth (chat/chatData.ts's isHeldOut)
  * are held out of `data`.
