@@ -4,7 +4,7 @@
  * reward-train on 400 pairs for 60 steps prints held-out pair accuracy before and after, the after well
  * above chance (0.5) and above the before, and saves a GPT2ForSequenceClassification checkpoint;
  * reward-score's rewards (one row at a time, the model's whole context) rank the held-out pairs as the
- * training's evaluation (batches padded to the longest pair) said. Bad input: a pairs file with a broken
+ * training's evaluation (batches padded to the longest pair) said, and score alike in padded batches of 5. Bad input: a pairs file with a broken
  * line and a missing field (file:line and the reason), a checkpoint without the scalar head, no --from.
  */
 import assert from 'node:assert/strict';
@@ -14,12 +14,13 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { generatePreferencePairs, readPreferencePairs } from '../../src/engine/rl/preferences';
+import { RewardScorer } from '../../src/engine/rl/rewardTrain';
 
 const CLI = path.resolve('dist/cli.js');
 const cli = (cwd: string, ...args: string[]) =>
   spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', input: '' });
 
-test('reward-train learns the held-out pairs above chance; reward-score agrees; bad input is named', () => {
+test('reward-train learns the held-out pairs above chance; reward-score agrees; bad input is named', async () => {
   const dir = fs.mkdtempSync(path.join(tmpdir(), 'llm-lens-cli-reward-'));
   try {
     for (const [split, count] of [
@@ -82,6 +83,7 @@ test('reward-train learns the held-out pairs above chance; reward-score agrees; 
     // reward-score ranks the first 12 held-out pairs as the evaluation did (accuracy counted over them)
     let right = 0;
     const n = 12;
+    const printed: number[] = [];
     for (const p of held.slice(0, n)) {
       const s = cli(
         dir,
@@ -105,7 +107,13 @@ test('reward-train learns the held-out pairs above chance; reward-score agrees; 
       const [rc, rr] = lines.map((l) => +l.split('\t')[0]);
       assert.ok(Number.isFinite(rc) && Number.isFinite(rr), s.stdout);
       if (rc > rr) right++;
+      printed.push(rc);
     }
+    // in batches of 5 (the last one padded) the rows score as they do alone
+    const scorer = await RewardScorer.load(rm, { batchSize: 5, threads: 1 });
+    const batched = await scorer.score(held.slice(0, n).map((p) => ({ prompt: p.prompt, answer: p.chosen })));
+    await scorer.release();
+    batched.forEach((r, i) => assert.ok(Math.abs(r - printed[i]) < 1e-3, `${i}: ${r} vs ${printed[i]}`));
     assert.ok(right / n >= 0.75, `reward-score ranks ${right} of ${n} held-out pairs right`);
 
     // bad input

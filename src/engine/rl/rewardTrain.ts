@@ -288,9 +288,13 @@ export class RewardScorer {
     private readonly tokenizer: Tokenizer,
     private readonly format: ChatFormat,
     readonly config: GptModelConfig,
+    private readonly batchSize: number,
   ) {}
 
-  static async load(dir: string, o: { threads?: number } = {}): Promise<RewardScorer> {
+  /** `batchSize`: rows per run of the scoring graph (default 1); a short last batch is padded. */
+  static async load(dir: string, o: { threads?: number; batchSize?: number } = {}): Promise<RewardScorer> {
+    const B = o.batchSize ?? 1;
+    if (!Number.isInteger(B) || B < 1) throw new Error(`batchSize must be a whole number ≥ 1, got ${B}`);
     const ckpt = await loadCheckpoint(dir);
     const file = fs.statSync(dir).isDirectory() ? path.join(dir, 'model.safetensors') : dir;
     const head = requireScoreHead(ckpt, file);
@@ -300,15 +304,10 @@ export class RewardScorer {
       throw new Error(
         `${ckpt.dir}: its tokenizer has no chat tokens (<|im_start|>, <|im_end|>) or template; a reward model saved by llm-lens reward-train has them`,
       );
-    const g = buildRewardScoreGraph({ ...ckpt.config, batchSize: 1, seqLen: ckpt.config.blockSize });
+    const g = buildRewardScoreGraph({ ...ckpt.config, batchSize: B, seqLen: ckpt.config.blockSize });
     const runner = await GraphRunner.create(emitOnnx(g), { threads: o.threads });
-    return new RewardScorer(
-      runner,
-      { ...ckpt.weights, [SCORE_WEIGHT]: head },
-      tokenizer,
-      format,
-      ckpt.config,
-    );
+    const weights = { ...ckpt.weights, [SCORE_WEIGHT]: head };
+    return new RewardScorer(runner, weights, tokenizer, format, ckpt.config, B);
   }
 
   /** The reward of each answer to its prompt. */
@@ -322,7 +321,7 @@ export class RewardScorer {
         );
       return r;
     });
-    return scoreRows(this.runner, this.weights, rows, 1, T);
+    return rows.length ? scoreRows(this.runner, this.weights, rows, this.batchSize, T) : [];
   }
 
   async release(): Promise<void> {
