@@ -14,6 +14,7 @@ import {
   probeCommand,
   toolCommand,
 } from './chat';
+import { rewardDataCommand, rewardScoreCommand, rewardTrainCommand } from './reward';
 import { tokenizeCommand, trainTokenizerCommand } from './tokenize';
 import { evalCommand, prepareCommand, sampleCommand, sftCommand, trainCommand } from './train';
 
@@ -75,6 +76,17 @@ Usage:
                         [--samples N] [--temperature X] [--json]
                             the effect of "I don't know" training: made_up = share of answers about
                             made-up people that do not refuse, answered_known = same on known facts
+  llm-lens reward-data --count N --out FILE.jsonl [--split train|heldout] [--seed S]
+                            preference pairs for the toy preference "polite and short", one
+                            {"prompt", "chosen", "rejected", "answer"} a line (rl/preferences.ts: the
+                            loophole a reward model trained on them has, on purpose)
+  llm-lens reward-train --from CKPT_DIR --data PAIRS.jsonl [--heldout PAIRS.jsonl] [--steps N] [--lr X]
+                        [--batch-size N] [--run-dir DIR] [--seed S] [--threads N]
+                            train a reward model (the GPT with a scalar head, Bradley–Terry loss);
+                            prints held-out pair accuracy before and after; checkpoint in
+                            DIR/checkpoints/step-N (GPT2ForSequenceClassification)
+  llm-lens reward-score --checkpoint DIR --prompt TEXT --answer TEXT [--answer TEXT]... [--expected A]
+                            the reward of each answer; --expected also runs the true checker
   llm-lens COMMAND --help   the options of prepare, train, sample and eval, with ranges and defaults
   llm-lens --version
   llm-lens --help
@@ -132,6 +144,9 @@ const commands: Record<string, Command> = {
   'eval-task': evalTaskCommand,
   probe: probeCommand,
   'eval-refusal': evalRefusalCommand,
+  'reward-data': rewardDataCommand,
+  'reward-train': rewardTrainCommand,
+  'reward-score': rewardScoreCommand,
 };
 
 /** Commands whose options the usage above lists in full: their --help prints it. */
@@ -144,6 +159,9 @@ const HELP_IN_USAGE = new Set([
   'tool',
   'eval-task',
   'probe',
+  'reward-data',
+  'reward-train',
+  'reward-score',
 ]);
 
 async function main(argv: string[]): Promise<number> {

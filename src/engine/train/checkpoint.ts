@@ -1,6 +1,7 @@
 /**
  * Run checkpoints: `checkpoints/step-N/` holds
- *   model.safetensors    the weights in Hugging Face GPT-2 naming (Conv1D [in, out]); lm_head is tied to wte
+ *   model.safetensors    the weights in Hugging Face GPT-2 naming (Conv1D [in, out]); lm_head is tied to wte;
+ *                        a reward model's also hold score.weight [1, n_embd] (rl/rewardModel.ts)
  *   config.json          GPT2Config fields (n_layer, n_head, n_embd, n_positions, vocab_size …) + "llm_lens"
  *   trainer.safetensors  AdamW moments (adam.m/<name>, adam.v/<name>)
  *   trainer.json         step, RNG state, last losses, format version
@@ -18,6 +19,9 @@ import type { HostTensor } from '../runtime/session';
 import { few } from '../few';
 import { configFromJson, configOfWeights, matchWeights, WEIGHT_DTYPES } from './checkpointConfig';
 import { writeFileAtomic } from './data';
+
+/** Hugging Face GPT2ForSequenceClassification's head (rl/rewardModel.ts). */
+export const SCORE_WEIGHT = 'score.weight';
 
 export const TRAINER_FORMAT = 'llm-lens-trainer';
 export const TRAINER_FORMAT_VERSION = 1;
@@ -41,6 +45,8 @@ export interface Checkpoint {
   dir: string;
   config: GptModelConfig;
   weights: Record<string, HostTensor>;
+  /** A reward model's scalar head score.weight [1, n_embd] (GPT2ForSequenceClassification), when the file has one. */
+  score?: HostTensor;
   /** adam.m/<name>, adam.v/<name>; empty when the checkpoint has no trainer state (e.g. exported weights). */
   moments: Record<string, HostTensor>;
   trainer?: TrainerState;
@@ -52,9 +58,11 @@ export interface Checkpoint {
 export function gpt2ConfigJson(
   c: GptModelConfig,
   extra: Record<string, unknown> = {},
+  top: Record<string, unknown> = {},
 ): Record<string, unknown> {
   return {
     architectures: ['GPT2LMHeadModel'],
+    ...top,
     model_type: 'gpt2',
     vocab_size: c.vocabSize,
     n_positions: c.blockSize,
@@ -83,6 +91,8 @@ export async function saveCheckpoint(o: {
   /** Files to copy beside the weights (the tokenizer's). */
   tokenizerFiles: string[];
   configExtra?: Record<string, unknown>;
+  /** config.json fields beside GPT2Config's (a reward model's architectures, num_labels). */
+  configTop?: Record<string, unknown>;
   signal?: AbortSignal;
 }): Promise<string> {
   const root = path.join(o.runDir, 'checkpoints');
@@ -109,7 +119,7 @@ export async function saveCheckpoint(o: {
     writeFileAtomic(path.join(tmp, 'trainer.json'), JSON.stringify(o.trainer, null, 2) + '\n');
     writeFileAtomic(
       path.join(tmp, 'config.json'),
-      JSON.stringify(gpt2ConfigJson(o.config, o.configExtra), null, 2) + '\n',
+      JSON.stringify(gpt2ConfigJson(o.config, o.configExtra, o.configTop), null, 2) + '\n',
     );
     for (const f of o.tokenizerFiles) fs.copyFileSync(f, path.join(tmp, path.basename(f)));
     fs.rmSync(final, { recursive: true, force: true });
@@ -146,11 +156,16 @@ export async function loadCheckpoint(dirOrFile: string): Promise<Checkpoint> {
   }
   let config: GptModelConfig;
   const weights: Record<string, HostTensor> = {};
+  let score: HostTensor | undefined;
   try {
-    const held = configOfWeights(f.tensors);
+    // a reward model's head is not a GPT-2 parameter: read apart, checked by whoever scores with it
+    const head = f.tensors.find((t) => t.name === SCORE_WEIGHT && WEIGHT_DTYPES.includes(t.dtype));
+    const tensors = f.tensors.filter((t) => t !== head);
+    const held = configOfWeights(tensors);
     config = configFromJson(configJson, configFile, held);
-    const names = matchWeights(f.tensors, config, held, { model: modelFile, config: configFile });
+    const names = matchWeights(tensors, config, held, { model: modelFile, config: configFile });
     for (const [name, t] of names) weights[name] = await readF32(f, t);
+    if (head) score = await readF32(f, head);
     await checkTiedHead(f, weights['transformer.wte.weight'], modelFile);
   } finally {
     await f.close();
@@ -170,7 +185,7 @@ export async function loadCheckpoint(dirOrFile: string): Promise<Checkpoint> {
       [trainer, moments, trainerError] = [undefined, {}, e instanceof Error ? e.message : String(e)];
     }
   }
-  return { dir, config, weights, moments, trainer, trainerError };
+  return { dir, config, weights, score, moments, trainer, trainerError };
 }
 
 const RESUME_ANOTHER =
