@@ -26,7 +26,7 @@ export const NOTES = {
     'python is off: this workspace is not trusted, and code a model writes runs only in a trusted workspace',
   declined: 'python is off: you chose not to let models run Python in this workspace',
   ask: 'python asks once before its first run in this workspace',
-  noFolder: 'search is off: open a folder for it to search',
+  noFolder: 'search is off: open a folder for it to search (or set llmLens.tools.searchFolder to one)',
 };
 
 /** calculator, then search when there is a folder to index. */

@@ -1,12 +1,14 @@
 /**
  * The tools the Chat and Sampler panels run, from VS Code's state: Workspace Trust, the person's answer
- * about python (asked once per workspace, in a modal, kept in workspaceState) and the first workspace
- * folder (what search indexes). toolAccess.ts holds the rules.
+ * about python (asked once per workspace, in a modal, kept in workspaceState) and the folder search
+ * indexes (llmLens.tools.searchFolder, else the first workspace folder). toolAccess.ts holds the rules.
  *
  *   const run = await toolsForRun(context);   // may ask "Let models run Python in a sandbox in this workspace?"
  *   worker.run({ kind: 'chatStart', …, tools: run.tools, searchDir: run.searchDir });
  *   panel.post({ type: 'tools', offer: currentToolOffer(context) });
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ToolNameMsg, ToolOffer } from '../../protocol/sampler';
 import { mustAsk, toolOffer, toolsToRun, type PythonConsent, type ToolContext } from './toolAccess';
@@ -17,9 +19,17 @@ export const PYTHON_QUESTION = 'Let models run Python in a sandbox in this works
 const ALLOW = 'Allow';
 const DECLINE = "Don't Allow";
 
+/**
+ * The folder search indexes: the setting llmLens.tools.searchFolder (absolute, or relative to the first
+ * workspace folder), else the first workspace folder; undefined when that is not a folder on disk.
+ */
 function searchDir(): string | undefined {
   const f = vscode.workspace.workspaceFolders?.[0];
-  return f?.uri.scheme === 'file' ? f.uri.fsPath : undefined;
+  const root = f?.uri.scheme === 'file' ? f.uri.fsPath : undefined;
+  const set = vscode.workspace.getConfiguration('llmLens').get<string>('tools.searchFolder', '').trim();
+  if (!set) return root;
+  const dir = path.isAbsolute(set) ? set : root && path.join(root, set);
+  return dir && fs.existsSync(dir) && fs.statSync(dir).isDirectory() ? dir : undefined;
 }
 
 function toolContext(context: vscode.ExtensionContext): ToolContext {
