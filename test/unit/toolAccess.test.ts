@@ -5,7 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { mustAsk, NOTES, toolOffer, toolsToRun, type PythonConsent } from '../../src/host/tools/toolAccess';
+import {
+  mustAsk,
+  NOTES,
+  toolOffer,
+  toolsToRun,
+  type PythonConsent,
+  resolveSearchFolder,
+} from '../../src/host/tools/toolAccess';
 
 // trusted, consent, folder → asks?, runs, offered, note
 const TABLE: [boolean, PythonConsent, boolean, boolean, string, string, string][] = [
@@ -27,4 +34,16 @@ test('tools by Workspace Trust, the answer about python and the workspace folder
     assert.equal(toolsToRun(c).join(','), runs, at);
     assert.deepEqual(toolOffer(c), { names: offered.split(','), note }, at);
   }
+});
+
+test('the search folder: the setting (absolute or relative to the workspace), else the workspace', () => {
+  const dirs = new Set(['/w', '/w/docs', '/notes']);
+  const isDir = (p: string) => dirs.has(p);
+  assert.equal(resolveSearchFolder('', '/w', isDir), '/w');
+  assert.equal(resolveSearchFolder('  ', undefined, isDir), undefined);
+  assert.equal(resolveSearchFolder('docs', '/w', isDir), '/w/docs');
+  assert.equal(resolveSearchFolder('/notes', '/w', isDir), '/notes');
+  assert.equal(resolveSearchFolder('/notes', undefined, isDir), '/notes');
+  assert.equal(resolveSearchFolder('missing', '/w', isDir), undefined);
+  assert.equal(resolveSearchFolder('docs', undefined, isDir), undefined);
 });

@@ -8,6 +8,7 @@
  *   toolsToRun({ trusted: true, consent: 'allowed', folder: true })   // ['calculator', 'search', 'python']
  *   mustAsk({ trusted: true, consent: undefined, folder: true })       // true: ask before the first run
  */
+import * as path from 'node:path';
 import type { ToolNameMsg, ToolOffer } from '../../protocol/sampler';
 
 /** The person's answer to "Let models run Python in a sandbox in this workspace?", once given. */
@@ -54,4 +55,19 @@ export function toolOffer(c: ToolContext): ToolOffer {
   const python = c.trusted && c.consent !== 'declined';
   const notes = [pythonNote(c), c.folder ? '' : NOTES.noFolder].filter(Boolean);
   return { names: python ? [...always(c), 'python'] : always(c), note: notes.join('; ') };
+}
+
+/**
+ * The folder search indexes: `setting` (llmLens.tools.searchFolder; absolute, or relative to `root`),
+ * else `root` (the first workspace folder); undefined when that is not a folder (`isDir` says).
+ */
+export function resolveSearchFolder(
+  setting: string,
+  root: string | undefined,
+  isDir: (p: string) => boolean,
+): string | undefined {
+  const set = setting.trim();
+  if (!set) return root;
+  const dir = path.isAbsolute(set) ? set : root && path.join(root, set);
+  return dir && isDir(dir) ? dir : undefined;
 }

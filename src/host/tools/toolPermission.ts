@@ -8,10 +8,16 @@
  *   panel.post({ type: 'tools', offer: currentToolOffer(context) });
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ToolNameMsg, ToolOffer } from '../../protocol/sampler';
-import { mustAsk, toolOffer, toolsToRun, type PythonConsent, type ToolContext } from './toolAccess';
+import {
+  mustAsk,
+  resolveSearchFolder,
+  toolOffer,
+  toolsToRun,
+  type PythonConsent,
+  type ToolContext,
+} from './toolAccess';
 
 /** workspaceState key of the answer about python. */
 export const PYTHON_CONSENT_KEY = 'llmLens.pythonConsent';
@@ -26,10 +32,8 @@ const DECLINE = "Don't Allow";
 function searchDir(): string | undefined {
   const f = vscode.workspace.workspaceFolders?.[0];
   const root = f?.uri.scheme === 'file' ? f.uri.fsPath : undefined;
-  const set = vscode.workspace.getConfiguration('llmLens').get<string>('tools.searchFolder', '').trim();
-  if (!set) return root;
-  const dir = path.isAbsolute(set) ? set : root && path.join(root, set);
-  return dir && fs.existsSync(dir) && fs.statSync(dir).isDirectory() ? dir : undefined;
+  const set = vscode.workspace.getConfiguration('llmLens').get<string>('tools.searchFolder', '');
+  return resolveSearchFolder(set, root, (p) => fs.existsSync(p) && fs.statSync(p).isDirectory());
 }
 
 function toolContext(context: vscode.ExtensionContext): ToolContext {
