@@ -9,16 +9,15 @@
 //     shows the fine-tuned model's work on two held-out sums.
 // Ends with one line: RESULT identity fine_tuned K/10 base K/10. DEMO_NAME, DEMO_BASE_ITERS and
 // DEMO_SFT_ITERS change the name and the steps; a base already trained in .llmlens/demo-chat is reused.
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { build, cli, fineTune, pretrainBase, say, shakespeare } from './demoLib.mjs';
 
 const NAME = process.env.DEMO_NAME ?? 'Lumo';
 const BASE_ITERS = process.env.DEMO_BASE_ITERS ?? '800';
 const SFT_ITERS = process.env.DEMO_SFT_ITERS ?? '3000';
 const QUESTION = 'Who are you?';
 const DIR = path.join('.llmlens', 'demo-chat');
-const SHAKESPEARE = path.join('..', 'shared', 'data', 'tinyshakespeare.txt');
 // block 256: the longest 2-digit arithmetic conversation is 215 tokens (78 + 56, two carries)
 const MODEL = [
   '--n-layer',
@@ -32,14 +31,6 @@ const MODEL = [
   '--batch-size',
   '16',
 ];
-const t0 = Date.now();
-
-const cli = (args, o = {}) =>
-  execFileSync(process.execPath, ['dist/cli.js', ...args], {
-    stdio: o.capture ? 'pipe' : 'inherit',
-    encoding: 'utf8',
-  });
-const say = (s) => console.log(`\n=== [${((Date.now() - t0) / 1000).toFixed(0)} s] ${s}`);
 
 /** Plain sums, differences and products of numbers below 100, one a line, as a web page of exercises. */
 function plainSums(count) {
@@ -54,42 +45,19 @@ function plainSums(count) {
   return lines.join('\n') + '\n\n';
 }
 
-execFileSync(process.execPath, ['scripts/build.mjs', '--no-tests'], { stdio: 'inherit' });
+build();
 fs.mkdirSync(DIR, { recursive: true });
 
-// 1. the base model
-const base = path.join(DIR, `base-3x64-sums-${BASE_ITERS}`); // the shape and data are in the name
-const baseCkpt = path.join(base, 'checkpoints', `step-${BASE_ITERS}`);
-if (fs.existsSync(path.join(baseCkpt, 'model.safetensors'))) say(`reusing the base model ${baseCkpt}`);
-else {
-  say(`pretraining the base model (${BASE_ITERS} steps on Shakespeare and plain sums)`);
-  if (!fs.existsSync(SHAKESPEARE)) throw new Error(`${SHAKESPEARE} is missing: the demo pretrains on it`);
-  const text = path.join(DIR, 'pretrain.txt');
-  // the sums first: the end of the text is the validation split
-  fs.writeFileSync(text, plainSums(4000) + fs.readFileSync(SHAKESPEARE, 'utf8').slice(0, 400_000));
-  fs.rmSync(base, { recursive: true, force: true });
-  cli([
-    'train',
-    '--data',
-    text,
-    '--tokenizer',
-    'char',
-    ...MODEL,
-    '--max-iters',
-    BASE_ITERS,
-    '--eval-interval',
-    BASE_ITERS,
-    '--eval-iters',
-    '4',
-    '--sample-tokens',
-    '0',
-    '--log-interval',
-    '100',
-    '--no-initial-eval',
-    '--run-dir',
-    base,
-  ]);
-}
+// 1. the base model (the shape and data are in its name); the sums first: the end of the text is the
+//    validation split
+const baseCkpt = pretrainBase({
+  dir: DIR,
+  name: `base-3x64-sums-${BASE_ITERS}`,
+  model: MODEL,
+  iters: BASE_ITERS,
+  what: 'Shakespeare and plain sums',
+  text: () => plainSums(4000) + shakespeare(400_000),
+});
 
 // 2. identity + arithmetic data and fine-tuning
 say(`generating identity conversations for "${NAME}" and arithmetic, and fine-tuning (${SFT_ITERS} steps)`);
@@ -104,39 +72,22 @@ const train = [data('identity', 'train', 500, identity), data('arithmetic', 'tra
 const heldouts = [data('identity', 'heldout', 20, identity), data('arithmetic', 'heldout', 20, arithmetic)];
 const heldout = path.join(DIR, 'heldout.jsonl');
 fs.writeFileSync(heldout, heldouts.map((f) => fs.readFileSync(f, 'utf8')).join(''));
-const sft = path.join(DIR, 'sft');
-fs.rmSync(sft, { recursive: true, force: true });
-cli([
-  'sft',
-  '--from',
-  baseCkpt,
-  ...train.flatMap((f) => ['--data', f]),
-  '--heldout',
-  heldout,
-  '--run-dir',
-  sft,
-  '--max-iters',
-  SFT_ITERS,
-  '--lr',
-  '1.5e-3',
-  '--eval-interval',
-  String(Math.max(1, Math.floor(Number(SFT_ITERS) / 3))),
-  '--eval-iters',
-  '2',
-  '--sample-tokens',
-  '100',
-  '--answer-prompts',
-  '2',
-  '--log-interval',
-  '100',
-  '--no-initial-eval',
-]);
-const sftCkpt = path.join(sft, 'checkpoints', `step-${SFT_ITERS}`);
+const sftCkpt = fineTune({
+  from: baseCkpt,
+  data: train,
+  runDir: path.join(DIR, 'sft'),
+  iters: SFT_ITERS,
+  args: [
+    '--heldout', heldout, '--lr', '1.5e-3', '--eval-interval', String(Math.max(1, Math.floor(Number(SFT_ITERS) / 3))),
+    '--eval-iters', '2', '--sample-tokens', '100', '--answer-prompts', '2', '--log-interval', '100',
+  ], // prettier-ignore
+});
 
 // 3. ask both
 const ask = (ckpt, prompt, n, sampling = []) =>
   cli(['chat', '--checkpoint', ckpt, '--prompt', prompt, '--num-samples', String(n), '--json', ...sampling], {
     capture: true,
+    quiet: true,
   })
     .trim()
     .split('\n')

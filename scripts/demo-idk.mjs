@@ -11,15 +11,14 @@
 // Ends with one line:
 //   RESULT idk made_up_before X.XX made_up_after X.XX known_answered_before X.XX known_answered_after X.XX
 // DEMO_BASE_ITERS, DEMO_SFT_ITERS, DEMO_IDK_ITERS change the steps; a base in .llmlens/demo-idk is reused.
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { build, cli, fineTune, pretrainBase, say, shakespeare } from './demoLib.mjs';
 
 const BASE_ITERS = process.env.DEMO_BASE_ITERS ?? '600';
 const SFT_ITERS = process.env.DEMO_SFT_ITERS ?? '2000';
 const IDK_ITERS = process.env.DEMO_IDK_ITERS ?? '800';
 const DIR = path.join('.llmlens', 'demo-idk');
-const SHAKESPEARE = path.join('..', 'shared', 'data', 'tinyshakespeare.txt');
 const MODEL = [
   '--n-layer',
   '4',
@@ -32,15 +31,6 @@ const MODEL = [
   '--batch-size',
   '16',
 ];
-const t0 = Date.now();
-
-const cli = (args, o = {}) =>
-  execFileSync(process.execPath, ['dist/cli.js', ...args], {
-    stdio: o.capture ? ['ignore', 'pipe', 'inherit'] : 'inherit',
-    encoding: 'utf8',
-    maxBuffer: 64 << 20,
-  });
-const say = (s) => console.log(`\n=== [${((Date.now() - t0) / 1000).toFixed(0)} s] ${s}`);
 const readJsonl = (f) =>
   fs
     .readFileSync(f, 'utf8')
@@ -50,7 +40,7 @@ const readJsonl = (f) =>
 const writeJsonl = (f, rows) => fs.writeFileSync(f, rows.map((r) => JSON.stringify(r) + '\n').join(''));
 const REFUSES = /\b(i don'?t know|i do not know|not sure|can'?t answer|no reliable information)\b/i;
 
-execFileSync(process.execPath, ['scripts/build.mjs', '--no-tests'], { stdio: 'inherit' });
+build();
 fs.mkdirSync(DIR, { recursive: true });
 
 // the questions: facts (train split: the model is taught them), made-up people (never anywhere)
@@ -83,38 +73,17 @@ const madeUp = (split, count, seed) => {
 };
 
 // 1. the base model
-const base = path.join(DIR, `base-${BASE_ITERS}`);
-const baseCkpt = path.join(base, 'checkpoints', `step-${BASE_ITERS}`);
-if (fs.existsSync(path.join(baseCkpt, 'model.safetensors'))) say(`reusing the base model ${baseCkpt}`);
-else {
-  say(`pretraining the base model (${BASE_ITERS} steps on Shakespeare and the encyclopedia)`);
-  const passages = [...new Set(facts.map((f) => f.passage.replace(/^[^:]*:\d+: /, '')))];
-  const text = path.join(DIR, 'pretrain.txt');
-  const shakespeare = fs.readFileSync(SHAKESPEARE, 'utf8').slice(0, 300_000);
-  fs.writeFileSync(text, `${shakespeare}\n${passages.join('\n\n').repeat(4)}\nI don't know.\n`);
-  fs.rmSync(base, { recursive: true, force: true });
-  cli([
-    'train',
-    '--data',
-    text,
-    '--tokenizer',
-    'char',
-    ...MODEL,
-    '--max-iters',
-    BASE_ITERS,
-    '--eval-interval',
-    BASE_ITERS,
-    '--eval-iters',
-    '4',
-    '--sample-tokens',
-    '0',
-    '--log-interval',
-    '100',
-    '--no-initial-eval',
-    '--run-dir',
-    base,
-  ]);
-}
+const baseCkpt = pretrainBase({
+  dir: DIR,
+  name: `base-${BASE_ITERS}`,
+  model: MODEL,
+  iters: BASE_ITERS,
+  what: 'Shakespeare and the encyclopedia',
+  text: () => {
+    const passages = [...new Set(facts.map((f) => f.passage.replace(/^[^:]*:\d+: /, '')))];
+    return `${shakespeare(300_000)}\n${passages.join('\n\n').repeat(4)}\nI don't know.\n`;
+  },
+});
 
 // 2. "before": questions answered directly, whatever they ask about
 say(`fine-tuning on questions answered directly (${SFT_ITERS} steps, or reused)`);
@@ -128,36 +97,17 @@ writeJsonl(
     ],
   })),
 );
-const sft = (from, data, iters, dir) => {
-  fs.rmSync(dir, { recursive: true, force: true });
-  cli([
-    'sft',
-    '--from',
+const sft = (from, data, iters, dir) =>
+  fineTune({
     from,
-    '--data',
-    data,
-    '--run-dir',
-    dir,
-    '--max-iters',
-    String(iters),
-    '--lr',
-    '1e-3',
-    '--eval-interval',
-    String(iters),
-    '--eval-iters',
-    '2',
-    '--sample-tokens',
-    '0',
-    '--answer-prompts',
-    '0',
-    '--log-interval',
-    '200',
-    '--no-initial-eval',
-    '--val-fraction',
-    '0.02',
-  ]);
-  return path.join(dir, 'checkpoints', `step-${iters}`);
-};
+    data: [data],
+    runDir: dir,
+    iters,
+    args: [
+      '--lr', '1e-3', '--eval-interval', String(iters), '--eval-iters', '2', '--sample-tokens', '0',
+      '--answer-prompts', '0', '--log-interval', '200', '--val-fraction', '0.02',
+    ], // prettier-ignore
+  });
 const beforeDir = path.join(DIR, `before-${BASE_ITERS}-${SFT_ITERS}`);
 const before = path.join(beforeDir, 'checkpoints', `step-${SFT_ITERS}`);
 if (fs.existsSync(path.join(before, 'model.safetensors'))) say(`reusing the "before" model ${before}`);

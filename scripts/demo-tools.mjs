@@ -8,15 +8,14 @@
 //     (llm-lens eval-task), and prints a few answers.
 // Ends with one line: RESULT tools multiply_with X.XX multiply_without X.XX letters_with X.XX.
 // DEMO_BASE_ITERS, DEMO_SFT_ITERS change the steps; a base already trained in .llmlens/demo-tools is reused.
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { build, cli, fineTune, pretrainBase, say, shakespeare } from './demoLib.mjs';
 
 const BASE_ITERS = process.env.DEMO_BASE_ITERS ?? '500';
 const SFT_ITERS = process.env.DEMO_SFT_ITERS ?? '3000';
 const EVAL_COUNT = process.env.DEMO_EVAL_COUNT ?? '100';
 const DIR = path.join('.llmlens', 'demo-tools');
-const SHAKESPEARE = path.join('..', 'shared', 'data', 'tinyshakespeare.txt');
 const MODEL = [
   '--n-layer',
   '4',
@@ -29,17 +28,8 @@ const MODEL = [
   '--batch-size',
   '16',
 ];
-const t0 = Date.now();
 
-const cli = (args, o = {}) =>
-  execFileSync(process.execPath, ['dist/cli.js', ...args], {
-    stdio: o.capture ? ['ignore', 'pipe', 'inherit'] : 'inherit',
-    encoding: 'utf8',
-    maxBuffer: 64 << 20,
-  });
-const say = (s) => console.log(`\n=== [${((Date.now() - t0) / 1000).toFixed(0)} s] ${s}`);
-
-execFileSync(process.execPath, ['scripts/build.mjs', '--no-tests'], { stdio: 'inherit' });
+build();
 fs.mkdirSync(DIR, { recursive: true });
 const data = (task, count, split, extra = []) => {
   const out = path.join(DIR, `${task}-${split}.jsonl`);
@@ -47,85 +37,43 @@ const data = (task, count, split, extra = []) => {
   return out;
 };
 
-// 1. the base model: Shakespeare, with plain-text arithmetic and code lines mixed in
-const base = path.join(DIR, `base-${BASE_ITERS}`);
-const baseCkpt = path.join(base, 'checkpoints', `step-${BASE_ITERS}`);
-if (fs.existsSync(path.join(baseCkpt, 'model.safetensors'))) say(`reusing the base model ${baseCkpt}`);
-else {
-  say(`pretraining the base model (${BASE_ITERS} steps on Shakespeare with arithmetic and code)`);
-  if (!fs.existsSync(SHAKESPEARE)) throw new Error(`${SHAKESPEARE} is missing: the demo pretrains on it`);
-  // plain text of other problems than the fine-tuning ones (another seed), without chat tokens or tool calls
-  const lines = [];
-  for (const task of ['tool-multiply', 'tool-letters']) {
-    const f = path.join(DIR, `pretrain-${task}.jsonl`);
-    cli(['chat-data', '--task', task, '--count', '3000', '--seed', '99', '--out', f]);
-    for (const l of fs.readFileSync(f, 'utf8').trim().split('\n')) {
-      const m = JSON.parse(l).messages;
-      lines.push(`${m[0].content}\n${m[1].tool_calls[0].input}\n${m[3].content}\n`);
+// 1. the base model: Shakespeare, with plain-text arithmetic and code lines mixed in: the plain text of
+//    other problems than the fine-tuning ones (another seed), without chat tokens or tool calls
+const baseCkpt = pretrainBase({
+  dir: DIR,
+  name: `base-${BASE_ITERS}`,
+  model: MODEL,
+  iters: BASE_ITERS,
+  what: 'Shakespeare with arithmetic and code',
+  text: () => {
+    const lines = [];
+    for (const task of ['tool-multiply', 'tool-letters']) {
+      const f = path.join(DIR, `pretrain-${task}.jsonl`);
+      cli(['chat-data', '--task', task, '--count', '3000', '--seed', '99', '--out', f]);
+      for (const l of fs.readFileSync(f, 'utf8').trim().split('\n')) {
+        const m = JSON.parse(l).messages;
+        lines.push(`${m[0].content}\n${m[1].tool_calls[0].input}\n${m[3].content}\n`);
+      }
     }
-  }
-  const text = path.join(DIR, 'pretrain.txt');
-  fs.writeFileSync(text, fs.readFileSync(SHAKESPEARE, 'utf8').slice(0, 300_000) + '\n' + lines.join('\n'));
-  fs.rmSync(base, { recursive: true, force: true });
-  cli([
-    'train',
-    '--data',
-    text,
-    '--tokenizer',
-    'char',
-    ...MODEL,
-    '--max-iters',
-    BASE_ITERS,
-    '--eval-interval',
-    BASE_ITERS,
-    '--eval-iters',
-    '4',
-    '--sample-tokens',
-    '0',
-    '--log-interval',
-    '100',
-    '--no-initial-eval',
-    '--run-dir',
-    base,
-  ]);
-}
+    return shakespeare(300_000) + '\n' + lines.join('\n');
+  },
+});
 
 // 2. tool conversations and fine-tuning
 say(`generating tool conversations and fine-tuning (${SFT_ITERS} steps)`);
 const multiply = data('tool-multiply', 4000, 'train');
 const letters = data('tool-letters', 4000, 'train');
 const heldout = data('tool-multiply', 20, 'heldout');
-const sft = path.join(DIR, 'sft');
-fs.rmSync(sft, { recursive: true, force: true });
-cli([
-  'sft',
-  '--from',
-  baseCkpt,
-  '--data',
-  multiply,
-  '--data',
-  letters,
-  '--heldout',
-  heldout,
-  '--run-dir',
-  sft,
-  '--max-iters',
-  SFT_ITERS,
-  '--lr',
-  '1e-3',
-  '--eval-interval',
-  String(Math.max(1, Math.floor(Number(SFT_ITERS) / 3))),
-  '--eval-iters',
-  '2',
-  '--sample-tokens',
-  '0',
-  '--answer-prompts',
-  '0',
-  '--log-interval',
-  '100',
-  '--no-initial-eval',
-]);
-const sftCkpt = path.join(sft, 'checkpoints', `step-${SFT_ITERS}`);
+const sftCkpt = fineTune({
+  from: baseCkpt,
+  data: [multiply, letters],
+  runDir: path.join(DIR, 'sft'),
+  iters: SFT_ITERS,
+  args: [
+    '--heldout', heldout, '--lr', '1e-3', '--eval-interval', String(Math.max(1, Math.floor(Number(SFT_ITERS) / 3))),
+    '--eval-iters', '2', '--sample-tokens', '0', '--answer-prompts', '0', '--log-interval', '100',
+  ], // prettier-ignore
+});
 
 // 3. held-out questions with and without tools
 const evalTask = (label, args) => {
@@ -137,7 +85,7 @@ const evalTask = (label, args) => {
     .split('\n')
     .map((l) => JSON.parse(l));
   const summary = lines.at(-1);
-  for (const item of lines.slice(0, 3))
+  for (const item of lines.slice(0, -1).slice(0, 3))
     console.log(
       `  Q: ${item.question}\n  A: ${item.answer.replace(/\n/g, '\\n')}  [${item.right ? 'right' : `wrong, expected ${item.expected}`}]`,
     );
