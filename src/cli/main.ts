@@ -14,6 +14,7 @@ import {
   probeCommand,
   toolCommand,
 } from './chat';
+import { rlCommand } from './rl';
 import { tokenizeCommand, trainTokenizerCommand } from './tokenize';
 import { evalCommand, prepareCommand, sampleCommand, sftCommand, trainCommand } from './train';
 
@@ -63,7 +64,11 @@ Usage:
                             into the context (none: it cannot call one); --json lists each call
   llm-lens tool NAME INPUT [--search-dir DIR] [--tool-timeout MS] [--json]
                             run one tool (calculator, python, search) as the sampler would
-  llm-lens eval-task --checkpoint DIR --task NAME [--count N] [--digits D] [--tools LIST|none] [--json]
+  llm-lens rl --from CKPT_DIR --task NAME [--run-dir DIR] [--steps N] [--group-size G]
+              [--prompts-per-step P] [--lr X] [--eval-interval N] [--max-digits D] [options]
+                            reinforcement learning on a task with checked answers (GRPO): samples G
+                            answers per prompt, rewards the right ones; llm-lens rl --help lists options
+  llm-lens eval-task --checkpoint DIR --task NAME [--count N] [--digits D] [--max-digits D] [--tools LIST|none] [--json]
                             accuracy on the task's held-out questions (chat-data's tasks), greedy;
                             the tools it calls run (none: the same model without tools)
   llm-lens probe --checkpoint DIR (--questions FILE.jsonl | --task NAME [--count N]) [--samples N]
@@ -132,6 +137,7 @@ const commands: Record<string, Command> = {
   'eval-task': evalTaskCommand,
   probe: probeCommand,
   'eval-refusal': evalRefusalCommand,
+  rl: rlCommand,
 };
 
 /** Commands whose options the usage above lists in full: their --help prints it. */
