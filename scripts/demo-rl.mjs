@@ -1,10 +1,13 @@
 // `npm run demo:rl`: reinforcement learning on checked answers (GRPO) lifts a small model's accuracy.
 //  1. pretrains (or reuses) a small character-level GPT on 2-digit sums written as short dialogues
 //     ("user\nWhat is 47 + 38?\nassistant\n47 + 38 = 85."), train-split problems only;
-//  2. fine-tunes it briefly on the addition chat task (llm-lens sft): the answers have the right form,
-//     and the sums are often wrong;
+//  2. fine-tunes it briefly on the addition chat task (llm-lens sft, lr 1e-3): the new chat tokens disturb
+//     it, and some answers do not stop at <|im_end|> ("3 + 85 = 88.d "), which the checker (the result as a
+//     whole word, "88.") scores wrong, or get the sum wrong;
 //  3. measures held-out accuracy (llm-lens eval-task, greedy), runs RL on the train split's prompts
-//     (llm-lens rl: G answers per prompt, reward 1 when the answer holds the right sum), measures again.
+//     (llm-lens rl: G answers per prompt, reward 1 when the answer holds the right sum), measures again:
+//     RL is rewarded for clean right answers; learning to stop is most of the gain. How low "before" is
+//     varies with the base (measured: 0.32, 0.78, 0.82 before; 0.94–0.95 after).
 // Ends with one line: RESULT rl before X.XX after X.XX (held-out accuracy as fractions of 1).
 // DEMO_BASE_ITERS, DEMO_SFT_ITERS, DEMO_RL_STEPS, DEMO_RL_LR change the steps; a base already trained in
 // .llmlens/demo-rl is reused.
@@ -13,9 +16,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 const BASE_ITERS = process.env.DEMO_BASE_ITERS ?? '4000';
-const SFT_ITERS = process.env.DEMO_SFT_ITERS ?? '100';
-const RL_STEPS = process.env.DEMO_RL_STEPS ?? '60';
-const RL_LR = process.env.DEMO_RL_LR ?? '3e-4';
+const SFT_ITERS = process.env.DEMO_SFT_ITERS ?? '10';
+const RL_STEPS = process.env.DEMO_RL_STEPS ?? '40';
+const RL_LR = process.env.DEMO_RL_LR ?? '2e-4';
 const DIR = path.join('.llmlens', 'demo-rl');
 const TASK = ['--task', 'addition', '--max-digits', '2'];
 const EVAL_COUNT = '200';
@@ -98,7 +101,7 @@ const rl = path.join(DIR, 'rl');
 fs.rmSync(rl, { recursive: true, force: true });
 // prettier-ignore
 cli(['rl', '--from', sftCkpt, ...TASK, '--run-dir', rl, '--steps', RL_STEPS, '--group-size', '8',
-  '--prompts-per-step', '8', '--max-tokens', '14', '--lr', RL_LR, '--eval-interval', '20', '--eval-count', '100']);
+  '--prompts-per-step', '8', '--max-tokens', '14', '--lr', RL_LR, '--eval-interval', '10', '--eval-count', '100']);
 say('held-out accuracy after RL');
 const after = accuracy(path.join(rl, 'checkpoints', `step-${RL_STEPS}`));
 say('done');
