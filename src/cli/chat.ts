@@ -86,8 +86,8 @@ export async function chatDataCommand(args: string[]): Promise<number> {
     throw new UsageError(`${cmd}: --digits is for --task tool-multiply only`);
   if (task !== 'tool-letters' && o.letters !== undefined)
     throw new UsageError(`${cmd}: --letters is for --task tool-letters only`);
-  if (task !== 'arithmetic' && o.maxDigits !== undefined)
-    throw new UsageError(`${cmd}: --max-digits is for --task arithmetic only`);
+  if (task !== 'arithmetic' && task !== 'addition' && o.maxDigits !== undefined)
+    throw new UsageError(`${cmd}: --max-digits is for --task arithmetic and addition only`);
   const conversations = await generateChatDataAsync({ ...o, task, count });
   fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
   writeFileAtomic(out, toJsonl(conversations));
@@ -266,6 +266,7 @@ const EVAL_TASK_OPTIONS = {
   count: { type: 'int', min: 1, default: 100, doc: 'Held-out questions asked.' },
   digits: CHAT_DATA_OPTIONS.digits,
   letters: CHAT_DATA_OPTIONS.letters,
+  maxDigits: CHAT_DATA_OPTIONS.maxDigits,
   seed: { type: 'int', min: 0, max: 2 ** 32 - 1, default: 1337, doc: 'Seed of the questions and of sampling.' },
   temperature: { ...SAMPLING_OPTIONS.temperature, default: 0 },
   maxTokens: { ...SAMPLING_OPTIONS.maxTokens, default: 200 },
@@ -297,6 +298,7 @@ export async function evalTaskCommand(args: string[]): Promise<number> {
       count: o.count,
       digits: o.digits,
       letters: o.letters,
+      maxDigits: o.maxDigits,
       seed: o.seed,
       temperature: o.temperature,
       maxTokens: o.maxTokens,

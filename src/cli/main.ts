@@ -15,6 +15,7 @@ import {
   toolCommand,
 } from './chat';
 import { rewardDataCommand, rewardScoreCommand, rewardTrainCommand } from './reward';
+import { rlCommand } from './rl';
 import { tokenizeCommand, trainTokenizerCommand } from './tokenize';
 import { evalCommand, prepareCommand, sampleCommand, sftCommand, trainCommand } from './train';
 
@@ -46,7 +47,7 @@ Usage:
                             generate text; --json prints each token with its top probabilities
   llm-lens eval --checkpoint DIR --data DATASET_DIR [--iters N]
                             mean loss on the train and val splits
-  llm-lens chat-data --task identity|arithmetic|spelling|compare|refusal|tool-multiply|tool-letters|tool-facts
+  llm-lens chat-data --task identity|arithmetic|addition|spelling|compare|refusal|tool-multiply|tool-letters|tool-facts
                      --count N --out FILE.jsonl [--name NAME] [--maker M] [--max-digits D] [--digits D]
                      [--letters count|nth|every] [--seed S] [--split train|heldout]
                             generate conversations for fine-tuning, one {"messages": …} a line; identity
@@ -64,7 +65,11 @@ Usage:
                             into the context (none: it cannot call one); --json lists each call
   llm-lens tool NAME INPUT [--search-dir DIR] [--tool-timeout MS] [--json]
                             run one tool (calculator, python, search) as the sampler would
-  llm-lens eval-task --checkpoint DIR --task NAME [--count N] [--digits D] [--tools LIST|none] [--json]
+  llm-lens rl --from CKPT_DIR --task NAME [--run-dir DIR] [--steps N] [--group-size G]
+              [--prompts-per-step P] [--lr X] [--eval-interval N] [--max-digits D] [options]
+                            reinforcement learning on a task with checked answers (GRPO): samples G
+                            answers per prompt, rewards the right ones; llm-lens rl --help lists options
+  llm-lens eval-task --checkpoint DIR --task NAME [--count N] [--digits D] [--max-digits D] [--tools LIST|none] [--json]
                             accuracy on the task's held-out questions (chat-data's tasks), greedy;
                             the tools it calls run (none: the same model without tools)
   llm-lens probe --checkpoint DIR (--questions FILE.jsonl | --task NAME [--count N]) [--samples N]
@@ -147,6 +152,7 @@ const commands: Record<string, Command> = {
   'reward-data': rewardDataCommand,
   'reward-train': rewardTrainCommand,
   'reward-score': rewardScoreCommand,
+  rl: rlCommand,
 };
 
 /** Commands whose options the usage above lists in full: their --help prints it. */

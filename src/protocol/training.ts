@@ -20,8 +20,8 @@ export type RunEvent =
       tokensPerStep: number;
       startStep: number;
       maxIters: number;
-      /** sft: fine-tuning on conversations (samples are answers to held-out prompts). */
-      stage?: 'pretrain' | 'sft';
+      /** sft: fine-tuning on conversations (samples are answers to held-out prompts); rl: policy gradient on a task. */
+      stage?: 'pretrain' | 'sft' | 'rl';
       time: number;
     }
   | {
@@ -35,12 +35,22 @@ export type RunEvent =
       tokensSeen: number;
       /** sft: the step's tokens that carry loss (Σ weights). */
       lossTokens?: number;
+      /** rl: the mean reward of the step's answers (the share checked right). */
+      reward?: number;
+      /** rl: the share of the step's groups whose answers all got the same reward (no gradient). */
+      zeroSignal?: number;
+      /** rl: the mean answer length in tokens. */
+      answerTokens?: number;
+      /** rl with a KL penalty: the mean k3 KL to the starting model over answer tokens. */
+      kl?: number;
       elapsedMs: number;
       etaMs: number;
       time: number;
     }
   | { kind: 'eval'; step: number; trainLoss: number; valLoss: number; time: number }
   | { kind: 'sample'; step: number; prompt: string; text: string; time: number }
+  /** rl: pass@1 (greedy) on the task's held-out questions. */
+  | { kind: 'taskEval'; step: number; task: string; correct: number; total: number; time: number }
   | { kind: 'checkpoint'; step: number; dir: string; time: number }
   | { kind: 'done'; step: number; reason: 'finished' | 'stopped'; elapsedMs: number; time: number }
   | { kind: 'error'; step: number; message: string; time: number };

@@ -70,6 +70,20 @@ test('arithmetic: the result is right and every step of the work is a true equat
   assert.deepEqual([...seen].sort(), ['*', '+', '-']);
 });
 
+test('addition: one line "a + b = sum." with the sum computed here, operands within maxDigits', () => {
+  for (const maxDigits of [1, 2, 3]) {
+    let biggest = 0n;
+    for (const c of generateChatData({ task: 'addition', count: 200, seed: 5, maxDigits })) {
+      const [q, a] = qa(c);
+      const [x, op, y] = readArithmetic(q);
+      assert.equal(op, '+', q);
+      assert.equal(a, `${x} + ${y} = ${x + y}.`, q);
+      biggest = [x, y, biggest].reduce((m, v) => (v > m ? v : m));
+    }
+    assert.ok(biggest < 10n ** BigInt(maxDigits) && biggest >= 10n ** BigInt(maxDigits - 1), `${maxDigits}`);
+  }
+});
+
 test('arithmetic with maxDigits 2: every number below 100, the work still right, the default reaches 4 digits', () => {
   const ops = new Set<string>();
   let big = 0n;
@@ -166,7 +180,7 @@ test('refusal: every answer says "I don\'t know" about the person asked about', 
 
 /** What a question is about, read from its text: the numbers, the word, the person, the phrasing. */
 function problemOf(task: ChatTask, q: string, a: string): string {
-  if (task === 'arithmetic') return readArithmetic(q).join(' ');
+  if (task === 'arithmetic' || task === 'addition') return readArithmetic(q).join(' ');
   if (task === 'compare') return (q.match(/\d+\.\d+/g) ?? []).sort().join(' ');
   if (task === 'refusal') return q.match(/[A-Z][a-z]+ [A-Z][a-z]+/)![0];
   if (task === 'tool-multiply') return (q.match(/\d+/g) ?? []).join(' ');

@@ -9,7 +9,8 @@
  *   generateChatData({ task: 'arithmetic', count: 100, split: 'heldout' })   // problems never in 'train'
  *   generateChatData({ task: 'arithmetic', count: 100, maxDigits: 2 })      // 47 + 38, never 1410 + 376
  *
- * Tasks: identity (who are you / who made you, answered with `name` and `maker`), arithmetic, spelling,
+ * Tasks: identity (who are you / who made you, answered with `name` and `maker`), arithmetic, addition
+ * (sums answered in one line, "47 + 38 = 85.", for RL), spelling,
  * compare (chatWork.ts: the work shown step by step), refusal ("I don't know" about made-up people),
  * tool-multiply and tool-letters (toolWork.ts: answered through the calculator and python tools), and
  * tool-facts (questions about a made-up fact collection answered through search), which runs the search
@@ -29,6 +30,7 @@ import {
   type ToolProblem,
 } from './toolWork';
 import {
+  additionProblem,
   arithmeticProblem,
   cap,
   compareProblem,
@@ -41,6 +43,7 @@ import {
 export const CHAT_TASKS = [
   'identity',
   'arithmetic',
+  'addition',
   'spelling',
   'compare',
   'refusal',
@@ -64,7 +67,7 @@ export interface ChatDataOptions {
   digits?: number;
   /** tool-letters: only this kind of question (default: all three). */
   letters?: LetterKind;
-  /** arithmetic: the most digits of an operand, 1 to 4 (default 4; 2 keeps problems short). */
+  /** arithmetic, addition: the most digits of an operand, 1 to 4 (default 4; 2 keeps problems short). */
   maxDigits?: number;
 }
 
@@ -191,6 +194,7 @@ export function generateChatData(o: ChatDataOptions): Conversation[] {
   const draw: Record<ChatTask, () => Problem | ToolProblem> = {
     identity: () => identityProblem(rng, name, maker),
     arithmetic: () => arithmeticProblem(rng, o.maxDigits),
+    addition: () => additionProblem(rng, o.maxDigits),
     spelling: () => spellingProblem(rng),
     compare: () => compareProblem(rng),
     refusal: () => refusalProblem(rng),

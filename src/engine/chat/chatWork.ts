@@ -145,6 +145,20 @@ export function arithmeticProblem(rng: Rng, maxDigits = 4): Problem {
   };
 }
 
+/**
+ * + only, answered in one line without the work ("47 + 38 = 85."): short answers for RL, where every
+ * answer token is sampled and scored. Operands of 1 to `maxDigits` digits; the key is arithmetic's, so a
+ * sum held out there is held out here.
+ */
+export function additionProblem(rng: Rng, maxDigits = 4): Problem {
+  const [a, b] = [number(rng, 1, maxDigits), number(rng, 1, maxDigits)];
+  return {
+    key: `${a} + ${b}`,
+    question: fill(pick(rng, ASK['+']), { a, b }),
+    answer: `${a} + ${b} = ${a + b}.`,
+  };
+}
+
 // ---- spelling and letter counting ---------------------------------------------------------------
 
 export const WORDS = (

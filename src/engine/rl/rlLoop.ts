@@ -1,0 +1,367 @@
+/**
+ * Group-relative RL from a fine-tuned checkpoint on a chat-data task with checked answers (grpo.ts has the
+ * algorithm and its defaults). Each step takes P prompts from the task's train split, samples G answers
+ * to each in one batch on the KV cache (temperature 1), rewards each 1 or 0 (the answer contains the
+ * expected result, as evalTask.ts checks), turns rewards into advantages per group, and takes one Adam
+ * step on the (P·G, T) rows of prompt + answer with the loss on the answer's tokens only (policyLoss.ts).
+ * A step whose groups all got equal rewards has no gradient and is not applied. Every `evalInterval`
+ * steps the held-out pass@1 (greedy) is measured; checkpoints are saved like fine-tuning's, with stage
+ * 'rl' in config.json. Events are RunEvents (one per line of RUN_DIR/metrics.jsonl).
+ *
+ *   for await (const e of trainRl({ ...defaultsOf(RL_OPTIONS), from: 'sft/checkpoints/step-300',
+ *     task: 'addition', maxDigits: 2, runDir: 'runs/rl' })) console.log(e);
+ *   // { kind: 'step', step: 1, reward: 0.41, zeroSignal: 0.25, answerTokens: 14, loss: …, … }
+ *
+ * Tasks with tools are not supported yet (their rollouts need the tool loop's forced tokens).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { RunEvent } from '../../protocol/training';
+import { RL_OPTIONS } from '../../protocol/rlOptions';
+import { CHAT_TASKS, generateChatData, type ChatTask } from '../chat/chatData';
+import { chatFormatOf, chatPrompt } from '../chat/chatPrompt';
+import { containsResult, evalChatTask, expectedResult } from '../chat/evalTask';
+import { emitOnnx } from '../graph/emit';
+import { gptParams } from '../model/gpt';
+import type { GptModelConfig } from '../model/inference';
+import { KvCacheModel } from '../model/kvCache';
+import { checkOptions } from '../options';
+import type { HostTensor } from '../runtime/session';
+import { GraphRunner, toHost } from '../runtime/session';
+import { TrainRunner } from '../runtime/trainRunner';
+import { generateBatch } from '../sample/generateBatch';
+import type { Tokenizer } from '../tokenizer/tokenizer';
+import { toolsOff } from '../tools/toolLoop';
+import { loadCheckpoint, saveCheckpoint, TRAINER_FORMAT, TRAINER_FORMAT_VERSION } from '../train/checkpoint';
+import { writeFileAtomic } from '../train/data';
+import { loadModelTokenizer } from '../train/runTokenizer';
+import { groupAdvantages, GRPO_DEFAULTS, tokenAdvantages } from './grpo';
+import { buildGptLogProbGraph, buildGptPolicyGraph, lossWeights } from './policyLoss';
+
+export interface RlConfig {
+  from: string;
+  task: ChatTask;
+  runDir: string;
+  steps: number;
+  groupSize: number;
+  promptsPerStep: number;
+  lr: number;
+  maxTokens: number;
+  temperature: number;
+  scaleByStd: boolean;
+  klBeta: number;
+  gradClip: number;
+  maxDigits?: number;
+  evalInterval: number;
+  evalCount: number;
+  checkpointInterval: number;
+  seed: number;
+  threads?: number;
+}
+
+export type RlEvent = RunEvent;
+
+/** Tasks whose answers a checker can score without running tools. */
+export const RL_TASKS: readonly ChatTask[] = ['arithmetic', 'addition'];
+
+/** Throws naming every field that is wrong and how to fix it. */
+export function validateRlConfig(c: RlConfig): void {
+  const problems = checkOptions(RL_OPTIONS, c, true);
+  if (c.groupSize < 2)
+    problems.push(
+      `groupSize ${c.groupSize}: each prompt needs at least 2 answers to compare, or every advantage is 0 (use 8–16)`,
+    );
+  if (!CHAT_TASKS.includes(c.task) || !RL_TASKS.includes(c.task))
+    problems.push(
+      `task ${JSON.stringify(c.task)} has no checker RL can use yet; use one of ${RL_TASKS.join(', ')}`,
+    );
+  if (problems.length) throw new Error(`rl: ${problems.join('; ')}`);
+}
+
+/** One prompt of a step: its ids and the result a right answer contains. */
+export interface RlPrompt {
+  question: string;
+  ids: number[];
+  expected: string;
+}
+
+/**
+ * The rows of a step, answer by answer (answers[k] are the G answers of prompts[k]): row b is prompt +
+ * answer shifted by one (idx = seq[0..L−2], targets = seq[1..L−1]), padded with 0 to T; mask is 1 where
+ * the target is an answer token (the stop token included, as fine-tuning counts <|im_end|>).
+ */
+export function rolloutRows(
+  prompts: readonly { ids: readonly number[] }[],
+  answers: readonly (readonly (readonly number[])[])[],
+  T: number,
+): { idx: BigInt64Array; targets: BigInt64Array; mask: Float32Array; B: number } {
+  const B = answers.reduce((s, a) => s + a.length, 0);
+  const idx = new BigInt64Array(B * T);
+  const targets = new BigInt64Array(B * T);
+  const mask = new Float32Array(B * T);
+  let b = 0;
+  for (const [k, group] of answers.entries())
+    for (const answer of group) {
+      const seq = [...prompts[k].ids, ...answer];
+      if (seq.length - 1 > T)
+        throw new Error(
+          `rolloutRows: prompt ${k} + answer is ${seq.length} tokens, more than T + 1 = ${T + 1}`,
+        );
+      const start = prompts[k].ids.length - 1; // the first position whose target is an answer token
+      for (let t = 0; t < seq.length - 1; t++) {
+        idx[b * T + t] = BigInt(seq[t]);
+        targets[b * T + t] = BigInt(seq[t + 1]);
+        mask[b * T + t] = t >= start ? 1 : 0;
+      }
+      b++;
+    }
+  return { idx, targets, mask, B };
+}
+
+/** The prompts of the task's train split (enough for every step, at most 5000 distinct ones). */
+function taskPrompts(c: RlConfig, tok: Tokenizer, split: 'train' | 'heldout', count: number): RlPrompt[] {
+  const conversations = generateChatData({
+    task: c.task,
+    count,
+    seed: c.seed,
+    split,
+    maxDigits: c.maxDigits,
+  });
+  return conversations.map((conv) => {
+    const question = conv.messages.find((m) => m.role === 'user')!.content;
+    return {
+      question,
+      ids: chatPrompt(tok, [{ role: 'user', content: question }]).ids,
+      expected: expectedResult(conv, c.task),
+    };
+  });
+}
+
+const now = () => Date.now();
+
+/** Runs an RL run, yielding its events; see the file's header. */
+export async function* trainRl(c: RlConfig, o: { signal?: AbortSignal } = {}): AsyncGenerator<RlEvent> {
+  validateRlConfig(c);
+  const ckpt = await loadCheckpoint(c.from);
+  const tok = loadModelTokenizer(ckpt);
+  const format = chatFormatOf(tok);
+  if (format?.stop === undefined)
+    throw new Error(
+      `${ckpt.dir} has no chat tokens: RL starts from a fine-tuned (SFT) checkpoint; run llm-lens sft first`,
+    );
+  const config: GptModelConfig = ckpt.config;
+  const S = config.blockSize;
+  const G = c.groupSize;
+  const P = c.promptsPerStep;
+  const B = P * G;
+  const pool = taskPrompts(c, tok, 'train', Math.min(c.steps * P, 5000));
+  const longest = Math.max(...pool.map((p) => p.ids.length));
+  if (longest >= S)
+    throw new Error(
+      `a prompt of ${c.task} has ${longest} tokens, the model's block is ${S}: no room to answer`,
+    );
+  const T = Math.min(S, longest + c.maxTokens - 1); // prompt + answer − 1 (the last token is only a target)
+  const stopTokens = [format.stop];
+  const tools = format.kind === 'chatml' ? format.chat.tools : undefined;
+  const banned = tools ? toolsOff(tools) : [];
+
+  const graphConfig = { ...config, batchSize: B, seqLen: T };
+  const { graph, spec } = buildGptPolicyGraph(
+    graphConfig,
+    { kind: 'adamw', beta1: 0.9, beta2: 0.95, weightDecay: 0, clip: c.gradClip },
+    { ref: c.klBeta > 0, klBeta: c.klBeta },
+  );
+  const copy = (w: Record<string, HostTensor>) =>
+    Object.fromEntries(Object.entries(w).map(([k, t]) => [k, { ...t, data: t.data.slice() }])) as Record<
+      string,
+      HostTensor
+    >;
+  const names = gptParams(graphConfig).map((p) => p.name);
+  const runner = await TrainRunner.create(emitOnnx(graph), spec, copy(ckpt.weights), { threads: c.threads });
+  const ref =
+    c.klBeta > 0
+      ? await GraphRunner.create(emitOnnx(buildGptLogProbGraph(graphConfig)), { threads: c.threads })
+      : undefined;
+  const refWeights = copy(ckpt.weights);
+  const kv = await KvCacheModel.create(config, copy(ckpt.weights), { threads: c.threads });
+  const weightsNow = async () => {
+    const w: Record<string, HostTensor> = {};
+    for (const n of names) w[n] = await runner.get(n);
+    return w;
+  };
+
+  fs.mkdirSync(c.runDir, { recursive: true });
+  const metrics = path.join(c.runDir, 'metrics.jsonl');
+  fs.writeFileSync(metrics, '');
+  const log = (e: RlEvent): RlEvent => {
+    fs.appendFileSync(metrics, JSON.stringify(e) + '\n');
+    return e;
+  };
+  writeFileAtomic(
+    path.join(c.runDir, 'config.json'),
+    JSON.stringify({ format: 'llm-lens-run', version: 1, stage: 'rl', ...c, model: config }, null, 2) + '\n',
+  );
+  // the checkpoint's own files beside the weights (the tokenizer's) go into each RL checkpoint
+  const own = new Set(['model.safetensors', 'trainer.safetensors', 'trainer.json', 'config.json']);
+  const tokenizerFiles = fs
+    .readdirSync(ckpt.dir)
+    .filter((f) => !own.has(f) && fs.statSync(path.join(ckpt.dir, f)).isFile())
+    .map((f) => path.join(ckpt.dir, f));
+  const fromExtra = (
+    JSON.parse(fs.readFileSync(path.join(ckpt.dir, 'config.json'), 'utf8')) as {
+      llm_lens?: Record<string, unknown>;
+    }
+  ).llm_lens;
+  const { bias: _bias, ...extra } = fromExtra ?? {};
+
+  const t0 = now();
+  let step = 0;
+  let tokensSeen = 0;
+  const checkpoint = async (): Promise<RlEvent> => {
+    const dir = await saveCheckpoint({
+      runDir: c.runDir,
+      config,
+      weights: await weightsNow(),
+      moments: await runner.moments(),
+      trainer: {
+        format: TRAINER_FORMAT,
+        version: TRAINER_FORMAT_VERSION,
+        step,
+        rngState: 0,
+        seed: c.seed,
+        tokensSeen,
+        elapsedMs: now() - t0,
+      },
+      tokenizerFiles,
+      configExtra: { ...extra, stage: 'rl', rlFrom: path.resolve(ckpt.dir), rlTask: c.task },
+    });
+    return log({ kind: 'checkpoint', step, dir, time: now() });
+  };
+  const evaluate = async (): Promise<RlEvent> => {
+    const r = await evalChatTask({ config, weights: kv.weights }, tok, {
+      task: c.task,
+      count: c.evalCount,
+      maxDigits: c.maxDigits,
+      seed: c.seed,
+      tools: [],
+      maxTokens: c.maxTokens,
+      signal: o.signal,
+    });
+    return log({ kind: 'taskEval', step, task: c.task, correct: r.correct, total: r.total, time: now() });
+  };
+
+  try {
+    yield log({
+      kind: 'start',
+      runDir: c.runDir,
+      params: names.reduce((s, n) => s + ckpt.weights[n].data.length, 0),
+      tokensPerStep: B * T,
+      startStep: 0,
+      maxIters: c.steps,
+      stage: 'rl',
+      time: now(),
+    });
+    if (c.evalInterval > 0) yield await evaluate();
+    const stepMs: number[] = [];
+    while (step < c.steps) {
+      o.signal?.throwIfAborted();
+      const t = performance.now();
+      const prompts = Array.from({ length: P }, (_, k) => pool[(step * P + k) % pool.length]);
+      const answers: number[][][] = [];
+      const rewards: number[] = [];
+      for (const [k, p] of prompts.entries()) {
+        const seed = (c.seed + 1_000_003 * (step + 1) + 7919 * k) >>> 0;
+        const group = await generateBatch(
+          kv,
+          p.ids,
+          G,
+          {
+            temperature: c.temperature,
+            maxTokens: c.maxTokens,
+            seed,
+            stopTokens,
+            vocabLimit: tok.vocabSize,
+            bannedTokens: banned,
+          },
+          { signal: o.signal },
+        );
+        answers.push(group.map((a) => a.ids));
+        for (const a of group) {
+          const text = tok.decode(a.ids.filter((id) => !stopTokens.includes(id)));
+          rewards.push(containsResult(text, p.expected) ? 1 : 0);
+        }
+      }
+      const adv = groupAdvantages(rewards, G, { scaleByStd: c.scaleByStd });
+      const rows = rolloutRows(prompts, answers, T);
+      const answerTokens = answers.flat().reduce((s, a) => s + a.length, 0) / B;
+      const reward = rewards.reduce((s, r) => s + r, 0) / B;
+      let loss = 0;
+      let gradNorm = 0;
+      let kl: number | undefined;
+      if (adv.zeroSignal < adv.groups || c.klBeta > 0) {
+        const data: Record<string, HostTensor> = {
+          idx: { dtype: 'i64', shape: [B, T], data: rows.idx },
+          targets: { dtype: 'i64', shape: [B, T], data: rows.targets },
+          advantages: { dtype: 'f32', shape: [B, T], data: tokenAdvantages(adv.advantages, rows.mask, T) },
+          weights: lossWeights(rows.mask, B, T, { kind: GRPO_DEFAULTS.lossNorm }),
+        };
+        if (ref) {
+          const out = await ref.run({ ...refWeights, idx: data.idx, targets: data.targets });
+          data.ref_logp = await toHost(out.logp);
+        }
+        const r = await runner.step(data, c.lr);
+        if (!r.applied) {
+          yield log({
+            kind: 'error',
+            step,
+            message: `step ${step + 1} went bad (loss ${r.loss}, gradient norm ${r.gradNorm}); the update was not applied. Lower the learning rate.`,
+            time: now(),
+          });
+          return;
+        }
+        loss = r.loss;
+        gradNorm = r.gradNorm;
+        if (r.extra.kl) kl = (await toHost(r.extra.kl)).data[0] as number;
+        kv.setWeights(await weightsNow());
+      }
+      step++;
+      tokensSeen += rows.mask.reduce((s, m) => s + m, 0);
+      const ms = performance.now() - t;
+      stepMs.push(ms);
+      const typical = [...stepMs].sort((a, b) => a - b)[stepMs.length >> 1];
+      yield log({
+        kind: 'step',
+        step,
+        loss,
+        lr: c.lr,
+        gradNorm,
+        ms,
+        tokPerSec: (B * answerTokens) / (ms / 1000),
+        tokensSeen,
+        reward,
+        zeroSignal: adv.zeroSignal / adv.groups,
+        answerTokens,
+        ...(kl !== undefined ? { kl } : {}),
+        elapsedMs: now() - t0,
+        etaMs: typical * (c.steps - step),
+        time: now(),
+      });
+      if (c.evalInterval > 0 && (step % c.evalInterval === 0 || step === c.steps)) yield await evaluate();
+      if (c.checkpointInterval > 0 && step % c.checkpointInterval === 0 && step < c.steps)
+        yield await checkpoint();
+    }
+    yield await checkpoint();
+    yield log({ kind: 'done', step, reason: 'finished', elapsedMs: now() - t0, time: now() });
+  } catch (e) {
+    if (o.signal?.aborted) {
+      yield await checkpoint();
+      yield log({ kind: 'done', step, reason: 'stopped', elapsedMs: now() - t0, time: now() });
+      return;
+    }
+    yield log({ kind: 'error', step, message: e instanceof Error ? e.message : String(e), time: now() });
+  } finally {
+    await runner.release();
+    await ref?.release();
+    await kv.release();
+  }
+}
