@@ -12,6 +12,8 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { withChatTokens } from '../../src/engine/chat/chatTokenizer';
 import { generateChatData } from '../../src/engine/chat/chatData';
+import type { Conversation } from '../../src/engine/chat/conversation';
+import { containsResult, expectedResult } from '../../src/engine/chat/evalTask';
 import { CharTokenizer } from '../../src/engine/tokenizer/charLevel';
 import { chatCheckpoint } from '../fixtures/chat/chatCheckpoint';
 
@@ -113,4 +115,23 @@ test('eval-task: every verdict is the answer holding the result after the last t
       accuracy: items.filter((x) => x.right).length / 6,
     });
   }
+});
+
+test('the checker: the result after "=" without the sentence\'s full stop, matched as a whole word', () => {
+  const conv = (answer: string): Conversation => ({
+    messages: [
+      { role: 'user', content: 'q' },
+      { role: 'assistant', content: answer },
+    ],
+  });
+  assert.equal(expectedResult(conv('Add the ones.\nSo 47 + 38 = 85.')), '85');
+  assert.equal(expectedResult(conv('47 + 38 = 85')), '85');
+  assert.equal(expectedResult(conv('So 1.5 + 2.25 = 3.75.')), '3.75');
+  assert.equal(expectedResult(conv('So 3 - 5 = -2.')), '-2');
+  assert.throws(() => expectedResult(conv('No result here.')), /no result to check/);
+  assert.ok(containsResult('3 + 85 = 88.d ', '88'));
+  assert.ok(containsResult('It is 88', '88'));
+  assert.ok(!containsResult('It is 188.', '88'));
+  assert.ok(!containsResult('It is 880.', '88'));
+  assert.ok(!containsResult('x88y', '88'));
 });

@@ -60,7 +60,7 @@ export function expectedResult(c: Conversation, task?: ChatTask): string {
   const tool = c.messages.filter((m) => m.role === 'tool').at(-1);
   if (tool) return tool.content.trim();
   const last = c.messages.at(-1)!.content;
-  const m = /=\s*(-?[\d.]+)\.?\s*$/.exec(last);
+  const m = /=\s*(-?\d+(?:\.\d+)?)\.?\s*$/.exec(last);
   if (!m) throw new Error(`no result to check in "${last}": evaluate tasks with a checkable result`);
   return m[1];
 }
