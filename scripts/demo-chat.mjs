@@ -11,7 +11,7 @@
 // DEMO_SFT_ITERS change the name and the steps; a base already trained in .llmlens/demo-chat is reused.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { build, cli, fineTune, pretrainBase, say, shakespeare } from './demoLib.mjs';
+import { build, cli, fineTune, modelArgs, pretrainBase, say, shakespeare } from './demoLib.mjs';
 
 const NAME = process.env.DEMO_NAME ?? 'Lumo';
 const BASE_ITERS = process.env.DEMO_BASE_ITERS ?? '800';
@@ -19,18 +19,7 @@ const SFT_ITERS = process.env.DEMO_SFT_ITERS ?? '3000';
 const QUESTION = 'Who are you?';
 const DIR = path.join('.llmlens', 'demo-chat');
 // block 256: the longest 2-digit arithmetic conversation is 215 tokens (78 + 56, two carries)
-const MODEL = [
-  '--n-layer',
-  '3',
-  '--n-head',
-  '4',
-  '--n-embd',
-  '64',
-  '--block-size',
-  '256',
-  '--batch-size',
-  '16',
-];
+const MODEL = modelArgs(3, 4, 64, 256);
 
 /** Plain sums, differences and products of numbers below 100, one a line, as a web page of exercises. */
 function plainSums(count) {

@@ -13,24 +13,13 @@
 // DEMO_BASE_ITERS, DEMO_SFT_ITERS, DEMO_IDK_ITERS change the steps; a base in .llmlens/demo-idk is reused.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { build, cli, fineTune, pretrainBase, say, shakespeare } from './demoLib.mjs';
+import { build, cli, fineTune, modelArgs, pretrainBase, say, shakespeare } from './demoLib.mjs';
 
 const BASE_ITERS = process.env.DEMO_BASE_ITERS ?? '600';
 const SFT_ITERS = process.env.DEMO_SFT_ITERS ?? '2000';
 const IDK_ITERS = process.env.DEMO_IDK_ITERS ?? '800';
 const DIR = path.join('.llmlens', 'demo-idk');
-const MODEL = [
-  '--n-layer',
-  '4',
-  '--n-head',
-  '4',
-  '--n-embd',
-  '128',
-  '--block-size',
-  '256',
-  '--batch-size',
-  '16',
-];
+const MODEL = modelArgs(4, 4, 128, 256);
 const readJsonl = (f) =>
   fs
     .readFileSync(f, 'utf8')

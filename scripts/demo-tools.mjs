@@ -10,24 +10,13 @@
 // DEMO_BASE_ITERS, DEMO_SFT_ITERS change the steps; a base already trained in .llmlens/demo-tools is reused.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { build, cli, fineTune, pretrainBase, say, shakespeare } from './demoLib.mjs';
+import { build, cli, fineTune, modelArgs, pretrainBase, say, shakespeare } from './demoLib.mjs';
 
 const BASE_ITERS = process.env.DEMO_BASE_ITERS ?? '500';
 const SFT_ITERS = process.env.DEMO_SFT_ITERS ?? '3000';
 const EVAL_COUNT = process.env.DEMO_EVAL_COUNT ?? '100';
 const DIR = path.join('.llmlens', 'demo-tools');
-const MODEL = [
-  '--n-layer',
-  '4',
-  '--n-head',
-  '4',
-  '--n-embd',
-  '128',
-  '--block-size',
-  '192',
-  '--batch-size',
-  '16',
-];
+const MODEL = modelArgs(4, 4, 128, 192);
 
 build();
 fs.mkdirSync(DIR, { recursive: true });

@@ -19,6 +19,21 @@ export const cli = (args, o = {}) =>
     maxBuffer: 64 << 20,
   });
 
+/** The model flags of llm-lens train: layers, heads, width, block and batch size. */
+export const modelArgs = (nLayer, nHead, nEmbd, blockSize, batchSize = 16) =>
+  [
+    '--n-layer',
+    nLayer,
+    '--n-head',
+    nHead,
+    '--n-embd',
+    nEmbd,
+    '--block-size',
+    blockSize,
+    '--batch-size',
+    batchSize,
+  ].map(String);
+
 /** A heading with the seconds since the demo started. */
 export const say = (s) => console.log(`\n=== [${((Date.now() - t0) / 1000).toFixed(0)} s] ${s}`);
 
@@ -33,9 +48,9 @@ export function shakespeare(chars) {
 
 /**
  * The checkpoint of a character-level base model pretrained for `iters` steps on `text()` in
- * `dir/name` (reused when it is there: `text` is only called to train one).
+ * `dir/name` (reused when it is there: `text` is only called to train one); `args`: more train flags.
  */
-export function pretrainBase({ dir, name, model, iters, text, what }) {
+export function pretrainBase({ dir, name, model, iters, text, what, args = [] }) {
   const run = path.join(dir, name);
   const ckpt = path.join(run, 'checkpoints', `step-${iters}`);
   if (fs.existsSync(path.join(ckpt, 'model.safetensors'))) {
@@ -49,7 +64,7 @@ export function pretrainBase({ dir, name, model, iters, text, what }) {
   cli([
     'train', '--data', file, '--tokenizer', 'char', ...model, '--max-iters', String(iters),
     '--eval-interval', String(iters), '--eval-iters', '4', '--sample-tokens', '0', '--log-interval', '100',
-    '--no-initial-eval', '--run-dir', run,
+    '--no-initial-eval', '--run-dir', run, ...args,
   ]); // prettier-ignore
   return ckpt;
 }

@@ -36,7 +36,7 @@ const PLACES = ['ones', 'tens', 'hundreds', 'thousands', 'ten-thousands', 'hundr
 
 // ---- arithmetic ------------------------------------------------------------------------------------
 
-const ASK = {
+export const ASK = {
   '+': [
     'What is {a} + {b}?',
     "What's {a} plus {b}?",

@@ -18,7 +18,7 @@
 import { Rng } from '../train/rng';
 import { factDocuments, generateFactQuestions } from '../tools/factDocs';
 import { createSearchTool } from '../tools/search';
-import { fill, pick, WORDS, type Problem } from './chatWork';
+import { ASK, fill, pick, WORDS, type Problem } from './chatWork';
 import type { Conversation, Message } from './conversation';
 
 /** A problem whose answer is the assistant's messages after the question (tool calls and outputs included). */
@@ -26,16 +26,8 @@ export interface ToolProblem extends Omit<Problem, 'answer'> {
   messages: Message[];
 }
 
-const MULTIPLY = [
-  'What is {a} * {b}?',
-  "What's {a} times {b}?",
-  'Multiply {a} by {b}.',
-  'Compute {a} * {b}.',
-  '{a} * {b} = ?',
-  'How much is {a} times {b}?',
-  'What is the product of {a} and {b}?',
-  'Calculate {a} x {b}.',
-];
+/** The arithmetic task's ways to ask for a product, and one more. */
+const MULTIPLY = [...ASK['*'], 'Calculate {a} x {b}.'];
 
 /** A number of exactly d digits. */
 const digitsOf = (rng: Rng, d: number) => 10 ** (d - 1) + rng.randint(9 * 10 ** (d - 1));
