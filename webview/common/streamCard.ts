@@ -41,7 +41,7 @@ export function tokenSpan(
 /** Title of a token a tool put into the context. */
 export const TOOL_OUT_TITLE = 'put into the context by the tool (not drawn)';
 
-/** The special tokens of a tool call, which sampling emits as single tokens (src/engine/chat/chatml.ts). */
+/** The special tokens of a tool call, which sampling emits as single tokens (the ChatML tool tokens). */
 const TOOL_SPECIALS = new Set(['<|tool_start|>', '<|tool_end|>', '<|output_start|>', '<|output_end|>']);
 
 /** ' special' for a token of a tool call's markup. */
