@@ -42,7 +42,7 @@ import { loadCheckpoint } from '../engine/train/checkpoint';
 import { writeFileAtomic } from '../engine/train/data';
 import { loadModelTokenizer } from '../engine/train/runTokenizer';
 import { disposeTools, makeTools, parseToolList } from '../engine/tools/registry';
-import { TOOL_NAMES } from '../engine/tools/tool';
+import { TOOL_NAMES, type ToolName } from '../engine/tools/tool';
 import { runTool, toolForcer, toolsOff } from '../engine/tools/toolLoop';
 import type { OptionTable, OptionValues } from '../protocol/options';
 import { SAMPLING_OPTIONS } from '../protocol/samplingOptions';
@@ -97,6 +97,15 @@ export async function chatDataCommand(args: string[]): Promise<number> {
   return 0;
 }
 
+/** parseToolList's names, its refusal a usage error of `cmd` (`what` names the flag). */
+function toolNamesOf(cmd: string, what: string, list: string): ToolName[] {
+  try {
+    return parseToolList(list);
+  } catch (e) {
+    throw new UsageError(`${cmd}: ${what}${(e as Error).message}`);
+  }
+}
+
 // prettier-ignore
 const TOOL_OPTIONS = {
   tools: { type: 'str', meta: 'LIST', doc: `Tools a model with tool tokens may call: ${TOOL_NAMES.join(',')} (the default) or none.` },
@@ -129,12 +138,7 @@ export async function chatCommand(args: string[]): Promise<number> {
     toolTimeout,
     ...sampling
   } = { ...defaultsOf(CHAT_OPTIONS), ...flags(cmd, args, CHAT_OPTIONS) };
-  let toolNames;
-  try {
-    toolNames = parseToolList(toolList ?? TOOL_NAMES.join(','));
-  } catch (e) {
-    throw new UsageError(`${cmd}: --tools: ${(e as Error).message}`);
-  }
+  const toolNames = toolNamesOf(cmd, '--tools: ', toolList ?? TOOL_NAMES.join(','));
   if (!dir) throw new UsageError(`${cmd}: --checkpoint DIR is required`);
   const prompt = given ?? (process.stdin.isTTY ? '' : fs.readFileSync(0, 'utf8').replace(/\r?\n$/, ''));
   if (!prompt.trim())
@@ -241,12 +245,7 @@ export async function toolCommand(args: string[]): Promise<number> {
       `${cmd}: give the tool and its input: llm-lens tool NAME INPUT (tools: ${TOOL_NAMES.join(', ')})`,
     );
   const o = { ...defaultsOf(TOOL_COMMAND_OPTIONS), ...flags(cmd, rest, TOOL_COMMAND_OPTIONS) };
-  let names;
-  try {
-    names = parseToolList(name);
-  } catch (e) {
-    throw new UsageError(`${cmd}: ${(e as Error).message}`);
-  }
+  const names = toolNamesOf(cmd, '', name);
   if (names.length !== 1) throw new UsageError(`${cmd}: name one tool (${TOOL_NAMES.join(', ')})`);
   const tools = await makeTools(names, { searchDir: o.searchDir });
   try {
@@ -280,12 +279,7 @@ export async function evalTaskCommand(args: string[]): Promise<number> {
   if (!o.checkpoint || !o.task) throw new UsageError(`${cmd}: --checkpoint DIR and --task NAME are required`);
   if (o.task === 'identity')
     throw new UsageError(`${cmd}: identity has no result to check; use a task with one`);
-  let names;
-  try {
-    names = parseToolList(o.tools ?? TOOL_NAMES.join(','));
-  } catch (e) {
-    throw new UsageError(`${cmd}: --tools: ${(e as Error).message}`);
-  }
+  const names = toolNamesOf(cmd, '--tools: ', o.tools ?? TOOL_NAMES.join(','));
   const ckpt = await loadCheckpoint(o.checkpoint);
   const tok = loadModelTokenizer(ckpt);
   // the facts task searches its own collection, as in its training data

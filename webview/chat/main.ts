@@ -18,6 +18,7 @@ import type {
 } from '../../src/protocol/chat';
 import type { SampledToken, ToolOffer } from '../../src/protocol/sampler';
 import { el } from '../common/dom';
+import { toolsToggle } from '../common/toolsToggle';
 import { samplingControls } from '../common/samplingControls';
 import { streamCard, TOOL_OUT_TITLE, toolSpecial, type StreamCard } from '../common/streamCard';
 import { hostBridge } from '../common/vscode';
@@ -82,13 +83,11 @@ const controls = samplingControls({
   label: 'Answers',
   title: 'parallel answers to the same turn (1–8)',
 });
-const toolsBox = el('vscode-checkbox', {
-  id: 'tools',
-  label: 'Tools',
+const tools = toolsToggle({
   checked: state.tools !== false,
-  hidden: true,
-}) as HTMLElement & { checked: boolean };
-const toolsNote = el('span', { id: 'tools-note', class: 'status', hidden: true });
+  off: 'the same prompt without tools (the call token is banned)',
+});
+const { box: toolsBox, note: toolsNote } = tools;
 toolsBox.addEventListener('change', () => {
   state.tools = toolsBox.checked;
   save();
@@ -176,11 +175,7 @@ function hasTools(): boolean {
 
 /** The Tools toggle, shown for models with tool tokens, and what it runs. */
 function showTools(): void {
-  const on = hasTools();
-  toolsBox.hidden = !on;
-  toolsNote.hidden = !on || !offer.note;
-  toolsNote.textContent = offer.note;
-  toolsBox.title = `Let the model call tools: ${offer.names.join(', ')}${offer.note ? ` (${offer.note})` : ''}. Off: the same prompt without tools (the call token is banned).`;
+  tools.show(hasTools(), offer);
 }
 
 function ask(): void {

@@ -18,6 +18,7 @@ import type {
   ToolOffer,
 } from '../../src/protocol/sampler';
 import { el } from '../common/dom';
+import { toolsToggle } from '../common/toolsToggle';
 import { samplingControls } from '../common/samplingControls';
 import { streamCard, tokenSpan, toolSpecial, type StreamCard } from '../common/streamCard';
 import { hostBridge } from '../common/vscode';
@@ -54,15 +55,8 @@ const stopField = el('vscode-textfield', {
   placeholder: 'Stop strings, separated by |  (\\n = newline)',
   title: 'generation ends once the text contains one of these',
 }) as Field;
-const toolsBox = el('vscode-checkbox', {
-  id: 'tools',
-  label: 'Tools',
-  checked: true,
-  hidden: true,
-}) as HTMLElement & {
-  checked: boolean;
-};
-const toolsNote = el('span', { id: 'tools-note', class: 'status', hidden: true });
+const tools = toolsToggle({ checked: true, off: 'it cannot open a call' });
+const { box: toolsBox, note: toolsNote } = tools;
 let offer: ToolOffer = { names: [], note: '' };
 const generateBtn = el('vscode-button', { id: 'generate' }, 'Generate');
 const stopBtn = el('vscode-button', { id: 'stop', secondary: true, disabled: true }, 'Stop');
@@ -104,13 +98,10 @@ function params(): SamplerParams {
 }
 
 /** The Tools toggle, for a model with tool tokens only. */
-const toolsToggle = () => (model?.tools ? { tools: toolsBox.checked } : {});
+const toolsParam = () => (model?.tools ? { tools: toolsBox.checked } : {});
 
 function showTools(): void {
-  toolsBox.hidden = !model?.tools;
-  toolsNote.hidden = !model?.tools || !offer.note;
-  toolsNote.textContent = offer.note;
-  toolsBox.title = `Let the model call tools: ${offer.names.join(', ')}${offer.note ? ` (${offer.note})` : ''}. Off: it cannot open a call.`;
+  tools.show(!!model?.tools, offer);
 }
 
 generateBtn.addEventListener('click', () => {
@@ -120,7 +111,7 @@ generateBtn.addEventListener('click', () => {
     prompt: promptBox.value ?? '',
     params: params(),
     streams: controls.count(),
-    ...toolsToggle(),
+    ...toolsParam(),
   });
   setStatus('Generating…', 'running');
 });
@@ -158,7 +149,7 @@ function selectToken(universe: number, index: number): void {
   for (const s of board.querySelectorAll('.tok.selected')) s.classList.remove('selected');
   u.card.text.querySelector(`.tok.gen[data-index="${index}"]`)?.classList.add('selected');
   renderDistribution(dist, step, `Universe #${universe}, token ${index + 1}`, (tokenId) =>
-    host.post({ type: 'branch', universe, index, tokenId, params: params(), ...toolsToggle() }),
+    host.post({ type: 'branch', universe, index, tokenId, params: params(), ...toolsParam() }),
   );
 }
 

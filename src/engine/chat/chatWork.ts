@@ -182,7 +182,7 @@ const SPELL = [
   "Spell out '{w}'.",
   'What are the letters of {w}?',
 ];
-const COUNT = [
+export const COUNT = [
   "How many {l}'s are in {w}?",
   'How many times does the letter {l} appear in {w}?',
   'Count the letter {l} in the word {w}.',

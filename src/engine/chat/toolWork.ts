@@ -18,7 +18,7 @@
 import { Rng } from '../train/rng';
 import { factDocuments, generateFactQuestions } from '../tools/factDocs';
 import { createSearchTool } from '../tools/search';
-import { ASK, fill, pick, WORDS, type Problem } from './chatWork';
+import { ASK, COUNT as LETTER_COUNT, fill, pick, WORDS, type Problem } from './chatWork';
 import type { Conversation, Message } from './conversation';
 
 /** A problem whose answer is the assistant's messages after the question (tool calls and outputs included). */
@@ -49,13 +49,8 @@ export function multiplyToolProblem(rng: Rng, digits?: number): ToolProblem {
   };
 }
 
-const COUNT = [
-  "How many {l}'s are in {w}?",
-  'How many times does the letter {l} appear in {w}?',
-  'Count the letter {l} in the word {w}.',
-  "How many {l}'s are there in '{w}'?",
-  "In the word {w}, how many {l}'s are there?",
-];
+/** The letter-counting task's phrasings, but its last. */
+const COUNT = LETTER_COUNT.slice(0, 5);
 const NTH = [
   "What is the {n} letter of '{w}'?",
   'Which letter is the {n} one in {w}?',
