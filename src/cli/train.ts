@@ -14,7 +14,7 @@ import { generateTokens, preparePrompt } from '../engine/sample/generate';
 import { loadCheckpoint } from '../engine/train/checkpoint';
 import { expandInputs, prepareDataset, readDatasetMeta, sampleBatch, TokenFile } from '../engine/train/data';
 import { prepareRun } from '../engine/train/runConfig';
-import { readRunFileOptions } from '../engine/train/runFile';
+import { isRlRunFile, readRunFileOptions, readRunFileText } from '../engine/train/runFile';
 import type { Tokenizer } from '../engine/tokenizer/tokenizer';
 import { trainGpt, type TrainConfig, type TrainControl } from '../engine/train/loop';
 import type { OptionTable, OptionValues } from '../protocol/options';
@@ -24,6 +24,7 @@ import { DATA_OPTIONS, TRAIN_OPTIONS } from '../protocol/trainOptions';
 import { Rng } from '../engine/train/rng';
 import { checkDatasetTokenizer, loadModelTokenizer, resolveRunTokenizer } from '../engine/train/runTokenizer';
 import { UsageError } from './main';
+import { rlCommand } from './rl';
 
 /**
  * A command's flags from its table, or its --help: `help` is printed and undefined returned when the
@@ -94,7 +95,7 @@ export async function trainConfigFrom(
  * Follows a control.json ({paused, checkpointRequest}) written by the extension: the run pauses while
  * paused is true and saves a checkpoint whenever checkpointRequest grows.
  */
-function followControlFile(file: string, control: TrainControl): () => void {
+export function followControlFile(file: string, control: TrainControl): () => void {
   let seen = -1;
   const read = () => {
     try {
@@ -113,6 +114,9 @@ function followControlFile(file: string, control: TrainControl): () => void {
 }
 
 export async function trainCommand(args: string[]): Promise<number> {
+  // a run file of stage rl (the host starts every run as `train --config request.json`) is the RL loop's
+  const at = args.indexOf('--config');
+  if (at >= 0 && args[at + 1] && isRlRunFile(readRunFileText(args[at + 1]))) return rlCommand(args);
   const out = (s: string) => process.stdout.write(s + '\n');
   const prepared = await trainConfigFrom(args, out);
   if (!prepared) return 0;

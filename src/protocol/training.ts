@@ -1,6 +1,7 @@
 /** Training runs: the request (also the run file *.llmlens.json), metrics events, control, and the dashboard's messages. */
 
-import type { TrainOptionValues } from './trainOptions';
+import type { RlOptionValues } from './rlOptions';
+import type { DeviceName, TrainOptionValues } from './trainOptions';
 
 export type { DeviceName } from './trainOptions';
 
@@ -10,6 +11,35 @@ export type { DeviceName } from './trainOptions';
  */
 export type TrainRequest = TrainOptionValues &
   Required<Pick<TrainOptionValues, 'data' | 'tokenizer' | 'preset' | 'device' | 'runDir' | 'dataCacheDir'>>;
+
+/**
+ * An RL run as the host starts it (and a run file with `"stage": "rl"`): the options of rlOptions.ts with
+ * the checkpoint, task and run folder filled in. The process is still `llm-lens train --config`, which
+ * hands a request of stage rl to the RL loop.
+ */
+export type RlRequest = RlOptionValues &
+  Required<Pick<RlOptionValues, 'from' | 'task' | 'runDir'>> & {
+    stage: 'rl';
+    device: DeviceName;
+    name?: string;
+  };
+
+/** Any run the host starts. */
+export type RunRequest = TrainRequest | RlRequest;
+
+/** One answer of an RL group as the Groups view shows it. */
+export interface RlAnswer {
+  /** The answer's tokens as text, one piece per token, in order (its stop token left out). */
+  tokens: string[];
+  /** Indices into `tokens` of the tokens a tool forced (its output): no loss, shown apart. */
+  forced?: number[];
+  /** The reward the policy was trained on: the checker's (0 or 1), or the reward model's score. */
+  reward: number;
+  /** RL against a reward model: the true checker's verdict (1 right, 0 wrong) on the same answer. */
+  trueReward?: number;
+  /** reward − the group's mean (÷ its std with scaleByStd): the weight of every sampled token's log p. */
+  advantage: number;
+}
 
 /** One line of metrics.jsonl (the engine's TrainEvent), as the host and dashboard read it. */
 export type RunEvent =
@@ -43,14 +73,37 @@ export type RunEvent =
       answerTokens?: number;
       /** rl with a KL penalty: the mean k3 KL to the starting model over answer tokens. */
       kl?: number;
+      /** rl against a reward model: the share of the step's answers the true checker passes. */
+      trueReward?: number;
       elapsedMs: number;
       etaMs: number;
       time: number;
     }
   | { kind: 'eval'; step: number; trainLoss: number; valLoss: number; time: number }
   | { kind: 'sample'; step: number; prompt: string; text: string; time: number }
-  /** rl: pass@1 (greedy) on the task's held-out questions. */
-  | { kind: 'taskEval'; step: number; task: string; correct: number; total: number; time: number }
+  /**
+   * rl: pass@1 (greedy: `correct` of `total` held-out questions answered right) and, with k > 1, pass@k
+   * (`correctAtK` questions with at least one right answer among k sampled at the run's temperature).
+   * Against a reward model, `correct` is the true checker's count and `reward` the learned reward's mean.
+   */
+  | {
+      kind: 'taskEval';
+      step: number;
+      task: string;
+      correct: number;
+      total: number;
+      k?: number;
+      correctAtK?: number;
+      reward?: number;
+      time: number;
+    }
+  /** rl: some prompts of a step with their G answers, rewards and advantages (the dashboard's Groups view). */
+  | {
+      kind: 'groups';
+      step: number;
+      groups: { prompt: string; expected?: string; answers: RlAnswer[] }[];
+      time: number;
+    }
   | { kind: 'checkpoint'; step: number; dir: string; time: number }
   | { kind: 'done'; step: number; reason: 'finished' | 'stopped'; elapsedMs: number; time: number }
   | { kind: 'error'; step: number; message: string; time: number };

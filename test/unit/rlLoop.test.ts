@@ -100,14 +100,16 @@ test('llm-lens rl on a tiny SFT model: a line per step, events, pass@1, a stage-
     'rl',
     '--from',
     sft,
-    ...`${args} --eval-interval 2 --eval-count 5 --threads 1 --run-dir rl`.split(' '),
+    ...`${args} --eval-interval 2 --eval-count 5 --pass-k 2 --groups-interval 2 --threads 1 --run-dir rl`.split(
+      ' ',
+    ),
   );
   for (const s of [1, 2, 3])
     assert.match(
       r.stdout,
       new RegExp(`step ${s}: reward [01]\\.000, zero-signal 100%, answer [\\d.]+ tokens`),
     );
-  assert.match(r.stdout, /step 0: held-out pass@1 0\/5 = 0\.00/);
+  assert.match(r.stdout, /step 0: held-out pass@1 0\/5 = 0\.00, pass@2 0\.00/);
   assert.match(r.stdout, /finished at step 3/);
   const events = fs
     .readFileSync(path.join(dir, 'rl', 'metrics.jsonl'), 'utf8')
@@ -116,8 +118,29 @@ test('llm-lens rl on a tiny SFT model: a line per step, events, pass@1, a stage-
     .map((l) => JSON.parse(l) as RunEvent);
   assert.deepEqual(
     events.map((e) => e.kind),
-    ['start', 'taskEval', 'step', 'step', 'taskEval', 'step', 'taskEval', 'checkpoint', 'done'],
+    // prettier-ignore
+    ['start', 'taskEval', 'step', 'groups', 'step', 'groups', 'taskEval', 'step', 'taskEval', 'checkpoint', 'done'],
   );
+  // the Groups view's data: the step's 2 prompts, 4 answers each, token by token
+  const groups = events.filter((e) => e.kind === 'groups');
+  assert.deepEqual(
+    groups.map((g) => g.step),
+    [1, 2],
+  );
+  for (const g of groups) {
+    assert.equal(g.groups.length, 2);
+    for (const { prompt, expected, answers } of g.groups) {
+      const [a, b] = /(\d+)\D+?(\d+)/.exec(prompt)!.slice(1).map(Number);
+      assert.equal(expected, String(a + b), prompt);
+      assert.equal(answers.length, 4);
+      for (const x of answers) {
+        assert.ok(x.tokens.length <= 6);
+        assert.equal(x.tokens.join('').includes('<|im_end|>'), false);
+        assert.deepEqual([x.reward, x.advantage], [0, 0]);
+      }
+    }
+  }
+  for (const e of events.filter((e) => e.kind === 'taskEval')) assert.deepEqual([e.k, e.correctAtK], [2, 0]);
   const start = events[0] as Extract<RunEvent, { kind: 'start' }>;
   assert.equal(start.stage, 'rl');
   assert.deepEqual(
@@ -148,4 +171,26 @@ test('llm-lens rl on a tiny SFT model: a line per step, events, pass@1, a stage-
     ...'--task addition --max-digits 2 --count 3 --tools none'.split(' '),
   );
   assert.match(e.stdout, /addition \(tools: none\): 0\/3/);
+
+  // a run file of stage rl, as the host starts it: llm-lens train --config hands it to the RL loop
+  const runFile = path.join(dir, 'rl.llmlens.json');
+  fs.writeFileSync(
+    runFile,
+    JSON.stringify({ stage: 'rl', from: path.relative(dir, sft), task: 'addition', maxDigits: 2, steps: 1 }),
+  );
+  const viaTrain = run(
+    'train',
+    '--config',
+    runFile,
+    ...'--group-size 2 --prompts-per-step 1 --max-tokens 4 --eval-interval 0 --threads 1 --run-dir rl2'.split(
+      ' ',
+    ),
+  );
+  assert.match(viaTrain.stdout, /rl on addition from .*step-4: 1 prompts × 2 answers per step/);
+  assert.match(viaTrain.stdout, /finished at step 1/);
+  assert.ok(fs.existsSync(path.join(dir, 'rl2', 'checkpoints', 'step-1', 'model.safetensors')));
+  fs.writeFileSync(runFile, JSON.stringify({ stage: 'rl', from: 'nowhere', task: 'addition', lr: 0 }));
+  const badFile = cli(dir, 'rl', '--config', runFile);
+  assert.notEqual(badFile.status, 0);
+  assert.match(badFile.stderr, /rl\.llmlens\.json: "lr" .*; "from": nowhere does not exist/);
 });

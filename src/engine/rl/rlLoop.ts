@@ -33,6 +33,7 @@ import { generateBatch } from '../sample/generateBatch';
 import type { Tokenizer } from '../tokenizer/tokenizer';
 import { toolsOff } from '../tools/toolLoop';
 import { loadCheckpoint, saveCheckpoint, TRAINER_FORMAT, TRAINER_FORMAT_VERSION } from '../train/checkpoint';
+import type { TrainControl } from '../train/loop';
 import { writeFileAtomic } from '../train/data';
 import { loadModelTokenizer } from '../train/runTokenizer';
 import { groupAdvantages, GRPO_DEFAULTS, tokenAdvantages } from './grpo';
@@ -54,12 +55,19 @@ export interface RlConfig {
   maxDigits?: number;
   evalInterval: number;
   evalCount: number;
+  /** pass@k at each evaluation (k answers per held-out question); 1: pass@1 only. */
+  passK: number;
+  /** Log the first GROUPS_LOGGED prompts' groups every N steps (and at step 1); 0: never. */
+  groupsInterval: number;
   checkpointInterval: number;
   seed: number;
   threads?: number;
 }
 
 export type RlEvent = RunEvent;
+
+/** Prompts per `groups` event: enough to see the pattern, few enough to keep metrics.jsonl small. */
+export const GROUPS_LOGGED = 4;
 
 /** Tasks whose answers a checker can score without running tools. */
 export const RL_TASKS: readonly ChatTask[] = ['arithmetic', 'addition'];
@@ -140,7 +148,10 @@ function taskPrompts(c: RlConfig, tok: Tokenizer, split: 'train' | 'heldout', co
 const now = () => Date.now();
 
 /** Runs an RL run, yielding its events; see the file's header. */
-export async function* trainRl(c: RlConfig, o: { signal?: AbortSignal } = {}): AsyncGenerator<RlEvent> {
+export async function* trainRl(
+  c: RlConfig,
+  o: { signal?: AbortSignal; control?: TrainControl } = {},
+): AsyncGenerator<RlEvent> {
   validateRlConfig(c);
   const ckpt = await loadCheckpoint(c.from);
   const tok = loadModelTokenizer(ckpt);
@@ -247,8 +258,68 @@ export async function* trainRl(c: RlConfig, o: { signal?: AbortSignal } = {}): A
       maxTokens: c.maxTokens,
       signal: o.signal,
     });
-    return log({ kind: 'taskEval', step, task: c.task, correct: r.correct, total: r.total, time: now() });
+    let correctAtK: number | undefined;
+    if (c.passK > 1) {
+      correctAtK = 0;
+      for (const [i, p] of heldout.entries()) {
+        const answers = await generateBatch(
+          kv,
+          p.ids,
+          c.passK,
+          {
+            temperature: c.temperature,
+            maxTokens: c.maxTokens,
+            seed: (c.seed + 7919 * (i + 1)) >>> 0,
+            stopTokens,
+            vocabLimit: tok.vocabSize,
+            bannedTokens: banned,
+          },
+          { signal: o.signal },
+        );
+        const text = (ids: number[]) => tok.decode(ids.filter((id) => !stopTokens.includes(id)));
+        if (answers.some((a) => containsResult(text(a.ids), p.expected))) correctAtK++;
+      }
+    }
+    return log({
+      kind: 'taskEval',
+      step,
+      task: c.task,
+      correct: r.correct,
+      total: r.total,
+      ...(correctAtK !== undefined ? { k: c.passK, correctAtK } : {}),
+      time: now(),
+    });
   };
+  const heldout = c.passK > 1 ? taskPrompts(c, tok, 'heldout', c.evalCount) : [];
+  /** Waits while the run is paused; true when a checkpoint was asked for. */
+  const steer = async (): Promise<boolean> => {
+    while (o.control?.paused) {
+      o.signal?.throwIfAborted();
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    if (!o.control?.checkpointNow) return false;
+    o.control.checkpointNow = false;
+    return true;
+  };
+  const groupsEvent = (
+    prompts: readonly RlPrompt[],
+    answers: readonly (readonly number[])[][],
+    rewards: readonly number[],
+    advantages: ArrayLike<number>,
+  ): RlEvent => ({
+    kind: 'groups',
+    step,
+    groups: prompts.slice(0, GROUPS_LOGGED).map((p, k) => ({
+      prompt: p.question,
+      expected: p.expected,
+      answers: answers[k].map((ids, j) => ({
+        tokens: ids.filter((id) => !stopTokens.includes(id)).map((id) => tok.decode([id])),
+        reward: rewards[k * G + j],
+        advantage: advantages[k * G + j],
+      })),
+    })),
+    time: now(),
+  });
 
   try {
     yield log({
@@ -265,6 +336,7 @@ export async function* trainRl(c: RlConfig, o: { signal?: AbortSignal } = {}): A
     const stepMs: number[] = [];
     while (step < c.steps) {
       o.signal?.throwIfAborted();
+      if (await steer()) yield await checkpoint();
       const t = performance.now();
       const prompts = Array.from({ length: P }, (_, k) => pool[(step * P + k) % pool.length]);
       const answers: number[][][] = [];
@@ -346,6 +418,8 @@ export async function* trainRl(c: RlConfig, o: { signal?: AbortSignal } = {}): A
         etaMs: typical * (c.steps - step),
         time: now(),
       });
+      if (c.groupsInterval > 0 && (step === 1 || step % c.groupsInterval === 0))
+        yield log(groupsEvent(prompts, answers, rewards, adv.advantages));
       if (c.evalInterval > 0 && (step % c.evalInterval === 0 || step === c.steps)) yield await evaluate();
       if (c.checkpointInterval > 0 && step % c.checkpointInterval === 0 && step < c.steps)
         yield await checkpoint();

@@ -12,15 +12,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { OptionTable } from '../../protocol/options';
+import { RL_RUN_OPTIONS } from '../../protocol/rlOptions';
+import type { RlRequest } from '../../protocol/training';
 import { TRAIN_OPTIONS, type TrainOptionValues } from '../../protocol/trainOptions';
 import { jsonSchemaOf, readOptions } from '../options';
 
-/** Parses and checks a run file; the error names the file and lists every problem with its field. */
-export function parseRunFileOptions(
-  text: string,
-  file: string,
-  o: { request?: boolean } = {},
-): TrainOptionValues {
+/** A run file's JSON object; the error names the file. */
+function runFileObject(text: string, file: string): Record<string, unknown> {
   const name = path.basename(file);
   let j: unknown;
   try {
@@ -30,7 +28,52 @@ export function parseRunFileOptions(
   }
   if (typeof j !== 'object' || j === null || Array.isArray(j))
     throw new Error(`${name} must hold a JSON object, as in { "data": ["input.txt"] }`);
-  const fields = j as Record<string, unknown>;
+  return j as Record<string, unknown>;
+}
+
+/** Whether a run file's text asks for an RL run (`"stage": "rl"`); false for anything else, bad JSON included. */
+export function isRlRunFile(text: string): boolean {
+  try {
+    return (JSON.parse(text) as { stage?: unknown } | null)?.stage === 'rl';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Parses and checks a run file with `"stage": "rl"` against RL_RUN_OPTIONS; `from` and `task` must be
+ * given, and `from` must exist. The run folder is left out unless `request` (the host's request file).
+ */
+export function parseRlRunFile(
+  text: string,
+  file: string,
+  o: { request?: boolean } = {},
+): Omit<RlRequest, 'runDir'> & { runDir?: string } {
+  const name = path.basename(file);
+  const fields = runFileObject(text, file);
+  const { values, problems } = readOptions(RL_RUN_OPTIONS, fields, {
+    base: path.dirname(file),
+    fileOnly: !o.request,
+    ignore: ['$schema'],
+  });
+  for (const k of ['from', 'task'] as const)
+    if (fields[k] === undefined) problems.push(`"${k}" is missing: ${RL_RUN_OPTIONS[k].doc}`);
+  if (values.from !== undefined && !fs.existsSync(values.from))
+    problems.push(`"from": ${String(fields.from)} does not exist (paths are relative to ${name})`);
+  if (problems.length) throw new Error(`${name}: ${problems.join('; ')}`);
+  return { ...values, stage: 'rl', device: values.device ?? 'cpu', from: values.from!, task: values.task! };
+}
+
+/** Parses and checks a run file; the error names the file and lists every problem with its field. */
+export function parseRunFileOptions(
+  text: string,
+  file: string,
+  o: { request?: boolean } = {},
+): TrainOptionValues {
+  const name = path.basename(file);
+  const fields = runFileObject(text, file);
+  if (fields.stage === 'rl')
+    throw new Error(`${name} is an RL run ("stage": "rl"): start it with llm-lens rl --config ${name}`);
   const { values, problems } = readOptions(TRAIN_OPTIONS, fields, {
     base: path.dirname(file),
     fileOnly: !o.request,
@@ -44,17 +87,20 @@ export function parseRunFileOptions(
   return values;
 }
 
-/** Reads a run file from disk (see parseRunFileOptions). */
-export function readRunFileOptions(file: string, o: { request?: boolean } = {}): TrainOptionValues {
-  let text: string;
+/** A run file's text; the error names the file. */
+export function readRunFileText(file: string): string {
   try {
-    text = fs.readFileSync(file, 'utf8');
+    return fs.readFileSync(file, 'utf8');
   } catch (e) {
     throw new Error(`cannot read the run file ${file}: ${e instanceof Error ? e.message : String(e)}`, {
       cause: e,
     });
   }
-  return parseRunFileOptions(text, file, o);
+}
+
+/** Reads a run file from disk (see parseRunFileOptions). */
+export function readRunFileOptions(file: string, o: { request?: boolean } = {}): TrainOptionValues {
+  return parseRunFileOptions(readRunFileText(file), file, o);
 }
 
 /** The JSON schema of run files (media/llmlens.schema.json, written by `npm run gen:schema`). */
