@@ -108,7 +108,11 @@ export function readRunFileOptions(file: string, o: { request?: boolean } = {}):
 const RL_FILE_REQUIRED = ['from', 'task'];
 
 /** The object schema of a run file made of `table`'s fields (those a person writes), and `$schema`. */
-function fieldsSchema(table: OptionTable, title: string, required: readonly string[] = []): Record<string, unknown> {
+function fieldsSchema(
+  table: OptionTable,
+  title: string,
+  required: readonly string[] = [],
+): Record<string, unknown> {
   const fields = Object.entries(table).filter(([, s]) => s.file !== false);
   return {
     title,

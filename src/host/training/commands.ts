@@ -82,7 +82,10 @@ export function registerTraining(context: vscode.ExtensionContext, worker: Worke
           'Start RL…',
         );
         if (start)
-          return vscode.commands.executeCommand('llmLens.startRl', vscode.Uri.file(last?.dir ?? request.from));
+          return vscode.commands.executeCommand(
+            'llmLens.startRl',
+            vscode.Uri.file(last?.dir ?? request.from),
+          );
         return;
       }
       if (!last || !request) {

@@ -87,8 +87,7 @@ export function taskFileProblem(text: string, file: string, checker?: CheckerNam
     const o = j as Record<string, unknown>;
     for (const k of ['prompt', 'answer'])
       if (o[k] === undefined) return `${at}: "${k}" is missing: each line is ${TASK_LINE}`;
-    if (typeof o.prompt !== 'string' || !o.prompt.trim())
-      return `${at}: "prompt" must be a non-empty string`;
+    if (typeof o.prompt !== 'string' || !o.prompt.trim()) return `${at}: "prompt" must be a non-empty string`;
     if (typeof o.answer !== 'string' && typeof o.answer !== 'number')
       return `${at}: "answer" must be a string or a number, got ${JSON.stringify(o.answer)}`;
     if (checker === 'regex') {

@@ -111,7 +111,9 @@ export function applyEvent(p: RunProgress, e: RunEvent): void {
  * A run's progress in one line, for the progress notification and the status bar: an RL run reads
  * "step 12/40 · reward 0.63", a training run "step 12/40 · loss 2.113 · 1,204 tok/s".
  */
-export function progressLine(p: Pick<RunProgress, 'step' | 'maxIters' | 'loss' | 'reward' | 'tokPerSec' | 'stage'>): string {
+export function progressLine(
+  p: Pick<RunProgress, 'step' | 'maxIters' | 'loss' | 'reward' | 'tokPerSec' | 'stage'>,
+): string {
   const at = `step ${p.step}/${p.maxIters ?? 0}`;
   if (p.stage === 'rl') return p.reward === undefined ? at : `${at} · reward ${p.reward.toFixed(2)}`;
   const loss = p.loss === undefined ? '' : ` · loss ${p.loss.toFixed(3)}`;
@@ -122,7 +124,8 @@ export function progressLine(p: Pick<RunProgress, 'step' | 'maxIters' | 'loss' |
 export function runDescription(s: RunSummary): string {
   const stage = s.stage ? `${s.stage} · ` : '';
   const at = `${s.status} · step ${s.step}${s.maxIters ? `/${s.maxIters}` : ''}`;
-  if (s.stage === 'rl') return `${stage}${at}${s.reward !== undefined ? ` · reward ${s.reward.toFixed(2)}` : ''}`;
+  if (s.stage === 'rl')
+    return `${stage}${at}${s.reward !== undefined ? ` · reward ${s.reward.toFixed(2)}` : ''}`;
   return `${stage}${at}${s.loss !== undefined ? ` · loss ${s.loss.toFixed(3)}` : ''}`;
 }
 

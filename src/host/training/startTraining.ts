@@ -189,7 +189,8 @@ export async function launchRun(
     return;
   }
   DashboardPanel.show(context, manager, started.runDir);
-  const total = request.stage === 'rl' ? (request.steps ?? RL_OPTIONS.steps.default) : (request.maxIters ?? 0);
+  const total =
+    request.stage === 'rl' ? (request.steps ?? RL_OPTIONS.steps.default) : (request.maxIters ?? 0);
   void trackProgress(manager, started.runDir, total, started.exited);
   return started.runDir;
 }
