@@ -309,21 +309,25 @@ function redraw(): void {
     state.smoothing,
   ).map((y, i) => ({ x: raw[i].x, y }));
   const datasets: ChartDataset<'line', ScatterDataPoint[]>[] = [
-    line('train loss (raw)', raw, `${COLORS.train}55`, { borderWidth: 1 }),
-    line('train loss', smoothed, COLORS.train, { borderWidth: 2 }),
-    line(
-      'train loss (eval)',
-      evals.map((e) => ({ x: xOf(e), y: e.trainLoss })),
-      COLORS.evalTrain,
-      { pointRadius: 3, showLine: true },
-    ),
-    line(
-      'val loss',
-      evals.map((e) => ({ x: xOf(e), y: e.valLoss })),
-      COLORS.val,
-      { pointRadius: 3, showLine: true },
-    ),
+    line(`${lossName()} (raw)`, raw, `${COLORS.train}55`, { borderWidth: 1 }),
+    line(lossName(), smoothed, COLORS.train, { borderWidth: 2 }),
   ];
+  // an RL run has no held-out loss: its held-out score is pass@k (rlCharts.ts)
+  if (!rl)
+    datasets.push(
+      line(
+        'train loss (eval)',
+        evals.map((e) => ({ x: xOf(e), y: e.trainLoss })),
+        COLORS.evalTrain,
+        { pointRadius: 3, showLine: true },
+      ),
+      line(
+        'val loss',
+        evals.map((e) => ({ x: xOf(e), y: e.valLoss })),
+        COLORS.val,
+        { pointRadius: 3, showLine: true },
+      ),
+    );
   compare.forEach((c, i) => {
     const color = COMPARE_COLORS[i % COMPARE_COLORS.length];
     datasets.push(
@@ -501,7 +505,13 @@ function renderRlStats(s: StepEvent | undefined): void {
 }
 
 /** Shows what a run of this stage has: RL charts and groups, or samples. */
+/** What the loss of this run is: an RL run's is the policy-gradient loss. */
+function lossName(): string {
+  return rl ? 'policy loss' : 'train loss';
+}
+
 function renderStage(): void {
+  document.querySelector('#stat-loss')!.previousElementSibling!.textContent = lossName();
   document.body.dataset.stage = (rl && 'rl') || (sft && 'sft') || 'pretrain';
   rlCharts.element.hidden = !rl;
   samplesSection.hidden = rl;

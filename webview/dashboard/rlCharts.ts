@@ -100,7 +100,7 @@ export class RlCharts {
       'section',
       { id: 'rl-charts', 'aria-label': 'RL charts' },
       el('div', { class: 'chart-box' }, rewardCanvas),
-      el('div', { class: 'chart-box small' }, heldoutCanvas),
+      el('div', { class: 'chart-box small', id: 'heldout-box' }, heldoutCanvas),
       el('div', { class: 'chart-box small' }, signalCanvas),
     );
     const axis = (text: string, color: string, extra: object = {}) => ({
@@ -130,7 +130,7 @@ export class RlCharts {
           scales: { x: axis('step', theme.text), ...scales },
         },
       });
-    this.reward = make(rewardCanvas, { y: axis('reward', theme.text) });
+    this.reward = make(rewardCanvas, { y: axis('reward', theme.text, { suggestedMin: 0, suggestedMax: 1 }) });
     this.heldout = make(heldoutCanvas, { y: axis('held-out share right', theme.text, { min: 0, max: 1 }) });
     this.signal = make(signalCanvas, {
       y: axis('zero-signal share', theme.zeroSignal, { min: 0, max: 1 }),
@@ -190,10 +190,17 @@ export class RlCharts {
       ...(kl.raw.length ? [line('KL to start', kl.smooth, t.kl, { yAxisID: 'kl' })] : []),
     ];
     (this.signal.options.scales!.kl as { display: boolean }).display = kl.raw.length > 0;
+    // no held-out evaluations (evalInterval 0, or none yet): no empty chart
+    this.heldout.canvas.parentElement!.hidden = d.taskEvals.length === 0;
     for (const c of this.charts) {
       (c.options.scales!.x as { title: { text: string } }).title.text = d.xTitle;
       c.update('none');
     }
+    // what the reward chart draws, for tests and screen readers' neighbours: its curves and their last values
+    const lastOf = (label: string) => rewardSets.find((s) => s.label === label)?.data.at(-1)?.y;
+    document.body.dataset.rewardCurves = rewardSets.map((s) => s.label).join(',');
+    document.body.dataset.rewardLast = String(lastOf('reward (raw)') ?? '');
+    document.body.dataset.trueRewardLast = String(lastOf('true checker (raw)') ?? '');
     document.body.dataset.rewardPoints = String(reward.raw.length);
     document.body.dataset.trueRewardPoints = String(truth.raw.length);
     document.body.dataset.taskEvals = String(d.taskEvals.length);
