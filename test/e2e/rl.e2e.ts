@@ -7,7 +7,8 @@
  * "rl · finished · step 6/6 · reward …"; Resume says an RL run cannot be resumed yet. A run file with
  * "stage": "rl" starts from its CodeLens. Last, a hand-written RL run against a reward model (its reward
  * climbs, the true checker falls; known advantages; a tool-forced token) shows both curves and tokens
- * tinted green above the group's mean and red below, the forced token apart.
+ * tinted green above the group's mean and red below, the forced token apart. Task file… refuses a JSONL
+ * with a bad line and writes a good one's path and checker into the run's request.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -303,3 +304,34 @@ test('a gamed reward shows beside the true checker; tokens are tinted by their a
 function literal(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
+
+test('Task file… takes a workspace JSONL and its checker; a bad line is refused naming file and line', () =>
+  vs.step('rl-task-file', async () => {
+    fs.writeFileSync(path.join(ws, 'bad.jsonl'), '{"prompt": "2+2?", "answer": "4"}\n{"prompt": "3+3?"}\n');
+    await vs.runCommand('LLM Lens: Start RL…');
+    await vs.pick('sft/checkpoints/step-4');
+    await vs.pick('Task file…');
+    await vs.pick('bad.jsonl');
+    await vs.pick('numeric');
+    await vs.notification('bad.jsonl line 2: "answer" is missing');
+    const before = runs().length;
+    fs.writeFileSync(path.join(ws, 'sums.jsonl'), '{"prompt": "What is 2 + 2?", "answer": "4"}\n'.repeat(20));
+    await vs.runCommand('LLM Lens: Start RL…');
+    await vs.pick('sft/checkpoints/step-4');
+    await vs.pick('Task file…');
+    await vs.pick('sums.jsonl');
+    await vs.pick('numeric');
+    await vs.input('2');
+    await waitFor(() => runs().some((n) => n.startsWith('rl-sums-')), 'the task file’s run');
+    assert.equal(runs().length, before + 1);
+    const name = runs().find((n) => n.startsWith('rl-sums-'))!;
+    const request = JSON.parse(fs.readFileSync(path.join(runsDir(), name, 'request.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    // what the RL loop is asked for; whether it runs task files is the engine's (src/engine/rl)
+    assert.deepEqual(
+      [request.stage, request.task, request.checker, request.steps],
+      ['rl', path.join(ws, 'sums.jsonl'), 'numeric', 2],
+    );
+  }));
