@@ -3,13 +3,15 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { RunStatus, RunSummary } from '../protocol/training';
 import { listCheckpoints, listRuns } from './training/runFiles';
+import { runDescription } from './training/runState';
 import type { RunManager } from './training/runManager';
 
 export class RunItem extends vscode.TreeItem {
   readonly runDir: string;
   readonly status: RunStatus;
 
-  constructor({ runDir, status, step, maxIters, loss, checkpoints }: RunSummary) {
+  constructor(summary: RunSummary) {
+    const { runDir, status, checkpoints } = summary;
     super(
       path.basename(runDir),
       checkpoints.length ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None,
@@ -25,7 +27,7 @@ export class RunItem extends vscode.TreeItem {
       unknown: 'circle-outline',
     };
     this.iconPath = new vscode.ThemeIcon(icon[status]);
-    this.description = `${status} · step ${step}${maxIters ? `/${maxIters}` : ''}${loss !== undefined ? ` · loss ${loss.toFixed(3)}` : ''}`;
+    this.description = runDescription(summary);
     this.tooltip = `${runDir}\n${this.description}`;
     this.contextValue = `llmLensRun.${status}`;
     this.resourceUri = vscode.Uri.file(runDir);

@@ -127,6 +127,10 @@ export interface RunSummary {
   loss?: number;
   valLoss?: number;
   params?: number;
+  /** What the run's start event says it does (pretrain when it does not say). */
+  stage?: 'pretrain' | 'sft' | 'rl';
+  /** rl: the last step's mean reward. */
+  reward?: number;
   checkpoints: { step: number; dir: string }[];
 }
 

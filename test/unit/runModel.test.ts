@@ -83,6 +83,7 @@ test('the run state: progress from the events, status from them and from the pro
     valLoss: 3.9,
     params: 1000,
     tokPerSec: 6400,
+    stage: 'pretrain', // a start event without a stage: a training run from before stages
     error: undefined,
   });
   fold([DONE2]);

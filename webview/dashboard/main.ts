@@ -1,6 +1,8 @@
 /**
  * Training dashboard: loss curves (train per step with EMA smoothing, train/val at evals, other runs
- * overlaid), learning rate and gradient norm, live stats, samples timeline, and run controls.
+ * overlaid), learning rate and gradient norm, live stats, samples timeline, and run controls. An RL run
+ * (its start event says stage rl) adds its reward, held-out pass@k and signal charts (rlCharts.ts) and the
+ * Groups view of its sampled answers (groupsView.ts) in place of the samples.
  * Charts use chart.js with LTTB decimation, so 100,000 points stay smooth; wheel zooms, drag pans.
  */
 import '@vscode-elements/elements/dist/vscode-button/index.js';
@@ -29,6 +31,8 @@ import type {
 } from '../../src/protocol/training';
 import { el } from '../common/dom';
 import { hostBridge } from '../common/vscode';
+import { GroupsView } from './groupsView';
+import { ema, line, RlCharts } from './rlCharts';
 import { errorAfter } from './runError';
 
 Chart.register(
@@ -53,6 +57,7 @@ interface ViewState {
 type StepEvent = Extract<RunEvent, { kind: 'step' }>;
 type EvalEvent = Extract<RunEvent, { kind: 'eval' }>;
 type SampleEvent = Extract<RunEvent, { kind: 'sample' }>;
+type TaskEvalEvent = Extract<RunEvent, { kind: 'taskEval' }>;
 
 const host = hostBridge<DashboardWebviewMessage, DashboardHostMessage, ViewState>();
 const app = document.getElementById('app')!;
@@ -77,10 +82,13 @@ let params = 0;
 let tokensPerStep = 0;
 /** A fine-tuning run (its start event says stage sft). */
 let sft = false;
+/** An RL run (its start event says stage rl). */
+let rl = false;
 let startTime = 0;
 const steps: StepEvent[] = [];
 const evals: EvalEvent[] = [];
 const samples: SampleEvent[] = [];
+const taskEvals: TaskEvalEvent[] = [];
 let compare: { run: RunSummary; steps: StepEvent[]; evals: EvalEvent[] }[] = [];
 
 // ---- layout ----
@@ -137,6 +145,11 @@ const stats = el(
   stat('eta', 'time left'),
   stat('elapsed', 'elapsed'),
   stat('answer-tokens', 'answer tokens / step'),
+  stat('reward', 'reward'),
+  stat('true-reward', 'true checker'),
+  stat('pass1', 'held-out pass@1'),
+  stat('zero-signal', 'zero-signal groups'),
+  stat('answer-len', 'mean answer tokens'),
   stat('tokens', 'tokens seen'),
   stat('params', 'parameters'),
 );
@@ -177,14 +190,24 @@ const lossCanvas = el('canvas', { id: 'loss-chart' }) as HTMLCanvasElement;
 const lrCanvas = el('canvas', { id: 'lr-chart' }) as HTMLCanvasElement;
 const sampleList = el('div', { id: 'samples', class: 'samples' });
 const statusLine = el('p', { id: 'status', class: 'status' }, 'Loading…');
-app.append(
-  el('header', { class: 'run-header' }, title, badge),
-  toolbar,
-  statusLine,
-  stats,
-  chartControls,
-  el('div', { class: 'chart-box' }, lossCanvas),
-  el('div', { class: 'chart-box small' }, lrCanvas),
+const rlCharts = new RlCharts({
+  reward: css('--vscode-charts-green', '#89d185'),
+  trueReward: css('--vscode-charts-orange', '#d18616'),
+  pass1: css('--vscode-charts-blue', '#3794ff'),
+  passK: css('--vscode-charts-purple', '#b180d7'),
+  zeroSignal: css('--vscode-charts-red', '#f14c4c'),
+  length: css('--vscode-charts-yellow', '#cca700'),
+  kl: css('--vscode-charts-purple', '#b180d7'),
+  text: css('--vscode-foreground', '#ccc'),
+  grid: css('--vscode-panel-border', 'rgba(128,128,128,0.3)'),
+  compare: ['#4ec9b0', '#c586c0', '#dcdcaa', '#9cdcfe'],
+});
+rlCharts.element.hidden = true;
+const groupsView = new GroupsView();
+groupsView.clear();
+const samplesSection = el(
+  'section',
+  { id: 'samples-section' },
   el('h2', {}, 'Samples'),
   el(
     'p',
@@ -193,25 +216,24 @@ app.append(
   ),
   sampleList,
 );
+app.append(
+  el('header', { class: 'run-header' }, title, badge),
+  toolbar,
+  statusLine,
+  stats,
+  chartControls,
+  rlCharts.element,
+  el('div', { class: 'chart-box' }, lossCanvas),
+  el('div', { class: 'chart-box small' }, lrCanvas),
+  groupsView.element,
+  samplesSection,
+);
 
 // ---- charts ----
 function xOf(e: { step: number; time: number }): number {
   if (state.xAxis === 'step') return e.step;
   if (state.xAxis === 'tokens') return e.step * (tokensPerStep || 1);
   return (e.time - startTime) / 1000; // seconds
-}
-
-function ema(values: number[], a: number): number[] {
-  // TensorBoard's debiased exponential moving average
-  const out: number[] = [];
-  let last = 0;
-  let weight = 0;
-  for (const v of values) {
-    last = last * a + (1 - a) * v;
-    weight = weight * a + (1 - a);
-    out.push(last / weight);
-  }
-  return out;
 }
 
 const baseScales = () => ({
@@ -280,24 +302,6 @@ const lrChart = new Chart(lrCanvas, {
   },
 });
 
-function line(
-  label: string,
-  data: ScatterDataPoint[],
-  color: string,
-  extra: Partial<ChartDataset<'line'>> = {},
-): ChartDataset<'line', ScatterDataPoint[]> {
-  return {
-    label,
-    data,
-    borderColor: color,
-    backgroundColor: color,
-    borderWidth: 1.5,
-    pointRadius: 0,
-    indexAxis: 'x',
-    ...extra,
-  } as ChartDataset<'line', ScatterDataPoint[]>;
-}
-
 function redraw(): void {
   const raw = steps.map((e) => ({ x: xOf(e), y: e.loss }));
   const smoothed = ema(
@@ -305,21 +309,25 @@ function redraw(): void {
     state.smoothing,
   ).map((y, i) => ({ x: raw[i].x, y }));
   const datasets: ChartDataset<'line', ScatterDataPoint[]>[] = [
-    line('train loss (raw)', raw, `${COLORS.train}55`, { borderWidth: 1 }),
-    line('train loss', smoothed, COLORS.train, { borderWidth: 2 }),
-    line(
-      'train loss (eval)',
-      evals.map((e) => ({ x: xOf(e), y: e.trainLoss })),
-      COLORS.evalTrain,
-      { pointRadius: 3, showLine: true },
-    ),
-    line(
-      'val loss',
-      evals.map((e) => ({ x: xOf(e), y: e.valLoss })),
-      COLORS.val,
-      { pointRadius: 3, showLine: true },
-    ),
+    line(`${lossName()} (raw)`, raw, `${COLORS.train}55`, { borderWidth: 1 }),
+    line(lossName(), smoothed, COLORS.train, { borderWidth: 2 }),
   ];
+  // an RL run has no held-out loss: its held-out score is pass@k (rlCharts.ts)
+  if (!rl)
+    datasets.push(
+      line(
+        'train loss (eval)',
+        evals.map((e) => ({ x: xOf(e), y: e.trainLoss })),
+        COLORS.evalTrain,
+        { pointRadius: 3, showLine: true },
+      ),
+      line(
+        'val loss',
+        evals.map((e) => ({ x: xOf(e), y: e.valLoss })),
+        COLORS.val,
+        { pointRadius: 3, showLine: true },
+      ),
+    );
   compare.forEach((c, i) => {
     const color = COMPARE_COLORS[i % COMPARE_COLORS.length];
     datasets.push(
@@ -369,40 +377,53 @@ function redraw(): void {
   document.body.dataset.points = String(steps.length);
   document.body.dataset.compare = compare.map((c) => c.run.name).join(',');
   document.body.dataset.evals = String(evals.length);
+  if (rl)
+    rlCharts.redraw({
+      steps,
+      taskEvals,
+      compare: compare.map((c) => ({ name: c.run.name, steps: c.steps })),
+      xOf,
+      xTitle: xSelect.selectedOptions[0]?.textContent ?? 'step',
+      smoothing: state.smoothing,
+    });
 }
 
-// wheel zoom and drag pan on the x axis of both charts
+// wheel zoom and drag pan on the x axis of every chart, from any of them
+const allCharts = [lossChart, lrChart, ...rlCharts.charts];
 function setX(min: number | undefined, max: number | undefined): void {
-  for (const c of [lossChart, lrChart]) {
+  for (const c of allCharts) {
     const x = c.options.scales!.x!;
     x.min = min;
     x.max = max;
     c.update('none');
   }
 }
-lossCanvas.addEventListener(
-  'wheel',
-  (e) => {
-    e.preventDefault();
-    const x = lossChart.scales.x;
-    const at = x.getValueForPixel(e.offsetX) ?? 0;
-    const k = e.deltaY < 0 ? 0.8 : 1.25;
-    setX(at - (at - x.min) * k, at + (x.max - at) * k);
-  },
-  { passive: false },
-);
-let drag: { px: number; min: number; max: number } | undefined;
-lossCanvas.addEventListener(
-  'mousedown',
-  (e) => (drag = { px: e.offsetX, min: lossChart.scales.x.min, max: lossChart.scales.x.max }),
-);
+let drag: { chart: Chart; px: number; min: number; max: number } | undefined;
+for (const chart of [lossChart, ...rlCharts.charts]) {
+  const canvas = chart.canvas;
+  canvas.addEventListener(
+    'wheel',
+    (e) => {
+      e.preventDefault();
+      const x = chart.scales.x;
+      const at = x.getValueForPixel(e.offsetX) ?? 0;
+      const k = e.deltaY < 0 ? 0.8 : 1.25;
+      setX(at - (at - x.min) * k, at + (x.max - at) * k);
+    },
+    { passive: false },
+  );
+  canvas.addEventListener(
+    'mousedown',
+    (e) => (drag = { chart, px: e.offsetX, min: chart.scales.x.min, max: chart.scales.x.max }),
+  );
+  canvas.addEventListener('mousemove', (e) => {
+    if (!drag || drag.chart !== chart) return;
+    const perPx = (drag.max - drag.min) / chart.scales.x.width;
+    const d = (e.offsetX - drag.px) * perPx;
+    setX(drag.min - d, drag.max - d);
+  });
+}
 window.addEventListener('mouseup', () => (drag = undefined));
-lossCanvas.addEventListener('mousemove', (e) => {
-  if (!drag) return;
-  const perPx = (drag.max - drag.min) / lossChart.scales.x.width;
-  const d = (e.offsetX - drag.px) * perPx;
-  setX(drag.min - d, drag.max - d);
-});
 resetZoom.addEventListener('click', () => setX(undefined, undefined));
 xSelect.addEventListener('change', () => {
   state.xAxis = xSelect.value as XAxis;
@@ -464,6 +485,36 @@ function renderStats(): void {
   const answerTokens = document.getElementById('stat-answer-tokens')!.parentElement!;
   answerTokens.hidden = s?.lossTokens === undefined;
   setStat('answer-tokens', s?.lossTokens?.toLocaleString('en-US') ?? '–');
+  renderRlStats(s);
+}
+
+/** RL: reward, true checker, held-out pass@1, zero-signal share and answer length; the val loss goes. */
+function renderRlStats(s: StepEvent | undefined): void {
+  const show = (id: string, on: boolean) =>
+    (document.getElementById(`stat-${id}`)!.parentElement!.hidden = !on);
+  for (const id of ['reward', 'pass1', 'zero-signal', 'answer-len']) show(id, rl);
+  show('true-reward', rl && s?.trueReward !== undefined);
+  show('val', !rl);
+  if (!rl) return;
+  const te = taskEvals.at(-1);
+  setStat('reward', s?.reward?.toFixed(3) ?? '–');
+  setStat('true-reward', s?.trueReward?.toFixed(3) ?? '–');
+  setStat('pass1', te ? `${te.correct}/${te.total}` : '–');
+  setStat('zero-signal', s?.zeroSignal !== undefined ? `${Math.round(100 * s.zeroSignal)}%` : '–');
+  setStat('answer-len', s?.answerTokens?.toFixed(1) ?? '–');
+}
+
+/** Shows what a run of this stage has: RL charts and groups, or samples. */
+/** What the loss of this run is: an RL run's is the policy-gradient loss. */
+function lossName(): string {
+  return rl ? 'policy loss' : 'train loss';
+}
+
+function renderStage(): void {
+  document.querySelector('#stat-loss')!.previousElementSibling!.textContent = lossName();
+  document.body.dataset.stage = (rl && 'rl') || (sft && 'sft') || 'pretrain';
+  rlCharts.element.hidden = !rl;
+  samplesSection.hidden = rl;
 }
 
 function addSample(e: SampleEvent): void {
@@ -491,7 +542,8 @@ function renderStatus(message?: string): void {
   if (stopRequested) stopBtn.setAttribute('disabled', '');
   else stopBtn.removeAttribute('disabled');
   ckptBtn.hidden = !live;
-  resumeRunBtn.hidden = live || !(run?.checkpoints.length ?? 0);
+  // an RL run cannot be resumed yet (the Runs view's Resume says so)
+  resumeRunBtn.hidden = live || rl || !(run?.checkpoints.length ?? 0);
   document.body.dataset.status = status;
   const stopping = 'Stopping after the steps under way, with a checkpoint…';
   statusLine.textContent = message ?? (stopRequested ? stopping : STATUS_TEXT[status]);
@@ -515,6 +567,8 @@ function ingest(events: RunEvent[]): void {
         params = e.params;
         tokensPerStep = e.tokensPerStep;
         sft = e.stage === 'sft';
+        rl = e.stage === 'rl';
+        renderStage();
         if (!startTime) startTime = e.time;
         break;
       case 'step':
@@ -529,8 +583,16 @@ function ingest(events: RunEvent[]): void {
         samples.push(e);
         addSample(e);
         break;
+      case 'taskEval':
+        while (taskEvals.length && taskEvals[taskEvals.length - 1].step >= e.step) taskEvals.pop();
+        taskEvals.push(e);
+        break;
+      case 'groups':
+        groupsView.add(e);
+        break;
     }
   }
+  groupsView.render();
 }
 
 host.onMessage((m) => {
@@ -539,10 +601,13 @@ host.onMessage((m) => {
       run = m.run;
       state.runDir = m.run.runDir;
       save();
-      steps.length = evals.length = samples.length = 0;
+      steps.length = evals.length = samples.length = taskEvals.length = 0;
       sampleList.replaceChildren();
+      groupsView.clear();
       startTime = 0;
       sft = false;
+      rl = false;
+      renderStage();
       title.textContent = m.run.name;
       status = m.run.status;
       ingest(m.events);

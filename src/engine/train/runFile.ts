@@ -1,6 +1,7 @@
 /**
  * *.llmlens.json run files: training options as JSON, the fields of TRAIN_OPTIONS
- * (src/protocol/trainOptions.ts) plus `$schema`. Read by the extension's Start Training and by
+ * (src/protocol/trainOptions.ts) plus `$schema`; with `"stage": "rl"`, the fields of RL_RUN_OPTIONS
+ * (src/protocol/rlOptions.ts). Read by the extension's Start Training and by
  * `llm-lens train --config`; relative paths are relative to the file's folder, and one path may stand
  * for a list ("data": "input.txt").
  *
@@ -103,21 +104,43 @@ export function readRunFileOptions(file: string, o: { request?: boolean } = {}):
   return parseRunFileOptions(readRunFileText(file), file, o);
 }
 
-/** The JSON schema of run files (media/llmlens.schema.json, written by `npm run gen:schema`). */
-export function runFileSchema(): Record<string, unknown> {
-  const fields = Object.entries(TRAIN_OPTIONS as OptionTable).filter(([, s]) => s.file !== false);
+/** The fields an RL run file must give besides its stage (parseRlRunFile asks for them too). */
+const RL_FILE_REQUIRED = ['from', 'task'];
+
+/** The object schema of a run file made of `table`'s fields (those a person writes), and `$schema`. */
+function fieldsSchema(
+  table: OptionTable,
+  title: string,
+  required: readonly string[] = [],
+): Record<string, unknown> {
+  const fields = Object.entries(table).filter(([, s]) => s.file !== false);
   return {
-    $schema: 'http://json-schema.org/draft-07/schema#',
-    title: 'LLM Lens run file',
-    description:
-      'A training run for LLM Lens: data, tokenizer, model preset and overrides. Paths are relative to this file.',
-    $comment: 'Made from src/protocol/trainOptions.ts by npm run gen:schema: edit the table, not this file.',
+    title,
     type: 'object',
     additionalProperties: false,
-    required: fields.filter(([, s]) => s.required).map(([k]) => k),
+    required: [...fields.filter(([, s]) => s.required).map(([k]) => k), ...required],
     properties: {
       $schema: { type: 'string' },
       ...Object.fromEntries(fields.map(([k, s]) => [k, jsonSchemaOf(s)])),
     },
+  };
+}
+
+/**
+ * The JSON schema of run files (media/llmlens.schema.json, written by `npm run gen:schema`): a file with
+ * `"stage": "rl"` has RL_RUN_OPTIONS's fields, any other TRAIN_OPTIONS's.
+ */
+export function runFileSchema(): Record<string, unknown> {
+  return {
+    $schema: 'http://json-schema.org/draft-07/schema#',
+    title: 'LLM Lens run file',
+    description:
+      'A run for LLM Lens: training (data, tokenizer, model preset and overrides) or, with "stage": "rl", reinforcement learning from a fine-tuned checkpoint. Paths are relative to this file.',
+    $comment:
+      'Made from src/protocol/trainOptions.ts and rlOptions.ts by npm run gen:schema: edit the tables, not this file.',
+    type: 'object',
+    if: { properties: { stage: { const: 'rl' } }, required: ['stage'] },
+    then: fieldsSchema(RL_RUN_OPTIONS, 'RL run', RL_FILE_REQUIRED),
+    else: fieldsSchema(TRAIN_OPTIONS, 'Training run'),
   };
 }

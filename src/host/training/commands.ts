@@ -1,8 +1,8 @@
-/** Registers training: Start Training, dashboards, the Runs view and its actions, run-file CodeLens, status bar. */
+/** Registers training: Start Training, Start RL, dashboards, the Runs view and its actions, run-file CodeLens, status bar. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { TrainRequest } from '../../protocol/training';
+import type { RunRequest, TrainRequest } from '../../protocol/training';
 import type { WorkerClient } from '../../worker/client';
 import { RunItem, RunsTreeProvider } from '../runsView';
 import { RunFileCodeLens } from './codeLens';
@@ -11,6 +11,7 @@ import { fineTuneCommand } from './fineTune';
 import { deleteRunFolder, listCheckpoints, readRunRequest } from './runFiles';
 import { RunManager } from './runManager';
 import { readPid } from './runProcess';
+import { startRlCommand } from './startRl';
 import { launchRun, startTrainingCommand } from './startTraining';
 import { TrainingStatusBar } from './statusBar';
 
@@ -54,6 +55,9 @@ export function registerTraining(context: vscode.ExtensionContext, worker: Worke
     vscode.commands.registerCommand('llmLens.fineTune', (arg?: unknown, preset?: unknown) =>
       fineTuneCommand(context, manager, worker, arg, preset),
     ),
+    vscode.commands.registerCommand('llmLens.startRl', (arg?: unknown) =>
+      startRlCommand(context, manager, arg),
+    ),
     vscode.commands.registerCommand('llmLens.openDashboard', async (arg?: unknown) => {
       const dir = runDirOf(arg) ?? (await pickRun('Open the dashboard of'));
       if (dir) DashboardPanel.show(context, manager, dir);
@@ -71,14 +75,26 @@ export function registerTraining(context: vscode.ExtensionContext, worker: Worke
       const cps = listCheckpoints(dir);
       const last =
         typeof fromCheckpoint === 'string' ? cps.find((c) => c.dir === fromCheckpoint) : cps.at(-1);
-      const request = readRunRequest(dir) as TrainRequest | undefined;
+      const request = readRunRequest(dir) as RunRequest | undefined;
+      if (request?.stage === 'rl') {
+        const start = await vscode.window.showInformationMessage(
+          `${path.basename(dir)} is an RL run: RL runs cannot be resumed yet. Start a new RL run from its ${last ? `checkpoint step ${last.step}` : 'fine-tuned checkpoint'} instead.`,
+          'Start RL…',
+        );
+        if (start)
+          return vscode.commands.executeCommand(
+            'llmLens.startRl',
+            vscode.Uri.file(last?.dir ?? request.from),
+          );
+        return;
+      }
       if (!last || !request) {
         void vscode.window.showErrorMessage(
           `${path.basename(dir)} has ${last ? 'no run request (it was not started by the extension)' : 'no checkpoint'} to resume from.`,
         );
         return;
       }
-      return launchRun(context, manager, { ...request, runDir: dir, resumeFrom: last.dir });
+      return launchRun(context, manager, { ...(request as TrainRequest), runDir: dir, resumeFrom: last.dir });
     }),
     vscode.commands.registerCommand('llmLens.deleteRun', async (arg?: unknown) => {
       const dir = runDirOf(arg);

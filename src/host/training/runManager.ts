@@ -3,17 +3,16 @@
  * detached), so a window reload neither kills nor loses it: the run writes metrics.jsonl and checkpoints
  * in its folder, the run's model (runModel.ts) follows the file, and the manager steers the process through
  * control.json and SIGINT.
+ *
+ *   const { runDir, exited } = manager.start({ stage: 'rl', from, task: 'addition', steps: 40, device: 'cpu', runDir });
  */
-import { fork } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { trainingProcessEnv } from '../../engine/train/processEnv';
-import type { TrainRequest } from '../../protocol/training';
+import type { RunRequest } from '../../protocol/training';
 import { log } from '../log';
-import { REQUEST_FILE } from './runFiles';
 import { RunModels } from './runModel';
-import { readControl, readPid, recordExit, signalRun, trainArgs, writeControl, writePid } from './runProcess';
+import { readControl, readPid, recordExit, signalRun, spawnRun, writeControl } from './runProcess';
 
 export class RunManager implements vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<string>();
@@ -39,25 +38,15 @@ export class RunManager implements vscode.Disposable {
     return undefined;
   }
 
-  /** Starts `request` as a new process; resolves once it runs. Its events go to <runDir>/metrics.jsonl. */
-  start(request: TrainRequest): { runDir: string; exited: Promise<number> } {
+  /**
+   * Starts `request` as a new process; resolves once it runs. Its events go to <runDir>/metrics.jsonl. A
+   * request of stage rl starts the same way: `cli.js train --config request.json` hands it to the RL loop.
+   */
+  start(request: RunRequest): { runDir: string; exited: Promise<number> } {
     const { runDir } = request;
-    fs.mkdirSync(runDir, { recursive: true });
-    fs.writeFileSync(path.join(runDir, REQUEST_FILE), JSON.stringify(request, null, 2) + '\n');
-    writeControl(runDir, { paused: false, checkpointRequest: 0 });
-    const out = fs.openSync(path.join(runDir, 'train.log'), 'a');
-    const child = fork(this.cliPath, trainArgs(runDir), {
-      cwd: runDir,
-      detached: true,
-      stdio: ['ignore', out, out, 'ipc'],
-      env: trainingProcessEnv({ ...process.env, ELECTRON_RUN_AS_NODE: '1' }),
-    });
-    fs.closeSync(out);
-    if (child.pid === undefined) throw new Error('the training process did not start');
-    writePid(runDir, child.pid, request.device);
-    child.disconnect?.();
-    child.unref();
-    log().info(`Training started: ${runDir} (pid ${child.pid}, ${request.preset}, ${request.device})`);
+    const child = spawnRun(this.cliPath, request);
+    const what = request.stage === 'rl' ? `rl on ${request.task}` : request.preset;
+    log().info(`Training started: ${runDir} (pid ${child.pid}, ${what}, ${request.device})`);
     this.changed.fire(runDir);
     const exited = new Promise<number>((resolve) => {
       child.on('exit', (code, signal) => {

@@ -51,6 +51,8 @@ function summaryOf(runDir: string, p: RunProgress, status: RunStatus, checkpoint
     loss: p.loss,
     valLoss: p.valLoss,
     params: p.params,
+    stage: p.stage,
+    reward: p.reward,
     checkpoints,
   };
 }

@@ -3,10 +3,11 @@
  * process, control.json that steers it, and the error event appended when it dies before its last event.
  * No vscode here.
  */
-import { execFileSync } from 'node:child_process';
+import { type ChildProcess, execFileSync, fork } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { RunControl, RunEvent } from '../../protocol/training';
+import { trainingProcessEnv } from '../../engine/train/processEnv';
+import type { RunControl, RunEvent, RunRequest } from '../../protocol/training';
 import { readRunEvents, REQUEST_FILE } from './runFiles';
 
 export const PID_FILE = 'run.pid.json';
@@ -140,6 +141,34 @@ export function trainArgs(runDir: string): string[] {
     '--log-interval',
     '1',
   ];
+}
+
+/**
+ * Starts the run's process: writes `request` to <runDir>/request.json and a fresh control.json, forks
+ * `cliPath train --config request.json …` (trainArgs) detached with its output in train.log, and records its
+ * pid. A training request and an RL request (stage rl) start alike: the CLI's train hands stage rl to the RL
+ * loop. Throws when the process did not start.
+ *
+ *   const child = spawnRun('/ext/dist/cli.js', { stage: 'rl', from, task: 'addition', device: 'cpu', runDir });
+ */
+export function spawnRun(cliPath: string, request: RunRequest): ChildProcess {
+  const { runDir } = request;
+  fs.mkdirSync(runDir, { recursive: true });
+  fs.writeFileSync(path.join(runDir, REQUEST_FILE), JSON.stringify(request, null, 2) + '\n');
+  writeControl(runDir, { paused: false, checkpointRequest: 0 });
+  const out = fs.openSync(path.join(runDir, 'train.log'), 'a');
+  const child = fork(cliPath, trainArgs(runDir), {
+    cwd: runDir,
+    detached: true,
+    stdio: ['ignore', out, out, 'ipc'],
+    env: trainingProcessEnv({ ...process.env, ELECTRON_RUN_AS_NODE: '1' }),
+  });
+  fs.closeSync(out);
+  if (child.pid === undefined) throw new Error('the training process did not start');
+  writePid(runDir, child.pid, request.device);
+  child.disconnect?.();
+  child.unref();
+  return child;
 }
 
 /** Sends `signal` to the run's process, only when it is this run's trainer (readPid); false when it is not. */

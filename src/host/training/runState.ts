@@ -7,8 +7,9 @@
  *   d.push(Buffer.from('{"kind":"step","step":1,…}\n{"kind":"st'));  // → [step 1]; '{"kind":"st' waits
  *   const p = emptyProgress(); for (const e of events) applyEvent(p, e);
  *   runStatus(p, { trainer: true, paused: false, pidFile: true });  // → 'running'
+ *   progressLine(p);                              // → 'step 12/40 · reward 0.63' for an RL run
  */
-import type { RunEvent, RunStatus } from '../../protocol/training';
+import type { RunEvent, RunStatus, RunSummary } from '../../protocol/training';
 
 /** Parses whole lines of metrics.jsonl, skipping lines that are not events (torn, foreign). */
 export function parseMetrics(text: string): RunEvent[] {
@@ -65,6 +66,10 @@ export interface RunProgress {
   valLoss?: number;
   params?: number;
   tokPerSec?: number;
+  /** From the last start event: pretrain, sft or rl. */
+  stage?: 'pretrain' | 'sft' | 'rl';
+  /** rl: the last step's mean reward. */
+  reward?: number;
   /** The message of the error that ended the run. */
   error?: string;
 }
@@ -79,6 +84,7 @@ export function applyEvent(p: RunProgress, e: RunEvent): void {
     case 'start':
       p.params = e.params;
       p.maxIters = e.maxIters;
+      p.stage = e.stage ?? 'pretrain';
       p.ended = undefined;
       p.error = undefined;
       break;
@@ -86,6 +92,7 @@ export function applyEvent(p: RunProgress, e: RunEvent): void {
       p.step = e.step;
       p.loss = e.loss;
       p.tokPerSec = e.tokPerSec;
+      if (e.reward !== undefined) p.reward = e.reward;
       break;
     case 'eval':
       p.valLoss = e.valLoss;
@@ -98,6 +105,28 @@ export function applyEvent(p: RunProgress, e: RunEvent): void {
       p.error = e.message;
       break;
   }
+}
+
+/**
+ * A run's progress in one line, for the progress notification and the status bar: an RL run reads
+ * "step 12/40 · reward 0.63", a training run "step 12/40 · loss 2.113 · 1,204 tok/s".
+ */
+export function progressLine(
+  p: Pick<RunProgress, 'step' | 'maxIters' | 'loss' | 'reward' | 'tokPerSec' | 'stage'>,
+): string {
+  const at = `step ${p.step}/${p.maxIters ?? 0}`;
+  if (p.stage === 'rl') return p.reward === undefined ? at : `${at} · reward ${p.reward.toFixed(2)}`;
+  const loss = p.loss === undefined ? '' : ` · loss ${p.loss.toFixed(3)}`;
+  return `${at}${loss} · ${Math.round(p.tokPerSec ?? 0).toLocaleString('en-US')} tok/s`;
+}
+
+/** The Runs view's description of a run: its stage, status, step and loss (or reward for RL). */
+export function runDescription(s: RunSummary): string {
+  const stage = s.stage ? `${s.stage} · ` : '';
+  const at = `${s.status} · step ${s.step}${s.maxIters ? `/${s.maxIters}` : ''}`;
+  if (s.stage === 'rl')
+    return `${stage}${at}${s.reward !== undefined ? ` · reward ${s.reward.toFixed(2)}` : ''}`;
+  return `${stage}${at}${s.loss !== undefined ? ` · loss ${s.loss.toFixed(3)}` : ''}`;
 }
 
 /** What the run's folder and the OS say about its process. */

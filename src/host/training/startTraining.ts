@@ -10,14 +10,18 @@ import * as vscode from 'vscode';
 import { PRESETS } from '../../engine/model/presets';
 import { problemWith } from '../../engine/options';
 import type { TokenizerSpec } from '../../protocol/tokenize';
-import type { DeviceName, RunEvent, TrainRequest } from '../../protocol/training';
+import { isRlRunFile, parseRlRunFile } from '../../engine/train/runFile';
+import type { DeviceName, RunEvent, RunRequest, RlRequest } from '../../protocol/training';
+import { RL_OPTIONS } from '../../protocol/rlOptions';
 import { LOOP_OPTIONS, type PresetName } from '../../protocol/trainOptions';
 import type { WorkerClient } from '../../worker/client';
 import { log } from '../log';
 import { BUILTIN_TOKENIZERS, workspaceChoices } from '../tokenize/choices';
 import { DashboardPanel } from './dashboardPanel';
 import { parseRunFile, type RunFileRequest } from './runFile';
+import { readRunRequest } from './runFiles';
 import type { RunManager } from './runManager';
+import { progressLine } from './runState';
 
 /** Steps that train something visible in a few minutes on a laptop CPU, per preset. */
 const DEFAULT_STEPS: Record<string, number> = { tiny: 600, 'shakespeare-char': 2000, 'gpt2-124m': 5000 };
@@ -157,11 +161,11 @@ export function runName(preset: string, name?: string): string {
   return `${name ?? preset}-${stamp}`;
 }
 
-/** Starts the run and shows it: dashboard, progress notification with Stop, status bar. */
+/** Starts the run (training or RL) and shows it: dashboard, progress notification with Stop, status bar. */
 export async function launchRun(
   context: vscode.ExtensionContext,
   manager: RunManager,
-  request: TrainRequest,
+  request: RunRequest,
 ): Promise<string | undefined> {
   const runsRoot = path.dirname(request.runDir);
   const busy = manager.activeOn(request.device, runsRoot);
@@ -185,7 +189,9 @@ export async function launchRun(
     return;
   }
   DashboardPanel.show(context, manager, started.runDir);
-  void trackProgress(manager, started.runDir, request.maxIters ?? 0, started.exited);
+  const total =
+    request.stage === 'rl' ? (request.steps ?? RL_OPTIONS.steps.default) : (request.maxIters ?? 0);
+  void trackProgress(manager, started.runDir, total, started.exited);
   return started.runDir;
 }
 
@@ -202,7 +208,7 @@ function trackProgress(
   return vscode.window.withProgress(
     {
       location: vscode.ProgressLocation.Notification,
-      title: `Training ${path.basename(runDir)}`,
+      title: `${isRlRun(runDir) ? 'RL' : 'Training'} ${path.basename(runDir)}`,
       cancellable: true,
     },
     (progress, token) =>
@@ -211,15 +217,14 @@ function trackProgress(
         const subs: vscode.Disposable[] = [];
         let last = 0;
         let total = maxIters;
+        let stage: Extract<RunEvent, { kind: 'start' }>['stage'];
         const report = (events: readonly RunEvent[]) => {
           for (const e of events) {
-            if (e.kind === 'start') total = e.maxIters;
+            if (e.kind === 'start') [total, stage] = [e.maxIters, e.stage];
             if (e.kind === 'step' && total) {
               const pct = (100 * e.step) / total;
-              progress.report({
-                message: `step ${e.step}/${total} · loss ${e.loss.toFixed(3)} · ${Math.round(e.tokPerSec)} tok/s`,
-                increment: pct - last,
-              });
+              const line = progressLine({ ...e, maxIters: total, stage });
+              progress.report({ message: line, increment: pct - last });
               last = pct;
             }
             if (e.kind === 'error')
@@ -239,6 +244,30 @@ function trackProgress(
   );
 }
 
+/** Whether the run in `runDir` is an RL run, by the request it was started with. */
+export function isRlRun(runDir: string): boolean {
+  return readRunRequest(runDir)?.stage === 'rl';
+}
+
+/** The folder of a new RL run on `task` (a name, or the task file's name), named after the run file's name. */
+export function rlRunDir(root: string, task: string, name?: string): string {
+  const taskName = path.basename(task).replace(/\.jsonl$/i, '');
+  return path.join(root, '.llmlens', 'runs', runName(`rl-${taskName}`, name));
+}
+
+/** A run file of stage rl (parsed and checked by the engine's reader) becomes an RL run. */
+async function launchRlFile(
+  context: vscode.ExtensionContext,
+  manager: RunManager,
+  root: string,
+  rl: ReturnType<typeof parseRlRunFile>,
+): Promise<string | undefined> {
+  const { name, runDir: _ignored, ...rest } = rl;
+  void _ignored;
+  const request: RlRequest = { ...rest, runDir: rlRunDir(root, rl.task, name) };
+  return launchRun(context, manager, request);
+}
+
 /** The command: uri is a run file, a file or folder from the Explorer, or nothing. */
 export async function startTrainingCommand(
   context: vscode.ExtensionContext,
@@ -255,6 +284,10 @@ export async function startTrainingCommand(
   if (targets.length === 1 && targets[0].fsPath.endsWith('.llmlens.json')) {
     try {
       const doc = await vscode.workspace.openTextDocument(targets[0]);
+      if (isRlRunFile(doc.getText())) {
+        const rl = parseRlRunFile(doc.getText(), targets[0].fsPath);
+        return await launchRlFile(context, manager, root, rl);
+      }
       fromFile = parseRunFile(doc.getText(), targets[0].fsPath);
     } catch (e) {
       void vscode.window.showErrorMessage(e instanceof Error ? e.message : String(e));

@@ -1,10 +1,11 @@
-/** Status bar: the training run of this workspace — step, loss, tokens/s; click opens its dashboard. */
+/** Status bar: the training run of this workspace — step, loss, tokens/s (RL: step, reward); click opens its dashboard. */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { listRuns } from './runFiles';
 import type { RunManager } from './runManager';
 import type { RunModel, RunModelRef } from './runModel';
 import { readPid } from './runProcess';
+import { progressLine } from './runState';
 
 export class TrainingStatusBar implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem(
@@ -56,8 +57,8 @@ export class TrainingStatusBar implements vscode.Disposable {
     const p = model.progress;
     if (p.loss === undefined) return;
     const paused = model.status === 'paused';
-    this.item.text = `$(${paused ? 'debug-pause' : 'sync~spin'}) step ${p.step}/${p.maxIters ?? 0} · loss ${p.loss.toFixed(3)} · ${Math.round(p.tokPerSec ?? 0).toLocaleString('en-US')} tok/s`;
-    this.item.tooltip = `LLM Lens is training ${path.basename(model.runDir)}${paused ? ' (paused)' : ''}. Click to open its dashboard.`;
+    this.item.text = `$(${paused ? 'debug-pause' : 'sync~spin'}) ${progressLine(p)}`;
+    this.item.tooltip = `LLM Lens is ${p.stage === 'rl' ? 'running RL on' : 'training'} ${path.basename(model.runDir)}${paused ? ' (paused)' : ''}. Click to open its dashboard.`;
   }
 
   private release(): void {
