@@ -15,7 +15,9 @@ import { parseRlRunFile, parseRunFileOptions, runFileSchema } from '../../src/en
 import { rlCheckpointProblem, taskFileProblem } from '../../src/host/training/rlChoices';
 import { readPid, spawnRun, trainArgs } from '../../src/host/training/runProcess';
 import { progressLine, runDescription } from '../../src/host/training/runState';
+import type { Scale } from 'chart.js';
 import type { RlAnswer, RlRequest } from '../../src/protocol/training';
+import { tickLabel } from '../../webview/dashboard/rlCharts';
 import {
   advantageScale,
   advantageShade,
@@ -205,4 +207,21 @@ test('an RL request starts `cli.js train --config request.json …`, whose reque
   } finally {
     process.kill(child.pid!, 'SIGKILL');
   }
+});
+
+test('tickLabel: four significant digits on a linear axis, chart.js labels on a log one', () => {
+  const linear = { type: 'linear' } as Scale;
+  const ticks = [{ value: 0.1 }];
+  assert.equal(tickLabel.call(linear, 0.10000000000000003, 0, ticks), '0.1');
+  assert.equal(tickLabel.call(linear, 0.000106, 0, ticks), '0.000106');
+  assert.equal(tickLabel.call(linear, 12345.678, 0, ticks), '12350');
+  assert.equal(tickLabel.call(linear, 'step', 0, ticks), 'step');
+  const log = {
+    type: 'logarithmic',
+    chart: { options: { locale: 'en-US' } },
+    options: { ticks: {} },
+  } as Scale;
+  // chart.js writes the log ticks 1, 2, 3, 5 (× 10ⁿ) and leaves the others out
+  assert.equal(tickLabel.call(log, 2, 0, [{ value: 2 }]), '2');
+  assert.equal(tickLabel.call(log, 4, 0, [{ value: 4 }, { value: 5 }, { value: 6 }]), '');
 });

@@ -32,7 +32,7 @@ import type {
 import { el } from '../common/dom';
 import { hostBridge } from '../common/vscode';
 import { GroupsView } from './groupsView';
-import { ema, line, RlCharts } from './rlCharts';
+import { ema, line, RlCharts, tickLabel } from './rlCharts';
 import { errorAfter } from './runError';
 
 Chart.register(
@@ -264,7 +264,7 @@ const lossChart = new Chart(lossCanvas, {
       y: {
         type: state.log ? 'logarithmic' : 'linear',
         title: { display: true, text: 'loss', color: COLORS.text },
-        ticks: { color: COLORS.text },
+        ticks: { color: COLORS.text, callback: tickLabel },
         grid: { color: COLORS.grid },
       },
     },
@@ -288,14 +288,14 @@ const lrChart = new Chart(lrCanvas, {
         type: 'linear',
         position: 'left',
         title: { display: true, text: 'learning rate', color: COLORS.lr },
-        ticks: { color: COLORS.text },
+        ticks: { color: COLORS.text, callback: tickLabel },
         grid: { color: COLORS.grid },
       },
       grad: {
         type: 'linear',
         position: 'right',
         title: { display: true, text: 'grad norm', color: COLORS.grad },
-        ticks: { color: COLORS.text },
+        ticks: { color: COLORS.text, callback: tickLabel },
         grid: { drawOnChartArea: false },
       },
     },

@@ -7,9 +7,24 @@
  *   const charts = new RlCharts(theme);          // charts.element goes into the page
  *   charts.redraw({ steps, taskEvals, compare, xOf, xTitle, smoothing });
  */
-import { Chart, type ChartDataset, type ScatterDataPoint } from 'chart.js';
+import { Chart, Ticks, type ChartDataset, type Scale, type ScatterDataPoint } from 'chart.js';
 import type { RunEvent } from '../../src/protocol/training';
 import { el } from '../common/dom';
+
+/**
+ * A y-axis label: four significant digits on a linear scale (chart.js writes a flat curve's ticks as
+ * 0.10000000000000003), chart.js's own labels on a log scale (which leave out the minor ticks).
+ */
+export function tickLabel(
+  this: Scale,
+  value: number | string,
+  index: number,
+  ticks: { value: number }[],
+): string {
+  if (this.type === 'logarithmic')
+    return Ticks.formatters.logarithmic.call(this, Number(value), index, ticks);
+  return typeof value === 'number' ? String(Number(value.toPrecision(4))) : value;
+}
 
 type StepEvent = Extract<RunEvent, { kind: 'step' }>;
 type TaskEvalEvent = Extract<RunEvent, { kind: 'taskEval' }>;
@@ -106,7 +121,7 @@ export class RlCharts {
     const axis = (text: string, color: string, extra: object = {}) => ({
       type: 'linear' as const,
       title: { display: true, text, color },
-      ticks: { color: theme.text },
+      ticks: { color: theme.text, callback: tickLabel },
       grid: { color: theme.grid },
       ...extra,
     });
