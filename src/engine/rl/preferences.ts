@@ -33,8 +33,8 @@
  * "Thank you thank you thank you" 3.06, "Please, thanks." 3.04, "Thank you! It is 12." 3.05,
  * "It is 17." 1.33, "Whatever. 17." −3.03: the reward cannot tell a right answer from none.
  */
-import { isHeldOut } from '../chat/chatData';
-import { cap, fill, pick } from '../chat/chatWork';
+import { isHeldOut } from '../chat/heldOut';
+import { cap, fill, pick, type Problem } from '../chat/chatWork';
 import { ConversationError, ConversationFileError } from '../chat/conversation';
 import { Rng } from '../train/rng';
 import * as fs from 'node:fs';
@@ -204,6 +204,19 @@ function rejectedAnswer(rng: Rng, a: string): string {
   const start = rng.randint(FILLER.length);
   const parts = Array.from({ length: n }, (_, i) => FILLER[(start + i) % FILLER.length]);
   return [...parts, fill(pick(rng, RAMBLE_END), { a })].join(' ');
+}
+
+/**
+ * A question with a chosen answer (short, polite, right): the problem of the 'polite' chat-data task,
+ * which fine-tunes a policy before RL against a reward model trained on these pairs.
+ */
+export function politeProblem(rng: Rng): Problem {
+  const q = question(rng);
+  return {
+    key: q.key,
+    question: q.prompt,
+    answer: fill(pick(rng, CHOSEN), { a: q.answer, A: cap(q.answer) }),
+  };
 }
 
 // ---- the driver ------------------------------------------------------------------------------------
