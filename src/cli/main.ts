@@ -69,7 +69,7 @@ Usage:
               [--prompts-per-step P] [--lr X] [--eval-interval N] [--max-digits D] [options]
                             reinforcement learning on a task with checked answers (GRPO): samples G
                             answers per prompt, rewards the right ones; llm-lens rl --help lists options
-  llm-lens eval-task --checkpoint DIR --task NAME [--count N] [--digits D] [--max-digits D] [--tools LIST|none] [--json]
+  llm-lens eval-task --checkpoint DIR --task NAME|FILE.jsonl [--checker C] [--heldout FILE] [--count N] [--digits D] [--max-digits D] [--tools LIST|none] [--json]
                             accuracy on the task's held-out questions (chat-data's tasks), greedy;
                             the tools it calls run (none: the same model without tools)
   llm-lens probe --checkpoint DIR (--questions FILE.jsonl | --task NAME [--count N]) [--samples N]

@@ -97,14 +97,14 @@ export async function evalChatTask(
 
 /**
  * Asks each question once as evalChatTask does (tools run, greedy unless a temperature is given) and
- * judges each answer's text after its last tool output with `check(text, expected)`: the RL tasks'
+ * judges each answer's text after its last tool output with `check(text, expected, question)`: the RL tasks'
  * checkers (rl/rlTasks.ts) and a user's task file are measured this way.
  */
 export async function evalQuestions(
   model: { config: GptModelConfig; weights: Record<string, HostTensor> },
   tok: Tokenizer,
   questions: readonly EvalQuestion[],
-  check: (text: string, expected: string) => boolean,
+  check: (text: string, expected: string, question: string) => boolean,
   o: EvalAskOptions,
 ): Promise<EvalResult> {
   const m = await KvCacheModel.create(model.config, model.weights);
@@ -150,7 +150,7 @@ export async function evalQuestions(
         question,
         expected,
         answer,
-        right: check(tok.decode(ids.slice(afterTools)), expected),
+        right: check(tok.decode(ids.slice(afterTools)), expected, question),
         calls,
       };
       items.push(item);
