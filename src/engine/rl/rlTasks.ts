@@ -12,13 +12,16 @@
  *   rlTask('qa.jsonl', { checker: 'regex' })    // every 10th line held out; a bad pattern refused here
  *
  * The checkers, each small and strict about one thing:
- *   contains     the answer as a whole word, case aside (addition, arithmetic; --checker contains)
+ *   contains     the answer as a whole word, case aside (addition; --checker contains)
  *   exact        the text, trimmed, is the answer, trimmed
- *   numeric      the last number of the text equals the answer (multiplication, word-problems)
+ *   numeric      the last number of the text equals the answer (arithmetic, multiplication,
+ *                word-problems: their work has many numbers, and only the last is the result)
  *   regex        the answer is a pattern (JavaScript syntax) found in the text
  *   count        the count the text states last ("there are 3 r's", "there are no x's") (spelling)
  *   named        the number the last comparison names first ("9.9 is bigger than 9.11") (compare)
  *   polite       preferences.ts's trueCheck: polite, short and right (polite)
+ * addition keeps `contains`, the check eval-task and demo:rl have always used; it passes a wrong sum that
+ * holds the answer elsewhere ("0 + 33 = 34." for 33), rare with one-line answers.
  * A user's file: blank lines are skipped; a held-out file (--heldout) or else every 10th prompt (the
  * 10th, 20th, …) is held out, and a training prompt that is also held out is dropped from training.
  */
@@ -150,7 +153,7 @@ function resultOf(task: RlTaskName, c: Conversation): string {
 
 const DESCRIPTIONS: Record<RlTaskName, [string, string, (text: string, answer: string) => boolean]> = {
   addition: ['Sums of two numbers answered in one line ("47 + 38 = 85.").', 'contains', containsAnswer],
-  arithmetic: ['+, - and * with the work shown, column by column.', 'contains', containsAnswer],
+  arithmetic: ['+, - and * with the work shown, column by column.', 'numeric', numericAnswer],
   multiplication: [
     'Multi-digit products without tools, every part times every part.',
     'numeric',
