@@ -94,18 +94,19 @@ export const GROUPS_LOGGED = 4;
  * The run's task (its file read and checked); throws naming every field that is wrong and how to fix it,
  * before anything runs.
  */
-export function validateRlConfig(c: RlConfig): RlTask {
+export function validateRlConfig(c: RlConfig, given?: RlTask): RlTask {
   const problems = checkOptions(RL_OPTIONS, c, true);
   if (c.groupSize < 2)
     problems.push(
       `groupSize ${c.groupSize}: each prompt needs at least 2 answers to compare, or every advantage is 0 (use 8–16)`,
     );
-  let task: RlTask | undefined;
-  try {
-    task = rlTask(c.task, { checker: c.checker, heldout: c.heldout, maxDigits: c.maxDigits });
-  } catch (e) {
-    problems.push(e instanceof Error ? e.message : String(e));
-  }
+  let task = given;
+  if (!task)
+    try {
+      task = rlTask(c.task, { checker: c.checker, heldout: c.heldout, maxDigits: c.maxDigits });
+    } catch (e) {
+      problems.push(e instanceof Error ? e.message : String(e));
+    }
   if (problems.length || !task) throw new Error(`rl: ${problems.join('; ')}`);
   return task;
 }
@@ -191,10 +192,10 @@ const mean = (xs: readonly number[]) => xs.reduce((s, x) => s + x, 0) / xs.lengt
 /** Runs an RL run, yielding its events; see the file's header. */
 export async function* trainRl(
   c: RlConfig,
+  /** `task`: run this task instead of the one `c.task` names (a caller's own checker). */
   o: { signal?: AbortSignal; control?: TrainControl; task?: RlTask } = {},
 ): AsyncGenerator<RlEvent> {
-  const checked = validateRlConfig(c);
-  const task = o.task ?? checked;
+  const task = validateRlConfig(c, o.task);
   const ckpt = await loadCheckpoint(c.from);
   const tok = loadModelTokenizer(ckpt);
   const format = chatFormatOf(tok);
@@ -224,10 +225,13 @@ export async function* trainRl(
   const banned = tools ? toolsOff(tools) : [];
   /** An answer's text, its stop token left out. */
   const text = (ids: readonly number[]) => tok.decode(ids.filter((id) => !stopTokens.includes(id)));
+  /** An answer's text without special tokens the policy sampled in it (<|im_start|>): what a reward model reads. */
+  const visible = (answer: string) =>
+    [...tok.specialTokens.keys()].reduce((s, t) => s.split(t).join(''), answer);
   /** The reward model's scores of [prompt, answer] pairs; a failure names the model and the prompt. */
   const scoreAnswers = async (pairs: readonly (readonly [string, string])[]): Promise<number[]> => {
     try {
-      return await scorer!.score(pairs.map(([prompt, answer]) => ({ prompt, answer })));
+      return await scorer!.score(pairs.map(([prompt, answer]) => ({ prompt, answer: visible(answer) })));
     } catch (e) {
       throw new RewardError(
         `task ${task.name}: the reward model ${c.rewardModel} failed on a step's answers (the first prompt ${JSON.stringify(pairs[0]?.[0])}): ${e instanceof Error ? e.message : String(e)}`,
