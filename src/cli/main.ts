@@ -47,7 +47,7 @@ Usage:
                             generate text; --json prints each token with its top probabilities
   llm-lens eval --checkpoint DIR --data DATASET_DIR [--iters N]
                             mean loss on the train and val splits
-  llm-lens chat-data --task identity|arithmetic|addition|spelling|compare|refusal|tool-multiply|tool-letters|tool-facts
+  llm-lens chat-data --task identity|arithmetic|addition|spelling|compare|multiplication|word-problems|polite|refusal|tool-multiply|tool-letters|tool-facts
                      --count N --out FILE.jsonl [--name NAME] [--maker M] [--max-digits D] [--digits D]
                      [--letters count|nth|every] [--seed S] [--split train|heldout]
                             generate conversations for fine-tuning, one {"messages": …} a line; identity
