@@ -276,3 +276,15 @@ test('llm-lens rl and eval-task refuse a bad pattern before anything runs', () =
     /--task poetry is neither a task \(identity, .*word-problems, polite.*\) nor a file/,
   );
 });
+
+test('polite holds out phrasings, not facts: each held-out fact is asked in train in other words', () => {
+  const t = rlTask('polite');
+  const train = t.items('train', 2000, 1);
+  /** The thing a question asks about: its last word that is not "have" or "got". */
+  const subject = (p: string) =>
+    (p.toLowerCase().match(/[a-z]+/g) ?? []).filter((w) => w !== 'have' && w !== 'got').at(-1);
+  const known = new Set(train.map((x) => `${subject(x.prompt)} ${x.answer}`));
+  const facts = t.items('heldout', 300, 1).filter((x) => !/^\d+$/.test(x.answer));
+  assert.ok(facts.length >= 5, `${facts.length} fact questions held out`);
+  for (const x of facts) assert.ok(known.has(`${subject(x.prompt)} ${x.answer}`), x.prompt);
+});

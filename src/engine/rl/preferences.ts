@@ -208,15 +208,36 @@ function rejectedAnswer(rng: Rng, a: string): string {
 
 /**
  * A question with a chosen answer (short, polite, right): the problem of the 'polite' chat-data task,
- * which fine-tunes a policy before RL against a reward model trained on these pairs.
+ * which fine-tunes a policy before RL against a reward model trained on these pairs. Its key is the
+ * question as asked, not the fact: a model can know only facts it was taught (the capital of Peru), so
+ * the polite task holds out phrasings of known facts ("Name the capital of Peru."), as identity does.
  */
 export function politeProblem(rng: Rng): Problem {
   const q = question(rng);
-  return {
-    key: q.key,
-    question: q.prompt,
-    answer: fill(pick(rng, CHOSEN), { a: q.answer, A: cap(q.answer) }),
-  };
+  const answer = fill(pick(rng, CHOSEN), { a: q.answer, A: cap(q.answer) });
+  return { key: q.prompt, question: q.prompt, answer };
+}
+
+/** `count` questions of the polite task's split (held out by the question as asked) with their right answers. */
+export function politeQuestions(o: PreferenceOptions): { prompt: string; answer: string }[] {
+  const rng = new Rng(o.seed ?? 1337);
+  const heldOut = o.split === 'heldout';
+  const seen = new Set<string>();
+  const out: { prompt: string; answer: string }[] = [];
+  for (let misses = 0; out.length < o.count;) {
+    const q = question(rng);
+    if (isHeldOut(q.prompt) !== heldOut || seen.has(q.prompt)) {
+      if (++misses > 20000)
+        throw new Error(
+          `only ${out.length} different polite questions could be made for the ${o.split ?? 'train'} split; ask for fewer`,
+        );
+      continue;
+    }
+    misses = 0;
+    seen.add(q.prompt);
+    out.push({ prompt: q.prompt, answer: q.answer });
+  }
+  return out;
 }
 
 // ---- the driver ------------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ import { generateChatData, type ChatTask } from '../chat/chatData';
 import { ConversationError, ConversationFileError, type Conversation } from '../chat/conversation';
 import { expectedResult } from '../chat/evalTask';
 import { Rng } from '../train/rng';
-import { generatePreferencePairs, trueCheck } from './preferences';
+import { politeQuestions, trueCheck } from './preferences';
 
 export type RlSplit = 'train' | 'heldout';
 export type Checker = (typeof CHECKERS)[number];
@@ -176,11 +176,7 @@ const DESCRIPTIONS: Record<RlTaskName, [string, string, (text: string, answer: s
 function shippedTask(name: RlTaskName, o: RlTaskOptions): RlTask {
   const [description, checker, check] = DESCRIPTIONS[name];
   const items = (split: RlSplit, count: number, seed: number): RlItem[] => {
-    if (name === 'polite')
-      return generatePreferencePairs({ count, seed, split }).map((p) => ({
-        prompt: p.prompt,
-        answer: p.answer!,
-      }));
+    if (name === 'polite') return politeQuestions({ count, seed, split });
     const conversations = generateChatData({
       task: name,
       count,
