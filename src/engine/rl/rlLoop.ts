@@ -21,7 +21,8 @@
  * (scaleByStd as asked, off by default), on purpose: a reward model's scores are real numbers, so
  * answers it barely tells apart (3.05 against 3.06) differ by little and push little, where dividing by
  * the group's std would blow that noise up to a full-size push; the scale of the scores (a few units
- * after reward-train) then plays the part of the learning rate.
+ * after reward-train) then plays the part of the learning rate. --scale-by-std is there to follow those
+ * small differences anyway; `npm run demo:rlhf` does, to show the reward model gamed within minutes.
  *
  * A checker (or the reward model) that fails at run time stops the run: a checkpoint of the weights so
  * far is saved first, then an error event names the task, the prompt and the checker.
