@@ -225,3 +225,38 @@ test('a checker that throws stops the run after saving the weights so far, namin
   }
   assert.ok(moved, 'the saved weights are after step 1, not the start');
 });
+
+test("eval-task asks a task file's held-out lines (every 10th) and judges them with its checker, as rl does", () => {
+  const { sft } = models();
+  // line 10 matches anything ("[\s\S]*"), line 20 nothing ("^(?!)"), the rest are trained on
+  const lines = Array.from({ length: 20 }, (_, i) => ({
+    prompt: `What is ${i} plus 1?`,
+    answer: i === 9 ? '[\\s\\S]*' : i === 19 ? '^(?!)' : String(i + 1),
+  }));
+  fs.writeFileSync(path.join(dir, 'sums.jsonl'), lines.map((l) => JSON.stringify(l)).join('\n'));
+  const r = run(
+    'eval-task',
+    ...`--checkpoint ${sft} --task sums.jsonl --checker regex --max-tokens 6 --tools none --json`.split(' '),
+  );
+  const out = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.deepEqual(
+    out.slice(0, -1).map((x) => [x.question, x.expected, x.right]),
+    [
+      ['What is 9 plus 1?', '[\\s\\S]*', true],
+      ['What is 19 plus 1?', '^(?!)', false],
+    ],
+  );
+  assert.deepEqual(out.at(-1), { task: 'sums.jsonl', tools: 'none', correct: 1, total: 2, accuracy: 0.5 });
+  // rl measures the same two held-out prompts with the same checker: greedy pass@1 1/2 at step 0
+  const rl = run(
+    'rl',
+    ...`--from ${sft} --task sums.jsonl --checker regex --steps 1 --group-size 2 --prompts-per-step 1`.split(
+      ' ',
+    ),
+    ...'--max-tokens 6 --eval-interval 1 --pass-k 1 --threads 1 --run-dir rl-sums'.split(' '),
+  );
+  assert.match(rl.stdout, /step 0: held-out pass@1 1\/2 = 0\.50/);
+});
