@@ -13,8 +13,10 @@
  *       --tools none: it cannot call one); --json lists each call, its input, output and time
  *   llm-lens tool NAME INPUT [--search-dir DIR] [--tool-timeout MS] [--json]
  *       runs one tool as the sampler would and prints what the model would see
- *   llm-lens eval-task --checkpoint DIR --task NAME [--count N] [--tools LIST|none] [--json]
- *       accuracy on a task's held-out questions (chat/evalTask.ts)
+ *   llm-lens eval-task --checkpoint DIR --task NAME|FILE.jsonl [--checker C] [--heldout FILE] [--count N]
+ *                      [--tools LIST|none] [--json]
+ *       accuracy on a task's held-out questions (chat/evalTask.ts); an RL task or task file is asked and
+ *       checked as llm-lens rl does (rl/rlTasks.ts), so before and after RL are measured alike
  *   llm-lens probe --checkpoint DIR (--questions FILE.jsonl | --task NAME) [--samples N] [--out FILE.jsonl]
  *       asks each question N times, groups the answers, and writes refusals where the model is unsure
  *       (chat/probe.ts)
@@ -26,9 +28,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UsageError } from './main';
-import { CHAT_TASKS, generateChatDataAsync, toJsonl } from '../engine/chat/chatData';
+import { CHAT_TASKS, generateChatDataAsync, toJsonl, type ChatTask } from '../engine/chat/chatData';
 import { chatPrompt } from '../engine/chat/chatPrompt';
-import { evalChatTask } from '../engine/chat/evalTask';
+import { evalChatTask, evalQuestions, type EvalItem } from '../engine/chat/evalTask';
+import { isShippedTask, rlTask } from '../engine/rl/rlTasks';
+import { RL_OPTIONS, RL_TASK_NAMES } from '../protocol/rlOptions';
 import { evalRefusal, probeConversations, probeKnowledge, type ProbeQuestion } from '../engine/chat/probe';
 import { parseProbeQuestions, taskProbeQuestions } from '../engine/chat/probeInput';
 import { FACT_SEARCH_OPTIONS, LETTER_KINDS } from '../engine/chat/toolWork';
@@ -258,10 +262,15 @@ export async function toolCommand(args: string[]): Promise<number> {
   }
 }
 
+/** The names eval-task knows: the chat-data tasks and the RL tasks. */
+const EVAL_TASK_NAMES: readonly string[] = [...new Set<string>([...CHAT_TASKS, ...RL_TASK_NAMES])];
+
 // prettier-ignore
 const EVAL_TASK_OPTIONS = {
   checkpoint: CHAT_OPTIONS.checkpoint,
-  task: CHAT_DATA_OPTIONS.task,
+  task: { type: 'str', path: true, names: EVAL_TASK_NAMES, meta: 'NAME|FILE.jsonl', doc: "A chat-data task, an RL task (llm-lens rl's, checked by its checker) or a JSONL of {\"prompt\", \"answer\"} lines." },
+  checker: RL_OPTIONS.checker,
+  heldout: RL_OPTIONS.heldout,
   count: { type: 'int', min: 1, default: 100, doc: 'Held-out questions asked.' },
   digits: CHAT_DATA_OPTIONS.digits,
   letters: CHAT_DATA_OPTIONS.letters,
@@ -279,6 +288,15 @@ export async function evalTaskCommand(args: string[]): Promise<number> {
   if (!o.checkpoint || !o.task) throw new UsageError(`${cmd}: --checkpoint DIR and --task NAME are required`);
   if (o.task === 'identity')
     throw new UsageError(`${cmd}: identity has no result to check; use a task with one`);
+  if (!EVAL_TASK_NAMES.includes(o.task) && !fs.existsSync(o.task))
+    throw new UsageError(
+      `${cmd}: --task ${o.task} is neither a task (${EVAL_TASK_NAMES.join(', ')}) nor a file: give a name, or a JSONL file of {"prompt", "answer"} lines`,
+    );
+  // an RL task (or a task file) is asked and checked as llm-lens rl asks and checks it
+  const rl =
+    isShippedTask(o.task) || !EVAL_TASK_NAMES.includes(o.task)
+      ? rlTask(o.task, { checker: o.checker, heldout: o.heldout, maxDigits: o.maxDigits })
+      : undefined;
   const names = toolNamesOf(cmd, '--tools: ', o.tools ?? TOOL_NAMES.join(','));
   const ckpt = await loadCheckpoint(o.checkpoint);
   const tok = loadModelTokenizer(ckpt);
@@ -287,22 +305,33 @@ export async function evalTaskCommand(args: string[]): Promise<number> {
     o.task === 'tool-facts' ? { searchDocuments: factDocuments(), searchOptions: FACT_SEARCH_OPTIONS } : {};
   const tools = await makeTools(names, { searchDir: o.searchDir, ...facts });
   try {
-    const r = await evalChatTask(ckpt, tok, {
-      task: o.task,
-      count: o.count,
-      digits: o.digits,
-      letters: o.letters,
-      maxDigits: o.maxDigits,
+    const ask = {
       seed: o.seed,
       temperature: o.temperature,
       maxTokens: o.maxTokens,
       tools,
       toolTimeoutMs: o.toolTimeout,
-      onItem: (item, done, total) => {
+      onItem: (item: EvalItem, done: number, total: number) => {
         if (o.json) process.stdout.write(JSON.stringify(item) + '\n');
         else if (done % 10 === 0 || done === total) process.stderr.write(`${done}/${total}\r`);
       },
-    });
+    };
+    const r = rl
+      ? await evalQuestions(
+          ckpt,
+          tok,
+          rl.items('heldout', o.count, o.seed).map((x) => ({ question: x.prompt, expected: x.answer })),
+          (text, expected) => rl.check(text, expected) >= 1,
+          ask,
+        )
+      : await evalChatTask(ckpt, tok, {
+          ...ask,
+          task: o.task as ChatTask,
+          count: o.count,
+          digits: o.digits,
+          letters: o.letters,
+          maxDigits: o.maxDigits,
+        });
     const tools_ = names.length ? names.join(',') : 'none';
     const summary = {
       task: o.task,

@@ -47,7 +47,7 @@ Usage:
                             generate text; --json prints each token with its top probabilities
   llm-lens eval --checkpoint DIR --data DATASET_DIR [--iters N]
                             mean loss on the train and val splits
-  llm-lens chat-data --task identity|arithmetic|addition|spelling|compare|refusal|tool-multiply|tool-letters|tool-facts
+  llm-lens chat-data --task identity|arithmetic|addition|spelling|compare|multiplication|word-problems|polite|refusal|tool-multiply|tool-letters|tool-facts
                      --count N --out FILE.jsonl [--name NAME] [--maker M] [--max-digits D] [--digits D]
                      [--letters count|nth|every] [--seed S] [--split train|heldout]
                             generate conversations for fine-tuning, one {"messages": …} a line; identity
@@ -69,7 +69,7 @@ Usage:
               [--prompts-per-step P] [--lr X] [--eval-interval N] [--max-digits D] [options]
                             reinforcement learning on a task with checked answers (GRPO): samples G
                             answers per prompt, rewards the right ones; llm-lens rl --help lists options
-  llm-lens eval-task --checkpoint DIR --task NAME [--count N] [--digits D] [--max-digits D] [--tools LIST|none] [--json]
+  llm-lens eval-task --checkpoint DIR --task NAME|FILE.jsonl [--checker C] [--heldout FILE] [--count N] [--digits D] [--max-digits D] [--tools LIST|none] [--json]
                             accuracy on the task's held-out questions (chat-data's tasks), greedy;
                             the tools it calls run (none: the same model without tools)
   llm-lens probe --checkpoint DIR (--questions FILE.jsonl | --task NAME [--count N]) [--samples N]

@@ -11,7 +11,6 @@ import * as path from 'node:path';
 import { defaultsOf, flagHelp, parseFlags } from '../engine/options';
 import { trainRl, type RlConfig } from '../engine/rl/rlLoop';
 import { flushDenormalsToZero } from '../engine/runtime/session';
-import type { ChatTask } from '../engine/chat/chatData';
 import { parseRlRunFile, readRunFileText } from '../engine/train/runFile';
 import type { TrainControl } from '../engine/train/loop';
 import type { OptionTable } from '../protocol/options';
@@ -27,6 +26,12 @@ Reinforcement learning on a task with checked answers (GRPO, nanochat's variant)
 answers to each of P training prompts, rewards the right ones with 1, and pushes the model towards the
 answers that beat their group's mean. Prints reward, zero-signal groups and answer length per step, and
 the held-out pass@1 (greedy) every --eval-interval steps; checkpoints go to RUN_DIR/checkpoints/.
+
+Tasks: addition, arithmetic, multiplication, spelling (letter counts), compare, word-problems, polite
+(make SFT data for each with llm-lens chat-data --task NAME), or your own FILE.jsonl of
+{"prompt": …, "answer": …} lines checked by --checker exact|numeric|contains|regex, with held-out
+prompts from --heldout FILE or every 10th line. With --reward-model DIR (llm-lens reward-train) the
+reward model scores the answers and the task's checker is shown beside it as the true reward.
 `;
 
 /** Flags of `llm-lens rl` that steer the process, not the run (the host's `train` arguments among them). */
@@ -60,7 +65,7 @@ export async function rlCommand(args: string[]): Promise<number> {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
   const runDir =
     o.runDir ?? path.join('.llmlens', 'runs', `${name ?? `rl-${path.basename(o.task)}`}-${stamp}`);
-  const config: RlConfig = { ...o, from: o.from, task: o.task as ChatTask, runDir };
+  const config: RlConfig = { ...o, from: o.from, task: o.task, runDir };
   const abort = new AbortController();
   const onSigint = () => {
     out('stopping after the step under way (Ctrl+C again to quit now)…');
@@ -77,7 +82,7 @@ export async function rlCommand(args: string[]): Promise<number> {
     for await (const e of trainRl(config, { signal: abort.signal, control })) {
       if (e.kind === 'start')
         out(
-          `run: ${e.runDir}\nrl on ${o.task} from ${o.from}: ${o.promptsPerStep} prompts × ${o.groupSize} answers per step, lr ${o.lr}, ${(e.params / 1e6).toFixed(2)}M parameters`,
+          `run: ${e.runDir}\nrl on ${o.task} from ${o.from}: ${o.promptsPerStep} prompts × ${o.groupSize} answers per step, lr ${o.lr}, ${(e.params / 1e6).toFixed(2)}M parameters${o.rewardModel ? `\nreward: the reward model ${o.rewardModel} (true reward: the task's checker, shown only)` : ''}`,
         );
       else if (e.kind === 'step' && (e.step % (logInterval ?? 1) === 0 || e.step === o.steps))
         out(
@@ -85,7 +90,7 @@ export async function rlCommand(args: string[]): Promise<number> {
         );
       else if (e.kind === 'taskEval')
         out(
-          `step ${e.step}: held-out pass@1 ${e.correct}/${e.total} = ${(e.correct / e.total).toFixed(2)}${e.k && e.correctAtK !== undefined ? `, pass@${e.k} ${(e.correctAtK / e.total).toFixed(2)}` : ''}`,
+          `step ${e.step}: held-out pass@1 ${e.correct}/${e.total} = ${(e.correct / e.total).toFixed(2)}${e.k && e.correctAtK !== undefined ? `, pass@${e.k} ${(e.correctAtK / e.total).toFixed(2)}` : ''}${e.reward !== undefined ? `, learned reward ${e.reward.toFixed(3)}` : ''}`,
         );
       else if (e.kind === 'checkpoint') out(`saved checkpoint ${e.dir}`);
       else if (e.kind === 'done')

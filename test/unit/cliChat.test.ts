@@ -74,7 +74,7 @@ test('chat-data writes the generated conversations as JSONL and refuses counts t
     ['--task arithmetic', /chat-data: --count is required/],
     [
       '--task poetry --count 3',
-      /--task must be one of identity, arithmetic, addition, spelling, compare, refusal, tool-multiply, tool-letters, tool-facts, got poetry/,
+      /--task must be one of identity, arithmetic, addition, spelling, compare, multiplication, word-problems, polite, refusal, tool-multiply, tool-letters, tool-facts, got poetry/,
     ],
     ['--task identity --count 3', /--task identity needs --name NAME/],
     ['--task compare --count 3 --name X', /--name and --maker are for --task identity only/],
@@ -91,7 +91,7 @@ test('chat-data writes the generated conversations as JSONL and refuses counts t
   assert.equal(help.status, 0);
   assert.match(
     help.stdout,
-    /llm-lens chat-data --task identity\|arithmetic\|addition\|spelling\|compare\|refusal\|tool-multiply\|tool-letters\|tool-facts\n/,
+    /llm-lens chat-data --task identity\|arithmetic\|addition\|spelling\|compare\|multiplication\|word-problems\|polite\|refusal\|tool-multiply\|tool-letters\|tool-facts\n/,
   );
 });
 

@@ -49,7 +49,7 @@ test('rolloutRows: prompt + answer shifted by one, padded with 0, the mask on an
   );
 });
 
-test('validateRlConfig refuses a group of 1 and tasks without a checker, naming what to use', () => {
+test('validateRlConfig refuses a group of 1 and unknown tasks, naming what to use', () => {
   const ok: RlConfig = { ...defaultsOf(RL_OPTIONS), from: 'x', task: 'addition', runDir: 'r' };
   validateRlConfig(ok);
   assert.throws(
@@ -59,7 +59,9 @@ test('validateRlConfig refuses a group of 1 and tasks without a checker, naming 
   for (const task of ['tool-multiply', 'identity'] as const)
     assert.throws(
       () => validateRlConfig({ ...ok, task }),
-      new RegExp(`task "${task}" has no checker RL can use yet; use one of arithmetic, addition`),
+      new RegExp(
+        `task "${task}" is neither a shipped task \\(addition, arithmetic, multiplication, spelling, compare, word-problems, polite\\) nor a file`,
+      ),
     );
   assert.throws(() => validateRlConfig({ ...ok, lr: -1 }), /lr/);
 });
@@ -93,7 +95,7 @@ test('llm-lens rl on a tiny SFT model: a line per step, events, pass@1, a stage-
   assert.match(noTask.stderr, /--from CKPT_DIR and --task NAME are required/);
   const tools = cli(dir, 'rl', '--from', sft, '--task', 'tool-multiply', '--run-dir', 'bad');
   assert.equal(tools.status, 1);
-  assert.match(tools.stderr, /task "tool-multiply" has no checker RL can use yet/);
+  assert.match(tools.stderr, /task "tool-multiply" is neither a shipped task .* nor a file/);
 
   const args = '--task addition --max-digits 2 --steps 3 --group-size 4 --prompts-per-step 2 --max-tokens 6';
   const r = run(

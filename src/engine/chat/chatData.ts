@@ -11,7 +11,10 @@
  *
  * Tasks: identity (who are you / who made you, answered with `name` and `maker`), arithmetic, addition
  * (sums answered in one line, "47 + 38 = 85.", for RL), spelling,
- * compare (chatWork.ts: the work shown step by step), refusal ("I don't know" about made-up people),
+ * compare (chatWork.ts: the work shown step by step), multiplication (multi-digit, without tools) and
+ * word-problems (GSM8K-style, from templates; mathWork.ts: worked, one step a line), polite (the
+ * questions of rl/preferences.ts answered shortly, politely and right: the policy RLHF starts from),
+ * refusal ("I don't know" about made-up people),
  * tool-multiply and tool-letters (toolWork.ts: answered through the calculator and python tools), and
  * tool-facts (questions about a made-up fact collection answered through search), which runs the search
  * tool and so only generateChatDataAsync makes.
@@ -20,6 +23,7 @@
  * the seed, so no seed's held-out set shares a problem with any seed's training set. Within a set no
  * question repeats.
  */
+import { politeProblem } from '../rl/preferences';
 import { Rng } from '../train/rng';
 import type { Conversation, Message } from './conversation';
 import {
@@ -39,6 +43,10 @@ import {
   spellingProblem,
   type Problem,
 } from './chatWork';
+import { isHeldOut } from './heldOut';
+import { multiplicationProblem, wordProblem } from './mathWork';
+
+export { isHeldOut };
 
 export const CHAT_TASKS = [
   'identity',
@@ -46,6 +54,9 @@ export const CHAT_TASKS = [
   'addition',
   'spelling',
   'compare',
+  'multiplication',
+  'word-problems',
+  'polite',
   'refusal',
   'tool-multiply',
   'tool-letters',
@@ -67,9 +78,16 @@ export interface ChatDataOptions {
   digits?: number;
   /** tool-letters: only this kind of question (default: all three). */
   letters?: LetterKind;
-  /** arithmetic, addition: the most digits of an operand, 1 to 4 (default 4; 2 keeps problems short). */
+  /** arithmetic, addition: the most digits of an operand, 1 to 4 (default 4; 2 keeps problems short); multiplication: default 3. */
   maxDigits?: number;
+  /** spelling: only this kind of question: spell the word, or count a letter in it (default: both). */
+  spelling?: SpellingKind;
 }
+
+export const SPELLING_KINDS = ['spell', 'count'] as const;
+export type SpellingKind = (typeof SPELLING_KINDS)[number];
+/** Counting answers start with this line (chatWork.ts's countAnswer); spelling ones spell the word. */
+const isCounting = (p: Problem) => p.answer.startsWith('Let me spell it out and count');
 
 // ---- identity ---------------------------------------------------------------------------------
 
@@ -173,13 +191,6 @@ function refusalProblem(rng: Rng): Problem {
 
 // ---- the driver ---------------------------------------------------------------------------------
 
-/** FNV-1a of a key: 1 in 10 keys are held out. */
-export function isHeldOut(key: string): boolean {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193) >>> 0;
-  return h % 10 === 0;
-}
-
 /** `count` conversations of one task for one split (see the file's header). */
 export function generateChatData(o: ChatDataOptions): Conversation[] {
   if (!CHAT_TASKS.includes(o.task))
@@ -197,6 +208,9 @@ export function generateChatData(o: ChatDataOptions): Conversation[] {
     addition: () => additionProblem(rng, o.maxDigits),
     spelling: () => spellingProblem(rng),
     compare: () => compareProblem(rng),
+    multiplication: () => multiplicationProblem(rng, o.maxDigits),
+    'word-problems': () => wordProblem(rng),
+    polite: () => politeProblem(rng),
     refusal: () => refusalProblem(rng),
     'tool-multiply': () => multiplyToolProblem(rng, o.digits),
     'tool-letters': () => lettersToolProblem(rng, o.letters),
@@ -205,11 +219,15 @@ export function generateChatData(o: ChatDataOptions): Conversation[] {
     },
   };
   const heldOut = o.split === 'heldout';
+  const wanted = (p: Problem | ToolProblem) =>
+    o.task !== 'spelling' ||
+    !o.spelling ||
+    ('answer' in p && (isCounting(p) ? 'count' : 'spell') === o.spelling);
   const seen = new Set<string>();
   const out: Conversation[] = [];
   for (let misses = 0; out.length < o.count;) {
     const p = draw[o.task]();
-    if (isHeldOut(p.key) !== heldOut || seen.has(p.question)) {
+    if (isHeldOut(p.key) !== heldOut || seen.has(p.question) || !wanted(p)) {
       if (++misses > 20000)
         throw new Error(
           `only ${out.length} different ${o.task} questions could be made for the ${heldOut ? 'held-out' : 'train'} split; ask for fewer`,

@@ -72,6 +72,15 @@ export function containsResult(answer: string, expected: string): boolean {
   return new RegExp(`(^|[^A-Za-z0-9])${escape(expected)}($|[^A-Za-z0-9])`).test(answer);
 }
 
+/** A question and the result its right answer has (what the checker compares the answer with). */
+export interface EvalQuestion {
+  question: string;
+  expected: string;
+}
+
+/** Options of evalQuestions: evalChatTask's, without the task's. */
+export type EvalAskOptions = Omit<EvalTaskOptions, keyof ChatDataOptions> & { seed?: number };
+
 /** The model's accuracy on the task's held-out questions (see the file's header). */
 export async function evalChatTask(
   model: { config: GptModelConfig; weights: Record<string, HostTensor> },
@@ -79,11 +88,29 @@ export async function evalChatTask(
   o: EvalTaskOptions,
 ): Promise<EvalResult> {
   const conversations = await generateChatDataAsync({ ...o, split: 'heldout' });
+  const questions = conversations.map((c) => ({
+    question: c.messages.find((x) => x.role === 'user')!.content,
+    expected: expectedResult(c, o.task),
+  }));
+  return evalQuestions(model, tok, questions, containsResult, o);
+}
+
+/**
+ * Asks each question once as evalChatTask does (tools run, greedy unless a temperature is given) and
+ * judges each answer's text after its last tool output with `check(text, expected, question)`: the RL tasks'
+ * checkers (rl/rlTasks.ts) and a user's task file are measured this way.
+ */
+export async function evalQuestions(
+  model: { config: GptModelConfig; weights: Record<string, HostTensor> },
+  tok: Tokenizer,
+  questions: readonly EvalQuestion[],
+  check: (text: string, expected: string, question: string) => boolean,
+  o: EvalAskOptions,
+): Promise<EvalResult> {
   const m = await KvCacheModel.create(model.config, model.weights);
   const items: EvalItem[] = [];
   try {
-    for (const [i, c] of conversations.entries()) {
-      const question = c.messages.find((x) => x.role === 'user')!.content;
+    for (const [i, { question, expected }] of questions.entries()) {
       const p = chatPrompt(tok, [{ role: 'user', content: question }]);
       const tokens = p.chat?.tools;
       const force =
@@ -119,16 +146,15 @@ export async function evalChatTask(
         if (t.forced) afterTools = ids.length;
       }
       const answer = tok.decode(ids);
-      const expected = expectedResult(c, o.task);
       const item = {
         question,
         expected,
         answer,
-        right: containsResult(tok.decode(ids.slice(afterTools)), expected),
+        right: check(tok.decode(ids.slice(afterTools)), expected, question),
         calls,
       };
       items.push(item);
-      o.onItem?.(item, i + 1, conversations.length);
+      o.onItem?.(item, i + 1, questions.length);
     }
   } finally {
     await m.release();

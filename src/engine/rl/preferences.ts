@@ -22,19 +22,23 @@
  * SHORT_WORDS words) AND answering the question (the right answer as a word). The two agree on the
  * pairs, which is why the learned reward looks fine on its held-out pairs.
  *
- * How the gaming shows: RL against the learned reward (rlLoop.ts with this reward model as the reward)
- * finds that the polite words alone score, and the answers drift to "Thank you! Thank you! Thank you!"
- * or "Please, thanks." with no answer in them. On the dashboard the learned reward's mean keeps climbing
- * while the true checker's pass rate, run alongside on the same answers, first rises (short polite
- * right answers score too) and then falls as the answer is dropped; the answers that fool the reward
- * model are those with a high reward and trueCheck(...).answers false. Measured (a 1-layer, 32-wide char
- * model, 200 steps of llm-lens reward-train on 400 pairs, 14 s on 1 thread; held-out pair accuracy
- * 0.61 → 1.00), on "What is 3 plus 14?": "Thanks for the question. The answer is 17." 3.06,
- * "Thank you thank you thank you" 3.06, "Please, thanks." 3.04, "Thank you! It is 12." 3.05,
- * "It is 17." 1.33, "Whatever. 17." −3.03: the reward cannot tell a right answer from none.
+ * How the gaming shows. RL against the learned reward (rlLoop.ts with this reward model as the reward)
+ * finds that the polite words score whatever the answer, and the answer stops mattering. On the
+ * dashboard the learned reward's mean climbs while the true checker's pass rate, run alongside on the
+ * same answers, falls; the answers that fool the reward model are those with a high reward and
+ * trueCheck(...).answers false. Measured with `npm run demo:rlhf` (a 3-layer, 64-wide char model,
+ * 3000 steps of pretraining on the polite questions, 1000 of SFT on the polite task, 15 steps of
+ * reward-train: held-out pair accuracy 0.59 → 1.00; then 80 steps of RL, 4 prompts × 8 answers, lr 3e-4,
+ * --scale-by-std, no KL), on held-out greedy answers: learned reward 2.79 → 2.89 (step 20) → 2.90, true
+ * pass rate 0.64 → 0.14 → 0.00; the policy ends on one template, "The answer is 311. Thank you!" for
+ * "Which number follows 37?" (2.93, true fail), whatever the question. An earlier reward model (a
+ * 1-layer, 32-wide char model, 200 steps of reward-train on 400 pairs) scored, on "What is 3 plus 14?",
+ * "Thanks for the question. The answer is 17." 3.06, "Thank you thank you thank you" 3.06, "Please,
+ * thanks." 3.04, "Thank you! It is 12." 3.05, "It is 17." 1.33 and "Whatever. 17." −3.03: the reward
+ * cannot tell a right answer from none.
  */
-import { isHeldOut } from '../chat/chatData';
-import { cap, fill, pick } from '../chat/chatWork';
+import { isHeldOut } from '../chat/heldOut';
+import { cap, fill, pick, type Problem } from '../chat/chatWork';
 import { ConversationError, ConversationFileError } from '../chat/conversation';
 import { Rng } from '../train/rng';
 import * as fs from 'node:fs';
@@ -204,6 +208,40 @@ function rejectedAnswer(rng: Rng, a: string): string {
   const start = rng.randint(FILLER.length);
   const parts = Array.from({ length: n }, (_, i) => FILLER[(start + i) % FILLER.length]);
   return [...parts, fill(pick(rng, RAMBLE_END), { a })].join(' ');
+}
+
+/**
+ * A question with a chosen answer (short, polite, right): the problem of the 'polite' chat-data task,
+ * which fine-tunes a policy before RL against a reward model trained on these pairs. Its key is the
+ * question as asked, not the fact: a model can know only facts it was taught (the capital of Peru), so
+ * the polite task holds out phrasings of known facts ("Name the capital of Peru."), as identity does.
+ */
+export function politeProblem(rng: Rng): Problem {
+  const q = question(rng);
+  const answer = fill(pick(rng, CHOSEN), { a: q.answer, A: cap(q.answer) });
+  return { key: q.prompt, question: q.prompt, answer };
+}
+
+/** `count` questions of the polite task's split (held out by the question as asked) with their right answers. */
+export function politeQuestions(o: PreferenceOptions): { prompt: string; answer: string }[] {
+  const rng = new Rng(o.seed ?? 1337);
+  const heldOut = o.split === 'heldout';
+  const seen = new Set<string>();
+  const out: { prompt: string; answer: string }[] = [];
+  for (let misses = 0; out.length < o.count;) {
+    const q = question(rng);
+    if (isHeldOut(q.prompt) !== heldOut || seen.has(q.prompt)) {
+      if (++misses > 20000)
+        throw new Error(
+          `only ${out.length} different polite questions could be made for the ${o.split ?? 'train'} split; ask for fewer`,
+        );
+      continue;
+    }
+    misses = 0;
+    seen.add(q.prompt);
+    out.push({ prompt: q.prompt, answer: q.answer });
+  }
+  return out;
 }
 
 // ---- the driver ------------------------------------------------------------------------------------

@@ -1,26 +1,39 @@
 /**
- * Group-relative RL from a fine-tuned checkpoint on a chat-data task with checked answers (grpo.ts has the
- * algorithm and its defaults). Each step takes P prompts from the task's train split, samples G answers
- * to each in one batch on the KV cache (temperature 1), rewards each 1 or 0 (the answer contains the
- * expected result, as evalTask.ts checks), turns rewards into advantages per group, and takes one Adam
- * step on the (P·G, T) rows of prompt + answer with the loss on the answer's tokens only (policyLoss.ts).
- * A step whose groups all got equal rewards has no gradient and is not applied. Every `evalInterval`
- * steps the held-out pass@1 (greedy) is measured; checkpoints are saved like fine-tuning's, with stage
- * 'rl' in config.json. Events are RunEvents (one per line of RUN_DIR/metrics.jsonl).
+ * Group-relative RL from a fine-tuned checkpoint on a task with checked answers (rlTasks.ts: a shipped
+ * task or a user's JSONL file; grpo.ts has the algorithm and its defaults). Each step takes P prompts
+ * from the task's train split, samples G answers to each in one batch on the KV cache (temperature 1),
+ * rewards each with the task's checker (1 or 0), turns rewards into advantages per group, and takes one
+ * Adam step on the (P·G, T) rows of prompt + answer with the loss on the answer's tokens only
+ * (policyLoss.ts). A step whose groups all got equal rewards has no gradient and is not applied. Every
+ * `evalInterval` steps the held-out pass@1 (greedy) is measured with the same checker; checkpoints are
+ * saved like fine-tuning's, with stage 'rl' in config.json. Events are RunEvents (one per line of
+ * RUN_DIR/metrics.jsonl).
  *
  *   for await (const e of trainRl({ ...defaultsOf(RL_OPTIONS), from: 'sft/checkpoints/step-300',
  *     task: 'addition', maxDigits: 2, runDir: 'runs/rl' })) console.log(e);
  *   // { kind: 'step', step: 1, reward: 0.41, zeroSignal: 0.25, answerTokens: 14, loss: …, … }
  *
+ * Against a reward model (`rewardModel`, a checkpoint of llm-lens reward-train): the reward of each
+ * answer is the reward model's score (RewardScorer), and the task's checker runs alongside on the same
+ * answers as the true reward, which is shown, never trained on: `trueReward` in step events (its mean)
+ * and per answer in groups events; in taskEval `correct` is the true checker's count and `reward` the
+ * learned reward's mean over the same held-out answers. The advantages stay reward − group mean
+ * (scaleByStd as asked, off by default), on purpose: a reward model's scores are real numbers, so
+ * answers it barely tells apart (3.05 against 3.06) differ by little and push little, where dividing by
+ * the group's std would blow that noise up to a full-size push; the scale of the scores (a few units
+ * after reward-train) then plays the part of the learning rate. --scale-by-std is there to follow those
+ * small differences anyway; `npm run demo:rlhf` does, to show the reward model gamed within minutes.
+ *
+ * A checker (or the reward model) that fails at run time stops the run: a checkpoint of the weights so
+ * far is saved first, then an error event names the task, the prompt and the checker.
  * Tasks with tools are not supported yet (their rollouts need the tool loop's forced tokens).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { RunEvent } from '../../protocol/training';
 import { RL_OPTIONS } from '../../protocol/rlOptions';
-import { CHAT_TASKS, generateChatData, type ChatTask } from '../chat/chatData';
 import { chatFormatOf, chatPrompt } from '../chat/chatPrompt';
-import { containsResult, evalChatTask, expectedResult } from '../chat/evalTask';
+import { evalQuestions } from '../chat/evalTask';
 import { emitOnnx } from '../graph/emit';
 import { gptParams } from '../model/gpt';
 import type { GptModelConfig } from '../model/inference';
@@ -38,10 +51,19 @@ import { writeFileAtomic } from '../train/data';
 import { loadModelTokenizer } from '../train/runTokenizer';
 import { groupAdvantages, GRPO_DEFAULTS, tokenAdvantages } from './grpo';
 import { buildGptLogProbGraph, buildGptPolicyGraph, lossWeights } from './policyLoss';
+import { RewardScorer } from './rewardTrain';
+import { rlTask, type Checker, type RlTask } from './rlTasks';
 
 export interface RlConfig {
   from: string;
-  task: ChatTask;
+  /** A shipped task's name (RL_TASK_NAMES) or a JSONL file of {"prompt", "answer"} lines. */
+  task: string;
+  /** A task file's checker (default 'contains'). */
+  checker?: Checker;
+  /** A task file's held-out prompts (default: every 10th line). */
+  heldout?: string;
+  /** Reward answers with this reward model; the task's checker becomes the true reward. */
+  rewardModel?: string;
   runDir: string;
   steps: number;
   groupSize: number;
@@ -69,21 +91,45 @@ export type RlEvent = RunEvent;
 /** Prompts per `groups` event: enough to see the pattern, few enough to keep metrics.jsonl small. */
 export const GROUPS_LOGGED = 4;
 
-/** Tasks whose answers a checker can score without running tools. */
-export const RL_TASKS: readonly ChatTask[] = ['arithmetic', 'addition'];
-
-/** Throws naming every field that is wrong and how to fix it. */
-export function validateRlConfig(c: RlConfig): void {
+/**
+ * The run's task (its file read and checked); throws naming every field that is wrong and how to fix it,
+ * before anything runs.
+ */
+export function validateRlConfig(c: RlConfig, given?: RlTask): RlTask {
   const problems = checkOptions(RL_OPTIONS, c, true);
   if (c.groupSize < 2)
     problems.push(
       `groupSize ${c.groupSize}: each prompt needs at least 2 answers to compare, or every advantage is 0 (use 8–16)`,
     );
-  if (!CHAT_TASKS.includes(c.task) || !RL_TASKS.includes(c.task))
-    problems.push(
-      `task ${JSON.stringify(c.task)} has no checker RL can use yet; use one of ${RL_TASKS.join(', ')}`,
-    );
-  if (problems.length) throw new Error(`rl: ${problems.join('; ')}`);
+  let task = given;
+  if (!task)
+    try {
+      task = rlTask(c.task, { checker: c.checker, heldout: c.heldout, maxDigits: c.maxDigits });
+    } catch (e) {
+      problems.push(e instanceof Error ? e.message : String(e));
+    }
+  if (problems.length || !task) throw new Error(`rl: ${problems.join('; ')}`);
+  return task;
+}
+
+/**
+ * A checker or the reward model that failed on an answer: the run saves its weights, then stops with
+ * this message, which names the task, the prompt and the checker.
+ */
+export class RewardError extends Error {}
+
+/** The checker's reward of `text`; a throw or a reward that is not a number becomes a RewardError. */
+function checkAnswer(task: RlTask, prompt: string, text: string, answer: string): number {
+  const where = `task ${task.name}: the checker "${task.checker}" failed on the prompt ${JSON.stringify(prompt)} (answer ${JSON.stringify(text)}, expected ${JSON.stringify(answer)})`;
+  let r: number;
+  try {
+    r = task.check(text, answer);
+  } catch (e) {
+    throw new RewardError(`${where}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+  if (typeof r !== 'number' || !Number.isFinite(r))
+    throw new RewardError(`${where}: it returned ${String(r)}, not a finite number`);
+  return r;
 }
 
 /** One prompt of a step: its ids and the result a right answer contains. */
@@ -126,33 +172,31 @@ export function rolloutRows(
   return { idx, targets, mask, B };
 }
 
-/** The prompts of the task's train split (enough for every step, at most 5000 distinct ones). */
-function taskPrompts(c: RlConfig, tok: Tokenizer, split: 'train' | 'heldout', count: number): RlPrompt[] {
-  const conversations = generateChatData({
-    task: c.task,
-    count,
-    seed: c.seed,
-    split,
-    maxDigits: c.maxDigits,
-  });
-  return conversations.map((conv) => {
-    const question = conv.messages.find((m) => m.role === 'user')!.content;
-    return {
-      question,
-      ids: chatPrompt(tok, [{ role: 'user', content: question }]).ids,
-      expected: expectedResult(conv, c.task),
-    };
-  });
+/** `count` prompts of a split of the task (a task file may have fewer), tokenized. */
+function taskPrompts(
+  task: RlTask,
+  c: RlConfig,
+  tok: Tokenizer,
+  split: 'train' | 'heldout',
+  count: number,
+): RlPrompt[] {
+  return task.items(split, count, c.seed).map((x) => ({
+    question: x.prompt,
+    ids: chatPrompt(tok, [{ role: 'user', content: x.prompt }]).ids,
+    expected: x.answer,
+  }));
 }
 
 const now = () => Date.now();
+const mean = (xs: readonly number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
 
 /** Runs an RL run, yielding its events; see the file's header. */
 export async function* trainRl(
   c: RlConfig,
-  o: { signal?: AbortSignal; control?: TrainControl } = {},
+  /** `task`: run this task instead of the one `c.task` names (a caller's own checker). */
+  o: { signal?: AbortSignal; control?: TrainControl; task?: RlTask } = {},
 ): AsyncGenerator<RlEvent> {
-  validateRlConfig(c);
+  const task = validateRlConfig(c, o.task);
   const ckpt = await loadCheckpoint(c.from);
   const tok = loadModelTokenizer(ckpt);
   const format = chatFormatOf(tok);
@@ -165,7 +209,12 @@ export async function* trainRl(
   const G = c.groupSize;
   const P = c.promptsPerStep;
   const B = P * G;
-  const pool = taskPrompts(c, tok, 'train', Math.min(c.steps * P, 5000));
+  // a checkpoint without a scalar head is refused here, naming the file and llm-lens reward-train
+  const scorer = c.rewardModel
+    ? await RewardScorer.load(c.rewardModel, { threads: c.threads, batchSize: G })
+    : undefined;
+  const pool = taskPrompts(task, c, tok, 'train', Math.min(c.steps * P, 5000));
+  const heldout = taskPrompts(task, c, tok, 'heldout', c.evalCount);
   const longest = Math.max(...pool.map((p) => p.ids.length));
   if (longest >= S)
     throw new Error(
@@ -175,6 +224,22 @@ export async function* trainRl(
   const stopTokens = [format.stop];
   const tools = format.kind === 'chatml' ? format.chat.tools : undefined;
   const banned = tools ? toolsOff(tools) : [];
+  /** An answer's text, its stop token left out. */
+  const text = (ids: readonly number[]) => tok.decode(ids.filter((id) => !stopTokens.includes(id)));
+  /** An answer's text without special tokens the policy sampled in it (<|im_start|>): what a reward model reads. */
+  const visible = (answer: string) =>
+    [...tok.specialTokens.keys()].reduce((s, t) => s.split(t).join(''), answer);
+  /** The reward model's scores of [prompt, answer] pairs; a failure names the model and the prompt. */
+  const scoreAnswers = async (pairs: readonly (readonly [string, string])[]): Promise<number[]> => {
+    try {
+      return await scorer!.score(pairs.map(([prompt, answer]) => ({ prompt, answer: visible(answer) })));
+    } catch (e) {
+      throw new RewardError(
+        `task ${task.name}: the reward model ${c.rewardModel} failed on a step's answers (the first prompt ${JSON.stringify(pairs[0]?.[0])}): ${e instanceof Error ? e.message : String(e)}`,
+        { cause: e },
+      );
+    }
+  };
 
   const graphConfig = { ...config, batchSize: B, seqLen: T };
   const { graph, spec } = buildGptPolicyGraph(
@@ -249,15 +314,14 @@ export async function* trainRl(
     return log({ kind: 'checkpoint', step, dir, time: now() });
   };
   const evaluate = async (): Promise<RlEvent> => {
-    const r = await evalChatTask({ config, weights: kv.weights }, tok, {
-      task: c.task,
-      count: c.evalCount,
-      maxDigits: c.maxDigits,
-      seed: c.seed,
-      tools: [],
-      maxTokens: c.maxTokens,
-      signal: o.signal,
-    });
+    const r = await evalQuestions(
+      { config, weights: kv.weights },
+      tok,
+      heldout.map((p) => ({ question: p.question, expected: p.expected })),
+      (text, expected, question) => checkAnswer(task, question, text, expected) >= 1,
+      { seed: c.seed, tools: [], maxTokens: c.maxTokens, signal: o.signal },
+    );
+    const learned = scorer ? await scoreAnswers(r.items.map((x) => [x.question, x.answer])) : undefined;
     let correctAtK: number | undefined;
     if (c.passK > 1) {
       correctAtK = 0;
@@ -276,8 +340,7 @@ export async function* trainRl(
           },
           { signal: o.signal },
         );
-        const text = (ids: number[]) => tok.decode(ids.filter((id) => !stopTokens.includes(id)));
-        if (answers.some((a) => containsResult(text(a.ids), p.expected))) correctAtK++;
+        if (answers.some((a) => checkAnswer(task, p.question, text(a.ids), p.expected) >= 1)) correctAtK++;
       }
     }
     return log({
@@ -287,10 +350,10 @@ export async function* trainRl(
       correct: r.correct,
       total: r.total,
       ...(correctAtK !== undefined ? { k: c.passK, correctAtK } : {}),
+      ...(learned ? { reward: mean(learned) } : {}),
       time: now(),
     });
   };
-  const heldout = c.passK > 1 ? taskPrompts(c, tok, 'heldout', c.evalCount) : [];
   /** Waits while the run is paused; true when a checkpoint was asked for. */
   const steer = async (): Promise<boolean> => {
     while (o.control?.paused) {
@@ -305,6 +368,7 @@ export async function* trainRl(
     prompts: readonly RlPrompt[],
     answers: readonly (readonly number[])[][],
     rewards: readonly number[],
+    trueRewards: readonly number[] | undefined,
     advantages: ArrayLike<number>,
   ): RlEvent => ({
     kind: 'groups',
@@ -315,6 +379,7 @@ export async function* trainRl(
       answers: answers[k].map((ids, j) => ({
         tokens: ids.filter((id) => !stopTokens.includes(id)).map((id) => tok.decode([id])),
         reward: rewards[k * G + j],
+        ...(trueRewards ? { trueReward: trueRewards[k * G + j] } : {}),
         advantage: advantages[k * G + j],
       })),
     })),
@@ -340,7 +405,7 @@ export async function* trainRl(
       const t = performance.now();
       const prompts = Array.from({ length: P }, (_, k) => pool[(step * P + k) % pool.length]);
       const answers: number[][][] = [];
-      const rewards: number[] = [];
+      const checked: number[] = []; // the checker's rewards
       for (const [k, p] of prompts.entries()) {
         const seed = (c.seed + 1_000_003 * (step + 1) + 7919 * k) >>> 0;
         const group = await generateBatch(
@@ -358,15 +423,16 @@ export async function* trainRl(
           { signal: o.signal },
         );
         answers.push(group.map((a) => a.ids));
-        for (const a of group) {
-          const text = tok.decode(a.ids.filter((id) => !stopTokens.includes(id)));
-          rewards.push(containsResult(text, p.expected) ? 1 : 0);
-        }
+        for (const a of group) checked.push(checkAnswer(task, p.question, text(a.ids), p.expected));
       }
+      const rewards = scorer
+        ? await scoreAnswers(answers.flatMap((g, k) => g.map((ids) => [prompts[k].question, text(ids)])))
+        : checked;
+      const trueRewards = scorer ? checked : undefined;
       const adv = groupAdvantages(rewards, G, { scaleByStd: c.scaleByStd });
       const rows = rolloutRows(prompts, answers, T);
       const answerTokens = answers.flat().reduce((s, a) => s + a.length, 0) / B;
-      const reward = rewards.reduce((s, r) => s + r, 0) / B;
+      const reward = mean(rewards);
       let loss = 0;
       let gradNorm = 0;
       let kl: number | undefined;
@@ -414,12 +480,13 @@ export async function* trainRl(
         zeroSignal: adv.zeroSignal / adv.groups,
         answerTokens,
         ...(kl !== undefined ? { kl } : {}),
+        ...(trueRewards ? { trueReward: mean(trueRewards) } : {}),
         elapsedMs: now() - t0,
         etaMs: typical * (c.steps - step),
         time: now(),
       });
       if (c.groupsInterval > 0 && (step === 1 || step % c.groupsInterval === 0))
-        yield log(groupsEvent(prompts, answers, rewards, adv.advantages));
+        yield log(groupsEvent(prompts, answers, rewards, trueRewards, adv.advantages));
       if (c.evalInterval > 0 && (step % c.evalInterval === 0 || step === c.steps)) yield await evaluate();
       if (c.checkpointInterval > 0 && step % c.checkpointInterval === 0 && step < c.steps)
         yield await checkpoint();
@@ -427,6 +494,18 @@ export async function* trainRl(
     yield await checkpoint();
     yield log({ kind: 'done', step, reason: 'finished', elapsedMs: now() - t0, time: now() });
   } catch (e) {
+    if (e instanceof RewardError) {
+      const saved = await checkpoint();
+      yield saved;
+      const dir = saved.kind === 'checkpoint' ? saved.dir : '';
+      yield log({
+        kind: 'error',
+        step,
+        message: `${e.message}. The weights so far are saved in ${dir}`,
+        time: now(),
+      });
+      return;
+    }
     if (o.signal?.aborted) {
       yield await checkpoint();
       yield log({ kind: 'done', step, reason: 'stopped', elapsedMs: now() - t0, time: now() });
@@ -437,5 +516,6 @@ export async function* trainRl(
     await runner.release();
     await ref?.release();
     await kv.release();
+    await scorer?.release();
   }
 }
