@@ -24,7 +24,7 @@ export const CHECKERS = ['exact', 'numeric', 'contains', 'regex'] as const;
 export const RL_OPTIONS = {
   from: { type: 'str', path: true, meta: 'CKPT_DIR', doc: 'The fine-tuned (SFT) checkpoint RL starts from.' },
   task: { type: 'str', path: true, names: RL_TASK_NAMES, meta: 'NAME|FILE.jsonl', doc: 'A shipped task, or a JSONL of {"prompt", "answer"} lines checked by --checker.' },
-  checker: { type: 'enum', values: CHECKERS, default: 'contains', doc: "A task file's checker: the answer is exactly, numerically, contains or matches (regex) its answer." },
+  checker: { type: 'enum', values: CHECKERS, doc: "A task file's checker (default contains): the answer is exactly, numerically, contains or matches (regex) its answer." },
   heldout: { type: 'str', path: true, meta: 'FILE.jsonl', doc: "A task file's held-out prompts (default: every 10th line of the task file, kept out of training)." },
   rewardModel: { type: 'str', path: true, meta: 'CKPT_DIR', doc: "Reward answers with this reward model (llm-lens reward-train); the task's checker runs alongside as the true score." },
   runDir: { type: 'str', path: true, file: false, meta: 'DIR', doc: 'Where metrics.jsonl and checkpoints/ go.' },

@@ -165,6 +165,10 @@ test('a task file: every 10th line held out and kept out of training, or a --hel
   const lines = Array.from({ length: 25 }, (_, i) => ({ prompt: `Question ${i + 1}?`, answer: `A${i + 1}` }));
   fs.writeFileSync(file, lines.map((l) => JSON.stringify(l)).join('\n') + '\n\n');
   const t = rlTask(file, { checker: 'exact' });
+  assert.throws(
+    () => rlTask('addition', { checker: 'exact' }),
+    /--checker is for a task file; addition is checked by its own checker \(contains\): leave --checker out/,
+  );
   assert.deepEqual(
     t.items('heldout', 100, 1).map((x) => x.prompt),
     ['Question 10?', 'Question 20?'],

@@ -15,9 +15,8 @@ import { parseRlRunFile, parseRunFileOptions, runFileSchema } from '../../src/en
 import { rlCheckpointProblem, taskFileProblem } from '../../src/host/training/rlChoices';
 import { readPid, spawnRun, trainArgs } from '../../src/host/training/runProcess';
 import { progressLine, runDescription } from '../../src/host/training/runState';
-import type { Scale } from 'chart.js';
 import type { RlAnswer, RlRequest } from '../../src/protocol/training';
-import { tickLabel } from '../../webview/dashboard/rlCharts';
+import { tickText } from '../../webview/dashboard/tickText';
 import {
   advantageScale,
   advantageShade,
@@ -101,31 +100,21 @@ test('Start RL… takes a checkpoint with chat tokens and refuses a base one, sa
   assert.equal(rlCheckpointProblem(path.join(dir, 'nowhere'))?.kind, 'missing');
 });
 
-test('a task file is {"prompt", "answer"} a line; a bad one is refused naming the file, line and field', () => {
-  const good = '{"prompt": "2+2?", "answer": "4"}\n\n{"prompt": "3+3?", "answer": 6}\n';
-  assert.equal(taskFileProblem(good, '/ws/math.jsonl'), undefined);
-  assert.equal(
-    taskFileProblem('{"prompt": "a"}\n', '/ws/math.jsonl'),
-    'math.jsonl line 1: "answer" is missing: each line is {"prompt": "…", "answer": "…"}',
+test("a task file is checked by the engine's reader; a bad one is refused naming the file, line and field", () => {
+  const dir = tmp();
+  const file = path.join(dir, 'math.jsonl');
+  const lines = Array.from({ length: 12 }, (_, i) =>
+    JSON.stringify({ prompt: `${i}+2?`, answer: String(i + 2) }),
   );
-  assert.match(taskFileProblem(good + 'oops\n', '/ws/m.jsonl')!, /^m\.jsonl line 4 is not JSON/);
-  assert.match(
-    taskFileProblem('{"prompt": "", "answer": "x"}', 'm.jsonl')!,
-    /line 1: "prompt" must be a non-empty/,
-  );
-  assert.match(
-    taskFileProblem('{"prompt": "a", "answer": [1]}', 'm.jsonl')!,
-    /"answer" must be a string or a number, got \[1\]/,
-  );
-  assert.match(
-    taskFileProblem('{"prompt": "a", "answer": "("}', 'm.jsonl', 'regex')!,
-    /not a regular expression/,
-  );
-  assert.equal(taskFileProblem('{"prompt": "a", "answer": "("}', 'm.jsonl', 'contains'), undefined);
-  assert.equal(
-    taskFileProblem('\n', 'e.jsonl'),
-    'e.jsonl has no lines: each line is {"prompt": "…", "answer": "…"}',
-  );
+  fs.writeFileSync(file, lines.join('\n') + '\n');
+  assert.equal(taskFileProblem(file, 'numeric'), undefined);
+  fs.writeFileSync(file, [...lines, '{"prompt": "a"}'].join('\n'));
+  assert.match(taskFileProblem(file, 'numeric')!, new RegExp(`${file}:13: "answer" is missing`));
+  fs.writeFileSync(file, [...lines, '{"prompt": "a", "answer": "("}'].join('\n'));
+  assert.equal(taskFileProblem(file, 'contains'), undefined);
+  assert.match(taskFileProblem(file, 'regex')!, /:13: "answer" is not a valid regular expression/);
+  fs.writeFileSync(file, '\n');
+  assert.match(taskFileProblem(file, 'exact')!, /holds no prompts/);
 });
 
 test('the run-file schema takes both kinds of run file exactly where the engine’s readers do', async () => {
@@ -209,19 +198,10 @@ test('an RL request starts `cli.js train --config request.json …`, whose reque
   }
 });
 
-test('tickLabel: four significant digits on a linear axis, chart.js labels on a log one', () => {
-  const linear = { type: 'linear' } as Scale;
-  const ticks = [{ value: 0.1 }];
-  assert.equal(tickLabel.call(linear, 0.10000000000000003, 0, ticks), '0.1');
-  assert.equal(tickLabel.call(linear, 0.000106, 0, ticks), '0.000106');
-  assert.equal(tickLabel.call(linear, 12345.678, 0, ticks), '12350');
-  assert.equal(tickLabel.call(linear, 'step', 0, ticks), 'step');
-  const log = {
-    type: 'logarithmic',
-    chart: { options: { locale: 'en-US' } },
-    options: { ticks: {} },
-  } as Scale;
-  // chart.js writes the log ticks 1, 2, 3, 5 (× 10ⁿ) and leaves the others out
-  assert.equal(tickLabel.call(log, 2, 0, [{ value: 2 }]), '2');
-  assert.equal(tickLabel.call(log, 4, 0, [{ value: 4 }, { value: 5 }, { value: 6 }]), '');
+test('tickText: four significant digits on a linear axis', () => {
+  assert.equal(tickText(0.10000000000000003), '0.1');
+  assert.equal(tickText(0.000106), '0.000106');
+  assert.equal(tickText(12345.678), '12350');
+  assert.equal(tickText(-2.5e-7), '-2.5e-7');
+  assert.equal(tickText('step'), 'step');
 });

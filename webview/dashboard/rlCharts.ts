@@ -10,6 +10,7 @@
 import { Chart, Ticks, type ChartDataset, type Scale, type ScatterDataPoint } from 'chart.js';
 import type { RunEvent } from '../../src/protocol/training';
 import { el } from '../common/dom';
+import { tickText } from './tickText';
 
 /**
  * A y-axis label: four significant digits on a linear scale (chart.js writes a flat curve's ticks as
@@ -23,7 +24,7 @@ export function tickLabel(
 ): string {
   if (this.type === 'logarithmic')
     return Ticks.formatters.logarithmic.call(this, Number(value), index, ticks);
-  return typeof value === 'number' ? String(Number(value.toPrecision(4))) : value;
+  return tickText(value);
 }
 
 type StepEvent = Extract<RunEvent, { kind: 'step' }>;

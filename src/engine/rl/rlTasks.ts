@@ -173,6 +173,9 @@ const DESCRIPTIONS: Record<RlTaskName, [string, string, (text: string, answer: s
   ],
 };
 
+/** A shipped task's one-line description (the Start RL… quick pick shows it). */
+export const rlTaskDescription = (name: RlTaskName): string => DESCRIPTIONS[name][0];
+
 function shippedTask(name: RlTaskName, o: RlTaskOptions): RlTask {
   const [description, checker, check] = DESCRIPTIONS[name];
   const items = (split: RlSplit, count: number, seed: number): RlItem[] => {
@@ -297,6 +300,10 @@ export function rlTask(task: string, o: RlTaskOptions = {}): RlTask {
     if (o.heldout)
       throw new Error(
         `--heldout is for a task file; ${task} has its own held-out split (leave --heldout out)`,
+      );
+    if (o.checker)
+      throw new Error(
+        `--checker is for a task file; ${task} is checked by its own checker (${DESCRIPTIONS[task][1]}): leave --checker out`,
       );
     return shippedTask(task, o);
   }

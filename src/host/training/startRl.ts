@@ -7,21 +7,15 @@
  *   startRlCommand(context, manager)                  // from the palette: asks for all three
  *   startRlCommand(context, manager, checkpointUri)   // from the Explorer or the Runs view: task and steps
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { problemWith } from '../../engine/options';
+import { rlTaskDescription } from '../../engine/rl/rlTasks';
 import { CHECKERS, RL_OPTIONS, RL_TASK_NAMES } from '../../protocol/rlOptions';
 import type { RlRequest } from '../../protocol/training';
 import { pickCheckpoint } from '../sampler/samplerPanel';
 import { checkpointArg } from './fineTune';
-import {
-  CHECKER_DESCRIPTIONS,
-  RL_TASK_DESCRIPTIONS,
-  rlCheckpointProblem,
-  taskFileProblem,
-  type CheckerName,
-} from './rlChoices';
+import { CHECKER_DESCRIPTIONS, rlCheckpointProblem, taskFileProblem, type CheckerName } from './rlChoices';
 import type { RunManager } from './runManager';
 import { launchRun, rlRunDir, runsWorkspace } from './startTraining';
 
@@ -50,10 +44,7 @@ async function askTask(): Promise<Pick<RlRequest, 'task' | 'checker'> | undefine
     task: '',
   };
   const pick = await vscode.window.showQuickPick(
-    [
-      ...RL_TASK_NAMES.map((t) => ({ label: t, description: RL_TASK_DESCRIPTIONS[t], task: t as string })),
-      file,
-    ],
+    [...RL_TASK_NAMES.map((t) => ({ label: t, description: rlTaskDescription(t), task: t as string })), file],
     { title: `${TITLE} (2/3): task`, placeHolder: 'What the model is rewarded for', ignoreFocusOut: true },
   );
   if (!pick) return undefined;
@@ -78,12 +69,12 @@ async function askTask(): Promise<Pick<RlRequest, 'task' | 'checker'> | undefine
     CHECKERS.map((c) => ({ label: c, description: CHECKER_DESCRIPTIONS[c], checker: c as CheckerName })),
     {
       title: `${TITLE} (2/3): how ${taskFile.label}'s answers are checked`,
-      placeHolder: `against each line's "answer" (default ${RL_OPTIONS.checker.default})`,
+      placeHolder: `against each line's "answer"`,
       ignoreFocusOut: true,
     },
   );
   if (!checker) return undefined;
-  const problem = taskFileProblem(fs.readFileSync(taskFile.file, 'utf8'), taskFile.file, checker.checker);
+  const problem = taskFileProblem(taskFile.file, checker.checker);
   if (problem) {
     void vscode.window.showErrorMessage(problem);
     return undefined;
