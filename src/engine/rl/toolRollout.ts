@@ -4,7 +4,8 @@
  * so they carry no loss and no advantage. `answerMask` is an answer's own mask (1 sampled, 0 forced);
  * `maskForced` applies it to the rows of rlLoop.ts's rolloutRows, whose mask is 1 on every answer token.
  *
- *   const groups = await Promise.all(prompts.map((p) => generateBatch(kv, p.ids, G, o, { force })));
+ *   const groups: BatchAnswer[][] = [];
+ *   for (const p of prompts) groups.push(await generateBatch(kv, p.ids, G, o, { force }));
  *   const rows = rolloutRows(prompts, groups.map((g) => g.map((a) => a.ids)), T);
  *   maskForced(rows.mask, prompts, groups, T);   // 0 where the target is a tool's output token
  *   answerMask({ ids: [5, 9, 4, 8], forced: [1, 2] })   // Float32Array [1, 0, 0, 1]
