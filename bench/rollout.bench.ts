@@ -7,7 +7,8 @@
  * threads, for G = 8 and 16 on two shapes: shakespeare-char (6L/6H/384, block 256, vocab 65) and the tiny
  * preset's (4L/4H/128, vocab 65; block 128 so that 16 + 64 tokens fit).
  *
- * Rounds alternate between engines; each round times REPEATS rollouts after a warm-up; BENCH lines give
+ * Rounds alternate between engines; each round times REPEATS rollouts after a warm-up (for us, one rollout
+ * that builds the decode graphs of every cache capacity, as an RL run's first step does); BENCH lines give
  * medians. A last figure (ours only) runs the same rollout with a tool answering every call: each stream
  * writes <|tool_end|> as its 8th token and takes a 12-token output, one per decode step, so that forced
  * tokens cost what sampled ones do. Threads: BENCH_THREADS (default 1: on 2 shared cores PyTorch's decode
@@ -108,7 +109,7 @@ async function main(): Promise<void> {
     const rng = new Rng(3);
     const prompt = Array.from({ length: PROMPT_LEN }, () => rng.randint(config.vocabSize));
     for (const G of GROUPS) {
-      await generateBatch(m, prompt, G, { temperature: 1, maxTokens: 8 }); // builds the graphs
+      await generateBatch(m, prompt, G, { temperature: 1, maxTokens: NEW_TOKENS }); // builds the graphs (one per cache capacity)
       const a: number[] = [];
       const b: number[] = [];
       for (let round = 0; round < ROUNDS; round++) {
