@@ -115,7 +115,7 @@ export async function generateBatch(
         calls.push(
           hooks.force(s.ids, b).then((f) => {
             s.pending = [...(f?.ids ?? [])];
-            s.pendingTool = f?.tool;
+            s.pendingTool = f?.ids.length ? f.tool : undefined; // as generateTokens: no output, no record
           }),
         );
       return id;
