@@ -38,6 +38,8 @@ export const RL_OPTIONS = {
   klBeta: { type: 'num', min: 0, default: 0, doc: 'KL penalty to the starting model (k3); 0: off, KL not computed.' },
   gradClip: { type: 'num', min: 0, default: 1, doc: 'Clip the gradient to this global norm; 0: off.' },
   maxDigits: { type: 'int', min: 1, max: 4, doc: 'arithmetic, addition: the most digits of a number.' },
+  tools: { type: 'str', meta: 'LIST', default: 'none', doc: 'Tools a model with tool tokens may call in its answers: calculator,python,search or none; their output is forced and carries no loss.' },
+  toolTimeout: { type: 'int', min: 1, max: 600_000, default: 5000, meta: 'MS', doc: "Each tool call's time limit." },
   evalInterval: { type: 'int', min: 0, default: 10, doc: 'Held-out pass@1 (greedy) every N steps; 0: off.' },
   evalCount: { type: 'int', min: 1, default: 100, doc: 'Held-out questions per evaluation.' },
   passK: { type: 'int', min: 1, max: 64, default: 8, doc: 'pass@k at each evaluation: k answers sampled per held-out question; 1: pass@1 only.' },

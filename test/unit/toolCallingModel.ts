@@ -5,6 +5,7 @@
  *   const { config, weights, tok, chat } = toolCallingModel();
  *   // with temperature 1 after "?" it writes <|tool_start|>python\n12*7<|tool_end|>, and after the forced
  *   // <|output_start|>84<|output_end|> either <|im_end|> or another call
+ *   toolCallingModel({ answerCalls: true })   // on chatVocab.tok, also after "\n", the end of a ChatML prompt
  *
  * Construction (C = 2V, token t's embedding u_t = e_t − e_{V+t}, zero mean, so every LayerNorm only scales
  * it): the MLP runs in GELU's linear range (c_fc = identity with bias 20, GELU(z + 20) = z + 20 for
@@ -21,17 +22,30 @@ import { CharTokenizer } from '../../src/engine/tokenizer/charLevel';
 import { calculator } from '../../src/engine/tools/calculator';
 import type { Tool } from '../../src/engine/tools/tool';
 
-const base = new CharTokenizer('chars', [...'\n*=?0123456789hnopty']);
-export const { tokenizer: tok, chat } = withChatTokens(base, { tools: true });
-export const tools = chat.tools!;
-export const plain = (s: string) => tok.encode(s, { disallowedSpecial: new Set() });
+/** A character tokenizer of `letters` with the chat and tool tokens. */
+function vocab(letters: string) {
+  const { tokenizer: tok, chat } = withChatTokens(new CharTokenizer('chars', [...letters]), { tools: true });
+  return {
+    tok,
+    chat,
+    tools: chat.tools!,
+    plain: (s: string) => tok.encode(s, { disallowedSpecial: new Set() }),
+  };
+}
+type Vocab = ReturnType<typeof vocab>;
+/** The letters of python. */
+const PLAIN = vocab('\n*=?0123456789hnopty');
+export const { tok, chat, tools, plain } = PLAIN;
 export const decode = (ids: readonly number[]) => tok.decode(ids);
+/** With the letters of ChatML's role names too (user, assistant), for prompts made by chatPrompt. */
+export const chatVocab = vocab('\n*=?0123456789aehinoprstuy');
 
 /** A stand-in for the python tool that prints the value of an arithmetic expression (as `print(12*7)` does). */
 export const pythonCalc: Tool = { name: 'python', run: (input, o) => calculator.run(input, o) };
 
 /** The grammar: after token t, W[t][j] for the tokens j it may write (every other token −1). */
-function grammar(): Map<number, Map<number, number>> {
+function grammar(v: Vocab, o: { answerCalls?: boolean }): Map<number, Map<number, number>> {
+  const { tools, chat, plain } = v;
   const id = (s: string) => plain(s)[0];
   const W = new Map<number, Map<number, number>>();
   const allow = (from: number, to: number[], w = 1) => {
@@ -41,6 +55,8 @@ function grammar(): Map<number, Map<number, number>> {
   };
   const digits = (s: string) => [...s].map(id);
   allow(id('?'), [tools.toolStart]);
+  // a ChatML prompt ends "assistant\n": the answer then opens a call or writes digits
+  if (o.answerCalls) allow(id('\n'), [tools.toolStart], 0.9);
   const name = [tools.toolStart, ...plain('python\n')];
   for (let i = 0; i + 1 < name.length; i++) allow(name[i], [name[i + 1]]);
   allow(id('\n'), digits('123456789'));
@@ -56,11 +72,13 @@ function grammar(): Map<number, Map<number, number>> {
   return W;
 }
 
-export function toolCallingModel(o: { blockSize?: number; attention?: number } = {}): {
+/** `answerCalls`: also open a call after "\n" (the end of a ChatML prompt), on chatVocab's tokenizer. */
+export function toolCallingModel(o: { blockSize?: number; attention?: number; answerCalls?: boolean } = {}): {
   config: GptModelConfig;
   weights: Record<string, HostTensor>;
 } {
-  const V = tok.vocabSize;
+  const v = o.answerCalls ? chatVocab : PLAIN;
+  const V = v.tok.vocabSize;
   const C = 2 * V;
   const config: GptModelConfig = {
     vocabSize: V,
@@ -88,7 +106,7 @@ export function toolCallingModel(o: { blockSize?: number; attention?: number } =
     for (let i = 0; i < w[n].data.length; i++) w[n].data[i] *= k;
   // M = Σ_t (K·w_t − u_t) u_tᵀ / (2s), s = 1 / √(2/C + eps): ln_2(u_t) = s·u_t and u_tᵀu_t = 2
   const s = 1 / Math.sqrt(2 / C + 1e-5);
-  const W = grammar();
+  const W = grammar(v, o);
   const M = new Float64Array(C * C); // (out, in)
   for (let t = 0; t < V; t++) {
     const target = new Float64Array(C);

@@ -26,7 +26,11 @@
  *
  * A checker (or the reward model) that fails at run time stops the run: a checkpoint of the weights so
  * far is saved first, then an error event names the task, the prompt and the checker.
- * Tasks with tools are not supported yet (their rollouts need the tool loop's forced tokens).
+ * Tools: with `tools` (calculator, python, search) and a model that has the tool tokens, each rollout runs
+ * the tool loop per stream (generateBatch's force hook): a call's output is forced into the answer, carries
+ * no loss and no advantage (toolRollout.ts's maskForced), and the checker reads only the text after the last
+ * tool output, so an answer is right when the model wrote the result itself, not when the tool printed it.
+ * Without `tools`, a model with tool tokens is kept from opening a call.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -42,9 +46,12 @@ import { checkOptions } from '../options';
 import type { HostTensor } from '../runtime/session';
 import { GraphRunner, toHost } from '../runtime/session';
 import { TrainRunner } from '../runtime/trainRunner';
-import { generateBatch } from '../sample/generateBatch';
+import { generateBatch, type BatchAnswer } from '../sample/generateBatch';
 import type { Tokenizer } from '../tokenizer/tokenizer';
-import { toolsOff } from '../tools/toolLoop';
+import { disposeTools, makeTools, parseToolList } from '../tools/registry';
+import type { Tool } from '../tools/tool';
+import { toolForcer, toolsOff } from '../tools/toolLoop';
+import { maskForced } from './toolRollout';
 import { loadCheckpoint, saveCheckpoint, TRAINER_FORMAT, TRAINER_FORMAT_VERSION } from '../train/checkpoint';
 import type { TrainControl } from '../train/loop';
 import { writeFileAtomic } from '../train/data';
@@ -84,6 +91,10 @@ export interface RlConfig {
   checkpointInterval: number;
   seed: number;
   threads?: number;
+  /** Tools the rollouts may call, comma-separated, or 'none' (registry.ts's parseToolList). */
+  tools?: string;
+  /** Each tool call's time limit, ms (default 5000). */
+  toolTimeout?: number;
 }
 
 export type RlEvent = RunEvent;
@@ -101,6 +112,11 @@ export function validateRlConfig(c: RlConfig, given?: RlTask): RlTask {
     problems.push(
       `groupSize ${c.groupSize}: each prompt needs at least 2 answers to compare, or every advantage is 0 (use 8–16)`,
     );
+  try {
+    parseToolList(c.tools ?? 'none');
+  } catch (e) {
+    problems.push(`tools: ${(e as Error).message}`);
+  }
   let task = given;
   if (!task)
     try {
@@ -193,8 +209,11 @@ const mean = (xs: readonly number[]) => xs.reduce((s, x) => s + x, 0) / xs.lengt
 /** Runs an RL run, yielding its events; see the file's header. */
 export async function* trainRl(
   c: RlConfig,
-  /** `task`: run this task instead of the one `c.task` names (a caller's own checker). */
-  o: { signal?: AbortSignal; control?: TrainControl; task?: RlTask } = {},
+  /**
+   * `task`: run this task instead of the one `c.task` names (a caller's own checker); `tools`: these tools
+   * instead of the ones `c.tools` names (a caller's own, not disposed here).
+   */
+  o: { signal?: AbortSignal; control?: TrainControl; task?: RlTask; tools?: readonly Tool[] } = {},
 ): AsyncGenerator<RlEvent> {
   const task = validateRlConfig(c, o.task);
   const ckpt = await loadCheckpoint(c.from);
@@ -220,12 +239,34 @@ export async function* trainRl(
     throw new Error(
       `a prompt of ${c.task} has ${longest} tokens, the model's block is ${S}: no room to answer`,
     );
-  const T = Math.min(S, longest + c.maxTokens - 1); // prompt + answer − 1 (the last token is only a target)
   const stopTokens = [format.stop];
   const tools = format.kind === 'chatml' ? format.chat.tools : undefined;
-  const banned = tools ? toolsOff(tools) : [];
+  const toolNames = parseToolList(c.tools ?? 'none');
+  const ownTools = !o.tools;
+  const toolList: readonly Tool[] = o.tools ?? (await makeTools(toolNames));
+  if (toolList.length && !tools)
+    throw new Error(
+      `${ckpt.dir} has no tool tokens (<|tool_start|> …): fine-tune it on conversations with tool calls (chat-data --task tool-multiply) before RL with --tools, or leave --tools out`,
+    );
+  const force =
+    tools && toolList.length
+      ? toolForcer({
+          tokens: tools,
+          tokenizer: tok,
+          tools: toolList,
+          timeoutMs: c.toolTimeout,
+          signal: o.signal,
+        })
+      : undefined;
+  const banned = tools && !force ? toolsOff(tools) : [];
+  // prompt + answer − 1 (the last token is only a target); a tool's output can make an answer longer
+  // than maxTokens, up to the block (generateBatch keeps prompt + answer within S + 1)
+  const T = force ? S : Math.min(S, longest + c.maxTokens - 1);
   /** An answer's text, its stop token left out. */
   const text = (ids: readonly number[]) => tok.decode(ids.filter((id) => !stopTokens.includes(id)));
+  /** What the checker reads: the text after the answer's last forced token (a tool's output), if any. */
+  const checkedText = (a: { ids: readonly number[]; forced: readonly number[] }) =>
+    text(a.ids.slice(a.forced.length ? a.forced[a.forced.length - 1] + 1 : 0));
   /** An answer's text without special tokens the policy sampled in it (<|im_start|>): what a reward model reads. */
   const visible = (answer: string) =>
     [...tok.specialTokens.keys()].reduce((s, t) => s.split(t).join(''), answer);
@@ -319,7 +360,13 @@ export async function* trainRl(
       tok,
       heldout.map((p) => ({ question: p.question, expected: p.expected })),
       (text, expected, question) => checkAnswer(task, question, text, expected) >= 1,
-      { seed: c.seed, tools: [], maxTokens: c.maxTokens, signal: o.signal },
+      {
+        seed: c.seed,
+        tools: toolList,
+        toolTimeoutMs: c.toolTimeout,
+        maxTokens: c.maxTokens,
+        signal: o.signal,
+      },
     );
     const learned = scorer ? await scoreAnswers(r.items.map((x) => [x.question, x.answer])) : undefined;
     let correctAtK: number | undefined;
@@ -338,9 +385,9 @@ export async function* trainRl(
             vocabLimit: tok.vocabSize,
             bannedTokens: banned,
           },
-          { signal: o.signal },
+          { signal: o.signal, force },
         );
-        if (answers.some((a) => checkAnswer(task, p.question, text(a.ids), p.expected) >= 1)) correctAtK++;
+        if (answers.some((a) => checkAnswer(task, p.question, checkedText(a), p.expected) >= 1)) correctAtK++;
       }
     }
     return log({
@@ -366,7 +413,7 @@ export async function* trainRl(
   };
   const groupsEvent = (
     prompts: readonly RlPrompt[],
-    answers: readonly (readonly number[])[][],
+    answers: readonly (readonly BatchAnswer[])[],
     rewards: readonly number[],
     trueRewards: readonly number[] | undefined,
     advantages: ArrayLike<number>,
@@ -376,8 +423,10 @@ export async function* trainRl(
     groups: prompts.slice(0, GROUPS_LOGGED).map((p, k) => ({
       prompt: p.question,
       expected: p.expected,
-      answers: answers[k].map((ids, j) => ({
-        tokens: ids.filter((id) => !stopTokens.includes(id)).map((id) => tok.decode([id])),
+      answers: answers[k].map((a, j) => ({
+        // the stop token is an answer's last, so the forced indices stay valid without it
+        tokens: a.ids.filter((id) => !stopTokens.includes(id)).map((id) => tok.decode([id])),
+        ...(a.forced.length ? { forced: a.forced } : {}),
         reward: rewards[k * G + j],
         ...(trueRewards ? { trueReward: trueRewards[k * G + j] } : {}),
         advantage: advantages[k * G + j],
@@ -404,7 +453,7 @@ export async function* trainRl(
       if (await steer()) yield await checkpoint();
       const t = performance.now();
       const prompts = Array.from({ length: P }, (_, k) => pool[(step * P + k) % pool.length]);
-      const answers: number[][][] = [];
+      const groups: BatchAnswer[][] = [];
       const checked: number[] = []; // the checker's rewards
       for (const [k, p] of prompts.entries()) {
         const seed = (c.seed + 1_000_003 * (step + 1) + 7919 * k) >>> 0;
@@ -420,17 +469,19 @@ export async function* trainRl(
             vocabLimit: tok.vocabSize,
             bannedTokens: banned,
           },
-          { signal: o.signal },
+          { signal: o.signal, force },
         );
-        answers.push(group.map((a) => a.ids));
-        for (const a of group) checked.push(checkAnswer(task, p.question, text(a.ids), p.expected));
+        groups.push(group);
+        for (const a of group) checked.push(checkAnswer(task, p.question, checkedText(a), p.expected));
       }
+      const answers = groups.map((g) => g.map((a) => a.ids));
       const rewards = scorer
         ? await scoreAnswers(answers.flatMap((g, k) => g.map((ids) => [prompts[k].question, text(ids)])))
         : checked;
       const trueRewards = scorer ? checked : undefined;
       const adv = groupAdvantages(rewards, G, { scaleByStd: c.scaleByStd });
       const rows = rolloutRows(prompts, answers, T);
+      maskForced(rows.mask, prompts, groups, T); // a tool's output carries no loss
       const answerTokens = answers.flat().reduce((s, a) => s + a.length, 0) / B;
       const reward = mean(rewards);
       let loss = 0;
@@ -486,7 +537,7 @@ export async function* trainRl(
         time: now(),
       });
       if (c.groupsInterval > 0 && (step === 1 || step % c.groupsInterval === 0))
-        yield log(groupsEvent(prompts, answers, rewards, trueRewards, adv.advantages));
+        yield log(groupsEvent(prompts, groups, rewards, trueRewards, adv.advantages));
       if (c.evalInterval > 0 && (step % c.evalInterval === 0 || step === c.steps)) yield await evaluate();
       if (c.checkpointInterval > 0 && step % c.checkpointInterval === 0 && step < c.steps)
         yield await checkpoint();
@@ -517,5 +568,6 @@ export async function* trainRl(
     await ref?.release();
     await kv.release();
     await scorer?.release();
+    if (ownTools) await disposeTools(toolList);
   }
 }
