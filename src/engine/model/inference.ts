@@ -7,13 +7,17 @@
  *   await m.generate(prompt, 100, { temperature: 0.8, topK: 200 }, rng)
  *
  * Generation recomputes the whole (cropped) context for each new token, as nanoGPT's sample.py does.
+ * Another family's model (llama.ts): `GptInference.forFamily(llama, config, weights)`.
  */
 import { Graph } from '../graph/graph';
 import { emitOnnx } from '../graph/emit';
 import { GraphRunner, toHost, type HostTensor } from '../runtime/session';
 import type { ExecutionProvider } from '../runtime/ort';
 import { nextTokenProbs, sampleFrom, type SamplingOptions } from '../sample/sampling';
-import { gptForward, gptParams, type GptConfig } from './gpt';
+import type { Tensor } from '../graph/tensor';
+import { familyForward, type FamilyConfig, type ModelFamily } from './family';
+import { gptForward, type GptConfig } from './gpt';
+import { gpt2 } from './gpt2';
 
 /** A GPT's architecture without the batch shape a graph is built for. */
 export type GptModelConfig = Omit<GptConfig, 'batchSize' | 'seqLen' | 'embeddingGrad'>;
@@ -23,28 +27,49 @@ export interface InferenceOptions {
   threads?: number;
 }
 
-export class GptInference {
+/** Logits (B·T, V) of a model for idx (B, T) on graph g. */
+type Forward<C> = (g: Graph, c: C, idx: Tensor, B: number, T: number) => Tensor;
+
+export class GptInference<C extends FamilyConfig = GptModelConfig> {
   private readonly runners = new Map<string, Promise<GraphRunner>>();
 
   private constructor(
-    readonly config: GptModelConfig,
+    readonly fam: ModelFamily<C>,
+    readonly config: C,
     private weights: Record<string, HostTensor>,
+    private readonly forward: Forward<C>,
     private readonly o: InferenceOptions,
   ) {}
 
+  /** A GPT-2 (gpt.ts's forward pass). */
   static async create(
     config: GptModelConfig,
     weights: Record<string, HostTensor>,
     o: InferenceOptions = {},
   ): Promise<GptInference> {
-    const m = new GptInference(config, {}, o);
+    const forward: Forward<GptModelConfig> = (g, c, idx, B, T) =>
+      gptForward(g, { ...c, batchSize: B, seqLen: T }, idx).logits;
+    const m = new GptInference(gpt2, config, {}, forward, o);
+    m.setWeights(weights);
+    return m;
+  }
+
+  /** A model of any family (llama.ts's, say). */
+  static async forFamily<F extends FamilyConfig>(
+    fam: ModelFamily<F>,
+    config: F,
+    weights: Record<string, HostTensor>,
+    o: InferenceOptions = {},
+  ): Promise<GptInference<F>> {
+    const forward: Forward<F> = (g, c, idx, B, T) => familyForward(g, fam, c, idx, { B, T });
+    const m = new GptInference(fam, config, {}, forward, o);
     m.setWeights(weights);
     return m;
   }
 
   /** Replaces the weights (same shapes); checks that every parameter is there. */
   setWeights(weights: Record<string, HostTensor>): void {
-    for (const p of gptParams({ ...this.config, batchSize: 1 })) {
+    for (const p of this.fam.params(this.config)) {
       const w = weights[p.name];
       if (!w) throw new Error(`GPT weights lack ${p.name}`);
       const n = p.shape.reduce((a, b) => a * b, 1);
@@ -59,9 +84,8 @@ export class GptInference {
     let r = this.runners.get(key);
     if (!r) {
       const g = new Graph({ name: `gpt-${kind}` });
-      const c: GptConfig = { ...this.config, batchSize: B, seqLen: T };
       const idx = g.input('idx', 'i64', [B, T]); // (B, T)
-      const { logits } = gptForward(g, c, idx); // (B·T, V)
+      const logits = this.forward(g, this.config, idx, B, T); // (B·T, V)
       if (kind !== 'logits') {
         const targets = g.input('targets', 'i64', [B, T]); // (B, T)
         const weights = kind === 'wloss' ? g.reshape(g.input('weights', 'f32', [B, T]), [B * T]) : undefined; // (B·T)

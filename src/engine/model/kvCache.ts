@@ -38,7 +38,7 @@ import { GraphRunner, toHost, type HostTensor } from '../runtime/session';
 import {
   causalAttention,
   declareParams,
-  sameHeads,
+  groupSize,
   stack,
   type Attend,
   type FamilyConfig,
@@ -106,24 +106,26 @@ export function buildPrefillGraph<C extends FamilyConfig>(c: C, fam: ModelFamily
 }
 
 /**
- * The decode graph's attention core for one new token per stream, q, k, v (B, nh, 1, hd), at slot `pos` of
- * S cache slots: the scores over `past_k.{l}` (B, nh, S, hd), masked by `mask` (1, S), and over the
- * token's own key; outputs the token's `k.{l}` / `v.{l}` (B, nh, 1, hd) for the host to write into the cache.
+ * The decode graph's attention core for one new token per stream, q (B, nh, 1, hd) and k, v (B, nKv, 1, hd),
+ * at slot `pos` of S cache slots: the scores over `past_k.{l}` (B, nKv, S, hd), masked by `mask` (1, S),
+ * and over the token's own key, each key/value head shared by its nh / nKv query heads; outputs the token's
+ * `k.{l}` / `v.{l}` (B, nKv, 1, hd) for the host to write into the cache.
  */
 function cachedAttention(g: Graph, B: number, S: number, mask: Tensor): Attend {
   return (q, k, v, l) => {
-    sameHeads(q, k);
-    const [, nh, , hd] = k.shape;
+    const G = groupSize(q, k);
+    const [, nh, , hd] = k.shape; // key/value heads
     const pastK = g.input(`past_k.${l}`, 'f32', [B, nh, S, hd]); // (B, nh, S, hd)
     const pastV = g.input(`past_v.${l}`, 'f32', [B, nh, S, hd]); // (B, nh, S, hd)
+    const qg = G === 1 ? q : g.reshape(q, [B, nh, G, hd]); // (B, nh, G, hd) grouped-query: G query heads per key/value head
     const scale = 1 / Math.sqrt(hd);
-    const past = g.add(g.matmul(q, pastK, { transB: true, alpha: scale }), mask); // (B, nh, 1, S)
-    const self = g.mul(g.reduceSum(g.mul(q, k), [-1], true), scale); // (B, nh, 1, 1)
-    const p = g.softmax(g.concat([past, self], -1), -1); // (B, nh, 1, S + 1)
-    const y = g.add(g.matmul(g.slice(p, 3, 0, S), pastV), g.mul(g.slice(p, 3, S, S + 1), v)); // (B, nh, 1, hd)
+    const past = g.add(g.matmul(qg, pastK, { transB: true, alpha: scale }), mask); // (B, nh, G, S)
+    const self = g.mul(g.reduceSum(g.mul(qg, k), [-1], true), scale); // (B, nh, G, 1)
+    const p = g.softmax(g.concat([past, self], -1), -1); // (B, nh, G, S + 1)
+    const y = g.add(g.matmul(g.slice(p, 3, 0, S), pastV), g.mul(g.slice(p, 3, S, S + 1), v)); // (B, nh, G, hd)
     g.output(`k.${l}`, k); // (B, nh, 1, hd)
     g.output(`v.${l}`, v); // (B, nh, 1, hd)
-    return y;
+    return G === 1 ? y : g.reshape(y, [B, nh * G, 1, hd]); // (B, nh·G, 1, hd) the query heads
   };
 }
 
@@ -151,12 +153,13 @@ export function prefillBucket(n: number, blockSize: number): number {
   return Math.min(T, blockSize);
 }
 
-export class KvCacheModel {
+export class KvCacheModel<C extends FamilyConfig = GptModelConfig> {
   private readonly runners = new Map<string, Promise<GraphRunner>>();
   readonly slideKeep: number;
 
   private constructor(
-    readonly config: GptModelConfig,
+    readonly fam: ModelFamily<C>,
+    readonly config: C,
     public weights: Record<string, HostTensor>,
     private readonly o: KvCacheOptions,
   ) {
@@ -165,18 +168,29 @@ export class KvCacheModel {
       throw new Error(`slideKeep must be between 1 and blockSize ${config.blockSize}, got ${this.slideKeep}`);
   }
 
+  /** A GPT-2 (gpt2.ts). */
   static async create(
     config: GptModelConfig,
     weights: Record<string, HostTensor>,
     o: KvCacheOptions = {},
   ): Promise<KvCacheModel> {
-    for (const p of gpt2.params(config)) if (!weights[p.name]) throw new Error(`GPT weights lack ${p.name}`);
-    return new KvCacheModel(config, weights, o);
+    return KvCacheModel.forFamily(gpt2, config, weights, o);
+  }
+
+  /** A model of any family (llama.ts's, say). */
+  static async forFamily<F extends FamilyConfig>(
+    fam: ModelFamily<F>,
+    config: F,
+    weights: Record<string, HostTensor>,
+    o: KvCacheOptions = {},
+  ): Promise<KvCacheModel<F>> {
+    for (const p of fam.params(config)) if (!weights[p.name]) throw new Error(`model weights lack ${p.name}`);
+    return new KvCacheModel(fam, config, weights, o);
   }
 
   /** Other weights of the same shapes, keeping the compiled graphs (a training run's samples). */
   setWeights(weights: Record<string, HostTensor>): void {
-    for (const p of gpt2.params(this.config)) {
+    for (const p of this.fam.params(this.config)) {
       const w = weights[p.name];
       if (!w) throw new Error(`GPT weights lack ${p.name}`);
       if (w.data.length !== p.shape.reduce((x, y) => x * y, 1))
@@ -187,7 +201,7 @@ export class KvCacheModel {
 
   /** Key/value heads per layer and their size. */
   private get kv(): { heads: number; headSize: number } {
-    return gpt2.kvHeads(this.config);
+    return this.fam.kvHeads(this.config);
   }
 
   /** Floats per layer of a cache: (1, heads, blockSize, headSize). */
@@ -220,7 +234,7 @@ export class KvCacheModel {
 
   private get decodeThreads(): number | undefined {
     if (this.o.decodeThreads !== undefined) return this.o.decodeThreads;
-    const params = gpt2.params(this.config).reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
+    const params = this.fam.params(this.config).reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
     return params < 30e6 ? 1 : this.o.threads;
   }
 
@@ -253,7 +267,7 @@ export class KvCacheModel {
         `prefill: ${ids.length} tokens exceed blockSize ${c.blockSize}; keep the last ${c.blockSize}`,
       );
     const T = prefillBucket(ids.length, c.blockSize);
-    const r = await this.runner(`prefill:${T}`, () => buildPrefillGraph(c, gpt2, T));
+    const r = await this.runner(`prefill:${T}`, () => buildPrefillGraph(c, this.fam, T));
     const idx = new BigInt64Array(T); // padded with token 0: causal attention never looks ahead
     ids.forEach((t, i) => (idx[i] = BigInt(t)));
     const out = await r.run({
@@ -286,7 +300,7 @@ export class KvCacheModel {
       return this.prefill(cache, context.slice(-this.slideKeep), context);
     }
     const pos = cache.length;
-    const r = await this.runner('decode', () => buildDecodeGraph(c, gpt2));
+    const r = await this.runner('decode', () => buildDecodeGraph(c, this.fam));
     const mask = new Float32Array(c.blockSize).fill(-Infinity, pos); // per call: sequences may decode concurrently
     const feeds: Record<string, HostTensor> = {
       ...this.weights,
@@ -349,7 +363,7 @@ export class KvCacheModel {
         `appendBatch: the batch cache is full (blockSize ${c.blockSize}); cap prompt + answer at blockSize`,
       );
     const pos = cache.length;
-    const r = await this.runner(`decode:${B}`, () => buildDecodeGraph(c, gpt2, B));
+    const r = await this.runner(`decode:${B}`, () => buildDecodeGraph(c, this.fam, B));
     const feeds: Record<string, HostTensor> = {
       ...this.weights,
       idx: { dtype: 'i64', shape: [B, 1], data: BigInt64Array.from(tokens, (t) => BigInt(t)) },
@@ -386,8 +400,8 @@ export class KvCacheModel {
     const c = this.config;
     const T = prefillBucket(Math.min(n, c.blockSize), c.blockSize);
     await Promise.all([
-      this.runner('decode', () => buildDecodeGraph(c, gpt2)),
-      this.runner(`prefill:${T}`, () => buildPrefillGraph(c, gpt2, T)),
+      this.runner('decode', () => buildDecodeGraph(c, this.fam)),
+      this.runner(`prefill:${T}`, () => buildPrefillGraph(c, this.fam, T)),
     ]);
   }
 
