@@ -10,17 +10,19 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { openSafetensors } from '../../src/engine/checkpoint/safetensors';
 import { writeSafetensorsAtomic, type TensorToWrite } from '../../src/engine/checkpoint/writer';
 import { emitOnnx } from '../../src/engine/graph/emit';
 import { Graph } from '../../src/engine/graph/graph';
 import { familyForward } from '../../src/engine/model/family';
+import { initGptWeights } from '../../src/engine/model/gpt';
 import { GptInference } from '../../src/engine/model/inference';
 import { KvCacheModel } from '../../src/engine/model/kvCache';
 import { llamaConfigFromJson, ropeInvFreq } from '../../src/engine/model/llama';
 import { loadModel } from '../../src/engine/model/pretrained';
 import { GraphRunner, toHost } from '../../src/engine/runtime/session';
+import { saveCheckpoint, TRAINER_FORMAT, TRAINER_FORMAT_VERSION } from '../../src/engine/train/checkpoint';
 
 const DIR = 'test/fixtures/llama';
 const MODELS = [
@@ -30,6 +32,8 @@ const MODELS = [
   { folder: 'qwen2_mqa', ref: 'qwen2_mqa' },
 ];
 const TOL = 1e-4;
+const temps: string[] = [];
+after(() => temps.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
 async function refs(name: string): Promise<{ idx: number[][]; logits: Float32Array; V: number }> {
   const f = await openSafetensors(path.join(DIR, 'refs.safetensors'));
@@ -109,6 +113,55 @@ for (const folder of ['gqa_bf16', 'tied_llama3', 'qwen2_mqa']) {
   });
 }
 
+test('gqa_bf16: batched decoding (prefillBatch + appendBatch) of two streams equals torch within 1e-4', async () => {
+  const m = await loadModel(path.join(DIR, 'gqa_bf16'));
+  assert.equal(m.family, 'llama');
+  const r = await refs('gqa');
+  const kv = await KvCacheModel.forFamily(m.fam, m.config, m.weights, { threads: 1 });
+  try {
+    // both streams follow row 0 after one prefill: each stream's cache rows are written and read back
+    const row = r.idx[0];
+    const T = row.length;
+    const at = (t: number) => r.logits.subarray(t * r.V, (t + 1) * r.V);
+    const { cache, logits } = await kv.prefillBatch(row.slice(0, 5), 2);
+    let worst = maxDiff(logits, at(4));
+    for (let t = 5; t < T; t++) {
+      const [l0, l1] = await kv.appendBatch(cache, [row[t], row[t]]);
+      worst = Math.max(worst, maxDiff(l0, at(t)), maxDiff(l1, at(t)));
+    }
+    assert.ok(worst <= TOL, `batched decoding: max |engine - torch| = ${worst.toExponential(2)}`);
+  } finally {
+    await kv.release();
+  }
+});
+
+test('loadModel opens a GPT-2 checkpoint through loadCheckpoint, as before', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'llama-gpt2-'));
+  temps.push(dir);
+  const c = { vocabSize: 11, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 8, bias: true, gelu: 'tanh' as const };
+  const weights = initGptWeights({ ...c, batchSize: 1 }, 5);
+  const saved = await saveCheckpoint({
+    runDir: dir,
+    config: c,
+    weights,
+    moments: {},
+    trainer: {
+      format: TRAINER_FORMAT,
+      version: TRAINER_FORMAT_VERSION,
+      step: 1,
+      rngState: 1,
+      seed: 1,
+      tokensSeen: 0,
+      elapsedMs: 0,
+    },
+    tokenizerFiles: [],
+  });
+  const m = await loadModel(saved);
+  assert.equal(m.family, 'gpt2');
+  assert.deepEqual(m.config, c);
+  for (const [k, w] of Object.entries(weights)) assert.deepEqual(m.weights[k].data, w.data, k);
+});
+
 test('llama3 rope_scaling: inverse frequencies as transformers computes them', () => {
   // transformers 4.4x _compute_llama3_parameters on head_dim 8, theta 10000, factor 8, low 1, high 4, original 128
   // (worked by hand: wavelengths 2π·10000^(i/4) = 6.28 (high band: kept), 62.8 (medium: blended), 628 and 6283 (low: ÷8))
@@ -136,6 +189,7 @@ function variant(
   edit: (j: Record<string, unknown>) => void,
 ): { dir: string; config: Record<string, unknown> } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'llama-'));
+  temps.push(dir);
   for (const f of fs.readdirSync(path.join(DIR, from)))
     fs.copyFileSync(path.join(DIR, from, f), path.join(dir, f));
   const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as Record<

@@ -13,8 +13,8 @@
  * The attention cores: `causalAttention` here (training, prefill, inspection; `probs` records the
  * probabilities) and the one-token cache core of kvCache.ts (decode); a core may output what it sees
  * (prefill outputs every layer's k and v). The graph builders take the family as an argument
- * (buildPrefillGraph, buildDecodeGraph, buildInspectGraph); gptForward, KvCacheModel and GptInspector
- * pass gpt2 today.
+ * (buildPrefillGraph, buildDecodeGraph, buildInspectGraph); gptForward and GptInspector pass gpt2,
+ * KvCacheModel.forFamily and GptInference.forFamily any family (llama.ts's too).
  *
  * Adding a family (Llama, say) is writing one `ModelFamily` in its own file beside gpt2.ts, with a config
  * that extends FamilyConfig (nKvHead, intermediateSize, ropeTheta, rmsNormEps, tieWordEmbeddings):
