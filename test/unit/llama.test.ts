@@ -15,7 +15,7 @@ import { openSafetensors } from '../../src/engine/checkpoint/safetensors';
 import { writeSafetensorsAtomic, type TensorToWrite } from '../../src/engine/checkpoint/writer';
 import { emitOnnx } from '../../src/engine/graph/emit';
 import { Graph } from '../../src/engine/graph/graph';
-import { familyForward } from '../../src/engine/model/family';
+import { causalAttention, declareParams, familyForward, stack } from '../../src/engine/model/family';
 import { initGptWeights } from '../../src/engine/model/gpt';
 import { GptInference } from '../../src/engine/model/inference';
 import { KvCacheModel } from '../../src/engine/model/kvCache';
@@ -160,6 +160,34 @@ test('loadModel opens a GPT-2 checkpoint through loadCheckpoint, as before', asy
   assert.equal(m.family, 'gpt2');
   assert.deepEqual(m.config, c);
   for (const [k, w] of Object.entries(weights)) assert.deepEqual(m.weights[k].data, w.data, k);
+});
+
+test('tied_llama3: positions given as (T) and as (B, T) rows equal torch within 1e-4', async () => {
+  const m = await loadModel(path.join(DIR, 'tied_llama3'));
+  assert.equal(m.family, 'llama');
+  const r = await refs('tied_llama3');
+  const [B, T] = [r.idx.length, r.idx[0].length];
+  for (const shape of [[T], [B, T]]) {
+    const g = new Graph({ name: 'llama-pos-test' });
+    const idx = g.input('idx', 'i64', [B, T]);
+    const pos = g.input('pos', 'i64', shape);
+    const P = declareParams(g, m.fam.params(m.config));
+    const x = stack(g, m.fam, m.config, P, idx, { B, T, pos }, causalAttention(g, T));
+    g.output('logits', m.fam.logits(g, m.config, P, x));
+    const runner = await GraphRunner.create(emitOnnx(g), { threads: 1 });
+    try {
+      const ids = BigInt64Array.from({ length: shape.length === 1 ? T : B * T }, (_, i) => BigInt(i % T));
+      const out = await runner.run({
+        ...m.weights,
+        idx: { dtype: 'i64', shape: [B, T], data: BigInt64Array.from(r.idx.flat(), BigInt) },
+        pos: { dtype: 'i64', shape, data: ids },
+      });
+      const d = maxDiff((await toHost(out.logits)).data as Float32Array, r.logits);
+      assert.ok(d <= TOL, `pos [${shape}]: max |engine - torch| = ${d.toExponential(2)}`);
+    } finally {
+      await runner.release();
+    }
+  }
 });
 
 test('llama3 rope_scaling: inverse frequencies as transformers computes them', () => {

@@ -57,7 +57,8 @@ export interface FamilyConfig {
 
 /**
  * The rows a graph runs: B sequences of T tokens each, flattened to B·T rows between blocks, at
- * positions `pos` ((T) i64, the same for every sequence) or 0…T-1 when absent.
+ * positions `pos` ((T) i64, the same for every sequence) or 0…T-1 when absent. llama.ts also takes
+ * (B, T) positions, one row per sequence.
  */
 export interface Rows {
   B: number;

@@ -114,23 +114,27 @@ export function ropeInvFreq(c: Pick<LlamaConfig, 'headDim' | 'ropeTheta' | 'rope
   });
 }
 
-/** cos and sin of the rows' angles, (T, headDim) each: one pair per graph's rows, shared by every layer. */
+/**
+ * cos and sin of the rows' angles, (T, headDim) each, or (B, 1, T, headDim) when every sequence has its
+ * own positions (`s.pos` (B, T)): one pair per graph's rows, shared by every layer.
+ */
 const ropeTables = new WeakMap<Rows, { cos: Tensor; sin: Tensor }>();
 
 function rope(g: Graph, c: LlamaConfig, s: Rows): { cos: Tensor; sin: Tensor } {
   let t = ropeTables.get(s);
   if (t) return t;
   const half = c.headDim / 2;
+  const perRow = s.pos?.rank === 2;
   const pos = s.pos
-    ? g.reshape(g.cast(s.pos, 'f32'), [s.T, 1]) // (T, 1)
+    ? g.reshape(g.cast(s.pos, 'f32'), perRow ? [s.B, 1, s.T, 1] : [s.T, 1]) // (T, 1) or (B, 1, T, 1)
     : g.constant(
         Array.from({ length: s.T }, (_, i) => i),
         'f32',
         [s.T, 1],
       ); // (T, 1) positions 0…T-1
   const inv = g.constant(ropeInvFreq(c), 'f32', [1, half]); // (1, hd/2)
-  const freqs = g.mul(pos, inv); // (T, hd/2)
-  const emb = g.concat([freqs, freqs], 1); // (T, hd) as Hugging Face's cat((freqs, freqs), -1)
+  const freqs = g.mul(pos, inv); // (T, hd/2) or (B, 1, T, hd/2)
+  const emb = g.concat([freqs, freqs], freqs.rank - 1); // (…, hd) as Hugging Face's cat((freqs, freqs), -1)
   t = { cos: g.cos(emb), sin: g.sin(emb) };
   ropeTables.set(s, t);
   return t;
