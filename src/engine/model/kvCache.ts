@@ -11,6 +11,7 @@
  *   const cache = m.newCache();
  *   let logits = await m.prefill(cache, promptIds);   // (V) after the prompt
  *   logits = await m.append(cache, nextId);            // (V) after one more token
+ *   const l = await KvCacheModel.forFamily(llama, config, weights); // another family (llama.ts)
  *
  * Static shapes. The cache has a fixed capacity of blockSize slots per layer, (1, nh, blockSize, hd),
  * kept on the host. The decode graph attends over all slots plus the new token; an additive mask
