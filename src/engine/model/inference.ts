@@ -7,7 +7,8 @@
  *   await m.generate(prompt, 100, { temperature: 0.8, topK: 200 }, rng)
  *
  * Generation recomputes the whole (cropped) context for each new token, as nanoGPT's sample.py does.
- * Another family's model (llama.ts): `GptInference.forFamily(llama, config, weights)`.
+ * Another family's model (llama.ts): `GptInference.forFamily(llama, config, weights)`; its nextLogits runs
+ * the context's power-of-two bucket (16, 32, … blockSize) rather than the whole block.
  */
 import { Graph } from '../graph/graph';
 import { emitOnnx } from '../graph/emit';
@@ -18,6 +19,7 @@ import type { Tensor } from '../graph/tensor';
 import { familyForward, type FamilyConfig, type ModelFamily } from './family';
 import { gptForward, type GptConfig } from './gpt';
 import { gpt2 } from './gpt2';
+import { prefillBucket } from './kvCache';
 
 /** A GPT's architecture without the batch shape a graph is built for. */
 export type GptModelConfig = Omit<GptConfig, 'batchSize' | 'seqLen' | 'embeddingGrad'>;
@@ -39,6 +41,8 @@ export class GptInference<C extends FamilyConfig = GptModelConfig> {
     private weights: Record<string, HostTensor>,
     private readonly forward: Forward<C>,
     private readonly o: InferenceOptions,
+    /** nextLogits runs the smallest power-of-two bucket of the context, not always blockSize. */
+    private readonly bucketed = false,
   ) {}
 
   /** A GPT-2 (gpt.ts's forward pass). */
@@ -62,7 +66,7 @@ export class GptInference<C extends FamilyConfig = GptModelConfig> {
     o: InferenceOptions = {},
   ): Promise<GptInference<F>> {
     const forward: Forward<F> = (g, c, idx, B, T) => familyForward(g, fam, c, idx, { B, T });
-    const m = new GptInference(fam, config, {}, forward, o);
+    const m = new GptInference(fam, config, {}, forward, o, true);
     m.setWeights(weights);
     return m;
   }
@@ -115,9 +119,11 @@ export class GptInference<C extends FamilyConfig = GptModelConfig> {
 
   /** Logits (V) for the token after `context` (cropped to the last blockSize tokens). */
   async nextLogits(context: readonly number[]): Promise<Float32Array> {
-    const T = this.config.blockSize;
-    const ctx = context.length > T ? context.slice(-T) : context;
+    const S = this.config.blockSize;
+    const ctx = context.length > S ? context.slice(-S) : context;
     if (!ctx.length) throw new Error('nextLogits needs at least one context token');
+    // forFamily's models run the context's power-of-two bucket: a Llama's blockSize may be 128k positions
+    const T = this.bucketed ? prefillBucket(ctx.length, S) : S;
     const r = await this.runner('logits', 1, T);
     const idx = new BigInt64Array(T); // padded with token 0 after the context: causal attention never looks ahead
     ctx.forEach((t, i) => (idx[i] = BigInt(t)));
