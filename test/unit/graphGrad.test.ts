@@ -133,6 +133,9 @@ const cases: Case[] = [
   { name: 'Log', dtype: 'f64', params: [{ shape: [5], positive: true }], f: (g, [a]) => g.log(a) },
   { name: 'Neg', dtype: 'f64', params: [{ shape: [5] }], f: (g, [a]) => g.neg(a) },
   { name: 'Tanh', dtype: 'f64', params: [{ shape: [5] }], f: (g, [a]) => g.tanh(a) },
+  { name: 'Sigmoid', dtype: 'f64', params: [{ shape: [5] }], f: (g, [a]) => g.sigmoid(g.mul(a, 3)) },
+  { name: 'Cos', dtype: 'f64', params: [{ shape: [5] }], f: (g, [a]) => g.cos(g.mul(a, 3)) },
+  { name: 'Sin', dtype: 'f64', params: [{ shape: [5] }], f: (g, [a]) => g.sin(g.mul(a, 3)) },
   { name: 'Erf', dtype: 'f32', params: [{ shape: [6] }], f: (g, [a]) => g.erf(a) },
   { name: 'Min', dtype: 'f64', params: [{ shape: [2, 3] }, { shape: [3] }], f: (g, [a, b]) => g.min(a, b) },
   {

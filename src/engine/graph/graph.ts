@@ -244,6 +244,15 @@ export class Graph {
   tanh(x: Tensor): Tensor {
     return ew.tanh(this, x);
   }
+  sigmoid(x: Tensor): Tensor {
+    return ew.sigmoid(this, x);
+  }
+  cos(x: Tensor): Tensor {
+    return ew.cos(this, x);
+  }
+  sin(x: Tensor): Tensor {
+    return ew.sin(this, x);
+  }
   erf(x: Tensor): Tensor {
     return ew.erf(this, x);
   }

@@ -13,8 +13,8 @@
  * The attention cores: `causalAttention` here (training, prefill, inspection; `probs` records the
  * probabilities) and the one-token cache core of kvCache.ts (decode); a core may output what it sees
  * (prefill outputs every layer's k and v). The graph builders take the family as an argument
- * (buildPrefillGraph, buildDecodeGraph, buildInspectGraph); gptForward, KvCacheModel and GptInspector
- * pass gpt2 today.
+ * (buildPrefillGraph, buildDecodeGraph, buildInspectGraph); gptForward and GptInspector pass gpt2,
+ * KvCacheModel.forFamily and GptInference.forFamily any family (llama.ts's too).
  *
  * Adding a family (Llama, say) is writing one `ModelFamily` in its own file beside gpt2.ts, with a config
  * that extends FamilyConfig (nKvHead, intermediateSize, ropeTheta, rmsNormEps, tieWordEmbeddings):
@@ -30,8 +30,9 @@
  *   logits   rmsNorm(model.norm), then lm_head
  *   kvHeads  nKvHead and hd: the cache holds keys after RoPE
  * Grouped-query attention belongs to the cores: given k, v with fewer heads than q, a core broadcasts
- * each key/value head over its nh / nKvHead query heads (q as (B, nKv, group, T, hd) against k as
- * (B, nKv, 1, T, hd)). The cores here refuse such k, v (`sameHeads`) until a family needs them.
+ * each key/value head over its nh / nKvHead query heads. Query heads h = kv·G … kv·G + G-1 share key/value
+ * head kv (Hugging Face's repeat_kv), so q (B, nh, T, hd) reshapes for free to (B, nKv, G·T, hd), one
+ * product per key/value head (`groupQueries`). llama.ts is such a family.
  */
 import type { Graph } from '../graph/graph';
 import type { Tensor } from '../graph/tensor';
@@ -56,7 +57,8 @@ export interface FamilyConfig {
 
 /**
  * The rows a graph runs: B sequences of T tokens each, flattened to B·T rows between blocks, at
- * positions `pos` ((T) i64, the same for every sequence) or 0…T-1 when absent.
+ * positions `pos` ((T) i64, the same for every sequence) or 0…T-1 when absent. llama.ts also takes
+ * (B, T) positions, one row per sequence.
  */
 export interface Rows {
   B: number;
@@ -135,20 +137,46 @@ export function causalAttention(
 ): Attend {
   const mask = g.causalMask(T); // (T, T) 0 on and below the diagonal, -inf above
   return (q, k, v, l) => {
-    sameHeads(q, k);
-    const hd = q.shape[3];
-    const att = g.matmul(q, k, { transB: true, alpha: 1 / Math.sqrt(hd) }); // (B, nh, T, T) scale folded in
+    const [B, nh, , hd] = q.shape;
+    const G = groupSize(q, k);
+    const qg = G === 1 ? q : g.reshape(q, [B, k.shape[1], G * T, hd]); // (B, nKv, G·T, hd) query heads by group
+    const scores = g.matmul(qg, k, { transB: true, alpha: 1 / Math.sqrt(hd) }); // (B, nKv, G·T, T) scale folded in
+    const att = G === 1 ? scores : g.reshape(scores, [B, nh, T, T]); // (B, nh, T, T)
     const p = g.softmax(g.add(att, mask), -1); // (B, nh, T, T) additive causal mask
     o.probs?.(p, l);
-    return g.matmul(p, v); // (B, nh, T, hd)
+    if (G === 1) return g.matmul(p, v); // (B, nh, T, hd)
+    const y = g.matmul(g.reshape(p, [B, k.shape[1], G * T, T]), v); // (B, nKv, G·T, hd)
+    return g.reshape(y, [B, nh, T, hd]); // (B, nh, T, hd)
   };
 }
 
-/** Refuses k, v with other heads than q (grouped-query attention is not written yet; see the header). */
-export function sameHeads(q: Tensor, k: Tensor): void {
-  if (q.shape[1] !== k.shape[1])
+/**
+ * Query heads per key/value head (1 without grouped-query attention); refuses k, v whose heads do not
+ * divide q's or whose head size differs.
+ */
+export function groupSize(q: Tensor, k: Tensor): number {
+  const [nh, nKv] = [q.shape[1], k.shape[1]];
+  if (nh % nKv || q.shape[3] !== k.shape[3])
     throw new Error(
-      `attention: ${k.shape[1]} key/value heads for ${q.shape[1]} query heads ` +
-        '(grouped-query attention) is not supported yet',
+      `attention: ${nKv} key/value heads of size ${k.shape[3]} for ${nh} query heads of size ${q.shape[3]}: ` +
+        'the key/value heads must divide the query heads (grouped-query attention), with one head size',
     );
+  return nh / nKv;
+}
+
+/**
+ * Logits (B·T, V) of any family for token ids idx (B, T) from position 0, without gradients: declares the
+ * parameters on g, stacks the blocks under causal attention, applies the head (inference.ts).
+ */
+export function familyForward<C extends FamilyConfig>(
+  g: Graph,
+  fam: ModelFamily<C>,
+  c: C,
+  idx: Tensor,
+  s: { B: number; T: number },
+): Tensor {
+  if (s.T > c.blockSize) throw new Error(`model config: ${s.T} positions exceed blockSize ${c.blockSize}`);
+  const P = declareParams(g, fam.params(c));
+  const x = stack(g, fam, c, P, idx, { B: s.B, T: s.T }, causalAttention(g, s.T)); // (B·T, C)
+  return g.named(fam.logits(g, c, P, x), 'logits'); // (B·T, V)
 }

@@ -7,13 +7,19 @@
  *   await m.generate(prompt, 100, { temperature: 0.8, topK: 200 }, rng)
  *
  * Generation recomputes the whole (cropped) context for each new token, as nanoGPT's sample.py does.
+ * Another family's model (llama.ts): `GptInference.forFamily(llama, config, weights)`; its nextLogits runs
+ * the context's power-of-two bucket (16, 32, … blockSize) rather than the whole block.
  */
 import { Graph } from '../graph/graph';
 import { emitOnnx } from '../graph/emit';
 import { GraphRunner, toHost, type HostTensor } from '../runtime/session';
 import type { ExecutionProvider } from '../runtime/ort';
 import { nextTokenProbs, sampleFrom, type SamplingOptions } from '../sample/sampling';
-import { gptForward, gptParams, type GptConfig } from './gpt';
+import type { Tensor } from '../graph/tensor';
+import { familyForward, type FamilyConfig, type ModelFamily } from './family';
+import { gptForward, type GptConfig } from './gpt';
+import { gpt2 } from './gpt2';
+import { prefillBucket } from './kvCache';
 
 /** A GPT's architecture without the batch shape a graph is built for. */
 export type GptModelConfig = Omit<GptConfig, 'batchSize' | 'seqLen' | 'embeddingGrad'>;
@@ -23,28 +29,51 @@ export interface InferenceOptions {
   threads?: number;
 }
 
-export class GptInference {
+/** Logits (B·T, V) of a model for idx (B, T) on graph g. */
+type Forward<C> = (g: Graph, c: C, idx: Tensor, B: number, T: number) => Tensor;
+
+export class GptInference<C extends FamilyConfig = GptModelConfig> {
   private readonly runners = new Map<string, Promise<GraphRunner>>();
 
   private constructor(
-    readonly config: GptModelConfig,
+    readonly fam: ModelFamily<C>,
+    readonly config: C,
     private weights: Record<string, HostTensor>,
+    private readonly forward: Forward<C>,
     private readonly o: InferenceOptions,
+    /** nextLogits runs the smallest power-of-two bucket of the context, not always blockSize. */
+    private readonly bucketed = false,
   ) {}
 
+  /** A GPT-2 (gpt.ts's forward pass). */
   static async create(
     config: GptModelConfig,
     weights: Record<string, HostTensor>,
     o: InferenceOptions = {},
   ): Promise<GptInference> {
-    const m = new GptInference(config, {}, o);
+    const forward: Forward<GptModelConfig> = (g, c, idx, B, T) =>
+      gptForward(g, { ...c, batchSize: B, seqLen: T }, idx).logits;
+    const m = new GptInference(gpt2, config, {}, forward, o);
+    m.setWeights(weights);
+    return m;
+  }
+
+  /** A model of any family (llama.ts's, say). */
+  static async forFamily<F extends FamilyConfig>(
+    fam: ModelFamily<F>,
+    config: F,
+    weights: Record<string, HostTensor>,
+    o: InferenceOptions = {},
+  ): Promise<GptInference<F>> {
+    const forward: Forward<F> = (g, c, idx, B, T) => familyForward(g, fam, c, idx, { B, T });
+    const m = new GptInference(fam, config, {}, forward, o, true);
     m.setWeights(weights);
     return m;
   }
 
   /** Replaces the weights (same shapes); checks that every parameter is there. */
   setWeights(weights: Record<string, HostTensor>): void {
-    for (const p of gptParams({ ...this.config, batchSize: 1 })) {
+    for (const p of this.fam.params(this.config)) {
       const w = weights[p.name];
       if (!w) throw new Error(`GPT weights lack ${p.name}`);
       const n = p.shape.reduce((a, b) => a * b, 1);
@@ -59,9 +88,8 @@ export class GptInference {
     let r = this.runners.get(key);
     if (!r) {
       const g = new Graph({ name: `gpt-${kind}` });
-      const c: GptConfig = { ...this.config, batchSize: B, seqLen: T };
       const idx = g.input('idx', 'i64', [B, T]); // (B, T)
-      const { logits } = gptForward(g, c, idx); // (B·T, V)
+      const logits = this.forward(g, this.config, idx, B, T); // (B·T, V)
       if (kind !== 'logits') {
         const targets = g.input('targets', 'i64', [B, T]); // (B, T)
         const weights = kind === 'wloss' ? g.reshape(g.input('weights', 'f32', [B, T]), [B * T]) : undefined; // (B·T)
@@ -91,9 +119,11 @@ export class GptInference {
 
   /** Logits (V) for the token after `context` (cropped to the last blockSize tokens). */
   async nextLogits(context: readonly number[]): Promise<Float32Array> {
-    const T = this.config.blockSize;
-    const ctx = context.length > T ? context.slice(-T) : context;
+    const S = this.config.blockSize;
+    const ctx = context.length > S ? context.slice(-S) : context;
     if (!ctx.length) throw new Error('nextLogits needs at least one context token');
+    // forFamily's models run the context's power-of-two bucket: a Llama's blockSize may be 128k positions
+    const T = this.bucketed ? prefillBucket(ctx.length, S) : S;
     const r = await this.runner('logits', 1, T);
     const idx = new BigInt64Array(T); // padded with token 0 after the context: causal attention never looks ahead
     ctx.forEach((t, i) => (idx[i] = BigInt(t)));

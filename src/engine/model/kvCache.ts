@@ -11,6 +11,7 @@
  *   const cache = m.newCache();
  *   let logits = await m.prefill(cache, promptIds);   // (V) after the prompt
  *   logits = await m.append(cache, nextId);            // (V) after one more token
+ *   const l = await KvCacheModel.forFamily(llama, config, weights); // another family (llama.ts)
  *
  * Static shapes. The cache has a fixed capacity of blockSize slots per layer, (1, nh, blockSize, hd),
  * kept on the host. The decode graph attends over all slots plus the new token; an additive mask
@@ -41,7 +42,7 @@ import { GraphRunner, toHost, type HostTensor } from '../runtime/session';
 import {
   causalAttention,
   declareParams,
-  sameHeads,
+  groupSize,
   stack,
   type Attend,
   type FamilyConfig,
@@ -111,24 +112,26 @@ export function buildPrefillGraph<C extends FamilyConfig>(c: C, fam: ModelFamily
 }
 
 /**
- * The decode graph's attention core for one new token per stream, q, k, v (B, nh, 1, hd), at slot `pos` of
- * S cache slots: the scores over `past_k.{l}` (B, nh, S, hd), masked by `mask` (1, S), and over the
- * token's own key; outputs the token's `k.{l}` / `v.{l}` (B, nh, 1, hd) for the host to write into the cache.
+ * The decode graph's attention core for one new token per stream, q (B, nh, 1, hd) and k, v (B, nKv, 1, hd),
+ * at slot `pos` of S cache slots: the scores over `past_k.{l}` (B, nKv, S, hd), masked by `mask` (1, S),
+ * and over the token's own key, each key/value head shared by its nh / nKv query heads; outputs the token's
+ * `k.{l}` / `v.{l}` (B, nKv, 1, hd) for the host to write into the cache.
  */
 function cachedAttention(g: Graph, B: number, S: number, mask: Tensor): Attend {
   return (q, k, v, l) => {
-    sameHeads(q, k);
-    const [, nh, , hd] = k.shape;
+    const G = groupSize(q, k);
+    const [, nh, , hd] = k.shape; // key/value heads
     const pastK = g.input(`past_k.${l}`, 'f32', [B, nh, S, hd]); // (B, nh, S, hd)
     const pastV = g.input(`past_v.${l}`, 'f32', [B, nh, S, hd]); // (B, nh, S, hd)
+    const qg = G === 1 ? q : g.reshape(q, [B, nh, G, hd]); // (B, nh, G, hd) grouped-query: G query heads per key/value head
     const scale = 1 / Math.sqrt(hd);
-    const past = g.add(g.matmul(q, pastK, { transB: true, alpha: scale }), mask); // (B, nh, 1, S)
-    const self = g.mul(g.reduceSum(g.mul(q, k), [-1], true), scale); // (B, nh, 1, 1)
-    const p = g.softmax(g.concat([past, self], -1), -1); // (B, nh, 1, S + 1)
-    const y = g.add(g.matmul(g.slice(p, 3, 0, S), pastV), g.mul(g.slice(p, 3, S, S + 1), v)); // (B, nh, 1, hd)
+    const past = g.add(g.matmul(qg, pastK, { transB: true, alpha: scale }), mask); // (B, nh, G, S)
+    const self = g.mul(g.reduceSum(g.mul(qg, k), [-1], true), scale); // (B, nh, G, 1)
+    const p = g.softmax(g.concat([past, self], -1), -1); // (B, nh, G, S + 1)
+    const y = g.add(g.matmul(g.slice(p, 3, 0, S), pastV), g.mul(g.slice(p, 3, S, S + 1), v)); // (B, nh, G, hd)
     g.output(`k.${l}`, k); // (B, nh, 1, hd)
     g.output(`v.${l}`, v); // (B, nh, 1, hd)
-    return y;
+    return G === 1 ? y : g.reshape(y, [B, nh * G, 1, hd]); // (B, nh·G, 1, hd) the query heads
   };
 }
 
@@ -160,12 +163,13 @@ export function prefillBucket(n: number, blockSize: number): number {
   return Math.min(T, blockSize);
 }
 
-export class KvCacheModel {
+export class KvCacheModel<C extends FamilyConfig = GptModelConfig> {
   private readonly runners = new Map<string, Promise<GraphRunner>>();
   readonly slideKeep: number;
 
   private constructor(
-    readonly config: GptModelConfig,
+    readonly fam: ModelFamily<C>,
+    readonly config: C,
     public weights: Record<string, HostTensor>,
     private readonly o: KvCacheOptions,
   ) {
@@ -174,18 +178,29 @@ export class KvCacheModel {
       throw new Error(`slideKeep must be between 1 and blockSize ${config.blockSize}, got ${this.slideKeep}`);
   }
 
+  /** A GPT-2 (gpt2.ts). */
   static async create(
     config: GptModelConfig,
     weights: Record<string, HostTensor>,
     o: KvCacheOptions = {},
   ): Promise<KvCacheModel> {
-    for (const p of gpt2.params(config)) if (!weights[p.name]) throw new Error(`GPT weights lack ${p.name}`);
-    return new KvCacheModel(config, weights, o);
+    return KvCacheModel.forFamily(gpt2, config, weights, o);
+  }
+
+  /** A model of any family (llama.ts's, say). */
+  static async forFamily<F extends FamilyConfig>(
+    fam: ModelFamily<F>,
+    config: F,
+    weights: Record<string, HostTensor>,
+    o: KvCacheOptions = {},
+  ): Promise<KvCacheModel<F>> {
+    for (const p of fam.params(config)) if (!weights[p.name]) throw new Error(`model weights lack ${p.name}`);
+    return new KvCacheModel(fam, config, weights, o);
   }
 
   /** Other weights of the same shapes, keeping the compiled graphs (a training run's samples). */
   setWeights(weights: Record<string, HostTensor>): void {
-    for (const p of gpt2.params(this.config)) {
+    for (const p of this.fam.params(this.config)) {
       const w = weights[p.name];
       if (!w) throw new Error(`GPT weights lack ${p.name}`);
       if (w.data.length !== p.shape.reduce((x, y) => x * y, 1))
@@ -196,7 +211,7 @@ export class KvCacheModel {
 
   /** Key/value heads per layer and their size. */
   private get kv(): { heads: number; headSize: number } {
-    return gpt2.kvHeads(this.config);
+    return this.fam.kvHeads(this.config);
   }
 
   /** Floats per layer of a cache: (1, heads, blockSize, headSize). */
@@ -229,7 +244,7 @@ export class KvCacheModel {
 
   private get decodeThreads(): number | undefined {
     if (this.o.decodeThreads !== undefined) return this.o.decodeThreads;
-    const params = gpt2.params(this.config).reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
+    const params = this.fam.params(this.config).reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
     return params < 30e6 ? 1 : this.o.threads;
   }
 
@@ -262,7 +277,7 @@ export class KvCacheModel {
         `prefill: ${ids.length} tokens exceed blockSize ${c.blockSize}; keep the last ${c.blockSize}`,
       );
     const T = prefillBucket(ids.length, c.blockSize);
-    const r = await this.runner(`prefill:${T}`, () => buildPrefillGraph(c, gpt2, T));
+    const r = await this.runner(`prefill:${T}`, () => buildPrefillGraph(c, this.fam, T));
     const idx = new BigInt64Array(T); // padded with token 0: causal attention never looks ahead
     ids.forEach((t, i) => (idx[i] = BigInt(t)));
     const out = await r.run({
@@ -295,7 +310,7 @@ export class KvCacheModel {
       return this.prefill(cache, context.slice(-this.slideKeep), context);
     }
     const pos = cache.length;
-    const r = await this.runner('decode', () => buildDecodeGraph(c, gpt2));
+    const r = await this.runner('decode', () => buildDecodeGraph(c, this.fam));
     const mask = new Float32Array(c.blockSize).fill(-Infinity, pos); // per call: sequences may decode concurrently
     const feeds: Record<string, HostTensor> = {
       ...this.weights,
@@ -371,7 +386,7 @@ export class KvCacheModel {
     const pos = cache.length;
     if (pos >= cache.capacity) Object.assign(cache, this.resized(cache, prefillBucket(pos + 1, c.blockSize)));
     const S = cache.capacity;
-    const r = await this.runner(`decode:${B}x${S}`, () => buildDecodeGraph(c, gpt2, B, S));
+    const r = await this.runner(`decode:${B}x${S}`, () => buildDecodeGraph(c, this.fam, B, S));
     const feeds: Record<string, HostTensor> = {
       ...this.weights,
       idx: { dtype: 'i64', shape: [B, 1], data: BigInt64Array.from(tokens, (t) => BigInt(t)) },
@@ -404,8 +419,8 @@ export class KvCacheModel {
     const c = this.config;
     const T = prefillBucket(Math.min(n, c.blockSize), c.blockSize);
     await Promise.all([
-      this.runner('decode', () => buildDecodeGraph(c, gpt2)),
-      this.runner(`prefill:${T}`, () => buildPrefillGraph(c, gpt2, T)),
+      this.runner('decode', () => buildDecodeGraph(c, this.fam)),
+      this.runner(`prefill:${T}`, () => buildPrefillGraph(c, this.fam, T)),
     ]);
   }
 

@@ -133,6 +133,18 @@ const TanhOp: OpDef = {
 }; // dy·(1-y²)
 export const tanh = (g: Graph, x: Tensor): Tensor => unary(g, TanhOp, x);
 
+const SigmoidOp: OpDef = {
+  type: 'Sigmoid',
+  grad: (g, n, [dy]) => [g.mul(dy!, g.mul(n.outputs[0], g.sub(1, n.outputs[0])))],
+}; // dy·y(1-y)
+export const sigmoid = (g: Graph, x: Tensor): Tensor => unary(g, SigmoidOp, x);
+
+const CosOp: OpDef = { type: 'Cos', grad: (g, n, [dy]) => [g.neg(g.mul(dy!, g.sin(n.inputs[0])))] }; // -dy·sin(x)
+export const cos = (g: Graph, x: Tensor): Tensor => unary(g, CosOp, x);
+
+const SinOp: OpDef = { type: 'Sin', grad: (g, n, [dy]) => [g.mul(dy!, g.cos(n.inputs[0]))] }; // dy·cos(x)
+export const sin = (g: Graph, x: Tensor): Tensor => unary(g, SinOp, x);
+
 // d erf(x) = 2/√π · e^(-x²)
 const ErfOp: OpDef = {
   type: 'Erf',
