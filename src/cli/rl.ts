@@ -86,7 +86,7 @@ export async function rlCommand(args: string[]): Promise<number> {
         );
       else if (e.kind === 'step' && (e.step % (logInterval ?? 1) === 0 || e.step === o.steps))
         out(
-          `step ${e.step}: reward ${e.reward!.toFixed(3)}${e.trueReward !== undefined ? ` (true ${e.trueReward.toFixed(3)})` : ''}, zero-signal ${(e.zeroSignal! * 100).toFixed(0)}%, answer ${e.answerTokens!.toFixed(1)} tokens, loss ${e.loss.toFixed(4)}, grad norm ${e.gradNorm.toFixed(3)}${e.kl !== undefined ? `, kl ${e.kl.toFixed(4)}` : ''}, ${(e.ms / 1000).toFixed(1)} s`,
+          `step ${e.step}: reward ${e.reward!.toFixed(3)}${e.trueReward !== undefined ? ` (true ${e.trueReward.toFixed(3)})` : ''}, zero-signal ${(e.zeroSignal! * 100).toFixed(0)}%, answer ${e.answerTokens!.toFixed(1)} tokens, loss ${e.loss.toFixed(4)}, grad norm ${e.gradNorm.toFixed(3)}${e.kl !== undefined ? `, kl ${e.kl.toFixed(4)}` : ''}${e.clipFrac !== undefined ? `, clipped ${(e.clipFrac * 100).toFixed(0)}%` : ''}, ${(e.ms / 1000).toFixed(1)} s`,
         );
       else if (e.kind === 'taskEval')
         out(

@@ -37,6 +37,8 @@ export const RL_OPTIONS = {
   scaleByStd: { type: 'bool', default: false, doc: "Divide each advantage by its group's reward std (TRL's default)." },
   klBeta: { type: 'num', min: 0, default: 0, doc: 'KL penalty to the starting model (k3); 0: off, KL not computed.' },
   gradClip: { type: 'num', min: 0, default: 1, doc: 'Clip the gradient to this global norm; 0: off.' },
+  updatesPerBatch: { type: 'int', min: 1, max: 16, default: 1, doc: "Adam steps per batch of rollouts; above 1 each token's ratio to the sampling policy is clipped (PPO)." },
+  clipEps: { type: 'num', gt: 0, lt: 1, default: 0.2, doc: 'PPO clip range ε of that ratio: [1−ε, 1+ε] (with updatesPerBatch > 1).' },
   maxDigits: { type: 'int', min: 1, max: 4, doc: 'arithmetic, addition: the most digits of a number.' },
   tools: { type: 'str', meta: 'LIST', default: 'none', doc: 'Tools a model with tool tokens may call in its answers: calculator,python,search or none; their output is forced and carries no loss.' },
   toolTimeout: { type: 'int', min: 1, max: 600_000, default: 5000, meta: 'MS', doc: "Each tool call's time limit." },

@@ -75,6 +75,8 @@ export type RunEvent =
       kl?: number;
       /** rl against a reward model: the share of the step's answers the true checker passes. */
       trueReward?: number;
+      /** rl with updatesPerBatch > 1: the share of answer tokens whose ratio was clipped in the last update. */
+      clipFrac?: number;
       elapsedMs: number;
       etaMs: number;
       time: number;

@@ -4,6 +4,9 @@
  * as forced in the Groups view's data, left out of the loss (the step's tokensSeen counts sampled tokens
  * only: Σ answer tokens − Σ forced, both read from the logged answers), and the checker reads only the text
  * after an answer's last tool output. Without tools the same model is kept from opening a call.
+ * PPO (updatesPerBatch 2) on the same rollouts: its first update has the on-policy gradient (every ratio is
+ * 1, so the gradient norm equals a plain run's), the second moves the weights further, and the share of
+ * clipped tokens is reported.
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -11,6 +14,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { defaultsOf } from '../../src/engine/options';
+import { loadCheckpoint } from '../../src/engine/train/checkpoint';
 import { trainRl, type RlConfig } from '../../src/engine/rl/rlLoop';
 import type { RlTask } from '../../src/engine/rl/rlTasks';
 import { RL_OPTIONS } from '../../src/protocol/rlOptions';
@@ -28,6 +32,24 @@ async function run(c: RlConfig, task: RlTask, tools?: (typeof pythonCalc)[]): Pr
   return events;
 }
 
+/** A task whose checker rewards answers of odd length: some signal for any model. */
+function oddTask(seen: string[] = []): RlTask {
+  return {
+    name: 'calls',
+    description: 'any answer',
+    checker: 'test',
+    items: (split, count) =>
+      Array.from({ length: count }, (_, i) => ({
+        prompt: `${split === 'train' ? 3 + i : 2}*4?`,
+        answer: '',
+      })),
+    check: (text) => {
+      seen.push(text);
+      return text.length % 2;
+    },
+  };
+}
+
 test('RL with tools: outputs forced, shown, without loss; the checker reads the text after them', async () => {
   const dir = fs.mkdtempSync(path.join(tmpdir(), 'llm-lens-rl-tools-'));
   const { config, weights } = toolCallingModel({ answerCalls: true, blockSize: 64 });
@@ -39,20 +61,7 @@ test('RL with tools: outputs forced, shown, without loss; the checker reads the 
     name: 'tools',
   });
   const seen: string[] = [];
-  const task: RlTask = {
-    name: 'calls',
-    description: 'any answer',
-    checker: 'test',
-    items: (split, count) =>
-      Array.from({ length: count }, (_, i) => ({
-        prompt: `${split === 'train' ? 3 + i : 2}*4?`,
-        answer: '',
-      })),
-    check: (text) => {
-      seen.push(text);
-      return text.length % 2; // some signal, from what the checker is given
-    },
-  };
+  const task = oddTask(seen);
   const c: RlConfig = {
     ...defaultsOf(RL_OPTIONS),
     from,
@@ -118,4 +127,48 @@ test('RL with tools: outputs forced, shown, without loss; the checker reads the 
         assert.equal(a.forced, undefined);
         assert.ok(!a.tokens.includes('<|tool_start|>'));
       }
+});
+
+test('PPO: the first of 2 updates per batch has the on-policy gradient; the second moves further', async () => {
+  const dir = fs.mkdtempSync(path.join(tmpdir(), 'llm-lens-rl-ppo-'));
+  const { config, weights } = toolCallingModel({ answerCalls: true, blockSize: 64 });
+  const from = await chatCheckpoint(dir, { chatTokens: true, tokenizer: chatVocab.tok, weights, config });
+  const c: RlConfig = {
+    ...defaultsOf(RL_OPTIONS),
+    from,
+    task: 'calls',
+    runDir: path.join(dir, 'plain'),
+    steps: 1,
+    groupSize: 4,
+    promptsPerStep: 2,
+    maxTokens: 12,
+    lr: 1e-2,
+    evalInterval: 0,
+    groupsInterval: 0,
+    threads: 1,
+  };
+  const step = (events: RunEvent[]) => events.find((e) => e.kind === 'step')!;
+  const plain = step(await run(c, oddTask(), [pythonCalc]));
+  const ppo = step(
+    await run({ ...c, runDir: path.join(dir, 'ppo'), updatesPerBatch: 2, clipEps: 0.1 }, oddTask(), [
+      pythonCalc,
+    ]),
+  );
+  assert.equal(ppo.reward, plain.reward); // the same rollouts
+  assert.ok(plain.gradNorm > 0);
+  assert.ok(
+    Math.abs(ppo.gradNorm - plain.gradNorm) < 1e-5 * plain.gradNorm,
+    `${ppo.gradNorm} ${plain.gradNorm}`,
+  );
+  assert.equal(plain.clipFrac, undefined);
+  assert.ok(ppo.clipFrac! >= 0 && ppo.clipFrac! <= 1);
+  const w = async (run: string) =>
+    (await loadCheckpoint(path.join(dir, run, 'checkpoints', 'step-1'))).weights;
+  const [start, one, two] = [(await loadCheckpoint(from)).weights, await w('plain'), await w('ppo')];
+  const dist = (a: typeof start, b: typeof start) =>
+    Object.keys(a).reduce((s, k) => {
+      const [x, y] = [Array.from(a[k].data as Float32Array), Array.from(b[k].data as Float32Array)];
+      return s + x.reduce((t, v, i) => t + (v - y[i]) ** 2, 0);
+    }, 0);
+  assert.ok(dist(start, two) > dist(start, one) * 1.5, 'the second update moved the weights further');
 });

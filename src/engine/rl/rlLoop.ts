@@ -26,6 +26,9 @@
  *
  * A checker (or the reward model) that fails at run time stops the run: a checkpoint of the weights so
  * far is saved first, then an error event names the task, the prompt and the checker.
+ * PPO: with updatesPerBatch > 1 each batch of rollouts takes that many Adam steps, and every token's ratio
+ * to the policy that sampled it (its log-probs taken once before the first update) is clipped to
+ * [1 − clipEps, 1 + clipEps] (policyLoss.ts); the first update is the on-policy one (every ratio is 1).
  * Tools: with `tools` (calculator, python, search) and a model that has the tool tokens, each rollout runs
  * the tool loop per stream (generateBatch's force hook): a call's output is forced into the answer, carries
  * no loss and no advantage (toolRollout.ts's maskForced), and the checker reads only the text after the last
@@ -81,6 +84,10 @@ export interface RlConfig {
   scaleByStd: boolean;
   klBeta: number;
   gradClip: number;
+  /** Adam steps per batch of rollouts; above 1, PPO's clipped ratio to the sampling policy (default 1). */
+  updatesPerBatch?: number;
+  /** PPO's clip range ε (default 0.2). */
+  clipEps?: number;
   maxDigits?: number;
   evalInterval: number;
   evalCount: number;
@@ -283,10 +290,11 @@ export async function* trainRl(
   };
 
   const graphConfig = { ...config, batchSize: B, seqLen: T };
+  const updates = c.updatesPerBatch ?? GRPO_DEFAULTS.updatesPerBatch;
   const { graph, spec } = buildGptPolicyGraph(
     graphConfig,
     { kind: 'adamw', beta1: 0.9, beta2: 0.95, weightDecay: 0, clip: c.gradClip },
-    { ref: c.klBeta > 0, klBeta: c.klBeta },
+    { ref: c.klBeta > 0, klBeta: c.klBeta, old: updates > 1, clipEps: c.clipEps ?? GRPO_DEFAULTS.clipEps },
   );
   const copy = (w: Record<string, HostTensor>) =>
     Object.fromEntries(Object.entries(w).map(([k, t]) => [k, { ...t, data: t.data.slice() }])) as Record<
@@ -295,8 +303,9 @@ export async function* trainRl(
     >;
   const names = gptParams(graphConfig).map((p) => p.name);
   const runner = await TrainRunner.create(emitOnnx(graph), spec, copy(ckpt.weights), { threads: c.threads });
-  const ref =
-    c.klBeta > 0
+  // log-probs of the targets under given weights: the reference model's (KL) and the sampling policy's (PPO)
+  const logProbs =
+    c.klBeta > 0 || updates > 1
       ? await GraphRunner.create(emitOnnx(buildGptLogProbGraph(graphConfig)), { threads: c.threads })
       : undefined;
   const refWeights = copy(ckpt.weights);
@@ -487,6 +496,7 @@ export async function* trainRl(
       let loss = 0;
       let gradNorm = 0;
       let kl: number | undefined;
+      let clipFrac: number | undefined;
       if (adv.zeroSignal < adv.groups || c.klBeta > 0) {
         const data: Record<string, HostTensor> = {
           idx: { dtype: 'i64', shape: [B, T], data: rows.idx },
@@ -494,23 +504,34 @@ export async function* trainRl(
           advantages: { dtype: 'f32', shape: [B, T], data: tokenAdvantages(adv.advantages, rows.mask, T) },
           weights: lossWeights(rows.mask, B, T, { kind: GRPO_DEFAULTS.lossNorm }),
         };
-        if (ref) {
-          const out = await ref.run({ ...refWeights, idx: data.idx, targets: data.targets });
+        if (c.klBeta > 0) {
+          const out = await logProbs!.run({ ...refWeights, idx: data.idx, targets: data.targets });
           data.ref_logp = await toHost(out.logp);
         }
-        const r = await runner.step(data, c.lr);
-        if (!r.applied) {
-          yield log({
-            kind: 'error',
-            step,
-            message: `step ${step + 1} went bad (loss ${r.loss}, gradient norm ${r.gradNorm}); the update was not applied. Lower the learning rate.`,
-            time: now(),
-          });
-          return;
+        if (updates > 1) {
+          // the policy that sampled the answers (the weights now, which kv holds): fixed for every update
+          const out = await logProbs!.run({ ...kv.weights, idx: data.idx, targets: data.targets });
+          data.old_logp = await toHost(out.logp);
         }
-        loss = r.loss;
-        gradNorm = r.gradNorm;
-        if (r.extra.kl) kl = (await toHost(r.extra.kl)).data[0] as number;
+        for (let u = 0; u < updates; u++) {
+          const r = await runner.step(data, c.lr);
+          if (!r.applied) {
+            yield log({
+              kind: 'error',
+              step,
+              message: `step ${step + 1} went bad (loss ${r.loss}, gradient norm ${r.gradNorm}${updates > 1 ? `, update ${u + 1} of ${updates}` : ''}); the update was not applied. Lower the learning rate.`,
+              time: now(),
+            });
+            return;
+          }
+          if (u === 0) {
+            // the first update's: the gradient of the batch as sampled (ratio 1)
+            loss = r.loss;
+            gradNorm = r.gradNorm;
+            if (r.extra.kl) kl = (await toHost(r.extra.kl)).data[0] as number;
+          }
+          if (r.extra.clip_frac) clipFrac = (await toHost(r.extra.clip_frac)).data[0] as number;
+        }
         kv.setWeights(await weightsNow());
       }
       step++;
@@ -532,6 +553,7 @@ export async function* trainRl(
         answerTokens,
         ...(kl !== undefined ? { kl } : {}),
         ...(trueRewards ? { trueReward: mean(trueRewards) } : {}),
+        ...(clipFrac !== undefined ? { clipFrac } : {}),
         elapsedMs: now() - t0,
         etaMs: typical * (c.steps - step),
         time: now(),
@@ -565,7 +587,7 @@ export async function* trainRl(
     yield log({ kind: 'error', step, message: e instanceof Error ? e.message : String(e), time: now() });
   } finally {
     await runner.release();
-    await ref?.release();
+    await logProbs?.release();
     await kv.release();
     await scorer?.release();
     if (ownTools) await disposeTools(toolList);
