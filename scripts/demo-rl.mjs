@@ -15,7 +15,7 @@
 // questions). A base already trained in .llmlens/demo-rl is reused.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { build, cli, fineTune, modelArgs, pretrainBase, say } from './demoLib.mjs';
+import { build, cli, fineTune, modelArgs, pretrainBase, QUIET_SFT, say } from './demoLib.mjs';
 
 const BASE_ITERS = process.env.DEMO_BASE_ITERS ?? '4000';
 const SFT_ITERS = process.env.DEMO_SFT_ITERS ?? '10';
@@ -86,20 +86,7 @@ const sftCkpt = fineTune({
   data: [sftData],
   runDir: path.join(DIR, 'sft'),
   iters: SFT_ITERS,
-  args: [
-    '--lr',
-    SFT_LR,
-    '--seed',
-    SEED,
-    '--batch-size',
-    '8',
-    '--eval-iters',
-    '0',
-    '--sample-tokens',
-    '0',
-    '--log-interval',
-    '50',
-  ],
+  args: ['--lr', SFT_LR, '--seed', SEED, ...QUIET_SFT],
 });
 
 // 3. before, RL, after

@@ -20,7 +20,7 @@
 // in .llmlens/demo-rlhf is reused.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { build, cli, fineTune, modelArgs, pretrainBase, say } from './demoLib.mjs';
+import { build, cli, fineTune, modelArgs, pretrainBase, QUIET_SFT, say } from './demoLib.mjs';
 
 const env = (k, d) => process.env[k] ?? d;
 const BASE_ITERS = env('DEMO_BASE_ITERS', '3000');
@@ -89,18 +89,7 @@ const sft = fineTune({
   data: [polite],
   runDir: path.join(DIR, 'sft'),
   iters: SFT_ITERS,
-  args: [
-    '--lr',
-    '1e-3',
-    '--batch-size',
-    '8',
-    '--eval-iters',
-    '0',
-    '--sample-tokens',
-    '0',
-    '--log-interval',
-    '50',
-  ],
+  args: ['--lr', '1e-3', ...QUIET_SFT],
 });
 
 // 3. the reward model

@@ -69,6 +69,18 @@ export function pretrainBase({ dir, name, model, iters, text, what, args = [] })
   return ckpt;
 }
 
+/** Fine-tuning flags of a quick run: batches of 8, no evaluation, no samples, a line every 50 steps. */
+export const QUIET_SFT = [
+  '--batch-size',
+  '8',
+  '--eval-iters',
+  '0',
+  '--sample-tokens',
+  '0',
+  '--log-interval',
+  '50',
+];
+
 /** Fine-tunes `from` on conversations (`data` files) in a fresh `runDir`; returns the last checkpoint. */
 export function fineTune({ from, data, runDir, iters, args = [] }) {
   fs.rmSync(runDir, { recursive: true, force: true });

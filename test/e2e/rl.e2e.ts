@@ -172,13 +172,7 @@ test('a run file with "stage": "rl" starts an RL run from its CodeLens', () =>
       ),
     );
     await vs.openFile('rl.llmlens.json');
-    const lens = vs.page
-      .locator('.contentWidgets .codelens-decoration a, .codelens-decoration a', {
-        hasText: 'Start training',
-      })
-      .first();
-    await lens.waitFor({ timeout: 30_000 });
-    await lens.click();
+    await vs.clickCodeLens('Start training');
     await waitFor(() => runs().some((n) => n.startsWith('filerl-')), 'the run file’s run');
     const name = runs().find((n) => n.startsWith('filerl-'))!;
     const view = await vs.webview(`Training: ${name}`);

@@ -218,13 +218,7 @@ test('a run file starts from its CodeLens; the new run finishes and overlays the
       ),
     );
     await vs.openFile('quick.llmlens.json');
-    const lens = vs.page
-      .locator('.contentWidgets .codelens-decoration a, .codelens-decoration a', {
-        hasText: 'Start training',
-      })
-      .first();
-    await lens.waitFor({ timeout: 30_000 });
-    await lens.click();
+    await vs.clickCodeLens('Start training');
     for (let i = 0; i < 60 && fs.readdirSync(runsDir()).length < 2; i++)
       await new Promise((r) => setTimeout(r, 500));
     const second = fs.readdirSync(runsDir()).find((n) => n.startsWith('second-'));

@@ -229,9 +229,10 @@ test('a checker that throws stops the run after saving the weights so far, namin
 test("eval-task asks a task file's held-out lines (every 10th) and judges them with its checker, as rl does", () => {
   const { sft } = models();
   // line 10 matches anything ("[\s\S]*"), line 20 nothing ("^(?!)"), the rest are trained on
+  const special: Record<number, string> = { 9: '[\\s\\S]*', 19: '^(?!)' };
   const lines = Array.from({ length: 20 }, (_, i) => ({
     prompt: `What is ${i} plus 1?`,
-    answer: i === 9 ? '[\\s\\S]*' : i === 19 ? '^(?!)' : String(i + 1),
+    answer: special[i] ?? String(i + 1),
   }));
   fs.writeFileSync(path.join(dir, 'sums.jsonl'), lines.map((l) => JSON.stringify(l)).join('\n'));
   const r = run(

@@ -31,6 +31,7 @@ import type {
 } from '../../src/protocol/training';
 import { el } from '../common/dom';
 import { hostBridge } from '../common/vscode';
+import { lineOptions } from './chartOptions';
 import { GroupsView } from './groupsView';
 import { ema, line, RlCharts, tickLabel } from './rlCharts';
 import { errorAfter } from './runError';
@@ -249,16 +250,7 @@ const lossChart = new Chart(lossCanvas, {
   type: 'line',
   data: { datasets: [] },
   options: {
-    parsing: false,
-    animation: false,
-    normalized: true,
-    maintainAspectRatio: false,
-    interaction: { mode: 'nearest', intersect: false, axis: 'x' },
-    plugins: {
-      decimation: { enabled: true, algorithm: 'lttb', samples: 800, threshold: 2000 },
-      legend: { labels: { color: COLORS.text, boxWidth: 12 } },
-      tooltip: { callbacks: { label: (c) => `${c.dataset.label}: ${(c.parsed.y as number).toFixed(4)}` } },
-    },
+    ...lineOptions(COLORS.text, 4),
     scales: {
       ...baseScales(),
       y: {

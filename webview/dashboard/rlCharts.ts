@@ -10,6 +10,7 @@
 import { Chart, Ticks, type ChartDataset, type Scale, type ScatterDataPoint } from 'chart.js';
 import type { RunEvent } from '../../src/protocol/training';
 import { el } from '../common/dom';
+import { lineOptions } from './chartOptions';
 import { tickText } from './tickText';
 
 /**
@@ -130,21 +131,7 @@ export class RlCharts {
       new Chart(c, {
         type: 'line',
         data: { datasets: [] },
-        options: {
-          parsing: false,
-          animation: false,
-          normalized: true,
-          maintainAspectRatio: false,
-          interaction: { mode: 'nearest', intersect: false, axis: 'x' },
-          plugins: {
-            decimation: { enabled: true, algorithm: 'lttb', samples: 800, threshold: 2000 },
-            legend: { labels: { color: theme.text, boxWidth: 12 } },
-            tooltip: {
-              callbacks: { label: (t) => `${t.dataset.label}: ${(t.parsed.y as number).toFixed(3)}` },
-            },
-          },
-          scales: { x: axis('step', theme.text), ...scales },
-        },
+        options: { ...lineOptions(theme.text, 3), scales: { x: axis('step', theme.text), ...scales } },
       });
     this.reward = make(rewardCanvas, { y: axis('reward', theme.text, { suggestedMin: 0, suggestedMax: 1 }) });
     this.heldout = make(heldoutCanvas, { y: axis('held-out share right', theme.text, { min: 0, max: 1 }) });

@@ -28,6 +28,8 @@ export interface VSCodeSession {
   explorerContextMenu(name: string, item: string): Promise<void>;
   /** Opens a workspace file by name through Quick Open and focuses its editor. */
   openFile(name: string): Promise<void>;
+  /** Clicks the active editor's first CodeLens whose text contains `text`. */
+  clickCodeLens(text: string): Promise<void>;
   /** Selects the whole active editor's text. */
   selectAll(): Promise<void>;
   /** Right-clicks the active editor and chooses a context-menu item. */
@@ -171,6 +173,13 @@ export async function openVSCode(opts: OpenOptions): Promise<VSCodeSession> {
       await palette('', name, name, 'Control+P');
       await page.locator('.editor-instance .monaco-editor .view-lines').first().waitFor({ timeout: 30_000 });
       await page.locator('.editor-instance .monaco-editor .view-lines').first().click();
+    },
+    async clickCodeLens(text) {
+      const lens = page
+        .locator('.contentWidgets .codelens-decoration a, .codelens-decoration a', { hasText: text })
+        .first();
+      await lens.waitFor({ timeout: 30_000 });
+      await lens.click();
     },
     async selectAll() {
       await page.locator('.editor-instance .monaco-editor .view-lines').first().click();
