@@ -6,9 +6,10 @@
  * leaves a partial blob that the next call finishes with a Range request; bytes that do not match the
  * listed sha256 are refused naming the file; a gated repo without a token, a repo with only .bin weights,
  * an unknown repo or revision and an unreachable hub get messages that say what to do. No request leaves
- * the machine: every fetch goes to the fake hub's address.
+ * the machine: every fetch goes to the fake hub's address. The CLI prints progress and the snapshot path.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -300,6 +301,24 @@ test('an unknown repo or revision, a bad name and an unreachable hub are named',
     downloadModel({ repo: 'test-org/tiny-llama', cacheDir, endpoint: closed.url }),
     /^Error: cannot reach http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED.*\): check the network/,
   );
+});
+
+test('llm-lens download prints progress and the snapshot path', async () => {
+  const cacheDir = tmp();
+  const args = ['download', 'test-org/cli', '--cache-dir', cacheDir, '--endpoint', hub.url];
+  const child = spawn(process.execPath, [path.resolve('dist/cli.js'), ...args], {
+    env: { ...process.env, HF_ENDPOINT: 'http://127.0.0.1:1', HF_TOKEN: '' },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const code = await new Promise((resolve) => child.on('close', resolve));
+  assert.equal(code, 0, stderr);
+  const sha = repoSha('test-org/cli', repos['test-org/cli']);
+  assert.equal(stdout, path.join(cacheDir, 'models--test-org--cli', 'snapshots', sha) + '\n');
+  for (const s of SHARDS) assert.match(stderr, new RegExp(`${s} +\\d+(\\.\\d)? kB / \\d+(\\.\\d)? kB 100%`));
+  assert.equal(resolves('test-org/cli').length, 6);
 });
 
 test('no request left the machine: every fetch went to the fake hub', () => {
