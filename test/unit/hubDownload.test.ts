@@ -69,7 +69,11 @@ const repos: Record<string, FakeRepo> = {
   },
   'test-org/gated': { files: llamaFiles(), gated: 'hf_allowed' },
   'test-org/bin-only': {
-    files: { 'config.json': read(path.join(SRC, 'config.json')), 'pytorch_model.bin': Buffer.alloc(99) },
+    files: {
+      'config.json': read(path.join(SRC, 'config.json')),
+      'tokenizer.json': read('test/fixtures/tokenizer/bytelevel/tokenizer.json'),
+      'pytorch_model.bin': Buffer.alloc(99),
+    },
   },
   'test-org/cli': { files: llamaFiles() },
 };
@@ -269,16 +273,13 @@ test('a gated repo without a token says to accept the license and set a token; w
   );
 });
 
-test('a repo with only pytorch_model.bin is refused before anything but config.json is fetched', async () => {
+test('a repo with only pytorch_model.bin is refused before any file is fetched', async () => {
   const cacheDir = tmp();
   await assert.rejects(
     downloadModel({ repo: 'test-org/bin-only', cacheDir, endpoint: hub.url }),
     /^Error: test-org\/bin-only at main has only pytorch_model\.bin, not safetensors: LLM Lens reads safetensors/,
   );
-  assert.deepEqual(
-    resolves('test-org/bin-only').map((r) => r.file),
-    ['config.json'],
-  );
+  assert.deepEqual(resolves('test-org/bin-only'), [], 'nothing is fetched');
 });
 
 test('an unknown repo or revision, a bad name and an unreachable hub are named', async () => {
@@ -294,6 +295,10 @@ test('an unknown repo or revision, a bad name and an unreachable hub are named',
   await assert.rejects(
     downloadModel({ repo: '../etc', cacheDir, endpoint: hub.url }),
     /is not a model repo name/,
+  );
+  await assert.rejects(
+    downloadModel({ repo: 'test-org/tiny-llama', revision: '../../x', cacheDir, endpoint: hub.url }),
+    /"\.\.\/\.\.\/x" is not a revision/,
   );
   const closed = await startFakeHub({});
   await closed.close();

@@ -80,6 +80,8 @@ export async function downloadModel(o: DownloadModelOptions): Promise<string> {
   if (o.token !== undefined && !o.token.startsWith('hf_'))
     throw new Error('the token (HF_TOKEN) must be a Hugging Face access token, starting with hf_');
   const revision = o.revision ?? 'main';
+  if (!revision || path.isAbsolute(revision) || revision.split(/[\\/]/).includes('..'))
+    throw new Error(`"${revision}" is not a revision: give a branch, tag or commit, e.g. main`);
   const endpoint = (o.endpoint ?? DEFAULT_ENDPOINT).replace(/\/+$/, '');
   o.signal?.throwIfAborted();
   const withSignal: typeof fetch = (url, init) => (o.fetch ?? fetch)(url, { ...init, signal: o.signal });
@@ -112,11 +114,12 @@ export async function downloadModel(o: DownloadModelOptions): Promise<string> {
 
   if (!tree.has('config.json'))
     throw new Error(`${repo} has no config.json at ${revision}: it is not a transformers model repo`);
+  refuseWithoutSafetensors(tree, repo, revision);
   for (const name of MODEL_FILES) {
     const f = tree.get(name);
     if (f) await get(f);
   }
-  for (const f of await weightFiles(tree, repo, revision, get, snapshot)) await get(f);
+  for (const f of await weightFiles(tree, repo, get, snapshot)) await get(f);
 
   if (revision !== commit) {
     const ref = path.join(storage, 'refs', revision);
@@ -126,28 +129,31 @@ export async function downloadModel(o: DownloadModelOptions): Promise<string> {
   return snapshot;
 }
 
+/** Refuses, before anything is fetched, a repo without model.safetensors or its index (.bin weights). */
+function refuseWithoutSafetensors(tree: Map<string, RepoFile>, repo: string, revision: string): void {
+  if (tree.has('model.safetensors') || tree.has('model.safetensors.index.json')) return;
+  const other = [...tree.keys()].filter((p) => /\.(bin|pt|pth|ckpt|h5|msgpack|gguf)$/.test(p));
+  const what = other.length ? `only ${few(other)}, not safetensors` : 'no model.safetensors';
+  throw new Error(
+    `${repo} at ${revision} has ${what}: LLM Lens reads safetensors weights (model.safetensors or ` +
+      'model.safetensors.index.json with its shards). Pick a repo that has them, or a revision of ' +
+      "this one that does (the hub's safetensors conversion bot opens them as refs/pr/N)",
+  );
+}
+
 /** The safetensors files to fetch: model.safetensors, or the shards its index names (index fetched). */
 async function weightFiles(
   tree: Map<string, RepoFile>,
   repo: string,
-  revision: string,
   get: (f: RepoFile) => Promise<void>,
   snapshot: string,
 ): Promise<RepoFile[]> {
   const single = tree.get('model.safetensors');
   if (single) return [single];
-  const index = tree.get('model.safetensors.index.json');
-  if (!index) {
-    const other = [...tree.keys()].filter((p) => /\.(bin|pt|pth|ckpt|h5|msgpack|gguf)$/.test(p));
-    const what = other.length ? `only ${few(other)}, not safetensors` : 'no model.safetensors';
-    throw new Error(
-      `${repo} at ${revision} has ${what}: LLM Lens reads safetensors weights (model.safetensors or ` +
-        'model.safetensors.index.json with its shards). Pick a repo that has them, or a revision of ' +
-        "this one that does (the hub's safetensors conversion bot opens them as refs/pr/N)",
-    );
-  }
-  await get(index);
   const file = 'model.safetensors.index.json';
+  const index = tree.get(file);
+  if (!index) throw new Error(`${repo} has no ${file}`); // refuseWithoutSafetensors said why
+  await get(index);
   let map: unknown;
   try {
     map = (JSON.parse(await fsp.readFile(path.join(snapshot, file), 'utf8')) as { weight_map?: unknown })
