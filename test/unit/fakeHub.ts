@@ -16,7 +16,7 @@
  * Files ending in .safetensors, .bin or .pt are LFS files (sha256 oid), the rest kept in git (sha1 oid).
  * `cutAfter` ends the connection after so many bytes of a file (once per count); `serve` replaces a
  * file's bytes on the wire while the tree keeps the true hash; `gated` repos need `Bearer <token>` for
- * resolve (their info and tree stay public, as on the hub).
+ * resolve (their info and tree stay public, as on the hub); `noRanges` repos answer every Range with 200.
  */
 import { createHash } from 'node:crypto';
 import * as http from 'node:http';
@@ -30,6 +30,8 @@ export interface FakeRepo {
   gated?: string;
   /** Bytes served in place of a file's own (the tree still lists the true hash and size). */
   serve?: Record<string, Buffer>;
+  /** Ignore Range headers and always send the whole file (200), as some proxies do. */
+  noRanges?: boolean;
   /** Cut the connection after this many bytes of the file, for the next `times` requests (default 1). */
   cutAfter?: Record<string, { bytes: number; times?: number }>;
 }
@@ -126,7 +128,7 @@ export async function startFakeHub(repos: Record<string, FakeRepo>): Promise<Fak
     if (isLfs(file)) headers['X-Linked-Etag'] = `"${sha256(bytes)}"`;
     let start = 0;
     let end = body.length - 1;
-    const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
+    const m = repo.noRanges ? null : /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
     if (m) {
       start = Number(m[1]);
       if (m[2]) end = Math.min(end, Number(m[2]));

@@ -67,6 +67,7 @@ const repos: Record<string, FakeRepo> = {
       ),
     },
   },
+  'test-org/no-ranges': { files: llamaFiles(), noRanges: true },
   'test-org/gated': { files: llamaFiles(), gated: 'hf_allowed' },
   'test-org/bin-only': {
     files: {
@@ -212,6 +213,18 @@ test('a connection cut mid-file leaves a partial blob that the next call resumes
     'progress counts from the partial',
   );
   assert.deepEqual(await lastLogits(dir, [1, 2, 3]), await lastLogits(SRC, [1, 2, 3]));
+});
+
+test('a server that ignores Range sends the whole file again and the partial file is replaced', async () => {
+  const cacheDir = tmp();
+  const shard = read(path.join(SRC, SHARDS[0]));
+  const blobs = path.join(cacheDir, 'models--test-org--no-ranges', 'blobs');
+  fs.mkdirSync(blobs, { recursive: true });
+  fs.writeFileSync(path.join(blobs, `${sha256(shard)}.incomplete`), Buffer.alloc(1234, 1));
+  const dir = await downloadModel({ repo: 'test-org/no-ranges', cacheDir, endpoint: hub.url });
+  const asked = resolves('test-org/no-ranges').find((r) => r.file === SHARDS[0]);
+  assert.deepEqual([asked?.range, asked?.status], ['bytes=1234-', 200]);
+  assert.ok(read(path.join(dir, SHARDS[0])).equals(shard));
 });
 
 test('bytes that do not match the hub sha256 are refused, naming the file, and deleted', async () => {
