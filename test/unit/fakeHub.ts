@@ -16,7 +16,8 @@
  * Files ending in .safetensors, .bin or .pt are LFS files (sha256 oid), the rest kept in git (sha1 oid).
  * `cutAfter` ends the connection after so many bytes of a file (once per count); `serve` replaces a
  * file's bytes on the wire while the tree keeps the true hash; `gated` repos need `Bearer <token>` for
- * resolve (their info and tree stay public, as on the hub); `noRanges` repos answer every Range with 200.
+ * resolve (their info and tree stay public, as on the hub); `noRanges` repos answer every Range with 200;
+ * `stallAfter` sends part of a file and waits, for a client to abort.
  */
 import { createHash } from 'node:crypto';
 import * as http from 'node:http';
@@ -30,6 +31,8 @@ export interface FakeRepo {
   gated?: string;
   /** Bytes served in place of a file's own (the tree still lists the true hash and size). */
   serve?: Record<string, Buffer>;
+  /** Send this many bytes of the file and then nothing more (until the client goes), once. */
+  stallAfter?: Record<string, number>;
   /** Ignore Range headers and always send the whole file (200), as some proxies do. */
   noRanges?: boolean;
   /** Cut the connection after this many bytes of the file, for the next `times` requests (default 1). */
@@ -142,6 +145,13 @@ export async function startFakeHub(repos: Record<string, FakeRepo>): Promise<Fak
     rec.status = m ? 206 : 200;
     res.writeHead(rec.status, { ...headers, 'Content-Length': String(end - start + 1) });
     if (req.method === 'HEAD') return res.end();
+    const stall = repo.stallAfter?.[file];
+    if (stall !== undefined) {
+      delete repo.stallAfter![file];
+      rec.sent = Math.max(0, stall - start);
+      res.write(body.subarray(start, start + rec.sent));
+      return;
+    }
     const cut = repo.cutAfter?.[file];
     if (cut && (cut.times ?? 1) > 0) {
       cut.times = (cut.times ?? 1) - 1;

@@ -68,6 +68,7 @@ const repos: Record<string, FakeRepo> = {
     },
   },
   'test-org/no-ranges': { files: llamaFiles(), noRanges: true },
+  'test-org/stall': { files: llamaFiles(), stallAfter: { [SHARDS[1]]: 20000 } },
   'test-org/gated': { files: llamaFiles(), gated: 'hf_allowed' },
   'test-org/bin-only': {
     files: {
@@ -213,6 +214,28 @@ test('a connection cut mid-file leaves a partial blob that the next call resumes
     'progress counts from the partial',
   );
   assert.deepEqual(await lastLogits(dir, [1, 2, 3]), await lastLogits(SRC, [1, 2, 3]));
+});
+
+test('an abort mid-file keeps the partial blob, and the next call resumes it', async () => {
+  const cacheDir = tmp();
+  const repo = 'test-org/stall';
+  const shard = read(path.join(SRC, SHARDS[1]));
+  const stop = new AbortController();
+  const onProgress = (p: DownloadProgress) => p.file === SHARDS[1] && p.bytes > 0 && stop.abort();
+  await assert.rejects(
+    downloadModel({ repo, cacheDir, endpoint: hub.url, signal: stop.signal, onProgress }),
+    { name: 'AbortError' },
+  );
+  const blob = path.join(cacheDir, 'models--test-org--stall', 'blobs', sha256(shard));
+  const partial = fs.statSync(`${blob}.incomplete`).size;
+  assert.ok(partial > 0 && partial <= 20000, `partial blob of ${partial} bytes`);
+  const dir = await downloadModel({ repo, cacheDir, endpoint: hub.url });
+  const tries = resolves(repo).filter((r) => r.file === SHARDS[1]);
+  assert.deepEqual(
+    tries.map((r) => r.range),
+    [undefined, `bytes=${partial}-`],
+  );
+  assert.ok(read(path.join(dir, SHARDS[1])).equals(shard));
 });
 
 test('a server that ignores Range sends the whole file again and the partial file is replaced', async () => {
