@@ -5,7 +5,7 @@
  * snapshot folder, which loadModel and `--checkpoint` take, to standard output. HF_TOKEN gives the
  * token for gated and private repos, HF_ENDPOINT the hub's address (--endpoint wins).
  */
-import { downloadModel, DEFAULT_ENDPOINT, type DownloadProgress } from '../engine/hub/download';
+import { downloadModel, DEFAULT_ENDPOINT, progressLine } from '../engine/hub/download';
 import { UsageError } from './main';
 
 const USAGE = 'download REPO [--revision R] [--cache-dir DIR] [--endpoint URL]';
@@ -64,18 +64,4 @@ export async function downloadCommand(args: string[]): Promise<number> {
   } finally {
     process.off('SIGINT', stop);
   }
-}
-
-/** "model.safetensors  12.3 MB / 269.1 MB 4% 21.0 MB/s" */
-export function progressLine(p: DownloadProgress): string {
-  const pct = p.total ? Math.floor((100 * p.bytes) / p.total) : 100;
-  const speed = p.bytesPerSec > 0 ? ` ${size(p.bytesPerSec)}/s` : '';
-  return `${p.file}  ${size(p.bytes)} / ${size(p.total)} ${pct}%${speed}`;
-}
-
-function size(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB'];
-  let i = 0;
-  for (; bytes >= 1000 && i < units.length - 1; i++) bytes /= 1000;
-  return `${i ? bytes.toFixed(1) : bytes} ${units[i]}`;
 }

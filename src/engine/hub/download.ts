@@ -70,6 +70,20 @@ interface RepoFile {
   hash: ExpectedHash;
 }
 
+/** A progress event as a line: "model.safetensors  12.3 MB / 269.1 MB 4% 21.0 MB/s" */
+export function progressLine(p: DownloadProgress): string {
+  const pct = p.total ? Math.floor((100 * p.bytes) / p.total) : 100;
+  const speed = p.bytesPerSec > 0 ? ` ${size(p.bytesPerSec)}/s` : '';
+  return `${p.file}  ${size(p.bytes)} / ${size(p.total)} ${pct}%${speed}`;
+}
+
+function size(bytes: number): string {
+  const units = ['B', 'kB', 'MB', 'GB'];
+  let i = 0;
+  for (; bytes >= 1000 && i < units.length - 1; i++) bytes /= 1000;
+  return `${i ? bytes.toFixed(1) : bytes} ${units[i]}`;
+}
+
 /** Downloads the files of `repo` that LLM Lens needs; returns the snapshot folder. */
 export async function downloadModel(o: DownloadModelOptions): Promise<string> {
   const repo = o.repo.trim();
