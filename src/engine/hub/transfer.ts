@@ -51,7 +51,7 @@ function newHash(h: ExpectedHash, size: number): Hash {
   return git;
 }
 
-/** Feeds the first `bytes` of a file to the hash (the part a resumed transfer does not fetch again). */
+/** Feeds the partial file to the hash (the part a resumed transfer does not fetch again). */
 async function hashPrefix(file: string, hash: Hash): Promise<void> {
   for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Buffer);
 }
@@ -85,6 +85,7 @@ export async function transferBlob(o: TransferOptions): Promise<void> {
       await res.body?.cancel(); // nothing past what is on disk: check what we have
       await hashPrefix(incomplete, hash);
     } else if (!res.ok) {
+      await res.body?.cancel();
       throw o.refused(res);
     } else {
       const range = res.headers.get('content-range') ?? '';
