@@ -2,6 +2,7 @@
 /**
  * The llm-lens command line: the same engine as the extension, for scripting, CI and bigger machines.
  *   llm-lens env [--json]      versions, onnxruntime-node backends and working execution providers
+ *   llm-lens download REPO     a model from the Hugging Face hub into its cache (see USAGE)
  */
 import * as os from 'node:os';
 import { probeRuntime } from '../engine/runtime/probe';
@@ -14,6 +15,7 @@ import {
   probeCommand,
   toolCommand,
 } from './chat';
+import { downloadCommand } from './download';
 import { rewardDataCommand, rewardScoreCommand, rewardTrainCommand } from './reward';
 import { rlCommand } from './rl';
 import { tokenizeCommand, trainTokenizerCommand } from './tokenize';
@@ -26,6 +28,10 @@ const USAGE = `llm-lens ${VERSION} — see how language models work
 
 Usage:
   llm-lens env [--json]     report versions, onnxruntime-node backends and execution providers
+  llm-lens download REPO [--revision R] [--cache-dir DIR] [--endpoint URL]
+                            fetch a model from the Hugging Face hub into its cache (HF_HOME/hub):
+                            config, tokenizer and safetensors weights, checked and resumable; prints
+                            the snapshot folder. HF_TOKEN: token for gated repos; HF_ENDPOINT: hub
   llm-lens tokenize --tokenizer NAME|PATH [--json] [--allow-special] [FILE|-]
                             print the token ids of FILE (or standard input); --json adds offsets and
                             token strings. NAME: gpt2, r50k_base, p50k_base, cl100k_base, o200k_base;
@@ -136,6 +142,7 @@ export function formatRuntime(r: RuntimeReport): string {
 
 const commands: Record<string, Command> = {
   env: envCommand,
+  download: downloadCommand,
   tokenize: tokenizeCommand,
   'train-tokenizer': trainTokenizerCommand,
   prepare: prepareCommand,
