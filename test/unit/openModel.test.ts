@@ -15,6 +15,7 @@ import { after, test } from 'node:test';
 import { openSafetensors } from '../../src/engine/checkpoint/safetensors';
 import { writeSafetensorsAtomic } from '../../src/engine/checkpoint/writer';
 import { gptParams } from '../../src/engine/model/gpt';
+import { checkModelFolder } from '../../src/engine/model/modelFolder';
 import type { GptModelConfig } from '../../src/engine/model/inference';
 import { kvCacheOf, openModelForInference } from '../../src/engine/sample/openModel';
 import { Rng } from '../../src/engine/train/rng';
@@ -72,8 +73,8 @@ function tokenizerJson(): object {
   };
 }
 
-/** A copy of a fixture folder with the tokenizer files (`template` undefined: no chat_template). */
-function hubFolder(fixture: string, template: string | undefined = TEMPLATE, tokenizer = true): string {
+/** A copy of a fixture folder with the tokenizer files (`template` null: no chat_template). */
+function hubFolder(fixture: string, template: string | null = TEMPLATE, tokenizer = true): string {
   const dir = path.join(tmp(), fixture);
   fs.cpSync(path.join(FIXTURES, fixture), dir, { recursive: true });
   if (tokenizer) {
@@ -293,7 +294,7 @@ test('refusals name the model_type and what is supported: other model types, qua
     /quantized weights \("quantization_config": "gptq"\) are not supported.*model_type "llama"/,
   );
 
-  const bare = hubFolder('qwen2_mqa', undefined, false);
+  const bare = hubFolder('qwen2_mqa', null, false);
   const noTok =
     /has no tokenizer\.json: a qwen2 model reads text only with the tokenizer it was trained with/;
   await assert.rejects(samplerJob({ kind: 'samplerLoad', checkpoint: bare }), noTok);
@@ -362,4 +363,50 @@ test('a GPT-2 hub folder without the `transformer.` prefix loads, ties lm_head, 
   tensors.push({ ...wte, name: 'lm_head.weight', data: wte.data.map((x) => x + 1) });
   await writeSafetensorsAtomic(path.join(untied, 'model.safetensors'), tensors, { format: 'pt' });
   await assert.rejects(openModelForInference(untied), /lm_head\.weight is not transformer\.wte\.weight/);
+});
+
+test('checkModelFolder (Open Model Folder…): what opens, whether it chats, and the refusals before any weight is read', () => {
+  assert.deepEqual(checkModelFolder(hubFolder('tied_llama3')), {
+    dir: path.join(temps.at(-1)!, 'tied_llama3'),
+    family: 'llama',
+    modelType: 'llama',
+    tokenizer: true,
+    chat: true,
+  });
+  assert.equal(checkModelFolder(hubFolder('qwen2_mqa', null)).chat, false);
+  // ChatML tokens in tokenizer.json make a chat model without a template
+  const chatml = hubFolder('qwen2_mqa', null);
+  const tj = tokenizerJson() as { added_tokens: object[] };
+  tj.added_tokens.push(
+    { id: 95, content: '<|im_start|>', special: true },
+    { id: 96, content: '<|im_end|>', special: true },
+  );
+  fs.writeFileSync(path.join(chatml, 'tokenizer.json'), JSON.stringify(tj));
+  assert.equal(checkModelFolder(chatml).chat, true);
+  assert.equal(checkModelFolder(hubFolder('gqa_sharded')).family, 'llama'); // sharded: the index is enough
+
+  const mistral = hubFolder('gqa_bf16');
+  const cfg = JSON.parse(fs.readFileSync(path.join(mistral, 'config.json'), 'utf8'));
+  fs.writeFileSync(path.join(mistral, 'config.json'), JSON.stringify({ ...cfg, model_type: 'mistral' }));
+  assert.throws(
+    () => checkModelFolder(mistral),
+    /model_type "mistral" is not supported: LLM Lens runs gpt2, llama, qwen2/,
+  );
+  fs.writeFileSync(
+    path.join(mistral, 'config.json'),
+    JSON.stringify({ ...cfg, quantization_config: { quant_method: 'awq' } }),
+  );
+  assert.throws(
+    () => checkModelFolder(mistral),
+    /quantized weights \("quantization_config": "awq"\) are not supported/,
+  );
+  const bare = hubFolder('gqa_bf16', null, false);
+  assert.throws(() => checkModelFolder(bare), /has no tokenizer\.json: a llama model reads text only/);
+  const noWeights = hubFolder('gqa_bf16');
+  fs.rmSync(path.join(noWeights, 'model.safetensors'));
+  assert.throws(
+    () => checkModelFolder(noWeights),
+    /has neither model\.safetensors nor model\.safetensors\.index\.json/,
+  );
+  assert.throws(() => checkModelFolder(tmp()), /has no config\.json: not a model folder/);
 });

@@ -18,7 +18,8 @@ import * as path from 'node:path';
 import { templateSpecialTokens } from '../chat/chatTemplate';
 import { KvCacheModel, type KvCacheOptions } from '../model/kvCache';
 import type { FamilyConfig } from '../model/family';
-import { loadModel, SUPPORTED_MODEL_TYPES, type LoadedModel } from '../model/pretrained';
+import { noTokenizerMessage } from '../model/modelFolder';
+import { loadModel, readModelConfig, type LoadedModel } from '../model/pretrained';
 import { HuggingFaceTokenizer } from '../tokenizer/huggingface';
 import type { Tokenizer } from '../tokenizer/tokenizer';
 import { loadModelTokenizer } from '../train/runTokenizer';
@@ -52,9 +53,7 @@ export async function openModelForInference(
     fs.existsSync(dirOrFile) && fs.statSync(dirOrFile).isFile() ? path.dirname(dirOrFile) : dirOrFile,
   );
   if (model.family !== 'gpt2' && !fs.existsSync(path.join(dir, 'tokenizer.json')))
-    throw new Error(
-      `${dir} has no tokenizer.json: a ${modelTypeOf(dir)} model reads text only with the tokenizer it was trained with; download its tokenizer.json (and tokenizer_config.json) beside config.json`,
-    );
+    throw new Error(noTokenizerMessage(dir, readModelConfig(dir).modelType));
   const tokenizer = loadModelTokenizer({ dir, config: model.config });
   const specials =
     tokenizer instanceof HuggingFaceTokenizer ? templateSpecialTokens({ ...tokenizer.config }) : {};
@@ -80,16 +79,6 @@ function startToken(
     id: 0,
     text: `token 0 ${JSON.stringify(tokenizer.decode([0]))} (the vocabulary has no <|endoftext|>)`,
   };
-}
-
-function modelTypeOf(dir: string): string {
-  try {
-    const t = (JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as { model_type?: unknown })
-      .model_type;
-    return typeof t === 'string' && t in SUPPORTED_MODEL_TYPES ? t : 'Llama-family';
-  } catch {
-    return 'Llama-family';
-  }
 }
 
 /** A KV-cache decoder of the model's family. */
