@@ -23,6 +23,7 @@ import type { ChatJobResult } from '../../src/protocol/chat';
 import type { SampledToken, SamplerJobResult, SamplerParams } from '../../src/protocol/sampler';
 import { runChatJob } from '../../src/worker/chatJobs';
 import { runSamplerJob } from '../../src/worker/samplerJobs';
+import { charId, copyHubFolder, idText, TEMPLATE, tokenizerJson } from '../fixtures/llama/hubFolder';
 
 const FIXTURES = 'test/fixtures/llama';
 const CLI = path.resolve('dist/cli.js');
@@ -34,61 +35,9 @@ const tmp = () => {
   return d;
 };
 
-/** Character ids: <s> 0, </s> 1, then ' ' (32) … '~' (126) as 2 … 96: the fixtures' 97 ids. */
-const charId = (c: string) => c.charCodeAt(0) - 30;
-const idText = (id: number) => ['<s>', '</s>'][id] ?? String.fromCharCode(id + 30);
-const TEMPLATE =
-  "{{ bos_token }}{% for message in messages %}{{ message['role'] }}: {{ message['content'] }} | {% endfor %}{% if add_generation_prompt %}assistant:{% endif %}";
-
-function tokenizerJson(): object {
-  const vocab: Record<string, number> = { '<s>': 0, '</s>': 1 };
-  for (let c = 32; c < 127; c++) vocab[String.fromCharCode(c)] = charId(String.fromCharCode(c));
-  const added = (id: number, content: string) => ({
-    id,
-    content,
-    single_word: false,
-    lstrip: false,
-    rstrip: false,
-    normalized: false,
-    special: true,
-  });
-  return {
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: [added(0, '<s>'), added(1, '</s>')],
-    normalizer: null,
-    pre_tokenizer: null,
-    post_processor: null,
-    decoder: { type: 'Fuse' },
-    model: {
-      type: 'BPE',
-      dropout: null,
-      unk_token: null,
-      fuse_unk: false,
-      byte_fallback: false,
-      vocab,
-      merges: [],
-    },
-  };
-}
-
-/** A copy of a fixture folder with the tokenizer files (`template` null: no chat_template). */
+/** A copy of a fixture folder in a temp dir with the tokenizer files (`template` null: no chat_template). */
 function hubFolder(fixture: string, template: string | null = TEMPLATE, tokenizer = true): string {
-  const dir = path.join(tmp(), fixture);
-  fs.cpSync(path.join(FIXTURES, fixture), dir, { recursive: true });
-  if (tokenizer) {
-    fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(tokenizerJson()));
-    fs.writeFileSync(
-      path.join(dir, 'tokenizer_config.json'),
-      JSON.stringify({
-        bos_token: '<s>',
-        eos_token: '</s>',
-        ...(template ? { chat_template: template } : {}),
-      }),
-    );
-  }
-  return dir;
+  return copyHubFolder(fixture, path.join(tmp(), fixture), template, tokenizer);
 }
 
 async function refs(name: string): Promise<{ idx: number[][]; logits: Float32Array; V: number; T: number }> {
