@@ -39,9 +39,9 @@ import { FACT_SEARCH_OPTIONS, LETTER_KINDS } from '../engine/chat/toolWork';
 import { factDocuments } from '../engine/tools/factDocs';
 import { IM_END, IM_START } from '../engine/chat/chatml';
 import type { Message } from '../engine/chat/conversation';
-import { KvCacheModel } from '../engine/model/kvCache';
 import { defaultsOf, parseFlags } from '../engine/options';
 import { generateTokens, preparePrompt } from '../engine/sample/generate';
+import { kvCacheOf, openModelForInference } from '../engine/sample/openModel';
 import { loadCheckpoint } from '../engine/train/checkpoint';
 import { writeFileAtomic } from '../engine/train/data';
 import { loadModelTokenizer } from '../engine/train/runTokenizer';
@@ -49,7 +49,7 @@ import { disposeTools, makeTools, parseToolList } from '../engine/tools/registry
 import { TOOL_NAMES, type ToolName } from '../engine/tools/tool';
 import { runTool, toolForcer, toolsOff } from '../engine/tools/toolLoop';
 import type { OptionTable, OptionValues } from '../protocol/options';
-import { SAMPLING_OPTIONS } from '../protocol/samplingOptions';
+import { MAX_CONTEXT_OPTION, SAMPLING_OPTIONS } from '../protocol/samplingOptions';
 
 /** The values of a command's flags (the usage lists them, and main.ts answers --help with it); all problems at once. */
 function flags<T extends OptionTable>(cmd: string, args: readonly string[], table: T): OptionValues<T> {
@@ -119,7 +119,8 @@ const TOOL_OPTIONS = {
 
 // prettier-ignore
 const CHAT_OPTIONS = {
-  checkpoint: { type: 'str', path: true, meta: 'DIR', doc: 'A checkpoint folder; with the chat tokens it answers in ChatML.' },
+  checkpoint: { type: 'str', path: true, meta: 'DIR', doc: 'A checkpoint or Hugging Face model folder (gpt2, llama, qwen2); with the chat tokens it answers in ChatML, with a chat_template in it.' },
+  maxContext: MAX_CONTEXT_OPTION,
   system: { type: 'str', doc: 'The system message.' },
   prompt: { type: 'str', doc: "The user's message (default: standard input)." },
   ...SAMPLING_OPTIONS,
@@ -140,6 +141,7 @@ export async function chatCommand(args: string[]): Promise<number> {
     tools: toolList,
     searchDir,
     toolTimeout,
+    maxContext,
     ...sampling
   } = { ...defaultsOf(CHAT_OPTIONS), ...flags(cmd, args, CHAT_OPTIONS) };
   const toolNames = toolNamesOf(cmd, '--tools: ', toolList ?? TOOL_NAMES.join(','));
@@ -148,8 +150,8 @@ export async function chatCommand(args: string[]): Promise<number> {
   if (!prompt.trim())
     throw new UsageError(`${cmd}: give the user's message: --prompt TEXT (or on standard input)`);
 
-  const ckpt = await loadCheckpoint(dir);
-  const tok = loadModelTokenizer(ckpt);
+  const opened = await openModelForInference(dir, { maxContext });
+  const tok = opened.tokenizer;
   const messages: Message[] = [
     ...(system !== undefined ? [{ role: 'system' as const, content: system }] : []),
     { role: 'user', content: prompt },
@@ -161,7 +163,7 @@ export async function chatCommand(args: string[]): Promise<number> {
         `"User: …\\nAssistant:" and continues the document rather than answering. Fine-tune it on conversations to make it a chat model.)\n`,
     );
   // p.ids is never empty (a prompt is required), so only cropping to the block can happen here
-  const prepared = preparePrompt(p.ids, ckpt.config.blockSize, { id: 0, text: 'token 0' });
+  const prepared = preparePrompt(p.ids, opened.model.config.blockSize, { id: 0, text: 'token 0' });
   for (const note of prepared.notes) process.stderr.write(`(${note})\n`);
   const specialIds = new Set(tok.specialTokens.values());
   const toolTokens = p.chat?.tools;
@@ -175,7 +177,7 @@ export async function chatCommand(args: string[]): Promise<number> {
       ? toolForcer({ tokens: toolTokens, tokenizer: tok, tools, timeoutMs: toolTimeout })
       : undefined;
   const banned = toolTokens && !tools.length ? toolsOff(toolTokens) : [];
-  const m = await KvCacheModel.create(ckpt.config, ckpt.weights);
+  const m = await kvCacheOf(opened.model);
   try {
     for (let n = 0; n < samples; n++) {
       const tokens: { id: number; text: string; p: number; special: boolean; forced?: true }[] = [];
@@ -268,6 +270,7 @@ const EVAL_TASK_NAMES: readonly string[] = [...new Set<string>([...CHAT_TASKS, .
 // prettier-ignore
 const EVAL_TASK_OPTIONS = {
   checkpoint: CHAT_OPTIONS.checkpoint,
+  maxContext: MAX_CONTEXT_OPTION,
   task: { type: 'str', path: true, names: EVAL_TASK_NAMES, meta: 'NAME|FILE.jsonl', doc: "A chat-data task, an RL task (llm-lens rl's, checked by its checker) or a JSONL of {\"prompt\", \"answer\"} lines." },
   checker: RL_OPTIONS.checker,
   heldout: RL_OPTIONS.heldout,
@@ -298,8 +301,9 @@ export async function evalTaskCommand(args: string[]): Promise<number> {
       ? rlTask(o.task, { checker: o.checker, heldout: o.heldout, maxDigits: o.maxDigits })
       : undefined;
   const names = toolNamesOf(cmd, '--tools: ', o.tools ?? TOOL_NAMES.join(','));
-  const ckpt = await loadCheckpoint(o.checkpoint);
-  const tok = loadModelTokenizer(ckpt);
+  const opened = await openModelForInference(o.checkpoint, { maxContext: o.maxContext });
+  const ckpt = opened.model;
+  const tok = opened.tokenizer;
   // the facts task searches its own collection, as in its training data
   const facts =
     o.task === 'tool-facts' ? { searchDocuments: factDocuments(), searchOptions: FACT_SEARCH_OPTIONS } : {};

@@ -9,8 +9,8 @@ import { GptInference } from '../engine/model/inference';
 import { PRESETS } from '../engine/model/presets';
 import { defaultsOf, flagHelp, parseFlags } from '../engine/options';
 import { flushDenormalsToZero } from '../engine/runtime/session';
-import { KvCacheModel } from '../engine/model/kvCache';
 import { generateTokens, preparePrompt } from '../engine/sample/generate';
+import { kvCacheOf, openModelForInference } from '../engine/sample/openModel';
 import { loadCheckpoint } from '../engine/train/checkpoint';
 import { expandInputs, prepareDataset, readDatasetMeta, sampleBatch, TokenFile } from '../engine/train/data';
 import { prepareRun } from '../engine/train/runConfig';
@@ -18,11 +18,11 @@ import { isRlRunFile, readRunFileOptions, readRunFileText } from '../engine/trai
 import type { Tokenizer } from '../engine/tokenizer/tokenizer';
 import { trainGpt, type TrainConfig, type TrainControl } from '../engine/train/loop';
 import type { OptionTable, OptionValues } from '../protocol/options';
-import { SAMPLING_OPTIONS } from '../protocol/samplingOptions';
+import { MAX_CONTEXT_OPTION, SAMPLING_OPTIONS } from '../protocol/samplingOptions';
 import type { RunControl } from '../protocol/training';
 import { DATA_OPTIONS, TRAIN_OPTIONS } from '../protocol/trainOptions';
 import { Rng } from '../engine/train/rng';
-import { checkDatasetTokenizer, loadModelTokenizer, resolveRunTokenizer } from '../engine/train/runTokenizer';
+import { checkDatasetTokenizer, resolveRunTokenizer } from '../engine/train/runTokenizer';
 import { UsageError } from './main';
 import { rlCommand } from './rl';
 
@@ -230,8 +230,9 @@ export async function prepareCommand(args: string[]): Promise<number> {
 
 // prettier-ignore
 const SAMPLE_OPTIONS = {
-  checkpoint: { type: 'str', path: true, meta: 'DIR', doc: 'A run checkpoint or a Hugging Face GPT-2 folder (or give it first).' },
-  prompt: { type: 'str', default: '', doc: 'Text to continue (empty: from the end-of-text token).' },
+  checkpoint: { type: 'str', path: true, meta: 'DIR', doc: 'A run checkpoint or a Hugging Face model folder: gpt2, llama, qwen2 (or give it first).' },
+  prompt: { type: 'str', default: '', doc: 'Text to continue (empty: from the end-of-text or bos token).' },
+  maxContext: MAX_CONTEXT_OPTION,
   ...SAMPLING_OPTIONS,
   numSamples: { type: 'int', min: 1, default: 1, doc: 'Samples, the nth with seed + n.' },
   stop: { type: 'list', doc: 'End a sample once its text holds this.' },
@@ -241,7 +242,7 @@ const SAMPLE_OPTIONS = {
 
 const SAMPLE_HELP = `llm-lens sample --checkpoint DIR [options]
 
-Generates text from a checkpoint on the KV cache; --json prints each token with its top probabilities.
+Generates text from a checkpoint or a Hugging Face model folder (its tokenizer.json) on the KV cache; --json prints each token with its top probabilities.
 `;
 
 export async function sampleCommand(args: string[]): Promise<number> {
@@ -254,6 +255,7 @@ export async function sampleCommand(args: string[]): Promise<number> {
     seed,
     json,
     top: topN,
+    maxContext,
     ...o
   } = {
     ...defaultsOf(SAMPLE_OPTIONS),
@@ -264,17 +266,14 @@ export async function sampleCommand(args: string[]): Promise<number> {
     throw new UsageError(
       'sample: --checkpoint DIR is required (a run checkpoint or a Hugging Face GPT-2 folder)',
     );
-  const ckpt = await loadCheckpoint(dir);
-  const tokenizer = loadModelTokenizer(ckpt);
-  const m = await KvCacheModel.create(ckpt.config, ckpt.weights);
+  const opened = await openModelForInference(dir, { maxContext });
+  const { tokenizer } = opened;
+  const m = await kvCacheOf(opened.model);
   try {
-    const eot = tokenizer.specialTokens.get('<|endoftext|>');
     const p = preparePrompt(
       tokenizer.encode(prompt, { disallowedSpecial: new Set() }),
-      ckpt.config.blockSize,
-      eot !== undefined
-        ? { id: eot, text: '<|endoftext|>' }
-        : { id: 0, text: `token 0 ${JSON.stringify(tokenizer.decode([0]))}` },
+      opened.model.config.blockSize,
+      opened.start,
     );
     if (!json) for (const note of p.notes) process.stderr.write(`(${note})\n`);
     for (let n = 0; n < samples; n++) {

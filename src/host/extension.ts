@@ -4,6 +4,7 @@ import * as vscode from 'vscode';
 import { WorkerClient } from '../worker/client';
 import { registerChat } from './chat/chatPanel';
 import { registerCheckpointEditors } from './checkpoint/checkpointEditor';
+import { registerOpenModelFolder } from './sampler/openModelFolder';
 import { registerSampler } from './sampler/samplerPanel';
 import { probeEnvironment } from './environment';
 import { initLog } from './log';
@@ -28,6 +29,7 @@ export function activate(context: vscode.ExtensionContext): void {
   registerCheckpointEditors(context);
   registerSampler(context, worker);
   registerChat(context, worker);
+  registerOpenModelFolder(context);
 
   registerTraining(context, worker);
 

@@ -14,3 +14,12 @@ export const SAMPLING_OPTIONS = {
   seed: { type: 'int', min: 0, max: 2 ** 32 - 1, default: 1337, doc: 'Seed of the random draws.' },
   maxTokens: { type: 'int', min: 1, default: 200, doc: 'New tokens at most.' },
 } as const satisfies OptionTable;
+
+/** `--max-context`: the positions a long-context model runs (its KV cache holds that many per layer). */
+export const MAX_CONTEXT_OPTION = {
+  type: 'int',
+  min: 1,
+  max: 1 << 20,
+  default: 2048,
+  doc: 'Positions a Llama-family model runs at most (its KV cache size); GPT-2 keeps its own.',
+} as const;

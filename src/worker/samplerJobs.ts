@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { GptInspector, type Inspection } from '../engine/model/inspect';
-import { KvCacheModel } from '../engine/model/kvCache';
+import type { KvCacheModel } from '../engine/model/kvCache';
 import {
   generateTokens,
   preparePrompt,
@@ -19,8 +19,8 @@ import { makeTools, parseToolList } from '../engine/tools/registry';
 import type { Tool } from '../engine/tools/tool';
 import { toolForcer, toolsOff } from '../engine/tools/toolLoop';
 import type { Tokenizer } from '../engine/tokenizer/tokenizer';
-import { loadCheckpoint } from '../engine/train/checkpoint';
-import { loadModelTokenizer } from '../engine/train/runTokenizer';
+import { kvCacheOf, openModelForInference } from '../engine/sample/openModel';
+import type { FamilyConfig } from '../engine/model/family';
 import type {
   InspectionView,
   PromptTokens,
@@ -35,10 +35,13 @@ import type {
 
 export interface LoadedModel {
   info: SamplerModelInfo;
-  kv: KvCacheModel;
-  inspector: GptInspector;
+  kv: KvCacheModel<FamilyConfig>;
+  /** GPT-2 only: the inspection pass does not run other families yet. */
+  inspector: GptInspector | undefined;
   tokenizer: Tokenizer;
   start: { id: number; text: string };
+  /** Where a sample ends: <|endoftext|> and the tokenizer's eos_token. */
+  stops: number[];
 }
 
 const models = new Map<string, Promise<LoadedModel>>();
@@ -57,18 +60,13 @@ export async function loadModel(checkpoint: string): Promise<LoadedModel> {
   let m = models.get(dir);
   if (!m) {
     m = (async () => {
-      const ckpt = await loadCheckpoint(dir);
-      const tokenizer = loadModelTokenizer(ckpt);
-      const eot = tokenizer.specialTokens.get('<|endoftext|>');
-      const start =
-        eot !== undefined
-          ? { id: eot, text: '<|endoftext|>' }
-          : {
-              id: 0,
-              text: `token 0 ${JSON.stringify(tokenizer.decode([0]))} (the vocabulary has no <|endoftext|>)`,
-            };
-      const c = ckpt.config;
-      const label = `${path.basename(path.dirname(path.dirname(dir)))}/${path.basename(dir)}`;
+      const o = await openModelForInference(dir);
+      const { model, tokenizer, start } = o;
+      const c = model.config;
+      const label =
+        model.family === 'gpt2'
+          ? `${path.basename(path.dirname(path.dirname(dir)))}/${path.basename(dir)}`
+          : path.basename(dir);
       const info: SamplerModelInfo = {
         checkpoint: dir,
         label,
@@ -83,10 +81,12 @@ export async function loadModel(checkpoint: string): Promise<LoadedModel> {
       };
       return {
         info,
-        kv: await KvCacheModel.create(c, ckpt.weights),
-        inspector: await GptInspector.create(c, ckpt.weights),
+        kv: await kvCacheOf(model),
+        inspector:
+          model.family === 'gpt2' ? await GptInspector.create(model.config, model.weights) : undefined,
         tokenizer,
         start,
+        stops: o.stops,
       };
     })();
     models.set(dir, m);
@@ -156,6 +156,10 @@ function thumbnails(att: Float32Array[], H: number, n: number, s: number): Float
 async function inspect(m: LoadedModel, all: number[], thumbSize: number): Promise<InspectionView> {
   const t0 = performance.now();
   const ids = all.slice(-m.info.blockSize);
+  if (!m.inspector)
+    throw new Error(
+      `${m.info.label}: the inspection pass (attention, logit lens) runs GPT-2 models only; sampling works`,
+    );
   const r = await m.inspector.inspect(ids, { topK: 3 });
   lastInspection = r;
   const size = Math.max(1, Math.min(thumbSize, r.n));
@@ -261,10 +265,8 @@ export async function runSamplerJob(job: SamplerJob): Promise<SamplerJobResult> 
     case 'samplerStart': {
       const m = await loadModel(job.checkpoint);
       const prompt = encodePrompt(m, job.prompt);
-      const eot = m.tokenizer.specialTokens.get('<|endoftext|>');
-      const stops = eot !== undefined ? [eot] : [];
       const hooks = await toolHooks(m, job.tools, job.searchDir);
-      const ids = startSessions(m, prompt.ids, job.params, job.streams, stops, hooks);
+      const ids = startSessions(m, prompt.ids, job.params, job.streams, m.stops, hooks);
       return { kind: 'samplerStart', sessions: ids, prompt };
     }
     case 'samplerNext':

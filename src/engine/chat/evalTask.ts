@@ -14,6 +14,8 @@
  */
 import { KvCacheModel } from '../model/kvCache';
 import type { GptModelConfig } from '../model/inference';
+import type { LoadedModel } from '../model/pretrained';
+import { kvCacheOf } from '../sample/openModel';
 import type { HostTensor } from '../runtime/session';
 import { generateTokens, type ToolCallRecord } from '../sample/generate';
 import type { SamplingOptions } from '../sample/sampling';
@@ -81,9 +83,12 @@ export interface EvalQuestion {
 /** Options of evalQuestions: evalChatTask's, without the task's. */
 export type EvalAskOptions = Omit<EvalTaskOptions, keyof ChatDataOptions> & { seed?: number };
 
+/** A GPT-2's config and weights (a Checkpoint), or a model of any family (pretrained.ts loadModel). */
+export type EvalModel = { config: GptModelConfig; weights: Record<string, HostTensor> } | LoadedModel;
+
 /** The model's accuracy on the task's held-out questions (see the file's header). */
 export async function evalChatTask(
-  model: { config: GptModelConfig; weights: Record<string, HostTensor> },
+  model: EvalModel,
   tok: Tokenizer,
   o: EvalTaskOptions,
 ): Promise<EvalResult> {
@@ -101,13 +106,14 @@ export async function evalChatTask(
  * checkers (rl/rlTasks.ts) and a user's task file are measured this way.
  */
 export async function evalQuestions(
-  model: { config: GptModelConfig; weights: Record<string, HostTensor> },
+  model: EvalModel,
   tok: Tokenizer,
   questions: readonly EvalQuestion[],
   check: (text: string, expected: string, question: string) => boolean,
   o: EvalAskOptions,
 ): Promise<EvalResult> {
-  const m = await KvCacheModel.create(model.config, model.weights);
+  const m =
+    'family' in model ? await kvCacheOf(model) : await KvCacheModel.create(model.config, model.weights);
   const items: EvalItem[] = [];
   try {
     for (const [i, { question, expected }] of questions.entries()) {

@@ -59,8 +59,21 @@ const supported = () =>
     .map(([t, f]) => (t === f ? t : `${t} (${f} family)`))
     .join(', ');
 
-/** Loads a model folder (or its safetensors file with config.json beside it) of any supported family. */
-export async function loadModel(dirOrFile: string, o: LoadModelOptions = {}): Promise<LoadedModel> {
+/** A model folder's config.json, read and checked: its family, or a refusal naming the model_type. */
+export interface ModelFolderConfig {
+  dir: string;
+  configFile: string;
+  json: Record<string, unknown>;
+  /** config.json's model_type (undefined: an old LLM Lens GPT-2 checkpoint). */
+  modelType: string | undefined;
+  family: 'gpt2' | 'llama';
+}
+
+/**
+ * Reads and checks config.json of a model folder (or beside its safetensors file) without the weights:
+ * refuses a missing or invalid config.json, model_types LLM Lens does not run and quantized models.
+ */
+export function readModelConfig(dirOrFile: string): ModelFolderConfig {
   if (!fs.existsSync(dirOrFile)) throw new Error(`${dirOrFile} does not exist: give a model folder`);
   const dir = fs.statSync(dirOrFile).isDirectory() ? dirOrFile : path.dirname(dirOrFile);
   const configFile = path.join(dir, 'config.json');
@@ -77,19 +90,26 @@ export async function loadModel(dirOrFile: string, o: LoadModelOptions = {}): Pr
       { cause: e },
     );
   }
-  const type = typeof j === 'object' && j !== null ? (j as Record<string, unknown>).model_type : undefined;
+  const json = typeof j === 'object' && j !== null && !Array.isArray(j) ? (j as Record<string, unknown>) : {};
+  const type = json.model_type;
   const family = type === undefined ? 'gpt2' : SUPPORTED_MODEL_TYPES[String(type)];
   if (!family)
     throw new Error(
       `${configFile}: model_type ${JSON.stringify(type)} is not supported: LLM Lens runs ${supported()}`,
     );
-  const quant = (j as Record<string, unknown>).quantization_config;
+  const quant = json.quantization_config;
   if (quant !== undefined && quant !== null) {
     const method = (quant as Record<string, unknown>).quant_method;
     throw new Error(
       `${configFile}: quantized weights ("quantization_config"${method ? `: ${JSON.stringify(method)}` : ''}) are not supported: use the model's unquantized bf16, f16 or f32 safetensors (model_type ${JSON.stringify(type)})`,
     );
   }
+  return { dir, configFile, json, modelType: type === undefined ? undefined : String(type), family };
+}
+
+/** Loads a model folder (or its safetensors file with config.json beside it) of any supported family. */
+export async function loadModel(dirOrFile: string, o: LoadModelOptions = {}): Promise<LoadedModel> {
+  const { dir, configFile, json: j, family } = readModelConfig(dirOrFile);
   if (family === 'gpt2') {
     // GPT-2's positions are a learned table of n_positions rows: its context stays as trained
     const checkpoint = await loadCheckpoint(dirOrFile);

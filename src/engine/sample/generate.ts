@@ -17,6 +17,7 @@
  * softmax), the first carrying `tool`, the call's record. Forced tokens do not count towards maxTokens.
  * `bannedTokens` are never drawn (the tool-call token when tools are off).
  */
+import type { FamilyConfig } from '../model/family';
 import type { KvCache, KvCacheModel } from '../model/kvCache';
 import { Rng } from '../train/rng';
 import { applyRepetitionPenalty, nextTokenProbs, sampleFrom, type SamplingOptions } from './sampling';
@@ -110,7 +111,7 @@ export function preparePrompt(
 
 /** Streams up to maxTokens new tokens after `prompt` (at most blockSize tokens; see preparePrompt). */
 export async function* generateTokens(
-  m: KvCacheModel,
+  m: KvCacheModel<FamilyConfig>,
   prompt: readonly number[],
   o: GenerateOptions = {},
   hooks: GenerateHooks = {},
