@@ -307,9 +307,12 @@ test('Task file… takes a workspace JSONL and its checker; a bad line is refuse
     await vs.pick('Task file…');
     await vs.pick('bad.jsonl');
     await vs.pick('numeric');
-    await vs.notification('bad.jsonl line 2: "answer" is missing');
+    await vs.notification('bad.jsonl:2: "answer" is missing');
     const before = runs().length;
-    fs.writeFileSync(path.join(ws, 'sums.jsonl'), '{"prompt": "What is 2 + 2?", "answer": "4"}\n'.repeat(20));
+    const sums = Array.from({ length: 20 }, (_, i) =>
+      JSON.stringify({ prompt: `What is ${i} + 2?`, answer: i + 2 }),
+    );
+    fs.writeFileSync(path.join(ws, 'sums.jsonl'), sums.join('\n') + '\n');
     await vs.runCommand('LLM Lens: Start RL…');
     await vs.pick('sft/checkpoints/step-4');
     await vs.pick('Task file…');
