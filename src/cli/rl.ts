@@ -12,11 +12,10 @@ import { defaultsOf, flagHelp, parseFlags } from '../engine/options';
 import { trainRl, type RlConfig } from '../engine/rl/rlLoop';
 import { flushDenormalsToZero } from '../engine/runtime/session';
 import { parseRlRunFile, readRunFileText } from '../engine/train/runFile';
-import type { TrainControl } from '../engine/train/loop';
 import type { OptionTable } from '../protocol/options';
 import { RL_OPTIONS } from '../protocol/rlOptions';
 import { UsageError } from './main';
-import { followControlFile } from './train';
+import { steerRun } from './train';
 
 const RL_HELP = `llm-lens rl --from CKPT_DIR --task NAME [--run-dir DIR] [--steps N] [--group-size G]
              [--prompts-per-step P] [--lr X] [--eval-interval N] [options]
@@ -66,20 +65,11 @@ export async function rlCommand(args: string[]): Promise<number> {
   const runDir =
     o.runDir ?? path.join('.llmlens', 'runs', `${name ?? `rl-${path.basename(o.task)}`}-${stamp}`);
   const config: RlConfig = { ...o, from: o.from, task: o.task, runDir };
-  const abort = new AbortController();
-  const onSigint = () => {
-    out('stopping after the step under way (Ctrl+C again to quit now)…');
-    if (abort.signal.aborted) process.exit(130);
-    abort.abort();
-  };
-  process.on('SIGINT', onSigint);
-  process.on('SIGTERM', onSigint);
-  const control: TrainControl = { paused: false, checkpointNow: false };
-  const unfollow = controlFile ? followControlFile(controlFile, control) : () => undefined;
+  const { signal, control, release } = steerRun(out, 'the step under way', controlFile);
   let failed = false;
   try {
     flushDenormalsToZero(true);
-    for await (const e of trainRl(config, { signal: abort.signal, control })) {
+    for await (const e of trainRl(config, { signal, control })) {
       if (e.kind === 'start')
         out(
           `run: ${e.runDir}\nrl on ${o.task} from ${o.from}: ${o.promptsPerStep} prompts × ${o.groupSize} answers per step, lr ${o.lr}, ${(e.params / 1e6).toFixed(2)}M parameters${o.rewardModel ? `\nreward: the reward model ${o.rewardModel} (true reward: the task's checker, shown only)` : ''}`,
@@ -101,9 +91,7 @@ export async function rlCommand(args: string[]): Promise<number> {
       }
     }
   } finally {
-    unfollow();
-    process.off('SIGINT', onSigint);
-    process.off('SIGTERM', onSigint);
+    release();
   }
   return failed ? 1 : 0;
 }

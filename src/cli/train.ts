@@ -113,6 +113,36 @@ export function followControlFile(file: string, control: TrainControl): () => vo
   return () => clearInterval(timer);
 }
 
+/**
+ * What steers a run's process: Ctrl+C or SIGTERM stops after the work under way (`what`; a second one quits
+ * at once), and the control file (when given) pauses it and asks for checkpoints. `release()` undoes both.
+ */
+export function steerRun(
+  out: (s: string) => void,
+  what: string,
+  controlFile: string | undefined,
+): { signal: AbortSignal; control: TrainControl; release(): void } {
+  const abort = new AbortController();
+  const onSigint = () => {
+    out(`stopping after ${what} (Ctrl+C again to quit now)…`);
+    if (abort.signal.aborted) process.exit(130);
+    abort.abort();
+  };
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+  const control: TrainControl = { paused: false, checkpointNow: false };
+  const unfollow = controlFile ? followControlFile(controlFile, control) : () => undefined;
+  return {
+    signal: abort.signal,
+    control,
+    release() {
+      unfollow();
+      process.off('SIGINT', onSigint);
+      process.off('SIGTERM', onSigint);
+    },
+  };
+}
+
 export async function trainCommand(args: string[]): Promise<number> {
   // a run file of stage rl (the host starts every run as `train --config request.json`) is the RL loop's
   const at = args.indexOf('--config');
@@ -121,20 +151,11 @@ export async function trainCommand(args: string[]): Promise<number> {
   const prepared = await trainConfigFrom(args, out);
   if (!prepared) return 0;
   const { config, tokenizer, logInterval, control: controlFile } = prepared;
-  const abort = new AbortController();
-  const onSigint = () => {
-    out('stopping after the steps under way (Ctrl+C again to quit now)…');
-    if (abort.signal.aborted) process.exit(130);
-    abort.abort();
-  };
-  process.on('SIGINT', onSigint);
-  process.on('SIGTERM', onSigint);
-  const control: TrainControl = { paused: false, checkpointNow: false };
-  const unfollow = controlFile ? followControlFile(controlFile, control) : () => undefined;
+  const { signal, control, release } = steerRun(out, 'the steps under way', controlFile);
   let failed = false;
   try {
     flushDenormalsToZero(true); // this process only trains: see session.ts
-    for await (const e of trainGpt(config, { tokenizer, signal: abort.signal, control })) {
+    for await (const e of trainGpt(config, { tokenizer, signal, control })) {
       switch (e.kind) {
         case 'start':
           out(
@@ -169,9 +190,7 @@ export async function trainCommand(args: string[]): Promise<number> {
       }
     }
   } finally {
-    unfollow();
-    process.off('SIGINT', onSigint);
-    process.off('SIGTERM', onSigint);
+    release();
   }
   return failed ? 1 : 0;
 }
