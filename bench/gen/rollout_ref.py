@@ -12,17 +12,12 @@ timing, the cached logits are checked against gpt_ref's full forward on the same
 
 Prints one JSON line: {"ms": [...], "tok_per_s": [...]} (one entry per repetition, G * new_tokens tokens each).
 """
-import argparse, importlib.util, json, math, time
+import argparse, json, math, time
 
 import torch
 import torch.nn.functional as F
 
-
-def load_gpt_class(path):
-    spec = importlib.util.spec_from_file_location('gpt_ref', path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.GPT
+from gpt_peer import add_gpt_args, gpt_from_args
 
 
 def qkv(blk, h, nh):
@@ -103,22 +98,10 @@ def check(model, prompt, G, block, nh):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument('--gpt-ref', required=True)
-    p.add_argument('--vocab', type=int, default=65)
-    p.add_argument('--n-layer', type=int, default=6)
-    p.add_argument('--n-head', type=int, default=6)
-    p.add_argument('--n-embd', type=int, default=384)
-    p.add_argument('--block', type=int, default=256)
-    p.add_argument('--bias', action='store_true')
     p.add_argument('--groups', type=int, default=8)
-    p.add_argument('--new-tokens', type=int, default=64)
-    p.add_argument('--prompt-len', type=int, default=16)
-    p.add_argument('--repeats', type=int, default=5)
-    p.add_argument('--threads', type=int, default=2)
+    add_gpt_args(p, new_tokens=64, prompt_len=16)
     a = p.parse_args()
-    torch.set_num_threads(a.threads)
-    torch.manual_seed(1337)
-    model = load_gpt_class(a.gpt_ref)(a).eval()
+    model = gpt_from_args(a)
     prompt = torch.randint(0, a.vocab, (1, a.prompt_len))
     check(model, prompt, a.groups, a.block, a.n_head)
     rollout(model, prompt, a.groups, 8, a.block, a.n_head)  # warm-up

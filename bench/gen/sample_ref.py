@@ -9,17 +9,12 @@ Each new token recomputes the whole (cropped) context, as nanoGPT's GPT.generate
 
 Prints one JSON line: {"mode", "tokens", "seconds", "tok_per_s"} or {"mode", "ttft_ms": [...]}.
 """
-import argparse, importlib.util, json, time
+import argparse, json, time
 
 import torch
 import torch.nn.functional as F
 
-
-def load_gpt_class(path):
-    spec = importlib.util.spec_from_file_location('gpt_ref', path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.GPT
+from gpt_peer import add_gpt_args, gpt_from_args
 
 
 @torch.no_grad()
@@ -46,22 +41,10 @@ def generate(model, idx, new_tokens, block, temperature, top_k):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument('--gpt-ref', required=True)
     p.add_argument('--mode', choices=['gen', 'ttft'], default='gen')
-    p.add_argument('--vocab', type=int, default=65)
-    p.add_argument('--n-layer', type=int, default=6)
-    p.add_argument('--n-head', type=int, default=6)
-    p.add_argument('--n-embd', type=int, default=384)
-    p.add_argument('--block', type=int, default=256)
-    p.add_argument('--bias', action='store_true')
-    p.add_argument('--new-tokens', type=int, default=256)
-    p.add_argument('--prompt-len', type=int, default=1)
-    p.add_argument('--repeats', type=int, default=5)
-    p.add_argument('--threads', type=int, default=2)
+    add_gpt_args(p, new_tokens=256, prompt_len=1)
     a = p.parse_args()
-    torch.set_num_threads(a.threads)
-    torch.manual_seed(1337)
-    model = load_gpt_class(a.gpt_ref)(a).eval()
+    model = gpt_from_args(a)
     prompt = torch.randint(0, a.vocab, (1, a.prompt_len))
     if a.mode == 'gen':
         generate(model, prompt, 8, a.block, 0.8, 200)  # warm-up
