@@ -4,6 +4,7 @@ import * as vscode from 'vscode';
 import { WorkerClient } from '../worker/client';
 import { registerChat } from './chat/chatPanel';
 import { registerCheckpointEditors } from './checkpoint/checkpointEditor';
+import { registerHubCommands } from './hub/downloadCommand';
 import { registerOpenModelFolder } from './sampler/openModelFolder';
 import { registerSampler } from './sampler/samplerPanel';
 import { probeEnvironment } from './environment';
@@ -30,6 +31,7 @@ export function activate(context: vscode.ExtensionContext): void {
   registerSampler(context, worker);
   registerChat(context, worker);
   registerOpenModelFolder(context);
+  registerHubCommands(context);
 
   registerTraining(context, worker);
 

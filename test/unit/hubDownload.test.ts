@@ -16,7 +16,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { openSafetensors } from '../../src/engine/checkpoint/safetensors';
-import { downloadModel, type DownloadProgress } from '../../src/engine/hub/download';
+import { downloadModel, HubError, size, type DownloadProgress } from '../../src/engine/hub/download';
+import { ProgressMeter } from '../../src/engine/hub/progressMeter';
 import { GptInference } from '../../src/engine/model/inference';
 import { loadModel } from '../../src/engine/model/pretrained';
 import { repoSha, startFakeHub, type FakeHub, type FakeRepo } from './fakeHub';
@@ -78,6 +79,7 @@ const repos: Record<string, FakeRepo> = {
     },
   },
   'test-org/cli': { files: llamaFiles() },
+  'test-org/meter': { files: llamaFiles() },
 };
 
 let hub: FakeHub;
@@ -360,6 +362,76 @@ test('llm-lens download prints progress and the snapshot path', async () => {
   assert.equal(stdout, path.join(cacheDir, 'models--test-org--cli', 'snapshots', sha) + '\n');
   for (const s of SHARDS) assert.match(stderr, new RegExp(`${s} +\\d+(\\.\\d)? kB / \\d+(\\.\\d)? kB 100%`));
   assert.equal(resolves('test-org/cli').length, 6);
+});
+
+test('onPlan names every file to fetch with its size; the meter reaches 100% of their bytes', async () => {
+  const repo = 'test-org/meter';
+  const files = repos[repo].files;
+  const wanted = [
+    'config.json',
+    'tokenizer.json',
+    'tokenizer_config.json',
+    'model.safetensors.index.json',
+    ...SHARDS,
+  ];
+  const bytes = wanted.reduce((s, f) => s + files[f].length, 0); // from the repo's buffers, not the code's plan
+  const plans: { path: string; size: number }[][] = [];
+  const reports: { message: string; increment?: number }[] = [];
+  let clock = 0;
+  const meter = new ProgressMeter(
+    (message, increment) => reports.push({ message, increment }),
+    () => (clock += 50), // 50 ms between events: some are coalesced, every completed file is shown
+  );
+  await downloadModel({
+    repo,
+    cacheDir: tmp(),
+    endpoint: hub.url,
+    onPlan: (p) => plans.push(p) && meter.plan(p),
+    onProgress: (p) => meter.update(p),
+  });
+  meter.flush();
+  assert.equal(plans.length, 1, 'one plan');
+  assert.deepEqual(
+    plans[0].map((f) => f.path).sort(),
+    [...wanted].sort(),
+    'the plan is the files fetched, without README, .bin or .gitattributes',
+  );
+  assert.deepEqual(
+    plans[0].map((f) => f.size),
+    plans[0].map((f) => files[f.path].length),
+  );
+  const total = reports.reduce((s, r) => s + (r.increment ?? 0), 0);
+  assert.ok(Math.abs(total - 100) < 1e-9, `increments sum to ${total}`);
+  const last = `${SHARDS[1]} · ${size(bytes)} of ${size(bytes)}`;
+  assert.ok(reports.at(-1)!.message.startsWith(last), `${reports.at(-1)!.message} starts with ${last}`);
+  assert.ok(
+    reports.every((r) => r.increment === undefined || r.increment > 0),
+    'the bar never goes back',
+  );
+});
+
+test("a refused request is a HubError with its status; the token hint is the caller's", async () => {
+  const cacheDir = tmp();
+  const repo = 'test-org/gated';
+  const e = await downloadModel({
+    repo,
+    cacheDir,
+    endpoint: hub.url,
+    tokenHint: 'LLM Lens: Set Hugging Face Token…',
+  }).then(
+    () => assert.fail('a gated repo downloaded without a token'),
+    (err: unknown) => err,
+  );
+  assert.ok(e instanceof HubError);
+  assert.equal(e.status, 401);
+  assert.match(
+    e.message,
+    /set a token \(LLM Lens: Set Hugging Face Token…, from https:\/\/huggingface\.co\/settings\/tokens\)/,
+  );
+  const missing = await downloadModel({ repo: 'test-org/nope', cacheDir, endpoint: hub.url }).catch(
+    (err: unknown) => err,
+  );
+  assert.ok(missing instanceof HubError && missing.status === 404, String(missing));
 });
 
 test('no request left the machine: every fetch went to the fake hub', () => {

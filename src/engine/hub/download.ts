@@ -59,7 +59,22 @@ export interface DownloadModelOptions {
   token?: string;
   signal?: AbortSignal;
   onProgress?: (p: DownloadProgress) => void;
+  /** Called once every file to fetch is known (after the small files and the shard index, before the weights). */
+  onPlan?: (files: { path: string; size: number }[]) => void;
+  /** How the user sets a token, for the 401/403 message (default "HF_TOKEN"). */
+  tokenHint?: string;
   fetch?: typeof fetch;
+}
+
+/** A request the hub refused: `status` is its HTTP status (401/403 gated or private, 404 not found). */
+export class HubError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
 }
 
 interface RepoFile {
@@ -77,11 +92,12 @@ export function progressLine(p: DownloadProgress): string {
   return `${p.file}  ${size(p.bytes)} / ${size(p.total)} ${pct}%${speed}`;
 }
 
-function size(bytes: number): string {
+/** Bytes in decimal units, as the hub shows sizes: 269060552 → "269.1 MB". */
+export function size(bytes: number): string {
   const units = ['B', 'kB', 'MB', 'GB'];
   let i = 0;
   for (; bytes >= 1000 && i < units.length - 1; i++) bytes /= 1000;
-  return `${i ? bytes.toFixed(1) : bytes} ${units[i]}`;
+  return `${i ? bytes.toFixed(1) : Math.round(bytes)} ${units[i]}`;
 }
 
 /** Downloads the files of `repo` that LLM Lens needs; returns the snapshot folder. */
@@ -100,7 +116,7 @@ export async function downloadModel(o: DownloadModelOptions): Promise<string> {
   o.signal?.throwIfAborted();
   const withSignal: typeof fetch = (url, init) => (o.fetch ?? fetch)(url, { ...init, signal: o.signal });
   const hub = { hubUrl: endpoint, accessToken: o.token || undefined, fetch: withSignal };
-  const ctx = { repo, revision, endpoint };
+  const ctx = { repo, revision, endpoint, tokenHint: o.tokenHint ?? 'HF_TOKEN' };
 
   const info = await asked(ctx, () => modelInfo({ ...hub, name: repo, revision, additionalFields: ['sha'] }));
   const commit = info.sha;
@@ -129,11 +145,13 @@ export async function downloadModel(o: DownloadModelOptions): Promise<string> {
   if (!tree.has('config.json'))
     throw new Error(`${repo} has no config.json at ${revision}: it is not a transformers model repo`);
   refuseWithoutSafetensors(tree, repo, revision);
-  for (const name of MODEL_FILES) {
-    const f = tree.get(name);
-    if (f) await get(f);
-  }
-  for (const f of await weightFiles(tree, repo, get, snapshot)) await get(f);
+  const small = MODEL_FILES.flatMap((name) => tree.get(name) ?? []);
+  for (const f of small) await get(f);
+  const weights = await weightFiles(tree, repo, get, snapshot); // fetches the shard index, if any
+  const index = tree.get('model.safetensors.index.json');
+  const plan = [...small, ...(index && !tree.has('model.safetensors') ? [index] : []), ...weights];
+  o.onPlan?.(plan.map((f) => ({ path: f.path, size: f.size })));
+  for (const f of weights) await get(f);
 
   if (revision !== commit) {
     const ref = path.join(storage, 'refs', revision);
@@ -242,6 +260,7 @@ interface Ctx {
   repo: string;
   revision: string;
   endpoint: string;
+  tokenHint: string;
 }
 
 /** Runs a hub API call, turning its failures into messages that say what to do. */
@@ -264,25 +283,29 @@ async function asked<T>(ctx: Ctx, call: () => Promise<T>): Promise<T> {
 }
 
 /** The message for a refused request: gated or private (401/403), repo or revision not found (404). */
-export function hubError(ctx: Ctx, status: number, detail: string, file?: string, cause?: unknown): Error {
+export function hubError(ctx: Ctx, status: number, detail: string, file?: string, cause?: unknown): HubError {
   const where = `${ctx.endpoint}/${ctx.repo}`;
   const of = file ? ` (${file})` : '';
   if (status === 401 || status === 403)
-    return new Error(
+    return new HubError(
       `${ctx.repo} is gated or private${of}: accept its license on the hub (${where}) and set a token ` +
-        '(HF_TOKEN, from https://huggingface.co/settings/tokens) of an account that has access. ' +
+        `(${ctx.tokenHint}, from https://huggingface.co/settings/tokens) of an account that has access. ` +
         `(The hub answers ${status} for repos that do not exist too: check the name.)`,
+      status,
       { cause },
     );
   if (status === 404) {
     if (/RevisionNotFound|invalid rev|revision not found/i.test(detail))
-      return new Error(
+      return new HubError(
         `revision "${ctx.revision}" not found in ${ctx.repo}${of}: check the branch, tag or commit`,
-        {
-          cause,
-        },
+        status,
+        { cause },
       );
-    return new Error(`${ctx.repo} not found on ${ctx.endpoint}${of}: check the name (org/name)`, { cause });
+    return new HubError(`${ctx.repo} not found on ${ctx.endpoint}${of}: check the name (org/name)`, status, {
+      cause,
+    });
   }
-  return new Error(`${where}${of}: the hub answered ${status}${detail ? ` (${detail})` : ''}`, { cause });
+  return new HubError(`${where}${of}: the hub answered ${status}${detail ? ` (${detail})` : ''}`, status, {
+    cause,
+  });
 }
