@@ -18,6 +18,7 @@ import { after, before, test } from 'node:test';
 import { openSafetensors } from '../../src/engine/checkpoint/safetensors';
 import { downloadModel, HubError, size, type DownloadProgress } from '../../src/engine/hub/download';
 import { ProgressMeter } from '../../src/engine/hub/progressMeter';
+import { cachedRepoOf, listCachedModels } from '../../src/engine/hub/cache';
 import { GptInference } from '../../src/engine/model/inference';
 import { loadModel } from '../../src/engine/model/pretrained';
 import { repoSha, startFakeHub, type FakeHub, type FakeRepo } from './fakeHub';
@@ -432,6 +433,45 @@ test("a refused request is a HubError with its status; the token hint is the cal
     (err: unknown) => err,
   );
   assert.ok(missing instanceof HubError && missing.status === 404, String(missing));
+});
+
+test('listCachedModels finds each downloaded snapshot with its refs and tokenizer; other folders are skipped', async () => {
+  const cacheDir = tmp();
+  assert.deepEqual(listCachedModels(path.join(cacheDir, 'absent')), []);
+  const a = await downloadModel({ repo: 'test-org/tiny-llama', cacheDir, endpoint: hub.url });
+  const b = await downloadModel({
+    repo: 'test-org/meter',
+    cacheDir,
+    endpoint: hub.url,
+    revision: repoSha('test-org/meter', repos['test-org/meter']),
+  });
+  fs.mkdirSync(path.join(cacheDir, 'models--test-org--empty', 'snapshots', 'f'.repeat(40)), {
+    recursive: true,
+  });
+  fs.mkdirSync(path.join(cacheDir, 'datasets--test-org--data', 'snapshots'), { recursive: true });
+  fs.mkdirSync(path.join(cacheDir, '.locks'));
+  const got = listCachedModels(cacheDir).sort((x, y) => x.repo.localeCompare(y.repo));
+  assert.deepEqual(
+    got.map((m) => ({ repo: m.repo, commit: m.commit, refs: m.refs, dir: m.dir, tokenizer: m.tokenizer })),
+    [
+      {
+        repo: 'test-org/meter',
+        commit: repoSha('test-org/meter', repos['test-org/meter']),
+        refs: [],
+        dir: b,
+        tokenizer: path.join(b, 'tokenizer.json'),
+      },
+      {
+        repo: 'test-org/tiny-llama',
+        commit: repoSha('test-org/tiny-llama', repos['test-org/tiny-llama']),
+        refs: ['main'],
+        dir: a,
+        tokenizer: path.join(a, 'tokenizer.json'),
+      },
+    ],
+  );
+  assert.equal(cachedRepoOf(path.join(a, 'tokenizer.json')), 'test-org/tiny-llama');
+  assert.equal(cachedRepoOf('/models/SmolLM2-135M/tokenizer.json'), undefined);
 });
 
 test('no request left the machine: every fetch went to the fake hub', () => {

@@ -21,6 +21,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { DEFAULT_ENDPOINT, downloadModel, HubError, size } from '../../engine/hub/download';
 import { ProgressMeter } from '../../engine/hub/progressMeter';
+import { defaultHubCache } from '../../engine/hub/cache';
 import { checkModelFolder } from '../../engine/model/modelFolder';
 import { log } from '../log';
 
@@ -163,10 +164,10 @@ export function hubEndpoint(): string {
   return set || process.env.HF_ENDPOINT || DEFAULT_ENDPOINT;
 }
 
-/** The cache folder from the machine setting (~ expanded), else undefined (HF_HUB_CACHE, HF_HOME/hub). */
-export function hubCacheDir(): string | undefined {
+/** The cache folder: the machine setting (~ expanded), else HF_HUB_CACHE, HF_HOME/hub, ~/.cache/huggingface/hub. */
+export function hubCacheDir(): string {
   const set = vscode.workspace.getConfiguration('llmLens').get<string>('hub.cacheDir', '').trim();
-  if (!set) return undefined;
+  if (!set) return defaultHubCache();
   const home = set === '~' || set.startsWith('~/') ? path.join(os.homedir(), set.slice(1)) : set;
   return path.resolve(home);
 }

@@ -1,12 +1,15 @@
 /**
  * The tokenizers the picker offers: the built-in tiktoken encodings, every tokenizer.json in the
- * workspace, and the tokenizers trained with LLM Lens (.llmlens/tokenizers/<name>/).
+ * workspace, the tokenizers trained with LLM Lens (.llmlens/tokenizers/<name>/), and those of the models
+ * in the Hugging Face cache (Download Model from Hugging Face…).
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { cachedRepoOf, listCachedModels } from '../../engine/hub/cache';
 import { tokenizerSpecKey } from '../../engine/tokenizer/load';
 import { TRAINED_META_FILE } from '../../engine/tokenizer/trainedFiles';
 import type { TokenizerChoice, TokenizerSpec } from '../../protocol/tokenize';
+import { hubCacheDir } from '../hub/downloadCommand';
 
 /** Built-in encodings, most used first. */
 export const BUILTIN_TOKENIZERS: readonly { name: string; label: string; description: string }[] = [
@@ -42,7 +45,8 @@ export function shortName(key: string): string {
   const spec = specFromKey(key);
   if (!spec) return key;
   if (spec.kind === 'builtin') return spec.name;
-  return spec.kind === 'trained' ? path.basename(spec.dir) : path.basename(path.dirname(spec.path));
+  if (spec.kind === 'trained') return path.basename(spec.dir);
+  return cachedRepoOf(spec.path)?.split('/').pop() ?? path.basename(path.dirname(spec.path));
 }
 
 export function builtinChoices(): TokenizerChoice[] {
@@ -81,6 +85,20 @@ export async function workspaceChoices(): Promise<TokenizerChoice[]> {
   return out;
 }
 
+/** The tokenizers of downloaded models (one per repo: its newest snapshot). */
+export function downloadedChoices(): TokenizerChoice[] {
+  const seen = new Set<string>();
+  const out: TokenizerChoice[] = [];
+  for (const m of listCachedModels(hubCacheDir())) {
+    if (!m.tokenizer || seen.has(m.repo)) continue;
+    seen.add(m.repo);
+    const spec: TokenizerSpec = { kind: 'huggingface', path: m.tokenizer };
+    const at = m.refs.length ? m.refs.join(', ') : m.commit.slice(0, 7);
+    out.push({ key: choiceKey(spec), label: m.repo, description: `downloaded · ${at}`, spec });
+  }
+  return out;
+}
+
 export async function allChoices(): Promise<TokenizerChoice[]> {
-  return [...builtinChoices(), ...(await workspaceChoices())];
+  return [...builtinChoices(), ...(await workspaceChoices()), ...downloadedChoices()];
 }
