@@ -2,8 +2,8 @@
  * LLM Lens: Download Model from Hugging Face… in a real VS Code, against a hub on 127.0.0.1 (fakeHub.ts)
  * set as the machine setting llmLens.hub.endpoint: a tiny Llama with a chat template (the tied_llama3
  * fixture) is downloaded into the Hugging Face cache layout under llmLens.hub.cacheDir with the bytes the
- * hub served, opens in the Chat panel, which answers, and from the notification in the Sampler, which
- * generates. A gated repo is refused with "Set Token…", which stores a token in SecretStorage; the same
+ * hub served and opens in the Chat panel, which answers; Open Model Folder… then lists it first and opens
+ * it in the Sampler, which generates. A gated repo is refused with "Set Token…", which stores a token in SecretStorage; the same
  * download then succeeds and the hub saw the token. Every request went to the test hub.
  */
 import assert from 'node:assert/strict';
@@ -52,7 +52,7 @@ async function download(repo: string): Promise<void> {
   await vs.input('main');
 }
 
-test('Download Model… fetches a chat model into the HF cache, opens it in Chat, then in the Sampler', async () => {
+test('Download Model… fetches a chat model into the HF cache and opens it in Chat, which answers', async () => {
   await vs.step('download', async () => {
     await download('test-org/tiny-chat');
     await vs.notification(/Downloaded test-org\/tiny-chat \(.* kB\) into the Hugging Face cache/, 60_000);
@@ -78,22 +78,20 @@ test('Download Model… fetches a chat model into the HF cache, opens it in Chat
     assert.equal(await chat.locator('.msg[data-role="user"]').count(), 1);
     assert.ok((await chat.locator('.answer .tok.gen').count()) >= 1, 'the model answered');
   });
+});
 
-  await vs.step('sampler', async () => {
-    await vs.page
-      .locator('.notification-toast .monaco-button', { hasText: 'Open in Sampler' })
-      .first()
-      .click({ timeout: 30_000 });
-    const view = await vs.webview('Sampler');
-    await view.locator('#status[data-state="ready"]').waitFor({ state: 'attached', timeout: 60_000 });
-    assert.match(await view.locator('#model').innerText(), /2 layers, 4 heads/);
-    await view.locator('#prompt textarea').fill('Once');
-    await view.locator('#p-maxTokens input').fill('8');
-    await view.locator('#generate').click();
-    await view.locator('#status[data-state="done"]').waitFor({ state: 'attached', timeout: 60_000 });
-    assert.ok((await view.locator('.universe').first().locator('.tok.gen').count()) >= 1);
-    await vs.screenshot('hub-download-sampler');
-  });
+test('Open Model Folder… lists the downloaded model first; it opens in the Sampler and generates', async () => {
+  await vs.runCommand('LLM Lens: Open Model Folder…');
+  await vs.pick('test-org/tiny-chat');
+  const view = await vs.webview('Sampler');
+  await view.locator('#status[data-state="ready"]').waitFor({ state: 'attached', timeout: 60_000 });
+  assert.match(await view.locator('#model').innerText(), /2 layers, 4 heads/);
+  await view.locator('#prompt textarea').fill('Once');
+  await view.locator('#p-maxTokens input').fill('8');
+  await view.locator('#generate').click();
+  await view.locator('#status[data-state="done"]').waitFor({ state: 'attached', timeout: 60_000 });
+  assert.ok((await view.locator('.universe').first().locator('.tok.gen').count()) >= 1);
+  await vs.screenshot('hub-download-sampler');
 });
 
 test('a gated repo is refused with Set Token…; with the token stored, it downloads', async () => {

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { copyHubFolder } from '../fixtures/llama/hubFolder';
@@ -23,7 +24,13 @@ before(async () => {
   const mistral = copyHubFolder('gqa_bf16', join(ws, 'models', 'mistral'));
   const cfg = JSON.parse(fs.readFileSync(join(mistral, 'config.json'), 'utf8'));
   fs.writeFileSync(join(mistral, 'config.json'), JSON.stringify({ ...cfg, model_type: 'mistral' }));
-  vs = await openVSCode({ workspace: ws, vsix: installedVsix() });
+  // an empty Hugging Face cache: the command goes straight to the folder dialog
+  const cacheDir = fs.mkdtempSync(join(os.tmpdir(), 'llm-lens-nocache-'));
+  vs = await openVSCode({
+    workspace: ws,
+    vsix: installedVsix(),
+    settings: { 'llmLens.hub.cacheDir': cacheDir },
+  });
 });
 after(async () => vs?.close());
 

@@ -1,19 +1,42 @@
 /**
- * LLM Lens: Open Model Folder… (`llmLens.openModelFolder`): a Hugging Face model folder (config.json,
- * safetensors, tokenizer.json; GPT-2, Llama or Qwen2) checked (modelFolder.ts: what is not supported is
- * refused with the model_type and what is) and opened in the Sampler, with "Chat with it" offered when
- * its tokenizer has a chat template or the chat tokens.
+ * LLM Lens: Open Model Folder… (`llmLens.openModelFolder`): a model downloaded into the Hugging Face cache
+ * (listed first when there are any) or a model folder (config.json, safetensors, tokenizer.json; GPT-2,
+ * Llama or Qwen2) checked (modelFolder.ts: what is not supported is refused with the model_type and what
+ * is) and opened in the Sampler, with "Chat with it" offered when its tokenizer has a chat template or the
+ * chat tokens.
  *
  *   await vscode.commands.executeCommand('llmLens.openModelFolder', vscode.Uri.file('/models/SmolLM2-135M'));
  *   // { sampler: SamplerSummary, chat: true } or { error: 'config.json: model_type "mistral" is not supported: …' }
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { listCachedModels } from '../../engine/hub/cache';
 import { checkModelFolder } from '../../engine/model/modelFolder';
+import { hubCacheDir } from '../hub/downloadCommand';
 import type { SamplerSummary } from './samplerPanel';
 
 export type OpenModelFolderResult =
   { sampler: SamplerSummary | undefined; chat: boolean } | { error: string } | undefined;
+
+/** A downloaded model (the Hugging Face cache), or a folder from the dialog. */
+async function pickModel(): Promise<string | undefined> {
+  const cached = listCachedModels(hubCacheDir());
+  if (!cached.length) return pickFolder();
+  const browse = '$(folder-opened) Browse…';
+  const picked = await vscode.window.showQuickPick(
+    [
+      ...cached.map((m) => ({
+        label: m.repo,
+        description: m.refs.length ? m.refs.join(', ') : m.commit.slice(0, 7),
+        detail: m.dir,
+      })),
+      { label: browse, description: 'a folder with config.json, safetensors and tokenizer.json', detail: '' },
+    ],
+    { title: 'Open Model Folder', placeHolder: 'A downloaded model, or Browse… for a folder' },
+  );
+  if (!picked) return undefined;
+  return picked.label === browse ? pickFolder() : picked.detail;
+}
 
 async function pickFolder(): Promise<string | undefined> {
   const uris = await vscode.window.showOpenDialog({
@@ -31,7 +54,7 @@ export function registerOpenModelFolder(context: vscode.ExtensionContext): void 
     vscode.commands.registerCommand(
       'llmLens.openModelFolder',
       async (arg?: unknown): Promise<OpenModelFolderResult> => {
-        const dir = arg instanceof vscode.Uri ? arg.fsPath : await pickFolder();
+        const dir = arg instanceof vscode.Uri ? arg.fsPath : await pickModel();
         if (!dir) return undefined;
         let chat: boolean;
         try {
