@@ -16,6 +16,7 @@ import {
   toolCommand,
 } from './chat';
 import { downloadCommand } from './download';
+import { logsCommand } from './logs';
 import { rewardDataCommand, rewardScoreCommand, rewardTrainCommand } from './reward';
 import { rlCommand } from './rl';
 import { tokenizeCommand, trainTokenizerCommand } from './tokenize';
@@ -32,6 +33,10 @@ Usage:
                             fetch a model from the Hugging Face hub into its cache (HF_HOME/hub):
                             config, tokenizer and safetensors weights, checked and resumable; prints
                             the snapshot folder. HF_TOKEN: token for gated repos; HF_ENDPOINT: hub
+  llm-lens logs [--json] [--follow] PATH
+                            the scalars and texts of TensorBoard event files and JSONL logs (a file,
+                            or a folder of runs): --json prints {"run","tag","step","value"|"text"}
+                            a line; damaged records are skipped and counted on standard error
   llm-lens tokenize --tokenizer NAME|PATH [--json] [--allow-special] [FILE|-]
                             print the token ids of FILE (or standard input); --json adds offsets and
                             token strings. NAME: gpt2, r50k_base, p50k_base, cl100k_base, o200k_base;
@@ -143,6 +148,7 @@ export function formatRuntime(r: RuntimeReport): string {
 const commands: Record<string, Command> = {
   env: envCommand,
   download: downloadCommand,
+  logs: logsCommand,
   tokenize: tokenizeCommand,
   'train-tokenizer': trainTokenizerCommand,
   prepare: prepareCommand,
