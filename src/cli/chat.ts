@@ -42,9 +42,7 @@ import type { Message } from '../engine/chat/conversation';
 import { defaultsOf, parseFlags } from '../engine/options';
 import { generateTokens, preparePrompt } from '../engine/sample/generate';
 import { kvCacheOf, openModelForInference } from '../engine/sample/openModel';
-import { loadCheckpoint } from '../engine/train/checkpoint';
 import { writeFileAtomic } from '../engine/train/data';
-import { loadModelTokenizer } from '../engine/train/runTokenizer';
 import { disposeTools, makeTools, parseToolList } from '../engine/tools/registry';
 import { TOOL_NAMES, type ToolName } from '../engine/tools/tool';
 import { runTool, toolForcer, toolsOff } from '../engine/tools/toolLoop';
@@ -368,6 +366,7 @@ const PROBE_OPTIONS = {
   seed: { type: 'int', min: 0, max: 2 ** 32 - 1, default: 1337, doc: 'Seed of sampling.' },
   out: { type: 'str', path: true, meta: 'FILE.jsonl', doc: 'Write the fine-tuning conversations: refusals where unsure.' },
   json: { type: 'bool', doc: 'One JSON line per question: its answers, groups, agreement and verdict.' },
+  maxContext: MAX_CONTEXT_OPTION,
 } as const satisfies OptionTable;
 
 /** Questions of a JSONL file (chat/probeInput.ts), its errors as usage errors. */
@@ -388,9 +387,8 @@ export async function probeCommand(args: string[]): Promise<number> {
   let questions: ProbeQuestion[];
   if (o.questions) questions = readProbeQuestions(o.questions);
   else questions = await taskProbeQuestions(o.task!, o.count, o.seed);
-  const ckpt = await loadCheckpoint(o.checkpoint);
-  const tok = loadModelTokenizer(ckpt);
-  const results = await probeKnowledge(ckpt, tok, questions, {
+  const { model, tokenizer: tok } = await openModelForInference(o.checkpoint, { maxContext: o.maxContext });
+  const results = await probeKnowledge(model, tok, questions, {
     samples: o.samples,
     temperature: o.temperature,
     threshold: o.threshold,
@@ -426,6 +424,7 @@ const EVAL_REFUSAL_OPTIONS = {
   maxTokens: PROBE_OPTIONS.maxTokens,
   seed: PROBE_OPTIONS.seed,
   json: { type: 'bool', doc: 'One JSON line per question (set, question, answers), then the summary.' },
+  maxContext: MAX_CONTEXT_OPTION,
 } as const satisfies OptionTable;
 
 /**
@@ -446,9 +445,8 @@ export async function evalRefusalCommand(args: string[]): Promise<number> {
     ? readProbeQuestions(o.unknown)
     : await taskProbeQuestions(o.task!, o.count, o.seed);
   const known = readProbeQuestions(o.known);
-  const ckpt = await loadCheckpoint(o.checkpoint);
-  const tok = loadModelTokenizer(ckpt);
-  const r = await evalRefusal(ckpt, tok, unknown, known, {
+  const { model, tokenizer: tok } = await openModelForInference(o.checkpoint, { maxContext: o.maxContext });
+  const r = await evalRefusal(model, tok, unknown, known, {
     samples: o.samples,
     temperature: o.temperature,
     maxTokens: o.maxTokens,

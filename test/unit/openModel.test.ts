@@ -359,3 +359,20 @@ test('checkModelFolder (Open Model Folder…): what opens, whether it chats, and
   );
   assert.throws(() => checkModelFolder(tmp()), /has no config\.json: not a model folder/);
 });
+
+test("llm-lens probe on a Llama folder asks through its chat template: greedy answers are torch's argmax", async () => {
+  const r = await refs('tied_llama3');
+  const b = r.idx.findIndex((row) => row.slice(0, 10).every((id) => id >= 2));
+  const dir = hubFolder('tied_llama3', "{% for message in messages %}{{ message['content'] }}{% endfor %}");
+  const question = r.idx[b].slice(0, 10).map(idText).join('');
+  const file = path.join(tmp(), 'q.jsonl');
+  fs.writeFileSync(file, JSON.stringify({ question }) + '\n');
+  const args = ['probe', '--checkpoint', dir, '--questions', file, '--samples', '2', '--temperature', '0'];
+  const probe = cli(...args, '--max-tokens', '1', '--json');
+  assert.equal(probe.status, 0, probe.stderr);
+  const result = JSON.parse(probe.stdout.trim()) as { answers: string[]; agreement: number };
+  const argmax = torchArgmax(r, b, 9);
+  const expected = argmax === 1 ? '' : idText(argmax); // </s> ends the answer before it is printed
+  assert.deepEqual(result.answers, [expected, expected]);
+  assert.equal(result.agreement, 1);
+});

@@ -17,6 +17,8 @@
  * otherwise 'unsure'. 'wrong' questions are written with the reference answer when one is given.
  */
 import { KvCacheModel } from '../model/kvCache';
+import type { LoadedModel } from '../model/pretrained';
+import { kvCacheOf } from '../sample/openModel';
 import type { GptModelConfig } from '../model/inference';
 import type { HostTensor } from '../runtime/session';
 import { generateTokens } from '../sample/generate';
@@ -84,9 +86,15 @@ export function judge(q: ProbeQuestion, answers: readonly string[], threshold = 
   return { ...q, answers: [...answers], groups, agreement, verdict };
 }
 
+/**
+ * A model to probe: a GPT-2 checkpoint (loadCheckpoint) or any family openModelForInference opens (a Llama
+ * instruct model answers through its own chat template).
+ */
+export type ProbeModel = LoadedModel | { config: GptModelConfig; weights: Record<string, HostTensor> };
+
 /** Asks each question `samples` times and judges the answers (see the file's header). */
 export async function probeKnowledge(
-  model: { config: GptModelConfig; weights: Record<string, HostTensor> },
+  model: ProbeModel,
   tok: Tokenizer,
   questions: readonly ProbeQuestion[],
   o: ProbeOptions = {},
@@ -106,7 +114,7 @@ export async function probeKnowledge(
       });
     }
   });
-  const m = await KvCacheModel.create(model.config, model.weights);
+  const m = 'fam' in model ? await kvCacheOf(model) : await KvCacheModel.create(model.config, model.weights);
   const out: ProbeResult[] = [];
   try {
     for (const [i, q] of questions.entries()) {
@@ -198,7 +206,7 @@ export function answeredShare(results: readonly ProbeResult[]): number {
 
 /** Samples each question `samples` times (as probeKnowledge) and counts the answers that do not refuse. */
 export async function evalRefusal(
-  model: { config: GptModelConfig; weights: Record<string, HostTensor> },
+  model: ProbeModel,
   tok: Tokenizer,
   unknown: readonly ProbeQuestion[],
   known: readonly ProbeQuestion[],
