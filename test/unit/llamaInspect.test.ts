@@ -19,6 +19,7 @@ import { GptInspector, kvGroup } from '../../src/engine/model/inspect';
 import { loadModel } from '../../src/engine/model/pretrained';
 import type { SamplerJobResult } from '../../src/protocol/sampler';
 import { runSamplerJob } from '../../src/worker/samplerJobs';
+import { kvGroupOf } from '../../webview/sampler/kvGroups';
 import { copyHubFolder, LLAMA_FIXTURES } from '../fixtures/llama/hubFolder';
 
 const TOL = 1e-4;
@@ -107,7 +108,7 @@ for (const { folder, ref, nKvHead } of MODELS) {
   });
 }
 
-test("kvGroup orders query heads as Hugging Face's repeat_kv: h uses key/value head h // (nh / nkv)", () => {
+test("kvGroup (engine) and the head grid's kvGroupOf order query heads as Hugging Face's repeat_kv", () => {
   // repeat_kv expands (B, nkv, T, hd) to (B, nkv, G, T, hd) and flattens: query head kv·G + r reads kv
   for (const [nh, nkv] of [
     [4, 2],
@@ -123,7 +124,22 @@ test("kvGroup orders query heads as Hugging Face's repeat_kv: h uses key/value h
       heads.map((h) => kvGroup(h, nh, nkv)),
       expanded,
     );
+    assert.deepEqual(
+      heads.map((h) => kvGroupOf(h, nh, nkv).group),
+      expanded,
+    );
+    // a separator before each group's first head, none without grouping
+    const starts = heads.filter((h) => kvGroupOf(h, nh, nkv).starts);
+    assert.deepEqual(starts, nkv < nh ? heads.filter((h) => h > 0 && expanded[h] !== expanded[h - 1]) : []);
   }
+  assert.deepEqual(kvGroupOf(5, 8, 2), {
+    group: 1,
+    first: 4,
+    last: 7,
+    starts: false,
+    label: 'head 5 · kv group 1',
+  });
+  assert.equal(kvGroupOf(5, 8, 8).label, 'head 5');
 });
 
 async function job(j: Parameters<typeof runSamplerJob>[0]): Promise<SamplerJobResult> {
