@@ -13,6 +13,8 @@ export interface TensorRow {
   bytes: number;
   /** False when the dtype is listed but not decoded (no stats), or an ONNX initializer with external data. */
   supported: boolean;
+  /** The shard file that holds it (a sharded checkpoint). */
+  shard?: string;
 }
 
 /** A module of the parameter tree ('transformer.h.0.attn'), with its share of all parameters. */
@@ -24,6 +26,8 @@ export interface ModuleRow {
   tensorCount: number;
   /** Set on leaves: the tensor's full name. */
   tensor?: string;
+  /** Said beside the name: 'tied to model.embed_tokens.weight' for a tied lm_head (no parameters of its own). */
+  note?: string;
   children: ModuleRow[];
 }
 
@@ -36,6 +40,10 @@ export interface ArchitectureView {
   nEmbd?: number;
   vocabSize?: number;
   blockSize?: number;
+  /** Llama-style: key/value heads (grouped-query attention), the MLP's width, lm_head tied to the embedding. */
+  nKvHead?: number;
+  intermediateSize?: number;
+  tiedEmbeddings?: boolean;
   evidence: string[];
 }
 
@@ -86,6 +94,8 @@ export interface CheckpointOverview {
   /** The file is a checkpoint of an LLM Lens run (checkpoints/step-N/ with trainer state): it can continue training. */
   canContinue: boolean;
   onnx?: OnnxInfo;
+  /** A sharded checkpoint (opened by its index or one shard): the index file and every shard. */
+  shards?: { index: string; files: { name: string; tensors: number; bytes: number }[] };
 }
 
 /** Statistics of one tensor over its finite values; null where a value is not finite (e.g. no finite values). */
@@ -119,6 +129,8 @@ export interface TensorDetail {
   name: string;
   dtype: string;
   shape: number[];
+  /** The shard file it was read from (a sharded checkpoint). */
+  shard?: string;
   stats: TensorStatsView;
   /** numpy-style equal-width bins: edges has counts.length + 1 entries. */
   histogram?: { edges: number[]; counts: number[] };

@@ -117,7 +117,13 @@ export interface InspectionView {
   /** Position of ids[0] in the universe's sequence (non-zero when only the last blockSize tokens fit). */
   offset: number;
   nLayer: number;
+  /** Query heads. */
   nHead: number;
+  /**
+   * Key/value heads (grouped-query attention; nHead without it): query heads kv·G … kv·G + G-1,
+   * G = nHead / nKvHead, share key/value head kv.
+   */
+  nKvHead: number;
   /** Thumbnails (nLayer, nHead, size, size): each head's attention, max-pooled to size × size. */
   thumbs: Float32Array;
   size: number;

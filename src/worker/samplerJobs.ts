@@ -21,6 +21,7 @@ import { toolForcer, toolsOff } from '../engine/tools/toolLoop';
 import type { Tokenizer } from '../engine/tokenizer/tokenizer';
 import { kvCacheOf, openModelForInference } from '../engine/sample/openModel';
 import type { FamilyConfig } from '../engine/model/family';
+import type { LoadedModel as PretrainedModel } from '../engine/model/pretrained';
 import type {
   InspectionView,
   PromptTokens,
@@ -36,8 +37,8 @@ import type {
 export interface LoadedModel {
   info: SamplerModelInfo;
   kv: KvCacheModel<FamilyConfig>;
-  /** GPT-2 only: the inspection pass does not run other families yet. */
-  inspector: GptInspector | undefined;
+  /** The inspection pass on the model's family (GPT-2, Llama). */
+  inspector: GptInspector<FamilyConfig>;
   tokenizer: Tokenizer;
   start: { id: number; text: string };
   /** Where a sample ends: <|endoftext|> and the tokenizer's eos_token. */
@@ -82,8 +83,7 @@ export async function loadModel(checkpoint: string): Promise<LoadedModel> {
       return {
         info,
         kv: await kvCacheOf(model),
-        inspector:
-          model.family === 'gpt2' ? await GptInspector.create(model.config, model.weights) : undefined,
+        inspector: await inspectorOf(model),
         tokenizer,
         start,
         stops: o.stops,
@@ -93,6 +93,13 @@ export async function loadModel(checkpoint: string): Promise<LoadedModel> {
     m.catch(() => models.delete(dir));
   }
   return m;
+}
+
+/** The inspection pass of a loaded model, for its family. */
+function inspectorOf(m: PretrainedModel): Promise<GptInspector<FamilyConfig>> {
+  return m.family === 'gpt2'
+    ? GptInspector.forFamily(m.fam, m.config, m.weights)
+    : GptInspector.forFamily(m.fam, m.config, m.weights);
 }
 
 const choice =
@@ -156,10 +163,6 @@ function thumbnails(att: Float32Array[], H: number, n: number, s: number): Float
 async function inspect(m: LoadedModel, all: number[], thumbSize: number): Promise<InspectionView> {
   const t0 = performance.now();
   const ids = all.slice(-m.info.blockSize);
-  if (!m.inspector)
-    throw new Error(
-      `${m.info.label}: the inspection pass (attention, logit lens) runs GPT-2 models only; sampling works`,
-    );
   const r = await m.inspector.inspect(ids, { topK: 3 });
   lastInspection = r;
   const size = Math.max(1, Math.min(thumbSize, r.n));
@@ -171,6 +174,7 @@ async function inspect(m: LoadedModel, all: number[], thumbSize: number): Promis
     offset: all.length - ids.length,
     nLayer: r.nLayer,
     nHead: r.nHead,
+    nKvHead: r.nKvHead,
     thumbs: thumbnails(r.attention, r.nHead, r.n, size),
     size,
     lens: { k: r.lens.k, ids: r.lens.ids, probs: r.lens.probs, texts },

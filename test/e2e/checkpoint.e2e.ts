@@ -3,9 +3,11 @@
  * Explorer, read its parameter count, open a tensor's statistics and histogram, compare with the step-0
  * checkpoint, and double-click a corrupt file. The checkpoints are written here with known values; every
  * expected number (parameter count, mean/std/min/max/L2, relative changes) is computed here from them.
+ * A sharded Llama folder (test/fixtures/llama/gqa_sharded) opened by one shard shows the whole model's
+ * module tree, each tensor's shard, and a tensor of the other shard inspected.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { openSafetensors } from '../../src/engine/checkpoint/safetensors';
@@ -410,4 +412,56 @@ test('LLM Lens: Open Checkpoint… opens an ONNX model: interface, opset, op cou
     assert.equal(Number(await view.locator('[data-stat=min]').getAttribute('data-value')), -6);
     assert.equal(Number(await view.locator('[data-stat=max]').getAttribute('data-value')), 5);
     await vs.screenshot('checkpoint-onnx');
+  }));
+
+/** Elements of every tensor in a safetensors file, from its header read here. */
+function headerParams(file: string): Record<string, number> {
+  const b = readFileSync(file);
+  const n = Number(b.readBigUInt64LE(0));
+  const h = JSON.parse(b.subarray(8, 8 + n).toString('utf8')) as Record<string, { shape: number[] }>;
+  delete h.__metadata__;
+  return Object.fromEntries(Object.entries(h).map(([k, v]) => [k, size(v.shape)]));
+}
+
+test("a sharded Llama folder opened by one shard shows the whole module tree and each tensor's shard", () =>
+  vs.step('llama-sharded', async () => {
+    const dir = join(workspace, 'llama-sharded');
+    cpSync('test/fixtures/llama/gqa_sharded', dir, { recursive: true });
+    const index = JSON.parse(readFileSync(join(dir, 'model.safetensors.index.json'), 'utf8')) as {
+      weight_map: Record<string, string>;
+    };
+    const shards = [...new Set(Object.values(index.weight_map))].sort();
+    const params = Object.assign({}, ...shards.map((f) => headerParams(join(dir, f)))) as Record<
+      string,
+      number
+    >;
+    const total = Object.values(params).reduce((a, b) => a + b, 0);
+    await vs.runCommand('LLM Lens: Open Checkpoint…');
+    await vs.input(join(dir, shards[0]));
+    const accept = vs.page.locator('.quick-input-widget .monaco-button', { hasText: 'Open Checkpoint' });
+    if (await accept.isVisible()) await accept.click();
+    const view = await vs.webview(shards[0]);
+    await view.locator('#param-count').waitFor({ timeout: 30_000 });
+    assert.equal(Number(await view.locator('#param-count').getAttribute('data-value')), total);
+    assert.equal(await view.locator('#shards').getAttribute('data-count'), String(shards.length));
+    assert.match(await view.locator('#architecture').innerText(), /Llama-style \(llama\).*kv heads 2/);
+    assert.equal(await view.locator('tr.tensor-row').count(), Object.keys(index.weight_map).length);
+    // the module tree: model → layers → 0 → self_attn → q_proj → weight, opened as a person clicks through it
+    for (const p of [
+      'model.layers',
+      'model.layers.0',
+      'model.layers.0.self_attn',
+      'model.layers.0.self_attn.q_proj',
+    ])
+      await view.locator(`details.tree-node[data-path="${p}"] > summary`).first().click();
+    const q = view.locator('.tree-leaf[data-name="model.layers.0.self_attn.q_proj.weight"]');
+    await q.waitFor({ timeout: 10_000 });
+    // a tensor of the other shard: its row names the shard, and it inspects
+    const other = Object.keys(index.weight_map).find((n) => index.weight_map[n] === shards[1])!;
+    const row = view.locator(`tr.tensor-row[data-name="${other}"]`);
+    assert.equal(await row.locator('td[data-shard]').getAttribute('data-shard'), shards[1]);
+    await row.click();
+    await view.locator(`#detail[data-state=done][data-name="${other}"]`).waitFor({ timeout: 30_000 });
+    assert.equal(await view.locator('#detail-meta').getAttribute('data-shard'), shards[1]);
+    await vs.screenshot('checkpoint-llama-sharded');
   }));

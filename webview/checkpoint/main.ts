@@ -2,6 +2,8 @@
  * The Checkpoint Inspector webview (safetensors checkpoints and ONNX models): summary, parameter tree,
  * a sortable, filterable tensor table, per-tensor stats with a histogram (chart.js) and a heatmap
  * (<canvas>), and the per-tensor relative change against another checkpoint. Data comes from the host.
+ * A sharded checkpoint shows its shards in the summary and each tensor's shard in the table and detail;
+ * a tied lm_head shows in the tree as "tied to model.embed_tokens.weight".
  */
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
@@ -27,7 +29,7 @@ const app = document.getElementById('app')!;
 const MAX_ROWS = 3000;
 
 let overview: CheckpointOverview | undefined;
-let sortKey: keyof Pick<TensorRow, 'name' | 'dtype' | 'elements' | 'bytes'> | 'shape' = 'name';
+let sortKey: keyof Pick<TensorRow, 'name' | 'dtype' | 'elements' | 'bytes' | 'shard'> | 'shape' = 'name';
 let sortDir: 1 | -1 = 1;
 let naturalOrder = true;
 let filterText = '';
@@ -95,8 +97,11 @@ function renderSummary(o: CheckpointOverview): void {
     a.nLayer !== undefined ? `n_layer ${a.nLayer}` : '',
     a.nHead !== undefined ? `n_head ${a.nHead}` : '',
     a.nEmbd !== undefined ? `n_embd ${a.nEmbd}` : '',
+    a.nKvHead !== undefined && a.nKvHead !== a.nHead ? `kv heads ${a.nKvHead}` : '',
     a.vocabSize !== undefined ? `vocab ${fmtInt(a.vocabSize)}` : '',
     a.blockSize !== undefined ? `context ${fmtInt(a.blockSize)}` : '',
+    a.intermediateSize !== undefined ? `mlp ${fmtInt(a.intermediateSize)}` : '',
+    a.tiedEmbeddings === undefined ? '' : `lm_head ${a.tiedEmbeddings ? 'tied' : 'untied'}`,
   ]
     .filter(Boolean)
     .join(' · ');
@@ -115,7 +120,10 @@ function renderSummary(o: CheckpointOverview): void {
       'Tensors',
       el('span', { id: 'tensor-count', 'data-value': o.tensors.length }, fmtInt(o.tensors.length)),
     ),
-    kvRow('Size', `${fmtBytes(o.bytes)} of tensor data · file ${fmtBytes(o.fileBytes)}`),
+    kvRow(
+      'Size',
+      `${fmtBytes(o.bytes)} of tensor data · ${o.shards ? 'files' : 'file'} ${fmtBytes(o.fileBytes)}`,
+    ),
     kvRow(
       'Dtypes',
       o.dtypes
@@ -123,6 +131,20 @@ function renderSummary(o: CheckpointOverview): void {
         .join(' · ') || '—',
     ),
   ];
+  if (o.shards)
+    rows.push(
+      kvRow(
+        'Shards',
+        el(
+          'span',
+          { id: 'shards', 'data-count': o.shards.files.length, title: o.shards.index },
+          `${o.shards.files.length} files (${o.shards.index}): `,
+          o.shards.files
+            .map((f) => `${f.name}: ${fmtInt(f.tensors)} tensors, ${fmtBytes(f.bytes)}`)
+            .join(' · '),
+        ),
+      ),
+    );
   if (o.training) {
     const t = o.training;
     const parts = [
@@ -202,6 +224,7 @@ function renderOnnx(o: CheckpointOverview): void {
 }
 
 function renderTree(o: CheckpointOverview): void {
+  const shardOf = new Map(o.tensors.flatMap((t) => (t.shard ? [[t.name, t.shard] as const] : [])));
   const node = (n: ModuleRow, depth: number): HTMLElement => {
     const bar = el(
       'span',
@@ -216,10 +239,24 @@ function renderTree(o: CheckpointOverview): void {
       el('span', { class: 'tree-share' }, `${(n.share * 100).toFixed(1)}%`),
       bar,
     );
-    if (n.tensor !== undefined && !n.children.length) {
+    if (n.note !== undefined && !n.children.length)
       return el(
         'div',
-        { class: 'tree-leaf', 'data-name': n.tensor, role: 'button', tabindex: 0, title: n.tensor },
+        { class: 'tree-leaf tree-note', 'data-path': n.path },
+        el('span', { class: 'tree-name mono' }, n.name),
+        el('span', { class: 'muted' }, ` ${n.note}`),
+      );
+    if (n.tensor !== undefined && !n.children.length) {
+      const shard = shardOf.get(n.tensor);
+      return el(
+        'div',
+        {
+          class: 'tree-leaf',
+          'data-name': n.tensor,
+          role: 'button',
+          tabindex: 0,
+          title: shard ? `${n.tensor} (${shard})` : n.tensor,
+        },
         el('span', { class: 'tree-name mono' }, n.name),
         info,
       );
@@ -252,7 +289,7 @@ function sortedRows(rows: TensorRow[]): TensorRow[] {
   );
   if (naturalOrder) return kept;
   const key = (r: TensorRow): string | number =>
-    sortKey === 'shape' ? r.shape.length * 1e15 + r.elements : r[sortKey];
+    sortKey === 'shape' ? r.shape.length * 1e15 + r.elements : (r[sortKey] ?? '');
   return kept.sort((a, b) => {
     const x = key(a);
     const y = key(b);
@@ -280,6 +317,7 @@ function renderTable(): void {
     ['shape', 'Shape'],
     ['elements', 'Elements'],
     ['bytes', 'Bytes'],
+    ...(o.shards ? [['shard', 'Shard'] as [typeof sortKey, string]] : []),
   ];
   const head = el(
     'tr',
@@ -323,6 +361,7 @@ function renderTable(): void {
         el('td', { class: 'mono' }, fmtShape(r.shape)),
         el('td', { class: 'num' }, fmtInt(r.elements)),
         el('td', { class: 'num' }, fmtBytes(r.bytes)),
+        ...(o.shards ? [el('td', { class: 'mono', 'data-shard': r.shard ?? '' }, r.shard ?? '—')] : []),
       ),
     ),
   );
@@ -410,7 +449,11 @@ function renderDetail(d: TensorDetail): void {
   );
   const parts: Node[] = [
     el('h2', { class: 'mono', id: 'detail-name' }, d.name),
-    el('p', { class: 'muted' }, `${d.dtype} ${fmtShape(d.shape)} · ${fmtInt(s.count)} elements · ${d.ms} ms`),
+    el(
+      'p',
+      { class: 'muted', id: 'detail-meta', ...(d.shard ? { 'data-shard': d.shard } : {}) },
+      `${d.dtype} ${fmtShape(d.shape)} · ${fmtInt(s.count)} elements${d.shard ? ` · in ${d.shard}` : ''} · ${d.ms} ms`,
+    ),
     stats,
   ];
   const histCanvas = el('canvas', { id: 'histogram', role: 'img', 'aria-label': `Histogram of ${d.name}` });

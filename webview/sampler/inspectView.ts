@@ -1,11 +1,13 @@
 /**
- * The inspection of one universe's text: a layer × head grid of attention thumbnails; a click opens the
- * head large (query × key, token labels, hover readout); clicking a token in the strip below shows what
+ * The inspection of one universe's text: a layer × head grid of attention thumbnails (under grouped-query
+ * attention the query heads that share a key/value head stand together, a gap between groups, each head
+ * labelled with its kv group); a click opens the head large (query × key, token labels, hover readout); clicking a token in the strip below shows what
  * it attends to over the text ("from this token"); and the logit lens table (rows layers, columns positions).
  */
 import type { InspectionView } from '../../src/protocol/sampler';
 import { el } from '../common/dom';
 import { cellAt, drawAttention, drawThumb, visible, weightScale, type AttentionLayout } from './heatmap';
+import { kvGroupOf } from './kvGroups';
 
 /** Columns of the logit lens table: the last positions (a wide table stays readable). */
 const LENS_COLUMNS = 96;
@@ -46,7 +48,7 @@ export class InspectPanel {
       el(
         'h3',
         {},
-        `Attention (${view.nLayer} layers × ${view.nHead} heads, ${view.ids.length} tokens${view.offset ? `: the last ${view.ids.length}` : ''}, ${view.ms.toFixed(0)} ms)`,
+        `Attention (${view.nLayer} layers × ${view.nHead} heads${groupsNote(view)}, ${view.ids.length} tokens${view.offset ? `: the last ${view.ids.length}` : ''}, ${view.ms.toFixed(0)} ms)`,
       ),
       this.grid,
       this.bigTitle,
@@ -61,15 +63,29 @@ export class InspectPanel {
 
   private renderGrid(v: InspectionView): void {
     const cells: HTMLElement[] = [el('div', { class: 'att-corner' })];
-    for (let h = 0; h < v.nHead; h++) cells.push(el('div', { class: 'att-label' }, `head ${h}`));
+    const groups = Array.from({ length: v.nHead }, (_, h) => kvGroupOf(h, v.nHead, v.nKvHead));
+    const grouped = v.nKvHead < v.nHead;
+    const start = (h: number) => (groups[h].starts ? ' kv-start' : '');
+    for (let h = 0; h < v.nHead; h++)
+      cells.push(
+        el(
+          'div',
+          { class: `att-label${start(h)}`, 'data-kv-group': groups[h].group },
+          `head ${h}`,
+          ...(grouped ? [el('br'), el('small', {}, `kv ${groups[h].group}`)] : []),
+        ),
+      );
     for (let l = 0; l < v.nLayer; l++) {
       cells.push(el('div', { class: 'att-label' }, `layer ${l}`));
       for (let h = 0; h < v.nHead; h++) {
+        const g = groups[h];
+        const shared = grouped ? ` (query heads ${g.first}–${g.last} share its keys and values)` : '';
         const c = el('canvas', {
-          class: 'thumb',
+          class: `thumb${start(h)}`,
           'data-layer': l,
           'data-head': h,
-          title: `layer ${l}, head ${h}`,
+          'data-kv-group': g.group,
+          title: `layer ${l}, ${g.label}${shared}`,
           tabindex: 0,
         });
         drawThumb(c, v.thumbs, (l * v.nHead + h) * v.size * v.size, v.size);
@@ -77,7 +93,8 @@ export class InspectPanel {
         cells.push(c);
       }
     }
-    this.grid.style.gridTemplateColumns = `auto repeat(${v.nHead}, 64px)`;
+    // a group's first head gets a wider column, its cells at the right: a gap between key/value groups
+    this.grid.style.gridTemplateColumns = `auto ${groups.map((g) => (g.starts ? '76px' : '64px')).join(' ')}`;
     this.grid.replaceChildren(...cells);
   }
 
@@ -89,7 +106,10 @@ export class InspectPanel {
     this.big.dataset.layer = String(layer);
     this.big.dataset.head = String(head);
     this.big.dataset.renderMs = ms.toFixed(1);
-    this.bigTitle.textContent = `Layer ${layer}, head ${head}: rows are queries, columns keys (${n} × ${n}, colour on a log scale from 0.0001 to 1, drawn in ${ms.toFixed(0)} ms)`;
+    const g = kvGroupOf(head, this.view.nHead, this.view.nKvHead);
+    const shared =
+      this.view.nKvHead < this.view.nHead ? ` (keys and values shared by heads ${g.first}–${g.last})` : '';
+    this.bigTitle.textContent = `Layer ${layer}, ${g.label}${shared}: rows are queries, columns keys (${n} × ${n}, colour on a log scale from 0.0001 to 1, drawn in ${ms.toFixed(0)} ms)`;
     for (const t of this.grid.querySelectorAll('.thumb'))
       t.classList.toggle(
         'selected',
@@ -179,4 +199,9 @@ export class InspectPanel {
       el('table', { id: 'lens-table', class: 'lens-table' }, el('thead', {}, head), el('tbody', {}, ...rows)),
     );
   }
+}
+
+/** ", in 2 key/value groups of 2" under grouped-query attention, else nothing. */
+function groupsNote(v: InspectionView): string {
+  return v.nKvHead < v.nHead ? ` in ${v.nKvHead} key/value groups of ${v.nHead / v.nKvHead}` : '';
 }

@@ -5,6 +5,9 @@
  *   const s = summarizeCheckpoint(ckpt.tensors, config);   // config: the parsed config.json, optional
  *   s.architecture  // { family: 'gpt2', label: 'GPT-2', nLayer: 12, nEmbd: 768, vocabSize: 50257, ... }
  *   s.tree.children[0]  // { name: 'transformer', path: 'transformer', params: 124439808, share: 1, children: [...] }
+ *
+ * A Llama-family checkpoint without lm_head.weight (tie_word_embeddings) gets an `lm_head` node of no
+ * parameters whose note says it is the token embedding, so the tree shows every module the model runs.
  */
 
 /** What the summary needs of a tensor (TensorInfo fits). */
@@ -30,6 +33,8 @@ export interface ModuleNode {
   tensorCount: number;
   /** Set on leaves: the full tensor name. */
   tensor?: string;
+  /** Said beside the name: 'tied to model.embed_tokens.weight' for a tied lm_head. */
+  note?: string;
   /** Numeric segments in numeric order (h.2 before h.10), others by name. */
   children: ModuleNode[];
 }
@@ -239,12 +244,27 @@ export function summarizeCheckpoint(tensors: readonly TensorEntry[], config?: un
     params += t.elements;
     bytes += t.byteLength;
   }
-  return {
-    architecture: guessArchitecture(tensors, config),
-    tensorCount: tensors.length,
-    params,
-    bytes,
-    dtypes,
-    tree: moduleTree(tensors),
-  };
+  const architecture = guessArchitecture(tensors, config);
+  const tree = moduleTree(tensors);
+  if (architecture.family === 'llama' && architecture.tiedEmbeddings) addTiedHead(tree, tensors);
+  return { architecture, tensorCount: tensors.length, params, bytes, dtypes, tree };
+}
+
+/** The lm_head node of a tied Llama-family checkpoint: no parameters of its own, the embedding's name. */
+function addTiedHead(root: ModuleNode, tensors: readonly TensorEntry[]): void {
+  const embed = tensors.find((t) => /(^|\.)embed_tokens\.weight$/.test(t.name))?.name;
+  if (!embed) return;
+  const prefix = embed.startsWith('model.') ? '' : embed.slice(0, embed.indexOf('embed_tokens'));
+  const path = `${prefix}lm_head`;
+  root.children.push({
+    name: 'lm_head',
+    path,
+    params: 0,
+    bytes: 0,
+    share: 0,
+    tensorCount: 0,
+    note: `tied to ${embed}`,
+    children: [],
+  });
+  root.children.sort(bySegment);
 }

@@ -1,17 +1,21 @@
 /**
- * An inspection pass over a text (B = 1): the attention probabilities of every layer and head, the
- * residual stream after every block, and the logit lens (the final LayerNorm and the tied lm_head
- * applied to each layer's residual: what the model would predict if it stopped there).
+ * An inspection pass over a text (B = 1) of any model family: the attention probabilities of every layer
+ * and query head, the residual stream after every block, and the logit lens (the family's final norm and
+ * lm_head applied to each layer's residual: what the model would predict if it stopped there).
  *
- *   const ins = await GptInspector.create(config, weights);
+ *   const ins = await GptInspector.create(config, weights);                   // GPT-2
+ *   const ins = await GptInspector.forFamily(m.fam, m.config, m.weights);     // any family (Llama: llama.ts)
  *   const r = await ins.inspect(ids);                   // ids.length ≤ blockSize
  *   r.attention[l][(h * n + i) * n + j]                 // how much token i attends to token j in layer l, head h
  *   r.lens.ids[(l * n + i) * k]                         // top prediction after block l-1 at position i (l = 0: embeddings)
+ *   kvGroup(h, r.nHead, r.nKvHead)                      // the key/value head query head h reads (GQA)
  *
- * Residual rows: 0 is the embedding (wte + wpe), l is after block l-1, nLayer after the last block;
- * the lens of the last row is the model's own next-token distribution. The graph is the model family's
- * stack (family.ts), the same blocks as training and decoding, under causal attention that outputs its
- * probabilities; the lens is the family's own final norm and lm_head.
+ * Residual rows: 0 is the embedding (GPT-2: wte + wpe; Llama: embed_tokens alone, RoPE acts inside each
+ * block), l is after block l-1, nLayer after the last block, before the final norm; the lens of the last row
+ * is the model's own next-token distribution. The graph is the model family's stack (family.ts), the same
+ * blocks as training and decoding, under causal attention that outputs its probabilities per query head
+ * (grouped-query attention: nKvHead < nHead, query heads kv·G … kv·G + G-1 share key/value head kv); the
+ * lens is the family's own final norm (LayerNorm ln_f, RMSNorm model.norm) and lm_head, tied or not.
  */
 import { Graph } from '../graph/graph';
 import { emitOnnx } from '../graph/emit';
@@ -35,7 +39,10 @@ export interface Inspection {
   /** Tokens inspected (n). */
   n: number;
   nLayer: number;
+  /** Query heads. */
   nHead: number;
+  /** Key/value heads (nHead without grouped-query attention): see kvGroup. */
+  nKvHead: number;
   /** Per layer: (nh, n, n), rows sum to 1, zero above the diagonal. */
   attention: Float32Array[];
   /** nLayer + 1 rows of (n, C): embeddings, then after each block. */
@@ -51,6 +58,16 @@ export interface Inspection {
 }
 
 const TopKOp = { type: 'TopK' };
+
+/**
+ * The key/value head that query head h reads under grouped-query attention (Hugging Face's repeat_kv):
+ * heads kv·G … kv·G + G-1 share head kv, G = nHead / nKvHead.
+ *
+ *   kvGroup(5, 8, 2)   // 1: query heads 4–7 share key/value head 1
+ */
+export function kvGroup(h: number, nHead: number, nKvHead: number): number {
+  return Math.floor(h / (nHead / nKvHead));
+}
 
 /** Top-k probabilities and ids (T, k) of logits (T, V). */
 function topK(g: Graph, logits: Tensor, k: number): { p: Tensor; id: Tensor } {
@@ -75,7 +92,7 @@ export function buildInspectGraph<C extends FamilyConfig>(
   k: number,
   lensLogits: boolean,
 ): Graph {
-  const g = new Graph({ name: `gpt-inspect-${T}` });
+  const g = new Graph({ name: `inspect-${T}` });
   const idx = g.input('idx', 'i64', [1, T]); // (1, T)
   const P = declareParams(g, fam.params(c));
   const attend = causalAttention(g, T, { probs: (p, l) => g.output(`att.${l}`, p) }); // (1, nh, T, T)
@@ -99,21 +116,33 @@ function cropSquare(a: Float32Array, H: number, T: number, n: number): Float32Ar
   return out;
 }
 
-export class GptInspector {
+export class GptInspector<C extends FamilyConfig = GptModelConfig> {
   private readonly runners = new Map<string, Promise<GraphRunner>>();
 
   private constructor(
-    readonly config: GptModelConfig,
+    readonly fam: ModelFamily<C>,
+    readonly config: C,
     private readonly weights: Record<string, HostTensor>,
     private readonly o: { ep?: ExecutionProvider; threads?: number },
   ) {}
 
+  /** A GPT-2 inspector. */
   static async create(
     config: GptModelConfig,
     weights: Record<string, HostTensor>,
     o: { ep?: ExecutionProvider; threads?: number } = {},
-  ): Promise<GptInspector> {
-    return new GptInspector(config, weights, o);
+  ): Promise<GptInspector<GptModelConfig>> {
+    return new GptInspector(gpt2, config, weights, o);
+  }
+
+  /** An inspector of any family's model (loadModel's fam, config and weights). */
+  static async forFamily<F extends FamilyConfig>(
+    fam: ModelFamily<F>,
+    config: F,
+    weights: Record<string, HostTensor>,
+    o: { ep?: ExecutionProvider; threads?: number } = {},
+  ): Promise<GptInspector<F>> {
+    return new GptInspector(fam, config, weights, o);
   }
 
   /** Runs the inspection pass over ids (1 … blockSize tokens). */
@@ -130,7 +159,7 @@ export class GptInspector {
     const key = `${T}:${k}:${!!o.lensLogits}`;
     let r = this.runners.get(key);
     if (!r) {
-      r = GraphRunner.create(emitOnnx(buildInspectGraph(c, gpt2, T, k, !!o.lensLogits)), {
+      r = GraphRunner.create(emitOnnx(buildInspectGraph(c, this.fam, T, k, !!o.lensLogits)), {
         ep: this.o.ep,
         threads: this.o.threads,
       });
@@ -163,6 +192,7 @@ export class GptInspector {
       n,
       nLayer: L,
       nHead: c.nHead,
+      nKvHead: this.fam.kvHeads(c).heads,
       attention,
       residual,
       lens: { k, ids: ids32, probs, ...(o.lensLogits ? { logits } : {}) },

@@ -11,6 +11,7 @@ import * as vscode from 'vscode';
 import { exportGptOnnx } from '../../engine/model/exportOnnx';
 import { loadCheckpoint } from '../../engine/train/checkpoint';
 import { CheckpointError } from '../../engine/checkpoint/errors';
+import { SHARD_INDEX_SUFFIX } from '../../engine/checkpoint/shards';
 import type { CheckpointHostMessage, CheckpointWebviewMessage } from '../../protocol/checkpoint';
 import { log } from '../log';
 import { webviewHtml, webviewOptions } from '../webviewHtml';
@@ -20,6 +21,8 @@ import { isCheckpointWebviewMessage } from './validate';
 
 export const CHECKPOINT_VIEW_TYPE = 'llmLens.checkpoint';
 export const ONNX_VIEW_TYPE = 'llmLens.onnx';
+/** A sharded checkpoint's model.safetensors.index.json (an "Open With…" option: JSON stays text by default). */
+export const CHECKPOINT_INDEX_VIEW_TYPE = 'llmLens.checkpointIndex';
 
 const errorMessage = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
@@ -388,11 +391,17 @@ export interface OpenedCheckpoint {
   error?: string;
 }
 
+/** The inspector's editor for a path: ONNX, a shard index, or a safetensors file. */
+function viewTypeOf(path: string): string {
+  if (/\.onnx$/i.test(path)) return ONNX_VIEW_TYPE;
+  return path.endsWith(SHARD_INDEX_SUFFIX) ? CHECKPOINT_INDEX_VIEW_TYPE : CHECKPOINT_VIEW_TYPE;
+}
+
 async function openWithInspector(
   documents: Map<string, CheckpointDocument>,
   uri: vscode.Uri,
 ): Promise<OpenedCheckpoint> {
-  const viewType = /\.onnx$/i.test(uri.fsPath) ? ONNX_VIEW_TYPE : CHECKPOINT_VIEW_TYPE;
+  const viewType = viewTypeOf(uri.fsPath);
   await vscode.commands.executeCommand('vscode.openWith', uri, viewType);
   const doc = documents.get(uri.toString());
   const o = doc?.file?.overview;
@@ -412,11 +421,12 @@ export function registerCheckpointEditors(context: vscode.ExtensionContext): voi
   context.subscriptions.push(
     vscode.window.registerCustomEditorProvider(CHECKPOINT_VIEW_TYPE, provider, options),
     vscode.window.registerCustomEditorProvider(ONNX_VIEW_TYPE, provider, options),
+    vscode.window.registerCustomEditorProvider(CHECKPOINT_INDEX_VIEW_TYPE, provider, options),
     vscode.commands.registerCommand('llmLens.openCheckpoint', async (uri?: vscode.Uri) => {
       if (!(uri instanceof vscode.Uri)) {
         const picked = await vscode.window.showOpenDialog({
           canSelectMany: false,
-          filters: { 'Checkpoints and models': ['safetensors', 'onnx'] },
+          filters: { 'Checkpoints and models': ['safetensors', 'onnx', 'json'] },
           openLabel: 'Open Checkpoint',
           title: 'LLM Lens: Open Checkpoint',
         });

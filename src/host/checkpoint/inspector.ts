@@ -1,9 +1,12 @@
 /**
  * The Checkpoint Inspector's model, without VS Code: one opened file (safetensors or ONNX) and the
  * views the editor shows of it. Opening reads only the header (safetensors) and the run's small JSON
- * files beside it; tensor data is read when a tensor is inspected or compared.
+ * files beside it; tensor data is read when a tensor is inspected or compared. A sharded checkpoint
+ * (model.safetensors.index.json, or any shard it names) opens whole: every shard's tensors, each with
+ * its shard named, inspected from the shard that holds it.
  *
  *   const f = await openInspectedFile('/runs/a/checkpoints/step-100/model.safetensors');
+ *   const s = await openInspectedFile('SmolLM2/model.safetensors.index.json');   // s.overview.shards
  *   f.overview.params                                  // 124439808
  *   const d = await f.inspect('transformer.wte.weight', signal);   // stats, histogram, heatmap
  *   const c = await f.compare('/runs/a/checkpoints/step-0/model.safetensors', signal);
@@ -16,7 +19,14 @@ import { compareCheckpoints } from '../../engine/checkpoint/compare';
 import { CheckpointError, throwIfAborted } from '../../engine/checkpoint/errors';
 import { HeatmapAccumulator, matrixShape, type Heatmap } from '../../engine/checkpoint/heatmap';
 import { onnxTensorHeatmap, onnxTensorStats, readOnnx, type OnnxFile } from '../../engine/checkpoint/onnx';
-import { openSafetensors, type SafetensorsFile } from '../../engine/checkpoint/safetensors';
+import {
+  openSafetensors,
+  type Chunk,
+  type ChunkOptions,
+  type SafetensorsFile,
+} from '../../engine/checkpoint/safetensors';
+import { openShardedSafetensors, shardIndexOf } from '../../engine/checkpoint/shards';
+import type { TensorInfo } from '../../engine/checkpoint/header';
 import {
   HistogramAccumulator,
   StatsAccumulator,
@@ -97,6 +107,7 @@ function moduleRow(n: ModuleNode): ModuleRow {
     children: n.children.map(moduleRow),
   };
   if (n.tensor !== undefined) row.tensor = n.tensor;
+  if (n.note !== undefined) row.note = n.note;
   return row;
 }
 
@@ -183,6 +194,9 @@ function overviewOf(
       nEmbd: a.nEmbd,
       vocabSize: a.vocabSize,
       blockSize: a.blockSize,
+      ...(a.family === 'llama'
+        ? { nKvHead: a.nKvHead, intermediateSize: a.intermediateSize, tiedEmbeddings: a.tiedEmbeddings }
+        : {}),
       evidence: a.evidence,
     },
     params: s.params,
@@ -229,6 +243,86 @@ function changeRow(c: {
   };
 }
 
+/** What inspectTensor reads: one safetensors file or all shards of one. */
+interface TensorReader {
+  tensor(name: string): TensorInfo;
+  chunks(name: string, options?: ChunkOptions): AsyncGenerator<Chunk>;
+}
+
+/** Stats, histogram and heatmap of one tensor, streamed in chunks (F16 / BF16 decoded to float32). */
+async function inspectTensor(f: TensorReader, name: string, signal?: AbortSignal): Promise<TensorDetail> {
+  const t0 = Date.now();
+  const t = f.tensor(name);
+  // pass 1: stats and the heatmap; pass 2: the histogram between the finite min and max
+  const stats = new StatsAccumulator();
+  const [R, C] = matrixShape(t.shape);
+  const heat =
+    t.shape.length >= 2
+      ? new HeatmapAccumulator(R, C, HEATMAP_MAX_ROWS, HEATMAP_MAX_COLS, 'maxabs')
+      : undefined;
+  for await (const { values } of f.chunks(name, { signal })) {
+    stats.add(values);
+    heat?.add(values);
+  }
+  const s = stats.result();
+  const hist = HistogramAccumulator.equalWidth(s.min, s.max, HISTOGRAM_BINS);
+  for await (const { values } of f.chunks(name, { signal })) hist.add(values);
+  const detail: TensorDetail = {
+    name,
+    dtype: t.dtype,
+    shape: [...t.shape],
+    stats: statsView(s),
+    histogram: histogramView(hist.result()),
+    ms: 0,
+  };
+  if ('shard' in t && typeof t.shard === 'string') detail.shard = t.shard;
+  if (heat) detail.heatmap = heatmapView(heat.result());
+  detail.ms = Date.now() - t0;
+  return detail;
+}
+
+/** A sharded checkpoint by its index: every shard's tensors, the config.json beside them. */
+async function openShardedInspected(path: string, indexPath: string): Promise<InspectedFile> {
+  const m = await openShardedSafetensors(indexPath);
+  try {
+    const dirs = besideDirs(indexPath);
+    const config = await configBeside(dirs);
+    const overview = overviewOf('safetensors', path, m.size, m.tensors, config);
+    overview.tensors.forEach((row, i) => (row.shard = m.tensors[i].shard));
+    overview.warnings = [...m.warnings];
+    const meta = m.index.metadata;
+    overview.metadata = Object.fromEntries(Object.entries(meta).map(([k, v]) => [k, String(v)]));
+    overview.training = await trainingInfo(dirs);
+    overview.canExportHf = false;
+    overview.canContinue = false;
+    overview.shards = {
+      index: basename(indexPath),
+      files: [...m.shards].map(([name, f]) => ({
+        name,
+        tensors: m.tensors.filter((t) => t.shard === name).length,
+        bytes: f.size,
+      })),
+    };
+    return {
+      path,
+      overview,
+      config,
+      inspect: (name, signal) => inspectTensor(m, name, signal),
+      async compare() {
+        throw new CheckpointError(
+          'bad-input',
+          'comparing is offered for single-file safetensors checkpoints: open one shard of each alone to compare them',
+        );
+      },
+      changedOnDisk: () => m.changedOnDisk(),
+      close: () => m.close(),
+    };
+  } catch (e) {
+    await m.close();
+    throw e;
+  }
+}
+
 async function openSafetensorsInspected(path: string): Promise<InspectedFile> {
   const f = await openSafetensors(path);
   const dirs = besideDirs(path);
@@ -242,35 +336,7 @@ async function openSafetensorsInspected(path: string): Promise<InspectedFile> {
     overview,
     safetensors: f,
     config,
-    async inspect(name, signal) {
-      const t0 = Date.now();
-      const t = f.tensor(name);
-      // pass 1: stats and the heatmap; pass 2: the histogram between the finite min and max
-      const stats = new StatsAccumulator();
-      const [R, C] = matrixShape(t.shape);
-      const heat =
-        t.shape.length >= 2
-          ? new HeatmapAccumulator(R, C, HEATMAP_MAX_ROWS, HEATMAP_MAX_COLS, 'maxabs')
-          : undefined;
-      for await (const { values } of f.chunks(name, { signal })) {
-        stats.add(values);
-        heat?.add(values);
-      }
-      const s = stats.result();
-      const hist = HistogramAccumulator.equalWidth(s.min, s.max, HISTOGRAM_BINS);
-      for await (const { values } of f.chunks(name, { signal })) hist.add(values);
-      const detail: TensorDetail = {
-        name,
-        dtype: t.dtype,
-        shape: [...t.shape],
-        stats: statsView(s),
-        histogram: histogramView(hist.result()),
-        ms: 0,
-      };
-      if (heat) detail.heatmap = heatmapView(heat.result());
-      detail.ms = Date.now() - t0;
-      return detail;
-    },
+    inspect: (name, signal) => inspectTensor(f, name, signal),
     async compare(otherPath, signal) {
       const t0 = Date.now();
       const other = await openSafetensors(otherPath);
@@ -350,7 +416,12 @@ async function openOnnxInspected(path: string): Promise<InspectedFile> {
   };
 }
 
-/** Opens a safetensors checkpoint or an ONNX model (by extension) for the inspector. */
+/**
+ * Opens a safetensors checkpoint or an ONNX model (by extension) for the inspector; a shard index, or a
+ * shard that an index beside it names, opens every shard.
+ */
 export function openInspectedFile(path: string): Promise<InspectedFile> {
-  return /\.onnx$/i.test(path) ? openOnnxInspected(path) : openSafetensorsInspected(path);
+  if (/\.onnx$/i.test(path)) return openOnnxInspected(path);
+  const index = shardIndexOf(path);
+  return index ? openShardedInspected(path, index) : openSafetensorsInspected(path);
 }
