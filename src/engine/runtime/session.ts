@@ -4,11 +4,14 @@
  * run. Values cross the boundary as HostTensors (typed array + shape) or as opaque DeviceValues that
  * stay where ORT put them (GPU buffers on GPU providers), so no onnxruntime type leaks out of runtime/.
  */
-import { availableParallelism } from 'node:os';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import type * as OrtModule from 'onnxruntime-node';
 import { encodeModel, OnnxDataType } from '../graph/onnxProto';
 import type { DType } from '../graph/tensor';
 import { createSession, loadOrt, ortMessage, type ExecutionProvider } from './ort';
+import { cpuNodes, placementWarning, type CpuNode } from './placement';
 
 export type HostArray = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array | Uint16Array;
 /** A tensor in host memory. */
@@ -44,9 +47,24 @@ export interface RunnerOptions {
   keepOnDevice?: string[];
   /** Write an ORT profile (JSON) with this file prefix; `endProfiling()` finishes it. */
   profilePrefix?: string;
+  /** What the graph is, for the warning when a GPU session runs some of its nodes on the CPU. */
+  graphName?: string;
+  /**
+   * Called after the first run of a GPU session that ran nodes on the CPU (see placement.ts); default:
+   * process.emitWarning, once per distinct message. Not checked when `profilePrefix` is set.
+   */
+  onCpuNodes?: (warning: string, nodes: CpuNode[]) => void;
 }
 
 let flushDenormals = false;
+let placements = 0;
+const warned = new Set<string>();
+
+function warnOnce(warning: string): void {
+  if (warned.has(warning)) return;
+  warned.add(warning);
+  process.emitWarning(warning, 'LLMLensCpuFallback');
+}
 
 /**
  * Sessions created from now on flush denormals to zero (ORT's session.set_denormal_as_zero). Softmax over
@@ -78,11 +96,45 @@ export class GraphRunner {
     };
     if (flushDenormals) Object.assign(opts, { extra: { session: { set_denormal_as_zero: '1' } } });
     if (o.profilePrefix) Object.assign(opts, { enableProfiling: true, profileFilePrefix: o.profilePrefix });
+    // a GPU session profiles its first run to learn where each node ran (placement.ts)
+    const placement =
+      gpu && !o.profilePrefix
+        ? join(tmpdir(), `llm-lens-placement-${process.pid}-${++placements}`)
+        : undefined;
+    if (placement) Object.assign(opts, { enableProfiling: true, profileFilePrefix: placement });
     if (gpu && o.keepOnDevice?.length)
       opts.preferredOutputLocation = Object.fromEntries(
         o.keepOnDevice.map((n) => [n, 'gpu-buffer'] as const),
       );
-    return new GraphRunner(await createSession(model, ep, opts), ep);
+    const r = new GraphRunner(await createSession(model, ep, opts), ep);
+    if (placement)
+      r.placement = {
+        prefix: placement,
+        graph: o.graphName ?? 'the graph',
+        report: o.onCpuNodes ?? warnOnce,
+      };
+    return r;
+  }
+
+  /** Set until the first run of a GPU session has been checked for nodes on the CPU. */
+  private placement?: { prefix: string; graph: string; report: (w: string, nodes: CpuNode[]) => void };
+
+  /** Ends the first run's profile and reports the nodes that ran on the CPU. */
+  private checkPlacement(): void {
+    const p = this.placement!;
+    this.placement = undefined;
+    this.session.endProfiling();
+    const dir = dirname(p.prefix);
+    const files = readdirSync(dir).filter((f) => f.startsWith(basename(p.prefix) + '_'));
+    try {
+      for (const f of files) {
+        const nodes = cpuNodes(JSON.parse(readFileSync(join(dir, f), 'utf8')));
+        const warning = placementWarning(this.ep, p.graph, nodes);
+        if (warning) p.report(warning, nodes);
+      }
+    } finally {
+      for (const f of files) rmSync(join(dir, f), { force: true });
+    }
   }
 
   get inputNames(): readonly string[] {
@@ -130,6 +182,7 @@ export class GraphRunner {
       throw new Error(`onnxruntime (${this.ep}) failed to run the graph: ${ortMessage(e)}`, { cause: e });
     }
     for (const t of Object.values(out)) if (t.location === 'gpu-buffer') this.adopt(t);
+    if (this.placement) this.checkPlacement();
     return out as unknown as Record<string, DeviceValue>;
   }
 
@@ -141,6 +194,7 @@ export class GraphRunner {
   /** Ends the session. Its device values die with it: copy what you need with `toHost` first. */
   async release(): Promise<void> {
     this.isReleased = true;
+    if (this.placement) this.checkPlacement(); // never ran: an empty profile, removed
     // free the buffers while the session's allocator lives (disposing them later crashes)
     for (const ref of this.live) (ref.deref() as OrtModule.Tensor | undefined)?.dispose();
     this.live.clear();
