@@ -179,7 +179,12 @@ export class GraphRunner {
         out = await this.session.run(ortFeeds, fetches);
       }
     } catch (e) {
-      throw new Error(`onnxruntime (${this.ep}) failed to run the graph: ${ortMessage(e)}`, { cause: e });
+      const msg = ortMessage(e);
+      const hint = /Too many storage buffers/.test(msg)
+        ? " A node with that many inputs and outputs exceeds the GPU adapter's buffers per shader: split it " +
+          '(for AdamW, build the step with flat: false).'
+        : '';
+      throw new Error(`onnxruntime (${this.ep}) failed to run the graph: ${msg}.${hint}`, { cause: e });
     }
     for (const t of Object.values(out)) if (t.location === 'gpu-buffer') this.adopt(t);
     if (this.placement) this.checkPlacement();
