@@ -7,26 +7,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { emitOnnx } from '../../src/engine/graph/emit';
 import { Graph } from '../../src/engine/graph/graph';
-import type { ExecutionProvider } from '../../src/engine/runtime/ort';
-import { GraphRunner } from '../../src/engine/runtime/session';
 import { TrainRunner } from '../../src/engine/runtime/trainRunner';
 import { addOptimizer } from '../../src/engine/train/optim';
-
-async function gpuProvider(): Promise<{ ep?: ExecutionProvider; why: string[] }> {
-  const g = new Graph();
-  g.output('y', g.tanh(g.input('x', 'f32', [2])));
-  const why: string[] = [];
-  for (const ep of ['cuda', 'webgpu'] as const) {
-    try {
-      const r = await GraphRunner.create(emitOnnx(g), { ep });
-      await r.release();
-      return { ep, why };
-    } catch (e) {
-      why.push((e as Error).message);
-    }
-  }
-  return { why };
-}
+import { gpuProvider } from './webgpuProvider';
 
 function mlpStep() {
   const g = new Graph();
@@ -52,10 +35,7 @@ function mlpStep() {
 
 test('a GPU provider trains with state on the device and matches the CPU provider', async (t) => {
   const { ep, why } = await gpuProvider();
-  if (!ep) {
-    t.skip(`no GPU execution provider loads on this machine: ${why.join(' | ')}`);
-    return;
-  }
+  if (!ep) return t.skip(why);
   const { bytes, spec, init } = mlpStep();
   const feeds = {
     x: {
