@@ -132,6 +132,52 @@ export interface InspectionView {
   ms: number;
 }
 
+/** Sampling settings a lab experiment runs with (the panel's fields are set to them; the seed stays the panel's). */
+export interface LabSettings {
+  temperature: number;
+  topK: number;
+  topP: number;
+  minP: number;
+  repetitionPenalty: number;
+  maxTokens: number;
+  stop: string[];
+  /** Parallel universes of the prompt. */
+  streams: number;
+}
+
+/** One experiment of the base-model lab (src/engine/sample/lab.ts LAB_EXPERIMENTS). */
+export interface LabExperiment {
+  id: string;
+  title: string;
+  /** What a base model does here and why (a paragraph). */
+  lesson: string;
+  /** What to look for in its output. */
+  lookFor: string;
+  /** 'sample': generate from `prompt`; 'regurgitation': the meter, with `prompt` as its example passage. */
+  kind: 'sample' | 'regurgitation';
+  prompt: string;
+  settings: LabSettings;
+}
+
+/**
+ * How much of a continuation is a passage word for word (src/engine/sample/lab.ts measureRegurgitation).
+ * Lengths and positions count characters as Unicode code points (`Array.from(text)`), not UTF-16 units.
+ */
+export interface RegurgitationMeasure {
+  /** Characters the continuation repeats from the passage's remainder before it first differs. */
+  verbatimChars: number;
+  continuationChars: number;
+  /** Leading generated tokens that lie wholly inside the verbatim characters. */
+  verbatimTokens: number;
+  continuationTokens: number;
+  /** Character of the continuation where it first differs from the remainder; null: it never does. */
+  divergeAt: number | null;
+  /** True when it diverges because the passage ended (the continuation went on past it). */
+  passageEnded: boolean;
+  /** The longest run shared with the remainder anywhere: `length` characters at `at` (continuation) and `passageAt` (remainder); earliest of equals. */
+  longest: { length: number; at: number; passageAt: number };
+}
+
 /** Sampler jobs the worker runs. A session is one stream of generation ("universe"). */
 export type SamplerJob =
   /** Load a checkpoint (folder or its model.safetensors) and its tokenizer; cached by path. */
@@ -186,6 +232,19 @@ export type SamplerHostMessage =
   /** Select a universe's generated token `index`: its distribution (as a click on it does). */
   | { type: 'select'; universe: number; index: number }
   | { type: 'attention'; layer: number; head: number; n: number; weights: Float32Array }
+  /** The base-model lab's experiments (sent on ready). */
+  | { type: 'lab'; experiments: LabExperiment[] }
+  /** The regurgitation meter's result: `universe` continued `prompt` (the passage's start); `remainder` is the rest. */
+  | {
+      type: 'regurgitation';
+      universe: number;
+      prompt: string;
+      remainder: string;
+      /** 'sentence': the prompt is the first sentence; 'prefix': the passage has none, a prefix was taken. */
+      split: 'sentence' | 'prefix';
+      continuation: string;
+      measure: RegurgitationMeasure;
+    }
   | { type: 'busy'; message: string }
   | { type: 'error'; message: string };
 
@@ -207,4 +266,6 @@ export type SamplerWebviewMessage =
   /** Attention and logit lens over a universe's prompt + generated tokens. */
   | { type: 'inspect'; universe: number }
   | { type: 'attention'; layer: number; head: number }
-  | { type: 'pickCheckpoint' };
+  | { type: 'pickCheckpoint' }
+  /** The regurgitation meter: continue the passage's first sentence with `params`, then measure. */
+  | { type: 'regurgitate'; passage: string; params: SamplerParams };

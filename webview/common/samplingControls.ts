@@ -55,6 +55,8 @@ export interface SamplingControls {
   count(): number;
   /** Fills the empty fields with the host's defaults and the count's. */
   fill(defaults: SamplerParams, count: number): void;
+  /** Sets the given fields (a lab experiment's settings), and the count when given. */
+  set(values: Partial<Record<NumberKey, number>>, count?: number): void;
 }
 
 /** @param countField the panel's count (key, label, title): universes in the Sampler, answers in Chat */
@@ -98,6 +100,11 @@ export function samplingControls(countField: FieldSpec): SamplingControls {
       for (const f of FIELDS)
         if (!fields.get(f.key)!.value) fields.get(f.key)!.value = String(defaults[f.key]);
       if (!fields.get(countField.key)!.value) fields.get(countField.key)!.value = String(count);
+    },
+    set: (values, count) => {
+      for (const f of FIELDS)
+        if (values[f.key] !== undefined) fields.get(f.key)!.value = String(values[f.key]);
+      if (count !== undefined) fields.get(countField.key)!.value = String(count);
     },
   };
 }

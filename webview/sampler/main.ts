@@ -3,12 +3,14 @@
  * spans; a token's distribution (bar chart + table, branch from any candidate); the inspection of a
  * universe (attention grid, one head large, "from this token", logit lens). A checkpoint with tool tokens
  * gets a Tools toggle; a tool's output is a block in the universe's text (not clickable: not drawn).
+ * The base-model lab (lab.ts) sits under the header: an experiment fills the prompt and fields and generates.
  */
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
 import '@vscode-elements/elements/dist/vscode-textarea/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 import type {
+  LabExperiment,
   PromptTokens,
   SampledToken,
   SamplerHostMessage,
@@ -24,6 +26,7 @@ import { streamCard, tokenSpan, toolSpecial, type StreamCard } from '../common/s
 import { hostBridge } from '../common/vscode';
 import { renderDistribution } from './distribution';
 import { InspectPanel } from './inspectView';
+import { LabSection } from './lab';
 
 interface State {
   checkpoint?: string;
@@ -70,8 +73,22 @@ const board = el('main', { id: 'universes', class: 'universes' });
 const dist = el('section', { id: 'dist', class: 'dist' });
 const inspectRoot = el('section', { id: 'inspect', class: 'inspect' });
 const inspect = new InspectPanel(inspectRoot, (layer, head) => host.post({ type: 'attention', layer, head }));
+const lab = new LabSection({
+  run: (e) => {
+    promptBox.value = e.prompt;
+    applyLab(e);
+    generate();
+  },
+  apply: applyLab,
+  regurgitate: (passage) => {
+    if (!model) return setStatus('Open a checkpoint first (Checkpoint…).', 'error');
+    host.post({ type: 'regurgitate', passage, params: params() });
+    setStatus('Generating from the passage’s first sentence…', 'running');
+  },
+});
 app.append(
   el('header', { class: 'toolbar' }, title, change),
+  lab.element,
   promptBox,
   controls.element,
   el('div', { class: 'toolbar' }, stopField, toolsBox, generateBtn, stopBtn),
@@ -104,7 +121,14 @@ function showTools(): void {
   tools.show(!!model?.tools, offer);
 }
 
-generateBtn.addEventListener('click', () => {
+/** A lab experiment's settings into the fields (the seed stays), its stop strings into the stop field. */
+function applyLab(e: LabExperiment): void {
+  const { streams, stop, ...numbers } = e.settings;
+  controls.set(numbers, streams);
+  stopField.value = stop.map((s) => s.replace(/\n/g, '\\n')).join('|');
+}
+
+function generate(): void {
   if (!model) return setStatus('Open a checkpoint first (Checkpoint…).', 'error');
   host.post({
     type: 'generate',
@@ -114,7 +138,9 @@ generateBtn.addEventListener('click', () => {
     ...toolsParam(),
   });
   setStatus('Generating…', 'running');
-});
+}
+
+generateBtn.addEventListener('click', generate);
 stopBtn.addEventListener('click', () => host.post({ type: 'stop' }));
 
 function addUniverse(id: number, label: string, prompt: PromptTokens): void {
@@ -218,6 +244,16 @@ host.onMessage((m) => {
       break;
     case 'attention':
       inspect.showHead(m.layer, m.head, m.n, m.weights);
+      break;
+    case 'lab':
+      lab.setExperiments(m.experiments);
+      break;
+    case 'regurgitation':
+      lab.showMeasure(m);
+      setStatus(
+        `Measured: ${m.measure.verbatimChars} of ${m.measure.continuationChars} characters verbatim.`,
+        'measured',
+      );
       break;
     case 'busy':
       setStatus(m.message, 'busy');

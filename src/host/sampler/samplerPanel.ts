@@ -13,9 +13,14 @@
  * several universes interleave on the one worker thread. A checkpoint with tool tokens runs the tools
  * this window allows (toolPermission.ts) while the Tools toggle is on, and cannot open a call while it is
  * off; a prompt given by a command samples raw (a call is just tokens).
+ *
+ * The base-model lab (src/engine/sample/lab.ts) is sent to the webview, which runs an experiment as a
+ * Generate with its prompt and settings; the regurgitation meter comes here: the passage's first sentence
+ * is generated from like any prompt, and the continuation is measured against the rest of the passage.
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { LAB_EXPERIMENTS, measureRegurgitation, splitPassage } from '../../engine/sample/lab';
 import type {
   PromptTokens,
   SampledToken,
@@ -174,6 +179,7 @@ export class SamplerPanel {
         case 'ready':
           if (this.model) this.post({ type: 'model', model: this.model, params: DEFAULT_PARAMS });
           this.postTools();
+          this.post({ type: 'lab', experiments: [...LAB_EXPERIMENTS] });
           this.onReady();
           break;
         case 'generate':
@@ -198,6 +204,9 @@ export class SamplerPanel {
           if (dir) await this.load(dir);
           break;
         }
+        case 'regurgitate':
+          await this.regurgitate(m.passage, m.params);
+          break;
       }
     } catch (e) {
       this.fail('Sampler', e);
@@ -225,8 +234,8 @@ export class SamplerPanel {
     params: SamplerParams,
     streams: number,
     tools: { tools?: ToolNameMsg[]; searchDir?: string } = {},
-  ): Promise<void> {
-    if (!this.model) return;
+  ): Promise<Universe[]> {
+    if (!this.model) return [];
     await this.stop();
     this.universes.clear();
     const gen = ++this.generation;
@@ -253,6 +262,29 @@ export class SamplerPanel {
       prompt: r.prompt,
     });
     await Promise.all(us.map((u) => this.pump(u, gen)));
+    return us;
+  }
+
+  /**
+   * The regurgitation meter: one universe (the panel's settings; the lab sets them greedy) from the
+   * passage's first sentence, then how much of what it wrote is the rest of the passage verbatim. A universe stopped by
+   * Stop is measured as far as it got; one replaced by a newer generation is not.
+   */
+  private async regurgitate(passage: string, params: SamplerParams): Promise<void> {
+    if (!this.model) return;
+    const s = splitPassage(passage);
+    const [u] = await this.generate({ text: s.prompt }, params, 1);
+    if (!u || this.universes.get(u.id) !== u) return;
+    const texts = u.tokens.map((t) => t.text);
+    this.post({
+      type: 'regurgitation',
+      universe: u.id,
+      prompt: s.prompt,
+      remainder: s.remainder,
+      split: s.split,
+      continuation: texts.join(''),
+      measure: measureRegurgitation(s.remainder, texts),
+    });
   }
 
   private async branch(

@@ -16,7 +16,15 @@ export const isInt = (v: unknown, min: number, max: number): v is number =>
   typeof v === 'number' && Number.isSafeInteger(v) && v >= min && v <= max;
 
 /** Limits of the sampling controls. */
-export const SAMPLER_LIMITS = { maxTokens: 2048, streams: 8, stops: 8, stopLength: 64, prompt: 200_000 };
+export const SAMPLER_LIMITS = {
+  maxTokens: 2048,
+  streams: 8,
+  stops: 8,
+  stopLength: 64,
+  prompt: 200_000,
+  /** The regurgitation meter's passage (measured on the extension host: linear, but kept small). */
+  passage: 20_000,
+};
 
 const NUMBERS = ['temperature', 'topK', 'topP', 'minP', 'repetitionPenalty', 'seed', 'maxTokens'] as const;
 
@@ -62,6 +70,14 @@ export function isSamplerWebviewMessage(x: unknown): x is SamplerWebviewMessage 
       return hasExactKeys(x, ['type', 'universe']) && isInt(x.universe, 0, 1e9);
     case 'attention':
       return hasExactKeys(x, ['type', 'layer', 'head']) && isInt(x.layer, 0, 1000) && isInt(x.head, 0, 1000);
+    case 'regurgitate':
+      return (
+        hasExactKeys(x, ['type', 'passage', 'params']) &&
+        typeof x.passage === 'string' &&
+        x.passage.length >= 1 &&
+        x.passage.length <= SAMPLER_LIMITS.passage &&
+        isSamplerParams(x.params)
+      );
     default:
       return false;
   }
