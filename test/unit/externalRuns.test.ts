@@ -272,7 +272,7 @@ test('checkpoint folders under a run: model.safetensors or a shard index, in ste
 test('runFolders: absolute, ~ and relative paths, globs; what is wrong is said, not thrown', () => {
   const home = tmp();
   const ws = tmp();
-  for (const d of ['logs', 'exp/a/runs', 'exp/b/runs', 'exp/c', 'deep/x/y/tb'])
+  for (const d of ['logs', 'exp/a/runs', 'exp/b/runs', 'exp/c', 'exp/dd', 'deep/x/y/tb'])
     fs.mkdirSync(path.join(ws, d), { recursive: true });
   fs.mkdirSync(path.join(home, 'tb'));
   fs.writeFileSync(path.join(ws, 'exp', 'notes.txt'), '');

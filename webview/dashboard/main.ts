@@ -341,8 +341,9 @@ function redraw(): void {
     line(`${lossName()} (raw)`, raw, `${COLORS.train}55`, { borderWidth: 1 }),
     line(lossName(), smoothed, COLORS.train, { borderWidth: 2 }),
   ];
-  // an RL run has no held-out loss: its held-out score is pass@k (rlCharts.ts)
-  if (!rl)
+  const val = valCurve();
+  // an RL run has no held-out loss (its held-out score is pass@k, rlCharts.ts); a log draws the curves it has
+  if (!rl && !external)
     datasets.push(
       line(
         'train loss (eval)',
@@ -350,9 +351,12 @@ function redraw(): void {
         COLORS.evalTrain,
         { pointRadius: 3, showLine: true },
       ),
+    );
+  if (!rl && (!external || val.length))
+    datasets.push(
       line(
         'val loss',
-        valCurve().map((e) => ({ x: xOf(e), y: e.y })),
+        val.map((e) => ({ x: xOf(e), y: e.y })),
         COLORS.val,
         { pointRadius: 3, showLine: true },
       ),
