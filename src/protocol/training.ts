@@ -82,7 +82,13 @@ export type RunEvent =
       time: number;
     }
   | { kind: 'eval'; step: number; trainLoss: number; valLoss: number; time: number }
-  | { kind: 'sample'; step: number; prompt: string; text: string; time: number }
+  /** A sample; from a run trained elsewhere, a text summary: `prompt` empty, `tag` the summary's tag. */
+  | { kind: 'sample'; step: number; prompt: string; text: string; tag?: string; time: number }
+  /**
+   * A scalar of a run trained elsewhere (TensorBoard, JSONL; src/host/runs/externalRun.ts): its tag as logged,
+   * the native chart it feeds when the tag is a well-known one (`series`), else a chart of its own.
+   */
+  | { kind: 'scalar'; step: number; tag: string; value: number; series?: ScalarSeries; time: number }
   /**
    * rl: pass@1 (greedy: `correct` of `total` held-out questions answered right) and, with k > 1, pass@k
    * (`correctAtK` questions with at least one right answer among k sampled at the run's temperature).
@@ -110,6 +116,9 @@ export type RunEvent =
   | { kind: 'done'; step: number; reason: 'finished' | 'stopped'; elapsedMs: number; time: number }
   | { kind: 'error'; step: number; message: string; time: number };
 
+/** The native dashboard curve a scalar of a run trained elsewhere feeds (from its tag: train/loss → loss). */
+export type ScalarSeries = 'loss' | 'valLoss' | 'lr' | 'gradNorm';
+
 export type RunStatus = 'running' | 'paused' | 'finished' | 'stopped' | 'failed' | 'unknown';
 
 /** control.json in a run folder: the training process polls it between runs of steps. */
@@ -134,6 +143,8 @@ export interface RunSummary {
   /** rl: the last step's mean reward. */
   reward?: number;
   checkpoints: { step: number; dir: string }[];
+  /** A run trained elsewhere: the log format, and the damaged records skipped (never a crash). Read-only. */
+  external?: { format: 'tensorboard' | 'jsonl'; damaged: number };
 }
 
 /** Host -> dashboard webview. */
@@ -148,7 +159,8 @@ export type DashboardHostMessage =
     }
   /** New events of the main run since the last message (batched: at most ~10 messages a second). */
   | { type: 'events'; events: RunEvent[]; status: RunStatus }
-  | { type: 'status'; status: RunStatus; checkpoints: number; message?: string };
+  /** `damaged`: a run trained elsewhere, the damaged records skipped so far. */
+  | { type: 'status'; status: RunStatus; checkpoints: number; message?: string; damaged?: number };
 
 /** Dashboard webview -> host. */
 export type DashboardWebviewMessage =

@@ -3,6 +3,10 @@
  * overlaid), learning rate and gradient norm, live stats, samples timeline, and run controls. An RL run
  * (its start event says stage rl) adds its reward, held-out pass@k and signal charts (rlCharts.ts) and the
  * Groups view of its sampled answers (groupsView.ts) in place of the samples.
+ * A run trained elsewhere (`run.external`: TensorBoard, JSONL logs) sends `scalar` events: the tags that are
+ * a train loss, val loss, learning rate or grad norm feed the same charts (smoothing, zoom, compare), every
+ * other tag a chart of its own under "All scalars" (scalars.ts), its text summaries the samples timeline; it
+ * has no controls, and says how many damaged records were skipped.
  * Charts use chart.js with LTTB decimation, so 100,000 points stay smooth; wheel zooms, drag pans.
  */
 import '@vscode-elements/elements/dist/vscode-button/index.js';
@@ -35,6 +39,8 @@ import { lineOptions } from './chartOptions';
 import { GroupsView } from './groupsView';
 import { ema, line, RlCharts, tickLabel } from './rlCharts';
 import { errorAfter } from './runError';
+import { AllScalars } from './scalars';
+import { ScalarStore } from './scalarStore';
 
 Chart.register(
   LineController,
@@ -59,6 +65,12 @@ type StepEvent = Extract<RunEvent, { kind: 'step' }>;
 type EvalEvent = Extract<RunEvent, { kind: 'eval' }>;
 type SampleEvent = Extract<RunEvent, { kind: 'sample' }>;
 type TaskEvalEvent = Extract<RunEvent, { kind: 'taskEval' }>;
+/** A point of a curve, at a step and a time (ms since the epoch). */
+interface Pt {
+  step: number;
+  time: number;
+  y: number;
+}
 
 const host = hostBridge<DashboardWebviewMessage, DashboardHostMessage, ViewState>();
 const app = document.getElementById('app')!;
@@ -90,7 +102,11 @@ const steps: StepEvent[] = [];
 const evals: EvalEvent[] = [];
 const samples: SampleEvent[] = [];
 const taskEvals: TaskEvalEvent[] = [];
-let compare: { run: RunSummary; steps: StepEvent[]; evals: EvalEvent[] }[] = [];
+/** A run trained elsewhere: its scalars, and the damaged records its logs had. */
+let external = false;
+let damaged = 0;
+const scalars = new ScalarStore();
+let compare: { run: RunSummary; steps: StepEvent[]; train: Pt[]; val: Pt[] }[] = [];
 
 // ---- layout ----
 const title = el('h1', { id: 'run-name' }, 'Training');
@@ -191,6 +207,8 @@ const lossCanvas = el('canvas', { id: 'loss-chart' }) as HTMLCanvasElement;
 const lrCanvas = el('canvas', { id: 'lr-chart' }) as HTMLCanvasElement;
 const sampleList = el('div', { id: 'samples', class: 'samples' });
 const statusLine = el('p', { id: 'status', class: 'status' }, 'Loading…');
+const damagedLine = el('p', { id: 'damaged', class: 'hint' });
+damagedLine.hidden = true;
 const rlCharts = new RlCharts({
   reward: css('--vscode-charts-green', '#89d185'),
   trueReward: css('--vscode-charts-orange', '#d18616'),
@@ -221,6 +239,7 @@ app.append(
   el('header', { class: 'run-header' }, title, badge),
   toolbar,
   statusLine,
+  damagedLine,
   stats,
   chartControls,
   rlCharts.element,
@@ -229,6 +248,11 @@ app.append(
   groupsView.element,
   samplesSection,
 );
+const allScalars = new AllScalars(
+  { line: css('--vscode-charts-blue', '#3794ff'), text: COLORS.text, grid: COLORS.grid },
+  (chart) => zoomable(chart),
+);
+samplesSection.before(allScalars.element);
 
 // ---- charts ----
 function xOf(e: { step: number; time: number }): number {
@@ -294,18 +318,32 @@ const lrChart = new Chart(lrCanvas, {
   },
 });
 
+/** The points of a native step field, or of the scalar tag that feeds it (a run trained elsewhere). */
+function curve(key: 'loss' | 'lr' | 'gradNorm'): Pt[] {
+  if (steps.length) return steps.map((e) => ({ step: e.step, time: e.time, y: e[key] }));
+  return scalars.series(key).map((e) => ({ step: e.step, time: e.time, y: e.value }));
+}
+
+/** The held-out loss: the evals', or the val-loss tag's. */
+function valCurve(): Pt[] {
+  if (evals.length) return evals.map((e) => ({ step: e.step, time: e.time, y: e.valLoss }));
+  return scalars.series('valLoss').map((e) => ({ step: e.step, time: e.time, y: e.value }));
+}
+
 function redraw(): void {
-  const raw = steps.map((e) => ({ x: xOf(e), y: e.loss }));
+  const train = curve('loss');
+  const raw = train.map((e) => ({ x: xOf(e), y: e.y }));
   const smoothed = ema(
-    steps.map((e) => e.loss),
+    train.map((e) => e.y),
     state.smoothing,
   ).map((y, i) => ({ x: raw[i].x, y }));
   const datasets: ChartDataset<'line', ScatterDataPoint[]>[] = [
     line(`${lossName()} (raw)`, raw, `${COLORS.train}55`, { borderWidth: 1 }),
     line(lossName(), smoothed, COLORS.train, { borderWidth: 2 }),
   ];
-  // an RL run has no held-out loss: its held-out score is pass@k (rlCharts.ts)
-  if (!rl)
+  const val = valCurve();
+  // an RL run has no held-out loss (its held-out score is pass@k, rlCharts.ts); a log draws the curves it has
+  if (!rl && !external)
     datasets.push(
       line(
         'train loss (eval)',
@@ -313,9 +351,12 @@ function redraw(): void {
         COLORS.evalTrain,
         { pointRadius: 3, showLine: true },
       ),
+    );
+  if (!rl && (!external || val.length))
+    datasets.push(
       line(
         'val loss',
-        evals.map((e) => ({ x: xOf(e), y: e.valLoss })),
+        val.map((e) => ({ x: xOf(e), y: e.y })),
         COLORS.val,
         { pointRadius: 3, showLine: true },
       ),
@@ -326,18 +367,18 @@ function redraw(): void {
       line(
         `${c.run.name} train`,
         ema(
-          c.steps.map((e) => e.loss),
+          c.train.map((e) => e.y),
           state.smoothing,
-        ).map((y, j) => ({ x: xOf(c.steps[j]), y })),
+        ).map((y, j) => ({ x: xOf(c.train[j]), y })),
         color,
         { borderDash: [6, 3] },
       ),
     );
-    if (c.evals.length)
+    if (c.val.length)
       datasets.push(
         line(
           `${c.run.name} val`,
-          c.evals.map((e) => ({ x: xOf(e), y: e.valLoss })),
+          c.val.map((e) => ({ x: xOf(e), y: e.y })),
           color,
           { pointRadius: 2, borderDash: [2, 2] },
         ),
@@ -352,13 +393,13 @@ function redraw(): void {
   lrChart.data.datasets = [
     line(
       'learning rate',
-      steps.map((e) => ({ x: xOf(e), y: e.lr })),
+      curve('lr').map((e) => ({ x: xOf(e), y: e.y })),
       COLORS.lr,
       { yAxisID: 'lr' },
     ),
     line(
       'grad norm',
-      steps.map((e) => ({ x: xOf(e), y: e.gradNorm })),
+      curve('gradNorm').map((e) => ({ x: xOf(e), y: e.y })),
       COLORS.grad,
       { yAxisID: 'grad' },
     ),
@@ -366,9 +407,16 @@ function redraw(): void {
   (lrChart.options.scales!.x as { title: { text: string } }).title.text =
     xSelect.selectedOptions[0]?.textContent ?? 'step';
   lrChart.update('none');
-  document.body.dataset.points = String(steps.length);
+  document.body.dataset.points = String(train.length);
   document.body.dataset.compare = compare.map((c) => c.run.name).join(',');
-  document.body.dataset.evals = String(evals.length);
+  document.body.dataset.evals = String(external ? valCurve().length : evals.length);
+  if (external)
+    allScalars.redraw({
+      store: scalars,
+      xOf,
+      xTitle: xSelect.selectedOptions[0]?.textContent ?? 'step',
+      smoothing: state.smoothing,
+    });
   if (rl)
     rlCharts.redraw({
       steps,
@@ -381,9 +429,9 @@ function redraw(): void {
 }
 
 // wheel zoom and drag pan on the x axis of every chart, from any of them
-const allCharts = [lossChart, lrChart, ...rlCharts.charts];
+const allCharts = () => [lossChart, lrChart, ...rlCharts.charts, ...allScalars.charts];
 function setX(min: number | undefined, max: number | undefined): void {
-  for (const c of allCharts) {
+  for (const c of allCharts()) {
     const x = c.options.scales!.x!;
     x.min = min;
     x.max = max;
@@ -391,7 +439,8 @@ function setX(min: number | undefined, max: number | undefined): void {
   }
 }
 let drag: { chart: Chart; px: number; min: number; max: number } | undefined;
-for (const chart of [lossChart, ...rlCharts.charts]) {
+/** Wheel zoom and drag pan on this chart move the x axis of every chart. */
+function zoomable(chart: Chart): void {
   const canvas = chart.canvas;
   canvas.addEventListener(
     'wheel',
@@ -415,6 +464,7 @@ for (const chart of [lossChart, ...rlCharts.charts]) {
     setX(drag.min - d, drag.max - d);
   });
 }
+for (const chart of [lossChart, ...rlCharts.charts]) zoomable(chart);
 window.addEventListener('mouseup', () => (drag = undefined));
 resetZoom.addEventListener('click', () => setX(undefined, undefined));
 xSelect.addEventListener('change', () => {
@@ -457,7 +507,26 @@ function fmtTime(ms: number): string {
 }
 const setStat = (id: string, v: string) => (document.getElementById(`stat-${id}`)!.textContent = v);
 
+/** A run trained elsewhere: the last value of each native series; what a log does not have stays hidden. */
+function renderExternalStats(): void {
+  const last = (key: 'loss' | 'valLoss' | 'lr' | 'gradNorm') => scalars.series(key).at(-1)?.value;
+  const show = (id: string, on: boolean) =>
+    (document.getElementById(`stat-${id}`)!.parentElement!.hidden = !on);
+  for (const id of ['tps', 'eta', 'elapsed', 'tokens', 'params', 'answer-tokens']) show(id, false);
+  for (const id of ['reward', 'true-reward', 'pass1', 'zero-signal', 'answer-len']) show(id, false);
+  show('val', true);
+  const step = scalars.lastStep();
+  setStat('step', step !== undefined ? step.toLocaleString('en-US') : '0');
+  setStat('loss', last('loss')?.toFixed(4) ?? '–');
+  setStat('val', last('valLoss')?.toFixed(4) ?? '–');
+  setStat('lr', last('lr')?.toExponential(2) ?? '–');
+  setStat('grad', last('gradNorm')?.toFixed(3) ?? '–');
+}
+
 function renderStats(): void {
+  if (external) return renderExternalStats();
+  for (const id of ['tps', 'eta', 'elapsed', 'tokens', 'params'])
+    document.getElementById(`stat-${id}`)!.parentElement!.hidden = false;
   const s = steps.at(-1);
   const ev = evals.at(-1);
   setStat(
@@ -513,7 +582,11 @@ function addSample(e: SampleEvent): void {
   const item = el(
     'div',
     { class: 'sample', 'data-step': e.step, tabindex: 0, role: 'button', title: 'Open in the sampler' },
-    el('div', { class: 'sample-step' }, `step ${e.step.toLocaleString('en-US')}`),
+    el(
+      'div',
+      { class: 'sample-step' },
+      `${e.tag ? `${e.tag} · ` : ''}step ${e.step.toLocaleString('en-US')}`,
+    ),
     // fine-tuning samples answer a held-out prompt: the question, then the answer
     ...(sft
       ? [el('div', { class: 'sample-prompt' }, `> ${e.prompt}`), el('pre', { class: 'sample-text' }, e.text)]
@@ -526,19 +599,30 @@ function addSample(e: SampleEvent): void {
 function renderStatus(message?: string): void {
   badge.textContent = status;
   badge.dataset.status = status;
-  const live = status === 'running' || status === 'paused';
-  pauseBtn.hidden = status !== 'running';
-  resumeBtn.hidden = status !== 'paused';
+  // a run trained elsewhere has no process here to steer
+  const live = !external && (status === 'running' || status === 'paused');
+  pauseBtn.hidden = !live || status !== 'running';
+  resumeBtn.hidden = !live || status !== 'paused';
   stopBtn.hidden = !live;
   if (!live) stopRequested = false;
   if (stopRequested) stopBtn.setAttribute('disabled', '');
   else stopBtn.removeAttribute('disabled');
   ckptBtn.hidden = !live;
   // an RL run cannot be resumed yet (the Runs view's Resume says so)
-  resumeRunBtn.hidden = live || rl || !(run?.checkpoints.length ?? 0);
+  resumeRunBtn.hidden = live || rl || external || !(run?.checkpoints.length ?? 0);
   document.body.dataset.status = status;
   const stopping = 'Stopping after the steps under way, with a checkpoint…';
-  statusLine.textContent = message ?? (stopRequested ? stopping : STATUS_TEXT[status]);
+  const text = external ? externalText() : STATUS_TEXT[status];
+  statusLine.textContent = message ?? (stopRequested ? stopping : text);
+  damagedLine.hidden = damaged === 0;
+  damagedLine.textContent = `${damaged} damaged record${damaged === 1 ? '' : 's'} skipped`;
+  document.body.dataset.damaged = String(damaged);
+}
+
+/** The status line of a run trained elsewhere. */
+function externalText(): string {
+  const what = run?.external?.format === 'jsonl' ? 'a JSONL log' : 'TensorBoard event files';
+  return `Trained elsewhere: read from ${what}${status === 'running' ? ', which are still growing' : ''}.`;
 }
 
 /** The run's error, until it starts again (runError.ts). */
@@ -574,6 +658,7 @@ function ingest(events: RunEvent[]): void {
       case 'sample':
         samples.push(e);
         addSample(e);
+        if (!startTime && e.time) startTime = e.time;
         break;
       case 'taskEval':
         while (taskEvals.length && taskEvals[taskEvals.length - 1].step >= e.step) taskEvals.pop();
@@ -582,9 +667,29 @@ function ingest(events: RunEvent[]): void {
       case 'groups':
         groupsView.add(e);
         break;
+      case 'scalar':
+        scalars.add(e);
+        if (!startTime && e.time) startTime = e.time;
+        break;
     }
   }
   groupsView.render();
+}
+
+/** A compared run's curves: its steps and evals, or the train- and val-loss tags of a run trained elsewhere. */
+function compareOf(r: RunSummary, events: RunEvent[]): (typeof compare)[number] {
+  const cs = events.filter((e): e is StepEvent => e.kind === 'step');
+  const ce = events.filter((e): e is EvalEvent => e.kind === 'eval');
+  const store = new ScalarStore();
+  for (const e of events) if (e.kind === 'scalar') store.add(e);
+  const pts = (s: 'loss' | 'valLoss') =>
+    store.series(s).map((e) => ({ step: e.step, time: e.time, y: e.value }));
+  return {
+    run: r,
+    steps: cs,
+    train: cs.length ? cs.map((e) => ({ step: e.step, time: e.time, y: e.loss })) : pts('loss'),
+    val: ce.length ? ce.map((e) => ({ step: e.step, time: e.time, y: e.valLoss })) : pts('valLoss'),
+  };
 }
 
 host.onMessage((m) => {
@@ -596,6 +701,10 @@ host.onMessage((m) => {
       steps.length = evals.length = samples.length = taskEvals.length = 0;
       sampleList.replaceChildren();
       groupsView.clear();
+      scalars.clear();
+      allScalars.clear();
+      external = m.run.external !== undefined;
+      damaged = m.run.external?.damaged ?? 0;
       startTime = 0;
       sft = false;
       rl = false;
@@ -604,11 +713,7 @@ host.onMessage((m) => {
       status = m.run.status;
       ingest(m.events);
       error = errorAfter(undefined, m.events);
-      compare = m.compare.map((c) => ({
-        run: c.run,
-        steps: c.events.filter((e): e is StepEvent => e.kind === 'step'),
-        evals: c.events.filter((e): e is EvalEvent => e.kind === 'eval'),
-      }));
+      compare = m.compare.map((c) => compareOf(c.run, c.events));
       renderRunStatus();
       renderStats();
       redraw();
@@ -623,6 +728,7 @@ host.onMessage((m) => {
       break;
     case 'status':
       status = m.status;
+      if (m.damaged !== undefined) damaged = m.damaged;
       if (run) run.checkpoints.length = m.checkpoints;
       renderStatus(m.message ?? error);
       renderStats();

@@ -1,6 +1,11 @@
 /**
  * The training dashboard: one panel per run, fed by the run's model (live, finished, or written by another
  * process), at most ~10 messages a second. Restored after a window reload by its serializer.
+ * A run trained elsewhere (a TensorBoard folder or a JSONL log: runs/externalRun.ts) opens the same way,
+ * titled "Run: <name>", read-only (no pause, stop or checkpoint), its scalars as `scalar` events.
+ *
+ *   DashboardPanel.show(context, manager, '/ws/.llmlens/runs/run-1');   // "Training: run-1"
+ *   DashboardPanel.show(context, manager, '/logs/pytorch');              // "Run: pytorch"
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -9,21 +14,42 @@ import type {
   DashboardHostMessage,
   DashboardWebviewMessage,
   RunEvent,
+  RunStatus,
   RunSummary,
 } from '../../protocol/training';
+import type { Disposable, Event } from '../emitter';
 import { log } from '../log';
 import { isDashboardWebviewMessage } from '../panels/validate';
+import { runGroups, runKindOf } from '../runs/runSources';
+import { RunsTreeProvider } from '../runsView';
 import { webviewHtml, webviewOptions } from '../webviewHtml';
 import { Batcher } from './batcher';
-import { listCheckpoints, listRuns, readRunEvents } from './runFiles';
+import { listRuns, readRunEvents } from './runFiles';
 import type { RunManager } from './runManager';
-import type { RunModel, RunModelRef } from './runModel';
+
+/** What the dashboard needs of a run's model: a native RunModel or an ExternalRunModel. */
+interface ShownRun {
+  readonly status: RunStatus;
+  readonly events: readonly RunEvent[];
+  readonly checkpoints: readonly { step: number; dir: string }[];
+  readonly progress: { error?: string };
+  readonly onEvents: Event<readonly RunEvent[]>;
+  readonly onDidReset: Event<void>;
+  readonly onDidChange: Event<unknown>;
+  summary(): RunSummary;
+}
+
+const isExternal = (runDir: string) => {
+  const kind = runKindOf(runDir);
+  return kind === 'tensorboard' || kind === 'jsonl';
+};
 
 export class DashboardPanel {
   static readonly viewType = 'llmLens.dashboard';
   private static readonly panels = new Map<string, DashboardPanel>();
   private readonly disposables: vscode.Disposable[] = [];
-  private readonly ref: RunModelRef;
+  private readonly ref: Disposable & { model: ShownRun };
+  private readonly external: boolean;
   private readonly batcher: Batcher<RunEvent>;
   private compare: string[] = [];
   /** The status and checkpoint count last posted, to post a change once. */
@@ -37,7 +63,7 @@ export class DashboardPanel {
     }
     const panel = vscode.window.createWebviewPanel(
       DashboardPanel.viewType,
-      `Training: ${path.basename(runDir)}`,
+      `${isExternal(runDir) ? 'Run' : 'Training'}: ${path.basename(runDir)}`,
       vscode.ViewColumn.Active,
       {
         ...webviewOptions(context.extensionUri),
@@ -54,7 +80,10 @@ export class DashboardPanel {
     state: unknown,
   ): void {
     const runDir = (state as { runDir?: unknown } | undefined)?.runDir;
-    if (typeof runDir !== 'string' || !fs.existsSync(path.join(runDir, 'metrics.jsonl'))) {
+    const there =
+      typeof runDir === 'string' &&
+      (fs.existsSync(path.join(runDir, 'metrics.jsonl')) || runKindOf(runDir) !== undefined);
+    if (!there) {
       panel.webview.html = '<!DOCTYPE html><p>This training run no longer exists.</p>';
       return;
     }
@@ -76,7 +105,8 @@ export class DashboardPanel {
     DashboardPanel.panels.set(runDir, this);
     panel.iconPath = vscode.Uri.joinPath(context.extensionUri, 'media', 'lens.svg');
     panel.webview.html = webviewHtml(panel.webview, context.extensionUri, 'dashboard', panel.title);
-    this.ref = manager.models.acquire(runDir);
+    this.external = isExternal(runDir);
+    this.ref = this.external ? manager.external.acquire(runDir) : manager.models.acquire(runDir);
     const model = this.ref.model;
     this.batcher = new Batcher((events) => this.post({ type: 'events', events, status: model.status }), 10);
     panel.onDidDispose(() => this.dispose(), null, this.disposables);
@@ -86,7 +116,7 @@ export class DashboardPanel {
     model.onDidChange(() => this.postStatus(model), null, this.disposables);
   }
 
-  private get model(): RunModel {
+  private get model(): ShownRun {
     return this.ref.model;
   }
 
@@ -99,16 +129,19 @@ export class DashboardPanel {
       type: 'init',
       run: this.model.summary(),
       events: [...this.model.events],
-      compare: this.compare.map((dir) => ({
-        run: models.summary(dir),
-        events: [...(models.get(dir)?.events ?? readRunEvents(dir))],
-      })),
+      compare: this.compare.map((dir) => {
+        if (isExternal(dir)) {
+          const m = this.manager.external.peek(dir);
+          return { run: m.summary(), events: [...m.events] };
+        }
+        return { run: models.summary(dir), events: [...(models.get(dir)?.events ?? readRunEvents(dir))] };
+      }),
       live: true,
     });
   }
 
   /** A new status or checkpoint count, after the events that led to it; a failed run's says why. */
-  private postStatus(model: RunModel): void {
+  private postStatus(model: ShownRun): void {
     const key = statusKey(model);
     if (key === this.posted) return;
     this.batcher.flush();
@@ -118,6 +151,7 @@ export class DashboardPanel {
       status: model.status,
       checkpoints: model.checkpoints.length,
       message: model.status === 'failed' ? model.progress.error : undefined,
+      ...(this.external ? { damaged: model.summary().external?.damaged ?? 0 } : {}),
     });
   }
 
@@ -145,6 +179,12 @@ export class DashboardPanel {
         );
       return;
     }
+    if (this.external && m.action !== 'reveal' && m.action !== 'compare') {
+      void vscode.window.showInformationMessage(
+        `${path.basename(this.runDir)} was trained elsewhere: LLM Lens reads its logs and cannot steer it.`,
+      );
+      return;
+    }
     switch (m.action) {
       case 'pause':
       case 'resume':
@@ -162,10 +202,7 @@ export class DashboardPanel {
         );
         break;
       case 'reveal':
-        await vscode.commands.executeCommand(
-          'revealFileInOS',
-          vscode.Uri.file(path.join(this.runDir, 'metrics.jsonl')),
-        );
+        await this.reveal();
         break;
       case 'compare':
         await this.pickCompare();
@@ -176,26 +213,43 @@ export class DashboardPanel {
     }
   }
 
+  /**
+   * Shows the run's files: in the OS's file manager on a local window; in a remote window (the files are the
+   * remote's) in the Explorer when the workspace holds them, else their path.
+   */
+  private async reveal(): Promise<void> {
+    const file = this.external ? this.runDir : path.join(this.runDir, 'metrics.jsonl');
+    const uri = vscode.Uri.file(file);
+    if (!vscode.env.remoteName) return void (await vscode.commands.executeCommand('revealFileInOS', uri));
+    if (vscode.workspace.getWorkspaceFolder(uri))
+      return void (await vscode.commands.executeCommand('revealInExplorer', uri));
+    const copy = await vscode.window.showInformationMessage(`The run's files are in ${file}.`, 'Copy Path');
+    if (copy) await vscode.env.clipboard.writeText(file);
+  }
+
   private nearestCheckpoint(step: number): string | undefined {
-    const cps = listCheckpoints(this.runDir);
+    const cps = this.model.checkpoints;
     return [...cps].reverse().find((c) => c.step <= step)?.dir ?? cps[0]?.dir;
   }
 
   private async pickCompare(): Promise<void> {
-    const roots = (vscode.workspace.workspaceFolders ?? []).map((f) =>
-      path.join(f.uri.fsPath, '.llmlens', 'runs'),
+    // every source of the Runs view: the workspace's runs and those of llmLens.runFolders
+    const all = runGroups(RunsTreeProvider.roots().flatMap(listRuns), RunsTreeProvider.sources()).flatMap(
+      (g) => g.runs.map((r) => ({ ...r, source: g.label })),
     );
-    const others = roots.flatMap(listRuns).filter((d) => path.resolve(d) !== this.model.runDir);
+    const others = all.filter((r) => path.resolve(r.path) !== path.resolve(this.runDir));
     if (!others.length) {
       void vscode.window.showInformationMessage('There is no other run in this workspace to compare with.');
       return;
     }
+    const summaryOf = (r: (typeof others)[number]) =>
+      r.kind === 'native' ? this.manager.models.summary(r.path) : this.manager.external.summary(r.path);
     const picks = await vscode.window.showQuickPick(
-      others.map((d) => ({
-        label: path.basename(d),
-        description: summaryLine(this.manager.models.summary(d)),
-        picked: this.compare.includes(d),
-        dir: d,
+      others.map((r) => ({
+        label: r.label,
+        description: `${summaryLine(summaryOf(r))} · ${r.source}`,
+        picked: this.compare.includes(r.path),
+        dir: r.path,
       })),
       { canPickMany: true, title: 'Overlay the curves of these runs' },
     );
@@ -216,8 +270,8 @@ export class DashboardPanel {
   }
 }
 
-function statusKey(model: RunModel): string {
-  return `${model.status} ${model.checkpoints.length}`;
+function statusKey(model: ShownRun): string {
+  return `${model.status} ${model.checkpoints.length} ${model.summary().external?.damaged ?? ''}`;
 }
 
 function summaryLine(s: RunSummary): string {

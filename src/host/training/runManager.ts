@@ -2,7 +2,7 @@
  * Starts and controls training runs. Each run is its own process (`dist/cli.js train`, forked and
  * detached), so a window reload neither kills nor loses it: the run writes metrics.jsonl and checkpoints
  * in its folder, the run's model (runModel.ts) follows the file, and the manager steers the process through
- * control.json and SIGINT.
+ * control.json and SIGINT. Runs trained elsewhere have models too (`external`), with nothing to steer.
  *
  *   const { runDir, exited } = manager.start({ stage: 'rl', from, task: 'addition', steps: 40, device: 'cpu', runDir });
  */
@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { RunRequest } from '../../protocol/training';
 import { log } from '../log';
+import { ExternalRunModels } from '../runs/externalRun';
 import { RunModels } from './runModel';
 import { readControl, readPid, recordExit, signalRun, spawnRun, writeControl } from './runProcess';
 
@@ -25,6 +26,11 @@ export class RunManager implements vscode.Disposable {
     { onDidChange: this.onDidChange },
     { onListenerError: (e) => log().error(e instanceof Error ? e : String(e)) },
   );
+
+  /** The models of runs trained elsewhere (TensorBoard, JSONL logs) that views follow: read-only. */
+  readonly external = new ExternalRunModels({
+    onListenerError: (e) => log().error(e instanceof Error ? e : String(e)),
+  });
 
   constructor(private readonly cliPath: string) {}
 
@@ -92,6 +98,7 @@ export class RunManager implements vscode.Disposable {
 
   dispose(): void {
     this.models.dispose();
+    this.external.dispose();
     this.changed.dispose();
   }
 }
