@@ -3,7 +3,7 @@
  * set as the machine setting llmLens.hub.endpoint: a tiny Llama with a chat template (the tied_llama3
  * fixture) is downloaded into the Hugging Face cache layout under llmLens.hub.cacheDir with the bytes the
  * hub served and opens in the Chat panel, which answers; Open Model Folder… then lists it first and opens
- * it in the Sampler, which generates. A gated repo is refused with "Set Token…", which stores a token in SecretStorage; the same
+ * it in the Sampler, which generates and runs the base-model lab's "What is 2+2?". A gated repo is refused with "Set Token…", which stores a token in SecretStorage; the same
  * download then succeeds and the hub saw the token. Every request went to the test hub.
  */
 import assert from 'node:assert/strict';
@@ -80,7 +80,7 @@ test('Download Model… fetches a chat model into the HF cache and opens it in C
   });
 });
 
-test('Open Model Folder… lists the downloaded model first; it opens in the Sampler and generates', async () => {
+test('Open Model Folder… lists the downloaded model; the Sampler generates and runs a lab experiment', async () => {
   await vs.runCommand('LLM Lens: Open Model Folder…');
   await vs.pick('test-org/tiny-chat');
   const view = await vs.webview('Sampler');
@@ -91,6 +91,16 @@ test('Open Model Folder… lists the downloaded model first; it opens in the Sam
   await view.locator('#generate').click();
   await view.locator('#status[data-state="done"]').waitFor({ state: 'attached', timeout: 60_000 });
   assert.ok((await view.locator('.universe').first().locator('.tok.gen').count()) >= 1);
+  // one base-model lab experiment on the downloaded model: "What is 2+2?" in its two universes
+  await view.locator('#lab > summary').click();
+  await view.locator('#lab-list vscode-button[data-lab="two-plus-two"]').click();
+  await view.locator('.universe[data-state="done"]').nth(1).waitFor({ timeout: 60_000 });
+  assert.equal(await view.locator('.universe').count(), 2);
+  for (let u = 0; u < 2; u++) {
+    const card = view.locator('.universe').nth(u);
+    assert.equal((await card.locator('.tok.prompt').allTextContents()).join(''), 'What is 2+2?');
+    assert.ok((await card.locator('.tok.gen').count()) >= 1, `universe ${u} generated`);
+  }
   await vs.screenshot('hub-download-sampler');
 });
 
