@@ -92,9 +92,16 @@ export function buildGptTrainGraph(
 
 /**
  * A model a run trains: a GPT-2 config (`family` absent or 'gpt2', as every run before the Llama family)
- * or a Llama-family config.
+ * or a Llama-family config. A Llama's blockSize is the context a run trains and samples (RoPE has no
+ * table of positions), at most its max_position_embeddings.
  */
-export type TrainModel = (GptModelConfig & { family?: 'gpt2' }) | (LlamaConfig & { family: 'llama' });
+export type TrainModel =
+  | (GptModelConfig & { family?: 'gpt2' })
+  | (LlamaConfig & {
+      family: 'llama';
+      /** config.json's max_position_embeddings when larger than the context trained (blockSize): a hub model's. */
+      maxPositionEmbeddings?: number;
+    });
 
 /** The rows a training graph is built for: B sequences of T tokens, and how its gradients are built. */
 export interface TrainShape {
@@ -122,7 +129,8 @@ export function buildTrainGraph(
   o: { weighted?: boolean } = {},
 ): { graph: Graph; spec: TrainStepSpec } {
   if (m.family !== 'llama') return buildGptTrainGraph({ ...m, ...s }, opt, o);
-  return buildFamilyTrainGraph(llama, m, s, opt, o);
+  const { family: _, maxPositionEmbeddings: __, ...c } = m;
+  return buildFamilyTrainGraph(llama, c, s, opt, o);
 }
 
 /** One training step of a family's stack under causal attention: cross-entropy (weighted: Σ w·CE / Σ w) and the optimizer. */
