@@ -18,7 +18,7 @@ import { SAMPLING_OPTIONS } from './samplingOptions';
 
 const PRESET = "the preset's";
 /** The model presets (src/engine/model/presets.ts). */
-export const PRESET_NAMES = ['tiny', 'shakespeare-char', 'gpt2-124m'] as const;
+export const PRESET_NAMES = ['tiny', 'llama-tiny', 'shakespeare-char', 'gpt2-124m'] as const;
 
 /** Tokenizer names that are not paths: character level and the built-in encodings. */
 export const TOKENIZER_NAMES = [
@@ -45,7 +45,9 @@ export const MODEL_OPTIONS = {
   nHead: { type: 'int', min: 1, auto: PRESET, doc: 'Attention heads per block.' },
   nEmbd: { type: 'int', min: 1, auto: PRESET, doc: 'Width; a multiple of nHead.' },
   blockSize: { type: 'int', min: 2, auto: PRESET, doc: 'Context length in tokens.' },
-  bias: { type: 'bool', auto: PRESET, doc: 'Biases in the linear layers and layer norms.' },
+  bias: { type: 'bool', auto: PRESET, doc: 'Biases in the linear layers and layer norms (GPT-2 presets).' },
+  nKvHead: { type: 'int', min: 1, doc: "Llama presets: key/value heads, a divisor of nHead (default: the preset's)." },
+  intermediateSize: { type: 'int', min: 1, doc: "Llama presets: the SwiGLU MLP's width (default: the preset's)." },
 } as const satisfies OptionTable;
 
 // prettier-ignore

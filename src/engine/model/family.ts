@@ -142,7 +142,8 @@ export function causalAttention(
     const qg = G === 1 ? q : g.reshape(q, [B, k.shape[1], G * T, hd]); // (B, nKv, G·T, hd) query heads by group
     const scores = g.matmul(qg, k, { transB: true, alpha: 1 / Math.sqrt(hd) }); // (B, nKv, G·T, T) scale folded in
     const att = G === 1 ? scores : g.reshape(scores, [B, nh, T, T]); // (B, nh, T, T)
-    const p = g.softmax(g.add(att, mask), -1); // (B, nh, T, T) additive causal mask
+    const m = att.dtype === mask.dtype ? mask : g.cast(mask, att.dtype); // a float64 graph's (tests)
+    const p = g.softmax(g.add(att, m), -1); // (B, nh, T, T) additive causal mask
     o.probs?.(p, l);
     if (G === 1) return g.matmul(p, v); // (B, nh, T, hd)
     const y = g.matmul(g.reshape(p, [B, k.shape[1], G * T, T]), v); // (B, nKv, G·T, hd)

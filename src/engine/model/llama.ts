@@ -13,10 +13,13 @@
  *
  * Like modeling_llama.py, RoPE's inverse frequencies are computed once (here on the host, as float32)
  * and the angles position × frequency in float32 in the graph; the key/value cache holds keys after RoPE.
- * Training (gradient rules, initialisation) is not written for this family yet.
+ * Training: every op of the block has its gradient rule (graph/ops), model/gpt.ts's buildTrainGraph builds
+ * the step, and initLlamaWeights is LlamaPreTrainedModel._init_weights. RoPE's tables take the rows'
+ * dtype, so the block also builds in float64 (the finite-difference tests).
  */
 import type { Graph } from '../graph/graph';
 import type { Tensor } from '../graph/tensor';
+import { gaussian } from '../train/rng';
 import { param, type FamilyConfig, type ModelFamily, type ParamInfo, type Params, type Rows } from './family';
 
 /** Hugging Face's llama3 rope_scaling (Llama 3.1 / 3.2), or `linear` (positions divided by factor). */
@@ -140,13 +143,20 @@ function rope(g: Graph, c: LlamaConfig, s: Rows): { cos: Tensor; sin: Tensor } {
   return t;
 }
 
+/** The tables in x's dtype: float32 as modeling_llama.py computes them, cast for a float64 graph. */
+function ropeFor(g: Graph, t: { cos: Tensor; sin: Tensor }, x: Tensor): { cos: Tensor; sin: Tensor } {
+  if (x.dtype === t.cos.dtype) return t;
+  return { cos: g.cast(t.cos, x.dtype), sin: g.cast(t.sin, x.dtype) };
+}
+
 /** x·cos + rotate_half(x)·sin on x (B, heads, T, hd), rotate_half(x) = cat(-x[hd/2:], x[:hd/2]). */
 function applyRope(g: Graph, x: Tensor, r: { cos: Tensor; sin: Tensor }): Tensor {
   const hd = x.shape[3];
   const x1 = g.slice(x, 3, 0, hd / 2); // (B, heads, T, hd/2)
   const x2 = g.slice(x, 3, hd / 2, hd); // (B, heads, T, hd/2)
   const rotated = g.concat([g.neg(x2), x1], 3); // (B, heads, T, hd)
-  return g.add(g.mul(x, r.cos), g.mul(rotated, r.sin)); // (B, heads, T, hd)
+  const { cos, sin } = ropeFor(g, r, x);
+  return g.add(g.mul(x, cos), g.mul(rotated, sin)); // (B, heads, T, hd)
 }
 
 /** x (B·T, C) → heads (B, heads, T, hd) through the projection `n` ([heads·hd, C], bias when held). */
@@ -201,6 +211,73 @@ export const llama: ModelFamily<LlamaConfig> = {
     return g.linear(g.rmsNorm(x, param(P, llamaNames.norm), c.rmsNormEps), head, undefined, { transB: true }); // (N, V)
   },
 };
+
+/**
+ * Hugging Face LlamaPreTrainedModel._init_weights: every nn.Linear and the embedding N(0, 0.02)
+ * (initializer_range), biases 0, RMSNorm weights 1. A tied lm_head is the embedding.
+ */
+export function initLlamaWeights(
+  c: LlamaConfig,
+  seed: number,
+  std = 0.02,
+): Record<string, { dtype: 'f32'; shape: number[]; data: Float32Array }> {
+  const normal = gaussian(seed);
+  const out: Record<string, { dtype: 'f32'; shape: number[]; data: Float32Array }> = {};
+  for (const p of params(c)) {
+    const data = new Float32Array(p.shape.reduce((a, b) => a * b, 1));
+    if (p.shape.length === 2) for (let i = 0; i < data.length; i++) data[i] = normal() * std;
+    else if (p.name.endsWith('layernorm.weight') || p.name === llamaNames.norm) data.fill(1);
+    out[p.name] = { dtype: 'f32', shape: p.shape, data };
+  }
+  return out;
+}
+
+/**
+ * config.json in transformers' LlamaConfig fields (model_type llama, LlamaForCausalLM; Qwen2's q, k, v biases:
+ * qwen2, Qwen2ForCausalLM); `extra` adds fields.
+ */
+export function llamaConfigJson(
+  c: LlamaConfig,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
+  const scaling = ropeScalingJson(c.ropeScaling);
+  const qwen2 = c.attentionBias === 'qkv'; // q, k, v biases alone are Qwen2's
+  return {
+    architectures: [qwen2 ? 'Qwen2ForCausalLM' : 'LlamaForCausalLM'],
+    model_type: qwen2 ? 'qwen2' : 'llama',
+    vocab_size: c.vocabSize,
+    max_position_embeddings: c.blockSize,
+    hidden_size: c.nEmbd,
+    intermediate_size: c.intermediateSize,
+    num_hidden_layers: c.nLayer,
+    num_attention_heads: c.nHead,
+    num_key_value_heads: c.nKvHead,
+    head_dim: c.headDim,
+    hidden_act: 'silu',
+    rms_norm_eps: c.rmsNormEps,
+    rope_theta: c.ropeTheta,
+    rope_scaling: scaling,
+    attention_bias: c.attentionBias === 'all',
+    mlp_bias: false,
+    tie_word_embeddings: c.tieWordEmbeddings,
+    initializer_range: 0.02,
+    torch_dtype: 'float32',
+    ...extra,
+  };
+}
+
+/** rope_scaling as config.json holds it (null: none). */
+function ropeScalingJson(s: RopeScaling | undefined): Record<string, unknown> | null {
+  if (!s) return null;
+  if (s.type === 'linear') return { rope_type: 'linear', factor: s.factor };
+  return {
+    rope_type: 'llama3',
+    factor: s.factor,
+    low_freq_factor: s.lowFreqFactor,
+    high_freq_factor: s.highFreqFactor,
+    original_max_position_embeddings: s.originalMaxPositionEmbeddings,
+  };
+}
 
 /** The config.json model_types this family runs. */
 export const LLAMA_MODEL_TYPES = ['llama', 'qwen2'] as const;

@@ -1,10 +1,23 @@
 /**
- * Model presets. Each one is a GPT-2-style architecture plus training defaults that make sense for it.
+ * Model presets. Each one is an architecture (GPT-2-style, or the Llama family's) plus training defaults
+ * that make sense for it.
  *
  *   tiny              a few minutes on 2 CPU cores: visible learning on any text
+ *   llama-tiny        the same size as a Llama: RMSNorm, RoPE, SwiGLU, 2 key/value heads for 4 query heads
  *   shakespeare-char  nanoGPT's config/train_shakespeare_char.py (6 layers, 6 heads, 384 wide, block 256)
  *   gpt2-124m         GPT-2 small (12 layers, 12 heads, 768 wide, block 1024, vocab 50257)
+ *
+ *   preset('llama-tiny').model.llama   // { nKvHead: 2, intermediateSize: 352, ropeTheta: 10000, … }
  */
+/** What a Llama-family preset adds to the shape (model/llama.ts's LlamaConfig). */
+export interface LlamaShape {
+  nKvHead: number;
+  intermediateSize: number;
+  ropeTheta: number;
+  rmsNormEps: number;
+  tieWordEmbeddings: boolean;
+}
+
 export interface ModelShape {
   nLayer: number;
   nHead: number;
@@ -13,6 +26,8 @@ export interface ModelShape {
   bias: boolean;
   /** Fixed vocabulary (gpt2-124m); otherwise the tokenizer's. */
   vocabSize?: number;
+  /** A Llama-family model (bias is then false: its linear layers and norms have none). */
+  llama?: LlamaShape;
 }
 
 export interface TrainDefaults {
@@ -39,6 +54,37 @@ export const PRESETS: readonly Preset[] = [
     name: 'tiny',
     description: '4 layers, 4 heads, 128 wide, block 64: learns visibly in a few minutes on a laptop CPU',
     model: { nLayer: 4, nHead: 4, nEmbd: 128, blockSize: 64, bias: true },
+    train: {
+      batchSize: 12,
+      maxIters: 2000,
+      lr: 1e-3,
+      minLr: 1e-4,
+      warmupIters: 100,
+      beta2: 0.99,
+      weightDecay: 0.1,
+      evalInterval: 250,
+      evalIters: 20,
+    },
+  },
+  {
+    name: 'llama-tiny',
+    description:
+      '4 layers, 4 heads sharing 2 key/value heads, 128 wide, block 64, RoPE, SwiGLU 352, tied embeddings: a tiny Llama',
+    model: {
+      nLayer: 4,
+      nHead: 4,
+      nEmbd: 128,
+      blockSize: 64,
+      bias: false,
+      // SwiGLU's three products of 128 × 352 hold as many weights as GPT-2's two of 128 × 512
+      llama: {
+        nKvHead: 2,
+        intermediateSize: 352,
+        ropeTheta: 10000,
+        rmsNormEps: 1e-5,
+        tieWordEmbeddings: true,
+      },
+    },
     train: {
       batchSize: 12,
       maxIters: 2000,

@@ -1,8 +1,10 @@
 /**
  * Run checkpoints: `checkpoints/step-N/` holds
  *   model.safetensors    the weights in Hugging Face GPT-2 naming (Conv1D [in, out]); lm_head is tied to wte;
- *                        a reward model's also hold score.weight [1, n_embd] (rl/rewardModel.ts)
- *   config.json          GPT2Config fields (n_layer, n_head, n_embd, n_positions, vocab_size …) + "llm_lens"
+ *                        a reward model's also hold score.weight [1, n_embd] (rl/rewardModel.ts); a Llama's
+ *                        in Hugging Face Llama naming (model.layers.0.self_attn.q_proj.weight, [out, in])
+ *   config.json          GPT2Config fields (n_layer, n_head, n_embd, n_positions, vocab_size …) + "llm_lens";
+ *                        a Llama's LlamaConfig fields (model_type llama, LlamaForCausalLM) + "llm_lens"
  *   trainer.safetensors  AdamW moments (adam.m/<name>, adam.v/<name>)
  *   trainer.json         step, RNG state, last losses, format version
  *   tokenizer files      copied from the run, so the folder stands alone
@@ -14,7 +16,9 @@ import * as path from 'node:path';
 import type { TensorInfo } from '../checkpoint/header';
 import { openSafetensors, type SafetensorsFile } from '../checkpoint/safetensors';
 import { writeSafetensorsAtomic, type TensorToWrite } from '../checkpoint/writer';
+import type { TrainModel } from '../model/gpt';
 import type { GptModelConfig } from '../model/inference';
+import { llamaConfigJson } from '../model/llama';
 import type { HostTensor } from '../runtime/session';
 import { few } from '../few';
 import { configFromJson, configOfWeights, matchWeights, WEIGHT_DTYPES } from './checkpointConfig';
@@ -82,14 +86,30 @@ export function gpt2ConfigJson(
   };
 }
 
+/** config.json of a run's model in its family's fields (gpt2ConfigJson, llama.ts's llamaConfigJson). */
+export function modelConfigJson(
+  c: TrainModel,
+  extra: Record<string, unknown> = {},
+  top: Record<string, unknown> = {},
+): Record<string, unknown> {
+  if (c.family !== 'llama') return gpt2ConfigJson(c, extra, top);
+  const { family: _, maxPositionEmbeddings, ...config } = c;
+  return llamaConfigJson(
+    { ...config, blockSize: Math.max(config.blockSize, maxPositionEmbeddings ?? 0) },
+    { ...top, llm_lens: extra },
+  );
+}
+
 export async function saveCheckpoint(o: {
   runDir: string;
-  config: GptModelConfig;
+  config: TrainModel;
   weights: Record<string, HostTensor>;
   moments: Record<string, HostTensor>;
   trainer: TrainerState;
   /** Files to copy beside the weights (the tokenizer's). */
   tokenizerFiles: string[];
+  /** Files to write beside the weights: [name, contents] (a Llama's tokenizer.json). */
+  extraFiles?: [name: string, data: string | Uint8Array][];
   configExtra?: Record<string, unknown>;
   /** config.json fields beside GPT2Config's (a reward model's architectures, num_labels). */
   configTop?: Record<string, unknown>;
@@ -119,9 +139,10 @@ export async function saveCheckpoint(o: {
     writeFileAtomic(path.join(tmp, 'trainer.json'), JSON.stringify(o.trainer, null, 2) + '\n');
     writeFileAtomic(
       path.join(tmp, 'config.json'),
-      JSON.stringify(gpt2ConfigJson(o.config, o.configExtra, o.configTop), null, 2) + '\n',
+      JSON.stringify(modelConfigJson(o.config, o.configExtra, o.configTop), null, 2) + '\n',
     );
     for (const f of o.tokenizerFiles) fs.copyFileSync(f, path.join(tmp, path.basename(f)));
+    for (const [name, data] of o.extraFiles ?? []) writeFileAtomic(path.join(tmp, name), data);
     fs.rmSync(final, { recursive: true, force: true });
     fs.renameSync(tmp, final);
     return final;
@@ -170,13 +191,24 @@ export async function loadCheckpoint(dirOrFile: string): Promise<Checkpoint> {
   } finally {
     await f.close();
   }
+  const { trainer, trainerError, moments } = await readTrainerFiles(dir, modelFile);
+  return { dir, config, weights, score, moments, trainer, trainerError };
+}
+
+/**
+ * The trainer state beside a checkpoint's model.safetensors (trainer.json, trainer.safetensors); a damaged
+ * one, or none, leaves weights that still sample and export, and resuming says why not (loop.ts).
+ */
+export async function readTrainerFiles(
+  dir: string,
+  modelFile: string,
+): Promise<Pick<Checkpoint, 'trainer' | 'trainerError' | 'moments'>> {
   let trainer: TrainerState | undefined;
   let trainerError: string | undefined;
   let moments: Record<string, HostTensor> = {};
   const trainerFile = path.join(dir, 'trainer.json');
   // the trainer state beside the folder's model.safetensors is that file's, not another safetensors' in the folder
   if (path.resolve(modelFile) === path.resolve(dir, 'model.safetensors') && fs.existsSync(trainerFile)) {
-    // a damaged trainer state, or none, leaves weights that still sample and export; resuming says why not (loop.ts)
     try {
       trainer = trainerState(readJson(trainerFile, RESUME_ANOTHER), trainerFile);
       const momentsFile = path.join(dir, 'trainer.safetensors');
@@ -185,7 +217,7 @@ export async function loadCheckpoint(dirOrFile: string): Promise<Checkpoint> {
       [trainer, moments, trainerError] = [undefined, {}, e instanceof Error ? e.message : String(e)];
     }
   }
-  return { dir, config, weights, score, moments, trainer, trainerError };
+  return { trainer, trainerError, moments };
 }
 
 const RESUME_ANOTHER =

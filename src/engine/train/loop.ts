@@ -18,9 +18,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { emitOnnx } from '../graph/emit';
 import { emitTrainLoop } from './stepLoop';
-import { buildGptTrainGraph, gptParams, initGptWeights } from '../model/gpt';
-import { GptInference, type GptModelConfig } from '../model/inference';
+import { buildTrainGraph, initModelWeights, trainParams, type TrainModel } from '../model/gpt';
+import type { FamilyConfig } from '../model/family';
+import { GptInference } from '../model/inference';
 import { KvCacheModel } from '../model/kvCache';
+import { llama } from '../model/llama';
 import { generateTokens } from '../sample/generate';
 import type { RunEvent } from '../../protocol/training';
 import { LOOP_OPTIONS, MODEL_OPTIONS, type LoopSettings } from '../../protocol/trainOptions';
@@ -28,17 +30,12 @@ import { checkOptions } from '../options';
 import type { HostTensor } from '../runtime/session';
 import { TrainRunner } from '../runtime/trainRunner';
 import type { Tokenizer } from '../tokenizer/tokenizer';
-import {
-  loadCheckpoint,
-  saveCheckpoint,
-  TRAINER_FORMAT,
-  TRAINER_FORMAT_VERSION,
-  type TrainerState,
-} from './checkpoint';
+import { saveCheckpoint, TRAINER_FORMAT, TRAINER_FORMAT_VERSION, type TrainerState } from './checkpoint';
 import { readDatasetMeta, sampleBatch, TokenFile, writeFileAtomic } from './data';
 import { chatModel } from '../chat/chatModel';
 import { chatFormatOf, renderChat } from '../chat/chatPrompt';
-import { loadCheckpointTokenizer } from './runTokenizer';
+import { huggingFaceTokenizerFiles, loadCheckpointTokenizer } from './runTokenizer';
+import { loadTrainCheckpoint } from './modelCheckpoint';
 import { readSftMeta, SftRows } from './sftData';
 import { pruneCheckpoints, removeDeadCheckpointTemps, valLossesOf } from './retention';
 import { Rng } from './rng';
@@ -51,7 +48,7 @@ import { learningRate } from './schedule';
 export type TrainConfig = LoopSettings & {
   /** Prepared dataset folder (train.bin, val.bin, meta.json; sft: sftData.ts's packed rows). */
   dataDir: string;
-  model: Omit<GptModelConfig, 'vocabSize'> & { vocabSize?: number };
+  model: RunModel;
   /** Files that make up the tokenizer (copied into each checkpoint), and how to name it. */
   tokenizerFiles: string[];
   tokenizerId: string;
@@ -60,6 +57,18 @@ export type TrainConfig = LoopSettings & {
   /** Stop after this many steps of this session (tests: stop at k, resume, compare). */
   stopAfter?: number;
 };
+
+/** A run's model (model/gpt.ts's TrainModel: GPT-2 or a Llama), its vocabulary the tokenizer's when absent. */
+export type RunModel = (TrainModel extends infer M
+  ? M extends unknown
+    ? Omit<M, 'vocabSize'>
+    : never
+  : never) & {
+  vocabSize?: number;
+};
+
+/** What the loop asks of a model's inference (GptInference of either family). */
+type Evaluator = Pick<GptInference, 'evalLoss' | 'generate' | 'setWeights' | 'release'>;
 
 /** How long one run of several steps may take: stop and pause wait for it. */
 export const TARGET_RUN_MS = 5000;
@@ -94,11 +103,37 @@ export interface TrainOptions {
 const now = () => Date.now();
 
 const MODEL_FIELDS = ['vocabSize', 'blockSize', 'nLayer', 'nHead', 'nEmbd', 'bias'] as const;
-function sameModel(a: GptModelConfig, b: GptModelConfig): boolean {
-  return MODEL_FIELDS.every((k) => a[k] === b[k]) && (a.gelu ?? 'none') === (b.gelu ?? 'none');
+/** A Llama's fields that shape its weights or its function (blockSize is the context trained, not a weight). */
+const LLAMA_FIELDS = [
+  'vocabSize',
+  'nLayer',
+  'nHead',
+  'nEmbd',
+  'nKvHead',
+  'headDim',
+  'intermediateSize',
+  'ropeTheta',
+  'rmsNormEps',
+  'tieWordEmbeddings',
+  'attentionBias',
+] as const;
+function fieldsOf(c: TrainModel): [string, unknown][] {
+  if (c.family === 'llama')
+    return [['family', 'llama'], ...LLAMA_FIELDS.map((k): [string, unknown] => [k, c[k]])];
+  return [...MODEL_FIELDS.map((k): [string, unknown] => [k, c[k]]), ['gelu', c.gelu ?? 'none']];
 }
-function describe(c: GptModelConfig): string {
-  return MODEL_FIELDS.map((k) => `${k} ${c[k]}`).join(', ');
+function sameModel(a: TrainModel, b: TrainModel): boolean {
+  const [fa, fb] = [fieldsOf(a), fieldsOf(b)];
+  return (
+    fa.length === fb.length &&
+    fa.every(([k, v], i) => fb[i][0] === k && JSON.stringify(fb[i][1]) === JSON.stringify(v))
+  );
+}
+function describe(c: TrainModel): string {
+  return fieldsOf(c)
+    .filter(([k]) => k !== 'gelu')
+    .map(([k, v]) => `${k} ${String(v)}`)
+    .join(', ');
 }
 
 export function validateTrainConfig(
@@ -108,13 +143,23 @@ export function validateTrainConfig(
   valTokens: number,
 ): void {
   const m = c.model;
-  const problems = [...checkOptions(LOOP_OPTIONS, c, true), ...checkOptions(MODEL_OPTIONS, m, true)];
+  const { bias: _, ...llamaOptions } = MODEL_OPTIONS; // a Llama has no biases
+  const modelOptions = m.family === 'llama' ? llamaOptions : MODEL_OPTIONS;
+  const problems = [...checkOptions(LOOP_OPTIONS, c, true), ...checkOptions(modelOptions, m, true)];
   if (c.stopAfter !== undefined && !(Number.isSafeInteger(c.stopAfter) && c.stopAfter >= 0))
     problems.push(`stopAfter must be a whole number ≥ 0, got ${c.stopAfter}`);
   if (problems.length) throw new Error(problems.join('; '));
   if (m.nEmbd % m.nHead)
     throw new Error(
       `nEmbd ${m.nEmbd} is not divisible by nHead ${m.nHead}: pick nEmbd a multiple of nHead (e.g. ${m.nHead * Math.ceil(m.nEmbd / m.nHead)})`,
+    );
+  if (m.family === 'llama' && m.nHead % m.nKvHead)
+    throw new Error(
+      `nKvHead ${m.nKvHead} does not divide nHead ${m.nHead}: grouped-query attention shares each key/value head among a whole number of query heads; pick a divisor of ${m.nHead}`,
+    );
+  if (m.family === 'llama' && (m.headDim % 2 || m.headDim * m.nHead !== m.nEmbd))
+    throw new Error(
+      `the head size nEmbd / nHead = ${m.nEmbd / m.nHead} must be an even whole number for RoPE: pick nEmbd a multiple of ${2 * m.nHead}`,
     );
   if (m.vocabSize !== undefined && m.vocabSize < vocabSize)
     throw new Error(`the model's vocabulary (${m.vocabSize}) is smaller than the tokenizer's (${vocabSize})`);
@@ -154,7 +199,7 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
         `${c.dataDir} was packed for blocks of ${meta.blockSize}, the model's are ${c.model.blockSize}`,
       );
   } else validateTrainConfig(c, meta.vocabSize, meta.trainTokens, meta.valTokens);
-  const config: GptModelConfig = { ...c.model, vocabSize: c.model.vocabSize ?? meta.vocabSize };
+  const config = { ...c.model, vocabSize: c.model.vocabSize ?? meta.vocabSize } as TrainModel;
   const chat = sft ? chatFormatOf(o.tokenizer) : undefined;
   if (sft && chat?.stop === undefined)
     throw new Error(
@@ -170,7 +215,7 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
     fs.appendFileSync(metrics, JSON.stringify(e) + '\n');
     return e;
   };
-  const resume = c.resumeFrom ? await loadCheckpoint(c.resumeFrom) : undefined;
+  const resume = c.resumeFrom ? await loadTrainCheckpoint(c.resumeFrom) : undefined;
   /** Val loss by step, for keepCheckpoints' best: this session's evals and, resuming, the earlier ones. */
   const valLossAt = resume?.trainer ? valLossesOf(metrics, resume.trainer.step) : new Map<number, number>();
   let lastCheckpoint: string | undefined;
@@ -186,9 +231,22 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
     throw new Error(
       `${c.resumeFrom} has no optimizer state (trainer.safetensors): it can be sampled, not resumed`,
     );
-  if (resume && !sameModel(resume.config, config))
+  if (resume && !sameModel(resume.model, config))
     throw new Error(
-      `${c.resumeFrom} was trained with a different model config (${describe(resume.config)}) than this run asks for (${describe(config)})`,
+      `${c.resumeFrom} was trained with a different model config (${describe(resume.model)}) than this run asks for (${describe(config)})`,
+    );
+  // a Llama's checkpoint opens with transformers and openModelForInference: it needs tokenizer.json beside it
+  const hfTokenizer =
+    config.family === 'llama' && !c.tokenizerFiles.some((f) => path.basename(f) === 'tokenizer.json')
+      ? huggingFaceTokenizerFiles(
+          path.dirname(c.tokenizerFiles[0] ?? c.runDir),
+          config.vocabSize,
+          config.blockSize,
+        )
+      : undefined;
+  if (hfTokenizer?.how === 'none')
+    throw new Error(
+      `a Llama-family checkpoint carries its tokenizer as tokenizer.json, and this run's tokenizer has none: ${hfTokenizer.why}. Train with a char, BPE or tokenizer.json tokenizer`,
     );
   if (!resume)
     writeFileAtomic(
@@ -199,26 +257,34 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
 
   const rows = c.batchSize * c.gradAccum;
   const T = config.blockSize;
-  const graphConfig = { ...config, batchSize: rows, seqLen: T };
-  const { graph, spec } = buildGptTrainGraph(
-    graphConfig,
+  const { graph, spec } = buildTrainGraph(
+    config,
+    { batchSize: rows, seqLen: T },
     { kind: 'adamw', beta1: c.beta1, beta2: c.beta2, weightDecay: c.weightDecay, clip: c.gradClip },
     { weighted: sft },
   );
-  const base = c.initFrom && !resume ? await loadCheckpoint(c.initFrom) : undefined;
+  const base = c.initFrom && !resume ? await loadTrainCheckpoint(c.initFrom) : undefined;
   // fine-tuning: the base's embedding grows rows for the chat tokens its tokenizer lacks (chatModel.ts),
   // and for the tool tokens when the run's tokenizer has them, unless it renders with its own chat
   // template (a tokenizer.json's): then its ids stay as they are
   const baseTok = base && sft ? loadCheckpointTokenizer(base.dir) : undefined;
   const own = baseTok && chatFormatOf(baseTok)?.kind === 'template';
   const tools = chat?.kind === 'chatml' && !!chat.chat.tools;
-  const initial = base && baseTok && !own ? { ...base, ...chatModel(base, baseTok, { tools }) } : base;
-  if (initial && !sameModel(initial.config, config))
+  if (base && baseTok && !own && base.model.family === 'llama')
     throw new Error(
-      `${c.initFrom} has a different model config (${describe(initial.config)}) than this run asks for (${describe(config)})`,
+      `${c.initFrom}: a Llama-family model fine-tunes with its own chat template (tokenizer_config.json "chat_template" and "eos_token"), and its tokenizer has none: add them, or start from a model that has them`,
+    );
+  const grown =
+    base && baseTok && !own && base.model.family !== 'llama'
+      ? chatModel({ config: base.model, weights: base.weights }, baseTok, { tools })
+      : undefined;
+  const initial = base && (grown ? { ...base, model: grown.config, weights: grown.weights } : base);
+  if (initial && !sameModel(initial.model, config))
+    throw new Error(
+      `${c.initFrom} has a different model config (${describe(initial.model)}) than this run asks for (${describe(config)})`,
     );
   const init =
-    (resume ?? initial)?.weights ?? (initGptWeights(graphConfig, c.seed) as Record<string, HostTensor>);
+    (resume ?? initial)?.weights ?? (initModelWeights(config, c.seed) as Record<string, HostTensor>);
   const model = c.device === 'cpu' ? emitTrainLoop(graph, spec) : emitOnnx(graph); // GPU: the state stays on the device
   const runner = await TrainRunner.create(
     model,
@@ -227,7 +293,11 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
     { ep: c.device, threads: c.threads },
     resume ? { moments: resume.moments, steps: resume.trainer!.step } : undefined,
   );
-  const infer = await GptInference.create(config, init, { ep: c.device, threads: c.threads });
+  const ep = { ep: c.device, threads: c.threads };
+  const infer: Evaluator =
+    config.family === 'llama'
+      ? await GptInference.forFamily(llama, config, init, ep)
+      : await GptInference.create(config, init, ep);
   const dtype = meta.format === 'llm-lens-data' ? meta.dtype : 'uint32';
   const train = sft ? undefined : new TokenFile(path.join(c.dataDir, 'train.bin'), dtype);
   const val = sft ? undefined : new TokenFile(path.join(c.dataDir, 'val.bin'), dtype);
@@ -235,7 +305,7 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
   const valRows = sft ? new SftRows(c.dataDir, 'val') : undefined;
   const prompts = meta.format === 'llm-lens-sft-data' ? meta.prompts.slice(0, c.answerPrompts) : [];
   const offsetsFd = fs.openSync(path.join(c.runDir, 'offsets.i64'), resume ? 'a' : 'w');
-  const params = gptParams(graphConfig).reduce((s, p) => s + p.shape.reduce((a, b) => a * b, 1), 0);
+  const params = trainParams(config).reduce((s, p) => s + p.shape.reduce((a, b) => a * b, 1), 0);
   const tokensPerStep = rows * T;
   const rng = new Rng(c.seed, resume?.trainer?.rngState);
   let step = resume?.trainer?.step ?? 0;
@@ -272,6 +342,7 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
       moments: await momentsNow(),
       trainer,
       tokenizerFiles: c.tokenizerFiles,
+      extraFiles: hfTokenizer?.files,
       configExtra: { tokenizer: c.tokenizerId, ...c.configExtra },
     });
     lastCheckpoint = dir;
@@ -298,12 +369,16 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
     prune();
     return log({ kind: 'eval', step, trainLoss, valLoss: lastVal, time: now() });
   };
-  let kv: KvCacheModel | undefined; // sft's answers: made at the first sample, released at the end
+  let kv: KvCacheModel<FamilyConfig> | undefined; // sft's answers: made at the first sample, released at the end
   /** sft: answers to the first held-out prompts, sampled on the KV cache until <|im_end|> or the eos_token. */
   const answers = async (): Promise<TrainEvent[]> => {
     const w = await weightsNow();
     if (kv) kv.setWeights(w);
-    else kv = await KvCacheModel.create(config, w, { ep: c.device, threads: c.threads });
+    else
+      kv =
+        config.family === 'llama'
+          ? await KvCacheModel.forFamily(llama, config, w, ep)
+          : await KvCacheModel.create(config, w, ep);
     const events: TrainEvent[] = [];
     for (const [k, messages] of prompts.entries()) {
       const prompt = renderChat(chat!, messages, o.tokenizer, { addGenerationPrompt: true }).ids;
@@ -502,7 +577,7 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
  * row 0 at weight 0.
  */
 export async function weightedLoss(
-  infer: GptInference,
+  infer: Pick<Evaluator, 'evalLoss'>,
   rows: SftRows,
   B: number,
   batches: number,

@@ -6,6 +6,7 @@
  *   rng.randint(100);     // 0 ≤ k < 100
  *   const s = rng.state;  // save …
  *   new Rng(0, s);        // … and continue from here later
+ *   const normal = gaussian(1337); normal();  // N(0, 1): weight initialisation (model/gpt.ts, model/llama.ts)
  */
 export class Rng {
   private a: number;
@@ -34,4 +35,16 @@ export class Rng {
     if (n <= 4294967296) return Math.floor(this.next() * n);
     return Math.floor((this.next() * 4294967296 + this.next() * 4294967296 * 4294967296) % n);
   }
+}
+
+/** Uniform samples in (0, 1), never 0 (Box–Muller takes the log): mulberry32 shifted by half a step. */
+export function uniform(seed: number): () => number {
+  const rng = new Rng(seed);
+  return () => rng.next() + 0.5 / 4294967296;
+}
+
+/** Standard normal samples (Box–Muller). */
+export function gaussian(seed: number): () => number {
+  const u = uniform(seed);
+  return () => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
 }

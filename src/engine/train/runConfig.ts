@@ -13,15 +13,17 @@ import { conversationsUseTools } from '../chat/conversation';
 import { chatTokensOf, withChatTokens } from '../chat/chatTokenizer';
 import { tokenizerChatTemplate, type ChatFormat } from '../chat/chatPrompt';
 import { saveTokenizer } from '../tokenizer/save';
-import { checkpointFolder, loadCheckpoint } from './checkpoint';
+import { checkpointFolder } from './checkpoint';
+import { loadTrainCheckpoint } from './modelCheckpoint';
 import { prepareSftData } from './sftData';
 import type { TrainRequest } from '../../protocol/training';
 import { DATA_OPTIONS, LOOP_OPTIONS, MODEL_OPTIONS, type LoopAutoValues } from '../../protocol/trainOptions';
 import { defaultsOf, pickOptions } from '../options';
-import { preset } from '../model/presets';
+import { preset, type Preset } from '../model/presets';
 import type { Tokenizer } from '../tokenizer/tokenizer';
+import type { TrainModel } from '../model/gpt';
 import { expandInputs, prepareDataset, type DataProgress } from './data';
-import type { TrainConfig } from './loop';
+import type { RunModel, TrainConfig } from './loop';
 import { checkpointRunTokenizer, loadModelTokenizer, resolveRunTokenizer } from './runTokenizer';
 
 export interface PreparedRun {
@@ -62,11 +64,38 @@ export async function prepareRun(
   );
   const config = loopConfig(r, {
     dataDir: ds.dir,
-    model: { ...p.model, ...pickOptions(MODEL_OPTIONS, r) },
+    model: presetModel(p, r),
     tokenizerFiles: tok.files,
     tokenizerId: r.tokenizer,
   });
   return { config, tokenizer: tok.tokenizer, files };
+}
+
+/** The preset's model with the model options asked for; a Llama preset's as model/llama.ts's LlamaConfig. */
+function presetModel(p: Preset, r: TrainRequest): RunModel {
+  const { nKvHead, intermediateSize, ...asked } = pickOptions(MODEL_OPTIONS, r);
+  const { llama: l, ...shape } = p.model;
+  if (!l) {
+    const llamaOnly = Object.entries({ nKvHead, intermediateSize }).filter(([, v]) => v !== undefined);
+    if (llamaOnly.length)
+      throw new Error(
+        `${llamaOnly.map(([k]) => k).join(' and ')}: options of the Llama presets (llama-tiny), and preset ${p.name} is a GPT-2: leave them out, or pick a Llama preset`,
+      );
+    return { ...shape, ...asked };
+  }
+  if (asked.bias) throw new Error(`bias: the Llama family has no biases (preset ${p.name}): leave bias out`);
+  const { bias: _, ...m } = { ...shape, ...asked };
+  return {
+    family: 'llama',
+    ...m,
+    nKvHead: nKvHead ?? l.nKvHead,
+    headDim: m.nEmbd / m.nHead,
+    intermediateSize: intermediateSize ?? l.intermediateSize,
+    ropeTheta: l.ropeTheta,
+    rmsNormEps: l.rmsNormEps,
+    tieWordEmbeddings: l.tieWordEmbeddings,
+    attentionBias: 'none',
+  };
 }
 
 /** The loop's settings: the options asked for, else the preset's and the computed (`auto`) defaults. */
@@ -135,6 +164,38 @@ function chatTemplateOf(format: ChatFormat): string {
   return format.chat.tools ? CHATML_TOOLS_TEMPLATE : CHATML_TEMPLATE;
 }
 
+/** A Llama fine-tunes on rows of at most this many tokens unless blockSize asks for more. */
+const LLAMA_SFT_CONTEXT = 1024;
+
+/**
+ * The model a fine-tuning run trains: the base's shape, refusing options that would change it. A Llama's
+ * context (blockSize) is free up to its max_position_embeddings (RoPE has no table of positions), by
+ * default at most LLAMA_SFT_CONTEXT; `maxPositions` keeps the base's max_position_embeddings for config.json.
+ */
+function sftModel(
+  base: TrainModel,
+  r: TrainRequest,
+  dir: string,
+): { model: TrainModel; maxPositions?: number } {
+  const asked = pickOptions(MODEL_OPTIONS, r) as Record<string, unknown>;
+  const llama = base.family === 'llama';
+  const differ = Object.entries(asked).filter(
+    ([k, v]) => !(llama && k === 'blockSize') && (base as unknown as Record<string, unknown>)[k] !== v,
+  );
+  if (differ.length)
+    throw new Error(
+      `fine-tuning keeps the base model's shape; ${differ.map(([k]) => `${k} ${String((base as unknown as Record<string, unknown>)[k])}`).join(', ')} in ${dir}: leave those options out`,
+    );
+  if (!llama) return { model: base };
+  const max = Math.max(base.blockSize, base.maxPositionEmbeddings ?? 0);
+  const blockSize = r.blockSize ?? Math.min(max, LLAMA_SFT_CONTEXT);
+  if (blockSize > max)
+    throw new Error(
+      `blockSize ${blockSize} is more than ${dir}'s max_position_embeddings (${max}): fine-tune on at most ${max} tokens a row`,
+    );
+  return { model: { ...base, blockSize }, maxPositions: max > blockSize ? max : undefined };
+}
+
 async function prepareSftRun(
   r: TrainRequest,
   log: (line: string) => void,
@@ -147,21 +208,23 @@ async function prepareSftRun(
     if (!fs.existsSync(f) || !fs.statSync(f).isFile())
       throw new Error(`${f} is not a file: fine-tuning data is conversations JSONL, one file each`);
   const dir = checkpointFolder(from);
-  const base = await loadCheckpoint(dir);
+  const base = await loadTrainCheckpoint(dir);
   const tools = await conversationsUseTools([...r.data, ...(r.heldout ? [r.heldout] : [])], o);
   // a tokenizer with more ids than the model's rows is not the one it was trained with: refused
-  const { tokenizer, format, added } = sftTokenizer(loadModelTokenizer(base), dir, tools);
+  const { tokenizer, format, added } = sftTokenizer(
+    loadModelTokenizer({ dir, config: base.model }),
+    dir,
+    tools,
+  );
+  if (base.model.family === 'llama' && format.kind !== 'template')
+    throw new Error(
+      `${dir}: a Llama-family model fine-tunes with its own chat template, and its tokenizer has none: add "chat_template" and "eos_token" to tokenizer_config.json (as the model's hub repository has them), or start from an instruct model`,
+    );
   const tokenizerFiles = saveTokenizer(tokenizer, path.join(r.runDir, 'tokenizer'));
   const h = createHash('sha256');
   for (const f of tokenizerFiles) h.update(fs.readFileSync(f));
   const tokenizerId = `${tokenizer.name}:${h.digest('hex').slice(0, 16)}`;
-  const { gelu, ...model } = base.config;
-  const asked = pickOptions(MODEL_OPTIONS, r) as Record<string, unknown>;
-  const differ = Object.entries(asked).filter(([k, v]) => (model as Record<string, unknown>)[k] !== v);
-  if (differ.length)
-    throw new Error(
-      `fine-tuning keeps the base model's shape; ${differ.map(([k]) => `${k} ${String((model as Record<string, unknown>)[k])}`).join(', ')} in ${dir}: leave those options out`,
-    );
+  const { model, maxPositions } = sftModel(base.model, r, dir);
   const ds = await prepareSftData({
     files: r.data,
     heldout: r.heldout,
@@ -179,7 +242,11 @@ async function prepareSftRun(
   );
   const config = loopConfig(r, {
     dataDir: ds.dir,
-    model: { ...model, ...(gelu ? { gelu } : {}), vocabSize: Math.max(model.vocabSize, tokenizer.vocabSize) },
+    model: {
+      ...model,
+      ...(maxPositions ? { maxPositionEmbeddings: maxPositions } : {}),
+      vocabSize: Math.max(model.vocabSize, tokenizer.vocabSize),
+    } as RunModel,
     tokenizerFiles,
     tokenizerId,
     configExtra: {
