@@ -24,7 +24,12 @@ import type { RunManager } from './runManager';
 import { progressLine } from './runState';
 
 /** Steps that train something visible in a few minutes on a laptop CPU, per preset. */
-const DEFAULT_STEPS: Record<string, number> = { tiny: 600, 'shakespeare-char': 2000, 'gpt2-124m': 5000 };
+const DEFAULT_STEPS: Record<PresetName, number> = {
+  tiny: 600,
+  'llama-tiny': 600,
+  'shakespeare-char': 2000,
+  'gpt2-124m': 5000,
+};
 
 /** The workspace folder runs are saved in; says why not when no folder is open. */
 export function runsWorkspace(): string | undefined {
