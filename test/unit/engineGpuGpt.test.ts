@@ -12,6 +12,7 @@ import { GptInference, type GptModelConfig } from '../../src/engine/model/infere
 import { KvCacheModel } from '../../src/engine/model/kvCache';
 import type { HostTensor } from '../../src/engine/runtime/session';
 import { TrainRunner } from '../../src/engine/runtime/trainRunner';
+import { GPU_MAX_JOIN } from '../../src/engine/train/optim';
 import { Rng } from '../../src/engine/train/rng';
 import { gpuProvider } from './webgpuProvider';
 
@@ -36,9 +37,10 @@ test('20 training steps of a GPT on the GPU give the CPU losses within float tol
   const { ep, why } = await gpuProvider();
   if (!ep) return t.skip(why);
   const c: GptConfig = { ...model, batchSize: 4 };
-  // flat AdamW concatenates every small parameter in one Concat: 17+ buffers in one shader, over
-  // lavapipe's 16 ("Too many storage buffers in shader"); per-parameter updates fit.
-  const { graph, spec } = buildGptTrainGraph(c, { kind: 'adamw', weightDecay: 0.1, clip: 1, flat: false });
+  // flat AdamW as the training loop builds it for a GPU: one Concat of every small parameter would bind
+  // 17+ buffers in one shader, over lavapipe's 16 ("Too many storage buffers"); maxJoin makes it a tree
+  const opt = { kind: 'adamw', weightDecay: 0.1, clip: 1, maxJoin: GPU_MAX_JOIN } as const;
+  const { graph, spec } = buildGptTrainGraph(c, opt);
   const bytes = emitOnnx(graph);
   const init = initGptWeights(c, 1);
   const cpu = await TrainRunner.create(bytes, spec, init, { ep: 'cpu' });
@@ -94,5 +96,37 @@ test('KV-cache decoding on the GPU gives the logits and greedy tokens of recompu
   } finally {
     await ref.release();
     await kv.release();
+  }
+});
+
+test('maxJoin builds the flat AdamW as Concat/Split trees: no node joins more, and the steps are bitwise the same', async () => {
+  const c: GptConfig = { ...model, batchSize: 2 };
+  const whole = buildGptTrainGraph(c, { kind: 'adamw', weightDecay: 0.1, clip: 1 });
+  const tree = buildGptTrainGraph(c, { kind: 'adamw', weightDecay: 0.1, clip: 1, maxJoin: 3 });
+  const widest = (g: typeof whole.graph, type: string) =>
+    Math.max(
+      0,
+      ...g.nodes.filter((n) => n.def.type === type).map((n) => Math.max(n.inputs.length, n.outputs.length)),
+    );
+  assert.ok(widest(whole.graph, 'Concat') > 3, 'without maxJoin one Concat joins every small parameter');
+  assert.ok(widest(tree.graph, 'Concat') <= 3 && widest(tree.graph, 'Split') <= 3);
+  const init = initGptWeights(c, 2);
+  const a = await TrainRunner.create(emitOnnx(whole.graph), whole.spec, init, { ep: 'cpu' });
+  const b = await TrainRunner.create(emitOnnx(tree.graph), tree.spec, init, { ep: 'cpu' });
+  const rng = new Rng(4);
+  try {
+    for (let s = 0; s < 3; s++) {
+      const data = batch(rng, c.batchSize, c.blockSize);
+      assert.equal((await b.step(data, 1e-2)).loss, (await a.step(data, 1e-2)).loss, `step ${s + 1}`);
+    }
+    for (const name of [
+      'transformer.ln_f.bias',
+      'transformer.h.1.attn.c_attn.bias',
+      'transformer.wte.weight',
+    ])
+      assert.deepEqual((await b.get(name)).data, (await a.get(name)).data, name);
+  } finally {
+    await a.release();
+    await b.release();
   }
 });

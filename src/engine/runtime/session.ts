@@ -182,7 +182,7 @@ export class GraphRunner {
       const msg = ortMessage(e);
       const hint = /Too many storage buffers/.test(msg)
         ? " A node with that many inputs and outputs exceeds the GPU adapter's buffers per shader: split it " +
-          '(for AdamW, build the step with flat: false).'
+          '(for AdamW, build the step with maxJoin: GPU_MAX_JOIN, as the training loop does on a GPU).'
         : '';
       throw new Error(`onnxruntime (${this.ep}) failed to run the graph: ${msg}.${hint}`, { cause: e });
     }

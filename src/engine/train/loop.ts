@@ -19,6 +19,7 @@ import * as path from 'node:path';
 import { emitOnnx } from '../graph/emit';
 import { emitTrainLoop } from './stepLoop';
 import { buildTrainGraph, initModelWeights, trainParams, type TrainModel } from '../model/gpt';
+import { GPU_MAX_JOIN } from './optim';
 import type { FamilyConfig } from '../model/family';
 import { GptInference } from '../model/inference';
 import { KvCacheModel } from '../model/kvCache';
@@ -260,7 +261,15 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
   const { graph, spec } = buildTrainGraph(
     config,
     { batchSize: rows, seqLen: T },
-    { kind: 'adamw', beta1: c.beta1, beta2: c.beta2, weightDecay: c.weightDecay, clip: c.gradClip },
+    {
+      kind: 'adamw',
+      beta1: c.beta1,
+      beta2: c.beta2,
+      weightDecay: c.weightDecay,
+      clip: c.gradClip,
+      // a WebGPU shader binds each Concat/Split input and output: stay under the adapter's 16 (lavapipe)
+      maxJoin: c.device === 'cpu' ? undefined : GPU_MAX_JOIN,
+    },
     { weighted: sft },
   );
   const base = c.initFrom && !resume ? await loadTrainCheckpoint(c.initFrom) : undefined;

@@ -41,11 +41,21 @@ export type OptimizerOptions = (AdamWOptions | SgdOptions) & {
    * vectors, A/B in one process). Default 65536.
    */
   flatBelow?: number;
+  /**
+   * The most tensors one Concat or Split of the flat vectors joins (default: no limit). A WebGPU kernel
+   * binds each input and output as a storage buffer, and adapters allow few per shader (lavapipe 16):
+   * the GPU devices build the join as a tree of Concats of at most this many, and split it back the same
+   * way. The values are the same; only the copies differ.
+   */
+  maxJoin?: number;
   /** Clip the gradient to this global L2 norm (0 or undefined: no clipping). */
   clip?: number;
   /** Also output every gradient as grad/<name> (tests, inspection). */
   outputGrads?: boolean;
 };
+
+/** maxJoin on the GPU devices: 7 inputs and an output, well under 16 storage buffers per shader. */
+export const GPU_MAX_JOIN = 7;
 
 /** One piece of optimizer state: a graph input and the output that replaces it after a step. */
 export interface StateSlot {
@@ -152,13 +162,14 @@ function flatAdamW(
   const below = o.flatBelow ?? 65536;
   const alone = params.filter((p) => p.size >= below);
   const pooled = params.filter((p) => p.size < below);
+  const join = o.maxJoin ?? Infinity;
+  if (join < 2) throw new Error(`optimizer: maxJoin must be at least 2, got ${join}`);
   const flat = (ts: Tensor[]) =>
-    ts.length === 1
-      ? g.reshape(ts[0], [ts[0].size])
-      : g.concat(
-          ts.map((t) => g.reshape(t, [t.size])),
-          0,
-        ); // (n)
+    concatTree(
+      g,
+      ts.map((t) => g.reshape(t, [t.size])),
+      join,
+    ); // (n)
   const groups = (
     [
       ['decay', pooled.filter(decays)],
@@ -200,16 +211,14 @@ function flatAdamW(
         `adam.v/@${group}`,
       ),
     ); // '@': no parameter is named like a slot
-    const parts =
-      members.length === 1
-        ? [p1]
-        : g.scope(`update/${group}`, () =>
-            g.split(
-              p1,
-              members.map((t) => t.size),
-              0,
-            ),
-          );
+    const parts = g.scope(`update/${group}`, () =>
+      splitTree(
+        g,
+        p1,
+        members.map((t) => t.size),
+        join,
+      ),
+    );
     members.forEach((t, i) => {
       g.output(`new/${t.name}`, g.reshape(parts[i], [...t.shape]));
       state.push({ name: t.name, next: `new/${t.name}`, shape: [...t.shape], init: 'param' });
@@ -293,4 +302,24 @@ function adamwUpdate(
     [m.name, `new/${m.name}`, m1],
     [v.name, `new/${v.name}`, v1],
   ];
+}
+
+/** Vectors joined end to end (1-D), by Concats of at most `max` inputs (a tree when there are more). */
+export function concatTree(g: Graph, ts: Tensor[], max: number): Tensor {
+  if (ts.length === 1) return ts[0];
+  if (ts.length <= max) return g.concat(ts, 0);
+  const chunks: Tensor[] = [];
+  for (let i = 0; i < ts.length; i += max) chunks.push(concatTree(g, ts.slice(i, i + max), max));
+  return concatTree(g, chunks, max);
+}
+
+/** concatTree's inverse: a vector cut into pieces of `sizes`, by Splits of at most `max` outputs. */
+export function splitTree(g: Graph, x: Tensor, sizes: number[], max: number): Tensor[] {
+  if (sizes.length === 1) return [x];
+  if (sizes.length <= max) return g.split(x, sizes, 0);
+  const groups: number[][] = [];
+  for (let i = 0; i < sizes.length; i += max) groups.push(sizes.slice(i, i + max));
+  const totals = groups.map((s) => s.reduce((a, b) => a + b, 0));
+  const parts = splitTree(g, x, totals, max);
+  return groups.flatMap((s, i) => splitTree(g, parts[i], s, max));
 }
