@@ -3,7 +3,8 @@
  * `torchrun --standalone --nproc_per_node 2` on the CPU (gloo, Debian's python3-torch). References:
  * the host's own metrics parser and run-state fold (what the dashboard and Runs view read), ln(vocab)
  * for the first loss of a GPT-2 initialisation, the logits train.py saved for the first block of
- * val.bin against LLM Lens's forward pass on the checkpoint it wrote (opened as the Sampler opens it),
+ * val.bin against LLM Lens's forward pass on the checkpoint it wrote (opened as the Sampler opens it;
+ * within 1e-5: measured 4e-7, and a tanh GELU in place of the exact one is 1e-4 off),
  * and one process with the whole batch against two with half each (DDP must not change the math).
  * python3 with torch and numpy is required (CI installs python3-torch): without it the test fails.
  */
@@ -167,7 +168,7 @@ test('the exported train.py trains under torchrun on 2 processes; LLM Lens reads
       const ours = await infer.nextLogits(dump.ids.slice(0, k));
       const ref = dump.logits[k - 1];
       const diff = Math.max(...ref.map((v, i) => Math.abs(v - ours[i])));
-      assert.ok(diff <= 1e-4, `position ${k - 1}: max |LLM Lens - torch| = ${diff}`);
+      assert.ok(diff <= 1e-5, `position ${k - 1}: max |LLM Lens - torch| = ${diff}`);
     }
   } finally {
     await infer.release();
