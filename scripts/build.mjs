@@ -31,6 +31,8 @@ const common = {
   minify: production,
   logLevel: 'warning',
   legalComments: 'none',
+  // Python the engine writes out as it is (src/engine/export/train.py): embedded as text
+  loader: { '.py': 'text' },
 };
 
 const webviewEntries = readdirSync('webview')

@@ -16,6 +16,7 @@ import {
   toolCommand,
 } from './chat';
 import { downloadCommand } from './download';
+import { exportTorchCommand } from './exportTorch';
 import { logsCommand } from './logs';
 import { rewardDataCommand, rewardScoreCommand, rewardTrainCommand } from './reward';
 import { rlCommand } from './rl';
@@ -58,6 +59,9 @@ Usage:
                             generate text; --json prints each token with its top probabilities
   llm-lens eval --checkpoint DIR --data DATASET_DIR [--iters N]
                             mean loss on the train and val splits
+  llm-lens export-torch --config RUN.json|RUN_DIR --out DIR [--init-from CKPT | --resume CKPT] [--force]
+                            write the run as a PyTorch trainer (train.py, its data, run.sh for torchrun
+                            on 1 or N GPUs) whose metrics.jsonl and checkpoints LLM Lens opens
   llm-lens chat-data --task identity|arithmetic|addition|spelling|compare|multiplication|word-problems|polite|refusal|tool-multiply|tool-letters|tool-facts
                      --count N --out FILE.jsonl [--name NAME] [--maker M] [--max-digits D] [--digits D]
                      [--letters count|nth|every] [--seed S] [--split train|heldout]
@@ -156,6 +160,7 @@ const commands: Record<string, Command> = {
   sft: sftCommand,
   sample: sampleCommand,
   eval: evalCommand,
+  'export-torch': exportTorchCommand,
   'chat-data': chatDataCommand,
   chat: chatCommand,
   tool: toolCommand,

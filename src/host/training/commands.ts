@@ -1,4 +1,4 @@
-/** Registers training: Start Training, Start RL, dashboards, the Runs view and its actions, run-file CodeLens, status bar. */
+/** Registers training: Start Training, Start RL, dashboards, the Runs view and its actions (Export for PyTorch too), run-file CodeLens, status bar. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -7,6 +7,7 @@ import type { WorkerClient } from '../../worker/client';
 import { RunItem, RunsTreeProvider } from '../runsView';
 import { RunFileCodeLens } from './codeLens';
 import { DashboardPanel } from './dashboardPanel';
+import { exportTorchCommand } from './exportTorch';
 import { fineTuneCommand } from './fineTune';
 import { deleteRunFolder, listCheckpoints, readRunRequest } from './runFiles';
 import { RunManager } from './runManager';
@@ -124,6 +125,9 @@ export function registerTraining(context: vscode.ExtensionContext, worker: Worke
       const dir = runDirOf(arg);
       if (dir) return vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(dir));
     }),
+    vscode.commands.registerCommand('llmLens.exportTorch', async (arg?: unknown) =>
+      exportTorchCommand(runDirOf(arg) ?? (await pickRun('Export for PyTorch'))),
+    ),
     vscode.commands.registerCommand('llmLens.refreshRuns', () => runs.refresh()),
     vscode.window.registerWebviewPanelSerializer(DashboardPanel.viewType, {
       deserializeWebviewPanel: async (panel, state) => DashboardPanel.revive(panel, context, manager, state),
