@@ -252,7 +252,9 @@ const TRAIN_FIELDS = [
 export async function exportTorchRun(src: TorchExportSource, o: TorchExportOptions): Promise<TorchExport> {
   const c = src.config;
   const family = familyOf(c);
-  if (family !== 'gpt2') throw new Error(`export-torch writes GPT-2-family runs; this run is ${family}`);
+  if (family !== 'gpt2' || ('family' in c.model && c.model.family === 'llama'))
+    throw new Error(`export-torch writes GPT-2-family runs; this run is ${family}`);
+  const gpt = c.model; // GPT-2 from here on
   if ((c.stage ?? 'pretrain') !== 'pretrain')
     throw new Error(
       `export-torch writes pretraining runs; this run is ${String(c.stage)} (${src.from}): fine-tune and RL in LLM Lens`,
@@ -269,8 +271,8 @@ export async function exportTorchRun(src: TorchExportSource, o: TorchExportOptio
     nLayer: c.model.nLayer,
     nHead: c.model.nHead,
     nEmbd: c.model.nEmbd,
-    bias: c.model.bias,
-    gelu: c.model.gelu ?? 'none',
+    bias: gpt.bias,
+    gelu: gpt.gelu ?? 'none',
   };
   const start = o.resumeFrom ?? o.initFrom;
   const ck = start
