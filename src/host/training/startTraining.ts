@@ -13,6 +13,7 @@ import type { TokenizerSpec } from '../../protocol/tokenize';
 import { isRlRunFile, parseRlRunFile } from '../../engine/train/runFile';
 import type { DeviceName, RunEvent, RunRequest, RlRequest } from '../../protocol/training';
 import { RL_OPTIONS } from '../../protocol/rlOptions';
+import { softwareWebgpuOnly } from '../../engine/runtime/adapter';
 import { LOOP_OPTIONS, type PresetName } from '../../protocol/trainOptions';
 import type { WorkerClient } from '../../worker/client';
 import { log } from '../log';
@@ -133,7 +134,9 @@ export async function askDevice(worker: WorkerClient): Promise<DeviceName | unde
   let working: DeviceName[] = ['cpu'];
   try {
     const { report } = await worker.run({ kind: 'probeRuntime', cpus: os.availableParallelism() });
-    working = report.providers.filter((p) => p.ok).map((p) => p.name);
+    // a WebGPU provider on a software adapter (lavapipe) runs on the CPU cores, slower than cpu: not offered
+    const software = softwareWebgpuOnly();
+    working = report.providers.filter((p) => p.ok && !(p.name === 'webgpu' && software)).map((p) => p.name);
   } catch (e) {
     log().warn(`Device probe failed: ${e instanceof Error ? e.message : String(e)}`);
   }
