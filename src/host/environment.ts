@@ -16,7 +16,7 @@ import {
   type CudaInstallEvent,
   type CudaInstallResult,
 } from '../engine/runtime/cudaInstall';
-import { ortBinDir } from '../engine/runtime/probe';
+import { CUDA_PIECE_NAMES, ortBinDir } from '../engine/runtime/probe';
 import type { EnvironmentReport, ProviderStatus, RuntimeReport } from '../protocol/environment';
 import type { WorkerClient } from '../worker/client';
 import { log } from './log';
@@ -93,7 +93,7 @@ export async function installCudaSupport(
     );
     const binDir = ortBinDir();
     const choice = await vscode.window.showWarningMessage(
-      `Download ${pkg.name} ${pkg.version} (${(pkg.size / 1e6).toFixed(0)} MB) to install CUDA support?`,
+      `Download ${pkg.name} ${pkg.version} (${megabytes(pkg.size)}) to install CUDA support?`,
       {
         modal: true,
         detail:
@@ -132,7 +132,9 @@ export async function installCudaSupport(
     else
       void vscode.window
         .showWarningMessage(
-          `LLM Lens: the CUDA provider libraries are installed, but cuda does not work yet: ${unavailable(result.cuda)}`,
+          result.cuda.missing?.length
+            ? `LLM Lens: CUDA provider libraries installed; cuda still needs ${result.cuda.missing.map((m) => CUDA_PIECE_NAMES[m.piece]).join(', ')}. The Environment panel says how to get them.`
+            : `LLM Lens: CUDA provider libraries installed, but cuda does not work: ${result.cuda.error ?? ''}`,
           'Show Environment',
         )
         .then((b) => b && vscode.commands.executeCommand('llmLens.showEnvironment'));
@@ -151,10 +153,15 @@ export async function installCudaSupport(
   }
 }
 
+/** '0.3 MB', '41.7 MB', '312 MB': one decimal below 100 MB. */
+function megabytes(bytes: number): string {
+  return `${(bytes / 1e6).toFixed(bytes < 1e8 ? 1 : 0)} MB`;
+}
+
 function progressMessage(e: CudaInstallEvent): string {
   switch (e.status) {
     case 'downloading':
-      return `downloading ${(e.bytes / 1e6).toFixed(0)} of ${(e.total / 1e6).toFixed(0)} MB`;
+      return `downloading ${megabytes(e.bytes)} of ${megabytes(e.total)}`;
     case 'installing':
       return `installing ${e.file}`;
     case 'probing':

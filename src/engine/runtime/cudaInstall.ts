@@ -26,7 +26,13 @@ import * as path from 'node:path';
 import yauzl from 'yauzl';
 import type { ProviderStatus, RuntimeReport } from '../../protocol/environment';
 import { causeOf, transferBlob, TransferInterruptedError } from '../hub/transfer';
-import { CUDA_PROVIDER_FILES, cudaMissing, ortBinDir, type CudaCheckOptions } from './probe';
+import {
+  CUDA_PIECE_NAMES,
+  CUDA_PROVIDER_FILES,
+  cudaMissing,
+  ortBinDir,
+  type CudaCheckOptions,
+} from './probe';
 
 /** The feed onnxruntime-node's install-metadata.js uses. */
 export const NUGET_FEED = 'https://api.nuget.org/v3/index.json';
@@ -252,7 +258,7 @@ export async function installCudaProviders(
     ? {
         name: 'cuda',
         ok: false,
-        error: `the CUDA provider libraries are installed, but ${missing.map((m) => m.piece).join(', ')} is missing`,
+        error: `the provider libraries are installed; cuda still needs ${missing.map((m) => CUDA_PIECE_NAMES[m.piece]).join(', ')}`,
         missing,
       }
     : await o.probe();

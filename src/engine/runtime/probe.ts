@@ -109,6 +109,15 @@ const CUDNN9_LIBS = ['libcudnn.so.9'];
 /** The oldest Linux driver CUDA 12 runs on (CUDA 12.0 release notes: >= 525.60.13). */
 const MIN_DRIVER_MAJOR = 525;
 
+/** What each missing piece is called in messages. */
+export const CUDA_PIECE_NAMES: Record<CudaMissing['piece'], string> = {
+  platform: 'linux-x64',
+  driver: 'an NVIDIA driver',
+  cuda: 'CUDA 12',
+  cudnn: 'cuDNN 9',
+  providers: "onnxruntime's CUDA provider libraries",
+};
+
 /** Where onnxruntime-node's native binding and libonnxruntime live, and where the provider libraries go. */
 export function ortBinDir(platform: string = process.platform, arch: string = process.arch): string {
   const pkg = require.resolve('onnxruntime-node/package.json');
