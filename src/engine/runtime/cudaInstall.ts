@@ -351,18 +351,13 @@ async function writeEntry(zip: yauzl.ZipFile, entry: yauzl.Entry, temp: string):
     zip.openReadStream(entry, (err, s) => (err ? reject(err) : resolve(s))),
   );
   const out = await fsp.open(temp, 'w', 0o755);
-  let bytes = 0;
   try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      await out.write(chunk);
-      bytes += chunk.length;
-    }
+    for await (const chunk of stream as AsyncIterable<Buffer>) await out.write(chunk);
+    await out.chmod(0o755);
     await out.sync();
   } finally {
     await out.close();
   }
-  if (bytes !== entry.uncompressedSize)
-    throw new Error(`${entry.fileName}: read ${bytes} of ${entry.uncompressedSize} bytes from the package`);
 }
 
 /**
