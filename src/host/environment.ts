@@ -66,11 +66,10 @@ export function runtimeRows(rt: RuntimeReport): string[] {
   ];
 }
 
-/** Why a provider does not work: ORT's message, then each missing piece. */
+/** Why a provider does not work: ORT's message, then the missing pieces by name (the panel has the details). */
 function unavailable(p: ProviderStatus): string {
-  return [p.error ?? '', ...(p.missing ?? []).map((m) => `missing ${m.piece}: ${m.detail}`)]
-    .filter(Boolean)
-    .join('; ');
+  const missing = (p.missing ?? []).map((m) => CUDA_PIECE_NAMES[m.piece]);
+  return [p.error ?? '', missing.length ? `missing: ${missing.join(', ')}` : ''].filter(Boolean).join('; ');
 }
 
 const INSTALL = 'Download and Install';
