@@ -10,14 +10,16 @@ const production = args.has('--production');
 const withTests = !args.has('--no-tests');
 const withBench = args.has('--bench');
 
-/** Packages that stay outside the bundles: VS Code's API, the native runtime, and test-only peers. */
+/**
+ * Packages that stay outside the bundles: VS Code's API, the native runtime, and test-only peers.
+ * (yauzl is bundled: Install CUDA Support reads the NuGet package with it.)
+ */
 const nodeExternals = [
   'vscode',
   'onnxruntime-node',
   'tiktoken',
   'playwright-core',
   'mocha',
-  'yauzl',
   '@huggingface/transformers',
   'pyodide',
 ];

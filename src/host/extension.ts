@@ -7,7 +7,7 @@ import { registerCheckpointEditors } from './checkpoint/checkpointEditor';
 import { registerHubCommands } from './hub/downloadCommand';
 import { registerOpenModelFolder } from './sampler/openModelFolder';
 import { registerSampler } from './sampler/samplerPanel';
-import { probeEnvironment } from './environment';
+import { installCudaSupport, probeEnvironment } from './environment';
 import { initLog } from './log';
 import { EnvironmentPanel } from './panels/environmentPanel';
 import { probeKnowledgeCommand } from './probe/probeCommand';
@@ -41,6 +41,7 @@ export function activate(context: vscode.ExtensionContext): void {
       await panel.refresh();
       return panel.currentReport;
     }),
+    vscode.commands.registerCommand('llmLens.installCuda', () => installCudaSupport(context)),
     vscode.commands.registerCommand('llmLens.showLog', () => log.show()),
     vscode.commands.registerCommand('llmLens.probeKnowledge', (arg?: unknown) =>
       probeKnowledgeCommand(context, worker, arg),

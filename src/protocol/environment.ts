@@ -9,6 +9,19 @@ export interface ProviderStatus {
   ms?: number;
   /** Why it does not work (ORT's message), when ok is false. */
   error?: string;
+  /** cuda only, when ok is false: what the machine lacks, found without loading any native library. */
+  missing?: CudaMissing[];
+}
+
+/**
+ * A piece the CUDA provider needs that is not on this machine: the NVIDIA driver, the CUDA 12 runtime
+ * libraries, cuDNN 9, onnxruntime's CUDA provider libraries (which `LLM Lens: Install CUDA Support…`
+ * installs), or a platform onnxruntime-node runs CUDA on (linux-x64 only).
+ */
+export interface CudaMissing {
+  piece: 'platform' | 'driver' | 'cuda' | 'cudnn' | 'providers';
+  /** What is missing, where it was looked for and how to get it. */
+  detail: string;
 }
 
 /** What the engine's runtime can do on this machine. */
@@ -44,7 +57,9 @@ export type EnvironmentWebviewMessage =
   /** Run the probe again. */
   | { type: 'refresh' }
   /** Copy the report as Markdown to the clipboard. */
-  | { type: 'copy' };
+  | { type: 'copy' }
+  /** Run `LLM Lens: Install CUDA Support…` (offered when the provider libraries are missing). */
+  | { type: 'installCuda' };
 
 /** Messages the host sends to the environment webview. */
 export type EnvironmentHostMessage =

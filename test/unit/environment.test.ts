@@ -1,12 +1,17 @@
 /** The runtime probe, the worker that runs it, the CLI that prints it and the webview message validator. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { ortMessage } from '../../src/engine/runtime/ort';
-import { probeRuntime } from '../../src/engine/runtime/probe';
+import {
+  cudaMissing,
+  parseLdconfig,
+  probeRuntime,
+  type CudaCheckOptions,
+} from '../../src/engine/runtime/probe';
 import { isEnvironmentWebviewMessage } from '../../src/host/panels/validate';
 import type { RuntimeReport } from '../../src/protocol/environment';
 import { WorkerClient } from '../../src/worker/client';
@@ -99,7 +104,7 @@ test('llm-lens env --json prints the runtime report; bad usage exits 2 with help
 });
 
 test('webview messages are validated: exact shapes only', () => {
-  for (const ok of [{ type: 'ready' }, { type: 'refresh' }, { type: 'copy' }])
+  for (const ok of [{ type: 'ready' }, { type: 'refresh' }, { type: 'copy' }, { type: 'installCuda' }])
     assert.equal(isEnvironmentWebviewMessage(ok), true);
   for (const bad of [
     null,
@@ -112,4 +117,165 @@ test('webview messages are validated: exact shapes only', () => {
   ]) {
     assert.equal(isEnvironmentWebviewMessage(bad), false, JSON.stringify(bad));
   }
+});
+
+test('a cuda provider that does not work says which pieces are missing', async () => {
+  const r = await probeRuntime(2);
+  const cuda = r.providers.find((p) => p.name === 'cuda')!;
+  if (cuda.ok) return assert.equal(cuda.missing, undefined);
+  const bin = `node_modules/onnxruntime-node/bin/napi-v6/${process.platform}/${process.arch}`;
+  const pieces = cuda.missing?.map((m) => m.piece) ?? [];
+  if (process.platform !== 'linux' || process.arch !== 'x64') return assert.deepEqual(pieces, ['platform']);
+  assert.equal(pieces.includes('providers'), !existsSync(`${bin}/libonnxruntime_providers_cuda.so`));
+  if (!existsSync('/proc/driver/nvidia/version')) assert.ok(pieces.includes('driver'), JSON.stringify(cuda));
+});
+
+const CUDA_LIBS = [
+  'libcudart.so.12',
+  'libcublas.so.12',
+  'libcublasLt.so.12',
+  'libcurand.so.10',
+  'libcufft.so.11',
+];
+
+/** A fake machine: a root folder, `ldconfig -p` output and onnxruntime-node's bin folder. */
+function fakeMachine(o: {
+  driver?: string;
+  cache?: string[];
+  cacheArch?: string;
+  libraryPath?: Record<string, string[]>;
+  providers?: boolean;
+}): CudaCheckOptions {
+  const root = mkdtempSync(join(tmpdir(), 'llm-lens-cuda-root-'));
+  if (o.driver !== undefined) {
+    mkdirSync(join(root, 'proc/driver/nvidia'), { recursive: true });
+    writeFileSync(join(root, 'proc/driver/nvidia/version'), o.driver);
+  }
+  for (const [dir, libs] of Object.entries(o.libraryPath ?? {})) {
+    mkdirSync(join(root, dir), { recursive: true });
+    for (const l of libs) writeFileSync(join(root, dir, l), '');
+  }
+  const binDir = join(root, 'ext/node_modules/onnxruntime-node/bin/napi-v6/linux/x64');
+  mkdirSync(binDir, { recursive: true });
+  if (o.providers !== false)
+    for (const f of ['libonnxruntime_providers_cuda.so', 'libonnxruntime_providers_shared.so'])
+      writeFileSync(join(binDir, f), '');
+  const ldconfig = [
+    `${(o.cache ?? []).length} libs found in cache \`/etc/ld.so.cache'`,
+    '\tlibc.so.6 (libc6,x86-64, OS ABI: Linux 3.2.0) => /lib/x86_64-linux-gnu/libc.so.6',
+    ...(o.cache ?? []).map(
+      (l) => `\t${l} (${o.cacheArch ?? 'libc6,x86-64'}) => /usr/lib/x86_64-linux-gnu/${l}`,
+    ),
+  ].join('\n');
+  return {
+    root,
+    binDir,
+    platform: 'linux',
+    arch: 'x64',
+    libraryPath: Object.keys(o.libraryPath ?? {}).join(':'),
+    ldconfig: () => ldconfig,
+  };
+}
+
+const DRIVER_550 =
+  'NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.14  Thu Feb 22 01:44:30 UTC 2024\nGCC version:  gcc version 12.2.0\n';
+const pieces = (o: CudaCheckOptions) => cudaMissing(o).map((m) => m.piece);
+
+test('cuda prerequisites: a complete machine lacks nothing', () => {
+  assert.deepEqual(
+    cudaMissing(fakeMachine({ driver: DRIVER_550, cache: ['libcuda.so.1', ...CUDA_LIBS, 'libcudnn.so.9'] })),
+    [],
+  );
+  // the open kernel module's line, and libraries found through LD_LIBRARY_PATH (pip's nvidia-* wheels)
+  const open = 'NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  560.35.03  Release Build\n';
+  assert.deepEqual(
+    pieces(
+      fakeMachine({
+        driver: open,
+        cache: ['libcuda.so.1'],
+        libraryPath: { '/venv/nvidia/cudnn/lib': ['libcudnn.so.9'], '/venv/nvidia/cu12/lib': CUDA_LIBS },
+      }),
+    ),
+    [],
+  );
+});
+
+test('cuda prerequisites: each missing piece is named with what to install', () => {
+  const all = ['libcuda.so.1', ...CUDA_LIBS, 'libcudnn.so.9'];
+  const noDriver = cudaMissing(fakeMachine({ cache: all }));
+  assert.deepEqual(
+    noDriver.map((m) => m.piece),
+    ['driver'],
+  );
+  assert.match(noDriver[0].detail, /^no NVIDIA driver: \/proc\/driver\/nvidia\/version is absent/);
+
+  const noLibcuda = cudaMissing(fakeMachine({ driver: DRIVER_550, cache: all.slice(1) }));
+  assert.deepEqual(
+    noLibcuda.map((m) => m.piece),
+    ['driver'],
+  );
+  assert.match(noLibcuda[0].detail, /libcuda\.so\.1 was not found/);
+
+  const old = cudaMissing(fakeMachine({ driver: DRIVER_550.replace('550.54.14', '470.223.02'), cache: all }));
+  assert.match(old[0].detail, /NVIDIA driver 470 is too old for CUDA 12, which needs 525 or newer/);
+
+  const noCublasLt = cudaMissing(
+    fakeMachine({ driver: DRIVER_550, cache: all.filter((l) => l !== 'libcublasLt.so.12') }),
+  );
+  assert.deepEqual(
+    noCublasLt.map((m) => m.piece),
+    ['cuda'],
+  );
+  assert.match(
+    noCublasLt[0].detail,
+    /^CUDA 12 runtime libraries not found .*: libcublasLt\.so\.12\. Install/,
+  );
+
+  const noCudnn = cudaMissing(
+    fakeMachine({ driver: DRIVER_550, cache: all.filter((l) => l !== 'libcudnn.so.9') }),
+  );
+  assert.deepEqual(
+    noCudnn.map((m) => m.piece),
+    ['cudnn'],
+  );
+  assert.match(noCudnn[0].detail, /^cuDNN 9 \(libcudnn\.so\.9\) was not found/);
+
+  const noProviders = fakeMachine({ driver: DRIVER_550, cache: all, providers: false });
+  const p = cudaMissing(noProviders);
+  assert.deepEqual(
+    p.map((m) => m.piece),
+    ['providers'],
+  );
+  assert.equal(
+    p[0].detail,
+    `onnxruntime's CUDA provider libraries are not installed in ${noProviders.binDir} ` +
+      '(libonnxruntime_providers_cuda.so, libonnxruntime_providers_shared.so): run LLM Lens: Install CUDA Support… to download them.',
+  );
+
+  // a bare machine: all of them, in order
+  assert.deepEqual(pieces(fakeMachine({ providers: false })), ['driver', 'cuda', 'cudnn', 'providers']);
+  // 32-bit libraries in the cache do not count for x64
+  assert.deepEqual(pieces(fakeMachine({ driver: DRIVER_550, cache: all, cacheArch: 'libc6' })), [
+    'driver',
+    'cuda',
+    'cudnn',
+  ]);
+  assert.deepEqual(pieces({ platform: 'darwin', arch: 'arm64' }), ['platform']);
+});
+
+test('ldconfig -p output is read per architecture', () => {
+  const out = [
+    "3 libs found in cache `/etc/ld.so.cache'",
+    '\tlibcudnn.so.9 (libc6,x86-64) => /usr/lib/x86_64-linux-gnu/libcudnn.so.9',
+    '\tlibcudart.so.12 (libc6) => /usr/lib/i386-linux-gnu/libcudart.so.12',
+    '\tlibcudart.so.12 (libc6,AArch64) => /usr/lib/aarch64-linux-gnu/libcudart.so.12',
+  ].join('\n');
+  assert.deepEqual(
+    [...parseLdconfig(out, 'x64')],
+    [['libcudnn.so.9', '/usr/lib/x86_64-linux-gnu/libcudnn.so.9']],
+  );
+  assert.deepEqual(
+    [...parseLdconfig(out, 'arm64')],
+    [['libcudart.so.12', '/usr/lib/aarch64-linux-gnu/libcudart.so.12']],
+  );
 });

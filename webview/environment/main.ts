@@ -3,6 +3,7 @@ import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-badge/index.js';
 import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
 import type {
+  CudaMissing,
   EnvironmentHostMessage,
   EnvironmentReport,
   EnvironmentWebviewMessage,
@@ -30,6 +31,14 @@ function row(key: string, value: Node | string, id?: string): HTMLTableRowElemen
   return el('tr', id ? { 'data-key': id } : {}, el('th', {}, key), el('td', {}, value));
 }
 
+const PIECE_NAMES: Record<CudaMissing['piece'], string> = {
+  platform: 'Platform',
+  driver: 'NVIDIA driver',
+  cuda: 'CUDA 12',
+  cudnn: 'cuDNN 9',
+  providers: 'CUDA provider libraries',
+};
+
 function providerCell(p: EnvironmentReport['runtime']['providers'][number]): HTMLElement {
   const badge = el(
     'vscode-badge',
@@ -37,7 +46,28 @@ function providerCell(p: EnvironmentReport['runtime']['providers'][number]): HTM
     p.ok ? 'works' : 'unavailable',
   );
   const detail = p.ok ? `session + run in ${(p.ms ?? 0).toFixed(0)} ms` : (p.error ?? '');
-  return el('span', { class: 'provider' }, badge, ' ', el('span', { class: 'detail' }, detail));
+  const cell = el('span', { class: 'provider' }, badge, ' ', el('span', { class: 'detail' }, detail));
+  if (p.missing?.length)
+    cell.append(
+      el(
+        'ul',
+        { class: 'missing' },
+        ...p.missing.map((m) =>
+          el(
+            'li',
+            { 'data-piece': m.piece },
+            el('strong', {}, `${PIECE_NAMES[m.piece]} missing: `),
+            m.detail,
+          ),
+        ),
+      ),
+    );
+  if (p.missing?.some((m) => m.piece === 'providers')) {
+    const install = el('vscode-button', { id: 'install-cuda' }, 'Install CUDA Support…');
+    install.addEventListener('click', () => host.post({ type: 'installCuda' }));
+    cell.append(install);
+  }
+  return cell;
 }
 
 function render(r: EnvironmentReport): void {

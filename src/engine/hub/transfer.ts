@@ -19,9 +19,12 @@ import { createHash, type Hash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 
-/** The hash the hub gives for a file: LFS files' sha256, or the git blob sha1 of files kept in git. */
+/**
+ * The hash the source gives for a file: LFS files' sha256, the git blob sha1 of files kept in git, or
+ * a NuGet package's sha512.
+ */
 export interface ExpectedHash {
-  algorithm: 'sha256' | 'git-sha1';
+  algorithm: 'sha256' | 'sha512' | 'git-sha1';
   hex: string;
 }
 
@@ -37,6 +40,8 @@ export interface TransferOptions {
   fetch?: typeof fetch;
   /** Called as bytes arrive: the bytes of the file on disk, and those it had when this call began. */
   onBytes?: (bytes: number, start: number) => void;
+  /** Who serves the file, for messages ('the hub' unless said). */
+  source?: string;
   /** Turns a refused response (401, 403, 404…) into the error to throw. */
   refused: (res: Response) => Error;
 }
@@ -45,7 +50,7 @@ export interface TransferOptions {
 export class TransferInterruptedError extends Error {}
 
 function newHash(h: ExpectedHash, size: number): Hash {
-  if (h.algorithm === 'sha256') return createHash('sha256');
+  if (h.algorithm !== 'git-sha1') return createHash(h.algorithm);
   const git = createHash('sha1');
   git.update(`blob ${size}\0`);
   return git;
@@ -79,7 +84,9 @@ export async function transferBlob(o: TransferOptions): Promise<void> {
       res = await (o.fetch ?? fetch)(o.url, { headers, signal: o.signal, redirect: 'follow' });
     } catch (e) {
       if (o.signal?.aborted) throw e;
-      throw new TransferInterruptedError(`${o.file}: cannot reach the hub: ${causeOf(e)}`, { cause: e });
+      throw new TransferInterruptedError(`${o.file}: cannot reach ${o.source ?? 'the hub'}: ${causeOf(e)}`, {
+        cause: e,
+      });
     }
     if (res.status === 416 && start > 0) {
       await res.body?.cancel(); // nothing past what is on disk: check what we have
@@ -110,7 +117,7 @@ async function receive(res: Response, incomplete: string, start: number, hash: H
   const out = await fsp.open(incomplete, start > 0 ? 'a' : 'w');
   let bytes = start;
   try {
-    if (!res.body) throw new TransferInterruptedError(`${o.file}: the hub sent no body`);
+    if (!res.body) throw new TransferInterruptedError(`${o.file}: ${o.source ?? 'the hub'} sent no body`);
     for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
       await out.write(chunk);
       hash.update(chunk);
@@ -139,12 +146,13 @@ async function check(incomplete: string, hash: Hash, o: TransferOptions): Promis
   const hex = hash.digest('hex');
   if (got !== o.size || hex !== o.hash.hex) {
     await fsp.rm(incomplete, { force: true });
-    const what = o.hash.algorithm === 'sha256' ? 'sha256' : 'git blob sha1';
-    const found = got !== o.size ? `${got} bytes, not the hub's ${o.size}` : `${what} ${hex}`;
+    const what = o.hash.algorithm === 'git-sha1' ? 'git blob sha1' : o.hash.algorithm;
+    const source = o.source ?? 'the hub';
+    const found = got !== o.size ? `${got} bytes, not the ${o.size} that ${source} lists` : `${what} ${hex}`;
     throw new Error(
-      `${o.file}: the downloaded file has ${found} (the hub lists ${what} ${o.hash.hex}); ` +
-        'the partial file was deleted: run the download again, and if it fails again the file on the ' +
-        'hub or a proxy in between is corrupt',
+      `${o.file}: the downloaded file has ${found} (${source} lists ${what} ${o.hash.hex}); ` +
+        'the partial file was deleted: run the download again, and if it fails again the file on ' +
+        `${source} or a proxy in between is corrupt`,
     );
   }
 }

@@ -94,6 +94,9 @@ export class EnvironmentPanel {
       case 'refresh':
         void this.refresh();
         break;
+      case 'installCuda':
+        void vscode.commands.executeCommand('llmLens.installCuda').then(() => this.refresh());
+        break;
       case 'copy':
         if (this.report)
           void vscode.env.clipboard

@@ -10,7 +10,7 @@ function isRecord(x: unknown): x is Record<string, unknown> {
 /** True for exactly the shapes in EnvironmentWebviewMessage, with no extra keys. */
 export function isEnvironmentWebviewMessage(x: unknown): x is EnvironmentWebviewMessage {
   if (!isRecord(x) || Object.keys(x).length !== 1) return false;
-  return x.type === 'ready' || x.type === 'refresh' || x.type === 'copy';
+  return x.type === 'ready' || x.type === 'refresh' || x.type === 'copy' || x.type === 'installCuda';
 }
 
 function hasExactKeys(x: Record<string, unknown>, keys: string[]): boolean {
