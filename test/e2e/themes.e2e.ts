@@ -211,6 +211,8 @@ test('every panel opens once: Tokens, Sampler, Chat, dashboard, Checkpoint Inspe
     await view.locator('#status[data-state="done"]').waitFor({ state: 'attached', timeout: 60_000 });
     await view.locator('.utext .tok.gen').first().click();
     await view.locator('#dist-chart').waitFor({ timeout: 30_000 });
+    assert.equal(await view.locator('#dist-chart').getAttribute('role'), 'img');
+    assert.match((await view.locator('#dist-chart').getAttribute('aria-label')) ?? '', /^Top 20 next-token/);
 
     await vs.runCommand('LLM Lens: Open Chat…');
     await vs.pick('runs/chat');
@@ -225,6 +227,12 @@ test('every panel opens once: Tokens, Sampler, Chat, dashboard, Checkpoint Inspe
     await vs.pick('tiny');
     view = await vs.webview('Training: tiny');
     await view.locator('body[data-status="finished"]').waitFor({ state: 'attached', timeout: 30_000 });
+    // the loss chart is an image to screen readers, summarised by its lines' last points (the run file's values)
+    const loss = view.locator('#loss-chart');
+    assert.equal(await loss.getAttribute('role'), 'img');
+    const summary = (await loss.getAttribute('aria-label')) ?? '';
+    assert.match(summary, /\(raw\) at step 20: 0\.8944\b/, summary); // 4 / √20
+    assert.match(summary, /val loss at step 20: 0\.9391\b/, summary); // 4.2 / √20
 
     await vs.runCommand('LLM Lens: Open Checkpoint…');
     await vs.input(join(ws, 'runs', 'chat', 'checkpoints', 'step-5', 'model.safetensors'));

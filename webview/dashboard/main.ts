@@ -213,8 +213,9 @@ const lrCanvas = el('canvas', {
 /** A chart's text for screen readers: each line's last point, e.g. "Loss chart: train at step 40: 2.31". */
 function chartSummary(title: string, datasets: { label?: string; data: unknown[] }[], x: string): string {
   const parts = datasets.flatMap((d) => {
-    const last = d.data[d.data.length - 1] as { x: number; y: number } | undefined;
-    return last ? [`${d.label ?? ''} at ${x} ${last.x}: ${Number(last.y.toPrecision(4))}`] : [];
+    const last = d.data[d.data.length - 1] as { x?: unknown; y?: unknown } | null | undefined;
+    if (typeof last?.y !== 'number' || !Number.isFinite(last.y)) return [];
+    return [`${d.label ?? ''} at ${x} ${String(last.x)}: ${Number(last.y.toPrecision(4))}`];
   });
   return `${title}: ${parts.length ? parts.join('; ') : 'no points yet'}`;
 }
