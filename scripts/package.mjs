@@ -1,5 +1,9 @@
 // Builds a platform-specific VSIX that carries only that platform's onnxruntime-node binaries.
+// The README's pictures (docs/images) ship inside the VSIX, where VS Code's extension page finds them by their
+// relative paths; for the Marketplace web page, --base-url makes vsce rewrite them to absolute URLs under the
+// project's public repository (e.g. https://github.com/OWNER/REPO/raw/HEAD/), which this package does not name.
 //   node scripts/package.mjs [--target linux-x64|linux-arm64|darwin-x64|darwin-arm64|win32-x64|win32-arm64] [--out FILE]
+//                            [--base-url URL]
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,6 +15,13 @@ const opt = (name, def) => {
   return i >= 0 ? argv[i + 1] : def;
 };
 const target = opt('--target', `${process.platform}-${process.arch}`);
+const baseUrl = opt('--base-url', undefined);
+if (baseUrl !== undefined && !/^https:\/\/\S+\/$/.test(baseUrl)) {
+  console.error(
+    `package: --base-url must be an https URL ending in "/" under which docs/images/… resolve; got ${baseUrl}`,
+  );
+  process.exit(2);
+}
 const [platform, arch] = target.split('-');
 const ortDir = 'node_modules/onnxruntime-node/bin/napi-v6';
 const available = readdirSync(ortDir).flatMap((p) => readdirSync(join(ortDir, p)).map((a) => `${p}-${a}`));
@@ -41,7 +52,9 @@ execFileSync(
     '--ignoreFile',
     ignoreFile,
     '--allow-missing-repository',
-    '--no-rewrite-relative-links',
+    ...(baseUrl
+      ? ['--baseContentUrl', baseUrl, '--baseImagesUrl', baseUrl]
+      : ['--no-rewrite-relative-links']),
     '-o',
     out,
   ],

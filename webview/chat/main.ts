@@ -74,6 +74,7 @@ endCompare.addEventListener('click', () => host.post({ type: 'endCompare' }));
 const baseNote = el('p', { id: 'base-note', class: 'banner', hidden: true });
 const systemBox = el('vscode-textfield', {
   id: 'system',
+  label: 'System prompt',
   placeholder: 'System prompt (optional)',
   title: 'The first turn of the conversation, role "system"',
 }) as Field;
@@ -96,6 +97,7 @@ let offer: ToolOffer = { names: [], note: '' };
 const conversation = el('main', { id: 'conversation', class: 'conversation' });
 const messageBox = el('vscode-textarea', {
   id: 'message',
+  label: 'Message',
   rows: 3,
   placeholder: 'Message (Ctrl+Enter to send)',
   resize: 'vertical',

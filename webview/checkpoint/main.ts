@@ -379,6 +379,7 @@ function renderTable(): void {
   }
   const filter = el('vscode-textfield', {
     id: 'tensor-filter',
+    label: 'Filter tensors by name or dtype',
     placeholder: 'Filter by name or dtype (e.g. "attn weight", "bf16")',
   }) as HTMLElement & { value: string };
   filter.addEventListener('input', () => {

@@ -73,6 +73,7 @@ export function samplingControls(countField: FieldSpec): SamplingControls {
         step: f.step ?? 1,
         min: 0,
         title: f.title,
+        label: f.label,
         'aria-label': f.label,
       }) as Field;
       fields.set(f.key, input);

@@ -11,6 +11,7 @@
  */
 import type { SampledToken } from '../../src/protocol/sampler';
 import { el } from './dom';
+import { tokenKeys } from './tokenKeys';
 
 export interface StreamCard {
   tokens: SampledToken[];
@@ -83,6 +84,12 @@ export function streamCard(
   buttons: HTMLElement[] = [],
   text: HTMLElement = el('div', { class: 'utext' }),
 ): StreamCard {
+  text.setAttribute('role', 'group');
+  text.setAttribute(
+    'aria-label',
+    `${label}: the generated tokens. Arrow keys move between them, Enter inspects one.`,
+  );
+  const keys = tokenKeys(text);
   const meta = el('span', { class: 'umeta' });
   const box = el(
     'article',
@@ -122,6 +129,7 @@ export function streamCard(
         span.addEventListener('click', () => onClick(index));
         text.append(span);
       }
+      keys.reset();
       text.scrollTop = text.scrollHeight;
     },
     rate(tokPerSec) {

@@ -203,8 +203,22 @@ const chartControls = el(
   resetZoom,
 );
 
-const lossCanvas = el('canvas', { id: 'loss-chart' }) as HTMLCanvasElement;
-const lrCanvas = el('canvas', { id: 'lr-chart' }) as HTMLCanvasElement;
+const lossCanvas = el('canvas', { id: 'loss-chart', role: 'img', 'aria-label': 'Loss chart: no points yet' });
+const lrCanvas = el('canvas', {
+  id: 'lr-chart',
+  role: 'img',
+  'aria-label': 'Learning rate chart: no points yet',
+});
+
+/** A chart's text for screen readers: each line's last point, e.g. "Loss chart: train at step 40: 2.31". */
+function chartSummary(title: string, datasets: { label?: string; data: unknown[] }[], x: string): string {
+  const parts = datasets.flatMap((d) => {
+    const last = d.data[d.data.length - 1] as { x?: unknown; y?: unknown } | null | undefined;
+    if (typeof last?.y !== 'number' || !Number.isFinite(last.y)) return [];
+    return [`${d.label ?? ''} at ${x} ${String(last.x)}: ${Number(last.y.toPrecision(4))}`];
+  });
+  return `${title}: ${parts.length ? parts.join('; ') : 'no points yet'}`;
+}
 const sampleList = el('div', { id: 'samples', class: 'samples' });
 const statusLine = el('p', { id: 'status', class: 'status' }, 'Loading…');
 const damagedLine = el('p', { id: 'damaged', class: 'hint' });
@@ -390,6 +404,8 @@ function redraw(): void {
   (lossChart.options.scales!.x as { title: { text: string } }).title.text =
     xSelect.selectedOptions[0]?.textContent ?? 'step';
   lossChart.update('none');
+  const xName = xSelect.selectedOptions[0]?.textContent ?? 'step';
+  lossCanvas.setAttribute('aria-label', chartSummary('Loss chart', datasets, xName));
   lrChart.data.datasets = [
     line(
       'learning rate',
@@ -407,6 +423,10 @@ function redraw(): void {
   (lrChart.options.scales!.x as { title: { text: string } }).title.text =
     xSelect.selectedOptions[0]?.textContent ?? 'step';
   lrChart.update('none');
+  lrCanvas.setAttribute(
+    'aria-label',
+    chartSummary('Learning rate and grad norm chart', lrChart.data.datasets, xName),
+  );
   document.body.dataset.points = String(train.length);
   document.body.dataset.compare = compare.map((c) => c.run.name).join(',');
   document.body.dataset.evals = String(external ? valCurve().length : evals.length);

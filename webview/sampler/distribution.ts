@@ -28,7 +28,15 @@ export function renderDistribution(
   onBranch: (tokenId: number) => void,
 ): void {
   chart?.destroy();
-  const canvas = el('canvas', { id: 'dist-chart', 'aria-label': 'Top 20 next-token probabilities' });
+  const top = step.top
+    .slice(0, 5)
+    .map((t) => `${JSON.stringify(t.text)} ${pct(t.p)}`)
+    .join(', ');
+  const canvas = el('canvas', {
+    id: 'dist-chart',
+    role: 'img',
+    'aria-label': `Top ${step.top.length} next-token probabilities; the first: ${top}`,
+  });
   const info = el(
     'p',
     { class: 'dist-info', id: 'dist-info' },

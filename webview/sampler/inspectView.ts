@@ -6,6 +6,7 @@
  */
 import type { InspectionView } from '../../src/protocol/sampler';
 import { el } from '../common/dom';
+import { tokenKeys } from '../common/tokenKeys';
 import { cellAt, drawAttention, drawThumb, visible, weightScale, type AttentionLayout } from './heatmap';
 import { kvGroupOf } from './kvGroups';
 
@@ -18,10 +19,21 @@ export class InspectPanel {
     { layer: number; head: number; n: number; weights: Float32Array; layout: AttentionLayout } | undefined;
   private query: number | undefined;
   private readonly grid = el('div', { id: 'att-grid', class: 'att-grid' });
-  private readonly big = el('canvas', { id: 'att-big', class: 'att-big' });
+  private readonly big = el('canvas', {
+    id: 'att-big',
+    class: 'att-big',
+    role: 'img',
+    'aria-labelledby': 'att-title',
+  });
   private readonly bigTitle = el('p', { id: 'att-title', class: 'status' });
   private readonly hover = el('p', { id: 'att-hover', class: 'status' }, ' ');
-  private readonly strip = el('div', { id: 'att-text', class: 'att-text' });
+  private readonly strip = el('div', {
+    id: 'att-text',
+    class: 'att-text',
+    role: 'group',
+    'aria-label': 'The prompt as tokens: arrow keys move, Enter shows what a token attends to',
+  });
+  private readonly stripKeys = tokenKeys(this.strip);
   private readonly lens = el('div', { id: 'lens', class: 'lens' });
 
   constructor(
@@ -87,6 +99,13 @@ export class InspectPanel {
           'data-kv-group': g.group,
           title: `layer ${l}, ${g.label}${shared}`,
           tabindex: 0,
+          role: 'button',
+          'aria-label': `Open the attention map of layer ${l}, ${g.label}${shared}`,
+        });
+        c.addEventListener('keydown', (e) => {
+          if (e.key !== 'Enter' && e.key !== ' ') return;
+          e.preventDefault();
+          this.openHead(l, h);
         });
         drawThumb(c, v.thumbs, (l * v.nHead + h) * v.size * v.size, v.size);
         c.addEventListener('click', () => this.openHead(l, h));
@@ -137,6 +156,7 @@ export class InspectPanel {
         return s;
       }),
     );
+    this.stripKeys.reset();
   }
 
   /** Colours the text by how much token q attends to each token (in the open head, else layer 0 head 0). */

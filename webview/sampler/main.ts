@@ -44,6 +44,7 @@ const change = el('vscode-button', { id: 'change', secondary: true }, 'Checkpoin
 change.addEventListener('click', () => host.post({ type: 'pickCheckpoint' }));
 const promptBox = el('vscode-textarea', {
   id: 'prompt',
+  label: 'Prompt',
   rows: 3,
   placeholder: 'Prompt (empty: start from the end-of-text token)',
   resize: 'vertical',
@@ -55,6 +56,7 @@ const controls = samplingControls({
 });
 const stopField = el('vscode-textfield', {
   id: 'p-stop',
+  label: 'Stop strings',
   placeholder: 'Stop strings, separated by |  (\\n = newline)',
   title: 'generation ends once the text contains one of these',
 }) as Field;

@@ -21,6 +21,7 @@ import {
   type TokenizeWebviewMessage,
 } from '../../src/protocol/tokenize';
 import { el } from '../common/dom';
+import { tokenKeys } from '../common/tokenKeys';
 import { hostBridge } from '../common/vscode';
 
 const host = hostBridge<TokenizeWebviewMessage, TokenizeHostMessage>();
@@ -43,7 +44,7 @@ compareBox.addEventListener('change', () => host.post({ type: 'compare', on: com
 const source = el('p', { id: 'source', class: 'status' });
 const status = el(
   'p',
-  { id: 'status', class: 'status', 'data-state': 'idle' },
+  { id: 'status', class: 'status', 'data-state': 'idle', role: 'status', 'aria-live': 'polite' },
   'Select text in an editor and run LLM Lens: Tokenize Selection.',
 );
 const results = el('main', { id: 'results', class: 'results' });
@@ -53,6 +54,7 @@ const chatInput = el('textarea', {
   id: 'chat-input',
   class: 'chat-input',
   rows: 2,
+  'aria-label': 'Conversation to show as fine-tuning sees it: one JSONL line with "messages"',
   placeholder:
     'Paste a JSONL line {"messages": [{"role": …, "content": …}, …]} to see it as the model is fine-tuned on it',
 }) as HTMLTextAreaElement;
@@ -186,7 +188,12 @@ function renderResult(r: TokenizeResult, text: string): HTMLElement {
     ' characters per token',
     el('span', { class: 'ms' }, ` · ${r.ms.toFixed(0)} ms`),
   );
-  const tokens = el('div', { class: 'tokens', 'data-key': r.key });
+  const tokens = el('div', {
+    class: 'tokens',
+    'data-key': r.key,
+    role: 'group',
+    'aria-label': `${r.name}: ${n} tokens. Tab to the tokens, arrow keys move between them, Enter selects one in the editor.`,
+  });
   let rendered = 0;
   const sentinel = el('div', { class: 'sentinel' });
   let pos = 0; // end of the text shown so far: text no token covers (e.g. dropped by a normalizer) is shown dimmed
@@ -218,6 +225,15 @@ function renderResult(r: TokenizeResult, text: string): HTMLElement {
   });
   more();
   if (rendered < n) observer.observe(sentinel);
+  tokenKeys(tokens, {
+    onFocus: (span) => showTokenDetails(span, r, text),
+    more: () => {
+      const before = rendered;
+      if (rendered < n) more();
+      return rendered > before;
+    },
+  }).reset();
+  tokens.addEventListener('focusout', () => (tooltip.hidden = true));
 
   tokens.addEventListener('mousemove', (e) => showTooltip(e, r, text));
   tokens.addEventListener('mouseleave', () => (tooltip.hidden = true));
@@ -259,6 +275,22 @@ function showTooltip(e: MouseEvent, r: TokenizeResult, text: string): void {
     tooltip.hidden = true;
     return;
   }
+  fillTooltip(r, text, i);
+  placeTooltip(e.clientX, e.clientY);
+}
+
+/** The tooltip beside a token focused by keyboard, which it describes to screen readers too. */
+function showTokenDetails(span: HTMLElement, r: TokenizeResult, text: string): void {
+  const i = tokenIndex(span);
+  if (i === undefined) return;
+  fillTooltip(r, text, i);
+  span.setAttribute('aria-describedby', 'tooltip');
+  const box = span.getBoundingClientRect();
+  placeTooltip(box.left, box.bottom - 8);
+}
+
+/** A token's id, bytes and text. */
+function fillTooltip(r: TokenizeResult, text: string, i: number): void {
   const f = r.flags[i];
   const decoded =
     f & TOKEN_PARTIAL
@@ -276,11 +308,15 @@ function showTooltip(e: MouseEvent, r: TokenizeResult, text: string): void {
     el('div', {}, 'text ', el('code', {}, decoded)),
   );
   tooltip.hidden = false;
-  const x = Math.min(e.clientX + 12, window.innerWidth - tooltip.offsetWidth - 8);
+}
+
+/** Shows the tooltip below and right of (x, y), kept inside the window. */
+function placeTooltip(clientX: number, clientY: number): void {
+  const x = Math.min(clientX + 12, window.innerWidth - tooltip.offsetWidth - 8);
   const y =
-    e.clientY + 16 + tooltip.offsetHeight > window.innerHeight
-      ? e.clientY - tooltip.offsetHeight - 8
-      : e.clientY + 16;
+    clientY + 16 + tooltip.offsetHeight > window.innerHeight
+      ? clientY - tooltip.offsetHeight - 8
+      : clientY + 16;
   tooltip.style.left = `${Math.max(4, x)}px`;
   tooltip.style.top = `${Math.max(4, y)}px`;
 }
@@ -291,13 +327,18 @@ function renderView(v: TokenizeView): void {
   results.className = `results cols-${v.results.length}`;
   results.replaceChildren(...v.results.map((r) => renderResult(r, v.text)));
   const slowest = Math.max(...v.results.map((r) => r.ms));
-  status.textContent = `Encoded in ${slowest < 1 ? '<1' : slowest.toFixed(0)} ms. Hover a token for its id and bytes; click it to select it in the editor.`;
+  status.textContent = `Encoded in ${slowest < 1 ? '<1' : slowest.toFixed(0)} ms. Hover a token, or Tab to the tokens and use the arrow keys, for its id and bytes; click it or press Enter to select it in the editor.`;
   status.dataset.state = 'done';
 }
 
 /** A conversation: tokens coloured by their turn's role, special tokens marked, those carrying loss underlined. */
 function renderChatResult(r: ChatViewResult): HTMLElement {
-  const tokens = el('div', { class: 'tokens chat', 'data-key': r.key });
+  const tokens = el('div', {
+    class: 'tokens chat',
+    'data-key': r.key,
+    role: 'group',
+    'aria-label': `${r.name}: ${r.ids.length} tokens of the conversation. Arrow keys move between them.`,
+  });
   for (let i = 0; i < r.ids.length; i++) {
     const role = CHAT_ROLES[r.roles[i]];
     const span = el('span', {
@@ -326,6 +367,7 @@ function renderChatResult(r: ChatViewResult): HTMLElement {
     ...CHAT_ROLES.map((role) => el('span', { class: `tok role-${role}` }, role)),
     el('span', { class: 'tok loss' }, 'loss'),
   );
+  tokenKeys(tokens, { onActivate: () => undefined }).reset();
   const title = el('h2', {}, r.name);
   return el('section', { class: 'result chat-result', 'data-key': r.key }, title, counts, legend, tokens);
 }
