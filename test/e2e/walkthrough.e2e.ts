@@ -42,9 +42,9 @@ async function waitFor(ok: () => boolean, what: string, ms = 60_000): Promise<vo
 
 /** The walkthrough's editor in front, with step `id` expanded. */
 async function showStep(id: string) {
-  const tab = vs.page.locator('.tabs-container .tab', { hasText: 'Welcome' }).first();
+  const tab = vs.page.locator('.tabs-container .tab', { hasText: 'Walkthrough: LLM Lens' }).first();
   if (await tab.isVisible().catch(() => false)) await tab.click();
-  const step = vs.page.locator(`.getting-started-step[data-step-id$="#${id}"]`).first();
+  const step = vs.page.locator(`.getting-started-step[data-step-id$="${id}"]`).first();
   await step.waitFor({ timeout: 30_000 });
   if (!((await step.getAttribute('class')) ?? '').includes('expanded')) await step.click();
   return step;
@@ -60,7 +60,7 @@ async function clickButton(id: string, text: string): Promise<void> {
 async function stepDone(id: string): Promise<void> {
   await showStep(id);
   await vs.page
-    .locator(`.getting-started-step.complete[data-step-id$="#${id}"]`)
+    .locator(`.getting-started-step.complete[data-step-id$="${id}"]`)
     .waitFor({ state: 'attached', timeout: 30_000 });
 }
 
