@@ -30,6 +30,8 @@ export const SAMPLE_FORMAT = 'llm-lens-sample-workspace';
 export const SAMPLE_FORMAT_VERSION = 1;
 /** Steps of the sample's pretraining run: ~1 minute of the tiny preset on a laptop CPU. */
 export const PRETRAIN_STEPS = 200;
+/** Steps of the walkthrough's fine-tuning runs on chat.jsonl and tools.jsonl: a couple of minutes. */
+export const FINE_TUNE_STEPS = 200;
 /** The sample's files, by their role in the walkthrough. */
 export const SAMPLE_FILES = {
   readme: 'README.md',

@@ -14,12 +14,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import {
+  FINE_TUNE_STEPS,
   SAMPLE_FILES,
   isSampleWorkspace,
   sampleFolderProblem,
   writeSampleWorkspace,
 } from '../../engine/walkthrough/sampleWorkspace';
 import { log } from '../log';
+import type { FineTunePreset } from '../training/fineTune';
 import type { RunManager } from '../training/runManager';
 import { setWalkthroughKey, watchRuns } from './progress';
 
@@ -105,6 +107,10 @@ async function runStep(step: unknown): Promise<unknown> {
   if (!root) return undefined;
   const file = (rel: string) => vscode.Uri.file(path.join(root, rel));
   const run = (command: string, ...args: unknown[]) => vscode.commands.executeCommand(command, ...args);
+  const fineTunePreset = (rel: string): FineTunePreset => ({
+    data: file(rel).fsPath,
+    steps: FINE_TUNE_STEPS,
+  });
   const withCheckpoint = (of: readonly [string, string], command: string, ...more: unknown[]) => {
     const at = newestCheckpoint(root, ...of);
     return at && run(command, at, ...more);
@@ -129,9 +135,9 @@ async function runStep(step: unknown): Promise<unknown> {
     case 'lab':
       return withCheckpoint(PRETRAINED, 'llmLens.openModelFolder');
     case 'fineTune':
-      return withCheckpoint(PRETRAINED, 'llmLens.fineTune', { data: file(SAMPLE_FILES.chat).fsPath });
+      return withCheckpoint(PRETRAINED, 'llmLens.fineTune', fineTunePreset(SAMPLE_FILES.chat));
     case 'fineTuneTools':
-      return withCheckpoint(PRETRAINED, 'llmLens.fineTune', { data: file(SAMPLE_FILES.tools).fsPath });
+      return withCheckpoint(PRETRAINED, 'llmLens.fineTune', fineTunePreset(SAMPLE_FILES.tools));
     case 'chat':
       return withCheckpoint(FINE_TUNED, 'llmLens.openChat');
     case 'probe':
