@@ -15,6 +15,7 @@ import { readConversations, type Conversation } from '../../src/engine/chat/conv
 import { readTaskFile, rlTask } from '../../src/engine/rl/rlTasks';
 import { loadTokenizer } from '../../src/engine/tokenizer/load';
 import { readRunFileOptions } from '../../src/engine/train/runFile';
+import { stepOfRun } from '../../src/engine/walkthrough/runProgress';
 import {
   PRETRAIN_STEPS,
   SAMPLE_FILES,
@@ -128,6 +129,7 @@ test('the corpus trains with the tiny preset: the first loss is about ln(vocabul
     .map((l) => JSON.parse(l) as RunEvent);
   const steps = events.filter((e) => e.kind === 'step');
   assert.equal(steps.length, 3);
+  assert.equal(stepOfRun(events), 'trained', 'the walkthrough counts the finished run');
   const first = steps[0].loss;
   assert.ok(
     Math.abs(first - Math.log(vocab)) < 0.15,
