@@ -6,6 +6,12 @@
  *   llmLens.walkthrough.trained           a pretraining run finished
  *   llmLens.walkthrough.fineTuned         a fine-tuning (sft) run finished
  *   llmLens.walkthrough.rlStepped         an RL run made at least one step
+ *   llmLens.walkthrough.tokenized, .sampled, .inspected, .labOpened, .probed, .exported
+ *                                         a step button ran its command (sampleWorkspace.ts)
+ *
+ * The last ones stand in for `onCommand:`: a command the extension runs itself (the step button's
+ * llmLens.walkthrough.step running llmLens.openSampler) does not reach the workbench's command service,
+ * so its onCommand event never fires; run from the Command Palette, it does.
  *
  *   watchRuns(context, manager)   // reads a run's metrics.jsonl when its process starts or ends
  */
@@ -20,6 +26,12 @@ export const WALKTHROUGH_KEYS = {
   trained: 'llmLens.walkthrough.trained',
   fineTuned: 'llmLens.walkthrough.fineTuned',
   rlStepped: 'llmLens.walkthrough.rlStepped',
+  tokenized: 'llmLens.walkthrough.tokenized',
+  sampled: 'llmLens.walkthrough.sampled',
+  inspected: 'llmLens.walkthrough.inspected',
+  labOpened: 'llmLens.walkthrough.labOpened',
+  probed: 'llmLens.walkthrough.probed',
+  exported: 'llmLens.walkthrough.exported',
 } as const;
 
 export function setWalkthroughKey(key: keyof typeof WALKTHROUGH_KEYS): void {

@@ -23,7 +23,7 @@ import {
 import { log } from '../log';
 import type { FineTunePreset } from '../training/fineTune';
 import type { RunManager } from '../training/runManager';
-import { setWalkthroughKey, watchRuns } from './progress';
+import { WALKTHROUGH_KEYS, setWalkthroughKey, watchRuns } from './progress';
 
 const CREATE = 'LLM Lens: Create Sample Workspace…';
 
@@ -101,12 +101,26 @@ function newestCheckpoint(root: string, prefix: string, first: string): vscode.U
 const PRETRAINED = ['sample-', 'train the model (step 2)'] as const;
 const FINE_TUNED = ['sft-', 'fine-tune it (step 6)'] as const;
 
+/** The context key a step's button sets as it runs its command (the run steps' keys come from their runs). */
+const KEY_OF_STEP: Record<string, keyof typeof WALKTHROUGH_KEYS> = {
+  tokenize: 'tokenized',
+  sample: 'sampled',
+  inspect: 'inspected',
+  lab: 'labOpened',
+  probe: 'probed',
+  export: 'exported',
+};
+
 /** Runs a walkthrough step's real command on the sample. */
 async function runStep(step: unknown): Promise<unknown> {
   const root = sampleRoot();
   if (!root) return undefined;
   const file = (rel: string) => vscode.Uri.file(path.join(root, rel));
-  const run = (command: string, ...args: unknown[]) => vscode.commands.executeCommand(command, ...args);
+  const run = (command: string, ...args: unknown[]) => {
+    const key = typeof step === 'string' ? KEY_OF_STEP[step] : undefined;
+    if (key) setWalkthroughKey(key);
+    return vscode.commands.executeCommand(command, ...args);
+  };
   const fineTunePreset = (rel: string): FineTunePreset => ({
     data: file(rel).fsPath,
     steps: FINE_TUNE_STEPS,
