@@ -40,27 +40,57 @@ async function waitFor(ok: () => boolean, what: string, ms = 60_000): Promise<vo
   assert.ok(ok(), `timed out waiting for ${what}`);
 }
 
-/** The walkthrough's editor in front, with step `id` expanded. */
+/** The walkthrough's tab; a step is done when its button is aria-checked (VS Code 1.100's markup). */
+const walkTab = () => vs.page.locator('.tabs-container .tab', { hasText: 'Walkthrough: LLM Lens' }).first();
+const stepOf = (id: string) => vs.page.locator(`.getting-started-step[data-step-id$="${id}"]`).first();
+const doneSteps = () => vs.page.locator('.getting-started-step[aria-checked="true"]');
+
+/** The walkthrough's editor in front (opened again when it was closed), with step `id` expanded. */
 async function showStep(id: string) {
-  const tab = vs.page.locator('.tabs-container .tab', { hasText: 'Walkthrough: LLM Lens' }).first();
-  if (await tab.isVisible().catch(() => false)) await tab.click();
-  const step = vs.page.locator(`.getting-started-step[data-step-id$="${id}"]`).first();
+  if (
+    await walkTab()
+      .isVisible()
+      .catch(() => false)
+  )
+    await walkTab().click();
+  else {
+    await vs.runCommand('Welcome: Open Walkthrough...');
+    await vs.pick('Get Started with LLM Lens');
+  }
+  const step = stepOf(id);
   await step.waitFor({ timeout: 30_000 });
-  if (!((await step.getAttribute('class')) ?? '').includes('expanded')) await step.click();
+  if ((await step.getAttribute('aria-expanded')) !== 'true') await step.click();
   return step;
 }
 
-/** Clicks a button of step `id`. */
+/**
+ * Clicks a button of step `id` (a description line that is only a command link renders as a button), the
+ * walkthrough alone on screen: vs.webview finds the one visible webview, and the walkthrough's markdown
+ * beside a panel, or two panels side by side, would be two.
+ */
 async function clickButton(id: string, text: string): Promise<void> {
+  await vs.runCommand('View: Close All Editor Groups');
   const step = await showStep(id);
-  await step.locator('.button-link', { hasText: text }).first().click();
+  await step.locator('.monaco-button', { hasText: text }).first().click();
 }
 
-/** Waits until the walkthrough shows step `id` as done. */
+/** Picks the CPU when a GPU provider works here too and the command asks which (no question otherwise). */
+async function cpuIfAsked(): Promise<void> {
+  const title = vs.page.locator('.quick-input-widget .quick-input-title', { hasText: 'device' });
+  if (
+    await title.waitFor({ timeout: 5_000 }).then(
+      () => true,
+      () => false,
+    )
+  )
+    await vs.pick('cpu');
+}
+
+/** Waits until the walkthrough shows step `id` as done (its context key or command event fired). */
 async function stepDone(id: string): Promise<void> {
   await showStep(id);
   await vs.page
-    .locator(`.getting-started-step.complete[data-step-id$="${id}"]`)
+    .locator(`.getting-started-step[aria-checked="true"][data-step-id$="${id}"]`)
     .waitFor({ state: 'attached', timeout: 30_000 });
 }
 
@@ -71,7 +101,7 @@ test('the walkthrough opens from a fresh profile, every step not done yet', () =
     const steps = vs.page.locator('.getting-started-step');
     await steps.first().waitFor({ timeout: 30_000 });
     assert.equal(await steps.count(), 10);
-    assert.equal(await vs.page.locator('.getting-started-step.complete').count(), 0);
+    assert.equal(await doneSteps().count(), 0);
     await vs.screenshot('walkthrough-open');
   }));
 
@@ -147,7 +177,7 @@ test('lab: the checkpoint opens as a model folder and runs "What is 2+2?"', () =
 test('chat: fine-tuning on chat.jsonl finishes and the chat answers', () =>
   vs.step('walk-chat', async () => {
     await clickButton('chat', 'Fine-Tune');
-    await vs.input('20');
+    await cpuIfAsked();
     await waitFor(() => runs('sft-').length === 1, 'the fine-tuning run');
     const name = runs('sft-')[0];
     const view = await vs.webview(`Training: ${name}`);
@@ -155,8 +185,13 @@ test('chat: fine-tuning on chat.jsonl finishes and the chat answers', () =>
     const request = JSON.parse(fs.readFileSync(path.join(runsDir(), name, 'request.json'), 'utf8')) as {
       data: string[];
       stage: string;
+      maxIters: number;
     };
-    assert.deepEqual([request.stage, request.data], ['sft', [path.join(ws, 'chat.jsonl')]]);
+    // the button's 200 steps (07-chat.md says so), asked of nobody
+    assert.deepEqual(
+      [request.stage, request.data, request.maxIters],
+      ['sft', [path.join(ws, 'chat.jsonl')], 200],
+    );
     await stepDone('chat');
     await clickButton('chat', 'Open Chat');
     const chat = await vs.webview('Chat: ');
@@ -190,10 +225,15 @@ test('RL: Start RL on the fine-tuned checkpoint makes its steps', () =>
     await stepDone('rl');
   }));
 
-test('elsewhere: Export Run for PyTorch runs on the sample run', () =>
+test('elsewhere: Export Run for PyTorch writes the sample run as a PyTorch trainer', () =>
   vs.step('walk-elsewhere', async () => {
     await clickButton('elsewhere', 'Export Run for PyTorch');
+    await vs.pick('Start from scratch');
+    const out = path.join(ws, 'sample-torch');
+    await vs.input(out);
+    await vs.notification(`Wrote ${out}`, 60_000);
+    for (const f of ['train.py', 'run.sh', 'README.md']) assert.ok(fs.existsSync(path.join(out, f)), f);
     await stepDone('elsewhere');
-    assert.equal(await vs.page.locator('.getting-started-step.complete').count(), 10);
+    assert.equal(await doneSteps().count(), 10);
     await vs.screenshot('walkthrough-done');
   }));
