@@ -121,6 +121,10 @@ export function sampleWorkspaceFiles(corpus: string): Map<string, string> {
     data: [SAMPLE_FILES.corpus],
     tokenizer: SAMPLE_FILES.vocab,
     preset: 'tiny',
+    // a block of 128 characters: the sample's conversations (up to ~110 with their chat tokens) must fit a
+    // row when the model is fine-tuned; half the preset's batch keeps the tokens per step
+    blockSize: 128,
+    batchSize: 6,
     maxIters: PRETRAIN_STEPS,
     evalInterval: 50,
     evalIters: 5,
