@@ -16,6 +16,7 @@ import { commandTextEditor } from './tokenize/text';
 import { TokenizePanel } from './tokenize/tokenizePanel';
 import { trainTokenizerCommand } from './tokenize/trainTokenizer';
 import { registerTraining } from './training/commands';
+import { registerWalkthrough } from './walkthrough/sampleWorkspace';
 
 export function activate(context: vscode.ExtensionContext): void {
   const log = initLog(context);
@@ -33,7 +34,7 @@ export function activate(context: vscode.ExtensionContext): void {
   registerOpenModelFolder(context);
   registerHubCommands(context);
 
-  registerTraining(context, worker);
+  registerWalkthrough(context, registerTraining(context, worker));
 
   context.subscriptions.push(
     vscode.commands.registerCommand('llmLens.showEnvironment', async () => {

@@ -4,6 +4,7 @@
  *
  *   fineTuneCommand(context, manager, worker, checkpointUri)   // asks for the conversations, steps, device
  *   fineTuneCommand(context, manager, worker, checkpointUri, { data: '/ws/.llmlens/data/probe-….jsonl' })
+ *   fineTuneCommand(context, manager, worker, checkpointUri, { data: '/ws/chat.jsonl', steps: 200 })
  *
  * The conversations are a workspace *.jsonl file, or generated here (identity: "who are you?" answered with
  * a name the user gives) into .llmlens/data/, so a user can go from a base model to an assistant offline.
@@ -12,8 +13,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { generateChatData, toJsonl } from '../../engine/chat/chatData';
+import { problemWith } from '../../engine/options';
 import { checkpointFolder } from '../../engine/train/checkpoint';
 import { writeFileAtomic } from '../../engine/train/data';
+import { LOOP_OPTIONS } from '../../protocol/trainOptions';
 import type { WorkerClient } from '../../worker/client';
 import { pickCheckpoint } from '../sampler/samplerPanel';
 import type { RunManager } from './runManager';
@@ -35,14 +38,24 @@ export function checkpointArg(arg: unknown): string | undefined {
   return uri instanceof vscode.Uri ? checkpointFolder(uri.fsPath) : undefined;
 }
 
-/** Choices made before the command starts: `data`, a conversations JSONL file (Probe Knowledge's output). */
+/**
+ * Choices made before the command starts, so it does not ask for them: `data`, a conversations JSONL file
+ * (Probe Knowledge's output); `steps`, the optimizer steps (the walkthrough's button).
+ */
 export interface FineTunePreset {
   data?: string;
+  steps?: number;
 }
 
 function presetData(preset: unknown): string | undefined {
   const data = (preset as FineTunePreset | undefined)?.data;
   return typeof data === 'string' && path.isAbsolute(data) && fs.existsSync(data) ? data : undefined;
+}
+
+/** The preset's steps when they are a valid maxIters; otherwise the command asks. */
+function presetSteps(preset: unknown): number | undefined {
+  const steps = (preset as FineTunePreset | undefined)?.steps;
+  return problemWith(LOOP_OPTIONS.maxIters, steps) ? undefined : (steps as number);
 }
 
 /** Generates identity conversations for `name` into .llmlens/data/; returns the file. */
@@ -104,7 +117,7 @@ export async function fineTuneCommand(
   if (!from) return;
   const data = presetData(preset) ?? (await askConversations(root));
   if (!data) return;
-  const maxIters = await askSteps(DEFAULT_SFT_STEPS, `${TITLE} (3/4): steps`);
+  const maxIters = presetSteps(preset) ?? (await askSteps(DEFAULT_SFT_STEPS, `${TITLE} (3/4): steps`));
   if (!maxIters) return;
   const device = await askDevice(worker);
   if (!device) return;
