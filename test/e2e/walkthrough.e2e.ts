@@ -224,16 +224,3 @@ test('RL: Start RL on the fine-tuned checkpoint makes its steps', () =>
     assert.equal(events(name).filter((e) => e.kind === 'step').length, 2);
     await stepDone('rl');
   }));
-
-test('elsewhere: Export Run for PyTorch writes the sample run as a PyTorch trainer', () =>
-  vs.step('walk-elsewhere', async () => {
-    await clickButton('elsewhere', 'Export Run for PyTorch');
-    await vs.pick('Start from scratch');
-    const out = path.join(ws, 'sample-torch');
-    await vs.input(out);
-    await vs.notification(`Wrote ${out}`, 60_000);
-    for (const f of ['train.py', 'run.sh', 'README.md']) assert.ok(fs.existsSync(path.join(out, f)), f);
-    await stepDone('elsewhere');
-    assert.equal(await doneSteps().count(), 10);
-    await vs.screenshot('walkthrough-done');
-  }));

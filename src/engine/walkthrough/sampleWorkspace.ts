@@ -121,10 +121,10 @@ export function sampleWorkspaceFiles(corpus: string): Map<string, string> {
     data: [SAMPLE_FILES.corpus],
     tokenizer: SAMPLE_FILES.vocab,
     preset: 'tiny',
-    // a block of 128 characters: the sample's conversations (up to ~110 with their chat tokens) must fit a
-    // row when the model is fine-tuned; half the preset's batch keeps the tokens per step
-    blockSize: 128,
-    batchSize: 6,
+    // a block of 256 characters: the sample's conversations (up to ~130 tokens with their chat tokens) must
+    // fit a row when the model is fine-tuned; a quarter of the preset's batch keeps the tokens per step
+    blockSize: 256,
+    batchSize: 3,
     maxIters: PRETRAIN_STEPS,
     evalInterval: 50,
     evalIters: 5,

@@ -29,7 +29,7 @@ export async function exportTorchCommand(runDir: string | undefined): Promise<vo
         { label: `Continue from ${step}`, description: 'weights, AdamW moments and schedule', resume: true },
         { label: 'Start from scratch', description: 'GPT-2 initialisation', resume: false },
       ],
-      { title: `Export ${path.basename(runDir)} for PyTorch` },
+      { title: `Export ${path.basename(runDir)} for PyTorch`, ignoreFocusOut: true },
     );
     if (!how) return;
     if (how.resume) resumeFrom = src.lastCheckpoint;
