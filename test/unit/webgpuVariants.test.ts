@@ -37,9 +37,16 @@ const llamaModel: LlamaConfig = {
   attentionBias: 'none',
 };
 
+/** Ops that a GPU session of the last run() placed on the CPU provider (runtime/placement.ts). */
+let cpuPlaced: string[] = [];
+
 /** Runs a graph once on a provider; every output on the host. */
 async function run(g: Graph, feeds: Record<string, HostTensor>, ep: ExecutionProvider) {
-  const r = await GraphRunner.create(emitOnnx(g), { ep, onCpuNodes: () => {} });
+  cpuPlaced = [];
+  const r = await GraphRunner.create(emitOnnx(g), {
+    ep,
+    onCpuNodes: (_w, n) => cpuPlaced.push(...n.map((x) => x.op)),
+  });
   try {
     const out = await r.run(feeds);
     const host: Record<string, number[]> = {};
@@ -120,6 +127,7 @@ for (const [name, m] of [
     if (!ep) return t.skip(why);
     const onGpu = worst(want, compared(await run(gpu.graph, gpu.feeds, ep)));
     assert.ok(onGpu.diff <= 1e-4, `on ${ep}: ${onGpu.at}`);
+    assert.deepEqual(cpuPlaced, [], 'no node of the GPU variant ran on the CPU provider');
     t.diagnostic(`${name}: GPU variant on ${ep}, max |Δ| ${onGpu.diff.toExponential(2)}`);
   });
 
