@@ -36,7 +36,19 @@ export interface GraphOptions {
   name?: string;
   /** How Gather's gradient is built: ScatterElements(add) (default) or one-hot MatMul. */
   embeddingGrad?: 'scatter' | 'onehot';
+  /**
+   * Where the graph runs: 'cpu' (default) or 'gpu', whose variants avoid ops that ORT's GPU providers
+   * run on the CPU (runtime/webgpuKernels.json): cross-entropy without SoftmaxCrossEntropyLoss, the
+   * embedding gradient without OneHot or ScatterElements. CPU graphs stay as they were tuned.
+   */
+  target?: GraphTarget;
 }
+
+/** Where a graph runs: the CPU provider, or a GPU provider (webgpu, cuda). */
+export type GraphTarget = 'cpu' | 'gpu';
+
+/** The graph target of an execution provider ('cpu' or none: 'cpu'; any other: 'gpu'). */
+export const targetOf = (ep: string | undefined): GraphTarget => (!ep || ep === 'cpu' ? 'cpu' : 'gpu');
 
 export interface GraphOutput {
   name: string;
@@ -55,7 +67,7 @@ export class Graph {
   private prefix = '';
 
   constructor(options: GraphOptions = {}) {
-    this.options = { name: 'llm-lens', embeddingGrad: 'scatter', ...options };
+    this.options = { name: 'llm-lens', embeddingGrad: 'scatter', target: 'cpu', ...options };
   }
 
   // ---- sources --------------------------------------------------------------------------------

@@ -12,7 +12,7 @@
  *   const m: TrainModel = { family: 'llama', ...llamaConfig };
  *   buildTrainGraph(m, { batchSize: 8, seqLen: 64 }, opt); initModelWeights(m, 1337);
  */
-import { Graph } from '../graph/graph';
+import { Graph, type GraphTarget } from '../graph/graph';
 import type { Tensor } from '../graph/tensor';
 import type { GptConfigMessage } from '../../protocol/worker';
 import { addOptimizer, type OptimizerOptions, type TrainStepSpec } from '../train/optim';
@@ -39,6 +39,8 @@ export interface GptConfig extends GptConfigMessage {
    * 'auto' (default) where the weight is no larger than the activations, 'always', or 'never'.
    */
   foldNorms?: 'auto' | 'always' | 'never';
+  /** Where the training graph runs (graph.ts's GraphOptions.target); default 'cpu'. */
+  target?: GraphTarget;
 }
 
 /** Every parameter in Hugging Face GPT-2 naming and Conv1D [in, out] layout, in torch's named_parameters() order. */
@@ -78,7 +80,11 @@ export function buildGptTrainGraph(
   opt: OptimizerOptions,
   o: { weighted?: boolean } = {},
 ): { graph: Graph; spec: TrainStepSpec } {
-  const g = new Graph({ name: 'gpt-train-step', embeddingGrad: c.embeddingGrad ?? 'onehot' });
+  const g = new Graph({
+    name: 'gpt-train-step',
+    embeddingGrad: c.embeddingGrad ?? 'onehot',
+    target: c.target ?? 'cpu',
+  });
   const B = c.batchSize;
   const T = c.seqLen ?? c.blockSize;
   const idx = g.input('idx', 'i64', [B, T]); // (B, T)
@@ -109,6 +115,8 @@ export interface TrainShape {
   seqLen?: number;
   embeddingGrad?: GptConfig['embeddingGrad'];
   foldNorms?: GptConfig['foldNorms'];
+  /** Where the graph runs: 'gpu' builds the GPU providers' variants (graph.ts's GraphOptions.target). */
+  target?: GraphTarget;
 }
 
 /** The family's parameters of a run's model, in torch's named_parameters() order. */
@@ -141,7 +149,11 @@ function buildFamilyTrainGraph<C extends FamilyConfig>(
   opt: OptimizerOptions,
   o: { weighted?: boolean },
 ): { graph: Graph; spec: TrainStepSpec } {
-  const g = new Graph({ name: 'train-step', embeddingGrad: s.embeddingGrad ?? 'onehot' });
+  const g = new Graph({
+    name: 'train-step',
+    embeddingGrad: s.embeddingGrad ?? 'onehot',
+    target: s.target ?? 'cpu',
+  });
   const B = s.batchSize;
   const T = s.seqLen ?? c.blockSize;
   if (T > c.blockSize) throw new Error(`model config: seqLen ${T} exceeds blockSize ${c.blockSize}`);

@@ -10,7 +10,7 @@
  * Another family's model (llama.ts): `GptInference.forFamily(llama, config, weights)`; its nextLogits runs
  * the context's power-of-two bucket (16, 32, … blockSize) rather than the whole block.
  */
-import { Graph } from '../graph/graph';
+import { Graph, targetOf } from '../graph/graph';
 import { emitOnnx } from '../graph/emit';
 import { GraphRunner, toHost, type HostTensor } from '../runtime/session';
 import type { ExecutionProvider } from '../runtime/ort';
@@ -83,19 +83,24 @@ export class GptInference<C extends FamilyConfig = GptModelConfig> {
     this.weights = weights;
   }
 
+  /** The graph of a loss ('wloss': weighted) or logits run of B rows of T tokens, for this provider. */
+  graph(kind: 'loss' | 'wloss' | 'logits', B: number, T: number): Graph {
+    const g = new Graph({ name: `gpt-${kind}`, target: targetOf(this.o.ep) });
+    const idx = g.input('idx', 'i64', [B, T]); // (B, T)
+    const logits = this.forward(g, this.config, idx, B, T); // (B·T, V)
+    if (kind !== 'logits') {
+      const targets = g.input('targets', 'i64', [B, T]); // (B, T)
+      const weights = kind === 'wloss' ? g.reshape(g.input('weights', 'f32', [B, T]), [B * T]) : undefined; // (B·T)
+      g.output('loss', g.crossEntropy(logits, g.reshape(targets, [B * T]), { weights })); // ()
+    } else g.output('logits', logits);
+    return g;
+  }
+
   private runner(kind: 'loss' | 'wloss' | 'logits', B: number, T: number): Promise<GraphRunner> {
     const key = `${kind}:${B}x${T}`;
     let r = this.runners.get(key);
     if (!r) {
-      const g = new Graph({ name: `gpt-${kind}` });
-      const idx = g.input('idx', 'i64', [B, T]); // (B, T)
-      const logits = this.forward(g, this.config, idx, B, T); // (B·T, V)
-      if (kind !== 'logits') {
-        const targets = g.input('targets', 'i64', [B, T]); // (B, T)
-        const weights = kind === 'wloss' ? g.reshape(g.input('weights', 'f32', [B, T]), [B * T]) : undefined; // (B·T)
-        g.output('loss', g.crossEntropy(logits, g.reshape(targets, [B * T]), { weights })); // ()
-      } else g.output('logits', logits);
-      r = GraphRunner.create(emitOnnx(g), { ep: this.o.ep, threads: this.o.threads });
+      r = GraphRunner.create(emitOnnx(this.graph(kind, B, T)), { ep: this.o.ep, threads: this.o.threads });
       this.runners.set(key, r);
     }
     return r;

@@ -17,7 +17,7 @@
  * (grouped-query attention: nKvHead < nHead, query heads kv·G … kv·G + G-1 share key/value head kv); the
  * lens is the family's own final norm (LayerNorm ln_f, RMSNorm model.norm) and lm_head, tied or not.
  */
-import { Graph } from '../graph/graph';
+import { Graph, targetOf, type GraphTarget } from '../graph/graph';
 import { emitOnnx } from '../graph/emit';
 import type { Tensor } from '../graph/tensor';
 import type { ExecutionProvider } from '../runtime/ort';
@@ -91,8 +91,9 @@ export function buildInspectGraph<C extends FamilyConfig>(
   T: number,
   k: number,
   lensLogits: boolean,
+  target: GraphTarget = 'cpu',
 ): Graph {
-  const g = new Graph({ name: `inspect-${T}` });
+  const g = new Graph({ name: `inspect-${T}`, target });
   const idx = g.input('idx', 'i64', [1, T]); // (1, T)
   const P = declareParams(g, fam.params(c));
   const attend = causalAttention(g, T, { probs: (p, l) => g.output(`att.${l}`, p) }); // (1, nh, T, T)
@@ -159,10 +160,13 @@ export class GptInspector<C extends FamilyConfig = GptModelConfig> {
     const key = `${T}:${k}:${!!o.lensLogits}`;
     let r = this.runners.get(key);
     if (!r) {
-      r = GraphRunner.create(emitOnnx(buildInspectGraph(c, this.fam, T, k, !!o.lensLogits)), {
-        ep: this.o.ep,
-        threads: this.o.threads,
-      });
+      r = GraphRunner.create(
+        emitOnnx(buildInspectGraph(c, this.fam, T, k, !!o.lensLogits, targetOf(this.o.ep))),
+        {
+          ep: this.o.ep,
+          threads: this.o.threads,
+        },
+      );
       this.runners.set(key, r);
       r.catch(() => this.runners.delete(key));
     }

@@ -34,7 +34,7 @@
  * cached key would change. With slideKeep = blockSize every token past the block re-prefills a
  * full window: exactly nanoGPT's crop (`idx[:, -block_size:]`) at the cost of a recompute.
  */
-import { Graph } from '../graph/graph';
+import { Graph, targetOf, type GraphTarget } from '../graph/graph';
 import { emitOnnx } from '../graph/emit';
 import type { Tensor } from '../graph/tensor';
 import type { ExecutionProvider } from '../runtime/ort';
@@ -95,8 +95,13 @@ export interface KvBatchCache {
  * Prefill graph for T (padded) tokens: inputs idx (1, T) and last (1) = index of the last real
  * token; outputs logits (1, V) at `last` and `k.{l}`, `v.{l}` (1, nh, T, hd) for every layer.
  */
-export function buildPrefillGraph<C extends FamilyConfig>(c: C, fam: ModelFamily<C>, T: number): Graph {
-  const g = new Graph({ name: `gpt-prefill-${T}` });
+export function buildPrefillGraph<C extends FamilyConfig>(
+  c: C,
+  fam: ModelFamily<C>,
+  T: number,
+  target: GraphTarget = 'cpu',
+): Graph {
+  const g = new Graph({ name: `gpt-prefill-${T}`, target });
   const idx = g.input('idx', 'i64', [1, T]); // (1, T)
   const last = g.input('last', 'i64', [1]); // (1)
   const P = declareParams(g, fam.params(c));
@@ -145,8 +150,10 @@ export function buildDecodeGraph<C extends FamilyConfig>(
   fam: ModelFamily<C>,
   B = 1,
   S = c.blockSize,
+  target: GraphTarget = 'cpu',
 ): Graph {
-  const g = new Graph({ name: B === 1 && S === c.blockSize ? 'gpt-decode' : `gpt-decode-${B}x${S}` });
+  const name = B === 1 && S === c.blockSize ? 'gpt-decode' : `gpt-decode-${B}x${S}`;
+  const g = new Graph({ name, target });
   const idx = g.input('idx', 'i64', [B, 1]); // (B, 1)
   const pos = g.input('pos', 'i64', [1]); // (1)
   const mask = g.input('mask', 'f32', [1, S]); // (1, S) 0 filled, -inf empty
@@ -248,6 +255,11 @@ export class KvCacheModel<C extends FamilyConfig = GptModelConfig> {
     return params < 30e6 ? 1 : this.o.threads;
   }
 
+  /** The graphs' target: the GPU variants on a GPU provider. */
+  private get target(): GraphTarget {
+    return targetOf(this.o.ep);
+  }
+
   private runner(key: string, build: () => Graph): Promise<GraphRunner> {
     let r = this.runners.get(key);
     if (!r) {
@@ -277,7 +289,7 @@ export class KvCacheModel<C extends FamilyConfig = GptModelConfig> {
         `prefill: ${ids.length} tokens exceed blockSize ${c.blockSize}; keep the last ${c.blockSize}`,
       );
     const T = prefillBucket(ids.length, c.blockSize);
-    const r = await this.runner(`prefill:${T}`, () => buildPrefillGraph(c, this.fam, T));
+    const r = await this.runner(`prefill:${T}`, () => buildPrefillGraph(c, this.fam, T, this.target));
     const idx = new BigInt64Array(T); // padded with token 0: causal attention never looks ahead
     ids.forEach((t, i) => (idx[i] = BigInt(t)));
     const out = await r.run({
@@ -310,7 +322,7 @@ export class KvCacheModel<C extends FamilyConfig = GptModelConfig> {
       return this.prefill(cache, context.slice(-this.slideKeep), context);
     }
     const pos = cache.length;
-    const r = await this.runner('decode', () => buildDecodeGraph(c, this.fam));
+    const r = await this.runner('decode', () => buildDecodeGraph(c, this.fam, 1, c.blockSize, this.target));
     const mask = new Float32Array(c.blockSize).fill(-Infinity, pos); // per call: sequences may decode concurrently
     const feeds: Record<string, HostTensor> = {
       ...this.weights,
@@ -386,7 +398,7 @@ export class KvCacheModel<C extends FamilyConfig = GptModelConfig> {
     const pos = cache.length;
     if (pos >= cache.capacity) Object.assign(cache, this.resized(cache, prefillBucket(pos + 1, c.blockSize)));
     const S = cache.capacity;
-    const r = await this.runner(`decode:${B}x${S}`, () => buildDecodeGraph(c, this.fam, B, S));
+    const r = await this.runner(`decode:${B}x${S}`, () => buildDecodeGraph(c, this.fam, B, S, this.target));
     const feeds: Record<string, HostTensor> = {
       ...this.weights,
       idx: { dtype: 'i64', shape: [B, 1], data: BigInt64Array.from(tokens, (t) => BigInt(t)) },
@@ -419,8 +431,8 @@ export class KvCacheModel<C extends FamilyConfig = GptModelConfig> {
     const c = this.config;
     const T = prefillBucket(Math.min(n, c.blockSize), c.blockSize);
     await Promise.all([
-      this.runner('decode', () => buildDecodeGraph(c, this.fam)),
-      this.runner(`prefill:${T}`, () => buildPrefillGraph(c, this.fam, T)),
+      this.runner('decode', () => buildDecodeGraph(c, this.fam, 1, c.blockSize, this.target)),
+      this.runner(`prefill:${T}`, () => buildPrefillGraph(c, this.fam, T, this.target)),
     ]);
   }
 

@@ -123,13 +123,28 @@ export function ropeInvFreq(c: Pick<LlamaConfig, 'headDim' | 'ropeTheta' | 'rope
  */
 const ropeTables = new WeakMap<Rows, { cos: Tensor; sin: Tensor }>();
 
+/**
+ * Positions as float32. A GPU graph gathers them from a table of 0…blockSize-1: ORT's WebGPU provider
+ * runs an int64 Cast on the CPU (runtime/webgpuKernels.json), and takes int64 only as Gather indices.
+ */
+function positionsAsFloat(g: Graph, pos: Tensor, blockSize: number): Tensor {
+  if (g.options.target !== 'gpu' || pos.dtype !== 'i64') return g.cast(pos, 'f32');
+  const table = g.constant(
+    Array.from({ length: blockSize }, (_, i) => i),
+    'f32',
+    [blockSize],
+    `positions_${blockSize}`,
+  ); // (blockSize)
+  return g.gather(table, pos); // (pos.shape)
+}
+
 function rope(g: Graph, c: LlamaConfig, s: Rows): { cos: Tensor; sin: Tensor } {
   let t = ropeTables.get(s);
   if (t) return t;
   const half = c.headDim / 2;
   const perRow = s.pos?.rank === 2;
   const pos = s.pos
-    ? g.reshape(g.cast(s.pos, 'f32'), perRow ? [s.B, 1, s.T, 1] : [s.T, 1]) // (T, 1) or (B, 1, T, 1)
+    ? g.reshape(positionsAsFloat(g, s.pos, c.blockSize), perRow ? [s.B, 1, s.T, 1] : [s.T, 1]) // (T, 1) or (B, 1, T, 1)
     : g.constant(
         Array.from({ length: s.T }, (_, i) => i),
         'f32',

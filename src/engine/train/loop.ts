@@ -17,6 +17,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { emitOnnx } from '../graph/emit';
+import { targetOf } from '../graph/graph';
 import { emitTrainLoop } from './stepLoop';
 import { buildTrainGraph, initModelWeights, trainParams, type TrainModel } from '../model/gpt';
 import { GPU_MAX_JOIN } from './optim';
@@ -260,7 +261,7 @@ export async function* trainGpt(c: TrainConfig, o: TrainOptions): AsyncGenerator
   const T = config.blockSize;
   const { graph, spec } = buildTrainGraph(
     config,
-    { batchSize: rows, seqLen: T },
+    { batchSize: rows, seqLen: T, target: targetOf(c.device) },
     {
       kind: 'adamw',
       beta1: c.beta1,

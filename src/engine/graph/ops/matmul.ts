@@ -136,6 +136,13 @@ export function matmul(g: Graph, a0: Tensor, b0: Tensor, o: MatmulOptions = {}):
   if (full.transB) attrs.transB = 1;
   if (full.alpha !== 1) attrs.alpha = { f: full.alpha };
   if (a.rank === 2 && b.rank === 2) return g.node(GemmOp, [a, b], attrs, [{ dtype: a.dtype, shape }])[0];
+  if (g.options.target === 'gpu' && (full.transA || full.transB)) {
+    // GPU providers have no FusedMatMul (com.microsoft; runtime/webgpuKernels.json): explicit transposes
+    const y = g.node(MatMulOp, [full.transA ? swapLast(g, a) : a, full.transB ? swapLast(g, b) : b], {}, [
+      { dtype: a.dtype, shape },
+    ])[0]; // (..., M, N)
+    return full.alpha === 1 ? y : g.mul(y, full.alpha); // (..., M, N)
+  }
   // FusedMatMul with only a scale was measured slower than MatMul followed by a Mul of its (smaller) output
   if (!full.transA && !full.transB && full.alpha !== 1)
     return g.mul(g.node(MatMulOp, [a, b], {}, [{ dtype: a.dtype, shape }])[0], full.alpha); // (..., M, N)

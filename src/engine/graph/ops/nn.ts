@@ -283,6 +283,11 @@ export function crossEntropy(g: Graph, logits: Tensor, targets: Tensor, o: Cross
     throw new GraphError(`SoftmaxCrossEntropyLoss: targets must be i64 or i32, got ${fmt(targets)}`);
   const ignore = o.ignoreIndex ?? -100;
   const [N] = targets.shape;
+  if (g.options.target === 'gpu') {
+    const { nll, valid } = gpuTokenNll(g, logits, targets, ignore); // (N), (N)
+    const w = o.weights ? g.mul(checkWeights(o.weights, logits, N), valid) : valid; // (N)
+    return g.div(g.reduceSum(g.mul(nll, w)), g.max(g.reduceSum(w), 1e-12)); // () mean over weighted tokens
+  }
   const [perToken] = g.node(SceOp, [logits, targets], { reduction: 'none', ignore_index: ignore }, [
     { dtype: logits.dtype, shape: [N] },
     { dtype: logits.dtype, shape: logits.shape },
@@ -291,16 +296,59 @@ export function crossEntropy(g: Graph, logits: Tensor, targets: Tensor, o: Cross
     g.node({ type: 'Not' }, [g.equal(targets, ignore)], {}, [{ dtype: 'bool', shape: [N] }])[0],
     logits.dtype,
   ); // (N)
-  let w = valid;
-  if (o.weights) {
-    if (o.weights.dtype !== logits.dtype || o.weights.rank !== 1 || o.weights.shape[0] !== N)
-      throw new GraphError(
-        `SoftmaxCrossEntropyLoss: weights must be ${logits.dtype}[${N}], got ${fmt(o.weights)}`,
-      );
-    w = g.mul(o.weights, valid); // (N)
-  }
+  const w = o.weights ? g.mul(checkWeights(o.weights, logits, N), valid) : valid; // (N)
   const total = g.reduceSum(g.mul(perToken, w)); // ()
   return g.div(total, g.max(g.reduceSum(w), 1e-12)); // () mean over weighted tokens
+}
+
+function checkWeights(w: Tensor, logits: Tensor, N: number): Tensor {
+  if (w.dtype !== logits.dtype || w.rank !== 1 || w.shape[0] !== N)
+    throw new GraphError(`SoftmaxCrossEntropyLoss: weights must be ${logits.dtype}[${N}], got ${fmt(w)}`);
+  return w;
+}
+
+// A value that passes no gradient (the row max subtracted before exp: its derivative cancels exactly).
+const StopGradOp: OpDef = { type: 'Identity', grad: () => [undefined] };
+
+/**
+ * The GPU providers' cross-entropy per token, without the ops ORT runs there on the CPU
+ * (SoftmaxCrossEntropyLoss expands to LogSoftmax and int64 arithmetic; runtime/webgpuKernels.json):
+ * the targets become floats through a Gather from a table of class numbers (int64 indices are the one
+ * int64 input WebGPU kernels take), ignored targets -1; then
+ *   z = x - max(x),  nll = log Σ exp(z) - Σ z·onehot(t),  0 where the target is ignored,
+ * whose gradient autodiff derives as (softmax - onehot)·dnll, as SoftmaxCrossEntropyLoss's rule.
+ * A target (B, T) reshaped to (B·T) is gathered before the reshape (an int64 Reshape runs on the CPU).
+ */
+function gpuTokenNll(
+  g: Graph,
+  logits: Tensor,
+  targets: Tensor,
+  ignore: number,
+): { nll: Tensor; valid: Tensor } {
+  const [N, V] = logits.shape;
+  const r = targets.node;
+  const src = r?.def.type === 'Reshape' && r.inputs[0].size === N ? r.inputs[0] : targets; // before an int64 Reshape
+  const L = V + Math.max(0, -ignore); // ignore < 0 indexes from the end: entry V + ignore + |ignore| = V
+  const classes = Array.from({ length: L }, (_, i) => (i < V && i !== ignore ? i : -1));
+  const table = g.constant(classes, logits.dtype, [L], `target_classes_${V}_${ignore}`); // (L)
+  const t = g.reshape(g.gather(table, src), [N, 1]); // (N, 1) the target as a float, -1 when ignored
+  const row = g.constant(
+    Array.from({ length: V }, (_, i) => i),
+    logits.dtype,
+    [1, V],
+  ); // (1, V)
+  const onehot = g.cast(g.equal(t, row), logits.dtype); // (N, V)
+  const m = g.node(StopGradOp, [g.reduceMax(logits, [1], true)], { stop_: 1 }, [
+    { dtype: logits.dtype, shape: [N, 1] },
+  ])[0]; // (N, 1)
+  const z = g.sub(logits, m); // (N, V)
+  const lse = g.log(g.reduceSum(g.exp(z), [1])); // (N)
+  const valid = g.cast(
+    g.node({ type: 'Not' }, [g.less(g.reshape(t, [N]), 0)], {}, [{ dtype: 'bool', shape: [N] }])[0],
+    logits.dtype,
+  ); // (N)
+  const nll = g.mul(g.sub(lse, g.reduceSum(g.mul(z, onehot), [1])), valid); // (N)
+  return { nll, valid };
 }
 
 /**
@@ -319,6 +367,7 @@ export function tokenLogProbs(g: Graph, logits: Tensor, targets: Tensor, ignoreI
   if (targets.dtype !== 'i64' && targets.dtype !== 'i32')
     throw new GraphError(`tokenLogProbs: targets must be i64 or i32, got ${fmt(targets)}`);
   const [N] = targets.shape;
+  if (g.options.target === 'gpu') return g.neg(gpuTokenNll(g, logits, targets, ignoreIndex).nll); // (N)
   const [perToken] = g.node(SceOp, [logits, targets], { reduction: 'none', ignore_index: ignoreIndex }, [
     { dtype: logits.dtype, shape: [N] },
     { dtype: logits.dtype, shape: logits.shape },

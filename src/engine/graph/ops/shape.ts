@@ -161,6 +161,20 @@ function embeddingGrad(g: Graph, idx: Tensor, dy: Tensor, shape: readonly number
   const R = sizeOf(shape.slice(1));
   const M = idx.size;
   const dy2 = g.reshape(dy, [M, R]); // (M, R)
+  if (g.options.target === 'gpu' && dy.dtype === 'f32') {
+    // GPU providers run OneHot, ScatterElements' int64 index arithmetic and int64 Reshape on the CPU
+    // (runtime/webgpuKernels.json): the ids become floats through a Gather from a table of row numbers
+    // (exact below 2^24 rows), and the one-hot is an Equal against the row numbers, as exact as OneHot's
+    const rows = g.constant(
+      Array.from({ length: V }, (_, i) => i),
+      dy.dtype,
+      [V],
+      `embedding_rows_${V}`,
+    ); // (V)
+    const ids = g.reshape(g.gather(rows, idx), [M, 1]); // (M, 1) the ids as floats
+    const oh = g.cast(g.equal(ids, g.reshape(rows, [1, V])), dy.dtype); // (M, V)
+    return g.reshape(g.matmul(oh, dy2, { transA: true }), [...shape]); // (V, ...)
+  }
   const flat = g.reshape(idx, [M]); // (M)
   let table: Tensor;
   if (g.options.embeddingGrad === 'onehot' && dy.dtype === 'f32') {
