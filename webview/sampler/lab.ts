@@ -1,8 +1,9 @@
 /**
- * The Sampler's base-model lab: a list of experiments (src/engine/sample/lab.ts, sent by the host), each
- * one button that puts its prompt and settings into the panel and generates; and the regurgitation meter:
- * a passage, Run, then the model's continuation of its first sentence with the verbatim start marked
- * (`mark.verbatim`), the first differing character marked (`.diverge`) and "N of M characters verbatim".
+ * The Sampler's base-model lab: a list of experiments (the host sends the library in its lab message),
+ * each one button that puts its prompt and settings into the panel and generates; and the regurgitation
+ * meter: a passage, Run, then the model's continuation of its first sentence with the verbatim start
+ * marked (`mark.verbatim`), the first differing character marked (`.diverge`) and "N of M characters
+ * verbatim".
  *
  *   const lab = new LabSection({ run: (e) => generateWith(e), regurgitate: (passage) => post(passage) });
  *   app.append(lab.element);
