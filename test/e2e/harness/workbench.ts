@@ -11,7 +11,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { FrameLocator, Page } from 'playwright-core';
+import type { FrameLocator, Locator, Page } from 'playwright-core';
 import { launchBrowser } from './browser';
 import { RESULTS, startCodeServer, type CodeServer, type CodeServerOptions } from './codeServer';
 
@@ -78,6 +78,36 @@ export async function openVSCode(opts: OpenOptions): Promise<VSCodeSession> {
 
   const quickInput = page.locator('.quick-input-widget');
   const input = quickInput.locator('input').first();
+
+  /**
+   * The text editor of the active editor group (the first editor may be in another group), else, when
+   * the active group shows a panel, the first text editor.
+   */
+  const EDITOR = '.editor-instance .monaco-editor .view-lines';
+  async function activeEditor(): Promise<Locator> {
+    const active = page.locator(`.editor-group-container.active ${EDITOR}`).first();
+    return (await active.count()) ? active : page.locator(EDITOR).first();
+  }
+
+  /** What a failed step saw: the active tab, the notifications and the visible webviews' text. */
+  async function describeWindow(): Promise<string> {
+    const texts = (l: Locator) => l.allInnerTexts().catch(() => [] as string[]);
+    const tab = await texts(page.locator('.editor-group-container.active .tab.active .label-name'));
+    const notes = await texts(page.locator('.notification-toast .notification-list-item-message'));
+    const views: string[] = [];
+    const frames = page.locator('iframe.webview.ready:visible');
+    for (let i = 0; i < (await frames.count()); i++) {
+      const body = frames.nth(i).contentFrame().locator('iframe#active-frame').contentFrame().locator('body');
+      views.push(
+        (await body.innerText({ timeout: 2000 }).catch(() => '')).replace(/\s+/g, ' ').slice(0, 1500),
+      );
+    }
+    return [
+      `active tab: ${tab.join(', ')}`,
+      `notifications: ${notes.join(' | ')}`,
+      ...views.map((v, i) => `webview ${i}: ${v}`),
+    ].join('\n');
+  }
 
   async function palette(prefix: string, text: string, rowText: string, key: string): Promise<void> {
     let lastError: unknown;
@@ -171,8 +201,13 @@ export async function openVSCode(opts: OpenOptions): Promise<VSCodeSession> {
     },
     async openFile(name) {
       await palette('', name, name, 'Control+P');
-      await page.locator('.editor-instance .monaco-editor .view-lines').first().waitFor({ timeout: 30_000 });
-      await page.locator('.editor-instance .monaco-editor .view-lines').first().click();
+      // the file opens in the active group (which may hold a panel, not the first editor): wait for its tab
+      await page
+        .locator('.editor-group-container.active .tab.active .label-name', { hasText: name })
+        .waitFor({ timeout: 30_000 });
+      const editor = page.locator(`.editor-group-container.active ${EDITOR}`).first();
+      await editor.waitFor({ timeout: 30_000 });
+      await editor.click();
     },
     async clickCodeLens(text) {
       const lens = page
@@ -182,11 +217,11 @@ export async function openVSCode(opts: OpenOptions): Promise<VSCodeSession> {
       await lens.click();
     },
     async selectAll() {
-      await page.locator('.editor-instance .monaco-editor .view-lines').first().click();
+      await (await activeEditor()).click();
       await page.keyboard.press('Control+A');
     },
     async contextMenu(item) {
-      const editor = page.locator('.editor-instance .monaco-editor .view-lines').first();
+      const editor = await activeEditor();
       await chooseFromContextMenu(() => editor.click({ button: 'right' }), item, 'the editor');
     },
     async webview(title) {
@@ -234,6 +269,9 @@ export async function openVSCode(opts: OpenOptions): Promise<VSCodeSession> {
         await session
           .screenshot(`failed-${name.replace(/[^\w.-]+/g, '-').slice(0, 60)}`)
           .catch(() => undefined);
+        // CI keeps no screenshots: say in the error what the window showed
+        if (e instanceof Error)
+          e.message += `\n${await describeWindow().catch((d) => `(not described: ${d})`)}`;
         throw e;
       }
     },
