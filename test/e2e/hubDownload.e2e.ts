@@ -69,7 +69,8 @@ test('Download Model… fetches a chat model into the HF cache and opens it in C
   }
 
   await vs.step('chat', async () => {
-    const chat = await vs.webview('Chat: ');
+    // a downloaded model is named by its repo, not by its snapshot's commit hash
+    const chat = await vs.webview('Chat: test-org/tiny-chat');
     await chat.locator('#status[data-state="ready"]').waitFor({ state: 'attached', timeout: 60_000 });
     await chat.locator('#p-maxTokens input').fill('6');
     await chat.locator('#message textarea').fill('hi');
@@ -92,14 +93,18 @@ test('Open Model Folder… lists the downloaded model; the Sampler generates and
   await view.locator('#status[data-state="done"]').waitFor({ state: 'attached', timeout: 60_000 });
   assert.ok((await view.locator('.universe').first().locator('.tok.gen').count()) >= 1);
   // one base-model lab experiment on the downloaded model: "What is 2+2?" in its two universes
+  // the experiment's universes are numbered after the ones on the board (done already: wait for new ones)
+  const last = Number(await view.locator('.universe').last().getAttribute('data-universe'));
   await view.locator('#lab > summary').click();
   await view.locator('#lab-list vscode-button[data-lab="two-plus-two"]').click();
-  await view.locator('.universe[data-state="done"]').nth(1).waitFor({ timeout: 60_000 });
+  for (const id of [last + 1, last + 2])
+    await view.locator(`.universe[data-universe="${id}"][data-state="done"]`).waitFor({ timeout: 60_000 });
   assert.equal(await view.locator('.universe').count(), 2);
   for (let u = 0; u < 2; u++) {
     const card = view.locator('.universe').nth(u);
     assert.equal((await card.locator('.tok.prompt').allTextContents()).join(''), 'What is 2+2?');
-    assert.ok((await card.locator('.tok.gen').count()) >= 1, `universe ${u} generated`);
+    const why = `${await card.innerText()}\nstatus: ${await view.locator('#status').innerText()}`;
+    assert.ok((await card.locator('.tok.gen').count()) >= 1, `universe ${u} generated:\n${why}`);
   }
   await vs.screenshot('hub-download-sampler');
 });
