@@ -20,6 +20,7 @@ import type { Tool } from '../engine/tools/tool';
 import { toolForcer, toolsOff } from '../engine/tools/toolLoop';
 import type { Tokenizer } from '../engine/tokenizer/tokenizer';
 import { kvCacheOf, openModelForInference } from '../engine/sample/openModel';
+import { cachedRepoOf } from '../engine/hub/repoName';
 import type { FamilyConfig } from '../engine/model/family';
 import type { LoadedModel as PretrainedModel } from '../engine/model/pretrained';
 import type {
@@ -64,10 +65,12 @@ export async function loadModel(checkpoint: string): Promise<LoadedModel> {
       const o = await openModelForInference(dir);
       const { model, tokenizer, start } = o;
       const c = model.config;
+      // a downloaded model is named by its repo (not the snapshot's hash); a run's checkpoint by run/step
       const label =
-        model.family === 'gpt2'
+        cachedRepoOf(dir) ??
+        (model.family === 'gpt2'
           ? `${path.basename(path.dirname(path.dirname(dir)))}/${path.basename(dir)}`
-          : path.basename(dir);
+          : path.basename(dir));
       const info: SamplerModelInfo = {
         checkpoint: dir,
         label,

@@ -46,7 +46,7 @@ async function loadUncached(spec: TokenizerSpec): Promise<Tokenizer> {
     case 'builtin':
       return getEncoding(spec.name);
     case 'huggingface':
-      return loadHuggingFaceTokenizer(spec.path, path.basename(path.dirname(spec.path)));
+      return loadHuggingFaceTokenizer(spec.path);
     case 'trained':
       return loadTrainedTokenizer(spec.dir);
   }

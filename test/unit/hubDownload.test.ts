@@ -18,7 +18,9 @@ import { after, before, test } from 'node:test';
 import { openSafetensors } from '../../src/engine/checkpoint/safetensors';
 import { downloadModel, HubError, size, type DownloadProgress } from '../../src/engine/hub/download';
 import { ProgressMeter } from '../../src/engine/hub/progressMeter';
-import { cachedRepoOf, listCachedModels } from '../../src/engine/hub/cache';
+import { listCachedModels } from '../../src/engine/hub/cache';
+import { cachedRepoOf } from '../../src/engine/hub/repoName';
+import { loadHuggingFaceTokenizer } from '../../src/engine/tokenizer/huggingface';
 import { GptInference } from '../../src/engine/model/inference';
 import { loadModel } from '../../src/engine/model/pretrained';
 import { repoSha, startFakeHub, type FakeHub, type FakeRepo } from './fakeHub';
@@ -472,6 +474,8 @@ test('listCachedModels finds each downloaded snapshot with its refs and tokenize
   );
   assert.equal(cachedRepoOf(path.join(a, 'tokenizer.json')), 'test-org/tiny-llama');
   assert.equal(cachedRepoOf('/models/SmolLM2-135M/tokenizer.json'), undefined);
+  // its tokenizer is named by the repo too, not by the snapshot's commit hash
+  assert.equal(loadHuggingFaceTokenizer(path.join(a, 'tokenizer.json')).name, 'test-org/tiny-llama');
 });
 
 test('no request left the machine: every fetch went to the fake hub', () => {

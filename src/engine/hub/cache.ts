@@ -6,11 +6,11 @@
  *   listCachedModels('/home/me/.cache/huggingface/hub')
  *   // [{ repo: 'HuggingFaceTB/SmolLM2-135M', commit: '93efa2f…', refs: ['main'], dir: '…/snapshots/93efa2f…',
  *   //    tokenizer: '…/snapshots/93efa2f…/tokenizer.json', modified: 1733318400000 }]
- *   cachedRepoOf('…/models--org--name/snapshots/abc/tokenizer.json')      // 'org/name'
  */
 import { getHFHubCachePath } from '@huggingface/hub';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { repoOfFolder } from './repoName';
 
 export interface CachedModel {
   /** org/name */
@@ -55,20 +55,6 @@ export function listCachedModels(cacheDir: string): CachedModel[] {
     }
   }
   return out.sort((a, b) => b.modified - a.modified || a.repo.localeCompare(b.repo));
-}
-
-/** "org/name" of a path inside a cache's `models--org--name/snapshots/…`, else undefined. */
-export function cachedRepoOf(file: string): string | undefined {
-  const parts = path.resolve(file).split(path.sep);
-  const i = parts.lastIndexOf('snapshots');
-  return i > 0 ? repoOfFolder(parts[i - 1]) : undefined;
-}
-
-/** models--org--name → org/name (huggingface_hub joins the parts with "--"; names never contain it). */
-function repoOfFolder(folder: string): string | undefined {
-  if (!folder.startsWith('models--')) return undefined;
-  const parts = folder.slice('models--'.length).split('--');
-  return parts.every(Boolean) ? parts.join('/') : undefined;
 }
 
 function readdir(dir: string): string[] {

@@ -25,6 +25,7 @@ import type { EncodeOptions, TokenSpan, Tokenizer } from './tokenizer';
 import { byteStringToBytes, utf8ByteString, utf8LengthAt } from './byteString';
 import { allowedSpecials, splitSpecial, type Segment } from './specialSplit';
 import { few } from '../few';
+import { cachedRepoOf } from '../hub/repoName';
 
 // The package is an ES module with a CommonJS build; require() keeps this file CommonJS like the rest.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -55,7 +56,7 @@ export function loadHuggingFaceTokenizer(file: string, name?: string): HuggingFa
   }
   return huggingFaceTokenizerFromJson(
     text,
-    name ?? path.basename(path.dirname(path.resolve(file))),
+    name ?? cachedRepoOf(file) ?? path.basename(path.dirname(path.resolve(file))),
     config,
     file,
   );

@@ -5,7 +5,8 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { cachedRepoOf, listCachedModels } from '../../engine/hub/cache';
+import { listCachedModels } from '../../engine/hub/cache';
+import { cachedRepoOf } from '../../engine/hub/repoName';
 import { tokenizerSpecKey } from '../../engine/tokenizer/load';
 import { TRAINED_META_FILE } from '../../engine/tokenizer/trainedFiles';
 import type { TokenizerChoice, TokenizerSpec } from '../../protocol/tokenize';
