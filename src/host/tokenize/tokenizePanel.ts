@@ -76,7 +76,13 @@ export class TokenizePanel {
     }
     await p.refreshChoices();
     if (editor) p.track(editor);
-    await p.pending;
+    // a selection event may start a newer request meanwhile (whose answer supersedes this one): wait for
+    // the latest, so lastView is what the panel shows
+    let seen: Promise<void>;
+    do {
+      seen = p.pending;
+      await seen;
+    } while (seen !== p.pending);
     return p;
   }
 
