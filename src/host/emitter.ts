@@ -39,3 +39,28 @@ export class Emitter<T> implements Disposable {
     this.listeners.clear();
   }
 }
+
+/**
+ * What a dashboard follows on a run (RunModel, ExternalRunModel): new events, a reset (the log was
+ * rewritten) and a change of the run itself, each reporting a throwing listener the same way.
+ *
+ *   this.feed = new RunFeed<RunEvent, RunModel>(options.onListenerError);
+ *   this.onEvents = this.feed.events.event;      // … this.feed.events.fire(newEvents)
+ */
+export class RunFeed<E, M> implements Disposable {
+  readonly events: Emitter<readonly E[]>;
+  readonly reset: Emitter<void>;
+  readonly change: Emitter<M>;
+
+  constructor(onListenerError?: (e: unknown) => void) {
+    this.events = new Emitter(onListenerError);
+    this.reset = new Emitter(onListenerError);
+    this.change = new Emitter(onListenerError);
+  }
+
+  dispose(): void {
+    this.events.dispose();
+    this.reset.dispose();
+    this.change.dispose();
+  }
+}

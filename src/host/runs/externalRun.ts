@@ -19,7 +19,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isEventFile, isJsonlLog, LogReader, type LogPoint } from '../../engine/runs/logReader';
 import type { RunEvent, RunStatus, RunSummary, ScalarSeries } from '../../protocol/training';
-import { type Disposable, Emitter, type Event } from '../emitter';
+import { type Disposable, type Event, RunFeed } from '../emitter';
 import { UNMANAGED_RUN_QUIET_MS } from '../training/runState';
 
 /** Tags that feed the native charts, compared lowercased with '-' and ' ' read as '_'. */
@@ -153,9 +153,7 @@ export class ExternalRunModel implements Disposable {
   private watcher: fs.FSWatcher | undefined;
   private poller: ReturnType<typeof setInterval> | undefined;
   private pending: ReturnType<typeof setTimeout> | undefined;
-  private readonly eventsEmitter: Emitter<readonly RunEvent[]>;
-  private readonly changeEmitter: Emitter<ExternalRunModel>;
-  private readonly resetEmitter: Emitter<void>;
+  private readonly feed: RunFeed<RunEvent, ExternalRunModel>;
   /** New events, as the log grows. */
   readonly onEvents: Event<readonly RunEvent[]>;
   /** Never fires: a rewritten log is read again by LogReader and its points come as new events. */
@@ -168,12 +166,10 @@ export class ExternalRunModel implements Disposable {
     readonly runDir: string,
     options: ExternalRunOptions = {},
   ) {
-    this.eventsEmitter = new Emitter(options.onListenerError);
-    this.changeEmitter = new Emitter(options.onListenerError);
-    this.resetEmitter = new Emitter(options.onListenerError);
-    this.onEvents = this.eventsEmitter.event;
-    this.onDidChange = this.changeEmitter.event;
-    this.onDidReset = this.resetEmitter.event;
+    this.feed = new RunFeed(options.onListenerError);
+    this.onEvents = this.feed.events.event;
+    this.onDidChange = this.feed.change.event;
+    this.onDidReset = this.feed.reset.event;
     const file = isJsonlLog(runDir);
     this.format = file ? 'jsonl' : 'tensorboard';
     this.reader = new LogReader(runDir);
@@ -242,8 +238,8 @@ export class ExternalRunModel implements Disposable {
     this.damagedNow = damaged;
     this.statusNow = status;
     this.checkpointList = checkpoints;
-    if (events.length) this.eventsEmitter.fire(events);
-    if (changed) this.changeEmitter.fire(this);
+    if (events.length) this.feed.events.fire(events);
+    if (changed) this.feed.change.fire(this);
     return changed;
   }
 
@@ -253,9 +249,7 @@ export class ExternalRunModel implements Disposable {
     clearInterval(this.poller);
     clearTimeout(this.pending);
     this.poller = this.pending = undefined;
-    this.eventsEmitter.dispose();
-    this.changeEmitter.dispose();
-    this.resetEmitter.dispose();
+    this.feed.dispose();
   }
 
   private follow(pollMs: number): void {

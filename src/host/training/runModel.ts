@@ -12,7 +12,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { RunEvent, RunStatus, RunSummary } from '../../protocol/training';
-import { type Disposable, Emitter, type Event } from '../emitter';
+import { type Disposable, Emitter, type Event, RunFeed } from '../emitter';
 import { listCheckpoints } from './runFiles';
 import { PID_FILE, type PidInfo, readControl, readPid } from './runProcess';
 import { applyEvent, emptyProgress, type RunProcessState, type RunProgress, runStatus } from './runState';
@@ -69,9 +69,7 @@ export class RunModel implements Disposable {
   private readonly tail: MetricsTail;
   private processTimer: ReturnType<typeof setInterval> | undefined;
   private readonly processCheckMs: number;
-  private readonly eventsEmitter: Emitter<readonly RunEvent[]>;
-  private readonly resetEmitter: Emitter<void>;
-  private readonly changeEmitter: Emitter<RunModel>;
+  private readonly feed: RunFeed<RunEvent, RunModel>;
 
   /** New events in file order, as they are appended: every one, the error the host appends at exit included. */
   readonly onEvents: Event<readonly RunEvent[]>;
@@ -84,12 +82,10 @@ export class RunModel implements Disposable {
     readonly runDir: string,
     options: RunModelOptions = {},
   ) {
-    this.eventsEmitter = new Emitter(options.onListenerError);
-    this.resetEmitter = new Emitter(options.onListenerError);
-    this.changeEmitter = new Emitter(options.onListenerError);
-    this.onEvents = this.eventsEmitter.event;
-    this.onDidReset = this.resetEmitter.event;
-    this.onDidChange = this.changeEmitter.event;
+    this.feed = new RunFeed(options.onListenerError);
+    this.onEvents = this.feed.events.event;
+    this.onDidReset = this.feed.reset.event;
+    this.onDidChange = this.feed.change.event;
     this.processCheckMs = options.processCheckMs ?? 1000;
     this.checkpointList = listCheckpoints(runDir);
     this.tail = new MetricsTail(runDir, (events, reset) => this.ingest(events, reset), options.pollMs);
@@ -138,9 +134,7 @@ export class RunModel implements Disposable {
     this.tail.dispose();
     clearInterval(this.processTimer);
     this.processTimer = undefined;
-    this.eventsEmitter.dispose();
-    this.resetEmitter.dispose();
-    this.changeEmitter.dispose();
+    this.feed.dispose();
   }
 
   private ingest(events: RunEvent[], reset: boolean): void {
@@ -158,8 +152,8 @@ export class RunModel implements Disposable {
     const ends = events.some((e) => e.kind === 'start' || e.kind === 'done' || e.kind === 'error');
     if (ends || Date.now() - this.lastProcessCheck >= this.processCheckMs) this.readProcess();
     this.statusNow = runStatus(this.progressNow, this.proc);
-    if (reset) this.resetEmitter.fire();
-    else this.eventsEmitter.fire(events);
+    if (reset) this.feed.reset.fire();
+    else this.feed.events.fire(events);
     this.changed();
   }
 
@@ -185,7 +179,7 @@ export class RunModel implements Disposable {
       clearInterval(this.processTimer);
       this.processTimer = undefined;
     }
-    this.changeEmitter.fire(this);
+    this.feed.change.fire(this);
   }
 }
 
