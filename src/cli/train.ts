@@ -11,7 +11,8 @@ import { defaultsOf, flagHelp, parseFlags } from '../engine/options';
 import { flushDenormalsToZero } from '../engine/runtime/session';
 import { generateTokens, preparePrompt } from '../engine/sample/generate';
 import { kvCacheOf, openModelForInference } from '../engine/sample/openModel';
-import { loadCheckpoint } from '../engine/train/checkpoint';
+import { loadTrainCheckpoint } from '../engine/train/modelCheckpoint';
+import { llama } from '../engine/model/llama';
 import { expandInputs, prepareDataset, readDatasetMeta, sampleBatch, TokenFile } from '../engine/train/data';
 import { prepareRun } from '../engine/train/runConfig';
 import { isRlRunFile, readRunFileOptions, readRunFileText } from '../engine/train/runFile';
@@ -331,12 +332,14 @@ const EVAL_OPTIONS = {
   data: { type: 'str', path: true, meta: 'DATASET_DIR', doc: 'A prepared dataset folder (llm-lens prepare).' },
   iters: { type: 'int', min: 1, default: 20, doc: 'Batches per split.' },
   batchSize: { type: 'int', min: 1, default: 8, doc: 'Sequences per batch.' },
+  blockSize: { type: 'int', min: 1, doc: "Tokens per sequence (default: the model's context)." },
   seed: { type: 'int', min: 0, max: 2 ** 32 - 1, default: 1, doc: 'Seed of the batches.' },
 } as const satisfies OptionTable;
 
 const EVAL_HELP = `llm-lens eval --checkpoint DIR --data DATASET_DIR [options]
 
-Prints the mean loss of a checkpoint on the train and val splits of a dataset.
+Prints the mean loss of a checkpoint (GPT-2 or Llama family: a run's checkpoint or a model folder) on the
+train and val splits of a dataset.
 `;
 
 export async function evalCommand(args: string[]): Promise<number> {
@@ -347,19 +350,35 @@ export async function evalCommand(args: string[]): Promise<number> {
     data,
     iters,
     batchSize: B,
+    blockSize,
     seed,
   } = { ...defaultsOf(EVAL_OPTIONS), ...parsed.values };
   if (!dir || !data) throw new UsageError('eval: --checkpoint DIR and --data DATASET_DIR are required');
-  const ckpt = await loadCheckpoint(dir);
+  const ckpt = await loadTrainCheckpoint(dir);
+  const config = ckpt.model;
   const meta = readDatasetMeta(data);
   checkDatasetTokenizer(data, meta.tokenizer, ckpt.dir);
-  if (meta.vocabSize > ckpt.config.vocabSize)
+  if (meta.vocabSize > config.vocabSize)
     throw new Error(
-      `the dataset's vocabulary (${meta.vocabSize}) is larger than the model's (${ckpt.config.vocabSize}): it was prepared with another tokenizer`,
+      `the dataset's vocabulary (${meta.vocabSize}) is larger than the model's (${config.vocabSize}): it was prepared with another tokenizer`,
     );
-  const m = await GptInference.create(ckpt.config, ckpt.weights);
+  if (blockSize !== undefined && blockSize > config.blockSize)
+    throw new UsageError(
+      `eval: --block-size ${blockSize} is longer than ${ckpt.dir}'s context (${config.blockSize}); give at most ${config.blockSize}`,
+    );
+  const T = blockSize ?? config.blockSize;
+  for (const split of ['train', 'val'] as const) {
+    const tokens = split === 'train' ? meta.trainTokens : meta.valTokens;
+    if (tokens < T + 1)
+      throw new UsageError(
+        `eval: the ${split} split of ${data} has ${tokens} tokens, fewer than a sequence of ${T} + 1; give a smaller --block-size`,
+      );
+  }
+  const m =
+    config.family === 'llama'
+      ? await GptInference.forFamily(llama, config, ckpt.weights)
+      : await GptInference.create(config, ckpt.weights);
   const rng = new Rng(seed);
-  const T = ckpt.config.blockSize;
   try {
     for (const split of ['train', 'val'] as const) {
       const f = new TokenFile(path.join(data, `${split}.bin`), meta.dtype);

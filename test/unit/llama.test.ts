@@ -11,7 +11,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
+import { spawnSync } from 'node:child_process';
 import { openSafetensors } from '../../src/engine/checkpoint/safetensors';
+import { copyHubFolder } from '../fixtures/llama/hubFolder';
 import { writeSafetensorsAtomic, type TensorToWrite } from '../../src/engine/checkpoint/writer';
 import { emitOnnx } from '../../src/engine/graph/emit';
 import { Graph } from '../../src/engine/graph/graph';
@@ -312,4 +314,70 @@ test('maxContext caps the positions a Llama model runs with', async () => {
   assert.equal(m.config.blockSize, 32);
   const n = await loadModel(path.join(DIR, 'tied_llama3'));
   assert.equal(n.config.blockSize, 256); // max_position_embeddings
+});
+
+test('llm-lens eval on a Llama folder prints the mean cross-entropy of torch’s logits', async () => {
+  // one sequence per split, exactly block + 1 tokens long: every batch is that sequence, and the loss is
+  // the mean over its positions of −log softmax(torch's logits)[next id]
+  const { idx, logits, V } = await refs('tied_llama3');
+  const T = idx[0].length;
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'llm-lens-llama-eval-'));
+  temps.push(tmp);
+  // the model with its character tokenizer.json; a dataset prepared with it, whose token files are then
+  // replaced by the two sequences
+  const model = copyHubFolder('tied_llama3', path.join(tmp, 'model'));
+  fs.writeFileSync(path.join(tmp, 'text.txt'), 'the quick brown fox jumps over the lazy dog\n'.repeat(4));
+  const cli = (...args: string[]) =>
+    spawnSync(process.execPath, ['dist/cli.js', ...args], { encoding: 'utf8' });
+  const prep = cli(
+    'prepare',
+    '--tokenizer',
+    model,
+    '--out',
+    path.join(tmp, 'data'),
+    '--val-fraction',
+    '0.5',
+    path.join(tmp, 'text.txt'),
+  );
+  assert.equal(prep.status, 0, prep.stderr);
+  const data = path.join(tmp, 'data', fs.readdirSync(path.join(tmp, 'data'))[0]);
+  const want: Record<string, number> = {};
+  for (const [split, row, last] of [
+    ['train', 1, 5],
+    ['val', 0, 9],
+  ] as const) {
+    const ids = [...idx[row], last];
+    fs.writeFileSync(path.join(data, `${split}.bin`), Buffer.from(new Uint16Array(ids).buffer));
+    let sum = 0;
+    for (let t = 0; t < T; t++) {
+      const z = Array.from(logits.subarray((row * T + t) * V, (row * T + t + 1) * V));
+      const max = Math.max(...z);
+      const lse = max + Math.log(z.reduce((a, x) => a + Math.exp(x - max), 0));
+      sum += lse - z[ids[t + 1]];
+    }
+    want[split] = sum / T;
+  }
+  const meta = JSON.parse(fs.readFileSync(path.join(data, 'meta.json'), 'utf8'));
+  assert.equal(meta.dtype, 'uint16');
+  fs.writeFileSync(
+    path.join(data, 'meta.json'),
+    JSON.stringify({ ...meta, trainTokens: T + 1, valTokens: T + 1 }),
+  );
+  const evaluate = (...args: string[]) => cli('eval', '--checkpoint', model, '--data', data, ...args);
+  const r = evaluate('--block-size', String(T), '--batch-size', '2', '--iters', '2');
+  assert.equal(r.status, 0, r.stderr);
+  const got = Object.fromEntries(
+    [...r.stdout.matchAll(/^(train|val) loss (\S+)$/gm)].map((m) => [m[1], +m[2]]),
+  );
+  for (const split of ['train', 'val'])
+    assert.ok(Math.abs(got[split] - want[split]) <= 2e-4, `${split}: ${got[split]} vs torch ${want[split]}`);
+  // a sequence longer than the data, or than the model's context, is refused before anything runs
+  const short = evaluate('--block-size', String(T + 1));
+  assert.equal(short.status, 2, short.stderr);
+  assert.match(
+    short.stderr,
+    /train split .* has 21 tokens, fewer than a sequence of 21 \+ 1; give a smaller --block-size/,
+  );
+  const long = evaluate('--block-size', '257');
+  assert.match(long.stderr, /--block-size 257 is longer than .*model's context \(256\); give at most 256/);
 });
