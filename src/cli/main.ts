@@ -83,7 +83,8 @@ Usage:
   llm-lens rl --from CKPT_DIR --task NAME [--run-dir DIR] [--steps N] [--group-size G]
               [--prompts-per-step P] [--lr X] [--eval-interval N] [--max-digits D] [options]
                             reinforcement learning on a task with checked answers (GRPO): samples G
-                            answers per prompt, rewards the right ones; llm-lens rl --help lists options
+                            answers per prompt, rewards the right ones; --device webgpu|cuda runs it on
+                            a GPU; llm-lens rl --help lists options
   llm-lens eval-task --checkpoint DIR --task NAME|FILE.jsonl [--checker C] [--heldout FILE] [--count N] [--digits D] [--max-digits D] [--tools LIST|none] [--json]
                             accuracy on the task's held-out questions (chat-data's tasks), greedy;
                             the tools it calls run (none: the same model without tools)
@@ -101,11 +102,12 @@ Usage:
                             {"prompt", "chosen", "rejected", "answer"} a line (rl/preferences.ts: the
                             loophole a reward model trained on them has, on purpose)
   llm-lens reward-train --from CKPT_DIR --data PAIRS.jsonl [--heldout PAIRS.jsonl] [--steps N] [--lr X]
-                        [--batch-size N] [--run-dir DIR] [--seed S] [--threads N]
+                        [--batch-size N] [--run-dir DIR] [--seed S] [--device cpu|webgpu|cuda] [--threads N]
                             train a reward model (the GPT with a scalar head, Bradley–Terry loss);
                             prints held-out pair accuracy before and after; checkpoint in
                             DIR/checkpoints/step-N (GPT2ForSequenceClassification)
   llm-lens reward-score --checkpoint DIR --prompt TEXT --answer TEXT [--answer TEXT]... [--expected A]
+                        [--device cpu|webgpu|cuda]
                             the reward of each answer; --expected also runs the true checker
   llm-lens COMMAND --help   the options of prepare, train, sample and eval, with ranges and defaults
   llm-lens --version

@@ -4,6 +4,7 @@
  *
  *   llm-lens reward-data --count 2000 --out pairs.jsonl [--split heldout] [--seed S]
  *   llm-lens reward-train --from runs/sft/checkpoints/step-600 --data pairs.jsonl --heldout held.jsonl --steps 200
+ *   llm-lens reward-train --from runs/sft/checkpoints/step-600 --data pairs.jsonl --device webgpu   # on a GPU
  *   // eval step 0: held-out pair accuracy 0.610, mean margin 0.013 (100 pairs)   … step lines …
  *   // RESULT reward held-out pair accuracy before 0.610 after 1.000 (100 pairs)
  *   llm-lens reward-score --checkpoint runs/reward/checkpoints/step-200 --prompt 'What is 3 plus 14?' \
@@ -18,6 +19,7 @@ import { generatePreferencePairs, preferencesToJsonl, trueCheck } from '../engin
 import { RewardScorer, trainRewardModel } from '../engine/rl/rewardTrain';
 import { writeFileAtomic } from '../engine/train/data';
 import type { OptionTable, OptionValues } from '../protocol/options';
+import { LOOP_OPTIONS } from '../protocol/trainOptions';
 
 function flags<T extends OptionTable>(cmd: string, args: readonly string[], table: T): OptionValues<T> {
   const { values, rest, problems } = parseFlags(args, table);
@@ -64,6 +66,7 @@ const REWARD_TRAIN_OPTIONS = {
   batchSize: { type: 'int', min: 1, default: 8, doc: 'Pairs per step.' },
   seed: { type: 'int', min: 0, max: 2 ** 32 - 1, default: 1337, doc: "Seed of the head's initialisation and the batches." },
   runDir: { type: 'str', path: true, meta: 'DIR', default: 'runs/reward', doc: 'The checkpoint goes to DIR/checkpoints/step-N.' },
+  device: { ...LOOP_OPTIONS.device, doc: 'Where to train: cpu, or a GPU execution provider (llm-lens env lists what runs here).' },
   threads: { type: 'int', min: 1, doc: 'CPU threads (default: every core).' },
   logEvery: { type: 'int', min: 1, default: 10, doc: 'Print the loss every N steps.' },
 } as const satisfies OptionTable;
@@ -82,6 +85,7 @@ export async function rewardTrainCommand(args: string[]): Promise<number> {
     batchSize: o.batchSize,
     seed: o.seed,
     runDir: o.runDir,
+    device: o.device,
     threads: o.threads,
     onEvent: (e) => {
       if (e.kind === 'step') {
@@ -112,6 +116,7 @@ const REWARD_SCORE_OPTIONS = {
   prompt: { type: 'str', doc: "The user's message." },
   answer: { type: 'list', doc: 'An answer to score (repeat for several).' },
   expected: { type: 'str', doc: 'The right answer: also print what the true checker (polite, short, answers) says.' },
+  device: { ...LOOP_OPTIONS.device, doc: 'Where to score: cpu, or a GPU execution provider.' },
   threads: { type: 'int', min: 1, doc: 'CPU threads (default: every core).' },
 } as const satisfies OptionTable;
 
@@ -119,7 +124,7 @@ export async function rewardScoreCommand(args: string[]): Promise<number> {
   const cmd = 'reward-score';
   const o = flags(cmd, args, REWARD_SCORE_OPTIONS);
   required(cmd, o, ['checkpoint', 'prompt', 'answer']);
-  const scorer = await RewardScorer.load(o.checkpoint!, { threads: o.threads });
+  const scorer = await RewardScorer.load(o.checkpoint!, { ep: o.device, threads: o.threads });
   try {
     const answers = o.answer!;
     const rewards = await scorer.score(answers.map((answer) => ({ prompt: o.prompt!, answer })));

@@ -5,6 +5,7 @@
  * `llm-lens train --config RUN_DIR/request.json --control RUN_DIR/control.json`, which lands here.
  *
  *   llm-lens rl --from runs/sft/checkpoints/step-300 --task addition --max-digits 2 --steps 40 --group-size 8
+ *   llm-lens rl --from runs/sft/checkpoints/step-300 --task addition --device webgpu   # on a GPU
  *   // step 1: reward 0.41, zero-signal 25%, answer 14.2 tokens, loss 0.0021, 1.9 s
  */
 import * as path from 'node:path';
@@ -31,6 +32,7 @@ Tasks: addition, arithmetic, multiplication, spelling (letter counts), compare, 
 {"prompt": …, "answer": …} lines checked by --checker exact|numeric|contains|regex, with held-out
 prompts from --heldout FILE or every 10th line. With --reward-model DIR (llm-lens reward-train) the
 reward model scores the answers and the task's checker is shown beside it as the true reward.
+--device webgpu|cuda runs the policy steps, rollouts and the reward model on a GPU.
 `;
 
 /** Flags of `llm-lens rl` that steer the process, not the run (the host's `train` arguments among them). */
@@ -54,7 +56,7 @@ export async function rlCommand(args: string[]): Promise<number> {
   if (problems.length) throw new UsageError(`rl: ${problems.join('; ')}`);
   const { config: file, control: controlFile, logInterval, ...flags } = values;
   const fromFile = file ? parseRlRunFile(readRunFileText(file), file, { request: true }) : undefined;
-  const { stage: _stage, device: _device, name, ...fileOptions } = fromFile ?? {};
+  const { stage: _stage, name, ...fileOptions } = fromFile ?? {};
   const o = { ...defaultsOf(RL_OPTIONS), ...fileOptions, ...flags };
   if (!o.from || !o.task) throw new UsageError('rl: --from CKPT_DIR and --task NAME are required');
   if (o.groupSize < 2)
@@ -72,7 +74,7 @@ export async function rlCommand(args: string[]): Promise<number> {
     for await (const e of trainRl(config, { signal, control })) {
       if (e.kind === 'start')
         out(
-          `run: ${e.runDir}\nrl on ${o.task} from ${o.from}: ${o.promptsPerStep} prompts × ${o.groupSize} answers per step, lr ${o.lr}, ${(e.params / 1e6).toFixed(2)}M parameters${o.rewardModel ? `\nreward: the reward model ${o.rewardModel} (true reward: the task's checker, shown only)` : ''}`,
+          `run: ${e.runDir}\nrl on ${o.task} from ${o.from}: ${o.promptsPerStep} prompts × ${o.groupSize} answers per step, lr ${o.lr}, ${(e.params / 1e6).toFixed(2)}M parameters, on ${o.device}${o.rewardModel ? `\nreward: the reward model ${o.rewardModel} (true reward: the task's checker, shown only)` : ''}`,
         );
       else if (e.kind === 'step' && (e.step % (logInterval ?? 1) === 0 || e.step === o.steps))
         out(

@@ -48,6 +48,7 @@ export const RL_OPTIONS = {
   groupsInterval: { type: 'int', min: 0, default: 1, doc: "Log the first prompts' groups (answers, rewards, advantages) every N steps; 0: never." },
   checkpointInterval: { type: 'int', min: 0, default: 0, doc: 'Save every N steps; 0: at the end only.' },
   seed: { type: 'int', min: 0, max: 2 ** 32 - 1, default: 1337, doc: 'Seed of the prompts and rollouts.' },
+  device: { ...LOOP_OPTIONS.device, doc: 'Where the policy steps, rollouts and the reward model run.' },
   threads: { type: 'int', min: 1, doc: "CPU threads (default: onnxruntime's choice)." },
 } as const satisfies OptionTable;
 
@@ -63,6 +64,5 @@ export type RlOptionValues = OptionValues<typeof RL_OPTIONS>;
 export const RL_RUN_OPTIONS = {
   stage: { type: 'enum', values: ['rl'], required: true, doc: 'rl: reinforcement learning from a fine-tuned checkpoint.' },
   name: RUN_OPTIONS.name,
-  device: { ...LOOP_OPTIONS.device, values: ['cpu'], doc: 'Where to run (RL runs on the CPU for now).' },
   ...RL_OPTIONS,
 } as const satisfies OptionTable;

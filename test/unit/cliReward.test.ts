@@ -5,7 +5,8 @@
  * above chance (0.5) and above the before, and saves a GPT2ForSequenceClassification checkpoint;
  * reward-score's rewards (one row at a time, the model's whole context) rank the held-out pairs as the
  * training's evaluation (batches padded to the longest pair) said, and score alike in padded batches of 5. Bad input: a pairs file with a broken
- * line and a missing field (file:line and the reason), a checkpoint without the scalar head, no --from.
+ * line and a missing field (file:line and the reason), a checkpoint without the scalar head, no --from,
+ * a device that is no execution provider (on the command line and to trainRewardModel).
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -14,7 +15,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { generatePreferencePairs, readPreferencePairs } from '../../src/engine/rl/preferences';
-import { RewardScorer } from '../../src/engine/rl/rewardTrain';
+import { RewardScorer, trainRewardModel } from '../../src/engine/rl/rewardTrain';
 
 const CLI = path.resolve('dist/cli.js');
 const cli = (cwd: string, ...args: string[]) =>
@@ -154,6 +155,13 @@ test('reward-train learns the held-out pairs above chance; reward-score agrees; 
     assert.match(
       noHead.stderr,
       /step-4\/model\.safetensors has no scalar head: a reward model needs score\.weight \[1, 32\]/,
+    );
+    const noDevice = cli(dir, 'reward-train', '--from', baseCkpt, '--data', 'train.jsonl', '--device', 'gpu');
+    assert.equal(noDevice.status, 2);
+    assert.match(noDevice.stderr, /reward-train: --device must be one of cpu, webgpu, cuda, got gpu/);
+    await assert.rejects(
+      trainRewardModel({ from: baseCkpt, data: [], device: 'gpu' as 'cpu' }),
+      /device must be one of cpu, webgpu, cuda, got "gpu": use cpu, or a GPU provider that loads here/,
     );
     const noFrom = cli(dir, 'reward-train', '--data', 'train.jsonl');
     assert.equal(noFrom.status, 2);

@@ -1,12 +1,14 @@
 /**
- * A GPT on a GPU provider: 20 AdamW steps of a tiny GPT-2 from the same weights and batches give the
- * CPU provider's losses within float tolerance, and key/value-cache decoding on the GPU gives the logits
- * and greedy tokens of recomputing the whole context. Skips, with each provider's reason, where no GPU
+ * A GPT on a GPU provider: 20 AdamW steps of a tiny GPT-2 from the same weights and batches (the CPU
+ * graph on the CPU provider, the GPU variant on the GPU, as train/loop.ts builds them) give the CPU
+ * provider's losses within float tolerance, with no node on the CPU, and key/value-cache decoding on the
+ * GPU gives the logits and greedy tokens of recomputing the whole context. Skips, with each provider's reason, where no GPU
  * execution provider (cuda, webgpu) loads. On lavapipe (software Vulkan) the file takes about 10 s.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { emitOnnx } from '../../src/engine/graph/emit';
+import { targetOf } from '../../src/engine/graph/graph';
 import { buildGptTrainGraph, initGptWeights, type GptConfig } from '../../src/engine/model/gpt';
 import { GptInference, type GptModelConfig } from '../../src/engine/model/inference';
 import { KvCacheModel } from '../../src/engine/model/kvCache';
@@ -37,14 +39,19 @@ test('20 training steps of a GPT on the GPU give the CPU losses within float tol
   const { ep, why } = await gpuProvider();
   if (!ep) return t.skip(why);
   const c: GptConfig = { ...model, batchSize: 4 };
-  // flat AdamW as the training loop builds it for a GPU: one Concat of every small parameter would bind
-  // 17+ buffers in one shader, over lavapipe's 16 ("Too many storage buffers"); maxJoin makes it a tree
-  const opt = { kind: 'adamw', weightDecay: 0.1, clip: 1, maxJoin: GPU_MAX_JOIN } as const;
-  const { graph, spec } = buildGptTrainGraph(c, opt);
-  const bytes = emitOnnx(graph);
+  // each provider gets the graph train/loop.ts builds for it: the CPU graph on cpu; on the GPU its variant
+  // (target 'gpu') and flat AdamW as a tree (maxJoin): one Concat of every small parameter would bind
+  // 17+ buffers in one shader, over lavapipe's 16 ("Too many storage buffers")
+  const cpuStep = buildGptTrainGraph(c, { kind: 'adamw', weightDecay: 0.1, clip: 1 });
+  const gpuOpt = { kind: 'adamw', weightDecay: 0.1, clip: 1, maxJoin: GPU_MAX_JOIN } as const;
+  const gpuStep = buildGptTrainGraph({ ...c, target: targetOf(ep) }, gpuOpt);
   const init = initGptWeights(c, 1);
-  const cpu = await TrainRunner.create(bytes, spec, init, { ep: 'cpu' });
-  const gpu = await TrainRunner.create(bytes, spec, init, { ep, onCpuNodes: () => {} });
+  const placed: string[] = [];
+  const cpu = await TrainRunner.create(emitOnnx(cpuStep.graph), cpuStep.spec, init, { ep: 'cpu' });
+  const gpu = await TrainRunner.create(emitOnnx(gpuStep.graph), gpuStep.spec, init, {
+    ep,
+    onCpuNodes: (w) => placed.push(w),
+  });
   const rng = new Rng(3);
   let worst = 0;
   try {
@@ -63,6 +70,7 @@ test('20 training steps of a GPT on the GPU give the CPU losses within float tol
     const a = (await cpu.get('transformer.wte.weight')).data;
     const b = (await gpu.get('transformer.wte.weight')).data;
     for (let i = 0; i < a.length; i++) assert.ok(Math.abs(Number(a[i]) - Number(b[i])) <= 1e-4, `wte[${i}]`);
+    assert.deepEqual(placed, [], 'no node of the GPU training step ran on the CPU');
     t.diagnostic(`${ep}: worst relative loss difference over 20 steps ${worst.toExponential(2)}`);
   } finally {
     await cpu.release();

@@ -1,7 +1,7 @@
 /**
  * The RL loop (src/engine/rl/rlLoop.ts) and `llm-lens rl`. The rows of a step are compared with arrays
  * written out by hand for two prompts of two answers each. Bad options (a group of 1, a task without a
- * checker) are refused with messages that say what to use. End to end on a tiny model trained here
+ * checker, a device that is no execution provider) are refused with messages that say what to use. End to end on a tiny model trained here
  * (train → sft on addition → rl): a line per step, the events in metrics.jsonl, held-out pass@1 at steps
  * 0, 2 and 3, a checkpoint with stage "rl"; the random tiny model never gets a sum right, so every group
  * is zero-signal and the weights must come out bit for bit the SFT checkpoint's (no update applied).
@@ -49,7 +49,7 @@ test('rolloutRows: prompt + answer shifted by one, padded with 0, the mask on an
   );
 });
 
-test('validateRlConfig refuses a group of 1 and unknown tasks, naming what to use', () => {
+test('validateRlConfig refuses a group of 1, unknown tasks and devices, naming what to use', () => {
   const ok: RlConfig = { ...defaultsOf(RL_OPTIONS), from: 'x', task: 'addition', runDir: 'r' };
   validateRlConfig(ok);
   assert.throws(
@@ -64,6 +64,14 @@ test('validateRlConfig refuses a group of 1 and unknown tasks, naming what to us
       ),
     );
   assert.throws(() => validateRlConfig({ ...ok, lr: -1 }), /lr/);
+  validateRlConfig({ ...ok, device: 'webgpu' });
+  assert.throws(
+    () => validateRlConfig({ ...ok, device: 'gpu' as RlConfig['device'] }),
+    /device must be one of cpu, webgpu, cuda, got "gpu"/,
+  );
+  const r = cli(tmpdir(), 'rl', '--from', 'x', '--task', 'addition', '--device', 'gpu');
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /rl: --device must be one of cpu, webgpu, cuda, got gpu/);
 });
 
 test('llm-lens rl on a tiny SFT model: a line per step, events, pass@1, a stage-rl checkpoint', async () => {

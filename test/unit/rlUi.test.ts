@@ -143,7 +143,8 @@ test('the run-file schema takes both kinds of run file exactly where the engineâ
     [{ stage: 'rl', from }, false], // no task
     [{ stage: 'rl', from, task: 'addition', steps: 0 }, false],
     [{ stage: 'rl', from, task: 'addition', checker: 'fuzzy' }, false],
-    [{ stage: 'rl', from, task: 'addition', device: 'cuda' }, false],
+    [{ stage: 'rl', from, task: 'addition', device: 'cuda' }, true], // RL runs on the GPU providers too
+    [{ stage: 'rl', from, task: 'addition', device: 'gpu' }, false], // not an execution provider
     [{ data: 'a.txt', task: 'addition' }, false], // an RL field in a training file
     [{ data: 'a.txt', maxIters: 0 }, false],
   ];

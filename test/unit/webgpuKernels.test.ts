@@ -1,6 +1,7 @@
 /**
  * Every graph the engine runs on a GPU device (test/unit/webgpuGraphs.ts: training step, eval, KV-cache
- * prefill and decode, inspection, for GPT-2 tiny and llama-tiny) uses only op/dtypes that the shipped
+ * prefill and decode, inspection, for GPT-2 tiny and llama-tiny; RL's policy step and log-probs and the
+ * reward model's step and scoring for GPT-2 tiny) uses only op/dtypes that the shipped
  * onnxruntime-node runs on its WebGPU provider, per the generated table src/engine/runtime/webgpuKernels.json
  * (scripts/gen-webgpu-kernels.mjs, run on a WebGPU adapter). No GPU needed: it reads the table.
  */

@@ -3,9 +3,10 @@
  * SoftmaxCrossEntropyLoss, the embedding gradient without OneHot, batched products without FusedMatMul,
  * Llama positions without an int64 Cast) compute what the CPU graphs compute: every output of a training
  * step (loss, gradient norm, each gradient), the weighted loss with
- * ignored targets (-100) and the per-token log-probabilities, and a Llama decode step, run on the CPU
- * provider agree within 1e-6; the GPU variant run on WebGPU agrees with the CPU graph within 1e-4 (skips
- * where WebGPU does not load).
+ * ignored targets (-100) and the per-token log-probabilities, a Llama decode step, RL's policy step (PPO
+ * ratio and KL penalty) and the reward model's training step (the last token picked without int64
+ * arithmetic), run on the CPU provider agree within 1e-6; the GPU variant run on WebGPU agrees with the CPU
+ * graph within 1e-4 with no node placed on the CPU (skips where WebGPU does not load).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -13,11 +14,15 @@ import { gradients } from '../../src/engine/graph/autodiff';
 import { emitOnnx } from '../../src/engine/graph/emit';
 import { Graph, type GraphTarget } from '../../src/engine/graph/graph';
 import { buildTrainGraph, initModelWeights, type TrainModel } from '../../src/engine/model/gpt';
+import type { GptModelConfig } from '../../src/engine/model/inference';
 import { buildDecodeGraph } from '../../src/engine/model/kvCache';
 import { llama, type LlamaConfig } from '../../src/engine/model/llama';
+import { buildGptPolicyGraph } from '../../src/engine/rl/policyLoss';
+import { buildRewardTrainGraph, initScoreHead, SCORE_WEIGHT } from '../../src/engine/rl/rewardModel';
 import type { ExecutionProvider } from '../../src/engine/runtime/ort';
 import { GraphRunner, toHost, type HostTensor } from '../../src/engine/runtime/session';
-import { GPU_MAX_JOIN } from '../../src/engine/train/optim';
+import { emittedNodes } from '../../src/engine/runtime/webgpuKernels';
+import { GPU_MAX_JOIN, type TrainStepSpec } from '../../src/engine/train/optim';
 import { Rng } from '../../src/engine/train/rng';
 import { gpuProvider } from './webgpuProvider';
 
@@ -83,14 +88,25 @@ function trainCase(m: TrainModel, target: GraphTarget) {
   const { graph, spec } = buildTrainGraph(m, { batchSize: B, seqLen: T, target }, opt, { weighted: true });
   const w = initModelWeights(m, 7);
   const rng = new Rng(11);
-  const feeds: Record<string, HostTensor> = {
+  const feeds = stepFeeds(spec, w, {
     idx: { dtype: 'i64', shape: [B, T], data: ids(rng, B * T, m.vocabSize) },
     targets: { dtype: 'i64', shape: [B, T], data: ids(rng, B * T, m.vocabSize, 5) },
     weights: { dtype: 'f32', shape: [B, T], data: Float32Array.from({ length: B * T }, () => rng.next()) },
+  });
+  return { graph, feeds };
+}
+
+/** A step's feeds: its data, lr 1e-2, step 1, each parameter's weights and the moments zero. */
+function stepFeeds(
+  spec: TrainStepSpec,
+  w: Record<string, HostTensor>,
+  data: Record<string, HostTensor>,
+): Record<string, HostTensor> {
+  const feeds: Record<string, HostTensor> = {
+    ...data,
     lr: { dtype: 'f32', shape: [], data: Float32Array.of(1e-2) },
     step: { dtype: 'f32', shape: [], data: Float32Array.of(1) },
   };
-  // the state: each parameter's weights, the moments zero
   for (const s of spec.state) {
     const n = s.shape.reduce((a, b) => a * b, 1);
     feeds[s.name] = {
@@ -99,8 +115,12 @@ function trainCase(m: TrainModel, target: GraphTarget) {
       data: s.init === 'param' ? w[s.name].data : new Float32Array(n),
     };
   }
-  return { graph, feeds };
+  return feeds;
 }
+
+/** The outputs a step's check compares: every one but the updated state (see the training-step test). */
+const compared = (o: Record<string, number[]>) =>
+  Object.fromEntries(Object.entries(o).filter(([k]) => !k.startsWith('new/')));
 
 for (const [name, m] of [
   ['GPT-2', gpt2],
@@ -116,8 +136,6 @@ for (const [name, m] of [
     assert.ok(!types(gpu.graph).has('OneHot') && !types(gpu.graph).has('FusedMatMul'));
     // loss, gradient norm and gradients (AdamW's first update, ≈ lr·sign(g), amplifies the last bits of a
     // gradient near zero: the updated state is the same ops on those gradients)
-    const compared = (o: Record<string, number[]>) =>
-      Object.fromEntries(Object.entries(o).filter(([k]) => !k.startsWith('new/')));
     const want = compared(await run(cpu.graph, cpu.feeds, 'cpu'));
     assert.ok(Number.isFinite(want.loss[0]) && want.loss[0] > 1, `loss ${want.loss[0]}`);
     const onCpu = worst(want, compared(await run(gpu.graph, gpu.feeds, 'cpu')));
@@ -196,3 +214,87 @@ test('Llama decode step at a position: the GPU variant (positions gathered, no i
   const onGpu = worst(want, await run(gpu, feeds, ep));
   assert.ok(onGpu.diff <= 1e-4, onGpu.at);
 });
+
+/** RL's policy step with PPO's clipped ratio and the KL penalty, as rlLoop.ts builds it for a target. */
+function policyCase(target: GraphTarget) {
+  const m = gpt2 as GptModelConfig;
+  const B = 4;
+  const T = m.blockSize;
+  const opt = { kind: 'adamw', weightDecay: 0, clip: 1, maxJoin: GPU_MAX_JOIN, outputGrads: true } as const;
+  const o = { ref: true, old: true, klBeta: 0.1, clipEps: 0.2 };
+  const { graph, spec } = buildGptPolicyGraph({ ...m, batchSize: B, seqLen: T, target }, opt, o);
+  const rng = new Rng(13);
+  const f32 = (f: () => number): HostTensor => ({
+    dtype: 'f32',
+    shape: [B, T],
+    data: Float32Array.from({ length: B * T }, f),
+  });
+  const feeds = stepFeeds(spec, initModelWeights(m, 5) as Record<string, HostTensor>, {
+    idx: { dtype: 'i64', shape: [B, T], data: ids(rng, B * T, m.vocabSize) },
+    targets: { dtype: 'i64', shape: [B, T], data: ids(rng, B * T, m.vocabSize) },
+    advantages: f32(() => 2 * rng.next() - 1),
+    weights: f32(() => (rng.next() < 0.7 ? 1 / (0.7 * B * T) : 0)),
+    // log-probs near the policy's own (about −log 37): ratios on both sides of the clip range
+    old_logp: f32(() => -Math.log(37) + rng.next() - 0.5),
+    ref_logp: f32(() => -Math.log(37) + rng.next() - 0.5),
+  });
+  return { graph, feeds };
+}
+
+/** The reward model's Bradley–Terry step, its rows' last tokens anywhere in the block. */
+function rewardCase(target: GraphTarget) {
+  const m = gpt2 as GptModelConfig;
+  const B = 3;
+  const T = m.blockSize;
+  const opt = { kind: 'adamw', weightDecay: 0, clip: 1, maxJoin: GPU_MAX_JOIN, outputGrads: true } as const;
+  const { graph, spec } = buildRewardTrainGraph({ ...m, batchSize: B, seqLen: T, target }, opt);
+  const rng = new Rng(17);
+  const w = { ...initModelWeights(m, 6), [SCORE_WEIGHT]: initScoreHead(m.nEmbd, 6) } as Record<
+    string,
+    HostTensor
+  >;
+  const lasts = (): HostTensor => ({
+    dtype: 'i64',
+    shape: [B],
+    data: BigInt64Array.from({ length: B }, () => BigInt(Math.floor(rng.next() * T))),
+  });
+  const feeds = stepFeeds(spec, w, {
+    chosen: { dtype: 'i64', shape: [B, T], data: ids(rng, B * T, m.vocabSize) },
+    chosen_last: lasts(),
+    rejected: { dtype: 'i64', shape: [B, T], data: ids(rng, B * T, m.vocabSize) },
+    rejected_last: lasts(),
+  });
+  return { graph, feeds };
+}
+
+for (const [name, build] of [
+  ['RL policy step (PPO ratio, KL penalty)', policyCase],
+  ['reward-model training step', rewardCase],
+] as const)
+  test(`${name}: the GPU variant gives the CPU graph's outputs (CPU 1e-6, WebGPU 1e-4)`, async (t) => {
+    const cpu = build('cpu');
+    const gpu = build('gpu');
+    const types = (g: Graph) => new Set(g.nodes.map((n) => n.def.type));
+    assert.ok(!types(gpu.graph).has('SoftmaxCrossEntropyLoss') && !types(gpu.graph).has('OneHot'));
+    const int64 = emittedNodes(gpu.graph).filter(
+      (n) => n.def.type !== 'Gather' && n.inputs.some((x) => x.dtype === 'i64' && x.kind !== 'const'),
+    );
+    assert.deepEqual(
+      int64.map((n) => n.name),
+      [],
+      'no emitted node but a Gather takes an int64 input',
+    );
+    const want = compared(await run(cpu.graph, cpu.feeds, 'cpu'));
+    assert.ok(Number.isFinite(want.loss[0]) && want.grad_norm[0] > 0, `loss ${want.loss[0]}`);
+    if (want.clip_frac)
+      assert.ok(want.clip_frac[0] > 0 && want.clip_frac[0] < 1, 'some ratios clipped, not all');
+    const onCpu = worst(want, compared(await run(gpu.graph, gpu.feeds, 'cpu')));
+    assert.ok(onCpu.diff <= 1e-6, `on the CPU provider: ${onCpu.at}`);
+    t.diagnostic(`${name}: GPU variant on CPU, max |Δ| ${onCpu.diff.toExponential(2)}`);
+    const { ep, why } = await gpuProvider(['webgpu']);
+    if (!ep) return t.skip(why);
+    const onGpu = worst(want, compared(await run(gpu.graph, gpu.feeds, ep)));
+    assert.ok(onGpu.diff <= 1e-4, `on ${ep}: ${onGpu.at}`);
+    assert.deepEqual(cpuPlaced, [], 'no node of the GPU variant ran on the CPU provider');
+    t.diagnostic(`${name}: GPU variant on ${ep}, max |Δ| ${onGpu.diff.toExponential(2)}`);
+  });

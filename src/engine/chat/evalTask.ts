@@ -13,6 +13,7 @@
  * Greedy by default (temperature 0): one answer per question, the model's most likely one.
  */
 import { KvCacheModel } from '../model/kvCache';
+import type { FamilyConfig } from '../model/family';
 import type { GptModelConfig } from '../model/inference';
 import type { LoadedModel } from '../model/pretrained';
 import { kvCacheOf } from '../sample/openModel';
@@ -83,8 +84,12 @@ export interface EvalQuestion {
 /** Options of evalQuestions: evalChatTask's, without the task's. */
 export type EvalAskOptions = Omit<EvalTaskOptions, keyof ChatDataOptions> & { seed?: number };
 
-/** A GPT-2's config and weights (a Checkpoint), or a model of any family (pretrained.ts loadModel). */
-export type EvalModel = { config: GptModelConfig; weights: Record<string, HostTensor> } | LoadedModel;
+/**
+ * A GPT-2's config and weights (a Checkpoint), a model of any family (pretrained.ts loadModel), or a
+ * KV-cache model already made (an RL run's, on its device): that one is used as it is and not released.
+ */
+export type EvalModel =
+  { config: GptModelConfig; weights: Record<string, HostTensor> } | LoadedModel | KvCacheModel<FamilyConfig>;
 
 /** The model's accuracy on the task's held-out questions (see the file's header). */
 export async function evalChatTask(
@@ -100,6 +105,13 @@ export async function evalChatTask(
   return evalQuestions(model, tok, questions, containsResult, o);
 }
 
+/** The KV-cache model that answers, and whether it was made here (and is released here). */
+async function kvModelOf(model: EvalModel): Promise<{ m: KvCacheModel<FamilyConfig>; own: boolean }> {
+  if (model instanceof KvCacheModel) return { m: model, own: false };
+  if ('family' in model) return { m: await kvCacheOf(model), own: true };
+  return { m: await KvCacheModel.create(model.config, model.weights), own: true };
+}
+
 /**
  * Asks each question once as evalChatTask does (tools run, greedy unless a temperature is given) and
  * judges each answer's text after its last tool output with `check(text, expected, question)`: the RL tasks'
@@ -112,8 +124,7 @@ export async function evalQuestions(
   check: (text: string, expected: string, question: string) => boolean,
   o: EvalAskOptions,
 ): Promise<EvalResult> {
-  const m =
-    'family' in model ? await kvCacheOf(model) : await KvCacheModel.create(model.config, model.weights);
+  const { m, own } = await kvModelOf(model);
   const items: EvalItem[] = [];
   try {
     for (const [i, { question, expected }] of questions.entries()) {
@@ -163,7 +174,7 @@ export async function evalQuestions(
       o.onItem?.(item, i + 1, questions.length);
     }
   } finally {
-    await m.release();
+    if (own) await m.release();
   }
   return { correct: items.filter((x) => x.right).length, total: items.length, items };
 }

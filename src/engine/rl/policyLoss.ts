@@ -104,14 +104,19 @@ export interface PolicyGraphOptions extends PolicyLossOptions {
 /**
  * One RL training step of a GPT: inputs idx, targets (B, T) i64, advantages, weights (B, T) f32
  * [, old_logp, ref_logp (B, T) f32], lr, step and the optimizer state; outputs loss, grad_norm, logp (B, T),
- * [kl, clip_frac] and the new state (train/optim.ts).
+ * [kl, clip_frac] and the new state (train/optim.ts). `c.target` 'gpu' builds the GPU providers' variant
+ * (graph.ts's GraphOptions.target; with the optimizer's maxJoin: GPU_MAX_JOIN, as the RL loop builds it).
  */
 export function buildGptPolicyGraph(
   c: GptConfig,
   opt: OptimizerOptions,
   o: PolicyGraphOptions = {},
 ): { graph: Graph; spec: TrainStepSpec } {
-  const g = new Graph({ name: 'gpt-policy-step', embeddingGrad: c.embeddingGrad ?? 'onehot' });
+  const g = new Graph({
+    name: 'gpt-policy-step',
+    embeddingGrad: c.embeddingGrad ?? 'onehot',
+    target: c.target ?? 'cpu',
+  });
   const B = c.batchSize;
   const T = c.seqLen ?? c.blockSize;
   const flat = (name: string, dtype: 'i64' | 'f32') => g.reshape(g.input(name, dtype, [B, T]), [B * T]); // (B·T)
@@ -135,7 +140,7 @@ export function buildGptPolicyGraph(
  * sampling policy's old_logp when the first update does not come first).
  */
 export function buildGptLogProbGraph(c: GptConfig): Graph {
-  const g = new Graph({ name: 'gpt-logprobs' });
+  const g = new Graph({ name: 'gpt-logprobs', target: c.target ?? 'cpu' });
   const B = c.batchSize;
   const T = c.seqLen ?? c.blockSize;
   const idx = g.input('idx', 'i64', [B, T]); // (B, T)

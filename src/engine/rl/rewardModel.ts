@@ -34,23 +34,48 @@ export { SCORE_WEIGHT };
 
 /**
  * Rewards (N) of the rows idx (N, T) at positions last (N) i64: the GPT's residual stream, the
- * hidden state of each row's last token, ln_f, then score.weight. Declares the parameters on g.
+ * hidden state of each row's last token, ln_f, then score.weight. Declares the parameters on g. The rows
+ * come in parts (chosen, then rejected), each with its last positions, N the parts' rows together.
+ *
+ * On a GPU target (graph.ts's GraphOptions.target) no int64 arithmetic or Concat is emitted (ORT's WebGPU
+ * provider runs them on the CPU: runtime/webgpuKernels.json): each part is embedded on its own and the
+ * float rows joined, and each row's last token is picked by a product with a one-hot row (N, 1, T) built
+ * from the positions gathered as floats, where the CPU graph gathers row n·T + last.
  */
-export function rewardForward(g: Graph, c: GptConfig, idx: Tensor, last: Tensor): Tensor {
-  const N = idx.shape[0];
-  const T = idx.shape[1];
+export function rewardForward(
+  g: Graph,
+  c: GptConfig,
+  idx: readonly Tensor[],
+  last: readonly Tensor[],
+): Tensor {
+  const N = idx.reduce((n, t) => n + t.shape[0], 0);
+  const T = idx[0].shape[1];
   const C = c.nEmbd;
   if (C % c.nHead) throw new Error(`GPT config: nEmbd ${C} is not divisible by nHead ${c.nHead}`);
   if (T > c.blockSize) throw new Error(`GPT config: seqLen ${T} exceeds blockSize ${c.blockSize}`);
   const P = declareParams(g, gpt2.params(c));
   const score = g.param(SCORE_WEIGHT, [1, C]); // (1, C)
-  const x = stack(g, gpt2, c, P, idx, { B: N, T }, causalAttention(g, T)); // (N·T, C)
-  const offsets = g.constant(
-    Array.from({ length: N }, (_, n) => BigInt(n * T)),
-    'i64',
-    [N],
-  ); // (N) row starts in the flat rows
-  const h = g.gather(x, g.add(last, offsets)); // (N, C) each row's last token
+  const join = (xs: readonly Tensor[]) => (xs.length === 1 ? xs[0] : g.concat([...xs], 0));
+  const attend = causalAttention(g, T);
+  let h: Tensor; // (N, C) each row's last token
+  if (g.options.target === 'gpu') {
+    let x = join(idx.map((t) => gpt2.embed(g, c, P, t, { B: t.shape[0], T }))); // (N·T, C)
+    for (let l = 0; l < c.nLayer; l++) x = gpt2.block(g, c, P, l, x, { B: N, T }, attend); // (N·T, C)
+    const positions = Array.from({ length: T }, (_, t) => t);
+    const table = g.constant(positions, 'f32', [T], `reward_positions_${T}`); // (T)
+    const at = g.reshape(join(last.map((l) => g.gather(table, l))), [N, 1]); // (N, 1) last as a float
+    const onehot = g.cast(g.equal(at, g.constant(positions, 'f32', [1, T])), 'f32'); // (N, T)
+    const picked = g.matmul(g.reshape(onehot, [N, 1, T]), g.reshape(x, [N, T, C])); // (N, 1, C)
+    h = g.reshape(picked, [N, C]); // (N, C)
+  } else {
+    const x = stack(g, gpt2, c, P, join(idx), { B: N, T }, attend); // (N·T, C)
+    const offsets = g.constant(
+      Array.from({ length: N }, (_, n) => BigInt(n * T)),
+      'i64',
+      [N],
+    ); // (N) row starts in the flat rows
+    h = g.gather(x, g.add(join(last), offsets)); // (N, C)
+  }
   const lnF = gpt2Names.lnF;
   const normed = g.layerNorm(h, P.get(`${lnF}.weight`)!, P.get(`${lnF}.bias`)); // (N, C)
   return g.reshape(g.linear(normed, score, undefined, { transB: true }), [N]); // (N)
@@ -66,12 +91,17 @@ function softplus(g: Graph, x: Tensor): Tensor {
  * One reward-model training step: inputs chosen, rejected (B, T) i64, chosen_last, rejected_last (B) i64,
  * lr, step and the optimizer state; outputs loss (Bradley–Terry, the header's), grad_norm, reward_chosen,
  * reward_rejected (B), accuracy (share of pairs with r_c > r_r, before the update) and the new state.
+ * `c.target` 'gpu' builds the GPU providers' variant (with the optimizer's maxJoin: GPU_MAX_JOIN).
  */
 export function buildRewardTrainGraph(
   c: GptConfig,
   opt: OptimizerOptions,
 ): { graph: Graph; spec: TrainStepSpec } {
-  const g = new Graph({ name: 'reward-train-step', embeddingGrad: c.embeddingGrad ?? 'onehot' });
+  const g = new Graph({
+    name: 'reward-train-step',
+    embeddingGrad: c.embeddingGrad ?? 'onehot',
+    target: c.target ?? 'cpu',
+  });
   const B = c.batchSize;
   const T = c.seqLen ?? c.blockSize;
   const chosen = g.input('chosen', 'i64', [B, T]); // (B, T)
@@ -79,9 +109,7 @@ export function buildRewardTrainGraph(
   const rejected = g.input('rejected', 'i64', [B, T]); // (B, T)
   const rejectedLast = g.input('rejected_last', 'i64', [B]); // (B)
   // one pass over 2B rows: chosen first, then rejected
-  const idx = g.concat([chosen, rejected], 0); // (2B, T)
-  const last = g.concat([chosenLast, rejectedLast], 0); // (2B)
-  const r = rewardForward(g, c, idx, last); // (2B)
+  const r = rewardForward(g, c, [chosen, rejected], [chosenLast, rejectedLast]); // (2B)
   const [rc, rr] = g.split(r, [B, B], 0); // (B) each
   const loss = g.reduceMean(softplus(g, g.sub(rr, rc))); // () −log σ(r_c − r_r)
   g.output('reward_chosen', rc);
@@ -92,12 +120,12 @@ export function buildRewardTrainGraph(
 
 /** Forward only: inputs idx (B, T) i64, last (B) i64 and the weights; output reward (B). */
 export function buildRewardScoreGraph(c: GptConfig): Graph {
-  const g = new Graph({ name: 'reward-score' });
+  const g = new Graph({ name: 'reward-score', target: c.target ?? 'cpu' });
   const B = c.batchSize;
   const T = c.seqLen ?? c.blockSize;
   const idx = g.input('idx', 'i64', [B, T]); // (B, T)
   const last = g.input('last', 'i64', [B]); // (B)
-  g.output('reward', rewardForward(g, c, idx, last));
+  g.output('reward', rewardForward(g, c, [idx], [last]));
   return g;
 }
 

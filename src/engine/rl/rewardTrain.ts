@@ -13,6 +13,13 @@
  *
  * Without `heldout`, the pairs whose prompt hashes to the held-out tenth (chat/chatData.ts's isHeldOut)
  * are held out of `data`.
+ *
+ * `device` webgpu or cuda trains and scores on that GPU provider: the step and the scoring pass are built
+ * as their GPU variants (rewardModel.ts; flat AdamW with maxJoin, as train/loop.ts builds it), the weights
+ * and moments stay on the device between steps.
+ *
+ *   await trainRewardModel({ from, data: 'pairs.jsonl', device: 'webgpu' });
+ *   await RewardScorer.load(dir, { ep: 'webgpu' });
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -20,14 +27,19 @@ import { isHeldOut } from '../chat/chatData';
 import { chatModel } from '../chat/chatModel';
 import { chatFormatOf, renderChat, type ChatFormat } from '../chat/chatPrompt';
 import { emitOnnx } from '../graph/emit';
+import { targetOf } from '../graph/graph';
 import type { GptModelConfig } from '../model/inference';
+import { problemWith } from '../options';
+import type { ExecutionProvider } from '../runtime/ort';
 import { GraphRunner, toHost, type HostTensor } from '../runtime/session';
 import { TrainRunner } from '../runtime/trainRunner';
 import { saveTokenizer } from '../tokenizer/save';
 import type { Tokenizer } from '../tokenizer/tokenizer';
 import { loadCheckpoint, saveCheckpoint, TRAINER_FORMAT, TRAINER_FORMAT_VERSION } from '../train/checkpoint';
 import { loadCheckpointTokenizer, loadModelTokenizer } from '../train/runTokenizer';
+import { GPU_MAX_JOIN } from '../train/optim';
 import { Rng } from '../train/rng';
+import { LOOP_OPTIONS, type DeviceName } from '../../protocol/trainOptions';
 import { readPreferencePairs, type PreferencePair } from './preferences';
 import {
   buildRewardScoreGraph,
@@ -55,6 +67,8 @@ export interface RewardTrainOptions {
   seed?: number;
   /** Where checkpoints/step-N goes; none: nothing is saved. */
   runDir?: string;
+  /** Where to train and score: cpu (default), webgpu or cuda. */
+  device?: DeviceName;
   threads?: number;
   /** Called after each step and each evaluation. */
   onEvent?: (e: RewardEvent) => void;
@@ -159,6 +173,10 @@ export async function trainRewardModel(o: RewardTrainOptions): Promise<RewardTra
     throw new Error(`steps must be a whole number ≥ 0, got ${steps}`);
   if (!(lr > 0)) throw new Error(`lr must be positive, got ${lr}`);
   if (!Number.isInteger(B) || B < 1) throw new Error(`batchSize must be a whole number ≥ 1, got ${B}`);
+  const device = o.device ?? 'cpu';
+  const badDevice = problemWith(LOOP_OPTIONS.device, device);
+  if (badDevice)
+    throw new Error(`device ${badDevice}: use cpu, or a GPU provider that loads here (llm-lens env)`);
   const all = pairsOf(o.data);
   const dataName = nameOf(o.data, 'the training pairs');
   const train = o.heldout ? all : all.filter((p) => !isHeldOut(p.prompt));
@@ -189,14 +207,21 @@ export async function trainRewardModel(o: RewardTrainOptions): Promise<RewardTra
   const T = Math.max(
     ...[...trainRows, ...heldRows].flatMap((p) => [p.chosen.ids.length, p.rejected.ids.length]),
   );
-  const gc = { ...m.config, batchSize: B, seqLen: T };
+  const gc = { ...m.config, batchSize: B, seqLen: T, target: targetOf(device) };
 
-  const { graph, spec } = buildRewardTrainGraph(gc, { kind: 'adamw', weightDecay: 0, clip: 1 });
+  // a WebGPU shader binds each Concat/Split input and output: stay under the adapter's 16 (as loop.ts)
+  const maxJoin = device === 'cpu' ? undefined : GPU_MAX_JOIN;
+  const { graph, spec } = buildRewardTrainGraph(gc, { kind: 'adamw', weightDecay: 0, clip: 1, maxJoin });
   const head = ckpt.score ?? initScoreHead(m.config.nEmbd, seed);
   const init = { ...m.weights, [SCORE_WEIGHT]: head };
-  const runner = await TrainRunner.create(emitOnnx(graph), spec, init, { threads: o.threads });
+  const ep = { ep: device, threads: o.threads };
+  const runner = await TrainRunner.create(emitOnnx(graph), spec, init, {
+    ...ep,
+    graphName: 'the reward-model step',
+  });
   const scorer = await GraphRunner.create(emitOnnx(buildRewardScoreGraph({ ...gc, batchSize: B })), {
-    threads: o.threads,
+    ...ep,
+    graphName: 'the reward-model scoring pass',
   });
   const weightsNow = async () => {
     const w: Record<string, HostTensor> = {};
@@ -291,8 +316,14 @@ export class RewardScorer {
     private readonly batchSize: number,
   ) {}
 
-  /** `batchSize`: rows per run of the scoring graph (default 1); a short last batch is padded. */
-  static async load(dir: string, o: { threads?: number; batchSize?: number } = {}): Promise<RewardScorer> {
+  /**
+   * `batchSize`: rows per run of the scoring graph (default 1); a short last batch is padded. `ep`: the
+   * execution provider (default cpu); a GPU one runs the graph's GPU variant.
+   */
+  static async load(
+    dir: string,
+    o: { threads?: number; batchSize?: number; ep?: ExecutionProvider } = {},
+  ): Promise<RewardScorer> {
     const B = o.batchSize ?? 1;
     if (!Number.isInteger(B) || B < 1) throw new Error(`batchSize must be a whole number ≥ 1, got ${B}`);
     const ckpt = await loadCheckpoint(dir);
@@ -304,8 +335,13 @@ export class RewardScorer {
       throw new Error(
         `${ckpt.dir}: its tokenizer has no chat tokens (<|im_start|>, <|im_end|>) or template; a reward model saved by llm-lens reward-train has them`,
       );
-    const g = buildRewardScoreGraph({ ...ckpt.config, batchSize: B, seqLen: ckpt.config.blockSize });
-    const runner = await GraphRunner.create(emitOnnx(g), { threads: o.threads });
+    const T = ckpt.config.blockSize;
+    const g = buildRewardScoreGraph({ ...ckpt.config, batchSize: B, seqLen: T, target: targetOf(o.ep) });
+    const runner = await GraphRunner.create(emitOnnx(g), {
+      ep: o.ep,
+      threads: o.threads,
+      graphName: 'the reward model',
+    });
     const weights = { ...ckpt.weights, [SCORE_WEIGHT]: head };
     return new RewardScorer(runner, weights, tokenizer, format, ckpt.config, B);
   }

@@ -34,14 +34,20 @@
  * no loss and no advantage (toolRollout.ts's maskForced), and the checker reads only the text after the last
  * tool output, so an answer is right when the model wrote the result itself, not when the tool printed it.
  * Without `tools`, a model with tool tokens is kept from opening a call.
+ * Device: on a GPU provider (`device` webgpu or cuda) the policy step is built as its GPU variant
+ * (graph.ts's GraphOptions.target, flat AdamW with maxJoin as train/loop.ts builds it), and the rollouts,
+ * the log-prob passes, the held-out evaluation and the reward model run on the same device; weights and
+ * optimizer moments stay there between steps, and the weights copy down once per step for the rollouts.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { RunEvent } from '../../protocol/training';
 import { RL_OPTIONS } from '../../protocol/rlOptions';
+import type { DeviceName } from '../../protocol/trainOptions';
 import { chatFormatOf, chatPrompt } from '../chat/chatPrompt';
 import { evalQuestions } from '../chat/evalTask';
 import { emitOnnx } from '../graph/emit';
+import { targetOf } from '../graph/graph';
 import { gptParams } from '../model/gpt';
 import type { GptModelConfig } from '../model/inference';
 import { KvCacheModel } from '../model/kvCache';
@@ -57,6 +63,7 @@ import { toolForcer, toolsOff } from '../tools/toolLoop';
 import { maskForced } from './toolRollout';
 import { loadCheckpoint, saveCheckpoint, TRAINER_FORMAT, TRAINER_FORMAT_VERSION } from '../train/checkpoint';
 import type { TrainControl } from '../train/loop';
+import { GPU_MAX_JOIN } from '../train/optim';
 import { writeFileAtomic } from '../train/data';
 import { loadModelTokenizer } from '../train/runTokenizer';
 import { groupAdvantages, GRPO_DEFAULTS, tokenAdvantages } from './grpo';
@@ -97,6 +104,8 @@ export interface RlConfig {
   groupsInterval: number;
   checkpointInterval: number;
   seed: number;
+  /** Where the policy steps, rollouts and the reward model run: cpu, webgpu or cuda. */
+  device: DeviceName;
   threads?: number;
   /** Tools the rollouts may call, comma-separated, or 'none' (registry.ts's parseToolList). */
   tools?: string;
@@ -236,9 +245,8 @@ export async function* trainRl(
   const P = c.promptsPerStep;
   const B = P * G;
   // a checkpoint without a scalar head is refused here, naming the file and llm-lens reward-train
-  const scorer = c.rewardModel
-    ? await RewardScorer.load(c.rewardModel, { threads: c.threads, batchSize: G })
-    : undefined;
+  const ep = { ep: c.device, threads: c.threads };
+  const scorer = c.rewardModel ? await RewardScorer.load(c.rewardModel, { ...ep, batchSize: G }) : undefined;
   const pool = taskPrompts(task, c, tok, 'train', Math.min(c.steps * P, 5000));
   const heldout = taskPrompts(task, c, tok, 'heldout', c.evalCount);
   const longest = Math.max(...pool.map((p) => p.ids.length));
@@ -289,11 +297,13 @@ export async function* trainRl(
     }
   };
 
-  const graphConfig = { ...config, batchSize: B, seqLen: T };
+  const graphConfig = { ...config, batchSize: B, seqLen: T, target: targetOf(c.device) };
   const updates = c.updatesPerBatch ?? GRPO_DEFAULTS.updatesPerBatch;
+  // a WebGPU shader binds each Concat/Split input and output: stay under the adapter's 16 (as loop.ts)
+  const maxJoin = c.device === 'cpu' ? undefined : GPU_MAX_JOIN;
   const { graph, spec } = buildGptPolicyGraph(
     graphConfig,
-    { kind: 'adamw', beta1: 0.9, beta2: 0.95, weightDecay: 0, clip: c.gradClip },
+    { kind: 'adamw', beta1: 0.9, beta2: 0.95, weightDecay: 0, clip: c.gradClip, maxJoin },
     { ref: c.klBeta > 0, klBeta: c.klBeta, old: updates > 1, clipEps: c.clipEps ?? GRPO_DEFAULTS.clipEps },
   );
   const copy = (w: Record<string, HostTensor>) =>
@@ -302,14 +312,20 @@ export async function* trainRl(
       HostTensor
     >;
   const names = gptParams(graphConfig).map((p) => p.name);
-  const runner = await TrainRunner.create(emitOnnx(graph), spec, copy(ckpt.weights), { threads: c.threads });
+  const runner = await TrainRunner.create(emitOnnx(graph), spec, copy(ckpt.weights), {
+    ...ep,
+    graphName: 'the RL policy step',
+  });
   // log-probs of the targets under given weights: the reference model's (KL) and the sampling policy's (PPO)
   const logProbs =
     c.klBeta > 0 || updates > 1
-      ? await GraphRunner.create(emitOnnx(buildGptLogProbGraph(graphConfig)), { threads: c.threads })
+      ? await GraphRunner.create(emitOnnx(buildGptLogProbGraph(graphConfig)), {
+          ...ep,
+          graphName: 'the log-probs pass',
+        })
       : undefined;
   const refWeights = copy(ckpt.weights);
-  const kv = await KvCacheModel.create(config, copy(ckpt.weights), { threads: c.threads });
+  const kv = await KvCacheModel.create(config, copy(ckpt.weights), ep);
   const weightsNow = async () => {
     const w: Record<string, HostTensor> = {};
     for (const n of names) w[n] = await runner.get(n);
@@ -365,7 +381,7 @@ export async function* trainRl(
   };
   const evaluate = async (): Promise<RlEvent> => {
     const r = await evalQuestions(
-      { config, weights: kv.weights },
+      kv, // its graphs compiled once, on the run's device
       tok,
       heldout.map((p) => ({ question: p.question, expected: p.expected })),
       (text, expected, question) => checkAnswer(task, question, text, expected) >= 1,

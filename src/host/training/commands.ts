@@ -57,7 +57,7 @@ export function registerTraining(context: vscode.ExtensionContext, worker: Worke
       fineTuneCommand(context, manager, worker, arg, preset),
     ),
     vscode.commands.registerCommand('llmLens.startRl', (arg?: unknown) =>
-      startRlCommand(context, manager, arg),
+      startRlCommand(context, manager, worker, arg),
     ),
     vscode.commands.registerCommand('llmLens.openDashboard', async (arg?: unknown) => {
       const dir = runDirOf(arg) ?? (await pickRun('Open the dashboard of'));

@@ -2,10 +2,11 @@
  * LLM Lens: Start RL…: reinforcement learning (group-relative policy gradient) from a fine-tuned checkpoint
  * on a task with checked answers, started and shown like any training run (RunManager, dashboard, status
  * bar). Asks only what is missing: the checkpoint, the task (a shipped one, or a workspace JSONL of
- * {"prompt", "answer"} lines and its checker), the steps.
+ * {"prompt", "answer"} lines and its checker), the steps, and the device where a GPU provider works
+ * (Start Training's choice: the policy steps, rollouts and reward model then run there).
  *
- *   startRlCommand(context, manager)                  // from the palette: asks for all three
- *   startRlCommand(context, manager, checkpointUri)   // from the Explorer or the Runs view: task and steps
+ *   startRlCommand(context, manager, worker)                  // from the palette: asks for each
+ *   startRlCommand(context, manager, worker, checkpointUri)   // from the Explorer or the Runs view: task and steps
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -17,7 +18,8 @@ import { pickCheckpoint } from '../sampler/samplerPanel';
 import { checkpointArg } from './fineTune';
 import { CHECKER_DESCRIPTIONS, rlCheckpointProblem, taskFileProblem, type CheckerName } from './rlChoices';
 import type { RunManager } from './runManager';
-import { launchRun, rlRunDir, runsWorkspace } from './startTraining';
+import { askDevice, launchRun, rlRunDir, runsWorkspace } from './startTraining';
+import type { WorkerClient } from '../../worker/client';
 
 const TITLE = 'Start RL';
 /** Steps unless the user says otherwise: the table's default. */
@@ -101,6 +103,7 @@ async function askRlSteps(): Promise<number | undefined> {
 export async function startRlCommand(
   context: vscode.ExtensionContext,
   manager: RunManager,
+  worker: WorkerClient,
   arg?: unknown,
 ): Promise<string | undefined> {
   const root = runsWorkspace();
@@ -112,12 +115,14 @@ export async function startRlCommand(
   if (!task) return;
   const steps = await askRlSteps();
   if (!steps) return;
+  const device = await askDevice(worker, `${TITLE}: device`); // only those that run here are offered
+  if (!device) return;
   const request: RlRequest = {
     stage: 'rl',
     from,
     ...task,
     steps,
-    device: 'cpu',
+    device,
     runDir: rlRunDir(root, task.task),
   };
   return launchRun(context, manager, request);

@@ -130,7 +130,10 @@ export async function askSteps(
   return v === undefined ? undefined : Number(v.trim());
 }
 
-export async function askDevice(worker: WorkerClient): Promise<DeviceName | undefined> {
+export async function askDevice(
+  worker: WorkerClient,
+  title = 'Start Training (5/5): device',
+): Promise<DeviceName | undefined> {
   let working: DeviceName[] = ['cpu'];
   try {
     const { report } = await worker.run({ kind: 'probeRuntime', cpus: os.availableParallelism() });
@@ -148,7 +151,7 @@ export async function askDevice(worker: WorkerClient): Promise<DeviceName | unde
       description: d === 'cpu' ? `${os.availableParallelism()} threads` : 'GPU',
       value: d,
     })),
-    { title: 'Start Training (5/5): device', ignoreFocusOut: true },
+    { title, ignoreFocusOut: true },
   );
   return pick?.value;
 }
@@ -162,6 +165,22 @@ async function providerProblem(worker: WorkerClient, device: DeviceName): Promis
   } catch (e) {
     return e instanceof Error ? e.message : String(e);
   }
+}
+
+/**
+ * The device a run asked for when its provider runs here; otherwise the provider's reason in a modal with
+ * "Train on CPU" (cpu), or undefined when the user cancels.
+ */
+export async function deviceOrCpu(worker: WorkerClient, device: DeviceName): Promise<DeviceName | undefined> {
+  if (device === 'cpu') return device;
+  const reason = await providerProblem(worker, device);
+  if (!reason) return device;
+  const pick = await vscode.window.showWarningMessage(
+    `The ${device} execution provider is not available here: ${reason}`,
+    { modal: true },
+    'Train on CPU',
+  );
+  return pick === 'Train on CPU' ? 'cpu' : undefined;
 }
 
 export function runName(preset: string, name?: string): string {
@@ -267,12 +286,15 @@ export function rlRunDir(root: string, task: string, name?: string): string {
 async function launchRlFile(
   context: vscode.ExtensionContext,
   manager: RunManager,
+  worker: WorkerClient,
   root: string,
   rl: ReturnType<typeof parseRlRunFile>,
 ): Promise<string | undefined> {
   const { name, runDir: _ignored, ...rest } = rl;
   void _ignored;
-  const request: RlRequest = { ...rest, runDir: rlRunDir(root, rl.task, name) };
+  const device = await deviceOrCpu(worker, rl.device);
+  if (!device) return;
+  const request: RlRequest = { ...rest, device, runDir: rlRunDir(root, rl.task, name) };
   return launchRun(context, manager, request);
 }
 
@@ -294,7 +316,7 @@ export async function startTrainingCommand(
       const doc = await vscode.workspace.openTextDocument(targets[0]);
       if (isRlRunFile(doc.getText())) {
         const rl = parseRlRunFile(doc.getText(), targets[0].fsPath);
-        return await launchRlFile(context, manager, root, rl);
+        return await launchRlFile(context, manager, worker, root, rl);
       }
       fromFile = parseRunFile(doc.getText(), targets[0].fsPath);
     } catch (e) {
@@ -313,20 +335,9 @@ export async function startTrainingCommand(
     ? (fromFile.maxIters ?? DEFAULT_STEPS[preset])
     : await askSteps(DEFAULT_STEPS[preset] ?? 1000);
   if (!maxIters) return;
-  let device = fromFile?.device ?? (await askDevice(worker));
+  const asked = fromFile?.device ?? (await askDevice(worker));
+  const device = asked && (await deviceOrCpu(worker, asked));
   if (!device) return;
-  if (device !== 'cpu') {
-    const reason = await providerProblem(worker, device);
-    if (reason) {
-      const pick = await vscode.window.showWarningMessage(
-        `The ${device} execution provider is not available here: ${reason}`,
-        { modal: true },
-        'Train on CPU',
-      );
-      if (pick !== 'Train on CPU') return;
-      device = 'cpu';
-    }
-  }
   const runsRoot = path.join(root, '.llmlens', 'runs');
   const runDir = path.join(runsRoot, runName(preset, fromFile?.name));
   if (fs.existsSync(runDir)) {
