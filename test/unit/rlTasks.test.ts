@@ -247,6 +247,12 @@ test('bad task files are refused naming the file, the line, the field and the fi
     () => rlTask(few),
     /few\.jsonl has 2 prompts; every 10th is held out .* needs at least 10 \(or give held-out prompts with --heldout FILE\)/,
   );
+  // twelve copies of one prompt: the copy on line 10 is held out, and with it every other copy
+  const same = write('same.jsonl', Array.from({ length: 12 }, () => ok(1)).join('\n'));
+  assert.throws(
+    () => rlTask(same),
+    /every prompt of .*same\.jsonl is also one of its held-out prompts .*nothing is left to train on/,
+  );
   assert.throws(
     () => rlTask(path.join(dir, 'missing.jsonl')),
     /is neither a shipped task \(addition, .*\) nor a file/,

@@ -267,6 +267,10 @@ function fileTask(file: string, o: RlTaskOptions): RlTask {
     held = all.filter((_, i) => i % 10 === 9);
     const prompts = new Set(held.map((x) => x.prompt));
     train = all.filter((x, i) => i % 10 !== 9 && !prompts.has(x.prompt));
+    if (!train.length)
+      throw new Error(
+        `every prompt of ${file} is also one of its held-out prompts (every 10th line; a prompt repeated there is held out everywhere): nothing is left to train on; write different prompts, or give held-out prompts with --heldout FILE`,
+      );
   }
   const check = CHECKS[checker];
   return {
