@@ -40,7 +40,7 @@ interface Panel {
 
 const PANELS: Panel[] = [
   { name: 'tokens', tab: 'LLM Lens: Tokens', tokens: '.tokens .tok', edges: '.tokens .tok' },
-  { name: 'sampler', tab: 'Sampler', tokens: '.utext .tok' },
+  { name: 'sampler', tab: 'Sampler', tokens: '.utext .tok.gen' },
   { name: 'chat', tab: 'Chat: ', tokens: '.utext .tok' },
   { name: 'dashboard', tab: 'Training: tiny' },
   { name: 'checkpoint', tab: 'model.safetensors' },

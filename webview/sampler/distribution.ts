@@ -2,9 +2,10 @@
  * One generated position's distribution: a chart.js bar chart of the top 20 tokens (after the sampling
  * transform, with the raw model's probability beside it; the chosen token highlighted) and a table of
  * the same numbers whose rows branch the generation (the chosen token gets a last row of its own when
- * it is not among them).
+ * it is not among them). The box becomes a labelled region; closeDistribution empties it.
  *
- *   renderDistribution(box, step, (tokenId) => branch(tokenId));
+ *   renderDistribution(box, step, 'Universe #1, token 3', (tokenId) => branch(tokenId));
+ *   closeDistribution(box); // Escape
  */
 import { BarController, BarElement, CategoryScale, Chart, Legend, LinearScale, Tooltip } from 'chart.js';
 import type { SampledToken } from '../../src/protocol/sampler';
@@ -57,12 +58,12 @@ export function renderDistribution(
       el('td', { class: 'num' }, pct(t.p)),
       el('td', { class: 'num' }, t.raw !== undefined ? pct(t.raw) : ''),
       el('td', { class: 'num' }, t.logit.toFixed(3)),
-      el('td', {}, branchButton(t.id, t.id === step.id, onBranch)),
+      el('td', {}, branchButton(t.id, JSON.stringify(t.text), t.id === step.id, onBranch)),
     ),
   );
   const table = el(
     'table',
-    { id: 'dist-table', class: 'dist-table' },
+    { id: 'dist-table', class: 'dist-table', 'aria-label': `Top ${step.top.length} next tokens` },
     el(
       'thead',
       {},
@@ -78,7 +79,14 @@ export function renderDistribution(
     ),
     el('tbody', {}, ...rows, ...(step.top.some((t) => t.id === step.id) ? [] : [outsideRow(step)])),
   );
-  box.replaceChildren(info, el('div', { class: 'chart-box' }, canvas), table);
+  const hint = el(
+    'p',
+    { class: 'hint' },
+    'A row’s branch button continues the text with that token instead. Escape closes the distribution.',
+  );
+  box.setAttribute('role', 'region');
+  box.setAttribute('aria-label', `Next-token distribution: ${position}`);
+  box.replaceChildren(info, hint, el('div', { class: 'chart-box' }, canvas), table);
   const blue = cssVar('--vscode-charts-blue', '#3794ff');
   const orange = cssVar('--vscode-charts-orange', '#d18616');
   const grey = cssVar('--vscode-descriptionForeground', '#888');
@@ -120,6 +128,15 @@ export function renderDistribution(
   });
 }
 
+/** Closes the distribution: its chart destroyed, the box emptied. */
+export function closeDistribution(box: HTMLElement): void {
+  chart?.destroy();
+  chart = undefined;
+  box.removeAttribute('aria-label');
+  box.removeAttribute('role');
+  box.replaceChildren();
+}
+
 /** The chosen token's row when it is not in the top list (an unlikely draw): its numbers and rank. */
 function outsideRow(step: SampledToken): HTMLElement {
   return el(
@@ -140,10 +157,21 @@ function outsideRow(step: SampledToken): HTMLElement {
   );
 }
 
-function branchButton(id: number, chosen: boolean, onBranch: (id: number) => void): HTMLElement {
+function branchButton(
+  id: number,
+  label: string,
+  chosen: boolean,
+  onBranch: (id: number) => void,
+): HTMLElement {
   const b = el(
     'vscode-button',
-    { secondary: true, class: 'branch', 'data-id': id, title: 'Continue the text from here with this token' },
+    {
+      secondary: true,
+      class: 'branch',
+      'data-id': id,
+      title: 'Continue the text from here with this token',
+      'aria-label': chosen ? `${label}: the token drawn` : `Branch: continue the text with ${label}`,
+    },
     chosen ? 'chosen' : 'branch',
   );
   if (chosen) b.setAttribute('disabled', '');

@@ -18,7 +18,12 @@ export class InspectPanel {
   private head:
     { layer: number; head: number; n: number; weights: Float32Array; layout: AttentionLayout } | undefined;
   private query: number | undefined;
-  private readonly grid = el('div', { id: 'att-grid', class: 'att-grid' });
+  private readonly grid = el('div', {
+    id: 'att-grid',
+    class: 'att-grid',
+    role: 'group',
+    'aria-label': 'Attention heads, layer by layer: Tab to a head, Enter opens its map',
+  });
   private readonly big = el('canvas', {
     id: 'att-big',
     class: 'att-big',
@@ -216,7 +221,16 @@ export class InspectPanel {
     }
     this.lens.replaceChildren(
       ...(first ? [el('p', { class: 'status' }, `Showing the last ${LENS_COLUMNS} of ${n} positions.`)] : []),
-      el('table', { id: 'lens-table', class: 'lens-table' }, el('thead', {}, head), el('tbody', {}, ...rows)),
+      el(
+        'table',
+        {
+          id: 'lens-table',
+          class: 'lens-table',
+          'aria-label': 'Logit lens: rows are layers, columns positions',
+        },
+        el('thead', {}, head),
+        el('tbody', {}, ...rows),
+      ),
     );
   }
 }
