@@ -178,7 +178,8 @@ export class InspectPanel {
     for (let j = 0; j < spans.length; j++) {
       const s = spans[j] as HTMLElement;
       const w = j <= q ? weights[q * n + j] : 0;
-      s.style.backgroundColor = j === q ? '' : `rgba(237, 105, 37, ${weightScale(w).toFixed(3)})`;
+      s.style.setProperty('--w', weightScale(w).toFixed(3)); // the tint: .att-text .tok.attended in the CSS
+      s.classList.toggle('attended', j !== q);
       s.classList.toggle('query', j === q);
       s.title = `position ${j + v.offset}: ${j <= q ? w.toFixed(4) : 'in the future'}`;
     }
