@@ -9,8 +9,10 @@
  * as a person does) each view is screenshotted (test-results/theme-THEME-VIEW.png) and the colours the
  * webview computed are measured with WCAG 2's contrast ratio (test/e2e/harness/contrast.ts): every visible
  * line of text ≥ 4.5 against what is behind it, every token's text ≥ 4.5 against its own tint over the
- * page, and the colours that mark tokens out (a token's edge, a loss underline, an answer's advantage bar,
- * the keyboard focus ring) ≥ 3 against what they are drawn on.
+ * page, the charts' text (ticks, axis titles, legends: the colours a chart names in data-ink) ≥ 4.5, and the
+ * colours that mark tokens out (a token's edge, a loss underline, an answer's advantage bar, the keyboard
+ * focus ring) ≥ 3 against what they are drawn on. The charts were drawn in the default dark theme, so
+ * their text shows that they follow the theme.
  *
  *   node scripts/build.mjs && node scripts/package.mjs --target linux-x64 &&
  *     node --test --test-timeout=600000 out/test/e2e/themes.e2e.js
@@ -86,6 +88,8 @@ interface View {
   /** Focusable elements other than tokens whose focus ring is measured (the first visible one). */
   focus?: string[];
   marks?: MarkPart[];
+  /** chart.js canvases whose text colours (data-ink, common/chartTheme.ts) are measured like text. */
+  charts?: { selector: string; min: number };
 }
 
 /** The Tokens panel shows the plain text: select it again in the editor (the panel follows the selection). */
@@ -147,6 +151,7 @@ const VIEWS: View[] = [
       { what: 'attention token', selector: '#att-text .tok', min: 6, focus: true },
     ],
     focus: ['#att-grid .thumb'],
+    charts: { selector: '#dist-chart', min: 1 },
   },
   {
     name: 'chat',
@@ -160,7 +165,12 @@ const VIEWS: View[] = [
       { what: 'raw token', selector: '#raw .tok', min: 12 },
     ],
   },
-  { name: 'dashboard', tab: 'Training: tiny', text: [{ what: 'text', selector: TEXT }] },
+  {
+    name: 'dashboard',
+    tab: 'Training: tiny',
+    text: [{ what: 'text', selector: TEXT }],
+    charts: { selector: '#loss-chart, #lr-chart', min: 2 },
+  },
   {
     name: 'dashboard-rl',
     tab: 'Training: rl-groups',
@@ -170,6 +180,7 @@ const VIEWS: View[] = [
     ],
     tokens: [{ what: 'token', selector: '#groups .rl-tok', min: 6 }],
     focus: ['#groups .rl-answer'],
+    charts: { selector: '#rl-charts canvas', min: 2 },
     marks: [
       {
         what: 'advantage bar',
@@ -180,7 +191,12 @@ const VIEWS: View[] = [
       },
     ],
   },
-  { name: 'checkpoint', tab: 'model.safetensors', text: [{ what: 'text', selector: TEXT }] },
+  {
+    name: 'checkpoint',
+    tab: 'model.safetensors',
+    text: [{ what: 'text', selector: TEXT }],
+    charts: { selector: '#histogram', min: 1 },
+  },
   { name: 'environment', tab: 'LLM Lens: Environment', text: [{ what: 'text', selector: TEXT }] },
 ];
 
@@ -199,6 +215,8 @@ interface Sample {
   borderLeftStyle: string;
   textDecorationColor: string;
   textDecorationLine: string;
+  /** A chart's text colours, separated by ; (data-ink). */
+  ink: string;
 }
 
 /** The minimal DOM this file's browser-side functions use (the test build has no DOM types). */
@@ -207,10 +225,11 @@ interface DomElement {
   parentElement: DomElement | null;
   childNodes: ArrayLike<{ nodeType: number; textContent: string | null }>;
   getBoundingClientRect(): { width: number; height: number };
+  getAttribute(name: string): string | null;
   focus(): void;
 }
 interface DomWindow {
-  getComputedStyle(e: DomElement): Omit<Sample, 'text' | 'opacity' | 'backgrounds'> & {
+  getComputedStyle(e: DomElement): Omit<Sample, 'text' | 'opacity' | 'backgrounds' | 'ink'> & {
     opacity: string;
     backgroundColor: string;
     visibility: string;
@@ -253,6 +272,7 @@ async function samples(view: FrameLocator, selector: string, max: number, ownTex
           borderLeftStyle: style.borderLeftStyle,
           textDecorationColor: style.textDecorationColor,
           textDecorationLine: style.textDecorationLine,
+          ink: e.getAttribute('data-ink') ?? '',
         });
         if (out.length >= limit) break;
       }
@@ -283,6 +303,15 @@ function markColour(s: Sample, mark: MarkPart['mark']): string | undefined {
   if (mark === 'edge') return s.boxShadow.match(/(rgba?\([^)]*\)|color\([^)]*\))/)?.[1];
   if (mark === 'border') return s.borderLeftStyle === 'none' ? undefined : s.borderLeftColor;
   return s.textDecorationLine.includes('underline') ? s.textDecorationColor : undefined;
+}
+
+/** A #rgb, #rrggbb or #rrggbbaa colour (as VS Code's theme variables give them, and charts draw them). */
+function hexColour(css: string): [number, number, number, number] | undefined {
+  const h = /^#([0-9a-f]{3}|[0-9a-f]{6}|[0-9a-f]{8})$/i.exec(css.trim())?.[1];
+  if (!h) return undefined;
+  const full = h.length === 3 ? [...h].map((c) => c + c).join('') : h;
+  const n = (i: number) => parseInt(full.slice(i, i + 2), 16) / 255;
+  return [n(0), n(2), n(4), full.length === 8 ? n(6) : 1];
 }
 
 let vs: VSCodeSession;
@@ -568,6 +597,25 @@ async function measure(theme: string, v: View, view: FrameLocator): Promise<numb
     assert.ok(found >= part.min, `${v.name}: only ${found} of ${part.min} ${part.what}s found`);
     measured += found;
   }
+  if (v.charts) {
+    const charts = await samples(view, v.charts.selector, 12, false);
+    assert.ok(
+      charts.length >= v.charts.min,
+      `${v.name}: only ${charts.length} of ${v.charts.min} charts shown`,
+    );
+    for (const s of charts) {
+      const inks = s.ink.split(';').filter(Boolean);
+      assert.ok(inks.length, `${v.name}: a chart (${v.charts.selector}) names no text colours`);
+      const bg = backdrop(s.backgrounds, page(s));
+      for (const css of inks) {
+        const colour = parseColor(css) ?? hexColour(css);
+        assert.ok(colour, `${v.name}: a chart's text colour "${css}" does not parse`);
+        const fg = over(colour, bg);
+        check(`${theme} ${v.name} chart text`, contrastRatio(fg, bg), 4.5, fg, bg);
+        measured++;
+      }
+    }
+  }
   return measured;
 }
 
@@ -583,7 +631,7 @@ for (const theme of THEMES)
         const view = await vs.webview(v.tab);
         await view.locator(`body.${theme.body}`).waitFor({ state: 'attached', timeout: 30_000 });
         await v.show?.(view);
-        await vs.page.waitForTimeout(300); // the chart.js charts redraw in the theme's colours
+        if (v.charts) await vs.page.waitForTimeout(300); // the chart.js charts redraw in the theme's colours
         await vs.screenshot(`theme-${theme.name}-${v.name}`);
         measured += await measure(theme.name, v, view);
       }

@@ -2,13 +2,15 @@
  * One generated position's distribution: a chart.js bar chart of the top 20 tokens (after the sampling
  * transform, with the raw model's probability beside it; the chosen token highlighted) and a table of
  * the same numbers whose rows branch the generation (the chosen token gets a last row of its own when
- * it is not among them). The box becomes a labelled region; closeDistribution empties it.
+ * it is not among them), in the theme's colours. The box becomes a labelled region; closeDistribution
+ * empties it.
  *
  *   renderDistribution(box, step, 'Universe #1, token 3', (tokenId) => branch(tokenId));
  *   closeDistribution(box); // Escape
  */
 import { BarController, BarElement, CategoryScale, Chart, Legend, LinearScale, Tooltip } from 'chart.js';
 import type { SampledToken } from '../../src/protocol/sampler';
+import { themeColors } from '../common/chartTheme';
 import { el } from '../common/dom';
 import { visible } from './heatmap';
 
@@ -16,9 +18,13 @@ Chart.register(BarController, BarElement, CategoryScale, LinearScale, Tooltip, L
 
 let chart: Chart | undefined;
 
-function cssVar(name: string, fallback: string): string {
-  return getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
-}
+/** The chart's colours, from the theme and following it (common/chartTheme.ts). */
+const COLORS = themeColors({
+  sampled: ['--vscode-charts-blue', '#3794ff'],
+  chosen: ['--vscode-charts-orange', '#d18616'],
+  model: ['--vscode-descriptionForeground', '#888'],
+  grid: ['--vscode-panel-border', 'rgba(128,128,128,0.3)'],
+});
 
 const pct = (p: number) => `${(p * 100).toFixed(p >= 0.1 ? 1 : 2)}%`;
 
@@ -87,9 +93,6 @@ export function renderDistribution(
   box.setAttribute('role', 'region');
   box.setAttribute('aria-label', `Next-token distribution: ${position}`);
   box.replaceChildren(info, hint, el('div', { class: 'chart-box' }, canvas), table);
-  const blue = cssVar('--vscode-charts-blue', '#3794ff');
-  const orange = cssVar('--vscode-charts-orange', '#d18616');
-  const grey = cssVar('--vscode-descriptionForeground', '#888');
   chart = new Chart(canvas, {
     type: 'bar',
     data: {
@@ -98,9 +101,9 @@ export function renderDistribution(
         {
           label: 'p (sampled)',
           data: step.top.map((t) => t.p),
-          backgroundColor: step.top.map((t) => (t.id === step.id ? orange : blue)),
+          backgroundColor: step.top.map((t) => (t.id === step.id ? COLORS.chosen : COLORS.sampled)),
         },
-        { label: 'p (model)', data: step.top.map((t) => t.raw ?? 0), backgroundColor: grey },
+        { label: 'p (model)', data: step.top.map((t) => t.raw ?? 0), backgroundColor: COLORS.model },
       ],
     },
     options: {
@@ -120,7 +123,7 @@ export function renderDistribution(
         y: {
           beginAtZero: true,
           suggestedMax: 0.1,
-          grid: { color: cssVar('--vscode-panel-border', 'rgba(128,128,128,0.3)') },
+          grid: { color: COLORS.grid },
         },
         x: { grid: { display: false } },
       },
