@@ -3,6 +3,8 @@
  * in token by token (several per turn: parallel universes; a second checkpoint's beside them when
  * comparing); the raw view shows the exact tokens each model sees, special tokens marked. Clicking an
  * answer's token opens it in the Sampler: the distribution it was drawn from, and attention.
+ * By keyboard: Ctrl+Enter in the message box sends (as Send does); Shift+Tab from it reaches the answer's
+ * tokens, the arrow keys move through them, Enter opens the focused one in the Sampler.
  */
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
@@ -94,7 +96,7 @@ toolsBox.addEventListener('change', () => {
   save();
 });
 let offer: ToolOffer = { names: [], note: '' };
-const conversation = el('main', { id: 'conversation', class: 'conversation' });
+const conversation = el('main', { id: 'conversation', class: 'conversation', 'aria-label': 'Conversation' });
 const messageBox = el('vscode-textarea', {
   id: 'message',
   label: 'Message',
@@ -102,7 +104,11 @@ const messageBox = el('vscode-textarea', {
   placeholder: 'Message (Ctrl+Enter to send)',
   resize: 'vertical',
 }) as Field;
-const sendBtn = el('vscode-button', { id: 'send' }, 'Send');
+const sendBtn = el(
+  'vscode-button',
+  { id: 'send', title: 'Send (Ctrl+Enter in the message box)', 'aria-keyshortcuts': 'Control+Enter' },
+  'Send',
+);
 const regenerateBtn = el(
   'vscode-button',
   { id: 'regenerate', secondary: true, disabled: true, title: 'New answers to the last message' },
@@ -112,7 +118,7 @@ const stopBtn = el('vscode-button', { id: 'stop', secondary: true, disabled: tru
 const newChat = el('vscode-button', { id: 'new-chat', secondary: true }, 'New chat');
 const status = el(
   'p',
-  { id: 'status', class: 'status', 'data-state': 'idle' },
+  { id: 'status', class: 'status', 'data-state': 'idle', role: 'status', 'aria-live': 'polite' },
   'Open a checkpoint to chat with.',
 );
 const raw = el('div', { id: 'raw', class: 'raw' });
@@ -206,7 +212,9 @@ sendBtn.addEventListener('click', () => {
   ask();
 });
 messageBox.addEventListener('keydown', (e: KeyboardEvent) => {
-  if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) sendBtn.click();
+  if (e.key !== 'Enter' || !(e.ctrlKey || e.metaKey)) return;
+  e.preventDefault();
+  sendBtn.click();
 });
 regenerateBtn.addEventListener('click', () => {
   if (state.messages.at(-1)?.role === 'user') ask();
@@ -262,7 +270,12 @@ function choose(id: number): void {
 function addAnswer(id: number, slot: ChatSlot, label: string): void {
   const keep = el(
     'vscode-button',
-    { secondary: true, class: 'choose-btn', title: 'Continue the conversation with this answer' },
+    {
+      secondary: true,
+      class: 'choose-btn',
+      title: 'Continue the conversation with this answer',
+      'aria-label': `Use answer #${id}: continue the conversation with it`,
+    },
     'Use this answer',
   );
   keep.addEventListener('click', () => choose(id));
@@ -326,7 +339,12 @@ function renderRaw(): void {
     raw.append(
       el('h4', {}, head),
       el('p', { class: 'status' }, p.notes.join(' · ')),
-      el('div', { class: 'tokens', 'data-slot': slot }, ...spans, ...gen),
+      el(
+        'div',
+        { class: 'tokens', 'data-slot': slot, role: 'group', 'aria-label': `${head}, then the answer's` },
+        ...spans,
+        ...gen,
+      ),
     );
   }
 }

@@ -1,23 +1,29 @@
-/** The histogram (chart.js bar chart) and the heatmap (<canvas> pixels) of one tensor. */
+/**
+ * The histogram (chart.js bar chart, in the theme's colours: common/chartTheme.ts) and the heatmap
+ * (<canvas> pixels) of one tensor.
+ *
+ *   renderHistogram(canvas, { edges, counts });
+ *   drawHeatmap(canvas, heatmapView);
+ */
 import { BarController, BarElement, CategoryScale, Chart, LinearScale, Tooltip } from 'chart.js';
 import type { HeatmapView } from '../../src/protocol/checkpoint';
+import { themeColors } from '../common/chartTheme';
 import { fmtNum } from './format';
 
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, Tooltip);
 
 let histogram: Chart | undefined;
 
-function cssVar(name: string, fallback: string): string {
-  return getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
-}
+const COLORS = themeColors({
+  bar: ['--vscode-charts-blue', '#3794ff'],
+  grid: ['--vscode-panel-border', 'rgba(128,128,128,0.3)'],
+  font: ['--vscode-font-family', 'sans-serif'],
+});
 
 /** A bar per bin; bars touch like numpy's histogram plot. */
 export function renderHistogram(canvas: HTMLCanvasElement, h: { edges: number[]; counts: number[] }): void {
   histogram?.destroy();
-  const fg = cssVar('--vscode-foreground', '#ccc');
-  const grid = cssVar('--vscode-panel-border', 'rgba(128,128,128,0.3)');
-  Chart.defaults.color = fg;
-  Chart.defaults.font.family = cssVar('--vscode-font-family', 'sans-serif');
+  Chart.defaults.font.family = COLORS.font;
   const labels = h.counts.map((_, i) => fmtNum((h.edges[i] + h.edges[i + 1]) / 2));
   histogram = new Chart(canvas, {
     type: 'bar',
@@ -27,7 +33,7 @@ export function renderHistogram(canvas: HTMLCanvasElement, h: { edges: number[];
         {
           label: 'elements',
           data: h.counts,
-          backgroundColor: cssVar('--vscode-charts-blue', '#3794ff'),
+          backgroundColor: COLORS.bar,
           barPercentage: 1,
           categoryPercentage: 1,
         },
@@ -49,7 +55,7 @@ export function renderHistogram(canvas: HTMLCanvasElement, h: { edges: number[];
       },
       scales: {
         x: { grid: { display: false }, ticks: { maxTicksLimit: 8, maxRotation: 0 } },
-        y: { beginAtZero: true, grid: { color: grid }, title: { display: true, text: 'elements' } },
+        y: { beginAtZero: true, grid: { color: COLORS.grid }, title: { display: true, text: 'elements' } },
       },
     },
   });

@@ -3,10 +3,11 @@
  * its text as token spans, each tinted by the probability it was drawn with. The Sampler's universes
  * and the Chat panel's answers are these. A tool's output, which the sampler put into the context (not
  * drawn), is a block inside the text: the tool's name, its input, the time it took, and the output's
- * tokens (class `tool-out`, not clickable); an error output is styled as one.
+ * tokens (class `tool-out`, not clickable); an error output is styled as one. The drawn tokens are one
+ * keyboard tab stop (tokenKeys): arrow keys move between them, Enter or Space activates one as a click does.
  *
  *   const card = streamCard({ 'data-universe': 3 }, '#3 seed 1340', [inspectButton]);
- *   card.append(tokens, (index) => select(index));
+ *   card.append(tokens, (index, byKey) => select(index, byKey));
  *   card.rate(42); card.finish('maxTokens');
  */
 import type { SampledToken } from '../../src/protocol/sampler';
@@ -19,10 +20,17 @@ export interface StreamCard {
   text: HTMLElement;
   meta: HTMLElement;
   /**
-   * Adds token spans (class `tok gen`, `data-index`); `onClick` gets a drawn token's index. The tokens of
-   * a tool's output go into their call's block (`.tool-call`) with class `tool-out`.
+   * Adds token spans (class `tok gen`, `data-index`); `onClick` gets a drawn token's index, and whether it
+   * was activated from the keyboard (Enter or Space). The tokens of a tool's output go into their call's
+   * block (`.tool-call`) with class `tool-out`.
    */
-  append(tokens: SampledToken[], onClick: (index: number) => void, cls?: (t: SampledToken) => string): void;
+  append(
+    tokens: SampledToken[],
+    onClick: (index: number, byKey: boolean) => void,
+    cls?: (t: SampledToken) => string,
+  ): void;
+  /** Makes the drawn token at `index` the text's tab stop and focuses it. */
+  focus(index: number): void;
   /** Shows the count and the speed while it runs. */
   rate(tokPerSec: number): void;
   /** Marks it done (data-state) with why it ended. */
@@ -38,6 +46,9 @@ export function tokenSpan(
 ): HTMLElement {
   return el('span', { class: `tok ${cls}`, ...attrs }, text === '' ? '∅' : text);
 }
+
+/** The drawn tokens of a card's text: what a click or the keyboard acts on (a tool's output is not drawn). */
+const DRAWN = '.tok.gen:not(.tool-out)';
 
 /** Title of a token a tool put into the context. */
 export const TOOL_OUT_TITLE = 'put into the context by the tool (not drawn)';
@@ -89,7 +100,12 @@ export function streamCard(
     'aria-label',
     `${label}: the generated tokens. Arrow keys move between them, Enter inspects one.`,
   );
-  const keys = tokenKeys(text);
+  /** What activating each drawn token does. */
+  const actions = new WeakMap<HTMLElement, (byKey: boolean) => void>();
+  const keys = tokenKeys(text, {
+    selector: DRAWN,
+    onActivate: (span) => actions.get(span)?.(true),
+  });
   const meta = el('span', { class: 'umeta' });
   const box = el(
     'article',
@@ -126,11 +142,16 @@ export function streamCard(
           title: `p ${(t.prob * 100).toFixed(1)}%, rank ${t.rank}`,
         });
         span.style.setProperty('--p', t.prob.toFixed(3));
-        span.addEventListener('click', () => onClick(index));
+        actions.set(span, (byKey) => onClick(index, byKey));
+        span.addEventListener('click', () => onClick(index, false));
         text.append(span);
       }
       keys.reset();
       text.scrollTop = text.scrollHeight;
+    },
+    focus(index) {
+      const span = text.querySelector<HTMLElement>(`${DRAWN}[data-index="${index}"]`);
+      if (span) keys.focus(span);
     },
     rate(tokPerSec) {
       meta.textContent = ` ${card.tokens.length} tokens · ${tokPerSec.toFixed(0)} tok/s`;

@@ -5,10 +5,13 @@
  *
  *   const keys = tokenKeys(tokensBox, { onFocus: (span) => showDetails(span), more: () => renderMore() });
  *   keys.reset(); // after the row's tokens were replaced or appended
+ *   keys.focus(span); // makes a token the row's tab stop and focuses it (back from a popup)
  */
 export interface TokenKeys {
   /** Makes the first token the row's tab stop unless one already is. */
   reset(): void;
+  /** Makes `span` (a token of the row) the tab stop and focuses it. */
+  focus(span: HTMLElement): void;
 }
 
 export interface TokenKeysOptions {
@@ -77,6 +80,9 @@ export function tokenKeys(container: HTMLElement, opts: TokenKeysOptions = {}): 
       if (container.querySelector(`${selector}[tabindex="0"]`)) return;
       const first = container.querySelector<HTMLElement>(selector);
       if (first) first.tabIndex = 0;
+    },
+    focus(span) {
+      if (container.contains(span)) moveTo(undefined, span);
     },
   };
   return keys;

@@ -7,7 +7,8 @@
  * a train loss, val loss, learning rate or grad norm feed the same charts (smoothing, zoom, compare), every
  * other tag a chart of its own under "All scalars" (scalars.ts), its text summaries the samples timeline; it
  * has no controls, and says how many damaged records were skipped.
- * Charts use chart.js with LTTB decimation, so 100,000 points stay smooth; wheel zooms, drag pans.
+ * Charts use chart.js with LTTB decimation, so 100,000 points stay smooth; wheel zooms, drag pans; their
+ * colours follow the theme (common/chartTheme.ts).
  */
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
@@ -33,6 +34,7 @@ import type {
   RunStatus,
   RunSummary,
 } from '../../src/protocol/training';
+import { themeColors } from '../common/chartTheme';
 import { el } from '../common/dom';
 import { hostBridge } from '../common/vscode';
 import { lineOptions } from './chartOptions';
@@ -74,17 +76,16 @@ interface Pt {
 
 const host = hostBridge<DashboardWebviewMessage, DashboardHostMessage, ViewState>();
 const app = document.getElementById('app')!;
-const css = (name: string, fallback: string) =>
-  getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
-const COLORS = {
-  train: css('--vscode-charts-blue', '#3794ff'),
-  val: css('--vscode-charts-orange', '#d18616'),
-  evalTrain: css('--vscode-charts-green', '#89d185'),
-  lr: css('--vscode-charts-purple', '#b180d7'),
-  grad: css('--vscode-charts-red', '#f14c4c'),
-  text: css('--vscode-foreground', '#ccc'),
-  grid: css('--vscode-panel-border', 'rgba(128,128,128,0.3)'),
-};
+/** The charts' colours, from the theme and following it (chartTheme.ts). */
+const COLORS = themeColors({
+  train: ['--vscode-charts-blue', '#3794ff'],
+  val: ['--vscode-charts-orange', '#d18616'],
+  evalTrain: ['--vscode-charts-green', '#89d185'],
+  lr: ['--vscode-charts-purple', '#b180d7'],
+  grad: ['--vscode-charts-red', '#f14c4c'],
+  text: ['--vscode-foreground', '#ccc'],
+  grid: ['--vscode-panel-border', 'rgba(128,128,128,0.3)'],
+});
 const COMPARE_COLORS = ['#4ec9b0', '#c586c0', '#dcdcaa', '#9cdcfe'];
 
 const state: ViewState = { runDir: '', xAxis: 'step', log: false, smoothing: 0.6, ...host.getState() };
@@ -223,18 +224,22 @@ const sampleList = el('div', { id: 'samples', class: 'samples' });
 const statusLine = el('p', { id: 'status', class: 'status' }, 'Loading…');
 const damagedLine = el('p', { id: 'damaged', class: 'hint' });
 damagedLine.hidden = true;
-const rlCharts = new RlCharts({
-  reward: css('--vscode-charts-green', '#89d185'),
-  trueReward: css('--vscode-charts-orange', '#d18616'),
-  pass1: css('--vscode-charts-blue', '#3794ff'),
-  passK: css('--vscode-charts-purple', '#b180d7'),
-  zeroSignal: css('--vscode-charts-red', '#f14c4c'),
-  length: css('--vscode-charts-yellow', '#cca700'),
-  kl: css('--vscode-charts-purple', '#b180d7'),
-  text: css('--vscode-foreground', '#ccc'),
-  grid: css('--vscode-panel-border', 'rgba(128,128,128,0.3)'),
-  compare: ['#4ec9b0', '#c586c0', '#dcdcaa', '#9cdcfe'],
-});
+const rlCharts = new RlCharts(
+  Object.assign(
+    themeColors({
+      reward: ['--vscode-charts-green', '#89d185'],
+      trueReward: ['--vscode-charts-orange', '#d18616'],
+      pass1: ['--vscode-charts-blue', '#3794ff'],
+      passK: ['--vscode-charts-purple', '#b180d7'],
+      zeroSignal: ['--vscode-charts-red', '#f14c4c'],
+      length: ['--vscode-charts-yellow', '#cca700'],
+      kl: ['--vscode-charts-purple', '#b180d7'],
+      text: ['--vscode-foreground', '#ccc'],
+      grid: ['--vscode-panel-border', 'rgba(128,128,128,0.3)'],
+    }),
+    { compare: COMPARE_COLORS },
+  ),
+);
 rlCharts.element.hidden = true;
 const groupsView = new GroupsView();
 groupsView.clear();
@@ -263,7 +268,11 @@ app.append(
   samplesSection,
 );
 const allScalars = new AllScalars(
-  { line: css('--vscode-charts-blue', '#3794ff'), text: COLORS.text, grid: COLORS.grid },
+  themeColors({
+    line: ['--vscode-charts-blue', '#3794ff'],
+    text: ['--vscode-foreground', '#ccc'],
+    grid: ['--vscode-panel-border', 'rgba(128,128,128,0.3)'],
+  }),
   (chart) => zoomable(chart),
 );
 samplesSection.before(allScalars.element);
@@ -317,14 +326,14 @@ const lrChart = new Chart(lrCanvas, {
       lr: {
         type: 'linear',
         position: 'left',
-        title: { display: true, text: 'learning rate', color: COLORS.lr },
+        title: { display: true, text: 'learning rate', color: COLORS.text },
         ticks: { color: COLORS.text, callback: tickLabel },
         grid: { color: COLORS.grid },
       },
       grad: {
         type: 'linear',
         position: 'right',
-        title: { display: true, text: 'grad norm', color: COLORS.grad },
+        title: { display: true, text: 'grad norm', color: COLORS.text },
         ticks: { color: COLORS.text, callback: tickLabel },
         grid: { drawOnChartArea: false },
       },

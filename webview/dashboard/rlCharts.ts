@@ -136,9 +136,9 @@ export class RlCharts {
     this.reward = make(rewardCanvas, { y: axis('reward', theme.text, { suggestedMin: 0, suggestedMax: 1 }) });
     this.heldout = make(heldoutCanvas, { y: axis('held-out share right', theme.text, { min: 0, max: 1 }) });
     this.signal = make(signalCanvas, {
-      y: axis('zero-signal share', theme.zeroSignal, { min: 0, max: 1 }),
-      len: axis('answer tokens', theme.length, { position: 'right', grid: { drawOnChartArea: false } }),
-      kl: axis('KL', theme.kl, { position: 'right', grid: { drawOnChartArea: false } }),
+      y: axis('zero-signal share', theme.text, { min: 0, max: 1 }),
+      len: axis('answer tokens', theme.text, { position: 'right', grid: { drawOnChartArea: false } }),
+      kl: axis('KL', theme.text, { position: 'right', grid: { drawOnChartArea: false } }),
     });
     this.charts = [this.reward, this.heldout, this.signal];
   }

@@ -2,12 +2,15 @@
  * One generated position's distribution: a chart.js bar chart of the top 20 tokens (after the sampling
  * transform, with the raw model's probability beside it; the chosen token highlighted) and a table of
  * the same numbers whose rows branch the generation (the chosen token gets a last row of its own when
- * it is not among them).
+ * it is not among them), in the theme's colours. The box becomes a labelled region; closeDistribution
+ * empties it.
  *
- *   renderDistribution(box, step, (tokenId) => branch(tokenId));
+ *   renderDistribution(box, step, 'Universe #1, token 3', (tokenId) => branch(tokenId));
+ *   closeDistribution(box); // Escape
  */
 import { BarController, BarElement, CategoryScale, Chart, Legend, LinearScale, Tooltip } from 'chart.js';
 import type { SampledToken } from '../../src/protocol/sampler';
+import { themeColors } from '../common/chartTheme';
 import { el } from '../common/dom';
 import { visible } from './heatmap';
 
@@ -15,9 +18,13 @@ Chart.register(BarController, BarElement, CategoryScale, LinearScale, Tooltip, L
 
 let chart: Chart | undefined;
 
-function cssVar(name: string, fallback: string): string {
-  return getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
-}
+/** The chart's colours, from the theme and following it (common/chartTheme.ts). */
+const COLORS = themeColors({
+  sampled: ['--vscode-charts-blue', '#3794ff'],
+  chosen: ['--vscode-charts-orange', '#d18616'],
+  model: ['--vscode-descriptionForeground', '#888'],
+  grid: ['--vscode-panel-border', 'rgba(128,128,128,0.3)'],
+});
 
 const pct = (p: number) => `${(p * 100).toFixed(p >= 0.1 ? 1 : 2)}%`;
 
@@ -57,12 +64,12 @@ export function renderDistribution(
       el('td', { class: 'num' }, pct(t.p)),
       el('td', { class: 'num' }, t.raw !== undefined ? pct(t.raw) : ''),
       el('td', { class: 'num' }, t.logit.toFixed(3)),
-      el('td', {}, branchButton(t.id, t.id === step.id, onBranch)),
+      el('td', {}, branchButton(t.id, JSON.stringify(t.text), t.id === step.id, onBranch)),
     ),
   );
   const table = el(
     'table',
-    { id: 'dist-table', class: 'dist-table' },
+    { id: 'dist-table', class: 'dist-table', 'aria-label': `Top ${step.top.length} next tokens` },
     el(
       'thead',
       {},
@@ -78,10 +85,14 @@ export function renderDistribution(
     ),
     el('tbody', {}, ...rows, ...(step.top.some((t) => t.id === step.id) ? [] : [outsideRow(step)])),
   );
-  box.replaceChildren(info, el('div', { class: 'chart-box' }, canvas), table);
-  const blue = cssVar('--vscode-charts-blue', '#3794ff');
-  const orange = cssVar('--vscode-charts-orange', '#d18616');
-  const grey = cssVar('--vscode-descriptionForeground', '#888');
+  const hint = el(
+    'p',
+    { class: 'hint' },
+    'A row’s branch button continues the text with that token instead. Escape closes the distribution.',
+  );
+  box.setAttribute('role', 'region');
+  box.setAttribute('aria-label', `Next-token distribution: ${position}`);
+  box.replaceChildren(info, hint, el('div', { class: 'chart-box' }, canvas), table);
   chart = new Chart(canvas, {
     type: 'bar',
     data: {
@@ -90,9 +101,9 @@ export function renderDistribution(
         {
           label: 'p (sampled)',
           data: step.top.map((t) => t.p),
-          backgroundColor: step.top.map((t) => (t.id === step.id ? orange : blue)),
+          backgroundColor: step.top.map((t) => (t.id === step.id ? COLORS.chosen : COLORS.sampled)),
         },
-        { label: 'p (model)', data: step.top.map((t) => t.raw ?? 0), backgroundColor: grey },
+        { label: 'p (model)', data: step.top.map((t) => t.raw ?? 0), backgroundColor: COLORS.model },
       ],
     },
     options: {
@@ -112,12 +123,21 @@ export function renderDistribution(
         y: {
           beginAtZero: true,
           suggestedMax: 0.1,
-          grid: { color: cssVar('--vscode-panel-border', 'rgba(128,128,128,0.3)') },
+          grid: { color: COLORS.grid },
         },
         x: { grid: { display: false } },
       },
     },
   });
+}
+
+/** Closes the distribution: its chart destroyed, the box emptied. */
+export function closeDistribution(box: HTMLElement): void {
+  chart?.destroy();
+  chart = undefined;
+  box.removeAttribute('aria-label');
+  box.removeAttribute('role');
+  box.replaceChildren();
 }
 
 /** The chosen token's row when it is not in the top list (an unlikely draw): its numbers and rank. */
@@ -140,10 +160,21 @@ function outsideRow(step: SampledToken): HTMLElement {
   );
 }
 
-function branchButton(id: number, chosen: boolean, onBranch: (id: number) => void): HTMLElement {
+function branchButton(
+  id: number,
+  label: string,
+  chosen: boolean,
+  onBranch: (id: number) => void,
+): HTMLElement {
   const b = el(
     'vscode-button',
-    { secondary: true, class: 'branch', 'data-id': id, title: 'Continue the text from here with this token' },
+    {
+      secondary: true,
+      class: 'branch',
+      'data-id': id,
+      title: 'Continue the text from here with this token',
+      'aria-label': chosen ? `${label}: the token drawn` : `Branch: continue the text with ${label}`,
+    },
     chosen ? 'chosen' : 'branch',
   );
   if (chosen) b.setAttribute('disabled', '');

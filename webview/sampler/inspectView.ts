@@ -18,7 +18,12 @@ export class InspectPanel {
   private head:
     { layer: number; head: number; n: number; weights: Float32Array; layout: AttentionLayout } | undefined;
   private query: number | undefined;
-  private readonly grid = el('div', { id: 'att-grid', class: 'att-grid' });
+  private readonly grid = el('div', {
+    id: 'att-grid',
+    class: 'att-grid',
+    role: 'group',
+    'aria-label': 'Attention heads, layer by layer: Tab to a head, Enter opens its map',
+  });
   private readonly big = el('canvas', {
     id: 'att-big',
     class: 'att-big',
@@ -173,7 +178,8 @@ export class InspectPanel {
     for (let j = 0; j < spans.length; j++) {
       const s = spans[j] as HTMLElement;
       const w = j <= q ? weights[q * n + j] : 0;
-      s.style.backgroundColor = j === q ? '' : `rgba(237, 105, 37, ${weightScale(w).toFixed(3)})`;
+      s.style.setProperty('--w', weightScale(w).toFixed(3)); // the tint: .att-text .tok.attended in the CSS
+      s.classList.toggle('attended', j !== q);
       s.classList.toggle('query', j === q);
       s.title = `position ${j + v.offset}: ${j <= q ? w.toFixed(4) : 'in the future'}`;
     }
@@ -216,7 +222,16 @@ export class InspectPanel {
     }
     this.lens.replaceChildren(
       ...(first ? [el('p', { class: 'status' }, `Showing the last ${LENS_COLUMNS} of ${n} positions.`)] : []),
-      el('table', { id: 'lens-table', class: 'lens-table' }, el('thead', {}, head), el('tbody', {}, ...rows)),
+      el(
+        'table',
+        {
+          id: 'lens-table',
+          class: 'lens-table',
+          'aria-label': 'Logit lens: rows are layers, columns positions',
+        },
+        el('thead', {}, head),
+        el('tbody', {}, ...rows),
+      ),
     );
   }
 }

@@ -4,6 +4,9 @@
  * universe (attention grid, one head large, "from this token", logit lens). A checkpoint with tool tokens
  * gets a Tools toggle; a tool's output is a block in the universe's text (not clickable: not drawn).
  * The base-model lab (lab.ts) sits under the header: an experiment fills the prompt and fields and generates.
+ * By keyboard: Ctrl+Enter in the prompt generates (as the Generate button does); Tab reaches a universe's
+ * tokens, the arrow keys move through them, Enter opens a token's distribution and moves focus to it,
+ * Escape closes it and returns to the token.
  */
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
@@ -24,7 +27,7 @@ import { toolsToggle } from '../common/toolsToggle';
 import { samplingControls } from '../common/samplingControls';
 import { streamCard, tokenSpan, toolSpecial, type StreamCard } from '../common/streamCard';
 import { hostBridge } from '../common/vscode';
-import { renderDistribution } from './distribution';
+import { closeDistribution, renderDistribution } from './distribution';
 import { InspectPanel } from './inspectView';
 import { LabSection } from './lab';
 
@@ -63,17 +66,24 @@ const stopField = el('vscode-textfield', {
 const tools = toolsToggle({ checked: true, off: 'it cannot open a call' });
 const { box: toolsBox, note: toolsNote } = tools;
 let offer: ToolOffer = { names: [], note: '' };
-const generateBtn = el('vscode-button', { id: 'generate' }, 'Generate');
+const generateBtn = el(
+  'vscode-button',
+  { id: 'generate', title: 'Generate (Ctrl+Enter in the prompt)', 'aria-keyshortcuts': 'Control+Enter' },
+  'Generate',
+);
 const stopBtn = el('vscode-button', { id: 'stop', secondary: true, disabled: true }, 'Stop');
 const status = el(
   'p',
-  { id: 'status', class: 'status', 'data-state': 'idle' },
+  { id: 'status', class: 'status', 'data-state': 'idle', role: 'status', 'aria-live': 'polite' },
   'Open a checkpoint to sample from.',
 );
 const notes = el('p', { id: 'notes', class: 'status' });
-const board = el('main', { id: 'universes', class: 'universes' });
-const dist = el('section', { id: 'dist', class: 'dist' });
-const inspectRoot = el('section', { id: 'inspect', class: 'inspect' });
+const board = el('main', { id: 'universes', class: 'universes', 'aria-label': 'Universes' });
+/** A token's distribution; focused (not a tab stop) when opened from the keyboard. */
+const dist = el('section', { id: 'dist', class: 'dist', tabindex: -1 });
+/** The token whose distribution is open: Escape goes back to it. */
+let distOpener: { universe: number; index: number } | undefined;
+const inspectRoot = el('section', { id: 'inspect', class: 'inspect', 'aria-label': 'Inspection' });
 const inspect = new InspectPanel(inspectRoot, (layer, head) => host.post({ type: 'attention', layer, head }));
 const lab = new LabSection({
   run: (e) => {
@@ -143,6 +153,12 @@ function generate(): void {
 }
 
 generateBtn.addEventListener('click', generate);
+promptBox.addEventListener('keydown', (e: KeyboardEvent) => {
+  if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
+    e.preventDefault();
+    generate();
+  }
+});
 stopBtn.addEventListener('click', () => host.post({ type: 'stop' }));
 
 function addUniverse(id: number, label: string, prompt: PromptTokens): void {
@@ -153,7 +169,12 @@ function addUniverse(id: number, label: string, prompt: PromptTokens): void {
   );
   const insp = el(
     'vscode-button',
-    { secondary: true, class: 'inspect-btn', title: 'Attention maps and logit lens of this text' },
+    {
+      secondary: true,
+      class: 'inspect-btn',
+      title: 'Attention maps and logit lens of this text',
+      'aria-label': `Inspect universe #${id}: attention maps and logit lens`,
+    },
     'Inspect',
   );
   insp.addEventListener('click', () => host.post({ type: 'inspect', universe: id }));
@@ -165,21 +186,35 @@ function addUniverse(id: number, label: string, prompt: PromptTokens): void {
 function appendTokens(id: number, tokens: SampledToken[]): void {
   universes.get(id)?.card.append(
     tokens,
-    (index) => selectToken(id, index),
+    (index, byKey) => selectToken(id, index, byKey),
     (t) => `${t.forced ? ' forced' : ''}${toolSpecial(t)}`,
   );
 }
 
-function selectToken(universe: number, index: number): void {
+/** Shows a token's distribution; `focus`: moves the keyboard focus to it (Escape returns to the token). */
+function selectToken(universe: number, index: number, focus = false): void {
   const u = universes.get(universe);
   const step = u?.card.tokens[index];
   if (!u || !step || step.toolOutput) return;
   for (const s of board.querySelectorAll('.tok.selected')) s.classList.remove('selected');
   u.card.text.querySelector(`.tok.gen[data-index="${index}"]`)?.classList.add('selected');
+  distOpener = { universe, index };
   renderDistribution(dist, step, `Universe #${universe}, token ${index + 1}`, (tokenId) =>
     host.post({ type: 'branch', universe, index, tokenId, params: params(), ...toolsParam() }),
   );
+  if (focus) dist.focus();
 }
+
+/** Escape in the distribution or on a token closes the distribution; focus goes back to its token. */
+document.addEventListener('keydown', (e) => {
+  const at = document.activeElement;
+  if (e.key !== 'Escape' || !dist.hasChildNodes() || !(dist.contains(at) || board.contains(at))) return;
+  e.preventDefault();
+  closeDistribution(dist);
+  for (const s of board.querySelectorAll('.tok.selected')) s.classList.remove('selected');
+  if (distOpener) universes.get(distOpener.universe)?.card.focus(distOpener.index);
+  distOpener = undefined;
+});
 
 function running(): boolean {
   return [...universes.values()].some((u) => u.card.running);
@@ -204,7 +239,7 @@ host.onMessage((m) => {
       if (!m.universes.some((u) => u.branchOf)) {
         universes.clear();
         board.replaceChildren();
-        dist.replaceChildren();
+        closeDistribution(dist);
       }
       notes.textContent = m.prompt.notes.join(' · ');
       for (const u of m.universes) addUniverse(u.id, u.label, m.prompt);
@@ -241,7 +276,7 @@ host.onMessage((m) => {
       );
       break;
     case 'select':
-      selectToken(m.universe, m.index);
+      selectToken(m.universe, m.index, true);
       dist.scrollIntoView({ block: 'start' });
       break;
     case 'attention':
