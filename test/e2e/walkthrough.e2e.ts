@@ -91,17 +91,18 @@ async function clickButton(id: string, text: string): Promise<void> {
 }
 
 /**
- * Accepts folder `dir` in VS Code's own folder dialog (a quick input titled `title`): typed, then Enter
- * until the dialog closes, as Enter on a folder other than the one listed first opens it.
+ * Types `text` into the open input titled `title` and accepts it, pressing Enter again while it stays open:
+ * VS Code's folder dialog first opens a typed folder other than the one it lists, and an Enter can land
+ * while a multi-step input is still replacing its box.
  */
-async function chooseFolder(title: string, dir: string): Promise<void> {
-  await vs.input(dir);
-  const dialog = vs.page.locator('.quick-input-widget .quick-input-title', { hasText: title });
-  for (let i = 0; i < 5 && (await dialog.isVisible().catch(() => false)); i++) {
+async function accept(title: string, text: string): Promise<void> {
+  await vs.input(text);
+  const box = vs.page.locator('.quick-input-widget .quick-input-title', { hasText: title });
+  for (let i = 0; i < 5 && (await box.isVisible().catch(() => false)); i++) {
     await vs.page.keyboard.press('Enter');
     await vs.page.waitForTimeout(700);
   }
-  assert.equal(await dialog.isVisible().catch(() => false), false, `the dialog "${title}" is still open`);
+  assert.equal(await box.isVisible().catch(() => false), false, `the input "${title}" is still open`);
 }
 
 /** Picks the CPU when a GPU provider works here too and the command asks which (no question otherwise). */
@@ -147,7 +148,7 @@ test('the walkthrough opens from a fresh profile, every step not done yet', () =
 test('Create Sample Workspace… writes the sample into the empty open folder', () =>
   vs.step('walk-sample', async () => {
     await clickButton('sampleWorkspace', 'Create Sample Workspace');
-    await vs.input(ws);
+    await accept('Create Sample Workspace', ws);
     await waitFor(() => fs.existsSync(path.join(ws, 'llmlens-sample.json')), 'the sample');
     for (const f of ['strawberry.txt', 'corpus/shakespeare.txt', 'chat.jsonl', 'pretrain.llmlens.json'])
       assert.ok(fs.existsSync(path.join(ws, f)), f);
@@ -289,7 +290,7 @@ test('RL: Start RL on the fine-tuned checkpoint makes its steps', () =>
   vs.step('walk-rl', async () => {
     await clickButton('rl', 'Start RL');
     await vs.pick('addition');
-    await vs.input('2');
+    await accept('Start RL (3/3): steps', '2');
     await waitFor(() => runs('rl-addition-').length === 1, 'the RL run');
     const name = runs('rl-addition-')[0];
     const view = await vs.webview(`Training: ${name}`);
@@ -313,7 +314,7 @@ test('elsewhere: a cancelled Export completes nothing; Export Run for PyTorch wr
     fs.mkdirSync(out);
     await clickButton('elsewhere', 'Export Run for PyTorch');
     await vs.pick('Continue from step 200');
-    await chooseFolder('Folder to write the PyTorch run into', out);
+    await accept('Folder to write the PyTorch run into', out);
     await waitFor(() => fs.existsSync(path.join(out, 'README.md')), 'the export', 60_000);
     const read = (f: string) => fs.readFileSync(path.join(out, f), 'utf8');
     assert.match(
