@@ -4,8 +4,10 @@
  * step's button in order and check what it did: the tokens of "strawberry" (3 in cl100k_base), the
  * sample's pretraining run finished, the Sampler generated from its checkpoint, the Checkpoint
  * Inspector opened on it, the lab's "What is 2+2?" ran, a fine-tuning run on chat.jsonl finished and
- * its chat answered, Probe Knowledge asked about the fine-tuned checkpoint, an RL run made its steps,
- * and the run exported for PyTorch. After each, the walkthrough shows the step as done.
+ * its chat answered, Probe Knowledge ran to its report on the fine-tuned checkpoint, an RL run made its
+ * steps, and the run was exported for PyTorch (its files on disk). After each, the walkthrough shows the
+ * step as done, and only then: the lab is not done by opening the model alone, nor the tools and
+ * elsewhere steps by a cancelled Probe Knowledge or Export; at the end all 10 steps are done.
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -88,6 +90,21 @@ async function clickButton(id: string, text: string): Promise<void> {
   await step.locator('.monaco-button', { hasText: text }).first().click();
 }
 
+/**
+ * Types `text` into the open input titled `title` and accepts it, pressing Enter again while it stays open:
+ * VS Code's folder dialog first opens a typed folder other than the one it lists, and an Enter can land
+ * while a multi-step input is still replacing its box.
+ */
+async function accept(title: string, text: string): Promise<void> {
+  await vs.input(text);
+  const box = vs.page.locator('.quick-input-widget .quick-input-title', { hasText: title });
+  for (let i = 0; i < 5 && (await box.isVisible().catch(() => false)); i++) {
+    await vs.page.keyboard.press('Enter');
+    await vs.page.waitForTimeout(700);
+  }
+  assert.equal(await box.isVisible().catch(() => false), false, `the input "${title}" is still open`);
+}
+
 /** Picks the CPU when a GPU provider works here too and the command asks which (no question otherwise). */
 async function cpuIfAsked(): Promise<void> {
   const title = vs.page.locator('.quick-input-widget .quick-input-title', { hasText: 'device' });
@@ -100,7 +117,17 @@ async function cpuIfAsked(): Promise<void> {
     await vs.pick('cpu');
 }
 
-/** Waits until the walkthrough shows step `id` as done (its context key or command event fired). */
+/**
+ * The walkthrough shows step `id` as not done, a moment after what did not complete it (a context key is
+ * set through the workbench's command service: it lands within milliseconds).
+ */
+async function notDone(id: string): Promise<void> {
+  const step = await showStep(id);
+  await vs.page.waitForTimeout(2_000);
+  assert.notEqual(await step.getAttribute('aria-checked'), 'true', `the ${id} step is done too early`);
+}
+
+/** Waits until the walkthrough shows step `id` as done (its context key was set). */
 async function stepDone(id: string): Promise<void> {
   await showStep(id);
   await vs.page
@@ -121,10 +148,14 @@ test('the walkthrough opens from a fresh profile, every step not done yet', () =
 test('Create Sample Workspace… writes the sample into the empty open folder', () =>
   vs.step('walk-sample', async () => {
     await clickButton('sampleWorkspace', 'Create Sample Workspace');
-    await vs.input(ws);
+    await accept('Create Sample Workspace', ws);
     await waitFor(() => fs.existsSync(path.join(ws, 'llmlens-sample.json')), 'the sample');
     for (const f of ['strawberry.txt', 'corpus/shakespeare.txt', 'chat.jsonl', 'pretrain.llmlens.json'])
       assert.ok(fs.existsSync(path.join(ws, f)), f);
+    // the folder is the open one: its README shows (wait for it, or it opens over the next step's button)
+    await vs.page
+      .locator('.tabs-container .tab', { hasText: 'Preview README.md' })
+      .waitFor({ timeout: 30_000 });
     await stepDone('sampleWorkspace');
   }));
 
@@ -179,6 +210,12 @@ test('checkpoints: the Checkpoint Inspector opens the newest checkpoint', () =>
 test('lab: the checkpoint opens as a model folder and runs "What is 2+2?"', () =>
   vs.step('walk-lab', async () => {
     await clickButton('lab', 'Open Model Folder');
+    await (
+      await vs.webview('Sampler')
+    )
+      .locator('#status[data-state="ready"]')
+      .waitFor({ state: 'attached', timeout: 60_000 });
+    await notDone('lab'); // the folder is open in the Sampler: no experiment ran yet
     const view = await vs.webview('Sampler');
     await view.locator('#lab > summary').click();
     await view.locator('#lab-list vscode-button[data-lab="two-plus-two"]').click();
@@ -194,7 +231,7 @@ test('chat: fine-tuning on chat.jsonl finishes and the chat answers', () =>
     await waitFor(() => runs('sft-').length === 1, 'the fine-tuning run');
     const name = runs('sft-')[0];
     const view = await vs.webview(`Training: ${name}`);
-    await view.locator('body[data-status="finished"]').waitFor({ state: 'attached', timeout: 180_000 });
+    await view.locator('body[data-status="finished"]').waitFor({ state: 'attached', timeout: 420_000 });
     const request = JSON.parse(fs.readFileSync(path.join(runsDir(), name, 'request.json'), 'utf8')) as {
       data: string[];
       stage: string;
@@ -216,12 +253,36 @@ test('chat: fine-tuning on chat.jsonl finishes and the chat answers', () =>
     assert.ok((await chat.locator('.answers[data-slot="main"] .answer .tok.gen').count()) > 0);
   }));
 
-test('tools: Probe Knowledge starts on the fine-tuned checkpoint', () =>
+test('tools: a cancelled Probe Knowledge completes nothing; one run to its report does', () =>
   vs.step('walk-tools', async () => {
     await clickButton('tools', 'Probe Knowledge');
-    await vs.page.locator('.quick-input-widget').waitFor({ state: 'visible', timeout: 30_000 });
-    assert.match(await vs.page.locator('.quick-input-widget').innerText(), /Probe Knowledge/);
+    // the button gives the fine-tuned checkpoint (1/5): the questions come first
+    await vs.page
+      .locator('.quick-input-widget .quick-input-title', { hasText: 'Probe Knowledge (2/5)' })
+      .waitFor({ timeout: 30_000 });
     await vs.page.keyboard.press('Escape');
+    await notDone('tools');
+
+    await clickButton('tools', 'Probe Knowledge');
+    await vs.pick('Made-up people');
+    await vs.input('2'); // samples: the fewest that agree or not, so the probe takes seconds
+    await vs.input('1'); // temperature
+    await vs.input('0.5'); // threshold
+    const sft = runs('sft-')[0];
+    const report = await vs.webview(`Probe: ${sft}/step-`);
+    await report.locator('#totals').waitFor({ timeout: 120_000 });
+    assert.equal(await report.locator('section.question').count(), 20, 'the 20 generated questions');
+    const totals = /(\d+) known · (\d+) wrong · (\d+) unsure/.exec(
+      await report.locator('#totals').innerText(),
+    );
+    assert.ok(totals, 'the totals line');
+    assert.equal(Number(totals[1]) + Number(totals[2]) + Number(totals[3]), 20, totals[0]);
+    // the refusals and what it knows, as fine-tuning data (probeCommand.ts sftFileFor)
+    const data = fs.readdirSync(path.join(ws, '.llmlens', 'data'));
+    assert.ok(
+      data.some((f) => f.startsWith('probe-the-refusal-task-sft-') && f.endsWith('.jsonl')),
+      data.join(),
+    );
     await stepDone('tools');
   }));
 
@@ -229,11 +290,47 @@ test('RL: Start RL on the fine-tuned checkpoint makes its steps', () =>
   vs.step('walk-rl', async () => {
     await clickButton('rl', 'Start RL');
     await vs.pick('addition');
-    await vs.input('2');
+    await accept('Start RL (3/3): steps', '2');
     await waitFor(() => runs('rl-addition-').length === 1, 'the RL run');
     const name = runs('rl-addition-')[0];
     const view = await vs.webview(`Training: ${name}`);
     await view.locator('body[data-status="finished"]').waitFor({ state: 'attached', timeout: 180_000 });
     assert.equal(events(name).filter((e) => e.kind === 'step').length, 2);
     await stepDone('rl');
+  }));
+
+test('elsewhere: a cancelled Export completes nothing; Export Run for PyTorch writes the trainer', () =>
+  vs.step('walk-elsewhere', async () => {
+    const run = runs('sample-')[0];
+    await clickButton('elsewhere', 'Export Run for PyTorch');
+    await vs.page
+      .locator('.quick-input-widget .quick-input-title', { hasText: `Export ${run} for PyTorch` })
+      .waitFor({ timeout: 30_000 });
+    await vs.page.keyboard.press('Escape');
+    await notDone('elsewhere');
+
+    // the folder dialog takes an existing folder: a new empty one, as a person makes in it
+    const out = path.join(ws, 'torch-export');
+    fs.mkdirSync(out);
+    await clickButton('elsewhere', 'Export Run for PyTorch');
+    await vs.pick('Continue from step 200');
+    await accept('Folder to write the PyTorch run into', out);
+    await waitFor(() => fs.existsSync(path.join(out, 'README.md')), 'the export', 60_000);
+    const read = (f: string) => fs.readFileSync(path.join(out, f), 'utf8');
+    assert.match(
+      read('run.sh'),
+      /^exec torchrun --standalone --nproc_per_node \$\{NPROC:-1\} train\.py "\$@"$/m,
+    );
+    assert.match(read('train.py'), /^import torch/m);
+    const spec = JSON.parse(read('run.json')) as { format: string; exportedFrom: string; resumeFrom: string };
+    assert.deepEqual(
+      [spec.format, spec.exportedFrom, spec.resumeFrom],
+      ['llm-lens-torch-run', path.join(runsDir(), run), 'init'],
+    );
+    assert.match(read('README.md'), /It continues from step 200 of /);
+    for (const f of ['init/model.safetensors', 'init/trainer.safetensors', 'data/train.bin', 'data/val.bin'])
+      assert.ok(fs.existsSync(path.join(out, f)), f);
+    await stepDone('elsewhere');
+    assert.equal(await doneSteps().count(), 10, 'every step done');
+    await vs.screenshot('walkthrough-done');
   }));

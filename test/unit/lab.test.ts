@@ -2,7 +2,8 @@
  * The base-model lab (src/engine/sample/lab.ts): the regurgitation measure against brute force (a naive
  * O(n³) longest common run, prefixes by startsWith) on random strings and against hand-counted cases; the
  * passage split on hand cases and a property (prompt + remainder is the passage); the experiments against
- * the Sampler's message validator, which also checks the meter's message.
+ * the Sampler's message validator, which also checks the meter's message; a Generate's prompt recognized as
+ * its experiment (the walkthrough's lab step).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -10,6 +11,7 @@ import {
   GETTYSBURG,
   LAB_EXPERIMENTS,
   labExperiment,
+  labExperimentOfPrompt,
   longestCommonRun,
   measureRegurgitation,
   splitPassage,
@@ -200,6 +202,16 @@ test('the experiments: unique ids, each valid as a Generate or a meter message, 
   assert.ok(labExperiment('parallel-universes')!.settings.streams > 1);
   assert.equal(labExperiment('regurgitation')!.settings.temperature, 0);
   assert.equal(labExperiment('nope'), undefined);
+});
+
+test('labExperimentOfPrompt: a Generate of a sample experiment’s exact prompt is that experiment', () => {
+  for (const e of LAB_EXPERIMENTS.filter((x) => x.kind === 'sample'))
+    assert.equal(labExperimentOfPrompt(e.prompt)?.id, e.id);
+  assert.equal(labExperimentOfPrompt('What is 2+2?')?.id, 'two-plus-two');
+  // the meter's passage is sent as 'regurgitate', never as a Generate: it is no Generate's experiment
+  assert.equal(labExperimentOfPrompt(GETTYSBURG), undefined);
+  for (const other of ['What is 2+2', 'What is 2+2? ', 'ROMEO:', ''])
+    assert.equal(labExperimentOfPrompt(other), undefined, JSON.stringify(other));
 });
 
 test('the validator: regurgitate takes a passage of 1 to 20,000 characters and full sampling params, nothing else', () => {

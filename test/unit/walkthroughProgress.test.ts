@@ -3,7 +3,9 @@
  * events written by hand as the trainer writes them: a finished pretraining run (stage absent, as in runs
  * written before stages, or 'pretrain'), a finished sft run, an RL run with a step; and the runs that
  * complete nothing: stopped, failed, still going, an RL run that has not stepped, no start event. The last
- * test reads a real run's metrics.jsonl through the host's reader, torn last line and all.
+ * test reads a real run's metrics.jsonl through the host's reader, torn last line and all. And package.json's
+ * walkthrough: each step completes on its own context key (stepKeys.ts) and on nothing a cancelled command
+ * fires.
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -11,6 +13,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { stepOfRun } from '../../src/engine/walkthrough/runProgress';
+import { OTHER_COMPLETION_EVENTS, STEP_KEYS, WALKTHROUGH_KEYS } from '../../src/engine/walkthrough/stepKeys';
 import { readRunEvents } from '../../src/host/training/runFiles';
 import type { RunEvent } from '../../src/protocol/training';
 
@@ -87,4 +90,28 @@ test('a run folder read from disk: a torn last line is left out, the finished ru
   fs.writeFileSync(path.join(dir, 'metrics.jsonl'), lines.join('\n') + '\n');
   assert.equal(stepOfRun(readRunEvents(dir)), 'fineTuned');
   assert.equal(stepOfRun(readRunEvents(path.join(dir, 'missing'))), undefined);
+});
+
+test("package.json's walkthrough: each step completes on its key, none on a command", () => {
+  const pkg = JSON.parse(fs.readFileSync('package.json', 'utf8')) as {
+    contributes: { walkthroughs: { steps: { id: string; completionEvents: string[] }[] }[] };
+  };
+  const steps = pkg.contributes.walkthroughs[0].steps;
+  assert.deepEqual(
+    steps.map((s) => s.id),
+    Object.keys(STEP_KEYS),
+  );
+  for (const s of steps) {
+    // onCommand fires as the command starts, also when its quick pick or dialog is then cancelled
+    assert.deepEqual(
+      [...s.completionEvents].sort(),
+      [`onContext:${WALKTHROUGH_KEYS[STEP_KEYS[s.id]]}`, ...(OTHER_COMPLETION_EVENTS[s.id] ?? [])].sort(),
+      `package.json, contributes.walkthroughs step "${s.id}": completionEvents`,
+    );
+  }
+  assert.equal(
+    new Set(Object.values(STEP_KEYS)).size,
+    Object.keys(WALKTHROUGH_KEYS).length,
+    'a key per step',
+  );
 });

@@ -5,6 +5,7 @@
  * of a passage's first sentence is the passage word for word.
  *
  *   labExperiment('two-plus-two')!.prompt                  // 'What is 2+2?'
+ *   labExperimentOfPrompt('What is 2+2?')?.id              // 'two-plus-two'
  *   const { prompt, remainder } = splitPassage('Four score and seven years ago … equal. Now we are …');
  *   // prompt 'Four score … equal.', remainder ' Now we are …' (the model continues the prompt)
  *   measureRegurgitation(remainder, [' Now', ' we', ' were', …])
@@ -122,6 +123,11 @@ export const LAB_EXPERIMENTS: readonly LabExperiment[] = [
 /** The experiment with this id. */
 export function labExperiment(id: string): LabExperiment | undefined {
   return LAB_EXPERIMENTS.find((e) => e.id === id);
+}
+
+/** The 'sample' experiment whose prompt this is (the lab runs one as a Generate of its prompt), if any. */
+export function labExperimentOfPrompt(prompt: string): LabExperiment | undefined {
+  return LAB_EXPERIMENTS.find((e) => e.kind === 'sample' && e.prompt === prompt);
 }
 
 /** How splitPassage cuts when the passage has no sentence end. */

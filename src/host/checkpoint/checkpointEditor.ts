@@ -14,6 +14,7 @@ import { CheckpointError } from '../../engine/checkpoint/errors';
 import { SHARD_INDEX_SUFFIX } from '../../engine/checkpoint/shards';
 import type { CheckpointHostMessage, CheckpointWebviewMessage } from '../../protocol/checkpoint';
 import { log } from '../log';
+import { setWalkthroughKey } from '../walkthrough/progress';
 import { webviewHtml, webviewOptions } from '../webviewHtml';
 import { exportForHuggingFace } from './hfExport';
 import { besideDirs, openInspectedFile, type InspectedFile } from './inspector';
@@ -145,8 +146,10 @@ class CheckpointEditorView {
 
   private sendState(): void {
     const { file, error } = this.doc;
-    if (file) this.post({ type: 'overview', overview: file.overview });
-    else
+    if (file) {
+      this.post({ type: 'overview', overview: file.overview });
+      setWalkthroughKey('inspected');
+    } else
       this.post({
         type: 'openError',
         fileName: basename(this.doc.uri.fsPath),

@@ -25,6 +25,7 @@ import { log } from '../log';
 import { pickCheckpoint } from '../sampler/samplerPanel';
 import { checkpointArg } from '../training/fineTune';
 import { runsWorkspace } from '../training/startTraining';
+import { setWalkthroughKey } from '../walkthrough/progress';
 import { probeReportHtml, verdictTotals, type ProbeReport } from './probeReport';
 
 const TITLE = 'Probe Knowledge';
@@ -201,6 +202,7 @@ export async function probeKnowledgeCommand(
     conversations: conversations.length,
   };
   showReport(context, report);
+  setWalkthroughKey('probed');
   const t = verdictTotals(results);
   const action = 'Fine-Tune on It…';
   void vscode.window

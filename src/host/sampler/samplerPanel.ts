@@ -17,10 +17,17 @@
  * The base-model lab (src/engine/sample/lab.ts) is sent to the webview, which runs an experiment as a
  * Generate with its prompt and settings; the regurgitation meter comes here: the passage's first sentence
  * is generated from like any prompt, and the continuation is measured against the rest of the passage.
+ * A generation that ends with tokens completes the walkthrough's sampling step; one of a lab prompt, or
+ * the meter's measure, its lab step (walkthrough/progress.ts).
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { LAB_EXPERIMENTS, measureRegurgitation, splitPassage } from '../../engine/sample/lab';
+import {
+  LAB_EXPERIMENTS,
+  labExperimentOfPrompt,
+  measureRegurgitation,
+  splitPassage,
+} from '../../engine/sample/lab';
 import type {
   PromptTokens,
   SampledToken,
@@ -33,6 +40,7 @@ import type {
 import type { WorkerClient } from '../../worker/client';
 import { createPanel, PanelHost } from '../panelHost';
 import { currentToolOffer, onToolOfferChange, toolsForRun } from '../tools/toolPermission';
+import { setWalkthroughKey } from '../walkthrough/progress';
 import { webviewOptions } from '../webviewHtml';
 import { pumpStream, stopStreams } from './stream';
 import { isSamplerWebviewMessage } from './validate';
@@ -262,6 +270,10 @@ export class SamplerPanel {
       prompt: r.prompt,
     });
     await Promise.all(us.map((u) => this.pump(u, gen)));
+    if (gen === this.generation && us.some((u) => u.tokens.length)) {
+      setWalkthroughKey('sampled');
+      if ('text' in prompt && labExperimentOfPrompt(prompt.text)) setWalkthroughKey('labOpened');
+    }
     return us;
   }
 
@@ -285,6 +297,7 @@ export class SamplerPanel {
       continuation: texts.join(''),
       measure: measureRegurgitation(s.remainder, texts),
     });
+    setWalkthroughKey('labOpened');
   }
 
   private async branch(

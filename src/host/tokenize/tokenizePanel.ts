@@ -14,6 +14,7 @@ import type {
 import type { WorkerClient } from '../../worker/client';
 import { log } from '../log';
 import { isTokenizeWebviewMessage } from '../panels/validate';
+import { setWalkthroughKey } from '../walkthrough/progress';
 import { webviewHtml, webviewOptions } from '../webviewHtml';
 import { allChoices, builtinChoices } from './choices';
 import { LARGE_TEXT, sourceText, type SourceText } from './text';
@@ -192,6 +193,7 @@ export class TokenizePanel {
         type: 'view',
         view: { text: src.text, source: { label: src.label, selection: src.selection }, results },
       });
+      setWalkthroughKey('tokenized');
     } catch (e) {
       if (gen !== this.generation) return;
       const message = e instanceof Error ? e.message : String(e);
@@ -231,6 +233,7 @@ export class TokenizePanel {
     this.lastView = { label, counts: shown.map((r) => ({ key: r.key, tokens: r.ids.length })) };
     this.lastChat = { tokens: shown[0].ids.length, lossTokens: shown[0].lossTokens };
     this.post({ type: 'chat', label, results: columns });
+    setWalkthroughKey('tokenized');
   }
 
   /** A conversation line pasted into the panel, shown until the editor's selection is tracked again. */

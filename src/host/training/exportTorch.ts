@@ -8,6 +8,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { exportTorchRun, outProblem, torchSourceFromRunDir } from '../../engine/export/torchExport';
+import { setWalkthroughKey } from '../walkthrough/progress';
 
 /** Asks where to write and how to start, writes the export, offers README and Reveal. `runDir`: the run, already picked. */
 export async function exportTorchCommand(runDir: string | undefined): Promise<void> {
@@ -56,6 +57,7 @@ export async function exportTorchCommand(runDir: string | undefined): Promise<vo
       },
       () => exportTorchRun(src, { out, resumeFrom }),
     );
+    setWalkthroughKey('exported');
     const readme = vscode.Uri.file(path.join(done.out, 'README.md'));
     const action = await vscode.window.showInformationMessage(
       `Wrote ${done.out}: train it with ./run.sh (NPROC=8 ./run.sh for 8 GPUs).`,

@@ -1,40 +1,35 @@
 /**
- * The walkthrough's context keys: set when the person really did a step, so its `onContext:`
- * completion event fires (package.json, contributes.walkthroughs).
+ * The walkthrough's context keys (src/engine/walkthrough/stepKeys.ts): each is set where the person really
+ * did the step, so its `onContext:` completion event fires (package.json, contributes.walkthroughs),
+ * whether the command came from a step button or the Command Palette. What sets each:
  *
- *   llmLens.walkthrough.sampleWorkspace   a workspace folder is a sample workspace
- *   llmLens.walkthrough.trained           a pretraining run finished
- *   llmLens.walkthrough.fineTuned         a fine-tuning (sft) run finished
- *   llmLens.walkthrough.rlStepped         an RL run made at least one step
- *   llmLens.walkthrough.tokenized, .sampled, .inspected, .labOpened, .probed, .exported
- *                                         a step button ran its command (sampleWorkspace.ts)
+ *   sampleWorkspace  a workspace folder is a sample workspace (watchRuns, sampleWorkspace.ts)
+ *   trained          a pretraining run finished                       (watchRuns: its metrics.jsonl)
+ *   fineTuned        a fine-tuning (sft) run finished                 (watchRuns)
+ *   rlStepped        an RL run made at least one step                 (watchRuns)
+ *   tokenized        the Tokens panel showed a result                 (tokenize/tokenizePanel.ts)
+ *   sampled          the Sampler finished a generation with tokens    (sampler/samplerPanel.ts)
+ *   labOpened        the Sampler ran a base-model lab experiment: a    (sampler/samplerPanel.ts)
+ *                    generation of a lab prompt, or the meter measured
+ *   inspected        the Checkpoint Inspector showed an opened file   (checkpoint/checkpointEditor.ts)
+ *   probed           Probe Knowledge finished and showed its report   (probe/probeCommand.ts)
+ *   exported         Export Run for PyTorch wrote its folder          (training/exportTorch.ts)
  *
- * The last ones stand in for `onCommand:`: a command the extension runs itself (the step button's
- * llmLens.walkthrough.step running llmLens.openSampler) does not reach the workbench's command service,
- * so its onCommand event never fires; run from the Command Palette, it does.
+ * No step completes on `onCommand:`: that event fires when the command starts, even when its quick pick or
+ * dialog is then cancelled.
  *
+ *   setWalkthroughKey('sampled');
  *   watchRuns(context, manager)   // reads a run's metrics.jsonl when its process starts or ends
  */
 import * as vscode from 'vscode';
 import { stepOfRun } from '../../engine/walkthrough/runProgress';
 import { isSampleWorkspace } from '../../engine/walkthrough/sampleWorkspace';
+import { WALKTHROUGH_KEYS, type WalkthroughKey } from '../../engine/walkthrough/stepKeys';
 import { readRunEvents } from '../training/runFiles';
 import type { RunManager } from '../training/runManager';
 
-export const WALKTHROUGH_KEYS = {
-  sampleWorkspace: 'llmLens.walkthrough.sampleWorkspace',
-  trained: 'llmLens.walkthrough.trained',
-  fineTuned: 'llmLens.walkthrough.fineTuned',
-  rlStepped: 'llmLens.walkthrough.rlStepped',
-  tokenized: 'llmLens.walkthrough.tokenized',
-  sampled: 'llmLens.walkthrough.sampled',
-  inspected: 'llmLens.walkthrough.inspected',
-  labOpened: 'llmLens.walkthrough.labOpened',
-  probed: 'llmLens.walkthrough.probed',
-  exported: 'llmLens.walkthrough.exported',
-} as const;
-
-export function setWalkthroughKey(key: keyof typeof WALKTHROUGH_KEYS): void {
+/** Marks the walkthrough step of `key` done (for this window; VS Code remembers a step once done). */
+export function setWalkthroughKey(key: WalkthroughKey): void {
   void vscode.commands.executeCommand('setContext', WALKTHROUGH_KEYS[key], true);
 }
 

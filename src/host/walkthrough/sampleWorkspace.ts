@@ -5,7 +5,8 @@
  * (src/engine/walkthrough/sampleWorkspace.ts) and opens it; when it is the folder open now, it shows its
  * README instead. Each step button (`command:llmLens.walkthrough.step?["train"]`) runs the real command on
  * the sample's files and runs: the run file, the newest checkpoint of the pretraining run or of the
- * fine-tuning run.
+ * fine-tuning run. A button completes nothing itself: the command's real effect sets the step's key
+ * (progress.ts), so a step whose quick pick or dialog is cancelled stays to do.
  *
  *   await vscode.commands.executeCommand('llmLens.createSampleWorkspace', vscode.Uri.file('/tmp/sample'));
  *   await vscode.commands.executeCommand('llmLens.walkthrough.step', 'sample');   // the Sampler on step-200
@@ -23,7 +24,7 @@ import {
 import { log } from '../log';
 import type { FineTunePreset } from '../training/fineTune';
 import type { RunManager } from '../training/runManager';
-import { WALKTHROUGH_KEYS, setWalkthroughKey, watchRuns } from './progress';
+import { setWalkthroughKey, watchRuns } from './progress';
 
 const CREATE = 'LLM Lens: Create Sample Workspace…';
 
@@ -101,26 +102,12 @@ function newestCheckpoint(root: string, prefix: string, first: string): vscode.U
 const PRETRAINED = ['sample-', 'train the model (step 2)'] as const;
 const FINE_TUNED = ['sft-', 'fine-tune it (step 6)'] as const;
 
-/** The context key a step's button sets as it runs its command (the run steps' keys come from their runs). */
-const KEY_OF_STEP: Record<string, keyof typeof WALKTHROUGH_KEYS> = {
-  tokenize: 'tokenized',
-  sample: 'sampled',
-  inspect: 'inspected',
-  lab: 'labOpened',
-  probe: 'probed',
-  export: 'exported',
-};
-
 /** Runs a walkthrough step's real command on the sample. */
 async function runStep(step: unknown): Promise<unknown> {
   const root = sampleRoot();
   if (!root) return undefined;
   const file = (rel: string) => vscode.Uri.file(path.join(root, rel));
-  const run = (command: string, ...args: unknown[]) => {
-    const key = typeof step === 'string' ? KEY_OF_STEP[step] : undefined;
-    if (key) setWalkthroughKey(key);
-    return vscode.commands.executeCommand(command, ...args);
-  };
+  const run = (command: string, ...args: unknown[]) => vscode.commands.executeCommand(command, ...args);
   const fineTunePreset = (rel: string): FineTunePreset => ({
     data: file(rel).fsPath,
     steps: FINE_TUNE_STEPS,
