@@ -52,14 +52,26 @@ const doneSteps = () => vs.page.locator('.getting-started-step[aria-checked="tru
  * can lie over the quick pick's rows and take a click.
  */
 async function openWalkthrough(): Promise<void> {
-  await vs.runCommand('Welcome: Open Walkthrough...');
-  const input = vs.page.locator('.quick-input-widget input').first();
-  await input.fill('Get Started with LLM Lens');
-  await vs.page
-    .locator('.quick-input-widget .monaco-list-row', { hasText: 'Get Started with LLM Lens' })
-    .first()
-    .waitFor({ timeout: 30_000 });
-  await input.press('Enter');
+  // a preview or panel that opens meanwhile can take the focus and close the quick pick: try again
+  let last: unknown;
+  for (let attempt = 0; attempt < 4; attempt++) {
+    try {
+      await vs.runCommand('Welcome: Open Walkthrough...');
+      const input = vs.page.locator('.quick-input-widget input').first();
+      await input.fill('Get Started with LLM Lens', { timeout: 10_000 });
+      await vs.page
+        .locator('.quick-input-widget .monaco-list-row', { hasText: 'Get Started with LLM Lens' })
+        .first()
+        .waitFor({ timeout: 15_000 });
+      await input.press('Enter', { timeout: 5_000 });
+      await walkTab().waitFor({ timeout: 15_000 });
+      return;
+    } catch (e) {
+      last = e;
+      await vs.page.keyboard.press('Escape');
+    }
+  }
+  throw last;
 }
 
 /** The walkthrough's editor in front (opened again when it was closed), with step `id` expanded. */
