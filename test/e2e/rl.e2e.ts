@@ -17,6 +17,7 @@ import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { FrameLocator } from 'playwright-core';
 import type { RunEvent } from '../../src/protocol/training';
+import { writeRlRun } from './harness/rlRun';
 import { makeWorkspace } from './harness/codeServer';
 import { installedVsix } from './harness/vsix';
 import { openVSCode, type VSCodeSession } from './harness/workbench';
@@ -184,57 +185,18 @@ test('a run file with "stage": "rl" starts an RL run from its CodeLens', () =>
 
 /** A hand-written RL run against a reward model: the reward climbs while the true checker falls. */
 function gamedRun(dir: string): { advantages: number[] } {
-  const t0 = Date.parse('2026-01-01T00:00:00Z');
-  const lines: RunEvent[] = [
-    {
-      kind: 'start',
-      runDir: dir,
-      params: 1000,
-      tokensPerStep: 64,
-      startStep: 0,
-      maxIters: 4,
-      stage: 'rl',
-      time: t0,
-    },
-  ];
-  for (let s = 1; s <= 4; s++)
-    lines.push({
-      kind: 'step',
-      step: s,
-      loss: 0.1,
-      lr: 1e-4,
-      gradNorm: 0.5,
-      ms: 10,
-      tokPerSec: 100,
-      tokensSeen: 64 * s,
-      reward: 0.2 * s,
-      trueReward: 0.8 - 0.2 * s,
-      zeroSignal: 0.25,
-      answerTokens: 3,
-      elapsedMs: 10 * s,
-      etaMs: 10,
-      time: t0 + 10 * s,
-    });
   // rewards 0.9 and 0.1 → mean 0.5, advantages +0.4 and −0.4; the second answer's "=" was forced by a tool
   const advantages = [0.4, -0.4];
-  lines.push({
-    kind: 'groups',
-    step: 4,
-    groups: [
-      {
-        prompt: 'Say thanks.',
-        expected: 'thanks',
-        answers: [
-          { tokens: ['Thanks', ' ', 'so', '\n'], reward: 0.9, trueReward: 0, advantage: advantages[0] },
-          { tokens: ['no', '=', 'x'], forced: [1], reward: 0.1, trueReward: 1, advantage: advantages[1] },
-        ],
-      },
-    ],
-    time: t0 + 41,
-  });
-  lines.push({ kind: 'done', step: 4, reason: 'finished', elapsedMs: 40, time: t0 + 50 });
-  fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'metrics.jsonl'), lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+  writeRlRun(dir, [
+    {
+      prompt: 'Say thanks.',
+      expected: 'thanks',
+      answers: [
+        { tokens: ['Thanks', ' ', 'so', '\n'], reward: 0.9, trueReward: 0, advantage: advantages[0] },
+        { tokens: ['no', '=', 'x'], forced: [1], reward: 0.1, trueReward: 1, advantage: advantages[1] },
+      ],
+    },
+  ]);
   return { advantages };
 }
 

@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { FrameLocator } from 'playwright-core';
 import type { RunEvent } from '../../src/protocol/training';
+import { writeRlRun } from './harness/rlRun';
 import { chatCheckpoint } from '../fixtures/chat/chatCheckpoint';
 import { makeWorkspace } from './harness/codeServer';
 import { backdrop, contrastRatio, hex, over, parseColor, type Rgb } from './harness/contrast';
@@ -360,70 +361,28 @@ function tinyRun(dir: string): string {
  * A finished RL run against a reward model: rewards, the true checker, and one step's groups whose answers
  * are above, below and at the group's mean (advantages +0.5, −0.5, 0), one token forced by a tool.
  */
-function rlRun(dir: string): string {
-  const t0 = Date.parse('2026-01-01T00:00:00Z');
-  const events: RunEvent[] = [
+function rlRun(dir: string): void {
+  writeRlRun(dir, [
     {
-      kind: 'start',
-      runDir: dir,
-      params: 1000,
-      tokensPerStep: 64,
-      startStep: 0,
-      maxIters: 4,
-      stage: 'rl',
-      time: t0,
+      prompt: 'What is 2+3?',
+      expected: '5',
+      answers: [
+        { tokens: ['The', ' answer', ' is', ' 5', '.'], reward: 1, trueReward: 1, advantage: 0.5 },
+        { tokens: ['It', ' is', '=', ' 6', '\n'], forced: [2], reward: 0, trueReward: 0, advantage: -0.5 },
+        { tokens: ['Five', ' or', ' six'], reward: 0.5, trueReward: 0, advantage: 0 },
+      ],
     },
-  ];
-  for (let s = 1; s <= 4; s++)
-    events.push({
-      kind: 'step',
-      step: s,
-      loss: 0.1,
-      lr: 1e-4,
-      gradNorm: 0.5,
-      ms: 10,
-      tokPerSec: 100,
-      tokensSeen: 64 * s,
-      reward: 0.2 * s,
-      trueReward: 0.8 - 0.2 * s,
-      zeroSignal: 0.25,
-      answerTokens: 3,
-      elapsedMs: 10 * s,
-      etaMs: 10,
-      time: t0 + 10 * s,
-    });
-  events.push({
-    kind: 'groups',
-    step: 4,
-    groups: [
-      {
-        prompt: 'What is 2+3?',
-        expected: '5',
-        answers: [
-          { tokens: ['The', ' answer', ' is', ' 5', '.'], reward: 1, trueReward: 1, advantage: 0.5 },
-          { tokens: ['It', ' is', '=', ' 6', '\n'], forced: [2], reward: 0, trueReward: 0, advantage: -0.5 },
-          { tokens: ['Five', ' or', ' six'], reward: 0.5, trueReward: 0, advantage: 0 },
-        ],
-      },
-    ],
-    time: t0 + 41,
-  });
-  events.push({ kind: 'done', step: 4, reason: 'finished', elapsedMs: 40, time: t0 + 50 });
-  return events.map((e) => JSON.stringify(e)).join('\n') + '\n';
+  ]);
 }
 
 before(async () => {
   ws = makeWorkspace({
     'notes.txt': "How many r's are in strawberry? The model sees tokens, not letters: 1,234 of them.",
   });
-  for (const [name, text] of [
-    ['tiny', tinyRun],
-    ['rl-groups', rlRun],
-  ] as const) {
-    const dir = join(ws, '.llmlens', 'runs', name);
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'metrics.jsonl'), text(dir));
-  }
+  const tiny = join(ws, '.llmlens', 'runs', 'tiny');
+  mkdirSync(tiny, { recursive: true });
+  writeFileSync(join(tiny, 'metrics.jsonl'), tinyRun(tiny));
+  rlRun(join(ws, '.llmlens', 'runs', 'rl-groups'));
   await chatCheckpoint(join(ws, 'runs'), { chatTokens: true, name: 'chat', blockSize: 128 });
   vs = await openVSCode({ workspace: ws, vsix: installedVsix() });
 });
