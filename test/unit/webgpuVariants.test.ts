@@ -9,7 +9,7 @@
  * graph within 1e-4 with no node placed on the CPU (skips where WebGPU does not load).
  */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { gradients } from '../../src/engine/graph/autodiff';
 import { emitOnnx } from '../../src/engine/graph/emit';
 import { Graph, type GraphTarget } from '../../src/engine/graph/graph';
@@ -122,6 +122,27 @@ function stepFeeds(
 const compared = (o: Record<string, number[]>) =>
   Object.fromEntries(Object.entries(o).filter(([k]) => !k.startsWith('new/')));
 
+/**
+ * A training step's GPU variant gives the CPU graph's compared outputs `want`: within 1e-6 on the CPU
+ * provider, within 1e-4 on WebGPU with no node placed on the CPU (skipped, with the reason, without WebGPU).
+ */
+async function variantAgrees(
+  t: TestContext,
+  name: string,
+  want: Record<string, number[]>,
+  gpu: { graph: Graph; feeds: Record<string, HostTensor> },
+): Promise<void> {
+  const onCpu = worst(want, compared(await run(gpu.graph, gpu.feeds, 'cpu')));
+  assert.ok(onCpu.diff <= 1e-6, `on the CPU provider: ${onCpu.at}`);
+  t.diagnostic(`${name}: GPU variant on CPU, max |Δ| ${onCpu.diff.toExponential(2)}`);
+  const { ep, why } = await gpuProvider(['webgpu']);
+  if (!ep) return void t.skip(why);
+  const onGpu = worst(want, compared(await run(gpu.graph, gpu.feeds, ep)));
+  assert.ok(onGpu.diff <= 1e-4, `on ${ep}: ${onGpu.at}`);
+  assert.deepEqual(cpuPlaced, [], 'no node of the GPU variant ran on the CPU provider');
+  t.diagnostic(`${name}: GPU variant on ${ep}, max |Δ| ${onGpu.diff.toExponential(2)}`);
+}
+
 for (const [name, m] of [
   ['GPT-2', gpt2],
   ['Llama', { family: 'llama', ...llamaModel }],
@@ -138,15 +159,7 @@ for (const [name, m] of [
     // gradient near zero: the updated state is the same ops on those gradients)
     const want = compared(await run(cpu.graph, cpu.feeds, 'cpu'));
     assert.ok(Number.isFinite(want.loss[0]) && want.loss[0] > 1, `loss ${want.loss[0]}`);
-    const onCpu = worst(want, compared(await run(gpu.graph, gpu.feeds, 'cpu')));
-    assert.ok(onCpu.diff <= 1e-6, `on the CPU provider: ${onCpu.at}`);
-    t.diagnostic(`${name}: GPU variant on CPU, max |Δ| ${onCpu.diff.toExponential(2)}`);
-    const { ep, why } = await gpuProvider(['webgpu']);
-    if (!ep) return t.skip(why);
-    const onGpu = worst(want, compared(await run(gpu.graph, gpu.feeds, ep)));
-    assert.ok(onGpu.diff <= 1e-4, `on ${ep}: ${onGpu.at}`);
-    assert.deepEqual(cpuPlaced, [], 'no node of the GPU variant ran on the CPU provider');
-    t.diagnostic(`${name}: GPU variant on ${ep}, max |Δ| ${onGpu.diff.toExponential(2)}`);
+    await variantAgrees(t, name, want, gpu);
   });
 
 test('cross-entropy and token log-probabilities with ignored targets: the GPU variant agrees', async (t) => {
@@ -288,13 +301,5 @@ for (const [name, build] of [
     assert.ok(Number.isFinite(want.loss[0]) && want.grad_norm[0] > 0, `loss ${want.loss[0]}`);
     if (want.clip_frac)
       assert.ok(want.clip_frac[0] > 0 && want.clip_frac[0] < 1, 'some ratios clipped, not all');
-    const onCpu = worst(want, compared(await run(gpu.graph, gpu.feeds, 'cpu')));
-    assert.ok(onCpu.diff <= 1e-6, `on the CPU provider: ${onCpu.at}`);
-    t.diagnostic(`${name}: GPU variant on CPU, max |Δ| ${onCpu.diff.toExponential(2)}`);
-    const { ep, why } = await gpuProvider(['webgpu']);
-    if (!ep) return t.skip(why);
-    const onGpu = worst(want, compared(await run(gpu.graph, gpu.feeds, ep)));
-    assert.ok(onGpu.diff <= 1e-4, `on ${ep}: ${onGpu.at}`);
-    assert.deepEqual(cpuPlaced, [], 'no node of the GPU variant ran on the CPU provider');
-    t.diagnostic(`${name}: GPU variant on ${ep}, max |Δ| ${onGpu.diff.toExponential(2)}`);
+    await variantAgrees(t, name, want, gpu);
   });
