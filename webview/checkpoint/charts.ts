@@ -7,7 +7,7 @@
  */
 import { BarController, BarElement, CategoryScale, Chart, LinearScale, Tooltip } from 'chart.js';
 import type { HeatmapView } from '../../src/protocol/checkpoint';
-import { themeColors } from '../common/chartTheme';
+import { themeColors, THEME } from '../common/chartTheme';
 import { fmtNum } from './format';
 
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, Tooltip);
@@ -15,9 +15,9 @@ Chart.register(BarController, BarElement, CategoryScale, LinearScale, Tooltip);
 let histogram: Chart | undefined;
 
 const COLORS = themeColors({
-  bar: ['--vscode-charts-blue', '#3794ff'],
-  grid: ['--vscode-panel-border', 'rgba(128,128,128,0.3)'],
-  font: ['--vscode-font-family', 'sans-serif'],
+  bar: THEME.blue,
+  grid: THEME.border,
+  font: THEME.font,
 });
 
 /** A bar per bin; bars touch like numpy's histogram plot. */

@@ -6,13 +6,27 @@
  * colours as chart.js defaults. After each update a chart's canvas names the colours its text is drawn in
  * (data-ink, separated by ;: ticks, axis titles, legend), which the theme test measures against the page.
  *
- *   const COLORS = themeColors({ text: ['--vscode-foreground', '#ccc'], line: ['--vscode-charts-blue', '#3794ff'] });
+ *   const COLORS = themeColors({ text: THEME.text, line: THEME.blue });
  *   new Chart(canvas, { … ticks: { color: COLORS.text } … });   // recoloured on a theme change
  *   onThemeChange(() => redraw());                                 // for what a panel draws itself
  */
 import { Chart, type Plugin } from 'chart.js';
 
-type Spec<K extends string> = Record<K, [variable: string, fallback: string]>;
+type Spec<K extends string> = Record<K, readonly [variable: string, fallback: string]>;
+
+/** The theme variables charts use, each with the colour drawn where the theme does not define it. */
+export const THEME = {
+  blue: ['--vscode-charts-blue', '#3794ff'],
+  green: ['--vscode-charts-green', '#89d185'],
+  orange: ['--vscode-charts-orange', '#d18616'],
+  purple: ['--vscode-charts-purple', '#b180d7'],
+  red: ['--vscode-charts-red', '#f14c4c'],
+  yellow: ['--vscode-charts-yellow', '#cca700'],
+  text: ['--vscode-foreground', '#ccc'],
+  muted: ['--vscode-descriptionForeground', '#888'],
+  border: ['--vscode-panel-border', 'rgba(128,128,128,0.3)'],
+  font: ['--vscode-font-family', 'sans-serif'],
+} as const;
 
 const read = (variable: string, fallback: string) =>
   getComputedStyle(document.body).getPropertyValue(variable).trim() || fallback;
@@ -123,8 +137,8 @@ function follow(): void {
 
 /** The text and border colours of what a chart does not colour itself. */
 const DEFAULTS = themeColors({
-  text: ['--vscode-foreground', '#ccc'],
-  border: ['--vscode-panel-border', 'rgba(128,128,128,0.3)'],
+  text: THEME.text,
+  border: THEME.border,
 });
 
 function setDefaults(): void {

@@ -34,7 +34,7 @@ import type {
   RunStatus,
   RunSummary,
 } from '../../src/protocol/training';
-import { themeColors } from '../common/chartTheme';
+import { themeColors, THEME } from '../common/chartTheme';
 import { el } from '../common/dom';
 import { hostBridge } from '../common/vscode';
 import { lineOptions } from './chartOptions';
@@ -78,13 +78,13 @@ const host = hostBridge<DashboardWebviewMessage, DashboardHostMessage, ViewState
 const app = document.getElementById('app')!;
 /** The charts' colours, from the theme and following it (chartTheme.ts). */
 const COLORS = themeColors({
-  train: ['--vscode-charts-blue', '#3794ff'],
-  val: ['--vscode-charts-orange', '#d18616'],
-  evalTrain: ['--vscode-charts-green', '#89d185'],
-  lr: ['--vscode-charts-purple', '#b180d7'],
-  grad: ['--vscode-charts-red', '#f14c4c'],
-  text: ['--vscode-foreground', '#ccc'],
-  grid: ['--vscode-panel-border', 'rgba(128,128,128,0.3)'],
+  train: THEME.blue,
+  val: THEME.orange,
+  evalTrain: THEME.green,
+  lr: THEME.purple,
+  grad: THEME.red,
+  text: THEME.text,
+  grid: THEME.border,
 });
 const COMPARE_COLORS = ['#4ec9b0', '#c586c0', '#dcdcaa', '#9cdcfe'];
 
@@ -227,15 +227,15 @@ damagedLine.hidden = true;
 const rlCharts = new RlCharts(
   Object.assign(
     themeColors({
-      reward: ['--vscode-charts-green', '#89d185'],
-      trueReward: ['--vscode-charts-orange', '#d18616'],
-      pass1: ['--vscode-charts-blue', '#3794ff'],
-      passK: ['--vscode-charts-purple', '#b180d7'],
-      zeroSignal: ['--vscode-charts-red', '#f14c4c'],
-      length: ['--vscode-charts-yellow', '#cca700'],
-      kl: ['--vscode-charts-purple', '#b180d7'],
-      text: ['--vscode-foreground', '#ccc'],
-      grid: ['--vscode-panel-border', 'rgba(128,128,128,0.3)'],
+      reward: THEME.green,
+      trueReward: THEME.orange,
+      pass1: THEME.blue,
+      passK: THEME.purple,
+      zeroSignal: THEME.red,
+      length: THEME.yellow,
+      kl: THEME.purple,
+      text: THEME.text,
+      grid: THEME.border,
     }),
     { compare: COMPARE_COLORS },
   ),
@@ -269,9 +269,9 @@ app.append(
 );
 const allScalars = new AllScalars(
   themeColors({
-    line: ['--vscode-charts-blue', '#3794ff'],
-    text: ['--vscode-foreground', '#ccc'],
-    grid: ['--vscode-panel-border', 'rgba(128,128,128,0.3)'],
+    line: THEME.blue,
+    text: THEME.text,
+    grid: THEME.border,
   }),
   (chart) => zoomable(chart),
 );

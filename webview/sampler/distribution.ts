@@ -10,7 +10,7 @@
  */
 import { BarController, BarElement, CategoryScale, Chart, Legend, LinearScale, Tooltip } from 'chart.js';
 import type { SampledToken } from '../../src/protocol/sampler';
-import { themeColors } from '../common/chartTheme';
+import { themeColors, THEME } from '../common/chartTheme';
 import { el } from '../common/dom';
 import { visible } from './heatmap';
 
@@ -20,10 +20,10 @@ let chart: Chart | undefined;
 
 /** The chart's colours, from the theme and following it (common/chartTheme.ts). */
 const COLORS = themeColors({
-  sampled: ['--vscode-charts-blue', '#3794ff'],
-  chosen: ['--vscode-charts-orange', '#d18616'],
-  model: ['--vscode-descriptionForeground', '#888'],
-  grid: ['--vscode-panel-border', 'rgba(128,128,128,0.3)'],
+  sampled: THEME.blue,
+  chosen: THEME.orange,
+  model: THEME.muted,
+  grid: THEME.border,
 });
 
 const pct = (p: number) => `${(p * 100).toFixed(p >= 0.1 ? 1 : 2)}%`;
